@@ -1,0 +1,1 @@
+"""Command line and local development tools for chatguard."""

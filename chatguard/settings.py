@@ -1,0 +1,135 @@
+"""Every setting chatguard reads from the environment, read once into one frozen object.
+
+Nothing else in the code base looks at ``os.environ``: the worker, the CLI and the tests build a
+``Settings`` (``Settings.from_env()``) and pass it down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Literal
+
+Guarantee = Literal["at_least_once", "exactly_once"]
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+ENV_PREFIX = "CHATGUARD_"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value chatguard cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration. Each field ``name`` is read from ``CHATGUARD_<NAME>``."""
+
+    # Kafka connection
+    broker: str = "kafka://127.0.0.1:9092"
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    sasl_username: str = ""
+    sasl_password: str = field(default="", repr=False)
+    ssl_cafile: str = ""
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
+
+    # Identity: the app id is the Kafka consumer group; the prefix namespaces every topic
+    app_id: str = "chatguard"
+    topic_prefix: str = ""
+    topic_partitions: int = 8
+
+    # Processing
+    processing_guarantee: Guarantee = "at_least_once"
+    batch_size: int = 256
+    batch_window_s: float = 0.05
+    max_event_bytes: int = 1_048_576
+    max_text_chars: int = 20_000
+
+    # Model and policy
+    registry: Path = Path("registry")
+    policy_file: str = ""
+    model_poll_s: float = 5.0
+
+    # Account enforcement
+    strike_window_s: float = 86_400.0
+    restrict_strikes: float = 3.0
+    suspend_strikes: float = 6.0
+    report_weight: float = 0.5
+    confirmed_report_weight: float = 1.0
+
+    # Labels flowing back to training
+    label_store: Path = Path("labels/moderator-labels.jsonl")
+
+    # Operations
+    web_port: int = 6066
+    web_enabled: bool = True
+    data_dir: Path = Path(".run/worker")
+    log_level: str = "info"
+    log_json: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from ``CHATGUARD_*`` variables; keyword overrides win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            values[f.name] = _parse(f.name, raw, type(getattr(cls, f.name)))
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse combinations that would fail later in a less readable way."""
+        if self.processing_guarantee not in ("at_least_once", "exactly_once"):
+            msg = f"CHATGUARD_PROCESSING_GUARANTEE={self.processing_guarantee!r}: use at_least_once or exactly_once"
+            raise SettingsError(msg)
+        if self.security_protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+            msg = f"CHATGUARD_SECURITY_PROTOCOL={self.security_protocol!r} is not a Kafka security protocol"
+            raise SettingsError(msg)
+        if self.security_protocol.startswith("SASL") and not self.sasl_username:
+            msg = f"CHATGUARD_SECURITY_PROTOCOL={self.security_protocol} needs CHATGUARD_SASL_USERNAME and _PASSWORD"
+            raise SettingsError(msg)
+        if self.batch_size < 1 or self.batch_window_s <= 0:
+            msg = f"batch_size={self.batch_size} and batch_window_s={self.batch_window_s} must be positive"
+            raise SettingsError(msg)
+
+    def topic(self, name: str) -> str:
+        """The full Kafka topic name for a logical topic such as ``chat.messages``."""
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """``host:port[,host:port]`` for plain Kafka clients (aiokafka), from the Faust URL."""
+        return ",".join(part.split("://", 1)[-1] for part in self.broker.split(";") if part)
+
+
+def env_names() -> list[str]:
+    """Every environment variable chatguard reads (for docs and the docker-compose check)."""
+    return [ENV_PREFIX + f.name.upper() for f in fields(Settings)]
+
+
+def _parse(name: str, raw: str, kind: type) -> object:
+    try:
+        if kind is bool:
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(raw)
+        if kind in (int, float):
+            return kind(raw)
+        if issubclass(kind, Path):
+            return Path(raw)
+        return raw
+    except ValueError as exc:
+        msg = f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind.__name__}"
+        raise SettingsError(msg) from exc

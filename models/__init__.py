@@ -1,0 +1,1 @@
+"""The classifier: normalization, features, model, policy, artifacts. Pure Python, no Kafka."""

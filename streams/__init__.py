@@ -1,0 +1,1 @@
+"""The Faust app: everything that touches Kafka."""

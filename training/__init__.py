@@ -1,0 +1,1 @@
+"""From labelled data to an evaluated, versioned, promoted model."""
