@@ -1,0 +1,218 @@
+"""Save and load one model version: an immutable folder of ``model.joblib`` + ``metadata.json``.
+
+joblib is pickle, and unpickling runs code. So loading reads ``metadata.json`` first, refuses a
+scikit-learn version other than the installed one, reads the joblib bytes once, checks their
+sha256 against the metadata, and only then unpickles *those same bytes* (no second read that a
+swapped file could slip into). A version folder is written under a temporary name and renamed
+into place, so it is either complete or absent, and it is never overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import platform
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import scipy
+import sklearn
+
+from models.classifier import ModerationClassifier
+from models.errors import (
+    ArtifactExists,
+    ArtifactIntegrityError,
+    ArtifactNotFound,
+    IncompatibleModelError,
+    MalformedArtifact,
+    PolicyError,
+)
+from models.features import SIGNAL_NAMES
+from models.policy import Thresholds
+
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+FORMAT_VERSION = 1
+_REQUIRED = ("format_version", "version", "labels", "thresholds", "sha256", "libraries")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of everything that shapes the pickled model."""
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified, unpickled model version, ready to score."""
+
+    version: str
+    labels: tuple[str, ...]
+    thresholds: Mapping[str, Thresholds]
+    metadata: Mapping[str, Any]
+    classifier: ModerationClassifier = field(repr=False)
+    path: Path
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        """Probability of each category, shape ``(len(texts), len(labels))``."""
+        return self.classifier.predict_proba(texts)
+
+
+def save_artifact(
+    directory: Path,
+    classifier: ModerationClassifier,
+    *,
+    thresholds: Mapping[str, Thresholds],
+    metadata: Mapping[str, Any] | None = None,
+    write_extra: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write a new version folder at ``directory`` (its name is the version) and return it.
+
+    ``metadata`` adds fields (data snapshot, metrics ...) to the ones computed here;
+    ``write_extra`` may add files (reports, held-out rows) before the folder is sealed.
+    """
+    directory = Path(directory)
+    if directory.exists():
+        msg = f"model version folder {directory} already exists; versions are never overwritten"
+        raise ArtifactExists(msg)
+    labels = tuple(classifier.labels_)
+    if set(thresholds) != set(labels):
+        msg = f"thresholds cover {sorted(thresholds)}, the model scores {list(labels)}"
+        raise ValueError(msg)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        model_path = staging / MODEL_FILE
+        joblib.dump(classifier, model_path)
+        if write_extra is not None:
+            write_extra(staging)
+        meta: dict[str, Any] = dict(metadata or {})
+        meta.update(
+            format_version=FORMAT_VERSION,
+            version=directory.name,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            labels=list(labels),
+            thresholds={label: thresholds[label].to_json() for label in labels},
+            signal_names=list(classifier.features_.signal_names_),
+            feature_params=classifier.feature_params(),
+            model_params=_jsonable(classifier.get_params()),
+            libraries=library_versions(),
+            sha256=sha256_file(model_path),
+            size_bytes=model_path.stat().st_size,
+        )
+        (staging / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        for path in staging.rglob("*"):
+            if path.is_file():
+                path.chmod(0o444)
+        os.rename(staging, directory)  # atomic on one filesystem; fails if the target appeared
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def read_metadata(directory: Path) -> dict[str, Any]:
+    """The parsed, checked ``metadata.json`` of a version folder."""
+    path = Path(directory) / METADATA_FILE
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        msg = f"{path} does not exist: not a model version folder"
+        raise ArtifactNotFound(msg) from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        msg = f"{path} is not readable JSON: {exc}"
+        raise MalformedArtifact(msg) from exc
+    if not isinstance(meta, dict):
+        msg = f"{path} must hold a JSON object"
+        raise MalformedArtifact(msg)
+    missing = [key for key in _REQUIRED if key not in meta]
+    if missing:
+        msg = f"{path} lacks {missing}"
+        raise MalformedArtifact(msg)
+    if meta["format_version"] != FORMAT_VERSION:
+        msg = f"{path}: format_version {meta['format_version']!r}, this code reads {FORMAT_VERSION}"
+        raise IncompatibleModelError(msg)
+    return meta
+
+
+def load_artifact(directory: Path) -> LoadedModel:
+    """Verify and load a version folder; nothing is unpickled unless every check passes."""
+    directory = Path(directory)
+    meta = read_metadata(directory)
+    trained_with = meta["libraries"].get("scikit-learn")
+    if trained_with != sklearn.__version__:
+        msg = (
+            f"{directory} was trained with scikit-learn {trained_with}, this environment has "
+            f"{sklearn.__version__}; retrain it (chatguard train) "
+            f"or install scikit-learn=={trained_with}"
+        )
+        raise IncompatibleModelError(msg)
+    model_path = directory / MODEL_FILE
+    try:
+        payload = model_path.read_bytes()
+    except FileNotFoundError as exc:
+        msg = f"{model_path} does not exist"
+        raise ArtifactNotFound(msg) from exc
+    actual = hashlib.sha256(payload).hexdigest()
+    if actual != meta["sha256"]:
+        msg = (
+            f"{model_path} has sha256 {actual}, metadata.json records {meta['sha256']}: "
+            "the file was modified or corrupted; refusing to unpickle it"
+        )
+        raise ArtifactIntegrityError(msg)
+    classifier = joblib.load(io.BytesIO(payload))
+    if not isinstance(classifier, ModerationClassifier):
+        msg = f"{model_path} holds a {type(classifier).__name__}, not a ModerationClassifier"
+        raise IncompatibleModelError(msg)
+    labels = tuple(meta["labels"])
+    if tuple(classifier.labels_) != labels:
+        msg = f"{model_path} scores {classifier.labels_}, metadata.json says {labels}"
+        raise MalformedArtifact(msg)
+    if tuple(classifier.features_.signal_names_) not in ((), SIGNAL_NAMES):
+        msg = (
+            f"{directory} was trained with signals {classifier.features_.signal_names_}, the "
+            f"normalizer now gives {SIGNAL_NAMES}; retrain it"
+        )
+        raise IncompatibleModelError(msg)
+    try:
+        thresholds = {label: Thresholds.from_json(meta["thresholds"][label]) for label in labels}
+    except (KeyError, TypeError, AttributeError, PolicyError) as exc:
+        msg = f"{directory / METADATA_FILE}: thresholds do not cover {list(labels)}: {exc}"
+        raise MalformedArtifact(msg) from exc
+    return LoadedModel(
+        version=str(meta["version"]),
+        labels=labels,
+        thresholds=thresholds,
+        metadata=meta,
+        classifier=classifier,
+        path=directory,
+    )
+
+
+def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        out[key] = list(value) if isinstance(value, tuple) else value
+    return out

@@ -1,0 +1,162 @@
+"""A directory of immutable model versions and the ``CURRENT`` pointer to the one being served.
+
+Layout::
+
+    <root>/versions/<version>/{model.joblib, metadata.json, ...}
+    <root>/CURRENT          the served version's name, one line
+    <root>/history.jsonl    one line per promote / rollback: what became current, what it replaced
+
+``CURRENT`` is replaced atomically (write a temporary file, fsync, rename over), so a worker
+polling it never reads half a name. Rolling back undoes the promotion that made the current
+version current, walking back one promotion per call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from models.artifact import LoadedModel, load_artifact, read_metadata, save_artifact
+from models.classifier import ModerationClassifier
+from models.errors import NoCurrentModel, NothingToRollBack, UnknownVersion
+from models.policy import Thresholds
+
+CURRENT_FILE = "CURRENT"
+HISTORY_FILE = "history.jsonl"
+VERSIONS_DIR = "versions"
+
+
+class ModelRegistry:
+    """Model versions under ``root``; see the module docstring for the layout."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    @property
+    def versions_dir(self) -> Path:
+        return self.root / VERSIONS_DIR
+
+    def versions(self) -> list[str]:
+        """Every complete version, oldest first (names start with their creation time)."""
+        if not self.versions_dir.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.versions_dir.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and (p / "metadata.json").is_file()
+        )
+
+    def path(self, version: str) -> Path:
+        """The folder of ``version``; ``UnknownVersion`` if the registry lacks it."""
+        if not version or "/" in version or "\\" in version or version.startswith("."):
+            msg = f"{version!r} is not a version name"
+            raise UnknownVersion(msg)
+        path = self.versions_dir / version
+        if not (path / "metadata.json").is_file():
+            known = ", ".join(self.versions()[-5:]) or "none"
+            msg = f"registry {self.root} has no version {version!r} (latest: {known})"
+            raise UnknownVersion(msg)
+        return path
+
+    def metadata(self, version: str) -> dict[str, Any]:
+        return read_metadata(self.path(version))
+
+    def load(self, version: str) -> LoadedModel:
+        """Verify and load ``version`` (sha256 and library checks before unpickling)."""
+        return load_artifact(self.path(version))
+
+    def save(
+        self,
+        classifier: ModerationClassifier,
+        *,
+        thresholds: Mapping[str, Thresholds],
+        metadata: Mapping[str, Any] | None = None,
+        write_extra: Callable[[Path], None] | None = None,
+    ) -> str:
+        """Store a fitted model as a new version (not current) and return its name."""
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        version = f"v{stamp}-{secrets.token_hex(3)}"
+        save_artifact(
+            self.versions_dir / version,
+            classifier,
+            thresholds=thresholds,
+            metadata=metadata,
+            write_extra=write_extra,
+        )
+        return version
+
+    def current_version(self) -> str | None:
+        """The served version's name, or ``None`` before the first promotion."""
+        try:
+            name = (self.root / CURRENT_FILE).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return name or None
+
+    def load_current(self) -> LoadedModel:
+        """Load the served version; ``NoCurrentModel`` if nothing has been promoted."""
+        version = self.current_version()
+        if version is None:
+            msg = (
+                f"registry {self.root} has no current model; "
+                "train one with `chatguard train --promote`"
+            )
+            raise NoCurrentModel(msg)
+        return self.load(version)
+
+    def promote(self, version: str) -> None:
+        """Make ``version`` current. The promotion gate lives in ``training.promote``."""
+        self.path(version)
+        self._set_current(version, event="promote")
+
+    def rollback(self) -> str:
+        """Undo the promotion that made the current version current; return the new current."""
+        current = self.current_version()
+        if current is None:
+            msg = f"registry {self.root} has no current model to roll back"
+            raise NothingToRollBack(msg)
+        previous = None
+        for entry in reversed(self.history()):
+            if entry.get("event") == "promote" and entry.get("version") == current:
+                previous = entry.get("previous")
+                break
+        if not previous:
+            msg = f"{current} was not promoted over an earlier version; nothing to roll back to"
+            raise NothingToRollBack(msg)
+        self.path(previous)
+        self._set_current(previous, event="rollback")
+        return str(previous)
+
+    def history(self) -> list[dict[str, Any]]:
+        """Promotions and rollbacks, oldest first."""
+        path = self.root / HISTORY_FILE
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+    def _set_current(self, version: str, *, event: str) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        entry = {
+            "event": event,
+            "version": version,
+            "previous": self.current_version(),
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        with (self.root / HISTORY_FILE).open("a", encoding="utf-8") as history:
+            history.write(json.dumps(entry) + "\n")
+        fd, tmp = tempfile.mkstemp(prefix=".CURRENT.", dir=self.root)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(version + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.root / CURRENT_FILE)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
