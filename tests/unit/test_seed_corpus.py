@@ -1,0 +1,84 @@
+"""The shipped seed corpus: well-formed, balanced enough to train on, and apart from other data."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SEED = REPO / "training" / "seed" / "seed_corpus.jsonl"
+TRAFFIC = REPO / "streams" / "samples" / "traffic.jsonl"
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+
+CATEGORIES = {"spam", "fraud", "sexual", "gambling", "extremism", "hate"}
+LANGS = {"en", "zh", "mixed"}
+
+
+def _read_jsonl(path: Path) -> list[dict[str, object]]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict[str, object]]:
+    return _read_jsonl(SEED)
+
+
+def test_every_row_has_text_known_categories_and_language(rows: list[dict[str, object]]) -> None:
+    assert len(rows) >= 800
+    for row in rows:
+        assert set(row) == {"text", "categories", "lang"}, row
+        text, categories = row["text"], row["categories"]
+        assert isinstance(text, str) and text.strip() == text and text, row
+        assert isinstance(categories, list) and set(categories) <= CATEGORIES, row
+        assert len(categories) == len(set(categories)), row
+        assert row["lang"] in LANGS, row
+
+
+def test_no_duplicate_texts(rows: list[dict[str, object]]) -> None:
+    duplicates = [t for t, n in Counter(r["text"] for r in rows).items() if n > 1]
+    assert duplicates == []
+
+
+def test_every_category_has_positives_in_both_languages(rows: list[dict[str, object]]) -> None:
+    for category in sorted(CATEGORIES):
+        langs = Counter(str(r["lang"]) for r in rows if category in r["categories"])  # type: ignore[operator]
+        assert sum(langs.values()) >= 100, (category, langs)
+        assert langs["en"] > 0 and langs["zh"] > 0, (category, langs)
+
+
+def test_clean_rows_are_at_least_35_percent(rows: list[dict[str, object]]) -> None:
+    clean = sum(1 for r in rows if not r["categories"])
+    assert clean / len(rows) >= 0.35
+    for lang in ("en", "zh"):
+        assert any(not r["categories"] and r["lang"] == lang for r in rows), lang
+
+
+def test_no_row_is_in_the_traffic_sample(rows: list[dict[str, object]]) -> None:
+    if not TRAFFIC.exists():
+        pytest.skip("streams/samples/traffic.jsonl not present")
+    traffic = {str(event["text"]) for event in _read_jsonl(TRAFFIC)}
+    shared = sorted(traffic & {str(r["text"]) for r in rows})
+    assert shared == []
+
+
+def test_no_row_is_copied_from_a_shared_dataset(rows: list[dict[str, object]]) -> None:
+    files = sorted(SHARED_DATASETS.glob("*/data.jsonl")) if SHARED_DATASETS.is_dir() else []
+    if not files:
+        pytest.skip("../shared/datasets not present")
+    # very short lines ("ok", "好的") occur in any chat log; only longer texts can be "copied"
+    seed_texts = {str(r["text"]).strip() for r in rows if len(str(r["text"]).strip()) >= 8}
+    found: list[tuple[str, str]] = []
+    for path in files:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                try:
+                    text = json.loads(line).get("text")
+                except (json.JSONDecodeError, AttributeError):
+                    continue
+                if isinstance(text, str) and text.strip() in seed_texts:
+                    found.append((path.parent.name, text.strip()))
+    assert found == []
