@@ -1,0 +1,475 @@
+"""A real single-node Apache Kafka broker (KRaft) on 127.0.0.1 for development, tests and CI.
+
+Kafka's own jars are resolved from Maven Central with ``deploy/kafka/pom.xml`` and cached outside
+the repository, so a second start needs no network. ``chatguard broker start|stop|status|logs``
+drives it; tests use :class:`LocalBroker` directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+KAFKA_VERSION = "3.9.1"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEPLOY_DIR = REPO_ROOT / "deploy" / "kafka"
+DEFAULT_PORT = 9092
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+
+
+class BrokerError(RuntimeError):
+    """The local broker could not be set up, started or stopped; the message says why."""
+
+
+def jar_cache_dir() -> Path:
+    """Where the resolved Kafka jars live: outside the repo, shared by every checkout."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "chatguard" / f"kafka-{KAFKA_VERSION}" / "libs"
+
+
+@dataclass(frozen=True)
+class ScramUser:
+    """A SASL/SCRAM user created when the broker's storage is formatted."""
+
+    username: str
+    password: str
+
+    @classmethod
+    def parse(cls, spec: str) -> ScramUser:
+        username, sep, password = spec.partition(":")
+        if not sep or not username or not password:
+            msg = f"--sasl-scram expects USER:PASSWORD, got {spec!r}"
+            raise BrokerError(msg)
+        return cls(username, password)
+
+
+@dataclass
+class LocalBroker:
+    """One broker+controller process with its own data dir, config, log file and pid file."""
+
+    port: int = DEFAULT_PORT
+    controller_port: int | None = None
+    data_dir: Path | None = None
+    scram_user: ScramUser | None = None
+    heap: str = "1g"
+
+    def __post_init__(self) -> None:
+        if self.controller_port is None:
+            self.controller_port = self.port + 1
+        if self.data_dir is None:
+            self.data_dir = REPO_ROOT / ".run" / f"kafka-{self.port}"
+        self.data_dir = Path(self.data_dir).resolve()
+
+    # -- where things are --------------------------------------------------------------------
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        assert self.data_dir is not None
+        return self.data_dir / "broker.log"
+
+    @property
+    def pid_file(self) -> Path:
+        assert self.data_dir is not None
+        return self.data_dir / "broker.pid"
+
+    @property
+    def config_file(self) -> Path:
+        assert self.data_dir is not None
+        return self.data_dir / "server.properties"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self, timeout: float = 120.0, quiet: bool = False) -> None:
+        """Start the broker and return once a client can fetch metadata from it."""
+        say = (lambda _msg: None) if quiet else _say
+        if self.pid() is not None:
+            say(f"broker already running (pid {self.pid()}), bootstrap {self.bootstrap}")
+            return
+        java = require_java()
+        libs = ensure_jars(say)
+        for port in (self.port, self.controller_port):
+            assert port is not None
+            check_port_free(port)
+        assert self.data_dir is not None
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(self._server_properties())
+        self._format_storage(java, libs)
+        say(f"starting Kafka {KAFKA_VERSION} on {self.bootstrap} (log: {self.log_file})")
+        with self.log_file.open("ab") as log:
+            process = subprocess.Popen(
+                [*self._java_command(java, libs), "kafka.Kafka", str(self.config_file)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # survives the shell that started it; stopped by pid
+            )
+        self.pid_file.write_text(str(process.pid))
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                self.pid_file.unlink(missing_ok=True)
+                msg = (
+                    f"Kafka exited with code {process.returncode} during start-up.\n"
+                    f"Last lines of {self.log_file}:\n{self.log_tail()}"
+                )
+                raise BrokerError(msg)
+            if self.answers(timeout=5.0):
+                break
+            if time.monotonic() > deadline:
+                self.stop(quiet=True)
+                msg = (
+                    f"Kafka did not answer a metadata request on {self.bootstrap} within "
+                    f"{timeout:.0f}s.\nLast lines of {self.log_file}:\n{self.log_tail()}"
+                )
+                raise BrokerError(msg)
+            time.sleep(0.5)
+        say(f"broker ready: bootstrap {self.bootstrap} (pid {process.pid})")
+
+    def stop(self, timeout: float = 30.0, quiet: bool = False) -> None:
+        """Stop the broker: SIGTERM for a clean shutdown, SIGKILL if it does not exit in time."""
+        say = (lambda _msg: None) if quiet else _say
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            say(f"no broker running for port {self.port}")
+            return
+        _signal_group(pid, signal.SIGTERM)
+        if not _wait_gone(pid, timeout):
+            _signal_group(pid, signal.SIGKILL)
+            if not _wait_gone(pid, 10.0):
+                msg = f"Kafka (pid {pid}) survived SIGKILL"
+                raise BrokerError(msg)
+        self.pid_file.unlink(missing_ok=True)
+        say(f"broker on port {self.port} stopped")
+
+    def pid(self) -> int | None:
+        """The broker's pid if its process is alive and is really our Kafka, else None."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _is_kafka_process(pid, self.config_file) else None
+
+    def answers(self, timeout: float = 5.0) -> bool:
+        """True when the Kafka protocol answers a metadata request on the bootstrap address."""
+        quiet_logger = logging.getLogger("aiokafka")
+        level = quiet_logger.level
+        quiet_logger.setLevel(logging.CRITICAL)  # "Unable connect" is expected while it starts
+        try:
+            return asyncio.run(_fetch_metadata(self.bootstrap, self.scram_user, timeout))
+        except Exception:
+            return False
+        finally:
+            quiet_logger.setLevel(level)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            content = self.log_file.read_text(errors="replace").splitlines()
+        except OSError:
+            return "(no log file)"
+        return "\n".join(content[-lines:])
+
+    # -- internals ---------------------------------------------------------------------------
+    def _java_command(self, java: str, libs: Path) -> list[str]:
+        return [
+            java,
+            "-Xms256m",
+            f"-Xmx{self.heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{DEPLOY_DIR / 'log4j.properties'}",
+            "-cp",
+            f"{libs}/*",
+        ]
+
+    def _format_storage(self, java: str, libs: Path) -> None:
+        """Format the KRaft storage once; a formatted directory is left as it is."""
+        assert self.data_dir is not None
+        if (self.data_dir / "data" / "meta.properties").exists():
+            return
+        cluster_id = uuid.uuid4().bytes
+        cluster = base64.urlsafe_b64encode(cluster_id).decode().rstrip("=")
+        command = [
+            *self._java_command(java, libs),
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster,
+            "-c",
+            str(self.config_file),
+            "--ignore-formatted",
+        ]
+        if self.scram_user is not None:
+            user = self.scram_user
+            command += [
+                "--add-scram",
+                f"{SCRAM_MECHANISM}=[name={user.username},password={user.password}]",
+            ]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            msg = f"formatting Kafka storage failed:\n{result.stdout}\n{result.stderr}"
+            raise BrokerError(msg)
+
+    def _server_properties(self) -> str:
+        assert self.data_dir is not None
+        client = "SASL_PLAINTEXT" if self.scram_user else "PLAINTEXT"
+        lines = [
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+            f"listeners={client}://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners={client}://127.0.0.1:{self.port}",
+            f"inter.broker.listener.name={client}",
+            "controller.listener.names=CONTROLLER",
+            f"listener.security.protocol.map=CONTROLLER:PLAINTEXT,{client}:{client}",
+            f"log.dirs={self.data_dir / 'data'}",
+            "num.partitions=4",
+            "auto.create.topics.enable=true",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=8",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "transaction.state.log.num.partitions=8",
+            "default.replication.factor=1",
+            "min.insync.replicas=1",
+            "group.initial.rebalance.delay.ms=0",
+            "log.retention.hours=24",
+            "log.segment.bytes=67108864",
+            "num.network.threads=2",
+            "num.io.threads=4",
+            "delete.topic.enable=true",
+        ]
+        if self.scram_user is not None:
+            user = self.scram_user
+            jaas = (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required "
+                f'username="{user.username}" password="{user.password}";'
+            )
+            lines += [
+                f"sasl.enabled.mechanisms={SCRAM_MECHANISM}",
+                f"sasl.mechanism.inter.broker.protocol={SCRAM_MECHANISM}",
+                f"listener.name.sasl_plaintext.{SCRAM_MECHANISM.lower()}.sasl.jaas.config={jaas}",
+            ]
+        return "\n".join(lines) + "\n"
+
+
+# -- set-up checks -------------------------------------------------------------------------------
+def require_java() -> str:
+    """The java executable, or a clear error when there is none or it is too old."""
+    java = shutil.which("java")
+    if java is None:
+        msg = "Java not found on PATH: Kafka needs a JDK/JRE 17 (e.g. `apt-get install openjdk-17-jre-headless`)."
+        raise BrokerError(msg)
+    result = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    match = re.search(r'version "(\d+)', result.stderr + result.stdout)
+    if match is None or int(match.group(1)) < 11:
+        msg = f"Kafka {KAFKA_VERSION} needs Java 11 or newer; `java -version` says:\n{result.stderr.strip()}"
+        raise BrokerError(msg)
+    return java
+
+
+def ensure_jars(say: object = None) -> Path:
+    """Resolve Kafka's jars with Maven once; later calls reuse the cache."""
+    libs = jar_cache_dir()
+    marker = libs / ".complete"
+    if marker.exists():
+        return libs
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        msg = (
+            "Maven (mvn) not found on PATH: it resolves Kafka's jars from Maven Central on the "
+            f"first start (e.g. `apt-get install maven`). Cache: {libs}"
+        )
+        raise BrokerError(msg)
+    if callable(say):
+        say(
+            f"resolving Kafka {KAFKA_VERSION} jars from Maven Central into {libs} (first start only)"
+        )
+    staging = libs.with_name(libs.name + f".partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    command = [
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(DEPLOY_DIR / "pom.xml"),
+        "dependency:copy-dependencies",
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={staging}",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
+        msg = f"Maven could not resolve Kafka's jars:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        raise BrokerError(msg)
+    shutil.rmtree(libs, ignore_errors=True)
+    staging.rename(libs)
+    marker.write_text(KAFKA_VERSION + "\n")
+    return libs
+
+
+def check_port_free(port: int) -> None:
+    """Fail early, naming the port, when something already listens on it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            msg = (
+                f"port {port} on 127.0.0.1 is already in use ({exc.strerror}); another broker or "
+                f"program holds it (`ss -ltnp 'sport = :{port}'` shows which). "
+                "Stop it or pick another port with --port."
+            )
+            raise BrokerError(msg) from exc
+
+
+async def _fetch_metadata(bootstrap: str, user: ScramUser | None, timeout: float) -> bool:
+    from aiokafka import AIOKafkaClient
+
+    options: dict[str, object] = {}
+    if user is not None:
+        options = {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": SCRAM_MECHANISM,
+            "sasl_plain_username": user.username,
+            "sasl_plain_password": user.password,
+        }
+    client = AIOKafkaClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000), **options
+    )
+    try:
+        await asyncio.wait_for(client.bootstrap(), timeout)
+        metadata = await asyncio.wait_for(client.fetch_all_metadata(), timeout)
+        return bool(metadata.brokers())
+    finally:
+        await client.close()
+
+
+def _is_kafka_process(pid: int, config_file: Path) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"kafka.Kafka" in cmdline and str(config_file).encode() in cmdline
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        os.kill(pid, sig)
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reap it if it is our child, so no zombie lingers
+        if not Path(f"/proc/{pid}").exists() or _is_zombie(pid):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- command line ----------------------------------------------------------------------------------
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("broker", help="run a local single-node Kafka broker (KRaft)")
+    actions = parser.add_subparsers(dest="broker_action", required=True, metavar="ACTION")
+    for name, help_text in (
+        ("start", "start the broker and wait until it answers"),
+        ("stop", "stop the broker cleanly"),
+        ("status", "say whether the broker runs and answers"),
+        ("logs", "print the end of the broker's log"),
+    ):
+        action = actions.add_parser(name, help=help_text)
+        action.add_argument(
+            "--port", type=int, default=DEFAULT_PORT, help="client port (default 9092)"
+        )
+        action.add_argument("--controller-port", type=int, default=None, help="default: port + 1")
+        action.add_argument("--data-dir", type=Path, default=None, help="default: .run/kafka-PORT")
+        if name == "start":
+            action.add_argument("--timeout", type=float, default=120.0)
+            action.add_argument(
+                "--sasl-scram",
+                metavar="USER:PASSWORD",
+                default=None,
+                help=f"require SASL/{SCRAM_MECHANISM} on the client listener with this user",
+            )
+        if name == "logs":
+            action.add_argument("-n", "--lines", type=int, default=60)
+        action.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    user = ScramUser.parse(args.sasl_scram) if getattr(args, "sasl_scram", None) else None
+    broker = LocalBroker(
+        port=args.port,
+        controller_port=args.controller_port,
+        data_dir=args.data_dir,
+        scram_user=user,
+    )
+    try:
+        if args.broker_action == "start":
+            broker.start(timeout=args.timeout)
+            print(f"bootstrap {broker.bootstrap}")
+        elif args.broker_action == "stop":
+            broker.stop()
+        elif args.broker_action == "status":
+            return _status(broker)
+        else:
+            print(broker.log_tail(args.lines))
+    except BrokerError as exc:
+        print(f"chatguard broker: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _status(broker: LocalBroker) -> int:
+    pid = broker.pid()
+    if pid is None:
+        print(f"not running (port {broker.port}; start it with: chatguard broker start)")
+        return 3
+    answering = "answers metadata requests" if broker.answers() else "does NOT answer yet"
+    print(f"running: pid {pid}, bootstrap {broker.bootstrap}, {answering}; log {broker.log_file}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m chatguard.broker start`` works without the rest of the CLI."""
+    parser = argparse.ArgumentParser(prog="chatguard")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["broker", *(argv if argv is not None else sys.argv[1:])])
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
