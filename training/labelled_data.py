@@ -1,0 +1,254 @@
+"""Labelled data files (JSONL, CSV) → ``LabelledRow``s, with errors that name the file and line.
+
+JSONL rows take one of two shapes (see ``docs/design.md``):
+
+- ``{"text": ..., "categories": ["fraud", "spam"]}``: fully labelled; every category of the
+  label set not listed is negative (``[]`` = clean).
+- ``{"text": ..., "labels": {"spam": 1, "hate": 0}}``: partly labelled; categories not listed
+  are unknown and masked out of training for that row (``null`` also means unknown).
+
+CSV: a ``text`` column plus one column per category holding ``1``, ``0`` or empty (unknown);
+the columns ``lang``, ``id`` and ``source`` are carried, not labels.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from training.errors import LabelledDataError
+
+DEFAULT_TAXONOMY: tuple[str, ...] = ("spam", "fraud", "sexual", "gambling", "extremism", "hate")
+CSV_RESERVED = ("text", "lang", "id", "source")
+POSITIVE, NEGATIVE, UNKNOWN = 1, 0, -1
+
+
+@dataclass(frozen=True)
+class LabelledRow:
+    """One labelled text. ``labels`` holds the explicit 1/0 values; ``complete`` rows are negative
+    for every category they do not list, partial rows unknown."""
+
+    text: str
+    labels: Mapping[str, int] = field(default_factory=dict)
+    complete: bool = True
+    lang: str | None = None
+    origin: str = ""
+
+    def value(self, label: str) -> int:
+        """1, 0, or -1 when this row says nothing about ``label``."""
+        return self.labels.get(label, NEGATIVE if self.complete else UNKNOWN)
+
+    def to_json(self) -> dict[str, Any]:
+        """The row in a JSONL shape ``read_labelled`` reads back."""
+        row: dict[str, Any] = {"text": self.text}
+        if self.complete:
+            row["categories"] = sorted(k for k, v in self.labels.items() if v == POSITIVE)
+        else:
+            row["labels"] = dict(sorted(self.labels.items()))
+        if self.lang:
+            row["lang"] = self.lang
+        return row
+
+
+def read_labelled(path: Path | str, taxonomy: Sequence[str] | None = None) -> list[LabelledRow]:
+    """Read a ``.jsonl`` or ``.csv`` file. With ``taxonomy``, any other label is an error."""
+    path = Path(path)
+    if not path.is_file():
+        msg = f"{path}: labelled data file does not exist"
+        raise LabelledDataError(msg)
+    if path.suffix.lower() == ".csv":
+        rows = _read_csv(path, taxonomy)
+    elif path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        rows = _read_jsonl(path, taxonomy)
+    else:
+        msg = f"{path}: unknown format {path.suffix!r}; use .jsonl or .csv"
+        raise LabelledDataError(msg)
+    if not rows:
+        msg = f"{path}: no labelled rows"
+        raise LabelledDataError(msg)
+    return rows
+
+
+def read_many(
+    paths: Iterable[Path | str], taxonomy: Sequence[str] | None = None
+) -> list[LabelledRow]:
+    """All rows of several files, in order."""
+    rows: list[LabelledRow] = []
+    for path in paths:
+        rows.extend(read_labelled(path, taxonomy))
+    return rows
+
+
+def label_set(rows: Iterable[LabelledRow]) -> tuple[str, ...]:
+    """Every category the rows name: the default taxonomy's order first, then the others sorted."""
+    seen: set[str] = set()
+    for row in rows:
+        seen.update(row.labels)
+    known = [label for label in DEFAULT_TAXONOMY if label in seen]
+    return (*known, *sorted(seen - set(DEFAULT_TAXONOMY)))
+
+
+def label_matrix(rows: Sequence[LabelledRow], labels: Sequence[str]) -> np.ndarray:
+    """``(len(rows), len(labels))`` of 1, 0 and -1 (unknown)."""
+    Y = np.empty((len(rows), len(labels)), dtype=np.int8)
+    for i, row in enumerate(rows):
+        for j, label in enumerate(labels):
+            Y[i, j] = row.value(label)
+    return Y
+
+
+def label_counts(Y: np.ndarray, labels: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Positive, negative and unknown row counts per category."""
+    return {
+        label: {
+            "positive": int((Y[:, j] == POSITIVE).sum()),
+            "negative": int((Y[:, j] == NEGATIVE).sum()),
+            "unknown": int((Y[:, j] == UNKNOWN).sum()),
+        }
+        for j, label in enumerate(labels)
+    }
+
+
+def data_snapshot(paths: Sequence[Path | str]) -> dict[str, Any]:
+    """sha256 of each input file and of them all, so a model names exactly what it learned from."""
+    files = []
+    combined = hashlib.sha256()
+    for path in paths:
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        combined.update(digest.encode())
+        files.append({"name": Path(path).name, "sha256": digest})
+    return {"sha256": combined.hexdigest(), "files": files}
+
+
+def text_hashes(texts: Iterable[str]) -> np.ndarray:
+    """64-bit digests of texts, to tell later which texts a model was trained on."""
+    return np.fromiter(
+        (
+            int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little")
+            for t in texts
+        ),
+        dtype=np.uint64,
+    )
+
+
+def _read_jsonl(path: Path, taxonomy: Sequence[str] | None) -> list[LabelledRow]:
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{line_no}"
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                msg = f"{where}: malformed JSON: {exc.msg} (column {exc.colno})"
+                raise LabelledDataError(msg) from exc
+            rows.append(_row_from_json(data, where, taxonomy))
+    return rows
+
+
+def _row_from_json(data: object, where: str, taxonomy: Sequence[str] | None) -> LabelledRow:
+    if not isinstance(data, dict):
+        msg = f"{where}: a row must be a JSON object, got {type(data).__name__}"
+        raise LabelledDataError(msg)
+    text = data.get("text")
+    if not isinstance(text, str):
+        msg = f"{where}: 'text' must be a string, got {type(text).__name__}"
+        raise LabelledDataError(msg)
+    lang = data.get("lang")
+    lang = lang if isinstance(lang, str) else None
+    has_categories, has_labels = "categories" in data, "labels" in data
+    if has_categories == has_labels:
+        msg = f"{where}: a row needs exactly one of 'categories' (list) or 'labels' (object)"
+        raise LabelledDataError(msg)
+    labels: dict[str, int] = {}
+    if has_categories:
+        categories = data["categories"]
+        if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+            msg = f"{where}: 'categories' must be a list of category names"
+            raise LabelledDataError(msg)
+        for name in categories:
+            labels[_label_name(name, where, taxonomy)] = POSITIVE
+        return LabelledRow(text, labels, complete=True, lang=lang, origin=where)
+    raw = data["labels"]
+    if not isinstance(raw, dict):
+        msg = f"{where}: 'labels' must be an object of category → 1, 0 or null"
+        raise LabelledDataError(msg)
+    for name, value in raw.items():
+        label = _label_name(name, where, taxonomy)
+        if value is None:
+            continue
+        if value not in (0, 1) or isinstance(value, float):
+            msg = f"{where}: label {name!r} has value {value!r}; use 1, 0 or null"
+            raise LabelledDataError(msg)
+        labels[label] = int(value)
+    return LabelledRow(text, labels, complete=False, lang=lang, origin=where)
+
+
+def _label_name(name: str, where: str, taxonomy: Sequence[str] | None) -> str:
+    label = name.strip()
+    if not label:
+        msg = f"{where}: empty category name"
+        raise LabelledDataError(msg)
+    if taxonomy is not None and label not in taxonomy:
+        msg = f"{where}: unknown category {label!r}; the taxonomy is {', '.join(taxonomy)}"
+        raise LabelledDataError(msg)
+    return label
+
+
+def _read_csv(path: Path, taxonomy: Sequence[str] | None) -> list[LabelledRow]:
+    rows = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return []
+        except csv.Error as exc:
+            msg = f"{path}:1: malformed CSV header: {exc}"
+            raise LabelledDataError(msg) from exc
+        columns = [c.strip() for c in header]
+        if "text" not in columns:
+            msg = f"{path}:1: the header has no 'text' column (columns: {columns})"
+            raise LabelledDataError(msg)
+        label_columns = [
+            (i, _label_name(c, f"{path}:1", taxonomy))
+            for i, c in enumerate(columns)
+            if c not in CSV_RESERVED
+        ]
+        text_at = columns.index("text")
+        lang_at = columns.index("lang") if "lang" in columns else None
+        while True:
+            start = reader.line_num + 1
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                msg = f"{path}:{start}: malformed CSV: {exc}"
+                raise LabelledDataError(msg) from exc
+            if not any(cell.strip() for cell in record):
+                continue
+            where = f"{path}:{start}"
+            if len(record) != len(columns):
+                msg = f"{where}: {len(record)} fields, the header has {len(columns)}"
+                raise LabelledDataError(msg)
+            labels: dict[str, int] = {}
+            for i, label in label_columns:
+                cell = record[i].strip()
+                if cell == "":
+                    continue
+                if cell not in ("0", "1"):
+                    msg = f"{where}: column {label!r} holds {cell!r}; use 1, 0 or empty"
+                    raise LabelledDataError(msg)
+                labels[label] = int(cell)
+            lang = record[lang_at].strip() or None if lang_at is not None else None
+            rows.append(LabelledRow(record[text_at], labels, False, lang, where))
+    return rows
