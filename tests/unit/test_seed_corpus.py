@@ -82,3 +82,20 @@ def test_no_row_is_copied_from_a_shared_dataset(rows: list[dict[str, object]]) -
                 if isinstance(text, str) and text.strip() in seed_texts:
                     found.append((path.parent.name, text.strip()))
     assert found == []
+
+
+def test_traffic_sample_events_are_well_formed() -> None:
+    if not TRAFFIC.exists():
+        pytest.skip("streams/samples/traffic.jsonl not present")
+    events = _read_jsonl(TRAFFIC)
+    assert len(events) >= 300
+    for event in events:
+        assert event["kind"] in {"chat", "post"}, event
+        assert isinstance(event["text"], str) and event["text"].strip(), event
+        assert isinstance(event["expected"], list) and set(event["expected"]) <= CATEGORIES, event
+        if event["kind"] == "post":
+            assert event["post_kind"] in {"moment", "article", "comment", "ad"}, event
+            assert event["account_type"] in {"personal", "public", "official"}, event
+    expected = Counter(c for e in events for c in e["expected"])  # type: ignore[attr-defined]
+    assert set(expected) == CATEGORIES
+    assert sum(1 for e in events if not e["expected"]) / len(events) >= 0.5

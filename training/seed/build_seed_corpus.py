@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (phrase data: a line of chat reads better unbroken than wrapped at 100)
 """Build the labelled seed corpus (``seed_corpus.jsonl``) that the default model is trained on.
 
 Every phrase below was written for chatguard. Rows come from two sources:
