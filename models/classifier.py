@@ -93,9 +93,16 @@ class ModerationClassifier(BaseEstimator):
 
     def _base_estimator(self) -> BaseEstimator:
         if self.base == "svm":
-            return LinearSVC(C=self.C, class_weight=self.class_weight)
+            return LinearSVC(
+                C=self.C, class_weight=self.class_weight, random_state=self.random_state
+            )
         if self.base == "logreg":
-            return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=2000)
+            return LogisticRegression(
+                C=self.C,
+                class_weight=self.class_weight,
+                max_iter=2000,
+                random_state=self.random_state,
+            )
         msg = f"base={self.base!r}: use 'svm' or 'logreg'"
         raise ValueError(msg)
 

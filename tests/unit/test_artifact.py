@@ -1,0 +1,122 @@
+"""Artifacts: save → load gives identical scores; tampering and version mismatches are refused
+before anything is unpickled."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.artifact import METADATA_FILE, MODEL_FILE, load_artifact, save_artifact
+from models.classifier import ModerationClassifier
+from models.errors import (
+    ArtifactExists,
+    ArtifactIntegrityError,
+    ArtifactNotFound,
+    IncompatibleModelError,
+)
+from models.policy import Thresholds
+from tests.unit.toy_corpus import LABELS, toy_data
+
+PROBE = ["win a free prize now at 3", "今晚一起吃饭吗 8", "滚出去 垃圾 4", "hello"]
+
+
+class _Marker:
+    """Unpickling this creates a file: proof that a payload was (or was not) unpickled."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (open, (self.path, "w"))
+
+
+@pytest.fixture(scope="module")
+def fitted() -> ModerationClassifier:
+    texts, Y = toy_data(200)
+    return ModerationClassifier().fit(texts, Y, LABELS)
+
+
+@pytest.fixture
+def saved(tmp_path: Path, fitted: ModerationClassifier) -> Path:
+    thresholds = {"spam": Thresholds(0.4, 0.9), "hate": Thresholds(0.3, None)}
+    return save_artifact(
+        tmp_path / "v1", fitted, thresholds=thresholds, metadata={"data": {"rows": 200}}
+    )
+
+
+def _rewrite(path: Path, data: bytes) -> None:
+    path.chmod(0o644)
+    path.write_bytes(data)
+
+
+def test_save_then_load_scores_identically(saved: Path, fitted: ModerationClassifier) -> None:
+    loaded = load_artifact(saved)
+    assert loaded.version == "v1"
+    assert loaded.labels == LABELS
+    assert loaded.thresholds["hate"] == Thresholds(0.3, None)
+    assert np.array_equal(loaded.score(PROBE), fitted.predict_proba(PROBE))
+    meta = json.loads((saved / METADATA_FILE).read_text())
+    assert meta["sha256"] == hashlib.sha256((saved / MODEL_FILE).read_bytes()).hexdigest()
+    assert meta["data"] == {"rows": 200}
+    for key in ("created_at", "feature_params", "libraries", "labels", "thresholds", "size_bytes"):
+        assert key in meta
+
+
+def test_tampered_model_is_refused_before_unpickling(saved: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "unpickled.marker"
+    payload = pickle.dumps(_Marker(str(marker)))
+    _rewrite(saved / MODEL_FILE, payload)
+    with pytest.raises(ArtifactIntegrityError, match="refusing to unpickle"):
+        load_artifact(saved)
+    assert not marker.exists()
+    # the payload is live: unpickling it really would have created the marker
+    pickle.loads(payload)
+    assert marker.exists()
+
+
+def test_scikit_learn_mismatch_is_refused_before_unpickling(saved: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "unpickled.marker"
+    payload = pickle.dumps(_Marker(str(marker)))
+    _rewrite(saved / MODEL_FILE, payload)
+    meta = json.loads((saved / METADATA_FILE).read_text())
+    meta["sha256"] = hashlib.sha256(
+        payload
+    ).hexdigest()  # a consistent file: only the version differs
+    meta["libraries"]["scikit-learn"] = "0.24.2"
+    _rewrite(saved / METADATA_FILE, json.dumps(meta).encode())
+    with pytest.raises(IncompatibleModelError, match=r"scikit-learn 0\.24\.2"):
+        load_artifact(saved)
+    assert not marker.exists()
+
+
+def test_versions_are_never_overwritten(saved: Path, fitted: ModerationClassifier) -> None:
+    before = (saved / MODEL_FILE).read_bytes()
+    with pytest.raises(ArtifactExists):
+        save_artifact(saved, fitted, thresholds={k: Thresholds(0.5, 0.9) for k in LABELS})
+    assert (saved / MODEL_FILE).read_bytes() == before
+    assert not os.access(saved / MODEL_FILE, os.W_OK) or os.geteuid() == 0
+
+
+def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactNotFound, match="not a model version folder"):
+        load_artifact(tmp_path / "nope")
+
+
+def test_failed_save_leaves_nothing_behind(tmp_path: Path, fitted: ModerationClassifier) -> None:
+    def broken(_folder: Path) -> None:
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        save_artifact(
+            tmp_path / "v2",
+            fitted,
+            thresholds={k: Thresholds(0.5, 0.9) for k in LABELS},
+            write_extra=broken,
+        )
+    assert list(tmp_path.iterdir()) == []

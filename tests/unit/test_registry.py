@@ -1,0 +1,93 @@
+"""Registry: versions, promote, rollback, and a CURRENT pointer that is never seen half-written."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.classifier import ModerationClassifier
+from models.errors import NoCurrentModel, NothingToRollBack, UnknownVersion
+from models.policy import Thresholds
+from models.registry import CURRENT_FILE, ModelRegistry
+from tests.unit.toy_corpus import LABELS, toy_data
+
+
+@pytest.fixture(scope="module")
+def fitted() -> ModerationClassifier:
+    texts, Y = toy_data(150)
+    return ModerationClassifier().fit(texts, Y, LABELS)
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> ModelRegistry:
+    return ModelRegistry(tmp_path / "registry")
+
+
+def _save(registry: ModelRegistry, model: ModerationClassifier) -> str:
+    return registry.save(model, thresholds={k: Thresholds(0.5, 0.9) for k in LABELS})
+
+
+def test_empty_registry(registry: ModelRegistry) -> None:
+    assert registry.versions() == []
+    assert registry.current_version() is None
+    with pytest.raises(NoCurrentModel, match="chatguard train --promote"):
+        registry.load_current()
+
+
+def test_promote_and_roll_back(registry: ModelRegistry, fitted: ModerationClassifier) -> None:
+    a, b, c = (_save(registry, fitted) for _ in range(3))
+    assert registry.versions() == sorted([a, b, c])
+    registry.promote(a)
+    registry.promote(b)
+    registry.promote(c)
+    assert registry.load_current().version == c
+    assert registry.rollback() == b
+    assert registry.rollback() == a
+    with pytest.raises(NothingToRollBack):
+        registry.rollback()
+    assert registry.current_version() == a
+    events = [(e["event"], e["version"]) for e in registry.history()]
+    assert events[-2:] == [("rollback", b), ("rollback", a)]
+
+
+def test_loaded_current_scores(registry: ModelRegistry, fitted: ModerationClassifier) -> None:
+    version = _save(registry, fitted)
+    registry.promote(version)
+    loaded = registry.load_current()
+    assert np.array_equal(loaded.score(["free prize"]), fitted.predict_proba(["free prize"]))
+
+
+def test_unknown_versions_are_refused(registry: ModelRegistry) -> None:
+    for name in ("v-missing", "../elsewhere", ""):
+        with pytest.raises(UnknownVersion):
+            registry.promote(name)
+    assert registry.current_version() is None
+
+
+def test_current_pointer_is_replaced_atomically(
+    registry: ModelRegistry, fitted: ModerationClassifier
+) -> None:
+    a, b = _save(registry, fitted), _save(registry, fitted)
+    registry.promote(a)
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            seen.add((registry.root / CURRENT_FILE).read_text())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for i in range(300):
+            registry.promote(b if i % 2 == 0 else a)
+    finally:
+        done.set()
+        reader.join()
+    assert seen <= {a + "\n", b + "\n"}
+    assert len(seen) == 2
+    leftovers = [p.name for p in registry.root.iterdir() if p.name.startswith(".CURRENT")]
+    assert leftovers == []
