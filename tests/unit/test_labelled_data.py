@@ -1,0 +1,123 @@
+"""Labelled data readers and the split: both JSONL shapes, CSV, and errors naming file and line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training.errors import LabelledDataError
+from training.labelled_data import label_matrix, label_set, read_labelled, read_many
+from training.split import stratified_split
+
+TAXONOMY = ("spam", "fraud", "hate")
+
+
+def _jsonl(path: Path, *lines: object) -> Path:
+    path.write_text(
+        "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_reads_both_jsonl_shapes(tmp_path: Path) -> None:
+    path = _jsonl(
+        tmp_path / "rows.jsonl",
+        {"text": "win money", "categories": ["spam", "fraud"], "lang": "en"},
+        "",
+        {"text": "你好", "categories": []},
+        {"text": "vermin", "labels": {"hate": 1, "spam": 0, "fraud": None}},
+    )
+    rows = read_labelled(path)
+    assert [r.origin for r in rows] == [f"{path}:1", f"{path}:3", f"{path}:4"]
+    labels = label_set(rows)
+    assert labels == ("spam", "fraud", "hate")
+    assert label_matrix(rows, labels).tolist() == [[1, 1, 0], [0, 0, 0], [0, -1, 1]]
+
+
+def test_reads_csv_with_unknown_cells(tmp_path: Path) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text('text,spam,rumor,lang\n"hi, there",0,,en\nbuy now,1,0,\n', encoding="utf-8")
+    rows = read_labelled(path)
+    assert label_set(rows) == ("spam", "rumor")
+    assert label_matrix(rows, ("spam", "rumor")).tolist() == [[0, -1], [1, 0]]
+    assert rows[0].text == "hi, there"
+    assert rows[0].lang == "en"
+
+
+@pytest.mark.parametrize(
+    ("lines", "line_no", "message"),
+    [
+        ([{"text": "a", "categories": []}, "{broken"], 2, "malformed JSON"),
+        ([{"text": 5, "categories": []}], 1, "'text' must be a string"),
+        ([{"text": "a", "categories": []}, {"text": "b"}], 2, "exactly one of"),
+        ([{"text": "a", "categories": ["rumour"]}], 1, "unknown category 'rumour'"),
+        ([{"text": "a", "labels": {"spam": 2}}], 1, "use 1, 0 or null"),
+        ([{"text": "a", "categories": "spam"}], 1, "list of category names"),
+        (["[1, 2]"], 1, "JSON object"),
+    ],
+)
+def test_jsonl_errors_name_file_and_line(
+    tmp_path: Path, lines: list[object], line_no: int, message: str
+) -> None:
+    path = _jsonl(tmp_path / "bad.jsonl", *lines)
+    with pytest.raises(LabelledDataError) as caught:
+        read_labelled(path, TAXONOMY)
+    assert f"{path}:{line_no}:" in str(caught.value)
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "line_no", "message"),
+    [
+        ("body,spam\nx,1\n", 1, "no 'text' column"),
+        ("text,spam\nx,1\ny,yes\n", 3, "holds 'yes'"),
+        ("text,spam\nx,1,0\n", 2, "3 fields"),
+        ("text,rumour\nx,1\n", 1, "unknown category 'rumour'"),
+    ],
+)
+def test_csv_errors_name_file_and_line(
+    tmp_path: Path, content: str, line_no: int, message: str
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(LabelledDataError) as caught:
+        read_labelled(path, TAXONOMY)
+    assert f"{path}:{line_no}:" in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_missing_and_unknown_files(tmp_path: Path) -> None:
+    with pytest.raises(
+        LabelledDataError, match=r"missing\.jsonl: labelled data file does not exist"
+    ):
+        read_many([tmp_path / "missing.jsonl"])
+    (tmp_path / "rows.txt").write_text("x")
+    with pytest.raises(LabelledDataError, match="unknown format"):
+        read_labelled(tmp_path / "rows.txt")
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(LabelledDataError, match="no labelled rows"):
+        read_labelled(tmp_path / "empty.jsonl")
+
+
+def test_split_is_seeded_disjoint_and_stratified() -> None:
+    rng = np.random.default_rng(1)
+    Y = np.zeros((1000, 3), dtype=np.int8)
+    Y[:100, 0] = 1  # 10% spam
+    Y[100:140, 1] = 1  # 4% fraud
+    Y[500:, 2] = -1  # half the rows say nothing about hate
+    Y[rng.choice(500, 50, replace=False), 2] = 1
+    first = stratified_split(Y, val_fraction=0.15, test_fraction=0.15, seed=7)
+    again = stratified_split(Y, val_fraction=0.15, test_fraction=0.15, seed=7)
+    other = stratified_split(Y, val_fraction=0.15, test_fraction=0.15, seed=8)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not np.array_equal(first[2], other[2])
+    train, val, test = first
+    assert sorted(np.concatenate(first).tolist()) == list(range(1000))
+    for part, share in ((train, 0.7), (val, 0.15), (test, 0.15)):
+        for j, positives in ((0, 100), (1, 40)):
+            assert abs((Y[part, j] == 1).sum() - positives * share) <= 2
+        assert abs((Y[part, 2] == -1).sum() - 500 * share) <= 3

@@ -1,0 +1,123 @@
+"""Policy: threshold boundaries, source strictness, overrides files and the policy version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.errors import PolicyError
+from models.policy import Policy, Thresholds
+
+LABELS = ("spam", "fraud", "hate")
+BASE = {
+    "spam": Thresholds(review=0.5, block=0.9),
+    "fraud": Thresholds(review=0.4, block=0.8),
+    "hate": Thresholds(review=0.3, block=None),
+}
+
+
+def _policy(overrides: object | None = None) -> Policy:
+    if overrides is None:
+        return Policy(LABELS, BASE)
+    return Policy.from_overrides(LABELS, BASE, overrides)
+
+
+@pytest.mark.parametrize(
+    ("spam", "expected"),
+    [
+        (0.0, "allow"),
+        (np.nextafter(0.5, 0), "allow"),
+        (0.5, "review"),
+        (np.nextafter(0.9, 0), "review"),
+        (0.9, "block"),
+        (1.0, "block"),
+    ],
+)
+def test_boundaries_are_inclusive(spam: float, expected: str) -> None:
+    (verdict,) = _policy().decide_batch(np.array([[spam, 0.0, 0.0]]))
+    assert verdict.action == expected
+    assert verdict.triggered == (() if expected == "allow" else ("spam",))
+
+
+def test_a_category_without_block_threshold_never_blocks() -> None:
+    verdict = _policy().decide([0.0, 0.0, 1.0])
+    assert verdict.action == "review"
+    assert verdict.triggered == ("hate",)
+    assert verdict.reasons == ("hate 1.000 >= review 0.300",)
+
+
+def test_the_most_severe_action_wins_and_names_its_categories() -> None:
+    verdict = _policy().decide([0.95, 0.85, 0.99])
+    assert verdict.action == "block"
+    assert verdict.triggered == ("spam", "fraud")
+
+
+def test_sources_are_stricter() -> None:
+    policy = _policy({"sources": {"post:ad": {"scale": 0.8}}})
+    scores = np.array([[0.75, 0.0, 0.0]] * 3)
+    actions = [v.action for v in policy.decide_batch(scores, ["post:ad", "chat", None])]
+    assert actions == ["block", "review", "review"]  # 0.75 >= 0.9 * 0.8
+    effective = policy.thresholds_for("post:ad")["spam"]
+    assert (effective.review, effective.block) == (pytest.approx(0.4), pytest.approx(0.72))
+
+
+def test_overrides_replace_thresholds_globally_and_per_source() -> None:
+    policy = _policy(
+        {
+            "thresholds": {"fraud": {"block": 0.6}, "hate": {"block": 0.95}},
+            "sources": {"account:public": {"thresholds": {"hate": {"block": 0.7}}}},
+        }
+    )
+    assert policy.thresholds["fraud"] == Thresholds(0.4, 0.6)
+    assert policy.decide([0.0, 0.65, 0.0]).action == "block"
+    assert policy.decide([0.0, 0.0, 0.75]).action == "review"
+    assert policy.decide([0.0, 0.0, 0.75], "account:public").action == "block"
+
+
+def test_version_names_the_effective_policy() -> None:
+    assert _policy().version == _policy().version
+    assert _policy({"thresholds": {"fraud": {"block": 0.6}}}).version != _policy().version
+    assert _policy({"sources": {"post:ad": {"scale": 0.8}}}).version != _policy().version
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"thresholds": {"rumour": {"block": 0.5}}}, "rumour"),
+        ({"thresholds": {"spam": {"block": 1.5}}}, "outside"),
+        ({"thresholds": {"spam": {"blok": 0.5}}}, "blok"),
+        ({"sources": {"post:ad": {"scale": 1.2}}}, "scale"),
+        ({"sources": {"post:ad": {"scale": "strict"}}}, "not a number"),
+        ({"threshold": {}}, "threshold"),
+        ([], "JSON object"),
+    ],
+)
+def test_malformed_overrides_are_refused(overrides: object, message: str) -> None:
+    with pytest.raises(PolicyError, match=message):
+        _policy(overrides)
+
+
+def test_overrides_file_errors_name_the_file(tmp_path: Path) -> None:
+    class Loaded:
+        labels = LABELS
+        thresholds = BASE
+
+    path = tmp_path / "policy.json"
+    path.write_text("{not json")
+    with pytest.raises(PolicyError, match=r"policy\.json"):
+        Policy.from_model(Loaded(), path)  # type: ignore[arg-type]
+    path.write_text(json.dumps({"sources": {"post:ad": {"scale": 0.5}}}))
+    assert Policy.from_model(Loaded(), path).sources["post:ad"].scale == 0.5  # type: ignore[arg-type]
+    with pytest.raises(PolicyError, match="does not exist"):
+        Policy.from_model(Loaded(), tmp_path / "missing.json")  # type: ignore[arg-type]
+
+
+def test_score_matrix_shape_is_checked() -> None:
+    with pytest.raises(PolicyError, match="shape"):
+        _policy().decide_batch(np.zeros((2, 2)))
+    with pytest.raises(PolicyError, match="sources"):
+        _policy().decide_batch(np.zeros((2, 3)), ["chat"])
+    assert _policy().decide_batch(np.zeros((0, 3))) == []
