@@ -1,0 +1,175 @@
+"""The training CLI end to end on the seed corpus: train → classify → models → evaluate → the
+promotion gate refusing a worse candidate → force → rollback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chatguard.cli import main
+from models.registry import ModelRegistry
+
+PHISHING_EN = "Your account is locked, verify now at http://secure-bank.top"
+GAMBLING_ZH = "澳门葡京线上赌场，首充送100%，天天返水"
+CLEAN_EN = "Thanks for dinner last night, see you soon"
+CLEAN_ZH = "明天下午三点开会，记得带电脑"
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    root = tmp_path_factory.mktemp("cli-registry")
+    assert main(["train", "--registry", str(root), "--promote", "--quiet"]) == 0
+    current = ModelRegistry(root).current_version()
+    assert current is not None
+    return root, current
+
+
+def test_train_writes_a_complete_version(trained: tuple[Path, str]) -> None:
+    root, version = trained
+    folder = root / "versions" / version
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["labels"] == ["spam", "fraud", "sexual", "gambling", "extremism", "hate"]
+    assert meta["data"]["files"][0]["name"] == "seed_corpus.jsonl"
+    assert meta["data"]["label_counts"]["fraud"]["positive"] > 0
+    for name in ("report/report.md", "report/report.json", "report/pr_fraud.png", "holdout.jsonl"):
+        assert (folder / name).is_file(), name
+    for label, m in meta["metrics"]["test"].items():
+        assert m["pr_auc"] > 0.85, (label, m)
+
+
+def test_classify_english_and_chinese(
+    trained: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, version = trained
+    texts = [PHISHING_EN, GAMBLING_ZH, CLEAN_EN, CLEAN_ZH]
+    code, out, _ = _run(capsys, "classify", "--registry", str(root), "--json", *texts)
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["text"] for r in records] == texts
+    assert all(r["model_version"] == version for r in records)
+    assert records[0]["action"] != "allow" and "fraud" in records[0]["triggered"]
+    assert records[1]["action"] != "allow" and "gambling" in records[1]["triggered"]
+    assert records[2]["action"] == records[3]["action"] == "allow"
+    assert set(records[0]["scores"]) == {"spam", "fraud", "sexual", "gambling", "extremism", "hate"}
+
+    code, out, _ = _run(capsys, "classify", "--registry", str(root), PHISHING_EN)
+    assert code == 0
+    assert "fraud" in out and out.split()[0] in ("review", "block")
+
+
+def test_classify_reads_a_jsonl_file_and_reports_its_errors(
+    trained: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, _ = trained
+    messages = tmp_path / "messages.jsonl"
+    messages.write_text(
+        json.dumps({"text": CLEAN_ZH})
+        + "\n"
+        + json.dumps({"text": GAMBLING_ZH}, ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
+    )
+    code, out, _ = _run(
+        capsys, "classify", "--registry", str(root), "--file", str(messages), "--json"
+    )
+    assert code == 0
+    first, second = (json.loads(line)["action"] for line in out.splitlines())
+    assert first == "allow" and second != "allow"
+    messages.write_text(json.dumps({"text": "ok"}) + "\n{oops\n")
+    code, _, err = _run(capsys, "classify", "--registry", str(root), "--file", str(messages))
+    assert code == 1
+    assert f"{messages}:2: malformed JSON" in err
+
+
+def test_bad_training_file_names_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "labels.jsonl"
+    data.write_text('{"text": "a", "categories": []}\n{"text": "b", "categories": ["rumour"]}\n')
+    code, _, err = _run(
+        capsys,
+        "train",
+        "--registry",
+        str(tmp_path / "r"),
+        "--data",
+        str(data),
+        "--taxonomy",
+        "spam,fraud",
+        "--quiet",
+    )
+    assert code == 1
+    assert f"{data}:2: unknown category 'rumour'" in err
+    code, _, err = _run(capsys, "train", "--registry", str(tmp_path / "r"), "--data", "nope.jsonl")
+    assert code == 1
+    assert "nope.jsonl: labelled data file does not exist" in err
+
+
+def test_evaluate_writes_a_report(
+    trained: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, version = trained
+    holdout = root / "versions" / version / "holdout.jsonl"
+    out_dir = tmp_path / "eval"
+    code, _, _ = _run(
+        capsys,
+        "evaluate",
+        version,
+        "--registry",
+        str(root),
+        "--data",
+        str(holdout),
+        "--out",
+        str(out_dir),
+    )
+    assert code == 0
+    report = json.loads((out_dir / "report.json").read_text())
+    assert report["model_version"] == version
+    assert set(report["metrics"]) >= {"fraud", "hate"}
+    assert (out_dir / "pr_hate.png").read_bytes()[:4] == b"\x89PNG"
+    assert "PR-AUC" in (out_dir / "report.md").read_text()
+
+
+def test_gate_refuses_a_worse_candidate(
+    trained: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, good = trained
+    registry = ModelRegistry(root)
+    # 16 hash buckets per n-gram block: the same data, a much weaker model
+    code, _, err = _run(
+        capsys,
+        "train",
+        "--registry",
+        str(root),
+        "--quiet",
+        "--promote",
+        "--param",
+        "word_features=16",
+        "--param",
+        "char_features=16",
+    )
+    assert code == 1
+    assert "refusing to promote" in err
+    assert registry.current_version() == good
+    worse = registry.versions()[-1]
+    assert worse != good
+
+    code, _, err = _run(capsys, "promote", worse, "--registry", str(root))
+    assert code == 1 and "WORSE" in err
+    assert registry.current_version() == good
+
+    code, out, _ = _run(capsys, "promote", worse, "--registry", str(root), "--force")
+    assert code == 0 and registry.current_version() == worse
+
+    code, out, _ = _run(capsys, "models", "--registry", str(root))
+    assert f"* {worse}" in out and f"  {good}" in out
+
+    code, out, _ = _run(capsys, "rollback", "--registry", str(root))
+    assert code == 0 and registry.current_version() == good
