@@ -61,6 +61,9 @@ from typing import Literal
 
 import numpy as np
 
+from training.errors import LabelledDataError
+from training.labelled_data import LabelledRow
+
 # ``<repo>/training/public_datasets.py`` → ``<repo>/../shared/datasets``
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
@@ -71,8 +74,8 @@ _HAM_NEGATIVES: Mapping[str, int] = {"spam": 0, "fraud": 0, "gambling": 0, "sexu
 _BAIT = ("fraud", "gambling", "sexual")
 
 
-class PublicDatasetError(Exception):
-    """Root of every error raised while reading a public dataset folder."""
+class PublicDatasetError(LabelledDataError):
+    """A public dataset folder cannot be read (under the training package's root error)."""
 
 
 class DatasetNotFound(PublicDatasetError, FileNotFoundError):
@@ -95,6 +98,10 @@ class PublicRow:
     def record(self) -> dict[str, object]:
         """The partly labelled JSONL shape of ``docs/design.md``."""
         return {"text": self.text, "labels": dict(self.labels)}
+
+    def labelled(self, origin: str = "") -> LabelledRow:
+        """The row as ``training.labelled_data`` reads it: partly labelled (``complete=False``)."""
+        return LabelledRow(self.text, dict(self.labels), complete=False, origin=origin)
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,10 @@ class PublicDataset:
         """The rows at ``indices``, in that order."""
         rows = tuple(self.rows[i] for i in indices)
         return PublicDataset(self.name, rows, self.categories)
+
+    def labelled_rows(self) -> list[LabelledRow]:
+        """Every row as a partly labelled ``LabelledRow``, e.g. for ``training.train``."""
+        return [r.labelled(self.name) for r in self.rows]
 
     def label_matrix(self, labels: Sequence[str] | None = None) -> np.ndarray:
         """``(n_rows, n_labels)`` int8 array of 1 / 0 / -1 (unknown), as the classifier takes."""

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from training import public_datasets as pdata
+from training.errors import LabelledDataError
+from training.labelled_data import label_matrix
 from training.public_datasets import DatasetNotFound, PublicDataset
 
 ROOT = pdata.DEFAULT_ROOT
@@ -30,6 +32,7 @@ def test_missing_folder_raises_dataset_not_found(tmp_path: Path) -> None:
         pdata.load_sms_spam_collection(tmp_path)
     with pytest.raises(DatasetNotFound, match="no loader"):
         pdata.load("no_such_set", tmp_path)
+    assert issubclass(DatasetNotFound, LabelledDataError)
 
 
 def test_unknown_label_is_an_error(tmp_path: Path) -> None:
@@ -48,6 +51,9 @@ def test_label_matrix_marks_silent_categories_unknown() -> None:
     Y = pdata.label_matrix(rows, ("spam", "fraud", "hate"))
     assert Y.dtype == np.int8
     assert Y.tolist() == [[1, -1, -1], [0, 0, -1]]
+    # the same masks once converted to the training package's row type
+    data = PublicDataset("x", tuple(rows), ("spam", "fraud"))
+    assert label_matrix(data.labelled_rows(), ("spam", "fraud", "hate")).tolist() == Y.tolist()
 
 
 def test_desegment_joins_chinese_words_only() -> None:
