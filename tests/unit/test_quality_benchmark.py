@@ -1,0 +1,46 @@
+"""The quality benchmark's metric and alignment helpers (the benchmark itself is not a test)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "quality.py"
+
+
+@pytest.fixture(scope="module")
+def quality() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("quality_benchmark", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being created
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_metrics_reproduce_the_paper_figures(quality: ModuleType) -> None:
+    # Almeida et al. 2011, linear SVM: TP 423, FN 86, FP 6, TN 3385 on the 3,900-message test
+    y = np.array([1] * 509 + [0] * 3391, dtype=np.int8)
+    flagged = np.array([1] * 423 + [0] * 86 + [1] * 6 + [0] * 3385, dtype=bool)
+    m = quality.binary_metrics(y, flagged)
+    assert round(m["mcc"], 3) == 0.893
+    assert round(100 * m["recall"], 2) == 83.10  # spam caught
+    assert round(100 * m["negatives_flagged"], 2) == 0.18  # blocked ham
+    assert round(100 * m["accuracy"], 2) == 97.64
+
+
+def test_metrics_ignore_unknown_labels(quality: ModuleType) -> None:
+    m = quality.binary_metrics(np.array([1, 0, -1]), np.array([True, False, True]))
+    assert (m["tp"], m["fp"], m["fn"], m["tn"]) == (1, 0, 0, 1)
+
+
+def test_fbs_and_ham_are_brought_to_one_form(quality: ModuleType) -> None:
+    assert quality.fbs_aligned("贷款 成功 送 DIGIT 元 详询 CELLPHONE 点击 URLdfge ") == (
+        "贷款成功送 元详询 点击"
+    )
+    assert quality.ham_aligned("您尾号1407的账户 详询 95526 http://x.cn/a") == "您尾号 的账户 详询"
