@@ -240,7 +240,7 @@ def sms_spam(ctx: Context) -> SetResult:
     data = pdata.load_sms_spam_collection(ctx.root)
     train, test = data.where("train"), data.where("test")
     result = SetResult("sms_spam_collection_v1", "paper split: first 1,674 train / last 3,900 test")
-    binary_benchmark(ctx, result, train, test, ("spam",), "word")
+    scores = binary_benchmark(ctx, result, train, test, ("spam",), "word")
     cats = result.categories
     base, cg, cgb = (cats[k]["spam"] for k in ("baseline@0.5", "chatguard@0.5", "chatguard@block"))
     at = f"block ≥ {cgb['threshold']:.3f}" if cgb["threshold"] is not None else "never blocks"
@@ -266,6 +266,8 @@ def sms_spam(ctx: Context) -> SetResult:
             f"{pct(cg['accuracy'])} ({at}: {pct(cgb['accuracy'])})",
         ),
     ]
+    # the paper split keeps repeated messages on both sides; show the test part without them too
+    _unseen_line(result, scores, train, test, "spam", "mcc", "MCC, test rows not in train")
     result.details["published"] = "linear SVM + tok1 (Table 7); TP 423 FN 86 FP 6 TN 3385"
     return result
 
@@ -527,30 +529,44 @@ def mudou(ctx: Context) -> SetResult:
     """mudou_spam_zh: the published (leaky) train/test split, and its test without seen texts."""
     data = pdata.load_mudou_spam(ctx.root)
     train, test = data.where("train"), data.where("test")
-    seen = {pdata.text_key(t) for t in train.texts}
-    fresh = np.array([pdata.text_key(t) not in seen for t in test.texts])
     result = SetResult("mudou_spam_zh", "published train / test (10,832 / 1,379)")
     scores = binary_benchmark(ctx, result, train, test, ("spam",), "char")
     _binary_lines(
         result, "spam", {"accuracy": "96.37% (LogisticRegression, bag of words)"}, "leaky split"
     )
-    Yte = test.label_matrix(("spam",))
-    for key in ("chatguard@0.5", "chatguard@block", "baseline@0.5"):
-        P, t = scores[key]
-        result.details[f"unseen_test_{key}"] = per_category(("spam",), Yte[fresh], P[fresh], t)
-    unseen = {
-        k: result.details[f"unseen_test_{k}"]["spam"] for k in ("chatguard@0.5", "baseline@0.5")
-    }
-    result.lines.append(
-        Line(
-            "accuracy, test rows not in train",
-            "n/a",
-            pct(unseen["baseline@0.5"]["accuracy"]),
-            pct(unseen["chatguard@0.5"]["accuracy"]),
-            f"{int(fresh.sum())} of {len(test)} test rows",
-        )
+    _unseen_line(
+        result, scores, train, test, "spam", "accuracy", "accuracy, test rows not in train"
     )
     return result
+
+
+def _unseen_line(
+    result: SetResult,
+    scores: Mapping[str, tuple[np.ndarray, list[float | None]]],
+    train: pdata.PublicDataset,
+    test: pdata.PublicDataset,
+    label: str,
+    metric: str,
+    title: str,
+) -> None:
+    """Metrics on the test rows whose text (case/space folded) does not occur in train."""
+    seen = {pdata.text_key(t) for t in train.texts}
+    fresh = np.array([pdata.text_key(t) not in seen for t in test.texts])
+    Y = test.label_matrix((label,))[fresh]
+    unseen = {k: per_category((label,), Y, P[fresh], t)[label] for k, (P, t) in scores.items()}
+    result.details["unseen_test"] = unseen
+    fmt = pct if metric == "accuracy" else num
+    cg, cgb = unseen["chatguard@0.5"], unseen["chatguard@block"]
+    result.lines.append(
+        Line(
+            title,
+            "n/a",
+            fmt(unseen["baseline@0.5"][metric]),
+            f"{fmt(cg[metric])} (block: {fmt(cgb[metric])})",
+            f"{int(fresh.sum())} of {len(test)} test rows; ham flagged {cg['fp']} "
+            f"(block: {cgb['fp']})",
+        )
+    )
 
 
 def telecom(ctx: Context) -> SetResult:
