@@ -16,43 +16,18 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.utils.validation import check_is_fitted
 
-from models import normalize as _normalize_module
-from models.normalize import normalize
+from models.normalize import SIGNAL_NAMES, analyse
 
 # Word tokens keep single characters (a lone 赌 or 黄 is informative) and numbers.
 WORD_TOKEN_PATTERN = r"(?u)\b\w+\b"
 
-_PLACEHOLDERS = ("urltoken", "phonetoken", "moneytoken", "handletoken", "contacttoken")
 
-
-def _fallback_signals(text: str) -> tuple[float, ...]:
-    """Placeholder-token counts and length, used only until ``normalize.signals`` lands."""
-    folded = normalize(text)
-    words = folded.split()
-    counts = [float(sum(1 for w in words if w == token)) for token in _PLACEHOLDERS]
-    return (*counts, float(len(folded)))
-
-
-_signals = getattr(_normalize_module, "signals", _fallback_signals)
-SIGNAL_NAMES: tuple[str, ...] = tuple(
-    getattr(
-        _normalize_module,
-        "SIGNAL_NAMES",
-        (*(t.removesuffix("token") + "_count" for t in _PLACEHOLDERS), "length"),
-    )
-)
-
-
-def normalize_batch(texts: Iterable[str]) -> list[str]:
-    """Normalize every text once; both n-gram blocks read the result."""
-    return [normalize(t) for t in texts]
-
-
-def signal_matrix(texts: Sequence[str]) -> np.ndarray:
-    """Raw numeric signals, one row per text, columns named by ``SIGNAL_NAMES``."""
-    if not texts:
-        return np.zeros((0, len(SIGNAL_NAMES)))
-    return np.asarray([_signals(t) for t in texts], dtype=np.float64)
+def analyse_batch(texts: Iterable[str]) -> tuple[list[str], np.ndarray]:
+    """Normalize every text once and collect its numeric signals in the same pass."""
+    results = [analyse(t) for t in texts]
+    normalized = [r[0] for r in results]
+    signals = np.asarray([r[1] for r in results], dtype=np.float64).reshape(-1, len(SIGNAL_NAMES))
+    return normalized, signals
 
 
 _PRIME = np.uint64(0x100000001B3)
@@ -155,21 +130,23 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             norm=None,
             lowercase=False,
         )
-        word_counts, char_counts = self._counts(normalize_batch(texts))
+        normalized, signals = analyse_batch(texts)
+        word_counts, char_counts = self._counts(normalized)
         self.word_tfidf_ = TfidfTransformer(sublinear_tf=self.sublinear_tf).fit(word_counts)
         self.char_tfidf_ = TfidfTransformer(sublinear_tf=self.sublinear_tf).fit(char_counts)
         self.signal_names_: tuple[str, ...] = SIGNAL_NAMES if self.use_signals else ()
         if self.use_signals:
-            raw = self._raw_signals(texts)
+            raw = self._scaled_log(signals)
             scale = raw.max(axis=0) if len(raw) else np.ones(len(SIGNAL_NAMES))
             self.signal_scale_ = np.where(scale > 0, scale, 1.0)
-        return self._combine(texts, word_counts, char_counts)
+        return self._combine(signals, word_counts, char_counts)
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         check_is_fitted(self, "word_tfidf_")
         texts = list(texts)
-        word_counts, char_counts = self._counts(normalize_batch(texts))
-        return self._combine(texts, word_counts, char_counts)
+        normalized, signals = analyse_batch(texts)
+        word_counts, char_counts = self._counts(normalized)
+        return self._combine(signals, word_counts, char_counts)
 
     def _counts(self, normalized: list[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         word = self.word_hasher_.transform(normalized)
@@ -177,15 +154,15 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         return word, char
 
     @staticmethod
-    def _raw_signals(texts: Sequence[str]) -> np.ndarray:
+    def _scaled_log(signals: np.ndarray) -> np.ndarray:
         # log1p: a message with 40 URLs is not 40 times as suspicious as one with one URL
-        return np.log1p(np.abs(signal_matrix(texts)))
+        return np.log1p(np.abs(signals))
 
     def _combine(
-        self, texts: Sequence[str], word_counts: sp.csr_matrix, char_counts: sp.csr_matrix
+        self, signals: np.ndarray, word_counts: sp.csr_matrix, char_counts: sp.csr_matrix
     ) -> sp.csr_matrix:
         blocks = [self.word_tfidf_.transform(word_counts), self.char_tfidf_.transform(char_counts)]
         if self.signal_names_:
-            scaled = self._raw_signals(texts) / self.signal_scale_ * self.signal_weight
+            scaled = self._scaled_log(signals) / self.signal_scale_ * self.signal_weight
             blocks.append(sp.csr_matrix(scaled))
         return sp.hstack(blocks, format="csr")

@@ -1,10 +1,271 @@
-"""Text normalization that undoes obfuscation (placeholder: NFKC + casefold until the full table lands)."""
+"""Text normalization that undoes obfuscation, shared by training and serving.
+
+Abusers write ``ｆｒｅｅ``, ``f r e e``, ``frее`` (Cyrillic е), ``fr33``, ``加★微★信`` or put
+zero-width characters inside words so that the same message looks new to a filter. ``normalize``
+folds all of these back to one form, and replaces bait (links, phone numbers, money amounts,
+@handles, QQ/WeChat IDs) with placeholder words, so the classifier learns "a message with a link to
+a .top domain" instead of memorizing one link.
+
+Every step is a ``str.translate`` table or a regular expression without nested quantifiers, so the
+cost is linear in the length of the text (the fuzz tests bound it on adversarial input).
+Traditional/simplified Chinese conversion is out of scope: both forms are learned as they are.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 import unicodedata
+
+URL_TOKEN = "urltoken"
+PHONE_TOKEN = "phonetoken"
+MONEY_TOKEN = "moneytoken"
+HANDLE_TOKEN = "handletoken"
+CONTACT_TOKEN = "contacttoken"
+EMAIL_TOKEN = "emailtoken"
+
+SIGNAL_NAMES: tuple[str, ...] = (
+    "url_count",
+    "phone_count",
+    "money_count",
+    "handle_count",
+    "contact_count",
+    "email_count",
+    "digit_share",
+    "log_length",
+    "cjk_share",
+)
+
+
+# -- character tables ----------------------------------------------------------------------------
+def _code_ranges(*ranges: tuple[int, int]) -> list[int]:
+    return [cp for lo, hi in ranges for cp in range(lo, hi + 1)]
+
+
+# Invisible characters: zero-width, bidi controls, soft hyphen, variation selectors, tags, and the
+# combining marks used for "Zalgo" text. They carry no meaning a reader sees, so they go.
+_INVISIBLE = _code_ranges(
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFFB),
+    (0x0300, 0x036F),
+    (0x1AB0, 0x1AFF),
+    (0x1DC0, 0x1DFF),
+    (0x20D0, 0x20FF),
+    (0xFE20, 0xFE2F),
+    (0xE0000, 0xE007F),
+    (0xE0100, 0xE01EF),
+)
+# Controls become spaces (a newline separates words); DEL and C1 controls likewise.
+_CONTROLS = _code_ranges((0x00, 0x1F), (0x7F, 0x9F))
+# Symbols, arrows, shapes, dingbats and emoji are used as separators ("加★微★信", "free💰money").
+_SYMBOLS = _code_ranges(
+    (0x2190, 0x2BFF),
+    (0x2500, 0x25FF),
+    (0x3000, 0x3000),
+    (0x1F000, 0x1FAFF),
+)
+
+# Look-alike letters from other scripts, folded to the Latin letter they imitate.
+HOMOGLYPHS: dict[str, str] = {
+    # Cyrillic lower and upper case
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+    "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d",
+    "ԛ": "q", "ԝ": "w", "ɡ": "g", "һ": "h", "ӏ": "l", "ո": "n", "ս": "u", "ց": "g", "օ": "o",
+    "А": "a", "В": "b", "Е": "e", "Ё": "e", "К": "k", "М": "m", "Н": "h", "О": "o", "Р": "p",
+    "С": "c", "Т": "t", "У": "y", "Х": "x", "Ѕ": "s", "І": "i", "Ї": "i", "Ј": "j", "Ԁ": "d",
+    # Greek lower and upper case
+    "α": "a", "β": "b", "γ": "y", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o",
+    "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w", "ς": "c", "ϲ": "c", "Ϲ": "c", "ϳ": "j",
+    "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "Ι": "i", "Κ": "k", "Μ": "m", "Ν": "n",
+    "Ο": "o", "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x",
+    # Latin small capitals and other look-alikes NFKC leaves alone
+    "ꜰ": "f", "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ɢ": "g", "ʜ": "h", "ɪ": "i", "ᴊ": "j",
+    "ᴋ": "k", "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r", "ꜱ": "s", "ᴛ": "t",
+    "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ʏ": "y", "ᴢ": "z", "ı": "i", "ȷ": "j", "ɑ": "a",
+}  # fmt: skip
+
+_FOLD_TABLE: dict[int, int | str | None] = {cp: None for cp in _INVISIBLE}
+_FOLD_TABLE.update({cp: " " for cp in _CONTROLS})
+_FOLD_TABLE.update({cp: " " for cp in _SYMBOLS})
+_FOLD_TABLE.update({ord(k): v for k, v in HOMOGLYPHS.items()})
+
+# Leetspeak, applied only inside words that mix letters with these characters.
+_LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "$": "s"})
+
+# -- patterns (each linear: no nested quantifiers, tokens anchored at their start) --------------
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TLDS = (
+    "com|cn|net|org|top|vip|xyz|info|cc|me|io|co|tk|ml|ga|app|shop|site|online|club|live|link|"
+    "ly|hk|tw|uk|us|ru|biz|win|bet|fun|icu|pw|ws|so|tv|in|de|jp|kr|sg|my"
+)
+# spaced-out letters or digits: three or more single characters split by one separator each
+_SPACED = re.compile(r"(?<![^\W_])[a-z0-9](?:[ .\-_*·•|/\\~+][a-z0-9](?![^\W_])){2,}")
+_SPACED_SEPARATORS = re.compile(r"[ .\-_*·•|/\\~+]")
+# separators between two Chinese characters ("加 微 信", "加-微-信"): Chinese needs no spaces
+_CJK_GAP = re.compile(rf"(?<=[{_CJK}])[\s.\-_*·•|/\\~+,，、]+(?=[{_CJK}])")
+# spaces Chinese does not use: between a Chinese character and a digit or punctuation, and
+# before punctuation anywhere ("送 100 % ，" and "送100%，" must read the same)
+_LOOSE_SPACE = re.compile(
+    rf"(?<=[{_CJK}])\s+(?=[0-9%,.!?;:])|(?<=[0-9%,.!?;:])\s+(?=[{_CJK}])|\s+(?=[%,.!?;:])"
+)
+_EMAIL = re.compile(r"(?<![a-z0-9_.+\-])[a-z0-9_.+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+")
+_URL = re.compile(
+    rf"(?:(?:https?|hxxps?)\s*:\s*/\s*/\s*|www\.)[^\s{_CJK}]+"
+    rf"|(?<![a-z0-9_.\-@])[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\s*\.\s*(?:{_TLDS})(?![a-z0-9])(?:/[^\s{_CJK}]*)?"
+)
+_URL_HOST = re.compile(r"^(?:(?:https?|hxxps?)\s*:\s*/\s*/\s*)?(?:www\.)?([^/?#:\s]+)")
+_CONTACT = re.compile(
+    r"(?<![a-z])(微信|威信|薇信|薇|徽信|v信|vx|wx|weixin|wechat|扣扣|qq群|q群|qq|企鹅|电报|telegram|tg|line|飞机)"
+    r"\s*(?:号|群|:|：)?\s*[:：]?\s*([a-z0-9][a-z0-9_\-]{4,19})(?![a-z0-9_\-])"
+)
+_MONEY = re.compile(
+    r"[¥￥$€£]\s?\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s?[万千kw])?"
+    r"|(?<![a-z0-9_.])\d(?:[\d,]*\d)?(?:\.\d+)?\s?(?:元|块|万元|万|千元|rmb|usd|dollars?|yuan|bucks)(?![a-z])"
+)
+_PHONE = re.compile(r"(?<![a-z0-9_+])\+?\d[\d\-\s().]{5,}\d(?!\d)")
+_HANDLE = re.compile(r"(?<![a-z0-9_@])@[\w.]{2,}")
+_LEET_CANDIDATE = re.compile(r"[a-z][0-9$]|[0-9$][a-z]")
+_WORD = re.compile(r"(?<![a-z0-9$])[a-z0-9$]+")
+_REPEAT = re.compile(r"(.)\1{2,}")
+_SPACE = re.compile(r"\s+")
 
 
 def normalize(text: str) -> str:
-    """Fold ``text`` to the form the classifier sees."""
-    return unicodedata.normalize("NFKC", text).casefold()
+    """Fold ``text`` to the form the classifier sees (see the module docstring)."""
+    return analyse(text)[0]
+
+
+def signals(text: str) -> tuple[float, ...]:
+    """Numeric signals of ``text``, in the order of ``SIGNAL_NAMES``."""
+    return analyse(text)[1]
+
+
+def analyse(text: str) -> tuple[str, tuple[float, ...]]:
+    """``(normalize(text), signals(text))`` in one pass; the feature pipeline uses both."""
+    if not isinstance(text, str):
+        text = str(text)
+    # Lone surrogates (from broken UTF-16) cannot be normalized or encoded: drop them first.
+    text = text.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(text) else text
+    folded = unicodedata.normalize("NFKC", text)
+    folded = folded.translate(_FOLD_TABLE).casefold()
+    folded = _CJK_GAP.sub("", folded)
+    folded = _SPACED.sub(_join_spaced, folded)
+    folded = _LOOSE_SPACE.sub("", folded)
+
+    # cheap membership checks skip the patterns that cannot match (most chat has no bait)
+    has_at = "@" in folded
+    if has_at:
+        folded = _EMAIL.sub(f" {EMAIL_TOKEN} ", folded)
+    if "点" in folded or "。" in folded:
+        folded = _CHINESE_DOT.sub(".", folded)
+    if "." in folded or ":" in folded:
+        folded = _URL.sub(_url_token, folded)
+    if _ANY_DIGIT_OR_ID.search(folded):
+        folded = _CONTACT.sub(_contact_token, folded)
+        folded = _MONEY.sub(f" {MONEY_TOKEN} ", folded)
+        folded = _PHONE.sub(_phone_token, folded)
+    if has_at:
+        folded = _HANDLE.sub(f" {HANDLE_TOKEN} ", folded)
+    if _LEET_CANDIDATE.search(folded):
+        folded = _WORD.sub(_unleet, folded)
+    folded = _REPEAT.sub(r"\1\1", folded)
+    folded = _SPACE.sub(" ", folded).strip()
+
+    # signals read the normalized text, so an obfuscated variant gets the plain message's signals
+    counts = [folded.count(token) for token in _TOKENS]
+    length = len(folded)
+    denominator = max(length, 1)
+    digits = length - len(folded.translate(_DROP_DIGITS))
+    cjk = len(_CJK_CHARS.findall(folded))
+    signal_values = (
+        *(float(c) for c in counts),
+        digits / denominator,
+        math.log1p(length),
+        cjk / denominator,
+    )
+    return folded, signal_values
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+_ENGLISH_WORD_CUES = frozenset({"line", "tg", "telegram"})
+_TOKENS = (URL_TOKEN, PHONE_TOKEN, MONEY_TOKEN, HANDLE_TOKEN, CONTACT_TOKEN, EMAIL_TOKEN)
+_CJK_CHARS = re.compile(f"[{_CJK}]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_DROP_DIGITS = str.maketrans(dict.fromkeys("0123456789"))
+# contact IDs may be letters only ("vx abcdef"), so the gate is "a digit, or a contact cue"
+_ANY_DIGIT_OR_ID = re.compile(
+    r"\d|微信|威信|薇|徽信|v信|vx|wx|weixin|wechat|扣扣|qq|q群|企鹅|电报|telegram|tg|line|飞机"
+)
+# "abc点com" / "abc。com": the Chinese word or full stop for the dot that hides a domain
+_CHINESE_DOT = re.compile(rf"[点。](?=(?:{_TLDS})(?![a-z]))")
+
+
+def _has_surrogates(text: str) -> bool:
+    return _SURROGATE.search(text) is not None
+
+
+def _join_spaced(match: re.Match[str]) -> str:
+    spaced = match.group(0)
+    if "." in spaced and not any(c.isalpha() for c in spaced):
+        return spaced  # a version number or an IP address, not hidden digits
+    return _SPACED_SEPARATORS.sub("", spaced)
+
+
+def _url_token(match: re.Match[str]) -> str:
+    url = match.group(0).replace(" ", "")
+    host = _URL_HOST.match(url)
+    domain = _registered_domain(host.group(1)) if host else ""
+    return f" {URL_TOKEN} {domain} "
+
+
+def _registered_domain(host: str) -> str:
+    """``a.b.example.com.cn`` → ``example.com.cn``: the part an abuser had to register."""
+    labels = [label for label in host.strip(".").split(".") if label]
+    if len(labels) >= 3 and labels[-2] in ("com", "net", "org", "gov", "edu", "co", "ac"):
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+def _contact_token(match: re.Match[str]) -> str:
+    cue, contact_id = match.group(1), match.group(2)
+    # after a Latin cue ("line", "tg") a letters-only word is ordinary English, not an ID
+    if cue in _ENGLISH_WORD_CUES and not any(c.isdigit() for c in contact_id):
+        return match.group(0)
+    return f"{cue} {CONTACT_TOKEN} "
+
+
+def _phone_token(match: re.Match[str]) -> str:
+    candidate = match.group(0)
+    digits = sum(c.isdigit() for c in candidate)
+    # 7+ digits is a phone number; fewer (times, short codes, dates like 2024-05-01) stays text
+    if digits < 7 or _looks_like_date(candidate):
+        return candidate
+    return f" {PHONE_TOKEN} "
+
+
+_DATE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$")
+
+
+def _looks_like_date(candidate: str) -> bool:
+    return _DATE.match(candidate.strip()) is not None
+
+
+def _unleet(match: re.Match[str]) -> str:
+    word = match.group(0)
+    letters = sum(c.isalpha() for c in word)
+    # only words that are mostly letters: "fr33", "c4sh", "p0rn"; not "abc123456" or "5g"
+    if letters >= 2 and letters >= len(word) - letters and not word.isdigit():
+        return word.translate(_LEET_TABLE)
+    return word

@@ -1,0 +1,156 @@
+"""Table-driven tests of the normalizer: real obfuscation in English, Chinese and mixed text."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.normalize import SIGNAL_NAMES, analyse, normalize, signals
+
+# (case id, input, expected normalized form)
+EXPECTED = [
+    ("fullwidth_latin", "Ｆｒｅｅ ｍｏｎｅｙ", "free money"),
+    ("fullwidth_digits_phone", "电话：１３８００１３８０００", "电话: phonetoken"),
+    ("zero_width_inside_word", "fr\u200bee mo\u200dney", "free money"),
+    ("bom_and_bidi", "\ufeffcl\u202eick", "click"),
+    ("cyrillic_lookalikes", "frее mоnеy", "free money"),
+    ("greek_lookalikes", "Сasιnο bοnus", "casino bonus"),
+    ("small_capitals", "ꜰʀᴇᴇ ɢɪꜰᴛ", "free gift"),
+    ("spaced_letters", "f r e e  m o n e y now", "free money now"),
+    ("dotted_letters", "c.a.s.h prize", "cash prize"),
+    ("repeated_letters", "soooooo gooood", "soo good"),
+    ("leetspeak", "fr33 c4sh p0rn", "free cash porn"),
+    ("zalgo", "Z̴a̷l̸g̶o text", "zalgo text"),
+    ("cjk_symbols_between", "加★微★信 领红包", "加微信领红包"),  # Chinese needs no spaces
+    ("cjk_spaced", "澳 门 葡 京 线 上 赌 场", "澳门葡京线上赌场"),
+    (
+        "url_keeps_domain",
+        "verify at http://secure-bank.top/login?id=7",
+        "verify at urltoken secure-bank.top",
+    ),
+    ("url_www_second_level", "see www.example.co.uk/page", "see urltoken example.co.uk"),
+    ("url_spaced_scheme", "h t t p : / / x.cn", "urltoken x.cn"),
+    ("url_chinese_dot", "访问abc点com领取", "访问 urltoken abc.com 领取"),
+    ("cn_mobile_with_separators", "call 138-0013-8000 now", "call phonetoken now"),
+    ("cn_mobile_plus86", "+86 138 0013 8000", "phonetoken"),
+    (
+        "money_symbols_and_units",
+        "¥500, 500元 and $1,000 or 5万",
+        "moneytoken , moneytoken and moneytoken or moneytoken",
+    ),
+    ("handle", "@john_doe check this", "handletoken check this"),
+    ("email", "mail abc.x@gmail.com now", "mail emailtoken now"),
+    ("wechat_id", "加微信 abc888 了解", "加微信 contacttoken 了解"),
+    ("wechat_id_colon_spaced", "加 微 信：wx_12345", "加微信 contacttoken"),
+    ("qq_number", "联系QQ 123456789 看片", "联系qq contacttoken 看片"),
+    ("vx_letters_only", "vx abcdef", "vx contacttoken"),
+    # legitimate text that must not be mangled
+    (
+        "plain_sentence",
+        "Thanks for dinner last night, see you soon",
+        "thanks for dinner last night, see you soon",
+    ),
+    ("time_and_date", "Meeting at 10:30 on 2024-05-01", "meeting at 10:30 on 2024-05-01"),
+    ("version_number", "upgrade to Kafka 3.9.1 today", "upgrade to kafka 3.9.1 today"),
+    (
+        "bank_notice",
+        "Citi: a deposit of $1239.22 to account ending 3788",
+        "citi: a deposit of moneytoken to account ending 3788",
+    ),
+    (
+        "verification_code",
+        "Your code is 123456, do not share it",
+        "your code is 123456, do not share it",
+    ),
+    ("english_short_words", "I am a man", "i am a man"),
+    (
+        "online_is_not_a_contact_cue",
+        "deadline tomorrow, meet online",
+        "deadline tomorrow, meet online",
+    ),
+    ("chinese_time", "明天下午三点开会", "明天下午三点开会"),
+    ("address", "No. 12 Zhongshan Rd, Room 301", "no. 12 zhongshan rd, room 301"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [c[1:] for c in EXPECTED], ids=[c[0] for c in EXPECTED]
+)
+def test_normalize(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+
+
+# (case id, plain, obfuscated variants that must fold to the same string)
+SAME_AS_PLAIN = [
+    (
+        "en_phishing",
+        "verify your account now",
+        [
+            "ｖｅｒｉｆｙ your account now",
+            "ver\u200bify your acc\u200count now",
+            "vеrіfy yоur ассоunt nоw",
+            "v e r i f y your account now",
+            "VERIFY YOUR ACCOUNT NOW",
+            "verify your account now!!!"[:-3],
+        ],
+    ),
+    (
+        "en_prize",
+        "free iphone prize",
+        [
+            "ｆｒｅｅ ｉｐｈｏｎｅ ｐｒｉｚｅ",
+            "fr33 iphone prize",
+            "f-r-e-e iphone prize",
+            "frееее iphone prize",
+        ],
+    ),
+    (
+        "zh_gambling",
+        "澳门赌场首充送彩金",
+        [
+            "澳 门 赌 场 首 充 送 彩 金",
+            "澳★门★赌★场首充送彩金",
+            "澳\u200b门\u200d赌场首充送彩金",
+            "澳-门-赌-场首充送彩金",
+        ],
+    ),
+    (
+        "zh_contact",
+        "加微信 abc888 领红包",
+        ["加 微 信 abc888 领红包", "加微信：abc888 领红包", "加微信 ａｂｃ８８８ 领红包"],
+    ),
+    (
+        "mixed",
+        "兼职刷单 日结 urgent",
+        ["兼 职 刷 单 日结 urgent", "兼职刷单 日结 ｕｒｇｅｎｔ", "兼职刷单 日结 urgеnt"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("plain", "variant"),
+    [(plain, v) for _, plain, variants in SAME_AS_PLAIN for v in variants],
+    ids=[f"{cid}-{i}" for cid, _, variants in SAME_AS_PLAIN for i in range(len(variants))],
+)
+def test_obfuscated_variant_folds_to_the_plain_form(plain: str, variant: str) -> None:
+    assert normalize(variant) == normalize(plain)
+
+
+def test_signals_count_bait_and_match_names() -> None:
+    values = dict(
+        zip(
+            SIGNAL_NAMES,
+            signals("加微信 abc888 or call 13800138000, see http://x.top ¥500"),
+            strict=True,
+        )
+    )
+    assert values["url_count"] == 1
+    assert values["phone_count"] == 1
+    assert values["money_count"] == 1
+    assert values["contact_count"] == 1
+    assert values["handle_count"] == 0
+    assert 0 < values["cjk_share"] < 1
+
+
+def test_obfuscated_variant_has_the_plain_signals() -> None:
+    plain = "claim your prize at http://win.top now"
+    assert analyse("ｃｌａｉｍ your pr\u200bize at http://win.top now") == analyse(plain)
