@@ -31,7 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if getattr(args, "passthrough", None) is None:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.passthrough = [*extra, *args.passthrough]  # e.g. `chatguard worker -l info` → Faust
     result = args.handler(args)
     return int(result or 0)
 

@@ -1,0 +1,190 @@
+"""The Faust agents: consume, hand batches to the pipeline, keep the strikes table. No ML here.
+
+Agents take batches with ``take_events(max, within=...)``: a ``within`` is required or a quiet
+partition stalls the batch, and ``take_events`` acks the batch's events only after the loop body
+has run, so an offset is committed only once its decision has been handed to the producer (which
+Faust flushes before every commit). ``concurrency`` stays 1 per agent for the same reason
+(robinhood/faust#682: concurrent agents can commit past work still in flight).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, cast
+
+import orjson
+from faust import Stream
+from faust.types import EventT, StreamT, TopicT
+
+from streams import metrics, topics
+from streams.app import app, settings
+from streams.decoding import Rejected
+from streams.enforcement import apply_strike
+from streams.labels import LabelStore
+from streams.model_holder import ModelHolder
+from streams.pipeline import ModerationPipeline, RawMessage
+
+log = logging.getLogger(__name__)
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+
+class KafkaSink:
+    """Sends raw bytes through the app's producer (the transaction manager under exactly-once).
+
+    It skips Faust's per-message ``Topic.send`` machinery (futures, serializers, sensors), which
+    cost more than scoring in profiles; delivery is still awaited by Faust's flush before commit.
+    """
+
+    async def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        producer = await app.maybe_start_producer()
+        await producer.send(topic, key, value, None, None, None)
+
+
+def _raw_topic(name: str) -> TopicT:
+    return app.topic(
+        settings.topic(name),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.topic_partitions,
+    )
+
+
+holder = ModelHolder(settings)
+pipeline = ModerationPipeline(settings, holder, KafkaSink())
+label_store = LabelStore(settings.label_store)
+
+moderated_topic = app.topic(
+    settings.topic(topics.CHAT_MESSAGES),
+    settings.topic(topics.POSTS),
+    key_type=bytes,
+    value_type=bytes,
+    key_serializer="raw",
+    value_serializer="raw",
+)
+reports_topic = _raw_topic(topics.USER_REPORTS)
+labels_topic = _raw_topic(topics.MODERATOR_LABELS)
+strikes_topic = _raw_topic(topics.ACCOUNT_STRIKES)
+
+strikes_table = app.Table(
+    "account-strikes",
+    default=dict,
+    partitions=settings.topic_partitions,
+).tumbling(settings.strike_window_s, expires=settings.strike_window_s)
+
+
+def _batches(stream: StreamT) -> AsyncIterator[Sequence[EventT]]:
+    """Batches of up to ``batch_size`` events, or whatever arrived within ``batch_window_s``."""
+    return cast(Stream, stream).take_events(settings.batch_size, within=settings.batch_window_s)
+
+
+def _raw(event: EventT) -> RawMessage:
+    message = event.message
+    return RawMessage(message.topic, message.partition, message.offset, message.key, message.value)
+
+
+@app.agent(moderated_topic, name="moderate_events")
+async def moderate_events(stream: StreamT) -> None:
+    """Chat messages and posts → one decision or dead letter each."""
+    async for events in _batches(stream):
+        await pipeline.moderate([_raw(event) for event in events])
+
+
+@app.agent(reports_topic, name="collect_reports")
+async def collect_reports(stream: StreamT) -> None:
+    """User reports → strike signals keyed by the reported account."""
+    async for events in _batches(stream):
+        for event in events:
+            await pipeline.report(_raw(event))
+
+
+@app.agent(labels_topic, name="store_labels")
+async def store_labels(stream: StreamT) -> None:
+    """Moderator labels → the labelled-data store that retraining reads."""
+    async for events in _batches(stream):
+        valid: list[dict[str, Any]] = []
+        for event in events:
+            raw = _raw(event)
+            result = pipeline.decode(raw)
+            if isinstance(result, Rejected):
+                await pipeline.dead_letter(raw, result)
+            else:
+                valid.append(result.data)
+        metrics.LABELS_STORED.inc(label_store.append(valid))
+
+
+@app.agent(strikes_topic, name="enforce_accounts")
+async def enforce_accounts(stream: StreamT) -> None:
+    """Strike signals (keyed by account) → the windowed strikes table → account actions."""
+    actions_topic = settings.topic(topics.ACCOUNT_ACTIONS)
+    window = settings.strike_window_s
+    async for event in stream.events():
+        try:
+            strike = orjson.loads(event.value)
+            account = event.key.decode() if event.key else strike["account_id"]
+        except (orjson.JSONDecodeError, UnicodeDecodeError, KeyError) as exc:
+            log.error("unreadable strike signal at %s: %s", event.message.tp, exc)
+            continue
+        state = strikes_table[account].current()
+        new_state, action = apply_strike(
+            state,
+            strike,
+            restrict_at=settings.restrict_strikes,
+            suspend_at=settings.suspend_strikes,
+        )
+        if new_state is state:
+            continue
+        strikes_table[account] = new_state
+        if action is None:
+            continue
+        window_start = (event.message.timestamp // window) * window
+        record = {
+            "action_id": f"{account}:{action}:{int(window_start)}",
+            "account_id": account,
+            "action": action,
+            "strikes": new_state["strikes"],
+            "categories": new_state["categories"],
+            "evidence": new_state["evidence"],
+            "window_start": window_start,
+            "decided_at": time.time(),
+        }
+        await pipeline.sink.send(actions_topic, account.encode(), orjson.dumps(record))
+        metrics.ACCOUNT_ACTIONS.labels(action=action).inc()
+
+
+@app.timer(interval=settings.model_poll_s)
+async def follow_registry() -> None:
+    """Switch to a newly promoted model; announce the switch on ``model.updates``."""
+    new_version = await holder.refresh()
+    if new_version is not None:
+        update = {"worker": WORKER_ID, "version": new_version, "switched_at": time.time()}
+        await pipeline.sink.send(settings.topic(topics.MODEL_UPDATES), None, orjson.dumps(update))
+
+
+@app.page("/health")
+async def health(web: Any, request: Any) -> Any:
+    """Liveness: the worker's event loop answers."""
+    return web.json({"status": "ok", "worker": WORKER_ID})
+
+
+@app.page("/ready")
+async def ready(web: Any, request: Any) -> Any:
+    """Readiness: a model is loaded and this worker has partitions assigned."""
+    assigned = len(app.consumer.assignment()) if app.consumer is not None else 0
+    body = {
+        "model_version": holder.current.version if holder.loaded else None,
+        "assigned_partitions": assigned,
+        "last_model_error": holder.last_error,
+    }
+    ok = holder.loaded and assigned > 0
+    return web.json(body, status=200 if ok else 503)
+
+
+@app.page("/metrics")
+async def prometheus_metrics(web: Any, request: Any) -> Any:
+    return web.bytes(metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,90 @@
+"""Validated events + the serving model → decision records. Pure: no Kafka.
+
+Scoring a batch is one model call. If it raises (a poison input the model cannot handle), the
+batch is scored one event at a time so only the culprit fails; it goes to the dead-letter topic
+instead of blocking its partition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from streams.decoding import Event
+from streams.model_holder import ServingModel
+
+EXCERPT_CHARS = 120
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where an event was read: the source of truth for tracing a decision."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringFailure:
+    """An event the model raised on."""
+
+    index: int
+    error: str
+
+
+def score_events(
+    serving: ServingModel, events: Sequence[Event]
+) -> tuple[np.ndarray, list[ScoringFailure]]:
+    """Scores for ``events`` (rows of failed events are NaN), and the failures."""
+    texts = [event.text for event in events]
+    try:
+        return np.asarray(serving.model.score(texts), dtype=np.float64), []
+    except Exception:
+        pass  # find the culprit below
+    scores = np.full((len(events), len(serving.model.labels)), np.nan)
+    failures = []
+    for i, text in enumerate(texts):
+        try:
+            scores[i] = serving.model.score([text])[0]
+        except Exception as exc:
+            failures.append(ScoringFailure(i, f"{type(exc).__name__}: {exc}"))
+    return scores, failures
+
+
+def build_decisions(
+    serving: ServingModel,
+    events: Sequence[Event],
+    positions: Sequence[Position],
+    scores: np.ndarray,
+    decided_at: float,
+) -> list[dict[str, Any]]:
+    """One decision dict (fields of ``records.Decision``) per event."""
+    if not events:
+        return []
+    labels = serving.model.labels
+    verdicts = serving.policy.decide_batch(scores, [event.source for event in events])
+    rounded = np.round(scores, 4).tolist()
+    model_version, policy_version = serving.version, serving.policy.version
+    return [
+        {
+            "event_id": event.event_id,
+            "event_type": event.event_type,
+            "account_id": event.account_id,
+            "source_topic": position.topic,
+            "source_partition": position.partition,
+            "source_offset": position.offset,
+            "action": verdict.action,
+            "scores": dict(zip(labels, row, strict=True)),
+            "triggered": list(verdict.triggered),
+            "reasons": list(verdict.reasons),
+            "model_version": model_version,
+            "policy_version": policy_version,
+            "decided_at": decided_at,
+            "excerpt": event.text[:EXCERPT_CHARS],
+        }
+        for event, position, row, verdict in zip(events, positions, rounded, verdicts, strict=True)
+    ]

@@ -1,0 +1,71 @@
+"""Prometheus metrics of a worker, served on its web port at ``/metrics``."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+EVENTS_IN = Counter(
+    "chatguard_events_total", "Events consumed, by input topic.", ["topic"], registry=REGISTRY
+)
+DECISIONS = Counter(
+    "chatguard_decisions_total", "Decisions emitted, by action.", ["action"], registry=REGISTRY
+)
+TRIGGERED = Counter(
+    "chatguard_triggered_total",
+    "Categories that triggered a review or block, by category and action.",
+    ["category", "action"],
+    registry=REGISTRY,
+)
+DEAD_LETTERS = Counter(
+    "chatguard_dead_letters_total",
+    "Events sent to the dead-letter topic, by reason.",
+    ["kind"],
+    registry=REGISTRY,
+)
+SCORING_SECONDS = Histogram(
+    "chatguard_scoring_seconds",
+    "Time to score one batch with the model.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    registry=REGISTRY,
+)
+BATCH_SIZE = Histogram(
+    "chatguard_batch_size",
+    "Events per scored batch.",
+    buckets=(1, 8, 32, 64, 128, 256, 512, 1024),
+    registry=REGISTRY,
+)
+MODEL_INFO = Gauge(
+    "chatguard_model_info",
+    "The model version serving decisions (value 1).",
+    ["version", "policy_version"],
+    registry=REGISTRY,
+)
+MODEL_RELOADS = Counter(
+    "chatguard_model_reloads_total",
+    "Model reload attempts, by result.",
+    ["result"],
+    registry=REGISTRY,
+)
+ACCOUNT_ACTIONS = Counter(
+    "chatguard_account_actions_total",
+    "Account actions emitted, by action.",
+    ["action"],
+    registry=REGISTRY,
+)
+LABELS_STORED = Counter(
+    "chatguard_labels_stored_total",
+    "Moderator labels appended to the label store.",
+    registry=REGISTRY,
+)
+
+
+def render() -> bytes:
+    """The text exposition format of every metric above."""
+    return generate_latest(REGISTRY)
+
+
+def set_model(version: str, policy_version: str) -> None:
+    MODEL_INFO.clear()
+    MODEL_INFO.labels(version=version, policy_version=policy_version).set(1)

@@ -1,0 +1,186 @@
+"""Sample traffic: realistic chat and post events in English and Chinese, some malformed.
+
+Events are built from ``streams/samples/traffic.jsonl`` (texts written apart from the training
+corpus) with new ids, accounts and timestamps. Every event, malformed or not, is keyed by its
+event id, so a test can account for each one in the decisions or the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from chatguard.settings import Settings
+from streams import topics
+
+SAMPLES = Path(__file__).parent / "samples" / "traffic.jsonl"
+ABUSIVE_ACCOUNTS = 12  # abusive samples come from a few accounts, so strikes add up
+MALFORMED_KINDS = (
+    "malformed_json",
+    "invalid_utf8",
+    "missing_field",
+    "wrong_type",
+    "empty_text",
+    "oversize_text",
+    "unknown_type",
+    "not_an_object",
+)
+
+
+@dataclass(frozen=True)
+class OutgoingEvent:
+    """One event to produce: its logical topic, key and raw value."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    event_id: str
+    kind: str  # "valid" or one of MALFORMED_KINDS
+    expected: tuple[str, ...] = ()
+
+
+def load_samples(path: Path = SAMPLES) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def build_events(
+    count: int,
+    *,
+    malformed_share: float = 0.05,
+    seed: int | None = None,
+    samples: Sequence[dict[str, Any]] | None = None,
+    max_text_chars: int = 20_000,
+) -> list[OutgoingEvent]:
+    """``count`` events; about ``malformed_share`` of them malformed in every way we dead-letter."""
+    rng = random.Random(seed)
+    samples = list(samples) if samples is not None else load_samples()
+    now = time.time()
+    events = []
+    for i in range(count):
+        sample = rng.choice(samples)
+        event_id = uuid.UUID(int=rng.getrandbits(128)).hex
+        abusive = bool(sample.get("expected"))
+        account = (
+            f"acct-{rng.randrange(ABUSIVE_ACCOUNTS)}"
+            if abusive
+            else f"user-{rng.randrange(100_000)}"
+        )
+        if sample.get("kind") == "post":
+            topic = topics.POSTS
+            data: dict[str, Any] = {
+                "type": "post",
+                "event_id": event_id,
+                "account_id": account,
+                "account_type": sample.get("account_type", "personal"),
+                "post_kind": sample.get("post_kind", "moment"),
+                "title": sample.get("title", ""),
+                "text": sample["text"],
+                "created_at": now + i * 0.001,
+            }
+        else:
+            topic = topics.CHAT_MESSAGES
+            data = {
+                "type": "chat.message",
+                "event_id": event_id,
+                "conversation_id": f"conv-{rng.randrange(5_000)}",
+                "sender_id": account,
+                "text": sample["text"],
+                "sent_at": now + i * 0.001,
+            }
+        if rng.random() < malformed_share:
+            kind = MALFORMED_KINDS[i % len(MALFORMED_KINDS)]
+            value = _malformed(kind, data, max_text_chars)
+        else:
+            kind, value = "valid", orjson.dumps(data)
+        events.append(
+            OutgoingEvent(
+                topic, event_id.encode(), value, event_id, kind, tuple(sample.get("expected", ()))
+            )
+        )
+    return events
+
+
+def _malformed(kind: str, data: dict[str, Any], max_text_chars: int) -> bytes:
+    broken = dict(data)
+    if kind == "malformed_json":
+        return orjson.dumps(broken)[:-7]
+    if kind == "invalid_utf8":
+        return orjson.dumps(broken).replace(b'"text":"', b'"text":"\xff\xfe', 1)
+    if kind == "missing_field":
+        broken.pop("text")
+    elif kind == "wrong_type":
+        broken["text"] = 12345
+    elif kind == "empty_text":
+        broken["text"] = "   "
+    elif kind == "oversize_text":
+        broken["text"] = "x" * (max_text_chars + 1)
+    elif kind == "unknown_type":
+        broken["type"] = "video.call"
+    elif kind == "not_an_object":
+        return orjson.dumps([broken])
+    return orjson.dumps(broken)
+
+
+def build_reports(
+    accounts: Sequence[str], count: int, *, seed: int | None = None
+) -> list[OutgoingEvent]:
+    """User reports against ``accounts``; a third of them confirmed by a moderator."""
+    rng = random.Random(seed)
+    reports = []
+    for _ in range(count):
+        report_id = uuid.UUID(int=rng.getrandbits(128)).hex
+        data = {
+            "type": "user.report",
+            "report_id": report_id,
+            "reporter_id": f"user-{rng.randrange(100_000)}",
+            "event_id": uuid.UUID(int=rng.getrandbits(128)).hex,
+            "account_id": rng.choice(list(accounts)),
+            "reason": rng.choice(["fraud", "spam", "sexual", "hate"]),
+            "reported_at": time.time(),
+            "confirmed": rng.random() < 1 / 3,
+        }
+        reports.append(
+            OutgoingEvent(
+                topics.USER_REPORTS, report_id.encode(), orjson.dumps(data), report_id, "valid"
+            )
+        )
+    return reports
+
+
+async def send_events(
+    settings: Settings, events: Sequence[OutgoingEvent], rate: float | None = None
+) -> float:
+    """Produce ``events`` (at ``rate`` per second if given); return the seconds it took."""
+    from aiokafka import AIOKafkaProducer
+
+    from streams.topics import client_options
+
+    producer = AIOKafkaProducer(linger_ms=5, max_batch_size=262_144, **client_options(settings))
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        pending = []
+        for i, event in enumerate(events):
+            pending.append(
+                await producer.send(settings.topic(event.topic), event.value, key=event.key)
+            )
+            if rate:
+                ahead = (i + 1) / rate - (time.perf_counter() - started)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+            if len(pending) >= 10_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await producer.flush()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started

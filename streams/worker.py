@@ -1,0 +1,42 @@
+"""Start a moderation worker: check the model and the topics first, then run Faust's worker."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str]) -> int:
+    """``argv`` are Faust worker options (e.g. ``-l info``)."""
+    from models.errors import ModelError
+    from streams import agents
+    from streams.app import app, settings
+    from streams.topics import ensure_topics_sync
+
+    try:
+        serving = agents.holder.load_current()
+    except ModelError as exc:
+        print(
+            f"chatguard worker: cannot start without a model: {exc}\n"
+            f"(registry: {settings.registry}; train one with `chatguard train --promote`)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        created = ensure_topics_sync(settings)
+    except Exception as exc:
+        print(
+            f"chatguard worker: cannot reach Kafka at {settings.bootstrap_servers}: {exc}",
+            file=sys.stderr,
+        )
+        return 2
+    print(
+        f"chatguard worker: model {serving.version}, policy {serving.policy.version}, "
+        f"guarantee {settings.processing_guarantee}, group {settings.app_id}"
+        + (f", created {len(created)} topics" if created else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+    sys.argv = ["chatguard", "worker", *argv]
+    app.main()  # runs until stopped; Faust exits the process itself
+    return 0
