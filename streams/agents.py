@@ -187,4 +187,4 @@ async def ready(web: Any, request: Any) -> Any:
 
 @app.page("/metrics")
 async def prometheus_metrics(web: Any, request: Any) -> Any:
-    return web.bytes(metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
+    return web.bytes(metrics.render(), content_type="text/plain")
