@@ -2,6 +2,9 @@
 
     python benchmarks/quality.py [--only NAME ...] [--param C=1 ...] [--datasets DIR]
 
+``--param`` passes hyperparameters to ``ModerationClassifier`` (Python literals), e.g.
+``--param use_signals=False --param "word_ngram_range=(1, 1)"`` to compare against the defaults.
+
 For each set the pipeline is trained on the train part and evaluated on the test part the way
 the published baseline was, and two more columns come from the same run and split: a plain
 TF-IDF + LogisticRegression without chatguard's normalization ("baseline"), and the published
