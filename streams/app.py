@@ -55,6 +55,9 @@ def create_app(settings: Settings) -> faust.App:
         # commit often: a SIGKILLed worker's successor re-reads (and we de-duplicate) less
         broker_commit_every=1000,
         broker_commit_interval=1.0,
+        # a SIGKILLed worker is noticed after the session timeout; Faust's default is 60 s
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
         stream_buffer_maxsize=4096,
         producer_linger_ms=5,
         producer_max_batch_size=262_144,

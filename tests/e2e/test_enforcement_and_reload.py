@@ -1,0 +1,115 @@
+"""Account enforcement and hot model reload, against the real broker and a worker subprocess."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+
+from chatguard.cli import main as chatguard_main
+from chatguard.settings import Settings
+from models.registry import ModelRegistry
+from streams.produce import OutgoingEvent, build_events
+from tests.e2e.conftest import WorkerProcess
+from tests.e2e.kafka_helpers import accounted, consume, produce
+
+pytestmark = pytest.mark.e2e
+
+
+def _report(account: str, report_id: str, *, confirmed: bool) -> OutgoingEvent:
+    data = {
+        "type": "user.report",
+        "report_id": report_id,
+        "reporter_id": f"reporter-{report_id}",
+        "event_id": f"evt-{report_id}",
+        "account_id": account,
+        "reason": "fraud",
+        "reported_at": time.time(),
+        "confirmed": confirmed,
+    }
+    return OutgoingEvent("user.reports", report_id.encode(), orjson.dumps(data), report_id, "valid")
+
+
+def test_an_account_crossing_the_threshold_gets_exactly_one_action(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    worker = start_worker(env={"CHATGUARD_RESTRICT_STRIKES": "3", "CHATGUARD_SUSPEND_STRIKES": "6"})
+    worker.wait_ready()
+    # acct-a: 4 confirmed reports (+ one replayed) and 2 unconfirmed (0.5 each) = 5 strikes:
+    # restrict once, at the third, and no suspend
+    reports = [_report("acct-a", f"a{i}", confirmed=True) for i in range(4)]
+    reports += [reports[0]]  # the same report delivered twice counts once
+    reports += [_report("acct-a", f"a-u{i}", confirmed=False) for i in range(2)]
+    # acct-b: 7 confirmed reports → restrict, then suspend; acct-c: 2 → nothing
+    reports += [_report("acct-b", f"b{i}", confirmed=True) for i in range(7)]
+    reports += [_report("acct-c", f"c{i}", confirmed=True) for i in range(2)]
+    produce(stream_settings, reports)
+    records = consume(
+        stream_settings,
+        ["account.actions"],
+        until=lambda rs: len(rs) >= 3,
+        timeout=60,
+        quiet_for=5,
+    )
+    actions = sorted((r.json()["account_id"], r.json()["action"]) for r in records)
+    assert actions == [("acct-a", "restrict"), ("acct-b", "restrict"), ("acct-b", "suspend")]
+    restrict_a = next(r.json() for r in records if r.json()["account_id"] == "acct-a")
+    # emitted when the reports (arriving in any order) first crossed 3, with them as evidence
+    assert 3.0 <= restrict_a["strikes"] < 4.0
+    all_a = {f"evt-a{i}" for i in range(4)} | {"evt-a-u0", "evt-a-u1"}
+    assert len(restrict_a["evidence"]) >= 3 and set(restrict_a["evidence"]) <= all_a
+    assert all(r.key == r.json()["account_id"].encode() for r in records)
+
+
+def test_promoting_a_model_switches_decisions_without_restart(
+    start_worker: Callable[..., WorkerProcess],
+    stream_settings: Settings,
+    stream_env: dict[str, str],
+) -> None:
+    registry = ModelRegistry(Path(stream_env["CHATGUARD_REGISTRY"]))
+    old_version = registry.current_version()
+    worker = start_worker()
+    worker.wait_ready()
+    pid = worker.process.pid
+
+    events = build_events(3_000, malformed_share=0.02, seed=21)
+    ids = {e.event_id for e in events}
+    producer = threading.Thread(
+        target=produce, args=(stream_settings, events), kwargs={"rate": 300}, daemon=True
+    )
+    producer.start()
+    time.sleep(2.0)  # traffic is flowing
+    # a new version, trained and promoted while the worker runs
+    assert (
+        chatguard_main(["train", "--registry", str(registry.root), "--seed", "5", "--quiet"]) == 0
+    )
+    new_version = registry.versions()[-1]
+    assert new_version != old_version
+    assert (
+        chatguard_main(["promote", new_version, "--registry", str(registry.root), "--force"]) == 0
+    )
+    producer.join(timeout=60)
+
+    records = consume(
+        stream_settings,
+        ["moderation.decisions", "moderation.deadletter"],
+        until=lambda rs: len(accounted(rs, stream_settings)) >= len(ids),
+        timeout=120,
+        quiet_for=2,
+    )
+    assert accounted(records, stream_settings) == ids  # nothing unscored during the switch
+    decisions = sorted(
+        (r.json() for r in records if r.topic == stream_settings.topic("moderation.decisions")),
+        key=lambda d: d["decided_at"],
+    )
+    versions = [d["model_version"] for d in decisions]
+    assert versions[0] == old_version and versions[-1] == new_version
+    switch = versions.index(new_version)
+    assert set(versions[switch:]) == {new_version}, "an old-model decision after the switch"
+    assert worker.process.poll() is None and worker.process.pid == pid  # no restart
+    updates = consume(stream_settings, ["model.updates"], until=lambda rs: len(rs) >= 1, timeout=20)
+    assert updates[0].json()["version"] == new_version
