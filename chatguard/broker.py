@@ -456,6 +456,9 @@ def _run(args: argparse.Namespace) -> int:
 def _status(broker: LocalBroker) -> int:
     pid = broker.pid()
     if pid is None:
+        if broker.answers():
+            print(f"a broker not started from this checkout answers on {broker.bootstrap}")
+            return 0
         print(f"not running (port {broker.port}; start it with: chatguard broker start)")
         return 3
     answering = "answers metadata requests" if broker.answers() else "does NOT answer yet"
