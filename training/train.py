@@ -51,6 +51,12 @@ class TrainConfig:
     test_fraction: float = 0.15
     target_precision: float = 0.98
     target_recall: float = 0.90
+    # never block below this calibrated probability: a small validation split can put the
+    # precision target's threshold at a score where the model itself thinks "probably clean"
+    min_block: float = 0.5
+    # always send to review what the model calls more likely than not abusive, whatever recall
+    # target the (small) validation split says is met at a higher score
+    max_review: float = 0.5
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -71,10 +77,18 @@ class TrainResult:
 
 
 def choose_thresholds(
-    y: np.ndarray, scores: np.ndarray, *, target_precision: float, target_recall: float
+    y: np.ndarray,
+    scores: np.ndarray,
+    *,
+    target_precision: float,
+    target_recall: float,
+    min_block: float = 0.0,
+    max_review: float = 1.0,
 ) -> tuple[Thresholds, dict[str, Any]]:
     """``block``: the lowest threshold whose precision reaches ``target_precision``;
-    ``review``: the highest whose recall reaches ``target_recall`` (never above ``block``).
+    ``review``: the highest whose recall reaches ``target_recall`` (never above ``block``);
+    ``block`` is raised to ``min_block`` when the target lands below it, ``review`` lowered to
+    ``max_review`` when it lands above.
 
     Rows with an unknown label (-1) are ignored. If no threshold reaches the target precision
     the category never blocks on its own (``block=None``) and the note says so.
@@ -87,9 +101,10 @@ def choose_thresholds(
     precision, recall, cuts = precision_recall_curve(y, scores)
     precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
     reach_p = np.flatnonzero((precision >= target_precision) & (recall > 0))
-    block = float(cuts[reach_p[0]]) if len(reach_p) else None
+    block = max(float(cuts[reach_p[0]]), min_block) if len(reach_p) else None
     reach_r = np.flatnonzero(recall >= target_recall)
     review = float(cuts[reach_r[-1]]) if len(reach_r) else float(cuts[0])
+    review = min(review, max_review)
     if block is not None:
         review = min(review, block)
     note = {"block_target_met": block is not None, "review_target_met": bool(len(reach_r))}
@@ -129,6 +144,8 @@ def train_model(
             val_scores[:, j],
             target_precision=config.target_precision,
             target_recall=config.target_recall,
+            min_block=config.min_block,
+            max_review=config.max_review,
         )
     say("scoring the test split")
     test_scores = classifier.predict_proba([texts[i] for i in test])
