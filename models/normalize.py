@@ -162,7 +162,6 @@ def analyse(text: str) -> tuple[str, tuple[float, ...]]:
     folded = folded.translate(_FOLD_TABLE).casefold()
     folded = _CJK_GAP.sub("", folded)
     folded = _SPACED.sub(_join_spaced, folded)
-    folded = _LOOSE_SPACE.sub("", folded)
 
     # cheap membership checks skip the patterns that cannot match (most chat has no bait)
     has_at = "@" in folded
@@ -181,6 +180,7 @@ def analyse(text: str) -> tuple[str, tuple[float, ...]]:
     if _LEET_CANDIDATE.search(folded):
         folded = _WORD.sub(_unleet, folded)
     folded = _REPEAT.sub(r"\1\1", folded)
+    folded = _LOOSE_SPACE.sub("", folded)
     folded = _SPACE.sub(" ", folded).strip()
 
     # signals read the normalized text, so an obfuscated variant gets the plain message's signals

