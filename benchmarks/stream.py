@@ -1,0 +1,358 @@
+"""Stream benchmark: chatguard's worker against a hand-written aiokafka loop, on the real broker.
+
+    python benchmarks/stream.py [--events 50000] [--partitions 8] [--latency-seconds 20]
+
+Starts a broker of its own (fresh storage, port 19092), trains the default model if needed, produces N realistic
+events (English and Chinese, chat-length texts with a tail of long posts, 3% malformed) to fresh
+topics, then measures, each with its own consumer group on the same events:
+  * the in-process scoring rate (the ceiling the model sets),
+  * chatguard's sustained throughput on the backlog (a worker subprocess) and its peak RSS,
+  * the baseline loop (same decoding, model and batch size) and the baseline without scoring
+    (the ceiling the Kafka client sets),
+  * end-to-end latency (produce timestamp → decision timestamp) at half chatguard's maximum rate.
+Prints a table and writes ``benchmarks/results/stream.json``. Not part of the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from chatguard.broker import LocalBroker  # noqa: E402
+from chatguard.cli import main as chatguard  # noqa: E402
+from chatguard.settings import Settings  # noqa: E402
+from models.registry import ModelRegistry  # noqa: E402
+from streams.produce import build_events, send_events  # noqa: E402
+from streams.topics import client_options, ensure_topics  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+REGISTRY = ROOT / ".run" / "bench-registry"
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def read_all(
+    settings: Settings, physical_topics: list[str], expected: int, timeout: float
+) -> list[Any]:
+    """Read ``physical_topics`` from the start until ``expected`` records or ``timeout`` seconds."""
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **client_options(settings))  # type: ignore[arg-type]
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [
+            TopicPartition(t, p)
+            for t in physical_topics
+            for p in consumer.partitions_for_topic(t) or ()
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        deadline = time.monotonic() + timeout
+        while len(records) < expected and time.monotonic() < deadline:
+            for messages in (await consumer.getmany(timeout_ms=500, max_records=20_000)).values():
+                records.extend(messages)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def throughput(records: list[Any]) -> float:
+    stamps = [r.timestamp for r in records]
+    span = (max(stamps) - min(stamps)) / 1000
+    return len(records) / span if span > 0 else float("nan")
+
+
+def start_process(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def wait_ready(
+    port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 120
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"worker exited:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"worker not ready:\n{log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def run_chatguard(settings: Settings, env: dict[str, str], n: int, tag: str) -> dict[str, float]:
+    port = free_port()
+    log = ROOT / ".run" / f"bench-{tag}.log"
+    worker_env = {
+        **env,
+        "CHATGUARD_APP_ID": f"{settings.app_id}-{tag}",
+        "CHATGUARD_WEB_PORT": str(port),
+        "CHATGUARD_DATA_DIR": str(ROOT / ".run" / f"bench-{tag}"),
+    }
+    process = start_process(
+        [sys.executable, "-m", "streams", "worker", "-l", "warn"], worker_env, log
+    )
+    try:
+        wait_ready(port, process, log)
+        outputs = [settings.topic("moderation.decisions"), settings.topic("moderation.deadletter")]
+        records = asyncio.run(read_all(settings, outputs, n, timeout=600))
+        return {
+            "events_per_s": throughput(records),
+            "outcomes": len(records),
+            "peak_rss_mb": peak_rss_mb(process.pid),
+        }
+    finally:
+        stop(process)
+
+
+def run_baseline(
+    settings: Settings, env: dict[str, str], n: int, tag: str, score: bool
+) -> dict[str, float]:
+    output_prefix = f"{settings.topic_prefix}{tag}."
+    log = ROOT / ".run" / f"bench-{tag}.log"
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "baseline_worker.py"),
+        "--output-prefix",
+        output_prefix,
+        "--idle-exit",
+        "30",
+    ]
+    if not score:
+        command.append("--no-score")
+    process = start_process(command, {**env, "CHATGUARD_APP_ID": f"{settings.app_id}-{tag}"}, log)
+    try:
+        outputs = [output_prefix + "moderation.decisions", output_prefix + "moderation.deadletter"]
+        asyncio.run(
+            ensure_topics(
+                Settings.from_env(env, topic_prefix=output_prefix),
+                ["moderation.decisions", "moderation.deadletter"],
+            )
+        )
+        records = asyncio.run(read_all(settings, outputs, n, timeout=600))
+        return {
+            "events_per_s": throughput(records),
+            "outcomes": len(records),
+            "peak_rss_mb": peak_rss_mb(process.pid),
+        }
+    finally:
+        stop(process)
+
+
+def scoring_ceiling(texts: list[str], batch: int) -> float:
+    model = ModelRegistry(REGISTRY).load_current()
+    model.score(texts[:batch])  # warm up
+    started = time.perf_counter()
+    for i in range(0, len(texts), batch):
+        model.score(texts[i : i + batch])
+    return len(texts) / (time.perf_counter() - started)
+
+
+def latency(
+    settings: Settings, env: dict[str, str], rate: float, seconds: float
+) -> dict[str, float]:
+    port = free_port()
+    log = ROOT / ".run" / "bench-latency.log"
+    worker_env = {
+        **env,
+        "CHATGUARD_APP_ID": f"{settings.app_id}-lat",
+        "CHATGUARD_WEB_PORT": str(port),
+        "CHATGUARD_DATA_DIR": str(ROOT / ".run" / "bench-lat"),
+    }
+    asyncio.run(ensure_topics(settings))
+    process = start_process(
+        [sys.executable, "-m", "streams", "worker", "-l", "warn"], worker_env, log
+    )
+    try:
+        wait_ready(port, process, log)
+        events = build_events(int(rate * seconds), malformed_share=0.03, seed=2)
+        asyncio.run(send_events(settings, events, rate=rate))
+        inputs = [settings.topic("chat.messages"), settings.topic("posts")]
+        outputs = [settings.topic("moderation.decisions"), settings.topic("moderation.deadletter")]
+        produced = asyncio.run(read_all(settings, inputs, len(events), timeout=120))
+        decided = asyncio.run(read_all(settings, outputs, len(events), timeout=120))
+        sent_at = {r.key: r.timestamp for r in produced}
+        # decisions are keyed by account; match them by event id in the value
+        delays = []
+        for record in decided:
+            value = json.loads(record.value)
+            key = (value.get("event_id") or "").encode() if "action" in value else record.key
+            if key in sent_at:
+                delays.append(record.timestamp - sent_at[key])
+        arr = np.asarray(delays, dtype=float)
+        return {
+            "offered_events_per_s": rate,
+            "events": len(events),
+            "matched": len(arr),
+            "p50_ms": float(np.percentile(arr, 50)),
+            "p95_ms": float(np.percentile(arr, 95)),
+            "p99_ms": float(np.percentile(arr, 99)),
+            "max_ms": float(arr.max()),
+            "peak_rss_mb": peak_rss_mb(process.pid),
+        }
+    finally:
+        stop(process)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--port", type=int, default=19092, help="the benchmark's own broker")
+    parser.add_argument("--keep-broker", action="store_true", help="leave the broker running")
+    args = parser.parse_args()
+
+    # a broker of its own with empty storage: a development broker holding thousands of test
+    # topics makes every client metadata refresh (and so every worker) measurably slower
+    broker = LocalBroker(port=args.port, data_dir=ROOT / ".run" / f"kafka-bench-{args.port}")
+    if broker.pid() is not None:
+        broker.stop(quiet=True)
+    assert broker.data_dir is not None
+    shutil.rmtree(broker.data_dir, ignore_errors=True)
+    broker.start()
+    try:
+        run(args)
+    finally:
+        if not args.keep_broker:
+            broker.stop()
+
+
+def run(args: argparse.Namespace) -> None:
+    if ModelRegistry(REGISTRY).current_version() is None:
+        chatguard(["train", "--promote", "--registry", str(REGISTRY), "--quiet"])
+    run_id = f"bench{uuid.uuid4().hex[:8]}"
+    env = {
+        "CHATGUARD_BROKER": f"kafka://127.0.0.1:{args.port}",
+        "CHATGUARD_TOPIC_PREFIX": f"{run_id}.",
+        "CHATGUARD_TOPIC_PARTITIONS": str(args.partitions),
+        "CHATGUARD_REGISTRY": str(REGISTRY),
+        "CHATGUARD_APP_ID": run_id,
+    }
+    settings = Settings.from_env(env)
+    say(f"producing {args.events} events to {args.partitions} partitions ({run_id})")
+    events = build_events(args.events, malformed_share=0.03, seed=1)
+    asyncio.run(ensure_topics(settings))
+    produce_s = asyncio.run(send_events(settings, events))
+    lengths = np.asarray(
+        [len(json.loads(e.value).get("text", "")) for e in events if e.kind == "valid"]
+    )
+    texts = [json.loads(e.value)["text"] for e in events if e.kind == "valid"]
+
+    results: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "events": args.events,
+        "partitions": args.partitions,
+        "text_chars": {
+            "median": float(np.median(lengths)),
+            "p95": float(np.percentile(lengths, 95)),
+            "max": int(lengths.max()),
+        },
+        "produce_events_per_s": args.events / produce_s,
+    }
+    say("in-process scoring ceiling (batches of 256)")
+    results["scoring_ceiling_events_per_s"] = scoring_ceiling(texts, 256)
+    say("chatguard worker on the backlog")
+    results["chatguard"] = run_chatguard(settings, env, args.events, "cg")
+    say("hand-written aiokafka baseline on the same backlog")
+    results["baseline"] = run_baseline(settings, env, args.events, "base", score=True)
+    say("consume + produce only (no scoring)")
+    results["client_ceiling"] = run_baseline(settings, env, args.events, "noscore", score=False)
+    results["ratio_chatguard_to_baseline"] = (
+        results["chatguard"]["events_per_s"] / results["baseline"]["events_per_s"]
+    )
+    half = round(results["chatguard"]["events_per_s"] / 2)
+    say(f"latency at half the measured maximum: {half} events/s for {args.latency_seconds:.0f}s")
+    lat_settings = Settings.from_env(env, topic_prefix=f"{run_id}lat.")
+    lat_env = {**env, "CHATGUARD_TOPIC_PREFIX": f"{run_id}lat."}
+    results["latency"] = latency(lat_settings, lat_env, half, args.latency_seconds)
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "stream.json").write_text(json.dumps(results, indent=2))
+    c, b, n, lat = (
+        results["chatguard"],
+        results["baseline"],
+        results["client_ceiling"],
+        results["latency"],
+    )
+    print(
+        f"\nStream benchmark: {args.events} events, {args.partitions} partitions, {os.cpu_count()} cores, broker on the same machine"
+    )
+    print(
+        f"text length: median {results['text_chars']['median']:.0f}, p95 {results['text_chars']['p95']:.0f}, max {results['text_chars']['max']} chars\n"
+    )
+    print("| measure | events/s | peak RSS MB |")
+    print("|---|---|---|")
+    print(
+        f"| model scoring alone, in process (batches of 256) | {results['scoring_ceiling_events_per_s']:,.0f} | |"
+    )
+    print(
+        f"| consume + produce only, no scoring (client ceiling) | {n['events_per_s']:,.0f} | {n['peak_rss_mb']:.0f} |"
+    )
+    print(f"| hand-written aiokafka baseline | {b['events_per_s']:,.0f} | {b['peak_rss_mb']:.0f} |")
+    print(f"| **chatguard worker** | **{c['events_per_s']:,.0f}** | {c['peak_rss_mb']:.0f} |")
+    print(f"| chatguard / baseline | {results['ratio_chatguard_to_baseline']:.2f}x | |")
+    print(
+        f"\nlatency at {lat['offered_events_per_s']:,.0f} events/s (half of max), {lat['matched']} events: "
+        f"p50 {lat['p50_ms']:.0f} ms, p95 {lat['p95_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms, max {lat['max_ms']:.0f} ms; "
+        f"worker peak RSS {lat['peak_rss_mb']:.0f} MB"
+    )
+    print(f"\nJSON: {RESULTS / 'stream.json'}")
+
+
+if __name__ == "__main__":
+    main()
