@@ -1,29 +1,45 @@
-"""Plain helpers for end-to-end tests: reach the broker, produce, and read topics back."""
+"""Plain helpers for end-to-end tests: reach the broker, create topics, produce, read back.
+
+Two levels:
+- plain Kafka, by bootstrap address and physical topic name: :func:`create_topics`,
+  :func:`produce_bytes`, :func:`produce_json`, :func:`consume_all`;
+- chatguard's own topics through :class:`Settings` (logical names, the prefix applied):
+  :func:`produce`, :func:`consume`, :func:`outcome_keys`, :func:`accounted`.
+
+Each helper runs its own event loop (``asyncio.run``), so tests stay synchronous.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 
 from chatguard.settings import Settings
-from streams.produce import OutgoingEvent, send_events
-from streams.topics import client_options, ensure_topics
+
+if TYPE_CHECKING:
+    from streams.produce import OutgoingEvent
 
 
 def free_port() -> int:
+    """A TCP port nothing listens on right now (for worker web ports and second brokers)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 def broker_answers(bootstrap: str, timeout: float = 5.0) -> bool:
+    """True when a Kafka client can bootstrap (fetch metadata) from ``bootstrap``."""
+
     async def fetch() -> bool:
         client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
         try:
@@ -53,10 +69,131 @@ class Record:
         return orjson.loads(self.value)
 
 
+def create_topics(
+    bootstrap: str, topics: Iterable[str], partitions: int = 1, timeout: float = 30.0
+) -> None:
+    """Create ``topics`` with ``partitions`` each (replication 1); existing ones are left as is.
+
+    Returns once every partition has a leader, so a producer can write at once.
+    """
+    names = list(topics)
+
+    async def run() -> None:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000)
+        )
+        await admin.start()
+        try:
+            for name in names:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    await admin.create_topics([NewTopic(name, partitions, 1)])
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                described = await admin.describe_topics(names)
+                if all(
+                    t["error_code"] == 0
+                    and len(t["partitions"]) >= partitions
+                    and all(p["leader"] >= 0 for p in t["partitions"])
+                    for t in described
+                ):
+                    return
+                await asyncio.sleep(0.2)
+            msg = f"topics {names} not ready on {bootstrap} after {timeout:.0f}s"
+            raise TimeoutError(msg)
+        finally:
+            await admin.close()
+
+    asyncio.run(run())
+
+
+def produce_bytes(
+    bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes]]
+) -> None:
+    """Send ``(key, value)`` pairs to ``topic`` and wait until the broker acknowledged each."""
+
+    async def run() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            sent = [await producer.send(topic, value, key=key) for key, value in records]
+            await asyncio.gather(*sent)
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
+def produce_json(bootstrap: str, topic: str, records: Iterable[tuple[str | None, Any]]) -> None:
+    """Send ``(key, object)`` pairs as UTF-8 key and JSON value."""
+    produce_bytes(
+        bootstrap,
+        topic,
+        ((None if key is None else key.encode(), orjson.dumps(value)) for key, value in records),
+    )
+
+
+def consume_all(
+    bootstrap: str,
+    topic: str,
+    count: int,
+    timeout: float = 60.0,
+    *,
+    quiet_for: float = 0.0,
+    read_committed: bool = False,
+) -> list[Record]:
+    """Read ``topic`` from the beginning, without a consumer group, until ``count`` records
+    arrived or ``timeout`` passed; returns what arrived (check its length).
+
+    The topic may not exist yet (a worker creates it): it is waited for. ``quiet_for`` keeps
+    reading that long after ``count`` is reached, so duplicates show up.
+    """
+
+    async def run() -> list[Record]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            isolation_level="read_committed" if read_committed else "read_uncommitted",
+        )
+        await consumer.start()
+        records: list[Record] = []
+        deadline = time.monotonic() + timeout
+        try:
+            partitions: set[int] = set()
+            while not partitions and time.monotonic() < deadline:
+                await consumer._client.force_metadata_update()
+                partitions = consumer.partitions_for_topic(topic) or set()
+                if not partitions:
+                    await asyncio.sleep(0.5)
+            assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+            if not assigned:
+                return records
+            consumer.assign(assigned)
+            await consumer.seek_to_beginning(*assigned)
+            done_at: float | None = None
+            while time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=300, max_records=10_000)
+                for tp, messages in batches.items():
+                    records.extend(
+                        Record(tp.topic, tp.partition, m.offset, m.key, m.value, m.timestamp)
+                        for m in messages
+                    )
+                if done_at is None and len(records) >= count:
+                    done_at = time.monotonic()
+                if done_at is not None and time.monotonic() - done_at >= quiet_for:
+                    break
+        finally:
+            await consumer.stop()
+        return records
+
+    return asyncio.run(run())
+
+
 def produce(
     settings: Settings, events: Sequence[OutgoingEvent], rate: float | None = None
 ) -> float:
-    """Create the topics if needed and produce ``events``; seconds taken."""
+    """Create chatguard's topics if needed and produce ``events``; seconds taken."""
+    from streams.produce import send_events
+    from streams.topics import ensure_topics
 
     async def run() -> float:
         await ensure_topics(settings)
@@ -92,11 +229,13 @@ async def _consume(
     read_committed: bool,
     quiet_for: float,
 ) -> list[Record]:
+    from streams.topics import client_options, ensure_topics
+
     await ensure_topics(settings)
     consumer = AIOKafkaConsumer(
         enable_auto_commit=False,
         isolation_level="read_committed" if read_committed else "read_uncommitted",
-        **client_options(settings),  # type: ignore[arg-type]
+        **client_options(settings),
     )
     await consumer.start()
     records: list[Record] = []
