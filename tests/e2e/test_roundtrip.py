@@ -17,6 +17,7 @@ PARTITIONS = 4
 ECHO_WORKER = (sys.executable, "-m", "faust", "-A", "tests.e2e.echo_app", "worker", "-l", "info")
 
 
+@pytest.mark.slow
 def test_events_round_trip_through_a_faust_worker_process(
     broker: str, unique_names: UniqueNames, worker_process: WorkerFactory
 ) -> None:
