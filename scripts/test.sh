@@ -1,55 +1,83 @@
 #!/usr/bin/env bash
 # The README's test command: on a fresh machine, set everything up and run every check.
 # .venv (created if missing) -> install with the dev extra -> ruff, mypy -> a real Kafka broker
-# (started unless one already answers; stopped again afterwards, also on failure) -> pytest.
-# Extra arguments go to pytest, e.g. `scripts/test.sh tests/unit -x`.
+# (started unless one already answers; stopped again afterwards, also on failure or Ctrl-C)
+# -> pytest. Every check runs even when an earlier one failed; the exit status is non-zero if
+# any failed. Extra arguments go to pytest, e.g. `scripts/test.sh tests/unit -x`.
+#
+# CHATGUARD_TEST_BROKER_PORT  broker port (default 9092); the tests get it as CHATGUARD_BROKER
+# PYTHON                      interpreter for a new .venv (default python3.11, else python3)
+# CI=true                     an unreachable broker fails the end-to-end tests instead of skipping
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 PORT="${CHATGUARD_TEST_BROKER_PORT:-9092}"
-PYTHON="${PYTHON:-python3}"
 export CHATGUARD_BROKER="kafka://127.0.0.1:${PORT}"
 
 step() { printf '\n== %s\n' "$*"; }
+failed=()
+check() {  # run a check, remember it if it failed, go on
+    local name="$1"
+    shift
+    step "$name"
+    "$@" || failed+=("$name")
+}
+
 started_broker=0
 cleanup() {
     if [ "$started_broker" = 1 ]; then
-        step "stopping the broker"
+        step "stopping the broker this run started (port ${PORT})"
         .venv/bin/chatguard broker stop --port "$PORT" || true
     fi
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'echo "interrupted" >&2; exit 130' INT TERM
 
-set -e
 if [ ! -x .venv/bin/python ]; then
-    step "creating .venv"
-    "$PYTHON" -m venv .venv
+    PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3 || true)}"
+    if [ -z "$PYTHON" ]; then
+        echo "no python3.11 (or python3) on PATH: chatguard needs Python 3.11+" >&2
+        exit 1
+    fi
+    if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+        echo "$PYTHON is $("$PYTHON" --version 2>&1); chatguard needs Python 3.11+ (set PYTHON=...)" >&2
+        exit 1
+    fi
+    step "creating .venv with $("$PYTHON" --version 2>&1)"
+    "$PYTHON" -m venv .venv || exit 1
 fi
 step "installing chatguard with its dev extra"
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip &&
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' || {
+    echo "installing chatguard failed" >&2
+    exit 1
+}
 
-step "ruff"
-.venv/bin/ruff check .
-.venv/bin/ruff format --check .
-step "mypy"
-.venv/bin/mypy
+check "ruff check" .venv/bin/ruff check .
+check "ruff format --check" .venv/bin/ruff format --check .
+check "mypy" .venv/bin/mypy
 
 step "Kafka broker on 127.0.0.1:${PORT}"
-if .venv/bin/chatguard broker status --port "$PORT" >/dev/null 2>&1; then
-    .venv/bin/chatguard broker status --port "$PORT"
+if .venv/bin/chatguard broker status --port "$PORT"; then
+    echo "using the broker that is already running; it is left running"
 else
-    .venv/bin/chatguard broker start --port "$PORT"
-    started_broker=1
+    started_broker=1 # before start: Ctrl-C during start-up still stops it
+    if ! .venv/bin/chatguard broker start --port "$PORT"; then
+        echo "the Kafka broker did not start (the message above says why)" >&2
+        exit 1
+    fi
 fi
-set +e
 
-step "pytest"
+step "pytest $*"
 .venv/bin/pytest "$@"
 status=$?
 if [ "$status" = 5 ]; then
     echo "pytest collected no tests: that is a failure here" >&2
-    status=1
 fi
-exit "$status"
+[ "$status" = 0 ] || failed+=("pytest (exit $status)")
+
+if [ "${#failed[@]}" -gt 0 ]; then
+    step "FAILED: ${failed[*]}"
+    exit 1
+fi
+step "all checks passed"
