@@ -1,4 +1,6 @@
-"""Faults against a real broker: the broker goes away mid-stream and comes back."""
+"""Faults against a real broker: the broker goes away and comes back, a flood, a corrupt model
+promoted under a running worker, a worker killed during a rebalance. Each test asserts that the set
+of event ids with a decision or dead letter equals the set produced."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from chatguard.broker import LocalBroker
+from chatguard.cli import main as chatguard
 from chatguard.settings import Settings
+from models.registry import ModelRegistry
 from streams.produce import build_events
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import accounted, consume, free_port, produce
@@ -100,3 +104,72 @@ def test_a_flood_is_absorbed_by_lag_not_memory(
         f"\nflood of {len(ids)} events: worker RSS peak {peak:.0f} MB over {len(samples)} samples"
     )
     assert peak < 500, f"worker RSS reached {peak:.0f} MB"
+
+
+def test_a_corrupt_promoted_model_keeps_the_current_one_serving(
+    start_worker: Callable[..., WorkerProcess],
+    stream_settings: Settings,
+    stream_env: dict[str, str],
+) -> None:
+    registry = ModelRegistry(Path(stream_env["CHATGUARD_REGISTRY"]))
+    good = registry.current_version()
+    worker = start_worker()
+    worker.wait_ready()
+    # a new version whose artifact is damaged after it was written, promoted without the gate
+    assert chatguard(["train", "--registry", str(registry.root), "--seed", "9", "--quiet"]) == 0
+    bad = registry.versions()[-1]
+    artifact = registry.path(bad) / "model.joblib"
+    artifact.chmod(0o644)
+    artifact.write_bytes(b"\x80\x04 not the model")
+    registry.promote(bad)
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status, body = worker.get("/ready")
+        if b"last_model_error" in body and bad.encode() in body:
+            break
+        time.sleep(0.5)
+    assert status == 200, "a failed reload must not make the worker unready"
+    assert b"sha256" in body.lower()
+    events = build_events(300, seed=51)
+    produce(stream_settings, events)
+    records = consume(
+        stream_settings,
+        ["moderation.decisions", "moderation.deadletter"],
+        until=lambda rs: len(accounted(rs, stream_settings)) >= len(events),
+        timeout=90,
+    )
+    assert accounted(records, stream_settings) == {e.event_id for e in events}
+    versions = {
+        r.json()["model_version"]
+        for r in records
+        if r.topic == stream_settings.topic("moderation.decisions")
+    }
+    assert versions == {good}
+
+
+def test_a_worker_killed_during_a_rebalance_loses_nothing(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    events = build_events(6_000, malformed_share=0.05, seed=61)
+    first = start_worker()
+    first.wait_ready()
+    producer = threading.Thread(
+        target=produce, args=(stream_settings, events), kwargs={"rate": 1_500}, daemon=True
+    )
+    producer.start()
+    time.sleep(1.0)
+    second = start_worker()  # its join starts a rebalance ...
+    time.sleep(1.5)
+    first.kill()  # ... and the first member dies in the middle of it
+    second.wait_ready(timeout=120)
+    producer.join(timeout=120)
+    ids = {e.event_id for e in events}
+    records = consume(
+        stream_settings,
+        ["moderation.decisions", "moderation.deadletter"],
+        until=lambda rs: len(accounted(rs, stream_settings)) >= len(ids),
+        timeout=240,
+    )
+    missing = ids - accounted(records, stream_settings)
+    assert not missing, f"{len(missing)} events without an outcome"
