@@ -459,7 +459,8 @@ def _status(broker: LocalBroker) -> int:
         if broker.answers():
             print(f"a broker not started from this checkout answers on {broker.bootstrap}")
             return 0
-        print(f"not running (port {broker.port}; start it with: chatguard broker start)")
+        port = "" if broker.port == DEFAULT_PORT else f" --port {broker.port}"
+        print(f"not running (port {broker.port}; start it with: chatguard broker start{port})")
         return 3
     answering = "answers metadata requests" if broker.answers() else "does NOT answer yet"
     print(f"running: pid {pid}, bootstrap {broker.bootstrap}, {answering}; log {broker.log_file}")
