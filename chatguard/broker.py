@@ -327,6 +327,9 @@ def ensure_jars(say: object = None) -> Path:
 def check_port_free(port: int) -> None:
     """Fail early, naming the port, when something already listens on it."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as Kafka's own server socket does: connections of a broker that just stopped linger in
+        # TIME_WAIT and must not count as "in use"; a listening socket still does
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:

@@ -145,6 +145,23 @@ def test_port_taken_is_named(tmp_path: Path) -> None:
         assert _processes_using(taken.config_file) == []
 
 
+def test_port_of_a_just_stopped_server_counts_as_free() -> None:
+    """Connections the server closed linger in TIME_WAIT; a restart must not call the port taken."""
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = server.accept()
+    accepted.close()  # the server side closes first: its end goes to TIME_WAIT
+    server.close()
+    client.close()
+    with socket.socket() as plain, pytest.raises(OSError):  # real: a plain bind fails here
+        plain.bind(("127.0.0.1", port))
+    check_port_free(port)
+
+
 @pytest.mark.slow
 def test_broker_that_never_becomes_ready_reports_the_log_tail(tmp_path: Path, broker: str) -> None:
     slow = _second_broker(tmp_path)
