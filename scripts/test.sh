@@ -77,7 +77,8 @@ fi
 [ "$status" = 0 ] || failed+=("pytest (exit $status)")
 
 if [ "${#failed[@]}" -gt 0 ]; then
-    step "FAILED: ${failed[*]}"
+    summary=$(printf '%s; ' "${failed[@]}")
+    step "FAILED: ${summary%; }"
     exit 1
 fi
 step "all checks passed"
