@@ -177,8 +177,20 @@ async def follow_registry() -> None:
 
 @app.page("/health")
 async def health(web: Any, request: Any) -> Any:
-    """Liveness: the worker's event loop answers."""
-    return web.json({"status": "ok", "worker": WORKER_ID})
+    """Liveness: the event loop answers and no agent actor has crashed (a crashed actor would
+    leave its partitions unprocessed while the process looks alive, faust-streaming #175)."""
+    crashed = {
+        agent.name: repr(actor.crash_reason)
+        for agent in (moderate_events, collect_reports, store_labels, enforce_accounts)
+        for actor in list(cast(Any, agent)._actors)
+        if actor.crashed
+    }
+    body = {
+        "status": "crashed" if crashed else "ok",
+        "worker": WORKER_ID,
+        "crashed_agents": crashed,
+    }
+    return web.json(body, status=503 if crashed else 200)
 
 
 @app.page("/ready")

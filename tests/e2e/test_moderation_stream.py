@@ -79,5 +79,7 @@ def test_every_event_gets_one_decision_or_dead_letter(
     assert decision["source_topic"].startswith(stream_settings.topic_prefix)
     assert set(decision["scores"]) == {"spam", "fraud", "sexual", "gambling", "extremism", "hate"}
 
+    status, body = worker.get("/health")
+    assert status == 200 and b'"crashed_agents":{}' in body
     status, body = worker.get("/metrics")
     assert status == 200 and b"chatguard_decisions_total" in body
