@@ -16,6 +16,7 @@ from models.registry import ModelRegistry
 from streams.produce import OutgoingEvent, build_events
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import accounted, consume, produce
+from training.labelled_data import read_labelled
 
 pytestmark = pytest.mark.e2e
 
@@ -113,3 +114,68 @@ def test_promoting_a_model_switches_decisions_without_restart(
     assert worker.process.poll() is None and worker.process.pid == pid  # no restart
     updates = consume(stream_settings, ["model.updates"], until=lambda rs: len(rs) >= 1, timeout=20)
     assert updates[0].json()["version"] == new_version
+
+
+def test_moderator_labels_reach_the_store_that_training_reads(
+    start_worker: Callable[..., WorkerProcess],
+    stream_settings: Settings,
+    stream_env: dict[str, str],
+) -> None:
+    worker = start_worker()
+    worker.wait_ready()
+    labels = [
+        {
+            "event_id": "l1",
+            "text": "加微信 abc888 领红包",
+            "categories": ["fraud", "spam"],
+            "moderator_id": "m1",
+            "labelled_at": time.time(),
+        },
+        {
+            "event_id": "l2",
+            "text": "see you at the gym",
+            "categories": [],
+            "moderator_id": "m2",
+            "labelled_at": time.time(),
+        },
+        {
+            "event_id": "l3",
+            "text": "澳门赌场 首充送彩金",
+            "categories": ["gambling"],
+            "moderator_id": "m1",
+            "labelled_at": time.time(),
+        },
+    ]
+    events = [
+        OutgoingEvent(
+            "moderator.labels",
+            label["event_id"].encode(),
+            orjson.dumps({"type": "moderator.label", **label}),
+            label["event_id"],
+            "valid",
+        )
+        for label in labels
+    ]
+    broken = OutgoingEvent(
+        "moderator.labels",
+        b"l4",
+        orjson.dumps({"type": "moderator.label", "event_id": "l4", "text": "x"}),
+        "l4",
+        "missing_field",
+    )
+    produce(stream_settings, [*events, broken])
+    dead = consume(
+        stream_settings, ["moderation.deadletter"], until=lambda rs: len(rs) >= 1, timeout=60
+    )
+    assert [r.key for r in dead] == [b"l4"]
+
+    store = Path(stream_env["CHATGUARD_LABEL_STORE"])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (
+        not store.exists() or len(store.read_text().splitlines()) < 3
+    ):
+        time.sleep(0.2)
+    rows = read_labelled(store)  # the reader `chatguard train --data` uses
+    assert sorted(
+        (row.text, tuple(sorted(k for k, v in row.labels.items() if v == 1))) for row in rows
+    ) == sorted((label["text"], tuple(sorted(label["categories"]))) for label in labels)
