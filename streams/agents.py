@@ -25,6 +25,7 @@ from streams.app import app, settings
 from streams.decoding import Rejected
 from streams.enforcement import apply_strike
 from streams.labels import LabelStore
+from streams.logs import use_json_logs
 from streams.model_holder import ModelHolder
 from streams.pipeline import ModerationPipeline, RawMessage
 
@@ -158,12 +159,14 @@ async def enforce_accounts(stream: StreamT) -> None:
 
 
 @app.task
-async def quiet_client_debug_logs() -> None:
+async def configure_logs() -> None:
     """aiokafka logs every send at DEBUG; even dropped by the handler, building those records
     cost 5% of a worker's time in profiles. Keep its loggers at WARNING unless asked for debug."""
     if settings.log_level.lower() != "debug":
         for name in ("aiokafka", "faust.topics", "faust.transport"):
             logging.getLogger(name).setLevel(logging.WARNING)
+    if settings.log_json:
+        use_json_logs()
 
 
 @app.timer(interval=settings.model_poll_s)
