@@ -9,15 +9,17 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 from chatguard.broker import LocalBroker
 from chatguard.cli import main as chatguard
 from chatguard.settings import Settings
 from models.registry import ModelRegistry
-from streams.produce import build_events
+from streams.produce import OutgoingEvent, build_events
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import accounted, consume, free_port, produce
+from tests.e2e.poison_model import MARKER, promote_poisoned_copy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -173,3 +175,56 @@ def test_a_worker_killed_during_a_rebalance_loses_nothing(
     )
     missing = ids - accounted(records, stream_settings)
     assert not missing, f"{len(missing)} events without an outcome"
+
+
+def test_a_poison_event_goes_to_the_dead_letter_topic_and_its_partition_goes_on(
+    start_worker: Callable[..., WorkerProcess],
+    stream_settings: Settings,
+    stream_env: dict[str, str],
+) -> None:
+    poisoned_version = promote_poisoned_copy(ModelRegistry(Path(stream_env["CHATGUARD_REGISTRY"])))
+    worker = start_worker(
+        env={"CHATGUARD_TOPIC_PARTITIONS": "1"}
+    )  # one partition: nothing can route around
+    worker.wait_ready()
+    before, after = (
+        build_events(200, malformed_share=0.0, seed=81),
+        build_events(200, malformed_share=0.0, seed=82),
+    )
+    poison = [
+        OutgoingEvent(
+            "chat.messages",
+            f"poison-{i}".encode(),
+            orjson.dumps(
+                {
+                    "type": "chat.message",
+                    "event_id": f"poison-{i}",
+                    "conversation_id": "c",
+                    "sender_id": "s",
+                    "text": f"hello {MARKER} {i}",
+                    "sent_at": time.time(),
+                }
+            ),
+            f"poison-{i}",
+            "poison",
+        )
+        for i in range(3)
+    ]
+    settings = Settings.from_env({**stream_env, "CHATGUARD_TOPIC_PARTITIONS": "1"})
+    produce(settings, [*before, *poison, *after])
+    ids = {e.event_id for e in before + poison + after}
+    records = consume(
+        settings,
+        ["moderation.decisions", "moderation.deadletter"],
+        until=lambda rs: len(accounted(rs, settings)) >= len(ids),
+        timeout=90,
+    )
+    assert accounted(records, settings) == ids
+    dead = [r.json() for r in records if r.topic == settings.topic("moderation.deadletter")]
+    assert sorted((d["event_id"], d["error_kind"]) for d in dead) == [
+        (f"poison-{i}", "scoring_failed") for i in range(3)
+    ]
+    decided = [r.json() for r in records if r.topic == settings.topic("moderation.decisions")]
+    assert {d["model_version"] for d in decided} == {poisoned_version}
+    assert {e.event_id for e in after} <= {d["event_id"] for d in decided}  # the partition went on
+    assert worker.get("/health")[0] == 200
