@@ -96,15 +96,20 @@ def test_worker_with_the_credentials_processes_events_and_never_logs_the_passwor
     assert PASSWORD not in log
 
 
-def test_worker_refuses_a_tampered_artifact(
-    start_worker: Callable[..., WorkerProcess], stream_env: dict[str, str]
+@pytest.mark.parametrize("damage", ["tampered", "missing"])
+def test_worker_refuses_a_damaged_artifact(
+    start_worker: Callable[..., WorkerProcess], stream_env: dict[str, str], damage: str
 ) -> None:
     registry = ModelRegistry(Path(stream_env["CHATGUARD_REGISTRY"]))
     artifact = registry.path(registry.current_version() or "") / "model.joblib"
+    artifact.parent.chmod(0o755)
     artifact.chmod(0o644)
-    artifact.write_bytes(artifact.read_bytes()[:-16] + b"\x00" * 16)
+    if damage == "tampered":
+        artifact.write_bytes(artifact.read_bytes()[:-16] + b"\x00" * 16)
+    else:
+        artifact.unlink()
     worker = start_worker()
     assert worker.process.wait(timeout=60) == 2
     log = worker.log_tail()
     assert "cannot start without a model" in log
-    assert "sha256" in log.lower()
+    assert ("sha256" if damage == "tampered" else "model.joblib") in log
