@@ -44,6 +44,9 @@ class Settings:
 
     # Processing
     processing_guarantee: Guarantee = "at_least_once"
+    # how chat messages and posts are read: "batch" (aiokafka batches, the fast path) or "faust"
+    # (a Faust agent, needed for exactly-once); "auto" picks batch unless exactly-once is asked
+    ingest: str = "auto"
     batch_size: int = 256
     batch_window_s: float = 0.05
     max_event_bytes: int = 1_048_576
@@ -97,9 +100,26 @@ class Settings:
         if self.security_protocol.startswith("SASL") and not self.sasl_username:
             msg = f"CHATGUARD_SECURITY_PROTOCOL={self.security_protocol} needs CHATGUARD_SASL_USERNAME and _PASSWORD"
             raise SettingsError(msg)
+        if self.ingest not in ("auto", "batch", "faust"):
+            msg = f"CHATGUARD_INGEST={self.ingest!r}: use auto, batch or faust"
+            raise SettingsError(msg)
+        if self.ingest == "batch" and self.processing_guarantee == "exactly_once":
+            msg = (
+                "CHATGUARD_INGEST=batch is at-least-once; exactly-once needs CHATGUARD_INGEST=faust"
+            )
+            raise SettingsError(msg)
         if self.batch_size < 1 or self.batch_window_s <= 0:
             msg = f"batch_size={self.batch_size} and batch_window_s={self.batch_window_s} must be positive"
             raise SettingsError(msg)
+
+    @property
+    def ingest_path(self) -> Literal["batch", "faust"]:
+        """The ingest path ``ingest`` resolves to."""
+        if self.ingest == "faust" or (
+            self.ingest == "auto" and self.processing_guarantee == "exactly_once"
+        ):
+            return "faust"
+        return "batch"
 
     def topic(self, name: str) -> str:
         """The full Kafka topic name for a logical topic such as ``chat.messages``."""

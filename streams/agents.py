@@ -18,31 +18,21 @@ from typing import Any, cast
 
 import orjson
 from faust import Stream
-from faust.types import EventT, StreamT, TopicT
+from faust.types import AgentT, EventT, StreamT, TopicT
 
 from streams import metrics, topics
 from streams.app import app, settings
+from streams.batch_reader import BatchReader
 from streams.decoding import Rejected
 from streams.enforcement import apply_strike
 from streams.labels import LabelStore
 from streams.logs import use_json_logs
 from streams.model_holder import ModelHolder
-from streams.pipeline import ModerationPipeline, RawMessage
+from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
+from streams.sinks import FaustSink
 
 log = logging.getLogger(__name__)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
-
-
-class KafkaSink:
-    """Sends raw bytes through the app's producer (the transaction manager under exactly-once).
-
-    It skips Faust's per-message ``Topic.send`` machinery (futures, serializers, sensors), which
-    cost more than scoring in profiles; delivery is still awaited by Faust's flush before commit.
-    """
-
-    async def send(self, topic: str, key: bytes | None, value: bytes) -> None:
-        producer = await app.maybe_start_producer()
-        await producer.send(topic, key, value, None, None, None)
 
 
 def _raw_topic(name: str) -> TopicT:
@@ -57,17 +47,9 @@ def _raw_topic(name: str) -> TopicT:
 
 
 holder = ModelHolder(settings)
-pipeline = ModerationPipeline(settings, holder, KafkaSink())
+pipeline = ModerationPipeline(settings, holder, FaustSink(app))
 label_store = LabelStore(settings.label_store)
 
-moderated_topic = app.topic(
-    settings.topic(topics.CHAT_MESSAGES),
-    settings.topic(topics.POSTS),
-    key_type=bytes,
-    value_type=bytes,
-    key_serializer="raw",
-    value_serializer="raw",
-)
 reports_topic = _raw_topic(topics.USER_REPORTS)
 labels_topic = _raw_topic(topics.MODERATOR_LABELS)
 strikes_topic = _raw_topic(topics.ACCOUNT_STRIKES)
@@ -89,11 +71,31 @@ def _raw(event: EventT) -> RawMessage:
     return RawMessage(message.topic, message.partition, message.offset, message.key, message.value)
 
 
-@app.agent(moderated_topic, name="moderate_events")
-async def moderate_events(stream: StreamT) -> None:
-    """Chat messages and posts → one decision or dead letter each."""
+async def _moderate_stream(stream: StreamT) -> None:
+    """Chat messages and posts → one decision or dead letter each (the ``faust`` ingest path)."""
     async for events in _batches(stream):
         await pipeline.moderate([_raw(event) for event in events])
+
+
+moderate_events: AgentT | None = None
+batch_reader: BatchReader | None = None
+if settings.ingest_path == "faust":
+    # a Faust agent: exactly-once through Faust's transactions, at Faust's per-event cost
+    moderate_events = app.agent(
+        app.topic(
+            settings.topic(topics.CHAT_MESSAGES),
+            settings.topic(topics.POSTS),
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+        ),
+        name="moderate_events",
+    )(_moderate_stream)
+else:
+    # the fast path: batches straight from Kafka, a service of this Faust worker
+    batch_reader = BatchReader(settings, holder)
+    app.service(batch_reader)  # type: ignore[arg-type]
 
 
 @app.agent(reports_topic, name="collect_reports")
@@ -154,7 +156,9 @@ async def enforce_accounts(stream: StreamT) -> None:
             "window_start": window_start,
             "decided_at": time.time(),
         }
-        await pipeline.sink.send(actions_topic, account.encode(), orjson.dumps(record))
+        await pipeline.sink.send_all(
+            [Outgoing(actions_topic, account.encode(), orjson.dumps(record))]
+        )
         metrics.ACCOUNT_ACTIONS.labels(action=action).inc()
 
 
@@ -175,19 +179,25 @@ async def follow_registry() -> None:
     new_version = await holder.refresh()
     if new_version is not None:
         update = {"worker": WORKER_ID, "version": new_version, "switched_at": time.time()}
-        await pipeline.sink.send(settings.topic(topics.MODEL_UPDATES), None, orjson.dumps(update))
+        await pipeline.sink.send_all(
+            [Outgoing(settings.topic(topics.MODEL_UPDATES), None, orjson.dumps(update))]
+        )
 
 
 @app.page("/health")
 async def health(web: Any, request: Any) -> Any:
     """Liveness: the event loop answers and no agent actor has crashed (a crashed actor would
     leave its partitions unprocessed while the process looks alive, faust-streaming #175)."""
+    agents = (moderate_events, collect_reports, store_labels, enforce_accounts)
     crashed = {
         agent.name: repr(actor.crash_reason)
-        for agent in (moderate_events, collect_reports, store_labels, enforce_accounts)
+        for agent in agents
+        if agent is not None
         for actor in list(cast(Any, agent)._actors)
         if actor.crashed
     }
+    if batch_reader is not None and batch_reader.crashed:
+        crashed["batch_reader"] = repr(batch_reader.crash_reason)
     body = {
         "status": "crashed" if crashed else "ok",
         "worker": WORKER_ID,
@@ -198,14 +208,18 @@ async def health(web: Any, request: Any) -> Any:
 
 @app.page("/ready")
 async def ready(web: Any, request: Any) -> Any:
-    """Readiness: a model is loaded and this worker has partitions assigned."""
-    assigned = len(app.consumer.assignment()) if app.consumer is not None else 0
+    """Readiness: a model is loaded and this worker has partitions of chat messages or posts
+    (or, on the Faust ingest path, any partitions) assigned."""
+    faust_assigned = len(app.consumer.assignment()) if app.consumer is not None else 0
+    batch_assigned = len(batch_reader.assignment()) if batch_reader is not None else 0
     body = {
         "model_version": holder.current.version if holder.loaded else None,
-        "assigned_partitions": assigned,
+        "ingest": settings.ingest_path,
+        "assigned_partitions": faust_assigned + batch_assigned,
+        "moderation_partitions": batch_assigned if batch_reader is not None else None,
         "last_model_error": holder.last_error,
     }
-    ok = holder.loaded and assigned > 0
+    ok = holder.loaded and (batch_assigned if batch_reader is not None else faust_assigned) > 0
     return web.json(body, status=200 if ok else 503)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -34,10 +35,23 @@ class RawMessage:
     value: bytes | None
 
 
-class OutputSink(Protocol):
-    """Where outgoing records go: Kafka in a worker, a list in agent tests."""
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One record to produce: topic (physical name), key, value."""
 
-    async def send(self, topic: str, key: bytes | None, value: bytes) -> None: ...
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+class OutputSink(Protocol):
+    """Where outgoing records go: Kafka in a worker, a list in agent tests.
+
+    A batch's records are handed over in one call, so a sink can build one producer batch per
+    partition instead of paying the producer's per-record bookkeeping.
+    """
+
+    async def send_all(self, records: Sequence[Outgoing]) -> None: ...
 
 
 class ModerationPipeline:
@@ -56,82 +70,115 @@ class ModerationPipeline:
     def decode(self, message: RawMessage) -> Event | Rejected:
         logical = topics.logical_name(self.settings, message.topic)
         metrics.EVENTS_IN.labels(topic=logical).inc()
+        return self._decode(message.value, logical)
+
+    def _decode(self, raw: bytes | None, logical_topic: str) -> Event | Rejected:
         return decode(
-            message.value,
-            logical,
+            raw,
+            logical_topic,
             max_event_bytes=self.settings.max_event_bytes,
             max_text_chars=self.settings.max_text_chars,
         )
 
     async def moderate(self, batch: Sequence[RawMessage]) -> None:
         """Every message of ``batch`` ends as one decision or one dead letter."""
+        out: list[Outgoing] = []
         events: list[Event] = []
-        positions: list[Position] = []
+        sources: list[RawMessage] = []
+        logical = topics.logical_name
+        arrived: Counter[str] = Counter()
         for message in batch:
-            result = self.decode(message)
+            topic = logical(self.settings, message.topic)
+            arrived[topic] += 1
+            result = self._decode(message.value, topic)
             if isinstance(result, Rejected):
-                await self.dead_letter(message, result)
+                out.append(self._dead_letter_record(message, result))
             elif result.event_type not in SCORED_TYPES:
-                await self.dead_letter(
-                    message,
-                    Rejected(
-                        "unknown_type",
-                        f"{result.event_type} is not moderated here",
-                        result.event_id,
-                    ),
+                out.append(
+                    self._dead_letter_record(
+                        message,
+                        Rejected(
+                            "unknown_type",
+                            f"{result.event_type} is not moderated here",
+                            result.event_id,
+                        ),
+                    )
                 )
             else:
                 events.append(result)
-                positions.append(Position(message.topic, message.partition, message.offset))
-        if not events:
-            return
+                sources.append(message)
+        for topic, count in arrived.items():
+            metrics.EVENTS_IN.labels(topic=topic).inc(count)
+        if events:
+            out.extend(self._decide(events, sources))
+        await self.sink.send_all(out)
+
+    def _decide(self, events: list[Event], sources: list[RawMessage]) -> list[Outgoing]:
+        """Score ``events`` as one batch; decisions (and dead letters for poison events)."""
+        out: list[Outgoing] = []
         serving = self.holder.current  # one version for the whole batch
         started = time.perf_counter()
         scores, failures = score_events(serving, events)
         metrics.SCORING_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(len(events))
         if failures:
-            failed = {f.index for f in failures}
-            by_offset = {(m.topic, m.partition, m.offset): m for m in batch}
             for failure in failures:
-                pos = positions[failure.index]
                 event = events[failure.index]
-                await self.dead_letter(
-                    by_offset[(pos.topic, pos.partition, pos.offset)],
-                    Rejected("scoring_failed", failure.error, event.event_id),
+                out.append(
+                    self._dead_letter_record(
+                        sources[failure.index],
+                        Rejected("scoring_failed", failure.error, event.event_id),
+                    )
                 )
+            failed = {f.index for f in failures}
             keep = [i for i in range(len(events)) if i not in failed]
             events = [events[i] for i in keep]
-            positions = [positions[i] for i in keep]
+            sources = [sources[i] for i in keep]
             scores = scores[keep]
-        for decision in build_decisions(serving, events, positions, scores, time.time()):
-            await self.route(decision)
+        positions = [Position(m.topic, m.partition, m.offset) for m in sources]
+        decisions = build_decisions(serving, events, positions, scores, time.time())
+        actions: Counter[str] = Counter()
+        triggered: Counter[tuple[str, str]] = Counter()
+        for decision in decisions:
+            action = decision["action"]
+            actions[action] += 1
+            for category in decision["triggered"]:
+                triggered[(category, action)] += 1
+            out.extend(self._routed(decision))
+        for action, count in actions.items():
+            metrics.DECISIONS.labels(action=action).inc(count)
+        for (category, action), count in triggered.items():
+            metrics.TRIGGERED.labels(category=category, action=action).inc(count)
+        return out
 
-    async def route(self, decision: dict[str, Any]) -> None:
+    def _routed(self, decision: dict[str, Any]) -> list[Outgoing]:
         """Every decision to the decisions topic; review and block also to their queues."""
         key = decision["account_id"].encode()
         value = orjson.dumps(decision)
         action = decision["action"]
-        await self.sink.send(self._decisions, key, value)
+        if action == "allow":
+            return [Outgoing(self._decisions, key, value)]
         if action == "review":
-            await self.sink.send(self._review, key, value)
-        elif action == "block":
-            await self.sink.send(self._enforcement, key, value)
-            strike = {
-                "signal_id": f"block:{decision['event_id']}",
-                "kind": "block",
-                "event_id": decision["event_id"],
-                "account_id": decision["account_id"],
-                "categories": decision["triggered"],
-                "weight": 1.0,
-                "at": decision["decided_at"],
-            }
-            await self.sink.send(self._strikes, key, orjson.dumps(strike))
-        metrics.DECISIONS.labels(action=action).inc()
-        for category in decision["triggered"]:
-            metrics.TRIGGERED.labels(category=category, action=action).inc()
+            return [Outgoing(self._decisions, key, value), Outgoing(self._review, key, value)]
+        strike = {
+            "signal_id": f"block:{decision['event_id']}",
+            "kind": "block",
+            "event_id": decision["event_id"],
+            "account_id": decision["account_id"],
+            "categories": decision["triggered"],
+            "weight": 1.0,
+            "at": decision["decided_at"],
+        }
+        return [
+            Outgoing(self._decisions, key, value),
+            Outgoing(self._enforcement, key, value),
+            Outgoing(self._strikes, key, orjson.dumps(strike)),
+        ]
 
     async def dead_letter(self, message: RawMessage, rejected: Rejected) -> None:
+        await self.sink.send_all([self._dead_letter_record(message, rejected)])
+
+    def _dead_letter_record(self, message: RawMessage, rejected: Rejected) -> Outgoing:
         record = {
             "source_topic": message.topic,
             "source_partition": message.partition,
@@ -143,8 +190,8 @@ class ModerationPipeline:
             "failed_at": time.time(),
             "event_id": rejected.event_id,
         }
-        await self.sink.send(self._dead_letter, message.key, orjson.dumps(record))
         metrics.DEAD_LETTERS.labels(kind=rejected.kind).inc()
+        return Outgoing(self._dead_letter, message.key, orjson.dumps(record))
 
     async def report(self, message: RawMessage) -> None:
         """A user report becomes a strike signal keyed by the reported account."""
@@ -167,4 +214,5 @@ class ModerationPipeline:
             "weight": weight,
             "at": data["reported_at"],
         }
-        await self.sink.send(self._strikes, data["account_id"].encode(), orjson.dumps(strike))
+        account = data["account_id"].encode()
+        await self.sink.send_all([Outgoing(self._strikes, account, orjson.dumps(strike))])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -19,6 +19,7 @@ from models.registry import ModelRegistry
 from streams import agents
 from streams.app import app, settings
 from streams.model_holder import ServingModel
+from streams.pipeline import Outgoing
 
 
 class RecordingSink:
@@ -27,8 +28,8 @@ class RecordingSink:
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes | None, dict[str, Any]]] = []
 
-    async def send(self, topic: str, key: bytes | None, value: bytes) -> None:
-        self.sent.append((topic, key, orjson.loads(value)))
+    async def send_all(self, records: Sequence[Outgoing]) -> None:
+        self.sent.extend((r.topic, r.key, orjson.loads(r.value)) for r in records)
 
     def on(self, logical: str) -> list[dict[str, Any]]:
         return [value for topic, _, value in self.sent if topic == settings.topic(logical)]
@@ -65,6 +66,7 @@ def chat(event_id: str, text: Any, **extra: Any) -> bytes:
 async def put_all(sink: RecordingSink, values: list[bytes], timeout: float = 5.0) -> None:
     """Put ``values`` on the agent's stream and wait until each has an outcome."""
     app.finalize()
+    assert agents.moderate_events is not None, "CHATGUARD_INGEST must be faust (conftest.py)"
     async with agents.moderate_events.test_context() as agent:
         # the agent reads two topics; Faust's test wrapper names such a channel "<internal>"
         agent._get_strtopic = lambda _channel: settings.topic("chat.messages")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Callable
 
+import orjson
 import pytest
 
 from chatguard.settings import Settings
@@ -23,12 +24,16 @@ OUTPUTS = [
 ]
 
 
+@pytest.mark.parametrize("ingest", ["batch", "faust"])
 def test_every_event_gets_one_decision_or_dead_letter(
-    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings, ingest: str
 ) -> None:
+    """Both ingest paths: the batch reader (the default) and the Faust agent."""
     events = build_events(400, malformed_share=0.2, seed=7)
-    worker = start_worker()
+    worker = start_worker(env={"CHATGUARD_INGEST": ingest})
     worker.wait_ready()
+    status, body = worker.get("/ready")
+    assert status == 200 and orjson.loads(body)["ingest"] == ingest
     produce(stream_settings, events)
     ids = {e.event_id for e in events}
     records = consume(
