@@ -106,6 +106,8 @@ class BatchReader(Service):
             except ConsumerStoppedError:
                 return  # the worker is stopping: on_stop committed what was done
             async with self._in_hand:
+                if self.should_stop:
+                    return  # on_stop committed; whoever gets these partitions reads this batch
                 if fetched:
                     await self._moderate(fetched)
                 if self._commit_due():

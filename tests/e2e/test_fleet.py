@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import orjson
 import pytest
 
 from chatguard.settings import Settings
@@ -53,11 +54,8 @@ def test_two_workers_split_partitions_and_a_killed_one_loses_nothing(
     first, second = start_worker(), start_worker()
     first.wait_ready()
     second.wait_ready()
-    # both members of the group hold partitions
-    assigned = [
-        int(w.get("/ready")[1].split(b'"assigned_partitions":')[1].split(b",")[0])
-        for w in (first, second)
-    ]
+    # both members of the group hold partitions of the moderated topics
+    assigned = [orjson.loads(w.get("/ready")[1])["moderation_partitions"] for w in (first, second)]
     assert all(n > 0 for n in assigned), assigned
 
     producer = _produce_in_background(stream_settings, events, rate=2_500)
@@ -72,6 +70,28 @@ def test_two_workers_split_partitions_and_a_killed_one_loses_nothing(
     print(
         f"\nat-least-once, one of two workers SIGKILLed: {duplicates} duplicate outcomes (de-duplicated by event id)"
     )
+
+
+def test_a_worker_that_leaves_cleanly_hands_over_without_duplicates(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """A rolling deploy: SIGTERM finishes and commits the batch in hand before leaving the group,
+    so the survivor starts exactly where the leaver stopped."""
+    events = build_events(N_EVENTS, malformed_share=0.05, seed=13)
+    ids = {e.event_id for e in events}
+    first, second = start_worker(), start_worker()
+    first.wait_ready()
+    second.wait_ready()
+
+    producer = _produce_in_background(stream_settings, events, rate=2_500)
+    time.sleep(2.0)  # mid-stream
+    assert first.stop() == 0
+    producer.join(timeout=120)
+
+    decided, dead = _read_outcomes(stream_settings, ids)
+    assert set(decided) | set(dead) == ids, f"missing {len(ids - set(decided) - set(dead))}"
+    duplicates = collections.Counter(decided + dead) - collections.Counter(set(decided + dead))
+    assert not duplicates, f"{sum(duplicates.values())} events decided twice"
 
 
 def test_exactly_once_has_no_duplicates(
