@@ -64,7 +64,6 @@ class BatchReader(Service):
             acks="all",
             linger_ms=5,
             max_batch_size=262_144,
-            max_request_size=4 * self.settings.max_event_bytes,  # a dead letter is base64
             **options,
         )
         self._consumer = AIOKafkaConsumer(

@@ -94,11 +94,13 @@ class DeadLetter(faust.Record, serializer="json"):
     source_partition: int
     source_offset: int
     key: str | None  # base64 of the raw key
-    raw: str  # base64 of the raw value
+    raw: str  # base64 of the raw value (its first DEAD_LETTER_RAW_BYTES bytes)
     error_kind: str
     error: str
     failed_at: float
     event_id: str | None = None
+    raw_size: int = 0  # bytes in the raw value
+    raw_truncated: bool = False  # the whole value stays at source_topic/partition/offset
 
 
 class AccountAction(faust.Record, serializer="json"):

@@ -19,7 +19,7 @@ from models.registry import ModelRegistry
 from streams import agents
 from streams.app import app, settings
 from streams.model_holder import ServingModel
-from streams.pipeline import Outgoing
+from streams.pipeline import DEAD_LETTER_RAW_BYTES, Outgoing
 
 
 class RecordingSink:
@@ -145,7 +145,11 @@ async def test_bad_input_becomes_a_dead_letter_and_the_agent_goes_on(
 
     dead = sink.on("moderation.deadletter")
     assert [d["error_kind"] for d in dead] == [kind]
-    assert base64.b64decode(dead[0]["raw"]) == raw  # nothing lost: the raw bytes are kept
+    # nothing lost: the raw bytes are kept, cut only where a dead letter would outgrow a record
+    kept = base64.b64decode(dead[0]["raw"])
+    assert dead[0]["raw_size"] == len(raw)
+    assert dead[0]["raw_truncated"] == (len(raw) > DEAD_LETTER_RAW_BYTES)
+    assert kept == raw[:DEAD_LETTER_RAW_BYTES]
     assert dead[0]["error"]
     assert dead[0]["source_topic"] == settings.topic("chat.messages")
     # the next event is still decided

@@ -4,6 +4,7 @@ of event ids with a decision or dead letter equals the set produced."""
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -227,4 +228,42 @@ def test_a_poison_event_goes_to_the_dead_letter_topic_and_its_partition_goes_on(
     decided = [r.json() for r in records if r.topic == settings.topic("moderation.decisions")]
     assert {d["model_version"] for d in decided} == {poisoned_version}
     assert {e.event_id for e in after} <= {d["event_id"] for d in decided}  # the partition went on
+    assert worker.get("/health")[0] == 200
+
+
+@pytest.mark.parametrize("ingest", ["batch", "faust"])
+def test_an_event_near_kafkas_record_limit_becomes_a_dead_letter_that_fits(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings, ingest: str
+) -> None:
+    """A 900 KB message is over the text limit; its dead letter, base64 and all, must still fit
+    under the broker's 1 MB record limit, or producing it would fail and stall the partition."""
+    worker = start_worker(env={"CHATGUARD_INGEST": ingest})
+    worker.wait_ready()
+    huge_value = orjson.dumps(
+        {
+            "type": "chat.message",
+            "event_id": "huge",
+            "conversation_id": "c",
+            "sender_id": "s",
+            "text": "a" * 900_000,
+            "sent_at": time.time(),
+        }
+    )
+    huge = OutgoingEvent("chat.messages", b"huge", huge_value, "huge", "oversize_text")
+    after = build_events(50, malformed_share=0.0, seed=91)
+    produce(stream_settings, [huge, *after])
+    ids = {"huge"} | {e.event_id for e in after}
+    records = consume(
+        stream_settings,
+        ["moderation.decisions", "moderation.deadletter"],
+        until=lambda rs: len(accounted(rs, stream_settings)) >= len(ids),
+        timeout=90,
+    )
+    assert accounted(records, stream_settings) == ids
+    [dead] = [
+        r.json() for r in records if r.topic == stream_settings.topic("moderation.deadletter")
+    ]
+    assert dead["error_kind"] == "oversize_text"
+    assert dead["raw_size"] == len(huge_value) and dead["raw_truncated"] is True
+    assert len(base64.b64decode(dead["raw"])) < len(huge_value)
     assert worker.get("/health")[0] == 200
