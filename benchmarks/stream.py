@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import platform
 import shutil
@@ -269,6 +270,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=19092, help="the benchmark's own broker")
     parser.add_argument("--keep-broker", action="store_true", help="leave the broker running")
     args = parser.parse_args()
+    # fresh topics answer "not leader" for a moment after creation; aiokafka retries, and its
+    # retry warnings would bury the figures
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
 
     # a broker of its own with empty storage: a development broker holding thousands of test
     # topics makes every client metadata refresh (and so every worker) measurably slower
