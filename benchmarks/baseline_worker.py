@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import time
 
 import orjson
@@ -101,9 +100,6 @@ def main() -> None:
         "--idle-exit", type=float, default=3600.0, help="stop after this long without input"
     )
     args = parser.parse_args()
-    # fresh topics answer "not leader" for a moment after creation; aiokafka retries, and its
-    # retry warnings would bury the figures
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)
     asyncio.run(run(Settings.from_env(), args.output_prefix, not args.no_score, args.idle_exit))
 
 
