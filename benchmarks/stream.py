@@ -64,7 +64,11 @@ async def read_all(
     settings: Settings, physical_topics: list[str], expected: int, timeout: float
 ) -> list[Any]:
     """Read ``physical_topics`` from the start until ``expected`` records or ``timeout`` seconds."""
-    consumer = AIOKafkaConsumer(enable_auto_commit=False, **client_options(settings))  # type: ignore[arg-type]
+    consumer = AIOKafkaConsumer(
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        **client_options(settings),  # type: ignore[arg-type]
+    )
     await consumer.start()
     records: list[Any] = []
     try:

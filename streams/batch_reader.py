@@ -74,6 +74,8 @@ class BatchReader(Service):
             # a SIGKILLed worker's partitions move after this, not after the 45 s default
             session_timeout_ms=10_000,
             heartbeat_interval_ms=2_000,
+            # a producer's aborted transaction is not moderated, blocked or counted as strikes
+            isolation_level="read_committed",
             **options,
         )
         await self._producer.start()

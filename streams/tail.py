@@ -53,6 +53,8 @@ async def tail(
     consumer = AIOKafkaConsumer(
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
+        # an aborted transaction's records were never decided: do not show them
+        isolation_level="read_committed",
         **client_options(settings),
     )
     await consumer.start()
