@@ -26,7 +26,7 @@ from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
 from mode import Service
 
 from chatguard.settings import Settings
-from streams import topics
+from streams import topics, unreadable
 from streams.model_holder import ModelHolder
 from streams.pipeline import ModerationPipeline, RawMessage
 from streams.sinks import BatchSink
@@ -106,6 +106,13 @@ class BatchReader(Service):
                 )
             except ConsumerStoppedError:
                 return  # the worker is stopping: on_stop committed what was done
+            except unreadable.UNREADABLE as exc:
+                log.error(
+                    "a fetched record batch cannot be read (%r); finding and skipping it", exc
+                )
+                async with self._in_hand:
+                    await self._step_over_unreadable()
+                continue
             async with self._in_hand:
                 if self.should_stop:
                     return  # on_stop committed; whoever gets these partitions reads this batch
@@ -125,6 +132,30 @@ class BatchReader(Service):
         for tp, records in fetched.items():
             self._done[tp] = records[-1].offset + 1
         self._since_commit += len(batch)
+
+    async def _step_over_unreadable(self) -> None:
+        """Moderate what precedes a batch that cannot be decompressed, dead-letter the batch
+        (partition and offsets), and go on after it (``streams.unreadable`` says how)."""
+        assert self._consumer is not None and self._pipeline is not None
+        await self._commit()  # each partition is re-read from its commit: moderate nothing twice
+        assigned = sorted(self._consumer.assignment())
+        try:
+            async with asyncio.timeout(120):
+                ends = await self._consumer.end_offsets(assigned)
+                for tp in assigned:
+                    good, bad = await unreadable.probe_partition(
+                        self._consumer, tp, ends[tp], self.settings.batch_size
+                    )
+                    if good:
+                        await self._moderate({tp: good})
+                    if bad is not None:
+                        log.error("dead-lettered %s", bad.describe())
+                        await self._pipeline.dead_letter(bad.source(), bad.rejected())
+                        self._done[tp] = max(self._done.get(tp, 0), bad.last + 1)
+                        self._since_commit += 1
+        except unreadable.INTERRUPTED as exc:
+            # stopping, or a rebalance took partitions away: the next fetch starts over
+            log.warning("stepping over an unreadable batch was interrupted: %r", exc)
 
     def _commit_due(self) -> bool:
         return bool(self._done) and (
