@@ -30,6 +30,8 @@ from streams.logs import use_json_logs
 from streams.model_holder import ModelHolder
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
 from streams.sinks import FaustSink
+from streams.transport import Transport
+from streams.unreadable import UnreadableBatch
 
 log = logging.getLogger(__name__)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -49,6 +51,14 @@ def _raw_topic(name: str) -> TopicT:
 holder = ModelHolder(settings)
 pipeline = ModerationPipeline(settings, holder, FaustSink(app))
 label_store = LabelStore(settings.label_store)
+
+
+async def _dead_letter_unreadable(batch: UnreadableBatch) -> None:
+    """A batch Faust's consumer could not decompress and stepped over (``streams.transport``)."""
+    await pipeline.dead_letter(batch.source(), batch.rejected())
+
+
+cast(Transport, app.transport).on_unreadable = _dead_letter_unreadable
 
 reports_topic = _raw_topic(topics.USER_REPORTS)
 labels_topic = _raw_topic(topics.MODERATOR_LABELS)

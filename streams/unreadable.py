@@ -81,9 +81,10 @@ async def rewind(consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
     """Back to the group's committed offset (or the beginning), dropping anything prefetched."""
     committed = await consumer.committed(tp)
     if committed is None:
-        await consumer.seek_to_beginning(tp)
-    else:
-        consumer.seek(tp, committed)
+        # an explicit offset: seek_to_beginning leaves the position unset for a while, and Faust's
+        # livelock check (in another thread) asserts that it is set
+        committed = (await consumer.beginning_offsets([tp]))[tp]
+    consumer.seek(tp, committed)
 
 
 async def probe_partition(

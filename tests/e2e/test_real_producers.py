@@ -334,9 +334,11 @@ def test_tail_shows_committed_records_only(stream_settings: Settings) -> None:
     assert "committed-decision" in out[0]
 
 
-async def _send_batches(settings: Settings, batches: list[tuple[str, list[str]]]) -> list[int]:
-    """Each ``(codec, event ids)`` as one record batch on partition 0 of chat messages, in order;
-    the base offset of each."""
+async def _send_batches(
+    settings: Settings, topic: str, batches: list[tuple[str, list[str]]]
+) -> list[int]:
+    """Each ``(codec, ids)`` as one record batch of ``topic`` events on its partition 0, in
+    order; the base offset of each."""
     producers: dict[str, AIOKafkaProducer] = {}
     offsets = []
     try:
@@ -348,11 +350,10 @@ async def _send_batches(settings: Settings, batches: list[tuple[str, list[str]]]
                 await producers[codec].start()
             producer = producers[codec]
             batch = producer.create_batch()
-            for event_id in ids:
-                assert batch.append(
-                    key=event_id.encode(), value=orjson.dumps(_chat(event_id)), timestamp=None
-                )
-            sent = await producer.send_batch(batch, settings.topic("chat.messages"), partition=0)
+            for key in ids:
+                value = orjson.dumps(BUILDERS[topic](key))
+                assert batch.append(key=key.encode(), value=value, timestamp=None)
+            sent = await producer.send_batch(batch, settings.topic(topic), partition=0)
             offsets.append((await sent).offset)
     finally:
         for producer in producers.values():
@@ -366,47 +367,64 @@ def test_a_batch_the_worker_cannot_decompress_is_dead_lettered_and_the_partition
     stream_env: dict[str, str],
 ) -> None:
     """A worker whose client lacks a codec (here: snappy) gets one dead letter naming the batch's
-    partition and offsets, decides the records around it, and neither exits nor loops."""
+    partition and offsets, handles the records around it, and neither exits nor loops: on the
+    batch reader (chat messages) and on Faust's consumer (user reports)."""
     settings = stream_settings
     command = [sys.executable, "-m", "tests.e2e.codecless_worker", "-l", "info"]
     worker = worker_process(command, stream_env)
     asyncio.run(ensure_topics(settings))
     worker.wait_ready()
-    before, unreadable, after = (
-        [f"gzip-before-{i}" for i in range(5)],
-        [f"snappy-{i}" for i in range(5)],
-        [f"gzip-after-{i}" for i in range(5)],
-    )
-    offsets = asyncio.run(
-        _send_batches(settings, [("gzip", before), ("snappy", unreadable), ("gzip", after)])
-    )
-    first, last = offsets[1], offsets[2] - 1
+    sent: dict[str, tuple[list[str], tuple[int, int]]] = {}
+    for topic in ("chat.messages", "user.reports"):
+        before, snappy, after = (
+            [f"{topic}-{part}-{i}" for i in range(5)] for part in ("a", "b", "c")
+        )
+        offsets = asyncio.run(
+            _send_batches(settings, topic, [("gzip", before), ("snappy", snappy), ("gzip", after)])
+        )
+        sent[topic] = (before + after, (offsets[1], offsets[2] - 1))
+
+    def complete(records: list[Record]) -> bool:
+        decided, reported, dead = _outcomes(records, settings)
+        return (
+            set(sent["chat.messages"][0]) <= set(decided)
+            and set(sent["user.reports"][0]) <= set(reported)
+            and len(dead.get("", [])) >= 2
+        )
+
     records = consume(
         settings,
-        ["moderation.decisions", "moderation.deadletter"],
-        until=lambda rs: (
-            set(before + after) <= set(_outcomes(rs, settings)[0])
-            and bool(_outcomes(rs, settings)[2])
-        ),
+        ["moderation.decisions", "moderation.deadletter", "account.strikes"],
+        until=complete,
         timeout=120,
         quiet_for=2.0,
     )
-    decided, _, _ = _outcomes(records, settings)
-    assert Counter(decided) == Counter(before + after)
+    decided, reported, _ = _outcomes(records, settings)
+    assert Counter(decided) == Counter(sent["chat.messages"][0])
+    assert set(reported) == set(sent["user.reports"][0])  # a replayed signal counts once anyway
     dead = [r.json() for r in records if r.topic == settings.topic("moderation.deadletter")]
-    assert [(d["error_kind"], d["source_partition"], d["source_offset"]) for d in dead] == [
-        ("unreadable_batch", 0, first)
+    assert sorted((d["source_topic"], d["source_partition"], d["source_offset"]) for d in dead) == [
+        (settings.topic(topic), 0, sent[topic][1][0]) for topic in ("chat.messages", "user.reports")
     ]
-    assert f"offsets {first}-{last} of {settings.topic('chat.messages')}[0]" in dead[0]["error"]
+    for d in dead:
+        first, last = sent[d["source_topic"].removeprefix(settings.topic_prefix)][1]
+        assert d["error_kind"] == "unreadable_batch"
+        assert f"offsets {first}-{last} of {d['source_topic']}[0]" in d["error"]
 
     fresh = OutgoingEvent("chat.messages", b"fresh", orjson.dumps(_chat("fresh")), "fresh", "valid")
-    produce(settings, [fresh])
+    report = OutgoingEvent(
+        "user.reports", b"fresh-report", orjson.dumps(_report("fresh-report")), "r", "valid"
+    )
+    produce(settings, [fresh, report])
     after_records = consume(
         settings,
-        ["moderation.decisions"],
-        until=lambda rs: "fresh" in _outcomes(rs, settings)[0],
+        ["moderation.decisions", "account.strikes"],
+        until=lambda rs: (
+            "fresh" in _outcomes(rs, settings)[0] and "fresh-report" in _outcomes(rs, settings)[1]
+        ),
         timeout=60,
     )
     assert "fresh" in _outcomes(after_records, settings)[0]
+    assert "fresh-report" in _outcomes(after_records, settings)[1]
     assert worker.returncode is None
     assert worker.get("/health")[0] == 200
