@@ -51,6 +51,13 @@ class Settings:
     batch_window_s: float = 0.05
     max_event_bytes: int = 1_048_576
     max_text_chars: int = 20_000
+    # ids (and other short string fields such as a report's reason) and Kafka keys: longer ones
+    # are dead letters, so no decision, strike or dead letter outgrows a Kafka record
+    max_id_chars: int = 256
+    max_key_bytes: int = 1_024
+    # the largest record chatguard produces (Faust's producer refuses larger; so does the broker
+    # above 1 MB): a record over it is replaced by a compact dead letter
+    max_record_bytes: int = 1_000_000
 
     # Model and policy
     registry: Path = Path("registry")
@@ -106,6 +113,18 @@ class Settings:
         if self.ingest == "batch" and self.processing_guarantee == "exactly_once":
             msg = (
                 "CHATGUARD_INGEST=batch is at-least-once; exactly-once needs CHATGUARD_INGEST=faust"
+            )
+            raise SettingsError(msg)
+        # a dead letter carries a key and an id: both must leave room in a record for the rest
+        if not (
+            self.max_record_bytes >= 65_536
+            and 0 < self.max_key_bytes <= self.max_record_bytes // 16
+            and 0 < self.max_id_chars <= self.max_record_bytes // 64
+        ):
+            msg = (
+                f"max_record_bytes={self.max_record_bytes} must be at least 65536, "
+                f"max_key_bytes={self.max_key_bytes} at most a 16th of it "
+                f"and max_id_chars={self.max_id_chars} at most a 64th"
             )
             raise SettingsError(msg)
         if self.batch_size < 1 or self.batch_window_s <= 0:

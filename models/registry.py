@@ -99,6 +99,24 @@ class ModelRegistry:
             return None
         return name or None
 
+    def problem(self) -> str | None:
+        """Why a worker starting now could not load the current model, or None.
+
+        The answer names no filesystem path: workers show it on ``/ready``."""
+        if not self.root.is_dir():
+            return "the registry folder is missing"
+        try:
+            version = self.current_version()
+        except OSError as exc:
+            return f"the registry's CURRENT pointer cannot be read ({exc.strerror})"
+        if version is None:
+            return "the registry has no CURRENT pointer"
+        if "/" in version or "\\" in version or version.startswith("."):
+            return "the registry's CURRENT pointer names no version"
+        if not (self.versions_dir / version / "metadata.json").is_file():
+            return f"the current version {version[:80]} is missing from the registry"
+        return None
+
     def load_current(self) -> LoadedModel:
         """Load the served version; ``NoCurrentModel`` if nothing has been promoted."""
         version = self.current_version()

@@ -1,14 +1,19 @@
 """The Faust agents: consume, hand batches to the pipeline, keep the strikes table. No ML here.
 
-Agents take batches with ``take_events(max, within=...)``: a ``within`` is required or a quiet
-partition stalls the batch, and ``take_events`` acks the batch's events only after the loop body
-has run, so an offset is committed only once its decision has been handed to the producer (which
-Faust flushes before every commit). ``concurrency`` stays 1 per agent for the same reason
-(robinhood/faust#682: concurrent agents can commit past work still in flight).
+Agents take batches with ``noack_take(max, within=...)`` and ack a batch's events themselves once
+the loop body has handled them (``take_events`` acks in a ``finally``, so a batch whose handling
+raised, or was cancelled at shutdown, would be committed unhandled). A ``within`` is required or a
+quiet partition stalls the batch. An offset is committed only once its outcome has been handed to
+the producer (which Faust flushes before every commit). ``concurrency`` stays 1 per agent for the
+same reason (robinhood/faust#682: concurrent agents can commit past work still in flight).
+Bad input becomes a dead letter; an unexpected exception for one event becomes that event's
+``internal_error`` dead letter; only a sink that cannot send stops an agent, before its ack.
 """
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import logging
 import os
 import socket
@@ -23,18 +28,21 @@ from faust.types import AgentT, EventT, StreamT, TopicT
 from streams import metrics, topics
 from streams.app import app, settings
 from streams.batch_reader import BatchReader
-from streams.decoding import Rejected
+from streams.decoding import Rejected, decode_strike
 from streams.enforcement import apply_strike
-from streams.labels import LabelStore
+from streams.labels import LabelStore, LabelStoreError
 from streams.logs import use_json_logs
 from streams.model_holder import ModelHolder
-from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
+from streams.pipeline import ModerationPipeline, Outgoing, RawMessage, internal_error
 from streams.sinks import FaustSink
 from streams.transport import Transport
 from streams.unreadable import UnreadableBatch
 
 log = logging.getLogger(__name__)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+# a label store that cannot be written is tried again after 0.5 s, 1 s, 2 s, ... at most this
+LABEL_RETRY_MAX_S = 10.0
+LABEL_LOG_EVERY_S = 60.0
 
 
 def _raw_topic(name: str) -> TopicT:
@@ -71,9 +79,14 @@ strikes_table = app.Table(
 ).tumbling(settings.strike_window_s, expires=settings.strike_window_s)
 
 
-def _batches(stream: StreamT) -> AsyncIterator[Sequence[EventT]]:
-    """Batches of up to ``batch_size`` events, or whatever arrived within ``batch_window_s``."""
-    return cast(Stream, stream).take_events(settings.batch_size, within=settings.batch_window_s)
+async def _batches(stream: StreamT) -> AsyncIterator[Sequence[EventT]]:
+    """Batches of up to ``batch_size`` events, or whatever arrived within ``batch_window_s``;
+    each batch is acked when the loop body asks for the next one, i.e. after it handled it."""
+    taken = cast(Stream, stream).noack_take(settings.batch_size, within=settings.batch_window_s)
+    async for events in taken:
+        yield events
+        for event in events:
+            await stream.ack(event)
 
 
 def _raw(event: EventT) -> RawMessage:
@@ -112,23 +125,50 @@ else:
 async def collect_reports(stream: StreamT) -> None:
     """User reports → strike signals keyed by the reported account."""
     async for events in _batches(stream):
-        for event in events:
-            await pipeline.report(_raw(event))
+        await pipeline.reports([_raw(event) for event in events])
 
 
 @app.agent(labels_topic, name="store_labels")
 async def store_labels(stream: StreamT) -> None:
     """Moderator labels → the labelled-data store that retraining reads."""
     async for events in _batches(stream):
-        valid: list[dict[str, Any]] = []
-        for event in events:
-            raw = _raw(event)
-            result = pipeline.decode(raw)
-            if isinstance(result, Rejected):
-                await pipeline.dead_letter(raw, result)
-            else:
-                valid.append(result.data)
-        metrics.LABELS_STORED.inc(label_store.append(valid))
+        valid = await pipeline.labels([_raw(event) for event in events])
+        await _store_labels(valid)
+
+
+label_store_problem: str | None = None  # why the last append failed, shown on /ready
+
+
+async def _store_labels(labels: list[dict[str, Any]]) -> None:
+    """Append ``labels`` to the store, trying again with backoff for as long as it fails (a full
+    disk): until then the batch is not acked, so the labels wait in Kafka."""
+    global label_store_problem
+    delay, logged_at = 0.5, float("-inf")
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            stored = await loop.run_in_executor(None, label_store.append, labels)
+        except LabelStoreError as exc:
+            metrics.LABEL_STORE_OK.set(0)
+            metrics.LABEL_STORE_ERRORS.labels(reason=errno_name(exc)).inc()
+            problem = f"the label store cannot be written ({exc.strerror})"
+            if problem != label_store_problem or time.monotonic() - logged_at >= LABEL_LOG_EVERY_S:
+                log.error("%s; %d labels wait in Kafka, retrying", problem, len(labels))
+                logged_at = time.monotonic()
+            label_store_problem = problem
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LABEL_RETRY_MAX_S)
+            continue
+        if label_store_problem is not None:
+            log.warning("the label store is writable again (%s before)", label_store_problem)
+        label_store_problem = None
+        metrics.LABEL_STORE_OK.set(1)
+        metrics.LABELS_STORED.inc(stored)
+        return
+
+
+def errno_name(exc: OSError) -> str:
+    return errno.errorcode.get(exc.errno or 0, "other")
 
 
 @app.agent(strikes_topic, name="enforce_accounts")
@@ -136,40 +176,54 @@ async def enforce_accounts(stream: StreamT) -> None:
     """Strike signals (keyed by account) → the windowed strikes table → account actions."""
     actions_topic = settings.topic(topics.ACCOUNT_ACTIONS)
     window = settings.strike_window_s
-    async for event in stream.events():
+    # acked by hand once handled: one at a time, since the windowed table reads the current event
+    async for event in cast(Stream, stream).noack().events():
+        raw = _raw(event)
         try:
-            strike = orjson.loads(event.value)
-            account = event.key.decode() if event.key else strike["account_id"]
-        except (orjson.JSONDecodeError, UnicodeDecodeError, KeyError) as exc:
-            log.error("unreadable strike signal at %s: %s", event.message.tp, exc)
-            continue
-        state = strikes_table[account].current()
-        new_state, action = apply_strike(
-            state,
-            strike,
-            restrict_at=settings.restrict_strikes,
-            suspend_at=settings.suspend_strikes,
-        )
-        if new_state is state:
-            continue
-        strikes_table[account] = new_state
-        if action is None:
-            continue
-        window_start = (event.message.timestamp // window) * window
-        record = {
-            "action_id": f"{account}:{action}:{int(window_start)}",
-            "account_id": account,
-            "action": action,
-            "strikes": new_state["strikes"],
-            "categories": new_state["categories"],
-            "evidence": new_state["evidence"],
-            "window_start": window_start,
-            "decided_at": time.time(),
-        }
-        await pipeline.sink.send_all(
-            [Outgoing(actions_topic, account.encode(), orjson.dumps(record))]
-        )
-        metrics.ACCOUNT_ACTIONS.labels(action=action).inc()
+            outcome = _enforce(raw, event.message.timestamp, actions_topic, window)
+        except Exception as exc:  # a bug for one signal must not stop enforcement
+            outcome = internal_error(exc)
+        if isinstance(outcome, Rejected):
+            await pipeline.dead_letter(raw, outcome)
+        elif outcome is not None:
+            await pipeline.send([outcome])  # raises if the sink cannot send: no ack
+            metrics.ACCOUNT_ACTIONS.labels(action=orjson.loads(outcome.value)["action"]).inc()
+        await stream.ack(event)
+
+
+def _enforce(
+    raw: RawMessage, timestamp: float, actions_topic: str, window: float
+) -> Outgoing | Rejected | None:
+    """One strike signal → the account's new state; the account action if it crossed a level,
+    or why the signal is refused (the strikes topic is writable by anyone with access)."""
+    strike = decode_strike(raw.value, raw.key, max_id_chars=settings.max_id_chars)
+    if isinstance(strike, Rejected):
+        return strike
+    account = strike["account_id"]
+    state = strikes_table[account].current()
+    new_state, action = apply_strike(
+        state,
+        strike,
+        restrict_at=settings.restrict_strikes,
+        suspend_at=settings.suspend_strikes,
+    )
+    if new_state is state:
+        return None
+    strikes_table[account] = new_state
+    if action is None:
+        return None
+    window_start = (timestamp // window) * window
+    record = {
+        "action_id": f"{account}:{action}:{int(window_start)}",
+        "account_id": account,
+        "action": action,
+        "strikes": new_state["strikes"],
+        "categories": new_state["categories"],
+        "evidence": new_state["evidence"],
+        "window_start": window_start,
+        "decided_at": time.time(),
+    }
+    return Outgoing(actions_topic, account.encode(), orjson.dumps(record), raw)
 
 
 @app.task
@@ -189,7 +243,7 @@ async def follow_registry() -> None:
     new_version = await holder.refresh()
     if new_version is not None:
         update = {"worker": WORKER_ID, "version": new_version, "switched_at": time.time()}
-        await pipeline.sink.send_all(
+        await pipeline.send(
             [Outgoing(settings.topic(topics.MODEL_UPDATES), None, orjson.dumps(update))]
         )
 
@@ -219,17 +273,25 @@ async def health(web: Any, request: Any) -> Any:
 @app.page("/ready")
 async def ready(web: Any, request: Any) -> Any:
     """Readiness: a model is loaded and this worker has partitions of chat messages or posts
-    (or, on the Faust ingest path, any partitions) assigned."""
+    (or, on the Faust ingest path, any partitions) assigned, and nothing an operator must fix is
+    wrong (``problems``: a registry a restart could not load from, a label store that cannot be
+    written). The body names no filesystem path."""
     faust_assigned = len(app.consumer.assignment()) if app.consumer is not None else 0
     batch_assigned = len(batch_reader.assignment()) if batch_reader is not None else 0
+    problems = [p for p in (holder.registry_problem, label_store_problem) if p is not None]
     body = {
         "model_version": holder.current.version if holder.loaded else None,
         "ingest": settings.ingest_path,
         "assigned_partitions": faust_assigned + batch_assigned,
         "moderation_partitions": batch_assigned if batch_reader is not None else None,
         "last_model_error": holder.last_error,
+        "problems": problems,
     }
-    ok = holder.loaded and (batch_assigned if batch_reader is not None else faust_assigned) > 0
+    ok = (
+        holder.loaded
+        and (batch_assigned if batch_reader is not None else faust_assigned) > 0
+        and not problems
+    )
     return web.json(body, status=200 if ok else 503)
 
 

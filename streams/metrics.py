@@ -59,6 +59,30 @@ LABELS_STORED = Counter(
     "Moderator labels appended to the label store.",
     registry=REGISTRY,
 )
+LABEL_STORE_OK = Gauge(
+    "chatguard_label_store_ok",
+    "1 while the last append to the label store succeeded, 0 while labels wait in Kafka.",
+    registry=REGISTRY,
+)
+LABEL_STORE_ERRORS = Counter(
+    "chatguard_label_store_errors_total",
+    "Failed appends to the label store (the batch is kept and written again), by errno name.",
+    ["reason"],
+    registry=REGISTRY,
+)
+REGISTRY_OK = Gauge(
+    "chatguard_registry_ok",
+    "1 while the model registry and its CURRENT pointer can be read, else 0 (the loaded model "
+    "keeps serving, but a restarted worker could not start).",
+    registry=REGISTRY,
+)
+REGISTRY_PROBLEMS = Counter(
+    "chatguard_registry_problems_total",
+    "Registry polls that found the registry folder, CURRENT or the current version missing.",
+    registry=REGISTRY,
+)
+LABEL_STORE_OK.set(1)
+REGISTRY_OK.set(1)
 
 
 def render() -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 
 from chatguard.settings import Settings
@@ -20,6 +21,7 @@ from models.registry import ModelRegistry
 from streams import metrics
 
 log = logging.getLogger(__name__)
+REGISTRY_LOG_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class ModelHolder:
         self.policy_file = settings.policy_file or None
         self._serving: ServingModel | None = None
         self.last_error: str | None = None
+        self.registry_problem: str | None = None  # see watch_registry
+        self._registry_logged_at = 0.0
 
     @property
     def current(self) -> ServingModel:
@@ -67,6 +71,7 @@ class ModelHolder:
 
     async def refresh(self) -> str | None:
         """Switch to the registry's current version if it moved; return the new version."""
+        self.watch_registry()
         try:
             wanted = self.registry.current_version()
         except (ModelError, OSError) as exc:
@@ -87,6 +92,33 @@ class ModelHolder:
         metrics.MODEL_RELOADS.labels(result="ok").inc()
         log.info("model switched from %s to %s (policy %s)", old, wanted, serving.policy.version)
         return wanted
+
+    def watch_registry(self) -> None:
+        """Notice a registry (or its CURRENT) that vanished: the loaded model keeps serving, but
+        a worker restarted now could not start, so it shows on ``/ready``, in the metrics and,
+        at most once a minute while it lasts, in the log."""
+        try:
+            problem = self.registry.problem()
+        except OSError as exc:
+            problem = f"the registry cannot be read ({exc.strerror})"
+        now = time.monotonic()
+        if problem is None:
+            if self.registry_problem is not None:
+                log.warning(
+                    "the model registry is readable again (%s before)", self.registry_problem
+                )
+            self.registry_problem = None
+            metrics.REGISTRY_OK.set(1)
+            return
+        metrics.REGISTRY_OK.set(0)
+        metrics.REGISTRY_PROBLEMS.inc()
+        if (
+            problem != self.registry_problem
+            or now - self._registry_logged_at >= REGISTRY_LOG_EVERY_S
+        ):
+            log.error("%s; still serving model %s", problem, self._version())
+            self._registry_logged_at = now
+        self.registry_problem = problem
 
     def _failed(self, message: str) -> None:
         if message != self.last_error:  # say it once, not every poll

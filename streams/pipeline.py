@@ -18,7 +18,7 @@ import orjson
 from chatguard.settings import Settings
 from streams import metrics, topics
 from streams.decide import Position, build_decisions, score_events
-from streams.decoding import Event, Rejected, decode
+from streams.decoding import Event, Rejected, check_categories, decode
 from streams.model_holder import ModelHolder
 
 SCORED_TYPES = ("chat.message", "post")
@@ -26,6 +26,10 @@ SCORED_TYPES = ("chat.message", "post")
 # for an event near Kafka's 1 MB record limit is itself under that limit. The whole value stays at
 # its source position, which the dead letter records.
 DEAD_LETTER_RAW_BYTES = 512 * 1024
+# a dead letter's error message is cut here (an exception's text can be anything)
+ERROR_CHARS = 1_000
+# what Kafka adds to a record's key and value in a batch (headers, varints, the batch header)
+RECORD_OVERHEAD_BYTES = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,7 @@ class Outgoing:
     topic: str
     key: bytes | None
     value: bytes
+    source: RawMessage | None = None  # the input it answers, for a dead letter if it is too large
 
 
 class OutputSink(Protocol):
@@ -70,18 +75,30 @@ class ModerationPipeline:
         self._enforcement = settings.topic(topics.ENFORCEMENT)
         self._dead_letter = settings.topic(topics.DEAD_LETTER)
         self._strikes = settings.topic(topics.ACCOUNT_STRIKES)
+        # the raw value a dead letter keeps: 512 KiB, or less if the record limit is lower; the
+        # rest of a dead letter (key, ids, error, topic name) is bounded by the settings
+        fixed = 4_096 + 3 * settings.max_key_bytes + 6 * (ERROR_CHARS + settings.max_id_chars)
+        self._raw_cut = max(
+            0, min(DEAD_LETTER_RAW_BYTES, (settings.max_record_bytes - fixed) * 3 // 4)
+        )
 
     def decode(self, message: RawMessage) -> Event | Rejected:
         logical = topics.logical_name(self.settings, message.topic)
         metrics.EVENTS_IN.labels(topic=logical).inc()
-        return self._decode(message.value, logical)
+        return self._decode(message, logical)
 
-    def _decode(self, raw: bytes | None, logical_topic: str) -> Event | Rejected:
+    def _decode(self, message: RawMessage, logical_topic: str) -> Event | Rejected:
+        key_bytes = self.settings.max_key_bytes
+        if message.key is not None and len(message.key) > key_bytes:
+            return Rejected(
+                "oversize_key", f"key is {len(message.key)} bytes; the limit is {key_bytes}"
+            )
         return decode(
-            raw,
+            message.value,
             logical_topic,
             max_event_bytes=self.settings.max_event_bytes,
             max_text_chars=self.settings.max_text_chars,
+            max_id_chars=self.settings.max_id_chars,
         )
 
     async def moderate(self, batch: Sequence[RawMessage]) -> None:
@@ -94,7 +111,10 @@ class ModerationPipeline:
         for message in batch:
             topic = logical(self.settings, message.topic)
             arrived[topic] += 1
-            result = self._decode(message.value, topic)
+            try:
+                result = self._decode(message, topic)
+            except Exception as exc:  # a decoder bug must not take the batch down
+                result = internal_error(exc)
             if isinstance(result, Rejected):
                 out.append(self._dead_letter_record(message, result))
             elif result.event_type not in SCORED_TYPES:
@@ -114,8 +134,42 @@ class ModerationPipeline:
         for topic, count in arrived.items():
             metrics.EVENTS_IN.labels(topic=topic).inc(count)
         if events:
-            out.extend(self._decide(events, sources))
-        await self.sink.send_all(out)
+            out.extend(self._decide_isolated(events, sources))
+        await self.send(out)
+
+    def _decide_isolated(self, events: list[Event], sources: list[RawMessage]) -> list[Outgoing]:
+        """``_decide``; if it raises for the batch, one event at a time, so that only the events
+        it raises on become ``internal_error`` dead letters."""
+        try:
+            return self._decide(events, sources)
+        except Exception:
+            if len(events) == 1:
+                raise
+        out: list[Outgoing] = []
+        for event, source in zip(events, sources, strict=True):
+            try:
+                out.extend(self._decide([event], [source]))
+            except Exception as exc:
+                out.append(self._dead_letter_record(source, internal_error(exc, event.event_id)))
+        return out
+
+    async def send(self, records: Sequence[Outgoing]) -> None:
+        """Hand ``records`` to the sink; one over the record limit becomes an
+        ``output_too_large`` dead letter instead of a producer error that would stop the worker."""
+        limit = self.settings.max_record_bytes
+        bounded = [
+            record
+            if _record_bytes(record) <= limit
+            else self._too_large(record, _record_bytes(record), limit)
+            for record in records
+        ]
+        await self.sink.send_all(bounded)
+
+    def _too_large(self, record: Outgoing, size: int, limit: int) -> Outgoing:
+        topic = topics.logical_name(self.settings, record.topic)
+        error = f"a {size}-byte record for {topic} is over the {limit}-byte record limit"
+        source = record.source or RawMessage(record.topic, -1, -1, record.key, None)
+        return self._dead_letter_record(source, Rejected("output_too_large", error))
 
     def _decide(self, events: list[Event], sources: list[RawMessage]) -> list[Outgoing]:
         """Score ``events`` as one batch; decisions (and dead letters for poison events)."""
@@ -143,27 +197,30 @@ class ModerationPipeline:
         decisions = build_decisions(serving, events, positions, scores, time.time())
         actions: Counter[str] = Counter()
         triggered: Counter[tuple[str, str]] = Counter()
-        for decision in decisions:
+        for decision, source in zip(decisions, sources, strict=True):
             action = decision["action"]
             actions[action] += 1
             for category in decision["triggered"]:
                 triggered[(category, action)] += 1
-            out.extend(self._routed(decision))
+            out.extend(self._routed(decision, source))
         for action, count in actions.items():
             metrics.DECISIONS.labels(action=action).inc(count)
         for (category, action), count in triggered.items():
             metrics.TRIGGERED.labels(category=category, action=action).inc(count)
         return out
 
-    def _routed(self, decision: dict[str, Any]) -> list[Outgoing]:
+    def _routed(self, decision: dict[str, Any], source: RawMessage | None = None) -> list[Outgoing]:
         """Every decision to the decisions topic; review and block also to their queues."""
         key = decision["account_id"].encode()
         value = orjson.dumps(decision)
         action = decision["action"]
         if action == "allow":
-            return [Outgoing(self._decisions, key, value)]
+            return [Outgoing(self._decisions, key, value, source)]
         if action == "review":
-            return [Outgoing(self._decisions, key, value), Outgoing(self._review, key, value)]
+            return [
+                Outgoing(self._decisions, key, value, source),
+                Outgoing(self._review, key, value, source),
+            ]
         strike = {
             "signal_id": f"block:{decision['event_id']}",
             "kind": "block",
@@ -174,39 +231,62 @@ class ModerationPipeline:
             "at": decision["decided_at"],
         }
         return [
-            Outgoing(self._decisions, key, value),
-            Outgoing(self._enforcement, key, value),
-            Outgoing(self._strikes, key, orjson.dumps(strike)),
+            Outgoing(self._decisions, key, value, source),
+            Outgoing(self._enforcement, key, value, source),
+            Outgoing(self._strikes, key, orjson.dumps(strike), source),
         ]
 
     async def dead_letter(self, message: RawMessage, rejected: Rejected) -> None:
-        await self.sink.send_all([self._dead_letter_record(message, rejected)])
+        await self.send([self._dead_letter_record(message, rejected)])
 
     def _dead_letter_record(self, message: RawMessage, rejected: Rejected) -> Outgoing:
+        """The dead letter for ``message``: compact whatever the input, so it always fits in a
+        record. Its key and raw value are cut (their sizes recorded), and so are its id and error."""
         raw = message.value or b""
-        key = message.key[:DEAD_LETTER_RAW_BYTES] if message.key is not None else None
+        key = message.key[: self.settings.max_key_bytes] if message.key is not None else None
+        error = rejected.error
+        if len(error) > ERROR_CHARS:
+            error = f"{error[:ERROR_CHARS]}… ({len(rejected.error)} chars)"
         record = {
             "source_topic": message.topic,
             "source_partition": message.partition,
             "source_offset": message.offset,
             "key": base64.b64encode(key).decode() if key is not None else None,
-            "raw": base64.b64encode(raw[:DEAD_LETTER_RAW_BYTES]).decode(),
+            "raw": base64.b64encode(raw[: self._raw_cut]).decode(),
             "error_kind": rejected.kind,
-            "error": rejected.error,
+            "error": error,
             "failed_at": time.time(),
-            "event_id": rejected.event_id,
+            "event_id": (
+                rejected.event_id[: self.settings.max_id_chars]
+                if rejected.event_id is not None
+                else None
+            ),
             "raw_size": len(raw),
-            "raw_truncated": len(raw) > DEAD_LETTER_RAW_BYTES,
+            "raw_truncated": len(raw) > self._raw_cut,
+            "key_size": len(message.key) if message.key is not None else 0,
+            "key_truncated": key is not None and len(key) < len(message.key or b""),
         }
         metrics.DEAD_LETTERS.labels(kind=rejected.kind).inc()
-        return Outgoing(self._dead_letter, message.key, orjson.dumps(record))
+        return Outgoing(self._dead_letter, key, orjson.dumps(record), message)
+
+    async def reports(self, batch: Sequence[RawMessage]) -> None:
+        """User reports → a strike signal or a dead letter each, handed to the sink together."""
+        out: list[Outgoing] = []
+        for message in batch:
+            try:
+                out.append(self._report(message))
+            except Exception as exc:  # one report must not take the batch down
+                out.append(self._dead_letter_record(message, internal_error(exc)))
+        await self.send(out)
 
     async def report(self, message: RawMessage) -> None:
         """A user report becomes a strike signal keyed by the reported account."""
+        await self.reports([message])
+
+    def _report(self, message: RawMessage) -> Outgoing:
         result = self.decode(message)
         if isinstance(result, Rejected):
-            await self.dead_letter(message, result)
-            return
+            return self._dead_letter_record(message, result)
         data = result.data
         weight = (
             self.settings.confirmed_report_weight
@@ -223,4 +303,33 @@ class ModerationPipeline:
             "at": data["reported_at"],
         }
         account = data["account_id"].encode()
-        await self.sink.send_all([Outgoing(self._strikes, account, orjson.dumps(strike))])
+        return Outgoing(self._strikes, account, orjson.dumps(strike), message)
+
+    async def labels(self, batch: Sequence[RawMessage]) -> list[dict[str, Any]]:
+        """The valid moderator labels of ``batch``; the others become dead letters (sent here).
+
+        A label must name only categories the serving model knows."""
+        valid: list[dict[str, Any]] = []
+        dead: list[Outgoing] = []
+        for message in batch:
+            try:
+                result = self.decode(message)
+                if isinstance(result, Event):
+                    result = check_categories(result, self.holder.current.model.labels) or result
+            except Exception as exc:  # one label must not take the batch down
+                result = internal_error(exc)
+            if isinstance(result, Rejected):
+                dead.append(self._dead_letter_record(message, result))
+            else:
+                valid.append(result.data)
+        await self.send(dead)
+        return valid
+
+
+def _record_bytes(record: Outgoing) -> int:
+    return len(record.key or b"") + len(record.value) + RECORD_OVERHEAD_BYTES
+
+
+def internal_error(exc: Exception, event_id: str | None = None) -> Rejected:
+    """An unexpected exception while handling one event, as that event's dead letter."""
+    return Rejected("internal_error", f"{type(exc).__name__}: {exc}", event_id)
