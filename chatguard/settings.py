@@ -51,6 +51,9 @@ class Settings:
     batch_window_s: float = 0.05
     max_event_bytes: int = 1_048_576
     max_text_chars: int = 20_000
+    # a batch scored for longer than this is scored event by event; an event that alone takes
+    # longer becomes a scoring_timeout dead letter (scoring runs beside the event loop, not in it)
+    scoring_budget_s: float = 5.0
 
     # Model and policy
     registry: Path = Path("registry")
@@ -107,6 +110,9 @@ class Settings:
             msg = (
                 "CHATGUARD_INGEST=batch is at-least-once; exactly-once needs CHATGUARD_INGEST=faust"
             )
+            raise SettingsError(msg)
+        if self.scoring_budget_s <= 0:
+            msg = f"CHATGUARD_SCORING_BUDGET_S={self.scoring_budget_s} must be positive"
             raise SettingsError(msg)
         if self.batch_size < 1 or self.batch_window_s <= 0:
             msg = f"batch_size={self.batch_size} and batch_window_s={self.batch_window_s} must be positive"
