@@ -86,13 +86,11 @@ class Scorer:
         done = await self._within_budget(partial(score_events, serving, events))
         if done is not None:
             return done
+        log.warning(
+            "a batch of %d event(s) took over the %.1f s scoring budget", len(events), self.budget_s
+        )
         if len(events) == 1:
             return np.full((1, len(serving.model.labels)), np.nan), [self._timeout(0)]
-        log.warning(
-            "a batch of %d events took over the %.1f s scoring budget: scoring them one by one",
-            len(events),
-            self.budget_s,
-        )
         scores = np.full((len(events), len(serving.model.labels)), np.nan)
         failures: list[ScoringFailure] = []
         for i, event in enumerate(events):
