@@ -58,6 +58,9 @@ class Settings:
     # the largest record chatguard produces (Faust's producer refuses larger; so does the broker
     # above 1 MB): a record over it is replaced by a compact dead letter
     max_record_bytes: int = 1_000_000
+    # a batch scored for longer than this is scored event by event; an event that alone takes
+    # longer becomes a scoring_timeout dead letter (scoring runs beside the event loop, not in it)
+    scoring_budget_s: float = 5.0
 
     # Model and policy
     registry: Path = Path("registry")
@@ -126,6 +129,9 @@ class Settings:
                 f"max_key_bytes={self.max_key_bytes} at most a 16th of it "
                 f"and max_id_chars={self.max_id_chars} at most a 64th"
             )
+            raise SettingsError(msg)
+        if self.scoring_budget_s <= 0:
+            msg = f"CHATGUARD_SCORING_BUDGET_S={self.scoring_budget_s} must be positive"
             raise SettingsError(msg)
         if self.batch_size < 1 or self.batch_window_s <= 0:
             msg = f"batch_size={self.batch_size} and batch_window_s={self.batch_window_s} must be positive"

@@ -17,9 +17,10 @@ import orjson
 
 from chatguard.settings import Settings
 from streams import metrics, topics
-from streams.decide import Position, build_decisions, score_events
+from streams.decide import Position, build_decisions
 from streams.decoding import Event, Rejected, check_categories, decode
 from streams.model_holder import ModelHolder
+from streams.scoring import Scorer
 
 SCORED_TYPES = ("chat.message", "post")
 # A dead letter carries the raw value base64-encoded (4/3 larger): cut it here so that a dead letter
@@ -70,6 +71,7 @@ class ModerationPipeline:
         self.settings = settings
         self.holder = holder
         self.sink = sink
+        self._scorer = Scorer(settings.scoring_budget_s)
         self._decisions = settings.topic(topics.DECISIONS)
         self._review = settings.topic(topics.REVIEW)
         self._enforcement = settings.topic(topics.ENFORCEMENT)
@@ -134,21 +136,21 @@ class ModerationPipeline:
         for topic, count in arrived.items():
             metrics.EVENTS_IN.labels(topic=topic).inc(count)
         if events:
-            out.extend(self._decide_isolated(events, sources))
+            out.extend(await self._decide_isolated(events, sources))
         await self.send(out)
 
-    def _decide_isolated(self, events: list[Event], sources: list[RawMessage]) -> list[Outgoing]:
+    async def _decide_isolated(self, events: list[Event], sources: list[RawMessage]) -> list[Outgoing]:
         """``_decide``; if it raises for the batch, one event at a time, so that only the events
         it raises on become ``internal_error`` dead letters."""
         try:
-            return self._decide(events, sources)
+            return await self._decide(events, sources)
         except Exception:
             if len(events) == 1:
                 raise
         out: list[Outgoing] = []
         for event, source in zip(events, sources, strict=True):
             try:
-                out.extend(self._decide([event], [source]))
+                out.extend(await self._decide([event], [source]))
             except Exception as exc:
                 out.append(self._dead_letter_record(source, internal_error(exc, event.event_id)))
         return out
@@ -171,12 +173,12 @@ class ModerationPipeline:
         source = record.source or RawMessage(record.topic, -1, -1, record.key, None)
         return self._dead_letter_record(source, Rejected("output_too_large", error))
 
-    def _decide(self, events: list[Event], sources: list[RawMessage]) -> list[Outgoing]:
-        """Score ``events`` as one batch; decisions (and dead letters for poison events)."""
+    async def _decide(self, events: list[Event], sources: list[RawMessage]) -> list[Outgoing]:
+        """Score ``events`` as one batch; decisions (dead letters for poison and slow events)."""
         out: list[Outgoing] = []
         serving = self.holder.current  # one version for the whole batch
         started = time.perf_counter()
-        scores, failures = score_events(serving, events)
+        scores, failures = await self._scorer.score(serving, events)
         metrics.SCORING_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(len(events))
         if failures:
@@ -185,7 +187,7 @@ class ModerationPipeline:
                 out.append(
                     self._dead_letter_record(
                         sources[failure.index],
-                        Rejected("scoring_failed", failure.error, event.event_id),
+                        Rejected(failure.kind, failure.error, event.event_id),
                     )
                 )
             failed = {f.index for f in failures}
