@@ -56,6 +56,12 @@ class Settings:
     registry: Path = Path("registry")
     policy_file: str = ""
     model_poll_s: float = 5.0
+    # Ed25519 keys (``chatguard keys init``): promotion signs with the private key, which stays
+    # with whoever promotes; workers verify with the public key and refuse unsigned versions
+    model_signing_key: Path = Path("keys/model-signing.key")
+    model_public_key: Path = Path("keys/model-signing.pub")
+    # development only: serve models without checking their signature (logged loudly)
+    allow_unsigned_models: bool = False
 
     # Account enforcement
     strike_window_s: float = 86_400.0

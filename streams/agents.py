@@ -218,6 +218,11 @@ async def ready(web: Any, request: Any) -> Any:
         "assigned_partitions": faust_assigned + batch_assigned,
         "moderation_partitions": batch_assigned if batch_reader is not None else None,
         "last_model_error": holder.last_error,
+        "refused_model": (
+            {"version": holder.refused.version, "reason": holder.refused.reason}
+            if holder.refused is not None
+            else None
+        ),
     }
     ok = holder.loaded and (batch_assigned if batch_reader is not None else faust_assigned) > 0
     return web.json(body, status=200 if ok else 503)
