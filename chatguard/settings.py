@@ -76,6 +76,10 @@ class Settings:
     # Operations
     web_port: int = 6066
     web_enabled: bool = True
+    # loopback outside containers; a container sets 0.0.0.0 so its probes and scrapers reach it
+    web_host: str = "127.0.0.1"
+    # when set, /ready and /metrics need ``Authorization: Bearer <token>``; /health stays open
+    web_token: str = field(default="", repr=False)
     data_dir: Path = Path(".run/worker")
     log_level: str = "info"
     log_json: bool = False

@@ -30,6 +30,7 @@ from streams.logs import use_json_logs
 from streams.model_holder import ModelHolder
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
 from streams.sinks import FaustSink
+from streams.web_auth import authorized
 
 log = logging.getLogger(__name__)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -210,6 +211,8 @@ async def health(web: Any, request: Any) -> Any:
 async def ready(web: Any, request: Any) -> Any:
     """Readiness: a model is loaded and this worker has partitions of chat messages or posts
     (or, on the Faust ingest path, any partitions) assigned."""
+    if not authorized(settings, request):
+        return _unauthorized(web)
     faust_assigned = len(app.consumer.assignment()) if app.consumer is not None else 0
     batch_assigned = len(batch_reader.assignment()) if batch_reader is not None else 0
     body = {
@@ -230,4 +233,14 @@ async def ready(web: Any, request: Any) -> Any:
 
 @app.page("/metrics")
 async def prometheus_metrics(web: Any, request: Any) -> Any:
+    if not authorized(settings, request):
+        return _unauthorized(web)
     return web.bytes(metrics.render(), content_type="text/plain")
+
+
+def _unauthorized(web: Any) -> Any:
+    return web.json(
+        {"error": "this endpoint needs Authorization: Bearer <CHATGUARD_WEB_TOKEN>"},
+        status=401,
+        headers={"WWW-Authenticate": 'Bearer realm="chatguard"'},
+    )
