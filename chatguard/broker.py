@@ -316,10 +316,16 @@ class LocalBroker:
             return {role: ScramUser(**stored[role]) for role in ROLES}
         except FileNotFoundError:
             pass
+        assert self.data_dir is not None
+        if (self.data_dir / "data" / "meta.properties").exists():
+            msg = (
+                f"{self.data_dir} was formatted without ACLs, so it has none of their SCRAM users; "
+                "stop the broker and remove that directory, or pick another --data-dir"
+            )
+            raise BrokerError(msg)
         users: dict[str, ScramUser] = {
             role: ScramUser(USERNAMES[role], secrets.token_urlsafe(18)) for role in ROLES
         }
-        assert self.data_dir is not None
         self.data_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.principals_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -551,14 +557,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     user = ScramUser.parse(args.sasl_scram) if getattr(args, "sasl_scram", None) else None
-    broker = LocalBroker(
-        port=args.port,
-        controller_port=args.controller_port,
-        data_dir=args.data_dir,
-        scram_user=user,
-        acls=bool(getattr(args, "acls", False)),
-    )
     try:
+        broker = LocalBroker(
+            port=args.port,
+            controller_port=args.controller_port,
+            data_dir=args.data_dir,
+            scram_user=user,
+            acls=bool(getattr(args, "acls", False)),
+        )
         if args.broker_action == "start":
             broker.start(timeout=args.timeout)
             if broker.acls:
