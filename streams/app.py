@@ -52,7 +52,6 @@ def create_app(settings: Settings) -> faust.App:
         web_enabled=settings.web_enabled,
         web_port=settings.web_port,
         web_bind=settings.web_host,
-        web_host=settings.web_host,
         # Faust's /router/ (cluster topology) and /table/ (any table key, e.g. an account's
         # strikes) views: nothing here routes requests between workers, so they only leak
         web_router_enabled=False,
