@@ -66,6 +66,12 @@ class Settings:
     registry: Path = Path("registry")
     policy_file: str = ""
     model_poll_s: float = 5.0
+    # Ed25519 keys (``chatguard keys init``): promotion signs with the private key, which stays
+    # with whoever promotes; workers verify with the public key and refuse unsigned versions
+    model_signing_key: Path = Path("keys/model-signing.key")
+    model_public_key: Path = Path("keys/model-signing.pub")
+    # development only: serve models without checking their signature (logged loudly)
+    allow_unsigned_models: bool = False
 
     # Account enforcement
     strike_window_s: float = 86_400.0
@@ -80,6 +86,10 @@ class Settings:
     # Operations
     web_port: int = 6066
     web_enabled: bool = True
+    # loopback outside containers; a container sets 0.0.0.0 so its probes and scrapers reach it
+    web_host: str = "127.0.0.1"
+    # when set, /ready and /metrics need ``Authorization: Bearer <token>``; /health stays open
+    web_token: str = field(default="", repr=False)
     data_dir: Path = Path(".run/worker")
     log_level: str = "info"
     log_json: bool = False

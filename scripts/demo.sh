@@ -48,9 +48,21 @@ else
     chatguard broker status --port "$PORT"
 fi
 
+echo "== model signing keys"
+# promotion signs with the private key; the worker loads only models signed by it
+new_keys=0
+if [ ! -f "${CHATGUARD_MODEL_SIGNING_KEY:-keys/model-signing.key}" ]; then
+    chatguard keys init
+    new_keys=1
+else
+    echo "using ${CHATGUARD_MODEL_SIGNING_KEY:-keys/model-signing.key}"
+fi
+
 echo "== model"
 if ! chatguard models 2>/dev/null | grep -q '^\*'; then
     chatguard train --promote
+elif [ "$new_keys" = 1 ]; then
+    chatguard keys sign # a model promoted before this checkout had keys
 fi
 chatguard models
 

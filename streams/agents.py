@@ -37,6 +37,7 @@ from streams.pipeline import ModerationPipeline, Outgoing, RawMessage, internal_
 from streams.sinks import FaustSink
 from streams.transport import Transport
 from streams.unreadable import UnreadableBatch
+from streams.web_auth import authorized
 
 log = logging.getLogger(__name__)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -276,6 +277,8 @@ async def ready(web: Any, request: Any) -> Any:
     (or, on the Faust ingest path, any partitions) assigned, and nothing an operator must fix is
     wrong (``problems``: a registry a restart could not load from, a label store that cannot be
     written). The body names no filesystem path."""
+    if not authorized(settings, request):
+        return _unauthorized(web)
     faust_assigned = len(app.consumer.assignment()) if app.consumer is not None else 0
     batch_assigned = len(batch_reader.assignment()) if batch_reader is not None else 0
     problems = [p for p in (holder.registry_problem, label_store_problem) if p is not None]
@@ -286,6 +289,11 @@ async def ready(web: Any, request: Any) -> Any:
         "moderation_partitions": batch_assigned if batch_reader is not None else None,
         "last_model_error": holder.last_error,
         "problems": problems,
+        "refused_model": (
+            {"version": holder.refused.version, "reason": holder.refused.reason}
+            if holder.refused is not None
+            else None
+        ),
     }
     ok = (
         holder.loaded
@@ -297,4 +305,14 @@ async def ready(web: Any, request: Any) -> Any:
 
 @app.page("/metrics")
 async def prometheus_metrics(web: Any, request: Any) -> Any:
+    if not authorized(settings, request):
+        return _unauthorized(web)
     return web.bytes(metrics.render(), content_type="text/plain")
+
+
+def _unauthorized(web: Any) -> Any:
+    return web.json(
+        {"error": "this endpoint needs Authorization: Bearer <CHATGUARD_WEB_TOKEN>"},
+        status=401,
+        headers={"WWW-Authenticate": 'Bearer realm="chatguard"'},
+    )

@@ -52,6 +52,11 @@ def create_app(settings: Settings) -> faust.App:
         datadir=str(settings.data_dir),
         web_enabled=settings.web_enabled,
         web_port=settings.web_port,
+        web_bind=settings.web_host,
+        # Faust's /router/ (cluster topology) and /table/ (any table key, e.g. an account's
+        # strikes) views: nothing here routes requests between workers, so they only leak
+        web_router_enabled=False,
+        web_tables_enabled=False,
         consumer_auto_offset_reset="earliest",
         # commit often: a SIGKILLed worker's successor re-reads (and we de-duplicate) less
         broker_commit_every=1000,

@@ -48,6 +48,13 @@ MODEL_RELOADS = Counter(
     ["result"],
     registry=REGISTRY,
 )
+MODEL_REFUSED = Gauge(
+    "chatguard_model_refused",
+    "1 for the promoted version this worker refuses to load (unsigned, bad_signature, "
+    "tampered, unloadable) while it keeps serving the previous one.",
+    ["version", "reason"],
+    registry=REGISTRY,
+)
 ACCOUNT_ACTIONS = Counter(
     "chatguard_account_actions_total",
     "Account actions emitted, by action.",
@@ -93,3 +100,10 @@ def render() -> bytes:
 def set_model(version: str, policy_version: str) -> None:
     MODEL_INFO.clear()
     MODEL_INFO.labels(version=version, policy_version=policy_version).set(1)
+
+
+def set_refused(version: str | None, reason: str = "") -> None:
+    """Name the refused version, or clear it once a version was loaded."""
+    MODEL_REFUSED.clear()
+    if version is not None:
+        MODEL_REFUSED.labels(version=version, reason=reason).set(1)

@@ -139,7 +139,9 @@ class ModerationPipeline:
             out.extend(await self._decide_isolated(events, sources))
         await self.send(out)
 
-    async def _decide_isolated(self, events: list[Event], sources: list[RawMessage]) -> list[Outgoing]:
+    async def _decide_isolated(
+        self, events: list[Event], sources: list[RawMessage]
+    ) -> list[Outgoing]:
         """``_decide``; if it raises for the batch, one event at a time, so that only the events
         it raises on become ``internal_error`` dead letters."""
         try:

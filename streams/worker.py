@@ -19,7 +19,9 @@ def main(argv: Sequence[str]) -> int:
     except ModelError as exc:
         print(
             f"chatguard worker: cannot start without a model: {exc}\n"
-            f"(registry: {settings.registry}; train one with `chatguard train --promote`)",
+            f"(registry: {settings.registry}; train one with `chatguard train --promote`; "
+            "workers load only versions signed with the private key that matches "
+            f"{settings.model_public_key}, see `chatguard keys --help`)",
             file=sys.stderr,
         )
         return 2

@@ -18,6 +18,7 @@ from chatguard.cli import main as chatguard
 from chatguard.settings import Settings
 from models.registry import ModelRegistry
 from streams.produce import OutgoingEvent, build_events
+from tests.conftest import ModelKeys
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import accounted, consume, free_port, produce
 from tests.e2e.poison_model import MARKER, promote_poisoned_copy
@@ -113,14 +114,17 @@ def test_a_corrupt_promoted_model_keeps_the_current_one_serving(
     start_worker: Callable[..., WorkerProcess],
     stream_settings: Settings,
     stream_env: dict[str, str],
+    model_keys: ModelKeys,
 ) -> None:
     registry = ModelRegistry(Path(stream_env["CHATGUARD_REGISTRY"]))
     good = registry.current_version()
     worker = start_worker()
     worker.wait_ready()
-    # a new version whose artifact is damaged after it was written, promoted without the gate
+    # a new, signed version whose artifact is damaged after it was written, promoted without
+    # the gate
     assert chatguard(["train", "--registry", str(registry.root), "--seed", "9", "--quiet"]) == 0
     bad = registry.versions()[-1]
+    registry.sign(bad, model_keys.private_key)
     artifact = registry.path(bad) / "model.joblib"
     artifact.chmod(0o644)
     artifact.write_bytes(b"\x80\x04 not the model")

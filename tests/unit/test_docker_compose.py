@@ -190,3 +190,25 @@ def test_installed_package_carries_the_data_its_commands_read() -> None:
         package, relative = path.split("/", 1)
         globs = package_data.get(package, [])
         assert any(fnmatch(relative, g) for g in globs), f"{path} is not package data"
+
+
+def test_workers_get_only_the_public_key_and_no_private_key_ships_in_the_image(
+    compose: dict[str, Any],
+) -> None:
+    env = _dockerfile_env()
+    private_dir = str(PurePosixPath(env["CHATGUARD_MODEL_SIGNING_KEY"]).parent)
+    public_dir = str(PurePosixPath(env["CHATGUARD_MODEL_PUBLIC_KEY"]).parent)
+    assert private_dir != public_dir
+    services = compose["services"]
+
+    def mounted(service: dict[str, Any]) -> set[str]:
+        return {str(PurePosixPath(m.split(":")[1])) for m in services_volumes(service)}
+
+    assert public_dir in mounted(services["worker"])
+    assert private_dir not in mounted(services["worker"])
+    assert {private_dir, public_dir, env["CHATGUARD_REGISTRY"]} <= mounted(services["keys"])
+    assert "keys" in services["worker"]["depends_on"]
+    assert _environment(services["worker"])["CHATGUARD_WEB_HOST"] == "0.0.0.0"
+    # the build's throwaway private key is removed in the RUN that made it
+    run = next(line for line in DOCKERFILE.replace("\\\n", " ").splitlines() if "keys init" in line)
+    assert "rm /tmp/build-signing.key" in run
