@@ -112,16 +112,17 @@ def _hostile_plan() -> Plan:
     for codec in CODECS:
         for topic, build in BUILDERS.items():
             records: list[JavaRecord] = []
+            outcome = {
+                "chat.messages": plan.decided,
+                "posts": plan.decided,
+                "user.reports": plan.reported,
+                "moderator.labels": plan.labelled,
+            }[topic]
             for i in range(4):
                 key = f"{codec}-{topic}-ok-{i}"
                 headers = (("trace-id", f"t{i}"), ("origin", "java-console"), ("lang", "中文"))
                 records.append(JavaRecord(key, orjson.dumps(build(key)).decode(), headers))
-                {
-                    "chat.messages": plan.decided,
-                    "posts": plan.decided,
-                    "user.reports": plan.reported,
-                    "moderator.labels": plan.labelled,
-                }[topic].add(key)
+                outcome.add(key)
             valid = build(f"{codec}-{topic}-broken")
             without_id = {k: v for k, v in valid.items() if k != "event_id"}
             malformed = {
