@@ -41,9 +41,10 @@ from streams.web_auth import authorized
 
 log = logging.getLogger(__name__)
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
-# a label store that cannot be written is tried again after 0.5 s, 1 s, 2 s, ... at most this
-LABEL_RETRY_MAX_S = 10.0
-LABEL_LOG_EVERY_S = 60.0
+# a label store that fails is tried again after 0.5 s, 1 s, 2 s, ... at most this, and logged at
+# most once a minute
+RETRY_MAX_S = 10.0
+LOG_EVERY_S = 60.0
 
 
 def _raw_topic(name: str) -> TopicT:
@@ -153,12 +154,12 @@ async def _store_labels(labels: list[dict[str, Any]]) -> None:
             metrics.LABEL_STORE_OK.set(0)
             metrics.LABEL_STORE_ERRORS.labels(reason=errno_name(exc)).inc()
             problem = f"the label store cannot be written ({exc.strerror})"
-            if problem != label_store_problem or time.monotonic() - logged_at >= LABEL_LOG_EVERY_S:
+            if problem != label_store_problem or time.monotonic() - logged_at >= LOG_EVERY_S:
                 log.error("%s; %d labels wait in Kafka, retrying", problem, len(labels))
                 logged_at = time.monotonic()
             label_store_problem = problem
             await asyncio.sleep(delay)
-            delay = min(delay * 2, LABEL_RETRY_MAX_S)
+            delay = min(delay * 2, RETRY_MAX_S)
             continue
         if label_store_problem is not None:
             log.warning("the label store is writable again (%s before)", label_store_problem)
@@ -175,26 +176,17 @@ def errno_name(exc: OSError) -> str:
 @app.agent(strikes_topic, name="enforce_accounts")
 async def enforce_accounts(stream: StreamT) -> None:
     """Strike signals (keyed by account) → the windowed strikes table → account actions."""
-    actions_topic = settings.topic(topics.ACCOUNT_ACTIONS)
-    window = settings.strike_window_s
-    # acked by hand once handled: one at a time, since the windowed table reads the current event
-    async for event in cast(Stream, stream).noack().events():
+    async for event in stream.events():
         raw = _raw(event)
-        try:
-            outcome = _enforce(raw, event.message.timestamp, actions_topic, window)
-        except Exception as exc:  # a bug for one signal must not stop enforcement
-            outcome = internal_error(exc)
+        outcome = _enforce(raw, event.message.timestamp)
         if isinstance(outcome, Rejected):
             await pipeline.dead_letter(raw, outcome)
         elif outcome is not None:
-            await pipeline.send([outcome])  # raises if the sink cannot send: no ack
+            await pipeline.send([outcome])
             metrics.ACCOUNT_ACTIONS.labels(action=orjson.loads(outcome.value)["action"]).inc()
-        await stream.ack(event)
 
 
-def _enforce(
-    raw: RawMessage, timestamp: float, actions_topic: str, window: float
-) -> Outgoing | Rejected | None:
+def _enforce(raw: RawMessage, timestamp: float) -> Outgoing | Rejected | None:
     """One strike signal → the account's new state; the account action if it crossed a level,
     or why the signal is refused (the strikes topic is writable by anyone with access)."""
     strike = decode_strike(raw.value, raw.key, max_id_chars=settings.max_id_chars)
@@ -202,29 +194,34 @@ def _enforce(
         return strike
     account = strike["account_id"]
     state = strikes_table[account].current()
-    new_state, action = apply_strike(
-        state,
-        strike,
-        restrict_at=settings.restrict_strikes,
-        suspend_at=settings.suspend_strikes,
-    )
+    try:
+        new_state, action = apply_strike(
+            state,
+            strike,
+            restrict_at=settings.restrict_strikes,
+            suspend_at=settings.suspend_strikes,
+        )
+        window = settings.strike_window_s
+        window_start = (timestamp // window) * window
+        record = {
+            "action_id": f"{account}:{action}:{int(window_start)}",
+            "account_id": account,
+            "action": action,
+            "strikes": new_state["strikes"],
+            "categories": new_state["categories"],
+            "evidence": new_state["evidence"],
+            "window_start": window_start,
+            "decided_at": time.time(),
+        }
+        value = orjson.dumps(record)
+    except Exception as exc:  # a bug for one signal must not stop enforcement
+        return internal_error(exc, strike["event_id"])
     if new_state is state:
         return None
     strikes_table[account] = new_state
     if action is None:
         return None
-    window_start = (timestamp // window) * window
-    record = {
-        "action_id": f"{account}:{action}:{int(window_start)}",
-        "account_id": account,
-        "action": action,
-        "strikes": new_state["strikes"],
-        "categories": new_state["categories"],
-        "evidence": new_state["evidence"],
-        "window_start": window_start,
-        "decided_at": time.time(),
-    }
-    return Outgoing(actions_topic, account.encode(), orjson.dumps(record), raw)
+    return Outgoing(settings.topic(topics.ACCOUNT_ACTIONS), account.encode(), value, raw)
 
 
 @app.task

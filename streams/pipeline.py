@@ -90,18 +90,18 @@ class ModerationPipeline:
         return self._decode(message, logical)
 
     def _decode(self, message: RawMessage, logical_topic: str) -> Event | Rejected:
-        key_bytes = self.settings.max_key_bytes
-        if message.key is not None and len(message.key) > key_bytes:
-            return Rejected(
-                "oversize_key", f"key is {len(message.key)} bytes; the limit is {key_bytes}"
-            )
-        return decode(
+        result = decode(
             message.value,
             logical_topic,
             max_event_bytes=self.settings.max_event_bytes,
             max_text_chars=self.settings.max_text_chars,
             max_id_chars=self.settings.max_id_chars,
         )
+        key_bytes = self.settings.max_key_bytes
+        if message.key is not None and len(message.key) > key_bytes:
+            error = f"key is {len(message.key)} bytes; the limit is {key_bytes}"
+            return Rejected("oversize_key", error, result.event_id)
+        return result
 
     async def moderate(self, batch: Sequence[RawMessage]) -> None:
         """Every message of ``batch`` ends as one decision or one dead letter."""
