@@ -125,7 +125,7 @@ _CJK_GAP = re.compile(rf"(?<=[{_CJK}])[\s.\-_*·•|/\\~+,，、]++(?=[{_CJK}])"
 # takes a whole run of spaces or nothing, and only from the run's first space: started inside a run
 # of n spaces, ``\s+(?=…)`` would rescan the rest of the run n times.
 _LOOSE_SPACE = re.compile(
-    rf"(?<=[{_CJK}])\s++(?=[0-9%,.!?;:])|(?<=[0-9%,.!?;:])\s++(?=[{_CJK}])|(?<!\s)\s++(?=[%,.!?;:])"
+    rf"(?<=[{_CJK}])\s++(?=[0-9%,.!?;:])|(?<=[0-9%,.!?;:])\s++(?=[{_CJK}])|\s(?<!\s\s)\s*+(?=[%,.!?;:])"
 )
 _EMAIL = re.compile(r"(?<![a-z0-9_.+\-])[a-z0-9_.+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+")
 _URL = re.compile(
@@ -174,7 +174,7 @@ def analyse(text: str) -> tuple[str, tuple[float, ...]]:
         text = str(text)
     # Lone surrogates (from broken UTF-16) cannot be normalized or encoded: drop them first.
     text = text.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(text) else text
-    if not text.isascii():
+    if len(text) > _MARK_SORT_FROM_CHARS and not text.isascii():
         text = _MARK_RUN.sub(_canonical_order, text)
     folded = unicodedata.normalize("NFKC", text)
     folded = folded.translate(_FOLD_TABLE).casefold()
@@ -241,6 +241,8 @@ def _combining_marks() -> str:
 # NFKC puts each run of combining marks in canonical order with an insertion sort, quadratic in the
 # run's length: 10,000 marks of alternating classes take seconds. A run longer than real text needs
 # is sorted first the way NFKC would (stably, by combining class), leaving NFKC nothing to move.
+# In a text of up to a few hundred characters the worst case costs less than looking for it.
+_MARK_SORT_FROM_CHARS = 256
 _MARK_RUN = re.compile(f"[{_combining_marks()}]{{16,}}+")
 
 
