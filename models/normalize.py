@@ -175,7 +175,8 @@ def analyse(text: str) -> tuple[str, tuple[float, ...]]:
     # Lone surrogates (from broken UTF-16) cannot be normalized or encoded: drop them first.
     text = text.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(text) else text
     if len(text) > _MARK_SORT_FROM_CHARS and not text.isascii():
-        text = _MARK_RUN.sub(_canonical_order, text)
+        marks = _MARK_RUN_ANY_PLANE if _BEYOND_PLANE_0.search(text) else _MARK_RUN
+        text = marks.sub(_canonical_order, text)
     folded = unicodedata.normalize("NFKC", text)
     folded = folded.translate(_FOLD_TABLE).casefold()
     folded = _CJK_GAP.sub("", folded)
@@ -230,12 +231,15 @@ _ANY_DIGIT_OR_ID = re.compile(
 _CHINESE_DOT = re.compile(rf"[点。](?=(?:{_TLDS})(?![a-z]))")
 
 
-def _combining_marks() -> str:
-    """A character class of every character with a non-zero canonical combining class."""
+def _combining_mark_ranges() -> list[tuple[int, int]]:
+    """First and last code point of each range of characters with a combining class."""
     # Planes 0 and 1 hold every combining mark Unicode has assigned.
     classes = bytes(map(unicodedata.combining, map(chr, range(0x20000))))
-    runs = re.finditer(b"[^\x00]+", classes)
-    return "".join(f"{chr(run.start())}-{chr(run.end() - 1)}" for run in runs)
+    return [(run.start(), run.end() - 1) for run in re.finditer(b"[^\x00]+", classes)]
+
+
+def _character_class(ranges: list[tuple[int, int]]) -> str:
+    return "[" + "".join(f"{chr(first)}-{chr(last)}" for first, last in ranges) + "]"
 
 
 # NFKC puts each run of combining marks in canonical order with an insertion sort, quadratic in the
@@ -243,7 +247,12 @@ def _combining_marks() -> str:
 # is sorted first the way NFKC would (stably, by combining class), leaving NFKC nothing to move.
 # In a text of up to a few hundred characters the worst case costs less than looking for it.
 _MARK_SORT_FROM_CHARS = 256
-_MARK_RUN = re.compile(f"[{_combining_marks()}]{{16,}}+")
+# A class of only plane-0 characters compiles to a lookup table, ten times faster than the range
+# list the full class needs; the full one is used for texts with characters beyond plane 0.
+_MARK_RANGES = _combining_mark_ranges()
+_MARK_RUN = re.compile(_character_class([r for r in _MARK_RANGES if r[1] <= 0xFFFF]) + "{16,}+")
+_MARK_RUN_ANY_PLANE = re.compile(_character_class(_MARK_RANGES) + "{16,}+")
+_BEYOND_PLANE_0 = re.compile("[\U00010000-\U0010ffff]")
 
 
 def _canonical_order(match: re.Match[str]) -> str:
