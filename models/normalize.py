@@ -125,7 +125,7 @@ _CJK_GAP = re.compile(rf"(?<=[{_CJK}])[\s.\-_*·•|/\\~+,，、]++(?=[{_CJK}])"
 # takes a whole run of spaces or nothing, and only from the run's first space: started inside a run
 # of n spaces, ``\s+(?=…)`` would rescan the rest of the run n times.
 _LOOSE_SPACE = re.compile(
-    rf"(?<=[{_CJK}])\s++(?=[0-9%,.!?;:])|(?<=[0-9%,.!?;:])\s++(?=[{_CJK}])|(?<!\s)\s++(?=[%,.!?;:])"
+    rf"(?<=[{_CJK}])\s++(?=[0-9%,.!?;:])|(?<=[0-9%,.!?;:])\s++(?=[{_CJK}])|\s(?<!\s\s)\s*+(?=[%,.!?;:])"
 )
 _EMAIL = re.compile(r"(?<![a-z0-9_.+\-])[a-z0-9_.+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+")
 _URL = re.compile(
@@ -174,8 +174,9 @@ def analyse(text: str) -> tuple[str, tuple[float, ...]]:
         text = str(text)
     # Lone surrogates (from broken UTF-16) cannot be normalized or encoded: drop them first.
     text = text.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(text) else text
-    if not text.isascii():
-        text = _MARK_RUN.sub(_canonical_order, text)
+    if len(text) > _MARK_SORT_FROM_CHARS and not text.isascii():
+        marks = _MARK_RUN_ANY_PLANE if _BEYOND_PLANE_0.search(text) else _MARK_RUN
+        text = marks.sub(_canonical_order, text)
     folded = unicodedata.normalize("NFKC", text)
     folded = folded.translate(_FOLD_TABLE).casefold()
     folded = _CJK_GAP.sub("", folded)
@@ -230,18 +231,28 @@ _ANY_DIGIT_OR_ID = re.compile(
 _CHINESE_DOT = re.compile(rf"[点。](?=(?:{_TLDS})(?![a-z]))")
 
 
-def _combining_marks() -> str:
-    """A character class of every character with a non-zero canonical combining class."""
+def _combining_mark_ranges() -> list[tuple[int, int]]:
+    """First and last code point of each range of characters with a combining class."""
     # Planes 0 and 1 hold every combining mark Unicode has assigned.
     classes = bytes(map(unicodedata.combining, map(chr, range(0x20000))))
-    runs = re.finditer(b"[^\x00]+", classes)
-    return "".join(f"{chr(run.start())}-{chr(run.end() - 1)}" for run in runs)
+    return [(run.start(), run.end() - 1) for run in re.finditer(b"[^\x00]+", classes)]
+
+
+def _character_class(ranges: list[tuple[int, int]]) -> str:
+    return "[" + "".join(f"{chr(first)}-{chr(last)}" for first, last in ranges) + "]"
 
 
 # NFKC puts each run of combining marks in canonical order with an insertion sort, quadratic in the
 # run's length: 10,000 marks of alternating classes take seconds. A run longer than real text needs
 # is sorted first the way NFKC would (stably, by combining class), leaving NFKC nothing to move.
-_MARK_RUN = re.compile(f"[{_combining_marks()}]{{16,}}+")
+# In a text of up to a few hundred characters the worst case costs less than looking for it.
+_MARK_SORT_FROM_CHARS = 256
+# A class of only plane-0 characters compiles to a lookup table, ten times faster than the range
+# list the full class needs; the full one is used for texts with characters beyond plane 0.
+_MARK_RANGES = _combining_mark_ranges()
+_MARK_RUN = re.compile(_character_class([r for r in _MARK_RANGES if r[1] <= 0xFFFF]) + "{16,}+")
+_MARK_RUN_ANY_PLANE = re.compile(_character_class(_MARK_RANGES) + "{16,}+")
+_BEYOND_PLANE_0 = re.compile("[\U00010000-\U0010ffff]")
 
 
 def _canonical_order(match: re.Match[str]) -> str:

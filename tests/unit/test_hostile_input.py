@@ -54,6 +54,7 @@ RUNS: dict[str, str] = {
     "chinese_space_pairs": "加 ",
     "combining_acute": "\u0301",
     "combining_alternating_classes": "\u0301\u0316",
+    "combining_beyond_plane_0": "\U0001d165\u0316",
     "zero_width_space": "\u200b",
     "zero_width_joiner_pairs": "a\u200d",
     "fullwidth_letters": "ａ",
