@@ -26,7 +26,7 @@ from streams.batch_reader import BatchReader
 from streams.decoding import Rejected
 from streams.enforcement import apply_strike
 from streams.labels import LabelStore
-from streams.logs import use_json_logs
+from streams.logs import limit_repeated_warnings, use_json_logs
 from streams.model_holder import ModelHolder
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
 from streams.sinks import FaustSink
@@ -171,6 +171,7 @@ async def configure_logs() -> None:
             logging.getLogger(name).setLevel(logging.WARNING)
     if settings.log_json:
         use_json_logs()
+    limit_repeated_warnings()  # a broker outage makes every client log each retry
 
 
 @app.timer(interval=settings.model_poll_s)
