@@ -209,8 +209,10 @@ async def health(web: Any, request: Any) -> Any:
 
 @app.page("/ready")
 async def ready(web: Any, request: Any) -> Any:
-    """Readiness: a model is loaded and this worker has partitions of chat messages or posts
-    (or, on the Faust ingest path, any partitions) assigned."""
+    """Readiness: a model is loaded, the tables are recovered from their changelogs (not in a
+    rebalance), and this worker has partitions of chat messages or posts (or, on the Faust
+    ingest path, any partitions) assigned."""
+    tables_ready = cast(Any, app.tables).recovery.completed.is_set() and not app.rebalancing
     faust_assigned = len(app.consumer.assignment()) if app.consumer is not None else 0
     batch_assigned = len(batch_reader.assignment()) if batch_reader is not None else 0
     body = {
@@ -219,8 +221,13 @@ async def ready(web: Any, request: Any) -> Any:
         "assigned_partitions": faust_assigned + batch_assigned,
         "moderation_partitions": batch_assigned if batch_reader is not None else None,
         "last_model_error": holder.last_error,
+        "tables_recovered": tables_ready,
     }
-    ok = holder.loaded and (batch_assigned if batch_reader is not None else faust_assigned) > 0
+    ok = (
+        holder.loaded
+        and tables_ready
+        and (batch_assigned if batch_reader is not None else faust_assigned) > 0
+    )
     return web.json(body, status=200 if ok else 503)
 
 
