@@ -41,6 +41,18 @@ class BrokerError(RuntimeError):
     """The local broker could not be set up, started or stopped; the message says why."""
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (22 url-safe base64 characters) that never starts with ``-``.
+
+    Kafka's storage formatter would read a leading ``-`` as an option and fail (1 id in 64);
+    Kafka's own ``Uuid.randomUuid`` draws again in that case, and so does this.
+    """
+    while True:
+        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster.startswith("-"):
+            return cluster
+
+
 def jar_cache_dir() -> Path:
     """Where the resolved Kafka jars live: outside the repo, shared by every checkout."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -222,8 +234,7 @@ class LocalBroker:
         assert self.data_dir is not None
         if (self.data_dir / "data" / "meta.properties").exists():
             return
-        cluster_id = uuid.uuid4().bytes
-        cluster = base64.urlsafe_b64encode(cluster_id).decode().rstrip("=")
+        cluster = new_cluster_id()
         command = [
             *self._java_command(java, libs),
             "kafka.tools.StorageTool",

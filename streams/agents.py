@@ -31,7 +31,7 @@ from streams.batch_reader import BatchReader
 from streams.decoding import Rejected, decode_strike
 from streams.enforcement import apply_strike
 from streams.labels import LabelStore, LabelStoreError
-from streams.logs import use_json_logs
+from streams.logs import limit_repeated_warnings, use_json_logs
 from streams.model_holder import ModelHolder
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage, internal_error
 from streams.sinks import FaustSink
@@ -233,6 +233,7 @@ async def configure_logs() -> None:
             logging.getLogger(name).setLevel(logging.WARNING)
     if settings.log_json:
         use_json_logs()
+    limit_repeated_warnings()  # a broker outage makes every client log each retry
 
 
 @app.timer(interval=settings.model_poll_s)
@@ -270,12 +271,14 @@ async def health(web: Any, request: Any) -> Any:
 
 @app.page("/ready")
 async def ready(web: Any, request: Any) -> Any:
-    """Readiness: a model is loaded and this worker has partitions of chat messages or posts
-    (or, on the Faust ingest path, any partitions) assigned, and nothing an operator must fix is
-    wrong (``problems``: a registry a restart could not load from, a label store that cannot be
-    written). The body names no filesystem path."""
+    """Readiness: a model is loaded, the tables are recovered from their changelogs (not in a
+    rebalance), this worker has partitions of chat messages or posts (or, on the Faust ingest
+    path, any partitions) assigned, and nothing an operator must fix is wrong (``problems``: a
+    registry a restart could not load from, a label store that cannot be written). The body
+    names no filesystem path."""
     if not authorized(settings, request):
         return _unauthorized(web)
+    tables_ready = cast(Any, app.tables).recovery.completed.is_set() and not app.rebalancing
     faust_assigned = len(app.consumer.assignment()) if app.consumer is not None else 0
     batch_assigned = len(batch_reader.assignment()) if batch_reader is not None else 0
     problems = [p for p in (holder.registry_problem, label_store_problem) if p is not None]
@@ -291,9 +294,11 @@ async def ready(web: Any, request: Any) -> Any:
             if holder.refused is not None
             else None
         ),
+        "tables_recovered": tables_ready,
     }
     ok = (
         holder.loaded
+        and tables_ready
         and (batch_assigned if batch_reader is not None else faust_assigned) > 0
         and not problems
     )

@@ -77,13 +77,14 @@ def test_promoting_a_model_switches_decisions_without_restart(
     worker.wait_ready()
     pid = worker.process.pid
 
-    events = build_events(3_000, malformed_share=0.02, seed=21)
-    ids = {e.event_id for e in events}
+    # traffic flows before, during and after the switch; training may take any time
+    before, after = build_events(2_000, malformed_share=0.02, seed=21), build_events(500, seed=22)
+    ids = {e.event_id for e in before + after}
     producer = threading.Thread(
-        target=produce, args=(stream_settings, events), kwargs={"rate": 300}, daemon=True
+        target=produce, args=(stream_settings, before), kwargs={"rate": 300}, daemon=True
     )
     producer.start()
-    time.sleep(2.0)  # traffic is flowing
+    consume(stream_settings, ["moderation.decisions"], until=lambda rs: len(rs) > 0, timeout=60)
     # a new version, trained and promoted while the worker runs
     assert (
         chatguard_main(["train", "--registry", str(registry.root), "--seed", "5", "--quiet"]) == 0
@@ -93,6 +94,9 @@ def test_promoting_a_model_switches_decisions_without_restart(
     assert (
         chatguard_main(["promote", new_version, "--registry", str(registry.root), "--force"]) == 0
     )
+    updates = consume(stream_settings, ["model.updates"], until=lambda rs: len(rs) >= 1, timeout=60)
+    assert updates[0].json()["version"] == new_version  # the worker announced the switch
+    produce(stream_settings, after)
     producer.join(timeout=60)
 
     records = consume(
@@ -111,9 +115,9 @@ def test_promoting_a_model_switches_decisions_without_restart(
     assert versions[0] == old_version and versions[-1] == new_version
     switch = versions.index(new_version)
     assert set(versions[switch:]) == {new_version}, "an old-model decision after the switch"
+    after_ids = {e.event_id for e in after}
+    assert {d["model_version"] for d in decisions if d["event_id"] in after_ids} == {new_version}
     assert worker.process.poll() is None and worker.process.pid == pid  # no restart
-    updates = consume(stream_settings, ["model.updates"], until=lambda rs: len(rs) >= 1, timeout=20)
-    assert updates[0].json()["version"] == new_version
 
 
 def test_moderator_labels_reach_the_store_that_training_reads(
