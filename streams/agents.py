@@ -24,11 +24,14 @@ from streams import metrics, topics
 from streams.app import app, settings
 from streams.batch_reader import BatchReader
 from streams.decoding import Rejected
-from streams.enforcement import apply_strike
+from streams.enforcement import action_record, apply_strike
 from streams.labels import LabelStore
 from streams.logs import use_json_logs
 from streams.model_holder import ModelHolder
+from streams.moderators import moderator_key
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
+from streams.reporters import apply_outcome, count_report, reliability, stats_record
+from streams.reports import check_report, report_strike, seen_entries
 from streams.sinks import FaustSink
 
 log = logging.getLogger(__name__)
@@ -49,21 +52,48 @@ def _raw_topic(name: str) -> TopicT:
 holder = ModelHolder(settings)
 pipeline = ModerationPipeline(settings, holder, FaustSink(app))
 label_store = LabelStore(settings.label_store)
+moderator_hmac_key = moderator_key(settings)
 
 reports_topic = _raw_topic(topics.USER_REPORTS)
 labels_topic = _raw_topic(topics.MODERATOR_LABELS)
 strikes_topic = _raw_topic(topics.ACCOUNT_STRIKES)
+moderator_decisions_topic = _raw_topic(topics.MODERATOR_DECISIONS)
+reports_by_reporter_topic = _raw_topic(topics.REPORTS_BY_REPORTER)
+events_by_id_topic = _raw_topic(topics.EVENTS_BY_ID)
 
 strikes_table = app.Table(
     "account-strikes",
     default=dict,
     partitions=settings.topic_partitions,
 ).tumbling(settings.strike_window_s, expires=settings.strike_window_s)
+# reporter id → reports, outcomes, decided report ids (streams.reporters)
+reporters_table = app.Table("reporters", default=dict, partitions=settings.topic_partitions)
+# event id → its account, for every event moderated in the last one or two strike windows; on
+# disk (RocksDB through rocksdict), since it holds every recent event, not just the abusive ones
+recent_events = app.Table(
+    "recent-events",
+    default=str,
+    partitions=settings.topic_partitions,
+    store="rocksdb:recent-events",  # (a URL without a path would fall back to memory)
+    options={"driver": "rocksdict"},
+).tumbling(settings.strike_window_s, expires=2 * settings.strike_window_s)
 
 
 def _batches(stream: StreamT) -> AsyncIterator[Sequence[EventT]]:
     """Batches of up to ``batch_size`` events, or whatever arrived within ``batch_window_s``."""
     return cast(Stream, stream).take_events(settings.batch_size, within=settings.batch_window_s)
+
+
+def _internal(event: EventT) -> dict[str, Any] | None:
+    """A record of an internal topic (written by this app), or None, logged, if unreadable."""
+    try:
+        record = orjson.loads(event.value)
+        if isinstance(record, dict) and isinstance(record.get("kind"), str):
+            return record
+    except orjson.JSONDecodeError:
+        pass
+    log.error("unreadable record on %s: %r", event.message.tp, event.value[:200])
+    return None
 
 
 def _raw(event: EventT) -> RawMessage:
@@ -100,7 +130,7 @@ else:
 
 @app.agent(reports_topic, name="collect_reports")
 async def collect_reports(stream: StreamT) -> None:
-    """User reports → strike signals keyed by the reported account."""
+    """User reports → validated, keyed by reporter, to be weighed (``weigh_reports``)."""
     async for events in _batches(stream):
         for event in events:
             await pipeline.report(_raw(event))
@@ -113,7 +143,7 @@ async def store_labels(stream: StreamT) -> None:
         valid: list[dict[str, Any]] = []
         for event in events:
             raw = _raw(event)
-            result = pipeline.decode(raw)
+            result = pipeline.moderator_record(raw, moderator_hmac_key)
             if isinstance(result, Rejected):
                 await pipeline.dead_letter(raw, result)
             else:
@@ -139,6 +169,7 @@ async def enforce_accounts(stream: StreamT) -> None:
             strike,
             restrict_at=settings.restrict_strikes,
             suspend_at=settings.suspend_strikes,
+            review_at=settings.review_reports,
         )
         if new_state is state:
             continue
@@ -146,20 +177,70 @@ async def enforce_accounts(stream: StreamT) -> None:
         if action is None:
             continue
         window_start = (event.message.timestamp // window) * window
-        record = {
-            "action_id": f"{account}:{action}:{int(window_start)}",
-            "account_id": account,
-            "action": action,
-            "strikes": new_state["strikes"],
-            "categories": new_state["categories"],
-            "evidence": new_state["evidence"],
-            "window_start": window_start,
-            "decided_at": time.time(),
-        }
+        record = action_record(account, action, new_state, window_start, time.time())
         await pipeline.sink.send_all(
             [Outgoing(actions_topic, account.encode(), orjson.dumps(record))]
         )
         metrics.ACCOUNT_ACTIONS.labels(action=action).inc()
+
+
+@app.agent(moderator_decisions_topic, name="collect_moderator_decisions")
+async def collect_moderator_decisions(stream: StreamT) -> None:
+    """Signed confirm / reject decisions → strikes for confirmed reports, reporters' outcomes."""
+    async for events in _batches(stream):
+        for event in events:
+            await pipeline.moderator_decision(_raw(event), moderator_hmac_key)
+
+
+@app.agent(reports_by_reporter_topic, name="weigh_reports")
+async def weigh_reports(stream: StreamT) -> None:
+    """Reports and outcomes keyed by reporter → the reporters table, ``reporter.stats``, and
+    each report weighed by its reporter's reliability, on to its event's partition."""
+    stats_topic = settings.topic(topics.REPORTER_STATS)
+    by_event = settings.topic(topics.EVENTS_BY_ID)
+    async for event in stream.events():
+        record = _internal(event)
+        if record is None:
+            continue
+        reporter = record["reporter_id"]
+        stats = reporters_table[reporter]
+        out: list[Outgoing] = []
+        if record["kind"] == "outcome":
+            new_stats = apply_outcome(stats, record["report_id"], record["outcome"])
+            if new_stats is stats:
+                continue
+        else:
+            new_stats = count_report(stats)
+            weighed = {**record, "weight": reliability(stats)}
+            out.append(Outgoing(by_event, record["event_id"].encode(), orjson.dumps(weighed)))
+        reporters_table[reporter] = new_stats
+        stats_value = orjson.dumps(stats_record(reporter, new_stats, time.time()))
+        out.append(Outgoing(stats_topic, reporter.encode(), stats_value))
+        await pipeline.sink.send_all(out)
+
+
+@app.agent(events_by_id_topic, name="verify_reports")
+async def verify_reports(stream: StreamT) -> None:
+    """Moderated events fill the recent-events table; a report counts only for an event in it,
+    from the account it names, and goes on as review evidence keyed by that account."""
+    strikes = settings.topic(topics.ACCOUNT_STRIKES)
+    async for event in stream.events():
+        record = _internal(event)
+        if record is None:
+            continue
+        if record["kind"] == "seen":
+            for event_id, account in seen_entries(record):
+                recent_events[event_id] = account
+            continue
+        windows = recent_events[record["event_id"]]
+        seen = windows.current() or windows.delta(settings.strike_window_s)
+        rejected = check_report(record, seen or None)
+        if rejected is not None:
+            await pipeline.dead_letter(_raw(event), rejected)
+            continue
+        strike = report_strike(record, record["weight"])
+        account = record["account_id"].encode()
+        await pipeline.sink.send_all([Outgoing(strikes, account, orjson.dumps(strike))])
 
 
 @app.task
@@ -188,11 +269,9 @@ async def follow_registry() -> None:
 async def health(web: Any, request: Any) -> Any:
     """Liveness: the event loop answers and no agent actor has crashed (a crashed actor would
     leave its partitions unprocessed while the process looks alive, faust-streaming #175)."""
-    agents = (moderate_events, collect_reports, store_labels, enforce_accounts)
     crashed = {
         agent.name: repr(actor.crash_reason)
-        for agent in agents
-        if agent is not None
+        for agent in app.agents.values()
         for actor in list(cast(Any, agent)._actors)
         if actor.crashed
     }

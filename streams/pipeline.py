@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import orjson
 
 from chatguard.settings import Settings
-from streams import metrics, topics
+from streams import metrics, moderators, reports, topics
 from streams.decide import Position, build_decisions, score_events
 from streams.decoding import Event, Rejected, decode
 from streams.model_holder import ModelHolder
@@ -70,6 +70,8 @@ class ModerationPipeline:
         self._enforcement = settings.topic(topics.ENFORCEMENT)
         self._dead_letter = settings.topic(topics.DEAD_LETTER)
         self._strikes = settings.topic(topics.ACCOUNT_STRIKES)
+        self._events_by_id = settings.topic(topics.EVENTS_BY_ID)
+        self._reports_by_reporter = settings.topic(topics.REPORTS_BY_REPORTER)
 
     def decode(self, message: RawMessage) -> Event | Rejected:
         logical = topics.logical_name(self.settings, message.topic)
@@ -114,8 +116,19 @@ class ModerationPipeline:
         for topic, count in arrived.items():
             metrics.EVENTS_IN.labels(topic=topic).inc(count)
         if events:
+            out.extend(self._seen(events))
             out.extend(self._decide(events, sources))
         await self.sink.send_all(out)
+
+    def _seen(self, events: Sequence[Event]) -> list[Outgoing]:
+        """Tell the recent-events table which account each event is from (reports need it)."""
+        pairs = ((event.event_id, event.account_id) for event in events)
+        return [
+            Outgoing(self._events_by_id, key, value)
+            for key, value in reports.seen_records(
+                pairs, self.settings.topic_partitions, time.time()
+            )
+        ]
 
     def _decide(self, events: list[Event], sources: list[RawMessage]) -> list[Outgoing]:
         """Score ``events`` as one batch; decisions (and dead letters for poison events)."""
@@ -202,25 +215,44 @@ class ModerationPipeline:
         return Outgoing(self._dead_letter, message.key, orjson.dumps(record))
 
     async def report(self, message: RawMessage) -> None:
-        """A user report becomes a strike signal keyed by the reported account."""
+        """A user report, validated, goes on to its reporter's partition to be weighed."""
         result = self.decode(message)
         if isinstance(result, Rejected):
             await self.dead_letter(message, result)
             return
-        data = result.data
-        weight = (
-            self.settings.confirmed_report_weight
-            if data.get("confirmed")
-            else self.settings.report_weight
+        report = reports.report_record(result.data)
+        key = report["reporter_id"].encode()
+        await self.sink.send_all([Outgoing(self._reports_by_reporter, key, orjson.dumps(report))])
+
+    def moderator_record(self, message: RawMessage, key: bytes | None) -> Event | Rejected:
+        """A label or report decision that is valid and signed by a moderator, or why not."""
+        result = self.decode(message)
+        if isinstance(result, Rejected) or moderators.verified(result.data, key):
+            return result
+        why = "no moderator key is configured" if key is None else "the signature does not match"
+        return Rejected(
+            "bad_signature",
+            f"{result.event_type} from {result.data.get('moderator_id')!r} is not accepted: {why}",
+            result.event_id,
         )
-        strike = {
-            "signal_id": f"report:{data['report_id']}",
-            "kind": "report",
-            "event_id": data["event_id"],
-            "account_id": data["account_id"],
-            "categories": [data["reason"]],
-            "weight": weight,
-            "at": data["reported_at"],
-        }
-        account = data["account_id"].encode()
-        await self.sink.send_all([Outgoing(self._strikes, account, orjson.dumps(strike))])
+
+    async def moderator_decision(self, message: RawMessage, key: bytes | None) -> None:
+        """A signed confirm or reject: the reporter's record, and a strike if confirmed."""
+        result = self.moderator_record(message, key)
+        if isinstance(result, Rejected):
+            await self.dead_letter(message, result)
+            return
+        decision = result.data
+        out = [
+            Outgoing(
+                self._reports_by_reporter,
+                decision["reporter_id"].encode(),
+                orjson.dumps(reports.outcome_record(decision)),
+            )
+        ]
+        if decision["outcome"] == "confirm":
+            strike = reports.confirmed_strike(decision, self.settings.confirmed_report_weight)
+            out.append(
+                Outgoing(self._strikes, decision["account_id"].encode(), orjson.dumps(strike))
+            )
+        await self.sink.send_all(out)

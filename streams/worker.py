@@ -24,7 +24,7 @@ def main(argv: Sequence[str]) -> int:
         )
         return 2
     try:
-        created = ensure_topics_sync(settings)
+        created = ensure_topics_sync(settings, app.tables.values())
     except Exception as exc:
         print(
             f"chatguard worker: cannot reach Kafka at {settings.bootstrap_servers}: {exc}",
