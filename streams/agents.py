@@ -74,7 +74,9 @@ recent_events = app.Table(
     "recent-events",
     default=str,
     partitions=settings.topic_partitions,
-    store="rocksdb:recent-events",  # (a URL without a path would fall back to memory)
+    # one database per app id, like the changelog topic it mirrors: a data dir reused by another
+    # app id must not hold offsets of a changelog this app never wrote (Faust refuses to start)
+    store=f"rocksdb:{settings.app_id}-recent-events",
     options={"driver": "rocksdict"},
 ).tumbling(settings.strike_window_s, expires=2 * settings.strike_window_s)
 
