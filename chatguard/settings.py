@@ -77,8 +77,15 @@ class Settings:
     strike_window_s: float = 86_400.0
     restrict_strikes: float = 3.0
     suspend_strikes: float = 6.0
-    report_weight: float = 0.5
     confirmed_report_weight: float = 1.0
+    # unconfirmed reports only ever lead to review: when the reliabilities of the distinct
+    # reporters of an account's seen events add up to this within the strike window
+    review_reports: float = 1.0
+
+    # Moderator identity: the HMAC-SHA256 key shared with the moderation tool (or a file holding
+    # it); without one, no label or report decision is accepted
+    moderator_hmac_key: str = field(default="", repr=False)
+    moderator_hmac_key_file: str = ""
 
     # Labels flowing back to training
     label_store: Path = Path("labels/moderator-labels.jsonl")

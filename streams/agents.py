@@ -18,7 +18,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, cast
 
 import orjson
@@ -29,11 +29,14 @@ from streams import metrics, topics
 from streams.app import app, settings
 from streams.batch_reader import BatchReader
 from streams.decoding import Rejected, decode_strike
-from streams.enforcement import apply_strike
+from streams.enforcement import action_record, apply_strike
 from streams.labels import LabelStore, LabelStoreError
 from streams.logs import limit_repeated_warnings, use_json_logs
 from streams.model_holder import ModelHolder
+from streams.moderators import moderator_key
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage, internal_error
+from streams.reporters import apply_outcome, count_report, reliability, stats_record
+from streams.reports import check_report, report_strike, seen_entries
 from streams.sinks import FaustSink
 from streams.transport import Transport
 from streams.unreadable import UnreadableBatch
@@ -61,6 +64,7 @@ def _raw_topic(name: str) -> TopicT:
 holder = ModelHolder(settings)
 pipeline = ModerationPipeline(settings, holder, FaustSink(app))
 label_store = LabelStore(settings.label_store)
+moderator_hmac_key = moderator_key(settings)
 
 
 async def _dead_letter_unreadable(batch: UnreadableBatch) -> None:
@@ -73,12 +77,28 @@ cast(Transport, app.transport).on_unreadable = _dead_letter_unreadable
 reports_topic = _raw_topic(topics.USER_REPORTS)
 labels_topic = _raw_topic(topics.MODERATOR_LABELS)
 strikes_topic = _raw_topic(topics.ACCOUNT_STRIKES)
+moderator_decisions_topic = _raw_topic(topics.MODERATOR_DECISIONS)
+reports_by_reporter_topic = _raw_topic(topics.REPORTS_BY_REPORTER)
+events_by_id_topic = _raw_topic(topics.EVENTS_BY_ID)
 
 strikes_table = app.Table(
     "account-strikes",
     default=dict,
     partitions=settings.topic_partitions,
 ).tumbling(settings.strike_window_s, expires=settings.strike_window_s)
+# reporter id → reports, outcomes, decided report ids (streams.reporters)
+reporters_table = app.Table("reporters", default=dict, partitions=settings.topic_partitions)
+# event id → its account, for every event moderated in the last one or two strike windows; on
+# disk (RocksDB through rocksdict), since it holds every recent event, not just the abusive ones
+recent_events = app.Table(
+    "recent-events",
+    default=str,
+    partitions=settings.topic_partitions,
+    # one database per app id, like the changelog topic it mirrors: a data dir reused by another
+    # app id must not hold offsets of a changelog this app never wrote (Faust refuses to start)
+    store=f"rocksdb:{settings.app_id}-recent-events",
+    options={"driver": "rocksdict"},
+).tumbling(settings.strike_window_s, expires=2 * settings.strike_window_s)
 
 
 async def _batches(stream: StreamT) -> AsyncIterator[Sequence[EventT]]:
@@ -89,6 +109,36 @@ async def _batches(stream: StreamT) -> AsyncIterator[Sequence[EventT]]:
         yield events
         for event in events:
             await stream.ack(event)
+
+
+def _internal(raw: RawMessage) -> dict[str, Any] | Rejected:
+    """A record of an internal topic (written by this app, but writable by anyone with access),
+    or why it is not one."""
+    try:
+        record = orjson.loads(raw.value or b"")
+    except orjson.JSONDecodeError as exc:
+        return Rejected("malformed_json", f"not valid JSON: {exc}")
+    if not isinstance(record, dict) or not isinstance(record.get("kind"), str):
+        return Rejected("not_an_object", "expected a JSON object with a string 'kind'")
+    return record
+
+
+async def _each_internal(
+    stream: StreamT, handle: Callable[[RawMessage, dict[str, Any]], list[Outgoing] | Rejected]
+) -> None:
+    """Feed every record of an internal topic to ``handle``; what cannot be read or handled is
+    a dead letter, so a forged record neither stops the agent nor vanishes."""
+    async for event in stream.events():
+        raw = _raw(event)
+        try:
+            record = _internal(raw)
+            result = handle(raw, record) if isinstance(record, dict) else record
+        except Exception as exc:  # a forged record with the wrong shape, or a bug
+            result = internal_error(exc)
+        if isinstance(result, Rejected):
+            await pipeline.dead_letter(raw, result)
+        elif result:
+            await pipeline.send(result)
 
 
 def _raw(event: EventT) -> RawMessage:
@@ -125,7 +175,7 @@ else:
 
 @app.agent(reports_topic, name="collect_reports")
 async def collect_reports(stream: StreamT) -> None:
-    """User reports → strike signals keyed by the reported account."""
+    """User reports → validated, keyed by reporter, to be weighed (``weigh_reports``)."""
     async for events in _batches(stream):
         await pipeline.reports([_raw(event) for event in events])
 
@@ -134,7 +184,7 @@ async def collect_reports(stream: StreamT) -> None:
 async def store_labels(stream: StreamT) -> None:
     """Moderator labels → the labelled-data store that retraining reads."""
     async for events in _batches(stream):
-        valid = await pipeline.labels([_raw(event) for event in events])
+        valid = await pipeline.labels([_raw(event) for event in events], moderator_hmac_key)
         await _store_labels(valid)
 
 
@@ -200,28 +250,77 @@ def _enforce(raw: RawMessage, timestamp: float) -> Outgoing | Rejected | None:
             strike,
             restrict_at=settings.restrict_strikes,
             suspend_at=settings.suspend_strikes,
+            review_at=settings.review_reports,
         )
-        window = settings.strike_window_s
-        window_start = (timestamp // window) * window
-        record = {
-            "action_id": f"{account}:{action}:{int(window_start)}",
-            "account_id": account,
-            "action": action,
-            "strikes": new_state["strikes"],
-            "categories": new_state["categories"],
-            "evidence": new_state["evidence"],
-            "window_start": window_start,
-            "decided_at": time.time(),
-        }
-        value = orjson.dumps(record)
+        value = None
+        if action is not None:
+            window = settings.strike_window_s
+            window_start = (timestamp // window) * window
+            record = action_record(account, action, new_state, window_start, time.time())
+            value = orjson.dumps(record)
     except Exception as exc:  # a bug for one signal must not stop enforcement
         return internal_error(exc, strike["event_id"])
     if new_state is state:
         return None
     strikes_table[account] = new_state
-    if action is None:
+    if value is None:
         return None
     return Outgoing(settings.topic(topics.ACCOUNT_ACTIONS), account.encode(), value, raw)
+
+
+@app.agent(moderator_decisions_topic, name="collect_moderator_decisions")
+async def collect_moderator_decisions(stream: StreamT) -> None:
+    """Signed confirm / reject decisions → strikes for confirmed reports, reporters' outcomes."""
+    async for events in _batches(stream):
+        await pipeline.moderator_decisions([_raw(event) for event in events], moderator_hmac_key)
+
+
+@app.agent(reports_by_reporter_topic, name="weigh_reports")
+async def weigh_reports(stream: StreamT) -> None:
+    """Reports and outcomes keyed by reporter → the reporters table, ``reporter.stats``, and
+    each report weighed by its reporter's reliability, on to its event's partition."""
+    await _each_internal(stream, _weigh)
+
+
+def _weigh(raw: RawMessage, record: dict[str, Any]) -> list[Outgoing]:
+    reporter = record["reporter_id"]
+    stats = reporters_table[reporter]
+    out: list[Outgoing] = []
+    if record["kind"] == "outcome":
+        new_stats = apply_outcome(stats, record["report_id"], record["outcome"])
+        if new_stats is stats:
+            return out
+    else:
+        new_stats = count_report(stats)
+        weighed = {**record, "weight": reliability(stats)}
+        by_event = settings.topic(topics.EVENTS_BY_ID)
+        out.append(Outgoing(by_event, record["event_id"].encode(), orjson.dumps(weighed), raw))
+    reporters_table[reporter] = new_stats
+    stats_value = orjson.dumps(stats_record(reporter, new_stats, time.time()))
+    out.append(Outgoing(settings.topic(topics.REPORTER_STATS), reporter.encode(), stats_value, raw))
+    return out
+
+
+@app.agent(events_by_id_topic, name="verify_reports")
+async def verify_reports(stream: StreamT) -> None:
+    """Moderated events fill the recent-events table; a report counts only for an event in it,
+    from the account it names, and goes on as review evidence keyed by that account."""
+    await _each_internal(stream, _verify)
+
+
+def _verify(raw: RawMessage, record: dict[str, Any]) -> list[Outgoing] | Rejected:
+    if record["kind"] == "seen":
+        for event_id, account in seen_entries(record):
+            recent_events[event_id] = account
+        return []
+    windows = recent_events[record["event_id"]]
+    seen = windows.current() or windows.delta(settings.strike_window_s)
+    rejected = check_report(record, seen or None)
+    if rejected is not None:
+        return rejected
+    strike = report_strike(record, record["weight"])
+    account = record["account_id"].encode()
+    return [Outgoing(settings.topic(topics.ACCOUNT_STRIKES), account, orjson.dumps(strike), raw)]
 
 
 @app.task
@@ -251,11 +350,9 @@ async def follow_registry() -> None:
 async def health(web: Any, request: Any) -> Any:
     """Liveness: the event loop answers and no agent actor has crashed (a crashed actor would
     leave its partitions unprocessed while the process looks alive, faust-streaming #175)."""
-    agents = (moderate_events, collect_reports, store_labels, enforce_accounts)
     crashed = {
         agent.name: repr(actor.crash_reason)
-        for agent in agents
-        if agent is not None
+        for agent in app.agents.values()
         for actor in list(cast(Any, agent)._actors)
         if actor.crashed
     }

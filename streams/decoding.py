@@ -21,6 +21,7 @@ TOPIC_EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "posts": ("post",),
     "user.reports": ("user.report",),
     "moderator.labels": ("moderator.label",),
+    "moderator.decisions": ("moderator.decision",),
 }
 
 

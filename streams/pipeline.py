@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import orjson
 
 from chatguard.settings import Settings
-from streams import metrics, topics
+from streams import metrics, moderators, reports, topics
 from streams.decide import Position, build_decisions
 from streams.decoding import Event, Rejected, check_categories, decode
 from streams.model_holder import ModelHolder
@@ -83,6 +83,8 @@ class ModerationPipeline:
         self._raw_cut = max(
             0, min(DEAD_LETTER_RAW_BYTES, (settings.max_record_bytes - fixed) * 3 // 4)
         )
+        self._events_by_id = settings.topic(topics.EVENTS_BY_ID)
+        self._reports_by_reporter = settings.topic(topics.REPORTS_BY_REPORTER)
 
     def decode(self, message: RawMessage) -> Event | Rejected:
         logical = topics.logical_name(self.settings, message.topic)
@@ -136,8 +138,19 @@ class ModerationPipeline:
         for topic, count in arrived.items():
             metrics.EVENTS_IN.labels(topic=topic).inc(count)
         if events:
+            out.extend(self._seen(events))
             out.extend(await self._decide_isolated(events, sources))
         await self.send(out)
+
+    def _seen(self, events: Sequence[Event]) -> list[Outgoing]:
+        """Tell the recent-events table which account each event is from (reports need it)."""
+        pairs = ((event.event_id, event.account_id) for event in events)
+        return [
+            Outgoing(self._events_by_id, key, value)
+            for key, value in reports.seen_records(
+                pairs, self.settings.topic_partitions, time.time()
+            )
+        ]
 
     async def _decide_isolated(
         self, events: list[Event], sources: list[RawMessage]
@@ -274,7 +287,8 @@ class ModerationPipeline:
         return Outgoing(self._dead_letter, key, orjson.dumps(record), message)
 
     async def reports(self, batch: Sequence[RawMessage]) -> None:
-        """User reports → a strike signal or a dead letter each, handed to the sink together."""
+        """User reports → each validated and keyed by its reporter (to be weighed), or a dead
+        letter; handed to the sink together."""
         out: list[Outgoing] = []
         for message in batch:
             try:
@@ -284,40 +298,25 @@ class ModerationPipeline:
         await self.send(out)
 
     async def report(self, message: RawMessage) -> None:
-        """A user report becomes a strike signal keyed by the reported account."""
+        """A user report, validated, goes on to its reporter's partition to be weighed."""
         await self.reports([message])
 
     def _report(self, message: RawMessage) -> Outgoing:
         result = self.decode(message)
         if isinstance(result, Rejected):
             return self._dead_letter_record(message, result)
-        data = result.data
-        weight = (
-            self.settings.confirmed_report_weight
-            if data.get("confirmed")
-            else self.settings.report_weight
-        )
-        strike = {
-            "signal_id": f"report:{data['report_id']}",
-            "kind": "report",
-            "event_id": data["event_id"],
-            "account_id": data["account_id"],
-            "categories": [data["reason"]],
-            "weight": weight,
-            "at": data["reported_at"],
-        }
-        account = data["account_id"].encode()
-        return Outgoing(self._strikes, account, orjson.dumps(strike), message)
+        report = reports.report_record(result.data)
+        key = report["reporter_id"].encode()
+        return Outgoing(self._reports_by_reporter, key, orjson.dumps(report), message)
 
-    async def labels(self, batch: Sequence[RawMessage]) -> list[dict[str, Any]]:
-        """The valid moderator labels of ``batch``; the others become dead letters (sent here).
-
-        A label must name only categories the serving model knows."""
+    async def labels(self, batch: Sequence[RawMessage], key: bytes | None) -> list[dict[str, Any]]:
+        """The valid, moderator-signed labels of ``batch``; the others become dead letters (sent
+        here). A label must name only categories the serving model knows."""
         valid: list[dict[str, Any]] = []
         dead: list[Outgoing] = []
         for message in batch:
             try:
-                result = self.decode(message)
+                result = self.moderator_record(message, key)
                 if isinstance(result, Event):
                     result = check_categories(result, self.holder.current.model.labels) or result
             except Exception as exc:  # one label must not take the batch down
@@ -328,6 +327,52 @@ class ModerationPipeline:
                 valid.append(result.data)
         await self.send(dead)
         return valid
+
+    def moderator_record(self, message: RawMessage, key: bytes | None) -> Event | Rejected:
+        """A label or report decision that is valid and signed by a moderator, or why not."""
+        result = self.decode(message)
+        if isinstance(result, Rejected) or moderators.verified(result.data, key):
+            return result
+        why = "no moderator key is configured" if key is None else "the signature does not match"
+        moderator = str(result.data.get("moderator_id"))[: self.settings.max_id_chars]
+        return Rejected(
+            "bad_signature",
+            f"{result.event_type} from {moderator!r} is not accepted: {why}",
+            result.event_id,
+        )
+
+    async def moderator_decisions(self, batch: Sequence[RawMessage], key: bytes | None) -> None:
+        """Signed confirm or reject decisions: the reporters' records, and a strike for each
+        confirmed report; anything else a dead letter."""
+        out: list[Outgoing] = []
+        for message in batch:
+            try:
+                out.extend(self._moderator_decision(message, key))
+            except Exception as exc:  # one decision must not take the batch down
+                out.append(self._dead_letter_record(message, internal_error(exc)))
+        await self.send(out)
+
+    def _moderator_decision(self, message: RawMessage, key: bytes | None) -> list[Outgoing]:
+        result = self.moderator_record(message, key)
+        if isinstance(result, Rejected):
+            return [self._dead_letter_record(message, result)]
+        decision = result.data
+        out = [
+            Outgoing(
+                self._reports_by_reporter,
+                decision["reporter_id"].encode(),
+                orjson.dumps(reports.outcome_record(decision)),
+                message,
+            )
+        ]
+        if decision["outcome"] == "confirm":
+            strike = reports.confirmed_strike(decision, self.settings.confirmed_report_weight)
+            out.append(
+                Outgoing(
+                    self._strikes, decision["account_id"].encode(), orjson.dumps(strike), message
+                )
+            )
+        return out
 
 
 def _record_bytes(record: Outgoing) -> int:

@@ -13,6 +13,7 @@ CHAT_MESSAGES = "chat.messages"
 POSTS = "posts"
 USER_REPORTS = "user.reports"
 MODERATOR_LABELS = "moderator.labels"
+MODERATOR_DECISIONS = "moderator.decisions"  # signed confirm / reject of user reports
 # outputs
 DECISIONS = "moderation.decisions"
 REVIEW = "moderation.review"
@@ -20,12 +21,26 @@ ENFORCEMENT = "moderation.enforcement"
 DEAD_LETTER = "moderation.deadletter"
 ACCOUNT_ACTIONS = "account.actions"
 MODEL_UPDATES = "model.updates"
+REPORTER_STATS = "reporter.stats"  # each reporter's reports, outcomes and reliability
 # internal: blocked events and reports keyed by account, the source of the strikes table
 ACCOUNT_STRIKES = "account.strikes"
+# internal: reports and moderators' outcomes keyed by reporter, the source of the reporters table
+REPORTS_BY_REPORTER = "reports.by_reporter"
+# internal: moderated events ("seen") and reports keyed by event id, the recent-events table's source
+EVENTS_BY_ID = "events.by_id"
 
-INPUTS = (CHAT_MESSAGES, POSTS, USER_REPORTS, MODERATOR_LABELS)
-OUTPUTS = (DECISIONS, REVIEW, ENFORCEMENT, DEAD_LETTER, ACCOUNT_ACTIONS, MODEL_UPDATES)
-ALL = (*INPUTS, *OUTPUTS, ACCOUNT_STRIKES)
+INPUTS = (CHAT_MESSAGES, POSTS, USER_REPORTS, MODERATOR_LABELS, MODERATOR_DECISIONS)
+OUTPUTS = (
+    DECISIONS,
+    REVIEW,
+    ENFORCEMENT,
+    DEAD_LETTER,
+    ACCOUNT_ACTIONS,
+    MODEL_UPDATES,
+    REPORTER_STATS,
+)
+INTERNAL = (ACCOUNT_STRIKES, REPORTS_BY_REPORTER, EVENTS_BY_ID)
+ALL = (*INPUTS, *OUTPUTS, *INTERNAL)
 
 # short names for `chatguard tail --topic`
 TAIL_NAMES = {
@@ -35,6 +50,7 @@ TAIL_NAMES = {
     "deadletter": DEAD_LETTER,
     "actions": ACCOUNT_ACTIONS,
     "updates": MODEL_UPDATES,
+    "reporters": REPORTER_STATS,
 }
 
 

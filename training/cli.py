@@ -73,6 +73,13 @@ def add_commands(subparsers: Any) -> None:
         metavar="NAME=JSON",
         help="classifier hyperparameter, e.g. --param C=1.0 (repeatable)",
     )
+    p.add_argument(
+        "--exclude-moderator",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="leave out rows labelled by this moderator (repeatable)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
     p = command("evaluate", _evaluate, "Evaluate a model version on labelled data.")
@@ -171,7 +178,12 @@ def _train(args: argparse.Namespace) -> int:
     progress = Progress(quiet=args.quiet)
     try:
         version, result = train_files(
-            args.data, registry, config, taxonomy=taxonomy, progress=progress
+            args.data,
+            registry,
+            config,
+            taxonomy=taxonomy,
+            progress=progress,
+            exclude_moderators=args.exclude_moderator,
         )
     except (TypeError, ValueError) as exc:  # bad --param names or values, bad fractions
         msg = f"cannot train: {exc}"
