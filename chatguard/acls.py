@@ -25,9 +25,9 @@ USERNAMES: dict[Role, str] = {
 # what the platform's own services send: user traffic and user reports
 PRODUCER_TOPICS = (topics.CHAT_MESSAGES, topics.POSTS, topics.USER_REPORTS)
 # moderator decisions on reports and labels for training: only the moderation tool
-MODERATION_TOPICS = (topics.MODERATOR_LABELS, "moderator.decisions")
+MODERATION_TOPICS = (topics.MODERATOR_LABELS, topics.MODERATOR_DECISIONS)
 WORKER_READS = tuple(dict.fromkeys((*topics.INPUTS, *MODERATION_TOPICS)))
-WORKER_WRITES = (*topics.OUTPUTS, topics.ACCOUNT_STRIKES)
+WORKER_WRITES = (*topics.OUTPUTS, *topics.INTERNAL)
 
 Resource = Literal["topic", "group", "transactional-id", "cluster"]
 
