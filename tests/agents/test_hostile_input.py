@@ -14,7 +14,7 @@ import pytest
 from faust.types import AgentT
 
 from chatguard.settings import Settings
-from streams import agents
+from streams import agents, moderators
 from streams import pipeline as pipeline_module
 from streams.app import app, settings
 from streams.labels import LabelStore
@@ -101,14 +101,15 @@ async def test_bad_reports_are_dead_letters_and_the_valid_ones_in_their_batch_co
     records = [
         (b"r1", _report("r1")),
         (b"r2", _report("r2", text=123)),  # a stray field of the wrong type: ignored
-        (b"r3", _report("r3", confirmed="yes")),
+        (b"r3", _report("r3", reported_at="yesterday")),
         (b"r4", b'{"type": "user.report", '),
         (b"r5", _report("r" * 10_000)),
         (b"r6", _report("r6")),
     ]
     await put_to(agents.collect_reports, "user.reports", records, lambda: len(sink.sent) >= 6)
-    signals = sink.on("account.strikes")
-    assert sorted(s["signal_id"] for s in signals) == ["report:r1", "report:r2", "report:r6"]
+    # valid reports go on to be weighed by their reporter's reliability (streams.reporters)
+    weighed = sink.on("reports.by_reporter")
+    assert sorted(r["report_id"] for r in weighed) == ["r1", "r2", "r6"]
     dead = {
         key: value["error_kind"]
         for topic, key, value in sink.sent
@@ -121,7 +122,11 @@ async def test_bad_reports_are_dead_letters_and_the_valid_ones_in_their_batch_co
     )
 
 
+MODERATOR_KEY = b"moderators-test-key"
+
+
 def _label(event_id: str, categories: Any) -> bytes:
+    """A label as the moderation tool sends it: signed (``streams.moderators``)."""
     data = {
         "type": "moderator.label",
         "event_id": event_id,
@@ -130,7 +135,7 @@ def _label(event_id: str, categories: Any) -> bytes:
         "moderator_id": "m1",
         "labelled_at": 1_700_000_000.0,
     }
-    return orjson.dumps(data)
+    return orjson.dumps(moderators.sign(data, MODERATOR_KEY))
 
 
 async def test_labels_outside_the_taxonomy_are_dead_letters(
@@ -140,6 +145,7 @@ async def test_labels_outside_the_taxonomy_are_dead_letters(
 ) -> None:
     store = LabelStore(tmp_path / "labels.jsonl")
     monkeypatch.setattr(agents, "label_store", store)
+    monkeypatch.setattr(agents, "moderator_hmac_key", MODERATOR_KEY)
     known = agents.holder.current.model.labels[0]
     records = [
         (b"l1", _label("l1", [known])),
@@ -173,6 +179,7 @@ async def test_labels_wait_while_the_disk_is_full_and_land_once_it_has_room(
     path = tmp_path / "labels.jsonl"
     path.symlink_to("/dev/full")
     monkeypatch.setattr(agents, "label_store", LabelStore(path))
+    monkeypatch.setattr(agents, "moderator_hmac_key", MODERATOR_KEY)
     known = agents.holder.current.model.labels[0]
     records = [(f"l{i}".encode(), _label(f"l{i}", [known])) for i in range(3)]
     app.finalize()
