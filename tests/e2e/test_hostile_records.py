@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from chatguard.settings import Settings
+from streams import moderators
 from streams.produce import OutgoingEvent, build_events
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import Record, consume, produce
@@ -169,7 +170,8 @@ def _report(report_id: str, **fields: Any) -> OutgoingEvent:
     return OutgoingEvent("user.reports", report_id.encode(), orjson.dumps(data), report_id, "x")
 
 
-def _label(event_id: str, categories: Any, **fields: Any) -> OutgoingEvent:
+def _label(event_id: str, categories: Any, key: bytes, **fields: Any) -> OutgoingEvent:
+    """A label as the moderation tool sends it, signed with the moderators' ``key``."""
     data = {
         "type": "moderator.label",
         "event_id": event_id,
@@ -179,7 +181,8 @@ def _label(event_id: str, categories: Any, **fields: Any) -> OutgoingEvent:
         "labelled_at": time.time(),
         **fields,
     }
-    return OutgoingEvent("moderator.labels", event_id.encode(), orjson.dumps(data), event_id, "x")
+    value = orjson.dumps(moderators.sign(data, key))
+    return OutgoingEvent("moderator.labels", event_id.encode(), value, event_id, "x")
 
 
 def _raw(topic: str, key: str, value: bytes) -> OutgoingEvent:
@@ -193,20 +196,21 @@ def test_bad_reports_labels_and_strike_signals_are_dead_letters_and_the_good_one
 ) -> None:
     worker = start_worker()
     worker.wait_ready()
+    key = stream_env["CHATGUARD_MODERATOR_HMAC_KEY"].encode()
     reports = [
         _report("r-good"),
         _report("r-text", text=123),  # a stray field of the wrong type is ignored
-        _report("r-confirmed", confirmed="yes"),
+        _report("r-confirmed", confirmed="yes"),  # ignored too: only moderators confirm
         _report("r-account", account_id=5),
         _report("r-huge-reason", reason="x" * 100_000),
         _raw("user.reports", "r-json", b'{"type": "user.report", "report_id"'),
     ]
     labels = [
-        _label("l-good", ["fraud"]),
-        _label("l-clean", []),
-        _label("l-typo", ["frad"]),
-        _label("l-string", "fraud"),
-        _label("l-huge-moderator", ["spam"], moderator_id="m" * 10_000),
+        _label("l-good", ["fraud"], key),
+        _label("l-clean", [], key),
+        _label("l-typo", ["frad"], key),
+        _label("l-string", "fraud", key),
+        _label("l-huge-moderator", ["spam"], key, moderator_id="m" * 10_000),
         _raw("moderator.labels", "l-bytes", b"\xff\xfe"),
     ]
     strikes = [
@@ -227,7 +231,10 @@ def test_bad_reports_labels_and_strike_signals_are_dead_letters_and_the_good_one
     ]
     produce(stream_settings, [*reports, *labels, *strikes])
     expected_dead = [
-        ("user.reports", b"r-confirmed", "wrong_type"),
+        # the valid reports name events this worker never moderated: they do not count
+        ("events.by_id", b"evt-r-good", "unknown_event"),
+        ("events.by_id", b"evt-r-text", "unknown_event"),
+        ("events.by_id", b"evt-r-confirmed", "unknown_event"),
         ("user.reports", b"r-account", "wrong_type"),
         ("user.reports", b"r-huge-reason", "oversize_field"),
         ("user.reports", b"r-json", "malformed_json"),
@@ -244,9 +251,9 @@ def test_bad_reports_labels_and_strike_signals_are_dead_letters_and_the_good_one
     ]
     records = consume(
         stream_settings,
-        ["moderation.deadletter", "account.actions", "account.strikes"],
+        ["moderation.deadletter", "account.actions", "reports.by_reporter"],
         until=lambda rs: (
-            len(_on(rs, stream_settings, "moderation.deadletter")) >= 14
+            len(_on(rs, stream_settings, "moderation.deadletter")) >= len(expected_dead)
             and len(_on(rs, stream_settings, "account.actions")) >= 1
         ),
         timeout=120,
@@ -260,13 +267,11 @@ def test_bad_reports_labels_and_strike_signals_are_dead_letters_and_the_good_one
     assert sorted(dead) == sorted(
         (stream_settings.topic(t), k, kind) for t, k, kind in expected_dead
     )
-    # the valid reports in the same batches became strike signals
-    signal_ids = {
-        r.json()["signal_id"]
-        for r in _on(records, stream_settings, "account.strikes")
-        if r.key == b"acct-reported"
+    # the valid reports in the same batches went on to be weighed by their reporter
+    report_ids = {
+        r.json()["report_id"] for r in _on(records, stream_settings, "reports.by_reporter")
     }
-    assert signal_ids == {"report:r-good", "report:r-text"}
+    assert report_ids == {"r-good", "r-text", "r-confirmed"}
     actions = [r.json() for r in _on(records, stream_settings, "account.actions")]
     assert [(a["account_id"], a["action"]) for a in actions] == [("acct-s", "restrict")]
     assert sorted(actions[0]["evidence"]) == ["s0", "s1", "s2"]
@@ -289,7 +294,8 @@ def test_labels_wait_in_kafka_while_the_disk_is_full_and_land_exactly_once(
     store.symlink_to("/dev/full")  # the real kernel: every write fails with ENOSPC
     worker = start_worker()
     worker.wait_ready()
-    first = [_label(f"l{i}", ["spam"] if i % 2 else []) for i in range(5)]
+    key = stream_env["CHATGUARD_MODERATOR_HMAC_KEY"].encode()
+    first = [_label(f"l{i}", ["spam"] if i % 2 else [], key) for i in range(5)]
     produce(stream_settings, first)
 
     def unready_for_the_store() -> bool:
@@ -313,7 +319,7 @@ def test_labels_wait_in_kafka_while_the_disk_is_full_and_land_exactly_once(
     _wait_until(lambda: len(room.read_bytes().splitlines()) >= 5, "the waiting labels landing")
     _wait_until(lambda: worker.get("/ready")[0] == 200, "/ready recovering")
     assert _metric(worker, "chatguard_label_store_ok") == 1
-    later = [_label("l-later", ["fraud"])]
+    later = [_label("l-later", ["fraud"], key)]
     produce(stream_settings, later)
     _wait_until(lambda: len(room.read_bytes().splitlines()) >= 6, "a later label landing")
     time.sleep(1.0)  # a duplicate append would come right after
