@@ -12,8 +12,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from chatguard.settings import Settings
 from models.classifier import ModerationClassifier
 from models.registry import ModelRegistry
+from models.signing import load_private_key
 
 MARKER = "SLOW-PILL"
 STUCK_S = 300.0
@@ -27,12 +29,14 @@ class SlowClassifier(ModerationClassifier):
 
 
 def promote_slow_copy(registry: ModelRegistry) -> str:
-    """Save the current model as a slow new version and make it current."""
+    """Save the current model as a slow new version, sign it with the test session's key (a
+    worker refuses unsigned models) and make it current."""
     current = registry.load_current()
     slow = SlowClassifier.__new__(SlowClassifier)
     slow.__dict__.update(current.classifier.__dict__)
     version = registry.save(
         slow, thresholds=current.thresholds, metadata={"note": "slow test copy"}
     )
+    registry.sign(version, load_private_key(Settings.from_env().model_signing_key))
     registry.promote(version)
     return version
