@@ -23,6 +23,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from chatguard.settings import Settings
+from streams import moderators
 from streams.produce import OutgoingEvent
 from streams.tail import tail
 from streams.topics import client_options, ensure_topics
@@ -75,8 +76,12 @@ def _report(report_id: str, account: str = "acct-reported") -> dict:
     }
 
 
+# the worker accepts labels only when signed by the moderation tool (``streams.moderators``)
+MODERATOR_KEY = "java-producer-test-moderators"
+
+
 def _label(event_id: str) -> dict:
-    return {
+    label = {
         "type": "moderator.label",
         "event_id": event_id,
         "text": "buy cheap followers now",
@@ -84,6 +89,7 @@ def _label(event_id: str) -> dict:
         "moderator_id": "mod-1",
         "labelled_at": time.time(),
     }
+    return moderators.sign(label, MODERATOR_KEY.encode())
 
 
 BUILDERS: dict[str, Callable[[str], dict]] = {
@@ -146,19 +152,24 @@ def _hostile_plan() -> Plan:
 def _outcomes(
     records: list[Record], settings: Settings
 ) -> tuple[list[str], list[str], dict[str, list[str]]]:
-    """Decided event ids, report ids with a strike signal, and dead letters by key."""
+    """Decided event ids, ids of valid reports (passed on to be weighed by their reporter),
+    and dead letters by key. A valid report here names an event no worker moderated, so its
+    next hop dead-letters it as ``unknown_event`` (tests/e2e/test_report_trust.py covers that);
+    those are left out: this test is about reading what real producers send."""
     decided = [
         r.json()["event_id"] for r in records if r.topic == settings.topic("moderation.decisions")
     ]
     reported = [
-        r.json()["signal_id"].removeprefix("report:")
+        r.json()["report_id"]
         for r in records
-        if r.topic == settings.topic("account.strikes") and r.json()["kind"] == "report"
+        if r.topic == settings.topic("reports.by_reporter") and r.json()["kind"] == "report"
     ]
     dead: dict[str, list[str]] = {}
     for r in records:
         if r.topic == settings.topic("moderation.deadletter"):
-            dead.setdefault((r.key or b"").decode(), []).append(r.json()["error_kind"])
+            letter = r.json()
+            if letter["source_topic"] != settings.topic("events.by_id"):
+                dead.setdefault((r.key or b"").decode(), []).append(letter["error_kind"])
     return decided, reported, dead
 
 
@@ -206,7 +217,7 @@ def test_java_producer_records_with_every_codec_and_an_aborted_transaction_each_
     broker: str,
 ) -> None:
     settings = stream_settings
-    worker = start_worker()
+    worker = start_worker(env={"CHATGUARD_MODERATOR_HMAC_KEY": MODERATOR_KEY})
     asyncio.run(ensure_topics(settings))
     worker.wait_ready()
 
@@ -257,7 +268,7 @@ def test_java_producer_records_with_every_codec_and_an_aborted_transaction_each_
 
     records = consume(
         settings,
-        ["moderation.decisions", "moderation.deadletter", "account.strikes"],
+        ["moderation.decisions", "moderation.deadletter", "account.strikes", "reports.by_reporter"],
         until=complete,
         timeout=180,
         quiet_for=2.0,
@@ -395,7 +406,7 @@ def test_a_batch_the_worker_cannot_decompress_is_dead_lettered_and_the_partition
 
     records = consume(
         settings,
-        ["moderation.decisions", "moderation.deadletter", "account.strikes"],
+        ["moderation.decisions", "moderation.deadletter", "account.strikes", "reports.by_reporter"],
         until=complete,
         timeout=120,
         quiet_for=2.0,
@@ -403,7 +414,12 @@ def test_a_batch_the_worker_cannot_decompress_is_dead_lettered_and_the_partition
     decided, reported, _ = _outcomes(records, settings)
     assert Counter(decided) == Counter(sent["chat.messages"][0])
     assert set(reported) == set(sent["user.reports"][0])  # a replayed signal counts once anyway
-    dead = [r.json() for r in records if r.topic == settings.topic("moderation.deadletter")]
+    dead = [
+        letter
+        for r in records
+        if r.topic == settings.topic("moderation.deadletter")
+        and (letter := r.json())["source_topic"] != settings.topic("events.by_id")
+    ]
     assert sorted((d["source_topic"], d["source_partition"], d["source_offset"]) for d in dead) == [
         (settings.topic(topic), 0, sent[topic][1][0]) for topic in ("chat.messages", "user.reports")
     ]
@@ -419,7 +435,7 @@ def test_a_batch_the_worker_cannot_decompress_is_dead_lettered_and_the_partition
     produce(settings, [fresh, report])
     after_records = consume(
         settings,
-        ["moderation.decisions", "account.strikes"],
+        ["moderation.decisions", "reports.by_reporter"],
         until=lambda rs: (
             "fresh" in _outcomes(rs, settings)[0] and "fresh-report" in _outcomes(rs, settings)[1]
         ),
