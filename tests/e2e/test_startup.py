@@ -41,18 +41,18 @@ def _describe(bootstrap: str, topic: str) -> tuple[int, dict[str, str]]:
     return asyncio.run(run())
 
 
-def _report(account: str, n: int) -> OutgoingEvent:
+def _block_strike(account: str, n: int) -> OutgoingEvent:
+    """A strike signal as the worker writes one for a blocked event."""
     data = {
-        "type": "user.report",
-        "report_id": f"r{n}",
-        "reporter_id": f"reporter-{n}",
+        "signal_id": f"block:evt-{n}",
+        "kind": "block",
         "event_id": f"evt-{n}",
         "account_id": account,
-        "reason": "fraud",
-        "reported_at": time.time(),
-        "confirmed": True,
+        "categories": ["fraud"],
+        "weight": 1.0,
+        "at": time.time(),
     }
-    return OutgoingEvent("user.reports", f"r{n}".encode(), orjson.dumps(data), f"r{n}", "valid")
+    return OutgoingEvent("account.strikes", account.encode(), orjson.dumps(data), f"s{n}", "valid")
 
 
 def test_the_strikes_changelog_exists_with_its_source_partitions_before_agents_run(
@@ -70,14 +70,15 @@ def test_the_strikes_changelog_exists_with_its_source_partitions_before_agents_r
     status, body = worker.get("/ready")
     assert status == 200 and orjson.loads(body)["tables_recovered"] is True
 
-    # created by the worker itself, before Faust started: chatguard's topics and the changelog
-    worker.wait_for_log(f"created {len(topics.ALL) + 1} topics")
+    # created by the worker itself, before Faust started: chatguard's topics and the changelogs
+    # of its three tables (strikes, reporters, recent events)
+    worker.wait_for_log(f"created {len(topics.ALL) + 3} topics")
     partitions, configs = _describe(broker, f"{unique_names.app_id}-account-strikes-changelog")
     assert partitions == 6
     assert set(configs["cleanup.policy"].split(",")) == {"compact", "delete"}
     assert int(configs["retention.ms"]) == int(settings.strike_window_s * 1000)
 
-    produce(settings, [_report("acct-z", n) for n in range(3)])
+    produce(settings, [_block_strike("acct-z", n) for n in range(2)])
     actions = consume(settings, ["account.actions"], until=lambda rs: len(rs) >= 1, timeout=60)
     assert [(a.json()["account_id"], a.json()["action"]) for a in actions] == [
         ("acct-z", "restrict")

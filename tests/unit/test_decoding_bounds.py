@@ -87,7 +87,7 @@ def test_a_report_with_a_numeric_text_is_a_report() -> None:
 @pytest.mark.parametrize(
     ("raw", "kind"),
     [
-        (_report(confirmed="yes"), "wrong_type"),
+        (_report(reporter_id=7), "wrong_type"),
         (_report(account_id=5), "wrong_type"),
         (_report(reported_at=True), "wrong_type"),
         (orjson.dumps({"type": "user.report", "report_id": "r"}), "missing_field"),
