@@ -1,4 +1,5 @@
-# chatguard worker image: the project, and the default model trained from the seed corpus.
+# chatguard worker image: the project, and the default model (`chatguard train --recipe default`:
+# seed + clean corpus, plus public sets if a cache is mounted; without them it says so).
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -13,7 +14,7 @@ COPY chatguard ./chatguard
 COPY models ./models
 COPY streams ./streams
 COPY training ./training
-RUN pip install . && chatguard train --promote --quiet
+RUN pip install . && chatguard train --recipe default --promote --quiet
 
 EXPOSE 6066
 CMD ["chatguard", "worker", "-l", "info"]

@@ -1,0 +1,207 @@
+"""Per-category thresholds from a false-positive budget on clean traffic, chosen on scores the
+model did not train on (out-of-fold).
+
+A platform states what it can afford, not a precision target on an arbitrary validation mix:
+
+- ``block`` (acts alone): the lowest score at which at most ``block_clean_rate`` of clean rows
+  (0.1%) are blocked *and* precision among the rows that decide the category is at least
+  ``block_precision`` (98%);
+- ``review`` (a moderator looks): the lowest score at which at most ``review_clean_rate`` of
+  clean rows (1%) are flagged: as much recall as that budget allows.
+
+The budget is for clean traffic as a whole (``traffic_thresholds``): a message is flagged when any
+category flags it, so each category gets a share of the budget, as large as the union allows.
+"Clean" rows for a category are those known negative for it and positive for nothing. When the
+review budget allows no more than blocking does, the band has collapsed: that is said in the
+note (``review_band``), never silent. Each operating point is reported with its cost: clean rows
+flagged, recall and precision at that threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from models.policy import Thresholds
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What clean traffic may cost per category, and the precision a block needs."""
+
+    block_clean_rate: float = 0.001
+    block_precision: float = 0.98
+    review_clean_rate: float = 0.01
+    # never block where the calibrated model itself says "more likely clean"
+    min_block: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("block_clean_rate", "review_clean_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 0.5:
+                msg = f"{name}={value!r}: a share of clean traffic in [0, 0.5)"
+                raise ValueError(msg)
+        if not 0.5 <= self.block_precision <= 1.0:
+            msg = f"block_precision={self.block_precision!r}: must be in [0.5, 1]"
+            raise ValueError(msg)
+        if self.review_clean_rate < self.block_clean_rate:
+            msg = (
+                f"review_clean_rate={self.review_clean_rate!r} is below "
+                f"block_clean_rate={self.block_clean_rate!r}: reviewing flags more than blocking"
+            )
+            raise ValueError(msg)
+        if not 0.0 <= self.min_block <= 1.0:
+            msg = f"min_block={self.min_block!r}: must be in [0, 1]"
+            raise ValueError(msg)
+
+
+def operating_point(
+    y: np.ndarray, scores: np.ndarray, clean: np.ndarray, threshold: float | None
+) -> dict[str, Any]:
+    """Recall, precision and clean rows flagged when flagging ``scores >= threshold``."""
+    known = y >= 0
+    flagged = scores >= threshold if threshold is not None else np.zeros(len(y), dtype=bool)
+    tp = int((flagged & (y == 1)).sum())
+    fp = int((flagged & known & (y == 0)).sum())
+    positives = int((y == 1).sum())
+    clean_flagged = int((flagged & clean).sum())
+    n_clean = int(clean.sum())
+    return {
+        "threshold": threshold,
+        "recall": tp / positives if positives else 0.0,
+        "precision": tp / (tp + fp) if tp + fp else 0.0,
+        "clean_flagged": clean_flagged,
+        "clean_rows": n_clean,
+        "clean_rate": clean_flagged / n_clean if n_clean else 0.0,
+    }
+
+
+def budget_thresholds(
+    y: np.ndarray, scores: np.ndarray, clean: np.ndarray, budget: Budget | None = None
+) -> tuple[Thresholds, dict[str, Any]]:
+    """Thresholds of one category and a note with each operating point and any warning.
+
+    Args:
+        y: 1 / 0 / -1 (unknown) per row for this category.
+        scores: out-of-fold probabilities (NaN where unknown is fine: those rows are skipped).
+        clean: True for the rows that count as clean traffic (negative here, positive nowhere).
+    """
+    budget = budget or Budget()
+    usable = (y >= 0) & ~np.isnan(scores)
+    y, scores, clean = y[usable], scores[usable], clean[usable] & (y[usable] == 0)
+    warnings: list[str] = []
+    if not (y == 1).any() or not clean.any():
+        warnings.append("no positives or no clean rows: nothing to choose thresholds on")
+        return Thresholds(review=None, block=None), {"warnings": warnings, "review_band": "none"}
+
+    clean_scores = np.sort(scores[clean])[::-1]  # highest first
+
+    def lowest_within(rate: float) -> float:
+        """The lowest cut that flags at most ``rate`` of clean rows (just above the next one)."""
+        allowed = int(np.floor(rate * len(clean_scores)))
+        if allowed >= len(clean_scores):
+            return 0.0
+        return float(np.nextafter(clean_scores[allowed], np.inf))
+
+    review = lowest_within(budget.review_clean_rate)
+    block = _precise_cut(y, scores, lowest_within(budget.block_clean_rate), budget.block_precision)
+    if block is not None and block < budget.min_block:
+        warnings.append(f"block {block:.3f} raised to the floor {budget.min_block} (clamped)")
+        block = _precise_cut(y, scores, budget.min_block, budget.block_precision)
+    if block is None:
+        warnings.append(
+            f"no score reaches precision {budget.block_precision:.0%} within the block budget: "
+            "this category never blocks on its own"
+        )
+    if block is not None and review >= block:
+        review = block
+        band = "collapsed"
+        warnings.append(
+            "review band collapsed: the review budget flags nothing beyond what block does"
+        )
+    else:
+        band = "open"
+    points = {
+        "review": operating_point(y, scores, clean, review),
+        "block": operating_point(y, scores, clean, block),
+    }
+    if points["review"]["recall"] < 0.5:
+        warnings.append(
+            f"review recall only {points['review']['recall']:.0%} within the clean-traffic budget"
+        )
+    note: dict[str, Any] = {"warnings": warnings, "review_band": band, "operating_points": points}
+    return Thresholds(review=review, block=block), note
+
+
+def clean_rows(Y: np.ndarray) -> np.ndarray:
+    """Rows positive for no category (their unknown categories are taken as clean too)."""
+    return ~(np.asarray(Y) == 1).any(axis=1)
+
+
+def _precise_cut(y: np.ndarray, scores: np.ndarray, floor: float, precision: float) -> float | None:
+    """The lowest score ``>= floor`` at which flagging reaches ``precision``, or None."""
+    order = np.argsort(-scores, kind="stable")
+    ranked, hits = scores[order], np.cumsum(y[order] == 1)
+    # flagging at a cut takes every row scoring >= it: look at the last of each run of ties
+    last = np.flatnonzero(np.append(ranked[1:] != ranked[:-1], True))
+    reach = (ranked[last] >= floor) & (hits[last] > 0) & (hits[last] >= precision * (last + 1))
+    candidates = last[reach]
+    return float(ranked[candidates[-1]]) if len(candidates) else None
+
+
+def traffic_thresholds(
+    Y: np.ndarray, scores: np.ndarray, labels: Sequence[str], budget: Budget | None = None
+) -> tuple[dict[str, Thresholds], dict[str, dict[str, Any]], dict[str, Any]]:
+    """Thresholds of every category such that the budget holds for clean traffic as a whole.
+
+    A message is flagged when *any* category flags it, so six categories each using 1% could
+    flag up to 6% of clean traffic. Each category gets the same share of the budget, and that
+    share is raised (bisection) as far as the union of all categories stays within the budget:
+    block and review each on their own. Returns thresholds, per-category notes and the
+    traffic-level cost (clean rows blocked / flagged by any category, out of fold).
+    """
+    budget = budget or Budget()
+    Y = np.asarray(Y)
+    clean = clean_rows(Y)
+    filled = np.nan_to_num(scores, nan=-1.0)  # an unknown category never flags
+
+    def choose(block_rate: float, review_rate: float) -> tuple[dict[str, Any], dict[str, Any]]:
+        b = replace(budget, block_clean_rate=block_rate, review_clean_rate=review_rate)
+        chosen, notes = {}, {}
+        for j, label in enumerate(labels):
+            chosen[label], notes[label] = budget_thresholds(Y[:, j], scores[:, j], clean, b)
+        return chosen, notes
+
+    def union(chosen: Mapping[str, Thresholds], action: str) -> float:
+        flagged = np.zeros(len(Y), dtype=bool)
+        for j, label in enumerate(labels):
+            cut = getattr(chosen[label], action)
+            if cut is not None:
+                flagged |= filled[:, j] >= cut
+        return float(flagged[clean].mean()) if clean.any() else 0.0
+
+    def largest_share(action: str, total: float, fixed: float) -> float:
+        low, high = total / max(len(labels), 1), total
+        for _ in range(12):
+            mid = (low + high) / 2
+            rates = (mid, fixed) if action == "block" else (fixed, mid)
+            if union(choose(*rates)[0], action) <= total:
+                low = mid
+            else:
+                high = mid
+        return low
+
+    block_rate = largest_share("block", budget.block_clean_rate, budget.review_clean_rate)
+    review_rate = largest_share("review", budget.review_clean_rate, block_rate)
+    chosen, notes = choose(block_rate, max(review_rate, block_rate))
+    cost = {
+        "clean_rows": int(clean.sum()),
+        "clean_blocked": union(chosen, "block"),
+        "clean_flagged": union(chosen, "review"),
+        "per_category_block_rate": block_rate,
+        "per_category_review_rate": review_rate,
+    }
+    return chosen, notes, cost
