@@ -175,7 +175,14 @@ class ModerationClassifier(BaseEstimator):
         for j, name in enumerate(names):
             known = np.flatnonzero(Y[:, j] != UNKNOWN)
             Xk, yk = X[known], Y[known, j]
-            folds = grouped_folds(group_ids[known], yk, self.calibration_folds, self.random_state)
+            known_groups = group_ids[known]
+            if min(_distinct(known_groups[yk == c]) for c in (POSITIVE, NEGATIVE)) < (
+                self.calibration_folds
+            ):
+                # too few distinct texts of one class to keep them whole in every fold
+                say(f"{name}: fewer groups than folds, folding rows instead of groups")
+                known_groups = np.arange(len(known))
+            folds = grouped_folds(known_groups, yk, self.calibration_folds, self.random_state)
             decision = np.empty(len(known))
             for k in range(self.calibration_folds):
                 say(f"{name}: fold {k + 1}/{self.calibration_folds} ({len(known)} known rows)")
@@ -217,6 +224,10 @@ class ModerationClassifier(BaseEstimator):
     def predict(self, texts: Sequence[str], threshold: float = 0.5) -> np.ndarray:
         """1 where a category's probability reaches ``threshold``, else 0."""
         return (self.predict_proba(texts) >= threshold).astype(np.int8)
+
+
+def _distinct(values: np.ndarray) -> int:
+    return len(np.unique(values))
 
 
 def grouped_folds(groups: np.ndarray, y: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
