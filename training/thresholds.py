@@ -11,7 +11,7 @@ A platform states what it can afford, not a precision target on an arbitrary val
 
 The budget is for clean traffic as a whole (``traffic_thresholds``): a message is flagged when any
 category flags it, so each category gets a share of the budget, as large as the union allows.
-"Clean" rows for a category are those known negative for it and positive for nothing. When the
+"Clean" rows are those known negative for every category (``clean_rows``). When the
 review budget allows no more than blocking does, the band has collapsed: that is said in the
 note (``review_band``), never silent. Each operating point is reported with its cost: clean rows
 flagged, recall and precision at that threshold.
@@ -137,8 +137,16 @@ def budget_thresholds(
 
 
 def clean_rows(Y: np.ndarray) -> np.ndarray:
-    """Rows positive for no category (their unknown categories are taken as clean too)."""
-    return ~(np.asarray(Y) == 1).any(axis=1)
+    """Rows known to be clean: negative for every category.
+
+    A partly labelled row (a ham SMS, a "not hate" tweet) is not known to be clean: the set
+    never asked whether it is spam or fraud, and counting it as clean traffic would make the
+    budget pay for offensive tweets and bulk notices. Only when no row is fully known (training
+    on partly labelled data alone) are rows positive for nothing used instead.
+    """
+    Y = np.asarray(Y)
+    known_clean = (Y == 0).all(axis=1)
+    return known_clean if known_clean.any() else ~(Y == 1).any(axis=1)
 
 
 def _precise_cut(y: np.ndarray, scores: np.ndarray, floor: float, precision: float) -> float | None:

@@ -80,6 +80,9 @@ def test_budget_ranges_are_validated(kwargs: dict[str, float]) -> None:
         Budget(**kwargs)
 
 
-def test_clean_rows_are_positive_for_nothing() -> None:
+def test_clean_rows_are_known_negative_for_everything() -> None:
     Y = np.array([[0, 0], [1, 0], [-1, 0], [0, 1]])
-    assert clean_rows(Y).tolist() == [True, False, True, False]
+    assert clean_rows(Y).tolist() == [True, False, False, False]
+    # with no fully known row, positive for nothing is the best there is
+    partial = np.array([[-1, 0], [1, -1], [0, -1]])
+    assert clean_rows(partial).tolist() == [True, False, True]
