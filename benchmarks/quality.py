@@ -43,6 +43,7 @@ from training import catalogue
 from training import public_datasets as pdata
 from training.progress import Progress
 from training.recipes import fbs_aligned
+from training.thresholds import traffic_thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -157,7 +158,14 @@ TASKS: Mapping[str, Task] = {
         frozenset({"spam"}), frozenset({"ham"}), "accuracy", "91.22% (char LSTM, on eval.csv)"
     ),
     "telecom_fraud_texts_5_zh": Task(
-        frozenset({"fraud_0", "fraud_1", "fraud_2", "fraud_3"}),
+        frozenset(
+            {
+                "fraud_impersonate_public_security",
+                "fraud_loan",
+                "fraud_impersonate_customer_service",
+                "fraud_impersonate_leader_acquaintance",
+            }
+        ),
         frozenset({"normal"}),
         "f1",
     ),
@@ -190,6 +198,7 @@ class SetResult:
     rows: dict[str, int]
     baseline: dict[str, Any] = field(default_factory=dict)
     chatguard: dict[str, Any] = field(default_factory=dict)
+    chatguard_block: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -237,9 +246,16 @@ def set_benchmark(
     d = base.decision_function(te)
     result.baseline = {**binary_metrics(yte, d >= 0), "ap": average_precision(yte, d)}
     say(f"{name}: chatguard on the same rows")
-    model = chatguard().fit(tr, ytr.reshape(-1, 1), ("positive",))
+    model = chatguard()
+    oof = model.fit_oof(tr, ytr.reshape(-1, 1), ("positive",))
     p = model.predict_proba(te)[:, 0]
     result.chatguard = {**binary_metrics(yte, p >= 0.5), "ap": average_precision(yte, p)}
+    # chatguard's own block threshold, from the budget on its out-of-fold scores: what a
+    # platform would run (at most 0.1% of the set's negatives blocked, precision >= 98%)
+    thresholds, _, _ = traffic_thresholds(ytr.reshape(-1, 1), oof, ("positive",))
+    block = thresholds["positive"].block
+    flagged = p >= block if block is not None else np.zeros(len(p), dtype=bool)
+    result.chatguard_block = {"threshold": block, **binary_metrics(yte, flagged)}
     return result
 
 
@@ -392,6 +408,23 @@ def markdown(
                 f"| {r.name} | {r.split} | {r.rows['train']} / {r.rows['test']} | {r.metric} "
                 f"| {r.published or 'n/a'} | {fmt(b[r.metric])} | {fmt(c[r.metric])} "
                 f"| {num(b['ap'])} | {num(c['ap'])} |"
+            )
+        out += [
+            "",
+            "chatguard at its own block threshold (chosen out of fold on the set's training rows: "
+            "at most 0.1% of negatives blocked, precision >= 98%):",
+            "",
+            "| set | block at | metric | recall | negatives blocked | precision |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in sets:
+            fmt = pct if r.metric == "accuracy" else num
+            k = r.chatguard_block
+            at = "never" if k["threshold"] is None else f"{k['threshold']:.3f}"
+            out.append(
+                f"| {r.name} | {at} | {r.metric} {fmt(k[r.metric])} | {pct(k['recall'])} "
+                f"| {pct(k['negatives_flagged'])} ({k['fp']} of {k['fp'] + k['tn']}) "
+                f"| {pct(k['precision'])} |"
             )
         wins = sum(
             r.chatguard[r.metric] >= r.baseline[r.metric] and r.chatguard["ap"] >= r.baseline["ap"]
