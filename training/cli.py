@@ -101,7 +101,13 @@ def add_commands(subparsers: Any) -> None:
         "--review-clean-rate",
         type=float,
         default=0.01,
-        help="share of clean traffic a category may send to review (default 0.01 = 1%%)",
+        help="share of everyday clean traffic sent to review (default 0.01 = 1%%)",
+    )
+    p.add_argument(
+        "--review-hard-negative-rate",
+        type=float,
+        default=0.05,
+        help="share of hard-negative rows (kind hard_negative) sent to review (default 0.05)",
     )
     p.add_argument(
         "--param",
@@ -217,6 +223,7 @@ def _train(args: argparse.Namespace) -> int:
             target_recall=args.target_recall,
             block_clean_rate=args.block_clean_rate,
             review_clean_rate=args.review_clean_rate,
+            review_hard_negative_rate=args.review_hard_negative_rate,
             final_fit=args.final_fit,
             params=params,
         )
@@ -243,7 +250,8 @@ def _train(args: argparse.Namespace) -> int:
     cost = result.clean_cost
     print(
         f"clean traffic, out of fold ({cost['clean_rows']} rows): blocked "
-        f"{cost['clean_blocked']:.2%}, flagged {cost['clean_flagged']:.2%} by any category"
+        f"{cost['clean_blocked']:.2%}; flagged by any category: everyday "
+        f"{cost['everyday_flagged']:.2%}, hard negatives {cost['hard_negatives_flagged']:.2%}"
     )
     where = "test split" if result.test is not None else "out of fold (final fit)"
     print(f"metrics on the {where}:")

@@ -40,6 +40,9 @@ class LabelledRow:
     complete: bool = True
     lang: str | None = None
     origin: str = ""
+    # what sort of clean row this is ("everyday", "hard_negative"): hard negatives have a
+    # false-positive budget of their own (``training.thresholds``); None counts as everyday
+    kind: str | None = None
 
     def value(self, label: str) -> int:
         """1, 0, or -1 when this row says nothing about ``label``."""
@@ -54,6 +57,8 @@ class LabelledRow:
             row["labels"] = dict(sorted(self.labels.items()))
         if self.lang:
             row["lang"] = self.lang
+        if self.kind:
+            row["kind"] = self.kind
         return row
 
 
@@ -164,6 +169,8 @@ def _row_from_json(data: object, where: str, taxonomy: Sequence[str] | None) -> 
         raise LabelledDataError(msg)
     lang = data.get("lang")
     lang = lang if isinstance(lang, str) else None
+    kind = data.get("kind")
+    kind = kind if isinstance(kind, str) else None
     has_categories, has_labels = "categories" in data, "labels" in data
     if has_categories == has_labels:
         msg = f"{where}: a row needs exactly one of 'categories' (list) or 'labels' (object)"
@@ -176,7 +183,7 @@ def _row_from_json(data: object, where: str, taxonomy: Sequence[str] | None) -> 
             raise LabelledDataError(msg)
         for name in categories:
             labels[_label_name(name, where, taxonomy)] = POSITIVE
-        return LabelledRow(text, labels, complete=True, lang=lang, origin=where)
+        return LabelledRow(text, labels, complete=True, lang=lang, origin=where, kind=kind)
     raw = data["labels"]
     if not isinstance(raw, dict):
         msg = f"{where}: 'labels' must be an object of category → 1, 0 or null"
@@ -189,7 +196,7 @@ def _row_from_json(data: object, where: str, taxonomy: Sequence[str] | None) -> 
             msg = f"{where}: label {name!r} has value {value!r}; use 1, 0 or null"
             raise LabelledDataError(msg)
         labels[label] = int(value)
-    return LabelledRow(text, labels, complete=False, lang=lang, origin=where)
+    return LabelledRow(text, labels, complete=False, lang=lang, origin=where, kind=kind)
 
 
 def _label_name(name: str, where: str, taxonomy: Sequence[str] | None) -> str:

@@ -63,6 +63,7 @@ class TrainConfig:
     target_recall: float = 0.80
     block_clean_rate: float = 0.001
     review_clean_rate: float = 0.01
+    review_hard_negative_rate: float = 0.05
     final_fit: bool = False
     params: Mapping[str, Any] = field(default_factory=dict)
 
@@ -86,6 +87,7 @@ class TrainConfig:
             block_clean_rate=self.block_clean_rate,
             block_precision=self.target_precision,
             review_clean_rate=self.review_clean_rate,
+            review_hard_negative_rate=self.review_hard_negative_rate,
         )
 
 
@@ -154,7 +156,10 @@ def train_model(
         [texts[i] for i in train], Y[train], labels, groups[train], progress=say
     )
     say("choosing thresholds on the out-of-fold scores (clean-traffic budget)")
-    thresholds, notes, cost = traffic_thresholds(Y[train], oof, labels, config.budget())
+    hard = np.array([r.kind == "hard_negative" for r in rows], dtype=bool)
+    thresholds, notes, cost = traffic_thresholds(
+        Y[train], oof, labels, config.budget(), hard=hard[train]
+    )
     for label in labels:
         point = notes[label].get("operating_points", {})
         if point:
@@ -171,10 +176,7 @@ def train_model(
             )
         for warning in notes[label]["warnings"]:
             say(f"WARNING {label}: {warning}")
-    say(
-        f"clean traffic out of fold ({cost['clean_rows']} rows): blocked "
-        f"{cost['clean_blocked']:.2%}, flagged {cost['clean_flagged']:.2%} by any category"
-    )
+    say(_clean_cost_line(cost))
     oof_filled = np.nan_to_num(oof, nan=0.0)
     validation = evaluate_scores("out-of-fold", labels, Y[train], oof_filled, thresholds)
     test_eval = None
@@ -194,6 +196,15 @@ def train_model(
         split_sizes={"train": len(train), "test": len(test), "groups": n_groups},
         test_rows=[rows[int(i)] for i in test],
         seen_texts=[texts[i] for i in train],
+    )
+
+
+def _clean_cost_line(cost: Mapping[str, Any]) -> str:
+    return (
+        f"clean traffic out of fold ({cost['clean_rows']} rows, {cost['hard_negative_rows']} "
+        f"hard negatives): blocked {cost['clean_blocked']:.2%}; flagged by any category: "
+        f"everyday {cost['everyday_flagged']:.2%}, hard negatives "
+        f"{cost['hard_negatives_flagged']:.2%}"
     )
 
 
@@ -232,6 +243,7 @@ def save_result(
             "target_recall": config.target_recall,
             "block_clean_rate": config.block_clean_rate,
             "review_clean_rate": config.review_clean_rate,
+            "review_hard_negative_rate": config.review_hard_negative_rate,
         },
         "threshold_notes": result.threshold_notes,
         "clean_cost": result.clean_cost,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.thresholds import Budget, budget_thresholds, clean_rows
+from training.thresholds import Budget, budget_thresholds, clean_rows, traffic_thresholds
 
 
 def _scores(n_pos: int, n_clean: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -66,11 +66,67 @@ def test_block_is_clamped_to_the_floor_with_a_warning() -> None:
     assert any("clamped" in w for w in note["warnings"])
 
 
+def _kinds(seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """500 positives, 2,000 everyday rows, 1,000 hard negatives scoring between the two."""
+    rng = np.random.default_rng(seed)
+    y = np.array([1] * 500 + [0] * 3_000, dtype=np.int8)
+    s = np.concatenate([rng.beta(6, 2, 500), rng.beta(1, 12, 2_000), rng.beta(3, 4, 1_000)])
+    hard = np.arange(len(y)) >= 2_500
+    return y, s, hard
+
+
+def test_review_budget_is_per_kind_everyday_and_hard_negatives() -> None:
+    y, s, hard = _kinds()
+    clean = y == 0
+    t, note = budget_thresholds(y, s, clean, hard=hard)
+    assert t.review is not None
+    everyday_rate = (s[clean & ~hard] >= t.review).mean()
+    hard_rate = (s[hard] >= t.review).mean()
+    # one 1% budget over all 3,000 clean rows would stop at 30 hard negatives (3%): the hard
+    # negatives get their own 5%, and everyday chat stays within its 1%
+    assert 0.045 <= hard_rate <= 0.05
+    assert everyday_rate <= 0.01
+    single = budget_thresholds(y, s, clean)[0]
+    assert single.review is not None and t.review < single.review
+    assert (s[y == 1] >= t.review).mean() > (s[y == 1] >= single.review).mean()
+    point = note["operating_points"]["review"]
+    assert point["hard_negative_rate"] == pytest.approx(hard_rate)
+    assert point["everyday_rate"] == pytest.approx(everyday_rate)
+    # block is still one budget over every clean row, hard negatives included
+    assert t.block is not None and (s[clean] >= t.block).mean() <= 0.001
+
+
+def test_everyday_rows_keep_their_own_one_percent() -> None:
+    # hard negatives score low, everyday rows have a high tail: a single budget over both would
+    # flag 2% of everyday chat
+    y = np.array([1] * 200 + [0] * 2_000, dtype=np.int8)
+    everyday = np.concatenate([np.linspace(0.7, 0.85, 30), np.full(970, 0.05)])
+    s = np.concatenate([np.full(200, 0.9), everyday, np.full(1_000, 0.01)])
+    hard = np.arange(len(y)) >= 1_200
+    single = budget_thresholds(y, s, y == 0)[0]
+    assert single.review is not None and (everyday >= single.review).mean() > 0.01
+    t = budget_thresholds(y, s, y == 0, hard=hard)[0]
+    assert t.review is not None and (everyday >= t.review).mean() <= 0.01
+
+
+def test_traffic_budget_per_kind_holds_for_the_union_of_categories() -> None:
+    y, s, hard = _kinds()
+    y2, s2, _ = _kinds(seed=2)
+    Y = np.stack([y, np.roll(y2, 7)], axis=1)
+    scores = np.stack([s, np.roll(s2, 7)], axis=1)
+    _, _, cost = traffic_thresholds(Y, scores, ("a", "b"), hard=hard)
+    assert cost["everyday_flagged"] <= 0.01
+    assert cost["hard_negatives_flagged"] <= 0.05
+    assert cost["clean_blocked"] <= 0.001
+    assert cost["hard_negative_rows"] == int((hard & ~(Y == 1).any(axis=1)).sum())
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
         {"block_clean_rate": -0.1},
         {"review_clean_rate": 0.7},
+        {"review_hard_negative_rate": 0.6},
         {"block_precision": 0.3},
         {"block_clean_rate": 0.02, "review_clean_rate": 0.01},
     ],
