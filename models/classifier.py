@@ -119,9 +119,10 @@ class ModerationClassifier(BaseEstimator):
         Y: np.ndarray,
         labels: Sequence[str] | None = None,
         groups: Sequence[int] | np.ndarray | None = None,
+        sample_weight: Sequence[float] | np.ndarray | None = None,
     ) -> ModerationClassifier:
         """Fit on ``texts`` and ``Y`` (``n_rows × n_labels`` of 1, 0 or -1 for unknown)."""
-        self.fit_oof(texts, Y, labels, groups)
+        self.fit_oof(texts, Y, labels, groups, sample_weight=sample_weight)
         return self
 
     def fit_oof(
@@ -131,10 +132,12 @@ class ModerationClassifier(BaseEstimator):
         labels: Sequence[str] | None = None,
         groups: Sequence[int] | np.ndarray | None = None,
         progress: Callable[[str], None] | None = None,
+        sample_weight: Sequence[float] | np.ndarray | None = None,
     ) -> np.ndarray:
         """Fit, and return each row's out-of-fold calibrated probability (NaN where unknown).
 
         ``groups``: one value per row; rows sharing a value are never split across folds.
+        ``sample_weight``: one weight per row for the base models (the sigmoid is unweighted).
         """
         texts = list(texts)
         Y = np.asarray(Y, dtype=np.int8)
@@ -155,6 +158,10 @@ class ModerationClassifier(BaseEstimator):
             msg = f"{len(group_ids)} groups for {len(texts)} texts"
             raise ValueError(msg)
         say = progress or (lambda _message: None)
+        weight = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight, float)
+        if weight.shape != (len(texts),) or not (weight > 0).all():
+            msg = f"sample_weight: {len(texts)} positive weights expected"
+            raise ValueError(msg)
 
         needed = max(self.min_class_rows, self.calibration_folds)
         counts = {
@@ -174,7 +181,7 @@ class ModerationClassifier(BaseEstimator):
         oof = np.full(Y.shape, np.nan)
         for j, name in enumerate(names):
             known = np.flatnonzero(Y[:, j] != UNKNOWN)
-            Xk, yk = X[known], Y[known, j]
+            Xk, yk, wk = X[known], Y[known, j], weight[known]
             known_groups = group_ids[known]
             if min(_distinct(known_groups[yk == c]) for c in (POSITIVE, NEGATIVE)) < (
                 self.calibration_folds
@@ -187,10 +194,12 @@ class ModerationClassifier(BaseEstimator):
             for k in range(self.calibration_folds):
                 say(f"{name}: fold {k + 1}/{self.calibration_folds} ({len(known)} known rows)")
                 held = folds == k
-                model = clone(self._base_estimator()).fit(Xk[~held], yk[~held])
+                model = clone(self._base_estimator()).fit(
+                    Xk[~held], yk[~held], sample_weight=wk[~held]
+                )
                 decision[held] = model.decision_function(Xk[held])
             say(f"{name}: final fit on {len(known)} rows")
-            final = clone(self._base_estimator()).fit(Xk, yk)
+            final = clone(self._base_estimator()).fit(Xk, yk, sample_weight=wk)
             a, b = platt_sigmoid(decision, yk)
             oof[known, j] = expit(-(a * decision + b))
             weights = np.asarray(final.coef_, dtype=np.float64).ravel()

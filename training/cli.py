@@ -110,6 +110,13 @@ def add_commands(subparsers: Any) -> None:
         help="share of hard-negative rows (kind hard_negative) sent to review (default 0.05)",
     )
     p.add_argument(
+        "--chat-weight",
+        type=float,
+        default=4.0,
+        help="weight of fully labelled rows (seed, clean corpus) against public-set rows "
+        "(default 4)",
+    )
+    p.add_argument(
         "--param",
         action="append",
         default=[],
@@ -224,6 +231,7 @@ def _train(args: argparse.Namespace) -> int:
             block_clean_rate=args.block_clean_rate,
             review_clean_rate=args.review_clean_rate,
             review_hard_negative_rate=args.review_hard_negative_rate,
+            chat_weight=args.chat_weight,
             final_fit=args.final_fit,
             params=params,
         )

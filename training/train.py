@@ -64,6 +64,10 @@ class TrainConfig:
     block_clean_rate: float = 0.001
     review_clean_rate: float = 0.01
     review_hard_negative_rate: float = 0.05
+    # weight of fully labelled rows (the seed and clean chat corpus) against partly labelled
+    # public-set rows, which outnumber them about twenty to one and are SMS and tweets, not chat;
+    # only with both kinds of row (on the seed corpus alone every row weighs 1)
+    chat_weight: float = 4.0
     final_fit: bool = False
     params: Mapping[str, Any] = field(default_factory=dict)
 
@@ -77,6 +81,9 @@ class TrainConfig:
             if not low <= value <= high:
                 msg = f"{name}={value!r} is outside [{low}, {high}]"
                 raise ValueError(msg)
+        if self.chat_weight <= 0:
+            msg = f"chat_weight={self.chat_weight!r}: must be positive"
+            raise ValueError(msg)
         if self.folds < 2:
             msg = f"folds={self.folds!r}: cross-validation needs at least 2"
             raise ValueError(msg)
@@ -152,8 +159,15 @@ def train_model(
     params = {"calibration_folds": config.folds, **dict(config.params)}
     classifier = ModerationClassifier(**params)
     say(f"fitting {len(labels)} models with {classifier.calibration_folds}-fold out-of-fold scores")
+    mixed = any(r.complete for r in rows) and not all(r.complete for r in rows)
+    weight = np.array([config.chat_weight if r.complete and mixed else 1.0 for r in rows])
     oof = classifier.fit_oof(
-        [texts[i] for i in train], Y[train], labels, groups[train], progress=say
+        [texts[i] for i in train],
+        Y[train],
+        labels,
+        groups[train],
+        progress=say,
+        sample_weight=weight[train],
     )
     say("choosing thresholds on the out-of-fold scores (clean-traffic budget)")
     hard = np.array([r.kind == "hard_negative" for r in rows], dtype=bool)
@@ -244,6 +258,7 @@ def save_result(
             "block_clean_rate": config.block_clean_rate,
             "review_clean_rate": config.review_clean_rate,
             "review_hard_negative_rate": config.review_hard_negative_rate,
+            "chat_weight": config.chat_weight,
         },
         "threshold_notes": result.threshold_notes,
         "clean_cost": result.clean_cost,

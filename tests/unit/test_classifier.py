@@ -116,3 +116,16 @@ def test_label_matrix_must_match_the_texts() -> None:
         ModerationClassifier().fit(["a", "b"], np.zeros((3, 1)), ["spam"])
     with pytest.raises(ValueError, match="only 1"):
         ModerationClassifier().fit(["a", "b"], np.array([[2], [0]]), ["spam"])
+
+
+def test_sample_weights_reach_the_base_models() -> None:
+    texts, Y = toy_data(150)
+    probe = texts[:20]
+    plain = ModerationClassifier().fit(texts, Y, LABELS).predict_proba(probe)
+    ones = ModerationClassifier().fit(texts, Y, LABELS, sample_weight=np.ones(len(texts)))
+    np.testing.assert_allclose(ones.predict_proba(probe), plain)
+    heavy = np.where(np.arange(len(texts)) < 40, 5.0, 1.0)
+    weighted = ModerationClassifier().fit(texts, Y, LABELS, sample_weight=heavy)
+    assert not np.allclose(weighted.predict_proba(probe), plain)
+    with pytest.raises(ValueError, match="sample_weight"):
+        ModerationClassifier().fit(texts, Y, LABELS, sample_weight=np.zeros(len(texts)))

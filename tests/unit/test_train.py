@@ -39,6 +39,26 @@ def test_final_fit_fits_every_row_and_reports_out_of_fold() -> None:
     assert result.clean_cost["clean_blocked"] <= 0.001
 
 
+def test_chat_weight_weighs_fully_labelled_rows_against_public_ones() -> None:
+    import numpy as np
+
+    rows = _rows()
+    config = TrainConfig(final_fit=True, folds=3)
+    # every row alike (all partly labelled here): the weight changes nothing
+    plain = train_model(rows, config).classifier.predict_proba(["win a prize now 3"])
+    same = train_model(rows, TrainConfig(final_fit=True, folds=3, chat_weight=9.0))
+    np.testing.assert_allclose(same.classifier.predict_proba(["win a prize now 3"]), plain)
+    # fully labelled rows among public ones: they weigh more
+    mixed = [LabelledRow(r.text, r.labels, complete=i % 3 == 0) for i, r in enumerate(rows)]
+    one = train_model(mixed, TrainConfig(final_fit=True, folds=3, chat_weight=1.0))
+    four = train_model(mixed, config)
+    assert config.chat_weight == 4.0
+    probe = [r.text for r in mixed[:30]]
+    assert not np.allclose(
+        one.classifier.predict_proba(probe), four.classifier.predict_proba(probe)
+    )
+
+
 @pytest.mark.parametrize(
     ("flag", "value"),
     [
