@@ -1,4 +1,5 @@
-# chatguard worker image: the project, and the default model trained from the seed corpus.
+# chatguard worker image: the project, and the default model (`chatguard train --recipe default`:
+# seed + clean corpus, plus public sets if a cache is mounted; without them it says so).
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -21,7 +22,7 @@ COPY training ./training
 RUN pip install . \
     && export CHATGUARD_MODEL_SIGNING_KEY=/tmp/build-signing.key \
     && chatguard keys init --public /tmp/build-signing.pub \
-    && chatguard train --promote --quiet \
+    && chatguard train --recipe default --promote --quiet \
     && rm /tmp/build-signing.key /tmp/build-signing.pub
 
 EXPOSE 6066

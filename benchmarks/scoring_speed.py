@@ -22,6 +22,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAFFIC = ROOT / "streams" / "samples" / "traffic.jsonl"
@@ -49,9 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--registry", type=Path, default=None)
     parser.add_argument("--messages", type=int, default=20_480)
+    parser.add_argument(
+        "--version",
+        action="append",
+        default=[],
+        help="version(s) to measure (repeatable; default: the current one). The first is the "
+        "reference: on a busy machine, compare versions measured in the same run",
+    )
     args = parser.parse_args(argv)
 
-    from models.artifact import MODEL_FILE
     from models.registry import ModelRegistry
     from training.train import train_files
 
@@ -61,18 +68,27 @@ def main(argv: list[str] | None = None) -> int:
         version, _ = train_files([], registry)
         registry.promote(version)
         print(
-            f"trained the default model from the seed corpus in {time.perf_counter() - started:.1f} s"
+            f"trained the model from the bundled seed and clean corpus in {time.perf_counter() - started:.1f} s"
         )
     else:
         registry = ModelRegistry(args.registry)
 
-    version = registry.current_version() or registry.versions()[-1]
+    versions = args.version or [registry.current_version() or registry.versions()[-1]]
+    texts = _texts(args.messages)
+    results = [_measure(registry, version, texts) for version in versions]
+    reference = results[0][0][256]
+    for version, (rates, _, _) in zip(versions[1:], results[1:], strict=True):
+        print(f"{version} / {versions[0]} at batch 256: {rates[256] / reference:.2f}x")
+    return 0 if all(ok for _, _, ok in results) else 1
+
+
+def _measure(registry: Any, version: str, texts: list[str]) -> tuple[dict[int, float], float, bool]:
+    from models.artifact import MODEL_FILE
+
     started = time.perf_counter()
     loaded = registry.load(version)
     load_s = time.perf_counter() - started
     size_mb = (registry.path(version) / MODEL_FILE).stat().st_size / 1e6
-
-    texts = _texts(args.messages)
     mean_chars = sum(map(len, texts)) / len(texts)
     loaded.score(texts[:256])  # warm up
     print(
@@ -96,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         f"batch 256: {rates[256]:,.0f} messages/s (target >= {TARGET_RATE:,}): "
         f"{'PASS' if ok else 'FAIL'}"
     )
-    return 0 if ok else 1
+    return rates, load_s, ok
 
 
 if __name__ == "__main__":

@@ -1,9 +1,16 @@
 """``ModerationClassifier``: texts → one calibrated probability per category, a batch at a time.
 
-One linear model per category, each wrapped in sigmoid calibration (``CalibratedClassifierCV``,
-one final model whose sigmoid is fitted on cross-validated scores) and fitted only on the rows
-where that category is known (``Y == -1`` is masked, never a negative): a spam corpus says nothing
-about hate. All categories share one feature matrix, computed once per batch.
+One linear model per category, fitted only on the rows where that category is known
+(``Y == -1`` is masked, never a negative): a spam corpus says nothing about hate. All categories
+share one feature matrix, computed once per batch.
+
+Calibration and threshold choice both need scores the model did not see the answer to, so
+``fit_oof`` first fits the base model once per fold and keeps each row's out-of-fold score, then
+fits the served model on every known row, and fits its sigmoid (Platt scaling) on the out-of-fold
+scores, which is what ``CalibratedClassifierCV(ensemble=False)`` does. Folds keep a ``groups``
+value together (identical and near-identical texts), so a duplicate in another fold cannot make
+an out-of-fold score look better than a new message's would. The out-of-fold probabilities are
+returned for choosing thresholds and are not kept in the artifact.
 
 After fitting, each category's model is folded into one column of a sparse weight matrix plus its
 sigmoid's two parameters: scoring a batch is then one sparse product and one ``expit`` instead of
@@ -16,15 +23,14 @@ names would let that category through unscored.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.optimize import minimize
 from scipy.special import expit
-from sklearn.base import BaseEstimator
-from sklearn.calibration import CalibratedClassifierCV
+from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
@@ -43,9 +49,10 @@ class ModerationClassifier(BaseEstimator):
         base: ``"svm"`` (``LinearSVC``) or ``"logreg"`` (``LogisticRegression``) per category.
         C: inverse regularization strength of the base model.
         class_weight: ``"balanced"`` so rare categories are not drowned by clean traffic.
-        calibration_folds: folds for sigmoid calibration (one final model per category).
+        calibration_folds: folds for the out-of-fold scores the sigmoid (and the thresholds)
+            are fitted on.
         min_class_rows: known positives and negatives a category needs (at least the folds).
-        random_state: seed for the calibration folds.
+        random_state: seed for the folds.
     """
 
     def __init__(
@@ -107,9 +114,31 @@ class ModerationClassifier(BaseEstimator):
         raise ValueError(msg)
 
     def fit(
-        self, texts: Sequence[str], Y: np.ndarray, labels: Sequence[str] | None = None
+        self,
+        texts: Sequence[str],
+        Y: np.ndarray,
+        labels: Sequence[str] | None = None,
+        groups: Sequence[int] | np.ndarray | None = None,
+        sample_weight: Sequence[float] | np.ndarray | None = None,
     ) -> ModerationClassifier:
         """Fit on ``texts`` and ``Y`` (``n_rows × n_labels`` of 1, 0 or -1 for unknown)."""
+        self.fit_oof(texts, Y, labels, groups, sample_weight=sample_weight)
+        return self
+
+    def fit_oof(
+        self,
+        texts: Sequence[str],
+        Y: np.ndarray,
+        labels: Sequence[str] | None = None,
+        groups: Sequence[int] | np.ndarray | None = None,
+        progress: Callable[[str], None] | None = None,
+        sample_weight: Sequence[float] | np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Fit, and return each row's out-of-fold calibrated probability (NaN where unknown).
+
+        ``groups``: one value per row; rows sharing a value are never split across folds.
+        ``sample_weight``: one weight per row for the base models (the sigmoid is unweighted).
+        """
         texts = list(texts)
         Y = np.asarray(Y, dtype=np.int8)
         if Y.ndim != 2 or Y.shape[0] != len(texts):
@@ -121,6 +150,17 @@ class ModerationClassifier(BaseEstimator):
             raise ValueError(msg)
         if not np.isin(Y, (POSITIVE, NEGATIVE, UNKNOWN)).all():
             msg = "Y may hold only 1 (positive), 0 (negative) and -1 (unknown)"
+            raise ValueError(msg)
+        group_ids = (
+            np.arange(len(texts)) if groups is None else np.unique(groups, return_inverse=True)[1]
+        )
+        if len(group_ids) != len(texts):
+            msg = f"{len(group_ids)} groups for {len(texts)} texts"
+            raise ValueError(msg)
+        say = progress or (lambda _message: None)
+        weight = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight, float)
+        if weight.shape != (len(texts),) or not (weight > 0).all():
+            msg = f"sample_weight: {len(texts)} positive weights expected"
             raise ValueError(msg)
 
         needed = max(self.min_class_rows, self.calibration_folds)
@@ -134,28 +174,44 @@ class ModerationClassifier(BaseEstimator):
             msg = f"each category needs at least {needed} known positives and negatives; {detail}"
             raise InsufficientLabels(msg)
 
+        say(f"features for {len(texts)} texts")
         self.features_ = TextFeatures(**self.feature_params())  # type: ignore[arg-type]
         X = self.features_.fit_transform(texts)
         columns, intercepts, sigmoids = [], [], []
-        for j in range(len(names)):
-            known = Y[:, j] != UNKNOWN
-            folds = StratifiedKFold(
-                self.calibration_folds, shuffle=True, random_state=self.random_state
-            )
-            model = CalibratedClassifierCV(
-                self._base_estimator(), method="sigmoid", cv=folds, ensemble=False
-            )
-            model.fit(X[known], Y[known, j])
-            weights, intercept, sigmoid = _fold(model)
+        oof = np.full(Y.shape, np.nan)
+        for j, name in enumerate(names):
+            known = np.flatnonzero(Y[:, j] != UNKNOWN)
+            Xk, yk, wk = X[known], Y[known, j], weight[known]
+            known_groups = group_ids[known]
+            if min(_distinct(known_groups[yk == c]) for c in (POSITIVE, NEGATIVE)) < (
+                self.calibration_folds
+            ):
+                # too few distinct texts of one class to keep them whole in every fold
+                say(f"{name}: fewer groups than folds, folding rows instead of groups")
+                known_groups = np.arange(len(known))
+            folds = grouped_folds(known_groups, yk, self.calibration_folds, self.random_state)
+            decision = np.empty(len(known))
+            for k in range(self.calibration_folds):
+                say(f"{name}: fold {k + 1}/{self.calibration_folds} ({len(known)} known rows)")
+                held = folds == k
+                model = clone(self._base_estimator()).fit(
+                    Xk[~held], yk[~held], sample_weight=wk[~held]
+                )
+                decision[held] = model.decision_function(Xk[held])
+            say(f"{name}: final fit on {len(known)} rows")
+            final = clone(self._base_estimator()).fit(Xk, yk, sample_weight=wk)
+            a, b = platt_sigmoid(decision, yk)
+            oof[known, j] = expit(-(a * decision + b))
+            weights = np.asarray(final.coef_, dtype=np.float64).ravel()
             columns.append(sp.csc_matrix(weights.reshape(-1, 1)))
-            intercepts.append(intercept)
-            sigmoids.append(sigmoid)
+            intercepts.append(float(np.ravel(final.intercept_)[0]))
+            sigmoids.append((a, b))
         self.coef_ = sp.hstack(columns, format="csr")  # (n_features, n_labels), non-zeros only
         self.intercept_ = np.asarray(intercepts)
         self.sigmoid_ = np.asarray(sigmoids)  # (n_labels, 2): a, b of expit(-(a * d + b))
         self.labels_ = names
         self.label_counts_ = counts
-        return self
+        return oof
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Probability of each category, shape ``(len(texts), len(labels_))``."""
@@ -179,14 +235,51 @@ class ModerationClassifier(BaseEstimator):
         return (self.predict_proba(texts) >= threshold).astype(np.int8)
 
 
-def _fold(model: CalibratedClassifierCV) -> tuple[np.ndarray, float, tuple[float, float]]:
-    """One binary calibrated linear model → (weights, intercept, (a, b) of its sigmoid)."""
-    (calibrated,) = model.calibrated_classifiers_
-    estimator = calibrated.estimator
-    (calibrator,) = calibrated.calibrators
-    if list(estimator.classes_) != [0, 1]:
-        msg = f"expected classes [0, 1], got {list(estimator.classes_)}"
-        raise ValueError(msg)
-    weights = np.asarray(estimator.coef_, dtype=np.float64).ravel()
-    intercept = float(np.ravel(estimator.intercept_)[0])
-    return weights, intercept, (float(calibrator.a_), float(calibrator.b_))
+def _distinct(values: np.ndarray) -> int:
+    return len(np.unique(values))
+
+
+def grouped_folds(groups: np.ndarray, y: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """Fold number of each row: every group in one fold, positives and negatives spread evenly.
+
+    Groups holding a positive are dealt round-robin in a seeded order, then the others, so each
+    fold gets its share of a rare category's positives (as ``StratifiedGroupKFold`` would, in
+    linear time).
+    """
+    n_groups = int(groups.max()) + 1 if len(groups) else 0
+    has_positive = np.zeros(n_groups, dtype=bool)
+    has_positive[groups[y == POSITIVE]] = True
+    rng = np.random.default_rng(seed)
+    fold_of_group = np.empty(n_groups, dtype=np.int64)
+    present = np.zeros(n_groups, dtype=bool)
+    present[groups] = True
+    offset = 0
+    for members in (np.flatnonzero(has_positive), np.flatnonzero(present & ~has_positive)):
+        order = members[rng.permutation(len(members))]
+        fold_of_group[order] = (np.arange(len(order)) + offset) % n_folds
+        offset += len(order)
+    return fold_of_group[groups]
+
+
+def platt_sigmoid(decision: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt's (a, b) with ``P(y=1) = expit(-(a * d + b))``, fitted on held-out scores ``d``.
+
+    Targets are Platt's smoothed ones ((n+ + 1) / (n+ + 2) and 1 / (n- + 2)), as in
+    scikit-learn's sigmoid calibration, so a perfectly separated fold still gives a finite slope.
+    """
+    n_pos = float((y == POSITIVE).sum())
+    n_neg = float(len(y) - n_pos)
+    target = np.where(y == POSITIVE, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+
+    def loss(ab: np.ndarray) -> tuple[float, np.ndarray]:
+        z = ab[0] * decision + ab[1]
+        p = expit(-z)
+        # log-loss of p against the soft targets, written stably with logaddexp
+        value = float(np.sum(target * np.logaddexp(0, z) + (1 - target) * np.logaddexp(0, -z)))
+        grad_z = target - p  # d loss / d z
+        return value, np.array([float(grad_z @ decision), float(grad_z.sum())])
+
+    start = np.array([0.0, float(np.log((n_neg + 1) / (n_pos + 1)))])
+    result = minimize(loss, start, jac=True, method="L-BFGS-B")
+    a, b = result.x
+    return float(a), float(b)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's main command: on a fresh machine, set everything up and show chatguard working.
-# Broker (real Kafka, KRaft) -> default model (trained from the seed corpus) -> one worker ->
+# Broker (real Kafka, KRaft) -> default model (`train --recipe default`) -> one worker ->
 # sample traffic in English and Chinese (some malformed) -> decisions printed as they arrive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,7 +66,7 @@ fi
 
 echo "== model"
 if ! chatguard models 2>/dev/null | grep -q '^\*'; then
-    chatguard train --promote
+    chatguard train --recipe default --promote
 elif [ "$new_keys" = 1 ]; then
     chatguard keys sign # a model promoted before this checkout had keys
 fi

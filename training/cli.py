@@ -1,4 +1,4 @@
-"""``chatguard train | evaluate | promote | rollback | models | classify``.
+"""``chatguard train | evaluate | promote | rollback | models | classify | datasets``.
 
 Heavy imports (scikit-learn, matplotlib) happen inside the handlers so ``chatguard --help`` stays
 fast. Errors the user can fix (a bad data file, a refused promotion, no current model) print one
@@ -41,7 +41,27 @@ def add_commands(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="FILE",
-        help="labelled data file (repeatable; default: the bundled seed corpus)",
+        help="labelled data file (repeatable; default: the bundled seed and clean chat corpus)",
+    )
+    p.add_argument(
+        "--recipe",
+        choices=("default", "seed"),
+        default=None,
+        help="train on a named recipe instead of --data: default = seed + clean corpus + every "
+        "available catalogued public set; seed = the seed corpus alone",
+    )
+    p.add_argument(
+        "--datasets",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="local mirror of public sets (NAME/data.jsonl) to import missing ones from "
+        "(default: ../shared/datasets next to the project, if present)",
+    )
+    p.add_argument(
+        "--commercial-only",
+        action="store_true",
+        help="with --recipe default: only public sets whose licence allows commercial use",
     )
     p.add_argument(
         "--promote",
@@ -55,16 +75,49 @@ def add_commands(subparsers: Any) -> None:
     )
     p.add_argument("--seed", type=int, default=13, help="split seed (default 13)")
     p.add_argument(
+        "--final-fit",
+        action="store_true",
+        help="hold no test split out: fit the served model on every row (out-of-fold figures)",
+    )
+    p.add_argument(
+        "--folds", type=int, default=3, help="cross-validation folds for out-of-fold scores"
+    )
+    p.add_argument(
         "--target-precision",
         type=float,
         default=0.98,
-        help="precision the block threshold must reach on validation (default 0.98)",
+        help="precision a block threshold needs, out of fold (0.5-1, default 0.98)",
     )
     p.add_argument(
         "--target-recall",
         type=float,
-        default=0.90,
-        help="recall the review threshold must keep on validation (default 0.90)",
+        default=0.80,
+        help="warn when review recall within the clean budget is below this (0-1, default 0.8)",
+    )
+    p.add_argument(
+        "--block-clean-rate",
+        type=float,
+        default=0.001,
+        help="share of clean traffic a category may block (default 0.001 = 0.1%%)",
+    )
+    p.add_argument(
+        "--review-clean-rate",
+        type=float,
+        default=0.01,
+        help="share of everyday clean traffic sent to review (default 0.01 = 1%%)",
+    )
+    p.add_argument(
+        "--review-hard-negative-rate",
+        type=float,
+        default=0.05,
+        help="share of hard-negative rows (kind hard_negative) sent to review (default 0.05)",
+    )
+    p.add_argument(
+        "--chat-weight",
+        type=float,
+        default=4.0,
+        help="weight of fully labelled rows (seed, clean corpus) against public-set rows "
+        "(default 4)",
     )
     p.add_argument(
         "--param",
@@ -105,6 +158,28 @@ def add_commands(subparsers: Any) -> None:
         default=0.02,
         help="how much worse per category and metric is still accepted (default 0.02)",
     )
+
+    p = subparsers.add_parser(
+        "datasets",
+        help="Public labelled sets: list the catalogue, fetch or import them into the cache.",
+        description="Public labelled sets: list the catalogue, fetch or import them into the cache.",
+    )
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="cache directory (default: ~/.cache/chatguard/datasets)",
+    )
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", help="every catalogued set: licence, cached or not, source")
+    fetch = actions.add_parser("fetch", help="download sets from their source (needs internet)")
+    fetch.add_argument("names", nargs="*", help="set names (default: all)")
+    imp = actions.add_parser(
+        "import", help="copy sets from a local mirror laid out NAME/data.jsonl"
+    )
+    imp.add_argument("mirror", type=Path, metavar="DIR")
+    imp.add_argument("names", nargs="*", help="set names (default: every one the mirror holds)")
+    p.set_defaults(handler=_guarded(_datasets))
 
     command("rollback", _rollback, "Make the previously promoted version current again.")
     command("models", _models, "List model versions; * marks the current one.")
@@ -165,30 +240,57 @@ def _train(args: argparse.Namespace) -> int:
             msg = f'--param {item!r}: the value must be JSON (e.g. 1.0, "svm", [1, 2])'
             raise TrainingError(msg) from exc
         params[name] = tuple(value) if isinstance(value, list) else value
-    config = TrainConfig(
-        seed=args.seed,
-        target_precision=args.target_precision,
-        target_recall=args.target_recall,
-        params=params,
-    )
+    try:
+        config = TrainConfig(
+            seed=args.seed,
+            folds=args.folds,
+            target_precision=args.target_precision,
+            target_recall=args.target_recall,
+            block_clean_rate=args.block_clean_rate,
+            review_clean_rate=args.review_clean_rate,
+            review_hard_negative_rate=args.review_hard_negative_rate,
+            chat_weight=args.chat_weight,
+            final_fit=args.final_fit,
+            params=params,
+        )
+    except ValueError as exc:
+        msg = f"cannot train: {exc}"
+        raise TrainingError(msg) from exc
     taxonomy = [t.strip() for t in args.taxonomy.split(",")] if args.taxonomy else None
     registry = _registry(args)
     # promotion signs: without a key, fail before spending minutes on training
     signing_key = _signing_key() if args.promote else None
     progress = Progress(quiet=args.quiet)
+    if args.recipe and args.data:
+        msg = "use either --recipe or --data, not both"
+        raise TrainingError(msg)
     try:
-        version, result = train_files(
-            args.data,
-            registry,
-            config,
-            taxonomy=taxonomy,
-            progress=progress,
-            exclude_moderators=args.exclude_moderator,
-        )
+        if args.recipe:
+            version, result = _train_recipe(args, registry, config, progress)
+        else:
+            version, result = train_files(
+                args.data,
+                registry,
+                config,
+                taxonomy=taxonomy,
+                progress=progress,
+                exclude_moderators=args.exclude_moderator,
+            )
     except (TypeError, ValueError) as exc:  # bad --param names or values, bad fractions
         msg = f"cannot train: {exc}"
         raise TrainingError(msg) from exc
-    print(_metrics_table(result.test.metrics))
+    print(_operating_points(result.threshold_notes))
+    cost = result.clean_cost
+    print(
+        f"clean traffic, out of fold ({cost['clean_rows']} rows): blocked "
+        f"{cost['clean_blocked']:.2%}; flagged by any category: everyday "
+        f"{cost['everyday_flagged']:.2%}, hard negatives {cost['hard_negatives_flagged']:.2%}"
+    )
+    where = "test split" if result.test is not None else "out of fold (final fit)"
+    print(f"metrics on the {where}:")
+    print(_metrics_table(result.report.metrics))
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"version {version} in {registry.root}")
     if args.promote:
         try:
@@ -200,6 +302,70 @@ def _train(args: argparse.Namespace) -> int:
         print(gate.summary())
         print(f"{version} is now current")
     return 0
+
+
+def _train_recipe(args: argparse.Namespace, registry: Any, config: Any, progress: Any) -> Any:
+    from training.public_datasets import DEFAULT_ROOT
+    from training.recipes import recipe_rows
+    from training.train import save_result, train_model
+
+    mirror = args.datasets
+    if mirror is None and DEFAULT_ROOT.is_dir():
+        mirror = DEFAULT_ROOT
+    data = recipe_rows(
+        args.recipe, mirror=mirror, commercial_only=args.commercial_only, progress=progress
+    )
+    result = train_model(data.rows, config, progress=progress)
+    version = save_result(registry, result, config, data=data.snapshot, progress=progress)
+    progress(f"saved version {version}")
+    for note in data.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return version, result
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from training import catalogue
+
+    cache = args.cache or catalogue.default_cache()
+    if args.action == "list":
+        print(f"cache: {cache}")
+        for item in catalogue.CATALOGUE:
+            try:
+                state = "cached" if catalogue.cached(item, cache) else "-"
+            except catalogue.CatalogueError:
+                state = "BAD CHECKSUM"
+            use = "commercial ok" if item.commercial else "non-commercial/unclear"
+            recipe = "" if item.in_default_recipe else "  (not in the default recipe)"
+            print(f"{item.name:<26} {item.language:<5} {state:<12} {use:<22} {item.licence}")
+            print(f"{'':<26} source: {item.source}")
+            print(f"{'':<26} maps: {item.mapping}; held out: {item.test_split}{recipe}")
+        return 0
+    failures = 0
+    if args.action == "import":
+        names = args.names or [
+            item.name
+            for item in catalogue.CATALOGUE
+            if (args.mirror / item.name / catalogue.DATA_FILE).is_file()
+        ]
+        if not names:
+            print(f"{args.mirror}: holds no catalogued set (NAME/data.jsonl)", file=sys.stderr)
+            return 1
+        for name in names:
+            try:
+                path = catalogue.import_set(name, args.mirror, cache)
+                print(f"{name}: imported to {path}")
+            except catalogue.CatalogueError as exc:
+                print(f"chatguard datasets import: {exc}", file=sys.stderr)
+                failures += 1
+    else:
+        for name in args.names or [item.name for item in catalogue.CATALOGUE]:
+            try:
+                path = catalogue.fetch_set(name, cache)
+                print(f"{name}: fetched to {path}")
+            except catalogue.CatalogueError as exc:
+                print(f"chatguard datasets fetch: {exc}", file=sys.stderr)
+                failures += 1
+    return 1 if failures else 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -344,6 +510,31 @@ def _batches(items: Iterator[tuple[str, str | None]]) -> Iterator[list[tuple[str
             batch = []
     if batch:
         yield batch
+
+
+def _operating_points(notes: Any) -> str:
+    """Each category's review and block threshold with its out-of-fold recall and clean cost."""
+    lines = [
+        "thresholds (chosen out of fold; clean = share of clean rows flagged):",
+        f"{'category':<10} {'review':>7} {'recall':>7} {'clean':>7}   "
+        f"{'block':>7} {'recall':>7} {'prec':>6} {'clean':>7}  band",
+    ]
+    for label, note in notes.items():
+        points = note.get("operating_points")
+        if not points:
+            lines.append(f"{label:<10} (no thresholds: {'; '.join(note.get('warnings', []))})")
+            continue
+        r, b = points["review"], points["block"]
+
+        def cut(value: float | None) -> str:
+            return "never" if value is None else f"{value:.3f}"
+
+        lines.append(
+            f"{label:<10} {cut(r['threshold']):>7} {r['recall']:>7.1%} {r['clean_rate']:>7.2%}   "
+            f"{cut(b['threshold']):>7} {b['recall']:>7.1%} {b['precision']:>6.1%} "
+            f"{b['clean_rate']:>7.2%}  {note.get('review_band', '')}"
+        )
+    return "\n".join(lines)
 
 
 def _metrics_table(metrics: Any) -> str:

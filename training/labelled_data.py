@@ -41,6 +41,9 @@ class LabelledRow:
     lang: str | None = None
     origin: str = ""
     moderator: str | None = None  # who labelled it, for rows from the moderator label store
+    # what sort of clean row this is ("everyday", "hard_negative"): hard negatives have a
+    # false-positive budget of their own (``training.thresholds``); None counts as everyday
+    kind: str | None = None
 
     def value(self, label: str) -> int:
         """1, 0, or -1 when this row says nothing about ``label``."""
@@ -55,6 +58,8 @@ class LabelledRow:
             row["labels"] = dict(sorted(self.labels.items()))
         if self.lang:
             row["lang"] = self.lang
+        if self.kind:
+            row["kind"] = self.kind
         return row
 
 
@@ -173,6 +178,8 @@ def _row_from_json(data: object, where: str, taxonomy: Sequence[str] | None) -> 
     lang = lang if isinstance(lang, str) else None
     moderator = data.get("moderator_id")
     moderator = moderator if isinstance(moderator, str) else None
+    kind = data.get("kind")
+    kind = kind if isinstance(kind, str) else None
     has_categories, has_labels = "categories" in data, "labels" in data
     if has_categories == has_labels:
         msg = f"{where}: a row needs exactly one of 'categories' (list) or 'labels' (object)"
@@ -186,7 +193,7 @@ def _row_from_json(data: object, where: str, taxonomy: Sequence[str] | None) -> 
         for name in categories:
             labels[_label_name(name, where, taxonomy)] = POSITIVE
         return LabelledRow(
-            text, labels, complete=True, lang=lang, origin=where, moderator=moderator
+            text, labels, complete=True, lang=lang, origin=where, moderator=moderator, kind=kind
         )
     raw = data["labels"]
     if not isinstance(raw, dict):
@@ -200,7 +207,9 @@ def _row_from_json(data: object, where: str, taxonomy: Sequence[str] | None) -> 
             msg = f"{where}: label {name!r} has value {value!r}; use 1, 0 or null"
             raise LabelledDataError(msg)
         labels[label] = int(value)
-    return LabelledRow(text, labels, complete=False, lang=lang, origin=where, moderator=moderator)
+    return LabelledRow(
+        text, labels, complete=False, lang=lang, origin=where, moderator=moderator, kind=kind
+    )
 
 
 def _label_name(name: str, where: str, taxonomy: Sequence[str] | None) -> str:

@@ -9,19 +9,21 @@ become a hate negative, and a hate corpus must not teach the spam model anything
 
 Mappings (why, per set):
 
-- ``sms_spam_collection_v1`` (Almeida et al. 2011, English SMS): spam → spam=1; ham → spam=0,
-  fraud=0, gambling=0, sexual=0. The annotators' "spam" is every unsolicited bulk message,
-  scams and adult or betting offers included, so a message they called ham is none of those
-  solicitations; whether a given spam is *also* fraud is not recorded, so it stays unknown. Hate
-  and extremism were never judged. ``paper_split`` (first 1,674 lines train, last 3,900 test)
-  is kept as ``split``.
-- ``mendeley_smishing_5971`` (English SMS): ham as above; spam → spam=1; smishing → fraud=1
-  (spam unknown: whether a scam also counts as advertising spam is a policy question the source
-  does not answer). Mostly overlaps the SMS Spam Collection: never train on one, test on the other.
-- ``mudou_spam_zh`` (Chinese SMS): spam → spam=1, ham as above; ``split`` train/test kept (the
+A set's negative rows decide only the categories the set has positives for: a ham SMS in a
+collection with no labelled fraud, gambling or sexual messages is evidence of nothing about them,
+and marking it negative would teach a model that whatever such ham looks like can never be fraud.
+
+- ``sms_spam_collection_v1`` (Almeida et al. 2011, English SMS): spam → spam=1; ham → spam=0.
+  Whether a given spam is *also* fraud is not recorded, so it stays unknown. ``paper_split``
+  (first 1,674 lines train, last 3,900 test) is kept as ``split``.
+- ``mendeley_smishing_5971`` (English SMS): ham → spam=0, fraud=0; spam → spam=1; smishing →
+  fraud=1 (spam unknown: whether a scam also counts as advertising spam is a policy question the
+  source does not answer). Mostly overlaps the SMS Spam Collection: never train on one, test on
+  the other.
+- ``mudou_spam_zh`` (Chinese SMS): spam → spam=1, ham → spam=0; ``split`` train/test kept (the
   published split leaks: 560 test rows also occur in train).
-- ``tg_spam_zh`` (Chinese chat spam): spam → spam=1, ham as above. Only ``train`` is in this copy
-  (``eval`` is held back); 8 empty lines are skipped.
+- ``tg_spam_zh`` (Chinese chat spam): spam → spam=1, ham → spam=0. Only ``train`` is in this
+  copy (``eval`` is held back); 8 empty lines are skipped.
 - ``fbs_sms_zh`` (fake-base-station spam, one category per message, no ham): ``AD:*`` → spam=1;
   ``FR:*`` → fraud=1; ``IL:Gambling`` → gambling=1; ``IL:Escort_service`` → sexual=1;
   ``IL:Fake_ID_and_invoice`` → spam=1 (an advert for illegal goods). The scheme is exclusive, so
@@ -44,8 +46,10 @@ Mappings (why, per set):
 - ``stormfront_hate_speech``: hate → hate=1, noHate → hate=0; relation (hateful only with the
   neighbouring sentences) and idk/skip → unknown. Not an extremism label: most sentences from
   the forum are ordinary. ``sampled_split`` is kept as ``split``.
-- ``olid_offenseval2019``: NOT → hate=0 (not offensive cannot be hate); OFF → nothing known
-  (insults and profanity, targets include political groups). ``split`` kept (train only here).
+- ``olid_offenseval2019``: NOT → hate=0 (not offensive cannot be hate); OFF whose sub-task B/C
+  labels say it is a targeted insult of a group (TIN, GRP) → hate=1, the closest OLID comes to
+  "attacks people for who they are"; other OFF (untargeted profanity, insults of one person or
+  of an organisation) → unknown. ``split`` kept (train only here).
 - ``weibo_rumor_ced_zh``: rumor → rumor=1, non_rumor → rumor=0 (the extra ``rumor`` category).
 - ``spamhunter_sms``: fraud → fraud=1, spam_ad → spam=1 (no ham; recall only).
 """
@@ -69,8 +73,6 @@ DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 POSITIVE, NEGATIVE, UNKNOWN = 1, 0, -1
 
-# Categories a spam corpus's ham annotation rules out: every unsolicited solicitation.
-_HAM_NEGATIVES: Mapping[str, int] = {"spam": 0, "fraud": 0, "gambling": 0, "sexual": 0}
 _BAIT = ("fraud", "gambling", "sexual")
 
 
@@ -204,13 +206,14 @@ def _build(
     mapping: Callable[[str], Mapping[str, int]],
     categories: tuple[str, ...],
     split_field: str | None = None,
+    label_of: Callable[[Mapping[str, object]], str] | None = None,
 ) -> PublicDataset:
     rows = []
     for item in _read_jsonl(root, folder):
         text = str(item["text"])
         if not text.strip():
             continue  # an empty message carries no evidence for any label
-        source = str(item["label"])
+        source = label_of(item) if label_of is not None else str(item["label"])
         try:
             labels = mapping(source)
         except KeyError as exc:
@@ -225,31 +228,29 @@ def _table(table: Mapping[str, Mapping[str, int]]) -> Callable[[str], Mapping[st
     return lambda label: table[label]
 
 
-_SPAM_HAM: Mapping[str, Mapping[str, int]] = {"spam": {"spam": 1}, "ham": _HAM_NEGATIVES}
+_SPAM_HAM: Mapping[str, Mapping[str, int]] = {"spam": {"spam": 1}, "ham": {"spam": 0}}
 _SPAM_CATEGORIES = ("spam", "fraud", "gambling", "sexual")
 
 
 def load_sms_spam_collection(root: Path | None = None) -> PublicDataset:
     """SMS Spam Collection v.1; ``split`` is the paper's (1,674 train / 3,900 test)."""
-    return _build(
-        root, "sms_spam_collection_v1", _table(_SPAM_HAM), _SPAM_CATEGORIES, "paper_split"
-    )
+    return _build(root, "sms_spam_collection_v1", _table(_SPAM_HAM), ("spam",), "paper_split")
 
 
 def load_mendeley_smishing(root: Path | None = None) -> PublicDataset:
     """Mishra & Soni smishing set (ham / spam / smishing); no published split."""
-    table = {**_SPAM_HAM, "smishing": {"fraud": 1}}
-    return _build(root, "mendeley_smishing_5971", _table(table), _SPAM_CATEGORIES)
+    table = {"spam": {"spam": 1}, "ham": {"spam": 0, "fraud": 0}, "smishing": {"fraud": 1}}
+    return _build(root, "mendeley_smishing_5971", _table(table), ("spam", "fraud"))
 
 
 def load_mudou_spam(root: Path | None = None) -> PublicDataset:
     """Chinese SMS spam with its (leaky) train/test split."""
-    return _build(root, "mudou_spam_zh", _table(_SPAM_HAM), _SPAM_CATEGORIES, "split")
+    return _build(root, "mudou_spam_zh", _table(_SPAM_HAM), ("spam",), "split")
 
 
 def load_tg_spam(root: Path | None = None) -> PublicDataset:
     """Chinese chat spam; only the ``train`` split is in this copy."""
-    return _build(root, "tg_spam_zh", _table(_SPAM_HAM), _SPAM_CATEGORIES, "split")
+    return _build(root, "tg_spam_zh", _table(_SPAM_HAM), ("spam",), "split")
 
 
 def _fbs_labels(label: str) -> Mapping[str, int]:
@@ -316,9 +317,24 @@ def load_stormfront(root: Path | None = None) -> PublicDataset:
 
 
 def load_olid(root: Path | None = None) -> PublicDataset:
-    """OLID / OffensEval 2019 sub-task A; only NOT rows decide anything (hate=0)."""
-    table: Mapping[str, Mapping[str, int]] = {"NOT": {"hate": NEGATIVE}, "OFF": {}}
-    return _build(root, "olid_offenseval2019", _table(table), ("hate",), "split")
+    """OLID / OffensEval 2019: NOT → hate=0, OFF targeting a group → hate=1, other OFF unknown.
+
+    ``source_label`` is ``NOT``, ``OFF`` or ``OFF/GRP`` (sub-task A, then B and C when they say
+    the offence is a targeted insult of a group).
+    """
+    table: Mapping[str, Mapping[str, int]] = {
+        "NOT": {"hate": NEGATIVE},
+        "OFF": {},
+        "OFF/GRP": {"hate": POSITIVE},
+    }
+
+    def label_of(item: Mapping[str, object]) -> str:
+        label = str(item["label"])
+        if label == "OFF" and item.get("subtask_b") == "TIN" and item.get("subtask_c") == "GRP":
+            return "OFF/GRP"
+        return label
+
+    return _build(root, "olid_offenseval2019", _table(table), ("hate",), "split", label_of)
 
 
 def load_weibo_rumor(root: Path | None = None) -> PublicDataset:

@@ -1,11 +1,15 @@
-"""Labelled rows → a fitted classifier with thresholds chosen on validation data, metrics on a
-held-out test split, saved as a new version in the registry.
+"""Labelled rows → a fitted classifier with thresholds chosen on out-of-fold scores, metrics on a
+grouped held-out test split, saved as a new version in the registry.
 
-The rows are split once (stratified, seeded): the model is fitted on the training part, each
-category's thresholds are chosen on the validation part, and the test part is scored only to
-report metrics. The test rows are stored with the version (``holdout.jsonl``) together with
-digests of the texts it was fitted or tuned on (``seen_texts.npy``), so the promotion gate can
-later compare two models on rows that neither of them has seen.
+Rows are grouped first: identical and near-identical texts (``training.split.group_ids``) share a
+group, and a group is never split. A stratified share of the groups is held out as the test split
+(none with ``final_fit``); the rest are the training rows. The classifier is cross-validated over
+*all* training rows by group, so every training row has an out-of-fold score; its sigmoid and each
+category's thresholds are chosen on those scores from a false-positive budget
+(``training.thresholds``), not on a few hundred validation rows. The served model is fitted on all
+training rows. The test split is scored only to report metrics, and is stored with the version
+(``holdout.jsonl``) together with digests of the texts it was fitted on (``seen_texts.npy``), so
+the promotion gate can later compare two models on rows that neither of them has seen.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import precision_recall_curve
 
 from models.classifier import ModerationClassifier
 from models.policy import Thresholds
@@ -32,9 +35,10 @@ from training.labelled_data import (
     read_many,
     text_hashes,
 )
-from training.split import stratified_split
+from training.recipes import SEED_CORPUS, clean_corpus_files
+from training.split import group_ids, grouped_split
+from training.thresholds import Budget, traffic_thresholds
 
-SEED_CORPUS = Path(__file__).parent / "seed" / "seed_corpus.jsonl"
 HOLDOUT_FILE = "holdout.jsonl"
 SEEN_TEXTS_FILE = "seen_texts.npy"
 REPORT_DIR = "report"
@@ -44,71 +48,85 @@ ProgressFn = Callable[[str], None]
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to split, fit and pick thresholds. ``params`` go to ``ModerationClassifier``."""
+    """How to split, fit and pick thresholds. ``params`` go to ``ModerationClassifier``.
+
+    ``target_precision`` is the precision a block threshold needs; ``target_recall`` is the
+    review recall below which training warns (the review threshold itself comes from the
+    clean-traffic budget). ``final_fit`` holds nothing out: the served model is fitted on every
+    row and only out-of-fold figures are reported.
+    """
 
     seed: int = 13
-    val_fraction: float = 0.15
     test_fraction: float = 0.15
+    folds: int = 3
     target_precision: float = 0.98
-    target_recall: float = 0.90
-    # never block below this calibrated probability: a small validation split can put the
-    # precision target's threshold at a score where the model itself thinks "probably clean"
-    min_block: float = 0.5
-    # always send to review what the model calls more likely than not abusive, whatever recall
-    # target the (small) validation split says is met at a higher score
-    max_review: float = 0.5
+    target_recall: float = 0.80
+    block_clean_rate: float = 0.001
+    review_clean_rate: float = 0.01
+    review_hard_negative_rate: float = 0.05
+    # weight of fully labelled rows (the seed and clean chat corpus) against partly labelled
+    # public-set rows, which outnumber them about twenty to one and are SMS and tweets, not chat;
+    # only with both kinds of row (on the seed corpus alone every row weighs 1)
+    chat_weight: float = 4.0
+    final_fit: bool = False
     params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("target_precision", self.target_precision, 0.5, 1.0),
+            ("target_recall", self.target_recall, 0.0, 1.0),
+            ("test_fraction", self.test_fraction, 0.0, 0.5),
+        )
+        for name, value, low, high in checks:
+            if not low <= value <= high:
+                msg = f"{name}={value!r} is outside [{low}, {high}]"
+                raise ValueError(msg)
+        if self.chat_weight <= 0:
+            msg = f"chat_weight={self.chat_weight!r}: must be positive"
+            raise ValueError(msg)
+        if self.folds < 2:
+            msg = f"folds={self.folds!r}: cross-validation needs at least 2"
+            raise ValueError(msg)
+        self.budget()  # validates the clean-traffic rates
+
+    def budget(self) -> Budget:
+        return Budget(
+            block_clean_rate=self.block_clean_rate,
+            block_precision=self.target_precision,
+            review_clean_rate=self.review_clean_rate,
+            review_hard_negative_rate=self.review_hard_negative_rate,
+        )
 
 
 @dataclass(frozen=True)
 class TrainResult:
-    """A fitted model, its thresholds, and how it did on the validation and test splits."""
+    """A fitted model, its thresholds, and how it did out of fold and on the test split."""
 
     classifier: ModerationClassifier
     labels: tuple[str, ...]
     thresholds: dict[str, Thresholds]
     threshold_notes: dict[str, dict[str, Any]]
-    validation: Evaluation
-    test: Evaluation
+    clean_cost: dict[str, Any]  # clean rows blocked / flagged by any category, out of fold
+    validation: Evaluation  # out-of-fold scores of every training row
+    test: Evaluation | None  # None with final_fit
     label_counts: dict[str, dict[str, int]]
     split_sizes: dict[str, int]
     test_rows: list[LabelledRow]
     seen_texts: list[str]
 
+    @property
+    def warnings(self) -> list[str]:
+        """Every threshold warning, prefixed with its category."""
+        return [
+            f"{label}: {w}"
+            for label, note in self.threshold_notes.items()
+            for w in note.get("warnings", [])
+        ]
 
-def choose_thresholds(
-    y: np.ndarray,
-    scores: np.ndarray,
-    *,
-    target_precision: float,
-    target_recall: float,
-    min_block: float = 0.0,
-    max_review: float = 1.0,
-) -> tuple[Thresholds, dict[str, Any]]:
-    """``block``: the lowest threshold whose precision reaches ``target_precision``;
-    ``review``: the highest whose recall reaches ``target_recall`` (never above ``block``);
-    ``block`` is raised to ``min_block`` when the target lands below it, ``review`` lowered to
-    ``max_review`` when it lands above.
-
-    Rows with an unknown label (-1) are ignored. If no threshold reaches the target precision
-    the category never blocks on its own (``block=None``) and the note says so.
-    """
-    known = y >= 0
-    y, scores = y[known], scores[known]
-    if not (y == 1).any() or not (y == 0).any():
-        note = {"block_target_met": False, "review_target_met": False, "reason": "one class only"}
-        return Thresholds(review=0.5, block=None), note
-    precision, recall, cuts = precision_recall_curve(y, scores)
-    precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
-    reach_p = np.flatnonzero((precision >= target_precision) & (recall > 0))
-    block = max(float(cuts[reach_p[0]]), min_block) if len(reach_p) else None
-    reach_r = np.flatnonzero(recall >= target_recall)
-    review = float(cuts[reach_r[-1]]) if len(reach_r) else float(cuts[0])
-    review = min(review, max_review)
-    if block is not None:
-        review = min(review, block)
-    note = {"block_target_met": block is not None, "review_target_met": bool(len(reach_r))}
-    return Thresholds(review=review, block=block), note
+    @property
+    def report(self) -> Evaluation:
+        """The figures to show: the test split's, or out-of-fold ones after a final fit."""
+        return self.test if self.test is not None else self.validation
 
 
 def train_model(
@@ -118,7 +136,7 @@ def train_model(
     labels: Sequence[str] | None = None,
     progress: ProgressFn | None = None,
 ) -> TrainResult:
-    """Split, fit, choose thresholds on validation and evaluate on test. Nothing is saved."""
+    """Split by group, fit with out-of-fold scores, choose thresholds, evaluate. Nothing saved."""
     config = config or TrainConfig()
     say = progress or (lambda _message: None)
     labels = tuple(labels) if labels is not None else label_set(rows)
@@ -126,41 +144,86 @@ def train_model(
         msg = "the rows name no category"
         raise ValueError(msg)
     Y = label_matrix(rows, labels)
-    train, val, test = stratified_split(
-        Y, val_fraction=config.val_fraction, test_fraction=config.test_fraction, seed=config.seed
-    )
-    sizes = f"{len(train)}/{len(val)}/{len(test)}"
-    say(f"{len(rows)} rows, categories {', '.join(labels)}; train/validation/test {sizes}")
     texts = [r.text for r in rows]
-    classifier = ModerationClassifier(**dict(config.params))
-    say(f"fitting {len(labels)} calibrated models on {len(train)} rows")
-    classifier.fit([texts[i] for i in train], Y[train], labels)
-    say("choosing thresholds on the validation split")
-    val_scores = classifier.predict_proba([texts[i] for i in val])
-    thresholds, notes = {}, {}
-    for j, label in enumerate(labels):
-        thresholds[label], notes[label] = choose_thresholds(
-            Y[val, j],
-            val_scores[:, j],
-            target_precision=config.target_precision,
-            target_recall=config.target_recall,
-            min_block=config.min_block,
-            max_review=config.max_review,
-        )
-    say("scoring the test split")
-    test_scores = classifier.predict_proba([texts[i] for i in test])
+    say(f"grouping {len(rows)} rows by near-duplicate text")
+    groups = group_ids(texts)
+    if config.final_fit:
+        train, test = np.arange(len(rows)), np.arange(0)
+    else:
+        train, test = grouped_split(Y, groups, test_fraction=config.test_fraction, seed=config.seed)
+    n_groups = len(np.unique(groups))
+    say(
+        f"{len(rows)} rows in {n_groups} groups, categories {', '.join(labels)}; "
+        f"train/test {len(train)}/{len(test)}" + (" (final fit)" if config.final_fit else "")
+    )
+    params = {"calibration_folds": config.folds, **dict(config.params)}
+    classifier = ModerationClassifier(**params)
+    say(f"fitting {len(labels)} models with {classifier.calibration_folds}-fold out-of-fold scores")
+    mixed = any(r.complete for r in rows) and not all(r.complete for r in rows)
+    weight = np.array([config.chat_weight if r.complete and mixed else 1.0 for r in rows])
+    oof = classifier.fit_oof(
+        [texts[i] for i in train],
+        Y[train],
+        labels,
+        groups[train],
+        progress=say,
+        sample_weight=weight[train],
+    )
+    say("choosing thresholds on the out-of-fold scores (clean-traffic budget)")
+    hard = np.array([r.kind == "hard_negative" for r in rows], dtype=bool)
+    thresholds, notes, cost = traffic_thresholds(
+        Y[train], oof, labels, config.budget(), hard=hard[train]
+    )
+    for label in labels:
+        point = notes[label].get("operating_points", {})
+        if point:
+            r, b = point["review"], point["block"]
+            say(
+                f"{label}: review >= {_t(r['threshold'])} (recall {r['recall']:.1%}, clean "
+                f"{r['clean_rate']:.2%}), block >= {_t(b['threshold'])} (recall "
+                f"{b['recall']:.1%}, precision {b['precision']:.1%}, clean {b['clean_rate']:.2%})"
+            )
+        if point and point["review"]["recall"] < config.target_recall:
+            notes[label]["warnings"].append(
+                f"review recall {point['review']['recall']:.1%} is below the target "
+                f"{config.target_recall:.0%}"
+            )
+        for warning in notes[label]["warnings"]:
+            say(f"WARNING {label}: {warning}")
+    say(_clean_cost_line(cost))
+    oof_filled = np.nan_to_num(oof, nan=0.0)
+    validation = evaluate_scores("out-of-fold", labels, Y[train], oof_filled, thresholds)
+    test_eval = None
+    if len(test):
+        say(f"scoring the test split ({len(test)} rows)")
+        test_scores = classifier.predict_proba([texts[i] for i in test])
+        test_eval = evaluate_scores("candidate", labels, Y[test], test_scores, thresholds)
     return TrainResult(
         classifier=classifier,
         labels=labels,
         thresholds=thresholds,
         threshold_notes=notes,
-        validation=evaluate_scores("candidate", labels, Y[val], val_scores, thresholds),
-        test=evaluate_scores("candidate", labels, Y[test], test_scores, thresholds),
+        clean_cost=cost,
+        validation=validation,
+        test=test_eval,
         label_counts=label_counts(Y, labels),
-        split_sizes={"train": len(train), "validation": len(val), "test": len(test)},
-        test_rows=[rows[i] for i in test],
-        seen_texts=[texts[i] for i in np.concatenate([train, val])],
+        split_sizes={"train": len(train), "test": len(test), "groups": n_groups},
+        test_rows=[rows[int(i)] for i in test],
+        seen_texts=[texts[i] for i in train],
     )
+
+
+def _clean_cost_line(cost: Mapping[str, Any]) -> str:
+    return (
+        f"clean traffic out of fold ({cost['clean_rows']} rows, {cost['hard_negative_rows']} "
+        f"hard negatives): blocked {cost['clean_blocked']:.2%}; flagged by any category: "
+        f"everyday {cost['everyday_flagged']:.2%}, hard negatives "
+        f"{cost['hard_negatives_flagged']:.2%}"
+    )
+
+
+def _t(value: float | None) -> str:
+    return "never" if value is None else f"{value:.3f}"
 
 
 def save_result(
@@ -180,21 +243,28 @@ def save_result(
                 handle.write(json.dumps(row.to_json(), ensure_ascii=False) + "\n")
         np.save(folder / SEEN_TEXTS_FILE, text_hashes(result.seen_texts), allow_pickle=False)
         say("writing the evaluation report")
-        write_report(result.test, folder / REPORT_DIR, title="Held-out test split")
+        title = "Held-out test split" if result.test is not None else "Out-of-fold (final fit)"
+        write_report(result.report, folder / REPORT_DIR, title=title)
 
     metadata = {
         "data": {**data, "label_counts": result.label_counts, "split": result.split_sizes},
         "training": {
             "seed": config.seed,
-            "val_fraction": config.val_fraction,
-            "test_fraction": config.test_fraction,
+            "test_fraction": 0.0 if config.final_fit else config.test_fraction,
+            "folds": config.folds,
+            "final_fit": config.final_fit,
             "target_precision": config.target_precision,
             "target_recall": config.target_recall,
+            "block_clean_rate": config.block_clean_rate,
+            "review_clean_rate": config.review_clean_rate,
+            "review_hard_negative_rate": config.review_hard_negative_rate,
+            "chat_weight": config.chat_weight,
         },
         "threshold_notes": result.threshold_notes,
+        "clean_cost": result.clean_cost,
         "metrics": {
-            "test": _summary(result.test),
-            "validation": _summary(result.validation),
+            "test": _summary(result.test) if result.test is not None else {},
+            "out_of_fold": _summary(result.validation),
         },
     }
     return registry.save(
@@ -216,7 +286,8 @@ def train_files(
     Rows labelled by ``exclude_moderators`` are left out, and the metadata says so."""
     config = config or TrainConfig()
     say = progress or (lambda _message: None)
-    paths = [Path(p) for p in paths] or [SEED_CORPUS]
+    # no files: the bundled data, the seed corpus and the clean / hard-negative chat corpus
+    paths = [Path(p) for p in paths] or [SEED_CORPUS, *clean_corpus_files()]
     say(f"reading {', '.join(str(p) for p in paths)}")
     rows = read_many(paths, taxonomy, exclude_moderators=exclude_moderators)
     result = train_model(rows, config, progress=progress)

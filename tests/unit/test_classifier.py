@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.model_selection import StratifiedKFold
+from sklearn.calibration import _SigmoidCalibration
 from sklearn.svm import LinearSVC
 
-from models.classifier import ModerationClassifier
+from models.classifier import ModerationClassifier, platt_sigmoid
 from models.errors import InsufficientLabels
 from tests.unit.toy_corpus import LABELS, toy_data
 
@@ -48,28 +47,41 @@ def test_unknown_labels_are_masked_not_negative() -> None:
     assert masked[0, 1] - naive[0, 1] > 0.3
 
 
-def test_folded_weights_match_calibrated_classifier(fitted: ModerationClassifier) -> None:
+def test_served_weights_are_one_fit_on_every_known_row(fitted: ModerationClassifier) -> None:
     texts, Y = toy_data()
     X = fitted.features_.transform(texts)
-    probe = [
-        "free prize 12",
-        "免费领取红包 加微信 9",
-        "the report 3",
-        "go back where you came from",
-    ]
     for j in range(len(LABELS)):
         known = Y[:, j] >= 0
-        folds = StratifiedKFold(fitted.calibration_folds, shuffle=True, random_state=0)
-        reference = CalibratedClassifierCV(
-            LinearSVC(C=fitted.C, class_weight="balanced", random_state=0),
-            method="sigmoid",
-            cv=folds,
-            ensemble=False,
-        ).fit(X[known], Y[known, j])
-        expected = reference.predict_proba(fitted.features_.transform(probe))[:, 1]
+        reference = LinearSVC(C=fitted.C, class_weight="balanced", random_state=0)
+        reference.fit(X[known], Y[known, j])
         np.testing.assert_allclose(
-            fitted.predict_proba(probe)[:, j], expected, rtol=1e-9, atol=1e-12
+            fitted.decision_function(texts[:20])[:, j],
+            reference.decision_function(X[:20]),
+            rtol=1e-7,
+            atol=1e-9,
         )
+
+
+def test_sigmoid_matches_scikit_learns_platt_scaling() -> None:
+    rng = np.random.default_rng(0)
+    d = np.concatenate([rng.normal(1.0, 1.0, 300), rng.normal(-1.0, 1.0, 700)])
+    y = np.concatenate([np.ones(300), np.zeros(700)]).astype(np.int8)
+    a, b = platt_sigmoid(d, y)
+    reference = _SigmoidCalibration().fit(d, y)
+    assert a == pytest.approx(reference.a_, rel=1e-3)
+    assert b == pytest.approx(reference.b_, rel=1e-3, abs=1e-4)
+
+
+def test_out_of_fold_scores_are_honest_and_masked() -> None:
+    texts, Y = toy_data(240)
+    model = ModerationClassifier()
+    oof = model.fit_oof(texts, Y, LABELS)
+    assert oof.shape == Y.shape
+    assert np.isnan(oof[Y == -1]).all() and not np.isnan(oof[Y >= 0]).any()
+    # a text the model trained on scores higher for its own label than out of fold, on average
+    served = model.predict_proba(texts)
+    spam = Y[:, 0] == 1
+    assert served[spam, 0].mean() >= oof[spam, 0].mean() - 1e-9
 
 
 def test_estimator_grammar() -> None:
@@ -104,3 +116,16 @@ def test_label_matrix_must_match_the_texts() -> None:
         ModerationClassifier().fit(["a", "b"], np.zeros((3, 1)), ["spam"])
     with pytest.raises(ValueError, match="only 1"):
         ModerationClassifier().fit(["a", "b"], np.array([[2], [0]]), ["spam"])
+
+
+def test_sample_weights_reach_the_base_models() -> None:
+    texts, Y = toy_data(150)
+    probe = texts[:20]
+    plain = ModerationClassifier().fit(texts, Y, LABELS).predict_proba(probe)
+    ones = ModerationClassifier().fit(texts, Y, LABELS, sample_weight=np.ones(len(texts)))
+    np.testing.assert_allclose(ones.predict_proba(probe), plain)
+    heavy = np.where(np.arange(len(texts)) < 40, 5.0, 1.0)
+    weighted = ModerationClassifier().fit(texts, Y, LABELS, sample_weight=heavy)
+    assert not np.allclose(weighted.predict_proba(probe), plain)
+    with pytest.raises(ValueError, match="sample_weight"):
+        ModerationClassifier().fit(texts, Y, LABELS, sample_weight=np.zeros(len(texts)))

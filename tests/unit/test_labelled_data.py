@@ -28,7 +28,7 @@ def test_reads_both_jsonl_shapes(tmp_path: Path) -> None:
         tmp_path / "rows.jsonl",
         {"text": "win money", "categories": ["spam", "fraud"], "lang": "en"},
         "",
-        {"text": "你好", "categories": []},
+        {"text": "你好", "categories": [], "kind": "hard_negative"},
         {"text": "vermin", "labels": {"hate": 1, "spam": 0, "fraud": None}},
     )
     rows = read_labelled(path)
@@ -36,6 +36,8 @@ def test_reads_both_jsonl_shapes(tmp_path: Path) -> None:
     labels = label_set(rows)
     assert labels == ("spam", "fraud", "hate")
     assert label_matrix(rows, labels).tolist() == [[1, 1, 0], [0, 0, 0], [0, -1, 1]]
+    assert [r.kind for r in rows] == [None, "hard_negative", None]
+    assert rows[1].to_json()["kind"] == "hard_negative"
 
 
 def test_reads_csv_with_unknown_cells(tmp_path: Path) -> None:

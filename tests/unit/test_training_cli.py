@@ -178,7 +178,7 @@ def test_gate_refuses_a_worse_candidate(
 def test_train_can_leave_a_moderators_labels_out(
     trained: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from training.train import SEED_CORPUS
+    from training.recipes import SEED_CORPUS, clean_corpus_files
 
     root, seed_version = trained
     poisoned = tmp_path / "labels.jsonl"
@@ -196,10 +196,7 @@ def test_train_can_leave_a_moderators_labels_out(
         "train",
         "--registry",
         str(root),
-        "--data",
-        str(SEED_CORPUS),
-        "--data",
-        str(poisoned),
+        *(f"--data={path}" for path in (SEED_CORPUS, *clean_corpus_files(), poisoned)),
         "--exclude-moderator",
         "mallory",
         "--quiet",

@@ -1,0 +1,123 @@
+"""Several model versions side by side on the sample traffic and the dev set, in one run.
+
+    .venv/bin/python benchmarks/compare_models.py --model NAME=REGISTRY[:VERSION] ...
+
+Each model (its own thresholds, no policy overrides) decides every row of
+``streams/samples/traffic.jsonl`` and of ``benchmarks/devset/`` (English, Chinese, both). Per
+split and model: harmful rows flagged (review or block) and blocked; everyday clean rows flagged;
+hard negatives flagged; clean rows reviewed and blocked. A clean row without a ``kind`` of
+``everyday`` or ``hard_negative`` (the sample traffic's rows) counts as everyday. The targets
+(issue 12) are printed next to the figures. Without ``:VERSION`` the registry's newest version is
+used. Markdown on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAFFIC = ROOT / "streams" / "samples" / "traffic.jsonl"
+DEVSET = ROOT / "benchmarks" / "devset"
+
+# (figure, target on the sample traffic, target on the dev set)
+FIGURES = (
+    ("harmful flagged", ">= 97%", ">= 95%"),
+    ("harmful blocked", "", ""),
+    ("everyday flagged", "", "<= 1%"),
+    ("hard negatives flagged", "", "<= 5%"),
+    ("clean reviewed", "<= 2%", ""),
+    ("clean blocked (rows)", "0", "0"),
+)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def splits() -> dict[str, list[dict[str, Any]]]:
+    dev = {p.stem.removeprefix("devset_"): read_jsonl(p) for p in sorted(DEVSET.glob("*.jsonl"))}
+    out = {"sample traffic": read_jsonl(TRAFFIC)}
+    for lang, rows in dev.items():
+        out[f"dev set {lang}"] = rows
+    out["dev set, all"] = [r for rows in dev.values() for r in rows]
+    return out
+
+
+def figures(actions: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    act = np.array(actions)
+    harmful = np.array([bool(r.get("expected", r.get("categories"))) for r in rows])
+    kind = np.array([str(r.get("kind")) for r in rows])
+    hard = ~harmful & (kind == "hard_negative")
+    everyday = ~harmful & ~hard
+
+    def share(sel: np.ndarray, what: np.ndarray) -> str:
+        if not sel.any():
+            return "-"
+        return f"{what[sel].mean():.1%} ({int(what[sel].sum())}/{int(sel.sum())})"
+
+    flagged, blocked = act != "allow", act == "block"
+    return {
+        "harmful flagged": share(harmful, flagged),
+        "harmful blocked": share(harmful, blocked),
+        "everyday flagged": share(everyday, flagged),
+        "hard negatives flagged": share(hard, flagged),
+        "clean reviewed": share(~harmful, act == "review"),
+        "clean blocked (rows)": str(int((blocked & ~harmful).sum())),
+    }
+
+
+def decide(loaded: Any, texts: Sequence[str]) -> list[str]:
+    from models.policy import Policy
+
+    scores = loaded.score(list(texts))
+    return [v.action for v in Policy.from_model(loaded).decide_batch(scores)]
+
+
+def load(spec: str) -> tuple[str, Any]:
+    from models.registry import ModelRegistry
+
+    name, sep, where = spec.partition("=")
+    if not sep:
+        msg = f"--model {spec!r}: expected NAME=REGISTRY[:VERSION]"
+        raise SystemExit(msg)
+    root, _, version = where.partition(":")
+    registry = ModelRegistry(Path(root))
+    version = version or registry.versions()[-1]
+    return f"{name} ({version})", registry.load(version)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", action="append", required=True, metavar="NAME=REGISTRY[:V]")
+    args = parser.parse_args(argv)
+    models = [load(spec) for spec in args.model]
+    data = splits()
+    names = [name for name, _ in models]
+    out = []
+    for split, rows in data.items():
+        texts = [str(r["text"]) for r in rows]
+        results = [figures(decide(loaded, texts), rows) for _, loaded in models]
+        target_at = 1 if split == "sample traffic" else 2
+        out += [
+            f"### {split} ({len(rows)} rows)",
+            "",
+            "| figure | " + " | ".join(names) + " | target |",
+            "|---|" + "---|" * (len(names) + 1),
+        ]
+        for figure in FIGURES:
+            cells = " | ".join(r[figure[0]] for r in results)
+            out.append(f"| {figure[0]} | {cells} | {figure[target_at] or '-'} |")
+        out.append("")
+    print("\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,144 @@
+"""Thresholds from a clean-traffic budget: each operating point's cost, the review band, warnings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.thresholds import Budget, budget_thresholds, clean_rows, traffic_thresholds
+
+
+def _scores(n_pos: int, n_clean: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = np.concatenate([np.ones(n_pos, dtype=np.int8), np.zeros(n_clean, dtype=np.int8)])
+    s = np.concatenate([rng.beta(6, 2, n_pos), rng.beta(1, 8, n_clean)])
+    return y, s
+
+
+def test_block_and_review_keep_within_the_clean_budget() -> None:
+    y, s = _scores(2_000, 20_000)
+    clean = y == 0
+    t, note = budget_thresholds(y, s, clean)
+    assert t.review is not None and t.block is not None
+    assert t.review < t.block
+    flagged, blocked = (s[clean] >= t.review).mean(), (s[clean] >= t.block).mean()
+    assert 0.009 <= flagged <= 0.01  # as much recall as the 1% budget allows: it is used up
+    assert blocked <= 0.001
+    points = note["operating_points"]
+    assert points["block"]["precision"] >= 0.98
+    assert points["review"]["clean_rate"] == pytest.approx(flagged)
+    assert points["review"]["recall"] > points["block"]["recall"]
+    assert note["review_band"] == "open" and not note["warnings"]
+
+
+def test_unknown_rows_and_nan_scores_are_ignored() -> None:
+    y, s = _scores(500, 5_000)
+    y2 = np.concatenate([y, -np.ones(100, dtype=np.int8)])
+    s2 = np.concatenate([s, np.full(100, np.nan)])
+    assert budget_thresholds(y2, s2, y2 == 0)[0] == budget_thresholds(y, s, y == 0)[0]
+
+
+def test_a_collapsed_review_band_is_said_not_silent() -> None:
+    # 200 clean rows: 1% is 2 rows, 0.1% none; the top clean scores sit above every positive
+    y = np.array([1] * 50 + [0] * 200, dtype=np.int8)
+    s = np.concatenate([np.linspace(0.6, 0.9, 50), np.linspace(0.0, 0.3, 197), [0.95] * 3])
+    t, note = budget_thresholds(y, s, y == 0)
+    assert t.block is None or t.review is not None
+    assert any("collapsed" in w or "never blocks" in w for w in note["warnings"])
+
+
+def test_block_needs_precision_not_only_a_clean_budget() -> None:
+    # other categories' positives (negatives here, not clean) score high: precision fails
+    y = np.array([1] * 20 + [0] * 100 + [0] * 10_000, dtype=np.int8)
+    s = np.concatenate([np.full(20, 0.9), np.full(100, 0.9), np.full(10_000, 0.01)])
+    clean = np.arange(len(y)) >= 120
+    t, note = budget_thresholds(y, s, clean)
+    assert t.block is None
+    assert any("never blocks" in w for w in note["warnings"])
+    assert t.review is not None and t.review <= 0.9  # review may still flag them
+
+
+def test_block_is_clamped_to_the_floor_with_a_warning() -> None:
+    y = np.array([1] * 100 + [0] * 10_000, dtype=np.int8)
+    s = np.concatenate([np.full(100, 0.3), np.full(10_000, 0.01)])
+    t, note = budget_thresholds(y, s, y == 0, Budget(min_block=0.5))
+    assert t.block is None
+    assert any("clamped" in w for w in note["warnings"])
+
+
+def _kinds(seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """500 positives, 2,000 everyday rows, 1,000 hard negatives scoring between the two."""
+    rng = np.random.default_rng(seed)
+    y = np.array([1] * 500 + [0] * 3_000, dtype=np.int8)
+    s = np.concatenate([rng.beta(6, 2, 500), rng.beta(1, 12, 2_000), rng.beta(3, 4, 1_000)])
+    hard = np.arange(len(y)) >= 2_500
+    return y, s, hard
+
+
+def test_review_budget_is_per_kind_everyday_and_hard_negatives() -> None:
+    y, s, hard = _kinds()
+    clean = y == 0
+    t, note = budget_thresholds(y, s, clean, hard=hard)
+    assert t.review is not None
+    everyday_rate = (s[clean & ~hard] >= t.review).mean()
+    hard_rate = (s[hard] >= t.review).mean()
+    # one 1% budget over all 3,000 clean rows would stop at 30 hard negatives (3%): the hard
+    # negatives get their own 5%, and everyday chat stays within its 1%
+    assert 0.045 <= hard_rate <= 0.05
+    assert everyday_rate <= 0.01
+    single = budget_thresholds(y, s, clean)[0]
+    assert single.review is not None and t.review < single.review
+    assert (s[y == 1] >= t.review).mean() > (s[y == 1] >= single.review).mean()
+    point = note["operating_points"]["review"]
+    assert point["hard_negative_rate"] == pytest.approx(hard_rate)
+    assert point["everyday_rate"] == pytest.approx(everyday_rate)
+    # block is still one budget over every clean row, hard negatives included
+    assert t.block is not None and (s[clean] >= t.block).mean() <= 0.001
+
+
+def test_everyday_rows_keep_their_own_one_percent() -> None:
+    # hard negatives score low, everyday rows have a high tail: a single budget over both would
+    # flag 2% of everyday chat
+    y = np.array([1] * 200 + [0] * 2_000, dtype=np.int8)
+    everyday = np.concatenate([np.linspace(0.7, 0.85, 30), np.full(970, 0.05)])
+    s = np.concatenate([np.full(200, 0.9), everyday, np.full(1_000, 0.01)])
+    hard = np.arange(len(y)) >= 1_200
+    single = budget_thresholds(y, s, y == 0)[0]
+    assert single.review is not None and (everyday >= single.review).mean() > 0.01
+    t = budget_thresholds(y, s, y == 0, hard=hard)[0]
+    assert t.review is not None and (everyday >= t.review).mean() <= 0.01
+
+
+def test_traffic_budget_per_kind_holds_for_the_union_of_categories() -> None:
+    y, s, hard = _kinds()
+    y2, s2, _ = _kinds(seed=2)
+    Y = np.stack([y, np.roll(y2, 7)], axis=1)
+    scores = np.stack([s, np.roll(s2, 7)], axis=1)
+    _, _, cost = traffic_thresholds(Y, scores, ("a", "b"), hard=hard)
+    assert cost["everyday_flagged"] <= 0.01
+    assert cost["hard_negatives_flagged"] <= 0.05
+    assert cost["clean_blocked"] <= 0.001
+    assert cost["hard_negative_rows"] == int((hard & ~(Y == 1).any(axis=1)).sum())
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"block_clean_rate": -0.1},
+        {"review_clean_rate": 0.7},
+        {"review_hard_negative_rate": 0.6},
+        {"block_precision": 0.3},
+        {"block_clean_rate": 0.02, "review_clean_rate": 0.01},
+    ],
+)
+def test_budget_ranges_are_validated(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        Budget(**kwargs)
+
+
+def test_clean_rows_are_known_negative_for_everything() -> None:
+    Y = np.array([[0, 0], [1, 0], [-1, 0], [0, 1]])
+    assert clean_rows(Y).tolist() == [True, False, False, False]
+    # with no fully known row, positive for nothing is the best there is
+    partial = np.array([[-1, 0], [1, -1], [0, -1]])
+    assert clean_rows(partial).tolist() == [True, False, True]

@@ -1,0 +1,141 @@
+"""Training recipes: which labelled rows a named model is trained on.
+
+``default``: the bundled seed corpus, the project's clean and hard-negative chat corpus
+(``training/corpus/*.jsonl``: everyday chat and messages that look harmful and are not), and the
+training part of every catalogued public set that is available (``training.catalogue``: in the
+cache, or imported from a local mirror). A set's held-out split is never in it, so the quality
+benchmark can score the default model on every set's test rows. Without any public set it falls
+back to seed + corpus and says so. ``seed``: the seed corpus alone (fast; what tests use).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from training import catalogue
+from training import public_datasets as pdata
+from training.errors import TrainingError
+from training.labelled_data import LabelledRow, data_snapshot, read_many
+from training.split import near_duplicate_key
+
+SEED_CORPUS = Path(__file__).parent / "seed" / "seed_corpus.jsonl"
+CLEAN_CORPUS_DIR = Path(__file__).parent / "corpus"
+RECIPES = ("default", "seed")
+
+_FBS_PLACEHOLDER = re.compile(r"URL\w*|CELLPHONE|PHONE|WECHAT|DIGIT|NAME|PLACE")
+
+
+@dataclass(frozen=True)
+class RecipeData:
+    """The rows of a recipe and what they came from (for the model's metadata)."""
+
+    rows: list[LabelledRow]
+    snapshot: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+def fbs_aligned(text: str) -> str:
+    """FBS spam without its word-segmentation spaces and anonymisation placeholders, so a model
+    does not learn "spaces between Chinese words" or ``CELLPHONE`` as the spam signal."""
+    return " ".join(_FBS_PLACEHOLDER.sub(" ", pdata.desegment(text)).split())
+
+
+def clean_corpus_files(folder: Path = CLEAN_CORPUS_DIR) -> list[Path]:
+    return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+
+
+def public_rows(
+    *,
+    cache: Path | None = None,
+    mirror: Path | None = None,
+    commercial_only: bool = False,
+    names: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[list[LabelledRow], list[dict[str, Any]]]:
+    """Training rows of every available catalogued set in the default recipe, and per set its
+    name, sha256, licence and row count.
+
+    A row is left out when it, or a near-duplicate of it, is in *any* set's held-out split:
+    the SMS sets overlap, and a test row must not come back through another set.
+    """
+    say = progress or (lambda _message: None)
+    loaded = []
+    held_back: set[str] = set()
+    for item, folder in catalogue.available(
+        cache, mirror, commercial_only=commercial_only, names=names
+    ):
+        if not item.in_default_recipe:
+            continue
+        data = item.loader()(folder.parent)
+        train, test = catalogue.held_out(item, data)
+        held_back.update(
+            near_duplicate_key(r.text) for r, t in zip(data.rows, test, strict=True) if t
+        )
+        loaded.append((item, data, train))
+    rows: list[LabelledRow] = []
+    used: list[dict[str, Any]] = []
+    for item, data, train in loaded:
+        fix = fbs_aligned if item.name == "fbs_sms_zh" else None
+        taken = 0
+        for keep, row in zip(train, data.rows, strict=True):
+            text = fix(row.text) if fix else row.text
+            if not (keep and text.strip() and row.labels):
+                continue
+            if near_duplicate_key(row.text) in held_back:
+                continue
+            rows.append(LabelledRow(text, dict(row.labels), complete=False, origin=item.name))
+            taken += 1
+        say(f"{item.name}: {taken} training rows ({item.licence})")
+        used.append(
+            {
+                "name": item.name,
+                "sha256": item.sha256,
+                "licence": item.licence,
+                "commercial": item.commercial,
+                "source": item.source,
+                "rows": taken,
+            }
+        )
+    return rows, used
+
+
+def recipe_rows(
+    name: str,
+    *,
+    cache: Path | None = None,
+    mirror: Path | None = None,
+    commercial_only: bool = False,
+    names: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RecipeData:
+    """The rows of recipe ``name`` (one of ``RECIPES``); ``names`` limits the public sets."""
+    say = progress or (lambda _message: None)
+    if name not in RECIPES:
+        msg = f"unknown recipe {name!r}; use one of {', '.join(RECIPES)}"
+        raise TrainingError(msg)
+    files = [SEED_CORPUS] if name == "seed" else [SEED_CORPUS, *clean_corpus_files()]
+    rows = read_many(files)
+    snapshot = {**data_snapshot(files), "recipe": name, "public_datasets": []}
+    notes: list[str] = []
+    say(f"recipe {name}: {len(rows)} rows from {', '.join(p.name for p in files)}")
+    if name == "default":
+        extra, used = public_rows(
+            cache=cache, mirror=mirror, commercial_only=commercial_only, names=names, progress=say
+        )
+        if not used:
+            where = f"the cache or {mirror}" if mirror else "the cache"
+            notes.append(
+                f"no catalogued public dataset found in {where}: training on the seed and clean "
+                "corpus only (see `chatguard datasets list`)"
+            )
+        rows += extra
+        snapshot["public_datasets"] = used
+        snapshot["licences"] = sorted({u["licence"] for u in used} | {"chatguard corpus"})
+        snapshot["commercial_only"] = commercial_only
+    for note in notes:
+        say(note)
+    return RecipeData(rows, snapshot, notes)

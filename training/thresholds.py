@@ -1,0 +1,269 @@
+"""Per-category thresholds from a false-positive budget on clean traffic, chosen on scores the
+model did not train on (out-of-fold).
+
+A platform states what it can afford, not a precision target on an arbitrary validation mix:
+
+- ``block`` (acts alone): the lowest score at which at most ``block_clean_rate`` of clean rows
+  (0.1%) are blocked *and* precision among the rows that decide the category is at least
+  ``block_precision`` (98%);
+- ``review`` (a moderator looks): the lowest score at which at most ``review_clean_rate`` of
+  everyday clean rows (1%) *and* at most ``review_hard_negative_rate`` of hard-negative rows (5%:
+  anti-fraud notices, news about extremism, jokes that look harmful) are flagged: as much recall
+  as both budgets allow. Clean rows without a kind (a public set's negatives) count as everyday.
+  One budget over both would be spent on the hard negatives and leave review strict on chat.
+
+The budget is for clean traffic as a whole (``traffic_thresholds``): a message is flagged when any
+category flags it, so each category gets a share of the budget, as large as the union allows.
+"Clean" rows are those known negative for every category (``clean_rows``). When the
+review budget allows no more than blocking does, the band has collapsed: that is said in the
+note (``review_band``), never silent. Each operating point is reported with its cost: clean rows
+flagged, recall and precision at that threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from models.policy import Thresholds
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What clean traffic may cost per category, and the precision a block needs."""
+
+    block_clean_rate: float = 0.001
+    block_precision: float = 0.98
+    review_clean_rate: float = 0.01
+    review_hard_negative_rate: float = 0.05
+    # never block where the calibrated model itself says "more likely clean"
+    min_block: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("block_clean_rate", "review_clean_rate", "review_hard_negative_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 0.5:
+                msg = f"{name}={value!r}: a share of clean traffic in [0, 0.5)"
+                raise ValueError(msg)
+        if not 0.5 <= self.block_precision <= 1.0:
+            msg = f"block_precision={self.block_precision!r}: must be in [0.5, 1]"
+            raise ValueError(msg)
+        if self.review_clean_rate < self.block_clean_rate:
+            msg = (
+                f"review_clean_rate={self.review_clean_rate!r} is below "
+                f"block_clean_rate={self.block_clean_rate!r}: reviewing flags more than blocking"
+            )
+            raise ValueError(msg)
+        if not 0.0 <= self.min_block <= 1.0:
+            msg = f"min_block={self.min_block!r}: must be in [0, 1]"
+            raise ValueError(msg)
+
+
+def operating_point(
+    y: np.ndarray,
+    scores: np.ndarray,
+    clean: np.ndarray,
+    threshold: float | None,
+    hard: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Recall, precision and clean rows flagged when flagging ``scores >= threshold``: all clean
+    rows, the everyday ones and the hard negatives (``hard``) apart."""
+    known = y >= 0
+    flagged = scores >= threshold if threshold is not None else np.zeros(len(y), dtype=bool)
+    tp = int((flagged & (y == 1)).sum())
+    fp = int((flagged & known & (y == 0)).sum())
+    positives = int((y == 1).sum())
+    clean_flagged = int((flagged & clean).sum())
+    n_clean = int(clean.sum())
+    hard = np.zeros(len(y), dtype=bool) if hard is None else hard
+    everyday, hard = clean & ~hard, clean & hard
+    return {
+        "threshold": threshold,
+        "recall": tp / positives if positives else 0.0,
+        "precision": tp / (tp + fp) if tp + fp else 0.0,
+        "clean_flagged": clean_flagged,
+        "clean_rows": n_clean,
+        "clean_rate": clean_flagged / n_clean if n_clean else 0.0,
+        "everyday_rate": float(flagged[everyday].mean()) if everyday.any() else 0.0,
+        "hard_negative_rate": float(flagged[hard].mean()) if hard.any() else 0.0,
+    }
+
+
+def budget_thresholds(
+    y: np.ndarray,
+    scores: np.ndarray,
+    clean: np.ndarray,
+    budget: Budget | None = None,
+    hard: np.ndarray | None = None,
+) -> tuple[Thresholds, dict[str, Any]]:
+    """Thresholds of one category and a note with each operating point and any warning.
+
+    Args:
+        y: 1 / 0 / -1 (unknown) per row for this category.
+        scores: out-of-fold probabilities (NaN where unknown is fine: those rows are skipped).
+        clean: True for the rows that count as clean traffic (negative here, positive nowhere).
+        hard: True for the hard negatives among them (review budget of their own); None: none.
+    """
+    budget = budget or Budget()
+    usable = (y >= 0) & ~np.isnan(scores)
+    hard = np.zeros(len(y), dtype=bool) if hard is None else np.asarray(hard, dtype=bool)
+    y, scores, clean = y[usable], scores[usable], clean[usable] & (y[usable] == 0)
+    hard = hard[usable] & clean
+    warnings: list[str] = []
+    if not (y == 1).any() or not clean.any():
+        warnings.append("no positives or no clean rows: nothing to choose thresholds on")
+        return Thresholds(review=None, block=None), {"warnings": warnings, "review_band": "none"}
+
+    def lowest_within(rate: float, rows: np.ndarray) -> float:
+        """The lowest cut that flags at most ``rate`` of ``rows`` (just above the next one)."""
+        ranked = np.sort(scores[rows])[::-1]  # highest first
+        allowed = int(np.floor(rate * len(ranked)))
+        if allowed >= len(ranked):
+            return 0.0
+        return float(np.nextafter(ranked[allowed], np.inf))
+
+    # both review budgets hold: the stricter of the two cuts
+    review = max(
+        lowest_within(budget.review_clean_rate, clean & ~hard),
+        lowest_within(budget.review_hard_negative_rate, hard),
+    )
+    block_floor = lowest_within(budget.block_clean_rate, clean)
+    block = _precise_cut(y, scores, block_floor, budget.block_precision)
+    if block is not None and block < budget.min_block:
+        warnings.append(f"block {block:.3f} raised to the floor {budget.min_block} (clamped)")
+        block = _precise_cut(y, scores, budget.min_block, budget.block_precision)
+    if block is None:
+        warnings.append(
+            f"no score reaches precision {budget.block_precision:.0%} within the block budget: "
+            "this category never blocks on its own"
+        )
+    if block is not None and review >= block:
+        review = block
+        band = "collapsed"
+        warnings.append(
+            "review band collapsed: the review budget flags nothing beyond what block does"
+        )
+    else:
+        band = "open"
+    points = {
+        "review": operating_point(y, scores, clean, review, hard),
+        "block": operating_point(y, scores, clean, block, hard),
+    }
+    if points["review"]["recall"] < 0.5:
+        warnings.append(
+            f"review recall only {points['review']['recall']:.0%} within the clean-traffic budget"
+        )
+    note: dict[str, Any] = {"warnings": warnings, "review_band": band, "operating_points": points}
+    return Thresholds(review=review, block=block), note
+
+
+def clean_rows(Y: np.ndarray) -> np.ndarray:
+    """Rows known to be clean: negative for every category.
+
+    A partly labelled row (a ham SMS, a "not hate" tweet) is not known to be clean: the set
+    never asked whether it is spam or fraud, and counting it as clean traffic would make the
+    budget pay for offensive tweets and bulk notices. Only when no row is fully known (training
+    on partly labelled data alone) are rows positive for nothing used instead.
+    """
+    Y = np.asarray(Y)
+    known_clean = (Y == 0).all(axis=1)
+    return known_clean if known_clean.any() else ~(Y == 1).any(axis=1)
+
+
+def _precise_cut(y: np.ndarray, scores: np.ndarray, floor: float, precision: float) -> float | None:
+    """The lowest score ``>= floor`` at which flagging reaches ``precision``, or None."""
+    order = np.argsort(-scores, kind="stable")
+    ranked, hits = scores[order], np.cumsum(y[order] == 1)
+    # flagging at a cut takes every row scoring >= it: look at the last of each run of ties
+    last = np.flatnonzero(np.append(ranked[1:] != ranked[:-1], True))
+    reach = (ranked[last] >= floor) & (hits[last] > 0) & (hits[last] >= precision * (last + 1))
+    candidates = last[reach]
+    return float(ranked[candidates[-1]]) if len(candidates) else None
+
+
+def traffic_thresholds(
+    Y: np.ndarray,
+    scores: np.ndarray,
+    labels: Sequence[str],
+    budget: Budget | None = None,
+    hard: np.ndarray | None = None,
+) -> tuple[dict[str, Thresholds], dict[str, dict[str, Any]], dict[str, Any]]:
+    """Thresholds of every category such that the budget holds for clean traffic as a whole.
+
+    A message is flagged when *any* category flags it, so six categories each using 1% could
+    flag up to 6% of clean traffic. Each category gets the same share of the budget, and that
+    share is raised (bisection) as far as the union of all categories stays within the budget:
+    block on all clean rows; review on the everyday and the hard-negative rows (``hard``) each
+    within its own rate. Returns thresholds, per-category notes and the traffic-level cost
+    (clean rows blocked / flagged by any category, out of fold).
+    """
+    budget = budget or Budget()
+    Y = np.asarray(Y)
+    clean = clean_rows(Y)
+    hard = clean & (np.zeros(len(Y), dtype=bool) if hard is None else np.asarray(hard, bool))
+    everyday = clean & ~hard
+    filled = np.nan_to_num(scores, nan=-1.0)  # an unknown category never flags
+
+    def choose(block_rate: float, share: float) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``share`` scales both review rates (1 = the whole budget to every category)."""
+        b = replace(
+            budget,
+            block_clean_rate=block_rate,
+            review_clean_rate=max(share * budget.review_clean_rate, block_rate),
+            review_hard_negative_rate=share * budget.review_hard_negative_rate,
+        )
+        chosen, notes = {}, {}
+        for j, label in enumerate(labels):
+            chosen[label], notes[label] = budget_thresholds(Y[:, j], scores[:, j], clean, b, hard)
+        return chosen, notes
+
+    def flagged_by_any(chosen: Mapping[str, Thresholds], action: str) -> np.ndarray:
+        flagged = np.zeros(len(Y), dtype=bool)
+        for j, label in enumerate(labels):
+            cut = getattr(chosen[label], action)
+            if cut is not None:
+                flagged |= filled[:, j] >= cut
+        return flagged
+
+    def rate(flagged: np.ndarray, rows: np.ndarray) -> float:
+        return float(flagged[rows].mean()) if rows.any() else 0.0
+
+    def within(chosen: Mapping[str, Thresholds], action: str) -> bool:
+        flagged = flagged_by_any(chosen, action)
+        if action == "block":
+            return rate(flagged, clean) <= budget.block_clean_rate
+        return (
+            rate(flagged, everyday) <= budget.review_clean_rate
+            and rate(flagged, hard) <= budget.review_hard_negative_rate
+        )
+
+    def largest(action: str, low: float, high: float, fixed: float) -> float:
+        for _ in range(12):
+            mid = (low + high) / 2
+            rates = (mid, fixed) if action == "block" else (fixed, mid)
+            if within(choose(*rates)[0], action):
+                low = mid
+            else:
+                high = mid
+        return low
+
+    share_floor = 1 / max(len(labels), 1)
+    block_rate = largest("block", budget.block_clean_rate * share_floor, budget.block_clean_rate, 1)
+    review_share = largest("review", share_floor, 1.0, block_rate)
+    chosen, notes = choose(block_rate, review_share)
+    blocked, flagged = flagged_by_any(chosen, "block"), flagged_by_any(chosen, "review")
+    cost = {
+        "clean_rows": int(clean.sum()),
+        "hard_negative_rows": int(hard.sum()),
+        "clean_blocked": rate(blocked, clean),
+        "clean_flagged": rate(flagged, clean),
+        "everyday_flagged": rate(flagged, everyday),
+        "hard_negatives_flagged": rate(flagged, hard),
+        "per_category_block_rate": block_rate,
+        "per_category_review_rate": max(review_share * budget.review_clean_rate, block_rate),
+        "per_category_hard_negative_rate": review_share * budget.review_hard_negative_rate,
+    }
+    return chosen, notes, cost
