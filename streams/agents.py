@@ -29,6 +29,7 @@ from streams.labels import LabelStore
 from streams.logs import use_json_logs
 from streams.model_holder import ModelHolder
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
+from streams.rules_holder import SHARED as rules_holder
 from streams.sinks import FaustSink
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,20 @@ async def follow_registry() -> None:
         )
 
 
+@app.task
+async def follow_rules() -> None:
+    """Serve each newer valid rules version from ``moderation.rules``; announce the switch on
+    ``model.updates``."""
+
+    async def announce(version: str) -> None:
+        update = {"worker": WORKER_ID, "rules_version": version, "switched_at": time.time()}
+        await pipeline.sink.send_all(
+            [Outgoing(settings.topic(topics.MODEL_UPDATES), None, orjson.dumps(update))]
+        )
+
+    await rules_holder.follow(settings, announce)
+
+
 @app.page("/health")
 async def health(web: Any, request: Any) -> Any:
     """Liveness: the event loop answers and no agent actor has crashed (a crashed actor would
@@ -218,6 +233,8 @@ async def ready(web: Any, request: Any) -> Any:
         "assigned_partitions": faust_assigned + batch_assigned,
         "moderation_partitions": batch_assigned if batch_reader is not None else None,
         "last_model_error": holder.last_error,
+        "rules_version": rules_holder.current.version,
+        "last_rules_error": rules_holder.last_error,
     }
     ok = holder.loaded and (batch_assigned if batch_reader is not None else faust_assigned) > 0
     return web.json(body, status=200 if ok else 503)

@@ -59,6 +59,30 @@ LABELS_STORED = Counter(
     "Moderator labels appended to the label store.",
     registry=REGISTRY,
 )
+RULE_HITS = Counter(
+    "chatguard_rule_hits_total",
+    "Events a rule fired on, by rule id and effect.",
+    ["rule", "effect"],
+    registry=REGISTRY,
+)
+RULES_INFO = Gauge(
+    "chatguard_rules_info",
+    "The rules version serving decisions (value 1).",
+    ["version"],
+    registry=REGISTRY,
+)
+RULE_LIST_SIZE = Gauge(
+    "chatguard_rule_list_entries",
+    "Terms and contact entries of each served rule.",
+    ["rule"],
+    registry=REGISTRY,
+)
+RULE_RELOADS = Counter(
+    "chatguard_rule_reloads_total",
+    "Rules versions offered, by result.",
+    ["result"],
+    registry=REGISTRY,
+)
 
 
 def render() -> bytes:
@@ -69,3 +93,11 @@ def render() -> bytes:
 def set_model(version: str, policy_version: str) -> None:
     MODEL_INFO.clear()
     MODEL_INFO.labels(version=version, policy_version=policy_version).set(1)
+
+
+def set_rules(version: str, list_sizes: dict[str, int]) -> None:
+    RULES_INFO.clear()
+    RULES_INFO.labels(version=version).set(1)
+    RULE_LIST_SIZE.clear()
+    for rule, size in list_sizes.items():
+        RULE_LIST_SIZE.labels(rule=rule).set(size)

@@ -20,6 +20,7 @@ from streams import metrics, topics
 from streams.decide import Position, build_decisions, score_events
 from streams.decoding import Event, Rejected, decode
 from streams.model_holder import ModelHolder
+from streams.rules_holder import SHARED, RulesHolder, apply_rules
 
 SCORED_TYPES = ("chat.message", "post")
 # A dead letter carries the raw value base64-encoded (4/3 larger): cut it here so that a dead letter
@@ -61,10 +62,17 @@ class OutputSink(Protocol):
 class ModerationPipeline:
     """Decode → score a batch → decide → route, for chat messages and posts."""
 
-    def __init__(self, settings: Settings, holder: ModelHolder, sink: OutputSink) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        holder: ModelHolder,
+        sink: OutputSink,
+        rules: RulesHolder = SHARED,
+    ) -> None:
         self.settings = settings
         self.holder = holder
         self.sink = sink
+        self.rules = rules
         self._decisions = settings.topic(topics.DECISIONS)
         self._review = settings.topic(topics.REVIEW)
         self._enforcement = settings.topic(topics.ENFORCEMENT)
@@ -121,6 +129,7 @@ class ModerationPipeline:
         """Score ``events`` as one batch; decisions (and dead letters for poison events)."""
         out: list[Outgoing] = []
         serving = self.holder.current  # one version for the whole batch
+        ruleset = self.rules.current  # likewise one rules version
         started = time.perf_counter()
         scores, failures = score_events(serving, events)
         metrics.SCORING_SECONDS.observe(time.perf_counter() - started)
@@ -141,6 +150,7 @@ class ModerationPipeline:
             scores = scores[keep]
         positions = [Position(m.topic, m.partition, m.offset) for m in sources]
         decisions = build_decisions(serving, events, positions, scores, time.time())
+        apply_rules(ruleset, serving, events, scores, decisions)
         actions: Counter[str] = Counter()
         triggered: Counter[tuple[str, str]] = Counter()
         for decision in decisions:

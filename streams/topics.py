@@ -21,6 +21,8 @@ ACCOUNT_ACTIONS = "account.actions"
 MODEL_UPDATES = "model.updates"
 # internal: blocked events and reports keyed by account, the source of the strikes table
 ACCOUNT_STRIKES = "account.strikes"
+# rules files, one record per version: compacted, one partition (created by streams.rules_holder)
+RULES = "moderation.rules"
 
 INPUTS = (CHAT_MESSAGES, POSTS, USER_REPORTS, MODERATOR_LABELS)
 OUTPUTS = (DECISIONS, REVIEW, ENFORCEMENT, DEAD_LETTER, ACCOUNT_ACTIONS, MODEL_UPDATES)

@@ -1,0 +1,305 @@
+"""The rules a worker serves, their fleet-wide hot reload, and their effect on decisions.
+
+Rules travel on the compacted, single-partition ``moderation.rules`` topic, one record per
+published version (key: the version; value: the file's text, its sha256, who published it
+when). Every worker reads the topic from the beginning with its own group-less consumer (a
+consumer group would hand the partition to one member only, but every worker must switch),
+validates each record and serves the newest valid one. The swap is one attribute assignment and
+the pipeline reads it once per batch, so a batch is decided under one rules version. A record
+that does not validate (published around ``chatguard rules publish``) is logged and skipped: the
+previous version keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import socket
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from chatguard.settings import Settings
+from models.rules import EMPTY, RulesError, RuleSet, combine, load_rules
+from streams import metrics, topics
+from streams.decoding import Event
+from streams.model_holder import ServingModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedRules:
+    """One record of the rules topic."""
+
+    offset: int
+    version: str
+    text: str
+    sha256: str
+    published_at: float
+    published_by: str
+
+
+class RulesHolder:
+    """Holds the serving :class:`RuleSet`; ``offer`` switches to a newer valid version."""
+
+    def __init__(self) -> None:
+        self.current: RuleSet = EMPTY
+        self.last_error: str | None = None
+        self.next_offset: int | None = None  # of the rules topic, once caught up
+
+    def offer(self, value: bytes | None) -> str | None:
+        """Serve the rules in a record of the topic if they validate; the new version or None."""
+        try:
+            published = decode_record(0, value)
+            ruleset = load_rules(published.text, name=f"rules {published.version!r}")
+            if ruleset.version != published.version:
+                msg = f"record says version {published.version!r}, its file {ruleset.version!r}"
+                raise RulesError(msg)
+        except RulesError as exc:
+            self.last_error = str(exc)
+            log.error("refused rules, keeping %s: %s", self.current.version, exc)
+            metrics.RULE_RELOADS.labels(result="refused").inc()
+            return None
+        self.last_error = None
+        if ruleset.version == self.current.version and ruleset.sha256 == self.current.sha256:
+            return None
+        old = self.current.version
+        self.use(ruleset)
+        metrics.RULE_RELOADS.labels(result="ok").inc()
+        log.info("rules switched from %s to %s (%d rules)", old, ruleset.version, len(ruleset))
+        return ruleset.version
+
+    def use(self, ruleset: RuleSet) -> None:
+        self.current = ruleset
+        metrics.set_rules(ruleset.version, ruleset.list_sizes())
+
+    async def follow(
+        self, settings: Settings, on_switch: Callable[[str], Awaitable[None]] | None = None
+    ) -> None:
+        """Read the rules topic for ever (from where ``catch_up`` stopped), switching to each
+        newer valid version; a lost connection is retried, never the end of the task."""
+        while True:
+            try:
+                await self._follow(settings, on_switch)
+            except Exception as exc:  # the broker went away: the served rules stay, retry
+                log.warning("reading the rules topic failed, retrying: %s", exc)
+                await asyncio.sleep(1.0)
+
+    async def _follow(
+        self, settings: Settings, on_switch: Callable[[str], Awaitable[None]] | None
+    ) -> None:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        await ensure_rules_topic(settings)
+        consumer = AIOKafkaConsumer(
+            **topics.client_options(settings), enable_auto_commit=False, group_id=None
+        )
+        await consumer.start()
+        try:
+            partition = TopicPartition(settings.topic(topics.RULES), 0)
+            consumer.assign([partition])
+            if self.next_offset is None:
+                await consumer.seek_to_beginning(partition)
+            else:
+                consumer.seek(partition, self.next_offset)
+            while True:
+                fetched = await consumer.getmany(partition, timeout_ms=500)
+                version = None
+                for message in fetched.get(partition, []):
+                    version = self.offer(message.value) or version
+                    self.next_offset = message.offset + 1
+                if version is not None and on_switch is not None:
+                    await on_switch(version)
+        finally:
+            await consumer.stop()
+
+    async def catch_up(self, settings: Settings) -> str:
+        """Serve the newest valid version on the topic now (before a worker takes traffic)."""
+        history, end = await read_history(settings)
+        for record in reversed(history):
+            self.offer(encode_record(record))
+            if self.last_error is None:
+                break
+        self.next_offset = end
+        return self.current.version
+
+
+def apply_rules(
+    ruleset: RuleSet,
+    serving: ServingModel,
+    events: Sequence[Event],
+    scores: np.ndarray,
+    decisions: list[dict[str, Any]],
+) -> None:
+    """Stamp ``rules_version`` on every decision and apply the rules that fire (in place)."""
+    version = ruleset.version
+    if not len(ruleset):
+        for decision in decisions:
+            decision["rules_version"] = version
+        return
+    labels = serving.model.labels
+    now = time.time()
+    for event, row, decision in zip(events, scores, decisions, strict=True):
+        decision["rules_version"] = version
+        fired = ruleset.match(
+            event.text, dict(zip(labels, row.tolist(), strict=True)), event.source, now
+        )
+        if not fired:
+            continue
+        _, _, deltas = combine("allow", fired)
+        verdict_action, triggered = decision["action"], list(decision["triggered"])
+        if deltas:
+            adjusted = row.copy()
+            for i, label in enumerate(labels):
+                adjusted[i] = min(1.0, max(0.0, float(adjusted[i]) + deltas.get(label, 0.0)))
+            verdict = serving.policy.decide_batch(adjusted[None, :], [event.source])[0]
+            verdict_action, triggered = verdict.action, list(verdict.triggered)
+            decision["scores"] = dict(zip(labels, np.round(adjusted, 4).tolist(), strict=True))
+            decision["reasons"] = list(verdict.reasons)
+        action, reasons, _ = combine(verdict_action, fired)
+        if action == "allow":
+            triggered = []
+        elif action != verdict_action:
+            triggered = list(
+                dict.fromkeys(r.category for r in fired if r.action in ("block", "review"))
+            )
+        decision["action"] = action
+        decision["triggered"] = triggered
+        decision["reasons"] = [*decision["reasons"], *reasons]
+        for rule in fired:
+            metrics.RULE_HITS.labels(rule=rule.id, effect=rule.action).inc()
+
+
+# -- the topic ---------------------------------------------------------------------------------------
+def encode_record(record: PublishedRules) -> bytes:
+    return orjson.dumps(
+        {
+            "version": record.version,
+            "text": record.text,
+            "sha256": record.sha256,
+            "published_at": record.published_at,
+            "published_by": record.published_by,
+        }
+    )
+
+
+def decode_record(offset: int, value: bytes | None) -> PublishedRules:
+    """A record of the rules topic; :class:`RulesError` if it is not one."""
+    try:
+        data = orjson.loads(value or b"")
+        return PublishedRules(
+            offset,
+            str(data["version"]),
+            str(data["text"]),
+            str(data.get("sha256", "")),
+            float(data.get("published_at", 0.0)),
+            str(data.get("published_by", "")),
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        msg = f"not a rules record: {exc}"
+        raise RulesError(msg) from exc
+
+
+async def ensure_rules_topic(settings: Settings) -> None:
+    """Create ``moderation.rules``: compacted (one record per version survives), one partition
+    (publication order is the order every worker applies)."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    name = settings.topic(topics.RULES)
+    admin = AIOKafkaAdminClient(**topics.client_options(settings))
+    await admin.start()
+    try:
+        if name in set(await admin.list_topics()):
+            return
+        try:
+            await admin.create_topics(
+                [NewTopic(name, 1, 1, topic_configs={"cleanup.policy": "compact"})]
+            )
+        except TopicAlreadyExistsError:
+            return  # another worker created it a moment ago
+        await topics._wait_for_leaders(admin, [name])
+    finally:
+        await admin.close()
+
+
+async def read_history(settings: Settings) -> tuple[list[PublishedRules], int]:
+    """Every readable record of the rules topic, oldest first (compaction keeps the newest
+    record of each version), and the offset after the last."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    await ensure_rules_topic(settings)
+    consumer = AIOKafkaConsumer(
+        **topics.client_options(settings), enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    records: list[PublishedRules] = []
+    try:
+        partition = TopicPartition(settings.topic(topics.RULES), 0)
+        consumer.assign([partition])
+        await consumer.seek_to_beginning(partition)
+        end = (await consumer.end_offsets([partition]))[partition]
+        while await consumer.position(partition) < end:
+            fetched = await consumer.getmany(partition, timeout_ms=1000)
+            for message in fetched.get(partition, []):
+                try:
+                    records.append(decode_record(message.offset, message.value))
+                except RulesError as exc:
+                    log.warning("skipping rules record at offset %d: %s", message.offset, exc)
+    finally:
+        await consumer.stop()
+    return records, end
+
+
+async def publish(settings: Settings, text: str) -> RuleSet:
+    """Validate ``text`` (raises :class:`RulesError`) and publish it as the newest version."""
+    ruleset = load_rules(text)
+    await ensure_rules_topic(settings)
+    record = PublishedRules(-1, ruleset.version, text, ruleset.sha256, time.time(), _publisher())
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(**topics.client_options(settings), acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            settings.topic(topics.RULES), encode_record(record), key=ruleset.version.encode()
+        )
+    finally:
+        await producer.stop()
+    return ruleset
+
+
+def newest_valid(history: Sequence[PublishedRules]) -> tuple[PublishedRules | None, list[str]]:
+    """The record workers serve (the newest that validates) and the versions served before it,
+    newest first, without repeats."""
+    valid = []
+    for record in history:
+        try:
+            load_rules(record.text)
+        except RulesError:
+            continue
+        valid.append(record)
+    if not valid:
+        return None, []
+    current = valid[-1]
+    before = list(
+        dict.fromkeys(r.version for r in reversed(valid[:-1]) if r.version != current.version)
+    )
+    return current, before
+
+
+def _publisher() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+SHARED = RulesHolder()  # the worker's holder: the pipeline and the follow task share it
