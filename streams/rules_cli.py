@@ -1,0 +1,152 @@
+"""``chatguard rules publish | rollback | show | test``: the lifecycle of a rules file."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from chatguard.settings import Settings
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    rules = subparsers.add_parser("rules", help="publish, roll back, show or dry-run rules files")
+    commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+
+    publish = commands.add_parser("publish", help="validate FILE and serve it on every worker")
+    publish.add_argument("file", type=Path)
+    publish.set_defaults(handler=_publish)
+
+    rollback = commands.add_parser("rollback", help="republish the version served before")
+    rollback.set_defaults(handler=_rollback)
+
+    show = commands.add_parser("show", help="the version workers serve, its rules, the history")
+    show.add_argument("--file", type=Path, default=None, help="show FILE instead (validates it)")
+    show.set_defaults(handler=_show)
+
+    test = commands.add_parser(
+        "test", help="dry run: per-rule hits, precision, recall and changed decisions"
+    )
+    test.add_argument("file", type=Path)
+    test.add_argument("--data", type=Path, required=True, help="labelled JSONL (text, categories)")
+    test.set_defaults(handler=_test)
+
+
+def _load(path: Path) -> Any:
+    from models.rules import load_rules
+
+    return load_rules(path.read_text(encoding="utf-8"), name=str(path))
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from models.rules import RulesError
+    from streams.rules_holder import newest_valid, publish, read_history
+
+    settings = Settings.from_env()
+    try:
+        ruleset = _load(args.file)
+    except (RulesError, OSError) as exc:
+        print(f"chatguard rules publish: {exc}", file=sys.stderr)
+        return 1
+
+    async def run() -> int:
+        history, _ = await read_history(settings)
+        clash = [r for r in history if r.version == ruleset.version and r.sha256 != ruleset.sha256]
+        if clash:
+            print(
+                f"chatguard rules publish: version {ruleset.version!r} was published with other "
+                "content; give the file a new version",
+                file=sys.stderr,
+            )
+            return 1
+        current, _ = newest_valid(history)
+        await publish(settings, ruleset.source_text)
+        before = current.version if current else "none"
+        print(f"published rules {ruleset.version} ({len(ruleset)} rules), replacing {before}")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from streams.rules_holder import newest_valid, publish, read_history
+
+    settings = Settings.from_env()
+
+    async def run() -> int:
+        history, _ = await read_history(settings)
+        current, before = newest_valid(history)
+        if current is None or not before:
+            print("chatguard rules rollback: no earlier version to return to", file=sys.stderr)
+            return 1
+        previous = next(r for r in reversed(history) if r.version == before[0])
+        await publish(settings, previous.text)
+        print(f"rolled back rules from {current.version} to {previous.version}")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _show(args: argparse.Namespace) -> int:
+    from models.rules import RulesError
+    from streams.rules_holder import newest_valid, read_history
+
+    if args.file is not None:
+        try:
+            ruleset = _load(args.file)
+        except (RulesError, OSError) as exc:
+            print(f"chatguard rules show: {exc}", file=sys.stderr)
+            return 1
+        _print_rules(ruleset)
+        return 0
+    settings = Settings.from_env()
+    history, _ = asyncio.run(read_history(settings))
+    current, before = newest_valid(history)
+    if current is None:
+        print("no rules published: workers serve rules version none")
+        return 0
+    when = datetime.fromtimestamp(current.published_at, UTC).isoformat(timespec="seconds")
+    print(f"serving rules {current.version}, published {when} by {current.published_by}")
+    from models.rules import load_rules
+
+    _print_rules(load_rules(current.text))
+    if before:
+        print(f"earlier versions (newest first): {', '.join(before)}")
+    return 0
+
+
+def _print_rules(ruleset: Any) -> None:
+    sizes = ruleset.list_sizes()
+    print(f"version {ruleset.version}: {len(ruleset)} rules, sha256 {ruleset.sha256[:12]}")
+    for rule in ruleset.rules:
+        effect = rule.action if rule.action != "score" else f"score {dict(rule.score_delta)}"
+        expires = (
+            datetime.fromtimestamp(rule.expires, UTC).isoformat(timespec="seconds")
+            if rule.expires is not None
+            else "never"
+        )
+        print(
+            f"  {rule.id:32} {effect:10} {rule.category:10} entries={sizes[rule.id]:<7} "
+            f"expires={expires}  {rule.description}"
+        )
+
+
+def _test(args: argparse.Namespace) -> int:
+    from models.rules import RulesError
+    from streams.rules_dry_run import dry_run, format_report, read_rows
+
+    try:
+        ruleset = _load(args.file)
+        rows = read_rows(args.data)
+    except (RulesError, OSError, ValueError) as exc:
+        print(f"chatguard rules test: {exc}", file=sys.stderr)
+        return 1
+    from streams.model_holder import ModelHolder
+
+    serving = ModelHolder(Settings.from_env()).load_current()
+    report = dry_run(ruleset, serving, rows)
+    print(format_report(report))
+    return 0
