@@ -279,7 +279,8 @@ def _score(scores: Mapping[str, float], category: str) -> float:
 
 
 def _is_word_char(char: str) -> bool:
-    return char.isascii() and char.isalnum()
+    # letters only: "casino888" still carries the term "casino"
+    return char.isascii() and char.isalpha()
 
 
 def _on_word_boundary(text: str, start: int, end: int) -> bool:

@@ -70,6 +70,7 @@ def ruleset() -> RuleSet:
         "get your саsinо bоnus now",  # Cyrillic look-alikes
         "get your ca\u200bsi\u200cno bo\u200dnus now",  # zero-width characters
         "CASINO BONUS!!!",
+        "casino bonus888 today",  # digits glued on
         "兼职刷单返利，日结",
         "兼职刷 单 返 利，日结",  # spaced Chinese
         "兼职刷\u200b单返\ufeff利",  # zero-width inside Chinese
