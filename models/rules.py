@@ -34,6 +34,7 @@ added to the model's scores before the policy decides, clipped to [0, 1].
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -75,6 +76,20 @@ class RulesError(ModelError):
 # The normalizer replaces contact tokens with placeholders, so the raw tokens are extracted here,
 # from the text folded just enough (NFKC, case, invisible characters, "点" for the dot).
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
+
+
+# format characters and combining marks, deleted in one str.translate (the Basic Multilingual
+# Plane, plus the tag and variation-selector blocks abusers use from the supplementary planes)
+@functools.cache
+def _drop_invisible() -> dict[int, None]:
+    return {
+        cp: None
+        for cp in (*range(0x10000), *range(0xE0000, 0xE0080), *range(0xE0100, 0xE01F0))
+        if unicodedata.category(chr(cp)) in _INVISIBLE_CATEGORIES
+    }
+
+
+_DIGIT = re.compile(r"\d")
 _URL = re.compile(r"(?:https?|hxxps?)://[^\s<>\"'，。]+|www\.[^\s<>\"'，。]+", re.ASCII)
 _HOST = re.compile(
     r"(?<![a-z0-9@_\-.])((?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,24})(?![a-z0-9\-])"
@@ -98,8 +113,7 @@ class Contacts:
 
 
 def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = "".join(c for c in text if unicodedata.category(c) not in _INVISIBLE_CATEGORIES)
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_drop_invisible())
     return text.replace("点", ".").replace("。", ".")
 
 
@@ -111,11 +125,13 @@ def _strip_url(url: str) -> str:
 def extract_contacts(text: str) -> Contacts:
     """Domains, URLs, phone numbers (7+ digits), WeChat and QQ IDs written in ``text``."""
     folded = _fold(text)
-    urls = {_strip_url(u) for u in _URL.findall(folded)}
-    hosts = {h.removeprefix("www.") for h in _HOST.findall(folded)}
+    # most chat has no dot and no digit: then it has no domain, URL, phone or QQ number
+    has_dot, has_digit = "." in folded, _DIGIT.search(folded) is not None
+    urls = {_strip_url(u) for u in _URL.findall(folded)} if has_dot else set()
+    hosts = {h.removeprefix("www.") for h in _HOST.findall(folded)} if has_dot else set()
     hosts.update(u.split("/", 1)[0].split(":", 1)[0] for u in urls)
     phones = set()
-    for candidate in _PHONE.findall(folded):
+    for candidate in _PHONE.findall(folded) if has_digit else ():
         digits = "".join(c for c in candidate if c.isdigit())
         if len(digits) >= 7:
             phones.add(digits)
@@ -124,7 +140,7 @@ def extract_contacts(text: str) -> Contacts:
         urls=frozenset(urls),
         phones=frozenset(phones),
         wechat=frozenset(_WECHAT.findall(folded)),
-        qq=frozenset(_QQ.findall(folded)),
+        qq=frozenset(_QQ.findall(folded)) if has_digit else frozenset(),
     )
 
 
