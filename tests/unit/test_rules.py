@@ -378,3 +378,12 @@ def test_dry_run_counts_hits_precision_recall_and_changed_decisions(serving: Ser
     assert stats.precision == 0.5 and stats.recall == 0.5
     assert report.changes["allow→block"] >= 1  # the lunch message at least
     assert all(k.endswith("→block") for k in report.changes)
+
+
+def test_tail_prints_a_rules_announcement() -> None:
+    from streams.tail import format_record
+
+    line = format_record(
+        "model.updates", {"worker": "host:1", "rules_version": "v7", "switched_at": 0.0}
+    )
+    assert line == "RULES   host:1 now serves v7"
