@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -387,3 +388,36 @@ def test_tail_prints_a_rules_announcement() -> None:
         "model.updates", {"worker": "host:1", "rules_version": "v7", "switched_at": 0.0}
     )
     assert line == "RULES   host:1 now serves v7"
+
+
+def test_rules_test_and_show_commands_print_per_rule_figures(
+    default_model_registry: ModelRegistry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from chatguard.cli import main as chatguard_main
+
+    monkeypatch.setenv("CHATGUARD_REGISTRY", str(default_model_registry.root))
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(
+        "version: dry\nrules:\n"
+        "- {id: pizza, category: spam, match: {terms: [pineapple pizza]}, effect: block}\n"
+    )
+    data = tmp_path / "labelled.jsonl"
+    data.write_text(
+        '{"text": "pineapple pizza deals, message me", "categories": ["spam"]}\n'
+        '{"text": "lunch at noon?", "labels": {"spam": 0}}\n'
+    )
+    assert chatguard_main(["rules", "test", str(rules_file), "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "rules dry on 2 rows" in out
+    assert "pizza" in out and "1.00      1.00" in out
+    assert chatguard_main(["rules", "show", "--file", str(rules_file)]) == 0
+    assert "version dry: 1 rules" in capsys.readouterr().out
+    (tmp_path / "bad.jsonl").write_text('{"text": "no labels"}\n')
+    assert (
+        chatguard_main(["rules", "test", str(rules_file), "--data", str(tmp_path / "bad.jsonl")])
+        == 1
+    )
+    assert "bad.jsonl:1: not a labelled row" in capsys.readouterr().err
