@@ -33,6 +33,7 @@ async def run(settings: Settings, output_prefix: str, score: bool, idle_exit_s: 
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=settings.batch_size,
+        isolation_level="read_committed",
         **client_options(settings),  # type: ignore[arg-type]
     )
     producer = AIOKafkaProducer(linger_ms=5, max_batch_size=262_144, **client_options(settings))  # type: ignore[arg-type]

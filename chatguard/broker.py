@@ -2,7 +2,9 @@
 
 Kafka's own jars are resolved from Maven Central with ``deploy/kafka/pom.xml`` and cached outside
 the repository, so a second start needs no network. ``chatguard broker start|stop|status|logs``
-drives it; tests use :class:`LocalBroker` directly.
+drives it; tests use :class:`LocalBroker` directly. With ``--acls`` it requires SASL/SCRAM from
+every client and authorizes each principal with Kafka's ``StandardAuthorizer``
+(``chatguard.acls`` says who may do what).
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -21,8 +25,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 KAFKA_VERSION = "3.9.1"
@@ -30,10 +34,23 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEPLOY_DIR = REPO_ROOT / "deploy" / "kafka"
 DEFAULT_PORT = 9092
 SCRAM_MECHANISM = "SCRAM-SHA-512"
+PRINCIPALS_FILE = "principals.json"
 
 
 class BrokerError(RuntimeError):
     """The local broker could not be set up, started or stopped; the message says why."""
+
+
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (22 url-safe base64 characters) that never starts with ``-``.
+
+    Kafka's storage formatter would read a leading ``-`` as an option and fail (1 id in 64);
+    Kafka's own ``Uuid.randomUuid`` draws again in that case, and so does this.
+    """
+    while True:
+        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster.startswith("-"):
+            return cluster
 
 
 def jar_cache_dir() -> Path:
@@ -67,6 +84,9 @@ class LocalBroker:
     data_dir: Path | None = None
     scram_user: ScramUser | None = None
     heap: str = "1g"
+    # SCRAM users per role and StandardAuthorizer; also on when the data dir was made with ACLs
+    acls: bool = False
+    principals: Mapping[str, ScramUser] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.controller_port is None:
@@ -74,6 +94,10 @@ class LocalBroker:
         if self.data_dir is None:
             self.data_dir = REPO_ROOT / ".run" / f"kafka-{self.port}"
         self.data_dir = Path(self.data_dir).resolve()
+        if self.acls or self.principals_file.exists():
+            self.acls = True
+            self.principals = self._principals()
+            self.scram_user = self.principals["admin"]
 
     # -- where things are --------------------------------------------------------------------
     @property
@@ -94,6 +118,12 @@ class LocalBroker:
     def config_file(self) -> Path:
         assert self.data_dir is not None
         return self.data_dir / "server.properties"
+
+    @property
+    def principals_file(self) -> Path:
+        """Role → SCRAM username and password of an ACL broker (mode 0600)."""
+        assert self.data_dir is not None
+        return self.data_dir / PRINCIPALS_FILE
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, timeout: float = 120.0, quiet: bool = False) -> None:
@@ -204,8 +234,7 @@ class LocalBroker:
         assert self.data_dir is not None
         if (self.data_dir / "data" / "meta.properties").exists():
             return
-        cluster_id = uuid.uuid4().bytes
-        cluster = base64.urlsafe_b64encode(cluster_id).decode().rstrip("=")
+        cluster = new_cluster_id()
         command = [
             *self._java_command(java, libs),
             "kafka.tools.StorageTool",
@@ -216,8 +245,7 @@ class LocalBroker:
             str(self.config_file),
             "--ignore-formatted",
         ]
-        if self.scram_user is not None:
-            user = self.scram_user
+        for user in self._scram_users():
             command += [
                 "--add-scram",
                 f"{SCRAM_MECHANISM}=[name={user.username},password={user.password}]",
@@ -272,7 +300,99 @@ class LocalBroker:
                 f"sasl.mechanism.inter.broker.protocol={SCRAM_MECHANISM}",
                 f"listener.name.sasl_plaintext.{SCRAM_MECHANISM.lower()}.sasl.jaas.config={jaas}",
             ]
+        if self.acls:
+            assert self.scram_user is not None
+            lines += [
+                "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                "allow.everyone.if.no.acl.found=false",
+                # the admin, and the broker's own requests to its controller, which arrive on
+                # the loopback-only PLAINTEXT controller listener as ANONYMOUS
+                f"super.users=User:{self.scram_user.username};User:ANONYMOUS",
+            ]
         return "\n".join(lines) + "\n"
+
+    def _scram_users(self) -> list[ScramUser]:
+        if self.acls:
+            return list(self.principals.values())
+        return [self.scram_user] if self.scram_user is not None else []
+
+    def _principals(self) -> dict[str, ScramUser]:
+        """The ACL broker's users: read from its data dir, or made once with fresh passwords."""
+        from chatguard.acls import ROLES, USERNAMES
+
+        if self.principals:
+            return dict(self.principals)
+        try:
+            stored = json.loads(self.principals_file.read_text())
+            return {role: ScramUser(**stored[role]) for role in ROLES}
+        except FileNotFoundError:
+            pass
+        assert self.data_dir is not None
+        if (self.data_dir / "data" / "meta.properties").exists():
+            msg = (
+                f"{self.data_dir} was formatted without ACLs, so it has none of their SCRAM users; "
+                "stop the broker and remove that directory, or pick another --data-dir"
+            )
+            raise BrokerError(msg)
+        users: dict[str, ScramUser] = {
+            role: ScramUser(USERNAMES[role], secrets.token_urlsafe(18)) for role in ROLES
+        }
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.principals_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({role: vars(user) for role, user in users.items()}, handle, indent=2)
+        return users
+
+    def grant_acls(self, topic_prefix: str, app_id: str) -> None:
+        """Add the ACLs of ``chatguard.acls.grants`` for these names (Kafka's AclCommand, as
+        the admin). Adding an ACL that exists is a no-op, so this may run on every start."""
+        from chatguard.acls import grants
+
+        if not self.acls or self.scram_user is None:
+            msg = "ACLs need a broker started with --acls"
+            raise BrokerError(msg)
+        java, libs = require_java(), ensure_jars()
+        assert self.data_dir is not None
+        admin_config = self.data_dir / "admin.properties"
+        user = self.scram_user
+        jaas = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{user.username}" password="{user.password}";'
+        )
+        fd = os.open(admin_config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(
+                "security.protocol=SASL_PLAINTEXT\n"
+                f"sasl.mechanism={SCRAM_MECHANISM}\n"
+                f"sasl.jaas.config={jaas}\n"
+            )
+        for grant in grants(topic_prefix, app_id):
+            command = [
+                *self._java_command(java, libs),
+                "kafka.admin.AclCommand",
+                "--bootstrap-server",
+                self.bootstrap,
+                "--command-config",
+                str(admin_config),
+                "--add",
+                "--allow-principal",
+                f"User:{self.principals[grant.role].username}",
+                "--resource-pattern-type",
+                "prefixed" if grant.prefixed else "literal",
+            ]
+            for operation in grant.operations:
+                command += ["--operation", operation]
+            if grant.resource == "cluster":
+                command.append("--cluster")
+            else:
+                for name in grant.names:
+                    command += [f"--{grant.resource}", name]
+            result = subprocess.run(command, capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                msg = (
+                    f"adding ACLs {grant} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+                )
+                raise BrokerError(msg)
 
 
 # -- set-up checks -------------------------------------------------------------------------------
@@ -432,6 +552,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                 default=None,
                 help=f"require SASL/{SCRAM_MECHANISM} on the client listener with this user",
             )
+            action.add_argument(
+                "--acls",
+                action="store_true",
+                help=(
+                    f"SASL/{SCRAM_MECHANISM} users for the admin, worker, producers and moderation "
+                    "tool (passwords in DATA_DIR/principals.json) and Kafka ACLs for the topic "
+                    "prefix and app id of CHATGUARD_TOPIC_PREFIX / CHATGUARD_APP_ID"
+                ),
+            )
         if name == "logs":
             action.add_argument("-n", "--lines", type=int, default=60)
         action.set_defaults(handler=_run)
@@ -439,15 +568,22 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     user = ScramUser.parse(args.sasl_scram) if getattr(args, "sasl_scram", None) else None
-    broker = LocalBroker(
-        port=args.port,
-        controller_port=args.controller_port,
-        data_dir=args.data_dir,
-        scram_user=user,
-    )
     try:
+        broker = LocalBroker(
+            port=args.port,
+            controller_port=args.controller_port,
+            data_dir=args.data_dir,
+            scram_user=user,
+            acls=bool(getattr(args, "acls", False)),
+        )
         if args.broker_action == "start":
             broker.start(timeout=args.timeout)
+            if broker.acls:
+                from chatguard.settings import Settings
+
+                settings = Settings.from_env()
+                broker.grant_acls(settings.topic_prefix, settings.app_id)
+                print(f"ACLs on; principals and passwords in {broker.principals_file}")
             print(f"bootstrap {broker.bootstrap}")
         elif args.broker_action == "stop":
             broker.stop()

@@ -51,18 +51,41 @@ class Settings:
     batch_window_s: float = 0.05
     max_event_bytes: int = 1_048_576
     max_text_chars: int = 20_000
+    # ids (and other short string fields such as a report's reason) and Kafka keys: longer ones
+    # are dead letters, so no decision, strike or dead letter outgrows a Kafka record
+    max_id_chars: int = 256
+    max_key_bytes: int = 1_024
+    # the largest record chatguard produces (Faust's producer refuses larger; so does the broker
+    # above 1 MB): a record over it is replaced by a compact dead letter
+    max_record_bytes: int = 1_000_000
+    # a batch scored for longer than this is scored event by event; an event that alone takes
+    # longer becomes a scoring_timeout dead letter (scoring runs beside the event loop, not in it)
+    scoring_budget_s: float = 5.0
 
     # Model and policy
     registry: Path = Path("registry")
     policy_file: str = ""
     model_poll_s: float = 5.0
+    # Ed25519 keys (``chatguard keys init``): promotion signs with the private key, which stays
+    # with whoever promotes; workers verify with the public key and refuse unsigned versions
+    model_signing_key: Path = Path("keys/model-signing.key")
+    model_public_key: Path = Path("keys/model-signing.pub")
+    # development only: serve models without checking their signature (logged loudly)
+    allow_unsigned_models: bool = False
 
     # Account enforcement
     strike_window_s: float = 86_400.0
     restrict_strikes: float = 3.0
     suspend_strikes: float = 6.0
-    report_weight: float = 0.5
     confirmed_report_weight: float = 1.0
+    # unconfirmed reports only ever lead to review: when the reliabilities of the distinct
+    # reporters of an account's seen events add up to this within the strike window
+    review_reports: float = 1.0
+
+    # Moderator identity: the HMAC-SHA256 key shared with the moderation tool (or a file holding
+    # it); without one, no label or report decision is accepted
+    moderator_hmac_key: str = field(default="", repr=False)
+    moderator_hmac_key_file: str = ""
 
     # Labels flowing back to training
     label_store: Path = Path("labels/moderator-labels.jsonl")
@@ -70,6 +93,10 @@ class Settings:
     # Operations
     web_port: int = 6066
     web_enabled: bool = True
+    # loopback outside containers; a container sets 0.0.0.0 so its probes and scrapers reach it
+    web_host: str = "127.0.0.1"
+    # when set, /ready and /metrics need ``Authorization: Bearer <token>``; /health stays open
+    web_token: str = field(default="", repr=False)
     data_dir: Path = Path(".run/worker")
     log_level: str = "info"
     log_json: bool = False
@@ -107,6 +134,21 @@ class Settings:
             msg = (
                 "CHATGUARD_INGEST=batch is at-least-once; exactly-once needs CHATGUARD_INGEST=faust"
             )
+            raise SettingsError(msg)
+        # a dead letter carries a key and an id: both must leave room in a record for the rest
+        if not (
+            self.max_record_bytes >= 65_536
+            and 0 < self.max_key_bytes <= self.max_record_bytes // 16
+            and 0 < self.max_id_chars <= self.max_record_bytes // 64
+        ):
+            msg = (
+                f"max_record_bytes={self.max_record_bytes} must be at least 65536, "
+                f"max_key_bytes={self.max_key_bytes} at most a 16th of it "
+                f"and max_id_chars={self.max_id_chars} at most a 64th"
+            )
+            raise SettingsError(msg)
+        if self.scoring_budget_s <= 0:
+            msg = f"CHATGUARD_SCORING_BUDGET_S={self.scoring_budget_s} must be positive"
             raise SettingsError(msg)
         if self.batch_size < 1 or self.batch_window_s <= 0:
             msg = f"batch_size={self.batch_size} and batch_window_s={self.batch_window_s} must be positive"

@@ -1,9 +1,10 @@
 """Save and load one model version: an immutable folder of ``model.joblib`` + ``metadata.json``.
 
-joblib is pickle, and unpickling runs code. So loading reads ``metadata.json`` first, refuses a
-scikit-learn version other than the installed one, reads the joblib bytes once, checks their
-sha256 against the metadata, and only then unpickles *those same bytes* (no second read that a
-swapped file could slip into). A version folder is written under a temporary name and renamed
+joblib is pickle, and unpickling runs code. So loading reads ``metadata.json`` first, checks the
+version's Ed25519 signature when given a public key (``models.signing``), refuses a scikit-learn
+version other than the installed one, reads the joblib bytes once, checks their sha256 against
+the (signed) metadata, and only then unpickles *those same bytes* (no second read that a swapped
+file could slip into). A version folder is written under a temporary name and renamed
 into place, so it is either complete or absent, and it is never overwritten.
 """
 
@@ -20,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
@@ -38,6 +39,10 @@ from models.errors import (
 )
 from models.features import SIGNAL_NAMES
 from models.policy import Thresholds
+from models.signing import verify
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
@@ -157,10 +162,16 @@ def read_metadata(directory: Path) -> dict[str, Any]:
     return meta
 
 
-def load_artifact(directory: Path) -> LoadedModel:
-    """Verify and load a version folder; nothing is unpickled unless every check passes."""
+def load_artifact(directory: Path, public_key: Ed25519PublicKey | None = None) -> LoadedModel:
+    """Verify and load a version folder; nothing is unpickled unless every check passes.
+
+    With ``public_key`` (workers always pass one) the version must carry that key's signature;
+    without it only the sha256 is checked, for the trusted side (training, the promotion gate).
+    """
     directory = Path(directory)
     meta = read_metadata(directory)
+    if public_key is not None:
+        verify(directory, meta, public_key)
     trained_with = meta["libraries"].get("scikit-learn")
     if trained_with != sklearn.__version__:
         msg = (

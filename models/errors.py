@@ -45,3 +45,15 @@ class InsufficientLabels(ModelError):
 
 class PolicyError(ModelError):
     """A policy override file or threshold is malformed or names an unknown category."""
+
+
+class SignatureMissing(ModelError):
+    """A model version has no signature; workers refuse it before unpickling."""
+
+
+class SignatureInvalid(ModelError):
+    """A version's signature is not the trusted key's over its hash and metadata."""
+
+
+class SigningKeyError(ModelError):
+    """A signing or verification key file is missing or is not an Ed25519 key."""

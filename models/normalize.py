@@ -6,8 +6,13 @@ folds all of these back to one form, and replaces bait (links, phone numbers, mo
 @handles, QQ/WeChat IDs) with placeholder words, so the classifier learns "a message with a link to
 a .top domain" instead of memorizing one link.
 
-Every step is a ``str.translate`` table or a regular expression without nested quantifiers, so the
-cost is linear in the length of the text (the fuzz tests bound it on adversarial input).
+Every step is a ``str.translate`` table or a regular expression that is linear in the length of the
+text: Python's ``re`` backtracks, so no pattern may split one run of characters between two
+quantifiers (two optional runs of spaces side by side), and a pattern that can start anywhere inside a long run must
+consume or refuse the run in one attempt. Possessive quantifiers (``*+``, ``++``) give up nothing
+once they have matched, which is how most patterns below keep that promise.
+``tests/unit/test_hostile_input.py`` bounds the cost on long runs of every character the patterns
+care about, around every bait word.
 Traditional/simplified Chinese conversion is out of scope: both forms are learned as they are.
 """
 
@@ -114,25 +119,36 @@ _TLDS = (
 _SPACED = re.compile(r"(?<![^\W_])[a-z0-9](?:[ .\-_*·•|/\\~+][a-z0-9](?![^\W_])){2,}")
 _SPACED_SEPARATORS = re.compile(r"[ .\-_*·•|/\\~+]")
 # separators between two Chinese characters ("加 微 信", "加-微-信"): Chinese needs no spaces
-_CJK_GAP = re.compile(rf"(?<=[{_CJK}])[\s.\-_*·•|/\\~+,，、]+(?=[{_CJK}])")
+_CJK_GAP = re.compile(rf"(?<=[{_CJK}])[\s.\-_*·•|/\\~+,，、]++(?=[{_CJK}])")
 # spaces Chinese does not use: between a Chinese character and a digit or punctuation, and
-# before punctuation anywhere ("送 100 % ，" and "送100%，" must read the same)
+# before punctuation anywhere ("送 100 % ，" and "送100%，" must read the same). Each alternative
+# takes a whole run of spaces or nothing, and only from the run's first space: started inside a run
+# of n spaces, ``\s+(?=…)`` would rescan the rest of the run n times.
 _LOOSE_SPACE = re.compile(
-    rf"(?<=[{_CJK}])\s+(?=[0-9%,.!?;:])|(?<=[0-9%,.!?;:])\s+(?=[{_CJK}])|\s+(?=[%,.!?;:])"
+    rf"(?<=[{_CJK}])\s++(?=[0-9%,.!?;:])|(?<=[0-9%,.!?;:])\s++(?=[{_CJK}])|\s(?<!\s\s)\s*+(?=[%,.!?;:])"
 )
 _EMAIL = re.compile(r"(?<![a-z0-9_.+\-])[a-z0-9_.+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+")
 _URL = re.compile(
-    rf"(?:(?:https?|hxxps?)\s*:\s*/\s*/\s*|www\.)[^\s{_CJK}]+"
-    rf"|(?<![a-z0-9_.\-@])[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\s*\.\s*(?:{_TLDS})(?![a-z0-9])(?:/[^\s{_CJK}]*)?"
+    rf"(?:(?:https?|hxxps?)\s*+:\s*+/\s*+/\s*+|www\.)[^\s{_CJK}]+"
+    rf"|(?<![a-z0-9_.\-@])[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\s*+\.\s*+(?:{_TLDS})(?![a-z0-9])(?:/[^\s{_CJK}]*)?"
 )
 _URL_HOST = re.compile(r"^(?:(?:https?|hxxps?)\s*:\s*/\s*/\s*)?(?:www\.)?([^/?#:\s]+)")
+# cue, then spaces, an optional 号/群/colon, spaces, an optional colon, spaces, then the ID. Three
+# adjacent ``\s*`` could split one run of spaces in n² ways (cubic with the retries); here each run
+# of spaces is taken whole, after the cue or after the word or colon that follows it.
 _CONTACT = re.compile(
     r"(?<![a-z])(微信|威信|薇信|薇|徽信|v信|vx|wx|weixin|wechat|扣扣|qq群|q群|qq|企鹅|电报|telegram|tg|line|飞机)"
-    r"\s*(?:号|群|:|：)?\s*[:：]?\s*([a-z0-9][a-z0-9_\-]{4,19})(?![a-z0-9_\-])"
+    r"\s*+(?:[号群:：]\s*+)?(?:[:：]\s*+)?([a-z0-9][a-z0-9_\-]{4,19})(?![a-z0-9_\-])"
 )
+# An amount is digits with thousands commas ("1,000") ending in a digit, then a unit, or a currency
+# sign then the digits. A start after a comma ("好的,5元") may begin an amount too, but once the first
+# start in a run of digits and commas has failed every later start in that run fails the same way:
+# the ``number`` alternative then takes the rest of the run unchanged instead of retrying it from
+# each comma (quadratic on "1,1,1,…").
 _MONEY = re.compile(
-    r"[¥￥$€£]\s?\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s?[万千kw])?"
-    r"|(?<![a-z0-9_.])\d(?:[\d,]*\d)?(?:\.\d+)?\s?(?:元|块|万元|万|千元|rmb|usd|dollars?|yuan|bucks)(?![a-z])"
+    r"[¥￥$€£]\s?\d(?:,*+\d)*+(?:\.\d+)?(?:\s?[万千kw])?"
+    r"|(?<![a-z0-9_.])(?:\d(?:,*+\d)*+(?:\.\d++)?\s?(?:元|块|万元|万|千元|rmb|usd|dollars?|yuan|bucks)(?![a-z])"
+    r"|(?P<number>\d[\d,]*+))"
 )
 _PHONE = re.compile(r"(?<![a-z0-9_+])\+?\d[\d\-\s().]{5,}\d(?!\d)")
 _HANDLE = re.compile(r"(?<![a-z0-9_@])@[\w.]{2,}")
@@ -158,6 +174,9 @@ def analyse(text: str) -> tuple[str, tuple[float, ...]]:
         text = str(text)
     # Lone surrogates (from broken UTF-16) cannot be normalized or encoded: drop them first.
     text = text.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(text) else text
+    if len(text) > _MARK_SORT_FROM_CHARS and not text.isascii():
+        marks = _MARK_RUN_ANY_PLANE if _BEYOND_PLANE_0.search(text) else _MARK_RUN
+        text = marks.sub(_canonical_order, text)
     folded = unicodedata.normalize("NFKC", text)
     folded = folded.translate(_FOLD_TABLE).casefold()
     folded = _CJK_GAP.sub("", folded)
@@ -173,7 +192,7 @@ def analyse(text: str) -> tuple[str, tuple[float, ...]]:
         folded = _URL.sub(_url_token, folded)
     if _ANY_DIGIT_OR_ID.search(folded):
         folded = _CONTACT.sub(_contact_token, folded)
-        folded = _MONEY.sub(f" {MONEY_TOKEN} ", folded)
+        folded = _MONEY.sub(_money_token, folded)
         folded = _PHONE.sub(_phone_token, folded)
     if has_at:
         folded = _HANDLE.sub(f" {HANDLE_TOKEN} ", folded)
@@ -212,6 +231,34 @@ _ANY_DIGIT_OR_ID = re.compile(
 _CHINESE_DOT = re.compile(rf"[点。](?=(?:{_TLDS})(?![a-z]))")
 
 
+def _combining_mark_ranges() -> list[tuple[int, int]]:
+    """First and last code point of each range of characters with a combining class."""
+    # Planes 0 and 1 hold every combining mark Unicode has assigned.
+    classes = bytes(map(unicodedata.combining, map(chr, range(0x20000))))
+    return [(run.start(), run.end() - 1) for run in re.finditer(b"[^\x00]+", classes)]
+
+
+def _character_class(ranges: list[tuple[int, int]]) -> str:
+    return "[" + "".join(f"{chr(first)}-{chr(last)}" for first, last in ranges) + "]"
+
+
+# NFKC puts each run of combining marks in canonical order with an insertion sort, quadratic in the
+# run's length: 10,000 marks of alternating classes take seconds. A run longer than real text needs
+# is sorted first the way NFKC would (stably, by combining class), leaving NFKC nothing to move.
+# In a text of up to a few hundred characters the worst case costs less than looking for it.
+_MARK_SORT_FROM_CHARS = 256
+# A class of only plane-0 characters compiles to a lookup table, ten times faster than the range
+# list the full class needs; the full one is used for texts with characters beyond plane 0.
+_MARK_RANGES = _combining_mark_ranges()
+_MARK_RUN = re.compile(_character_class([r for r in _MARK_RANGES if r[1] <= 0xFFFF]) + "{16,}+")
+_MARK_RUN_ANY_PLANE = re.compile(_character_class(_MARK_RANGES) + "{16,}+")
+_BEYOND_PLANE_0 = re.compile("[\U00010000-\U0010ffff]")
+
+
+def _canonical_order(match: re.Match[str]) -> str:
+    return "".join(sorted(match.group(0), key=unicodedata.combining))
+
+
 def _has_surrogates(text: str) -> bool:
     return _SURROGATE.search(text) is not None
 
@@ -244,6 +291,10 @@ def _contact_token(match: re.Match[str]) -> str:
     if cue in _ENGLISH_WORD_CUES and not any(c.isdigit() for c in contact_id):
         return match.group(0)
     return f"{cue} {CONTACT_TOKEN} "
+
+
+def _money_token(match: re.Match[str]) -> str:
+    return match.group(0) if match.group("number") is not None else f" {MONEY_TOKEN} "
 
 
 def _phone_token(match: re.Match[str]) -> str:

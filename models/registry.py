@@ -20,12 +20,19 @@ import tempfile
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from models.artifact import LoadedModel, load_artifact, read_metadata, save_artifact
 from models.classifier import ModerationClassifier
 from models.errors import NoCurrentModel, NothingToRollBack, UnknownVersion
 from models.policy import Thresholds
+from models.signing import sign
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 CURRENT_FILE = "CURRENT"
 HISTORY_FILE = "history.jsonl"
@@ -67,9 +74,15 @@ class ModelRegistry:
     def metadata(self, version: str) -> dict[str, Any]:
         return read_metadata(self.path(version))
 
-    def load(self, version: str) -> LoadedModel:
-        """Verify and load ``version`` (sha256 and library checks before unpickling)."""
-        return load_artifact(self.path(version))
+    def load(self, version: str, public_key: Ed25519PublicKey | None = None) -> LoadedModel:
+        """Verify and load ``version`` (signature when given a public key, sha256 and library
+        checks, all before unpickling)."""
+        return load_artifact(self.path(version), public_key)
+
+    def sign(self, version: str, private_key: Ed25519PrivateKey) -> None:
+        """Vouch for ``version``: write its signature, which workers check before loading it."""
+        path = self.path(version)
+        sign(path, read_metadata(path), private_key)
 
     def save(
         self,
@@ -99,7 +112,25 @@ class ModelRegistry:
             return None
         return name or None
 
-    def load_current(self) -> LoadedModel:
+    def problem(self) -> str | None:
+        """Why a worker starting now could not load the current model, or None.
+
+        The answer names no filesystem path: workers show it on ``/ready``."""
+        if not self.root.is_dir():
+            return "the registry folder is missing"
+        try:
+            version = self.current_version()
+        except OSError as exc:
+            return f"the registry's CURRENT pointer cannot be read ({exc.strerror})"
+        if version is None:
+            return "the registry has no CURRENT pointer"
+        if "/" in version or "\\" in version or version.startswith("."):
+            return "the registry's CURRENT pointer names no version"
+        if not (self.versions_dir / version / "metadata.json").is_file():
+            return f"the current version {version[:80]} is missing from the registry"
+        return None
+
+    def load_current(self, public_key: Ed25519PublicKey | None = None) -> LoadedModel:
         """Load the served version; ``NoCurrentModel`` if nothing has been promoted."""
         version = self.current_version()
         if version is None:
@@ -108,7 +139,7 @@ class ModelRegistry:
                 "train one with `chatguard train --promote`"
             )
             raise NoCurrentModel(msg)
-        return self.load(version)
+        return self.load(version, public_key)
 
     def promote(self, version: str) -> None:
         """Make ``version`` current. The promotion gate lives in ``training.promote``."""

@@ -26,6 +26,12 @@ run_id="demo$(date +%s)"
 export CHATGUARD_TOPIC_PREFIX="${CHATGUARD_TOPIC_PREFIX:-${run_id}.}"
 export CHATGUARD_APP_ID="${CHATGUARD_APP_ID:-${run_id}}"
 export CHATGUARD_DATA_DIR="${CHATGUARD_DATA_DIR:-.run/${run_id}}"
+# the key the moderation tool signs labels and report decisions with; a fresh one per run here
+# (in production a file only the moderation tool and the workers can read)
+if [ -z "${CHATGUARD_MODERATOR_HMAC_KEY:-}" ] && [ -z "${CHATGUARD_MODERATOR_HMAC_KEY_FILE:-}" ]; then
+    CHATGUARD_MODERATOR_HMAC_KEY="demo-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+    export CHATGUARD_MODERATOR_HMAC_KEY
+fi
 
 started_broker=0
 worker_pid=""
@@ -48,9 +54,21 @@ else
     chatguard broker status --port "$PORT"
 fi
 
+echo "== model signing keys"
+# promotion signs with the private key; the worker loads only models signed by it
+new_keys=0
+if [ ! -f "${CHATGUARD_MODEL_SIGNING_KEY:-keys/model-signing.key}" ]; then
+    chatguard keys init
+    new_keys=1
+else
+    echo "using ${CHATGUARD_MODEL_SIGNING_KEY:-keys/model-signing.key}"
+fi
+
 echo "== model"
 if ! chatguard models 2>/dev/null | grep -q '^\*'; then
     chatguard train --promote
+elif [ "$new_keys" = 1 ]; then
+    chatguard keys sign # a model promoted before this checkout had keys
 fi
 chatguard models
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import faust
 
 from chatguard.settings import Settings
+from streams.transport import Transport
 
 
 def broker_credentials(settings: Settings) -> object | None:
@@ -40,7 +41,7 @@ def broker_credentials(settings: Settings) -> object | None:
 
 def create_app(settings: Settings) -> faust.App:
     """A Faust app for these settings; agents are attached by ``streams.agents``."""
-    return faust.App(
+    app = faust.App(
         settings.app_id,
         broker=settings.broker,
         broker_credentials=broker_credentials(settings),
@@ -51,6 +52,11 @@ def create_app(settings: Settings) -> faust.App:
         datadir=str(settings.data_dir),
         web_enabled=settings.web_enabled,
         web_port=settings.web_port,
+        web_bind=settings.web_host,
+        # Faust's /router/ (cluster topology) and /table/ (any table key, e.g. an account's
+        # strikes) views: nothing here routes requests between workers, so they only leak
+        web_router_enabled=False,
+        web_tables_enabled=False,
         consumer_auto_offset_reset="earliest",
         # commit often: a SIGKILLed worker's successor re-reads (and we de-duplicate) less
         broker_commit_every=1000,
@@ -63,6 +69,9 @@ def create_app(settings: Settings) -> faust.App:
         producer_max_batch_size=262_144,
         autodiscover=False,
     )
+    # every consumer reads committed records only: an aborted transaction's reports never count
+    app.transport = Transport(app.conf.broker_consumer, app)
+    return app
 
 
 settings = Settings.from_env()

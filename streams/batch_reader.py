@@ -12,6 +12,11 @@ At-least-once: offsets are committed only after the broker has acknowledged ever
 produced for them; before partitions are revoked in a rebalance, the work in hand is finished
 and committed, so a worker that leaves cleanly re-delivers nothing and one that dies re-delivers
 at most what it had not committed (decisions carry the event id for de-duplication).
+
+A broker that is away (for seconds or hours) never stops the reader: a fetch, send, delivery or
+commit that fails with a Kafka error rewinds every partition to the first offset not yet
+committed, waits (``streams.retry``) and tries again, so a batch whose delivery failed is
+moderated and sent again, never skipped and never committed.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
 from mode import Service
 
 from chatguard.settings import Settings
-from streams import topics
+from streams import topics, unreadable
 from streams.model_holder import ModelHolder
 from streams.pipeline import ModerationPipeline, RawMessage
+from streams.retry import Outage
 from streams.sinks import BatchSink
 
 log = logging.getLogger(__name__)
@@ -51,6 +57,9 @@ class BatchReader(Service):
         self._pipeline: ModerationPipeline | None = None
         # offsets moderated but not committed yet, and when/what was last committed
         self._done: dict[TopicPartition, int] = {}
+        # the first offset moderated since the last commit: where a failed batch is re-read from
+        self._rewind_to: dict[TopicPartition, int] = {}
+        self._outage: Outage | None = None
         self._since_commit = 0
         self._committed_at = time.monotonic()
         self._in_hand = asyncio.Lock()  # held while a batch is between fetch and commit
@@ -74,6 +83,8 @@ class BatchReader(Service):
             # a SIGKILLed worker's partitions move after this, not after the 45 s default
             session_timeout_ms=10_000,
             heartbeat_interval_ms=2_000,
+            # a producer's aborted transaction is not moderated, blocked or counted as strikes
+            isolation_level="read_committed",
             **options,
         )
         await self._producer.start()
@@ -88,7 +99,11 @@ class BatchReader(Service):
     async def on_stop(self) -> None:
         if self._consumer is not None:
             async with self._in_hand:
-                await self._commit()
+                try:
+                    await self._commit()
+                except KafkaError as exc:
+                    # nothing is lost: the uncommitted events are re-read by the next owner
+                    log.warning("stopping without a final commit (broker unavailable): %s", exc)
             await self._consumer.stop()
         if self._producer is not None:
             await self._producer.stop()
@@ -104,13 +119,49 @@ class BatchReader(Service):
                 )
             except ConsumerStoppedError:
                 return  # the worker is stopping: on_stop committed what was done
+            except unreadable.UNREADABLE as exc:
+                log.error(
+                    "a fetched record batch cannot be read (%r); finding and skipping it", exc
+                )
+                async with self._in_hand:
+                    try:
+                        await self._step_over_unreadable()
+                    except KafkaError as step_exc:  # the broker went away meanwhile
+                        self._rewind()
+                        await self._retry_later(step_exc)
+                continue
+            except KafkaError as exc:
+                await self._retry_later(exc)
+                continue
             async with self._in_hand:
                 if self.should_stop:
                     return  # on_stop committed; whoever gets these partitions reads this batch
-                if fetched:
-                    await self._moderate(fetched)
-                if self._commit_due():
-                    await self._commit()
+                try:
+                    if fetched:
+                        await self._moderate(fetched)
+                    if self._commit_due():
+                        await self._commit()
+                except KafkaError as exc:
+                    self._rewind()
+                    await self._retry_later(exc)
+                    continue
+
+    def _rewind(self) -> None:
+        """Forget what was moderated since the last commit and re-read it from there."""
+        assert self._consumer is not None
+        assigned = self._consumer.assignment()
+        for tp, offset in self._rewind_to.items():
+            if tp in assigned:
+                self._consumer.seek(tp, offset)
+        self._rewind_to.clear()
+        self._done.clear()
+        self._since_commit = 0
+
+    async def _retry_later(self, exc: KafkaError) -> None:
+        """Back off before the next attempt (warnings are bounded by :class:`Outage`)."""
+        if self._outage is None:
+            self._outage = Outage("batch reader")
+        await self.sleep(self._outage.failed(exc))
 
     async def _moderate(self, fetched: dict[TopicPartition, list[Any]]) -> None:
         assert self._pipeline is not None
@@ -119,10 +170,36 @@ class BatchReader(Service):
             for records in fetched.values()
             for m in records
         ]
+        for tp, records in fetched.items():
+            self._rewind_to.setdefault(tp, records[0].offset)
         await self._pipeline.moderate(batch)
         for tp, records in fetched.items():
             self._done[tp] = records[-1].offset + 1
         self._since_commit += len(batch)
+
+    async def _step_over_unreadable(self) -> None:
+        """Moderate what precedes a batch that cannot be decompressed, dead-letter the batch
+        (partition and offsets), and go on after it (``streams.unreadable`` says how)."""
+        assert self._consumer is not None and self._pipeline is not None
+        await self._commit()  # each partition is re-read from its commit: moderate nothing twice
+        assigned = sorted(self._consumer.assignment())
+        try:
+            async with asyncio.timeout(120):
+                ends = await self._consumer.end_offsets(assigned)
+                for tp in assigned:
+                    good, bad = await unreadable.probe_partition(
+                        self._consumer, tp, ends[tp], self.settings.batch_size
+                    )
+                    if good:
+                        await self._moderate({tp: good})
+                    if bad is not None:
+                        log.error("dead-lettered %s", bad.describe())
+                        await self._pipeline.dead_letter(bad.source(), bad.rejected())
+                        self._done[tp] = max(self._done.get(tp, 0), bad.last + 1)
+                        self._since_commit += 1
+        except unreadable.INTERRUPTED as exc:
+            # stopping, or a rebalance took partitions away: the next fetch starts over
+            log.warning("stepping over an unreadable batch was interrupted: %r", exc)
 
     def _commit_due(self) -> bool:
         return bool(self._done) and (
@@ -131,23 +208,35 @@ class BatchReader(Service):
         )
 
     async def _commit(self) -> None:
-        """Commit what is moderated, once the broker has everything produced for it."""
+        """Commit what is moderated, once the broker has everything produced for it.
+
+        Raises the producer's error if a record could not be delivered: nothing is committed
+        and the caller rewinds, so the batch is sent again."""
         assert self._consumer is not None and self._sink is not None
-        done, self._done = self._done, {}
         self._since_commit, self._committed_at = 0, time.monotonic()
-        if not done:
+        if not self._done:
             return
-        await self._sink.delivered()  # raises if a record could not be produced: no commit
+        await self._sink.delivered()
+        done, self._done = self._done, {}
+        self._rewind_to.clear()  # everything moderated so far is on the broker
         assigned = self._consumer.assignment()
         offsets = {tp: offset for tp, offset in done.items() if tp in assigned}
         if not offsets:
             return
         try:
             await self._consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
+        except CommitFailedError as exc:
             # the group moved on (this worker was too slow or cut off): whoever owns these
             # partitions now re-reads from the last commit, so the events are re-decided
             log.warning("commit of %d partitions failed, will be re-read: %s", len(offsets), exc)
+        except KafkaError:
+            # the broker is away: the decisions are delivered, so commit these offsets next time
+            for tp, offset in offsets.items():
+                self._done[tp] = max(offset, self._done.get(tp, 0))
+            raise
+        if self._outage is not None:
+            self._outage.over()
+            self._outage = None
 
 
 class _CommitBeforeRevoke(ConsumerRebalanceListener):
@@ -157,8 +246,16 @@ class _CommitBeforeRevoke(ConsumerRebalanceListener):
         self.reader = reader
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        async with self.reader._in_hand:
-            await self.reader._commit()
+        reader = self.reader
+        async with reader._in_hand:
+            try:
+                await reader._commit()
+            except KafkaError as exc:
+                log.warning("could not commit before a rebalance, will be re-read: %s", exc)
+            # whatever is left is re-read from the committed offsets by the next owner (perhaps
+            # this worker again, which then starts at the committed offsets too)
+            reader._done.clear()
+            reader._rewind_to.clear()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("moderating %d partitions: %s", len(assigned), sorted(map(str, assigned)))

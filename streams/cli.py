@@ -31,10 +31,47 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     produce.add_argument("--seed", type=int, default=None)
     produce.set_defaults(handler=_produce)
 
+    moderate = subparsers.add_parser(
+        "moderate",
+        help="send a signed moderator record (needs CHATGUARD_MODERATOR_HMAC_KEY or _KEY_FILE)",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--moderator", required=True, help="the moderator's id")
+    common.add_argument(
+        "--print", action="store_true", help="print the signed record instead of sending it"
+    )
+    kinds = moderate.add_subparsers(dest="kind", required=True, metavar="label|confirm|reject")
+    label = kinds.add_parser("label", parents=[common], help="label an event's text for training")
+    label.add_argument("event_id")
+    label.add_argument("--text", required=True)
+    label.add_argument(
+        "--category", action="append", default=[], help="repeatable; none means clean"
+    )
+    for outcome in ("confirm", "reject"):
+        decision = kinds.add_parser(outcome, parents=[common], help=f"{outcome} a user report")
+        decision.add_argument("report_id")
+        decision.add_argument("--reporter", required=True)
+        decision.add_argument("--event", required=True)
+        decision.add_argument("--account", required=True)
+        decision.add_argument("--reason", required=True)
+        decision.add_argument(
+            "--category", action="append", default=[], help="what was found (default: reason)"
+        )
+    moderate.set_defaults(handler=_moderate)
+
     tail = subparsers.add_parser("tail", help="print decisions as they arrive")
     tail.add_argument(
         "--topic",
-        choices=["all", "decisions", "review", "enforcement", "deadletter", "actions", "updates"],
+        choices=[
+            "all",
+            "decisions",
+            "review",
+            "enforcement",
+            "deadletter",
+            "actions",
+            "updates",
+            "reporters",
+        ],
         default="decisions",
     )
     tail.add_argument("--from-beginning", action="store_true")
@@ -52,6 +89,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _produce(args: argparse.Namespace) -> int:
     from streams import produce
+    from streams.moderators import moderator_key
     from streams.topics import ensure_topics
 
     settings = Settings.from_env()
@@ -61,8 +99,9 @@ def _produce(args: argparse.Namespace) -> int:
         seed=args.seed,
         max_text_chars=settings.max_text_chars,
     )
-    abusive = sorted({f"acct-{i}" for i in range(produce.ABUSIVE_ACCOUNTS)})
-    reports = produce.build_reports(abusive, args.reports, seed=args.seed)
+    reports = produce.build_reports(
+        events, args.reports, seed=args.seed, moderator_key=moderator_key(settings)
+    )
 
     async def run() -> float:
         await ensure_topics(settings)
@@ -70,11 +109,67 @@ def _produce(args: argparse.Namespace) -> int:
 
     seconds = asyncio.run(run())
     kinds = collections.Counter(event.kind for event in events)
+    confirmations = sum(1 for r in reports if r.topic == "moderator.decisions")
     print(
-        f"sent {len(events)} events ({kinds['valid']} valid, {len(events) - kinds['valid']} malformed) "
-        f"and {len(reports)} reports to {settings.bootstrap_servers} in {seconds:.2f}s",
+        f"sent {len(events)} events ({kinds['valid']} valid, {len(events) - kinds['valid']} malformed), "
+        f"{len(reports) - confirmations} reports and {confirmations} signed confirmations "
+        f"to {settings.bootstrap_servers} in {seconds:.2f}s",
         file=sys.stderr,
     )
+    return 0
+
+
+def _moderate(args: argparse.Namespace) -> int:
+    import time
+
+    import orjson
+
+    from streams import moderators, topics
+    from streams.produce import OutgoingEvent, send_events
+
+    settings = Settings.from_env()
+    key = moderators.moderator_key(settings)
+    if key is None:
+        print(
+            "chatguard moderate: set CHATGUARD_MODERATOR_HMAC_KEY or "
+            "CHATGUARD_MODERATOR_HMAC_KEY_FILE (the key shared with the workers)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.kind == "label":
+        record = moderators.label_record(
+            key,
+            event_id=args.event_id,
+            text=args.text,
+            categories=args.category,
+            moderator_id=args.moderator,
+            at=time.time(),
+        )
+        topic, record_key = topics.MODERATOR_LABELS, args.event_id
+    else:
+        report = {
+            "report_id": args.report_id,
+            "reporter_id": args.reporter,
+            "event_id": args.event,
+            "account_id": args.account,
+            "reason": args.reason,
+        }
+        record = moderators.decision_record(
+            key,
+            report,
+            outcome=args.kind,
+            moderator_id=args.moderator,
+            at=time.time(),
+            categories=args.category,
+        )
+        topic, record_key = topics.MODERATOR_DECISIONS, args.report_id
+    value = orjson.dumps(record)
+    if args.print:
+        print(value.decode())
+        return 0
+    event = OutgoingEvent(topic, record_key.encode(), value, record_key, "valid")
+    asyncio.run(send_events(settings, [event]))
+    print(f"sent a signed {record['type']} to {settings.topic(topic)}", file=sys.stderr)
     return 0
 
 

@@ -30,10 +30,11 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class ScoringFailure:
-    """An event the model raised on."""
+    """An event the model raised on, or (``scoring_timeout``) did not score within the budget."""
 
     index: int
     error: str
+    kind: str = "scoring_failed"
 
 
 def score_events(

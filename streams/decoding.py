@@ -7,6 +7,7 @@ agent turns into a dead-letter record.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -20,6 +21,7 @@ TOPIC_EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "posts": ("post",),
     "user.reports": ("user.report",),
     "moderator.labels": ("moderator.label",),
+    "moderator.decisions": ("moderator.decision",),
 }
 
 
@@ -44,8 +46,22 @@ class Rejected:
     event_id: str | None = None
 
 
+# free-text fields; every other string field (ids, a report's reason) is bounded by max_id_chars
+FREE_TEXT_FIELDS = ("text", "title")
+# how much of an offending value an error message quotes
+SHOWN_CHARS = 80
+# a strike signal's weight above this is forged (the largest real one is a confirmed report's)
+MAX_STRIKE_WEIGHT = 1_000.0
+MAX_STRIKE_CATEGORIES = 64
+
+
 def decode(
-    raw: bytes | None, topic: str, *, max_event_bytes: int, max_text_chars: int
+    raw: bytes | None,
+    topic: str,
+    *,
+    max_event_bytes: int,
+    max_text_chars: int,
+    max_id_chars: int = 256,
 ) -> Event | Rejected:
     """Decode and validate one event from ``topic`` (the logical topic name, without prefix)."""
     if raw is None:
@@ -64,31 +80,107 @@ def decode(
         return Rejected("malformed_json", f"not valid JSON: {exc}")
     if not isinstance(data, dict):
         return Rejected("not_an_object", f"expected a JSON object, got {type(data).__name__}")
-    event_id = data.get("event_id") if isinstance(data.get("event_id"), str) else None
+    # an over-long id is itself the problem: a dead letter quotes only its start
+    event_id = data["event_id"][:max_id_chars] if isinstance(data.get("event_id"), str) else None
     allowed = TOPIC_EVENT_TYPES.get(topic, ())
     event_type = data.get("type", allowed[0] if allowed else None)
-    if event_type not in allowed:
+    if not isinstance(event_type, str) or event_type not in allowed:
         expected = ", ".join(allowed) or "nothing"
         return Rejected(
-            "unknown_type", f"event type {event_type!r} on {topic}; expected {expected}", event_id
+            "unknown_type",
+            f"event type {_shown(event_type)} on {topic}; expected {expected}",
+            event_id,
         )
-    problem = _check_fields(data, FIELD_SPECS[event_type])
+    specs = FIELD_SPECS[event_type]
+    problem = _check_fields(data, specs, max_id_chars)
     if problem is not None:
         return Rejected(problem[0], problem[1], event_id)
     assert event_id is not None  # a required str field, checked above
-    text = data.get("text", "x")  # reports carry no text to check
-    if not text.strip():
+    if "text" in specs and not data["text"].strip():  # reports carry no text to check
         return Rejected("empty_text", "text is empty or only whitespace", event_id)
-    if len(text) > max_text_chars:
+    event = _event(event_type, event_id, data)
+    if len(event.text) > max_text_chars:  # a post's title counts: it is scored with the body
         return Rejected(
             "oversize_text",
-            f"text has {len(text)} characters; the limit is {max_text_chars}",
+            f"text has {len(event.text)} characters; the limit is {max_text_chars}",
             event_id,
         )
-    return _event(event_type, event_id, data)
+    return event
 
 
-def _check_fields(data: dict[str, Any], specs: dict[str, FieldSpec]) -> tuple[str, str] | None:
+def decode_strike(
+    raw: bytes | None, key: bytes | None, *, max_id_chars: int
+) -> dict[str, Any] | Rejected:
+    """Validate one strike signal from ``account.strikes``, a topic anyone with access can write.
+
+    Only the fields the strikes table uses are checked; the key, when set, must be the account
+    (the table is partitioned by it)."""
+    if raw is None:
+        return Rejected("empty_value", "the message has no value (a tombstone?)")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return Rejected("malformed_json", f"not valid JSON: {exc}")
+    if not isinstance(data, dict):
+        return Rejected("not_an_object", f"expected a JSON object, got {type(data).__name__}")
+    event_id = data["event_id"][:max_id_chars] if isinstance(data.get("event_id"), str) else None
+    problem = _check_fields(data, STRIKE_SPECS, max_id_chars)
+    if problem is not None:
+        return Rejected(problem[0], problem[1], event_id)
+    weight = float(data["weight"])
+    if not 0.0 <= weight <= MAX_STRIKE_WEIGHT:  # also refuses NaN
+        return Rejected(
+            "invalid_value", f"weight {weight!r} is outside 0..{MAX_STRIKE_WEIGHT:g}", event_id
+        )
+    if len(data["categories"]) > MAX_STRIKE_CATEGORIES:
+        return Rejected(
+            "invalid_value",
+            f"{len(data['categories'])} categories; the limit is {MAX_STRIKE_CATEGORIES}",
+            event_id,
+        )
+    if any(len(category) > max_id_chars for category in data["categories"]):
+        return Rejected("oversize_field", f"a category is over {max_id_chars} characters", event_id)
+    if key is not None and key != data["account_id"].encode():
+        return Rejected(
+            "invalid_value", "the key is not the signal's account_id (the table's key)", event_id
+        )
+    return data
+
+
+STRIKE_SPECS: dict[str, FieldSpec] = {
+    "signal_id": FieldSpec((str,), True),
+    "event_id": FieldSpec((str,), True),
+    "account_id": FieldSpec((str,), True),
+    "categories": FieldSpec((list,), True, item_type=str),
+    "weight": FieldSpec((int, float), True),
+    "kind": FieldSpec((str,), False),
+    "at": FieldSpec((int, float), False),
+}
+
+
+def check_categories(label: Event, known: Sequence[str]) -> Rejected | None:
+    """A moderator label naming a category the serving model does not know is a mistake (a typo
+    would otherwise become a new category in the next training run)."""
+    unknown = sorted(set(label.data["categories"]) - set(known))
+    if not unknown:
+        return None
+    shown = ", ".join(_shown(name) for name in unknown[:5])
+    return Rejected(
+        "unknown_category",
+        f"categories {shown} are not in the taxonomy ({', '.join(known)})",
+        label.event_id,
+    )
+
+
+def _shown(value: object) -> str:
+    """``repr`` of an offending value, cut so that an error message stays small."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}… ({len(text)} chars)"
+
+
+def _check_fields(
+    data: dict[str, Any], specs: dict[str, FieldSpec], max_id_chars: int
+) -> tuple[str, str] | None:
     for name, spec in specs.items():
         if name not in data or data[name] is None:
             if spec.required:
@@ -108,10 +200,13 @@ def _check_fields(data: dict[str, Any], specs: dict[str, FieldSpec]) -> tuple[st
         if spec.choices and value not in spec.choices:
             return (
                 "invalid_value",
-                f"field {name!r} is {value!r}; expected one of {', '.join(spec.choices)}",
+                f"field {name!r} is {_shown(value)}; expected one of {', '.join(spec.choices)}",
             )
         if spec.types == (str,) and name.endswith("_id") and not value:
             return "invalid_value", f"field {name!r} is empty"
+        if isinstance(value, str) and name not in FREE_TEXT_FIELDS and len(value) > max_id_chars:
+            kind = "oversize_id" if name.endswith("_id") else "oversize_field"
+            return kind, f"field {name!r} has {len(value)} characters; the limit is {max_id_chars}"
     return None
 
 
@@ -122,10 +217,10 @@ def _event(event_type: str, event_id: str, data: dict[str, Any]) -> Event:
         title = data.get("title") or ""
         text = f"{title}\n{data['text']}" if title else data["text"]
         return Event(event_type, event_id, data["account_id"], text, post_source(data), data)
-    # reports and labels are not scored; the account is the one they concern
-    return Event(
-        event_type, event_id, data.get("account_id", ""), data.get("text", ""), event_type, data
-    )
+    # reports and labels are not scored; the account is the one they concern. A report's schema
+    # has no text: a "text" it carries anyway is not read
+    text = data["text"] if event_type == "moderator.label" else ""
+    return Event(event_type, event_id, data.get("account_id", ""), text, event_type, data)
 
 
 def post_source(data: dict[str, Any]) -> str:

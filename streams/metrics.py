@@ -48,6 +48,13 @@ MODEL_RELOADS = Counter(
     ["result"],
     registry=REGISTRY,
 )
+MODEL_REFUSED = Gauge(
+    "chatguard_model_refused",
+    "1 for the promoted version this worker refuses to load (unsigned, bad_signature, "
+    "tampered, unloadable) while it keeps serving the previous one.",
+    ["version", "reason"],
+    registry=REGISTRY,
+)
 ACCOUNT_ACTIONS = Counter(
     "chatguard_account_actions_total",
     "Account actions emitted, by action.",
@@ -59,6 +66,30 @@ LABELS_STORED = Counter(
     "Moderator labels appended to the label store.",
     registry=REGISTRY,
 )
+LABEL_STORE_OK = Gauge(
+    "chatguard_label_store_ok",
+    "1 while the last append to the label store succeeded, 0 while labels wait in Kafka.",
+    registry=REGISTRY,
+)
+LABEL_STORE_ERRORS = Counter(
+    "chatguard_label_store_errors_total",
+    "Failed appends to the label store (the batch is kept and written again), by errno name.",
+    ["reason"],
+    registry=REGISTRY,
+)
+REGISTRY_OK = Gauge(
+    "chatguard_registry_ok",
+    "1 while the model registry and its CURRENT pointer can be read, else 0 (the loaded model "
+    "keeps serving, but a restarted worker could not start).",
+    registry=REGISTRY,
+)
+REGISTRY_PROBLEMS = Counter(
+    "chatguard_registry_problems_total",
+    "Registry polls that found the registry folder, CURRENT or the current version missing.",
+    registry=REGISTRY,
+)
+LABEL_STORE_OK.set(1)
+REGISTRY_OK.set(1)
 RULE_HITS = Counter(
     "chatguard_rule_hits_total",
     "Events a rule fired on, by rule id and effect.",
@@ -93,6 +124,13 @@ def render() -> bytes:
 def set_model(version: str, policy_version: str) -> None:
     MODEL_INFO.clear()
     MODEL_INFO.labels(version=version, policy_version=policy_version).set(1)
+
+
+def set_refused(version: str | None, reason: str = "") -> None:
+    """Name the refused version, or clear it once a version was loaded."""
+    MODEL_REFUSED.clear()
+    if version is not None:
+        MODEL_REFUSED.labels(version=version, reason=reason).set(1)
 
 
 def set_rules(version: str, list_sizes: dict[str, int]) -> None:

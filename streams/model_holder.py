@@ -4,22 +4,34 @@ Workers poll the registry (shared storage in a fleet) instead of listening on a 
 partition reaches one member of a consumer group, but every worker must switch. A new version is
 loaded in a thread so the event loop keeps consuming; the swap is one attribute assignment, so a
 batch is always scored and labelled by one version. A failed load keeps the old model.
+
+Every load checks the version's signature with the public key before anything is unpickled
+(``models.signing``); a refused version is named in ``/ready`` and in the
+``chatguard_model_refused`` metric until a loadable version is promoted. What ``/ready`` shows is
+built here without filesystem paths; the log line has the full detail.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chatguard.settings import Settings
 from models.artifact import LoadedModel
-from models.errors import ModelError
+from models.errors import ArtifactIntegrityError, ModelError, SignatureInvalid, SignatureMissing
 from models.policy import Policy
 from models.registry import ModelRegistry
+from models.signing import load_public_key
 from streams import metrics
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 log = logging.getLogger(__name__)
+REGISTRY_LOG_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -34,14 +46,46 @@ class ServingModel:
         return self.model.version
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A version the worker would not load, and why, in words safe to show on the web port."""
+
+    version: str
+    reason: str  # unsigned | bad_signature | tampered | unloadable
+
+    @classmethod
+    def of(cls, version: str, exc: BaseException) -> Refusal:
+        if isinstance(exc, SignatureMissing):
+            return cls(version, "unsigned")
+        if isinstance(exc, SignatureInvalid):
+            return cls(version, "bad_signature")
+        if isinstance(exc, ArtifactIntegrityError):
+            return cls(version, "tampered")
+        return cls(version, "unloadable")
+
+    @property
+    def description(self) -> str:
+        return {
+            "unsigned": "it is not signed",
+            "bad_signature": "its signature does not verify with the trusted public key",
+            "tampered": "its model file does not match the sha256 in its metadata",
+        }.get(self.reason, "it could not be loaded (the worker log says why)")
+
+
 class ModelHolder:
     """Holds the current :class:`ServingModel`; ``refresh`` follows the registry."""
 
     def __init__(self, settings: Settings) -> None:
         self.registry = ModelRegistry(settings.registry)
         self.policy_file = settings.policy_file or None
+        self.public_key_path = settings.model_public_key
+        self.allow_unsigned = settings.allow_unsigned_models
+        self._public_key: Ed25519PublicKey | None = None
         self._serving: ServingModel | None = None
-        self.last_error: str | None = None
+        self.last_error: str | None = None  # shown on /ready: no paths in it
+        self.registry_problem: str | None = None  # see watch_registry
+        self._registry_logged_at = 0.0
+        self.refused: Refusal | None = None
 
     @property
     def current(self) -> ServingModel:
@@ -58,35 +102,102 @@ class ModelHolder:
         self._serving = serving
         metrics.set_model(serving.version, serving.policy.version)
 
+    def verification_key(self) -> Ed25519PublicKey | None:
+        """The public key every load checks, or None if unsigned models are allowed (dev only).
+
+        Read lazily so that importing the worker never fails; a missing key fails the load with
+        a message saying how to create one.
+        """
+        if self.allow_unsigned:
+            log.warning(
+                "CHATGUARD_ALLOW_UNSIGNED_MODELS is on: model signatures are NOT checked; "
+                "anyone who can write the registry can run code in this worker"
+            )
+            return None
+        if self._public_key is None:
+            self._public_key = load_public_key(self.public_key_path)
+        return self._public_key
+
     def load_current(self) -> ServingModel:
         """Load the registry's current version (raises ``ModelError`` with a clear message)."""
-        model = self.registry.load_current()
+        model = self.registry.load_current(self.verification_key())
         serving = ServingModel(model, Policy.from_model(model, self.policy_file))
         self.use(serving)
         return serving
 
     async def refresh(self) -> str | None:
         """Switch to the registry's current version if it moved; return the new version."""
+        self.watch_registry()
         try:
             wanted = self.registry.current_version()
         except (ModelError, OSError) as exc:
-            self._failed(f"cannot read the registry's current version: {exc}")
+            log.error("cannot read the registry's current version: %s", exc)
+            self._failed("cannot read the registry's current version (the worker log says why)")
             return None
         if wanted is None or (self._serving is not None and wanted == self._serving.version):
             return None
         try:
             loop = asyncio.get_running_loop()
-            model = await loop.run_in_executor(None, self.registry.load, wanted)
+            model = await loop.run_in_executor(
+                None, self.registry.load, wanted, self.verification_key()
+            )
             serving = ServingModel(model, Policy.from_model(model, self.policy_file))
         except Exception as exc:  # any failure keeps the old model serving
-            self._failed(f"loading model {wanted} failed, keeping {self._version()}: {exc}")
+            self._refuse(Refusal.of(wanted, exc), exc)
             return None
         old = self._version()
         self.use(serving)
         self.last_error = None
+        self.refused = None
+        metrics.set_refused(None)
         metrics.MODEL_RELOADS.labels(result="ok").inc()
         log.info("model switched from %s to %s (policy %s)", old, wanted, serving.policy.version)
         return wanted
+
+    def watch_registry(self) -> None:
+        """Notice a registry (or its CURRENT) that vanished: the loaded model keeps serving, but
+        a worker restarted now could not start, so it shows on ``/ready``, in the metrics and,
+        at most once a minute while it lasts, in the log."""
+        try:
+            problem = self.registry.problem()
+        except OSError as exc:
+            problem = f"the registry cannot be read ({exc.strerror})"
+        now = time.monotonic()
+        if problem is None:
+            if self.registry_problem is not None:
+                log.warning(
+                    "the model registry is readable again (%s before)", self.registry_problem
+                )
+            self.registry_problem = None
+            metrics.REGISTRY_OK.set(1)
+            return
+        metrics.REGISTRY_OK.set(0)
+        metrics.REGISTRY_PROBLEMS.inc()
+        if (
+            problem != self.registry_problem
+            or now - self._registry_logged_at >= REGISTRY_LOG_EVERY_S
+        ):
+            log.error("%s; still serving model %s", problem, self._version())
+            self._registry_logged_at = now
+        self.registry_problem = problem
+
+    def _refuse(self, refusal: Refusal, exc: BaseException) -> None:
+        """Keep serving the old model; say so once per refused version (retried each poll, so
+        a version signed after the fact is picked up)."""
+        if refusal != self.refused:
+            log.error(
+                "REFUSED model %s (%s), keeping %s: %s",
+                refusal.version,
+                refusal.reason,
+                self._version(),
+                exc,
+            )
+        self.refused = refusal
+        self.last_error = (
+            f"model {refusal.version} refused: {refusal.description}; keeping {self._version()}"
+        )
+        metrics.MODEL_RELOADS.labels(result="refused").inc()
+        metrics.set_refused(refusal.version, refusal.reason)
 
     def _failed(self, message: str) -> None:
         if message != self.last_error:  # say it once, not every poll

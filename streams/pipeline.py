@@ -16,17 +16,22 @@ from typing import Any, Protocol
 import orjson
 
 from chatguard.settings import Settings
-from streams import metrics, topics
-from streams.decide import Position, build_decisions, score_events
-from streams.decoding import Event, Rejected, decode
+from streams import metrics, moderators, reports, topics
+from streams.decide import Position, build_decisions
+from streams.decoding import Event, Rejected, check_categories, decode
 from streams.model_holder import ModelHolder
 from streams.rules_holder import SHARED, RulesHolder, apply_rules
+from streams.scoring import Scorer
 
 SCORED_TYPES = ("chat.message", "post")
 # A dead letter carries the raw value base64-encoded (4/3 larger): cut it here so that a dead letter
 # for an event near Kafka's 1 MB record limit is itself under that limit. The whole value stays at
 # its source position, which the dead letter records.
 DEAD_LETTER_RAW_BYTES = 512 * 1024
+# a dead letter's error message is cut here (an exception's text can be anything)
+ERROR_CHARS = 1_000
+# what Kafka adds to a record's key and value in a batch (headers, varints, the batch header)
+RECORD_OVERHEAD_BYTES = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,7 @@ class Outgoing:
     topic: str
     key: bytes | None
     value: bytes
+    source: RawMessage | None = None  # the input it answers, for a dead letter if it is too large
 
 
 class OutputSink(Protocol):
@@ -73,24 +79,39 @@ class ModerationPipeline:
         self.holder = holder
         self.sink = sink
         self.rules = rules
+        self._scorer = Scorer(settings.scoring_budget_s)
         self._decisions = settings.topic(topics.DECISIONS)
         self._review = settings.topic(topics.REVIEW)
         self._enforcement = settings.topic(topics.ENFORCEMENT)
         self._dead_letter = settings.topic(topics.DEAD_LETTER)
         self._strikes = settings.topic(topics.ACCOUNT_STRIKES)
+        # the raw value a dead letter keeps: 512 KiB, or less if the record limit is lower; the
+        # rest of a dead letter (key, ids, error, topic name) is bounded by the settings
+        fixed = 4_096 + 3 * settings.max_key_bytes + 6 * (ERROR_CHARS + settings.max_id_chars)
+        self._raw_cut = max(
+            0, min(DEAD_LETTER_RAW_BYTES, (settings.max_record_bytes - fixed) * 3 // 4)
+        )
+        self._events_by_id = settings.topic(topics.EVENTS_BY_ID)
+        self._reports_by_reporter = settings.topic(topics.REPORTS_BY_REPORTER)
 
     def decode(self, message: RawMessage) -> Event | Rejected:
         logical = topics.logical_name(self.settings, message.topic)
         metrics.EVENTS_IN.labels(topic=logical).inc()
-        return self._decode(message.value, logical)
+        return self._decode(message, logical)
 
-    def _decode(self, raw: bytes | None, logical_topic: str) -> Event | Rejected:
-        return decode(
-            raw,
+    def _decode(self, message: RawMessage, logical_topic: str) -> Event | Rejected:
+        result = decode(
+            message.value,
             logical_topic,
             max_event_bytes=self.settings.max_event_bytes,
             max_text_chars=self.settings.max_text_chars,
+            max_id_chars=self.settings.max_id_chars,
         )
+        key_bytes = self.settings.max_key_bytes
+        if message.key is not None and len(message.key) > key_bytes:
+            error = f"key is {len(message.key)} bytes; the limit is {key_bytes}"
+            return Rejected("oversize_key", error, result.event_id)
+        return result
 
     async def moderate(self, batch: Sequence[RawMessage]) -> None:
         """Every message of ``batch`` ends as one decision or one dead letter."""
@@ -102,7 +123,10 @@ class ModerationPipeline:
         for message in batch:
             topic = logical(self.settings, message.topic)
             arrived[topic] += 1
-            result = self._decode(message.value, topic)
+            try:
+                result = self._decode(message, topic)
+            except Exception as exc:  # a decoder bug must not take the batch down
+                result = internal_error(exc)
             if isinstance(result, Rejected):
                 out.append(self._dead_letter_record(message, result))
             elif result.event_type not in SCORED_TYPES:
@@ -122,16 +146,63 @@ class ModerationPipeline:
         for topic, count in arrived.items():
             metrics.EVENTS_IN.labels(topic=topic).inc(count)
         if events:
-            out.extend(self._decide(events, sources))
-        await self.sink.send_all(out)
+            out.extend(self._seen(events))
+            out.extend(await self._decide_isolated(events, sources))
+        await self.send(out)
 
-    def _decide(self, events: list[Event], sources: list[RawMessage]) -> list[Outgoing]:
-        """Score ``events`` as one batch; decisions (and dead letters for poison events)."""
+    def _seen(self, events: Sequence[Event]) -> list[Outgoing]:
+        """Tell the recent-events table which account each event is from (reports need it)."""
+        pairs = ((event.event_id, event.account_id) for event in events)
+        return [
+            Outgoing(self._events_by_id, key, value)
+            for key, value in reports.seen_records(
+                pairs, self.settings.topic_partitions, time.time()
+            )
+        ]
+
+    async def _decide_isolated(
+        self, events: list[Event], sources: list[RawMessage]
+    ) -> list[Outgoing]:
+        """``_decide``; if it raises for the batch, one event at a time, so that only the events
+        it raises on become ``internal_error`` dead letters."""
+        try:
+            return await self._decide(events, sources)
+        except Exception:
+            if len(events) == 1:
+                raise
+        out: list[Outgoing] = []
+        for event, source in zip(events, sources, strict=True):
+            try:
+                out.extend(await self._decide([event], [source]))
+            except Exception as exc:
+                out.append(self._dead_letter_record(source, internal_error(exc, event.event_id)))
+        return out
+
+    async def send(self, records: Sequence[Outgoing]) -> None:
+        """Hand ``records`` to the sink; one over the record limit becomes an
+        ``output_too_large`` dead letter instead of a producer error that would stop the worker."""
+        limit = self.settings.max_record_bytes
+        bounded = [
+            record
+            if _record_bytes(record) <= limit
+            else self._too_large(record, _record_bytes(record), limit)
+            for record in records
+        ]
+        await self.sink.send_all(bounded)
+
+    def _too_large(self, record: Outgoing, size: int, limit: int) -> Outgoing:
+        topic = topics.logical_name(self.settings, record.topic)
+        error = f"a {size}-byte record for {topic} is over the {limit}-byte record limit"
+        source = record.source or RawMessage(record.topic, -1, -1, record.key, None)
+        return self._dead_letter_record(source, Rejected("output_too_large", error))
+
+    async def _decide(self, events: list[Event], sources: list[RawMessage]) -> list[Outgoing]:
+        """Score ``events`` as one batch; decisions (dead letters for poison and slow events)."""
         out: list[Outgoing] = []
         serving = self.holder.current  # one version for the whole batch
         ruleset = self.rules.current  # likewise one rules version
         started = time.perf_counter()
-        scores, failures = score_events(serving, events)
+        scores, failures = await self._scorer.score(serving, events)
         metrics.SCORING_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(len(events))
         if failures:
@@ -140,7 +211,7 @@ class ModerationPipeline:
                 out.append(
                     self._dead_letter_record(
                         sources[failure.index],
-                        Rejected("scoring_failed", failure.error, event.event_id),
+                        Rejected(failure.kind, failure.error, event.event_id),
                     )
                 )
             failed = {f.index for f in failures}
@@ -153,27 +224,30 @@ class ModerationPipeline:
         apply_rules(ruleset, serving, events, scores, decisions)
         actions: Counter[str] = Counter()
         triggered: Counter[tuple[str, str]] = Counter()
-        for decision in decisions:
+        for decision, source in zip(decisions, sources, strict=True):
             action = decision["action"]
             actions[action] += 1
             for category in decision["triggered"]:
                 triggered[(category, action)] += 1
-            out.extend(self._routed(decision))
+            out.extend(self._routed(decision, source))
         for action, count in actions.items():
             metrics.DECISIONS.labels(action=action).inc(count)
         for (category, action), count in triggered.items():
             metrics.TRIGGERED.labels(category=category, action=action).inc(count)
         return out
 
-    def _routed(self, decision: dict[str, Any]) -> list[Outgoing]:
+    def _routed(self, decision: dict[str, Any], source: RawMessage | None = None) -> list[Outgoing]:
         """Every decision to the decisions topic; review and block also to their queues."""
         key = decision["account_id"].encode()
         value = orjson.dumps(decision)
         action = decision["action"]
         if action == "allow":
-            return [Outgoing(self._decisions, key, value)]
+            return [Outgoing(self._decisions, key, value, source)]
         if action == "review":
-            return [Outgoing(self._decisions, key, value), Outgoing(self._review, key, value)]
+            return [
+                Outgoing(self._decisions, key, value, source),
+                Outgoing(self._review, key, value, source),
+            ]
         strike = {
             "signal_id": f"block:{decision['event_id']}",
             "kind": "block",
@@ -184,53 +258,137 @@ class ModerationPipeline:
             "at": decision["decided_at"],
         }
         return [
-            Outgoing(self._decisions, key, value),
-            Outgoing(self._enforcement, key, value),
-            Outgoing(self._strikes, key, orjson.dumps(strike)),
+            Outgoing(self._decisions, key, value, source),
+            Outgoing(self._enforcement, key, value, source),
+            Outgoing(self._strikes, key, orjson.dumps(strike), source),
         ]
 
     async def dead_letter(self, message: RawMessage, rejected: Rejected) -> None:
-        await self.sink.send_all([self._dead_letter_record(message, rejected)])
+        await self.send([self._dead_letter_record(message, rejected)])
 
     def _dead_letter_record(self, message: RawMessage, rejected: Rejected) -> Outgoing:
+        """The dead letter for ``message``: compact whatever the input, so it always fits in a
+        record. Its key and raw value are cut (their sizes recorded), and so are its id and error."""
         raw = message.value or b""
-        key = message.key[:DEAD_LETTER_RAW_BYTES] if message.key is not None else None
+        key = message.key[: self.settings.max_key_bytes] if message.key is not None else None
+        error = rejected.error
+        if len(error) > ERROR_CHARS:
+            error = f"{error[:ERROR_CHARS]}… ({len(rejected.error)} chars)"
         record = {
             "source_topic": message.topic,
             "source_partition": message.partition,
             "source_offset": message.offset,
             "key": base64.b64encode(key).decode() if key is not None else None,
-            "raw": base64.b64encode(raw[:DEAD_LETTER_RAW_BYTES]).decode(),
+            "raw": base64.b64encode(raw[: self._raw_cut]).decode(),
             "error_kind": rejected.kind,
-            "error": rejected.error,
+            "error": error,
             "failed_at": time.time(),
-            "event_id": rejected.event_id,
+            "event_id": (
+                rejected.event_id[: self.settings.max_id_chars]
+                if rejected.event_id is not None
+                else None
+            ),
             "raw_size": len(raw),
-            "raw_truncated": len(raw) > DEAD_LETTER_RAW_BYTES,
+            "raw_truncated": len(raw) > self._raw_cut,
+            "key_size": len(message.key) if message.key is not None else 0,
+            "key_truncated": key is not None and len(key) < len(message.key or b""),
         }
         metrics.DEAD_LETTERS.labels(kind=rejected.kind).inc()
-        return Outgoing(self._dead_letter, message.key, orjson.dumps(record))
+        return Outgoing(self._dead_letter, key, orjson.dumps(record), message)
+
+    async def reports(self, batch: Sequence[RawMessage]) -> None:
+        """User reports → each validated and keyed by its reporter (to be weighed), or a dead
+        letter; handed to the sink together."""
+        out: list[Outgoing] = []
+        for message in batch:
+            try:
+                out.append(self._report(message))
+            except Exception as exc:  # one report must not take the batch down
+                out.append(self._dead_letter_record(message, internal_error(exc)))
+        await self.send(out)
 
     async def report(self, message: RawMessage) -> None:
-        """A user report becomes a strike signal keyed by the reported account."""
+        """A user report, validated, goes on to its reporter's partition to be weighed."""
+        await self.reports([message])
+
+    def _report(self, message: RawMessage) -> Outgoing:
         result = self.decode(message)
         if isinstance(result, Rejected):
-            await self.dead_letter(message, result)
-            return
-        data = result.data
-        weight = (
-            self.settings.confirmed_report_weight
-            if data.get("confirmed")
-            else self.settings.report_weight
+            return self._dead_letter_record(message, result)
+        report = reports.report_record(result.data)
+        key = report["reporter_id"].encode()
+        return Outgoing(self._reports_by_reporter, key, orjson.dumps(report), message)
+
+    async def labels(self, batch: Sequence[RawMessage], key: bytes | None) -> list[dict[str, Any]]:
+        """The valid, moderator-signed labels of ``batch``; the others become dead letters (sent
+        here). A label must name only categories the serving model knows."""
+        valid: list[dict[str, Any]] = []
+        dead: list[Outgoing] = []
+        for message in batch:
+            try:
+                result = self.moderator_record(message, key)
+                if isinstance(result, Event):
+                    result = check_categories(result, self.holder.current.model.labels) or result
+            except Exception as exc:  # one label must not take the batch down
+                result = internal_error(exc)
+            if isinstance(result, Rejected):
+                dead.append(self._dead_letter_record(message, result))
+            else:
+                valid.append(result.data)
+        await self.send(dead)
+        return valid
+
+    def moderator_record(self, message: RawMessage, key: bytes | None) -> Event | Rejected:
+        """A label or report decision that is valid and signed by a moderator, or why not."""
+        result = self.decode(message)
+        if isinstance(result, Rejected) or moderators.verified(result.data, key):
+            return result
+        why = "no moderator key is configured" if key is None else "the signature does not match"
+        moderator = str(result.data.get("moderator_id"))[: self.settings.max_id_chars]
+        return Rejected(
+            "bad_signature",
+            f"{result.event_type} from {moderator!r} is not accepted: {why}",
+            result.event_id,
         )
-        strike = {
-            "signal_id": f"report:{data['report_id']}",
-            "kind": "report",
-            "event_id": data["event_id"],
-            "account_id": data["account_id"],
-            "categories": [data["reason"]],
-            "weight": weight,
-            "at": data["reported_at"],
-        }
-        account = data["account_id"].encode()
-        await self.sink.send_all([Outgoing(self._strikes, account, orjson.dumps(strike))])
+
+    async def moderator_decisions(self, batch: Sequence[RawMessage], key: bytes | None) -> None:
+        """Signed confirm or reject decisions: the reporters' records, and a strike for each
+        confirmed report; anything else a dead letter."""
+        out: list[Outgoing] = []
+        for message in batch:
+            try:
+                out.extend(self._moderator_decision(message, key))
+            except Exception as exc:  # one decision must not take the batch down
+                out.append(self._dead_letter_record(message, internal_error(exc)))
+        await self.send(out)
+
+    def _moderator_decision(self, message: RawMessage, key: bytes | None) -> list[Outgoing]:
+        result = self.moderator_record(message, key)
+        if isinstance(result, Rejected):
+            return [self._dead_letter_record(message, result)]
+        decision = result.data
+        out = [
+            Outgoing(
+                self._reports_by_reporter,
+                decision["reporter_id"].encode(),
+                orjson.dumps(reports.outcome_record(decision)),
+                message,
+            )
+        ]
+        if decision["outcome"] == "confirm":
+            strike = reports.confirmed_strike(decision, self.settings.confirmed_report_weight)
+            out.append(
+                Outgoing(
+                    self._strikes, decision["account_id"].encode(), orjson.dumps(strike), message
+                )
+            )
+        return out
+
+
+def _record_bytes(record: Outgoing) -> int:
+    return len(record.key or b"") + len(record.value) + RECORD_OVERHEAD_BYTES
+
+
+def internal_error(exc: Exception, event_id: str | None = None) -> Rejected:
+    """An unexpected exception while handling one event, as that event's dead letter."""
+    return Rejected("internal_error", f"{type(exc).__name__}: {exc}", event_id)

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from chatguard.settings import Settings
-from streams import topics
+from streams import moderators, topics
 
 SAMPLES = Path(__file__).parent / "samples" / "traffic.jsonl"
 ABUSIVE_ACCOUNTS = 12  # abusive samples come from a few accounts, so strikes add up
@@ -45,6 +45,7 @@ class OutgoingEvent:
     event_id: str
     kind: str  # "valid" or one of MALFORMED_KINDS
     expected: tuple[str, ...] = ()
+    account_id: str = ""
 
 
 def load_samples(path: Path = SAMPLES) -> list[dict[str, Any]]:
@@ -102,7 +103,13 @@ def build_events(
             kind, value = "valid", orjson.dumps(data)
         events.append(
             OutgoingEvent(
-                topic, event_id.encode(), value, event_id, kind, tuple(sample.get("expected", ()))
+                topic,
+                event_id.encode(),
+                value,
+                event_id,
+                kind,
+                tuple(sample.get("expected", ())),
+                account,
             )
         )
     return events
@@ -130,29 +137,55 @@ def _malformed(kind: str, data: dict[str, Any], max_text_chars: int) -> bytes:
 
 
 def build_reports(
-    accounts: Sequence[str], count: int, *, seed: int | None = None
+    events: Sequence[OutgoingEvent],
+    count: int,
+    *,
+    seed: int | None = None,
+    moderator_key: bytes | None = None,
 ) -> list[OutgoingEvent]:
-    """User reports against ``accounts``; a third of them confirmed by a moderator."""
+    """User reports of abusive ``events`` (with their real event ids and accounts, the only
+    reports that count), and, given the moderator key, a signed confirmation for a third."""
     rng = random.Random(seed)
-    reports = []
+    abusive = [e for e in events if e.kind == "valid" and e.expected]
+    if not abusive:
+        return []
+    out = []
     for _ in range(count):
+        event = rng.choice(abusive)
         report_id = uuid.UUID(int=rng.getrandbits(128)).hex
         data = {
             "type": "user.report",
             "report_id": report_id,
             "reporter_id": f"user-{rng.randrange(100_000)}",
-            "event_id": uuid.UUID(int=rng.getrandbits(128)).hex,
-            "account_id": rng.choice(list(accounts)),
-            "reason": rng.choice(["fraud", "spam", "sexual", "hate"]),
+            "event_id": event.event_id,
+            "account_id": event.account_id,
+            "reason": rng.choice(["fraud", "spam", "sexual", "hate", "scam", "something else"]),
             "reported_at": time.time(),
-            "confirmed": rng.random() < 1 / 3,
         }
-        reports.append(
+        out.append(
             OutgoingEvent(
                 topics.USER_REPORTS, report_id.encode(), orjson.dumps(data), report_id, "valid"
             )
         )
-    return reports
+        if moderator_key is not None and rng.random() < 1 / 3:
+            decision = moderators.decision_record(
+                moderator_key,
+                data,
+                outcome="confirm",
+                moderator_id="mod-sample",
+                at=time.time(),
+                categories=list(event.expected),
+            )
+            out.append(
+                OutgoingEvent(
+                    topics.MODERATOR_DECISIONS,
+                    report_id.encode(),
+                    orjson.dumps(decision),
+                    report_id,
+                    "valid",
+                )
+            )
+    return out
 
 
 async def send_events(

@@ -54,8 +54,7 @@ class UserReport(faust.Record, serializer="json", validation=True):
     event_id: str
     account_id: str
     reason: str
-    reported_at: float
-    confirmed: bool = False  # confirmed by a moderator: weighs more toward enforcement
+    reported_at: float  # evidence only: a moderator confirms a report on moderator.decisions
 
 
 class ModeratorLabel(faust.Record, serializer="json", validation=True):
@@ -66,6 +65,24 @@ class ModeratorLabel(faust.Record, serializer="json", validation=True):
     categories: list[str]  # [] = the moderator found it clean
     moderator_id: str
     labelled_at: float
+    # HMAC-SHA256 of the canonical record (streams.moderators); without it the record is refused
+    signature: str = ""
+
+
+class ModeratorDecision(faust.Record, serializer="json", validation=True):
+    """A moderator's outcome for a user report (``type: "moderator.decision"``), signed."""
+
+    report_id: str
+    reporter_id: str
+    event_id: str
+    account_id: str
+    reason: str  # the report's reason, as the moderator saw it
+    outcome: str  # confirm / reject
+    moderator_id: str
+    decided_at: float
+    categories: list[str] = []  # noqa: RUF012 - what the moderator found (default: the reason)
+    # HMAC-SHA256 of the canonical record (streams.moderators); without it the record is refused
+    signature: str = ""
 
 
 class Decision(faust.Record, serializer="json"):
@@ -109,12 +126,15 @@ class AccountAction(faust.Record, serializer="json"):
 
     action_id: str
     account_id: str
-    action: str  # restrict / suspend
+    action: str  # review_account / restrict / suspend
     strikes: float
-    categories: dict[str, float]
-    evidence: list[str]  # event ids (blocked events and reported events)
+    categories: dict[str, float]  # review_account: report weights per reported category
+    evidence: list[str]  # event ids: struck events (restrict, suspend) or reported events (review)
     window_start: float
     decided_at: float
+    report_score: float = 0.0  # review_account: the reporters' reliabilities added up
+    reports: list[str] = []  # noqa: RUF012 - review_account: the report ids
+    reporters: list[str] = []  # noqa: RUF012 - review_account: the reporters
 
 
 @dataclass(frozen=True)
@@ -153,12 +173,14 @@ EVENT_TYPES: dict[str, type[faust.Record]] = {
     "post": Post,
     "user.report": UserReport,
     "moderator.label": ModeratorLabel,
+    "moderator.decision": ModeratorDecision,
 }
 FIELD_SPECS: dict[str, dict[str, FieldSpec]] = {
     "chat.message": _spec(ChatMessage),
     "post": _spec(Post, {"account_type": ACCOUNT_TYPES, "post_kind": POST_KINDS}),
     "user.report": _spec(UserReport),
     "moderator.label": _spec(ModeratorLabel),
+    "moderator.decision": _spec(ModeratorDecision, {"outcome": ("confirm", "reject")}),
 }
 
 

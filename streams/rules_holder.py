@@ -53,9 +53,15 @@ class RulesHolder:
         self.last_error: str | None = None
         self.next_offset: int | None = None  # of the rules topic, once caught up
 
-    def offer(self, value: bytes | None) -> str | None:
-        """Serve the rules in a record of the topic if they validate; the new version or None."""
+    def offer(self, value: bytes | None, limit: int | None = None) -> str | None:
+        """Serve the rules in a record of the topic if they validate; the new version or None.
+
+        A record over ``limit`` bytes is refused before it is parsed (a YAML bomb cannot stall
+        the worker)."""
         try:
+            if limit is not None and len(value or b"") > limit:
+                msg = f"a {len(value or b'')}-byte rules record is over the {limit}-byte limit"
+                raise RulesError(msg)
             published = decode_record(0, value)
             ruleset = load_rules(published.text, name=f"rules {published.version!r}")
             if ruleset.version != published.version:
@@ -94,12 +100,10 @@ class RulesHolder:
     async def _follow(
         self, settings: Settings, on_switch: Callable[[str], Awaitable[None]] | None
     ) -> None:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka import TopicPartition
 
         await ensure_rules_topic(settings)
-        consumer = AIOKafkaConsumer(
-            **topics.client_options(settings), enable_auto_commit=False, group_id=None
-        )
+        consumer = _consumer(settings)
         await consumer.start()
         try:
             partition = TopicPartition(settings.topic(topics.RULES), 0)
@@ -109,10 +113,9 @@ class RulesHolder:
             else:
                 consumer.seek(partition, self.next_offset)
             while True:
-                fetched = await consumer.getmany(partition, timeout_ms=500)
                 version = None
-                for message in fetched.get(partition, []):
-                    version = self.offer(message.value) or version
+                for message in await _fetch(consumer, partition):
+                    version = self.offer(message.value, settings.max_record_bytes) or version
                     self.next_offset = message.offset + 1
                 if version is not None and on_switch is not None:
                     await on_switch(version)
@@ -123,7 +126,7 @@ class RulesHolder:
         """Serve the newest valid version on the topic now (before a worker takes traffic)."""
         history, end = await read_history(settings)
         for record in reversed(history):
-            self.offer(encode_record(record))
+            self.offer(encode_record(record), settings.max_record_bytes)
             if self.last_error is None:
                 break
         self.next_offset = end
@@ -232,12 +235,10 @@ async def ensure_rules_topic(settings: Settings) -> None:
 async def read_history(settings: Settings) -> tuple[list[PublishedRules], int]:
     """Every readable record of the rules topic, oldest first (compaction keeps the newest
     record of each version), and the offset after the last."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import TopicPartition
 
     await ensure_rules_topic(settings)
-    consumer = AIOKafkaConsumer(
-        **topics.client_options(settings), enable_auto_commit=False, group_id=None
-    )
+    consumer = _consumer(settings)
     await consumer.start()
     records: list[PublishedRules] = []
     try:
@@ -246,8 +247,7 @@ async def read_history(settings: Settings) -> tuple[list[PublishedRules], int]:
         await consumer.seek_to_beginning(partition)
         end = (await consumer.end_offsets([partition]))[partition]
         while await consumer.position(partition) < end:
-            fetched = await consumer.getmany(partition, timeout_ms=1000)
-            for message in fetched.get(partition, []):
+            for message in await _fetch(consumer, partition, end):
                 try:
                     records.append(decode_record(message.offset, message.value))
                 except RulesError as exc:
@@ -273,6 +273,37 @@ async def publish(settings: Settings, text: str) -> RuleSet:
     finally:
         await producer.stop()
     return ruleset
+
+
+def _consumer(settings: Settings) -> Any:
+    """A group-less consumer of the rules topic that sees only committed records (a publisher's
+    aborted transaction never switches the fleet)."""
+    from aiokafka import AIOKafkaConsumer
+
+    return AIOKafkaConsumer(
+        **topics.client_options(settings),
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level="read_committed",
+    )
+
+
+async def _fetch(consumer: Any, partition: Any, end: int | None = None) -> list[Any]:
+    """The next records of the rules topic; a batch that cannot be decompressed is logged,
+    counted and stepped over (the served rules stay), never the end of the reader."""
+    from streams import unreadable
+
+    try:
+        fetched = await consumer.getmany(partition, timeout_ms=500)
+    except unreadable.UNREADABLE:
+        if end is None:
+            end = (await consumer.end_offsets([partition]))[partition]
+        good, batch = await unreadable.step_over(consumer, partition, end)
+        if batch is not None:
+            log.error("rules topic: %s", batch.describe())
+            metrics.RULE_RELOADS.labels(result="unreadable").inc()
+        return good
+    return list(fetched.get(partition, []))
 
 
 def newest_valid(history: Sequence[PublishedRules]) -> tuple[PublishedRules | None, list[str]]:

@@ -12,16 +12,22 @@ from functools import lru_cache
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
+from faust.exceptions import ProducerSendError
 
 from streams.pipeline import Outgoing
+from streams.retry import Outage
 
 
 class FaustSink:
     """Sends through the Faust app's producer (its transaction manager under exactly-once).
 
-    It skips Faust's per-message ``Topic.send`` machinery (futures, serializers, sensors), which
-    cost more than scoring in profiles; delivery is still awaited by Faust's flush before commit.
+    It skips Faust's per-message ``Topic.send`` machinery (serializers, sensors), which cost
+    more than scoring in profiles. ``send_all`` returns once the broker has every record: Faust's
+    flush before a commit does not fail for a batch the producer gave up on (a broker away
+    longer than the request timeout), so the agent would commit offsets whose output is lost.
+    Records not delivered are sent again after a backoff (``streams.retry``) until they are.
     """
 
     def __init__(self, app: Any) -> None:
@@ -29,8 +35,39 @@ class FaustSink:
 
     async def send_all(self, records: Sequence[Outgoing]) -> None:
         producer = await self.app.maybe_start_producer()
+        unsent, outage = list(records), None
+        while unsent:
+            unsent, error = await self._send(producer, unsent)
+            if error is not None:
+                outage = outage or Outage("Faust producer")
+                await asyncio.sleep(outage.failed(error))
+        if outage is not None:
+            outage.over()
+
+    @staticmethod
+    async def _send(
+        producer: Any, records: list[Outgoing]
+    ) -> tuple[list[Outgoing], BaseException | None]:
+        """Send ``records`` and wait for them: those not delivered, and why."""
+        futures: list[Any] = []
+        error: BaseException | None = None
         for record in records:
-            await producer.send(record.topic, record.key, record.value, None, None, None)
+            try:
+                futures.append(
+                    await producer.send(record.topic, record.key, record.value, None, None, None)
+                )
+            except (KafkaError, ProducerSendError) as exc:
+                error = exc
+                break
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        failed: list[Outgoing] = []
+        for record, result in zip(records[: len(futures)], results, strict=True):
+            if isinstance(result, KafkaError):
+                failed.append(record)
+                error = error or result
+            elif isinstance(result, BaseException):
+                raise result  # not the broker being away: a bug, not to be retried
+        return failed + records[len(futures) :], error
 
 
 @lru_cache(maxsize=65_536)
@@ -84,7 +121,12 @@ class BatchSink:
         return self._partitions[topic]
 
     async def delivered(self) -> None:
-        """Wait for every batch queued so far; raise if the producer gave up on one."""
+        """Wait for every batch queued so far; raise if the producer gave up on one.
+
+        Every batch is waited for, also after a failure, so none is left in flight when the
+        caller re-sends them all."""
         pending, self._pending = self._pending, []
-        if pending:
-            await asyncio.gather(*pending)
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result

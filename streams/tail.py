@@ -20,10 +20,22 @@ def format_record(topic: str, record: dict[str, Any]) -> str:
     if "error_kind" in record:
         raw = base64.b64decode(record.get("raw") or "")[:60]
         return f"DEAD    {record['error_kind']:<15} {record['error'][:70]}  raw={raw!r}"
+    if record.get("action") == "review_account":
+        return (
+            f"ACCOUNT REVIEW   {record['account_id']}  reports={len(record['reports'])}"
+            f"  reporters={len(record['reporters'])}  weight={record['report_score']:.2f}"
+            f"  evidence={len(record['evidence'])} events"
+        )
     if "action_id" in record:
         return (
             f"ACCOUNT {record['action'].upper():<8} {record['account_id']}  strikes={record['strikes']:.1f}"
             f"  evidence={len(record['evidence'])} events"
+        )
+    if "reliability" in record:
+        return (
+            f"REPORTER {record['reporter_id']}  reports={record['reports']}"
+            f"  confirmed={record['confirmed']}  rejected={record['rejected']}"
+            f"  reliability={record['reliability']:.2f}"
         )
     if "version" in record and "worker" in record:
         return f"MODEL   {record['worker']} now serves {record['version']}"
@@ -55,6 +67,8 @@ async def tail(
     consumer = AIOKafkaConsumer(
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
+        # an aborted transaction's records were never decided: do not show them
+        isolation_level="read_committed",
         **client_options(settings),
     )
     await consumer.start()
@@ -98,7 +112,12 @@ async def _partitions(consumer: Any, topic: str) -> set[int]:
 
 def topic_names(choice: str) -> list[str]:
     if choice == "all":
-        return [TAIL_NAMES["decisions"], DEAD_LETTER, TAIL_NAMES["actions"]]
+        return [
+            TAIL_NAMES["decisions"],
+            DEAD_LETTER,
+            TAIL_NAMES["actions"],
+            TAIL_NAMES["reporters"],
+        ]
     return [TAIL_NAMES[choice]]
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from chatguard.settings import Settings
 
@@ -12,6 +13,7 @@ CHAT_MESSAGES = "chat.messages"
 POSTS = "posts"
 USER_REPORTS = "user.reports"
 MODERATOR_LABELS = "moderator.labels"
+MODERATOR_DECISIONS = "moderator.decisions"  # signed confirm / reject of user reports
 # outputs
 DECISIONS = "moderation.decisions"
 REVIEW = "moderation.review"
@@ -19,14 +21,28 @@ ENFORCEMENT = "moderation.enforcement"
 DEAD_LETTER = "moderation.deadletter"
 ACCOUNT_ACTIONS = "account.actions"
 MODEL_UPDATES = "model.updates"
+REPORTER_STATS = "reporter.stats"  # each reporter's reports, outcomes and reliability
 # internal: blocked events and reports keyed by account, the source of the strikes table
 ACCOUNT_STRIKES = "account.strikes"
+# internal: reports and moderators' outcomes keyed by reporter, the source of the reporters table
+REPORTS_BY_REPORTER = "reports.by_reporter"
+# internal: moderated events ("seen") and reports keyed by event id, the recent-events table's source
+EVENTS_BY_ID = "events.by_id"
 # rules files, one record per version: compacted, one partition (created by streams.rules_holder)
 RULES = "moderation.rules"
 
-INPUTS = (CHAT_MESSAGES, POSTS, USER_REPORTS, MODERATOR_LABELS)
-OUTPUTS = (DECISIONS, REVIEW, ENFORCEMENT, DEAD_LETTER, ACCOUNT_ACTIONS, MODEL_UPDATES)
-ALL = (*INPUTS, *OUTPUTS, ACCOUNT_STRIKES)
+INPUTS = (CHAT_MESSAGES, POSTS, USER_REPORTS, MODERATOR_LABELS, MODERATOR_DECISIONS)
+OUTPUTS = (
+    DECISIONS,
+    REVIEW,
+    ENFORCEMENT,
+    DEAD_LETTER,
+    ACCOUNT_ACTIONS,
+    MODEL_UPDATES,
+    REPORTER_STATS,
+)
+INTERNAL = (ACCOUNT_STRIKES, REPORTS_BY_REPORTER, EVENTS_BY_ID)
+ALL = (*INPUTS, *OUTPUTS, *INTERNAL)
 
 # short names for `chatguard tail --topic`
 TAIL_NAMES = {
@@ -36,7 +52,18 @@ TAIL_NAMES = {
     "deadletter": DEAD_LETTER,
     "actions": ACCOUNT_ACTIONS,
     "updates": MODEL_UPDATES,
+    "reporters": REPORTER_STATS,
 }
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic other than chatguard's own that must exist before the agents start (a table's
+    changelog): its full name, partition count and topic configs."""
+
+    name: str
+    partitions: int
+    config: Mapping[str, str] = field(default_factory=dict)
 
 
 def logical_name(settings: Settings, physical: str) -> str:
@@ -71,22 +98,34 @@ def client_options(settings: Settings) -> dict[str, object]:
     return options
 
 
-async def ensure_topics(settings: Settings, names: Iterable[str] = ALL) -> list[str]:
-    """Create the topics that do not exist yet (with ``topic_partitions``); return those created."""
+async def ensure_topics(
+    settings: Settings, names: Iterable[str] = ALL, extra: Sequence[TopicSpec] = ()
+) -> list[str]:
+    """Create the topics that do not exist yet (chatguard's with ``topic_partitions``, then
+    ``extra`` as specified); return those created.
+
+    Waiting here for every partition to have a leader matters on a slow machine: a client that
+    asks for a topic's metadata before it exists makes the broker auto-create it with the
+    broker's default partition count, which for a table's changelog then mismatches its source
+    topic and crashes the table's agent (Faust's ``PartitionsMismatch``)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+    specs = [TopicSpec(settings.topic(name), settings.topic_partitions) for name in names]
+    specs += extra
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [settings.topic(name) for name in names]
-        missing = [name for name in wanted if name not in existing]
+        missing = [spec for spec in specs if spec.name not in existing]
         if missing:
             await admin.create_topics(
-                [NewTopic(name, settings.topic_partitions, 1) for name in missing]
+                [
+                    NewTopic(spec.name, spec.partitions, 1, topic_configs=dict(spec.config))
+                    for spec in missing
+                ]
             )
-            await _wait_for_leaders(admin, missing)
-        return missing
+            await _wait_for_leaders(admin, [spec.name for spec in missing])
+        return [spec.name for spec in missing]
     finally:
         await admin.close()
 
@@ -106,5 +145,5 @@ async def _wait_for_leaders(admin: object, names: list[str], timeout: float = 15
         await asyncio.sleep(0.2)
 
 
-def ensure_topics_sync(settings: Settings) -> list[str]:
-    return asyncio.run(ensure_topics(settings))
+def ensure_topics_sync(settings: Settings, extra: Sequence[TopicSpec] = ()) -> list[str]:
+    return asyncio.run(ensure_topics(settings, extra=extra))

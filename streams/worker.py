@@ -6,6 +6,29 @@ import asyncio
 import gc
 import sys
 from collections.abc import Sequence
+from typing import Any
+
+from streams.topics import TopicSpec
+
+
+def changelog_topics(app: Any) -> list[TopicSpec]:
+    """Every table's changelog topic as Faust would declare it (partitions, cleanup policy,
+    retention), so it exists before an agent writes to the table."""
+    from mode.utils.times import want_seconds
+
+    specs = []
+    for table in app.tables.values():
+        topic = table.changelog_topic
+        config: dict[str, str] = {}
+        flags = (("compact", topic.compacting), ("delete", topic.deleting))
+        policy = [flag for flag, on in flags if on]
+        if policy:
+            config["cleanup.policy"] = ",".join(policy)
+        if topic.retention:
+            config["retention.ms"] = str(int(want_seconds(topic.retention) * 1000))
+        partitions = table.partitions or app.conf.topic_partitions
+        specs.append(TopicSpec(topic.get_topic_name(), partitions, config))
+    return specs
 
 
 def main(argv: Sequence[str]) -> int:
@@ -20,12 +43,14 @@ def main(argv: Sequence[str]) -> int:
     except ModelError as exc:
         print(
             f"chatguard worker: cannot start without a model: {exc}\n"
-            f"(registry: {settings.registry}; train one with `chatguard train --promote`)",
+            f"(registry: {settings.registry}; train one with `chatguard train --promote`; "
+            "workers load only versions signed with the private key that matches "
+            f"{settings.model_public_key}, see `chatguard keys --help`)",
             file=sys.stderr,
         )
         return 2
     try:
-        created = ensure_topics_sync(settings)
+        created = ensure_topics_sync(settings, changelog_topics(app))
     except Exception as exc:
         print(
             f"chatguard worker: cannot reach Kafka at {settings.bootstrap_servers}: {exc}",

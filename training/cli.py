@@ -12,7 +12,10 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 BATCH = 256
 
@@ -69,6 +72,13 @@ def add_commands(subparsers: Any) -> None:
         default=[],
         metavar="NAME=JSON",
         help="classifier hyperparameter, e.g. --param C=1.0 (repeatable)",
+    )
+    p.add_argument(
+        "--exclude-moderator",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="leave out rows labelled by this moderator (repeatable)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
@@ -132,6 +142,14 @@ def _registry(args: argparse.Namespace) -> Any:
     return ModelRegistry(root)
 
 
+def _signing_key() -> Ed25519PrivateKey:
+    """The promoter's private key (``CHATGUARD_MODEL_SIGNING_KEY``); promotion signs with it."""
+    from chatguard.settings import Settings
+    from models.signing import load_private_key
+
+    return load_private_key(Settings.from_env().model_signing_key)
+
+
 def _train(args: argparse.Namespace) -> int:
     from training.errors import PromotionRefused, TrainingError
     from training.progress import Progress
@@ -155,10 +173,17 @@ def _train(args: argparse.Namespace) -> int:
     )
     taxonomy = [t.strip() for t in args.taxonomy.split(",")] if args.taxonomy else None
     registry = _registry(args)
+    # promotion signs: without a key, fail before spending minutes on training
+    signing_key = _signing_key() if args.promote else None
     progress = Progress(quiet=args.quiet)
     try:
         version, result = train_files(
-            args.data, registry, config, taxonomy=taxonomy, progress=progress
+            args.data,
+            registry,
+            config,
+            taxonomy=taxonomy,
+            progress=progress,
+            exclude_moderators=args.exclude_moderator,
         )
     except (TypeError, ValueError) as exc:  # bad --param names or values, bad fractions
         msg = f"cannot train: {exc}"
@@ -167,7 +192,8 @@ def _train(args: argparse.Namespace) -> int:
     print(f"version {version} in {registry.root}")
     if args.promote:
         try:
-            gate = promote(registry, version)
+            assert signing_key is not None
+            gate = promote(registry, version, signing_key=signing_key)
         except PromotionRefused as exc:
             print(str(exc), file=sys.stderr)
             return 1
@@ -197,7 +223,12 @@ def _promote(args: argparse.Namespace) -> int:
 
     registry = _registry(args)
     result = promote(
-        registry, args.version, force=args.force, data=args.data, tolerance=args.tolerance
+        registry,
+        args.version,
+        signing_key=_signing_key(),
+        force=args.force,
+        data=args.data,
+        tolerance=args.tolerance,
     )
     print(result.summary())
     if not result.passed:

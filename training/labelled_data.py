@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ class LabelledRow:
     complete: bool = True
     lang: str | None = None
     origin: str = ""
+    moderator: str | None = None  # who labelled it, for rows from the moderator label store
 
     def value(self, label: str) -> int:
         """1, 0, or -1 when this row says nothing about ``label``."""
@@ -77,12 +78,18 @@ def read_labelled(path: Path | str, taxonomy: Sequence[str] | None = None) -> li
 
 
 def read_many(
-    paths: Iterable[Path | str], taxonomy: Sequence[str] | None = None
+    paths: Iterable[Path | str],
+    taxonomy: Sequence[str] | None = None,
+    *,
+    exclude_moderators: Collection[str] = (),
 ) -> list[LabelledRow]:
-    """All rows of several files, in order."""
+    """All rows of several files, in order, without those labelled by ``exclude_moderators``
+    (a moderator found careless or compromised after the fact)."""
     rows: list[LabelledRow] = []
     for path in paths:
         rows.extend(read_labelled(path, taxonomy))
+    if exclude_moderators:
+        rows = [row for row in rows if row.moderator not in exclude_moderators]
     return rows
 
 
@@ -164,6 +171,8 @@ def _row_from_json(data: object, where: str, taxonomy: Sequence[str] | None) -> 
         raise LabelledDataError(msg)
     lang = data.get("lang")
     lang = lang if isinstance(lang, str) else None
+    moderator = data.get("moderator_id")
+    moderator = moderator if isinstance(moderator, str) else None
     has_categories, has_labels = "categories" in data, "labels" in data
     if has_categories == has_labels:
         msg = f"{where}: a row needs exactly one of 'categories' (list) or 'labels' (object)"
@@ -176,7 +185,9 @@ def _row_from_json(data: object, where: str, taxonomy: Sequence[str] | None) -> 
             raise LabelledDataError(msg)
         for name in categories:
             labels[_label_name(name, where, taxonomy)] = POSITIVE
-        return LabelledRow(text, labels, complete=True, lang=lang, origin=where)
+        return LabelledRow(
+            text, labels, complete=True, lang=lang, origin=where, moderator=moderator
+        )
     raw = data["labels"]
     if not isinstance(raw, dict):
         msg = f"{where}: 'labels' must be an object of category → 1, 0 or null"
@@ -189,7 +200,7 @@ def _row_from_json(data: object, where: str, taxonomy: Sequence[str] | None) -> 
             msg = f"{where}: label {name!r} has value {value!r}; use 1, 0 or null"
             raise LabelledDataError(msg)
         labels[label] = int(value)
-    return LabelledRow(text, labels, complete=False, lang=lang, origin=where)
+    return LabelledRow(text, labels, complete=False, lang=lang, origin=where, moderator=moderator)
 
 
 def _label_name(name: str, where: str, taxonomy: Sequence[str] | None) -> str:

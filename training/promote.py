@@ -6,6 +6,9 @@ text either model was fitted or tuned on (``seen_texts.npy``), so neither model 
 own training data. Explicit rows (``chatguard promote --data FILE``) replace them. A category is
 compared on PR-AUC (ranking quality, threshold-free) and on F1 at each model's own ``review``
 threshold (what moderators would actually see); categories only one model scores are not gated.
+
+A version that passes is signed with the promoter's private key before ``CURRENT`` moves to it:
+workers serve only signed versions (``models.signing``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +27,9 @@ from training.errors import PromotionRefused
 from training.evaluate import evaluate_rows
 from training.labelled_data import LabelledRow, read_labelled, text_hashes
 from training.train import HOLDOUT_FILE, SEEN_TEXTS_FILE
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 DEFAULT_TOLERANCE = 0.02
 MIN_GATE_ROWS = 20
@@ -135,12 +142,13 @@ def promote(
     registry: ModelRegistry,
     version: str,
     *,
+    signing_key: Ed25519PrivateKey,
     force: bool = False,
     data: Path | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> GateResult:
-    """Gate ``version`` against the current model and make it current; ``PromotionRefused`` if
-    it is worse and ``force`` is not set."""
+    """Gate ``version`` against the current model, sign it and make it current;
+    ``PromotionRefused`` if it is worse and ``force`` is not set."""
     candidate = registry.load(version)
     current_name = registry.current_version()
     current = registry.load(current_name) if current_name else None
@@ -149,5 +157,6 @@ def promote(
     if not result.passed and not force:
         msg = f"refusing to promote {version}:\n{result.summary()}"
         raise PromotionRefused(msg)
+    registry.sign(version, signing_key)
     registry.promote(version)
     return result

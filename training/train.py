@@ -209,15 +209,20 @@ def train_files(
     *,
     taxonomy: Sequence[str] | None = None,
     progress: ProgressFn | None = None,
+    exclude_moderators: Sequence[str] = (),
 ) -> tuple[str, TrainResult]:
-    """Read labelled files, train, and save a new version; return its name and the result."""
+    """Read labelled files, train, and save a new version; return its name and the result.
+
+    Rows labelled by ``exclude_moderators`` are left out, and the metadata says so."""
     config = config or TrainConfig()
     say = progress or (lambda _message: None)
     paths = [Path(p) for p in paths] or [SEED_CORPUS]
     say(f"reading {', '.join(str(p) for p in paths)}")
-    rows = read_many(paths, taxonomy)
+    rows = read_many(paths, taxonomy, exclude_moderators=exclude_moderators)
     result = train_model(rows, config, progress=progress)
     snapshot = data_snapshot(paths)
+    if exclude_moderators:
+        snapshot["excluded_moderators"] = sorted(exclude_moderators)
     version = save_result(registry, result, config, data=snapshot, progress=progress)
     say(f"saved version {version}")
     return version, result

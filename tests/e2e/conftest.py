@@ -96,6 +96,7 @@ def stream_env(
         "CHATGUARD_REGISTRY": str(registry),
         "CHATGUARD_LABEL_STORE": str(tmp_path / "labels.jsonl"),
         "CHATGUARD_MODEL_POLL_S": "1",
+        "CHATGUARD_MODERATOR_HMAC_KEY": f"moderators-{unique_names.app_id}",
     }
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from chatguard.settings import Settings
 
@@ -283,3 +283,40 @@ def accounted(records: Sequence[Record], settings: Settings) -> set[str]:
     """Event ids that have a decision or a dead letter so far."""
     decided, dead = outcome_keys(records, settings)
     return set(decided) | set(dead)
+
+
+def produce_acknowledged(
+    settings: Settings, events: Sequence[OutgoingEvent], rate: float | None = None
+) -> set[str]:
+    """Produce ``events`` through an outage: the ids of those the broker acknowledged.
+
+    An event whose send or delivery failed (the broker was away longer than the producer's
+    timeout) is left out, not retried: only acknowledged events are owed an outcome.
+    """
+    from streams.topics import client_options, ensure_topics
+
+    async def run() -> set[str]:
+        await ensure_topics(settings)
+        producer = AIOKafkaProducer(linger_ms=5, **client_options(settings))
+        await producer.start()
+        started = time.perf_counter()
+        sent: list[tuple[str, asyncio.Future[Any]]] = []
+        try:
+            for i, event in enumerate(events):
+                with contextlib.suppress(KafkaError):
+                    future = await producer.send(
+                        settings.topic(event.topic), event.value, key=event.key
+                    )
+                    sent.append((event.event_id, future))
+                if rate and (ahead := (i + 1) / rate - (time.perf_counter() - started)) > 0:
+                    await asyncio.sleep(ahead)
+            results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
+        finally:
+            await producer.stop()
+        return {
+            event_id
+            for (event_id, _), result in zip(sent, results, strict=True)
+            if not isinstance(result, BaseException)
+        }
+
+    return asyncio.run(run())

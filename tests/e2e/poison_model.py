@@ -10,8 +10,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from chatguard.settings import Settings
 from models.classifier import ModerationClassifier
 from models.registry import ModelRegistry
+from models.signing import load_private_key
 
 MARKER = "POISON-PILL"
 
@@ -25,12 +27,14 @@ class PoisonedClassifier(ModerationClassifier):
 
 
 def promote_poisoned_copy(registry: ModelRegistry) -> str:
-    """Save the current model as a poisoned new version and make it current."""
+    """Save the current model as a poisoned new version, sign it with the test session's key
+    (the model is trusted, only buggy) and make it current."""
     current = registry.load_current()
     poisoned = PoisonedClassifier.__new__(PoisonedClassifier)
     poisoned.__dict__.update(current.classifier.__dict__)
     version = registry.save(
         poisoned, thresholds=current.thresholds, metadata={"note": "poisoned test copy"}
     )
+    registry.sign(version, load_private_key(Settings.from_env().model_signing_key))
     registry.promote(version)
     return version

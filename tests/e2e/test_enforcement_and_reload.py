@@ -13,26 +13,30 @@ import pytest
 from chatguard.cli import main as chatguard_main
 from chatguard.settings import Settings
 from models.registry import ModelRegistry
+from streams.moderators import decision_record, moderator_key, sign
 from streams.produce import OutgoingEvent, build_events
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import accounted, consume, produce
-from training.labelled_data import read_labelled
+from training.labelled_data import read_labelled, read_many
 
 pytestmark = pytest.mark.e2e
 
 
-def _report(account: str, report_id: str, *, confirmed: bool) -> OutgoingEvent:
-    data = {
-        "type": "user.report",
+def _confirmation(settings: Settings, account: str, report_id: str) -> OutgoingEvent:
+    """A moderator's signed confirmation of a report of ``evt-<report_id>``."""
+    key = moderator_key(settings)
+    assert key is not None
+    report = {
         "report_id": report_id,
         "reporter_id": f"reporter-{report_id}",
         "event_id": f"evt-{report_id}",
         "account_id": account,
         "reason": "fraud",
-        "reported_at": time.time(),
-        "confirmed": confirmed,
     }
-    return OutgoingEvent("user.reports", report_id.encode(), orjson.dumps(data), report_id, "valid")
+    data = decision_record(key, report, outcome="confirm", moderator_id="m1", at=time.time())
+    return OutgoingEvent(
+        "moderator.decisions", report_id.encode(), orjson.dumps(data), report_id, "valid"
+    )
 
 
 def test_an_account_crossing_the_threshold_gets_exactly_one_action(
@@ -40,15 +44,14 @@ def test_an_account_crossing_the_threshold_gets_exactly_one_action(
 ) -> None:
     worker = start_worker(env={"CHATGUARD_RESTRICT_STRIKES": "3", "CHATGUARD_SUSPEND_STRIKES": "6"})
     worker.wait_ready()
-    # acct-a: 4 confirmed reports (+ one replayed) and 2 unconfirmed (0.5 each) = 5 strikes:
-    # restrict once, at the third, and no suspend
-    reports = [_report("acct-a", f"a{i}", confirmed=True) for i in range(4)]
-    reports += [reports[0]]  # the same report delivered twice counts once
-    reports += [_report("acct-a", f"a-u{i}", confirmed=False) for i in range(2)]
+    # acct-a: 5 confirmed reports (+ one replayed) = 5 strikes: restrict once, at the third,
+    # and no suspend
+    confirmations = [_confirmation(stream_settings, "acct-a", f"a{i}") for i in range(5)]
+    confirmations += [confirmations[0]]  # the same confirmation delivered twice counts once
     # acct-b: 7 confirmed reports → restrict, then suspend; acct-c: 2 → nothing
-    reports += [_report("acct-b", f"b{i}", confirmed=True) for i in range(7)]
-    reports += [_report("acct-c", f"c{i}", confirmed=True) for i in range(2)]
-    produce(stream_settings, reports)
+    confirmations += [_confirmation(stream_settings, "acct-b", f"b{i}") for i in range(7)]
+    confirmations += [_confirmation(stream_settings, "acct-c", f"c{i}") for i in range(2)]
+    produce(stream_settings, confirmations)
     records = consume(
         stream_settings,
         ["account.actions"],
@@ -59,10 +62,10 @@ def test_an_account_crossing_the_threshold_gets_exactly_one_action(
     actions = sorted((r.json()["account_id"], r.json()["action"]) for r in records)
     assert actions == [("acct-a", "restrict"), ("acct-b", "restrict"), ("acct-b", "suspend")]
     restrict_a = next(r.json() for r in records if r.json()["account_id"] == "acct-a")
-    # emitted when the reports (arriving in any order) first crossed 3, with them as evidence
-    assert 3.0 <= restrict_a["strikes"] < 4.0
-    all_a = {f"evt-a{i}" for i in range(4)} | {"evt-a-u0", "evt-a-u1"}
-    assert len(restrict_a["evidence"]) >= 3 and set(restrict_a["evidence"]) <= all_a
+    # emitted when the confirmations (arriving in any order) first crossed 3, with them as evidence
+    assert restrict_a["strikes"] == 3.0
+    all_a = {f"evt-a{i}" for i in range(5)}
+    assert len(restrict_a["evidence"]) == 3 and set(restrict_a["evidence"]) <= all_a
     assert all(r.key == r.json()["account_id"].encode() for r in records)
 
 
@@ -77,13 +80,14 @@ def test_promoting_a_model_switches_decisions_without_restart(
     worker.wait_ready()
     pid = worker.process.pid
 
-    events = build_events(3_000, malformed_share=0.02, seed=21)
-    ids = {e.event_id for e in events}
+    # traffic flows before, during and after the switch; training may take any time
+    before, after = build_events(2_000, malformed_share=0.02, seed=21), build_events(500, seed=22)
+    ids = {e.event_id for e in before + after}
     producer = threading.Thread(
-        target=produce, args=(stream_settings, events), kwargs={"rate": 300}, daemon=True
+        target=produce, args=(stream_settings, before), kwargs={"rate": 300}, daemon=True
     )
     producer.start()
-    time.sleep(2.0)  # traffic is flowing
+    consume(stream_settings, ["moderation.decisions"], until=lambda rs: len(rs) > 0, timeout=60)
     # a new version, trained and promoted while the worker runs
     assert (
         chatguard_main(["train", "--registry", str(registry.root), "--seed", "5", "--quiet"]) == 0
@@ -93,6 +97,9 @@ def test_promoting_a_model_switches_decisions_without_restart(
     assert (
         chatguard_main(["promote", new_version, "--registry", str(registry.root), "--force"]) == 0
     )
+    updates = consume(stream_settings, ["model.updates"], until=lambda rs: len(rs) >= 1, timeout=60)
+    assert updates[0].json()["version"] == new_version  # the worker announced the switch
+    produce(stream_settings, after)
     producer.join(timeout=60)
 
     records = consume(
@@ -111,9 +118,9 @@ def test_promoting_a_model_switches_decisions_without_restart(
     assert versions[0] == old_version and versions[-1] == new_version
     switch = versions.index(new_version)
     assert set(versions[switch:]) == {new_version}, "an old-model decision after the switch"
+    after_ids = {e.event_id for e in after}
+    assert {d["model_version"] for d in decisions if d["event_id"] in after_ids} == {new_version}
     assert worker.process.poll() is None and worker.process.pid == pid  # no restart
-    updates = consume(stream_settings, ["model.updates"], until=lambda rs: len(rs) >= 1, timeout=20)
-    assert updates[0].json()["version"] == new_version
 
 
 def test_moderator_labels_reach_the_store_that_training_reads(
@@ -146,16 +153,29 @@ def test_moderator_labels_reach_the_store_that_training_reads(
             "labelled_at": time.time(),
         },
     ]
+    key = moderator_key(stream_settings)
+    assert key is not None
     events = [
         OutgoingEvent(
             "moderator.labels",
             label["event_id"].encode(),
-            orjson.dumps({"type": "moderator.label", **label}),
+            orjson.dumps(sign({"type": "moderator.label", **label}, key)),
             label["event_id"],
             "valid",
         )
         for label in labels
     ]
+    # the same kind of row from someone without the moderators' key: not a label
+    forged_label = {**labels[1], "event_id": "l5", "text": "see you at 7 at the library"}
+    forged = OutgoingEvent(
+        "moderator.labels",
+        b"l5",
+        orjson.dumps(
+            sign({"type": "moderator.label", **forged_label, "categories": ["hate"]}, b"guess")
+        ),
+        "l5",
+        "valid",
+    )
     broken = OutgoingEvent(
         "moderator.labels",
         b"l4",
@@ -163,11 +183,14 @@ def test_moderator_labels_reach_the_store_that_training_reads(
         "l4",
         "missing_field",
     )
-    produce(stream_settings, [*events, broken])
+    produce(stream_settings, [*events, broken, forged])
     dead = consume(
-        stream_settings, ["moderation.deadletter"], until=lambda rs: len(rs) >= 1, timeout=60
+        stream_settings, ["moderation.deadletter"], until=lambda rs: len(rs) >= 2, timeout=60
     )
-    assert [r.key for r in dead] == [b"l4"]
+    assert sorted((r.key, r.json()["error_kind"]) for r in dead) == [
+        (b"l4", "missing_field"),
+        (b"l5", "bad_signature"),
+    ]
 
     store = Path(stream_env["CHATGUARD_LABEL_STORE"])
     deadline = time.monotonic() + 30
@@ -179,3 +202,7 @@ def test_moderator_labels_reach_the_store_that_training_reads(
     assert sorted(
         (row.text, tuple(sorted(k for k, v in row.labels.items() if v == 1))) for row in rows
     ) == sorted((label["text"], tuple(sorted(label["categories"]))) for label in labels)
+    # provenance: each row names its moderator, so training can leave one out after the fact
+    assert sorted(row.moderator or "" for row in rows) == ["m1", "m1", "m2"]
+    kept = read_many([store], exclude_moderators=["m1"])
+    assert [row.text for row in kept] == ["see you at the gym"]

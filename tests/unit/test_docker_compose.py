@@ -190,3 +190,77 @@ def test_installed_package_carries_the_data_its_commands_read() -> None:
         package, relative = path.split("/", 1)
         globs = package_data.get(package, [])
         assert any(fnmatch(relative, g) for g in globs), f"{path} is not package data"
+
+
+def test_workers_get_only_the_public_key_and_no_private_key_ships_in_the_image(
+    compose: dict[str, Any],
+) -> None:
+    env = _dockerfile_env()
+    private_dir = str(PurePosixPath(env["CHATGUARD_MODEL_SIGNING_KEY"]).parent)
+    public_dir = str(PurePosixPath(env["CHATGUARD_MODEL_PUBLIC_KEY"]).parent)
+    assert private_dir != public_dir
+    services = compose["services"]
+
+    def mounted(service: dict[str, Any]) -> set[str]:
+        return {str(PurePosixPath(m.split(":")[1])) for m in services_volumes(service)}
+
+    assert public_dir in mounted(services["worker"])
+    assert private_dir not in mounted(services["worker"])
+    assert {private_dir, public_dir, env["CHATGUARD_REGISTRY"]} <= mounted(services["keys"])
+    assert "keys" in services["worker"]["depends_on"]
+    assert _environment(services["worker"])["CHATGUARD_WEB_HOST"] == "0.0.0.0"
+    # the build's throwaway private key is removed in the RUN that made it
+    run = next(line for line in DOCKERFILE.replace("\\\n", " ").splitlines() if "keys init" in line)
+    assert "rm /tmp/build-signing.key" in run
+
+
+def test_services_restart_and_the_worker_is_health_checked(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in ("kafka", "worker"):  # long-running: back after a crash or a reboot
+        assert services[name].get("restart") in ("unless-stopped", "always"), name
+    assert services["traffic"].get("restart") in ("on-failure", "no")  # a one-off job
+    check = services["worker"]["healthcheck"]
+    assert check["test"][0] in ("CMD", "CMD-SHELL")
+    url = re.search(r"http://[^'\" ]+", " ".join(check["test"]))
+    assert url is not None
+    web_port = Settings.from_env(_environment(services["worker"])).web_port
+    assert url.group(0) == f"http://127.0.0.1:{web_port}/health"
+
+
+@pytest.mark.parametrize(("status", "healthy"), [(200, True), (503, False), (None, False)])
+def test_worker_healthcheck_command_fails_unless_health_answers_200(
+    compose: dict[str, Any], status: int | None, healthy: bool
+) -> None:
+    """Run the healthcheck's own command against a stand-in ``/health`` on a free port."""
+    import subprocess
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status if self.path == "/health" and status else 404)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Health)
+    port = server.server_address[1]
+    if status is None:
+        server.server_close()  # nothing listens: the check must fail, not hang
+    else:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    web_port = Settings.from_env(_environment(compose["services"]["worker"])).web_port
+    argv = [
+        arg.replace(f"127.0.0.1:{web_port}", f"127.0.0.1:{port}")
+        for arg in compose["services"]["worker"]["healthcheck"]["test"][1:]
+    ]
+    assert argv[0] == "python"
+    try:
+        result = subprocess.run([sys.executable, *argv[1:]], capture_output=True, timeout=30)
+    finally:
+        if status is not None:
+            server.shutdown()
+            server.server_close()
+    assert (result.returncode == 0) is healthy, result.stderr

@@ -121,3 +121,15 @@ def test_split_is_seeded_disjoint_and_stratified() -> None:
         for j, positives in ((0, 100), (1, 40)):
             assert abs((Y[part, j] == 1).sum() - positives * share) <= 2
         assert abs((Y[part, 2] == -1).sum() - 500 * share) <= 3
+
+
+def test_rows_keep_their_moderator_and_one_can_be_left_out(tmp_path: Path) -> None:
+    store = tmp_path / "labels.jsonl"
+    store.write_text(
+        '{"text": "a", "categories": ["fraud"], "moderator_id": "m1", "event_id": "e1"}\n'
+        '{"text": "b", "categories": [], "moderator_id": "m2", "event_id": "e2"}\n'
+        '{"text": "c", "categories": ["spam"]}\n'
+    )
+    assert [row.moderator for row in read_many([store])] == ["m1", "m2", None]
+    kept = read_many([store], exclude_moderators=["m1"])
+    assert [row.text for row in kept] == ["b", "c"]

@@ -44,10 +44,11 @@ def test_arbitrary_bytes_decoded_with_replacement(raw: bytes) -> None:
 
 @pytest.mark.parametrize("size", [1_000_000, 2_000_000])
 def test_huge_inputs_finish(size: int) -> None:
-    start = time.perf_counter()
+    # CPU time of this process: on a busy CI runner wall-clock time also counts other processes
+    start = time.process_time()
     normalize("a" * size)
     normalize("免费" * (size // 2))
-    assert time.perf_counter() - start < 20  # generous: typically well under a second
+    assert time.process_time() - start < 20  # generous: typically well under a second
 
 
 def _median_time(function: Callable[[str], object], text: str, runs: int = 3) -> float:

@@ -91,3 +91,20 @@ def test_current_pointer_is_replaced_atomically(
     assert len(seen) == 2
     leftovers = [p.name for p in registry.root.iterdir() if p.name.startswith(".CURRENT")]
     assert leftovers == []
+
+
+def test_problem_says_what_vanished_without_a_path(
+    registry: ModelRegistry, fitted: ModerationClassifier
+) -> None:
+    assert registry.problem() == "the registry folder is missing"
+    version = _save(registry, fitted)
+    assert registry.problem() == "the registry has no CURRENT pointer"
+    registry.promote(version)
+    assert registry.problem() is None
+    moved = registry.root.parent / "moved-away"
+    registry.path(version).rename(moved)
+    problem = registry.problem()
+    assert problem is not None and version in problem and str(registry.root) not in problem
+    moved.rename(registry.versions_dir / version)
+    (registry.root / CURRENT_FILE).unlink()
+    assert registry.problem() == "the registry has no CURRENT pointer"

@@ -173,3 +173,40 @@ def test_gate_refuses_a_worse_candidate(
 
     code, out, _ = _run(capsys, "rollback", "--registry", str(root))
     assert code == 0 and registry.current_version() == good
+
+
+def test_train_can_leave_a_moderators_labels_out(
+    trained: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.train import SEED_CORPUS
+
+    root, seed_version = trained
+    poisoned = tmp_path / "labels.jsonl"
+    rows = [
+        {
+            "text": f"see you at {h} at the library",
+            "categories": ["hate"],
+            "moderator_id": "mallory",
+        }
+        for h in range(1, 40)
+    ]
+    poisoned.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    code, _, _ = _run(
+        capsys,
+        "train",
+        "--registry",
+        str(root),
+        "--data",
+        str(SEED_CORPUS),
+        "--data",
+        str(poisoned),
+        "--exclude-moderator",
+        "mallory",
+        "--quiet",
+    )
+    assert code == 0
+    registry = ModelRegistry(root)
+    meta = registry.metadata(registry.versions()[-1])
+    assert meta["data"]["excluded_moderators"] == ["mallory"]
+    seed_meta = registry.metadata(seed_version)
+    assert meta["data"]["label_counts"] == seed_meta["data"]["label_counts"]

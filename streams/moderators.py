@@ -1,0 +1,115 @@
+"""Moderator identity: records from the moderation tool carry an HMAC-SHA256 chatguard checks.
+
+Labels teach the model and decisions confirm reports, so a record on a moderator topic counts only
+if it is signed with the key the moderation tool and chatguard share
+(``CHATGUARD_MODERATOR_HMAC_KEY`` or ``CHATGUARD_MODERATOR_HMAC_KEY_FILE``). The signature covers
+the canonical record: every field but ``signature`` (``type`` included, so a label cannot pass for
+a decision), as JSON with sorted keys, no whitespace, UTF-8. Without a key nothing verifies, so an
+open broker cannot be used to confirm reports or to poison training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from chatguard.settings import Settings
+
+SIGNATURE_FIELD = "signature"
+
+
+class ModeratorKeyError(ValueError):
+    """The moderator key is configured but cannot be used."""
+
+
+def moderator_key(settings: Settings) -> bytes | None:
+    """The shared key from the setting, or the file it names; None when neither is set."""
+    if settings.moderator_hmac_key:
+        return settings.moderator_hmac_key.encode()
+    if settings.moderator_hmac_key_file:
+        path = Path(settings.moderator_hmac_key_file)
+        try:
+            key = path.read_bytes().strip()
+        except OSError as exc:
+            msg = f"cannot read CHATGUARD_MODERATOR_HMAC_KEY_FILE={path}: {exc}"
+            raise ModeratorKeyError(msg) from exc
+        if not key:
+            msg = f"CHATGUARD_MODERATOR_HMAC_KEY_FILE={path} is empty"
+            raise ModeratorKeyError(msg)
+        return key
+    return None
+
+
+def canonical(record: dict[str, Any]) -> bytes:
+    """The bytes a signature covers: the record without its signature, keys sorted, compact."""
+    unsigned = {k: v for k, v in record.items() if k != SIGNATURE_FIELD}
+    return orjson.dumps(unsigned, option=orjson.OPT_SORT_KEYS)
+
+
+def signature(record: dict[str, Any], key: bytes) -> str:
+    """Hex HMAC-SHA256 of the canonical record."""
+    return hmac.new(key, canonical(record), hashlib.sha256).hexdigest()
+
+
+def sign(record: dict[str, Any], key: bytes) -> dict[str, Any]:
+    """``record`` with its ``signature`` field set (what the moderation tool sends)."""
+    return {**record, SIGNATURE_FIELD: signature(record, key)}
+
+
+def verified(record: dict[str, Any], key: bytes | None) -> bool:
+    """True when ``record`` carries a valid signature under ``key`` (never without a key)."""
+    claimed = record.get(SIGNATURE_FIELD)
+    if key is None or not isinstance(claimed, str):
+        return False
+    return hmac.compare_digest(claimed, signature(record, key))
+
+
+def label_record(
+    key: bytes,
+    *,
+    event_id: str,
+    text: str,
+    categories: list[str],
+    moderator_id: str,
+    at: float,
+) -> dict[str, Any]:
+    """A signed ``moderator.label``: ``categories`` found in ``text`` (``[]`` = clean)."""
+    record = {
+        "type": "moderator.label",
+        "event_id": event_id,
+        "text": text,
+        "categories": categories,
+        "moderator_id": moderator_id,
+        "labelled_at": at,
+    }
+    return sign(record, key)
+
+
+def decision_record(
+    key: bytes,
+    report: dict[str, Any],
+    *,
+    outcome: str,
+    moderator_id: str,
+    at: float,
+    categories: list[str] | None = None,
+) -> dict[str, Any]:
+    """A signed ``moderator.decision`` on ``report`` (a user report's fields): confirm or reject."""
+    record: dict[str, Any] = {
+        "type": "moderator.decision",
+        "report_id": report["report_id"],
+        "reporter_id": report["reporter_id"],
+        "event_id": report["event_id"],
+        "account_id": report["account_id"],
+        "reason": report["reason"],
+        "outcome": outcome,
+        "moderator_id": moderator_id,
+        "decided_at": at,
+    }
+    if categories:
+        record["categories"] = categories
+    return sign(record, key)

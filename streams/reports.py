@@ -1,0 +1,155 @@
+"""User reports as evidence: which events the platform has seen, what a reason means, and the
+records that carry a report from one keyed hop to the next. Pure: no Kafka.
+
+A report counts only for an event the platform moderated, against that event's account. The
+pipeline sends a compact ``seen`` record for every moderated event to ``events.by_id`` (keyed by
+event id, several events per record so the hot path pays one record per partition and batch);
+reports travel the same topic keyed by the event id they name, so a report is checked against
+the recent-events table on the partition that holds its event, after that event's ``seen``
+record. Reasons are free text from users: they are mapped onto the taxonomy, and a reason the
+taxonomy does not know only ever counts toward review.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+from aiokafka.partitioner import murmur2
+
+from streams.decoding import Rejected
+
+TAXONOMY = ("spam", "fraud", "sexual", "gambling", "extremism", "hate")
+# a reason the taxonomy does not know: review evidence only, never an enforcement category
+UNMAPPED = "other"
+REASON_CATEGORIES: dict[str, str] = {
+    **{category: category for category in TAXONOMY},
+    "scam": "fraud",
+    "phishing": "fraud",
+    "impersonation": "fraud",
+    "advertising": "spam",
+    "ads": "spam",
+    "porn": "sexual",
+    "pornography": "sexual",
+    "nudity": "sexual",
+    "betting": "gambling",
+    "casino": "gambling",
+    "terrorism": "extremism",
+    "violent_extremism": "extremism",
+    "hate_speech": "hate",
+    "harassment": "hate",
+    "垃圾广告": "spam",
+    "诈骗": "fraud",
+    "色情": "sexual",
+    "赌博": "gambling",
+    "暴恐": "extremism",
+    "仇恨": "hate",
+}
+
+
+def category_for(reason: str) -> str:
+    """The taxonomy category a report reason names, or ``UNMAPPED``."""
+    return REASON_CATEGORIES.get(reason.strip().lower().replace(" ", "_"), UNMAPPED)
+
+
+def seen_records(
+    events: Iterable[tuple[str, str]], partitions: int, at: float
+) -> list[tuple[bytes, bytes]]:
+    """``(key, value)`` records that tell the recent-events table about ``(event_id, account)``.
+
+    One record per partition of ``events.by_id``: its entries are the events whose id hashes
+    there (Kafka's default partitioner), and its key is one of those ids, so the record lands
+    where reports for them will."""
+    groups: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for event_id, account in events:
+        groups[(murmur2(event_id.encode()) & 0x7FFFFFFF) % partitions].append((event_id, account))
+    return [
+        (group[0][0].encode(), orjson.dumps({"kind": "seen", "events": group, "at": at}))
+        for group in groups.values()
+    ]
+
+
+def report_record(data: dict[str, Any]) -> dict[str, Any]:
+    """A validated user report, reduced to what the next hops need; ``confirmed`` is dropped."""
+    return {
+        "kind": "report",
+        "report_id": data["report_id"],
+        "reporter_id": data["reporter_id"],
+        "event_id": data["event_id"],
+        "account_id": data["account_id"],
+        "reason": data["reason"],
+        "category": category_for(data["reason"]),
+        "reported_at": data["reported_at"],
+    }
+
+
+def check_report(report: dict[str, Any], seen_account: str | None) -> Rejected | None:
+    """Why ``report`` does not count (its event unseen, or someone else's), or None."""
+    if seen_account is None:
+        return Rejected(
+            "unknown_event",
+            f"report {report['report_id']} names event {report['event_id']!r}, "
+            "which was not moderated in the report window",
+            report["event_id"],
+        )
+    if seen_account != report["account_id"]:
+        return Rejected(
+            "account_mismatch",
+            f"report {report['report_id']} names account {report['account_id']!r}, but event "
+            f"{report['event_id']!r} is from {seen_account!r}",
+            report["event_id"],
+        )
+    return None
+
+
+def report_strike(report: dict[str, Any], weight: float) -> dict[str, Any]:
+    """The strike signal of a verified, unconfirmed report: review evidence, weighed by its
+    reporter's reliability."""
+    return {
+        "signal_id": f"report:{report['report_id']}",
+        "kind": "report",
+        "report_id": report["report_id"],
+        "reporter_id": report["reporter_id"],
+        "event_id": report["event_id"],
+        "account_id": report["account_id"],
+        "categories": [report["category"]],
+        "weight": weight,
+        "at": report["reported_at"],
+    }
+
+
+def confirmed_strike(decision: dict[str, Any], weight: float) -> dict[str, Any]:
+    """The strike signal of a report a moderator confirmed; an event counts once however many
+    reports of it are confirmed."""
+    categories = sorted(
+        {category_for(c) for c in decision.get("categories") or [decision["reason"]]} - {UNMAPPED}
+    )
+    return {
+        "signal_id": f"confirmed:{decision['event_id']}",
+        "kind": "confirmed",
+        "report_id": decision["report_id"],
+        "reporter_id": decision["reporter_id"],
+        "event_id": decision["event_id"],
+        "account_id": decision["account_id"],
+        "categories": categories,
+        "weight": weight,
+        "moderator_id": decision["moderator_id"],
+        "at": decision["decided_at"],
+    }
+
+
+def outcome_record(decision: dict[str, Any]) -> dict[str, Any]:
+    """What a moderator's decision on a report tells about its reporter."""
+    return {
+        "kind": "outcome",
+        "report_id": decision["report_id"],
+        "reporter_id": decision["reporter_id"],
+        "outcome": decision["outcome"],
+    }
+
+
+def seen_entries(record: dict[str, Any]) -> Sequence[tuple[str, str]]:
+    """The ``(event_id, account)`` pairs of a ``seen`` record."""
+    return [(str(event_id), str(account)) for event_id, account in record["events"]]

@@ -1,0 +1,134 @@
+"""Scoring off the event loop, under a time budget per batch.
+
+The model is pure CPU work. Run in the event loop, a slow batch stops everything else the worker
+does there: consumer heartbeats, ``/health``, the SIGTERM handler. :class:`Scorer` runs each batch
+in a worker thread while the loop goes on. A batch that outlasts the budget is scored again one
+event at a time, each with the same budget, so the slow event is found: an event over its budget
+becomes a ``scoring_timeout`` failure and the rest of the batch is decided as usual.
+
+A Python thread cannot be stopped. The thread left running a call over budget is retired: it
+finishes that call, drops the result and exits, and a fresh thread takes the next calls. At most
+``MAX_RETIRED`` retired threads may still be running; past that the scorer waits (in the event
+loop, which meanwhile serves everything else) for the oldest to finish, so a flood of slow events
+cannot pile up threads. The threads are daemons: one still busy cannot keep a stopping worker alive.
+
+A thread frees the event loop only because Python switches threads between bytecodes; one C call
+that holds the interpreter lock for long (a backtracking regular expression) would still stall
+the loop, which is why the normalizer's patterns are linear (``tests/unit/test_hostile_input.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, TypeVar
+
+import numpy as np
+
+from streams.decide import ScoringFailure, score_events
+from streams.decoding import Event
+from streams.model_holder import ServingModel
+
+log = logging.getLogger(__name__)
+
+MAX_RETIRED = 2
+TIMEOUT_KIND = "scoring_timeout"
+
+T = TypeVar("T")
+_Call = tuple[Callable[[], Any], "concurrent.futures.Future[Any]"]
+
+
+class _ScoringThread:
+    """One daemon thread that runs calls in the order they are submitted."""
+
+    def __init__(self) -> None:
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="chatguard-scoring", daemon=True)
+        self._thread.start()
+
+    def submit(self, call: Callable[[], T]) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._calls.put((call, future))
+        return future
+
+    def retire(self) -> None:
+        """Exit after the call in hand (nothing else is queued: the scorer waits for each)."""
+        self._calls.put(None)
+
+    def _run(self) -> None:
+        while (item := self._calls.get()) is not None:
+            call, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(call())
+            except BaseException as exc:  # handed to whoever awaits the future
+                future.set_exception(exc)
+
+
+class Scorer:
+    """``score_events`` in a worker thread; events over ``budget_s`` become timeout failures."""
+
+    def __init__(self, budget_s: float) -> None:
+        self.budget_s = budget_s
+        self._thread: _ScoringThread | None = None  # started on first use, in the worker
+        self._retired: list[concurrent.futures.Future[Any]] = []
+
+    async def score(
+        self, serving: ServingModel, events: Sequence[Event]
+    ) -> tuple[np.ndarray, list[ScoringFailure]]:
+        """Scores for ``events`` (rows of failed events are NaN), and the failures."""
+        done = await self._within_budget(partial(score_events, serving, events))
+        if done is not None:
+            return done
+        log.warning(
+            "a batch of %d event(s) took over the %.1f s scoring budget", len(events), self.budget_s
+        )
+        if len(events) == 1:
+            return np.full((1, len(serving.model.labels)), np.nan), [self._timeout(0)]
+        scores = np.full((len(events), len(serving.model.labels)), np.nan)
+        failures: list[ScoringFailure] = []
+        for i, event in enumerate(events):
+            one = await self._within_budget(partial(score_events, serving, [event]))
+            if one is None:
+                failures.append(self._timeout(i))
+                log.warning("event %s not scored within %.1f s", event.event_id, self.budget_s)
+            elif one[1]:
+                failures.append(ScoringFailure(i, one[1][0].error, one[1][0].kind))
+            else:
+                scores[i] = one[0][0]
+        return scores, failures
+
+    def _timeout(self, index: int) -> ScoringFailure:
+        return ScoringFailure(index, f"not scored within {self.budget_s:g} s", TIMEOUT_KIND)
+
+    async def _within_budget(self, call: Callable[[], T]) -> T | None:
+        """``call()`` run in the scoring thread, or None if it outlasted the budget."""
+        if self._thread is None:
+            self._thread = _ScoringThread()
+        future = self._thread.submit(call)
+        waiter = asyncio.wrap_future(future)
+        done, _ = await asyncio.wait({waiter}, timeout=self.budget_s)
+        if done:
+            return waiter.result()
+        self._thread.retire()
+        self._thread = None
+        self._retired.append(future)
+        await self._bound_retired()
+        return None
+
+    async def _bound_retired(self) -> None:
+        """Wait while more than ``MAX_RETIRED`` retired threads are still running."""
+        self._retired = [future for future in self._retired if not future.done()]
+        while len(self._retired) > MAX_RETIRED:
+            log.warning(
+                "%d scoring threads are still busy with calls over budget: waiting for one",
+                len(self._retired),
+            )
+            await asyncio.wait({asyncio.wrap_future(self._retired[0])})
+            self._retired = [future for future in self._retired if not future.done()]

@@ -1,0 +1,103 @@
+"""Faust's aiokafka transport, with its consumer reading only committed records and stepping over
+record batches it cannot decompress.
+
+faust-streaming asks aiokafka for ``read_committed`` only under ``exactly_once``; under the default
+at-least-once guarantee its consumer also returns the records of aborted transactions, so a
+producer's rolled-back user reports would still count as strikes. It has no setting for this, so
+the worker consumer its thread creates is given the isolation level before it starts.
+
+A batch aiokafka cannot decompress makes Faust's fetcher raise on every try and the worker exit;
+here it is stepped over as in the batch reader (``streams.unreadable``) and handed to
+:attr:`Transport.on_unreadable` (the agents dead-letter it). Faust itself drops records re-read
+below the offsets it has already read, and commits across the gap the batch leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+import aiokafka
+from aiokafka import TopicPartition
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from streams import unreadable
+
+log = logging.getLogger(__name__)
+
+READ_COMMITTED = "read_committed"
+
+
+class ReadCommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's consumer thread; its aiokafka consumer skips aborted transactions."""
+
+    def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        # aiokafka hands this to its fetcher in start(); faust-streaming offers no keyword for it
+        consumer._isolation_level = READ_COMMITTED
+        return consumer
+
+    async def _fetch_records(
+        self,
+        consumer: aiokafka.AIOKafkaConsumer,
+        active_partitions: Any,
+        timeout: float | None = None,
+        max_records: int | None = None,
+    ) -> Any:
+        try:
+            return await super()._fetch_records(
+                consumer, active_partitions, timeout=timeout, max_records=max_records
+            )
+        except unreadable.UNREADABLE as exc:
+            log.error("a fetched record batch cannot be read (%r); finding and skipping it", exc)
+            return await self._step_over_unreadable(consumer, active_partitions, max_records)
+
+    async def _step_over_unreadable(
+        self, consumer: aiokafka.AIOKafkaConsumer, active_partitions: Any, max_records: int | None
+    ) -> dict[Any, list[Any]]:
+        changelogs = self.app.tables.changelog_topics  # read by Faust's recovery: not rewound
+        partitions = sorted(
+            TopicPartition(tp.topic, tp.partition)  # Faust passes its own TP tuples
+            for tp in (active_partitions or consumer.assignment())
+            if tp.topic not in changelogs
+        )
+        fetched: dict[Any, list[Any]] = {}
+        try:
+            async with asyncio.timeout(120):
+                ends = await consumer.end_offsets(partitions)
+                for tp in partitions:
+                    good, bad = await unreadable.probe_partition(
+                        consumer, tp, ends[tp], max_records or 500
+                    )
+                    if good:
+                        fetched[tp] = good
+                    if bad is not None:
+                        await self._report(bad)
+        except unreadable.INTERRUPTED as exc:
+            log.warning("stepping over an unreadable batch was interrupted: %r", exc)
+        return fetched
+
+    async def _report(self, batch: unreadable.UnreadableBatch) -> None:
+        """Log the batch and hand it to the app's handler, which runs on the app's loop."""
+        log.error("dead-lettered %s", batch.describe())
+        handler = getattr(self.transport, "on_unreadable", None)
+        if handler is not None:
+            done = asyncio.run_coroutine_threadsafe(handler(batch), self.app.loop)
+            await asyncio.wrap_future(done)
+
+
+class ReadCommittedConsumer(faust_aiokafka.Consumer):
+    """Faust's aiokafka consumer, run by :class:`ReadCommittedConsumerThread`."""
+
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return ReadCommittedConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class Transport(faust_aiokafka.Transport):
+    """The ``kafka://`` transport with :class:`ReadCommittedConsumer`."""
+
+    Consumer: ClassVar[Any] = ReadCommittedConsumer
+    # called (on the app's loop) with each batch the consumer stepped over
+    on_unreadable: Callable[[unreadable.UnreadableBatch], Awaitable[None]] | None = None

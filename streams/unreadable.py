@@ -1,0 +1,136 @@
+"""Record batches the consumer cannot decompress: found, stepped over, and named for a dead letter.
+
+aiokafka decompresses a fetched batch while handing out its records. When it cannot (a codec it
+has no library for, bytes that do not decompress, a checksum that does not match), ``getmany``
+raises, and raises again on every retry, because the consumer's position stays before the batch:
+a worker that lets the error through exits, and exits again on every restart. A batch that cannot
+be read cannot be moderated either, so the honest outcome is a dead letter naming the partition
+and the offsets it covers (its bytes stay in Kafka, where a capable client can still read them),
+and the partition goes on after it.
+
+aiokafka's error does not say which partition failed, and records of other partitions that were
+drained in the failing call are dropped. :func:`probe_partition` rewinds a partition to its
+committed offset and reads it on its own; on the failing one, :func:`step_over` reads one record
+at a time up to the batch, then moves one offset at a time until a fetch succeeds again (a fetch
+from any offset inside a compressed batch returns the whole batch).
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import cramjam
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import (
+    ConsumerStoppedError,
+    CorruptRecordException,
+    IllegalStateError,
+    UnsupportedCodecError,
+)
+
+from streams.decoding import Rejected
+from streams.pipeline import RawMessage
+
+# what aiokafka raises from getmany for a batch it cannot decompress or verify
+UNREADABLE: tuple[type[BaseException], ...] = (
+    UnsupportedCodecError,
+    CorruptRecordException,
+    cramjam.DecompressionError,
+    gzip.BadGzipFile,
+    zlib.error,
+    EOFError,
+)
+
+# what ends a search early: stopping, a partition taken away by a rebalance, the time bound
+INTERRUPTED: tuple[type[BaseException], ...] = (
+    TimeoutError,
+    ConsumerStoppedError,
+    IllegalStateError,
+)
+
+PROBE_TIMEOUT_MS = 5_000  # a fetch normally answers within milliseconds; this bounds a slow one
+
+
+@dataclass(frozen=True)
+class UnreadableBatch:
+    """Offsets ``first``..``last`` of ``tp`` could not be read; ``error`` says why."""
+
+    tp: TopicPartition
+    first: int
+    last: int
+    error: str
+
+    def describe(self) -> str:
+        return (
+            f"offsets {self.first}-{self.last} of {self.tp.topic}[{self.tp.partition}] "
+            f"could not be decompressed and were skipped: {self.error}"
+        )
+
+    def source(self) -> RawMessage:
+        """The dead letter's source position: the batch's first offset (no bytes to carry)."""
+        return RawMessage(self.tp.topic, self.tp.partition, self.first, None, None)
+
+    def rejected(self) -> Rejected:
+        return Rejected("unreadable_batch", self.describe())
+
+
+async def rewind(consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
+    """Back to the group's committed offset (or the beginning), dropping anything prefetched."""
+    committed = await consumer.committed(tp)
+    if committed is None:
+        # an explicit offset: seek_to_beginning leaves the position unset for a while, and Faust's
+        # livelock check (in another thread) asserts that it is set
+        committed = (await consumer.beginning_offsets([tp]))[tp]
+    consumer.seek(tp, committed)
+
+
+async def probe_partition(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, max_records: int
+) -> tuple[list[Any], UnreadableBatch | None]:
+    """Read ``tp`` alone from its committed offset: its records, and the batch it cannot read
+    (stepped over) if that is where the consumer failed."""
+    await rewind(consumer, tp)
+    if await consumer.position(tp) >= end:
+        return [], None
+    try:
+        fetched = await consumer.getmany(tp, timeout_ms=PROBE_TIMEOUT_MS, max_records=max_records)
+    except UNREADABLE:
+        return await step_over(consumer, tp, end)
+    return fetched.get(tp, []), None
+
+
+async def step_over(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int
+) -> tuple[list[Any], UnreadableBatch | None]:
+    """Records of ``tp`` before its unreadable batch, the batch, and the consumer placed after it."""
+    good: list[Any] = []
+    consumer.seek(tp, await consumer.position(tp))  # the failed fetch result is dead: drop it
+    while True:
+        try:
+            fetched = await consumer.getmany(tp, timeout_ms=PROBE_TIMEOUT_MS, max_records=1)
+        except UNREADABLE as exc:
+            error = exc
+            break
+        good.extend(fetched.get(tp, []))
+        if await consumer.position(tp) >= end:
+            return good, None  # it read after all (a transient checksum error)
+    first = await consumer.position(tp)
+    offset = first + 1
+    while offset < end:
+        consumer.seek(tp, offset)
+        try:
+            fetched = await consumer.getmany(tp, timeout_ms=PROBE_TIMEOUT_MS, max_records=1)
+        except UNREADABLE:
+            offset += 1  # still inside the batch
+            continue
+        if fetched.get(tp):
+            good.extend(fetched[tp])
+            break
+        if await consumer.position(tp) > offset:
+            break  # only control records or an aborted transaction there: the batch ended
+    else:
+        consumer.seek(tp, end)
+    return good, UnreadableBatch(tp, first, offset - 1, repr(error))

@@ -1,0 +1,253 @@
+"""Hostile input to every agent in Faust's test_context: huge ids and keys, bad reports and labels,
+records too large to produce, a bug for one event. Each ends as one outcome; the agent goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from faust.types import AgentT
+
+from chatguard.settings import Settings
+from streams import agents, moderators
+from streams import pipeline as pipeline_module
+from streams.app import app, settings
+from streams.labels import LabelStore
+from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
+from tests.agents.test_moderation_agent import RecordingSink, chat, put_all, sink  # noqa: F401
+
+KAFKA_RECORD_LIMIT = 1_000_000
+
+
+async def put_to(
+    agent: AgentT,
+    logical_topic: str,
+    records: list[tuple[bytes, bytes]],
+    done: Callable[[], bool],
+    timeout: float = 10.0,
+) -> None:
+    """Put ``(key, value)`` records on ``agent``'s stream and wait until ``done()``."""
+    app.finalize()
+    async with agent.test_context() as context:
+        context._get_strtopic = lambda _channel: settings.topic(logical_topic)  # type: ignore[attr-defined]
+        for key, value in records:
+            await context.put(value, key=key)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not done():
+            assert asyncio.get_running_loop().time() < deadline, "the agent did not finish"
+            await asyncio.sleep(0.02)
+
+
+def _compact(record: tuple[str, bytes | None, dict[str, Any]]) -> int:
+    """The size of a recorded record as it would be produced."""
+    _, key, value = record
+    return len(key or b"") + len(orjson.dumps(value))
+
+
+async def test_huge_ids_and_keys_become_compact_dead_letters(sink: RecordingSink) -> None:  # noqa: F811
+    huge_sender = chat("huge-sender", "hello", sender_id="s" * 700_000)
+    huge_id = chat("e" * 600_000, "hello", sender_id="s1")
+    await put_all(sink, [huge_sender, huge_id, chat("after", "thanks, see you tomorrow")])
+    dead = sink.on("moderation.deadletter")
+    assert [(d["error_kind"], d["event_id"]) for d in dead] == [
+        ("oversize_id", "huge-sender"),
+        ("oversize_id", "e" * settings.max_id_chars),  # cut, and the error says how long it was
+    ]
+    assert "600000" in dead[1]["error"]
+    assert all(_compact(r) < KAFKA_RECORD_LIMIT for r in sink.sent)
+    assert [d["event_id"] for d in sink.on("moderation.decisions")] == ["after"]
+
+
+async def test_a_huge_key_is_dead_lettered_with_the_key_cut(sink: RecordingSink) -> None:  # noqa: F811
+    huge_key = b"k" * 900_000
+    done = lambda: len(sink.sent) >= 2  # noqa: E731
+    await put_to(
+        agents.moderate_events,  # type: ignore[arg-type]
+        "chat.messages",
+        [(huge_key, chat("big-key", "hello")), (b"ok", chat("ok", "thanks, see you tomorrow"))],
+        done,
+    )
+    [dead] = sink.on("moderation.deadletter")
+    assert dead["error_kind"] == "oversize_key"
+    assert dead["key_size"] == len(huge_key) and dead["key_truncated"] is True
+    assert base64.b64decode(dead["key"]) == huge_key[: settings.max_key_bytes]
+    dead_key = next(k for t, k, _ in sink.sent if t == settings.topic("moderation.deadletter"))
+    assert dead_key == huge_key[: settings.max_key_bytes]
+    assert [d["event_id"] for d in sink.on("moderation.decisions")] == ["ok"]
+
+
+def _report(report_id: str, **fields: Any) -> bytes:
+    data = {
+        "type": "user.report",
+        "report_id": report_id,
+        "reporter_id": "u1",
+        "event_id": f"evt-{report_id}",
+        "account_id": "acct-r",
+        "reason": "fraud",
+        "reported_at": 1_700_000_000.0,
+        **fields,
+    }
+    return orjson.dumps(data)
+
+
+async def test_bad_reports_are_dead_letters_and_the_valid_ones_in_their_batch_count(
+    sink: RecordingSink,  # noqa: F811
+) -> None:
+    records = [
+        (b"r1", _report("r1")),
+        (b"r2", _report("r2", text=123)),  # a stray field of the wrong type: ignored
+        (b"r3", _report("r3", reported_at="yesterday")),
+        (b"r4", b'{"type": "user.report", '),
+        (b"r5", _report("r" * 10_000)),
+        (b"r6", _report("r6")),
+    ]
+    await put_to(agents.collect_reports, "user.reports", records, lambda: len(sink.sent) >= 6)
+    # valid reports go on to be weighed by their reporter's reliability (streams.reporters)
+    weighed = sink.on("reports.by_reporter")
+    assert sorted(r["report_id"] for r in weighed) == ["r1", "r2", "r6"]
+    dead = {
+        key: value["error_kind"]
+        for topic, key, value in sink.sent
+        if topic == settings.topic("moderation.deadletter")
+    }
+    assert dead == {b"r3": "wrong_type", b"r4": "malformed_json", b"r5": "oversize_id"}
+    assert all(
+        d["source_topic"] == settings.topic("user.reports")
+        for d in sink.on("moderation.deadletter")
+    )
+
+
+MODERATOR_KEY = b"moderators-test-key"
+
+
+def _label(event_id: str, categories: Any) -> bytes:
+    """A label as the moderation tool sends it: signed (``streams.moderators``)."""
+    data = {
+        "type": "moderator.label",
+        "event_id": event_id,
+        "text": f"text of {event_id}",
+        "categories": categories,
+        "moderator_id": "m1",
+        "labelled_at": 1_700_000_000.0,
+    }
+    return orjson.dumps(moderators.sign(data, MODERATOR_KEY))
+
+
+async def test_labels_outside_the_taxonomy_are_dead_letters(
+    sink: RecordingSink,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = LabelStore(tmp_path / "labels.jsonl")
+    monkeypatch.setattr(agents, "label_store", store)
+    monkeypatch.setattr(agents, "moderator_hmac_key", MODERATOR_KEY)
+    known = agents.holder.current.model.labels[0]
+    records = [
+        (b"l1", _label("l1", [known])),
+        (b"l2", _label("l2", ["no-such-category"])),
+        (b"l3", _label("l3", known)),  # a string, not a list
+        (b"l4", _label("l4", [])),
+    ]
+
+    def stored() -> int:
+        return len(store.path.read_text().splitlines()) if store.path.exists() else 0
+
+    await put_to(
+        agents.store_labels,
+        "moderator.labels",
+        records,
+        lambda: stored() >= 2 and len(sink.sent) >= 2,
+    )
+    rows = [orjson.loads(line) for line in store.path.read_bytes().splitlines()]
+    assert sorted(r["event_id"] for r in rows) == ["l1", "l4"]
+    dead = {
+        k: v["error_kind"] for t, k, v in sink.sent if t == settings.topic("moderation.deadletter")
+    }
+    assert dead == {b"l2": "unknown_category", b"l3": "wrong_type"}
+
+
+async def test_labels_wait_while_the_disk_is_full_and_land_once_it_has_room(
+    sink: RecordingSink,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.symlink_to("/dev/full")
+    monkeypatch.setattr(agents, "label_store", LabelStore(path))
+    monkeypatch.setattr(agents, "moderator_hmac_key", MODERATOR_KEY)
+    known = agents.holder.current.model.labels[0]
+    records = [(f"l{i}".encode(), _label(f"l{i}", [known])) for i in range(3)]
+    app.finalize()
+    async with agents.store_labels.test_context() as context:
+        context._get_strtopic = lambda _channel: settings.topic("moderator.labels")  # type: ignore[attr-defined]
+        for key, value in records:
+            await context.put(value, key=key)
+        deadline = asyncio.get_running_loop().time() + 10
+        while agents.label_store_problem is None:
+            assert asyncio.get_running_loop().time() < deadline, "the full disk went unnoticed"
+            await asyncio.sleep(0.02)
+        assert "ENOSPC" in agents.label_store_problem
+        assert str(tmp_path) not in agents.label_store_problem
+        # room again: the same path now leads to a regular file
+        room = tmp_path / "room.jsonl"
+        room.touch()
+        (tmp_path / "next").symlink_to(room)
+        (tmp_path / "next").replace(path)
+        while agents.label_store_problem is not None:
+            assert asyncio.get_running_loop().time() < deadline + 20, "labels never landed"
+            await asyncio.sleep(0.05)
+    rows = [orjson.loads(line) for line in room.read_bytes().splitlines()]
+    assert [r["event_id"] for r in rows] == ["l0", "l1", "l2"]
+
+
+async def test_a_record_over_the_limit_becomes_an_output_too_large_dead_letter(
+    default_model_registry: Any,
+) -> None:
+    small = Settings(max_record_bytes=65_536, max_id_chars=1_000)
+    recorder = RecordingSink()
+    pipeline = ModerationPipeline(small, agents.holder, recorder)
+    source = RawMessage("chat.messages", 3, 42, b"evt-1", b'{"event_id": "evt-1"}')
+    await pipeline.send(
+        [
+            Outgoing(
+                "account.actions", b"acct", orjson.dumps({"evidence": ["x" * 70_000]}), source
+            ),
+            Outgoing("account.actions", b"acct", orjson.dumps({"evidence": ["y"]}), source),
+        ]
+    )
+    topics = [topic for topic, _, _ in recorder.sent]
+    assert topics == ["moderation.deadletter", "account.actions"]
+    dead = recorder.sent[0][2]
+    assert dead["error_kind"] == "output_too_large"
+    assert "account.actions" in dead["error"] and "70" in dead["error"]
+    assert (dead["source_topic"], dead["source_partition"], dead["source_offset"]) == (
+        "chat.messages",
+        3,
+        42,
+    )
+    assert base64.b64decode(dead["raw"]) == source.value
+
+
+async def test_an_exception_for_one_event_is_its_internal_error_dead_letter(
+    sink: RecordingSink,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = pipeline_module.build_decisions
+
+    def buggy(serving: Any, events: Any, *args: Any) -> Any:
+        """A bug that only one event's content triggers."""
+        if any("TRIGGER" in event.text for event in events):
+            raise KeyError("a bug")
+        return real(serving, events, *args)
+
+    monkeypatch.setattr(pipeline_module, "build_decisions", buggy)
+    await put_all(sink, [chat("a", "good morning"), chat("b", "TRIGGER"), chat("c", "lunch?")])
+    assert sorted(d["event_id"] for d in sink.on("moderation.decisions")) == ["a", "c"]
+    dead = sink.on("moderation.deadletter")
+    assert [(d["event_id"], d["error_kind"]) for d in dead] == [("b", "internal_error")]
+    assert "KeyError" in dead[0]["error"]

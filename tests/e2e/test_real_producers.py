@@ -1,0 +1,447 @@
+"""Records as real producers send them: Kafka's Java console producer with every compression codec,
+headers and a record near 1 MB, and a transactional producer that aborts.
+
+One worker takes all of it on every input topic (chat messages and posts through the batch reader,
+reports and labels through Faust's consumer); each record must end as exactly one outcome (a
+decision, a strike signal, a stored label, or a dead letter), aborted records as none, and the
+worker must go on deciding new events afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from chatguard.settings import Settings
+from streams import moderators
+from streams.produce import OutgoingEvent
+from streams.tail import tail
+from streams.topics import client_options, ensure_topics
+from tests.e2e.conftest import WorkerProcess
+from tests.e2e.java_producer import CODECS, JavaRecord, java_produce
+from tests.e2e.kafka_helpers import Record, consume, produce
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+NEAR_1MB = 1_050_000  # just over the worker's 1 MiB event limit, under the producer's 2 MB
+ABUSIVE = (  # blocked by the default model (gambling): a block adds a strike
+    "Tonight only: 500% reload bonus on every deposit, live dealers, instant crypto withdrawals. "
+    "Join thousands of winners at https://pkq477.cc and claim your free spins now."
+)
+
+
+def _chat(event_id: str, text: str = "see you at lunch tomorrow", sender: str = "user-1") -> dict:
+    return {
+        "type": "chat.message",
+        "event_id": event_id,
+        "conversation_id": "conv-1",
+        "sender_id": sender,
+        "text": text,
+        "sent_at": time.time(),
+    }
+
+
+def _post(event_id: str) -> dict:
+    return {
+        "type": "post",
+        "event_id": event_id,
+        "account_id": "acct-post",
+        "account_type": "public",
+        "post_kind": "moment",
+        "title": "",
+        "text": "first snow of the year",
+        "created_at": time.time(),
+    }
+
+
+def _report(report_id: str, account: str = "acct-reported") -> dict:
+    return {
+        "type": "user.report",
+        "report_id": report_id,
+        "reporter_id": "user-2",
+        "event_id": f"ev-{report_id}",
+        "account_id": account,
+        "reason": "spam",
+        "reported_at": time.time(),
+    }
+
+
+# the worker accepts labels only when signed by the moderation tool (``streams.moderators``)
+MODERATOR_KEY = "java-producer-test-moderators"
+
+
+def _label(event_id: str) -> dict:
+    label = {
+        "type": "moderator.label",
+        "event_id": event_id,
+        "text": "buy cheap followers now",
+        "categories": ["spam"],
+        "moderator_id": "mod-1",
+        "labelled_at": time.time(),
+    }
+    return moderators.sign(label, MODERATOR_KEY.encode())
+
+
+BUILDERS: dict[str, Callable[[str], dict]] = {
+    "chat.messages": _chat,
+    "posts": _post,
+    "user.reports": _report,
+    "moderator.labels": _label,
+}
+
+
+@dataclass
+class Plan:
+    """What was sent with the Java producer, and which outcome each record must end as."""
+
+    jobs: list[tuple[str, str, list[JavaRecord]]] = field(default_factory=list)
+    decided: set[str] = field(default_factory=set)  # chat messages and posts: event ids
+    reported: set[str] = field(default_factory=set)  # reports: report ids (strike signals)
+    labelled: set[str] = field(default_factory=set)  # labels: event ids in the label store
+    dead: dict[str, str] = field(default_factory=dict)  # record key -> dead letter kind
+
+
+def _hostile_plan() -> Plan:
+    """Per codec and input topic: valid records with headers, malformed ones, and on chat
+    messages and reports one record just over the event size limit."""
+    plan = Plan()
+    for codec in CODECS:
+        for topic, build in BUILDERS.items():
+            records: list[JavaRecord] = []
+            outcome = {
+                "chat.messages": plan.decided,
+                "posts": plan.decided,
+                "user.reports": plan.reported,
+                "moderator.labels": plan.labelled,
+            }[topic]
+            for i in range(4):
+                key = f"{codec}-{topic}-ok-{i}"
+                headers = (("trace-id", f"t{i}"), ("origin", "java-console"), ("lang", "中文"))
+                records.append(JavaRecord(key, orjson.dumps(build(key)).decode(), headers))
+                outcome.add(key)
+            valid = build(f"{codec}-{topic}-broken")
+            without_id = {k: v for k, v in valid.items() if k != "event_id"}
+            malformed = {
+                "malformed_json": orjson.dumps(valid)[:-5],
+                "not_an_object": orjson.dumps([valid]),
+                "missing_field": orjson.dumps(without_id),
+            }
+            for kind, value in malformed.items():
+                key = f"{codec}-{topic}-{kind}"
+                records.append(JavaRecord(key, value.decode()))
+                plan.dead[key] = kind
+            if topic in ("chat.messages", "user.reports"):
+                key = f"{codec}-{topic}-near-1mb"
+                huge = {**build(key), "padding": "a" * NEAR_1MB}
+                records.append(JavaRecord(key, orjson.dumps(huge).decode()))
+                plan.dead[key] = "oversize_event"
+            plan.jobs.append((codec, topic, records))
+    return plan
+
+
+def _outcomes(
+    records: list[Record], settings: Settings
+) -> tuple[list[str], list[str], dict[str, list[str]]]:
+    """Decided event ids, ids of valid reports (passed on to be weighed by their reporter),
+    and dead letters by key. A valid report here names an event no worker moderated, so its
+    next hop dead-letters it as ``unknown_event`` (tests/e2e/test_report_trust.py covers that);
+    those are left out: this test is about reading what real producers send."""
+    decided = [
+        r.json()["event_id"] for r in records if r.topic == settings.topic("moderation.decisions")
+    ]
+    reported = [
+        r.json()["report_id"]
+        for r in records
+        if r.topic == settings.topic("reports.by_reporter") and r.json()["kind"] == "report"
+    ]
+    dead: dict[str, list[str]] = {}
+    for r in records:
+        if r.topic == settings.topic("moderation.deadletter"):
+            letter = r.json()
+            if letter["source_topic"] != settings.topic("events.by_id"):
+                dead.setdefault((r.key or b"").decode(), []).append(letter["error_kind"])
+    return decided, reported, dead
+
+
+def _stored_labels(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    return [orjson.loads(line)["event_id"] for line in path.read_bytes().splitlines()]
+
+
+def _wait_for_labels(path: Path, expected: set[str], timeout: float) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not expected <= set(_stored_labels(path)):
+        time.sleep(0.5)
+    return _stored_labels(path)
+
+
+async def _send_transactions(
+    settings: Settings,
+    aborted: list[tuple[str, bytes, bytes]],
+    committed: list[tuple[str, bytes, bytes]],
+) -> None:
+    """One transaction with ``aborted`` (topic, key, value) records rolled back, then one with
+    ``committed`` committed; all on partition 0, so the committed ones come after the others."""
+    producer = AIOKafkaProducer(
+        transactional_id=f"{settings.app_id}-test-tx", acks="all", **client_options(settings)
+    )
+    await producer.start()
+    try:
+        for records, commit in ((aborted, False), (committed, True)):
+            await producer.begin_transaction()
+            for topic, key, value in records:
+                await producer.send_and_wait(settings.topic(topic), value, key=key, partition=0)
+            if commit:
+                await producer.commit_transaction()
+            else:
+                await producer.abort_transaction()
+    finally:
+        await producer.stop()
+
+
+def test_java_producer_records_with_every_codec_and_an_aborted_transaction_each_end_once(
+    start_worker: Callable[..., WorkerProcess],
+    stream_settings: Settings,
+    stream_env: dict[str, str],
+    broker: str,
+) -> None:
+    settings = stream_settings
+    worker = start_worker(env={"CHATGUARD_MODERATOR_HMAC_KEY": MODERATOR_KEY})
+    asyncio.run(ensure_topics(settings))
+    worker.wait_ready()
+
+    # every codec on every input topic, four producers at a time (each is a JVM)
+    plan = _hostile_plan()
+    with ThreadPoolExecutor(4) as pool:
+        list(
+            pool.map(
+                lambda job: java_produce(
+                    broker,
+                    settings.topic(job[1]),
+                    job[2],
+                    codec=job[0],
+                    max_request_size=2_000_000,
+                ),
+                plan.jobs,
+            )
+        )
+
+    # a transaction aborted, then one committed: blocked chat messages and a report in each
+    aborted_ids = [f"tx-aborted-{i}" for i in range(3)]
+    committed_ids = [f"tx-committed-{i}" for i in range(3)]
+
+    def tx_records(ids: list[str], account: str) -> list[tuple[str, bytes, bytes]]:
+        chats = [
+            ("chat.messages", i.encode(), orjson.dumps(_chat(i, ABUSIVE, account))) for i in ids
+        ]
+        report = ("user.reports", ids[0].encode(), orjson.dumps(_report(ids[0], account)))
+        return [*chats, report]
+
+    asyncio.run(
+        _send_transactions(
+            settings,
+            tx_records(aborted_ids, "acct-aborted"),
+            tx_records(committed_ids, "acct-committed"),
+        )
+    )
+
+    expected_dead = set(plan.dead)
+
+    def complete(records: list[Record]) -> bool:
+        decided, reported, dead = _outcomes(records, settings)
+        return (
+            plan.decided | set(committed_ids) <= set(decided)
+            and plan.reported | {committed_ids[0]} <= set(reported)
+            and expected_dead <= set(dead)
+        )
+
+    records = consume(
+        settings,
+        ["moderation.decisions", "moderation.deadletter", "account.strikes", "reports.by_reporter"],
+        until=complete,
+        timeout=180,
+        quiet_for=2.0,
+    )
+    decided, reported, dead = _outcomes(records, settings)
+    assert Counter(decided) == Counter(plan.decided | set(committed_ids))  # each exactly once
+    assert Counter(reported) == Counter(plan.reported | {committed_ids[0]})
+    assert dead == {key: [kind] for key, kind in plan.dead.items()}
+    labels = _wait_for_labels(Path(stream_env["CHATGUARD_LABEL_STORE"]), plan.labelled, 60)
+    assert Counter(labels) == Counter(plan.labelled)
+
+    # the aborted transaction: no decision, no dead letter, no strike (block or report)
+    strikes = [r.json() for r in records if r.topic == settings.topic("account.strikes")]
+    assert {s["account_id"] for s in strikes} >= {"acct-committed"}
+    assert not [s for s in strikes if s["account_id"] == "acct-aborted"]
+    assert not set(aborted_ids) & (set(decided) | set(dead))
+    blocked = {d["event_id"] for d in map(Record.json, records) if d.get("action") == "block"}
+    assert set(committed_ids) <= blocked  # the test's abusive text is blocked, so strikes count
+
+    # the worker is alive and still decides new events
+    fresh = OutgoingEvent("chat.messages", b"fresh", orjson.dumps(_chat("fresh")), "fresh", "valid")
+    produce(settings, [fresh])
+    after = consume(
+        settings,
+        ["moderation.decisions"],
+        until=lambda rs: "fresh" in _outcomes(rs, settings)[0],
+        timeout=60,
+    )
+    assert "fresh" in _outcomes(after, settings)[0]
+    assert worker.returncode is None
+    assert worker.get("/health")[0] == 200
+
+
+def test_tail_shows_committed_records_only(stream_settings: Settings) -> None:
+    """``chatguard tail`` reads committed records: a decision in an aborted transaction (an
+    exactly-once worker that failed mid-batch) is not shown."""
+    settings = stream_settings
+
+    def decision(event_id: str) -> bytes:
+        return orjson.dumps(
+            {
+                "event_id": event_id,
+                "action": "allow",
+                "account_id": "acct-1",
+                "model_version": "v1",
+                "scores": {"spam": 0.1},
+                "triggered": [],
+                "excerpt": event_id,
+            }
+        )
+
+    asyncio.run(ensure_topics(settings))
+    asyncio.run(
+        _send_transactions(
+            settings,
+            [("moderation.decisions", b"k", decision("aborted-decision"))],
+            [("moderation.decisions", b"k", decision("committed-decision"))],
+        )
+    )
+
+    class Lines(list[str]):
+        def write(self, text: str) -> int:
+            self.extend(line for line in text.splitlines() if line)
+            return len(text)
+
+        def flush(self) -> None:
+            pass
+
+    out = Lines()
+    # the aborted record comes first in the partition: a read_uncommitted tail would show it
+    seen = asyncio.run(
+        tail(settings, ["moderation.decisions"], from_beginning=True, count=1, timeout=60, out=out)  # type: ignore[arg-type]
+    )
+    assert seen == 1
+    assert "committed-decision" in out[0]
+
+
+async def _send_batches(
+    settings: Settings, topic: str, batches: list[tuple[str, list[str]]]
+) -> list[int]:
+    """Each ``(codec, ids)`` as one record batch of ``topic`` events on its partition 0, in
+    order; the base offset of each."""
+    producers: dict[str, AIOKafkaProducer] = {}
+    offsets = []
+    try:
+        for codec, ids in batches:
+            if codec not in producers:
+                producers[codec] = AIOKafkaProducer(
+                    compression_type=codec, acks="all", **client_options(settings)
+                )
+                await producers[codec].start()
+            producer = producers[codec]
+            batch = producer.create_batch()
+            for key in ids:
+                value = orjson.dumps(BUILDERS[topic](key))
+                assert batch.append(key=key.encode(), value=value, timestamp=None)
+            sent = await producer.send_batch(batch, settings.topic(topic), partition=0)
+            offsets.append((await sent).offset)
+    finally:
+        for producer in producers.values():
+            await producer.stop()
+    return offsets
+
+
+def test_a_batch_the_worker_cannot_decompress_is_dead_lettered_and_the_partition_goes_on(
+    worker_process: Callable[..., WorkerProcess],
+    stream_settings: Settings,
+    stream_env: dict[str, str],
+) -> None:
+    """A worker whose client lacks a codec (here: snappy) gets one dead letter naming the batch's
+    partition and offsets, handles the records around it, and neither exits nor loops: on the
+    batch reader (chat messages) and on Faust's consumer (user reports)."""
+    settings = stream_settings
+    command = [sys.executable, "-m", "tests.e2e.codecless_worker", "-l", "info"]
+    worker = worker_process(command, stream_env)
+    asyncio.run(ensure_topics(settings))
+    worker.wait_ready()
+    sent: dict[str, tuple[list[str], tuple[int, int]]] = {}
+    for topic in ("chat.messages", "user.reports"):
+        before, snappy, after = (
+            [f"{topic}-{part}-{i}" for i in range(5)] for part in ("a", "b", "c")
+        )
+        offsets = asyncio.run(
+            _send_batches(settings, topic, [("gzip", before), ("snappy", snappy), ("gzip", after)])
+        )
+        sent[topic] = (before + after, (offsets[1], offsets[2] - 1))
+
+    def complete(records: list[Record]) -> bool:
+        decided, reported, dead = _outcomes(records, settings)
+        return (
+            set(sent["chat.messages"][0]) <= set(decided)
+            and set(sent["user.reports"][0]) <= set(reported)
+            and len(dead.get("", [])) >= 2
+        )
+
+    records = consume(
+        settings,
+        ["moderation.decisions", "moderation.deadletter", "account.strikes", "reports.by_reporter"],
+        until=complete,
+        timeout=120,
+        quiet_for=2.0,
+    )
+    decided, reported, _ = _outcomes(records, settings)
+    assert Counter(decided) == Counter(sent["chat.messages"][0])
+    assert set(reported) == set(sent["user.reports"][0])  # a replayed signal counts once anyway
+    dead = [
+        letter
+        for r in records
+        if r.topic == settings.topic("moderation.deadletter")
+        and (letter := r.json())["source_topic"] != settings.topic("events.by_id")
+    ]
+    assert sorted((d["source_topic"], d["source_partition"], d["source_offset"]) for d in dead) == [
+        (settings.topic(topic), 0, sent[topic][1][0]) for topic in ("chat.messages", "user.reports")
+    ]
+    for d in dead:
+        first, last = sent[d["source_topic"].removeprefix(settings.topic_prefix)][1]
+        assert d["error_kind"] == "unreadable_batch"
+        assert f"offsets {first}-{last} of {d['source_topic']}[0]" in d["error"]
+
+    fresh = OutgoingEvent("chat.messages", b"fresh", orjson.dumps(_chat("fresh")), "fresh", "valid")
+    report = OutgoingEvent(
+        "user.reports", b"fresh-report", orjson.dumps(_report("fresh-report")), "r", "valid"
+    )
+    produce(settings, [fresh, report])
+    after_records = consume(
+        settings,
+        ["moderation.decisions", "reports.by_reporter"],
+        until=lambda rs: (
+            "fresh" in _outcomes(rs, settings)[0] and "fresh-report" in _outcomes(rs, settings)[1]
+        ),
+        timeout=60,
+    )
+    assert "fresh" in _outcomes(after_records, settings)[0]
+    assert "fresh-report" in _outcomes(after_records, settings)[1]
+    assert worker.returncode is None
+    assert worker.get("/health")[0] == 200

@@ -1,0 +1,201 @@
+"""Who may strike an account: user reports are evidence, only signed moderator decisions confirm.
+
+Against the real broker and a worker subprocess, an outside tester with a plain producer tries
+report bombing (12 reporters; one reporter with 12 report ids), forged confirmations (the
+report's own ``confirmed`` flag, unsigned and wrongly signed moderator decisions), and reports of
+events that never existed or belong to someone else: none of it restricts or suspends; the most
+it gets is one ``review_account``. Honest reports confirmed by a signed moderator decision still
+restrict once, and the reporters' reliability follows the outcomes on ``reporter.stats``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+import pytest
+
+from chatguard.settings import Settings
+from streams.moderators import decision_record, moderator_key, sign
+from streams.produce import OutgoingEvent
+from tests.e2e.conftest import WorkerProcess
+from tests.e2e.kafka_helpers import Record, consume, produce
+
+pytestmark = pytest.mark.e2e
+
+BENIGN = "see you at 7 at the library, bring the notes"
+
+
+def _post(event_id: str, account: str, text: str = BENIGN) -> OutgoingEvent:
+    data = {
+        "type": "chat.message",
+        "event_id": event_id,
+        "conversation_id": "conv-1",
+        "sender_id": account,
+        "text": text,
+        "sent_at": time.time(),
+    }
+    return OutgoingEvent("chat.messages", event_id.encode(), orjson.dumps(data), event_id, "valid")
+
+
+def _report(
+    report_id: str, reporter: str, event_id: str, account: str, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "type": "user.report",
+        "report_id": report_id,
+        "reporter_id": reporter,
+        "event_id": event_id,
+        "account_id": account,
+        "reason": "fraud",
+        "reported_at": time.time(),
+        **extra,
+    }
+
+
+def _outgoing(topic: str, records: Sequence[dict[str, Any]], key_field: str) -> list[OutgoingEvent]:
+    return [
+        OutgoingEvent(topic, r[key_field].encode(), orjson.dumps(r), r[key_field], "valid")
+        for r in records
+    ]
+
+
+def _moderated(settings: Settings, events: Sequence[OutgoingEvent]) -> None:
+    """Produce ``events`` and wait until each is decided (so the platform has seen it)."""
+    produce(settings, events)
+    ids = {e.event_id for e in events}
+    consume(
+        settings,
+        ["moderation.decisions"],
+        until=lambda rs: {r.json()["event_id"] for r in rs} >= ids,
+        timeout=120,
+    )
+
+
+def _of(records: Sequence[Record], settings: Settings, topic: str) -> list[dict[str, Any]]:
+    return [r.json() for r in records if r.topic == settings.topic(topic)]
+
+
+def test_report_bombing_forged_confirmations_and_unknown_events_never_restrict(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    worker = start_worker()
+    worker.wait_ready()
+    _moderated(stream_settings, [_post("ev-a", "victim-a"), _post("ev-b", "victim-b")])
+
+    # 12 made-up reporters against victim-a's one benign message, all claiming confirmation
+    bombing = [
+        _report(f"bomb-{i}", f"fake-{i}", "ev-a", "victim-a", confirmed=True) for i in range(12)
+    ]
+    # one reporter, 12 report ids, against victim-b
+    sock = [_report(f"sock-{i}", "sock", "ev-b", "victim-b", confirmed=True) for i in range(12)]
+    # 12 reports against victim-c, who never posted: events that do not exist
+    ghosts = [_report(f"ghost-{i}", f"ghoster-{i}", f"no-such-{i}", "victim-c") for i in range(12)]
+    # victim-a's event, reported as if victim-d had sent it
+    mismatch = [_report("wrong-account", "pointer", "ev-a", "victim-d")]
+    # confirmations that no moderator signed: unsigned, signed with another key, and tampered
+    key = moderator_key(stream_settings)
+    assert key is not None
+    forged = []
+    for i, report in enumerate(bombing[:6]):
+        decision = decision_record(
+            b"guessed key", report, outcome="confirm", moderator_id="mod-1", at=time.time()
+        )
+        if i % 3 == 0:
+            decision.pop("signature")
+        elif i % 3 == 1:  # a real moderator's signature on another report, with this one's ids
+            real = decision_record(
+                key, sock[i], outcome="confirm", moderator_id="mod-1", at=time.time()
+            )
+            decision["signature"] = real["signature"]
+        forged.append(decision)
+    produce(
+        stream_settings,
+        [
+            *_outgoing("user.reports", [*bombing, *sock, *ghosts, *mismatch], "report_id"),
+            *_outgoing("moderator.decisions", forged, "report_id"),
+        ],
+    )
+
+    outputs = ["account.actions", "moderation.deadletter", "reporter.stats"]
+
+    def settled(records: list[Record]) -> bool:
+        dead = _of(records, stream_settings, "moderation.deadletter")
+        actions = _of(records, stream_settings, "account.actions")
+        return len(dead) >= 12 + 1 + 6 and any(a["account_id"] == "victim-a" for a in actions)
+
+    records = consume(stream_settings, outputs, until=settled, timeout=120, quiet_for=8)
+    actions = _of(records, stream_settings, "account.actions")
+    assert [(a["account_id"], a["action"]) for a in actions] == [("victim-a", "review_account")]
+    review = actions[0]
+    assert review["strikes"] == 0.0 and review["evidence"] == ["ev-a"]
+    # the review carries the evidence it rests on: reports and reporters, each counted once
+    assert set(review["reports"]) <= {r["report_id"] for r in bombing}
+    assert len(review["reporters"]) == len(set(review["reporters"])) >= 2
+    assert review["report_score"] == pytest.approx(0.5 * len(review["reporters"]))
+
+    dead = _of(records, stream_settings, "moderation.deadletter")
+    kinds = sorted(d["error_kind"] for d in dead)
+    assert kinds == sorted(["unknown_event"] * 12 + ["account_mismatch"] + ["bad_signature"] * 6)
+    assert {d["event_id"] for d in dead if d["error_kind"] == "unknown_event"} == {
+        f"no-such-{i}" for i in range(12)
+    }
+    # reporters' stats: every report was seen and weighed, none was confirmed
+    stats = _of(records, stream_settings, "reporter.stats")
+    latest = {s["reporter_id"]: s for s in stats}
+    assert latest["sock"]["reports"] == 12 and latest["sock"]["confirmed"] == 0
+    assert all(s["confirmed"] == 0 and s["reliability"] == 0.5 for s in latest.values())
+
+
+def test_honest_reports_confirmed_by_a_signed_moderator_restrict_once(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    worker = start_worker(env={"CHATGUARD_RESTRICT_STRIKES": "3", "CHATGUARD_SUSPEND_STRIKES": "6"})
+    worker.wait_ready()
+    events = [_post(f"scam-{i}", "scammer") for i in range(4)]
+    _moderated(stream_settings, events)
+    reports = [_report(f"honest-{i}", f"witness-{i}", f"scam-{i}", "scammer") for i in range(4)]
+    key = moderator_key(stream_settings)
+    assert key is not None
+    decisions = [
+        decision_record(key, r, outcome="confirm", moderator_id="mod-1", at=time.time())
+        for r in reports[:3]
+    ]
+    decisions.append(  # the same confirmation delivered twice counts once
+        sign(dict(decisions[0]), key)
+    )
+    decisions.append(
+        decision_record(key, reports[3], outcome="reject", moderator_id="mod-2", at=time.time())
+    )
+    produce(stream_settings, _outgoing("user.reports", reports, "report_id"))
+    produce(stream_settings, _outgoing("moderator.decisions", decisions, "report_id"))
+
+    def settled(records: list[Record]) -> bool:
+        stats = _of(records, stream_settings, "reporter.stats")
+        decided = {s["reporter_id"] for s in stats if s["confirmed"] + s["rejected"] == 1}
+        actions = _of(records, stream_settings, "account.actions")
+        return len(decided) == 4 and any(a["action"] == "restrict" for a in actions)
+
+    records = consume(
+        stream_settings,
+        ["account.actions", "reporter.stats", "moderation.deadletter"],
+        until=settled,
+        timeout=120,
+        quiet_for=8,
+    )
+    actions = _of(records, stream_settings, "account.actions")
+    restricts = [a for a in actions if a["action"] == "restrict"]
+    assert len(restricts) == 1 and not [a for a in actions if a["action"] == "suspend"]
+    assert restricts[0]["account_id"] == "scammer" and restricts[0]["strikes"] == 3.0
+    assert sorted(restricts[0]["evidence"]) == ["scam-0", "scam-1", "scam-2"]
+    assert restricts[0]["categories"] == {"fraud": 3.0}
+    assert len([a for a in actions if a["action"] == "review_account"]) <= 1
+    assert _of(records, stream_settings, "moderation.deadletter") == []
+
+    latest = {s["reporter_id"]: s for s in _of(records, stream_settings, "reporter.stats")}
+    for i in range(3):
+        assert latest[f"witness-{i}"]["reliability"] == pytest.approx(2 / 3, abs=1e-4)
+    assert latest["witness-3"]["rejected"] == 1
+    assert latest["witness-3"]["reliability"] == pytest.approx(1 / 3, abs=1e-4)

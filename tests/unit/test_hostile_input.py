@@ -1,0 +1,151 @@
+"""A hostile-input corpus: the normalizer and the model stay linear in the length of a message.
+
+Python's ``re`` backtracks, so a pattern that can split one long run of characters between two
+quantifiers, or retry a long run from each of its characters, turns one chat message into minutes
+of CPU ("微信" + 19,990 spaces + "!" did). Each case here is a long run (``CHATGUARD_MAX_TEXT_CHARS``
+long) of one character the patterns care about, alone and around and between each bait word they
+look for. The bound is a ratio to a plain message of the same length timed in the same run (the
+fastest of a few repetitions), so a busy machine slows both sides alike; no absolute timings.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from chatguard.settings import Settings
+from models.normalize import normalize
+from models.registry import ModelRegistry
+
+LENGTH = Settings().max_text_chars
+# A linear pattern costs a few times a plain text's per-character work; a quadratic one on a run
+# this long costs thousands of times more. The bound leaves room for the slowest honest case.
+MAX_RATIO = 15.0
+
+RUNS: dict[str, str] = {
+    "space": " ",
+    "tab": "\t",
+    "newline": "\n",
+    "no_break_space": "\u00a0",
+    "ogham_space": "\u1680",
+    "en_quad": "\u2000",
+    "em_space": "\u2003",
+    "hair_space": "\u200a",
+    "line_separator": "\u2028",
+    "paragraph_separator": "\u2029",
+    "narrow_no_break_space": "\u202f",
+    "math_space": "\u205f",
+    "ideographic_space": "\u3000",
+    "space_ogham_pairs": " \u1680",
+    "space_tab_pairs": " \t",
+    **{f"separator_{ord(c):04x}": c for c in ".-_*·•|/\\~+,，、:：()"},
+    "digits": "1",
+    "digit_comma_pairs": "1,",
+    "digit_comma_comma": "1,,",
+    "digit_dot_pairs": "1.",
+    "digit_space_pairs": "1 ",
+    "digit_dash_pairs": "1-",
+    "letters": "a",
+    "letter_space_pairs": "a ",
+    "letter_dot_pairs": "a.",
+    "letter_dash_pairs": "a-",
+    "chinese_space_pairs": "加 ",
+    "combining_acute": "\u0301",
+    "combining_alternating_classes": "\u0301\u0316",
+    "combining_beyond_plane_0": "\U0001d165\u0316",
+    "zero_width_space": "\u200b",
+    "zero_width_joiner_pairs": "a\u200d",
+    "fullwidth_letters": "ａ",
+    "fullwidth_digits": "１",
+    "fullwidth_digit_comma": "１，",
+}
+
+# one word or sign that starts (or sits inside) each bait pattern: contact cues Chinese and Latin,
+# URL schemes and domains, e-mails and handles, money, phone numbers, punctuation Chinese spacing
+BAITS: tuple[str, ...] = (
+    "微信",
+    "vx",
+    "qq",
+    "tg",
+    "line",
+    "号",
+    "http",
+    "www.",
+    "@",
+    "¥",
+    "元",
+    ".com",
+    "+86",
+    "%",
+)
+
+
+def _hostile(run: str, bait: str) -> str:
+    """``bait``, half the run, ``bait``, the other half, then a character no pattern ends on."""
+    half = run * ((LENGTH - 2 * len(bait) - 1) // (2 * len(run)))
+    return f"{bait}{half}{bait}{half}!"
+
+
+def _interleaved(run: str) -> str:
+    """The run cut into pieces with every bait word between them."""
+    room = LENGTH - sum(len(bait) for bait in BAITS) - 1
+    piece = run * (room // (len(BAITS) + 1) // len(run))
+    return piece + "".join(bait + piece for bait in BAITS) + "!"
+
+
+def _plain() -> str:
+    words = "the quick brown fox jumps over the lazy dog 天天开心 see you at 7 "
+    return (words * (LENGTH // len(words) + 1))[:LENGTH]
+
+
+def _fastest(function: Callable[[str], object], text: str, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function(text)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _assert_linear(function: Callable[[str], object], cases: dict[str, str]) -> None:
+    baseline = max(_fastest(function, _plain(), 5), 1e-4)
+    slow = {}
+    for name, text in cases.items():
+        # one timing per case; only a case over the bound is timed again, to rule out a stall
+        if _fastest(function, text, 1) > MAX_RATIO * baseline:
+            ratio = _fastest(function, text, 3) / baseline
+            if ratio > MAX_RATIO:
+                slow[name] = round(ratio, 1)
+    assert not slow, f"slower than {MAX_RATIO}x a plain text of {LENGTH} chars: {slow}"
+
+
+@pytest.mark.parametrize("run_name", sorted(RUNS))
+def test_normalizing_a_hostile_run_costs_a_constant_factor_of_plain_text(run_name: str) -> None:
+    run = RUNS[run_name]
+    cases = {"alone": (run * (LENGTH // len(run) + 1))[:LENGTH], "interleaved": _interleaved(run)}
+    cases.update({bait: _hostile(run, bait) for bait in BAITS})
+    assert all(len(text) <= LENGTH for text in cases.values())
+    _assert_linear(normalize, cases)
+
+
+def test_scoring_hostile_runs_costs_a_constant_factor_of_plain_text(
+    default_model_registry: ModelRegistry,
+) -> None:
+    model = default_model_registry.load_current()
+
+    def score(text: str) -> object:
+        return model.score([text])
+
+    cases = {name: _interleaved(run) for name, run in RUNS.items()}
+    _assert_linear(score, cases)
+
+
+def test_the_issue_messages_are_normalized_as_before() -> None:
+    """The messages that blocked a worker still get their bait recognised."""
+    assert normalize("微信" + " " * 19_990 + "!") == "微信!"
+    assert normalize("微信" + " " * 19_990 + "abc123") == "微信 contacttoken"
+    assert normalize("1," * 10_000) == "1," * 10_000
+    assert normalize("付款 1,000,000 元") == "付款 moneytoken"
+    assert normalize(" \u1680" * 10_000 + "x") == "x"

@@ -1,0 +1,76 @@
+"""Moderator records count only with a valid HMAC-SHA256 under the shared key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chatguard.settings import Settings
+from streams.moderators import (
+    ModeratorKeyError,
+    decision_record,
+    label_record,
+    moderator_key,
+    sign,
+    verified,
+)
+
+KEY = b"shared-secret"
+
+
+def label() -> dict[str, object]:
+    return label_record(
+        KEY, event_id="e1", text="加微信领红包", categories=["fraud"], moderator_id="m1", at=1.5
+    )
+
+
+def test_a_signed_record_verifies_and_any_change_breaks_it() -> None:
+    record = label()
+    assert verified(record, KEY)
+    assert not verified({**record, "categories": []}, KEY)
+    assert not verified({**record, "moderator_id": "m2"}, KEY)
+    assert not verified({**record, "type": "moderator.decision"}, KEY)
+    assert not verified(record, b"another key")
+    assert not verified(record, None)  # no key configured: nothing is trusted
+    unsigned = {k: v for k, v in record.items() if k != "signature"}
+    assert not verified(unsigned, KEY)
+    assert not verified({**record, "signature": 12}, KEY)
+
+
+def test_the_signature_does_not_depend_on_field_order() -> None:
+    record = label()
+    reordered = dict(reversed(list(record.items())))
+    assert verified(reordered, KEY)
+
+
+def test_a_decision_signs_the_report_it_decides() -> None:
+    report = {
+        "report_id": "r1",
+        "reporter_id": "u1",
+        "event_id": "e1",
+        "account_id": "a1",
+        "reason": "spam",
+    }
+    record = decision_record(KEY, report, outcome="confirm", moderator_id="m1", at=2.0)
+    assert verified(record, KEY) and record["outcome"] == "confirm"
+    assert not verified({**record, "outcome": "reject"}, KEY)
+    assert not verified({**record, "account_id": "a2"}, KEY)
+    assert sign(record, KEY)["signature"] == record["signature"]
+
+
+def test_the_key_comes_from_the_setting_or_a_file(tmp_path: Path) -> None:
+    assert moderator_key(Settings()) is None
+    assert moderator_key(Settings(moderator_hmac_key="abc")) == b"abc"
+    path = tmp_path / "key"
+    path.write_bytes(b"from-file\n")
+    assert moderator_key(Settings(moderator_hmac_key_file=str(path))) == b"from-file"
+    path.write_bytes(b"\n")
+    with pytest.raises(ModeratorKeyError, match="empty"):
+        moderator_key(Settings(moderator_hmac_key_file=str(path)))
+    with pytest.raises(ModeratorKeyError, match="cannot read"):
+        moderator_key(Settings(moderator_hmac_key_file=str(tmp_path / "missing")))
+
+
+def test_the_key_is_not_in_the_settings_repr() -> None:
+    assert "abc-secret" not in repr(Settings(moderator_hmac_key="abc-secret"))

@@ -1,0 +1,157 @@
+"""Scoring beside the event loop, under a time budget: a deliberately slow model (the real default
+model that blocks on one marker text until the test lets it go, as a stuck computation would)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+
+from chatguard.settings import Settings
+from models.policy import Policy
+from models.registry import ModelRegistry
+from streams import topics
+from streams.decide import score_events
+from streams.decoding import Event, decode
+from streams.model_holder import ModelHolder, ServingModel
+from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
+from streams.scoring import MAX_RETIRED, TIMEOUT_KIND, Scorer
+
+MARKER = "SLOW-PILL"
+
+
+class SlowModel:
+    """The real model, except that a batch holding ``MARKER`` blocks until ``release`` is set."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.labels = model.labels
+        self.version = model.version
+        self.release = threading.Event()
+        self.blocked = threading.Semaphore(0)  # one release per call that started blocking
+
+    def score(self, texts: Sequence[str]) -> Any:
+        if any(MARKER in text for text in texts):
+            self.blocked.release()
+            self.release.wait()
+        return self._model.score(texts)
+
+
+@pytest.fixture
+def slow(default_model_registry: ModelRegistry) -> Iterator[ServingModel]:
+    model = default_model_registry.load_current()
+    slow_model = SlowModel(model)
+    yield ServingModel(slow_model, Policy.from_model(model))  # type: ignore[arg-type]
+    slow_model.release.set()  # let every blocked thread finish and exit
+
+
+def _raw(event_id: str, text: str) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "chat.message",
+            "event_id": event_id,
+            "conversation_id": "c",
+            "sender_id": f"acct-{event_id}",
+            "text": text,
+            "sent_at": 1_700_000_000.0,
+        }
+    )
+
+
+def _event(event_id: str, text: str) -> Event:
+    event = decode(
+        _raw(event_id, text), "chat.messages", max_event_bytes=1_000_000, max_text_chars=20_000
+    )
+    assert isinstance(event, Event)
+    return event
+
+
+async def test_a_batch_is_scored_as_before(slow: ServingModel) -> None:
+    events = [_event("a", "good morning"), _event("b", "加微信领红包，日结300")]
+    scores, failures = await Scorer(5.0).score(slow, events)
+    expected, _ = score_events(slow, events)
+    assert failures == []
+    np.testing.assert_allclose(scores, expected)
+
+
+async def test_the_event_loop_runs_while_a_batch_is_scored(slow: ServingModel) -> None:
+    events = [_event("a", "good morning"), _event("b", f"hello {MARKER}")]
+    scoring = asyncio.create_task(Scorer(60.0).score(slow, events))
+    # the model is now blocked inside a batch: the loop must still run other tasks
+    assert await asyncio.to_thread(slow.model.blocked.acquire, timeout=30)  # type: ignore[attr-defined]
+    ticks = 0
+    for _ in range(5):
+        await asyncio.sleep(0.001)
+        ticks += 1
+    assert ticks == 5 and not scoring.done()
+    slow.model.release.set()  # type: ignore[attr-defined]
+    scores, failures = await asyncio.wait_for(scoring, 60)
+    assert failures == [] and np.isfinite(scores).all()
+
+
+async def test_an_event_over_budget_is_a_timeout_and_the_rest_is_scored(
+    slow: ServingModel,
+) -> None:
+    events = [_event("a", "good morning"), _event("b", f"hi {MARKER}"), _event("c", "lunch?")]
+    scores, failures = await Scorer(1.0).score(slow, events)
+    assert [(f.index, f.kind) for f in failures] == [(1, TIMEOUT_KIND)]
+    assert "1 s" in failures[0].error
+    expected, _ = score_events(slow, [events[0], events[2]])
+    np.testing.assert_allclose(scores[[0, 2]], expected)
+    assert np.isnan(scores[1]).all()
+
+
+async def test_threads_left_running_over_budget_are_bounded(slow: ServingModel) -> None:
+    scorer = Scorer(0.2)
+    for i in range(MAX_RETIRED):
+        _, failures = await scorer.score(slow, [_event(f"s{i}", MARKER)])
+        assert [f.kind for f in failures] == [TIMEOUT_KIND]
+    # one more stuck call is over the bound: the scorer waits for a stuck thread to finish
+    waiting = asyncio.create_task(scorer.score(slow, [_event("last", MARKER)]))
+    done, _ = await asyncio.wait({waiting}, timeout=1.5)
+    assert not done
+    slow.model.release.set()  # type: ignore[attr-defined]
+    _, failures = await asyncio.wait_for(waiting, 60)
+    assert [f.kind for f in failures] == [TIMEOUT_KIND]
+
+
+class RecordingSink:
+    def __init__(self) -> None:
+        self.sent: list[Outgoing] = []
+
+    async def send_all(self, records: Sequence[Outgoing]) -> None:
+        self.sent.extend(records)
+
+
+async def test_the_pipeline_dead_letters_a_slow_event_and_decides_the_rest(
+    slow: ServingModel, tmp_path: Any
+) -> None:
+    settings = Settings(scoring_budget_s=1.0, registry=tmp_path)
+    holder = ModelHolder(settings)
+    holder.use(slow)
+    sink = RecordingSink()
+    pipeline = ModerationPipeline(settings, holder, sink)
+    batch = [
+        RawMessage("chat.messages", 0, offset, event_id.encode(), _raw(event_id, text))
+        for offset, (event_id, text) in enumerate(
+            [("a", "good morning"), ("b", f"x {MARKER}"), ("c", "see you at 7")]
+        )
+    ]
+    await pipeline.moderate(batch)
+    decided = [
+        orjson.loads(r.value)["event_id"]
+        for r in sink.sent
+        if r.topic == settings.topic(topics.DECISIONS)
+    ]
+    dead = [
+        orjson.loads(r.value) for r in sink.sent if r.topic == settings.topic(topics.DEAD_LETTER)
+    ]
+    assert sorted(decided) == ["a", "c"]
+    assert [(d["event_id"], d["error_kind"], d["source_offset"]) for d in dead] == [
+        ("b", TIMEOUT_KIND, 1)
+    ]
