@@ -72,6 +72,9 @@ class Settings:
     model_public_key: Path = Path("keys/model-signing.pub")
     # development only: serve models without checking their signature (logged loudly)
     allow_unsigned_models: bool = False
+    # development only: serve rules files nobody signed (``chatguard rules publish`` signs with
+    # the model signing key; workers verify with the model public key)
+    allow_unsigned_rules: bool = False
 
     # Account enforcement
     strike_window_s: float = 86_400.0

@@ -41,14 +41,39 @@ def _load(path: Path) -> Any:
     return load_rules(path.read_text(encoding="utf-8"), name=str(path))
 
 
+def _signing_key(settings: Settings) -> Any:
+    """The private key rules are signed with (the model signing key); None only when unsigned
+    rules are allowed and there is no key. Raises ``ModelError`` naming the missing file."""
+    from models.signing import load_private_key
+
+    if settings.allow_unsigned_rules and not settings.model_signing_key.exists():
+        return None
+    return load_private_key(settings.model_signing_key)
+
+
+def _verifier(settings: Settings) -> Any:
+    """A holder that checks signatures as the workers do, or None if no public key is here."""
+    from models.errors import ModelError
+    from streams.rules_holder import RulesHolder
+
+    holder = RulesHolder()
+    try:
+        holder.trust(settings)
+    except ModelError:
+        return None
+    return holder
+
+
 def _publish(args: argparse.Namespace) -> int:
+    from models.errors import ModelError
     from models.rules import RulesError
     from streams.rules_holder import newest_valid, publish, read_history
 
     settings = Settings.from_env()
     try:
         ruleset = _load(args.file)
-    except (RulesError, OSError) as exc:
+        key = _signing_key(settings)
+    except (RulesError, OSError, ModelError) as exc:
         print(f"chatguard rules publish: {exc}", file=sys.stderr)
         return 1
 
@@ -62,8 +87,8 @@ def _publish(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        current, _ = newest_valid(history)
-        await publish(settings, ruleset.source_text)
+        current, _ = newest_valid(history, _verifier(settings))
+        await publish(settings, ruleset.source_text, key)
         before = current.version if current else "none"
         print(f"published rules {ruleset.version} ({len(ruleset)} rules), replacing {before}")
         return 0
@@ -72,18 +97,24 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
+    from models.errors import ModelError
     from streams.rules_holder import newest_valid, publish, read_history
 
     settings = Settings.from_env()
+    try:
+        key = _signing_key(settings)
+    except ModelError as exc:
+        print(f"chatguard rules rollback: {exc}", file=sys.stderr)
+        return 1
 
     async def run() -> int:
         history, _ = await read_history(settings)
-        current, before = newest_valid(history)
+        current, before = newest_valid(history, _verifier(settings))
         if current is None or not before:
             print("chatguard rules rollback: no earlier version to return to", file=sys.stderr)
             return 1
         previous = next(r for r in reversed(history) if r.version == before[0])
-        await publish(settings, previous.text)
+        await publish(settings, previous.text, key)
         print(f"rolled back rules from {current.version} to {previous.version}")
         return 0
 
@@ -104,7 +135,7 @@ def _show(args: argparse.Namespace) -> int:
         return 0
     settings = Settings.from_env()
     history, _ = asyncio.run(read_history(settings))
-    current, before = newest_valid(history)
+    current, before = newest_valid(history, _verifier(settings))
     if current is None:
         print("no rules published: workers serve rules version none")
         return 0

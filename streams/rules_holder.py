@@ -8,27 +8,42 @@ validates each record and serves the newest valid one. The swap is one attribute
 the pipeline reads it once per batch, so a batch is decided under one rules version. A record
 that does not validate (published around ``chatguard rules publish``) is logged and skipped: the
 previous version keeps serving.
+
+Anyone who can write the topic could otherwise allow-list their own spam, so a record must carry
+an Ed25519 signature over its version and the sha256 of its text, made by ``chatguard rules
+publish`` with the model signing key; workers verify it with the model public key they already
+hold, and refuse (log, ``chatguard_rule_reloads_total{result="unsigned|bad_signature"}``, keep
+the previous version) a record that is unsigned or signed by another key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import getpass
+import hashlib
 import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 
 from chatguard.settings import Settings
+from models.errors import ModelError, SignatureInvalid, SignatureMissing
 from models.rules import EMPTY, RulesError, RuleSet, combine, load_rules
+from models.signing import load_public_key, sign_payload, verify_payload
 from streams import metrics, topics
 from streams.decoding import Event
 from streams.model_holder import ServingModel
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +58,50 @@ class PublishedRules:
     sha256: str
     published_at: float
     published_by: str
+    signature: dict[str, str] | None = None
+
+
+def signed_payload(version: str, sha256: str) -> bytes:
+    """What a rules signature covers: the version and the sha256 of the file's text."""
+    return orjson.dumps({"kind": "chatguard.rules", "sha256": sha256, "version": version})
 
 
 class RulesHolder:
-    """Holds the serving :class:`RuleSet`; ``offer`` switches to a newer valid version."""
+    """Holds the serving :class:`RuleSet`; ``offer`` switches to a newer valid, signed version.
 
-    def __init__(self) -> None:
+    With neither a ``public_key`` nor ``allow_unsigned`` every record is refused (``trust``
+    sets them from the settings)."""
+
+    def __init__(
+        self, public_key: Ed25519PublicKey | None = None, *, allow_unsigned: bool = False
+    ) -> None:
         self.current: RuleSet = EMPTY
         self.last_error: str | None = None
         self.next_offset: int | None = None  # of the rules topic, once caught up
+        self.public_key = public_key
+        self.allow_unsigned = allow_unsigned
+
+    def trust(self, settings: Settings) -> None:
+        """Verify with the model public key, or not at all under the development override."""
+        self.allow_unsigned = settings.allow_unsigned_rules
+        if self.allow_unsigned:
+            log.warning(
+                "CHATGUARD_ALLOW_UNSIGNED_RULES is on: rules signatures are NOT checked; "
+                "anyone who can write the rules topic decides what is allowed"
+            )
+        elif self.public_key is None:
+            self.public_key = load_public_key(settings.model_public_key)
+
+    def check_signature(self, published: PublishedRules) -> None:
+        """Raise ``SignatureMissing`` / ``SignatureInvalid`` unless a trusted key signed it."""
+        if self.allow_unsigned:
+            return
+        what = f"rules {published.version!r}"
+        if self.public_key is None:
+            msg = f"{what}: no public key to verify rules with; refusing it"
+            raise SignatureMissing(msg)
+        payload = signed_payload(published.version, _sha256(published.text))
+        verify_payload(what, published.signature, payload, self.public_key)
 
     def offer(self, value: bytes | None, limit: int | None = None) -> str | None:
         """Serve the rules in a record of the topic if they validate; the new version or None.
@@ -63,14 +113,16 @@ class RulesHolder:
                 msg = f"a {len(value or b'')}-byte rules record is over the {limit}-byte limit"
                 raise RulesError(msg)
             published = decode_record(0, value)
+            self.check_signature(published)  # before parsing: only a trusted file is parsed
             ruleset = load_rules(published.text, name=f"rules {published.version!r}")
             if ruleset.version != published.version:
                 msg = f"record says version {published.version!r}, its file {ruleset.version!r}"
                 raise RulesError(msg)
-        except RulesError as exc:
+        except (RulesError, SignatureMissing, SignatureInvalid) as exc:
             self.last_error = str(exc)
             log.error("refused rules, keeping %s: %s", self.current.version, exc)
-            metrics.RULE_RELOADS.labels(result="refused").inc()
+            result = {SignatureMissing: "unsigned", SignatureInvalid: "bad_signature"}
+            metrics.RULE_RELOADS.labels(result=result.get(type(exc), "refused")).inc()
             return None
         self.last_error = None
         if ruleset.version == self.current.version and ruleset.sha256 == self.current.sha256:
@@ -90,6 +142,11 @@ class RulesHolder:
     ) -> None:
         """Read the rules topic for ever (from where ``catch_up`` stopped), switching to each
         newer valid version; a lost connection is retried, never the end of the task."""
+        if self.public_key is None and not self.allow_unsigned:
+            try:
+                self.trust(settings)
+            except ModelError as exc:  # no key: every record is refused, with this reason
+                log.error("cannot verify rules: %s", exc)
         while True:
             try:
                 await self._follow(settings, on_switch)
@@ -124,6 +181,7 @@ class RulesHolder:
 
     async def catch_up(self, settings: Settings) -> str:
         """Serve the newest valid version on the topic now (before a worker takes traffic)."""
+        self.trust(settings)
         history, end = await read_history(settings)
         for record in reversed(history):
             self.offer(encode_record(record), settings.max_record_bytes)
@@ -188,8 +246,13 @@ def encode_record(record: PublishedRules) -> bytes:
             "sha256": record.sha256,
             "published_at": record.published_at,
             "published_by": record.published_by,
+            "signature": record.signature,
         }
     )
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def decode_record(offset: int, value: bytes | None) -> PublishedRules:
@@ -203,6 +266,7 @@ def decode_record(offset: int, value: bytes | None) -> PublishedRules:
             str(data.get("sha256", "")),
             float(data.get("published_at", 0.0)),
             str(data.get("published_by", "")),
+            data.get("signature") if isinstance(data.get("signature"), dict) else None,
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         msg = f"not a rules record: {exc}"
@@ -257,11 +321,21 @@ async def read_history(settings: Settings) -> tuple[list[PublishedRules], int]:
     return records, end
 
 
-async def publish(settings: Settings, text: str) -> RuleSet:
-    """Validate ``text`` (raises :class:`RulesError`) and publish it as the newest version."""
+async def publish(
+    settings: Settings, text: str, private_key: Ed25519PrivateKey | None = None
+) -> RuleSet:
+    """Validate ``text`` (raises :class:`RulesError`) and publish it as the newest version,
+    signed with ``private_key`` (unsigned without one: only for workers that allow it)."""
     ruleset = load_rules(text)
     await ensure_rules_topic(settings)
-    record = PublishedRules(-1, ruleset.version, text, ruleset.sha256, time.time(), _publisher())
+    signature = (
+        sign_payload(signed_payload(ruleset.version, ruleset.sha256), private_key)
+        if private_key is not None
+        else None
+    )
+    record = PublishedRules(
+        -1, ruleset.version, text, ruleset.sha256, time.time(), _publisher(), signature
+    )
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(**topics.client_options(settings), acks="all")
@@ -306,14 +380,18 @@ async def _fetch(consumer: Any, partition: Any, end: int | None = None) -> list[
     return list(fetched.get(partition, []))
 
 
-def newest_valid(history: Sequence[PublishedRules]) -> tuple[PublishedRules | None, list[str]]:
-    """The record workers serve (the newest that validates) and the versions served before it,
-    newest first, without repeats."""
+def newest_valid(
+    history: Sequence[PublishedRules], holder: RulesHolder | None = None
+) -> tuple[PublishedRules | None, list[str]]:
+    """The record workers serve (the newest that validates and, given the ``holder`` that
+    verifies, is signed) and the versions served before it, newest first, without repeats."""
     valid = []
     for record in history:
         try:
+            if holder is not None:
+                holder.check_signature(record)
             load_rules(record.text)
-        except RulesError:
+        except (RulesError, SignatureMissing, SignatureInvalid):
             continue
         valid.append(record)
     if not valid:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import threading
 import time
 from collections import defaultdict
@@ -10,10 +12,14 @@ from pathlib import Path
 
 import orjson
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chatguard.cli import main as chatguard_main
 from chatguard.settings import Settings
+from models.signing import sign_payload
 from streams.produce import OutgoingEvent
+from streams.rules_holder import PublishedRules, encode_record, signed_payload
+from tests.conftest import ModelKeys
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import Record, accounted, consume, produce, produce_bytes
 
@@ -156,6 +162,23 @@ def test_a_rule_published_while_traffic_flows_switches_every_worker_without_loss
     assert all(worker.returncode is None for worker in workers)  # no restart
 
 
+def _produce_rules(
+    settings: Settings, version: str, text: str, key: Ed25519PrivateKey | None
+) -> None:
+    """A rules record written straight to the topic, around ``chatguard rules publish``."""
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    record = PublishedRules(-1, version, text, sha, time.time(), "someone")
+    if key is not None:
+        record = dataclasses.replace(
+            record, signature=sign_payload(signed_payload(version, sha), key)
+        )
+    produce_bytes(
+        settings.bootstrap_servers,
+        settings.topic("moderation.rules"),
+        [(version.encode(), encode_record(record))],
+    )
+
+
 def test_an_invalid_file_is_refused_and_the_fleet_keeps_serving_then_rolls_back(
     start_worker: Callable[..., WorkerProcess],
     stream_settings: Settings,
@@ -163,6 +186,7 @@ def test_an_invalid_file_is_refused_and_the_fleet_keeps_serving_then_rolls_back(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    model_keys: ModelKeys,
 ) -> None:
     _use_env(monkeypatch, stream_env)
     (tmp_path / "v1.yaml").write_text(RULES_V1)
@@ -179,13 +203,8 @@ def test_an_invalid_file_is_refused_and_the_fleet_keeps_serving_then_rolls_back(
     error = capsys.readouterr().err
     assert "rule 'broken-regex' (line 7)" in error and "nothing applied" in error
 
-    # published around the command's validation: every worker refuses it on its own
-    forged = {"version": "fleet-bad", "text": INVALID, "sha256": "", "published_at": time.time()}
-    produce_bytes(
-        stream_settings.bootstrap_servers,
-        stream_settings.topic("moderation.rules"),
-        [(b"fleet-bad", orjson.dumps(forged))],
-    )
+    # signed but published around the command's validation: every worker refuses it on its own
+    _produce_rules(stream_settings, "fleet-bad", INVALID, model_keys.private_key)
     worker.wait_for_log("refused rules, keeping fleet-1")
     _, body = worker.get("/ready")
     ready = orjson.loads(body)
@@ -212,3 +231,48 @@ def test_an_invalid_file_is_refused_and_the_fleet_keeps_serving_then_rolls_back(
     shown = capsys.readouterr().out
     assert "serving rules fleet-1" in shown and "zebracorn-scam" in shown
     assert "earlier versions (newest first): fleet-2" in shown
+
+
+ALLOW_ALL = """\
+version: forged
+rules:
+  - id: allow-everything
+    category: spam
+    match: {regex: "."}
+    effect: allow
+"""
+
+
+def test_forged_rules_records_do_not_change_what_workers_serve(
+    start_worker: Callable[..., WorkerProcess],
+    stream_settings: Settings,
+    stream_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whoever can write the rules topic, without the signing key, cannot allow-list spam."""
+    _use_env(monkeypatch, stream_env)
+    (tmp_path / "v1.yaml").write_text(RULES_V1)
+    assert chatguard_main(["rules", "publish", str(tmp_path / "v1.yaml")]) == 0
+    worker = start_worker()
+    worker.wait_ready()
+    worker.wait_for_log("rules fleet-1")
+
+    _produce_rules(stream_settings, "forged", ALLOW_ALL, None)
+    worker.wait_for_log("rules 'forged' is not signed")
+    _produce_rules(stream_settings, "forged", ALLOW_ALL, Ed25519PrivateKey.generate())
+    worker.wait_for_log("rules 'forged' has a bad signature (signed by key")
+    _, body = worker.get("/ready")
+    assert orjson.loads(body)["rules_version"] == "fleet-1"
+    _, metrics_body = worker.get("/metrics")
+    assert b'chatguard_rule_reloads_total{result="unsigned"} 1.0' in metrics_body
+    assert b'chatguard_rule_reloads_total{result="bad_signature"} 1.0' in metrics_body
+
+    produce(stream_settings, [_chat(i, "after-forged") for i in range(20)])
+    records = consume(
+        stream_settings, ["moderation.decisions"], until=lambda rs: len(rs) >= 20, timeout=120
+    )
+    decisions = _decisions(records, stream_settings)
+    assert len(decisions) == 20
+    for decision in decisions:
+        assert decision["rules_version"] == "fleet-1" and decision["action"] == "block"

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import time
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
 from models.policy import Policy
 from models.registry import ModelRegistry
 from models.rules import RulesError, RuleSet, combine, extract_contacts, load_rules
+from models.signing import sign_payload
+from streams import metrics
 from streams.decide import Position, build_decisions
 from streams.decoding import Event
 from streams.model_holder import ServingModel
 from streams.rules_dry_run import Row, dry_run
-from streams.rules_holder import RulesHolder, apply_rules
+from streams.rules_holder import (
+    PublishedRules,
+    RulesHolder,
+    apply_rules,
+    encode_record,
+    signed_payload,
+)
 
 RULES = """\
 version: "2026-11-30.1"
@@ -340,12 +352,17 @@ def test_a_score_effect_moves_the_score_and_the_policy_decides_on_it(
     assert without["rules_version"] == "empty"
 
 
-def test_the_holder_refuses_an_invalid_record_and_keeps_serving() -> None:
-    from streams.rules_holder import PublishedRules, encode_record
+def _signed(record: PublishedRules, key: Ed25519PrivateKey) -> bytes:
+    sha = hashlib.sha256(record.text.encode()).hexdigest()
+    signature = sign_payload(signed_payload(record.version, sha), key)
+    return encode_record(dataclasses.replace(record, sha256=sha, signature=signature))
 
-    holder = RulesHolder()
+
+def test_the_holder_refuses_an_invalid_record_and_keeps_serving() -> None:
+    key = Ed25519PrivateKey.generate()
+    holder = RulesHolder(key.public_key())
     good = PublishedRules(0, "2026-11-30.1", RULES, "", 0.0, "t")
-    assert holder.offer(encode_record(good)) == "2026-11-30.1"
+    assert holder.offer(_signed(good, key)) == "2026-11-30.1"
     bad = PublishedRules(
         1,
         "v2",
@@ -354,12 +371,41 @@ def test_the_holder_refuses_an_invalid_record_and_keeps_serving() -> None:
         0.0,
         "t",
     )
-    assert holder.offer(encode_record(bad)) is None
+    assert holder.offer(_signed(bad, key)) is None
     assert holder.current.version == "2026-11-30.1"
     assert holder.last_error is not None and "rule 'x' (line 2)" in holder.last_error
     assert holder.offer(b"not json") is None
     assert holder.current.version == "2026-11-30.1"
-    assert holder.offer(encode_record(good)) is None  # the same version again: no switch
+    assert holder.offer(_signed(good, key)) is None  # the same version again: no switch
+    assert holder.offer(b"x" * 2_000, limit=1_000) is None  # oversize: refused unparsed
+    assert holder.last_error is not None and "over the 1000-byte limit" in holder.last_error
+
+
+ALLOW_ALL = (
+    "version: evil\nrules: [{id: all, category: spam, match: {regex: '.'}, effect: allow}]\n"
+)
+
+
+def test_the_holder_serves_only_rules_signed_by_the_trusted_key() -> None:
+    trusted, other = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    holder = RulesHolder(trusted.public_key())
+    assert holder.offer(_signed(PublishedRules(0, "2026-11-30.1", RULES, "", 0.0, "t"), trusted))
+    evil = PublishedRules(1, "evil", ALLOW_ALL, "", 0.0, "t")
+    before = metrics.RULE_RELOADS.labels(result="unsigned")._value.get()
+    assert holder.offer(encode_record(evil)) is None
+    assert holder.last_error is not None and "is not signed" in holder.last_error
+    assert metrics.RULE_RELOADS.labels(result="unsigned")._value.get() == before + 1
+    assert holder.offer(_signed(evil, other)) is None
+    assert holder.last_error is not None and "bad signature" in holder.last_error
+    # a trusted signature over other text: the text was swapped after signing
+    signed = orjson.loads(_signed(PublishedRules(2, "evil", RULES, "", 0.0, "t"), trusted))
+    signed["text"] = ALLOW_ALL
+    assert holder.offer(orjson.dumps(signed)) is None
+    assert holder.last_error is not None and "bad signature" in holder.last_error
+    assert holder.current.version == "2026-11-30.1"
+    # no key at all: nothing is served; the development override serves unsigned files
+    assert RulesHolder().offer(_signed(evil, trusted)) is None
+    assert RulesHolder(allow_unsigned=True).offer(encode_record(evil)) == "evil"
 
 
 def test_dry_run_counts_hits_precision_recall_and_changed_decisions(serving: ServingModel) -> None:
