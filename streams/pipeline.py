@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import orjson
 
 from chatguard.settings import Settings
+from models.normalize import Analysis
 from streams import metrics, moderators, reports, topics
 from streams.decide import Position, build_decisions
 from streams.decoding import Event, Rejected, check_categories, decode
@@ -202,7 +203,8 @@ class ModerationPipeline:
         serving = self.holder.current  # one version for the whole batch
         ruleset = self.rules.current  # likewise one rules version
         started = time.perf_counter()
-        scores, failures = await self._scorer.score(serving, events)
+        memo: dict[str, Analysis] = {}  # the normalized texts scoring computed, for the rules
+        scores, failures = await self._scorer.score(serving, events, memo)
         metrics.SCORING_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(len(events))
         if failures:
@@ -221,7 +223,7 @@ class ModerationPipeline:
             scores = scores[keep]
         positions = [Position(m.topic, m.partition, m.offset) for m in sources]
         decisions = build_decisions(serving, events, positions, scores, time.time())
-        apply_rules(ruleset, serving, events, scores, decisions)
+        apply_rules(ruleset, serving, events, scores, decisions, memo)
         actions: Counter[str] = Counter()
         triggered: Counter[tuple[str, str]] = Counter()
         for decision, source in zip(decisions, sources, strict=True):

@@ -24,7 +24,7 @@ import hashlib
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ import orjson
 
 from chatguard.settings import Settings
 from models.errors import ModelError, SignatureInvalid, SignatureMissing
+from models.normalize import Analysis
 from models.rules import EMPTY, RulesError, RuleSet, combine, load_rules
 from models.signing import load_public_key, sign_payload, verify_payload
 from streams import metrics, topics
@@ -197,8 +198,12 @@ def apply_rules(
     events: Sequence[Event],
     scores: np.ndarray,
     decisions: list[dict[str, Any]],
+    memo: Mapping[str, Analysis] | None = None,
 ) -> None:
-    """Stamp ``rules_version`` on every decision and apply the rules that fire (in place)."""
+    """Stamp ``rules_version`` on every decision and apply the rules that fire (in place).
+
+    ``memo`` holds the normalized texts scoring computed (``score_events``): the rules match on
+    them rather than normalizing each text again (a text missing from it is normalized here)."""
     version = ruleset.version
     if not len(ruleset):
         for decision in decisions:
@@ -208,8 +213,13 @@ def apply_rules(
     now = time.time()
     for event, row, decision in zip(events, scores, decisions, strict=True):
         decision["rules_version"] = version
+        analysis = memo.get(event.text) if memo is not None else None
         fired = ruleset.match(
-            event.text, dict(zip(labels, row.tolist(), strict=True)), event.source, now
+            event.text,
+            dict(zip(labels, row.tolist(), strict=True)),
+            event.source,
+            now,
+            analysis[0] if analysis is not None else None,
         )
         if not fired:
             continue

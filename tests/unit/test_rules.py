@@ -14,12 +14,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
+from models import rules as rules_module
+from models.normalize import Analysis, normalize
 from models.policy import Policy
 from models.registry import ModelRegistry
 from models.rules import RulesError, RuleSet, combine, extract_contacts, load_rules
 from models.signing import sign_payload
 from streams import metrics
-from streams.decide import Position, build_decisions
+from streams.decide import Position, build_decisions, score_events
 from streams.decoding import Event
 from streams.model_holder import ServingModel
 from streams.rules_dry_run import Row, dry_run
@@ -337,6 +339,28 @@ def test_decisions_carry_the_rules_version_and_name_the_rules_that_fired(
     assert listed["triggered"] == ["gambling"]
     assert allowed["action"] == "allow" and "rule:partner-shop" in allowed["reasons"]
     assert allowed["triggered"] == []
+
+
+def test_rules_read_the_normalized_text_scoring_computed(
+    serving: ServingModel, ruleset: RuleSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scoring records each text's normalized form; the rules match on it, never normalizing a
+    text again (the cost of 100,000 terms was mostly that second normalization)."""
+    texts = ["see you at lunch, c a s i n o bonus inside", "see you at lunch tomorrow"]
+    events = [Event("chat.message", f"e{i}", "a", t, "chat", {}) for i, t in enumerate(texts)]
+    memo: dict[str, Analysis] = {}
+    scores, _ = score_events(serving, events, memo)
+    assert {t: memo[t][0] for t in texts} == {t: normalize(t) for t in texts}
+
+    def refuse(text: str) -> str:
+        raise AssertionError(f"normalized twice: {text!r}")
+
+    monkeypatch.setattr(rules_module, "normalize", refuse)
+    positions = [Position("chat.messages", 0, i) for i in range(len(events))]
+    decisions = build_decisions(serving, events, positions, scores, 0.0)
+    apply_rules(ruleset, serving, events, scores, decisions, memo)
+    assert "rule:casino-terms" in decisions[0]["reasons"] and decisions[0]["action"] == "block"
+    assert decisions[1]["action"] == "allow"
 
 
 def test_a_score_effect_moves_the_score_and_the_policy_decides_on_it(
