@@ -93,6 +93,12 @@ class RulesHolder:
         elif self.public_key is None:
             self.public_key = load_public_key(settings.model_public_key)
 
+    def _try_trust(self, settings: Settings) -> None:
+        try:
+            self.trust(settings)
+        except ModelError as exc:  # no key: every record is refused, with this reason
+            log.error("cannot verify rules, none will be served: %s", exc)
+
     def check_signature(self, published: PublishedRules) -> None:
         """Raise ``SignatureMissing`` / ``SignatureInvalid`` unless a trusted key signed it."""
         if self.allow_unsigned:
@@ -144,10 +150,7 @@ class RulesHolder:
         """Read the rules topic for ever (from where ``catch_up`` stopped), switching to each
         newer valid version; a lost connection is retried, never the end of the task."""
         if self.public_key is None and not self.allow_unsigned:
-            try:
-                self.trust(settings)
-            except ModelError as exc:  # no key: every record is refused, with this reason
-                log.error("cannot verify rules: %s", exc)
+            self._try_trust(settings)
         while True:
             try:
                 await self._follow(settings, on_switch)
@@ -181,8 +184,11 @@ class RulesHolder:
             await consumer.stop()
 
     async def catch_up(self, settings: Settings) -> str:
-        """Serve the newest valid version on the topic now (before a worker takes traffic)."""
-        self.trust(settings)
+        """Serve the newest valid version on the topic now (before a worker takes traffic).
+
+        Without a public key (a worker allowed unsigned models) it still starts, refusing every
+        rules record with that reason."""
+        self._try_trust(settings)
         history, end = await read_history(settings)
         for record in reversed(history):
             self.offer(encode_record(record), settings.max_record_bytes)
