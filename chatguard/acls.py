@@ -29,7 +29,8 @@ PRODUCER_TOPICS = (topics.CHAT_MESSAGES, topics.POSTS, topics.USER_REPORTS)
 # moderator decisions on reports and labels for training: only the moderation tool
 MODERATION_TOPICS = (topics.MODERATOR_LABELS, topics.MODERATOR_DECISIONS)
 WORKER_READS = tuple(dict.fromkeys((*topics.INPUTS, *MODERATION_TOPICS)))
-WORKER_WRITES = (*topics.OUTPUTS, *topics.INTERNAL)
+# the learned list: only ever blocks by contact token, taught by workers (streams.rules_holder)
+WORKER_WRITES = (*topics.OUTPUTS, *topics.INTERNAL, topics.LEARNED)
 # rules files: published by the admin (`chatguard rules publish`), read by every worker
 ADMIN_WRITES = (topics.RULES,)
 

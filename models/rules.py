@@ -26,6 +26,9 @@ The file::
         effect: block           # block | review | allow | {score: {fraud: 0.4, spam: -0.2}}
         sources: [chat, post:ad]  # optional: event sources it applies to
         expires: 2026-12-31T00:00:00Z  # optional: ignored after this instant
+    learned:                    # optional: moderators' edits of the learned list (models.learned)
+      pin: [evil-pay.top]       # blocks until unpinned
+      remove: [partner-shop.com]  # never fires, learned or pinned
 
 Precedence when several rules fire: an ``allow`` rule wins (an explicit allow-list beats the
 model), then ``block``, then ``review`` (which never lowers a model's block). Score effects are
@@ -210,9 +213,20 @@ class RuleHit:
 class RuleSet:
     """A compiled rules file. ``match`` gives the rules that fire for one event."""
 
-    def __init__(self, version: str, rules: Sequence[Rule], source_text: str = "") -> None:
+    def __init__(
+        self,
+        version: str,
+        rules: Sequence[Rule],
+        source_text: str = "",
+        *,
+        pinned: Iterable[str] = (),
+        removed: Iterable[str] = (),
+    ) -> None:
         self.version = version
         self.rules = tuple(rules)
+        # contact tokens moderators pinned to, or removed from, the learned list (models.learned)
+        self.pinned = tuple(pinned)
+        self.removed = tuple(removed)
         self.source_text = source_text
         self.sha256 = hashlib.sha256(source_text.encode()).hexdigest()
         self._term_rules: dict[str, list[int]] = {}
@@ -232,7 +246,7 @@ class RuleSet:
         self._regexes = {
             i: _compile_regex(rule.regex) for i, rule in enumerate(self.rules) if rule.regex
         }
-        self._needs_contacts = any(rule.contacts for rule in self.rules)
+        self.needs_contacts = any(rule.contacts for rule in self.rules)
         self._needs_text = bool(self._term_rules or self._regexes)
 
     def __len__(self) -> int:
@@ -252,8 +266,10 @@ class RuleSet:
         source: str | None,
         now: float,
         normalized: str | None = None,
+        contacts: Contacts | None = None,
     ) -> list[Rule]:
-        """Rules whose every condition holds for this event, in file order."""
+        """Rules whose every condition holds for this event, in file order (``normalized`` and
+        ``contacts``, when the caller has them, spare computing them again)."""
         if not self.rules:
             return []
         if self._needs_text and normalized is None:
@@ -263,7 +279,8 @@ class RuleSet:
             for end, (term, indices) in self._automaton.iter(normalized):
                 if _on_word_boundary(normalized, end - len(term) + 1, end):
                     term_hits.update(indices)
-        contacts = extract_contacts(text) if self._needs_contacts else None
+        if contacts is None and self.needs_contacts:
+            contacts = extract_contacts(text)
         fired = []
         for index, rule in enumerate(self.rules):
             if rule.expires is not None and now >= rule.expires:
@@ -347,9 +364,12 @@ def load_rules(text: str, *, name: str = "rules file") -> RuleSet:
     version = data.get("version")
     if not isinstance(version, str | int | float) or not str(version).strip():
         errors.append("'version' is missing: every rules file names its version")
-    unknown = set(data) - {"version", "lists", "rules"}
+    unknown = set(data) - {"version", "lists", "rules", "learned"}
     if unknown:
-        errors.append(f"unknown top-level keys {sorted(unknown)} (allowed: version, lists, rules)")
+        errors.append(
+            f"unknown top-level keys {sorted(unknown)} (allowed: version, lists, rules, learned)"
+        )
+    pinned, removed = _parse_learned(data.get("learned"), errors.append)
     lists = data.get("lists") or {}
     if not isinstance(lists, dict) or not all(
         isinstance(v, list) and all(isinstance(x, str | int) for x in v) for v in lists.values()
@@ -378,7 +398,44 @@ def load_rules(text: str, *, name: str = "rules file") -> RuleSet:
     if errors:
         msg = f"{name} refused, nothing applied:\n  " + "\n  ".join(errors)
         raise RulesError(msg)
-    return RuleSet(str(version).strip(), rules, text)
+    return RuleSet(str(version).strip(), rules, text, pinned=pinned, removed=removed)
+
+
+_PHONE_LIKE = re.compile(r"^[\d\s+\-().]+$")
+
+
+def canonical_token(value: object) -> str:
+    """A contact token as the learned list keys it: digits for a phone number, a host name
+    without ``www.``, a WeChat ID in lower case."""
+    folded = _fold(str(value)).strip()
+    if _PHONE_LIKE.match(folded):
+        return "".join(c for c in folded if c.isdigit())
+    return _strip_url(folded).split("/", 1)[0].strip(".")
+
+
+def _parse_learned(
+    value: object, error: Callable[[str], None]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``learned: {pin: [...], remove: [...]}``: the moderators' edits of the learned list."""
+    from models.learned import valid_token
+
+    if value is None:
+        return (), ()
+    if not isinstance(value, dict) or set(value) - {"pin", "remove"}:
+        error("'learned' must be a mapping with 'pin' and/or 'remove' lists of contact tokens")
+        return (), ()
+    out: list[tuple[str, ...]] = []
+    for key in ("pin", "remove"):
+        raw = value.get(key) or []
+        if not isinstance(raw, list) or not all(isinstance(x, str | int) for x in raw):
+            error(f"'learned.{key}' must be a list of contact tokens")
+            raw = []
+        tokens = [canonical_token(x) for x in raw]
+        bad = [str(x) for x, t in zip(raw, tokens, strict=True) if not valid_token(t)]
+        if bad:
+            error(f"'learned.{key}' has entries that are not contact tokens: {bad}")
+        out.append(tuple(dict.fromkeys(t for t in tokens if valid_token(t))))
+    return out[0], out[1]
 
 
 def _parse_yaml(text: str) -> tuple[yaml.Node | None, Any]:

@@ -108,6 +108,27 @@ RULE_LIST_SIZE = Gauge(
     ["rule"],
     registry=REGISTRY,
 )
+LEARNED_HITS = Counter(
+    "chatguard_learned_hits_total",
+    "Learned-list entries that fired (each blocks the message that carries its token).",
+    registry=REGISTRY,
+)
+LEARNED_ENTRIES = Gauge(
+    "chatguard_learned_entries",
+    "Entries of the served learned list (learned and pinned, removals applied).",
+    registry=REGISTRY,
+)
+LEARNED_RECORDS = Counter(
+    "chatguard_learned_records_total",
+    "Learned-list records read, by result (ok, refused).",
+    ["result"],
+    registry=REGISTRY,
+)
+LEARNED_TOKENS = Counter(
+    "chatguard_learned_tokens_total",
+    "Contact tokens this worker taught the fleet (enough blocked events from enough accounts).",
+    registry=REGISTRY,
+)
 RULE_RELOADS = Counter(
     "chatguard_rule_reloads_total",
     "Rules versions offered, by result.",

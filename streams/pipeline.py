@@ -17,9 +17,10 @@ import orjson
 
 from chatguard.settings import Settings
 from models.normalize import Analysis
-from streams import metrics, moderators, reports, topics
+from streams import learned_list, metrics, moderators, reports, topics
 from streams.decide import Position, build_decisions
 from streams.decoding import Event, Rejected, check_categories, decode
+from streams.learned_list import LearnedHolder
 from streams.model_holder import ModelHolder
 from streams.rules_holder import SHARED, RulesHolder, apply_rules
 from streams.scoring import Scorer
@@ -75,11 +76,14 @@ class ModerationPipeline:
         holder: ModelHolder,
         sink: OutputSink,
         rules: RulesHolder = SHARED,
+        learned: LearnedHolder = learned_list.SHARED,
     ) -> None:
         self.settings = settings
         self.holder = holder
         self.sink = sink
         self.rules = rules
+        self.learned = learned
+        self._contacts = settings.topic(topics.CONTACTS_BLOCKED)
         self._scorer = Scorer(settings.scoring_budget_s)
         self._decisions = settings.topic(topics.DECISIONS)
         self._review = settings.topic(topics.REVIEW)
@@ -223,7 +227,9 @@ class ModerationPipeline:
             scores = scores[keep]
         positions = [Position(m.topic, m.partition, m.offset) for m in sources]
         decisions = build_decisions(serving, events, positions, scores, time.time())
-        apply_rules(ruleset, serving, events, scores, decisions, memo)
+        learned = self.learned.view(ruleset)
+        evidence = apply_rules(ruleset, serving, events, scores, decisions, memo, learned)
+        out.extend(Outgoing(self._contacts, key, value, sources[i]) for i, key, value in evidence)
         actions: Counter[str] = Counter()
         triggered: Counter[tuple[str, str]] = Counter()
         for decision, source in zip(decisions, sources, strict=True):

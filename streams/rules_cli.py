@@ -23,6 +23,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     rollback = commands.add_parser("rollback", help="republish the version served before")
     rollback.set_defaults(handler=_rollback)
 
+    for name, help_text in (
+        ("pin", "block TOKEN (domain, phone, WeChat or QQ ID) fleet-wide until unpinned"),
+        ("unpin", "stop TOKEN from blocking, whether pinned or learned from enforcement"),
+    ):
+        edit = commands.add_parser(name, help=help_text)
+        edit.add_argument("token")
+        edit.set_defaults(handler=_edit_learned, pin=name == "pin")
+
     show = commands.add_parser("show", help="the version workers serve, its rules, the history")
     show.add_argument("--file", type=Path, default=None, help="show FILE instead (validates it)")
     show.set_defaults(handler=_show)
@@ -121,8 +129,62 @@ def _rollback(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _edit_learned(args: argparse.Namespace) -> int:
+    """Republish the served rules file with TOKEN pinned (or removed) in its ``learned``
+    section: a new, signed version like any other, so it reaches every worker the same way."""
+    from models.errors import ModelError
+    from models.learned import valid_token
+    from models.rules import RulesError, canonical_token
+    from streams.rules_holder import newest_valid, publish, read_history
+
+    command = "pin" if args.pin else "unpin"
+    token = canonical_token(args.token)
+    if not valid_token(token):
+        print(f"chatguard rules {command}: {args.token!r} is not a contact token", file=sys.stderr)
+        return 1
+    settings = Settings.from_env()
+    try:
+        key = _signing_key(settings)
+    except ModelError as exc:
+        print(f"chatguard rules {command}: {exc}", file=sys.stderr)
+        return 1
+
+    async def run() -> int:
+        history, _ = await read_history(settings)
+        current, _ = newest_valid(history, _verifier(settings))
+        text = edit_learned(current.text if current else None, token, pin=args.pin)
+        try:
+            ruleset = await publish(settings, text, key)
+        except RulesError as exc:
+            print(f"chatguard rules {command}: {exc}", file=sys.stderr)
+            return 1
+        print(f"{command}ned {token}: published rules {ruleset.version}")
+        return 0
+
+    return asyncio.run(run())
+
+
+def edit_learned(text: str | None, token: str, *, pin: bool) -> str:
+    """A rules file's text with ``token`` pinned (and no longer removed), or removed (and no
+    longer pinned), under a new version. Comments of the original are not kept."""
+    import time
+
+    import yaml
+
+    data: dict[str, Any] = yaml.safe_load(text) if text else {"version": "learned", "rules": []}
+    learned: dict[str, list[str]] = data.get("learned") or {}
+    data["learned"] = learned
+    add, drop = ("pin", "remove") if pin else ("remove", "pin")
+    learned[drop] = [t for t in learned.get(drop) or [] if str(t) != token]
+    learned[add] = [*[t for t in learned.get(add) or [] if str(t) != token], token]
+    base = str(data.get("version", "learned")).split("+", 1)[0]
+    data["version"] = f"{base}+{add}.{token}.{time.strftime('%Y%m%dT%H%M%S')}"
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+
+
 def _show(args: argparse.Namespace) -> int:
-    from models.rules import RulesError
+    from models.rules import EMPTY, RulesError
+    from streams.learned_list import read_learned
     from streams.rules_holder import newest_valid, read_history
 
     if args.file is not None:
@@ -138,15 +200,40 @@ def _show(args: argparse.Namespace) -> int:
     current, before = newest_valid(history, _verifier(settings))
     if current is None:
         print("no rules published: workers serve rules version none")
+        _print_learned(EMPTY, asyncio.run(read_learned(settings)))
         return 0
     when = datetime.fromtimestamp(current.published_at, UTC).isoformat(timespec="seconds")
     print(f"serving rules {current.version}, published {when} by {current.published_by}")
     from models.rules import load_rules
 
-    _print_rules(load_rules(current.text))
+    served = load_rules(current.text)
+    _print_rules(served)
     if before:
         print(f"earlier versions (newest first): {', '.join(before)}")
+    _print_learned(served, asyncio.run(read_learned(settings)))
     return 0
+
+
+def _print_learned(ruleset: Any, entries: list[Any]) -> None:
+    """The learned list as workers serve it: entries, pins and removals."""
+    import time
+
+    now = time.time()
+    print(
+        f"learned list: {len(entries)} learned, pinned {list(ruleset.pinned) or '-'}, "
+        f"removed {list(ruleset.removed) or '-'}"
+    )
+    for entry in entries:
+        expires = datetime.fromtimestamp(entry.expires_at or 0, UTC).isoformat(timespec="seconds")
+        state = (
+            "removed"
+            if entry.token in ruleset.removed
+            else ("expired" if (entry.expires_at or 0) <= now else "active")
+        )
+        print(
+            f"  {entry.token:40} {entry.kind:8} {state:8} events={entry.events} "
+            f"accounts={entry.accounts} expires={expires}"
+        )
 
 
 def _print_rules(ruleset: Any) -> None:

@@ -33,11 +33,22 @@ import orjson
 
 from chatguard.settings import Settings
 from models.errors import ModelError, SignatureInvalid, SignatureMissing
+from models.learned import LearnedList
 from models.normalize import Analysis
-from models.rules import EMPTY, RulesError, RuleSet, combine, load_rules
+from models.rules import (
+    EMPTY,
+    Contacts,
+    Rule,
+    RulesError,
+    RuleSet,
+    combine,
+    extract_contacts,
+    load_rules,
+)
 from models.signing import load_public_key, sign_payload, verify_payload
 from streams import metrics, topics
 from streams.decoding import Event
+from streams.learned_list import evidence_records
 from streams.model_holder import ServingModel
 
 if TYPE_CHECKING:
@@ -205,20 +216,29 @@ def apply_rules(
     scores: np.ndarray,
     decisions: list[dict[str, Any]],
     memo: Mapping[str, Analysis] | None = None,
-) -> None:
-    """Stamp ``rules_version`` on every decision and apply the rules that fire (in place).
+    learned: LearnedList | None = None,
+) -> list[tuple[int, bytes, bytes]]:
+    """Stamp ``rules_version`` on every decision and apply the rules and the learned list that
+    fire (in place); the learned list's evidence records (``streams.learned_list``).
 
     ``memo`` holds the normalized texts scoring computed (``score_events``): the rules match on
     them rather than normalizing each text again (a text missing from it is normalized here)."""
     version = ruleset.version
-    if not len(ruleset):
-        for decision in decisions:
-            decision["rules_version"] = version
-        return
+    for decision in decisions:
+        decision["rules_version"] = version
+    learned = learned if learned else None
+    if not len(ruleset) and learned is None:
+        none: list[Contacts | None] = [None] * len(events)
+        return evidence_records(events, decisions, none, [True] * len(events))
     labels = serving.model.labels
     now = time.time()
+    found: list[Contacts | None] = []
+    counted: list[bool] = []
     for event, row, decision in zip(events, scores, decisions, strict=True):
-        decision["rules_version"] = version
+        contacts = (
+            extract_contacts(event.text) if ruleset.needs_contacts or learned is not None else None
+        )
+        found.append(contacts)
         analysis = memo.get(event.text) if memo is not None else None
         fired = ruleset.match(
             event.text,
@@ -226,31 +246,53 @@ def apply_rules(
             event.source,
             now,
             analysis[0] if analysis is not None else None,
+            contacts,
         )
-        if not fired:
-            continue
-        _, _, deltas = combine("allow", fired)
-        verdict_action, triggered = decision["action"], list(decision["triggered"])
-        if deltas:
-            adjusted = row.copy()
-            for i, label in enumerate(labels):
-                adjusted[i] = min(1.0, max(0.0, float(adjusted[i]) + deltas.get(label, 0.0)))
-            verdict = serving.policy.decide_batch(adjusted[None, :], [event.source])[0]
-            verdict_action, triggered = verdict.action, list(verdict.triggered)
-            decision["scores"] = dict(zip(labels, np.round(adjusted, 4).tolist(), strict=True))
-            decision["reasons"] = list(verdict.reasons)
-        action, reasons, _ = combine(verdict_action, fired)
-        if action == "allow":
-            triggered = []
-        elif action != verdict_action:
-            triggered = list(
-                dict.fromkeys(r.category for r in fired if r.action in ("block", "review"))
-            )
-        decision["action"] = action
-        decision["triggered"] = triggered
-        decision["reasons"] = [*decision["reasons"], *reasons]
-        for rule in fired:
-            metrics.RULE_HITS.labels(rule=rule.id, effect=rule.action).inc()
+        if fired:
+            _apply_fired(serving, event, row, decision, fired)
+        # a block the learned list alone made is not evidence: an entry cannot feed itself
+        counted.append(decision["action"] == "block")
+        hits = learned.match(contacts, now) if learned is not None and contacts is not None else []
+        if hits and not any(rule.action == "allow" for rule in fired):
+            if decision["action"] != "block":
+                decision["triggered"] = list(dict.fromkeys(e.category for e in hits))
+            decision["action"] = "block"
+            decision["reasons"] = [*decision["reasons"], *(e.reason() for e in hits)]
+            metrics.LEARNED_HITS.inc(len(hits))
+    return evidence_records(events, decisions, found, counted)
+
+
+def _apply_fired(
+    serving: ServingModel,
+    event: Event,
+    row: np.ndarray,
+    decision: dict[str, Any],
+    fired: list[Rule],
+) -> None:
+    """Apply the rules that fired for one event to its decision (in place)."""
+    labels = serving.model.labels
+    _, _, deltas = combine("allow", fired)
+    verdict_action, triggered = decision["action"], list(decision["triggered"])
+    if deltas:
+        adjusted = row.copy()
+        for i, label in enumerate(labels):
+            adjusted[i] = min(1.0, max(0.0, float(adjusted[i]) + deltas.get(label, 0.0)))
+        verdict = serving.policy.decide_batch(adjusted[None, :], [event.source])[0]
+        verdict_action, triggered = verdict.action, list(verdict.triggered)
+        decision["scores"] = dict(zip(labels, np.round(adjusted, 4).tolist(), strict=True))
+        decision["reasons"] = list(verdict.reasons)
+    action, reasons, _ = combine(verdict_action, fired)
+    if action == "allow":
+        triggered = []
+    elif action != verdict_action:
+        triggered = list(
+            dict.fromkeys(r.category for r in fired if r.action in ("block", "review"))
+        )
+    decision["action"] = action
+    decision["triggered"] = triggered
+    decision["reasons"] = [*decision["reasons"], *reasons]
+    for rule in fired:
+        metrics.RULE_HITS.labels(rule=rule.id, effect=rule.action).inc()
 
 
 # -- the topic ---------------------------------------------------------------------------------------
@@ -292,10 +334,14 @@ def decode_record(offset: int, value: bytes | None) -> PublishedRules:
 async def ensure_rules_topic(settings: Settings) -> None:
     """Create ``moderation.rules``: compacted (one record per version survives), one partition
     (publication order is the order every worker applies)."""
+    await ensure_compacted_topic(settings, settings.topic(topics.RULES))
+
+
+async def ensure_compacted_topic(settings: Settings, name: str) -> None:
+    """Create the compacted, single-partition topic ``name`` unless it exists."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import TopicAlreadyExistsError
 
-    name = settings.topic(topics.RULES)
     admin = AIOKafkaAdminClient(**topics.client_options(settings))
     await admin.start()
     try:

@@ -117,6 +117,10 @@ CASES = [
     ("worker", "moderator.labels", False),
     ("worker", "moderator.decisions", False),
     ("worker", "moderation.decisions", True),
+    # the learned list: workers teach it; nobody else writes it
+    ("worker", "moderation.learned", True),
+    ("producer", "moderation.learned", False),
+    ("moderation", "moderation.learned", False),
 ]
 
 
