@@ -44,6 +44,7 @@ from models.rules import (
     combine,
     extract_contacts,
     load_rules,
+    may_carry_contacts,
 )
 from models.signing import load_public_key, sign_payload, verify_payload
 from streams import metrics, topics
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     )
 
 log = logging.getLogger(__name__)
+NO_CONTACTS = Contacts()
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,11 +237,15 @@ def apply_rules(
     found: list[Contacts | None] = []
     counted: list[bool] = []
     for event, row, decision in zip(events, scores, decisions, strict=True):
-        contacts = (
-            extract_contacts(event.text) if ruleset.needs_contacts or learned is not None else None
-        )
-        found.append(contacts)
         analysis = memo.get(event.text) if memo is not None else None
+        contacts = None
+        if ruleset.needs_contacts or learned is not None:
+            # scoring's analysis tells most texts have no contact: skip searching them again
+            if analysis is not None and not may_carry_contacts(analysis):
+                contacts = NO_CONTACTS
+            else:
+                contacts = extract_contacts(event.text)
+        found.append(contacts)
         fired = ruleset.match(
             event.text,
             dict(zip(labels, row.tolist(), strict=True)),

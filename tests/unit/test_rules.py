@@ -15,10 +15,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from models import rules as rules_module
-from models.normalize import Analysis, normalize
+from models.normalize import Analysis, analyse, normalize
 from models.policy import Policy
 from models.registry import ModelRegistry
-from models.rules import RulesError, RuleSet, combine, extract_contacts, load_rules
+from models.rules import (
+    RulesError,
+    RuleSet,
+    combine,
+    extract_contacts,
+    load_rules,
+    may_carry_contacts,
+)
 from models.signing import sign_payload
 from streams import metrics
 from streams.decide import Position, build_decisions, score_events
@@ -491,3 +498,51 @@ def test_rules_test_and_show_commands_print_per_rule_figures(
         == 1
     )
     assert "bad.jsonl:1: not a labelled row" in capsys.readouterr().err
+
+
+# -- skipping contact extraction -----------------------------------------------------------------------
+def _has_contacts(text: str) -> bool:
+    found = extract_contacts(text)
+    return bool(found.hosts or found.urls or found.phones or found.wechat or found.qq)
+
+
+TRICKY = [
+    "see evil点abcd now",
+    "visit ｅｖｉｌ．ｔｏｐ",
+    "加微信 abcdef123",
+    "vx: scammer_01 fast",
+    "qq 123456789",
+    "call +1 (415) 555-0100",
+    "go to hxxps://x.y/z",
+    "shop at pay.evil.top/x",
+    "ev1l.top",
+    "www.example",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_a_text_with_contacts_is_never_skipped(text: str) -> None:
+    assert _has_contacts(text), text  # the case is meaningful: the rules see a contact
+    assert may_carry_contacts(analyse(text)), text
+
+
+def test_no_sample_text_with_contacts_is_skipped_and_most_without_are() -> None:
+    traffic = Path(__file__).parents[2] / "streams" / "samples" / "traffic.jsonl"
+    texts = [orjson.loads(line).get("text") for line in traffic.read_text().splitlines() if line]
+    texts = [t for t in texts if isinstance(t, str)]
+    missed = [t for t in texts if _has_contacts(t) and not may_carry_contacts(analyse(t))]
+    assert missed == []
+    plain = [t for t in texts if not _has_contacts(t)]
+    skipped = sum(not may_carry_contacts(analyse(t)) for t in plain)
+    assert skipped >= len(plain) // 2, f"only {skipped} of {len(plain)} contact-free texts skipped"
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("abcxyz .点。0123456789+-:/@_ｅ０微信qQvx\u200b")),
+        max_size=40,
+    )
+)
+def test_skipping_never_hides_a_contact(text: str) -> None:
+    if _has_contacts(text):
+        assert may_carry_contacts(analyse(text)), text
