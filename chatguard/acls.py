@@ -5,6 +5,8 @@ platform's producers (write user traffic and reports), the moderation tool (writ
 labels and decisions) and the worker (reads its inputs, writes its outputs and internal topics).
 Kafka's ``StandardAuthorizer`` denies everything no ACL allows, so a producer cannot forge a
 moderator label or a worker output, and nobody but the worker writes ``account.strikes``.
+Only the admin writes ``moderation.rules`` (workers read it; the records are also signed, see
+``streams.rules_holder``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ PRODUCER_TOPICS = (topics.CHAT_MESSAGES, topics.POSTS, topics.USER_REPORTS)
 # moderator decisions on reports and labels for training: only the moderation tool
 MODERATION_TOPICS = (topics.MODERATOR_LABELS, topics.MODERATOR_DECISIONS)
 WORKER_READS = tuple(dict.fromkeys((*topics.INPUTS, *MODERATION_TOPICS)))
-WORKER_WRITES = (*topics.OUTPUTS, *topics.INTERNAL)
+# the learned list: only ever blocks by contact token, taught by workers (streams.rules_holder)
+WORKER_WRITES = (*topics.OUTPUTS, *topics.INTERNAL, topics.LEARNED)
+# rules files: published by the admin (`chatguard rules publish`), read by every worker
+ADMIN_WRITES = (topics.RULES,)
 
 Resource = Literal["topic", "group", "transactional-id", "cluster"]
 
@@ -56,6 +61,8 @@ def grants(topic_prefix: str, app_id: str) -> list[Grant]:
         # Create: the worker (and Faust) declare every topic they use at start-up
         Grant("worker", "topic", full(WORKER_READS), ("Read", "Describe", "Create")),
         Grant("worker", "topic", full(WORKER_WRITES), ("Write", "Read", "Describe", "Create")),
+        # no Write: a worker's credentials cannot publish rules (the admin is a super user)
+        Grant("worker", "topic", full(ADMIN_WRITES), ("Read", "Describe", "Create")),
         # Faust's changelog and leader topics: <app_id>-...
         Grant("worker", "topic", (f"{app_id}-",), ("All",), prefixed=True),
         # Faust's group <app_id> and the batch reader's <app_id>.moderation; transactions

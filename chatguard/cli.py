@@ -12,7 +12,13 @@ import sys
 from collections.abc import Sequence
 
 # modules that define ``add_commands(subparsers)``; a missing one is skipped so the CLI still works
-COMMAND_MODULES = ("chatguard.broker", "chatguard.keys", "training.cli", "streams.cli")
+COMMAND_MODULES = (
+    "chatguard.broker",
+    "chatguard.keys",
+    "training.cli",
+    "streams.cli",
+    "streams.rules_cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

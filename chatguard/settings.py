@@ -72,6 +72,16 @@ class Settings:
     model_public_key: Path = Path("keys/model-signing.pub")
     # development only: serve models without checking their signature (logged loudly)
     allow_unsigned_models: bool = False
+    # development only: serve rules files nobody signed (``chatguard rules publish`` signs with
+    # the model signing key; workers verify with the model public key)
+    allow_unsigned_rules: bool = False
+
+    # Learned lists (models.learned): a contact token in blocked events of this many accounts,
+    # this many times within the window, blocks on sight until the TTL runs out
+    learn_min_events: int = 5
+    learn_min_accounts: int = 3
+    learn_window_s: float = 3_600.0
+    learn_ttl_s: float = 86_400.0
 
     # Account enforcement
     strike_window_s: float = 86_400.0

@@ -18,9 +18,12 @@ Traditional/simplified Chinese conversion is out of scope: both forms are learne
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
+import threading
 import unicodedata
+from collections.abc import Iterator
 
 URL_TOKEN = "urltoken"
 PHONE_TOKEN = "phonetoken"
@@ -168,8 +171,32 @@ def signals(text: str) -> tuple[float, ...]:
     return analyse(text)[1]
 
 
+Analysis = tuple[str, tuple[float, ...]]
+_memo = threading.local()
+
+
+@contextlib.contextmanager
+def remembered(memo: dict[str, Analysis]) -> Iterator[dict[str, Analysis]]:
+    """Within, every ``analyse`` in this thread records its result in ``memo`` (text → result),
+    so that the rules read the normalized text the model computed instead of normalizing twice."""
+    previous = getattr(_memo, "memo", None)
+    _memo.memo = memo
+    try:
+        yield memo
+    finally:
+        _memo.memo = previous
+
+
 def analyse(text: str) -> tuple[str, tuple[float, ...]]:
     """``(normalize(text), signals(text))`` in one pass; the feature pipeline uses both."""
+    result = _analyse(text)
+    memo = getattr(_memo, "memo", None)
+    if memo is not None and isinstance(text, str):
+        memo[text] = result
+    return result
+
+
+def _analyse(text: str) -> tuple[str, tuple[float, ...]]:
     if not isinstance(text, str):
         text = str(text)
     # Lone surrogates (from broken UTF-16) cannot be normalized or encoded: drop them first.

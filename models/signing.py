@@ -173,3 +173,36 @@ def _load(path: Path, *, private: bool) -> Ed25519PrivateKey | Ed25519PublicKey:
         msg = f"{path} holds a {type(key).__name__}, not an Ed25519 {kind} key"
         raise SigningKeyError(msg)
     return key
+
+
+def sign_payload(payload: bytes, private_key: Ed25519PrivateKey) -> dict[str, str]:
+    """A detached signature over ``payload`` (what a rules record carries), in the form of
+    ``signature.json``."""
+    return {
+        "algorithm": ALGORITHM,
+        "key_id": key_id(private_key.public_key()),
+        "signature": base64.b64encode(private_key.sign(payload)).decode(),
+    }
+
+
+def verify_payload(what: str, record: object, payload: bytes, public_key: Ed25519PublicKey) -> None:
+    """Raise unless ``record`` (from :func:`sign_payload`) is ``public_key``'s signature over
+    ``payload``; ``what`` names the signed thing in the message."""
+    if not record:
+        msg = f"{what} is not signed; refusing it"
+        raise SignatureMissing(msg)
+    expected = key_id(public_key)
+    signer = record.get("key_id") if isinstance(record, dict) else None
+    try:
+        if not isinstance(record, dict) or record.get("algorithm") != ALGORITHM:
+            msg = f"not an {ALGORITHM} signature"
+            raise ValueError(msg)
+        public_key.verify(base64.b64decode(record["signature"], validate=True), payload)
+    except (InvalidSignature, KeyError, TypeError, ValueError) as exc:
+        detail = (
+            f"signed by key {signer}, workers trust key {expected}"
+            if signer != expected
+            else "the signature does not match its content"
+        )
+        msg = f"{what} has a bad signature ({detail}); refusing it"
+        raise SignatureInvalid(msg) from exc

@@ -25,18 +25,22 @@ import orjson
 from faust import Stream
 from faust.types import AgentT, EventT, StreamT, TopicT
 
+from models.learned import KINDS as LEARNED_KINDS
+from models.learned import learned_record, observe, valid_token
 from streams import metrics, topics
 from streams.app import app, settings
 from streams.batch_reader import BatchReader
 from streams.decoding import Rejected, decode_strike
 from streams.enforcement import action_record, apply_strike
 from streams.labels import LabelStore, LabelStoreError
+from streams.learned_list import SHARED as learned_holder
 from streams.logs import limit_repeated_warnings, use_json_logs
 from streams.model_holder import ModelHolder
 from streams.moderators import moderator_key
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage, internal_error
 from streams.reporters import apply_outcome, count_report, reliability, stats_record
 from streams.reports import check_report, report_strike, seen_entries
+from streams.rules_holder import SHARED as rules_holder
 from streams.sinks import FaustSink
 from streams.transport import Transport
 from streams.unreadable import UnreadableBatch
@@ -80,6 +84,7 @@ strikes_topic = _raw_topic(topics.ACCOUNT_STRIKES)
 moderator_decisions_topic = _raw_topic(topics.MODERATOR_DECISIONS)
 reports_by_reporter_topic = _raw_topic(topics.REPORTS_BY_REPORTER)
 events_by_id_topic = _raw_topic(topics.EVENTS_BY_ID)
+contacts_blocked_topic = _raw_topic(topics.CONTACTS_BLOCKED)
 
 strikes_table = app.Table(
     "account-strikes",
@@ -99,6 +104,14 @@ recent_events = app.Table(
     store=f"rocksdb:{settings.app_id}-recent-events",
     options={"driver": "rocksdict"},
 ).tumbling(settings.strike_window_s, expires=2 * settings.strike_window_s)
+
+
+# contact token → its recent blocked events (models.learned.observe), for the learned list
+contact_evidence = app.Table(
+    "contact-evidence",
+    default=dict,
+    partitions=settings.topic_partitions,
+).tumbling(settings.learn_window_s, expires=2 * settings.learn_window_s)
 
 
 async def _batches(stream: StreamT) -> AsyncIterator[Sequence[EventT]]:
@@ -346,6 +359,71 @@ async def follow_registry() -> None:
         )
 
 
+@app.agent(contacts_blocked_topic, name="learn_contacts")
+async def learn_contacts(stream: StreamT) -> None:
+    """Contact tokens of blocked events (keyed by token) → the learned list (``moderation.learned``)."""
+    await _each_internal(stream, _learn)
+
+
+def _learn(raw: RawMessage, record: dict[str, Any]) -> list[Outgoing] | Rejected:
+    """Count one blocked event for its token; teach the fleet the token once it has enough
+    events from enough accounts (again when half its TTL has passed and the spam goes on)."""
+    token, kind, account = record.get("token"), record.get("token_kind"), record.get("account_id")
+    if (
+        record.get("kind") != "blocked_contact"
+        or not valid_token(token)
+        or kind not in LEARNED_KINDS
+        or not isinstance(account, str)
+        or raw.key != str(token).encode()
+    ):
+        return Rejected("invalid_field", "not a blocked_contact record keyed by its token")
+    now = time.time()
+    at = record.get("at")
+    at = min(float(at), now) if isinstance(at, int | float) else now
+    token = str(token)
+    state, ready = observe(
+        contact_evidence[token].current(),
+        account[: settings.max_id_chars],
+        at,
+        window_s=settings.learn_window_s,
+        min_events=settings.learn_min_events,
+        min_accounts=settings.learn_min_accounts,
+    )
+    out = []
+    if ready and float(state.get("learned_until", 0.0)) <= now + settings.learn_ttl_s / 2:
+        learned = learned_record(
+            token, str(kind), str(record.get("category")), state, now, settings.learn_ttl_s
+        )
+        state["learned_until"] = learned["expires_at"]
+        out.append(
+            Outgoing(settings.topic(topics.LEARNED), token.encode(), orjson.dumps(learned), raw)
+        )
+        metrics.LEARNED_TOKENS.inc()
+        log.info("teaching the fleet %s %s: %s", kind, token, learned)
+    contact_evidence[token] = state
+    return out
+
+
+@app.task
+async def follow_learned() -> None:
+    """Serve every learned contact token from ``moderation.learned``."""
+    await learned_holder.follow(settings)
+
+
+@app.task
+async def follow_rules() -> None:
+    """Serve each newer valid rules version from ``moderation.rules``; announce the switch on
+    ``model.updates``."""
+
+    async def announce(version: str) -> None:
+        update = {"worker": WORKER_ID, "rules_version": version, "switched_at": time.time()}
+        await pipeline.sink.send_all(
+            [Outgoing(settings.topic(topics.MODEL_UPDATES), None, orjson.dumps(update))]
+        )
+
+    await rules_holder.follow(settings, announce)
+
+
 @app.page("/health")
 async def health(web: Any, request: Any) -> Any:
     """Liveness: the event loop answers and no agent actor has crashed (a crashed actor would
@@ -392,6 +470,8 @@ async def ready(web: Any, request: Any) -> Any:
             else None
         ),
         "tables_recovered": tables_ready,
+        "rules_version": rules_holder.current.version,
+        "last_rules_error": rules_holder.last_error,
     }
     ok = (
         holder.loaded

@@ -7,12 +7,14 @@ instead of blocking its partition.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from models.normalize import Analysis, remembered
 from streams.decoding import Event
 from streams.model_holder import ServingModel
 
@@ -38,12 +40,15 @@ class ScoringFailure:
 
 
 def score_events(
-    serving: ServingModel, events: Sequence[Event]
+    serving: ServingModel, events: Sequence[Event], memo: dict[str, Analysis] | None = None
 ) -> tuple[np.ndarray, list[ScoringFailure]]:
-    """Scores for ``events`` (rows of failed events are NaN), and the failures."""
+    """Scores for ``events`` (rows of failed events are NaN), and the failures; with ``memo``,
+    the normalized texts the model computed on the way (text → analysis) for the rules."""
     texts = [event.text for event in events]
+    recording = remembered(memo) if memo is not None else contextlib.nullcontext()
     try:
-        return np.asarray(serving.model.score(texts), dtype=np.float64), []
+        with recording:
+            return np.asarray(serving.model.score(texts), dtype=np.float64), []
     except Exception:
         pass  # find the culprit below
     scores = np.full((len(events), len(serving.model.labels)), np.nan)

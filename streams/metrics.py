@@ -90,6 +90,51 @@ REGISTRY_PROBLEMS = Counter(
 )
 LABEL_STORE_OK.set(1)
 REGISTRY_OK.set(1)
+RULE_HITS = Counter(
+    "chatguard_rule_hits_total",
+    "Events a rule fired on, by rule id and effect.",
+    ["rule", "effect"],
+    registry=REGISTRY,
+)
+RULES_INFO = Gauge(
+    "chatguard_rules_info",
+    "The rules version serving decisions (value 1).",
+    ["version"],
+    registry=REGISTRY,
+)
+RULE_LIST_SIZE = Gauge(
+    "chatguard_rule_list_entries",
+    "Terms and contact entries of each served rule.",
+    ["rule"],
+    registry=REGISTRY,
+)
+LEARNED_HITS = Counter(
+    "chatguard_learned_hits_total",
+    "Learned-list entries that fired (each blocks the message that carries its token).",
+    registry=REGISTRY,
+)
+LEARNED_ENTRIES = Gauge(
+    "chatguard_learned_entries",
+    "Entries of the served learned list (learned and pinned, removals applied).",
+    registry=REGISTRY,
+)
+LEARNED_RECORDS = Counter(
+    "chatguard_learned_records_total",
+    "Learned-list records read, by result (ok, refused).",
+    ["result"],
+    registry=REGISTRY,
+)
+LEARNED_TOKENS = Counter(
+    "chatguard_learned_tokens_total",
+    "Contact tokens this worker taught the fleet (enough blocked events from enough accounts).",
+    registry=REGISTRY,
+)
+RULE_RELOADS = Counter(
+    "chatguard_rule_reloads_total",
+    "Rules versions offered, by result.",
+    ["result"],
+    registry=REGISTRY,
+)
 
 
 def render() -> bytes:
@@ -107,3 +152,11 @@ def set_refused(version: str | None, reason: str = "") -> None:
     MODEL_REFUSED.clear()
     if version is not None:
         MODEL_REFUSED.labels(version=version, reason=reason).set(1)
+
+
+def set_rules(version: str, list_sizes: dict[str, int]) -> None:
+    RULES_INFO.clear()
+    RULES_INFO.labels(version=version).set(1)
+    RULE_LIST_SIZE.clear()
+    for rule, size in list_sizes.items():
+        RULE_LIST_SIZE.labels(rule=rule).set(size)

@@ -16,10 +16,13 @@ from typing import Any, Protocol
 import orjson
 
 from chatguard.settings import Settings
-from streams import metrics, moderators, reports, topics
+from models.normalize import Analysis
+from streams import learned_list, metrics, moderators, reports, topics
 from streams.decide import Position, build_decisions
 from streams.decoding import Event, Rejected, check_categories, decode
+from streams.learned_list import LearnedHolder
 from streams.model_holder import ModelHolder
+from streams.rules_holder import SHARED, RulesHolder, apply_rules
 from streams.scoring import Scorer
 
 SCORED_TYPES = ("chat.message", "post")
@@ -67,10 +70,20 @@ class OutputSink(Protocol):
 class ModerationPipeline:
     """Decode → score a batch → decide → route, for chat messages and posts."""
 
-    def __init__(self, settings: Settings, holder: ModelHolder, sink: OutputSink) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        holder: ModelHolder,
+        sink: OutputSink,
+        rules: RulesHolder = SHARED,
+        learned: LearnedHolder = learned_list.SHARED,
+    ) -> None:
         self.settings = settings
         self.holder = holder
         self.sink = sink
+        self.rules = rules
+        self.learned = learned
+        self._contacts = settings.topic(topics.CONTACTS_BLOCKED)
         self._scorer = Scorer(settings.scoring_budget_s)
         self._decisions = settings.topic(topics.DECISIONS)
         self._review = settings.topic(topics.REVIEW)
@@ -192,8 +205,10 @@ class ModerationPipeline:
         """Score ``events`` as one batch; decisions (dead letters for poison and slow events)."""
         out: list[Outgoing] = []
         serving = self.holder.current  # one version for the whole batch
+        ruleset = self.rules.current  # likewise one rules version
         started = time.perf_counter()
-        scores, failures = await self._scorer.score(serving, events)
+        memo: dict[str, Analysis] = {}  # the normalized texts scoring computed, for the rules
+        scores, failures = await self._scorer.score(serving, events, memo)
         metrics.SCORING_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(len(events))
         if failures:
@@ -212,6 +227,9 @@ class ModerationPipeline:
             scores = scores[keep]
         positions = [Position(m.topic, m.partition, m.offset) for m in sources]
         decisions = build_decisions(serving, events, positions, scores, time.time())
+        learned = self.learned.view(ruleset)
+        evidence = apply_rules(ruleset, serving, events, scores, decisions, memo, learned)
+        out.extend(Outgoing(self._contacts, key, value, sources[i]) for i, key, value in evidence)
         actions: Counter[str] = Counter()
         triggered: Counter[tuple[str, str]] = Counter()
         for decision, source in zip(decisions, sources, strict=True):

@@ -102,6 +102,7 @@ class Decision(faust.Record, serializer="json"):
     policy_version: str
     decided_at: float
     excerpt: str = ""
+    rules_version: str = ""  # the rules file applied (models.rules); reasons name rule:<id>
 
 
 class DeadLetter(faust.Record, serializer="json"):

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from models.normalize import Analysis
 from streams.decide import ScoringFailure, score_events
 from streams.decoding import Event
 from streams.model_holder import ServingModel
@@ -80,10 +81,14 @@ class Scorer:
         self._retired: list[concurrent.futures.Future[Any]] = []
 
     async def score(
-        self, serving: ServingModel, events: Sequence[Event]
+        self,
+        serving: ServingModel,
+        events: Sequence[Event],
+        memo: dict[str, Analysis] | None = None,
     ) -> tuple[np.ndarray, list[ScoringFailure]]:
-        """Scores for ``events`` (rows of failed events are NaN), and the failures."""
-        done = await self._within_budget(partial(score_events, serving, events))
+        """Scores for ``events`` (rows of failed events are NaN), and the failures; ``memo`` as
+        in ``score_events``."""
+        done = await self._within_budget(partial(score_events, serving, events, memo))
         if done is not None:
             return done
         log.warning(
@@ -94,7 +99,7 @@ class Scorer:
         scores = np.full((len(events), len(serving.model.labels)), np.nan)
         failures: list[ScoringFailure] = []
         for i, event in enumerate(events):
-            one = await self._within_budget(partial(score_events, serving, [event]))
+            one = await self._within_budget(partial(score_events, serving, [event], memo))
             if one is None:
                 failures.append(self._timeout(i))
                 log.warning("event %s not scored within %.1f s", event.event_id, self.budget_s)

@@ -39,6 +39,8 @@ def format_record(topic: str, record: dict[str, Any]) -> str:
         )
     if "version" in record and "worker" in record:
         return f"MODEL   {record['worker']} now serves {record['version']}"
+    if "rules_version" in record and "worker" in record:
+        return f"RULES   {record['worker']} now serves {record['rules_version']}"
     scores = record.get("scores", {})
     top = sorted(scores.items(), key=lambda item: -item[1])[:2]
     top_text = " ".join(f"{name}={value:.2f}" for name, value in top)

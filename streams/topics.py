@@ -28,6 +28,12 @@ ACCOUNT_STRIKES = "account.strikes"
 REPORTS_BY_REPORTER = "reports.by_reporter"
 # internal: moderated events ("seen") and reports keyed by event id, the recent-events table's source
 EVENTS_BY_ID = "events.by_id"
+# rules files, one record per version: compacted, one partition (created by streams.rules_holder)
+RULES = "moderation.rules"
+# learned contact tokens, one record per token: compacted (created by streams.rules_holder)
+LEARNED = "moderation.learned"
+# internal: contact tokens of blocked events keyed by token, the learned list's evidence
+CONTACTS_BLOCKED = "contacts.blocked"
 
 INPUTS = (CHAT_MESSAGES, POSTS, USER_REPORTS, MODERATOR_LABELS, MODERATOR_DECISIONS)
 OUTPUTS = (
@@ -39,7 +45,7 @@ OUTPUTS = (
     MODEL_UPDATES,
     REPORTER_STATS,
 )
-INTERNAL = (ACCOUNT_STRIKES, REPORTS_BY_REPORTER, EVENTS_BY_ID)
+INTERNAL = (ACCOUNT_STRIKES, REPORTS_BY_REPORTER, EVENTS_BY_ID, CONTACTS_BLOCKED)
 ALL = (*INPUTS, *OUTPUTS, *INTERNAL)
 
 # short names for `chatguard tail --topic`

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sys
 from collections.abc import Sequence
@@ -56,8 +57,16 @@ def main(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return 2
+    # serve the newest published rules before taking traffic, so no event is decided without them
+    from streams.rules_holder import SHARED as rules_holder
+
+    try:
+        rules_version = asyncio.run(rules_holder.catch_up(settings))
+    except Exception as exc:
+        print(f"chatguard worker: cannot read the rules topic: {exc}", file=sys.stderr)
+        return 2
     print(
-        f"chatguard worker: model {serving.version}, policy {serving.policy.version}, "
+        f"chatguard worker: model {serving.version}, rules {rules_version}, policy {serving.policy.version}, "
         f"guarantee {settings.processing_guarantee}, group {settings.app_id}"
         + (f", created {len(created)} topics" if created else ""),
         file=sys.stderr,

@@ -22,6 +22,7 @@ from chatguard.acls import MODERATION_TOPICS, PRODUCER_TOPICS, WORKER_WRITES
 from chatguard.broker import LocalBroker
 from chatguard.settings import Settings
 from streams.produce import build_events, send_events
+from streams.rules_holder import ensure_rules_topic
 from streams.topics import client_options, ensure_topics
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import accounted, consume, free_port
@@ -50,6 +51,7 @@ def acl_broker(tmp_path_factory: pytest.TempPathFactory, broker: str) -> Iterato
         server.grant_acls(PREFIX, APP_ID)
         admin = _settings(server, "admin")
         asyncio.run(ensure_topics(admin, ALL_TOPICS))
+        asyncio.run(ensure_rules_topic(admin))
         for topic in ALL_TOPICS:  # every partition leader answers before the tests write
             _write(admin, topic, timeout=180)
         yield server
@@ -76,7 +78,9 @@ def _settings(server: LocalBroker, role: str | None) -> Settings:
     )
 
 
-def _write(settings: Settings, topic: str, timeout: float = 90.0) -> None:
+def _write(
+    settings: Settings, topic: str, timeout: float = 90.0, partitions: int = PARTITIONS
+) -> None:
     """Produce one record to each partition of ``topic`` (logical name) and wait for the
     broker's answers."""
 
@@ -84,7 +88,7 @@ def _write(settings: Settings, topic: str, timeout: float = 90.0) -> None:
         producer = AIOKafkaProducer(request_timeout_ms=10_000, **client_options(settings))
         await producer.start()
         try:
-            for partition in range(PARTITIONS):
+            for partition in range(partitions):
                 await producer.send_and_wait(
                     settings.topic(topic), PROBE, key=b"probe", partition=partition
                 )
@@ -113,6 +117,10 @@ CASES = [
     ("worker", "moderator.labels", False),
     ("worker", "moderator.decisions", False),
     ("worker", "moderation.decisions", True),
+    # the learned list: workers teach it; nobody else writes it
+    ("worker", "moderation.learned", True),
+    ("producer", "moderation.learned", False),
+    ("moderation", "moderation.learned", False),
 ]
 
 
@@ -126,6 +134,20 @@ def test_each_principal_writes_only_what_its_role_may(
     else:
         with pytest.raises(TopicAuthorizationFailedError):
             _write(settings, topic)
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [("admin", True), ("worker", False), ("producer", False), ("moderation", False)],
+)
+def test_only_the_admin_publishes_rules(acl_broker: LocalBroker, role: str, allowed: bool) -> None:
+    """A worker's leaked credentials cannot change the fleet's rules (one partition)."""
+    settings = _settings(acl_broker, role)
+    if allowed:
+        _write(settings, "moderation.rules", partitions=1)
+    else:
+        with pytest.raises(TopicAuthorizationFailedError):
+            _write(settings, "moderation.rules", partitions=1)
 
 
 @pytest.mark.parametrize("topic", ["user.reports", "moderator.labels", "moderation.decisions"])

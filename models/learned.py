@@ -1,0 +1,178 @@
+"""Lists learned from enforcement: contact tokens (domains, phone numbers, WeChat and QQ IDs) seen
+in blocked messages from several accounts are blocked on sight for a while. Pure: no Kafka.
+
+A spammer rotates wording faster than a model is retrained, but the contact he wants victims to
+reach (a domain, a phone number, a WeChat ID) is what he is paid for and changes more slowly.
+When a token appears in at least ``min_events`` blocked events from at least ``min_accounts``
+distinct accounts within ``window_s``, it becomes a :class:`LearnedEntry` that blocks every
+message carrying it, even in new words, until it expires ``ttl_s`` later. Requiring several
+accounts keeps one user who pastes a link into blocked messages from blocking that link for
+everyone. Only blocks that did not come from the learned list itself count as evidence, so an
+entry cannot keep itself alive: it lapses ``ttl_s`` after the last spam wave the model or a
+rule caught.
+
+Moderators steer it through the signed rules file (``models.rules``): ``learned: {pin: [...]}``
+blocks a token for as long as it is pinned, ``learned: {remove: [...]}`` stops a token from
+firing, learned or not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from models.rules import Contacts
+
+# the kinds of contact token that are learned; URLs are covered by their host
+KINDS = ("domains", "phones", "wechat", "qq")
+LEARNED_CATEGORY = "fraud"
+# what a token may look like: a host name, or digits, or a WeChat ID (anything else is refused)
+_TOKEN = re.compile(r"^[a-z0-9][a-z0-9_.\-]{3,252}$")
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedEntry:
+    """A contact token that blocks until ``expires_at`` (``None``: pinned, never expires)."""
+
+    token: str
+    kind: str
+    category: str
+    learned_at: float
+    expires_at: float | None
+    events: int = 0
+    accounts: int = 0
+
+    def reason(self) -> str:
+        return f"learned:{self.token}"
+
+
+def valid_token(token: object) -> bool:
+    return isinstance(token, str) and _TOKEN.match(token) is not None
+
+
+def tokens_of(contacts: Contacts) -> list[tuple[str, str]]:
+    """``(kind, token)`` pairs that a blocked event is evidence for."""
+    pairs = [("domains", host) for host in sorted(contacts.hosts)]
+    pairs += [("phones", phone) for phone in sorted(contacts.phones)]
+    pairs += [("wechat", wechat) for wechat in sorted(contacts.wechat)]
+    pairs += [("qq", qq) for qq in sorted(contacts.qq)]
+    return [(kind, token) for kind, token in pairs if valid_token(token)]
+
+
+def candidates(contacts: Contacts) -> set[str]:
+    """Every token an entry may be listed under for these contacts: each host and its parent
+    domains (an entry for ``evil.top`` blocks ``pay.evil.top``), phones, WeChat and QQ IDs."""
+    found: set[str] = set()
+    for host in contacts.hosts:
+        labels = host.split(".")
+        found.update(".".join(labels[i:]) for i in range(len(labels) - 1))
+    found.update(contacts.phones, contacts.wechat, contacts.qq)
+    return found
+
+
+# -- counting evidence (one token's state in the fleet-wide table) --------------------------------------
+def observe(
+    state: Mapping[str, Any],
+    account: str,
+    at: float,
+    *,
+    window_s: float,
+    min_events: int,
+    min_accounts: int,
+) -> tuple[dict[str, Any], bool]:
+    """Add one blocked event from ``account`` at ``at`` to a token's state: the new state (only
+    events within ``window_s`` of the newest are kept, at most ``4 * min_events`` of them) and
+    whether the token now has enough evidence to be learned."""
+    seen = [(float(t), str(a)) for t, a in state.get("seen", []) if at - float(t) <= window_s]
+    seen.append((at, account))
+    seen = sorted(seen)[-max(4 * min_events, min_accounts) :]
+    accounts = {a for _, a in seen}
+    ready = len(seen) >= min_events and len(accounts) >= min_accounts
+    return {**state, "seen": [list(item) for item in seen]}, ready
+
+
+def evidence(state: Mapping[str, Any]) -> tuple[int, int]:
+    """``(events, distinct accounts)`` a token's state holds."""
+    seen = state.get("seen", [])
+    return len(seen), len({a for _, a in seen})
+
+
+# -- the list a worker serves -------------------------------------------------------------------------
+class LearnedList:
+    """Learned entries (from the fleet) with the rules file's pins and removals applied."""
+
+    def __init__(
+        self,
+        entries: Iterable[LearnedEntry] = (),
+        pinned: Iterable[str] = (),
+        removed: Iterable[str] = (),
+    ) -> None:
+        self.removed = frozenset(removed)
+        self.entries: dict[str, LearnedEntry] = {e.token: e for e in entries}
+        for token in pinned:
+            if token not in self.removed:
+                self.entries[token] = LearnedEntry(token, "pinned", LEARNED_CATEGORY, 0.0, None)
+        for token in self.removed:
+            self.entries.pop(token, None)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def active(self, now: float) -> list[LearnedEntry]:
+        return [e for e in self.entries.values() if e.expires_at is None or now < e.expires_at]
+
+    def match(self, contacts: Contacts, now: float) -> list[LearnedEntry]:
+        """The entries, unexpired and not removed, that these contacts carry."""
+        if not self.entries:
+            return []
+        fired = []
+        for token in sorted(candidates(contacts)):
+            entry = self.entries.get(token)
+            if entry is not None and (entry.expires_at is None or now < entry.expires_at):
+                fired.append(entry)
+        return fired
+
+
+def entry_from_record(data: object, now: float, ttl_s: float) -> LearnedEntry:
+    """A learned-list record of the topic; ``ValueError`` if it is not one. Its expiry is capped
+    at ``ttl_s`` after ``now`` (when this worker read it): a forged record cannot block longer."""
+    if not isinstance(data, dict) or data.get("kind") != "learned_contact":
+        msg = "not a learned_contact record"
+        raise ValueError(msg)
+    token, kind = data.get("token"), data.get("token_kind")
+    if not valid_token(token) or kind not in KINDS:
+        msg = f"bad token {token!r} of kind {kind!r}"
+        raise ValueError(msg)
+    learned_at, expires_at = float(data["learned_at"]), float(data["expires_at"])
+    category = data.get("category")
+    return LearnedEntry(
+        str(token),
+        str(kind),
+        category if category in _CATEGORY_OK else LEARNED_CATEGORY,
+        learned_at,
+        min(expires_at, now + ttl_s),
+        int(data.get("events", 0)),
+        int(data.get("accounts", 0)),
+    )
+
+
+_CATEGORY_OK = frozenset({"spam", "fraud", "sexual", "gambling", "extremism", "hate"})
+
+
+def learned_record(
+    token: str, kind: str, category: str, state: Mapping[str, Any], now: float, ttl_s: float
+) -> dict[str, Any]:
+    """The record that teaches every worker a token."""
+    events, accounts = evidence(state)
+    return {
+        "kind": "learned_contact",
+        "token": token,
+        "token_kind": kind,
+        "category": category,
+        "learned_at": now,
+        "expires_at": now + ttl_s,
+        "events": events,
+        "accounts": accounts,
+    }

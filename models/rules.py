@@ -1,0 +1,626 @@
+"""Moderation rules: a versioned YAML file of term lists, regexes, contact lists and score
+conditions, compiled once into a matcher that applies them to a batch of scored events. Pure: no
+Kafka (``streams.rules_holder`` distributes the file to the fleet).
+
+A new scam script or fraud domain is answered in minutes by a rule instead of a retrain. The
+matcher costs one Aho–Corasick pass over the normalized text for every term of every rule, one
+RE2 search per regex rule (RE2 runs in linear time, so no pattern can hang a worker) and a set
+lookup per contact token, so a list of 100,000 terms or 10,000 domains costs about what a short
+one does. A file that does not validate is refused whole, with the rule id and line of each error.
+
+The file::
+
+    version: "2026-11-30.1"
+    lists:                      # named lists, shared by rules
+      scam_domains: [evil-pay.top, refund-help.cn]
+    rules:
+      - id: refund-scam-domains
+        description: refund scam sites seen this week
+        category: fraud
+        match:                  # every condition given must hold
+          terms: [退款理赔, refund center]   # any of them, on the normalized text
+          regex: "claim\\s*code\\s*\\d{6}"   # RE2, on the normalized text
+          domains: scam_domains              # a list name, or a list; also urls, phones, wechat, qq
+          min_scores: {fraud: 0.3}           # the model's score for a category
+          max_scores: {spam: 0.9}
+        effect: block           # block | review | allow | {score: {fraud: 0.4, spam: -0.2}}
+        sources: [chat, post:ad]  # optional: event sources it applies to
+        expires: 2026-12-31T00:00:00Z  # optional: ignored after this instant
+    learned:                    # optional: moderators' edits of the learned list (models.learned)
+      pin: [evil-pay.top]       # blocks until unpinned
+      remove: [partner-shop.com]  # never fires, learned or pinned
+
+Precedence when several rules fire: an ``allow`` rule wins (an explicit allow-list beats the
+model), then ``block``, then ``review`` (which never lowers a model's block). Score effects are
+added to the model's scores before the policy decides, clipped to [0, 1].
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+import ahocorasick
+import re2
+import yaml
+
+from models.errors import ModelError
+from models.normalize import SIGNAL_NAMES, normalize
+
+RuleAction = Literal["block", "review", "allow", "score"]
+CONTACT_KINDS = ("domains", "urls", "phones", "wechat", "qq")
+MATCH_KEYS = frozenset({"terms", "regex", "min_scores", "max_scores", *CONTACT_KINDS})
+RULE_KEYS = frozenset(
+    {"id", "description", "category", "match", "effect", "sources", "expires", "enabled"}
+)
+_ID = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
+NO_RULES_VERSION = "none"
+
+
+def _compile_regex(pattern: str) -> Any:
+    """RE2, its errors returned to the caller instead of logged to stderr."""
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile(pattern, options)
+
+
+class RulesError(ModelError):
+    """A rules file that does not validate; the message lists every error with rule id and line."""
+
+
+# -- contact tokens ----------------------------------------------------------------------------------
+# The normalizer replaces contact tokens with placeholders, so the raw tokens are extracted here,
+# from the text folded just enough (NFKC, case, invisible characters, "点" for the dot).
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
+
+
+# format characters and combining marks, deleted in one str.translate (the Basic Multilingual
+# Plane, plus the tag and variation-selector blocks abusers use from the supplementary planes)
+@functools.cache
+def _drop_invisible() -> dict[int, None]:
+    return {
+        cp: None
+        for cp in (*range(0x10000), *range(0xE0000, 0xE0080), *range(0xE0100, 0xE01F0))
+        if unicodedata.category(chr(cp)) in _INVISIBLE_CATEGORIES
+    }
+
+
+_DIGIT = re.compile(r"\d")
+_URL = re.compile(r"(?:https?|hxxps?)://[^\s<>\"'，。]+|www\.[^\s<>\"'，。]+", re.ASCII)
+_HOST = re.compile(
+    r"(?<![a-z0-9@_\-.])((?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,24})(?![a-z0-9\-])"
+)
+_PHONE = re.compile(r"(?<![\w+])\+?\d[\d\-\s().]{5,20}\d(?!\d)")
+_WECHAT = re.compile(
+    r"(?:微信|威信|薇信|徽信|v信|vx|wx|weixin|wechat)\s*(?:号|id)?\s*[:：]?\s*([a-z][a-z0-9_\-]{5,19})(?![a-z0-9_\-])"
+)
+_QQ = re.compile(r"(?:扣扣|qq|企鹅)\s*(?:号|群)?\s*[:：]?\s*(\d{5,12})(?!\d)")
+
+
+@dataclass(frozen=True, slots=True)
+class Contacts:
+    """Contact tokens found in a text, in the forms the lists are compared in."""
+
+    hosts: frozenset[str] = frozenset()  # lower-case host names, "www." removed
+    urls: frozenset[str] = frozenset()  # lower-case, scheme and "www." removed
+    phones: frozenset[str] = frozenset()  # digits only
+    wechat: frozenset[str] = frozenset()
+    qq: frozenset[str] = frozenset()
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_drop_invisible())
+    return text.replace("点", ".").replace("。", ".")
+
+
+def _strip_url(url: str) -> str:
+    url = url.split("://", 1)[-1]
+    return url.removeprefix("www.").rstrip("/.,!?)")
+
+
+def extract_contacts(text: str) -> Contacts:
+    """Domains, URLs, phone numbers (7+ digits), WeChat and QQ IDs written in ``text``."""
+    folded = _fold(text)
+    # most chat has no dot and no digit: then it has no domain, URL, phone or QQ number
+    has_dot, has_digit = "." in folded, _DIGIT.search(folded) is not None
+    urls = {_strip_url(u) for u in _URL.findall(folded)} if has_dot else set()
+    hosts = {h.removeprefix("www.") for h in _HOST.findall(folded)} if has_dot else set()
+    hosts.update(u.split("/", 1)[0].split(":", 1)[0] for u in urls)
+    phones = set()
+    for candidate in _PHONE.findall(folded) if has_digit else ():
+        digits = "".join(c for c in candidate if c.isdigit())
+        if len(digits) >= 7:
+            phones.add(digits)
+    return Contacts(
+        hosts=frozenset(h for h in hosts if h),
+        urls=frozenset(urls),
+        phones=frozenset(phones),
+        wechat=frozenset(_WECHAT.findall(folded)),
+        qq=frozenset(_QQ.findall(folded)) if has_digit else frozenset(),
+    )
+
+
+_DOT_OR_DIGIT = re.compile(r"[.点。\d]")
+_CONTACT_SIGNALS = tuple(
+    SIGNAL_NAMES.index(name)
+    for name in ("url_count", "phone_count", "handle_count", "contact_count", "email_count")
+)
+
+
+def may_carry_contacts(analysis: tuple[str, tuple[float, ...]]) -> bool:
+    """False when the normalizer's analysis of a text (``models.normalize.analyse``) shows it
+    cannot hold a contact token: no URL, phone, handle, contact or e-mail placeholder, and no
+    dot or digit left. Then ``extract_contacts`` (which folds and searches the text again) is
+    skipped; most chat has no contact, and that search was half of what the rules cost."""
+    normalized, signals = analysis
+    return any(signals[i] for i in _CONTACT_SIGNALS) or _DOT_OR_DIGIT.search(normalized) is not None
+
+
+def _canonical(kind: str, value: str) -> str:
+    """A list entry in the form its contact tokens are compared in."""
+    value = _fold(value).strip()
+    if kind == "phones":
+        return "".join(c for c in value if c.isdigit())
+    if kind == "urls":
+        return _strip_url(value)
+    if kind == "domains":
+        return value.removeprefix("www.").strip(".")
+    return value
+
+
+def _matches_contacts(kind: str, entries: frozenset[str], contacts: Contacts) -> bool:
+    if kind == "domains":  # a listed domain matches itself and its subdomains
+        for host in contacts.hosts:
+            labels = host.split(".")
+            if any(".".join(labels[i:]) in entries for i in range(len(labels) - 1)):
+                return True
+        return False
+    if kind == "urls":  # a listed URL matches as a prefix
+        return any(url.startswith(entry) for url in contacts.urls for entry in entries)
+    if kind == "phones":  # with or without a country code
+        return any(
+            phone in entries or any(phone.endswith(e) and len(e) >= 7 for e in entries)
+            for phone in contacts.phones
+        )
+    return bool(getattr(contacts, kind) & entries)
+
+
+# -- rules ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rule:
+    """One validated rule; ``terms`` are normalized, contact entries canonical."""
+
+    id: str
+    description: str
+    category: str
+    action: RuleAction
+    line: int
+    score_delta: Mapping[str, float] = field(default_factory=dict)
+    terms: tuple[str, ...] = ()
+    regex: str | None = None
+    contacts: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    min_scores: Mapping[str, float] = field(default_factory=dict)
+    max_scores: Mapping[str, float] = field(default_factory=dict)
+    sources: frozenset[str] | None = None
+    expires: float | None = None
+
+    def reason(self) -> str:
+        return f"rule:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHit:
+    """What the rules did to one event: the rule ids that fired and the resulting changes."""
+
+    fired: tuple[Rule, ...]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(rule.id for rule in self.fired)
+
+
+class RuleSet:
+    """A compiled rules file. ``match`` gives the rules that fire for one event."""
+
+    def __init__(
+        self,
+        version: str,
+        rules: Sequence[Rule],
+        source_text: str = "",
+        *,
+        pinned: Iterable[str] = (),
+        removed: Iterable[str] = (),
+    ) -> None:
+        self.version = version
+        self.rules = tuple(rules)
+        # contact tokens moderators pinned to, or removed from, the learned list (models.learned)
+        self.pinned = tuple(pinned)
+        self.removed = tuple(removed)
+        self.source_text = source_text
+        self.sha256 = hashlib.sha256(source_text.encode()).hexdigest()
+        self._term_rules: dict[str, list[int]] = {}
+        for index, rule in enumerate(self.rules):
+            for term in rule.terms:
+                self._term_rules.setdefault(term, []).append(index)
+                # "free money" written "f r e e m o n e y" normalizes to "freemoney"
+                if " " in term:
+                    self._term_rules.setdefault(term.replace(" ", ""), []).append(index)
+        self._automaton: Any = None
+        if self._term_rules:
+            automaton = ahocorasick.Automaton()
+            for term, indices in self._term_rules.items():
+                automaton.add_word(term, (term, tuple(indices)))
+            automaton.make_automaton()
+            self._automaton = automaton
+        self._regexes = {
+            i: _compile_regex(rule.regex) for i, rule in enumerate(self.rules) if rule.regex
+        }
+        self.needs_contacts = any(rule.contacts for rule in self.rules)
+        self._needs_text = bool(self._term_rules or self._regexes)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def list_sizes(self) -> dict[str, int]:
+        """Entries per rule (terms and contact entries), for metrics and ``rules show``."""
+        return {
+            rule.id: len(rule.terms) + sum(len(v) for v in rule.contacts.values())
+            for rule in self.rules
+        }
+
+    def match(
+        self,
+        text: str,
+        scores: Mapping[str, float],
+        source: str | None,
+        now: float,
+        normalized: str | None = None,
+        contacts: Contacts | None = None,
+    ) -> list[Rule]:
+        """Rules whose every condition holds for this event, in file order (``normalized`` and
+        ``contacts``, when the caller has them, spare computing them again)."""
+        if not self.rules:
+            return []
+        if self._needs_text and normalized is None:
+            normalized = normalize(text)
+        term_hits: set[int] = set()
+        if self._automaton is not None and normalized:
+            for end, (term, indices) in self._automaton.iter(normalized):
+                if _on_word_boundary(normalized, end - len(term) + 1, end):
+                    term_hits.update(indices)
+        if contacts is None and self.needs_contacts:
+            contacts = extract_contacts(text)
+        fired = []
+        for index, rule in enumerate(self.rules):
+            if rule.expires is not None and now >= rule.expires:
+                continue
+            if rule.sources is not None and source not in rule.sources:
+                continue
+            if rule.terms and index not in term_hits:
+                continue
+            if rule.regex is not None and (
+                normalized is None or self._regexes[index].search(normalized) is None
+            ):
+                continue
+            if rule.contacts and not all(
+                contacts is not None and _matches_contacts(kind, entries, contacts)
+                for kind, entries in rule.contacts.items()
+            ):
+                continue
+            if any(_score(scores, c) < v for c, v in rule.min_scores.items()):
+                continue
+            if any(_score(scores, c) > v for c, v in rule.max_scores.items()):
+                continue
+            fired.append(rule)
+        return fired
+
+
+def _score(scores: Mapping[str, float], category: str) -> float:
+    value = scores.get(category, 0.0)
+    return 0.0 if value is None or math.isnan(value) else float(value)
+
+
+def _is_word_char(char: str) -> bool:
+    # letters only: "casino888" still carries the term "casino"
+    return char.isascii() and char.isalpha()
+
+
+def _on_word_boundary(text: str, start: int, end: int) -> bool:
+    """A Latin term must not be part of a longer word ("ass" in "class"); CJK needs no spaces."""
+    if _is_word_char(text[start]) and start > 0 and _is_word_char(text[start - 1]):
+        return False
+    return not (_is_word_char(text[end]) and end + 1 < len(text) and _is_word_char(text[end + 1]))
+
+
+# -- applying rules to decisions ------------------------------------------------------------------------
+ACTION_RANK = {"allow": 0, "review": 1, "block": 2}
+
+
+def combine(model_action: str, fired: Iterable[Rule]) -> tuple[str, list[str], Mapping[str, float]]:
+    """``(action, rule reasons, score deltas)`` of the rules that fired for one event.
+
+    ``model_action`` is the policy's action on the scores with the deltas already added (the
+    caller re-decides after adding them); allow beats block beats review.
+    """
+    fired = list(fired)
+    reasons = [rule.reason() for rule in fired]
+    deltas: dict[str, float] = {}
+    for rule in fired:
+        for category, delta in rule.score_delta.items():
+            deltas[category] = deltas.get(category, 0.0) + delta
+    actions = {rule.action for rule in fired}
+    if "allow" in actions:
+        return "allow", reasons, deltas
+    if "block" in actions:
+        return "block", reasons, deltas
+    if "review" in actions and ACTION_RANK[model_action] < ACTION_RANK["review"]:
+        return "review", reasons, deltas
+    return model_action, reasons, deltas
+
+
+# -- parsing and validation ------------------------------------------------------------------------------
+def load_rules(text: str, *, name: str = "rules file") -> RuleSet:
+    """Parse and validate a rules file; raise :class:`RulesError` listing every error."""
+    try:
+        root, data = _parse_yaml(text)
+    except yaml.YAMLError as exc:
+        msg = f"{name}: not valid YAML: {exc}"
+        raise RulesError(msg) from exc
+    if not isinstance(data, dict):
+        msg = f"{name}: expected a mapping with 'version' and 'rules' at the top"
+        raise RulesError(msg)
+    errors: list[str] = []
+    version = data.get("version")
+    if not isinstance(version, str | int | float) or not str(version).strip():
+        errors.append("'version' is missing: every rules file names its version")
+    unknown = set(data) - {"version", "lists", "rules", "learned"}
+    if unknown:
+        errors.append(
+            f"unknown top-level keys {sorted(unknown)} (allowed: version, lists, rules, learned)"
+        )
+    pinned, removed = _parse_learned(data.get("learned"), errors.append)
+    lists = data.get("lists") or {}
+    if not isinstance(lists, dict) or not all(
+        isinstance(v, list) and all(isinstance(x, str | int) for x in v) for v in lists.values()
+    ):
+        errors.append("'lists' must map names to lists of strings")
+        lists = {}
+    raw_rules = data.get("rules")
+    if not isinstance(raw_rules, list):
+        errors.append("'rules' must be a list of rules")
+        raw_rules = []
+    lines = _rule_lines(root, len(raw_rules))
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_rules):
+        line = lines[index]
+        rule_errors: list[str] = []
+        rule = _parse_rule(raw, line, lists, rule_errors.append)
+        label = raw.get("id") if isinstance(raw, dict) else None
+        where = f"rule {label!r} (line {line})" if label else f"rule #{index + 1} (line {line})"
+        if rule is not None and rule.id in seen:
+            rule_errors.append(f"duplicate id {rule.id!r}")
+        errors.extend(f"{where}: {error}" for error in rule_errors)
+        if rule is not None and not rule_errors:
+            seen.add(rule.id)
+            rules.append(rule)
+    if errors:
+        msg = f"{name} refused, nothing applied:\n  " + "\n  ".join(errors)
+        raise RulesError(msg)
+    return RuleSet(str(version).strip(), rules, text, pinned=pinned, removed=removed)
+
+
+_PHONE_LIKE = re.compile(r"^[\d\s+\-().]+$")
+
+
+def canonical_token(value: object) -> str:
+    """A contact token as the learned list keys it: digits for a phone number, a host name
+    without ``www.``, a WeChat ID in lower case."""
+    folded = _fold(str(value)).strip()
+    if _PHONE_LIKE.match(folded):
+        return "".join(c for c in folded if c.isdigit())
+    return _strip_url(folded).split("/", 1)[0].strip(".")
+
+
+def _parse_learned(
+    value: object, error: Callable[[str], None]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``learned: {pin: [...], remove: [...]}``: the moderators' edits of the learned list."""
+    from models.learned import valid_token
+
+    if value is None:
+        return (), ()
+    if not isinstance(value, dict) or set(value) - {"pin", "remove"}:
+        error("'learned' must be a mapping with 'pin' and/or 'remove' lists of contact tokens")
+        return (), ()
+    out: list[tuple[str, ...]] = []
+    for key in ("pin", "remove"):
+        raw = value.get(key) or []
+        if not isinstance(raw, list) or not all(isinstance(x, str | int) for x in raw):
+            error(f"'learned.{key}' must be a list of contact tokens")
+            raw = []
+        tokens = [canonical_token(x) for x in raw]
+        bad = [str(x) for x, t in zip(raw, tokens, strict=True) if not valid_token(t)]
+        if bad:
+            error(f"'learned.{key}' has entries that are not contact tokens: {bad}")
+        out.append(tuple(dict.fromkeys(t for t in tokens if valid_token(t))))
+    return out[0], out[1]
+
+
+def _parse_yaml(text: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree (for line numbers) and the data, in one parse; libyaml's C parser when
+    present (a 100,000-term file takes seconds instead of a minute)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    try:
+        root = loader.get_single_node()
+        return root, (loader.construct_document(root) if root is not None else None)
+    finally:
+        loader.dispose()
+
+
+def _rule_lines(root: yaml.Node | None, count: int) -> list[int]:
+    """1-based line of each rule in the ``rules`` sequence (0 when unknown)."""
+    lines = [0] * count
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if getattr(key, "value", None) == "rules" and isinstance(value, yaml.SequenceNode):
+                for i, item in enumerate(value.value[:count]):
+                    lines[i] = item.start_mark.line + 1
+    return lines
+
+
+def _parse_rule(
+    raw: object, line: int, lists: Mapping[str, list[Any]], error: Callable[[str], None]
+) -> Rule | None:
+    if not isinstance(raw, dict):
+        error("a rule is a mapping with id, category, match and effect")
+        return None
+    unknown = set(raw) - RULE_KEYS
+    if unknown:
+        error(f"unknown keys {sorted(unknown)} (allowed: {sorted(RULE_KEYS)})")
+    rule_id = raw.get("id")
+    if not isinstance(rule_id, str) or not _ID.match(rule_id):
+        error(f"id {rule_id!r} must be lower-case letters, digits, '-', '_' or '.'")
+        return None
+    category = raw.get("category")
+    if not isinstance(category, str) or not category:
+        error("'category' is missing")
+    action, deltas = _parse_effect(raw.get("effect"), error)
+    match = raw.get("match")
+    if not isinstance(match, dict) or not match:
+        error("'match' is missing: give terms, regex, a contact list or score conditions")
+        match = {}
+    bad_keys = set(match) - MATCH_KEYS
+    if bad_keys:
+        error(f"unknown match keys {sorted(bad_keys)} (allowed: {sorted(MATCH_KEYS)})")
+    raw_terms = _entries("terms", match, lists, error)
+    terms = tuple(dict.fromkeys(t for t in (normalize(str(x)) for x in raw_terms) if t))
+    if "terms" in match and not terms and not isinstance(match["terms"], str):
+        error("'terms' is empty")
+    regex = match.get("regex")
+    if regex is not None:
+        if not isinstance(regex, str) or not regex:
+            error("'regex' must be a non-empty string")
+            regex = None
+        else:
+            try:
+                _compile_regex(regex)
+            except re2.error as exc:  # RE2 refuses backreferences and lookarounds
+                reason = (
+                    exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+                )
+                error(f"regex {regex!r} does not compile under RE2: {reason}")
+                regex = None
+    contacts: dict[str, frozenset[str]] = {}
+    for kind in CONTACT_KINDS:
+        if kind in match:
+            raw_entries = _entries(kind, match, lists, error)
+            entries = frozenset(e for e in (_canonical(kind, str(x)) for x in raw_entries) if e)
+            if not entries and not isinstance(match[kind], str):
+                error(f"'{kind}' is empty")
+            contacts[kind] = entries
+    min_scores = _scores("min_scores", match.get("min_scores"), error)
+    max_scores = _scores("max_scores", match.get("max_scores"), error)
+    sources = raw.get("sources")
+    if sources is not None and (
+        not isinstance(sources, list) or not all(isinstance(s, str) for s in sources)
+    ):
+        error("'sources' must be a list such as [chat, post:ad]")
+        sources = None
+    expires = _expiry(raw.get("expires"), error)
+    if raw.get("enabled", True) is False:
+        expires = 0.0  # kept in the file, never fires
+    return Rule(
+        id=rule_id,
+        description=str(raw.get("description") or ""),
+        category=str(category or ""),
+        action=action,
+        line=line,
+        score_delta=deltas,
+        terms=terms,
+        regex=regex,
+        contacts=contacts,
+        min_scores=min_scores,
+        max_scores=max_scores,
+        sources=frozenset(sources) if sources is not None else None,
+        expires=expires,
+    )
+
+
+def _entries(
+    kind: str,
+    match: Mapping[str, Any],
+    lists: Mapping[str, list[Any]],
+    error: Callable[[str], None],
+) -> list[Any]:
+    """A match's entries: inline, or the name of a list under ``lists``."""
+    value = match.get(kind)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        if value not in lists:
+            error(f"'{kind}' names list {value!r}, which 'lists' does not define")
+            return []
+        return list(lists[value])
+    if isinstance(value, list) and all(isinstance(x, str | int) for x in value):
+        return value
+    error(f"'{kind}' must be a list of strings or the name of a list")
+    return []
+
+
+def _parse_effect(
+    effect: object, error: Callable[[str], None]
+) -> tuple[RuleAction, dict[str, float]]:
+    if effect == "block" or effect == "review" or effect == "allow":
+        return effect, {}
+    if isinstance(effect, dict) and set(effect) == {"score"} and isinstance(effect["score"], dict):
+        deltas = _scores("effect.score", effect["score"], error, lo=-1.0)
+        if deltas:
+            return "score", deltas
+    error(f"effect {effect!r} must be block, review, allow or {{score: {{category: ±delta}}}}")
+    return "score", {}
+
+
+def _scores(
+    key: str, value: object, error: Callable[[str], None], lo: float = 0.0
+) -> dict[str, float]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(c, str) and isinstance(v, int | float) and not isinstance(v, bool)
+        for c, v in value.items()
+    ):
+        error(f"'{key}' must map categories to numbers")
+        return {}
+    out = {c: float(v) for c, v in value.items()}
+    bad = {c: v for c, v in out.items() if not lo <= v <= 1.0}
+    if bad:
+        error(f"'{key}' values must be between {lo:g} and 1: {bad}")
+    return out
+
+
+def _expiry(value: object, error: Callable[[str], None]) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        when = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return when.timestamp()
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()
+    if isinstance(value, str):
+        try:
+            return _expiry(datetime.fromisoformat(value), error)
+        except ValueError:
+            pass
+    error(f"'expires' {value!r} is not a date or an ISO 8601 time")
+    return None
+
+
+EMPTY = RuleSet(NO_RULES_VERSION, [])

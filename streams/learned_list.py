@@ -1,0 +1,196 @@
+"""The learned list on the fleet: evidence from blocked events, counted per token, taught to every
+worker (``models.learned`` says what is learned and why).
+
+1. The pipeline sends, for each blocked event that carries contact tokens, one record per token
+   to ``contacts.blocked``, keyed by the token, so every record of a token lands on one
+   partition and is counted by the one worker that owns it, fleet-wide.
+2. The ``learn_contacts`` agent (``streams.agents``) keeps each token's recent evidence in a
+   windowed table and, when a token has enough events from enough accounts, writes a
+   ``learned_contact`` record to the compacted ``moderation.learned`` topic, keyed by the token.
+3. Every worker reads that topic with its own group-less consumer (``LearnedHolder.follow``) and
+   blocks messages carrying a learned token until it expires; the signed rules file's
+   ``learned: {pin, remove}`` overrides it.
+
+Trust: the learned records are written by workers, which hold no signing key, so they are not
+signed. Under ACLs only the worker (and admin) principal may write ``moderation.learned``; a
+stolen worker credential can already write decisions and account actions directly, and a
+learned record can do less: it only ever *blocks* messages carrying one contact token, for at
+most ``learn_ttl_s`` after a worker reads it (a longer expiry in the record is cut), and a
+moderator's ``remove`` in the signed rules file silences it. It can never allow anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from chatguard.settings import Settings
+from models.learned import LearnedEntry, LearnedList, entry_from_record, tokens_of
+from models.rules import Contacts, RuleSet, extract_contacts
+from streams import metrics, topics
+from streams.decoding import Event
+
+log = logging.getLogger(__name__)
+
+
+class LearnedHolder:
+    """The learned entries this worker knows, and the list they make with a rules file."""
+
+    def __init__(self, ttl_s: float = 86_400.0) -> None:
+        self.ttl_s = ttl_s
+        self.entries: dict[str, LearnedEntry] = {}
+        self._view: tuple[tuple[str, int], LearnedList] | None = None
+        self._generation = 0
+
+    def offer(self, key: bytes | None, value: bytes | None, now: float) -> LearnedEntry | None:
+        """Learn (or, for a tombstone, forget) the token of one record; the new entry or None."""
+        token = (key or b"").decode(errors="replace")
+        if value is None:
+            if self.entries.pop(token, None) is not None:
+                self._generation += 1
+            return None
+        try:
+            entry = entry_from_record(orjson.loads(value), now, self.ttl_s)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            log.warning("skipping a learned-list record keyed %r: %s", token[:80], exc)
+            metrics.LEARNED_RECORDS.labels(result="refused").inc()
+            return None
+        self.entries[entry.token] = entry
+        self._generation += 1
+        metrics.LEARNED_RECORDS.labels(result="ok").inc()
+        log.info(
+            "learned %s %s (%d events, %d accounts) until %s",
+            entry.kind,
+            entry.token,
+            entry.events,
+            entry.accounts,
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(entry.expires_at or 0)),
+        )
+        return entry
+
+    def view(self, ruleset: RuleSet) -> LearnedList:
+        """The served list: learned entries with ``ruleset``'s pins and removals applied."""
+        stamp = (ruleset.sha256, self._generation)
+        if self._view is None or self._view[0] != stamp:
+            self._view = (
+                stamp,
+                LearnedList(self.entries.values(), ruleset.pinned, ruleset.removed),
+            )
+            metrics.LEARNED_ENTRIES.set(len(self._view[1]))
+        return self._view[1]
+
+    async def follow(self, settings: Settings) -> None:
+        """Read ``moderation.learned`` from the beginning, for ever; a lost connection is
+        retried, never the end of the task."""
+        self.ttl_s = settings.learn_ttl_s
+        while True:
+            try:
+                await self._follow(settings)
+            except Exception as exc:  # the broker went away: the learned entries stay, retry
+                log.warning("reading the learned list failed, retrying: %s", exc)
+                await asyncio.sleep(1.0)
+
+    async def _follow(self, settings: Settings) -> None:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        from streams.rules_holder import ensure_compacted_topic
+
+        name = settings.topic(topics.LEARNED)
+        await ensure_compacted_topic(settings, name)
+        consumer = AIOKafkaConsumer(
+            **topics.client_options(settings),
+            enable_auto_commit=False,
+            group_id=None,
+            isolation_level="read_committed",
+        )
+        await consumer.start()
+        try:
+            await consumer.topics()  # metadata: every partition, whoever created the topic
+            partitions = [
+                TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name) or {0})
+            ]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            while True:
+                fetched = await consumer.getmany(*partitions, timeout_ms=500)
+                now = time.time()
+                for records in fetched.values():
+                    for message in records:
+                        if message.value is not None and len(message.value) > 4096:
+                            metrics.LEARNED_RECORDS.labels(result="refused").inc()
+                            continue
+                        self.offer(message.key, message.value, now)
+        finally:
+            await consumer.stop()
+
+
+def evidence_records(
+    events: Sequence[Event],
+    decisions: Sequence[dict[str, Any]],
+    contacts: Sequence[Contacts | None],
+    counted: Sequence[bool],
+) -> list[tuple[int, bytes, bytes]]:
+    """``(event index, key, value)`` for ``contacts.blocked``: one per contact token of each
+    blocked event whose block is ``counted`` (not the learned list's own doing)."""
+    out = []
+    for i, (event, decision) in enumerate(zip(events, decisions, strict=True)):
+        if decision["action"] != "block" or not counted[i]:
+            continue
+        given = contacts[i]
+        found = given if given is not None else extract_contacts(event.text)
+        category = (decision["triggered"] or ["fraud"])[0]
+        for kind, token in tokens_of(found):
+            value = {
+                "kind": "blocked_contact",
+                "token": token,
+                "token_kind": kind,
+                "account_id": event.account_id,
+                "event_id": event.event_id,
+                "category": category,
+                "at": decision["decided_at"],
+            }
+            out.append((i, token.encode(), orjson.dumps(value)))
+    return out
+
+
+async def read_learned(settings: Settings) -> list[LearnedEntry]:
+    """The learned entries on the topic now (for ``chatguard rules show``)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from streams.rules_holder import ensure_compacted_topic
+
+    name = settings.topic(topics.LEARNED)
+    await ensure_compacted_topic(settings, name)
+    holder = LearnedHolder(settings.learn_ttl_s)
+    consumer = AIOKafkaConsumer(
+        **topics.client_options(settings),
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = [
+            TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name) or {0})
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        now = time.time()
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            fetched = await consumer.getmany(*partitions, timeout_ms=1000)
+            for records in fetched.values():
+                for message in records:
+                    holder.offer(message.key, message.value, now)
+    finally:
+        await consumer.stop()
+    return sorted(holder.entries.values(), key=lambda e: e.token)
+
+
+SHARED = LearnedHolder()  # the worker's learned list: the pipeline and the follow task share it

@@ -1,0 +1,482 @@
+"""The rules a worker serves, their fleet-wide hot reload, and their effect on decisions.
+
+Rules travel on the compacted, single-partition ``moderation.rules`` topic, one record per
+published version (key: the version; value: the file's text, its sha256, who published it
+when). Every worker reads the topic from the beginning with its own group-less consumer (a
+consumer group would hand the partition to one member only, but every worker must switch),
+validates each record and serves the newest valid one. The swap is one attribute assignment and
+the pipeline reads it once per batch, so a batch is decided under one rules version. A record
+that does not validate (published around ``chatguard rules publish``) is logged and skipped: the
+previous version keeps serving.
+
+Anyone who can write the topic could otherwise allow-list their own spam, so a record must carry
+an Ed25519 signature over its version and the sha256 of its text, made by ``chatguard rules
+publish`` with the model signing key; workers verify it with the model public key they already
+hold, and refuse (log, ``chatguard_rule_reloads_total{result="unsigned|bad_signature"}``, keep
+the previous version) a record that is unsigned or signed by another key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import hashlib
+import logging
+import socket
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+
+from chatguard.settings import Settings
+from models.errors import ModelError, SignatureInvalid, SignatureMissing
+from models.learned import LearnedList
+from models.normalize import Analysis
+from models.rules import (
+    EMPTY,
+    Contacts,
+    Rule,
+    RulesError,
+    RuleSet,
+    combine,
+    extract_contacts,
+    load_rules,
+    may_carry_contacts,
+)
+from models.signing import load_public_key, sign_payload, verify_payload
+from streams import metrics, topics
+from streams.decoding import Event
+from streams.learned_list import evidence_records
+from streams.model_holder import ServingModel
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+
+log = logging.getLogger(__name__)
+NO_CONTACTS = Contacts()
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedRules:
+    """One record of the rules topic."""
+
+    offset: int
+    version: str
+    text: str
+    sha256: str
+    published_at: float
+    published_by: str
+    signature: dict[str, str] | None = None
+
+
+def signed_payload(version: str, sha256: str) -> bytes:
+    """What a rules signature covers: the version and the sha256 of the file's text."""
+    return orjson.dumps({"kind": "chatguard.rules", "sha256": sha256, "version": version})
+
+
+class RulesHolder:
+    """Holds the serving :class:`RuleSet`; ``offer`` switches to a newer valid, signed version.
+
+    With neither a ``public_key`` nor ``allow_unsigned`` every record is refused (``trust``
+    sets them from the settings)."""
+
+    def __init__(
+        self, public_key: Ed25519PublicKey | None = None, *, allow_unsigned: bool = False
+    ) -> None:
+        self.current: RuleSet = EMPTY
+        self.last_error: str | None = None
+        self.next_offset: int | None = None  # of the rules topic, once caught up
+        self.public_key = public_key
+        self.allow_unsigned = allow_unsigned
+
+    def trust(self, settings: Settings) -> None:
+        """Verify with the model public key, or not at all under the development override."""
+        self.allow_unsigned = settings.allow_unsigned_rules
+        if self.allow_unsigned:
+            log.warning(
+                "CHATGUARD_ALLOW_UNSIGNED_RULES is on: rules signatures are NOT checked; "
+                "anyone who can write the rules topic decides what is allowed"
+            )
+        elif self.public_key is None:
+            self.public_key = load_public_key(settings.model_public_key)
+
+    def _try_trust(self, settings: Settings) -> None:
+        try:
+            self.trust(settings)
+        except ModelError as exc:  # no key: every record is refused, with this reason
+            log.error("cannot verify rules, none will be served: %s", exc)
+
+    def check_signature(self, published: PublishedRules) -> None:
+        """Raise ``SignatureMissing`` / ``SignatureInvalid`` unless a trusted key signed it."""
+        if self.allow_unsigned:
+            return
+        what = f"rules {published.version!r}"
+        if self.public_key is None:
+            msg = f"{what}: no public key to verify rules with; refusing it"
+            raise SignatureMissing(msg)
+        payload = signed_payload(published.version, _sha256(published.text))
+        verify_payload(what, published.signature, payload, self.public_key)
+
+    def offer(self, value: bytes | None, limit: int | None = None) -> str | None:
+        """Serve the rules in a record of the topic if they validate; the new version or None.
+
+        A record over ``limit`` bytes is refused before it is parsed (a YAML bomb cannot stall
+        the worker)."""
+        try:
+            if limit is not None and len(value or b"") > limit:
+                msg = f"a {len(value or b'')}-byte rules record is over the {limit}-byte limit"
+                raise RulesError(msg)
+            published = decode_record(0, value)
+            self.check_signature(published)  # before parsing: only a trusted file is parsed
+            ruleset = load_rules(published.text, name=f"rules {published.version!r}")
+            if ruleset.version != published.version:
+                msg = f"record says version {published.version!r}, its file {ruleset.version!r}"
+                raise RulesError(msg)
+        except (RulesError, SignatureMissing, SignatureInvalid) as exc:
+            self.last_error = str(exc)
+            log.error("refused rules, keeping %s: %s", self.current.version, exc)
+            result = {SignatureMissing: "unsigned", SignatureInvalid: "bad_signature"}
+            metrics.RULE_RELOADS.labels(result=result.get(type(exc), "refused")).inc()
+            return None
+        self.last_error = None
+        if ruleset.version == self.current.version and ruleset.sha256 == self.current.sha256:
+            return None
+        old = self.current.version
+        self.use(ruleset)
+        metrics.RULE_RELOADS.labels(result="ok").inc()
+        log.info("rules switched from %s to %s (%d rules)", old, ruleset.version, len(ruleset))
+        return ruleset.version
+
+    def use(self, ruleset: RuleSet) -> None:
+        self.current = ruleset
+        metrics.set_rules(ruleset.version, ruleset.list_sizes())
+
+    async def follow(
+        self, settings: Settings, on_switch: Callable[[str], Awaitable[None]] | None = None
+    ) -> None:
+        """Read the rules topic for ever (from where ``catch_up`` stopped), switching to each
+        newer valid version; a lost connection is retried, never the end of the task."""
+        if self.public_key is None and not self.allow_unsigned:
+            self._try_trust(settings)
+        while True:
+            try:
+                await self._follow(settings, on_switch)
+            except Exception as exc:  # the broker went away: the served rules stay, retry
+                log.warning("reading the rules topic failed, retrying: %s", exc)
+                await asyncio.sleep(1.0)
+
+    async def _follow(
+        self, settings: Settings, on_switch: Callable[[str], Awaitable[None]] | None
+    ) -> None:
+        from aiokafka import TopicPartition
+
+        await ensure_rules_topic(settings)
+        consumer = _consumer(settings)
+        await consumer.start()
+        try:
+            partition = TopicPartition(settings.topic(topics.RULES), 0)
+            consumer.assign([partition])
+            if self.next_offset is None:
+                await consumer.seek_to_beginning(partition)
+            else:
+                consumer.seek(partition, self.next_offset)
+            while True:
+                version = None
+                for message in await _fetch(consumer, partition):
+                    version = self.offer(message.value, settings.max_record_bytes) or version
+                    self.next_offset = message.offset + 1
+                if version is not None and on_switch is not None:
+                    await on_switch(version)
+        finally:
+            await consumer.stop()
+
+    async def catch_up(self, settings: Settings) -> str:
+        """Serve the newest valid version on the topic now (before a worker takes traffic).
+
+        Without a public key (a worker allowed unsigned models) it still starts, refusing every
+        rules record with that reason."""
+        self._try_trust(settings)
+        history, end = await read_history(settings)
+        for record in reversed(history):
+            self.offer(encode_record(record), settings.max_record_bytes)
+            if self.last_error is None:
+                break
+        self.next_offset = end
+        return self.current.version
+
+
+def apply_rules(
+    ruleset: RuleSet,
+    serving: ServingModel,
+    events: Sequence[Event],
+    scores: np.ndarray,
+    decisions: list[dict[str, Any]],
+    memo: Mapping[str, Analysis] | None = None,
+    learned: LearnedList | None = None,
+) -> list[tuple[int, bytes, bytes]]:
+    """Stamp ``rules_version`` on every decision and apply the rules and the learned list that
+    fire (in place); the learned list's evidence records (``streams.learned_list``).
+
+    ``memo`` holds the normalized texts scoring computed (``score_events``): the rules match on
+    them rather than normalizing each text again (a text missing from it is normalized here)."""
+    version = ruleset.version
+    for decision in decisions:
+        decision["rules_version"] = version
+    learned = learned if learned else None
+    if not len(ruleset) and learned is None:
+        none: list[Contacts | None] = [None] * len(events)
+        return evidence_records(events, decisions, none, [True] * len(events))
+    labels = serving.model.labels
+    now = time.time()
+    found: list[Contacts | None] = []
+    counted: list[bool] = []
+    for event, row, decision in zip(events, scores, decisions, strict=True):
+        analysis = memo.get(event.text) if memo is not None else None
+        contacts = None
+        if ruleset.needs_contacts or learned is not None:
+            # scoring's analysis tells most texts have no contact: skip searching them again
+            if analysis is not None and not may_carry_contacts(analysis):
+                contacts = NO_CONTACTS
+            else:
+                contacts = extract_contacts(event.text)
+        found.append(contacts)
+        fired = ruleset.match(
+            event.text,
+            dict(zip(labels, row.tolist(), strict=True)),
+            event.source,
+            now,
+            analysis[0] if analysis is not None else None,
+            contacts,
+        )
+        if fired:
+            _apply_fired(serving, event, row, decision, fired)
+        # a block the learned list alone made is not evidence: an entry cannot feed itself
+        counted.append(decision["action"] == "block")
+        hits = learned.match(contacts, now) if learned is not None and contacts is not None else []
+        if hits and not any(rule.action == "allow" for rule in fired):
+            if decision["action"] != "block":
+                decision["triggered"] = list(dict.fromkeys(e.category for e in hits))
+            decision["action"] = "block"
+            decision["reasons"] = [*decision["reasons"], *(e.reason() for e in hits)]
+            metrics.LEARNED_HITS.inc(len(hits))
+    return evidence_records(events, decisions, found, counted)
+
+
+def _apply_fired(
+    serving: ServingModel,
+    event: Event,
+    row: np.ndarray,
+    decision: dict[str, Any],
+    fired: list[Rule],
+) -> None:
+    """Apply the rules that fired for one event to its decision (in place)."""
+    labels = serving.model.labels
+    _, _, deltas = combine("allow", fired)
+    verdict_action, triggered = decision["action"], list(decision["triggered"])
+    if deltas:
+        adjusted = row.copy()
+        for i, label in enumerate(labels):
+            adjusted[i] = min(1.0, max(0.0, float(adjusted[i]) + deltas.get(label, 0.0)))
+        verdict = serving.policy.decide_batch(adjusted[None, :], [event.source])[0]
+        verdict_action, triggered = verdict.action, list(verdict.triggered)
+        decision["scores"] = dict(zip(labels, np.round(adjusted, 4).tolist(), strict=True))
+        decision["reasons"] = list(verdict.reasons)
+    action, reasons, _ = combine(verdict_action, fired)
+    if action == "allow":
+        triggered = []
+    elif action != verdict_action:
+        triggered = list(
+            dict.fromkeys(r.category for r in fired if r.action in ("block", "review"))
+        )
+    decision["action"] = action
+    decision["triggered"] = triggered
+    decision["reasons"] = [*decision["reasons"], *reasons]
+    for rule in fired:
+        metrics.RULE_HITS.labels(rule=rule.id, effect=rule.action).inc()
+
+
+# -- the topic ---------------------------------------------------------------------------------------
+def encode_record(record: PublishedRules) -> bytes:
+    return orjson.dumps(
+        {
+            "version": record.version,
+            "text": record.text,
+            "sha256": record.sha256,
+            "published_at": record.published_at,
+            "published_by": record.published_by,
+            "signature": record.signature,
+        }
+    )
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def decode_record(offset: int, value: bytes | None) -> PublishedRules:
+    """A record of the rules topic; :class:`RulesError` if it is not one."""
+    try:
+        data = orjson.loads(value or b"")
+        return PublishedRules(
+            offset,
+            str(data["version"]),
+            str(data["text"]),
+            str(data.get("sha256", "")),
+            float(data.get("published_at", 0.0)),
+            str(data.get("published_by", "")),
+            data.get("signature") if isinstance(data.get("signature"), dict) else None,
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        msg = f"not a rules record: {exc}"
+        raise RulesError(msg) from exc
+
+
+async def ensure_rules_topic(settings: Settings) -> None:
+    """Create ``moderation.rules``: compacted (one record per version survives), one partition
+    (publication order is the order every worker applies)."""
+    await ensure_compacted_topic(settings, settings.topic(topics.RULES))
+
+
+async def ensure_compacted_topic(settings: Settings, name: str) -> None:
+    """Create the compacted, single-partition topic ``name`` unless it exists."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    admin = AIOKafkaAdminClient(**topics.client_options(settings))
+    await admin.start()
+    try:
+        if name in set(await admin.list_topics()):
+            return
+        try:
+            await admin.create_topics(
+                [NewTopic(name, 1, 1, topic_configs={"cleanup.policy": "compact"})]
+            )
+        except TopicAlreadyExistsError:
+            return  # another worker created it a moment ago
+        await topics._wait_for_leaders(admin, [name])
+    finally:
+        await admin.close()
+
+
+async def read_history(settings: Settings) -> tuple[list[PublishedRules], int]:
+    """Every readable record of the rules topic, oldest first (compaction keeps the newest
+    record of each version), and the offset after the last."""
+    from aiokafka import TopicPartition
+
+    await ensure_rules_topic(settings)
+    consumer = _consumer(settings)
+    await consumer.start()
+    records: list[PublishedRules] = []
+    try:
+        partition = TopicPartition(settings.topic(topics.RULES), 0)
+        consumer.assign([partition])
+        await consumer.seek_to_beginning(partition)
+        end = (await consumer.end_offsets([partition]))[partition]
+        while await consumer.position(partition) < end:
+            for message in await _fetch(consumer, partition, end):
+                try:
+                    records.append(decode_record(message.offset, message.value))
+                except RulesError as exc:
+                    log.warning("skipping rules record at offset %d: %s", message.offset, exc)
+    finally:
+        await consumer.stop()
+    return records, end
+
+
+async def publish(
+    settings: Settings, text: str, private_key: Ed25519PrivateKey | None = None
+) -> RuleSet:
+    """Validate ``text`` (raises :class:`RulesError`) and publish it as the newest version,
+    signed with ``private_key`` (unsigned without one: only for workers that allow it)."""
+    ruleset = load_rules(text)
+    await ensure_rules_topic(settings)
+    signature = (
+        sign_payload(signed_payload(ruleset.version, ruleset.sha256), private_key)
+        if private_key is not None
+        else None
+    )
+    record = PublishedRules(
+        -1, ruleset.version, text, ruleset.sha256, time.time(), _publisher(), signature
+    )
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(**topics.client_options(settings), acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            settings.topic(topics.RULES), encode_record(record), key=ruleset.version.encode()
+        )
+    finally:
+        await producer.stop()
+    return ruleset
+
+
+def _consumer(settings: Settings) -> Any:
+    """A group-less consumer of the rules topic that sees only committed records (a publisher's
+    aborted transaction never switches the fleet)."""
+    from aiokafka import AIOKafkaConsumer
+
+    return AIOKafkaConsumer(
+        **topics.client_options(settings),
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level="read_committed",
+    )
+
+
+async def _fetch(consumer: Any, partition: Any, end: int | None = None) -> list[Any]:
+    """The next records of the rules topic; a batch that cannot be decompressed is logged,
+    counted and stepped over (the served rules stay), never the end of the reader."""
+    from streams import unreadable
+
+    try:
+        fetched = await consumer.getmany(partition, timeout_ms=500)
+    except unreadable.UNREADABLE:
+        if end is None:
+            end = (await consumer.end_offsets([partition]))[partition]
+        good, batch = await unreadable.step_over(consumer, partition, end)
+        if batch is not None:
+            log.error("rules topic: %s", batch.describe())
+            metrics.RULE_RELOADS.labels(result="unreadable").inc()
+        return good
+    return list(fetched.get(partition, []))
+
+
+def newest_valid(
+    history: Sequence[PublishedRules], holder: RulesHolder | None = None
+) -> tuple[PublishedRules | None, list[str]]:
+    """The record workers serve (the newest that validates and, given the ``holder`` that
+    verifies, is signed) and the versions served before it, newest first, without repeats."""
+    valid = []
+    for record in history:
+        try:
+            if holder is not None:
+                holder.check_signature(record)
+            load_rules(record.text)
+        except (RulesError, SignatureMissing, SignatureInvalid):
+            continue
+        valid.append(record)
+    if not valid:
+        return None, []
+    current = valid[-1]
+    before = list(
+        dict.fromkeys(r.version for r in reversed(valid[:-1]) if r.version != current.version)
+    )
+    return current, before
+
+
+def _publisher() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+SHARED = RulesHolder()  # the worker's holder: the pipeline and the follow task share it

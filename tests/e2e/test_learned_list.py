@@ -1,0 +1,112 @@
+"""The learned list on a live fleet: a contact token in blocked spam from several accounts blocks
+new wording on every worker, and stops once a moderator removes it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+
+from chatguard.cli import main as chatguard_main
+from chatguard.settings import Settings
+from streams.produce import OutgoingEvent
+from tests.e2e.conftest import WorkerProcess
+from tests.e2e.kafka_helpers import consume, produce
+from tests.e2e.test_rules import RULES_V1, TERM, _announcements, _decisions, _use_env
+
+pytestmark = pytest.mark.e2e
+
+LEARN_ENV = {"CHATGUARD_LEARN_MIN_EVENTS": "3", "CHATGUARD_LEARN_MIN_ACCOUNTS": "3"}
+
+
+def _chat(tag: str, i: int, sender: str, text: str) -> OutgoingEvent:
+    event_id = f"{tag}-{i}"
+    data = {
+        "type": "chat.message",
+        "event_id": event_id,
+        "conversation_id": f"c{i}",
+        "sender_id": sender,
+        "text": text,
+        "sent_at": time.time(),
+    }
+    return OutgoingEvent("chat.messages", event_id.encode(), orjson.dumps(data), event_id, "valid")
+
+
+def _learned_hits(worker: WorkerProcess) -> float:
+    _, body = worker.get("/metrics")
+    for line in body.decode().splitlines():
+        if line.startswith("chatguard_learned_hits_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def test_a_token_from_blocked_spam_of_several_accounts_blocks_new_wording_until_removed(
+    start_worker: Callable[..., WorkerProcess],
+    stream_settings: Settings,
+    stream_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _use_env(monkeypatch, {**stream_env, **LEARN_ENV})
+    (tmp_path / "v1.yaml").write_text(RULES_V1)
+    assert chatguard_main(["rules", "publish", str(tmp_path / "v1.yaml")]) == 0
+    workers = [start_worker(env=LEARN_ENV), start_worker(env=LEARN_ENV)]
+    for worker in workers:
+        worker.wait_ready()
+    domain = f"scam{uuid.uuid4().hex[:8]}.top"
+
+    # three accounts send spam the rule blocks, each carrying the same new domain
+    spam = [_chat("spam", i, f"spammer-{i}", f"{TERM} deal {i} at {domain}") for i in range(3)]
+    produce(stream_settings, spam)
+    for worker in workers:  # counted once, fleet-wide; every worker learns it
+        worker.wait_for_log(f"learned domains {domain}", timeout=60)
+
+    # new wording the model allows, from accounts never seen, spread over both workers
+    later = [
+        _chat("later", i, f"user-{i}", f"see you at lunch, menu at {domain}") for i in range(16)
+    ]
+    produce(stream_settings, later)
+    records = consume(
+        stream_settings,
+        ["moderation.decisions"],
+        until=lambda rs: len({d["event_id"] for d in _decisions(rs, stream_settings)}) >= 19,
+        timeout=60,
+    )
+    decided = {d["event_id"]: d for d in _decisions(records, stream_settings)}
+    for i in range(16):
+        decision = decided[f"later-{i}"]
+        assert decision["action"] == "block", decision
+        assert f"learned:{domain}" in decision["reasons"], decision
+    assert all(_learned_hits(worker) > 0 for worker in workers), "one worker blocked them all"
+
+    # a moderator removes it: a signed rules version; afterwards the token no longer blocks
+    capsys.readouterr()
+    assert chatguard_main(["rules", "unpin", domain]) == 0
+    version = capsys.readouterr().out.split("published rules ")[1].strip()
+    _announcements(stream_settings, version, workers=2, timeout=60)
+    after = [
+        _chat("after", i, f"user-{i}", f"see you at lunch, menu at {domain}") for i in range(6)
+    ]
+    produce(stream_settings, after)
+    records = consume(
+        stream_settings,
+        ["moderation.decisions"],
+        until=lambda rs: (
+            {f"after-{i}" for i in range(6)}
+            <= {d["event_id"] for d in _decisions(rs, stream_settings)}
+        ),
+        timeout=60,
+    )
+    for decision in _decisions(records, stream_settings):
+        if decision["event_id"].startswith("after-"):
+            assert decision["rules_version"] == version
+            assert decision["action"] != "block", decision  # the model alone: review at most
+            assert not any(r.startswith("learned:") for r in decision["reasons"]), decision
+    assert chatguard_main(["rules", "show"]) == 0
+    shown = capsys.readouterr().out
+    assert f"removed ['{domain}']" in shown and f"{domain}" in shown and "removed " in shown

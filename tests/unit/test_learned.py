@@ -1,0 +1,147 @@
+"""Lists learned from enforcement: counting evidence, expiry, pins and removals, and their effect
+on decisions."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import orjson
+import pytest
+
+from models.learned import (
+    LearnedEntry,
+    LearnedList,
+    entry_from_record,
+    learned_record,
+    observe,
+)
+from models.policy import Policy
+from models.registry import ModelRegistry
+from models.rules import RulesError, extract_contacts, load_rules
+from streams.decide import Position, build_decisions
+from streams.decoding import Event
+from streams.model_holder import ServingModel
+from streams.rules_cli import edit_learned
+from streams.rules_holder import apply_rules
+
+SETTINGS = {"window_s": 60.0, "min_events": 3, "min_accounts": 2}
+
+
+def test_a_token_is_learned_after_enough_events_from_enough_accounts() -> None:
+    state: dict = {}
+    state, ready = observe(state, "a", 0.0, **SETTINGS)
+    state, ready2 = observe(state, "a", 1.0, **SETTINGS)
+    assert not ready and not ready2  # one account, however often, is not enough
+    state, ready = observe(state, "b", 2.0, **SETTINGS)
+    assert ready
+    # events older than the window no longer count
+    stale, ready = observe({"seen": [[0.0, "a"], [1.0, "b"]]}, "c", 100.0, **SETTINGS)
+    assert not ready and len(stale["seen"]) == 1
+
+
+def _entry(token: str, expires_at: float | None) -> LearnedEntry:
+    return LearnedEntry(token, "domains", "fraud", 0.0, expires_at)
+
+
+def test_an_entry_blocks_its_token_and_subdomains_until_it_expires() -> None:
+    learned = LearnedList([_entry("evil-pay.top", 100.0), _entry("13800138000", 100.0)])
+    carried = extract_contacts("new words, see pay.evil-pay.top and call 138 0013 8000")
+    assert [e.token for e in learned.match(carried, 50.0)] == ["13800138000", "evil-pay.top"]
+    assert learned.match(carried, 100.0) == []  # expired
+    assert learned.match(extract_contacts("see not-evil-pay.top"), 50.0) == []
+
+
+def test_pins_never_expire_and_removals_silence_learned_and_pinned_tokens() -> None:
+    learned = LearnedList(
+        [_entry("evil-pay.top", 10.0), _entry("other.top", 10.0)],
+        pinned=["pinned.top", "gone.top"],
+        removed=["other.top", "gone.top"],
+    )
+    assert {e.token for e in learned.active(1e12)} == {"pinned.top"}
+    assert learned.match(extract_contacts("other.top gone.top"), 5.0) == []
+    assert [e.token for e in learned.match(extract_contacts("pinned.top"), 1e12)] == ["pinned.top"]
+
+
+def test_a_learned_record_is_validated_and_its_expiry_capped() -> None:
+    record = learned_record("evil-pay.top", "domains", "fraud", {"seen": [[0, "a"]]}, 0.0, 60.0)
+    assert entry_from_record(record, 0.0, 60.0).expires_at == 60.0
+    # a forged record asking for a century is cut to the TTL after the worker read it
+    forged = {**record, "expires_at": 4e9}
+    assert entry_from_record(forged, 1000.0, 60.0).expires_at == 1060.0
+    for bad in ({**record, "token": "a b"}, {**record, "token_kind": "urls"}, {"kind": "x"}, []):
+        with pytest.raises(ValueError):
+            entry_from_record(bad, 0.0, 60.0)
+
+
+def test_the_rules_file_pins_and_removes_tokens() -> None:
+    ruleset = load_rules(
+        "version: v\nrules: []\nlearned:\n  pin: [WWW.Evil-Pay.top, '+86 138-0013-8000']\n"
+        "  remove: [good.com]\n"
+    )
+    assert ruleset.pinned == ("evil-pay.top", "8613800138000")
+    assert ruleset.removed == ("good.com",)
+    with pytest.raises(RulesError, match="not contact tokens"):
+        load_rules("version: v\nrules: []\nlearned: {pin: ['a b c']}\n")
+    with pytest.raises(RulesError, match="'learned' must be a mapping"):
+        load_rules("version: v\nrules: []\nlearned: [x]\n")
+
+
+def test_pin_and_unpin_republish_the_file_under_a_new_version() -> None:
+    text = "version: v1\nrules:\n- {id: x, category: spam, match: {terms: [abc]}, effect: block}\n"
+    pinned = load_rules(edit_learned(text, "evil.top", pin=True))
+    assert pinned.pinned == ("evil.top",) and pinned.version.startswith("v1+pin.evil.top.")
+    assert [r.id for r in pinned.rules] == ["x"]
+    unpinned = load_rules(edit_learned(pinned.source_text, "evil.top", pin=False))
+    assert unpinned.pinned == () and unpinned.removed == ("evil.top",)
+    assert unpinned.version.startswith("v1+remove.evil.top.")
+    assert load_rules(edit_learned(None, "evil.top", pin=True)).pinned == ("evil.top",)
+
+
+@pytest.fixture(scope="module")
+def serving(default_model_registry: ModelRegistry) -> ServingModel:
+    model = default_model_registry.load_current()
+    return ServingModel(model, Policy.from_model(model, None))
+
+
+RULES = """\
+version: v1
+rules:
+  - id: zebracorn
+    category: fraud
+    match: {terms: [zebracorn]}
+    effect: block
+  - id: partner
+    category: spam
+    match: {domains: [partner.com]}
+    effect: allow
+"""
+
+
+def test_learned_entries_block_new_wording_and_only_other_blocks_are_evidence(
+    serving: ServingModel,
+) -> None:
+    ruleset = load_rules(RULES)
+    learned = LearnedList([_entry("evil-pay.top", time.time() + 60)], pinned=["partner.com"])
+    texts = [
+        "see you at lunch, details at evil-pay.top",  # new wording, learned token
+        "zebracorn deal at fresh-scam.top",  # a rule blocks it: evidence for fresh-scam.top
+        "see you at lunch tomorrow",
+        "lunch menu at partner.com",  # an allow rule beats the learned list
+    ]
+    events = [
+        Event("chat.message", f"e{i}", f"acct{i}", t, "chat", {}) for i, t in enumerate(texts)
+    ]
+    scores = np.asarray(serving.model.score(texts), dtype=np.float64)
+    positions = [Position("t", 0, i) for i in range(len(texts))]
+    decisions = build_decisions(serving, events, positions, scores, 0.0)
+    evidence = apply_rules(ruleset, serving, events, scores, decisions, None, learned)
+    learned_block, rule_block, plain, allowed = decisions
+    assert learned_block["action"] == "block" and learned_block["triggered"] == ["fraud"]
+    assert "learned:evil-pay.top" in learned_block["reasons"]
+    assert rule_block["action"] == "block" and plain["action"] == "allow"
+    assert allowed["action"] == "allow" and "learned:partner.com" not in allowed["reasons"]
+    # the rule's block teaches fresh-scam.top; the learned list's own block teaches nothing
+    assert [(i, key) for i, key, _ in evidence] == [(1, b"fresh-scam.top")]
+    record = orjson.loads(evidence[0][2])
+    assert record["account_id"] == "acct1" and record["token_kind"] == "domains"
