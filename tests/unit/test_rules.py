@@ -186,9 +186,9 @@ def test_regex_matches_the_normalized_text(ruleset: RuleSet) -> None:
 def _best_of(runs: int, fn: object) -> float:
     best = float("inf")
     for _ in range(runs):
-        started = time.perf_counter()
+        started = time.process_time()  # CPU time: other processes on a busy machine don't count
         fn()  # type: ignore[operator]
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.process_time() - started)
     return best
 
 
@@ -210,9 +210,9 @@ def test_pathological_regexes_finish_on_any_input(text: str) -> None:
         'version: 1\nrules:\n- {id: evil, category: spam, match: {regex: "(a|aa)+$"}, effect: review}\n'
         '- {id: evil2, category: spam, match: {regex: "(x+x+)+y"}, effect: review}\n'
     )
-    started = time.perf_counter()
+    started = time.process_time()
     fired(rules, text * 50)
-    assert time.perf_counter() - started < 5.0
+    assert time.process_time() - started < 5.0
 
 
 # -- scale ---------------------------------------------------------------------------------------------
