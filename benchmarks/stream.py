@@ -10,6 +10,8 @@ topics, then measures, each with its own consumer group on the same events:
     the default batch ingest path and on the Faust agent path (``CHATGUARD_INGEST=faust``),
   * the baseline loop (same decoding, model and batch size) and the baseline without scoring
     (the ceiling the Kafka client sets),
+  * chatguard again with a rules file of 100,000 terms and 10,000 domains published (signed) to
+    its rules topic before it starts (``--rules-terms``; the rules' cost as a throughput ratio),
   * end-to-end latency (produce timestamp → decision timestamp) at half chatguard's maximum rate,
     after a warm-up whose p99 is reported separately.
 Prints a table and writes ``benchmarks/results/stream.json``. Not part of the tests.
@@ -275,6 +277,9 @@ def main() -> None:
         "--warmup-seconds", type=float, default=5.0, help="offered load before latency counts"
     )
     parser.add_argument("--port", type=int, default=19092, help="the benchmark's own broker")
+    parser.add_argument(
+        "--rules-terms", type=int, default=100_000, help="terms in the rules row (0: no such row)"
+    )
     parser.add_argument("--keep-broker", action="store_true", help="leave the broker running")
     args = parser.parse_args()
     # fresh topics answer "not leader" for a moment after creation; aiokafka retries, and its
@@ -294,6 +299,31 @@ def main() -> None:
     finally:
         if not args.keep_broker:
             broker.stop()
+
+
+def publish_rules(env: dict[str, str], terms: int) -> None:
+    """Publish (signed with the benchmark's key) a rules file of ``terms`` terms and a tenth as
+    many domains to the rules topic of ``env``'s prefix; none of them occurs in the traffic, so
+    the row measures what matching costs, not what blocking saves."""
+    words = "\n".join(f"      - scam{i:06d}word" for i in range(terms))
+    hosts = "\n".join(f"      - scam{i:05d}.top" for i in range(terms // 10))
+    path = ROOT / ".run" / "bench-rules.yaml"
+    path.write_text(
+        f"version: bench-{terms}\nrules:\n  - id: terms\n    category: spam\n    effect: block\n"
+        f"    match:\n      terms:\n{words}\n  - id: domains\n    category: fraud\n"
+        f"    effect: block\n    match:\n      domains:\n{hosts}\n"
+    )
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        if chatguard(["rules", "publish", str(path)]) != 0:
+            raise SystemExit("publishing the benchmark's rules failed")
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def signed_bench_registry() -> None:
@@ -360,6 +390,18 @@ def run(args: argparse.Namespace) -> None:
     asyncio.run(ensure_topics(faust_settings))
     asyncio.run(send_events(faust_settings, events))
     results["chatguard_faust_ingest"] = run_chatguard(faust_settings, faust_env, args.events, "cgf")
+    if args.rules_terms:
+        say(f"chatguard worker with {args.rules_terms:,} rule terms on a copy of the backlog")
+        rules_env = {**env, "CHATGUARD_TOPIC_PREFIX": f"{run_id}rules."}
+        rules_settings = Settings.from_env(rules_env)
+        asyncio.run(ensure_topics(rules_settings))
+        asyncio.run(send_events(rules_settings, events))
+        publish_rules(rules_env, args.rules_terms)
+        results["chatguard_with_rules"] = {
+            **run_chatguard(rules_settings, rules_env, args.events, "cgr"),
+            "terms": args.rules_terms,
+            "domains": args.rules_terms // 10,
+        }
     say("hand-written aiokafka baseline on the same backlog")
     results["baseline"] = run_baseline(settings, env, args.events, "base", score=True)
     say("consume + produce only (no scoring)")
@@ -406,6 +448,13 @@ def run(args: argparse.Namespace) -> None:
         f"| **chatguard worker** (batch ingest, the default) | **{c['events_per_s']:,.0f}** | {c['peak_rss_mb']:.0f} |"
     )
     print(f"| chatguard / baseline | {results['ratio_chatguard_to_baseline']:.2f}x | |")
+    if "chatguard_with_rules" in results:
+        r = results["chatguard_with_rules"]
+        print(
+            f"| chatguard worker with {r['terms']:,} rule terms + {r['domains']:,} domains "
+            f"| {r['events_per_s']:,.0f} | {r['peak_rss_mb']:.0f} |"
+        )
+        print(f"| with rules / without | {r['events_per_s'] / c['events_per_s']:.2f}x | |")
     print(
         f"\nlatency at {lat['offered_events_per_s']:,.0f} events/s (half of max), {lat['measured_events']} events "
         f"after {lat['warmup_s']:.0f} s of warm-up (warm-up p99 {lat['warmup_p99_ms']:.0f} ms): "
