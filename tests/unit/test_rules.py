@@ -242,8 +242,11 @@ def test_100000_terms_match_at_no_per_term_cost() -> None:
             rules.match(text, {}, "chat", 0.0)
 
     assert [r.id for r in big.match(texts[-1], {}, "chat", 0.0)] == ["big", "big-domains"]
+    # A loop over the terms would cost about 1000x; the automaton's cost does not grow with the
+    # terms, but its 1000x larger tables miss the CPU caches more when other processes share
+    # them (measured 1.1-2.1x on a busy 2-core machine), hence a bound far below 1000x, not ~1x.
     ratio = _best_of(3, lambda: run(big)) / _best_of(3, lambda: run(small))
-    assert ratio < 2.0, f"1000x the terms cost {ratio:.2f}x the time"
+    assert ratio < 10.0, f"1000x the terms cost {ratio:.2f}x the time"
 
 
 # -- validation -----------------------------------------------------------------------------------------
