@@ -96,26 +96,8 @@ class LearnedHolder:
                 await asyncio.sleep(1.0)
 
     async def _follow(self, settings: Settings) -> None:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-
-        from streams.rules_holder import ensure_compacted_topic
-
-        name = settings.topic(topics.LEARNED)
-        await ensure_compacted_topic(settings, name)
-        consumer = AIOKafkaConsumer(
-            **topics.client_options(settings),
-            enable_auto_commit=False,
-            group_id=None,
-            isolation_level="read_committed",
-        )
-        await consumer.start()
+        consumer, partitions = await _read_from_beginning(settings)
         try:
-            await consumer.topics()  # metadata: every partition, whoever created the topic
-            partitions = [
-                TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name) or {0})
-            ]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
             while True:
                 fetched = await consumer.getmany(*partitions, timeout_ms=500)
                 now = time.time()
@@ -160,27 +142,9 @@ def evidence_records(
 
 async def read_learned(settings: Settings) -> list[LearnedEntry]:
     """The learned entries on the topic now (for ``chatguard rules show``)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    from streams.rules_holder import ensure_compacted_topic
-
-    name = settings.topic(topics.LEARNED)
-    await ensure_compacted_topic(settings, name)
     holder = LearnedHolder(settings.learn_ttl_s)
-    consumer = AIOKafkaConsumer(
-        **topics.client_options(settings),
-        enable_auto_commit=False,
-        group_id=None,
-        isolation_level="read_committed",
-    )
-    await consumer.start()
+    consumer, partitions = await _read_from_beginning(settings)
     try:
-        await consumer.topics()
-        partitions = [
-            TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name) or {0})
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         now = time.time()
         while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
@@ -191,6 +155,30 @@ async def read_learned(settings: Settings) -> list[LearnedEntry]:
     finally:
         await consumer.stop()
     return sorted(holder.entries.values(), key=lambda e: e.token)
+
+
+async def _read_from_beginning(settings: Settings) -> tuple[Any, list[Any]]:
+    """A started committed-only reader of the learned topic, on every partition from offset 0
+    (the caller stops it)."""
+    from aiokafka import TopicPartition
+
+    from streams.rules_holder import committed_reader, ensure_compacted_topic
+
+    name = settings.topic(topics.LEARNED)
+    await ensure_compacted_topic(settings, name)
+    consumer = committed_reader(settings)
+    await consumer.start()
+    try:
+        await consumer.topics()  # metadata: every partition, whoever created the topic
+        partitions = [
+            TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name) or {0})
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer, partitions
 
 
 SHARED = LearnedHolder()  # the worker's learned list: the pipeline and the follow task share it

@@ -177,7 +177,7 @@ class RulesHolder:
         from aiokafka import TopicPartition
 
         await ensure_rules_topic(settings)
-        consumer = _consumer(settings)
+        consumer = committed_reader(settings)
         await consumer.start()
         try:
             partition = TopicPartition(settings.topic(topics.RULES), 0)
@@ -370,7 +370,7 @@ async def read_history(settings: Settings) -> tuple[list[PublishedRules], int]:
     from aiokafka import TopicPartition
 
     await ensure_rules_topic(settings)
-    consumer = _consumer(settings)
+    consumer = committed_reader(settings)
     await consumer.start()
     records: list[PublishedRules] = []
     try:
@@ -417,9 +417,9 @@ async def publish(
     return ruleset
 
 
-def _consumer(settings: Settings) -> Any:
-    """A group-less consumer of the rules topic that sees only committed records (a publisher's
-    aborted transaction never switches the fleet)."""
+def committed_reader(settings: Settings) -> Any:
+    """A group-less consumer of a compacted control topic (rules, learned list) that sees only
+    committed records: a publisher's aborted transaction never switches the fleet."""
     from aiokafka import AIOKafkaConsumer
 
     return AIOKafkaConsumer(
