@@ -32,15 +32,7 @@ sys.path.insert(0, str(ROOT))
 TRAFFIC = ROOT / "streams" / "samples" / "traffic.jsonl"
 BATCH = 256
 
-
-def _rules_text(terms: int, domains: int) -> str:
-    words = "\n".join(f"      - scam{i:06d}word" for i in range(terms))
-    hosts = "\n".join(f"      - scam{i:05d}.top" for i in range(domains))
-    return (
-        "version: bench\nrules:\n  - id: terms\n    category: spam\n    effect: block\n"
-        f"    match:\n      terms:\n{words}\n  - id: domains\n    category: fraud\n"
-        f"    effect: block\n    match:\n      domains:\n{hosts}\n"
-    )
+from big_rules import rules_text  # noqa: E402  (benchmarks/, the script's folder)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     batches = [events[i : i + BATCH] for i in range(0, len(events), BATCH)]
     started = time.perf_counter()
-    big = load_rules(_rules_text(100_000, 10_000))
+    big = load_rules(rules_text(100_000, 10_000))
     print(f"compiled 100,000 terms + 10,000 domains in {time.perf_counter() - started:.1f} s")
 
     def run(ruleset: object) -> tuple[float, float]:

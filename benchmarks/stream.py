@@ -41,6 +41,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from big_rules import rules_text  # noqa: E402  (benchmarks/, the script's folder)
+
 from chatguard.broker import LocalBroker  # noqa: E402
 from chatguard.cli import main as chatguard  # noqa: E402
 from chatguard.settings import Settings  # noqa: E402
@@ -305,14 +307,8 @@ def publish_rules(env: dict[str, str], terms: int) -> None:
     """Publish (signed with the benchmark's key) a rules file of ``terms`` terms and a tenth as
     many domains to the rules topic of ``env``'s prefix; none of them occurs in the traffic, so
     the row measures what matching costs, not what blocking saves."""
-    words = "\n".join(f"      - scam{i:06d}word" for i in range(terms))
-    hosts = "\n".join(f"      - scam{i:05d}.top" for i in range(terms // 10))
     path = ROOT / ".run" / "bench-rules.yaml"
-    path.write_text(
-        f"version: bench-{terms}\nrules:\n  - id: terms\n    category: spam\n    effect: block\n"
-        f"    match:\n      terms:\n{words}\n  - id: domains\n    category: fraud\n"
-        f"    effect: block\n    match:\n      domains:\n{hosts}\n"
-    )
+    path.write_text(rules_text(terms, terms // 10, version=f"bench-{terms}"))
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     try:
