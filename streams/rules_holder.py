@@ -189,7 +189,7 @@ class RulesHolder:
             while True:
                 version = None
                 for message in await _fetch(consumer, partition):
-                    version = self.offer(message.value, settings.max_record_bytes) or version
+                    version = self.offer(message.value, RULES_MAX_BYTES) or version
                     self.next_offset = message.offset + 1
                 if version is not None and on_switch is not None:
                     await on_switch(version)
@@ -204,7 +204,7 @@ class RulesHolder:
         self._try_trust(settings)
         history, end = await read_history(settings)
         for record in reversed(history):
-            self.offer(encode_record(record), settings.max_record_bytes)
+            self.offer(encode_record(record), RULES_MAX_BYTES)
             if self.last_error is None:
                 break
         self.next_offset = end
@@ -337,26 +337,41 @@ def decode_record(offset: int, value: bytes | None) -> PublishedRules:
         raise RulesError(msg) from exc
 
 
+# A rules file of 100,000 terms and 10,000 domains is about 2.6 MB: far above Kafka's default 1 MB
+# record limit. The rules topic raises that limit to this, and the publisher compresses.
+RULES_MAX_BYTES = 64 * 1024 * 1024
+
+
 async def ensure_rules_topic(settings: Settings) -> None:
     """Create ``moderation.rules``: compacted (one record per version survives), one partition
-    (publication order is the order every worker applies)."""
-    await ensure_compacted_topic(settings, settings.topic(topics.RULES))
+    (publication order is the order every worker applies), records up to ``RULES_MAX_BYTES``."""
+    await ensure_compacted_topic(settings, settings.topic(topics.RULES), RULES_MAX_BYTES)
 
 
-async def ensure_compacted_topic(settings: Settings, name: str) -> None:
-    """Create the compacted, single-partition topic ``name`` unless it exists."""
+async def ensure_compacted_topic(settings: Settings, name: str, max_bytes: int = 0) -> None:
+    """Create the compacted, single-partition topic ``name`` unless it exists; with
+    ``max_bytes``, make sure it accepts records that large (also on a topic made before)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
     from aiokafka.errors import TopicAlreadyExistsError
 
+    configs = {"cleanup.policy": "compact"}
+    if max_bytes:
+        configs["max.message.bytes"] = str(max_bytes)
     admin = AIOKafkaAdminClient(**topics.client_options(settings))
     await admin.start()
     try:
         if name in set(await admin.list_topics()):
+            if max_bytes:  # AlterConfigs replaces the topic's whole set: name every setting
+                resource = ConfigResource(ConfigResourceType.TOPIC, name, configs)
+                for response in await admin.alter_configs([resource]):
+                    for error_code, error_message, *_ in response.resources:
+                        if error_code:
+                            msg = f"cannot configure {name}: {error_message} ({error_code})"
+                            raise RuntimeError(msg)
             return
         try:
-            await admin.create_topics(
-                [NewTopic(name, 1, 1, topic_configs={"cleanup.policy": "compact"})]
-            )
+            await admin.create_topics([NewTopic(name, 1, 1, topic_configs=configs)])
         except TopicAlreadyExistsError:
             return  # another worker created it a moment ago
         await topics._wait_for_leaders(admin, [name])
@@ -404,13 +419,22 @@ async def publish(
     record = PublishedRules(
         -1, ruleset.version, text, ruleset.sha256, time.time(), _publisher(), signature
     )
+    value = encode_record(record)
+    if len(value) > RULES_MAX_BYTES:
+        msg = f"the rules record is {len(value):,} bytes, above the {RULES_MAX_BYTES:,} limit"
+        raise RulesError(msg)
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(**topics.client_options(settings), acks="all")
+    producer = AIOKafkaProducer(
+        **topics.client_options(settings),
+        acks="all",
+        compression_type="gzip",
+        max_request_size=RULES_MAX_BYTES + 1024 * 1024,  # the record plus its key and headers
+    )
     await producer.start()
     try:
         await producer.send_and_wait(
-            settings.topic(topics.RULES), encode_record(record), key=ruleset.version.encode()
+            settings.topic(topics.RULES), value, key=ruleset.version.encode()
         )
     finally:
         await producer.stop()

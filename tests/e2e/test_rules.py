@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import threading
@@ -18,7 +19,12 @@ from chatguard.cli import main as chatguard_main
 from chatguard.settings import Settings
 from models.signing import sign_payload
 from streams.produce import OutgoingEvent
-from streams.rules_holder import PublishedRules, encode_record, signed_payload
+from streams.rules_holder import (
+    PublishedRules,
+    encode_record,
+    ensure_compacted_topic,
+    signed_payload,
+)
 from tests.conftest import ModelKeys
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import Record, accounted, consume, produce, produce_bytes
@@ -280,3 +286,54 @@ def test_forged_rules_records_do_not_change_what_workers_serve(
     assert len(decisions) == 20
     for decision in decisions:
         assert decision["rules_version"] == "fleet-1" and decision["action"] == "block"
+
+
+def _big_rules(version: str, terms: int) -> str:
+    words = "\n".join(f"      - scam{i:06d}word" for i in range(terms))
+    return (
+        f"version: {version}\nrules:\n  - id: big-list\n    category: spam\n    effect: block\n"
+        f"    match:\n      terms:\n{words}\n"
+    )
+
+
+def test_a_rules_file_above_kafkas_default_record_limit_is_published_and_served(
+    start_worker: Callable[..., WorkerProcess],
+    stream_settings: Settings,
+    stream_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """100,000 terms make a 2.6 MB record: the rules topic and the publisher must take it."""
+    _use_env(monkeypatch, stream_env)
+    # a rules topic made before the limit was raised (an older deployment): publish raises it
+    asyncio.run(ensure_compacted_topic(stream_settings, stream_settings.topic("moderation.rules")))
+    text = _big_rules("big-1", 100_000)
+    assert len(text.encode()) > 2 * 1024 * 1024
+    (tmp_path / "big.yaml").write_text(text)
+    worker = start_worker()
+    worker.wait_ready()
+    assert chatguard_main(["rules", "publish", str(tmp_path / "big.yaml")]) == 0
+    assert _announcements(stream_settings, "big-1", workers=1, timeout=120), "never served"
+
+    data = {
+        "type": "chat.message",
+        "event_id": "big-rules-1",
+        "conversation_id": "c1",
+        "sender_id": "user-1",
+        "text": "hey, try s c a m 0 9 8 7 6 5 w o r d tonight",  # the 98,765th term, spaced
+        "sent_at": time.time(),
+    }
+    produce(
+        stream_settings,
+        [
+            OutgoingEvent(
+                "chat.messages", b"big-rules-1", orjson.dumps(data), "big-rules-1", "valid"
+            )
+        ],
+    )
+    records = consume(
+        stream_settings, ["moderation.decisions"], until=lambda rs: len(rs) >= 1, timeout=120
+    )
+    (decision,) = _decisions(records, stream_settings)
+    assert decision["rules_version"] == "big-1"
+    assert decision["action"] == "block" and "rule:big-list" in decision["reasons"]
