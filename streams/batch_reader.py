@@ -31,7 +31,7 @@ from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
 from mode import Service
 
 from chatguard.settings import Settings
-from streams import topics, unreadable
+from streams import kafka_options, topics, unreadable
 from streams.model_holder import ModelHolder
 from streams.pipeline import ModerationPipeline, RawMessage
 from streams.retry import Outage
@@ -68,24 +68,10 @@ class BatchReader(Service):
         return set(self._consumer.assignment()) if self._consumer is not None else set()
 
     async def on_start(self) -> None:
-        options = topics.client_options(self.settings)
-        self._producer = AIOKafkaProducer(
-            acks="all",
-            linger_ms=5,
-            max_batch_size=262_144,
-            **options,
-        )
+        settings = self.settings
+        self._producer = AIOKafkaProducer(**kafka_options.producer(settings, "batch-reader"))
         self._consumer = AIOKafkaConsumer(
-            group_id=self.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=self.settings.batch_size,
-            # a SIGKILLed worker's partitions move after this, not after the 45 s default
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=2_000,
-            # a producer's aborted transaction is not moderated, blocked or counted as strikes
-            isolation_level="read_committed",
-            **options,
+            **kafka_options.group_consumer(settings, self.group_id, "batch-reader")
         )
         await self._producer.start()
         self._sink = BatchSink(self._producer)
