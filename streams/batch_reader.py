@@ -35,7 +35,7 @@ from streams import kafka_options, topics, unreadable
 from streams.model_holder import ModelHolder
 from streams.pipeline import ModerationPipeline, RawMessage
 from streams.retry import Outage
-from streams.sinks import BatchSink
+from streams.sinks import BatchSink, OutputSink
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class BatchReader(Service):
         self.group_id = f"{settings.app_id}.moderation"
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
-        self._sink: BatchSink | None = None
+        self._sink: OutputSink | None = None
         self._pipeline: ModerationPipeline | None = None
         # offsets moderated but not committed yet, and when/what was last committed
         self._done: dict[TopicPartition, int] = {}
