@@ -1,4 +1,5 @@
-"""The single Faust app, configured once from the environment (``chatguard.settings``)."""
+"""The Faust app of one worker, configured from ``Settings``; ``streams.agents.build_worker``
+makes it and declares the agents on it (nothing is created at import)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from streams.transport import Transport
 
 
 def create_app(settings: Settings) -> faust.App:
-    """A Faust app for these settings; agents are attached by ``streams.agents``."""
+    """A Faust app for these settings, with no agents yet."""
     app = faust.App(
         settings.app_id,
         **kafka_options.faust_app(settings),
@@ -32,7 +33,3 @@ def create_app(settings: Settings) -> faust.App:
     # every consumer reads committed records only: an aborted transaction's reports never count
     app.transport = Transport(app.conf.broker_consumer, app)
     return app
-
-
-settings = Settings.from_env()
-app = create_app(settings)

@@ -32,9 +32,11 @@ from mode import Service
 
 from chatguard.settings import Settings
 from streams import kafka_options, topics, unreadable
+from streams.learned_list import LearnedHolder
 from streams.model_holder import ModelHolder
 from streams.pipeline import ModerationPipeline, RawMessage
 from streams.retry import Outage
+from streams.rules_holder import RulesHolder
 from streams.sinks import BatchSink, OutputSink
 
 log = logging.getLogger(__name__)
@@ -46,10 +48,19 @@ COMMIT_EVERY_S = 1.0
 class BatchReader(Service):
     """Consume → moderate → produce → commit, a batch at a time, inside the Faust worker."""
 
-    def __init__(self, settings: Settings, holder: ModelHolder, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        holder: ModelHolder,
+        rules: RulesHolder,
+        learned: LearnedHolder,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.holder = holder
+        self.rules = rules  # shared with the worker's agents, which keep them up to date
+        self.learned = learned
         self.group_id = f"{settings.app_id}.moderation"
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -75,7 +86,9 @@ class BatchReader(Service):
         )
         await self._producer.start()
         self._sink = BatchSink(self._producer)
-        self._pipeline = ModerationPipeline(self.settings, self.holder, self._sink)
+        self._pipeline = ModerationPipeline(
+            settings, self.holder, self._sink, self.rules, self.learned
+        )
         self._consumer.subscribe(
             [self.settings.topic(topics.CHAT_MESSAGES), self.settings.topic(topics.POSTS)],
             listener=_CommitBeforeRevoke(self),

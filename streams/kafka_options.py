@@ -94,7 +94,7 @@ def faust_app(settings: Settings) -> dict[str, Any]:
         "broker_commit_interval": 1.0,
         "broker_session_timeout": SESSION_TIMEOUT_S,
         "broker_heartbeat_interval": HEARTBEAT_INTERVAL_S,
-        "producer_linger_ms": LINGER_MS,
+        "producer_linger": LINGER_MS / 1000,
         "producer_max_batch_size": MAX_BATCH_BYTES,
     }
 

@@ -67,7 +67,7 @@ def test_faust_gets_the_same_security_as_the_plain_clients(case: str) -> None:
     brokers = [f"{url.host}:{url.port}" for url in app.conf.broker_consumer]
     assert ",".join(brokers) == connection["bootstrap_servers"]
     assert app.conf.broker_session_timeout == kafka_options.SESSION_TIMEOUT_S
-    assert app.conf.producer_linger_ms == kafka_options.LINGER_MS
+    assert app.conf.producer_linger == kafka_options.LINGER_MS / 1000
 
 
 @pytest.mark.parametrize("case", CASES)
