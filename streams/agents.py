@@ -143,6 +143,7 @@ class Worker:
         else:
             # the fast path: batches straight from Kafka, a service of this Faust worker
             self.batch_reader = BatchReader(settings, self.holder, self.rules, self.learned)
+            # Faust annotates service() for classes; it starts an instance the same way
             app.service(self.batch_reader)  # type: ignore[arg-type]
 
         self.collect_reports = self._agent(

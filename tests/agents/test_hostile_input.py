@@ -8,13 +8,14 @@ import base64
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
-import pytest
 
 from chatguard.settings import Settings
+from models.policy import Policy, Verdict
 from streams import moderators
-from streams import pipeline as pipeline_module
 from streams.agents import Worker
+from streams.model_holder import ServingModel
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
 from tests.agents.harness import MODERATOR_KEY, RecordingSink, chat, put_all, put_to
 
@@ -213,18 +214,41 @@ async def test_a_record_over_the_limit_becomes_an_output_too_large_dead_letter(
     assert base64.b64decode(dead["raw"]) == source.value
 
 
-async def test_an_exception_for_one_event_is_its_internal_error_dead_letter(
-    worker: Worker, sink: RecordingSink, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    real = pipeline_module.build_decisions
+# a score no real model gives: the marker of the event that triggers the bug below
+BUG_MARKER = 0.123456789
 
-    def buggy(serving: Any, events: Any, *args: Any) -> Any:
-        """A bug that only one event's content triggers."""
-        if any("TRIGGER" in event.text for event in events):
+
+class BuggyPolicy(Policy):
+    """The worker's policy, except for a bug that only one event's scores trigger."""
+
+    def decide_batch(self, scores: Any, sources: Any = None) -> list[Verdict]:
+        if (np.asarray(scores)[:, 0] == BUG_MARKER).any():
             raise KeyError("a bug")
-        return real(serving, events, *args)
+        return super().decide_batch(scores, sources)
 
-    monkeypatch.setattr(pipeline_module, "build_decisions", buggy)
+
+async def test_an_exception_for_one_event_is_its_internal_error_dead_letter(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    serving = worker.holder.current
+    real_score = serving.model.score
+
+    class MarkingModel:
+        """The real model, except that it gives the TRIGGER event the bug's marker score."""
+
+        labels = serving.model.labels
+        version = serving.model.version
+
+        def score(self, texts: list[str]) -> Any:
+            scores = np.array(real_score(texts), dtype=np.float64)
+            for i, text in enumerate(texts):
+                if "TRIGGER" in text:
+                    scores[i, 0] = BUG_MARKER
+            return scores
+
+    policy = BuggyPolicy(serving.policy.labels, serving.policy.thresholds)
+    # a stand-in for the LoadedModel it wraps: same labels, version and score()
+    worker.holder.use(ServingModel(MarkingModel(), policy))  # type: ignore[arg-type]
     await put_all(
         worker, sink, [chat("a", "good morning"), chat("b", "TRIGGER"), chat("c", "lunch?")]
     )

@@ -112,6 +112,7 @@ async def test_a_poison_event_that_makes_scoring_raise_is_isolated(
                 raise ValueError("cannot score this")
             return real_score(texts)
 
+    # a stand-in for the LoadedModel it wraps: same labels, version and score()
     worker.holder.use(ServingModel(PoisonedModel(), serving.policy))  # type: ignore[arg-type]
     await put_all(
         worker,
