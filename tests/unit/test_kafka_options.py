@@ -89,8 +89,12 @@ def test_every_client_shares_the_connection_and_accepts_its_options(case: str) -
 async def test_aiokafka_accepts_every_option() -> None:
     """A misspelt or unknown keyword would fail here, not in a worker (nothing connects)."""
     settings = CASES["sasl-ssl"]
-    AIOKafkaProducer(**kafka_options.producer(settings, "test"))
-    AIOKafkaProducer(**kafka_options.large_record_producer(settings, "test", 2**26))
-    AIOKafkaConsumer(**kafka_options.group_consumer(settings, "g", "test"))
-    AIOKafkaConsumer(**kafka_options.committed_reader(settings, "test"))
+    clients = [
+        AIOKafkaProducer(**kafka_options.producer(settings, "test")),
+        AIOKafkaProducer(**kafka_options.large_record_producer(settings, "test", 2**26)),
+        AIOKafkaConsumer(**kafka_options.group_consumer(settings, "g", "test")),
+        AIOKafkaConsumer(**kafka_options.committed_reader(settings, "test")),
+    ]
+    for client in clients:
+        await client.stop()
     await AIOKafkaAdminClient(**kafka_options.admin(settings)).close()
