@@ -31,11 +31,13 @@ from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
 from mode import Service
 
 from chatguard.settings import Settings
-from streams import topics, unreadable
+from streams import kafka_options, topics, unreadable
+from streams.learned_list import LearnedHolder
 from streams.model_holder import ModelHolder
 from streams.pipeline import ModerationPipeline, RawMessage
 from streams.retry import Outage
-from streams.sinks import BatchSink
+from streams.rules_holder import RulesHolder
+from streams.sinks import BatchSink, OutputSink
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +48,23 @@ COMMIT_EVERY_S = 1.0
 class BatchReader(Service):
     """Consume → moderate → produce → commit, a batch at a time, inside the Faust worker."""
 
-    def __init__(self, settings: Settings, holder: ModelHolder, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        holder: ModelHolder,
+        rules: RulesHolder,
+        learned: LearnedHolder,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.holder = holder
+        self.rules = rules  # shared with the worker's agents, which keep them up to date
+        self.learned = learned
         self.group_id = f"{settings.app_id}.moderation"
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
-        self._sink: BatchSink | None = None
+        self._sink: OutputSink | None = None
         self._pipeline: ModerationPipeline | None = None
         # offsets moderated but not committed yet, and when/what was last committed
         self._done: dict[TopicPartition, int] = {}
@@ -68,28 +79,16 @@ class BatchReader(Service):
         return set(self._consumer.assignment()) if self._consumer is not None else set()
 
     async def on_start(self) -> None:
-        options = topics.client_options(self.settings)
-        self._producer = AIOKafkaProducer(
-            acks="all",
-            linger_ms=5,
-            max_batch_size=262_144,
-            **options,
-        )
+        settings = self.settings
+        self._producer = AIOKafkaProducer(**kafka_options.producer(settings, "batch-reader"))
         self._consumer = AIOKafkaConsumer(
-            group_id=self.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=self.settings.batch_size,
-            # a SIGKILLed worker's partitions move after this, not after the 45 s default
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=2_000,
-            # a producer's aborted transaction is not moderated, blocked or counted as strikes
-            isolation_level="read_committed",
-            **options,
+            **kafka_options.group_consumer(settings, self.group_id, "batch-reader")
         )
         await self._producer.start()
         self._sink = BatchSink(self._producer)
-        self._pipeline = ModerationPipeline(self.settings, self.holder, self._sink)
+        self._pipeline = ModerationPipeline(
+            settings, self.holder, self._sink, self.rules, self.learned
+        )
         self._consumer.subscribe(
             [self.settings.topic(topics.CHAT_MESSAGES), self.settings.topic(topics.POSTS)],
             listener=_CommitBeforeRevoke(self),

@@ -166,7 +166,7 @@ async def _read_from_beginning(settings: Settings) -> tuple[Any, list[Any]]:
 
     name = settings.topic(topics.LEARNED)
     await ensure_compacted_topic(settings, name)
-    consumer = committed_reader(settings)
+    consumer = committed_reader(settings, "learned-reader")
     await consumer.start()
     try:
         await consumer.topics()  # metadata: every partition, whoever created the topic

@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -24,6 +24,9 @@ from streams.learned_list import LearnedHolder
 from streams.model_holder import ModelHolder
 from streams.rules_holder import SHARED, RulesHolder, apply_rules
 from streams.scoring import Scorer
+
+if TYPE_CHECKING:
+    from streams.sinks import OutputSink  # sinks.py imports Outgoing from here
 
 SCORED_TYPES = ("chat.message", "post")
 # A dead letter carries the raw value base64-encoded (4/3 larger): cut it here so that a dead letter
@@ -55,16 +58,6 @@ class Outgoing:
     key: bytes | None
     value: bytes
     source: RawMessage | None = None  # the input it answers, for a dead letter if it is too large
-
-
-class OutputSink(Protocol):
-    """Where outgoing records go: Kafka in a worker, a list in agent tests.
-
-    A batch's records are handed over in one call, so a sink can build one producer batch per
-    partition instead of paying the producer's per-record bookkeeping.
-    """
-
-    async def send_all(self, records: Sequence[Outgoing]) -> None: ...
 
 
 class ModerationPipeline:

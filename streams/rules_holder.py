@@ -47,7 +47,7 @@ from models.rules import (
     may_carry_contacts,
 )
 from models.signing import load_public_key, sign_payload, verify_payload
-from streams import metrics, topics
+from streams import kafka_options, metrics, topics
 from streams.decoding import Event
 from streams.learned_list import evidence_records
 from streams.model_holder import ServingModel
@@ -358,7 +358,7 @@ async def ensure_compacted_topic(settings: Settings, name: str, max_bytes: int =
     configs = {"cleanup.policy": "compact"}
     if max_bytes:
         configs["max.message.bytes"] = str(max_bytes)
-    admin = AIOKafkaAdminClient(**topics.client_options(settings))
+    admin = AIOKafkaAdminClient(**kafka_options.admin(settings))
     await admin.start()
     try:
         if name in set(await admin.list_topics()):
@@ -426,10 +426,7 @@ async def publish(
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
-        **topics.client_options(settings),
-        acks="all",
-        compression_type="gzip",
-        max_request_size=RULES_MAX_BYTES + 1024 * 1024,  # the record plus its key and headers
+        **kafka_options.large_record_producer(settings, "rules-publisher", RULES_MAX_BYTES)
     )
     await producer.start()
     try:
@@ -441,17 +438,12 @@ async def publish(
     return ruleset
 
 
-def committed_reader(settings: Settings) -> Any:
+def committed_reader(settings: Settings, role: str = "rules-reader") -> Any:
     """A group-less consumer of a compacted control topic (rules, learned list) that sees only
     committed records: a publisher's aborted transaction never switches the fleet."""
     from aiokafka import AIOKafkaConsumer
 
-    return AIOKafkaConsumer(
-        **topics.client_options(settings),
-        enable_auto_commit=False,
-        group_id=None,
-        isolation_level="read_committed",
-    )
+    return AIOKafkaConsumer(**kafka_options.committed_reader(settings, role))
 
 
 async def _fetch(consumer: Any, partition: Any, end: int | None = None) -> list[Any]:

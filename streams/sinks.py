@@ -1,6 +1,5 @@
-"""Where the pipeline's outgoing records go: Faust's producer, or a batching aiokafka producer.
-
-Both take a whole batch of records at once (``OutputSink.send_all``).
+"""Where the pipeline's outgoing records go: the :class:`OutputSink` protocol, and its two Kafka
+sinks, Faust's producer (:class:`FaustSink`) or a batching aiokafka producer (:class:`BatchSink`).
 """
 
 from __future__ import annotations
@@ -9,15 +8,34 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 from faust.exceptions import ProducerSendError
 
-from streams.pipeline import Outgoing
 from streams.retry import Outage
+
+if TYPE_CHECKING:
+    from streams.pipeline import Outgoing  # the pipeline names this protocol: no import cycle
+
+
+class OutputSink(Protocol):
+    """Where outgoing records go: Kafka in a worker, a list in agent tests.
+
+    At-least-once rests on these two methods: the batch reader commits a batch's offsets only
+    after ``delivered()`` has returned, and on a :class:`~aiokafka.errors.KafkaError` from
+    either it commits nothing and moderates the batch again from its last commit.
+    """
+
+    async def send_all(self, records: Sequence[Outgoing]) -> None:
+        """Hand over a whole batch's records (so a sink can build one producer batch per
+        partition); may return before the broker has them."""
+
+    async def delivered(self) -> None:
+        """Return once the broker has every record handed over so far; raise (a
+        ``KafkaError``) if one was lost, after waiting for all the others."""
 
 
 class FaustSink:
@@ -32,6 +50,9 @@ class FaustSink:
 
     def __init__(self, app: Any) -> None:
         self.app = app
+
+    async def delivered(self) -> None:
+        """Nothing to wait for: :meth:`send_all` returns only once every record is delivered."""
 
     async def send_all(self, records: Sequence[Outgoing]) -> None:
         producer = await self.app.maybe_start_producer()

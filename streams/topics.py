@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from chatguard.settings import Settings
+from streams import kafka_options
 
 # inputs
 CHAT_MESSAGES = "chat.messages"
@@ -79,27 +80,9 @@ def logical_name(settings: Settings, physical: str) -> str:
     )
 
 
-def client_options(settings: Settings) -> dict[str, object]:
-    """aiokafka connection options (bootstrap, TLS, SASL) from the settings."""
-    options: dict[str, object] = {
-        "bootstrap_servers": settings.bootstrap_servers,
-        "security_protocol": settings.security_protocol,
-    }
-    if settings.security_protocol.startswith("SASL"):
-        options.update(
-            sasl_mechanism=settings.sasl_mechanism,
-            sasl_plain_username=settings.sasl_username,
-            sasl_plain_password=settings.sasl_password,
-        )
-    if settings.security_protocol in ("SSL", "SASL_SSL"):
-        from aiokafka.helpers import create_ssl_context
-
-        options["ssl_context"] = create_ssl_context(
-            cafile=settings.ssl_cafile or None,
-            certfile=settings.ssl_certfile or None,
-            keyfile=settings.ssl_keyfile or None,
-        )
-    return options
+# aiokafka connection options; produce.py, tail.py, the e2e helpers and the benchmarks still
+# import them from here (``streams.kafka_options`` builds every client's options)
+client_options = kafka_options.connection
 
 
 async def ensure_topics(
@@ -116,7 +99,7 @@ async def ensure_topics(
 
     specs = [TopicSpec(settings.topic(name), settings.topic_partitions) for name in names]
     specs += extra
-    admin = AIOKafkaAdminClient(**client_options(settings))
+    admin = AIOKafkaAdminClient(**kafka_options.admin(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

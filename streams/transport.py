@@ -23,11 +23,9 @@ import aiokafka
 from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from streams import unreadable
+from streams import kafka_options, unreadable
 
 log = logging.getLogger(__name__)
-
-READ_COMMITTED = "read_committed"
 
 
 class ReadCommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -36,7 +34,7 @@ class ReadCommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         # aiokafka hands this to its fetcher in start(); faust-streaming offers no keyword for it
-        consumer._isolation_level = READ_COMMITTED
+        consumer._isolation_level = kafka_options.ISOLATION_LEVEL
         return consumer
 
     async def _fetch_records(

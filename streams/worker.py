@@ -1,4 +1,5 @@
-"""Start a moderation worker: check the model and the topics first, then run Faust's worker."""
+"""Start a moderation worker: build it from the environment's settings, check the model, the
+topics and the rules first, then run Faust's worker."""
 
 from __future__ import annotations
 
@@ -33,13 +34,15 @@ def changelog_topics(app: Any) -> list[TopicSpec]:
 
 def main(argv: Sequence[str]) -> int:
     """``argv`` are Faust worker options (e.g. ``-l info``)."""
+    from chatguard.settings import Settings
     from models.errors import ModelError
-    from streams import agents
-    from streams.app import app, settings
+    from streams.agents import build_worker
     from streams.topics import ensure_topics_sync
 
+    settings = Settings.from_env()
+    worker = build_worker(settings)
     try:
-        serving = agents.holder.load_current()
+        serving = worker.holder.load_current()
     except ModelError as exc:
         print(
             f"chatguard worker: cannot start without a model: {exc}\n"
@@ -50,7 +53,7 @@ def main(argv: Sequence[str]) -> int:
         )
         return 2
     try:
-        created = ensure_topics_sync(settings, changelog_topics(app))
+        created = ensure_topics_sync(settings, changelog_topics(worker.app))
     except Exception as exc:
         print(
             f"chatguard worker: cannot reach Kafka at {settings.bootstrap_servers}: {exc}",
@@ -58,10 +61,8 @@ def main(argv: Sequence[str]) -> int:
         )
         return 2
     # serve the newest published rules before taking traffic, so no event is decided without them
-    from streams.rules_holder import SHARED as rules_holder
-
     try:
-        rules_version = asyncio.run(rules_holder.catch_up(settings))
+        rules_version = asyncio.run(worker.rules.catch_up(settings))
     except Exception as exc:
         print(f"chatguard worker: cannot read the rules topic: {exc}", file=sys.stderr)
         return 2
@@ -77,5 +78,5 @@ def main(argv: Sequence[str]) -> int:
     # latency went from 121-148 ms to 54-66 ms (benchmarks/stream.py's latency phase).
     gc.freeze()
     sys.argv = ["chatguard", "worker", *argv]
-    app.main()  # runs until stopped; Faust exits the process itself
+    worker.app.main()  # runs until stopped; Faust exits the process itself
     return 0

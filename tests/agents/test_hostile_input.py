@@ -5,42 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
-import pytest
-from faust.types import AgentT
 
 from chatguard.settings import Settings
-from streams import agents, moderators
-from streams import pipeline as pipeline_module
-from streams.app import app, settings
-from streams.labels import LabelStore
+from models.policy import Policy, Verdict
+from streams import moderators
+from streams.agents import Worker
+from streams.model_holder import ServingModel
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
-from tests.agents.test_moderation_agent import RecordingSink, chat, put_all, sink  # noqa: F401
+from tests.agents.harness import MODERATOR_KEY, RecordingSink, chat, put_all, put_to
 
 KAFKA_RECORD_LIMIT = 1_000_000
-
-
-async def put_to(
-    agent: AgentT,
-    logical_topic: str,
-    records: list[tuple[bytes, bytes]],
-    done: Callable[[], bool],
-    timeout: float = 10.0,
-) -> None:
-    """Put ``(key, value)`` records on ``agent``'s stream and wait until ``done()``."""
-    app.finalize()
-    async with agent.test_context() as context:
-        context._get_strtopic = lambda _channel: settings.topic(logical_topic)  # type: ignore[attr-defined]
-        for key, value in records:
-            await context.put(value, key=key)
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not done():
-            assert asyncio.get_running_loop().time() < deadline, "the agent did not finish"
-            await asyncio.sleep(0.02)
 
 
 def _compact(record: tuple[str, bytes | None, dict[str, Any]]) -> int:
@@ -49,26 +28,35 @@ def _compact(record: tuple[str, bytes | None, dict[str, Any]]) -> int:
     return len(key or b"") + len(orjson.dumps(value))
 
 
-async def test_huge_ids_and_keys_become_compact_dead_letters(sink: RecordingSink) -> None:  # noqa: F811
+async def test_huge_ids_and_keys_become_compact_dead_letters(
+    worker: Worker, sink: RecordingSink
+) -> None:
     huge_sender = chat("huge-sender", "hello", sender_id="s" * 700_000)
     huge_id = chat("e" * 600_000, "hello", sender_id="s1")
-    await put_all(sink, [huge_sender, huge_id, chat("after", "thanks, see you tomorrow")])
+    await put_all(worker, sink, [huge_sender, huge_id, chat("after", "thanks, see you tomorrow")])
     dead = sink.on("moderation.deadletter")
     assert [(d["error_kind"], d["event_id"]) for d in dead] == [
         ("oversize_id", "huge-sender"),
-        ("oversize_id", "e" * settings.max_id_chars),  # cut, and the error says how long it was
+        (
+            "oversize_id",
+            "e" * worker.settings.max_id_chars,
+        ),  # cut, and the error says how long it was
     ]
     assert "600000" in dead[1]["error"]
     assert all(_compact(r) < KAFKA_RECORD_LIMIT for r in sink.sent)
     assert [d["event_id"] for d in sink.on("moderation.decisions")] == ["after"]
 
 
-async def test_a_huge_key_is_dead_lettered_with_the_key_cut(sink: RecordingSink) -> None:  # noqa: F811
+async def test_a_huge_key_is_dead_lettered_with_the_key_cut(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    settings = worker.settings
     huge_key = b"k" * 900_000
     done = lambda: len(sink.sent) >= 2  # noqa: E731
+    assert worker.moderate_events is not None
     await put_to(
-        agents.moderate_events,  # type: ignore[arg-type]
-        "chat.messages",
+        worker.moderate_events,
+        settings.topic("chat.messages"),
         [(huge_key, chat("big-key", "hello")), (b"ok", chat("ok", "thanks, see you tomorrow"))],
         done,
     )
@@ -96,8 +84,9 @@ def _report(report_id: str, **fields: Any) -> bytes:
 
 
 async def test_bad_reports_are_dead_letters_and_the_valid_ones_in_their_batch_count(
-    sink: RecordingSink,  # noqa: F811
+    worker: Worker, sink: RecordingSink
 ) -> None:
+    settings = worker.settings
     records = [
         (b"r1", _report("r1")),
         (b"r2", _report("r2", text=123)),  # a stray field of the wrong type: ignored
@@ -106,7 +95,8 @@ async def test_bad_reports_are_dead_letters_and_the_valid_ones_in_their_batch_co
         (b"r5", _report("r" * 10_000)),
         (b"r6", _report("r6")),
     ]
-    await put_to(agents.collect_reports, "user.reports", records, lambda: len(sink.sent) >= 6)
+    reports = settings.topic("user.reports")
+    await put_to(worker.collect_reports, reports, records, lambda: len(sink.sent) >= 6)
     # valid reports go on to be weighed by their reporter's reliability (streams.reporters)
     weighed = sink.on("reports.by_reporter")
     assert sorted(r["report_id"] for r in weighed) == ["r1", "r2", "r6"]
@@ -120,9 +110,6 @@ async def test_bad_reports_are_dead_letters_and_the_valid_ones_in_their_batch_co
         d["source_topic"] == settings.topic("user.reports")
         for d in sink.on("moderation.deadletter")
     )
-
-
-MODERATOR_KEY = b"moderators-test-key"
 
 
 def _label(event_id: str, categories: Any) -> bytes:
@@ -139,14 +126,11 @@ def _label(event_id: str, categories: Any) -> bytes:
 
 
 async def test_labels_outside_the_taxonomy_are_dead_letters(
-    sink: RecordingSink,  # noqa: F811
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    worker: Worker, sink: RecordingSink
 ) -> None:
-    store = LabelStore(tmp_path / "labels.jsonl")
-    monkeypatch.setattr(agents, "label_store", store)
-    monkeypatch.setattr(agents, "moderator_hmac_key", MODERATOR_KEY)
-    known = agents.holder.current.model.labels[0]
+    settings = worker.settings
+    store = worker.label_store  # at the settings' label_store, signed with the settings' key
+    known = worker.holder.current.model.labels[0]
     records = [
         (b"l1", _label("l1", [known])),
         (b"l2", _label("l2", ["no-such-category"])),
@@ -158,8 +142,8 @@ async def test_labels_outside_the_taxonomy_are_dead_letters(
         return len(store.path.read_text().splitlines()) if store.path.exists() else 0
 
     await put_to(
-        agents.store_labels,
-        "moderator.labels",
+        worker.store_labels,
+        settings.topic("moderator.labels"),
         records,
         lambda: stored() >= 2 and len(sink.sent) >= 2,
     )
@@ -172,45 +156,42 @@ async def test_labels_outside_the_taxonomy_are_dead_letters(
 
 
 async def test_labels_wait_while_the_disk_is_full_and_land_once_it_has_room(
-    sink: RecordingSink,  # noqa: F811
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    worker: Worker, sink: RecordingSink, tmp_path: Path
 ) -> None:
-    path = tmp_path / "labels.jsonl"
+    path = worker.settings.label_store
     path.symlink_to("/dev/full")
-    monkeypatch.setattr(agents, "label_store", LabelStore(path))
-    monkeypatch.setattr(agents, "moderator_hmac_key", MODERATOR_KEY)
-    known = agents.holder.current.model.labels[0]
+    known = worker.holder.current.model.labels[0]
     records = [(f"l{i}".encode(), _label(f"l{i}", [known])) for i in range(3)]
-    app.finalize()
-    async with agents.store_labels.test_context() as context:
-        context._get_strtopic = lambda _channel: settings.topic("moderator.labels")  # type: ignore[attr-defined]
-        for key, value in records:
-            await context.put(value, key=key)
+    room = tmp_path / "room.jsonl"
+
+    async def the_disk_fills_then_has_room() -> bool:
         deadline = asyncio.get_running_loop().time() + 10
-        while agents.label_store_problem is None:
+        while worker.label_store_problem is None:
             assert asyncio.get_running_loop().time() < deadline, "the full disk went unnoticed"
             await asyncio.sleep(0.02)
-        assert "ENOSPC" in agents.label_store_problem
-        assert str(tmp_path) not in agents.label_store_problem
+        assert "ENOSPC" in worker.label_store_problem
+        assert str(tmp_path) not in worker.label_store_problem
         # room again: the same path now leads to a regular file
-        room = tmp_path / "room.jsonl"
         room.touch()
         (tmp_path / "next").symlink_to(room)
         (tmp_path / "next").replace(path)
-        while agents.label_store_problem is not None:
-            assert asyncio.get_running_loop().time() < deadline + 20, "labels never landed"
-            await asyncio.sleep(0.05)
+        return True
+
+    waiting = asyncio.ensure_future(the_disk_fills_then_has_room())
+    labels_topic = worker.settings.topic("moderator.labels")
+    done = lambda: waiting.done() and worker.label_store_problem is None  # noqa: E731
+    await put_to(worker.store_labels, labels_topic, records, done, timeout=30)
+    assert waiting.result()
     rows = [orjson.loads(line) for line in room.read_bytes().splitlines()]
     assert [r["event_id"] for r in rows] == ["l0", "l1", "l2"]
 
 
 async def test_a_record_over_the_limit_becomes_an_output_too_large_dead_letter(
-    default_model_registry: Any,
+    worker: Worker,
 ) -> None:
     small = Settings(max_record_bytes=65_536, max_id_chars=1_000)
-    recorder = RecordingSink()
-    pipeline = ModerationPipeline(small, agents.holder, recorder)
+    recorder = RecordingSink(small)
+    pipeline = ModerationPipeline(small, worker.holder, recorder)
     source = RawMessage("chat.messages", 3, 42, b"evt-1", b'{"event_id": "evt-1"}')
     await pipeline.send(
         [
@@ -233,20 +214,44 @@ async def test_a_record_over_the_limit_becomes_an_output_too_large_dead_letter(
     assert base64.b64decode(dead["raw"]) == source.value
 
 
-async def test_an_exception_for_one_event_is_its_internal_error_dead_letter(
-    sink: RecordingSink,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    real = pipeline_module.build_decisions
+# a score no real model gives: the marker of the event that triggers the bug below
+BUG_MARKER = 0.123456789
 
-    def buggy(serving: Any, events: Any, *args: Any) -> Any:
-        """A bug that only one event's content triggers."""
-        if any("TRIGGER" in event.text for event in events):
+
+class BuggyPolicy(Policy):
+    """The worker's policy, except for a bug that only one event's scores trigger."""
+
+    def decide_batch(self, scores: Any, sources: Any = None) -> list[Verdict]:
+        if (np.asarray(scores)[:, 0] == BUG_MARKER).any():
             raise KeyError("a bug")
-        return real(serving, events, *args)
+        return super().decide_batch(scores, sources)
 
-    monkeypatch.setattr(pipeline_module, "build_decisions", buggy)
-    await put_all(sink, [chat("a", "good morning"), chat("b", "TRIGGER"), chat("c", "lunch?")])
+
+async def test_an_exception_for_one_event_is_its_internal_error_dead_letter(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    serving = worker.holder.current
+    real_score = serving.model.score
+
+    class MarkingModel:
+        """The real model, except that it gives the TRIGGER event the bug's marker score."""
+
+        labels = serving.model.labels
+        version = serving.model.version
+
+        def score(self, texts: list[str]) -> Any:
+            scores = np.array(real_score(texts), dtype=np.float64)
+            for i, text in enumerate(texts):
+                if "TRIGGER" in text:
+                    scores[i, 0] = BUG_MARKER
+            return scores
+
+    policy = BuggyPolicy(serving.policy.labels, serving.policy.thresholds)
+    # a stand-in for the LoadedModel it wraps: same labels, version and score()
+    worker.holder.use(ServingModel(MarkingModel(), policy))  # type: ignore[arg-type]
+    await put_all(
+        worker, sink, [chat("a", "good morning"), chat("b", "TRIGGER"), chat("c", "lunch?")]
+    )
     assert sorted(d["event_id"] for d in sink.on("moderation.decisions")) == ["a", "c"]
     dead = sink.on("moderation.deadletter")
     assert [(d["event_id"], d["error_kind"]) for d in dead] == [("b", "internal_error")]

@@ -1,90 +1,29 @@
 """The moderation agents in Faust's test_context: routing by action and every dead-letter path.
 
-The pipeline's Kafka sink is replaced by a recorder (each output topic's send, in effect); the
-model is the default one trained from the seed corpus.
+The worker's sink is a recorder (each output topic's send, in effect); the model is the default
+one trained from the seed corpus.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
 import pytest
 
-from models.policy import Policy, Thresholds
-from models.registry import ModelRegistry
-from streams import agents
-from streams.app import app, settings
+from chatguard.settings import Settings
+from streams.agents import Worker, build_worker
 from streams.model_holder import ServingModel
-from streams.pipeline import DEAD_LETTER_RAW_BYTES, Outgoing
+from streams.pipeline import DEAD_LETTER_RAW_BYTES
+from tests.agents.harness import RecordingSink, chat, put_all, put_to
+
+DEFAULTS = Settings()
 
 
-class RecordingSink:
-    """Collects what the pipeline would send, per topic."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes | None, dict[str, Any]]] = []
-
-    async def send_all(self, records: Sequence[Outgoing]) -> None:
-        self.sent.extend((r.topic, r.key, orjson.loads(r.value)) for r in records)
-
-    def on(self, logical: str) -> list[dict[str, Any]]:
-        return [value for topic, _, value in self.sent if topic == settings.topic(logical)]
-
-
-@pytest.fixture
-def sink(default_model_registry: ModelRegistry) -> Iterator[RecordingSink]:
-    recorder = RecordingSink()
-    original_sink = agents.pipeline.sink
-    agents.pipeline.sink = recorder
-    model = default_model_registry.load_current()
-    # fixed thresholds make routing independent of the seed model's tuning: only fraud blocks
-    thresholds = {label: Thresholds(review=0.5, block=None) for label in model.labels}
-    thresholds["fraud"] = Thresholds(review=0.5, block=0.5)
-    policy = Policy(model.labels, thresholds)
-    agents.holder.use(ServingModel(model, policy))
-    yield recorder
-    agents.pipeline.sink = original_sink
-
-
-def chat(event_id: str, text: Any, **extra: Any) -> bytes:
-    data = {
-        "type": "chat.message",
-        "event_id": event_id,
-        "conversation_id": "c1",
-        "sender_id": f"acct-{event_id}",
-        "text": text,
-        "sent_at": 1_700_000_000.0,
-        **extra,
-    }
-    return orjson.dumps(data)
-
-
-async def put_all(sink: RecordingSink, values: list[bytes], timeout: float = 5.0) -> None:
-    """Put ``values`` on the agent's stream and wait until each has an outcome."""
-    app.finalize()
-    assert agents.moderate_events is not None, "CHATGUARD_INGEST must be faust (conftest.py)"
-    async with agents.moderate_events.test_context() as agent:
-        # the agent reads two topics; Faust's test wrapper names such a channel "<internal>"
-        agent._get_strtopic = lambda _channel: settings.topic("chat.messages")
-        for i, value in enumerate(values):
-            await agent.put(value, key=f"k{i}".encode())
-        # the batch is handed over when take_events' window closes
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(sink.on("moderation.decisions")) + len(sink.on("moderation.deadletter")) < len(
-            values
-        ):
-            assert asyncio.get_running_loop().time() < deadline, (
-                "the agent did not process every event"
-            )
-            await asyncio.sleep(0.02)
-
-
-async def test_actions_are_routed_to_their_topics(sink: RecordingSink) -> None:
-    serving = agents.holder.current
+async def test_actions_are_routed_to_their_topics(worker: Worker, sink: RecordingSink) -> None:
+    settings = worker.settings
+    serving = worker.holder.current
     texts = {
         "clean": "thanks, see you tomorrow",
         "gambling": "澳门葡京线上赌场，首充送100%彩金，天天返水，加微信 abc888",
@@ -96,7 +35,7 @@ async def test_actions_are_routed_to_their_topics(sink: RecordingSink) -> None:
     )
     assert set(expected.values()) == {"allow", "review", "block"}  # every route is exercised
 
-    await put_all(sink, [chat(name, text) for name, text in texts.items()])
+    await put_all(worker, sink, [chat(name, text) for name, text in texts.items()])
 
     decisions = {d["event_id"]: d for d in sink.on("moderation.decisions")}
     assert {name: d["action"] for name, d in decisions.items()} == expected
@@ -130,8 +69,8 @@ DEAD_LETTER_CASES = [
     ("wrong_type", chat("e3", 12345)),
     ("wrong_type", chat("e4", "hi", sent_at="yesterday")),
     ("empty_text", chat("e5", "   ")),
-    ("oversize_text", chat("e6", "x" * (settings.max_text_chars + 1))),
-    ("oversize_event", b"{" + b" " * (settings.max_event_bytes + 1) + b"}"),
+    ("oversize_text", chat("e6", "x" * (DEFAULTS.max_text_chars + 1))),
+    ("oversize_event", b"{" + b" " * (DEFAULTS.max_event_bytes + 1) + b"}"),
 ]
 
 
@@ -139,9 +78,9 @@ DEAD_LETTER_CASES = [
     ("kind", "raw"), DEAD_LETTER_CASES, ids=[c[0] + str(i) for i, c in enumerate(DEAD_LETTER_CASES)]
 )
 async def test_bad_input_becomes_a_dead_letter_and_the_agent_goes_on(
-    sink: RecordingSink, kind: str, raw: bytes
+    worker: Worker, sink: RecordingSink, kind: str, raw: bytes
 ) -> None:
-    await put_all(sink, [raw, chat("after", "thanks, see you tomorrow")])
+    await put_all(worker, sink, [raw, chat("after", "thanks, see you tomorrow")])
 
     dead = sink.on("moderation.deadletter")
     assert [d["error_kind"] for d in dead] == [kind]
@@ -151,13 +90,15 @@ async def test_bad_input_becomes_a_dead_letter_and_the_agent_goes_on(
     assert dead[0]["raw_truncated"] == (len(raw) > DEAD_LETTER_RAW_BYTES)
     assert kept == raw[:DEAD_LETTER_RAW_BYTES]
     assert dead[0]["error"]
-    assert dead[0]["source_topic"] == settings.topic("chat.messages")
+    assert dead[0]["source_topic"] == worker.settings.topic("chat.messages")
     # the next event is still decided
     assert [d["event_id"] for d in sink.on("moderation.decisions")] == ["after"]
 
 
-async def test_a_poison_event_that_makes_scoring_raise_is_isolated(sink: RecordingSink) -> None:
-    serving = agents.holder.current
+async def test_a_poison_event_that_makes_scoring_raise_is_isolated(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    serving = worker.holder.current
     real_score = serving.model.score
 
     class PoisonedModel:
@@ -171,12 +112,81 @@ async def test_a_poison_event_that_makes_scoring_raise_is_isolated(sink: Recordi
                 raise ValueError("cannot score this")
             return real_score(texts)
 
-    agents.holder.use(ServingModel(PoisonedModel(), serving.policy))  # type: ignore[arg-type]
+    # a stand-in for the LoadedModel it wraps: same labels, version and score()
+    worker.holder.use(ServingModel(PoisonedModel(), serving.policy))  # type: ignore[arg-type]
     await put_all(
-        sink, [chat("a", "good morning"), chat("b", "POISON text"), chat("c", "lunch at noon?")]
+        worker,
+        sink,
+        [chat("a", "good morning"), chat("b", "POISON text"), chat("c", "lunch at noon?")],
     )
 
     assert sorted(d["event_id"] for d in sink.on("moderation.decisions")) == ["a", "c"]
     dead = sink.on("moderation.deadletter")
     assert [(d["event_id"], d["error_kind"]) for d in dead] == [("b", "scoring_failed")]
     assert "cannot score this" in dead[0]["error"]
+
+
+async def test_posts_on_their_own_topic_are_decided_too(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    post = {
+        "type": "post",
+        "event_id": "p1",
+        "account_id": "acct-p",
+        "account_type": "public",
+        "post_kind": "moment",
+        "title": "weekend",
+        "text": "thanks, see you tomorrow",
+        "created_at": 1_700_000_000.0,
+    }
+    assert worker.moderate_events is not None
+    topic = worker.settings.topic("posts")
+    await put_to(
+        worker.moderate_events,
+        topic,
+        [(b"p1", orjson.dumps(post))],
+        lambda: bool(sink.on("moderation.decisions")),
+    )
+    [decision] = sink.on("moderation.decisions")
+    assert (decision["event_id"], decision["event_type"]) == ("p1", "post")
+    assert decision["account_id"] == "acct-p" and decision["source_topic"] == topic
+
+
+class BrokenSink(RecordingSink):
+    """A sink that cannot send: the one failure that stops an agent (before its ack)."""
+
+    async def send_all(self, records: Any) -> None:
+        raise RuntimeError("the producer is gone")
+
+
+async def test_an_agent_that_stops_is_reported_by_health(
+    worker: Worker, agent_settings: Settings
+) -> None:
+    assert worker.health() == (
+        {"status": "ok", "worker": worker.health()[0]["worker"], "crashed_agents": {}},
+        200,
+    )
+    broken = build_worker(agent_settings, BrokenSink(agent_settings))
+    broken.holder.use(worker.holder.current)
+    broken.app.finalize()
+    assert broken.moderate_events is not None
+    topic = agent_settings.topic("chat.messages")
+    await put_to(
+        broken.moderate_events, topic, [(b"k", chat("a", "hi"))], lambda: bool(broken.crashed)
+    )
+    body, status = broken.health()
+    assert status == 503 and body["status"] == "crashed"
+    assert "the producer is gone" in body["crashed_agents"]["moderate_events"]
+    assert worker.health()[1] == 200  # another worker in the same process is not affected
+
+
+def test_workers_are_built_from_their_settings_alone(agent_settings: Settings) -> None:
+    """Nothing is chosen at import: each worker takes its ingest path from its own settings."""
+    batch = build_worker(Settings(ingest="batch", app_id="batch-app"))
+    faust_path = build_worker(agent_settings)
+    assert batch.batch_reader is not None and batch.moderate_events is None
+    assert faust_path.batch_reader is None and faust_path.moderate_events is not None
+    assert "moderate_events" not in batch.app.agents and "moderate_events" in faust_path.app.agents
+    assert batch.app.conf.id == "batch-app" and faust_path.app.conf.id == agent_settings.app_id
+    assert batch.pipeline.rules is batch.batch_reader.rules  # one rules holder per worker
+    assert batch.rules is not faust_path.rules

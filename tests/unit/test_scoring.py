@@ -127,6 +127,9 @@ class RecordingSink:
     async def send_all(self, records: Sequence[Outgoing]) -> None:
         self.sent.extend(records)
 
+    async def delivered(self) -> None:
+        pass  # kept in memory: delivered on send
+
 
 async def test_the_pipeline_dead_letters_a_slow_event_and_decides_the_rest(
     slow: ServingModel, tmp_path: Any

@@ -1,0 +1,154 @@
+"""Every Kafka client's options, built from ``Settings`` in one place.
+
+All clients share one connection (bootstrap, TLS, SASL: :func:`connection`); each kind of client
+adds its own tuning here, so a timeout or batch size is never written twice. Faust's clients get
+the same connection through :func:`faust_credentials` and their tuning through :func:`faust_app`.
+"""
+
+from __future__ import annotations
+
+import ssl
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from chatguard.settings import Settings
+
+if TYPE_CHECKING:
+    from faust.types.auth import CredentialsT
+
+# a SIGKILLed worker's partitions move to another after this (aiokafka's default is 45 s, Faust's
+# 60 s); the heartbeat must be well inside it
+SESSION_TIMEOUT_S = 10.0
+HEARTBEAT_INTERVAL_S = 2.0
+# producers wait up to 5 ms to fill a batch of up to 256 KiB, which is above the largest event
+# chatguard accepts, so a record always fits an empty batch (``streams.sinks.BatchSink``)
+LINGER_MS = 5
+MAX_BATCH_BYTES = 262_144
+# consumers skip aborted transactions: a producer's rolled-back events or reports never count
+ISOLATION_LEVEL = "read_committed"
+# a new consumer group starts at the oldest record, so nothing produced before it is skipped
+AUTO_OFFSET_RESET = "earliest"
+
+
+def connection(settings: Settings) -> dict[str, Any]:
+    """aiokafka's connection options: bootstrap servers, security protocol, SASL and TLS."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "security_protocol": settings.security_protocol,
+    }
+    if settings.security_protocol.startswith("SASL"):
+        options.update(
+            sasl_mechanism=settings.sasl_mechanism,
+            sasl_plain_username=settings.sasl_username,
+            sasl_plain_password=settings.sasl_password,
+        )
+    context = ssl_context(settings)
+    if context is not None:
+        options["ssl_context"] = context
+    return options
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """The TLS context for SSL and SASL_SSL, or None; one per set of files, shared by every
+    client, so Faust's clients and ours verify the broker the same way."""
+    if settings.security_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    return _ssl_context(settings.ssl_cafile, settings.ssl_certfile, settings.ssl_keyfile)
+
+
+@lru_cache(maxsize=8)
+def _ssl_context(cafile: str, certfile: str, keyfile: str) -> ssl.SSLContext:
+    from aiokafka.helpers import create_ssl_context
+
+    return create_ssl_context(
+        cafile=cafile or None, certfile=certfile or None, keyfile=keyfile or None
+    )
+
+
+def faust_credentials(settings: Settings) -> CredentialsT | None:
+    """:func:`connection`'s security options as Faust credentials (None for plaintext)."""
+    import faust  # only workers need it: the CLI's Kafka clients start faster without
+
+    protocol = settings.security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = ssl_context(settings)
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    return faust.SASLCredentials(
+        username=settings.sasl_username,
+        password=settings.sasl_password,
+        mechanism=settings.sasl_mechanism,
+        ssl_context=context,
+    )
+
+
+def faust_app(settings: Settings) -> dict[str, Any]:
+    """The ``faust.App`` keywords for its consumer and producer."""
+    return {
+        "broker": settings.broker,
+        "broker_credentials": faust_credentials(settings),
+        "consumer_auto_offset_reset": AUTO_OFFSET_RESET,
+        # commit often: a SIGKILLed worker's successor re-reads (and we de-duplicate) less
+        "broker_commit_every": 1000,
+        "broker_commit_interval": 1.0,
+        "broker_session_timeout": SESSION_TIMEOUT_S,
+        "broker_heartbeat_interval": HEARTBEAT_INTERVAL_S,
+        "producer_linger": LINGER_MS / 1000,
+        "producer_max_batch_size": MAX_BATCH_BYTES,
+    }
+
+
+def admin(settings: Settings) -> dict[str, Any]:
+    """An admin client (topic creation)."""
+    return {**connection(settings), "client_id": f"{settings.app_id}.admin"}
+
+
+def producer(settings: Settings, role: str) -> dict[str, Any]:
+    """A producer whose records count once the broker's in-sync replicas have them."""
+    return {
+        **connection(settings),
+        "client_id": f"{settings.app_id}.{role}",
+        "acks": "all",
+        "linger_ms": LINGER_MS,
+        "max_batch_size": MAX_BATCH_BYTES,
+    }
+
+
+def large_record_producer(settings: Settings, role: str, max_record_bytes: int) -> dict[str, Any]:
+    """A producer of single records up to ``max_record_bytes`` (rules files), gzip-compressed,
+    whose requests fit one such record with its key and headers."""
+    return {
+        **connection(settings),
+        "client_id": f"{settings.app_id}.{role}",
+        "acks": "all",
+        "compression_type": "gzip",
+        "max_request_size": max_record_bytes + 1024 * 1024,
+    }
+
+
+def group_consumer(settings: Settings, group_id: str, role: str) -> dict[str, Any]:
+    """A consumer in ``group_id`` that commits offsets itself, after its output is delivered."""
+    return {
+        **connection(settings),
+        "client_id": f"{settings.app_id}.{role}",
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": AUTO_OFFSET_RESET,
+        "max_poll_records": settings.batch_size,
+        "session_timeout_ms": int(SESSION_TIMEOUT_S * 1000),
+        "heartbeat_interval_ms": int(HEARTBEAT_INTERVAL_S * 1000),
+        "isolation_level": ISOLATION_LEVEL,
+    }
+
+
+def committed_reader(settings: Settings, role: str) -> dict[str, Any]:
+    """A group-less consumer of a compacted control topic (rules, learned list) that assigns
+    its partitions itself and sees only committed records."""
+    return {
+        **connection(settings),
+        "client_id": f"{settings.app_id}.{role}",
+        "group_id": None,
+        "enable_auto_commit": False,
+        "isolation_level": ISOLATION_LEVEL,
+    }

@@ -1,0 +1,87 @@
+"""What agent tests share: a sink that records what would be sent, and putting records on an
+agent in Faust's ``test_context`` as if they had been read from a named topic."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+from faust.types import AgentT, Message
+
+from chatguard.settings import Settings
+from streams.agents import Worker
+from streams.pipeline import Outgoing
+
+MODERATOR_KEY = b"moderators-test-key"
+
+
+class RecordingSink:
+    """Collects what the pipeline would send, per topic (the worker's ``OutputSink``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.sent: list[tuple[str, bytes | None, dict[str, Any]]] = []
+
+    async def send_all(self, records: Sequence[Outgoing]) -> None:
+        self.sent.extend((r.topic, r.key, orjson.loads(r.value)) for r in records)
+
+    async def delivered(self) -> None:
+        pass  # kept in memory: delivered on send
+
+    def on(self, logical: str) -> list[dict[str, Any]]:
+        return [value for topic, _, value in self.sent if topic == self.settings.topic(logical)]
+
+
+def chat(event_id: str, text: Any, **extra: Any) -> bytes:
+    data = {
+        "type": "chat.message",
+        "event_id": event_id,
+        "conversation_id": "c1",
+        "sender_id": f"acct-{event_id}",
+        "text": text,
+        "sent_at": 1_700_000_000.0,
+        **extra,
+    }
+    return orjson.dumps(data)
+
+
+async def put_to(
+    agent: AgentT,
+    topic: str,
+    records: Sequence[tuple[bytes | None, bytes]],
+    done: Callable[[], bool],
+    timeout: float = 10.0,
+) -> None:
+    """Put ``(key, value)`` records on ``agent``'s stream as messages of ``topic`` (its full
+    name), at offsets 0, 1, ..., and wait until ``done()``."""
+    async with agent.test_context() as context:
+        channel = context.stream().channel  # the one the agent iterates
+        # a stream drops messages of another consumer generation (from before a rebalance)
+        generation = agent.app.consumer_generation_id
+        for offset, (key, value) in enumerate(records):
+            message = Message(
+                topic, 0, offset, time.time(), 0, None, key, value, None, generation_id=generation
+            )
+            await channel.put(await channel.decode(message))
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not done():
+            assert asyncio.get_running_loop().time() < deadline, "the agent did not finish"
+            await asyncio.sleep(0.02)
+
+
+async def put_all(
+    worker: Worker, sink: RecordingSink, values: list[bytes], timeout: float = 10.0
+) -> None:
+    """Put chat messages on the moderation agent and wait until each has an outcome."""
+    assert worker.moderate_events is not None, "the worker must be on the faust ingest path"
+    records = [(f"k{i}".encode(), value) for i, value in enumerate(values)]
+
+    def decided() -> bool:
+        outcomes = sink.on("moderation.decisions") + sink.on("moderation.deadletter")
+        return len(outcomes) >= len(values)
+
+    topic = worker.settings.topic("chat.messages")
+    await put_to(worker.moderate_events, topic, records, decided, timeout)
