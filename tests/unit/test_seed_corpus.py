@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from models.taxonomy import TAXONOMY
+
 REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "training" / "seed" / "seed_corpus.jsonl"
 TRAFFIC = REPO / "streams" / "samples" / "traffic.jsonl"
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 
-CATEGORIES = {"spam", "fraud", "sexual", "gambling", "extremism", "hate"}
+CATEGORIES = set(TAXONOMY)
 LANGS = {"en", "zh", "mixed"}
 
 

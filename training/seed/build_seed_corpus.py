@@ -21,9 +21,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from models.taxonomy import TAXONOMY
+
 SEED = 20240611
 OUT = Path(__file__).with_name("seed_corpus.jsonl")
-CATEGORIES = ("spam", "fraud", "sexual", "gambling", "extremism", "hate")
+CATEGORIES = TAXONOMY
 
 rng = random.Random(SEED)
 
