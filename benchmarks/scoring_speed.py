@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _measure(registry: Any, version: str, texts: list[str]) -> tuple[dict[int, float], float, bool]:
-    from models.artifact import MODEL_FILE
+    from models.version_folder import MODEL_FILE
 
     started = time.perf_counter()
     loaded = registry.load(version)

@@ -40,12 +40,11 @@ from models.errors import (
 from models.features import SIGNAL_NAMES
 from models.policy import Thresholds
 from models.signing import verify
+from models.version_folder import VersionFolder
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-MODEL_FILE = "model.joblib"
-METADATA_FILE = "metadata.json"
 FORMAT_VERSION = 1
 _REQUIRED = ("format_version", "version", "labels", "thresholds", "sha256", "libraries")
 
@@ -109,7 +108,7 @@ def save_artifact(
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        model_path = staging / MODEL_FILE
+        model_path = VersionFolder(staging).model
         joblib.dump(classifier, model_path)
         if write_extra is not None:
             write_extra(staging)
@@ -127,7 +126,9 @@ def save_artifact(
             sha256=sha256_file(model_path),
             size_bytes=model_path.stat().st_size,
         )
-        (staging / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        VersionFolder(staging).metadata.write_text(
+            json.dumps(meta, indent=2, sort_keys=True) + "\n"
+        )
         for path in staging.rglob("*"):
             if path.is_file():
                 path.chmod(0o444)
@@ -140,7 +141,7 @@ def save_artifact(
 
 def read_metadata(directory: Path) -> dict[str, Any]:
     """The parsed, checked ``metadata.json`` of a version folder."""
-    path = Path(directory) / METADATA_FILE
+    path = VersionFolder(Path(directory)).metadata
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -180,7 +181,7 @@ def load_artifact(directory: Path, public_key: Ed25519PublicKey | None = None) -
             f"or install scikit-learn=={trained_with}"
         )
         raise IncompatibleModelError(msg)
-    model_path = directory / MODEL_FILE
+    model_path = VersionFolder(directory).model
     try:
         payload = model_path.read_bytes()
     except FileNotFoundError as exc:
@@ -210,7 +211,7 @@ def load_artifact(directory: Path, public_key: Ed25519PublicKey | None = None) -
     try:
         thresholds = {label: Thresholds.from_json(meta["thresholds"][label]) for label in labels}
     except (KeyError, TypeError, AttributeError, PolicyError) as exc:
-        msg = f"{directory / METADATA_FILE}: thresholds do not cover {list(labels)}: {exc}"
+        msg = f"{VersionFolder(directory).metadata}: thresholds do not cover {list(labels)}: {exc}"
         raise MalformedArtifact(msg) from exc
     return LoadedModel(
         version=str(meta["version"]),

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.artifact import METADATA_FILE, MODEL_FILE, load_artifact, save_artifact
+from models.artifact import load_artifact, save_artifact
 from models.classifier import ModerationClassifier
 from models.errors import (
     ArtifactExists,
@@ -21,6 +21,7 @@ from models.errors import (
     IncompatibleModelError,
 )
 from models.policy import Thresholds
+from models.version_folder import METADATA_FILE, MODEL_FILE
 from tests.unit.toy_corpus import LABELS, toy_data
 
 PROBE = ["win a free prize now at 3", "今晚一起吃饭吗 8", "滚出去 垃圾 4", "hello"]

@@ -19,7 +19,8 @@ from models.errors import (
     SigningKeyError,
 )
 from models.registry import ModelRegistry
-from models.signing import SIGNATURE_FILE, generate, load_public_key
+from models.signing import generate, load_public_key
+from models.version_folder import SIGNATURE_FILE
 from tests.conftest import ModelKeys
 from tests.marker_model import VARIANTS, Variant, plant
 
