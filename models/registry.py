@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from models.artifact import LoadedModel, load_artifact, read_metadata, save_artifact
-from models.classifier import ModerationClassifier
 from models.errors import NoCurrentModel, NothingToRollBack, UnknownVersion
 from models.policy import Thresholds
+from models.scorer import Scorer
 from models.signing import sign
 from models.version_folder import VersionFolder, is_version_name, new_version_name
 
@@ -82,7 +82,7 @@ class ModelRegistry:
 
     def save(
         self,
-        classifier: ModerationClassifier,
+        scorer: Scorer,
         *,
         thresholds: Mapping[str, Thresholds],
         metadata: Mapping[str, Any] | None = None,
@@ -92,7 +92,7 @@ class ModelRegistry:
         version = new_version_name()
         save_artifact(
             self.versions_dir / version,
-            classifier,
+            scorer,
             thresholds=thresholds,
             metadata=metadata,
             write_extra=write_extra,

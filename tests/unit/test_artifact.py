@@ -7,7 +7,10 @@ import hashlib
 import json
 import os
 import pickle
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,7 +23,9 @@ from models.errors import (
     ArtifactNotFound,
     IncompatibleModelError,
 )
+from models.features import DEFAULT_FEATURES, TextFeatures
 from models.policy import Thresholds
+from models.scorer import Scorer
 from models.version_folder import METADATA_FILE, MODEL_FILE
 from tests.unit.toy_corpus import LABELS, toy_data
 
@@ -121,3 +126,76 @@ def test_failed_save_leaves_nothing_behind(tmp_path: Path, fitted: ModerationCla
             write_extra=broken,
         )
     assert list(tmp_path.iterdir()) == []
+
+
+class KeywordScorer:
+    """A scorer that is no ModerationClassifier: the artifact stores and loads any ``Scorer``."""
+
+    def __init__(self, words: dict[str, str]) -> None:
+        self.words = words  # word → category
+        self.labels = tuple(dict.fromkeys(words.values()))
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        return np.array(
+            [
+                [
+                    float(any(w in t for w, c in self.words.items() if c == lab))
+                    for lab in self.labels
+                ]
+                for t in texts
+            ]
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {"model_params": {"words": len(self.words)}}
+
+
+def test_any_scorer_is_saved_loaded_and_served(tmp_path: Path) -> None:
+    scorer = KeywordScorer({"prize": "spam", "垃圾": "hate"})
+    assert isinstance(scorer, Scorer)
+    folder = save_artifact(
+        tmp_path / "v1", scorer, thresholds={k: Thresholds(0.5, 0.9) for k in ("spam", "hate")}
+    )
+    loaded = load_artifact(folder)
+    assert loaded.labels == ("spam", "hate")
+    assert loaded.score(PROBE).tolist() == [[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0]]
+    assert loaded.metadata["model_params"] == {"words": 2}
+
+
+def _replace_model(folder: Path, payload: bytes) -> None:
+    """Swap the pickle and record its sha256, as a writer of the registry could."""
+    _rewrite(folder / MODEL_FILE, payload)
+    meta = json.loads((folder / METADATA_FILE).read_text())
+    meta["sha256"] = hashlib.sha256(payload).hexdigest()
+    _rewrite(folder / METADATA_FILE, json.dumps(meta).encode())
+
+
+def test_a_pickle_that_is_no_scorer_is_refused(saved: Path) -> None:
+    _replace_model(saved, pickle.dumps({"labels": LABELS}))
+    with pytest.raises(IncompatibleModelError, match="not a fitted Scorer"):
+        load_artifact(saved)
+    _replace_model(saved, pickle.dumps(ModerationClassifier()))  # unfitted: no labels yet
+    with pytest.raises(IncompatibleModelError, match="not a fitted Scorer"):
+        load_artifact(saved)
+
+
+def test_a_model_fitted_with_other_signals_is_refused_before_unpickling(
+    saved: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "unpickled.marker"
+    _replace_model(saved, pickle.dumps(_Marker(str(marker))))
+    meta = json.loads((saved / METADATA_FILE).read_text())
+    meta["signal_names"] = ["urls", "a_signal_the_normalizer_dropped"]
+    _rewrite(saved / METADATA_FILE, json.dumps(meta).encode())
+    with pytest.raises(IncompatibleModelError, match="retrain it"):
+        load_artifact(saved)
+    assert not marker.exists()
+
+
+def test_feature_defaults_have_one_source() -> None:
+    model = ModerationClassifier()
+    assert model.features() == DEFAULT_FEATURES
+    assert TextFeatures().get_params() == asdict(DEFAULT_FEATURES)
+    assert {k: v for k, v in model.get_params().items() if k in asdict(DEFAULT_FEATURES)} == (
+        asdict(DEFAULT_FEATURES)
+    )
