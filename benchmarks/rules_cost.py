@@ -5,7 +5,7 @@ no rules, and with 100,000 terms plus 10,000 domains (the issue's bound: < 10%).
         [--no-reuse]
 
 Without ``--registry`` it trains the default model from the seed corpus into a temporary
-registry first. Events are the sample traffic (``streams/samples/traffic.jsonl``) in batches of
+registry first. Events are the sample traffic (``devtools/samples/traffic.jsonl``) in batches of
 256, every tenth carrying a domain. Scoring plus deciding and applying the rules are timed apart,
 ``--repeats`` times interleaved, and the best (least disturbed by other processes) of each kept:
 the rules' cost is what applying them adds over applying none. ``--no-reuse`` makes the rules normalize
@@ -29,7 +29,7 @@ from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-TRAFFIC = ROOT / "streams" / "samples" / "traffic.jsonl"
+TRAFFIC = ROOT / "devtools" / "samples" / "traffic.jsonl"
 BATCH = 256
 
 from big_rules import rules_text  # noqa: E402  (benchmarks/, the script's folder)

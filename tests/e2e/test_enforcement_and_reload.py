@@ -12,9 +12,10 @@ import pytest
 
 from chatguard.cli import main as chatguard_main
 from chatguard.settings import Settings
+from devtools.produce import build_events
 from models.registry import ModelRegistry
 from streams.moderators import decision_record, moderator_key, sign
-from streams.produce import OutgoingEvent, build_events
+from streams.outgoing import OutgoingEvent
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import accounted, consume, produce
 from training.labelled_data import read_labelled, read_many

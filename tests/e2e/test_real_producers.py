@@ -23,9 +23,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from chatguard.settings import Settings
+from devtools.tail import tail
 from streams import moderators
-from streams.produce import OutgoingEvent
-from streams.tail import tail
+from streams.outgoing import OutgoingEvent
 from streams.topics import client_options, ensure_topics
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.java_producer import CODECS, JavaRecord, java_produce

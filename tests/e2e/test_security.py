@@ -13,10 +13,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from chatguard.broker import LocalBroker, ScramUser
 from chatguard.settings import Settings
+from devtools.broker import LocalBroker, ScramUser
+from devtools.produce import build_events
 from models.registry import ModelRegistry
-from streams.produce import build_events
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import accounted, consume, free_port, produce
 

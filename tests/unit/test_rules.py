@@ -462,7 +462,7 @@ def test_dry_run_counts_hits_precision_recall_and_changed_decisions(serving: Ser
 
 
 def test_tail_prints_a_rules_announcement() -> None:
-    from streams.tail import format_record
+    from devtools.tail import format_record
 
     line = format_record(
         "model.updates", {"worker": "host:1", "rules_version": "v7", "switched_at": 0.0}
@@ -530,7 +530,7 @@ def test_a_text_with_contacts_is_never_skipped(text: str) -> None:
 
 
 def test_no_sample_text_with_contacts_is_skipped_and_most_without_are() -> None:
-    traffic = Path(__file__).parents[2] / "streams" / "samples" / "traffic.jsonl"
+    traffic = Path(__file__).parents[2] / "devtools" / "samples" / "traffic.jsonl"
     texts = [orjson.loads(line).get("text") for line in traffic.read_text().splitlines() if line]
     texts = [t for t in texts if isinstance(t, str)]
     missed = [t for t in texts if _has_contacts(t) and not may_carry_contacts(analyse(t))]

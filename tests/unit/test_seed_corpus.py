@@ -12,7 +12,7 @@ from models.taxonomy import TAXONOMY
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "training" / "seed" / "seed_corpus.jsonl"
-TRAFFIC = REPO / "streams" / "samples" / "traffic.jsonl"
+TRAFFIC = REPO / "devtools" / "samples" / "traffic.jsonl"
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 
 CATEGORIES = set(TAXONOMY)
@@ -61,7 +61,7 @@ def test_clean_rows_are_at_least_35_percent(rows: list[dict[str, object]]) -> No
 
 def test_no_row_is_in_the_traffic_sample(rows: list[dict[str, object]]) -> None:
     if not TRAFFIC.exists():
-        pytest.skip("streams/samples/traffic.jsonl not present")
+        pytest.skip("devtools/samples/traffic.jsonl not present")
     traffic = {str(event["text"]) for event in _read_jsonl(TRAFFIC)}
     shared = sorted(traffic & {str(r["text"]) for r in rows})
     assert shared == []
@@ -88,7 +88,7 @@ def test_no_row_is_copied_from_a_shared_dataset(rows: list[dict[str, object]]) -
 
 def test_traffic_sample_events_are_well_formed() -> None:
     if not TRAFFIC.exists():
-        pytest.skip("streams/samples/traffic.jsonl not present")
+        pytest.skip("devtools/samples/traffic.jsonl not present")
     events = _read_jsonl(TRAFFIC)
     assert len(events) >= 300
     for event in events:
@@ -101,3 +101,17 @@ def test_traffic_sample_events_are_well_formed() -> None:
     expected = Counter(c for e in events for c in e["expected"])  # type: ignore[attr-defined]
     assert set(expected) == CATEGORIES
     assert sum(1 for e in events if not e["expected"]) / len(events) >= 0.5
+
+
+def test_the_bundled_files_are_what_the_generators_write_from_their_seeds() -> None:
+    """Importing a generator draws nothing; building from its seed gives the shipped file."""
+    from devtools.samples import build_seed_corpus, build_traffic
+
+    assert not hasattr(build_seed_corpus, "rng") and not hasattr(build_traffic, "rng")
+    seed_rows = [
+        {"text": text, "categories": list(cats), "lang": lang}
+        for text, cats, lang in build_seed_corpus.build_rows(build_seed_corpus.SEED)
+    ]
+    assert seed_rows == _read_jsonl(SEED)
+    assert build_traffic.build_traffic(build_traffic.SEED) == _read_jsonl(TRAFFIC)
+    assert build_traffic.build_traffic(1)[:20] != _read_jsonl(TRAFFIC)[:20]
