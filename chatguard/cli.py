@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "devtools.broker",
     "chatguard.keys",
     "training.cli",
+    "chatguard.classify",
     "streams.cli",
     "devtools.cli",
     "streams.rules_cli",
