@@ -1,6 +1,8 @@
 """Save and load one model version: an immutable folder of ``model.joblib`` + ``metadata.json``.
 
 What is stored is any ``models.scorer.Scorer``; nothing here knows which kind of model it is.
+Facts about how it was built come in ``metadata`` from whoever trained it; a ``signal_names``
+entry there is checked against the normalizer's before the model is unpickled.
 
 joblib is pickle, and unpickling runs code. So loading reads ``metadata.json`` first, checks the
 version's Ed25519 signature when given a public key (``models.signing``), refuses a scikit-learn
@@ -115,7 +117,6 @@ def save_artifact(
         if write_extra is not None:
             write_extra(staging)
         meta: dict[str, Any] = dict(metadata or {})
-        meta.update(scorer.describe())
         meta.update(
             format_version=FORMAT_VERSION,
             version=directory.name,

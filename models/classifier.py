@@ -45,7 +45,8 @@ POSITIVE, NEGATIVE, UNKNOWN = 1, 0, -1
 class ModerationClassifier(BaseEstimator):
     """Multi-label text classifier; hyperparameters are keyword arguments stored as-is.
 
-    Fitted, it is a ``models.scorer.Scorer`` (``labels``, ``score``, ``describe``).
+    Fitted, it is a ``models.scorer.Scorer`` (``labels``, ``score``); ``describe`` says what the
+    version's metadata records about it.
 
     Args:
         word_ngram_range, char_ngram_range, word_features, char_features, sublinear_tf,
@@ -109,7 +110,7 @@ class ModerationClassifier(BaseEstimator):
         return self.predict_proba(texts)
 
     def describe(self) -> dict[str, Any]:
-        """What ``metadata.json`` records about this model (``Scorer``)."""
+        """What ``metadata.json`` records about this model: its signals and parameters."""
         check_is_fitted(self, "features_")
         return {
             "signal_names": list(self.features_.signal_names_),

@@ -1,14 +1,15 @@
-"""``Scorer``: what a model version must be for the registry to store it and a worker to serve it.
+"""``Scorer``: what a model must be for the registry to store it and a worker to serve it.
 
-Serving and the registry depend on this protocol, not on ``ModerationClassifier``: any object
+Serving and the registry depend on these protocols, not on ``ModerationClassifier``: any object
 that names its labels and scores a batch of texts can be saved, signed, loaded and served. The
-loader checks an unpickled object against it before using it.
+loader checks an unpickled object against ``Scorer`` before using it; what the metadata should
+record about how a model was built is up to whoever trains it (``ModerationClassifier.describe``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -26,9 +27,9 @@ class Scorer(Protocol):
         """Probability of each category, shape ``(len(texts), len(labels))``."""
         ...
 
-    def describe(self) -> dict[str, Any]:
-        """JSON-able facts about how it was built, recorded in ``metadata.json``.
 
-        A key ``signal_names`` lists the normalizer signals the scorer was fitted with; loading
-        refuses the version if the normalizer no longer gives them."""
-        ...
+class VersionedScorer(Scorer, Protocol):
+    """A scorer as a worker serves it: decisions carry its version (``LoadedModel`` is one)."""
+
+    @property
+    def version(self) -> str: ...

@@ -245,6 +245,7 @@ def save_result(
         write_report(result.report, folder.report, title=title)
 
     metadata = {
+        **result.classifier.describe(),
         "data": {**data, "label_counts": result.label_counts, "split": result.split_sizes},
         "training": {
             "seed": config.seed,

@@ -10,7 +10,6 @@ import pickle
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -52,7 +51,10 @@ def fitted() -> ModerationClassifier:
 def saved(tmp_path: Path, fitted: ModerationClassifier) -> Path:
     thresholds = {"spam": Thresholds(0.4, 0.9), "hate": Thresholds(0.3, None)}
     return save_artifact(
-        tmp_path / "v1", fitted, thresholds=thresholds, metadata={"data": {"rows": 200}}
+        tmp_path / "v1",
+        fitted,
+        thresholds=thresholds,
+        metadata={**fitted.describe(), "data": {"rows": 200}},
     )
 
 
@@ -146,15 +148,15 @@ class KeywordScorer:
             ]
         )
 
-    def describe(self) -> dict[str, Any]:
-        return {"model_params": {"words": len(self.words)}}
-
 
 def test_any_scorer_is_saved_loaded_and_served(tmp_path: Path) -> None:
     scorer = KeywordScorer({"prize": "spam", "垃圾": "hate"})
     assert isinstance(scorer, Scorer)
     folder = save_artifact(
-        tmp_path / "v1", scorer, thresholds={k: Thresholds(0.5, 0.9) for k in ("spam", "hate")}
+        tmp_path / "v1",
+        scorer,
+        thresholds={k: Thresholds(0.5, 0.9) for k in ("spam", "hate")},
+        metadata={"model_params": {"words": 2}},
     )
     loaded = load_artifact(folder)
     assert loaded.labels == ("spam", "hate")
