@@ -75,7 +75,7 @@ async def read_all(
     consumer = AIOKafkaConsumer(
         enable_auto_commit=False,
         isolation_level="read_committed",
-        **client_options(settings),  # type: ignore[arg-type]
+        **client_options(settings),
     )
     await consumer.start()
     records: list[Any] = []

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -131,7 +132,7 @@ def test_moderator_labels_reach_the_store_that_training_reads(
 ) -> None:
     worker = start_worker()
     worker.wait_ready()
-    labels = [
+    labels: list[dict[str, Any]] = [
         {
             "event_id": "l1",
             "text": "加微信 abc888 领红包",

@@ -44,7 +44,7 @@ def scram_broker(tmp_path_factory: pytest.TempPathFactory, broker: str) -> Itera
 
 def _produce_one(bootstrap: str, **auth: str) -> None:
     async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=5000, **auth)  # type: ignore[arg-type]
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=5000, **auth)
         await producer.start()
         try:
             await producer.send_and_wait("security-probe", b"x")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,17 +20,17 @@ CATEGORIES = set(TAXONOMY)
 LANGS = {"en", "zh", "mixed"}
 
 
-def _read_jsonl(path: Path) -> list[dict[str, object]]:
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
 
 @pytest.fixture(scope="module")
-def rows() -> list[dict[str, object]]:
+def rows() -> list[dict[str, Any]]:
     return _read_jsonl(SEED)
 
 
-def test_every_row_has_text_known_categories_and_language(rows: list[dict[str, object]]) -> None:
+def test_every_row_has_text_known_categories_and_language(rows: list[dict[str, Any]]) -> None:
     assert len(rows) >= 800
     for row in rows:
         assert set(row) == {"text", "categories", "lang"}, row
@@ -40,26 +41,26 @@ def test_every_row_has_text_known_categories_and_language(rows: list[dict[str, o
         assert row["lang"] in LANGS, row
 
 
-def test_no_duplicate_texts(rows: list[dict[str, object]]) -> None:
+def test_no_duplicate_texts(rows: list[dict[str, Any]]) -> None:
     duplicates = [t for t, n in Counter(r["text"] for r in rows).items() if n > 1]
     assert duplicates == []
 
 
-def test_every_category_has_positives_in_both_languages(rows: list[dict[str, object]]) -> None:
+def test_every_category_has_positives_in_both_languages(rows: list[dict[str, Any]]) -> None:
     for category in sorted(CATEGORIES):
-        langs = Counter(str(r["lang"]) for r in rows if category in r["categories"])  # type: ignore[operator]
+        langs = Counter(str(r["lang"]) for r in rows if category in r["categories"])
         assert sum(langs.values()) >= 100, (category, langs)
         assert langs["en"] > 0 and langs["zh"] > 0, (category, langs)
 
 
-def test_clean_rows_are_at_least_35_percent(rows: list[dict[str, object]]) -> None:
+def test_clean_rows_are_at_least_35_percent(rows: list[dict[str, Any]]) -> None:
     clean = sum(1 for r in rows if not r["categories"])
     assert clean / len(rows) >= 0.35
     for lang in ("en", "zh"):
         assert any(not r["categories"] and r["lang"] == lang for r in rows), lang
 
 
-def test_no_row_is_in_the_traffic_sample(rows: list[dict[str, object]]) -> None:
+def test_no_row_is_in_the_traffic_sample(rows: list[dict[str, Any]]) -> None:
     if not TRAFFIC.exists():
         pytest.skip("devtools/samples/traffic.jsonl not present")
     traffic = {str(event["text"]) for event in _read_jsonl(TRAFFIC)}
@@ -67,7 +68,7 @@ def test_no_row_is_in_the_traffic_sample(rows: list[dict[str, object]]) -> None:
     assert shared == []
 
 
-def test_no_row_is_copied_from_a_shared_dataset(rows: list[dict[str, object]]) -> None:
+def test_no_row_is_copied_from_a_shared_dataset(rows: list[dict[str, Any]]) -> None:
     files = sorted(SHARED_DATASETS.glob("*/data.jsonl")) if SHARED_DATASETS.is_dir() else []
     if not files:
         pytest.skip("../shared/datasets not present")
@@ -98,7 +99,7 @@ def test_traffic_sample_events_are_well_formed() -> None:
         if event["kind"] == "post":
             assert event["post_kind"] in {"moment", "article", "comment", "ad"}, event
             assert event["account_type"] in {"personal", "public", "official"}, event
-    expected = Counter(c for e in events for c in e["expected"])  # type: ignore[attr-defined]
+    expected = Counter(c for e in events for c in e["expected"])
     assert set(expected) == CATEGORIES
     assert sum(1 for e in events if not e["expected"]) / len(events) >= 0.5
 
