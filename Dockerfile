@@ -16,6 +16,8 @@ COPY chatguard ./chatguard
 COPY models ./models
 COPY streams ./streams
 COPY training ./training
+# development tools (`chatguard produce|tail` against the compose broker); workers never import them
+COPY devtools ./devtools
 # The default model is signed at build time by a throwaway key deleted in the same layer, so no
 # private key is in the image; docker-compose's `keys` service makes the deployment's key pair
 # and re-signs this model with it. Workers get only the public key (CHATGUARD_MODEL_PUBLIC_KEY).

@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Sequence
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from chatguard.settings import Settings
-from models.policy import Policy
+from models.policy import Policy, Verdict
 from models.registry import ModelRegistry
 from streams import topics
 from streams.decoding import Event, decode
@@ -34,9 +35,9 @@ async def run(settings: Settings, output_prefix: str, score: bool, idle_exit_s: 
         auto_offset_reset="earliest",
         max_poll_records=settings.batch_size,
         isolation_level="read_committed",
-        **client_options(settings),  # type: ignore[arg-type]
+        **client_options(settings),
     )
-    producer = AIOKafkaProducer(linger_ms=5, max_batch_size=262_144, **client_options(settings))  # type: ignore[arg-type]
+    producer = AIOKafkaProducer(linger_ms=5, max_batch_size=262_144, **client_options(settings))
     await consumer.start()
     await producer.start()
     decisions_topic = output_prefix + topics.DECISIONS
@@ -68,12 +69,13 @@ async def run(settings: Settings, output_prefix: str, score: bool, idle_exit_s: 
                         )
             if events:
                 now = time.time()
+                verdicts: Sequence[Verdict | None]
                 if score:
                     scores = model.score([e.text for e in events])
                     verdicts = policy.decide_batch(scores, [e.source for e in events])
                     rows = scores.round(4).tolist()
                 else:
-                    verdicts, rows = [None] * len(events), [[]] * len(events)
+                    verdicts, rows = [None] * len(events), [[] for _ in events]
                 for event, verdict, row in zip(events, verdicts, rows, strict=True):
                     decision = {
                         "event_id": event.event_id,

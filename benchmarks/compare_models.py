@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/compare_models.py --model NAME=REGISTRY[:VERSION] ...
 
 Each model (its own thresholds, no policy overrides) decides every row of
-``streams/samples/traffic.jsonl`` and of ``benchmarks/devset/`` (English, Chinese, both). Per
+``devtools/samples/traffic.jsonl`` and of ``benchmarks/devset/`` (English, Chinese, both). Per
 split and model: harmful rows flagged (review or block) and blocked; everyday clean rows flagged;
 hard negatives flagged; clean rows reviewed and blocked. A clean row without a ``kind`` of
 ``everyday`` or ``hard_negative`` (the sample traffic's rows) counts as everyday. The targets
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAFFIC = ROOT / "streams" / "samples" / "traffic.jsonl"
+TRAFFIC = ROOT / "devtools" / "samples" / "traffic.jsonl"
 DEVSET = ROOT / "benchmarks" / "devset"
 
 # (figure, target on the sample traffic, target on the dev set)

@@ -13,7 +13,7 @@ the set's own task, in the same run, and scored with the set's metric at their d
 
 Part 2, the default-recipe model (``chatguard train --recipe default``, trained without any set's
 test rows): scored on every set's test split per category (its own thresholds: review and block)
-and per language, on ``streams/samples/traffic.jsonl`` and on ``benchmarks/devset/`` (harmful
+and per language, on ``devtools/samples/traffic.jsonl`` and on ``benchmarks/devset/`` (harmful
 flagged, everyday chat flagged, hard negatives flagged, clean blocked).
 
 Output: Markdown on stdout and ``quality.json`` / ``.md`` in ``benchmarks/results/`` (gitignored).
@@ -47,7 +47,7 @@ from training.thresholds import traffic_thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
-TRAFFIC = ROOT / "streams" / "samples" / "traffic.jsonl"
+TRAFFIC = ROOT / "devtools" / "samples" / "traffic.jsonl"
 DEVSET = ROOT / "benchmarks" / "devset"
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 

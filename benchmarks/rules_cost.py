@@ -5,7 +5,7 @@ no rules, and with 100,000 terms plus 10,000 domains (the issue's bound: < 10%).
         [--no-reuse]
 
 Without ``--registry`` it trains the default model from the seed corpus into a temporary
-registry first. Events are the sample traffic (``streams/samples/traffic.jsonl``) in batches of
+registry first. Events are the sample traffic (``devtools/samples/traffic.jsonl``) in batches of
 256, every tenth carrying a domain. Scoring plus deciding and applying the rules are timed apart,
 ``--repeats`` times interleaved, and the best (least disturbed by other processes) of each kept:
 the rules' cost is what applying them adds over applying none. ``--no-reuse`` makes the rules normalize
@@ -29,7 +29,7 @@ from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-TRAFFIC = ROOT / "streams" / "samples" / "traffic.jsonl"
+TRAFFIC = ROOT / "devtools" / "samples" / "traffic.jsonl"
 BATCH = 256
 
 from big_rules import rules_text  # noqa: E402  (benchmarks/, the script's folder)
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from models.policy import Policy
     from models.registry import ModelRegistry
-    from models.rules import EMPTY, load_rules
+    from models.rules import EMPTY, RuleSet, load_rules
     from streams.decide import Position, build_decisions, score_events
     from streams.decoding import Event
     from streams.model_holder import ServingModel
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     big = load_rules(rules_text(100_000, 10_000))
     print(f"compiled 100,000 terms + 10,000 domains in {time.perf_counter() - started:.1f} s")
 
-    def run(ruleset: object) -> tuple[float, float]:
+    def run(ruleset: RuleSet) -> tuple[float, float]:
         """Process time of scoring and deciding, and of applying ``ruleset``, for all batches."""
         base = rules = 0.0
         for batch in batches:
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             decisions = build_decisions(serving, batch, positions, scores, 0.0)
             middle = time.process_time()
             apply_rules(
-                ruleset,  # type: ignore[arg-type]
+                ruleset,
                 serving,
                 batch,
                 scores,

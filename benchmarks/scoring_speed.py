@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/scoring_speed.py [--registry DIR] [--messages N]
 
 Without ``--registry`` it trains the default model from the seed corpus into a temporary
-registry first. The messages are the sample traffic (``streams/samples/traffic.jsonl``) when it
+registry first. The messages are the sample traffic (``devtools/samples/traffic.jsonl``) when it
 is there, else the seed corpus, repeated to ``--messages``. BLAS and OpenMP are pinned to one
 thread so the figure is per core.
 """
@@ -25,7 +25,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAFFIC = ROOT / "streams" / "samples" / "traffic.jsonl"
+TRAFFIC = ROOT / "devtools" / "samples" / "traffic.jsonl"
 TARGET_RATE = 20_000  # messages/s at batch 256
 TARGET_LOAD_S = 2.0
 TARGET_SIZE_MB = 50.0
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _measure(registry: Any, version: str, texts: list[str]) -> tuple[dict[int, float], float, bool]:
-    from models.artifact import MODEL_FILE
+    from models.version_folder import MODEL_FILE
 
     started = time.perf_counter()
     loaded = registry.load(version)

@@ -43,13 +43,14 @@ sys.path.insert(0, str(ROOT))
 
 from big_rules import rules_text  # noqa: E402  (benchmarks/, the script's folder)
 
-from chatguard.broker import LocalBroker  # noqa: E402
 from chatguard.cli import main as chatguard  # noqa: E402
 from chatguard.settings import Settings  # noqa: E402
+from devtools.broker import LocalBroker  # noqa: E402
+from devtools.produce import build_events  # noqa: E402
 from models.errors import SignatureInvalid, SignatureMissing  # noqa: E402
 from models.registry import ModelRegistry  # noqa: E402
 from models.signing import generate, load_private_key, load_public_key  # noqa: E402
-from streams.produce import build_events, send_events  # noqa: E402
+from streams.outgoing import send_events  # noqa: E402
 from streams.topics import client_options, ensure_topics  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -74,7 +75,7 @@ async def read_all(
     consumer = AIOKafkaConsumer(
         enable_auto_commit=False,
         isolation_level="read_committed",
-        **client_options(settings),  # type: ignore[arg-type]
+        **client_options(settings),
     )
     await consumer.start()
     records: list[Any] = []

@@ -1,1 +1,2 @@
-"""Command line and local development tools for chatguard."""
+"""The ``chatguard`` command, the settings every package reads, and the commands over models
+(``keys``, ``classify``) and the broker's ACLs; development tools live in ``devtools``."""

@@ -13,10 +13,12 @@ from collections.abc import Sequence
 
 # modules that define ``add_commands(subparsers)``; a missing one is skipped so the CLI still works
 COMMAND_MODULES = (
-    "chatguard.broker",
+    "devtools.broker",
     "chatguard.keys",
     "training.cli",
+    "chatguard.classify",
     "streams.cli",
+    "devtools.cli",
     "streams.rules_cli",
 )
 

@@ -1,5 +1,9 @@
 """Save and load one model version: an immutable folder of ``model.joblib`` + ``metadata.json``.
 
+What is stored is any ``models.scorer.Scorer``; nothing here knows which kind of model it is.
+Facts about how it was built come in ``metadata`` from whoever trained it; a ``signal_names``
+entry there is checked against the normalizer's before the model is unpickled.
+
 joblib is pickle, and unpickling runs code. So loading reads ``metadata.json`` first, checks the
 version's Ed25519 signature when given a public key (``models.signing``), refuses a scikit-learn
 version other than the installed one, reads the joblib bytes once, checks their sha256 against
@@ -28,7 +32,6 @@ import numpy as np
 import scipy
 import sklearn
 
-from models.classifier import ModerationClassifier
 from models.errors import (
     ArtifactExists,
     ArtifactIntegrityError,
@@ -37,15 +40,15 @@ from models.errors import (
     MalformedArtifact,
     PolicyError,
 )
-from models.features import SIGNAL_NAMES
+from models.normalize import SIGNAL_NAMES
 from models.policy import Thresholds
+from models.scorer import Scorer
 from models.signing import verify
+from models.version_folder import VersionFolder
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-MODEL_FILE = "model.joblib"
-METADATA_FILE = "metadata.json"
 FORMAT_VERSION = 1
 _REQUIRED = ("format_version", "version", "labels", "thresholds", "sha256", "libraries")
 
@@ -77,17 +80,17 @@ class LoadedModel:
     labels: tuple[str, ...]
     thresholds: Mapping[str, Thresholds]
     metadata: Mapping[str, Any]
-    classifier: ModerationClassifier = field(repr=False)
+    scorer: Scorer = field(repr=False)
     path: Path
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         """Probability of each category, shape ``(len(texts), len(labels))``."""
-        return self.classifier.predict_proba(texts)
+        return self.scorer.score(texts)
 
 
 def save_artifact(
     directory: Path,
-    classifier: ModerationClassifier,
+    scorer: Scorer,
     *,
     thresholds: Mapping[str, Thresholds],
     metadata: Mapping[str, Any] | None = None,
@@ -102,15 +105,15 @@ def save_artifact(
     if directory.exists():
         msg = f"model version folder {directory} already exists; versions are never overwritten"
         raise ArtifactExists(msg)
-    labels = tuple(classifier.labels_)
+    labels = tuple(scorer.labels)
     if set(thresholds) != set(labels):
         msg = f"thresholds cover {sorted(thresholds)}, the model scores {list(labels)}"
         raise ValueError(msg)
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        model_path = staging / MODEL_FILE
-        joblib.dump(classifier, model_path)
+        model_path = VersionFolder(staging).model
+        joblib.dump(scorer, model_path)
         if write_extra is not None:
             write_extra(staging)
         meta: dict[str, Any] = dict(metadata or {})
@@ -120,14 +123,13 @@ def save_artifact(
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             labels=list(labels),
             thresholds={label: thresholds[label].to_json() for label in labels},
-            signal_names=list(classifier.features_.signal_names_),
-            feature_params=classifier.feature_params(),
-            model_params=_jsonable(classifier.get_params()),
             libraries=library_versions(),
             sha256=sha256_file(model_path),
             size_bytes=model_path.stat().st_size,
         )
-        (staging / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        VersionFolder(staging).metadata.write_text(
+            json.dumps(meta, indent=2, sort_keys=True) + "\n"
+        )
         for path in staging.rglob("*"):
             if path.is_file():
                 path.chmod(0o444)
@@ -140,7 +142,7 @@ def save_artifact(
 
 def read_metadata(directory: Path) -> dict[str, Any]:
     """The parsed, checked ``metadata.json`` of a version folder."""
-    path = Path(directory) / METADATA_FILE
+    path = VersionFolder(Path(directory)).metadata
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -180,7 +182,7 @@ def load_artifact(directory: Path, public_key: Ed25519PublicKey | None = None) -
             f"or install scikit-learn=={trained_with}"
         )
         raise IncompatibleModelError(msg)
-    model_path = directory / MODEL_FILE
+    model_path = VersionFolder(directory).model
     try:
         payload = model_path.read_bytes()
     except FileNotFoundError as exc:
@@ -193,37 +195,31 @@ def load_artifact(directory: Path, public_key: Ed25519PublicKey | None = None) -
             "the file was modified or corrupted; refusing to unpickle it"
         )
         raise ArtifactIntegrityError(msg)
-    classifier = joblib.load(io.BytesIO(payload))
-    if not isinstance(classifier, ModerationClassifier):
-        msg = f"{model_path} holds a {type(classifier).__name__}, not a ModerationClassifier"
-        raise IncompatibleModelError(msg)
-    labels = tuple(meta["labels"])
-    if tuple(classifier.labels_) != labels:
-        msg = f"{model_path} scores {classifier.labels_}, metadata.json says {labels}"
-        raise MalformedArtifact(msg)
-    if tuple(classifier.features_.signal_names_) not in ((), SIGNAL_NAMES):
+    signals = tuple(meta.get("signal_names") or ())
+    if signals not in ((), SIGNAL_NAMES):
         msg = (
-            f"{directory} was trained with signals {classifier.features_.signal_names_}, the "
-            f"normalizer now gives {SIGNAL_NAMES}; retrain it"
+            f"{directory} was trained with signals {signals}, the normalizer now gives "
+            f"{SIGNAL_NAMES}; retrain it"
         )
         raise IncompatibleModelError(msg)
+    scorer = joblib.load(io.BytesIO(payload))
+    if not isinstance(scorer, Scorer):
+        msg = f"{model_path} holds a {type(scorer).__name__}, which is not a fitted Scorer"
+        raise IncompatibleModelError(msg)
+    labels = tuple(meta["labels"])
+    if tuple(scorer.labels) != labels:
+        msg = f"{model_path} scores {scorer.labels}, metadata.json says {labels}"
+        raise MalformedArtifact(msg)
     try:
         thresholds = {label: Thresholds.from_json(meta["thresholds"][label]) for label in labels}
     except (KeyError, TypeError, AttributeError, PolicyError) as exc:
-        msg = f"{directory / METADATA_FILE}: thresholds do not cover {list(labels)}: {exc}"
+        msg = f"{VersionFolder(directory).metadata}: thresholds do not cover {list(labels)}: {exc}"
         raise MalformedArtifact(msg) from exc
     return LoadedModel(
         version=str(meta["version"]),
         labels=labels,
         thresholds=thresholds,
         metadata=meta,
-        classifier=classifier,
+        scorer=scorer,
         path=directory,
     )
-
-
-def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        out[key] = list(value) if isinstance(value, tuple) else value
-    return out

@@ -23,7 +23,9 @@ names would let that category through unscored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, fields
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -35,7 +37,7 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 from models.errors import InsufficientLabels
-from models.features import TextFeatures
+from models.features import DEFAULT_FEATURES, FeatureParams, TextFeatures
 
 POSITIVE, NEGATIVE, UNKNOWN = 1, 0, -1
 
@@ -43,9 +45,12 @@ POSITIVE, NEGATIVE, UNKNOWN = 1, 0, -1
 class ModerationClassifier(BaseEstimator):
     """Multi-label text classifier; hyperparameters are keyword arguments stored as-is.
 
+    Fitted, it is a ``models.scorer.Scorer`` (``labels``, ``score``); ``describe`` says what the
+    version's metadata records about it.
+
     Args:
         word_ngram_range, char_ngram_range, word_features, char_features, sublinear_tf,
-            use_signals, signal_weight: passed to ``TextFeatures``.
+            use_signals, signal_weight: passed to ``TextFeatures`` (defaults: ``FeatureParams``).
         base: ``"svm"`` (``LinearSVC``) or ``"logreg"`` (``LogisticRegression``) per category.
         C: inverse regularization strength of the base model.
         class_weight: ``"balanced"`` so rare categories are not drowned by clean traffic.
@@ -58,13 +63,13 @@ class ModerationClassifier(BaseEstimator):
     def __init__(
         self,
         *,
-        word_ngram_range: tuple[int, int] = (1, 1),
-        char_ngram_range: tuple[int, int] = (1, 4),
-        word_features: int = 2**18,
-        char_features: int = 2**19,
-        sublinear_tf: bool = True,
-        use_signals: bool = False,
-        signal_weight: float = 1.0,
+        word_ngram_range: tuple[int, int] = DEFAULT_FEATURES.word_ngram_range,
+        char_ngram_range: tuple[int, int] = DEFAULT_FEATURES.char_ngram_range,
+        word_features: int = DEFAULT_FEATURES.word_features,
+        char_features: int = DEFAULT_FEATURES.char_features,
+        sublinear_tf: bool = DEFAULT_FEATURES.sublinear_tf,
+        use_signals: bool = DEFAULT_FEATURES.use_signals,
+        signal_weight: float = DEFAULT_FEATURES.signal_weight,
         base: str = "svm",
         C: float = 0.5,
         class_weight: str | None = "balanced",
@@ -86,16 +91,31 @@ class ModerationClassifier(BaseEstimator):
         self.min_class_rows = min_class_rows
         self.random_state = random_state
 
+    def features(self) -> FeatureParams:
+        """The feature hyperparameters, as ``TextFeatures`` takes them."""
+        return FeatureParams(**{f.name: getattr(self, f.name) for f in fields(FeatureParams)})
+
     def feature_params(self) -> dict[str, object]:
         """The feature hyperparameters (recorded in the artifact metadata)."""
+        return _jsonable(asdict(self.features()))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The categories scored, in column order (``Scorer``)."""
+        check_is_fitted(self, "labels_")
+        return self.labels_
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        """``predict_proba``, under the name serving uses (``Scorer``)."""
+        return self.predict_proba(texts)
+
+    def describe(self) -> dict[str, Any]:
+        """What ``metadata.json`` records about this model: its signals and parameters."""
+        check_is_fitted(self, "features_")
         return {
-            "word_ngram_range": list(self.word_ngram_range),
-            "char_ngram_range": list(self.char_ngram_range),
-            "word_features": self.word_features,
-            "char_features": self.char_features,
-            "sublinear_tf": self.sublinear_tf,
-            "use_signals": self.use_signals,
-            "signal_weight": self.signal_weight,
+            "signal_names": list(self.features_.signal_names_),
+            "feature_params": self.feature_params(),
+            "model_params": _jsonable(self.get_params()),
         }
 
     def _base_estimator(self) -> BaseEstimator:
@@ -175,7 +195,7 @@ class ModerationClassifier(BaseEstimator):
             raise InsufficientLabels(msg)
 
         say(f"features for {len(texts)} texts")
-        self.features_ = TextFeatures(**self.feature_params())  # type: ignore[arg-type]
+        self.features_ = TextFeatures(**asdict(self.features()))
         X = self.features_.fit_transform(texts)
         columns, intercepts, sigmoids = [], [], []
         oof = np.full(Y.shape, np.nan)
@@ -233,6 +253,12 @@ class ModerationClassifier(BaseEstimator):
     def predict(self, texts: Sequence[str], threshold: float = 0.5) -> np.ndarray:
         """1 where a category's probability reaches ``threshold``, else 0."""
         return (self.predict_proba(texts) >= threshold).astype(np.int8)
+
+
+def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        key: list(value) if isinstance(value, tuple) else value for key, value in params.items()
+    }
 
 
 def _distinct(values: np.ndarray) -> int:

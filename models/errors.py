@@ -57,3 +57,7 @@ class SignatureInvalid(ModelError):
 
 class SigningKeyError(ModelError):
     """A signing or verification key file is missing or is not an Ed25519 key."""
+
+
+class UnreadableMessages(ModelError):
+    """A file of messages to classify is missing or has a row that is not JSON with a ``text``."""

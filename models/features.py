@@ -9,6 +9,7 @@ normalized once per batch and the same normalized string feeds both n-gram block
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,6 +21,23 @@ from models.normalize import SIGNAL_NAMES, analyse
 
 # Word tokens keep single characters (a lone 赌 or 黄 is informative) and numbers.
 WORD_TOKEN_PATTERN = r"(?u)\b\w+\b"
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    """``TextFeatures``' hyperparameters; the defaults are the served models' and the one source
+    of them (``ModerationClassifier`` takes the same names with these defaults)."""
+
+    word_ngram_range: tuple[int, int] = (1, 1)
+    char_ngram_range: tuple[int, int] = (1, 4)
+    word_features: int = 2**18
+    char_features: int = 2**19
+    sublinear_tf: bool = True
+    use_signals: bool = False
+    signal_weight: float = 1.0
+
+
+DEFAULT_FEATURES = FeatureParams()
 
 
 def analyse_batch(texts: Iterable[str]) -> tuple[list[str], np.ndarray]:
@@ -98,13 +116,13 @@ class TextFeatures(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        word_ngram_range: tuple[int, int] = (1, 2),
-        char_ngram_range: tuple[int, int] = (1, 4),
-        word_features: int = 2**18,
-        char_features: int = 2**19,
-        sublinear_tf: bool = True,
-        use_signals: bool = True,
-        signal_weight: float = 1.0,
+        word_ngram_range: tuple[int, int] = DEFAULT_FEATURES.word_ngram_range,
+        char_ngram_range: tuple[int, int] = DEFAULT_FEATURES.char_ngram_range,
+        word_features: int = DEFAULT_FEATURES.word_features,
+        char_features: int = DEFAULT_FEATURES.char_features,
+        sublinear_tf: bool = DEFAULT_FEATURES.sublinear_tf,
+        use_signals: bool = DEFAULT_FEATURES.use_signals,
+        signal_weight: float = DEFAULT_FEATURES.signal_weight,
     ) -> None:
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.rules import Contacts
+from models.taxonomy import TAXONOMY
 
 # the kinds of contact token that are learned; URLs are covered by their host
 KINDS = ("domains", "phones", "wechat", "qq")
@@ -158,7 +159,7 @@ def entry_from_record(data: object, now: float, ttl_s: float) -> LearnedEntry:
     )
 
 
-_CATEGORY_OK = frozenset({"spam", "fraud", "sexual", "gambling", "extremism", "hate"})
+_CATEGORY_OK = frozenset(TAXONOMY)
 
 
 def learned_record(

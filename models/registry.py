@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import tempfile
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -23,10 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from models.artifact import LoadedModel, load_artifact, read_metadata, save_artifact
-from models.classifier import ModerationClassifier
 from models.errors import NoCurrentModel, NothingToRollBack, UnknownVersion
 from models.policy import Thresholds
+from models.scorer import Scorer
 from models.signing import sign
+from models.version_folder import VersionFolder, is_version_name, new_version_name
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -53,19 +53,15 @@ class ModelRegistry:
         """Every complete version, oldest first (names start with their creation time)."""
         if not self.versions_dir.is_dir():
             return []
-        return sorted(
-            p.name
-            for p in self.versions_dir.iterdir()
-            if p.is_dir() and not p.name.startswith(".") and (p / "metadata.json").is_file()
-        )
+        return sorted(p.name for p in self.versions_dir.iterdir() if VersionFolder(p).is_complete())
 
     def path(self, version: str) -> Path:
         """The folder of ``version``; ``UnknownVersion`` if the registry lacks it."""
-        if not version or "/" in version or "\\" in version or version.startswith("."):
+        if not is_version_name(version):
             msg = f"{version!r} is not a version name"
             raise UnknownVersion(msg)
         path = self.versions_dir / version
-        if not (path / "metadata.json").is_file():
+        if not VersionFolder(path).is_complete():
             known = ", ".join(self.versions()[-5:]) or "none"
             msg = f"registry {self.root} has no version {version!r} (latest: {known})"
             raise UnknownVersion(msg)
@@ -86,18 +82,17 @@ class ModelRegistry:
 
     def save(
         self,
-        classifier: ModerationClassifier,
+        scorer: Scorer,
         *,
         thresholds: Mapping[str, Thresholds],
         metadata: Mapping[str, Any] | None = None,
         write_extra: Callable[[Path], None] | None = None,
     ) -> str:
         """Store a fitted model as a new version (not current) and return its name."""
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        version = f"v{stamp}-{secrets.token_hex(3)}"
+        version = new_version_name()
         save_artifact(
             self.versions_dir / version,
-            classifier,
+            scorer,
             thresholds=thresholds,
             metadata=metadata,
             write_extra=write_extra,
@@ -124,9 +119,9 @@ class ModelRegistry:
             return f"the registry's CURRENT pointer cannot be read ({exc.strerror})"
         if version is None:
             return "the registry has no CURRENT pointer"
-        if "/" in version or "\\" in version or version.startswith("."):
+        if not is_version_name(version):
             return "the registry's CURRENT pointer names no version"
-        if not (self.versions_dir / version / "metadata.json").is_file():
+        if not VersionFolder(self.versions_dir / version).is_complete():
             return f"the current version {version[:80]} is missing from the registry"
         return None
 

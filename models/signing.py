@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from models.errors import SignatureInvalid, SignatureMissing, SigningKeyError
+from models.version_folder import SIGNATURE_FILE, VersionFolder
 
-SIGNATURE_FILE = "signature.json"
 ALGORITHM = "Ed25519"
 KEYS_HINT = (
     "create a key pair with `chatguard keys init`, sign with the private key at promotion "
@@ -67,7 +67,7 @@ def sign(directory: Path, meta: Mapping[str, Any], private_key: Ed25519PrivateKe
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(json.dumps(record, indent=2) + "\n")
         os.chmod(tmp, 0o444)
-        os.replace(tmp, directory / SIGNATURE_FILE)
+        os.replace(tmp, VersionFolder(directory).signature)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -79,7 +79,7 @@ def verify(directory: Path, meta: Mapping[str, Any], public_key: Ed25519PublicKe
     Called before the joblib is read, let alone unpickled.
     """
     directory = Path(directory)
-    path = directory / SIGNATURE_FILE
+    path = VersionFolder(directory).signature
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chatguard.settings import Settings
-from models.artifact import LoadedModel
 from models.errors import ArtifactIntegrityError, ModelError, SignatureInvalid, SignatureMissing
 from models.policy import Policy
 from models.registry import ModelRegistry
+from models.scorer import VersionedScorer
 from models.signing import load_public_key
 from streams import metrics
 
@@ -36,9 +36,12 @@ REGISTRY_LOG_EVERY_S = 60.0
 
 @dataclass(frozen=True)
 class ServingModel:
-    """A loaded model with the policy built from its thresholds and the overrides file."""
+    """A loaded model with the policy built from its thresholds and the overrides file.
 
-    model: LoadedModel
+    Serving needs only the ``VersionedScorer`` side of a loaded version: labels, scores and the
+    version named in every decision."""
+
+    model: VersionedScorer
     policy: Policy
 
     @property

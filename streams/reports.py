@@ -19,9 +19,9 @@ from typing import Any
 import orjson
 from aiokafka.partitioner import murmur2
 
+from models.taxonomy import TAXONOMY
 from streams.decoding import Rejected
 
-TAXONOMY = ("spam", "fraud", "sexual", "gambling", "extremism", "hate")
 # a reason the taxonomy does not know: review evidence only, never an enforcement category
 UNMAPPED = "other"
 REASON_CATEGORIES: dict[str, str] = {

@@ -42,7 +42,7 @@ def plant(
     ``trusted_key`` signs the genuine version that ``tampered`` then modifies.
     """
     current = registry.load_current()
-    version = registry.save(current.classifier, thresholds=current.thresholds)
+    version = registry.save(current.scorer, thresholds=current.thresholds)
     folder = registry.path(version)
     folder.chmod(0o755)
     if variant == "tampered":

@@ -1,4 +1,4 @@
-"""``chatguard train | evaluate | promote | rollback | models | classify | datasets``.
+"""``chatguard train | evaluate | promote | rollback | models | datasets``.
 
 Heavy imports (scikit-learn, matplotlib) happen inside the handlers so ``chatguard --help`` stays
 fast. Errors the user can fix (a bad data file, a refused promotion, no current model) print one
@@ -10,14 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-BATCH = 256
 
 
 def add_commands(subparsers: Any) -> None:
@@ -183,16 +181,6 @@ def add_commands(subparsers: Any) -> None:
 
     command("rollback", _rollback, "Make the previously promoted version current again.")
     command("models", _models, "List model versions; * marks the current one.")
-
-    p = command("classify", _classify, "Score messages with the current model and policy.")
-    p.add_argument("text", nargs="*", help="messages (default: one per line on stdin)")
-    p.add_argument("--file", type=Path, default=None, help="JSONL file with a 'text' per row")
-    p.add_argument("--source", default=None, help="source for the policy, e.g. post:ad")
-    p.add_argument(
-        "--policy", default=None, help="policy overrides JSON (default: CHATGUARD_POLICY_FILE)"
-    )
-    p.add_argument("--model", default=None, help="version to use instead of the current one")
-    p.add_argument("--json", action="store_true", help="one JSON object per message")
 
 
 def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -426,90 +414,6 @@ def _models(args: argparse.Namespace) -> int:
         labels = ",".join(meta["labels"])
         print(f"{mark} {version}  {meta.get('created_at', '')}  {labels}  {mean}")
     return 0
-
-
-def _classify(args: argparse.Namespace) -> int:
-    from chatguard.settings import Settings
-    from models.policy import Policy
-
-    registry = _registry(args)
-    loaded = registry.load(args.model) if args.model else registry.load_current()
-    policy_file = args.policy if args.policy is not None else Settings.from_env().policy_file
-    policy = Policy.from_model(loaded, policy_file or None)
-    for batch in _batches(_messages(args)):
-        texts = [text for text, _ in batch]
-        sources = [source or args.source for _, source in batch]
-        scores = loaded.score(texts)
-        for text, source, row, verdict in zip(
-            texts, sources, scores, policy.decide_batch(scores, sources), strict=True
-        ):
-            if args.json:
-                record = {
-                    "text": text,
-                    "source": source,
-                    "scores": {
-                        label: round(float(s), 4)
-                        for label, s in zip(loaded.labels, row, strict=True)
-                    },
-                    "action": verdict.action,
-                    "triggered": list(verdict.triggered),
-                    "reasons": list(verdict.reasons),
-                    "model_version": loaded.version,
-                    "policy_version": policy.version,
-                }
-                print(json.dumps(record, ensure_ascii=False))
-            else:
-                shown = "  ".join(
-                    f"{label} {s:.2f}" for label, s in zip(loaded.labels, row, strict=True)
-                )
-                preview = text if len(text) <= 60 else text[:57] + "..."
-                print(f"{verdict.action:<6}  {shown}  | {preview}")
-                for reason in verdict.reasons:
-                    print(f"        {reason}")
-    return 0
-
-
-def _messages(args: argparse.Namespace) -> Iterator[tuple[str, str | None]]:
-    from training.errors import LabelledDataError
-
-    if args.text:
-        for text in args.text:
-            yield text, None
-        return
-    if args.file is not None:
-        if not args.file.is_file():
-            msg = f"{args.file}: file does not exist"
-            raise LabelledDataError(msg)
-        with args.file.open(encoding="utf-8") as handle:
-            for line_no, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    msg = f"{args.file}:{line_no}: malformed JSON: {exc.msg}"
-                    raise LabelledDataError(msg) from exc
-                if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                    msg = f"{args.file}:{line_no}: each row needs a string 'text'"
-                    raise LabelledDataError(msg)
-                source = row.get("source")
-                yield row["text"], source if isinstance(source, str) else None
-        return
-    for line in sys.stdin:
-        text = line.rstrip("\n")
-        if text.strip():
-            yield text, None
-
-
-def _batches(items: Iterator[tuple[str, str | None]]) -> Iterator[list[tuple[str, str | None]]]:
-    batch: list[tuple[str, str | None]] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _operating_points(notes: Any) -> str:

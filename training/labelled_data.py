@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from models.taxonomy import TAXONOMY
 from training.errors import LabelledDataError
 
-DEFAULT_TAXONOMY: tuple[str, ...] = ("spam", "fraud", "sexual", "gambling", "extremism", "hate")
+DEFAULT_TAXONOMY = TAXONOMY
 CSV_RESERVED = ("text", "lang", "id", "source")
 POSITIVE, NEGATIVE, UNKNOWN = 1, 0, -1
 

@@ -23,10 +23,10 @@ import numpy as np
 
 from models.artifact import LoadedModel
 from models.registry import ModelRegistry
+from models.version_folder import VersionFolder
 from training.errors import PromotionRefused
 from training.evaluate import evaluate_rows
 from training.labelled_data import LabelledRow, read_labelled, text_hashes
-from training.train import HOLDOUT_FILE, SEEN_TEXTS_FILE
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -77,13 +77,13 @@ def shared_holdout(candidate: LoadedModel, current: LoadedModel) -> list[Labelle
     """Held-out rows of both versions that neither was fitted or tuned on (deduplicated)."""
     seen: set[int] = set()
     for model in (candidate, current):
-        path = model.path / SEEN_TEXTS_FILE
+        path = VersionFolder(model.path).seen_texts
         if path.is_file():
             seen.update(int(h) for h in np.load(path, allow_pickle=False))
     rows: list[LabelledRow] = []
     taken: set[str] = set()
     for model in (candidate, current):
-        path = model.path / HOLDOUT_FILE
+        path = VersionFolder(model.path).holdout
         if not path.is_file():
             continue
         for row in read_labelled(path):

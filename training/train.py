@@ -25,6 +25,7 @@ import numpy as np
 from models.classifier import ModerationClassifier
 from models.policy import Thresholds
 from models.registry import ModelRegistry
+from models.version_folder import VersionFolder
 from training.evaluate import Evaluation, evaluate_scores, write_report
 from training.labelled_data import (
     LabelledRow,
@@ -38,10 +39,6 @@ from training.labelled_data import (
 from training.recipes import SEED_CORPUS, clean_corpus_files
 from training.split import group_ids, grouped_split
 from training.thresholds import Budget, traffic_thresholds
-
-HOLDOUT_FILE = "holdout.jsonl"
-SEEN_TEXTS_FILE = "seen_texts.npy"
-REPORT_DIR = "report"
 
 ProgressFn = Callable[[str], None]
 
@@ -237,16 +234,18 @@ def save_result(
     """Store ``result`` as a new (not yet current) version with its report and held-out rows."""
     say = progress or (lambda _message: None)
 
-    def write_extra(folder: Path) -> None:
-        with (folder / HOLDOUT_FILE).open("w", encoding="utf-8") as handle:
+    def write_extra(staging: Path) -> None:
+        folder = VersionFolder(staging)
+        with folder.holdout.open("w", encoding="utf-8") as handle:
             for row in result.test_rows:
                 handle.write(json.dumps(row.to_json(), ensure_ascii=False) + "\n")
-        np.save(folder / SEEN_TEXTS_FILE, text_hashes(result.seen_texts), allow_pickle=False)
+        np.save(folder.seen_texts, text_hashes(result.seen_texts), allow_pickle=False)
         say("writing the evaluation report")
         title = "Held-out test split" if result.test is not None else "Out-of-fold (final fit)"
-        write_report(result.report, folder / REPORT_DIR, title=title)
+        write_report(result.report, folder.report, title=title)
 
     metadata = {
+        **result.classifier.describe(),
         "data": {**data, "label_counts": result.label_counts, "split": result.split_sizes},
         "training": {
             "seed": config.seed,

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from chatguard.broker import ensure_jars
+from devtools.broker import ensure_jars
 
 CODECS = ("gzip", "snappy", "lz4", "zstd")
 CONSOLE_PRODUCER = "kafka.tools.ConsoleProducer"  # in Kafka 3.9 still the Scala tool

@@ -27,7 +27,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from chatguard.settings import Settings
 
 if TYPE_CHECKING:
-    from streams.produce import OutgoingEvent
+    from streams.outgoing import OutgoingEvent
 
 
 def free_port() -> int:
@@ -192,7 +192,7 @@ def produce(
     settings: Settings, events: Sequence[OutgoingEvent], rate: float | None = None
 ) -> float:
     """Create chatguard's topics if needed and produce ``events``; seconds taken."""
-    from streams.produce import send_events
+    from streams.outgoing import send_events
     from streams.topics import ensure_topics
 
     async def run() -> float:

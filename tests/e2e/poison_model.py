@@ -31,7 +31,7 @@ def promote_poisoned_copy(registry: ModelRegistry) -> str:
     (the model is trusted, only buggy) and make it current."""
     current = registry.load_current()
     poisoned = PoisonedClassifier.__new__(PoisonedClassifier)
-    poisoned.__dict__.update(current.classifier.__dict__)
+    poisoned.__dict__.update(current.scorer.__dict__)
     version = registry.save(
         poisoned, thresholds=current.thresholds, metadata={"note": "poisoned test copy"}
     )

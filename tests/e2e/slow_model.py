@@ -33,7 +33,7 @@ def promote_slow_copy(registry: ModelRegistry) -> str:
     worker refuses unsigned models) and make it current."""
     current = registry.load_current()
     slow = SlowClassifier.__new__(SlowClassifier)
-    slow.__dict__.update(current.classifier.__dict__)
+    slow.__dict__.update(current.scorer.__dict__)
     version = registry.save(
         slow, thresholds=current.thresholds, metadata={"note": "slow test copy"}
     )

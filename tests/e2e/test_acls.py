@@ -19,9 +19,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 
 from chatguard.acls import MODERATION_TOPICS, PRODUCER_TOPICS, WORKER_WRITES
-from chatguard.broker import LocalBroker
 from chatguard.settings import Settings
-from streams.produce import build_events, send_events
+from devtools.broker import LocalBroker
+from devtools.produce import build_events
+from streams.outgoing import send_events
 from streams.rules_holder import ensure_rules_topic
 from streams.topics import client_options, ensure_topics
 from tests.e2e.conftest import WorkerProcess

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from chatguard.broker import (
+from devtools.broker import (
     BrokerError,
     LocalBroker,
     ScramUser,

@@ -6,15 +6,17 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
 from chatguard.cli import main as chatguard_main
 from chatguard.settings import Settings
+from devtools.produce import build_events
 from models.registry import ModelRegistry
 from streams.moderators import decision_record, moderator_key, sign
-from streams.produce import OutgoingEvent, build_events
+from streams.outgoing import OutgoingEvent
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import accounted, consume, produce
 from training.labelled_data import read_labelled, read_many
@@ -130,7 +132,7 @@ def test_moderator_labels_reach_the_store_that_training_reads(
 ) -> None:
     worker = start_worker()
     worker.wait_ready()
-    labels = [
+    labels: list[dict[str, Any]] = [
         {
             "event_id": "l1",
             "text": "加微信 abc888 领红包",

@@ -13,11 +13,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from chatguard.broker import LocalBroker
 from chatguard.cli import main as chatguard
 from chatguard.settings import Settings
+from devtools.broker import LocalBroker
+from devtools.produce import build_events
 from models.registry import ModelRegistry
-from streams.produce import OutgoingEvent, build_events
+from streams.outgoing import OutgoingEvent
 from tests.conftest import ModelKeys
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import (

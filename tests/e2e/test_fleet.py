@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from chatguard.settings import Settings
-from streams.produce import build_events
+from devtools.produce import build_events
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import accounted, consume, outcome_keys, produce
 

@@ -15,8 +15,9 @@ import orjson
 import pytest
 
 from chatguard.settings import Settings
+from devtools.produce import build_events
 from streams import moderators
-from streams.produce import OutgoingEvent, build_events
+from streams.outgoing import OutgoingEvent
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import Record, consume, produce
 

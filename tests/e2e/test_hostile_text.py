@@ -14,8 +14,9 @@ import orjson
 import pytest
 
 from chatguard.settings import Settings
+from devtools.produce import build_events
 from models.registry import ModelRegistry
-from streams.produce import OutgoingEvent, build_events
+from streams.outgoing import OutgoingEvent
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import accounted, consume, outcome_keys, produce
 from tests.e2e.slow_model import MARKER, promote_slow_copy

@@ -13,7 +13,7 @@ import pytest
 
 from chatguard.cli import main as chatguard_main
 from chatguard.settings import Settings
-from streams.produce import OutgoingEvent
+from streams.outgoing import OutgoingEvent
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import consume, produce
 from tests.e2e.test_rules import RULES_V1, TERM, _announcements, _decisions, _use_env

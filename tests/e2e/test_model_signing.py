@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from chatguard.settings import Settings
+from devtools.produce import build_events
 from models.registry import ModelRegistry
-from streams.produce import build_events
 from tests.conftest import ModelKeys
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import accounted, consume, produce

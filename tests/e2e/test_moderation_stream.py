@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from chatguard.settings import Settings
-from streams.produce import MALFORMED_KINDS, build_events
+from devtools.produce import MALFORMED_KINDS, build_events
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import accounted, consume, outcome_keys, produce
 

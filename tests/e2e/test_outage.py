@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from chatguard.broker import LocalBroker
 from chatguard.settings import Settings
-from streams.produce import build_events
+from devtools.broker import LocalBroker
+from devtools.produce import build_events
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import accounted, consume, free_port, produce
 

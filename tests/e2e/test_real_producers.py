@@ -23,9 +23,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from chatguard.settings import Settings
+from devtools.tail import tail
 from streams import moderators
-from streams.produce import OutgoingEvent
-from streams.tail import tail
+from streams.outgoing import OutgoingEvent
 from streams.topics import client_options, ensure_topics
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.java_producer import CODECS, JavaRecord, java_produce
@@ -340,7 +340,7 @@ def test_tail_shows_committed_records_only(stream_settings: Settings) -> None:
     out = Lines()
     # the aborted record comes first in the partition: a read_uncommitted tail would show it
     seen = asyncio.run(
-        tail(settings, ["moderation.decisions"], from_beginning=True, count=1, timeout=60, out=out)  # type: ignore[arg-type]
+        tail(settings, ["moderation.decisions"], from_beginning=True, count=1, timeout=60, out=out)  # type: ignore[arg-type]  # only the write/flush tail uses
     )
     assert seen == 1
     assert "committed-decision" in out[0]

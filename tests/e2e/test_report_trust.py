@@ -19,7 +19,7 @@ import pytest
 
 from chatguard.settings import Settings
 from streams.moderators import decision_record, moderator_key, sign
-from streams.produce import OutgoingEvent
+from streams.outgoing import OutgoingEvent
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import Record, consume, produce
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from chatguard.cli import main as chatguard_main
 from chatguard.settings import Settings
 from models.signing import sign_payload
-from streams.produce import OutgoingEvent
+from streams.outgoing import OutgoingEvent
 from streams.rules_holder import (
     PublishedRules,
     encode_record,

@@ -13,10 +13,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from chatguard.broker import LocalBroker, ScramUser
 from chatguard.settings import Settings
+from devtools.broker import LocalBroker, ScramUser
+from devtools.produce import build_events
 from models.registry import ModelRegistry
-from streams.produce import build_events
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import accounted, consume, free_port, produce
 
@@ -44,7 +44,7 @@ def scram_broker(tmp_path_factory: pytest.TempPathFactory, broker: str) -> Itera
 
 def _produce_one(bootstrap: str, **auth: str) -> None:
     async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=5000, **auth)  # type: ignore[arg-type]
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=5000, **auth)
         await producer.start()
         try:
             await producer.send_and_wait("security-probe", b"x")

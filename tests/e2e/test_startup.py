@@ -14,7 +14,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from chatguard.settings import Settings
 from streams import topics
-from streams.produce import OutgoingEvent
+from streams.outgoing import OutgoingEvent
 from tests.e2e.conftest import UniqueNames, WorkerProcess
 from tests.e2e.kafka_helpers import consume, produce
 

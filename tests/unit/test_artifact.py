@@ -7,12 +7,14 @@ import hashlib
 import json
 import os
 import pickle
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from models.artifact import METADATA_FILE, MODEL_FILE, load_artifact, save_artifact
+from models.artifact import load_artifact, save_artifact
 from models.classifier import ModerationClassifier
 from models.errors import (
     ArtifactExists,
@@ -20,7 +22,10 @@ from models.errors import (
     ArtifactNotFound,
     IncompatibleModelError,
 )
+from models.features import DEFAULT_FEATURES, TextFeatures
 from models.policy import Thresholds
+from models.scorer import Scorer
+from models.version_folder import METADATA_FILE, MODEL_FILE
 from tests.unit.toy_corpus import LABELS, toy_data
 
 PROBE = ["win a free prize now at 3", "今晚一起吃饭吗 8", "滚出去 垃圾 4", "hello"]
@@ -46,7 +51,10 @@ def fitted() -> ModerationClassifier:
 def saved(tmp_path: Path, fitted: ModerationClassifier) -> Path:
     thresholds = {"spam": Thresholds(0.4, 0.9), "hate": Thresholds(0.3, None)}
     return save_artifact(
-        tmp_path / "v1", fitted, thresholds=thresholds, metadata={"data": {"rows": 200}}
+        tmp_path / "v1",
+        fitted,
+        thresholds=thresholds,
+        metadata={**fitted.describe(), "data": {"rows": 200}},
     )
 
 
@@ -120,3 +128,76 @@ def test_failed_save_leaves_nothing_behind(tmp_path: Path, fitted: ModerationCla
             write_extra=broken,
         )
     assert list(tmp_path.iterdir()) == []
+
+
+class KeywordScorer:
+    """A scorer that is no ModerationClassifier: the artifact stores and loads any ``Scorer``."""
+
+    def __init__(self, words: dict[str, str]) -> None:
+        self.words = words  # word → category
+        self.labels = tuple(dict.fromkeys(words.values()))
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        return np.array(
+            [
+                [
+                    float(any(w in t for w, c in self.words.items() if c == lab))
+                    for lab in self.labels
+                ]
+                for t in texts
+            ]
+        )
+
+
+def test_any_scorer_is_saved_loaded_and_served(tmp_path: Path) -> None:
+    scorer = KeywordScorer({"prize": "spam", "垃圾": "hate"})
+    assert isinstance(scorer, Scorer)
+    folder = save_artifact(
+        tmp_path / "v1",
+        scorer,
+        thresholds={k: Thresholds(0.5, 0.9) for k in ("spam", "hate")},
+        metadata={"model_params": {"words": 2}},
+    )
+    loaded = load_artifact(folder)
+    assert loaded.labels == ("spam", "hate")
+    assert loaded.score(PROBE).tolist() == [[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0]]
+    assert loaded.metadata["model_params"] == {"words": 2}
+
+
+def _replace_model(folder: Path, payload: bytes) -> None:
+    """Swap the pickle and record its sha256, as a writer of the registry could."""
+    _rewrite(folder / MODEL_FILE, payload)
+    meta = json.loads((folder / METADATA_FILE).read_text())
+    meta["sha256"] = hashlib.sha256(payload).hexdigest()
+    _rewrite(folder / METADATA_FILE, json.dumps(meta).encode())
+
+
+def test_a_pickle_that_is_no_scorer_is_refused(saved: Path) -> None:
+    _replace_model(saved, pickle.dumps({"labels": LABELS}))
+    with pytest.raises(IncompatibleModelError, match="not a fitted Scorer"):
+        load_artifact(saved)
+    _replace_model(saved, pickle.dumps(ModerationClassifier()))  # unfitted: no labels yet
+    with pytest.raises(IncompatibleModelError, match="not a fitted Scorer"):
+        load_artifact(saved)
+
+
+def test_a_model_fitted_with_other_signals_is_refused_before_unpickling(
+    saved: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "unpickled.marker"
+    _replace_model(saved, pickle.dumps(_Marker(str(marker))))
+    meta = json.loads((saved / METADATA_FILE).read_text())
+    meta["signal_names"] = ["urls", "a_signal_the_normalizer_dropped"]
+    _rewrite(saved / METADATA_FILE, json.dumps(meta).encode())
+    with pytest.raises(IncompatibleModelError, match="retrain it"):
+        load_artifact(saved)
+    assert not marker.exists()
+
+
+def test_feature_defaults_have_one_source() -> None:
+    model = ModerationClassifier()
+    assert model.features() == DEFAULT_FEATURES
+    assert TextFeatures().get_params() == asdict(DEFAULT_FEATURES)
+    assert {k: v for k, v in model.get_params().items() if k in asdict(DEFAULT_FEATURES)} == (
+        asdict(DEFAULT_FEATURES)
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import re
 
-from chatguard.broker import new_cluster_id
+from devtools.broker import new_cluster_id
 
 
 def test_cluster_ids_never_start_with_a_dash_and_decode_to_16_bytes() -> None:

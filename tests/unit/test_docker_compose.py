@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from chatguard.broker import KAFKA_VERSION
 from chatguard.cli import build_parser
 from chatguard.settings import Settings, env_names
+from devtools.broker import KAFKA_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -184,7 +184,7 @@ def test_installed_package_carries_the_data_its_commands_read() -> None:
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"].get(
         "package-data", {}
     )
-    needed = ["training/seed/seed_corpus.jsonl", "streams/samples/traffic.jsonl"]
+    needed = ["training/seed/seed_corpus.jsonl", "devtools/samples/traffic.jsonl"]
     for path in needed:
         assert (ROOT / path).is_file(), path
         package, relative = path.split("/", 1)

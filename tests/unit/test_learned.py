@@ -4,6 +4,7 @@ on decisions."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import orjson
@@ -25,7 +26,7 @@ from streams.model_holder import ServingModel
 from streams.rules_cli import edit_learned
 from streams.rules_holder import apply_rules
 
-SETTINGS = {"window_s": 60.0, "min_events": 3, "min_accounts": 2}
+SETTINGS: dict[str, Any] = {"window_s": 60.0, "min_events": 3, "min_accounts": 2}
 
 
 def test_a_token_is_learned_after_enough_events_from_enough_accounts() -> None:
@@ -69,6 +70,7 @@ def test_a_learned_record_is_validated_and_its_expiry_capped() -> None:
     # a forged record asking for a century is cut to the TTL after the worker read it
     forged = {**record, "expires_at": 4e9}
     assert entry_from_record(forged, 1000.0, 60.0).expires_at == 1060.0
+    bad: object
     for bad in ({**record, "token": "a b"}, {**record, "token_kind": "urls"}, {"kind": "x"}, []):
         with pytest.raises(ValueError):
             entry_from_record(bad, 0.0, 60.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import orjson
 
@@ -14,11 +15,8 @@ def test_json_formatter_writes_one_object_per_record() -> None:
         raise ValueError("boom")
     except ValueError:
         record = logging.LogRecord(
-            "streams.agents", logging.ERROR, __file__, 1, "model %s failed", ("v1",), exc_info=True
+            "streams.agents", logging.ERROR, __file__, 1, "model %s failed", ("v1",), sys.exc_info()
         )
-        import sys
-
-        record.exc_info = sys.exc_info()
     line = JsonFormatter().format(record)
     entry = orjson.loads(line)
     assert entry["message"] == "model v1 failed" and entry["level"] == "error"

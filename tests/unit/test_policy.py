@@ -108,11 +108,12 @@ def test_overrides_file_errors_name_the_file(tmp_path: Path) -> None:
     path = tmp_path / "policy.json"
     path.write_text("{not json")
     with pytest.raises(PolicyError, match=r"policy\.json"):
-        Policy.from_model(Loaded(), path)  # type: ignore[arg-type]
+        Policy.from_model(Loaded(), path)  # type: ignore[arg-type]  # a stand-in: labels, thresholds
     path.write_text(json.dumps({"sources": {"post:ad": {"scale": 0.5}}}))
-    assert Policy.from_model(Loaded(), path).sources["post:ad"].scale == 0.5  # type: ignore[arg-type]
+    loaded = Loaded()  # a stand-in with only what the policy reads: labels and thresholds
+    assert Policy.from_model(loaded, path).sources["post:ad"].scale == 0.5  # type: ignore[arg-type]  # stand-in
     with pytest.raises(PolicyError, match="does not exist"):
-        Policy.from_model(Loaded(), tmp_path / "missing.json")  # type: ignore[arg-type]
+        Policy.from_model(Loaded(), tmp_path / "missing.json")  # type: ignore[arg-type]  # stand-in
 
 
 def test_score_matrix_shape_is_checked() -> None:

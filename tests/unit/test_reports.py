@@ -79,7 +79,7 @@ def test_seen_records_land_on_the_partition_of_every_event_they_carry() -> None:
     events = [(f"event-{i}", f"acct-{i % 7}") for i in range(500)]
     records = seen_records(events, 8, at=5.0)
     assert len(records) == 8  # one per partition, not one per event
-    carried = []
+    carried: list[Any] = []
     for key, value in records:
         entries = seen_entries(orjson.loads(value))
         partition = partition_for(key, 8)

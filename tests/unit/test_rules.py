@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -183,11 +184,11 @@ def test_regex_matches_the_normalized_text(ruleset: RuleSet) -> None:
     assert fired(ruleset, "claim code 12345") == []
 
 
-def _best_of(runs: int, fn: object) -> float:
+def _best_of(runs: int, fn: Callable[[], object]) -> float:
     best = float("inf")
     for _ in range(runs):
         started = time.process_time()  # CPU time: other processes on a busy machine don't count
-        fn()  # type: ignore[operator]
+        fn()
         best = min(best, time.process_time() - started)
     return best
 
@@ -462,7 +463,7 @@ def test_dry_run_counts_hits_precision_recall_and_changed_decisions(serving: Ser
 
 
 def test_tail_prints_a_rules_announcement() -> None:
-    from streams.tail import format_record
+    from devtools.tail import format_record
 
     line = format_record(
         "model.updates", {"worker": "host:1", "rules_version": "v7", "switched_at": 0.0}
@@ -530,7 +531,7 @@ def test_a_text_with_contacts_is_never_skipped(text: str) -> None:
 
 
 def test_no_sample_text_with_contacts_is_skipped_and_most_without_are() -> None:
-    traffic = Path(__file__).parents[2] / "streams" / "samples" / "traffic.jsonl"
+    traffic = Path(__file__).parents[2] / "devtools" / "samples" / "traffic.jsonl"
     texts = [orjson.loads(line).get("text") for line in traffic.read_text().splitlines() if line]
     texts = [t for t in texts if isinstance(t, str)]
     missed = [t for t in texts if _has_contacts(t) and not may_carry_contacts(analyse(t))]

@@ -46,8 +46,14 @@ class SlowModel:
 def slow(default_model_registry: ModelRegistry) -> Iterator[ServingModel]:
     model = default_model_registry.load_current()
     slow_model = SlowModel(model)
-    yield ServingModel(slow_model, Policy.from_model(model))  # type: ignore[arg-type]
+    yield ServingModel(slow_model, Policy.from_model(model))
     slow_model.release.set()  # let every blocked thread finish and exit
+
+
+def _stand_in(serving: ServingModel) -> SlowModel:
+    """The slow model behind ``serving``, with its controls."""
+    assert isinstance(serving.model, SlowModel)
+    return serving.model
 
 
 def _raw(event_id: str, text: str) -> bytes:
@@ -83,13 +89,13 @@ async def test_the_event_loop_runs_while_a_batch_is_scored(slow: ServingModel) -
     events = [_event("a", "good morning"), _event("b", f"hello {MARKER}")]
     scoring = asyncio.create_task(Scorer(60.0).score(slow, events))
     # the model is now blocked inside a batch: the loop must still run other tasks
-    assert await asyncio.to_thread(slow.model.blocked.acquire, timeout=30)  # type: ignore[attr-defined]
+    assert await asyncio.to_thread(_stand_in(slow).blocked.acquire, timeout=30)
     ticks = 0
     for _ in range(5):
         await asyncio.sleep(0.001)
         ticks += 1
     assert ticks == 5 and not scoring.done()
-    slow.model.release.set()  # type: ignore[attr-defined]
+    _stand_in(slow).release.set()
     scores, failures = await asyncio.wait_for(scoring, 60)
     assert failures == [] and np.isfinite(scores).all()
 
@@ -115,7 +121,7 @@ async def test_threads_left_running_over_budget_are_bounded(slow: ServingModel) 
     waiting = asyncio.create_task(scorer.score(slow, [_event("last", MARKER)]))
     done, _ = await asyncio.wait({waiting}, timeout=1.5)
     assert not done
-    slow.model.release.set()  # type: ignore[attr-defined]
+    _stand_in(slow).release.set()
     _, failures = await asyncio.wait_for(waiting, 60)
     assert [f.kind for f in failures] == [TIMEOUT_KIND]
 

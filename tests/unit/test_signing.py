@@ -19,7 +19,8 @@ from models.errors import (
     SigningKeyError,
 )
 from models.registry import ModelRegistry
-from models.signing import SIGNATURE_FILE, generate, load_public_key
+from models.signing import generate, load_public_key
+from models.version_folder import SIGNATURE_FILE
 from tests.conftest import ModelKeys
 from tests.marker_model import VARIANTS, Variant, plant
 
@@ -114,10 +115,10 @@ def test_promotion_signs_and_keys_sign_signs_an_existing_version(
     registry: ModelRegistry, model_keys: ModelKeys
 ) -> None:
     current = registry.load_current()
-    version = registry.save(current.classifier, thresholds=current.thresholds)
+    version = registry.save(current.scorer, thresholds=current.thresholds)
     assert not (registry.path(version) / SIGNATURE_FILE).exists()
     assert main(["promote", version, "--registry", str(registry.root), "--force"]) == 0
     registry.load(version, load_public_key(model_keys.public))
-    unsigned = registry.save(current.classifier, thresholds=current.thresholds)
+    unsigned = registry.save(current.scorer, thresholds=current.thresholds)
     assert main(["keys", "sign", unsigned, "--registry", str(registry.root)]) == 0
     registry.load(unsigned, load_public_key(model_keys.public))

@@ -39,6 +39,9 @@ def test_train_writes_a_complete_version(trained: tuple[Path, str]) -> None:
     assert meta["labels"] == ["spam", "fraud", "sexual", "gambling", "extremism", "hate"]
     assert meta["data"]["files"][0]["name"] == "seed_corpus.jsonl"
     assert meta["data"]["label_counts"]["fraud"]["positive"] > 0
+    # what the classifier says about itself (the artifact does not read its internals)
+    assert meta["feature_params"]["char_ngram_range"] == [1, 4]
+    assert meta["model_params"]["base"] == "svm" and meta["signal_names"] == []
     for name in ("report/report.md", "report/report.json", "report/pr_fraud.png", "holdout.jsonl"):
         assert (folder / name).is_file(), name
     for label, m in meta["metrics"]["test"].items():

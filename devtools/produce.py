@@ -1,28 +1,27 @@
 """Sample traffic: realistic chat and post events in English and Chinese, some malformed.
 
-Events are built from ``streams/samples/traffic.jsonl`` (texts written apart from the training
+Events are built from ``devtools/samples/traffic.jsonl`` (texts written apart from the training
 corpus) with new ids, accounts and timestamps. Every event, malformed or not, is keyed by its
 event id, so a test can account for each one in the decisions or the dead-letter topic.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from chatguard.settings import Settings
 from streams import moderators, topics
+from streams.outgoing import OutgoingEvent
 
 SAMPLES = Path(__file__).parent / "samples" / "traffic.jsonl"
 ABUSIVE_ACCOUNTS = 12  # abusive samples come from a few accounts, so strikes add up
+# what OutgoingEvent.kind may be besides "valid"
 MALFORMED_KINDS = (
     "malformed_json",
     "invalid_utf8",
@@ -33,19 +32,6 @@ MALFORMED_KINDS = (
     "unknown_type",
     "not_an_object",
 )
-
-
-@dataclass(frozen=True)
-class OutgoingEvent:
-    """One event to produce: its logical topic, key and raw value."""
-
-    topic: str
-    key: bytes
-    value: bytes
-    event_id: str
-    kind: str  # "valid" or one of MALFORMED_KINDS
-    expected: tuple[str, ...] = ()
-    account_id: str = ""
 
 
 def load_samples(path: Path = SAMPLES) -> list[dict[str, Any]]:
@@ -186,34 +172,3 @@ def build_reports(
                 )
             )
     return out
-
-
-async def send_events(
-    settings: Settings, events: Sequence[OutgoingEvent], rate: float | None = None
-) -> float:
-    """Produce ``events`` (at ``rate`` per second if given); return the seconds it took."""
-    from aiokafka import AIOKafkaProducer
-
-    from streams.topics import client_options
-
-    producer = AIOKafkaProducer(linger_ms=5, max_batch_size=262_144, **client_options(settings))
-    await producer.start()
-    started = time.perf_counter()
-    try:
-        pending = []
-        for i, event in enumerate(events):
-            pending.append(
-                await producer.send(settings.topic(event.topic), event.value, key=event.key)
-            )
-            if rate:
-                ahead = (i + 1) / rate - (time.perf_counter() - started)
-                if ahead > 0:
-                    await asyncio.sleep(ahead)
-            if len(pending) >= 10_000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await producer.flush()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
-    return time.perf_counter() - started

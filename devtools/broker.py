@@ -612,7 +612,7 @@ def _status(broker: LocalBroker) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m chatguard.broker start`` works without the rest of the CLI."""
+    """``python -m devtools.broker start`` works without the rest of the CLI."""
     parser = argparse.ArgumentParser(prog="chatguard")
     add_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["broker", *(argv if argv is not None else sys.argv[1:])])

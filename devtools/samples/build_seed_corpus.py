@@ -7,8 +7,11 @@ Every phrase below was written for chatguard. Rows come from two sources:
   and filled with random bait values (phone numbers, QQ/WeChat IDs, links, amounts), so the
   wording varies from row to row instead of repeating one template.
 
-The random seed is fixed, so running ``python training/seed/build_seed_corpus.py`` rewrites
-the same file byte for byte.
+The phrases and frames below are data: importing this module only records them
+(``add_lines`` and ``add_frames`` add to a plan). :func:`build_rows` fills the bait values and
+draws the frames with its own seeded generator, so
+``python -m devtools.samples.build_seed_corpus`` rewrites ``training/seed/seed_corpus.jsonl``
+byte for byte.
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ import re
 import string
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-SEED = 20240611
-OUT = Path(__file__).with_name("seed_corpus.jsonl")
-CATEGORIES = ("spam", "fraud", "sexual", "gambling", "extremism", "hate")
+from models.taxonomy import TAXONOMY
+from training.recipes import SEED_CORPUS
 
-rng = random.Random(SEED)
+SEED = 20240611
+OUT = SEED_CORPUS
+CATEGORIES = TAXONOMY
 
 # ---------------------------------------------------------------------------------------------
 # bait values
@@ -56,36 +61,36 @@ _WORDS = (
 )
 
 
-def _digits(n: int) -> str:
+def _digits(rng: random.Random, n: int) -> str:
     return "".join(rng.choice(string.digits) for _ in range(n))
 
 
-def _lower(n: int) -> str:
+def _lower(rng: random.Random, n: int) -> str:
     return "".join(rng.choice(string.ascii_lowercase) for _ in range(n))
 
 
-def phone_cn() -> str:
-    number = rng.choice("3456789") + _digits(9)
+def phone_cn(rng: random.Random) -> str:
+    number = rng.choice("3456789") + _digits(rng, 9)
     return "1" + number if rng.random() < 0.8 else f"1{number[:2]}-{number[2:6]}-{number[6:]}"
 
 
-def phone_en() -> str:
+def phone_en(rng: random.Random) -> str:
     return rng.choice(
         (
-            f"+1 ({rng.randint(201, 989)}) 555-{_digits(4)}",
-            f"07{_digits(3)} {_digits(6)}",
-            f"+44 7{_digits(3)} {_digits(6)}",
-            f"+63 9{_digits(2)} {_digits(3)} {_digits(4)}",
-            f"({rng.randint(201, 989)}) {_digits(3)}-{_digits(4)}",
+            f"+1 ({rng.randint(201, 989)}) 555-{_digits(rng, 4)}",
+            f"07{_digits(rng, 3)} {_digits(rng, 6)}",
+            f"+44 7{_digits(rng, 3)} {_digits(rng, 6)}",
+            f"+63 9{_digits(rng, 2)} {_digits(rng, 3)} {_digits(rng, 4)}",
+            f"({rng.randint(201, 989)}) {_digits(rng, 3)}-{_digits(rng, 4)}",
         )
     )
 
 
-def qq() -> str:
+def qq(rng: random.Random) -> str:
     return str(rng.randint(10_000_000, 3_999_999_999))
 
 
-def wx() -> str:
+def wx(rng: random.Random) -> str:
     stem = rng.choice(
         (
             "lily",
@@ -112,38 +117,38 @@ def wx() -> str:
     )
     return rng.choice(
         (
-            f"{stem}{_digits(rng.randint(3, 6))}",
-            f"{_lower(2)}{_digits(4)}{rng.choice(('', 'a', 'x', 'v'))}",
-            f"{stem}_{_digits(3)}{_lower(1)}",
+            f"{stem}{_digits(rng, rng.randint(3, 6))}",
+            f"{_lower(rng, 2)}{_digits(rng, 4)}{rng.choice(('', 'a', 'x', 'v'))}",
+            f"{stem}_{_digits(rng, 3)}{_lower(rng, 1)}",
             f"{stem}{rng.choice(('520', '666', '888', '1314', '168', '999'))}",
         )
     )
 
 
-def handle() -> str:
+def handle(rng: random.Random) -> str:
     return rng.choice(("@", "")) + rng.choice(
         (
-            f"{_lower(rng.randint(4, 7))}{_digits(2)}",
-            f"{rng.choice(_WORDS)}_{rng.choice(_WORDS)}{_digits(2)}",
+            f"{_lower(rng, rng.randint(4, 7))}{_digits(rng, 2)}",
+            f"{rng.choice(_WORDS)}_{rng.choice(_WORDS)}{_digits(rng, 2)}",
             f"{rng.choice(_WORDS)}{rng.choice(_WORDS)}official",
         )
     )
 
 
-def shady_url() -> str:
+def shady_url(rng: random.Random) -> str:
     host = rng.choice(
         (
-            f"{rng.choice(_WORDS)}{rng.choice(_WORDS)}{_digits(rng.randint(0, 3))}",
-            f"{_lower(rng.randint(3, 6))}{_digits(2)}",
-            f"{rng.choice(_WORDS)}-{_lower(4)}",
+            f"{rng.choice(_WORDS)}{rng.choice(_WORDS)}{_digits(rng, rng.randint(0, 3))}",
+            f"{_lower(rng, rng.randint(3, 6))}{_digits(rng, 2)}",
+            f"{rng.choice(_WORDS)}-{_lower(rng, 4)}",
         )
     )
     path = rng.choice(
         (
             "",
-            f"/{_lower(5)}",
-            f"/?id={_digits(5)}",
-            f"/{_lower(2)}{_digits(3)}",
+            f"/{_lower(rng, 5)}",
+            f"/?id={_digits(rng, 5)}",
+            f"/{_lower(rng, 2)}{_digits(rng, 3)}",
             "/login",
             "/reg",
             "/app",
@@ -152,11 +157,11 @@ def shady_url() -> str:
     )
     scheme = rng.choice(("http://", "https://", "", "www."))
     if rng.random() < 0.15:
-        return f"{rng.choice(('bit.ly', 't.cn', 'dwz.cn', 'tinyurl.com', 'is.gd'))}/{_lower(3)}{_digits(2)}{_lower(2)}"
+        return f"{rng.choice(('bit.ly', 't.cn', 'dwz.cn', 'tinyurl.com', 'is.gd'))}/{_lower(rng, 3)}{_digits(rng, 2)}{_lower(rng, 2)}"
     return f"{scheme}{host}.{rng.choice(_SHADY_TLDS)}{path}"
 
 
-def amount_cn() -> str:
+def amount_cn(rng: random.Random) -> str:
     return rng.choice(
         (
             "200",
@@ -181,7 +186,7 @@ def amount_cn() -> str:
     )
 
 
-def amount_en() -> str:
+def amount_en(rng: random.Random) -> str:
     cur = rng.choice(("$", "$", "£", "€", "USD ", "$"))
     return cur + rng.choice(
         (
@@ -204,21 +209,21 @@ def amount_en() -> str:
     )
 
 
-def code6() -> str:
-    return _digits(6)
+def code6(rng: random.Random) -> str:
+    return _digits(rng, 6)
 
 
-def last4() -> str:
-    return _digits(4)
+def last4(rng: random.Random) -> str:
+    return _digits(rng, 4)
 
 
-def name_cn() -> str:
+def name_cn(rng: random.Random) -> str:
     return rng.choice("王李张刘陈杨赵黄周吴徐孙马朱胡郭何林罗高") + rng.choice(
         ("先生", "女士", "经理", "总", "姐", "哥", "老师", "主任")
     )
 
 
-def name_en() -> str:
+def name_en(rng: random.Random) -> str:
     return rng.choice(
         (
             "Emma",
@@ -241,26 +246,26 @@ def name_en() -> str:
     )
 
 
-def time_cn() -> str:
+def time_cn(rng: random.Random) -> str:
     return f"{rng.randint(1, 12)}月{rng.randint(1, 28)}日{rng.randint(7, 22):02d}:{rng.randint(0, 59):02d}"
 
 
-def date_en() -> str:
+def date_en(rng: random.Random) -> str:
     month = rng.choice(
         ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
     )
     return f"{month} {rng.randint(1, 28)}"
 
 
-def money_cn() -> str:
-    return f"{rng.randint(3, 9999)}.{_digits(2)}"
+def money_cn(rng: random.Random) -> str:
+    return f"{rng.randint(3, 9999)}.{_digits(rng, 2)}"
 
 
-def money_en() -> str:
-    return f"{rng.randint(3, 2500)}.{_digits(2)}"
+def money_en(rng: random.Random) -> str:
+    return f"{rng.randint(3, 2500)}.{_digits(rng, 2)}"
 
 
-SLOTS: dict[str, Callable[[], str]] = {
+SLOTS: dict[str, Callable[[random.Random], str]] = {
     "phone": phone_cn,
     "phone_en": phone_en,
     "qq": qq,
@@ -277,31 +282,35 @@ SLOTS: dict[str, Callable[[], str]] = {
     "date": date_en,
     "money": money_cn,
     "money_en": money_en,
-    "pct": lambda: str(rng.choice((5, 8, 10, 15, 20, 30, 50, 100, 200))),
-    "n": lambda: str(rng.randint(2, 30)),
-    "pickup": lambda: f"{rng.randint(1, 30)}-{rng.randint(1, 9)}-{rng.randint(1000, 9999)}",
-    "plate": lambda: (
+    "pct": lambda rng: str(rng.choice((5, 8, 10, 15, 20, 30, 50, 100, 200))),
+    "n": lambda rng: str(rng.randint(2, 30)),
+    "pickup": lambda rng: f"{rng.randint(1, 30)}-{rng.randint(1, 9)}-{rng.randint(1000, 9999)}",
+    "plate": lambda rng: (
         rng.choice("京沪粤浙苏川鄂湘")
         + rng.choice("ABCDEFG")
         + "·"
-        + _digits(1)
+        + _digits(rng, 1)
         + rng.choice(string.ascii_uppercase)
-        + _digits(3)
+        + _digits(rng, 3)
     ),
-    "order": lambda: _digits(rng.choice((10, 12, 16))),
-    "track": lambda: rng.choice(("SF", "YT", "ZTO", "JD", "1Z")) + _digits(12),
+    "order": lambda rng: _digits(rng, rng.choice((10, 12, 16))),
+    "track": lambda rng: rng.choice(("SF", "YT", "ZTO", "JD", "1Z")) + _digits(rng, 12),
 }
 
 
 class _Fill(dict[str, str]):
     """Mapping for ``str.format_map`` that draws a fresh bait value for every placeholder."""
 
+    def __init__(self, rng: random.Random) -> None:
+        super().__init__()
+        self.rng = rng
+
     def __missing__(self, key: str) -> str:
-        return SLOTS[key]()
+        return SLOTS[key](self.rng)
 
 
-def fill(template: str) -> str:
-    return template.format_map(_Fill())
+def fill(rng: random.Random, template: str) -> str:
+    return template.format_map(_Fill(rng))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,49 +318,80 @@ def fill(template: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 Row = tuple[str, tuple[str, ...], str]
-rows: list[Row] = []
-_seen: set[str] = set()
+Frame = tuple[Sequence[Sequence[str]], str]  # phrase-part lists and the separator that joins them
 
 
-def add(text: str, cats: Sequence[str], lang: str) -> bool:
-    text = re.sub(r"[ \t]+", " ", text).strip()
-    # joining parts can leave "word , next" or doubled Chinese punctuation; tidy like a person would
-    text = re.sub(r" +([,.!?;:])", r"\1", text)
-    text = re.sub(r"([，。：！？])[，。]+", r"\1", text)
-    text = text.replace("，。", "。")
-    if not text or text in _seen:
-        return False
-    _seen.add(text)
-    rows.append((text, tuple(sorted(cats)), lang))
-    return True
+@dataclass(frozen=True)
+class _Planned:
+    """Hand-written lines (``frames`` empty) or ``count`` rows drawn from ``frames``."""
+
+    cats: tuple[str, ...]
+    lang: str
+    block: str = ""
+    frames: Sequence[Frame] = ()
+    count: int = 0
+
+
+_PLAN: list[_Planned] = []
 
 
 def add_lines(block: str, cats: Sequence[str], lang: str) -> None:
-    """Add every non-empty line of ``block`` (placeholders filled)."""
-    for line in block.strip().splitlines():
-        line = line.strip()
-        if line:
-            add(fill(line), cats, lang)
+    """Plan every non-empty line of ``block`` (placeholders filled when built)."""
+    _PLAN.append(_Planned(tuple(cats), lang, block=block))
 
 
-def compose(parts: Sequence[Sequence[str]], sep: str) -> str:
+def add_frames(frames: Sequence[Frame], cats: Sequence[str], lang: str, count: int) -> None:
+    """Plan ``count`` distinct rows drawn from the frames in turn."""
+    _PLAN.append(_Planned(tuple(cats), lang, frames=tuple(frames), count=count))
+
+
+def compose(rng: random.Random, parts: Sequence[Sequence[str]], sep: str) -> str:
     chosen = [rng.choice(p) for p in parts]
     return sep.join(c for c in chosen if c)
 
 
-def add_frames(
-    frames: Sequence[tuple[Sequence[Sequence[str]], str]],
-    cats: Sequence[str],
-    lang: str,
-    count: int,
-) -> None:
-    """Add ``count`` distinct rows drawn from the frames in turn."""
-    made, tries = 0, 0
-    while made < count and tries < count * 50:
-        parts, sep = frames[tries % len(frames)]
-        tries += 1
-        if add(fill(compose(parts, sep)), cats, lang):
-            made += 1
+class _Rows:
+    """The rows built so far; a text already taken is not added twice."""
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+        self._seen: set[str] = set()
+
+    def add(self, text: str, cats: Sequence[str], lang: str) -> bool:
+        text = re.sub(r"[ \t]+", " ", text).strip()
+        # joining parts can leave "word , next" or doubled Chinese punctuation; tidy like a
+        # person would
+        text = re.sub(r" +([,.!?;:])", r"\1", text)
+        text = re.sub(r"([，。：！？])[，。]+", r"\1", text)
+        text = text.replace("，。", "。")
+        if not text or text in self._seen:
+            return False
+        self._seen.add(text)
+        self.rows.append((text, tuple(sorted(cats)), lang))
+        return True
+
+
+def build_rows(seed: int = SEED) -> list[Row]:
+    """Every planned row, bait filled and frames drawn with ``random.Random(seed)``, each row
+    tagged with its language and the whole shuffled; the same ``seed`` gives the same list."""
+    rng = random.Random(seed)
+    built = _Rows()
+    for planned in _PLAN:
+        if not planned.frames:
+            for line in planned.block.strip().splitlines():
+                line = line.strip()
+                if line:
+                    built.add(fill(rng, line), planned.cats, planned.lang)
+            continue
+        made, tries = 0, 0
+        while made < planned.count and tries < planned.count * 50:
+            parts, sep = planned.frames[tries % len(planned.frames)]
+            tries += 1
+            if built.add(fill(rng, compose(rng, parts, sep)), planned.cats, planned.lang):
+                made += 1
+    final = [(text, cats, detect_lang(text)) for text, cats, _ in built.rows]
+    rng.shuffle(final)
+    return final
 
 
 def lines(block: str) -> list[str]:
@@ -777,7 +817,7 @@ FRAUD_EN_FRAMES = [
 ]
 
 
-def _bank_en() -> str:
+def _bank_en(rng: random.Random) -> str:
     return rng.choice(
         (
             "Chase",
@@ -792,7 +832,7 @@ def _bank_en() -> str:
     )
 
 
-def _prize_en() -> str:
+def _prize_en(rng: random.Random) -> str:
     return rng.choice(
         (
             "iPhone 15 Pro",
@@ -807,7 +847,7 @@ def _prize_en() -> str:
 
 
 SLOTS["bank"] = _bank_en
-SLOTS["prize"] = lambda: fill(_prize_en())
+SLOTS["prize"] = lambda rng: fill(rng, _prize_en(rng))
 add_frames(FRAUD_EN_FRAMES, ["fraud"], "en", 64)
 
 add_lines(
@@ -922,7 +962,7 @@ FRAUD_ZH_FRAMES = [
 ]
 
 
-def _bank_cn() -> str:
+def _bank_cn(rng: random.Random) -> str:
     return rng.choice(
         ("中国银行", "工商银行", "建设银行", "农业银行", "招商银行", "交通银行", "邮储银行")
     )
@@ -2357,7 +2397,7 @@ HARD_NEG_FRAMES_ZH = [
 ]
 
 
-def _station() -> str:
+def _station(rng: random.Random) -> str:
     return rng.choice(
         (
             "小区东门驿站",
@@ -2456,7 +2496,7 @@ HARD_NEG_FRAMES_EN = [
 ]
 
 
-def _merchant() -> str:
+def _merchant(rng: random.Random) -> str:
     return rng.choice(
         (
             "Tesco",
@@ -2478,16 +2518,16 @@ for frame, count in zip(HARD_NEG_FRAMES_EN, (25, 20, 20, 25, 20), strict=True):
     add_frames([frame], [], "en", count)
 
 
-def _link() -> str:
+def _link(rng: random.Random) -> str:
     return rng.choice(
         (
-            "https://docs.google.com/document/d/" + _lower(10),
+            "https://docs.google.com/document/d/" + _lower(rng, 10),
             "https://github.com/chatguard/chatguard/pull/" + str(rng.randint(10, 400)),
-            "https://www.notion.so/team/" + _lower(8),
-            "https://meeting.tencent.com/dm/" + _lower(6),
-            "https://shimo.im/docs/" + _lower(10),
-            "https://www.yuque.com/team/" + _lower(6),
-            "https://forms.office.com/r/" + _lower(8),
+            "https://www.notion.so/team/" + _lower(rng, 8),
+            "https://meeting.tencent.com/dm/" + _lower(rng, 6),
+            "https://shimo.im/docs/" + _lower(rng, 10),
+            "https://www.yuque.com/team/" + _lower(rng, 6),
+            "https://forms.office.com/r/" + _lower(rng, 8),
         )
     )
 
@@ -2614,8 +2654,7 @@ def stats_table(path: Path = OUT) -> str:
 
 
 def main() -> None:
-    final = [(text, cats, detect_lang(text)) for text, cats, _ in rows]
-    rng.shuffle(final)
+    final = build_rows()
     with OUT.open("w", encoding="utf-8") as fh:
         for text, cats, lang in final:
             fh.write(

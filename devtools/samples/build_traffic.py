@@ -3,7 +3,11 @@
 The wording here is written separately from the seed corpus (``training/seed``) so that traffic
 measures how the default model generalizes rather than what it memorized. Each line is
 ``{"kind": "chat" | "post", "text": ..., "expected": [...]}``; posts add ``post_kind``,
-``account_type`` and sometimes ``title``. The random seed is fixed: rerunning rewrites the same file.
+``account_type`` and sometimes ``title``.
+
+The phrases below are data: importing this module only records them (``chat`` and ``post`` add
+to a plan). :func:`build_traffic` fills their bait values and shuffles with its own seeded
+generator, so ``python -m devtools.samples.build_traffic`` rewrites the same file byte for byte.
 """
 
 from __future__ import annotations
@@ -12,77 +16,91 @@ import json
 import random
 import string
 from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 SEED = 7_310_024
 OUT = Path(__file__).with_name("traffic.jsonl")
-rng = random.Random(SEED)
 
 Event = dict[str, object]
-events: list[Event] = []
-_seen: set[str] = set()
 
 
-def _digits(n: int) -> str:
+@dataclass(frozen=True)
+class _Planned:
+    """One event as written below, before its bait values are filled."""
+
+    kind: str  # chat | post
+    text: str
+    expected: tuple[str, ...]
+    post_kind: str = ""
+    account_type: str = ""
+    title: str | None = None
+
+
+_PLAN: list[_Planned] = []
+
+
+def _digits(rng: random.Random, n: int) -> str:
     return "".join(rng.choice(string.digits) for _ in range(n))
 
 
-def _bait(text: str) -> str:
+def _bait(rng: random.Random, text: str) -> str:
     """Fill the few placeholders used below with fresh values."""
     while "{" in text:
         key = text[text.index("{") + 1 : text.index("}")]
         value = {
-            "mobile": "1" + rng.choice("35789") + _digits(9),
-            "intl": f"+1 {rng.randint(201, 989)} 555 {_digits(4)}",
+            "mobile": "1" + rng.choice("35789") + _digits(rng, 9),
+            "intl": f"+1 {rng.randint(201, 989)} 555 {_digits(rng, 4)}",
             "qq": str(rng.randint(200_000_000, 2_999_999_999)),
             "wx": rng.choice(("kk", "meng", "xx", "ruby", "tian", "hao"))
-            + _digits(rng.randint(3, 5)),
+            + _digits(rng, rng.randint(3, 5)),
             "tg": "@"
             + rng.choice(("fastprofit", "luckyspin", "hotnite", "trueway", "goldhand"))
-            + _digits(2),
+            + _digits(rng, 2),
             "site": rng.choice(("https://", "", "www."))
             + rng.choice(
                 ("pkq", "lyt", "88wan", "jz-zone", "mvp-bet", "yuehui", "quickcash", "appleid-help")
             )
-            + _digits(rng.randint(1, 3))
+            + _digits(rng, rng.randint(1, 3))
             + "."
             + rng.choice(("top", "xyz", "vip", "cc", "shop", "fun")),
-            "code": _digits(6),
-            "l4": _digits(4),
-            "cny": f"{rng.randint(12, 6000)}.{_digits(2)}",
-            "usd": f"{rng.randint(5, 900)}.{_digits(2)}",
+            "code": _digits(rng, 6),
+            "l4": _digits(rng, 4),
+            "cny": f"{rng.randint(12, 6000)}.{_digits(rng, 2)}",
+            "usd": f"{rng.randint(5, 900)}.{_digits(rng, 2)}",
         }[key]
         text = text.replace("{" + key + "}", value, 1)
     return text
 
 
 def chat(block: str, expected: list[str]) -> None:
+    """Plan one chat message per non-empty line of ``block``."""
     for line in block.strip().splitlines():
         if line.strip():
-            _add({"kind": "chat", "text": _bait(line.strip()), "expected": sorted(expected)})
+            _PLAN.append(_Planned("chat", line.strip(), tuple(sorted(expected))))
 
 
 def post(
     text: str, expected: list[str], post_kind: str, account_type: str, title: str | None = None
 ) -> None:
+    """Plan one post."""
+    _PLAN.append(
+        _Planned("post", text.strip(), tuple(sorted(expected)), post_kind, account_type, title)
+    )
+
+
+def _event(rng: random.Random, planned: _Planned) -> Event:
     event: Event = {
-        "kind": "post",
-        "text": _bait(text.strip()),
-        "expected": sorted(expected),
-        "post_kind": post_kind,
-        "account_type": account_type,
+        "kind": planned.kind,
+        "text": _bait(rng, planned.text),
+        "expected": list(planned.expected),
     }
-    if title:
-        event["title"] = title
-    _add(event)
-
-
-def _add(event: Event) -> None:
-    text = str(event["text"])
-    if text in _seen:
-        raise ValueError(f"duplicate traffic text: {text!r}")
-    _seen.add(text)
-    events.append(event)
+    if planned.kind == "post":
+        event["post_kind"] = planned.post_kind
+        event["account_type"] = planned.account_type
+        if planned.title:
+            event["title"] = planned.title
+    return event
 
 
 # ---------------------------------------------------------------------------------------------
@@ -375,8 +393,8 @@ hey all, escort agency here, girls in every district, text for menu {intl}
 )  # placeholder list, filled below
 
 # the five multi-label chats just added: fix their labels in order
-for event, labels in zip(
-    events[-5:],
+for index, labels in zip(
+    range(len(_PLAN) - 5, len(_PLAN)),
     (
         ["gambling", "spam"],
         ["sexual", "spam"],
@@ -386,7 +404,7 @@ for event, labels in zip(
     ),
     strict=True,
 ):
-    event["expected"] = sorted(labels)
+    _PLAN[index] = replace(_PLAN[index], expected=tuple(sorted(labels)))
 chat(
     """
 every last one of those refugees should be shot, arm up brothers
@@ -707,27 +725,53 @@ _ZH_DID = (
     "办好了护照",
 )
 _ZH_TAIL = ("", "！", "🎉", "，终于", "哈哈", "，累死")
-while sum(1 for e in events if e["kind"] == "chat" and not e["expected"]) < 240:
-    if rng.random() < 0.5:
-        text = f"{rng.choice(_EN_OPEN)} {rng.choice(_EN_DID)}{rng.choice(_EN_TAIL)}"
-    else:
-        text = f"{rng.choice(_ZH_WHO)}{rng.choice(_ZH_DID)}{rng.choice(_ZH_TAIL)}"
-    if text not in _seen:
-        _add({"kind": "chat", "text": text, "expected": []})
+CLEAN_CHATS = 240  # everyday chat lines, topped up from the phrase parts above
+
+
+def build_traffic(seed: int = SEED) -> list[Event]:
+    """Every planned event with fresh bait values, then everyday chat up to ``CLEAN_CHATS``,
+    shuffled; the same ``seed`` gives the same list."""
+    rng = random.Random(seed)
+    events: list[Event] = []
+    seen: set[str] = set()
+
+    def add(event: Event) -> None:
+        text = str(event["text"])
+        if text in seen:
+            raise ValueError(f"duplicate traffic text: {text!r}")
+        seen.add(text)
+        events.append(event)
+
+    for planned in _PLAN:
+        add(_event(rng, planned))
+    while sum(1 for e in events if e["kind"] == "chat" and not e["expected"]) < CLEAN_CHATS:
+        if rng.random() < 0.5:
+            text = f"{rng.choice(_EN_OPEN)} {rng.choice(_EN_DID)}{rng.choice(_EN_TAIL)}"
+        else:
+            text = f"{rng.choice(_ZH_WHO)}{rng.choice(_ZH_DID)}{rng.choice(_ZH_TAIL)}"
+        if text not in seen:
+            add({"kind": "chat", "text": text, "expected": []})
+    rng.shuffle(events)
+    return events
 
 
 def main() -> None:
-    shuffled = list(events)
-    rng.shuffle(shuffled)
+    shuffled = build_traffic()
     with OUT.open("w", encoding="utf-8") as fh:
         for event in shuffled:
             fh.write(json.dumps(event, ensure_ascii=False) + "\n")
-    per_cat = Counter(c for e in shuffled for c in e["expected"])  # type: ignore[attr-defined]
+    per_cat = Counter(c for e in shuffled for c in _expected(e))
     clean = sum(1 for e in shuffled if not e["expected"])
     kinds = Counter(str(e["kind"]) for e in shuffled)
     print(
         f"{len(shuffled)} events {dict(kinds)}, clean {clean} ({clean / len(shuffled):.0%}), {dict(per_cat)}"
     )
+
+
+def _expected(event: Event) -> list[str]:
+    expected = event["expected"]
+    assert isinstance(expected, list)
+    return [str(c) for c in expected]
 
 
 if __name__ == "__main__":

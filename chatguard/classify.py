@@ -1,0 +1,138 @@
+"""``chatguard classify``: score messages with a model version and the policy, as a worker would.
+
+For trying a model by hand or in a script: the registry's current (or a named) version through
+``models.registry`` and ``models.policy``, nothing from training. It checks the sha256 but not
+the signature (see the threat model in docs/operations.md). scikit-learn is imported inside the
+handler so ``chatguard --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from models.errors import ModelError, UnreadableMessages
+
+BATCH = 256
+
+
+def add_commands(subparsers: Any) -> None:
+    """Register ``classify`` on the ``chatguard`` parser."""
+    help_ = "Score messages with the current model and policy."
+    p = subparsers.add_parser("classify", help=help_, description=help_)
+    p.add_argument(
+        "--registry",
+        type=Path,
+        default=None,
+        help="model registry directory (default: CHATGUARD_REGISTRY or ./registry)",
+    )
+    p.add_argument("text", nargs="*", help="messages (default: one per line on stdin)")
+    p.add_argument("--file", type=Path, default=None, help="JSONL file with a 'text' per row")
+    p.add_argument("--source", default=None, help="source for the policy, e.g. post:ad")
+    p.add_argument(
+        "--policy", default=None, help="policy overrides JSON (default: CHATGUARD_POLICY_FILE)"
+    )
+    p.add_argument("--model", default=None, help="version to use instead of the current one")
+    p.add_argument("--json", action="store_true", help="one JSON object per message")
+    p.set_defaults(handler=_guarded(_classify))
+
+
+def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A model error (no current model, a bad messages file) is one line on stderr, exit 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except ModelError as exc:
+            print(f"chatguard {args.command}: {exc}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from chatguard.settings import Settings
+    from models.policy import Policy
+    from models.registry import ModelRegistry
+
+    settings = Settings.from_env()
+    registry = ModelRegistry(args.registry if args.registry is not None else settings.registry)
+    loaded = registry.load(args.model) if args.model else registry.load_current()
+    policy_file = args.policy if args.policy is not None else settings.policy_file
+    policy = Policy.from_model(loaded, policy_file or None)
+    for batch in _batches(_messages(args)):
+        texts = [text for text, _ in batch]
+        sources = [source or args.source for _, source in batch]
+        scores = loaded.score(texts)
+        for text, source, row, verdict in zip(
+            texts, sources, scores, policy.decide_batch(scores, sources), strict=True
+        ):
+            if args.json:
+                record = {
+                    "text": text,
+                    "source": source,
+                    "scores": {
+                        label: round(float(s), 4)
+                        for label, s in zip(loaded.labels, row, strict=True)
+                    },
+                    "action": verdict.action,
+                    "triggered": list(verdict.triggered),
+                    "reasons": list(verdict.reasons),
+                    "model_version": loaded.version,
+                    "policy_version": policy.version,
+                }
+                print(json.dumps(record, ensure_ascii=False))
+            else:
+                shown = "  ".join(
+                    f"{label} {s:.2f}" for label, s in zip(loaded.labels, row, strict=True)
+                )
+                preview = text if len(text) <= 60 else text[:57] + "..."
+                print(f"{verdict.action:<6}  {shown}  | {preview}")
+                for reason in verdict.reasons:
+                    print(f"        {reason}")
+    return 0
+
+
+def _messages(args: argparse.Namespace) -> Iterator[tuple[str, str | None]]:
+    if args.text:
+        for text in args.text:
+            yield text, None
+        return
+    if args.file is not None:
+        if not args.file.is_file():
+            msg = f"{args.file}: file does not exist"
+            raise UnreadableMessages(msg)
+        with args.file.open(encoding="utf-8") as handle:
+            for line_no, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    msg = f"{args.file}:{line_no}: malformed JSON: {exc.msg}"
+                    raise UnreadableMessages(msg) from exc
+                if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                    msg = f"{args.file}:{line_no}: each row needs a string 'text'"
+                    raise UnreadableMessages(msg)
+                source = row.get("source")
+                yield row["text"], source if isinstance(source, str) else None
+        return
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        if text.strip():
+            yield text, None
+
+
+def _batches(items: Iterator[tuple[str, str | None]]) -> Iterator[list[tuple[str, str | None]]]:
+    batch: list[tuple[str, str | None]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,58 @@
+"""Raw records to produce, and a producer that sends them: ``chatguard moderate`` and the tools.
+
+A record is sent as given (bytes, already encoded), so the development tools can send malformed
+events through the same path as well-formed ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from chatguard.settings import Settings
+
+
+@dataclass(frozen=True)
+class OutgoingEvent:
+    """One event to produce: its logical topic, key and raw value."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    event_id: str
+    kind: str  # "valid", or how it is malformed (devtools.produce.MALFORMED_KINDS)
+    expected: tuple[str, ...] = ()
+    account_id: str = ""
+
+
+async def send_events(
+    settings: Settings, events: Sequence[OutgoingEvent], rate: float | None = None
+) -> float:
+    """Produce ``events`` (at ``rate`` per second if given); return the seconds it took."""
+    from aiokafka import AIOKafkaProducer
+
+    from streams.topics import client_options
+
+    producer = AIOKafkaProducer(linger_ms=5, max_batch_size=262_144, **client_options(settings))
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        pending = []
+        for i, event in enumerate(events):
+            pending.append(
+                await producer.send(settings.topic(event.topic), event.value, key=event.key)
+            )
+            if rate:
+                ahead = (i + 1) / rate - (time.perf_counter() - started)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+            if len(pending) >= 10_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await producer.flush()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
