@@ -21,7 +21,7 @@ from models.policy import Policy, Verdict
 from models.registry import ModelRegistry
 from streams import topics
 from streams.decoding import Event, decode
-from streams.topics import client_options
+from streams.kafka_options import connection as client_options
 
 
 async def run(settings: Settings, output_prefix: str, score: bool, idle_exit_s: float) -> None:

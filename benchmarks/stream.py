@@ -50,8 +50,9 @@ from devtools.produce import build_events  # noqa: E402
 from models.errors import SignatureInvalid, SignatureMissing  # noqa: E402
 from models.registry import ModelRegistry  # noqa: E402
 from models.signing import generate, load_private_key, load_public_key  # noqa: E402
+from streams.kafka_options import connection as client_options  # noqa: E402
 from streams.outgoing import send_events  # noqa: E402
-from streams.topics import client_options, ensure_topics  # noqa: E402
+from streams.topics import ensure_topics  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 REGISTRY = ROOT / ".run" / "bench-registry"

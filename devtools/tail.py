@@ -12,7 +12,8 @@ from typing import Any, TextIO
 import orjson
 
 from chatguard.settings import Settings
-from streams.topics import DEAD_LETTER, TAIL_NAMES, client_options
+from streams.kafka_options import connection
+from streams.topics import DEAD_LETTER, TAIL_NAMES
 
 
 def format_record(topic: str, record: dict[str, Any]) -> str:
@@ -69,7 +70,7 @@ async def tail(
         auto_offset_reset="earliest" if from_beginning else "latest",
         # an aborted transaction's records were never decided: do not show them
         isolation_level="read_committed",
-        **client_options(settings),
+        **connection(settings),
     )
     await consumer.start()
     seen = 0

@@ -33,9 +33,9 @@ async def send_events(
     """Produce ``events`` (at ``rate`` per second if given); return the seconds it took."""
     from aiokafka import AIOKafkaProducer
 
-    from streams.topics import client_options
+    from streams import kafka_options
 
-    producer = AIOKafkaProducer(linger_ms=5, max_batch_size=262_144, **client_options(settings))
+    producer = AIOKafkaProducer(**kafka_options.producer(settings, "outgoing"))
     await producer.start()
     started = time.perf_counter()
     try:

@@ -80,11 +80,6 @@ def logical_name(settings: Settings, physical: str) -> str:
     )
 
 
-# aiokafka connection options; produce.py, tail.py, the e2e helpers and the benchmarks still
-# import them from here (``streams.kafka_options`` builds every client's options)
-client_options = kafka_options.connection
-
-
 async def ensure_topics(
     settings: Settings, names: Iterable[str] = ALL, extra: Sequence[TopicSpec] = ()
 ) -> list[str]:

@@ -229,7 +229,8 @@ async def _consume(
     read_committed: bool,
     quiet_for: float,
 ) -> list[Record]:
-    from streams.topics import client_options, ensure_topics
+    from streams.kafka_options import connection as client_options
+    from streams.topics import ensure_topics
 
     await ensure_topics(settings)
     consumer = AIOKafkaConsumer(
@@ -293,7 +294,8 @@ def produce_acknowledged(
     An event whose send or delivery failed (the broker was away longer than the producer's
     timeout) is left out, not retried: only acknowledged events are owed an outcome.
     """
-    from streams.topics import client_options, ensure_topics
+    from streams.kafka_options import connection as client_options
+    from streams.topics import ensure_topics
 
     async def run() -> set[str]:
         await ensure_topics(settings)

@@ -22,9 +22,10 @@ from chatguard.acls import MODERATION_TOPICS, PRODUCER_TOPICS, WORKER_WRITES
 from chatguard.settings import Settings
 from devtools.broker import LocalBroker
 from devtools.produce import build_events
+from streams.kafka_options import connection as client_options
 from streams.outgoing import send_events
 from streams.rules_holder import ensure_rules_topic
-from streams.topics import client_options, ensure_topics
+from streams.topics import ensure_topics
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import accounted, consume, free_port
 

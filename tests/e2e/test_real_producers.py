@@ -25,8 +25,9 @@ from aiokafka import AIOKafkaProducer
 from chatguard.settings import Settings
 from devtools.tail import tail
 from streams import moderators
+from streams.kafka_options import connection as client_options
 from streams.outgoing import OutgoingEvent
-from streams.topics import client_options, ensure_topics
+from streams.topics import ensure_topics
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.java_producer import CODECS, JavaRecord, java_produce
 from tests.e2e.kafka_helpers import Record, consume, produce
