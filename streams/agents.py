@@ -27,7 +27,7 @@ from faust.types import AgentT, EventT, StreamT, TopicT
 
 from models.learned import KINDS as LEARNED_KINDS
 from models.learned import learned_record, observe, valid_token
-from streams import metrics, topics
+from streams import kinds, metrics, topics
 from streams.app import app, settings
 from streams.batch_reader import BatchReader
 from streams.decoding import Rejected, decode_strike
@@ -171,8 +171,7 @@ if settings.ingest_path == "faust":
     # a Faust agent: exactly-once through Faust's transactions, at Faust's per-event cost
     moderate_events = app.agent(
         app.topic(
-            settings.topic(topics.CHAT_MESSAGES),
-            settings.topic(topics.POSTS),
+            *(settings.topic(name) for name in kinds.SCORED_TOPICS),
             key_type=bytes,
             value_type=bytes,
             key_serializer="raw",

@@ -31,7 +31,7 @@ from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
 from mode import Service
 
 from chatguard.settings import Settings
-from streams import topics, unreadable
+from streams import kinds, topics, unreadable
 from streams.model_holder import ModelHolder
 from streams.pipeline import ModerationPipeline, RawMessage
 from streams.retry import Outage
@@ -91,7 +91,7 @@ class BatchReader(Service):
         self._sink = BatchSink(self._producer)
         self._pipeline = ModerationPipeline(self.settings, self.holder, self._sink)
         self._consumer.subscribe(
-            [self.settings.topic(topics.CHAT_MESSAGES), self.settings.topic(topics.POSTS)],
+            [self.settings.topic(name) for name in kinds.SCORED_TOPICS],
             listener=_CommitBeforeRevoke(self),
         )
         await self._consumer.start()

@@ -20,6 +20,7 @@ import orjson
 from aiokafka.partitioner import murmur2
 
 from streams.decoding import Rejected
+from streams.records import StrikeSignal
 
 TAXONOMY = ("spam", "fraud", "sexual", "gambling", "extremism", "hate")
 # a reason the taxonomy does not know: review evidence only, never an enforcement category
@@ -104,40 +105,35 @@ def check_report(report: dict[str, Any], seen_account: str | None) -> Rejected |
     return None
 
 
-def report_strike(report: dict[str, Any], weight: float) -> dict[str, Any]:
+def report_strike(report: dict[str, Any], weight: float) -> StrikeSignal:
     """The strike signal of a verified, unconfirmed report: review evidence, weighed by its
     reporter's reliability."""
-    return {
-        "signal_id": f"report:{report['report_id']}",
-        "kind": "report",
-        "report_id": report["report_id"],
-        "reporter_id": report["reporter_id"],
-        "event_id": report["event_id"],
-        "account_id": report["account_id"],
-        "categories": [report["category"]],
-        "weight": weight,
-        "at": report["reported_at"],
-    }
+    return StrikeSignal.reported(
+        report["report_id"],
+        report["reporter_id"],
+        report["event_id"],
+        report["account_id"],
+        report["category"],
+        weight,
+        report["reported_at"],
+    )
 
 
-def confirmed_strike(decision: dict[str, Any], weight: float) -> dict[str, Any]:
-    """The strike signal of a report a moderator confirmed; an event counts once however many
-    reports of it are confirmed."""
+def confirmed_strike(decision: dict[str, Any], weight: float) -> StrikeSignal:
+    """The strike signal of a report a moderator confirmed, its reasons mapped onto the taxonomy."""
     categories = sorted(
         {category_for(c) for c in decision.get("categories") or [decision["reason"]]} - {UNMAPPED}
     )
-    return {
-        "signal_id": f"confirmed:{decision['event_id']}",
-        "kind": "confirmed",
-        "report_id": decision["report_id"],
-        "reporter_id": decision["reporter_id"],
-        "event_id": decision["event_id"],
-        "account_id": decision["account_id"],
-        "categories": categories,
-        "weight": weight,
-        "moderator_id": decision["moderator_id"],
-        "at": decision["decided_at"],
-    }
+    return StrikeSignal.confirmed(
+        decision["report_id"],
+        decision["reporter_id"],
+        decision["event_id"],
+        decision["account_id"],
+        tuple(categories),
+        weight,
+        decision["moderator_id"],
+        decision["decided_at"],
+    )
 
 
 def outcome_record(decision: dict[str, Any]) -> dict[str, Any]:

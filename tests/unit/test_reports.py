@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from streams.enforcement import action_record, apply_strike
+from streams.records import ReporterStats, StrikeSignal
 from streams.reporters import apply_outcome, count_report, reliability, stats_record
 from streams.reports import (
     UNMAPPED,
@@ -35,10 +36,12 @@ def user_report(n: int, *, reporter: str | None = None, reason: str = "fraud") -
     }
 
 
-def run(strikes: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+def run(strikes: list[StrikeSignal | dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+    """Feed ``strikes`` to the strikes table's rule as the enforcement agent reads them: JSON."""
     state: dict[str, Any] = {}
     actions = []
-    for strike in strikes:
+    for signal in strikes:
+        strike = orjson.loads(orjson.dumps(signal))
         state, action = apply_strike(state, strike, restrict_at=3, suspend_at=6, review_at=1.0)
         if action is not None:
             actions.append(action)
@@ -107,14 +110,7 @@ def test_an_outcome_counts_once_per_report() -> None:
     assert apply_outcome(stats, "r2", "maybe") is stats
     stats = count_report(count_report(stats))
     record = stats_record("u1", stats, at=3.0)
-    assert record == {
-        "reporter_id": "u1",
-        "reports": 2,
-        "confirmed": 1,
-        "rejected": 0,
-        "reliability": round(2 / 3, 4),
-        "updated_at": 3.0,
-    }
+    assert record == ReporterStats("u1", 2, 1, 0, round(2 / 3, 4), 3.0)
 
 
 def test_twelve_reporters_put_an_account_into_review_once_and_never_restrict() -> None:
@@ -123,10 +119,10 @@ def test_twelve_reporters_put_an_account_into_review_once_and_never_restrict() -
     assert actions == ["review_account"]
     assert state.get("strikes", 0.0) == 0.0 and state["report_score"] == 6.0
     record = action_record("acct-x", "review_account", state, 0.0, 1.0)
-    assert record["reports"] == [f"r{i}" for i in range(12)]
-    assert record["reporters"] == [f"reporter-{i}" for i in range(12)]
-    assert record["evidence"] == [f"evt-{i}" for i in range(12)]
-    assert record["categories"] == {"fraud": 6.0}
+    assert record.reports == tuple(f"r{i}" for i in range(12))
+    assert record.reporters == tuple(f"reporter-{i}" for i in range(12))
+    assert record.evidence == tuple(f"evt-{i}" for i in range(12))
+    assert record.categories == {"fraud": 6.0}
 
 
 def test_one_reporter_counts_once_per_account_however_many_report_ids() -> None:
@@ -185,6 +181,6 @@ def test_an_event_counts_once_however_it_is_struck() -> None:
 
 def test_made_up_reasons_never_become_enforcement_categories() -> None:
     strike = confirmed_strike({**decision(1), "reason": "drop table accounts"}, 1.0)
-    assert strike["categories"] == []
+    assert strike.categories == ()
     strike = confirmed_strike(decision(2, categories=["scam", "nonsense"]), 1.0)
-    assert strike["categories"] == ["fraud"]
+    assert strike.categories == ("fraud",)
