@@ -321,7 +321,7 @@ class ModerationPipeline:
         if isinstance(result, Rejected):
             return self._dead_letter_record(message, result)
         report = reports.report_record(result.data)
-        key = report["reporter_id"].encode()
+        key = report.reporter_id.encode()
         return Outgoing(self._reports_by_reporter, key, orjson.dumps(report), message)
 
     async def labels(self, batch: Sequence[RawMessage], key: bytes | None) -> list[dict[str, Any]]:

@@ -292,6 +292,61 @@ class ReporterStats:
     updated_at: float
 
 
+# -- internal hops: records the worker writes for itself, keyed for the next table's partition
+
+
+@dataclass(frozen=True)
+class SeenEvents:
+    """Moderated events and their accounts (``events.by_id``), one record per partition and
+    batch, for the recent-events table that reports are checked against. Built by
+    ``streams.reports.seen_records``."""
+
+    kind: Literal["seen"]
+    events: tuple[tuple[str, str], ...]  # (event_id, account_id)
+    at: float
+
+
+@dataclass(frozen=True)
+class ReportRecord:
+    """A validated user report on its way to be weighed (``reports.by_reporter``, keyed by
+    reporter); the user's ``confirmed`` claim is dropped. Built by
+    ``streams.reports.report_record``."""
+
+    kind: Literal["report"]
+    report_id: str
+    reporter_id: str
+    event_id: str
+    account_id: str
+    reason: str
+    category: str  # the reason mapped onto the taxonomy, or "other"
+    reported_at: float
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    """A moderator's outcome for a report, for its reporter's record (``reports.by_reporter``).
+    Built by ``streams.reports.outcome_record``."""
+
+    kind: Literal["outcome"]
+    report_id: str
+    reporter_id: str
+    outcome: Literal["confirm", "reject"]
+
+
+@dataclass(frozen=True)
+class BlockedContact:
+    """A contact token in a blocked event (``contacts.blocked``, keyed by the token): evidence
+    for the learned list. Built by ``streams.learned_list.evidence_records``."""
+
+    kind: Literal["blocked_contact"]
+    token: str
+    token_kind: str
+    account_id: str
+    event_id: str
+    category: str
+    at: float
+
+
 # every output record, by the name of its schema file (schemas/<name>.schema.json)
 OUTPUT_RECORDS: dict[str, type] = {
     "decision": Decision,
@@ -300,6 +355,10 @@ OUTPUT_RECORDS: dict[str, type] = {
     "account_action": AccountAction,
     "model_update": ModelUpdate,
     "reporter_stats": ReporterStats,
+    "seen_events": SeenEvents,
+    "report_record": ReportRecord,
+    "report_outcome": ReportOutcome,
+    "blocked_contact": BlockedContact,
 }
 
 

@@ -20,7 +20,7 @@ import orjson
 from aiokafka.partitioner import murmur2
 
 from streams.decoding import Rejected
-from streams.records import StrikeSignal
+from streams.records import ReportOutcome, ReportRecord, SeenEvents, StrikeSignal
 
 TAXONOMY = ("spam", "fraud", "sexual", "gambling", "extremism", "hate")
 # a reason the taxonomy does not know: review evidence only, never an enforcement category
@@ -67,23 +67,23 @@ def seen_records(
     for event_id, account in events:
         groups[(murmur2(event_id.encode()) & 0x7FFFFFFF) % partitions].append((event_id, account))
     return [
-        (group[0][0].encode(), orjson.dumps({"kind": "seen", "events": group, "at": at}))
+        (group[0][0].encode(), orjson.dumps(SeenEvents("seen", tuple(group), at)))
         for group in groups.values()
     ]
 
 
-def report_record(data: dict[str, Any]) -> dict[str, Any]:
+def report_record(data: dict[str, Any]) -> ReportRecord:
     """A validated user report, reduced to what the next hops need; ``confirmed`` is dropped."""
-    return {
-        "kind": "report",
-        "report_id": data["report_id"],
-        "reporter_id": data["reporter_id"],
-        "event_id": data["event_id"],
-        "account_id": data["account_id"],
-        "reason": data["reason"],
-        "category": category_for(data["reason"]),
-        "reported_at": data["reported_at"],
-    }
+    return ReportRecord(
+        "report",
+        data["report_id"],
+        data["reporter_id"],
+        data["event_id"],
+        data["account_id"],
+        data["reason"],
+        category_for(data["reason"]),
+        data["reported_at"],
+    )
 
 
 def check_report(report: dict[str, Any], seen_account: str | None) -> Rejected | None:
@@ -136,14 +136,11 @@ def confirmed_strike(decision: dict[str, Any], weight: float) -> StrikeSignal:
     )
 
 
-def outcome_record(decision: dict[str, Any]) -> dict[str, Any]:
+def outcome_record(decision: dict[str, Any]) -> ReportOutcome:
     """What a moderator's decision on a report tells about its reporter."""
-    return {
-        "kind": "outcome",
-        "report_id": decision["report_id"],
-        "reporter_id": decision["reporter_id"],
-        "outcome": decision["outcome"],
-    }
+    return ReportOutcome(
+        "outcome", decision["report_id"], decision["reporter_id"], decision["outcome"]
+    )
 
 
 def seen_entries(record: dict[str, Any]) -> Sequence[tuple[str, str]]:

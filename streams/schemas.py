@@ -76,6 +76,10 @@ def _type_schema(hint: Any) -> dict[str, Any]:
         if len(inner) == 1 and set(inner[0]) == {"type"}:
             return {"type": [inner[0]["type"], "null"]}
         return {"anyOf": [*inner, {"type": "null"}]}
+    if origin is tuple and args[-1] is not Ellipsis:  # a fixed-length tuple: a pair, ...
+        items = [_type_schema(arg) for arg in args]
+        size = len(items)
+        return {"type": "array", "prefixItems": items, "minItems": size, "maxItems": size}
     if origin in (tuple, list):
         return {"type": "array", "items": _type_schema(args[0])}
     if origin is dict:

@@ -36,6 +36,12 @@ def user_report(n: int, *, reporter: str | None = None, reason: str = "fraud") -
     }
 
 
+def wire(record: object) -> dict[str, Any]:
+    """``record`` as the next hop reads it from its topic."""
+    value: dict[str, Any] = orjson.loads(orjson.dumps(record))
+    return value
+
+
 def run(strikes: list[StrikeSignal | dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
     """Feed ``strikes`` to the strikes table's rule as the enforcement agent reads them: JSON."""
     state: dict[str, Any] = {}
@@ -65,12 +71,12 @@ def test_reasons_map_onto_the_taxonomy(reason: str, category: str) -> None:
 
 
 def test_a_report_record_drops_the_users_confirmed_claim() -> None:
-    record = report_record(user_report(1, reason="spam"))
+    record = wire(report_record(user_report(1, reason="spam")))
     assert "confirmed" not in record and record["category"] == "spam"
 
 
 def test_a_report_counts_only_for_a_seen_event_of_the_named_account() -> None:
-    report = report_record(user_report(1))
+    report = wire(report_record(user_report(1)))
     assert check_report(report, "acct-x") is None
     unseen = check_report(report, None)
     assert unseen is not None and unseen.kind == "unknown_event"
@@ -114,7 +120,7 @@ def test_an_outcome_counts_once_per_report() -> None:
 
 
 def test_twelve_reporters_put_an_account_into_review_once_and_never_restrict() -> None:
-    strikes = [report_strike(report_record(user_report(i)), 0.5) for i in range(12)]
+    strikes = [report_strike(wire(report_record(user_report(i))), 0.5) for i in range(12)]
     state, actions = run(strikes)
     assert actions == ["review_account"]
     assert state.get("strikes", 0.0) == 0.0 and state["report_score"] == 6.0
@@ -127,7 +133,7 @@ def test_twelve_reporters_put_an_account_into_review_once_and_never_restrict() -
 
 def test_one_reporter_counts_once_per_account_however_many_report_ids() -> None:
     strikes = [
-        report_strike(report_record(user_report(i, reporter="sock")), 0.5) for i in range(12)
+        report_strike(wire(report_record(user_report(i, reporter="sock"))), 0.5) for i in range(12)
     ]
     state, actions = run(strikes)
     assert actions == [] and state["report_score"] == 0.5 and state["reporters"] == ["sock"]
@@ -135,10 +141,10 @@ def test_one_reporter_counts_once_per_account_however_many_report_ids() -> None:
 
 def test_unreliable_reporters_weigh_less() -> None:
     weight = reliability({"rejected": 10})  # 1/12
-    strikes = [report_strike(report_record(user_report(i)), weight) for i in range(11)]
+    strikes = [report_strike(wire(report_record(user_report(i))), weight) for i in range(11)]
     _, actions = run(strikes)
     assert actions == []  # 11 reporters whose reports keep being rejected: under 1.0
-    _, actions = run([*strikes, report_strike(report_record(user_report(99)), 0.5)])
+    _, actions = run([*strikes, report_strike(wire(report_record(user_report(99))), 0.5)])
     assert actions == ["review_account"]  # one new reporter more tips it
 
 
@@ -154,7 +160,7 @@ def decision(n: int, *, event: str | None = None, categories: list[str] | None =
 
 
 def test_confirmed_reports_strike_and_restrict_once_even_after_review() -> None:
-    reports = [report_strike(report_record(user_report(i)), 0.5) for i in range(2)]
+    reports = [report_strike(wire(report_record(user_report(i))), 0.5) for i in range(2)]
     confirmed = [confirmed_strike(decision(i), 1.0) for i in range(4)]
     state, actions = run([*reports, *confirmed])
     assert actions == ["review_account", "restrict"]
