@@ -91,14 +91,17 @@ def main() -> None:
         for start in range(0, args.events, size):
             at[0] = start
             began = time.process_time()
-            events = [
-                decode(value, topic, max_event_bytes=1 << 20, max_text_chars=20_000)
-                for value, topic in raw[start : start + size]
-            ]
+            events = cast(
+                list[Event],
+                [
+                    decode(value, topic, max_event_bytes=1 << 20, max_text_chars=20_000)
+                    for value, topic in raw[start : start + size]
+                ],
+            )
             decoded = time.process_time()
             decisions = build_decisions(
                 serving,
-                cast(list[Event], events),
+                events,
                 positions[start : start + size],
                 scores[start : start + size],
                 1.0,

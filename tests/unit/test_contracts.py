@@ -70,6 +70,9 @@ class RecordingSink:
     async def send_all(self, records: Sequence[Outgoing]) -> None:
         self.sent.extend(records)
 
+    async def delivered(self) -> None:
+        """Everything handed over is "delivered": it is in the list."""
+
     def on(self, logical: str) -> list[dict[str, Any]]:
         return [orjson.loads(r.value) for r in self.sent if r.topic == logical]
 

@@ -3,6 +3,7 @@ unconfirmed reports lead at most to review while confirmed ones strike."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -42,7 +43,7 @@ def wire(record: object) -> dict[str, Any]:
     return value
 
 
-def run(strikes: list[StrikeSignal | dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+def run(strikes: Sequence[StrikeSignal | dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
     """Feed ``strikes`` to the strikes table's rule as the enforcement agent reads them: JSON."""
     state: dict[str, Any] = {}
     actions = []
