@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from streams import topics
+from streams import kinds, topics
 
 Role = Literal["admin", "worker", "producer", "moderation"]
 ROLES: tuple[Role, ...] = ("admin", "worker", "producer", "moderation")
@@ -24,10 +24,10 @@ USERNAMES: dict[Role, str] = {
     "producer": "platform-producer",
     "moderation": "moderation-tool",
 }
-# what the platform's own services send: user traffic and user reports
-PRODUCER_TOPICS = (topics.CHAT_MESSAGES, topics.POSTS, topics.USER_REPORTS)
+# what the platform's own services send: user traffic, profiles and user reports (streams.kinds)
+PRODUCER_TOPICS = kinds.PLATFORM_TOPICS
 # moderator decisions on reports and labels for training: only the moderation tool
-MODERATION_TOPICS = (topics.MODERATOR_LABELS, topics.MODERATOR_DECISIONS)
+MODERATION_TOPICS = kinds.MODERATION_TOPICS
 WORKER_READS = tuple(dict.fromkeys((*topics.INPUTS, *MODERATION_TOPICS)))
 # the learned list: only ever blocks by contact token, taught by workers (streams.rules_holder)
 WORKER_WRITES = (*topics.OUTPUTS, *topics.INTERNAL, topics.LEARNED)

@@ -38,9 +38,9 @@ def format_record(topic: str, record: dict[str, Any]) -> str:
             f"  confirmed={record['confirmed']}  rejected={record['rejected']}"
             f"  reliability={record['reliability']:.2f}"
         )
-    if "version" in record and "worker" in record:
+    if "worker" in record and record.get("version"):  # a ModelUpdate names one of the two
         return f"MODEL   {record['worker']} now serves {record['version']}"
-    if "rules_version" in record and "worker" in record:
+    if "worker" in record and record.get("rules_version"):
         return f"RULES   {record['worker']} now serves {record['rules_version']}"
     scores = record.get("scores", {})
     top = sorted(scores.items(), key=lambda item: -item[1])[:2]

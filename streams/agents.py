@@ -32,7 +32,7 @@ from faust.types import AgentT, EventT, StreamT, TopicT
 from chatguard.settings import Settings
 from models.learned import KINDS as LEARNED_KINDS
 from models.learned import learned_record, observe, valid_token
-from streams import metrics, topics
+from streams import kinds, metrics, topics
 from streams.app import create_app
 from streams.batch_reader import BatchReader
 from streams.decoding import Rejected, decode_strike
@@ -43,6 +43,7 @@ from streams.logs import limit_repeated_warnings, use_json_logs
 from streams.model_holder import ModelHolder
 from streams.moderators import moderator_key
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage, internal_error
+from streams.records import ModelUpdate
 from streams.reporters import apply_outcome, count_report, reliability, stats_record
 from streams.reports import check_report, report_strike, seen_entries
 from streams.rules_holder import RulesHolder
@@ -130,8 +131,7 @@ class Worker:
             # a Faust agent: exactly-once through Faust's transactions, at Faust's per-event cost
             self.moderate_events = self._agent(
                 app.topic(
-                    settings.topic(topics.CHAT_MESSAGES),
-                    settings.topic(topics.POSTS),
+                    *(settings.topic(name) for name in kinds.SCORED_TOPICS),
                     key_type=bytes,
                     value_type=bytes,
                     key_serializer="raw",
@@ -383,7 +383,7 @@ class Worker:
         """Switch to a newly promoted model; announce the switch on ``model.updates``."""
         new_version = await self.holder.refresh()
         if new_version is not None:
-            update = {"worker": WORKER_ID, "version": new_version, "switched_at": time.time()}
+            update = ModelUpdate.model(WORKER_ID, new_version, time.time())
             updates = self.settings.topic(topics.MODEL_UPDATES)
             await self.pipeline.send([Outgoing(updates, None, orjson.dumps(update))])
 
@@ -440,7 +440,7 @@ class Worker:
         on ``model.updates``."""
 
         async def announce(version: str) -> None:
-            update = {"worker": WORKER_ID, "rules_version": version, "switched_at": time.time()}
+            update = ModelUpdate.rules(WORKER_ID, version, time.time())
             updates = self.settings.topic(topics.MODEL_UPDATES)
             await self.pipeline.sink.send_all([Outgoing(updates, None, orjson.dumps(update))])
 

@@ -31,7 +31,7 @@ from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
 from mode import Service
 
 from chatguard.settings import Settings
-from streams import kafka_options, topics, unreadable
+from streams import kafka_options, kinds, unreadable
 from streams.learned_list import LearnedHolder
 from streams.model_holder import ModelHolder
 from streams.pipeline import ModerationPipeline, RawMessage
@@ -90,7 +90,7 @@ class BatchReader(Service):
             settings, self.holder, self._sink, self.rules, self.learned
         )
         self._consumer.subscribe(
-            [self.settings.topic(topics.CHAT_MESSAGES), self.settings.topic(topics.POSTS)],
+            [self.settings.topic(name) for name in kinds.SCORED_TOPICS],
             listener=_CommitBeforeRevoke(self),
         )
         await self._consumer.start()

@@ -1,4 +1,4 @@
-"""Validated events + the serving model → decision records. Pure: no Kafka.
+"""Validated events + the serving model → :class:`~streams.records.Decision` records. Pure: no Kafka.
 
 Scoring a batch is one model call. If it raises (a poison input the model cannot handle), the
 batch is scored one event at a time so only the culprit fails; it goes to the dead-letter topic
@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from models.normalize import Analysis, remembered
 from streams.decoding import Event
 from streams.model_holder import ServingModel
+from streams.records import Decision, assemble
 
 EXCERPT_CHARS = 120
 
@@ -67,8 +67,9 @@ def build_decisions(
     positions: Sequence[Position],
     scores: np.ndarray,
     decided_at: float,
-) -> list[dict[str, Any]]:
-    """One decision dict (fields of ``records.Decision``) per event."""
+    rules_version: str = "",
+) -> list[Decision]:
+    """One decision per event: the one place a :class:`Decision` is built."""
     if not events:
         return []
     labels = serving.model.labels
@@ -76,21 +77,25 @@ def build_decisions(
     rounded = np.round(scores, 4).tolist()
     model_version, policy_version = serving.version, serving.policy.version
     return [
-        {
-            "event_id": event.event_id,
-            "event_type": event.event_type,
-            "account_id": event.account_id,
-            "source_topic": position.topic,
-            "source_partition": position.partition,
-            "source_offset": position.offset,
-            "action": verdict.action,
-            "scores": dict(zip(labels, row, strict=True)),
-            "triggered": list(verdict.triggered),
-            "reasons": list(verdict.reasons),
-            "model_version": model_version,
-            "policy_version": policy_version,
-            "decided_at": decided_at,
-            "excerpt": event.text[:EXCERPT_CHARS],
-        }
+        assemble(
+            Decision,
+            {
+                "event_id": event.event_id,
+                "event_type": event.event_type,
+                "account_id": event.account_id,
+                "source_topic": position.topic,
+                "source_partition": position.partition,
+                "source_offset": position.offset,
+                "action": verdict.action,
+                "scores": dict(zip(labels, row, strict=True)),
+                "triggered": verdict.triggered,
+                "reasons": verdict.reasons,
+                "model_version": model_version,
+                "policy_version": policy_version,
+                "decided_at": decided_at,
+                "excerpt": event.text[:EXCERPT_CHARS],
+                "rules_version": rules_version,
+            },
+        )
         for event, position, row, verdict in zip(events, positions, rounded, verdicts, strict=True)
     ]

@@ -2,7 +2,9 @@
 
 Topics carry raw bytes so that malformed input reaches this code instead of dying inside Faust's
 deserializer; every failure is returned as a :class:`Rejected` value (errors are data) that the
-agent turns into a dead-letter record.
+pipeline turns into a dead-letter record. What each topic may carry, and how an event of each
+kind is read (its fields, account, text and policy source), comes from ``streams.kinds``; the
+strike signals of the internal ``account.strikes`` topic are checked here too.
 """
 
 from __future__ import annotations
@@ -13,16 +15,8 @@ from typing import Any, cast
 
 import orjson
 
-from streams.records import FIELD_SPECS, FieldSpec
-
-# The event types each input topic may carry; an event without "type" gets the topic's default.
-TOPIC_EVENT_TYPES: dict[str, tuple[str, ...]] = {
-    "chat.messages": ("chat.message",),
-    "posts": ("post",),
-    "user.reports": ("user.report",),
-    "moderator.labels": ("moderator.label",),
-    "moderator.decisions": ("moderator.decision",),
-}
+from streams.kinds import BY_TYPE, TOPIC_EVENT_TYPES
+from streams.records import FieldSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +26,7 @@ class Event:
     event_type: str
     event_id: str
     account_id: str
-    text: str  # what the model scores (a post's title and body)
+    text: str  # what the model scores (streams.kinds: a post's title and body, ...)
     source: str  # the policy source: chat, post:ad, account:public, ...
     data: dict[str, Any]
 
@@ -46,8 +40,6 @@ class Rejected:
     event_id: str | None = None
 
 
-# free-text fields; every other string field (ids, a report's reason) is bounded by max_id_chars
-FREE_TEXT_FIELDS = ("text", "title")
 # how much of an offending value an error message quotes
 SHOWN_CHARS = 80
 # a strike signal's weight above this is forged (the largest real one is a confirmed report's)
@@ -91,14 +83,21 @@ def decode(
             f"event type {_shown(event_type)} on {topic}; expected {expected}",
             event_id,
         )
-    specs = FIELD_SPECS[event_type]
-    problem = _check_fields(data, specs, max_id_chars)
+    kind = BY_TYPE[event_type]
+    # free-text fields are bounded by max_text_chars below; every other string by max_id_chars
+    problem = _check_fields(data, kind.specs, max_id_chars, kind.text_fields)
     if problem is not None:
         return Rejected(problem[0], problem[1], event_id)
     assert event_id is not None  # a required str field, checked above
-    if "text" in specs and not data["text"].strip():  # reports carry no text to check
-        return Rejected("empty_text", "text is empty or only whitespace", event_id)
-    event = _event(event_type, event_id, data)
+    for name in kind.required_text:  # reports carry no text to check
+        if not data[name].strip():
+            message = "text is empty or only whitespace"
+            return Rejected(
+                "empty_text", message if name == "text" else f"{name}: {message}", event_id
+            )
+    account = data[kind.account_field] if kind.account_field is not None else ""
+    source = kind.source if isinstance(kind.source, str) else kind.source(data)
+    event = Event(event_type, event_id, account, kind.text(data), source, data)
     if len(event.text) > max_text_chars:  # a post's title counts: it is scored with the body
         return Rejected(
             "oversize_text",
@@ -179,7 +178,10 @@ def _shown(value: object) -> str:
 
 
 def _check_fields(
-    data: dict[str, Any], specs: dict[str, FieldSpec], max_id_chars: int
+    data: dict[str, Any],
+    specs: dict[str, FieldSpec],
+    max_id_chars: int,
+    free_text: tuple[str, ...] = (),
 ) -> tuple[str, str] | None:
     for name, spec in specs.items():
         if name not in data or data[name] is None:
@@ -204,29 +206,7 @@ def _check_fields(
             )
         if spec.types == (str,) and name.endswith("_id") and not value:
             return "invalid_value", f"field {name!r} is empty"
-        if isinstance(value, str) and name not in FREE_TEXT_FIELDS and len(value) > max_id_chars:
+        if isinstance(value, str) and name not in free_text and len(value) > max_id_chars:
             kind = "oversize_id" if name.endswith("_id") else "oversize_field"
             return kind, f"field {name!r} has {len(value)} characters; the limit is {max_id_chars}"
     return None
-
-
-def _event(event_type: str, event_id: str, data: dict[str, Any]) -> Event:
-    if event_type == "chat.message":
-        return Event(event_type, event_id, data["sender_id"], data["text"], "chat", data)
-    if event_type == "post":
-        title = data.get("title") or ""
-        text = f"{title}\n{data['text']}" if title else data["text"]
-        return Event(event_type, event_id, data["account_id"], text, post_source(data), data)
-    # reports and labels are not scored; the account is the one they concern. A report's schema
-    # has no text: a "text" it carries anyway is not read
-    text = data["text"] if event_type == "moderator.label" else ""
-    return Event(event_type, event_id, data.get("account_id", ""), text, event_type, data)
-
-
-def post_source(data: dict[str, Any]) -> str:
-    """The policy source of a post: ads first, then non-personal accounts, then the post kind."""
-    if data["post_kind"] == "ad":
-        return "post:ad"
-    if data["account_type"] != "personal":
-        return f"account:{data['account_type']}"
-    return f"post:{data['post_kind']}"

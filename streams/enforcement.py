@@ -11,7 +11,9 @@ an event counts as a strike once, whether it was blocked, confirmed, or both.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
+
+from streams.records import AccountAction, AccountActionKind
 
 MAX_SIGNALS = 1_000  # per account and window; beyond it a replay could count twice
 MAX_EVIDENCE = 100
@@ -92,25 +94,33 @@ def _added(items: Any, item: str) -> list[str]:
 
 def action_record(
     account: str, action: str, state: dict[str, Any], window_start: float, at: float
-) -> dict[str, Any]:
+) -> AccountAction:
     """The ``account.actions`` record for ``action``: strikes for restrict and suspend, the
     report evidence (reports, reporters, events, weights) for review."""
-    record: dict[str, Any] = {
-        "action_id": f"{account}:{action}:{int(window_start)}",
-        "account_id": account,
-        "action": action,
-        "strikes": state.get("strikes", 0.0),
-        "categories": state.get("categories", {}),
-        "evidence": state.get("evidence", []),
-        "window_start": window_start,
-        "decided_at": at,
-    }
-    if action == "review_account":
-        record.update(
-            categories=state.get("reported", {}),
-            evidence=state.get("reported_events", []),
-            report_score=state.get("report_score", 0.0),
-            reports=state.get("reports", []),
-            reporters=state.get("reporters", [])[-MAX_EVIDENCE:],
+    kind = cast(AccountActionKind, action)
+    action_id = f"{account}:{action}:{int(window_start)}"
+    strikes = float(state.get("strikes", 0.0))
+    if action != "review_account":
+        return AccountAction(
+            action_id,
+            account,
+            kind,
+            strikes,
+            dict(state.get("categories", {})),
+            tuple(state.get("evidence", ())),
+            window_start,
+            at,
         )
-    return record
+    return AccountAction(
+        action_id,
+        account,
+        kind,
+        strikes,
+        dict(state.get("reported", {})),
+        tuple(state.get("reported_events", ())),
+        window_start,
+        at,
+        report_score=float(state.get("report_score", 0.0)),
+        reports=tuple(state.get("reports", ())),
+        reporters=tuple(state.get("reporters", ())[-MAX_EVIDENCE:]),
+    )

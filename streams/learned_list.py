@@ -34,6 +34,7 @@ from models.learned import LearnedEntry, LearnedList, entry_from_record, tokens_
 from models.rules import Contacts, RuleSet, extract_contacts
 from streams import metrics, topics
 from streams.decoding import Event
+from streams.records import BlockedContact, Decision
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class LearnedHolder:
 
 def evidence_records(
     events: Sequence[Event],
-    decisions: Sequence[dict[str, Any]],
+    decisions: Sequence[Decision],
     contacts: Sequence[Contacts | None],
     counted: Sequence[bool],
 ) -> list[tuple[int, bytes, bytes]]:
@@ -121,21 +122,21 @@ def evidence_records(
     blocked event whose block is ``counted`` (not the learned list's own doing)."""
     out = []
     for i, (event, decision) in enumerate(zip(events, decisions, strict=True)):
-        if decision["action"] != "block" or not counted[i]:
+        if decision.action != "block" or not counted[i]:
             continue
         given = contacts[i]
         found = given if given is not None else extract_contacts(event.text)
-        category = (decision["triggered"] or ["fraud"])[0]
+        category = (decision.triggered or ("fraud",))[0]
         for kind, token in tokens_of(found):
-            value = {
-                "kind": "blocked_contact",
-                "token": token,
-                "token_kind": kind,
-                "account_id": event.account_id,
-                "event_id": event.event_id,
-                "category": category,
-                "at": decision["decided_at"],
-            }
+            value = BlockedContact(
+                "blocked_contact",
+                token,
+                kind,
+                event.account_id,
+                event.event_id,
+                category,
+                decision.decided_at,
+            )
             out.append((i, token.encode(), orjson.dumps(value)))
     return out
 

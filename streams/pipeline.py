@@ -1,7 +1,10 @@
 """One batch of raw Kafka messages → decisions, dead letters and strikes on their topics.
 
-The agents in ``streams.agents`` hand batches to :class:`ModerationPipeline`; it owns no Kafka
-client, only an :class:`OutputSink`, so agent tests can record what would be sent.
+Both ingest paths (``streams.batch_reader`` and the Faust agent in ``streams.agents``) hand
+batches to :class:`ModerationPipeline`; so do the agents for reports, labels and moderator
+decisions. It owns no Kafka client, only an :class:`OutputSink`, so agent tests can record what
+would be sent. Which events it scores comes from ``streams.kinds``; what it writes are the
+records of ``streams.records``.
 """
 
 from __future__ import annotations
@@ -20,15 +23,16 @@ from models.normalize import Analysis
 from streams import learned_list, metrics, moderators, reports, topics
 from streams.decide import Position, build_decisions
 from streams.decoding import Event, Rejected, check_categories, decode
+from streams.kinds import SCORED_TYPES
 from streams.learned_list import LearnedHolder
 from streams.model_holder import ModelHolder
+from streams.records import DeadLetter, Decision, StrikeSignal
 from streams.rules_holder import SHARED, RulesHolder, apply_rules
 from streams.scoring import Scorer
 
 if TYPE_CHECKING:
     from streams.sinks import OutputSink  # sinks.py imports Outgoing from here
 
-SCORED_TYPES = ("chat.message", "post")
 # A dead letter carries the raw value base64-encoded (4/3 larger): cut it here so that a dead letter
 # for an event near Kafka's 1 MB record limit is itself under that limit. The whole value stays at
 # its source position, which the dead letter records.
@@ -219,29 +223,31 @@ class ModerationPipeline:
             sources = [sources[i] for i in keep]
             scores = scores[keep]
         positions = [Position(m.topic, m.partition, m.offset) for m in sources]
-        decisions = build_decisions(serving, events, positions, scores, time.time())
+        decisions = build_decisions(
+            serving, events, positions, scores, time.time(), ruleset.version
+        )
         learned = self.learned.view(ruleset)
         evidence = apply_rules(ruleset, serving, events, scores, decisions, memo, learned)
         out.extend(Outgoing(self._contacts, key, value, sources[i]) for i, key, value in evidence)
         actions: Counter[str] = Counter()
         triggered: Counter[tuple[str, str]] = Counter()
         for decision, source in zip(decisions, sources, strict=True):
-            action = decision["action"]
+            action = decision.action
             actions[action] += 1
-            for category in decision["triggered"]:
+            for category in decision.triggered:
                 triggered[(category, action)] += 1
             out.extend(self._routed(decision, source))
-        for action, count in actions.items():
-            metrics.DECISIONS.labels(action=action).inc(count)
-        for (category, action), count in triggered.items():
-            metrics.TRIGGERED.labels(category=category, action=action).inc(count)
+        for name, count in actions.items():
+            metrics.DECISIONS.labels(action=name).inc(count)
+        for (category, name), count in triggered.items():
+            metrics.TRIGGERED.labels(category=category, action=name).inc(count)
         return out
 
-    def _routed(self, decision: dict[str, Any], source: RawMessage | None = None) -> list[Outgoing]:
+    def _routed(self, decision: Decision, source: RawMessage | None = None) -> list[Outgoing]:
         """Every decision to the decisions topic; review and block also to their queues."""
-        key = decision["account_id"].encode()
+        key = decision.account_id.encode()
         value = orjson.dumps(decision)
-        action = decision["action"]
+        action = decision.action
         if action == "allow":
             return [Outgoing(self._decisions, key, value, source)]
         if action == "review":
@@ -249,51 +255,42 @@ class ModerationPipeline:
                 Outgoing(self._decisions, key, value, source),
                 Outgoing(self._review, key, value, source),
             ]
-        strike = {
-            "signal_id": f"block:{decision['event_id']}",
-            "kind": "block",
-            "event_id": decision["event_id"],
-            "account_id": decision["account_id"],
-            "categories": decision["triggered"],
-            "weight": 1.0,
-            "at": decision["decided_at"],
-        }
         return [
             Outgoing(self._decisions, key, value, source),
             Outgoing(self._enforcement, key, value, source),
-            Outgoing(self._strikes, key, orjson.dumps(strike), source),
+            Outgoing(self._strikes, key, orjson.dumps(StrikeSignal.blocked(decision)), source),
         ]
 
     async def dead_letter(self, message: RawMessage, rejected: Rejected) -> None:
         await self.send([self._dead_letter_record(message, rejected)])
 
     def _dead_letter_record(self, message: RawMessage, rejected: Rejected) -> Outgoing:
-        """The dead letter for ``message``: compact whatever the input, so it always fits in a
+        """The dead letter for ``message`` (the one place a :class:`DeadLetter` is built): compact whatever the input, so it always fits in a
         record. Its key and raw value are cut (their sizes recorded), and so are its id and error."""
         raw = message.value or b""
         key = message.key[: self.settings.max_key_bytes] if message.key is not None else None
         error = rejected.error
         if len(error) > ERROR_CHARS:
             error = f"{error[:ERROR_CHARS]}… ({len(rejected.error)} chars)"
-        record = {
-            "source_topic": message.topic,
-            "source_partition": message.partition,
-            "source_offset": message.offset,
-            "key": base64.b64encode(key).decode() if key is not None else None,
-            "raw": base64.b64encode(raw[: self._raw_cut]).decode(),
-            "error_kind": rejected.kind,
-            "error": error,
-            "failed_at": time.time(),
-            "event_id": (
+        record = DeadLetter(
+            source_topic=message.topic,
+            source_partition=message.partition,
+            source_offset=message.offset,
+            key=base64.b64encode(key).decode() if key is not None else None,
+            raw=base64.b64encode(raw[: self._raw_cut]).decode(),
+            error_kind=rejected.kind,
+            error=error,
+            failed_at=time.time(),
+            event_id=(
                 rejected.event_id[: self.settings.max_id_chars]
                 if rejected.event_id is not None
                 else None
             ),
-            "raw_size": len(raw),
-            "raw_truncated": len(raw) > self._raw_cut,
-            "key_size": len(message.key) if message.key is not None else 0,
-            "key_truncated": key is not None and len(key) < len(message.key or b""),
-        }
+            raw_size=len(raw),
+            raw_truncated=len(raw) > self._raw_cut,
+            key_size=len(message.key) if message.key is not None else 0,
+            key_truncated=key is not None and len(key) < len(message.key or b""),
+        )
         metrics.DEAD_LETTERS.labels(kind=rejected.kind).inc()
         return Outgoing(self._dead_letter, key, orjson.dumps(record), message)
 
@@ -317,7 +314,7 @@ class ModerationPipeline:
         if isinstance(result, Rejected):
             return self._dead_letter_record(message, result)
         report = reports.report_record(result.data)
-        key = report["reporter_id"].encode()
+        key = report.reporter_id.encode()
         return Outgoing(self._reports_by_reporter, key, orjson.dumps(report), message)
 
     async def labels(self, batch: Sequence[RawMessage], key: bytes | None) -> list[dict[str, Any]]:

@@ -1,20 +1,20 @@
-"""Event and decision contracts: what flows on chatguard's topics.
+"""The records on chatguard's topics: what comes in (Faust records) and what goes out (frozen
+dataclasses). ``schemas/*.json`` is generated from them (``python -m streams.schemas schemas``).
 
-The Faust records below are the documented schema (and the source of ``schemas/*.json``). The hot
-path does not build a record per event: ``streams.decoding`` validates the decoded JSON against
-the same field specs (``FIELD_SPECS``) with plain code, which is several times cheaper, and the
-agents write decisions as JSON with the field names of :class:`Decision`.
+Incoming: the hot path does not build a record per event; ``streams.decoding`` checks the decoded
+JSON against field specs taken from these records (:func:`field_specs`, tabled per event kind in
+``streams.kinds``) with plain code, which is several times cheaper. Outgoing: each record is built
+in one place and written with ``orjson.dumps(record)``, which serializes a dataclass directly.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import faust
+
+from models.policy import Action
 
 AccountType = Literal["personal", "public", "official"]
 PostKind = Literal["moment", "article", "comment", "ad"]
@@ -85,8 +85,38 @@ class ModeratorDecision(faust.Record, serializer="json", validation=True):
     signature: str = ""
 
 
-class Decision(faust.Record, serializer="json"):
-    """What chatguard decided for one event. ``event_id`` is the key of truth for de-duplication."""
+class ProfileUpdate(faust.Record, serializer="json", validation=True):
+    """An account's new nickname and bio (``type: "profile.update"``); both are scored."""
+
+    event_id: str
+    account_id: str
+    nickname: str
+    updated_at: float
+    bio: str = ""
+
+
+# -- outputs: what chatguard writes. Frozen dataclasses, each built in the one place its docstring
+# names and serialized as it is with ``orjson.dumps(record)``, which writes the fields in order.
+# Not slotted: orjson writes a slotted dataclass field by field, 2.7x slower than one with a
+# ``__dict__`` (measured: ``benchmarks/decisions.py``), and a decision is written for every event.
+
+T = TypeVar("T")
+
+
+def assemble(record_type: type[T], fields: dict[str, Any]) -> T:
+    """A frozen record from ``fields`` (every field, in order) without the generated
+    ``__init__``, which sets each field through ``object.__setattr__``: on the hot path that
+    cost more than building and serializing the record. Equal to ``record_type(**fields)``."""
+    record = object.__new__(record_type)
+    object.__setattr__(record, "__dict__", fields)
+    return record
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What chatguard decided for one event (``moderation.decisions``, and ``.review`` /
+    ``.enforcement`` for those actions). ``event_id`` is the key of truth for de-duplication.
+    Built by ``streams.decide.build_decisions``; the rules replace it (``dataclasses.replace``)."""
 
     event_id: str
     event_type: str
@@ -94,10 +124,10 @@ class Decision(faust.Record, serializer="json"):
     source_topic: str
     source_partition: int
     source_offset: int
-    action: str  # allow / review / block
+    action: Action
     scores: dict[str, float]
-    triggered: list[str]
-    reasons: list[str]
+    triggered: tuple[str, ...]
+    reasons: tuple[str, ...]
     model_version: str
     policy_version: str
     decided_at: float
@@ -105,36 +135,231 @@ class Decision(faust.Record, serializer="json"):
     rules_version: str = ""  # the rules file applied (models.rules); reasons name rule:<id>
 
 
-class DeadLetter(faust.Record, serializer="json"):
-    """An event that could not be moderated, kept whole with the reason."""
+@dataclass(frozen=True)
+class DeadLetter:
+    """An input that could not be moderated, kept with the reason (``moderation.deadletter``).
+    Built by ``ModerationPipeline._dead_letter_record``, which cuts it to fit in one record."""
 
     source_topic: str
     source_partition: int
     source_offset: int
-    key: str | None  # base64 of the raw key
+    key: str | None  # base64 of the raw key (its first max_key_bytes bytes)
     raw: str  # base64 of the raw value (its first DEAD_LETTER_RAW_BYTES bytes)
     error_kind: str
     error: str
     failed_at: float
-    event_id: str | None = None
-    raw_size: int = 0  # bytes in the raw value
-    raw_truncated: bool = False  # the whole value stays at source_topic/partition/offset
+    event_id: str | None
+    raw_size: int  # bytes in the raw value
+    raw_truncated: bool  # the whole value stays at source_topic/partition/offset
+    key_size: int
+    key_truncated: bool
 
 
-class AccountAction(faust.Record, serializer="json"):
-    """Enforcement against an account that crossed a strike threshold, emitted once per level."""
+StrikeKind = Literal["block", "report", "confirmed"]
+
+
+@dataclass(frozen=True)
+class StrikeSignal:
+    """Evidence against an account on ``account.strikes`` (keyed by the account): a blocked
+    event, a verified user report (review evidence only) or a report a moderator confirmed.
+    ``signal_id`` makes a replayed signal count once. Built only by the classmethods below."""
+
+    signal_id: str
+    kind: StrikeKind
+    event_id: str
+    account_id: str
+    categories: tuple[str, ...]
+    weight: float
+    at: float
+    report_id: str = ""  # report, confirmed
+    reporter_id: str = ""  # report, confirmed
+    moderator_id: str = ""  # confirmed
+
+    @classmethod
+    def blocked(cls, decision: Decision) -> StrikeSignal:
+        """A blocked event: one strike, once per event."""
+        return cls(
+            f"block:{decision.event_id}",
+            "block",
+            decision.event_id,
+            decision.account_id,
+            decision.triggered,
+            1.0,
+            decision.decided_at,
+        )
+
+    @classmethod
+    def reported(
+        cls,
+        report_id: str,
+        reporter_id: str,
+        event_id: str,
+        account_id: str,
+        category: str,
+        weight: float,
+        at: float,
+    ) -> StrikeSignal:
+        """A verified, unconfirmed report, weighed by its reporter's reliability."""
+        return cls(
+            f"report:{report_id}",
+            "report",
+            event_id,
+            account_id,
+            (category,),
+            weight,
+            at,
+            report_id=report_id,
+            reporter_id=reporter_id,
+        )
+
+    @classmethod
+    def confirmed(
+        cls,
+        report_id: str,
+        reporter_id: str,
+        event_id: str,
+        account_id: str,
+        categories: tuple[str, ...],
+        weight: float,
+        moderator_id: str,
+        at: float,
+    ) -> StrikeSignal:
+        """A report a moderator confirmed: the event counts once however many reports of it are."""
+        return cls(
+            f"confirmed:{event_id}",
+            "confirmed",
+            event_id,
+            account_id,
+            categories,
+            weight,
+            at,
+            report_id=report_id,
+            reporter_id=reporter_id,
+            moderator_id=moderator_id,
+        )
+
+
+AccountActionKind = Literal["review_account", "restrict", "suspend"]
+
+
+@dataclass(frozen=True)
+class AccountAction:
+    """Enforcement against an account that crossed a strike threshold, emitted once per level
+    (``account.actions``). Built by ``streams.enforcement.action_record``."""
 
     action_id: str
     account_id: str
-    action: str  # review_account / restrict / suspend
+    action: AccountActionKind
     strikes: float
     categories: dict[str, float]  # review_account: report weights per reported category
-    evidence: list[str]  # event ids: struck events (restrict, suspend) or reported events (review)
+    evidence: tuple[str, ...]  # event ids: struck events (restrict, suspend) or reported events
     window_start: float
     decided_at: float
     report_score: float = 0.0  # review_account: the reporters' reliabilities added up
-    reports: list[str] = []  # noqa: RUF012 - review_account: the report ids
-    reporters: list[str] = []  # noqa: RUF012 - review_account: the reporters
+    reports: tuple[str, ...] = ()  # review_account: the report ids
+    reporters: tuple[str, ...] = ()  # review_account: the reporters
+
+
+@dataclass(frozen=True)
+class ModelUpdate:
+    """A worker announcing the model (``version``) or rules (``rules_version``) it switched to
+    (``model.updates``); the other version is null. Built only by the classmethods below."""
+
+    worker: str
+    switched_at: float
+    version: str | None = None
+    rules_version: str | None = None
+
+    @classmethod
+    def model(cls, worker: str, version: str, at: float) -> ModelUpdate:
+        return cls(worker, at, version=version)
+
+    @classmethod
+    def rules(cls, worker: str, rules_version: str, at: float) -> ModelUpdate:
+        return cls(worker, at, rules_version=rules_version)
+
+
+@dataclass(frozen=True)
+class ReporterStats:
+    """One reporter's record (``reporter.stats``), on every change. Built by
+    ``streams.reporters.stats_record``."""
+
+    reporter_id: str
+    reports: int
+    confirmed: int
+    rejected: int
+    reliability: float  # (confirmed + 1) / (confirmed + rejected + 2)
+    updated_at: float
+
+
+# -- internal hops: records the worker writes for itself, keyed for the next table's partition
+
+
+@dataclass(frozen=True)
+class SeenEvents:
+    """Moderated events and their accounts (``events.by_id``), one record per partition and
+    batch, for the recent-events table that reports are checked against. Built by
+    ``streams.reports.seen_records``."""
+
+    kind: Literal["seen"]
+    events: tuple[tuple[str, str], ...]  # (event_id, account_id)
+    at: float
+
+
+@dataclass(frozen=True)
+class ReportRecord:
+    """A validated user report on its way to be weighed (``reports.by_reporter``, keyed by
+    reporter); the user's ``confirmed`` claim is dropped. Built by
+    ``streams.reports.report_record``."""
+
+    kind: Literal["report"]
+    report_id: str
+    reporter_id: str
+    event_id: str
+    account_id: str
+    reason: str
+    category: str  # the reason mapped onto the taxonomy, or "other"
+    reported_at: float
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    """A moderator's outcome for a report, for its reporter's record (``reports.by_reporter``).
+    Built by ``streams.reports.outcome_record``."""
+
+    kind: Literal["outcome"]
+    report_id: str
+    reporter_id: str
+    outcome: Literal["confirm", "reject"]
+
+
+@dataclass(frozen=True)
+class BlockedContact:
+    """A contact token in a blocked event (``contacts.blocked``, keyed by the token): evidence
+    for the learned list. Built by ``streams.learned_list.evidence_records``."""
+
+    kind: Literal["blocked_contact"]
+    token: str
+    token_kind: str
+    account_id: str
+    event_id: str
+    category: str
+    at: float
+
+
+# every output record, by the name of its schema file (schemas/<name>.schema.json)
+OUTPUT_RECORDS: dict[str, type] = {
+    "decision": Decision,
+    "dead_letter": DeadLetter,
+    "strike_signal": StrikeSignal,
+    "account_action": AccountAction,
+    "model_update": ModelUpdate,
+    "reporter_stats": ReporterStats,
+    "seen_events": SeenEvents,
+    "report_record": ReportRecord,
+    "report_outcome": ReportOutcome,
+    "blocked_contact": BlockedContact,
+}
 
 
 @dataclass(frozen=True)
@@ -147,7 +372,7 @@ class FieldSpec:
     item_type: type | None = None
 
 
-def _spec(
+def field_specs(
     record: type[faust.Record], choices: dict[str, tuple[str, ...]] | None = None
 ) -> dict[str, FieldSpec]:
     """Field specs from a record's annotations, so the record stays the one source of truth."""
@@ -166,65 +391,3 @@ def _spec(
             types = (origin,)
         specs[name] = FieldSpec(types, name not in defaults, choices.get(name, ()), item)
     return specs
-
-
-EVENT_TYPES: dict[str, type[faust.Record]] = {
-    "chat.message": ChatMessage,
-    "post": Post,
-    "user.report": UserReport,
-    "moderator.label": ModeratorLabel,
-    "moderator.decision": ModeratorDecision,
-}
-FIELD_SPECS: dict[str, dict[str, FieldSpec]] = {
-    "chat.message": _spec(ChatMessage),
-    "post": _spec(Post, {"account_type": ACCOUNT_TYPES, "post_kind": POST_KINDS}),
-    "user.report": _spec(UserReport),
-    "moderator.label": _spec(ModeratorLabel),
-    "moderator.decision": _spec(ModeratorDecision, {"outcome": ("confirm", "reject")}),
-}
-
-
-def json_schema(event_type: str) -> dict[str, Any]:
-    """A JSON Schema (draft 2020-12) for one incoming event type."""
-    names = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array"}
-    properties: dict[str, Any] = {"type": {"const": event_type}}
-    required = []
-    for name, spec in FIELD_SPECS[event_type].items():
-        kinds = sorted(
-            {names[t] for t in spec.types if t in names}
-            - ({"integer"} if float in spec.types else set())
-        )
-        prop: dict[str, Any] = {"type": kinds[0] if len(kinds) == 1 else kinds}
-        if spec.item_type is not None:
-            prop["items"] = {"type": names[spec.item_type]}
-        if spec.choices:
-            prop["enum"] = list(spec.choices)
-        if name == "text":
-            prop["minLength"] = 1
-        properties[name] = prop
-        if spec.required:
-            required.append(name)
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": EVENT_TYPES[event_type].__name__,
-        "description": (EVENT_TYPES[event_type].__doc__ or "").strip(),
-        "type": "object",
-        "properties": properties,
-        "required": required,
-    }
-
-
-def write_schemas(folder: Path) -> list[Path]:
-    """Write ``schemas/<type>.json`` for every incoming event type."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for event_type in EVENT_TYPES:
-        path = folder / f"{event_type}.schema.json"
-        path.write_text(json.dumps(json_schema(event_type), indent=2, ensure_ascii=False) + "\n")
-        written.append(path)
-    return written
-
-
-if __name__ == "__main__":  # python -m streams.records schemas/
-    for written_path in write_schemas(Path(sys.argv[1] if len(sys.argv) > 1 else "schemas")):
-        print(written_path)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from streams.records import ReporterStats
+
 Outcome = Literal["confirm", "reject"]
 OUTCOMES: tuple[str, ...] = ("confirm", "reject")
 MAX_DECIDED = 1_000  # report ids kept per reporter to recognise a replayed outcome
@@ -43,13 +45,13 @@ def apply_outcome(stats: dict[str, Any], report_id: str, outcome: str) -> dict[s
     }
 
 
-def stats_record(reporter_id: str, stats: dict[str, Any], at: float) -> dict[str, Any]:
+def stats_record(reporter_id: str, stats: dict[str, Any], at: float) -> ReporterStats:
     """The ``reporter.stats`` record of one reporter."""
-    return {
-        "reporter_id": reporter_id,
-        "reports": int(stats.get("reports", 0)),
-        "confirmed": int(stats.get("confirmed", 0)),
-        "rejected": int(stats.get("rejected", 0)),
-        "reliability": round(reliability(stats), 4),
-        "updated_at": at,
-    }
+    return ReporterStats(
+        reporter_id,
+        int(stats.get("reports", 0)),
+        int(stats.get("confirmed", 0)),
+        int(stats.get("rejected", 0)),
+        round(reliability(stats), 4),
+        at,
+    )

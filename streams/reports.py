@@ -21,6 +21,7 @@ from aiokafka.partitioner import murmur2
 
 from models.taxonomy import TAXONOMY
 from streams.decoding import Rejected
+from streams.records import ReportOutcome, ReportRecord, SeenEvents, StrikeSignal
 
 # a reason the taxonomy does not know: review evidence only, never an enforcement category
 UNMAPPED = "other"
@@ -66,23 +67,23 @@ def seen_records(
     for event_id, account in events:
         groups[(murmur2(event_id.encode()) & 0x7FFFFFFF) % partitions].append((event_id, account))
     return [
-        (group[0][0].encode(), orjson.dumps({"kind": "seen", "events": group, "at": at}))
+        (group[0][0].encode(), orjson.dumps(SeenEvents("seen", tuple(group), at)))
         for group in groups.values()
     ]
 
 
-def report_record(data: dict[str, Any]) -> dict[str, Any]:
+def report_record(data: dict[str, Any]) -> ReportRecord:
     """A validated user report, reduced to what the next hops need; ``confirmed`` is dropped."""
-    return {
-        "kind": "report",
-        "report_id": data["report_id"],
-        "reporter_id": data["reporter_id"],
-        "event_id": data["event_id"],
-        "account_id": data["account_id"],
-        "reason": data["reason"],
-        "category": category_for(data["reason"]),
-        "reported_at": data["reported_at"],
-    }
+    return ReportRecord(
+        "report",
+        data["report_id"],
+        data["reporter_id"],
+        data["event_id"],
+        data["account_id"],
+        data["reason"],
+        category_for(data["reason"]),
+        data["reported_at"],
+    )
 
 
 def check_report(report: dict[str, Any], seen_account: str | None) -> Rejected | None:
@@ -104,50 +105,42 @@ def check_report(report: dict[str, Any], seen_account: str | None) -> Rejected |
     return None
 
 
-def report_strike(report: dict[str, Any], weight: float) -> dict[str, Any]:
+def report_strike(report: dict[str, Any], weight: float) -> StrikeSignal:
     """The strike signal of a verified, unconfirmed report: review evidence, weighed by its
     reporter's reliability."""
-    return {
-        "signal_id": f"report:{report['report_id']}",
-        "kind": "report",
-        "report_id": report["report_id"],
-        "reporter_id": report["reporter_id"],
-        "event_id": report["event_id"],
-        "account_id": report["account_id"],
-        "categories": [report["category"]],
-        "weight": weight,
-        "at": report["reported_at"],
-    }
+    return StrikeSignal.reported(
+        report["report_id"],
+        report["reporter_id"],
+        report["event_id"],
+        report["account_id"],
+        report["category"],
+        weight,
+        report["reported_at"],
+    )
 
 
-def confirmed_strike(decision: dict[str, Any], weight: float) -> dict[str, Any]:
-    """The strike signal of a report a moderator confirmed; an event counts once however many
-    reports of it are confirmed."""
+def confirmed_strike(decision: dict[str, Any], weight: float) -> StrikeSignal:
+    """The strike signal of a report a moderator confirmed, its reasons mapped onto the taxonomy."""
     categories = sorted(
         {category_for(c) for c in decision.get("categories") or [decision["reason"]]} - {UNMAPPED}
     )
-    return {
-        "signal_id": f"confirmed:{decision['event_id']}",
-        "kind": "confirmed",
-        "report_id": decision["report_id"],
-        "reporter_id": decision["reporter_id"],
-        "event_id": decision["event_id"],
-        "account_id": decision["account_id"],
-        "categories": categories,
-        "weight": weight,
-        "moderator_id": decision["moderator_id"],
-        "at": decision["decided_at"],
-    }
+    return StrikeSignal.confirmed(
+        decision["report_id"],
+        decision["reporter_id"],
+        decision["event_id"],
+        decision["account_id"],
+        tuple(categories),
+        weight,
+        decision["moderator_id"],
+        decision["decided_at"],
+    )
 
 
-def outcome_record(decision: dict[str, Any]) -> dict[str, Any]:
+def outcome_record(decision: dict[str, Any]) -> ReportOutcome:
     """What a moderator's decision on a report tells about its reporter."""
-    return {
-        "kind": "outcome",
-        "report_id": decision["report_id"],
-        "reporter_id": decision["reporter_id"],
-        "outcome": decision["outcome"],
-    }
+    return ReportOutcome(
+        "outcome", decision["report_id"], decision["reporter_id"], decision["outcome"]
+    )
 
 
 def seen_entries(record: dict[str, Any]) -> Sequence[tuple[str, str]]:

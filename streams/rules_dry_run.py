@@ -90,7 +90,7 @@ def dry_run(ruleset: RuleSet, serving: ServingModel, rows: Sequence[Row]) -> Dry
             )
             stats.relevant += wanted
     for row, before, after in zip(rows, baseline, with_rules, strict=True):
-        fired = [r.removeprefix("rule:") for r in after["reasons"] if r.startswith("rule:")]
+        fired = [r.removeprefix("rule:") for r in after.reasons if r.startswith("rule:")]
         for rule_id in fired:
             rule = next(r for r in ruleset.rules if r.id == rule_id)
             stats = report.per_rule[rule_id]
@@ -99,8 +99,8 @@ def dry_run(ruleset: RuleSet, serving: ServingModel, rows: Sequence[Row]) -> Dry
                 (not row.positives) if rule.action == "allow" else rule.category in row.positives
             )
             stats.true_hits += right
-        if before["action"] != after["action"]:
-            report.changes[f"{before['action']}→{after['action']}"] += 1
+        if before.action != after.action:
+            report.changes[f"{before.action}→{after.action}"] += 1
     return report
 
 

@@ -25,8 +25,8 @@ import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import orjson
@@ -35,6 +35,7 @@ from chatguard.settings import Settings
 from models.errors import ModelError, SignatureInvalid, SignatureMissing
 from models.learned import LearnedList
 from models.normalize import Analysis
+from models.policy import Action
 from models.rules import (
     EMPTY,
     Contacts,
@@ -51,6 +52,7 @@ from streams import kafka_options, metrics, topics
 from streams.decoding import Event
 from streams.learned_list import evidence_records
 from streams.model_holder import ServingModel
+from streams.records import Decision
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -216,18 +218,20 @@ def apply_rules(
     serving: ServingModel,
     events: Sequence[Event],
     scores: np.ndarray,
-    decisions: list[dict[str, Any]],
+    decisions: list[Decision],
     memo: Mapping[str, Analysis] | None = None,
     learned: LearnedList | None = None,
 ) -> list[tuple[int, bytes, bytes]]:
     """Stamp ``rules_version`` on every decision and apply the rules and the learned list that
-    fire (in place); the learned list's evidence records (``streams.learned_list``).
+    fire (replacing the decisions in ``decisions``: they are frozen); the learned list's evidence
+    records (``streams.learned_list``).
 
     ``memo`` holds the normalized texts scoring computed (``score_events``): the rules match on
     them rather than normalizing each text again (a text missing from it is normalized here)."""
     version = ruleset.version
-    for decision in decisions:
-        decision["rules_version"] = version
+    for i, decision in enumerate(decisions):
+        if decision.rules_version != version:  # the pipeline builds them with it already
+            decisions[i] = replace(decision, rules_version=version)
     learned = learned if learned else None
     if not len(ruleset) and learned is None:
         none: list[Contacts | None] = [None] * len(events)
@@ -236,7 +240,7 @@ def apply_rules(
     now = time.time()
     found: list[Contacts | None] = []
     counted: list[bool] = []
-    for event, row, decision in zip(events, scores, decisions, strict=True):
+    for i, (event, row) in enumerate(zip(events, scores, strict=True)):
         analysis = memo.get(event.text) if memo is not None else None
         contacts = None
         if ruleset.needs_contacts or learned is not None:
@@ -255,15 +259,22 @@ def apply_rules(
             contacts,
         )
         if fired:
-            _apply_fired(serving, event, row, decision, fired)
+            decisions[i] = _apply_fired(serving, event, row, decisions[i], fired)
+        decision = decisions[i]
         # a block the learned list alone made is not evidence: an entry cannot feed itself
-        counted.append(decision["action"] == "block")
+        counted.append(decision.action == "block")
         hits = learned.match(contacts, now) if learned is not None and contacts is not None else []
         if hits and not any(rule.action == "allow" for rule in fired):
-            if decision["action"] != "block":
-                decision["triggered"] = list(dict.fromkeys(e.category for e in hits))
-            decision["action"] = "block"
-            decision["reasons"] = [*decision["reasons"], *(e.reason() for e in hits)]
+            decisions[i] = replace(
+                decision,
+                action="block",
+                triggered=(
+                    decision.triggered
+                    if decision.action == "block"
+                    else tuple(dict.fromkeys(e.category for e in hits))
+                ),
+                reasons=(*decision.reasons, *(e.reason() for e in hits)),
+            )
             metrics.LEARNED_HITS.inc(len(hits))
     return evidence_records(events, decisions, found, counted)
 
@@ -272,33 +283,38 @@ def _apply_fired(
     serving: ServingModel,
     event: Event,
     row: np.ndarray,
-    decision: dict[str, Any],
+    decision: Decision,
     fired: list[Rule],
-) -> None:
-    """Apply the rules that fired for one event to its decision (in place)."""
+) -> Decision:
+    """``decision`` with the rules that fired for its event applied."""
     labels = serving.model.labels
     _, _, deltas = combine("allow", fired)
-    verdict_action, triggered = decision["action"], list(decision["triggered"])
+    verdict_action, triggered = decision.action, decision.triggered
+    scores, verdict_reasons = decision.scores, decision.reasons
     if deltas:
         adjusted = row.copy()
         for i, label in enumerate(labels):
             adjusted[i] = min(1.0, max(0.0, float(adjusted[i]) + deltas.get(label, 0.0)))
         verdict = serving.policy.decide_batch(adjusted[None, :], [event.source])[0]
-        verdict_action, triggered = verdict.action, list(verdict.triggered)
-        decision["scores"] = dict(zip(labels, np.round(adjusted, 4).tolist(), strict=True))
-        decision["reasons"] = list(verdict.reasons)
+        verdict_action, triggered = verdict.action, verdict.triggered
+        scores = dict(zip(labels, np.round(adjusted, 4).tolist(), strict=True))
+        verdict_reasons = verdict.reasons
     action, reasons, _ = combine(verdict_action, fired)
     if action == "allow":
-        triggered = []
+        triggered = ()
     elif action != verdict_action:
-        triggered = list(
+        triggered = tuple(
             dict.fromkeys(r.category for r in fired if r.action in ("block", "review"))
         )
-    decision["action"] = action
-    decision["triggered"] = triggered
-    decision["reasons"] = [*decision["reasons"], *reasons]
     for rule in fired:
         metrics.RULE_HITS.labels(rule=rule.id, effect=rule.action).inc()
+    return replace(
+        decision,
+        action=cast(Action, action),
+        scores=scores,
+        triggered=triggered,
+        reasons=(*verdict_reasons, *reasons),
+    )
 
 
 # -- the topic ---------------------------------------------------------------------------------------

@@ -7,14 +7,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from chatguard.settings import Settings
-from streams import kafka_options
+from streams import kafka_options, kinds
 
-# inputs
-CHAT_MESSAGES = "chat.messages"
-POSTS = "posts"
-USER_REPORTS = "user.reports"
-MODERATOR_LABELS = "moderator.labels"
-MODERATOR_DECISIONS = "moderator.decisions"  # signed confirm / reject of user reports
+# inputs: one per event kind (the table in streams.kinds); named here for the code that needs one
+CHAT_MESSAGES = kinds.topic_of("chat.message")
+POSTS = kinds.topic_of("post")
+USER_REPORTS = kinds.topic_of("user.report")
+MODERATOR_LABELS = kinds.topic_of("moderator.label")
+MODERATOR_DECISIONS = kinds.topic_of("moderator.decision")  # signed confirm / reject of reports
 # outputs
 DECISIONS = "moderation.decisions"
 REVIEW = "moderation.review"
@@ -36,7 +36,7 @@ LEARNED = "moderation.learned"
 # internal: contact tokens of blocked events keyed by token, the learned list's evidence
 CONTACTS_BLOCKED = "contacts.blocked"
 
-INPUTS = (CHAT_MESSAGES, POSTS, USER_REPORTS, MODERATOR_LABELS, MODERATOR_DECISIONS)
+INPUTS = kinds.INPUT_TOPICS
 OUTPUTS = (
     DECISIONS,
     REVIEW,

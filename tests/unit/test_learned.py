@@ -139,10 +139,10 @@ def test_learned_entries_block_new_wording_and_only_other_blocks_are_evidence(
     decisions = build_decisions(serving, events, positions, scores, 0.0)
     evidence = apply_rules(ruleset, serving, events, scores, decisions, None, learned)
     learned_block, rule_block, plain, allowed = decisions
-    assert learned_block["action"] == "block" and learned_block["triggered"] == ["fraud"]
-    assert "learned:evil-pay.top" in learned_block["reasons"]
-    assert rule_block["action"] == "block" and plain["action"] == "allow"
-    assert allowed["action"] == "allow" and "learned:partner.com" not in allowed["reasons"]
+    assert learned_block.action == "block" and learned_block.triggered == ("fraud",)
+    assert "learned:evil-pay.top" in learned_block.reasons
+    assert rule_block.action == "block" and plain.action == "allow"
+    assert allowed.action == "allow" and "learned:partner.com" not in allowed.reasons
     # the rule's block teaches fresh-scam.top; the learned list's own block teaches nothing
     assert [(i, key) for i, key, _ in evidence] == [(1, b"fresh-scam.top")]
     record = orjson.loads(evidence[0][2])

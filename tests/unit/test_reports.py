@@ -3,12 +3,14 @@ unconfirmed reports lead at most to review while confirmed ones strike."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 import pytest
 
 from streams.enforcement import action_record, apply_strike
+from streams.records import ReporterStats, StrikeSignal
 from streams.reporters import apply_outcome, count_report, reliability, stats_record
 from streams.reports import (
     UNMAPPED,
@@ -35,10 +37,18 @@ def user_report(n: int, *, reporter: str | None = None, reason: str = "fraud") -
     }
 
 
-def run(strikes: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+def wire(record: object) -> dict[str, Any]:
+    """``record`` as the next hop reads it from its topic."""
+    value: dict[str, Any] = orjson.loads(orjson.dumps(record))
+    return value
+
+
+def run(strikes: Sequence[StrikeSignal | dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+    """Feed ``strikes`` to the strikes table's rule as the enforcement agent reads them: JSON."""
     state: dict[str, Any] = {}
     actions = []
-    for strike in strikes:
+    for signal in strikes:
+        strike = orjson.loads(orjson.dumps(signal))
         state, action = apply_strike(state, strike, restrict_at=3, suspend_at=6, review_at=1.0)
         if action is not None:
             actions.append(action)
@@ -62,12 +72,12 @@ def test_reasons_map_onto_the_taxonomy(reason: str, category: str) -> None:
 
 
 def test_a_report_record_drops_the_users_confirmed_claim() -> None:
-    record = report_record(user_report(1, reason="spam"))
+    record = wire(report_record(user_report(1, reason="spam")))
     assert "confirmed" not in record and record["category"] == "spam"
 
 
 def test_a_report_counts_only_for_a_seen_event_of_the_named_account() -> None:
-    report = report_record(user_report(1))
+    report = wire(report_record(user_report(1)))
     assert check_report(report, "acct-x") is None
     unseen = check_report(report, None)
     assert unseen is not None and unseen.kind == "unknown_event"
@@ -107,31 +117,24 @@ def test_an_outcome_counts_once_per_report() -> None:
     assert apply_outcome(stats, "r2", "maybe") is stats
     stats = count_report(count_report(stats))
     record = stats_record("u1", stats, at=3.0)
-    assert record == {
-        "reporter_id": "u1",
-        "reports": 2,
-        "confirmed": 1,
-        "rejected": 0,
-        "reliability": round(2 / 3, 4),
-        "updated_at": 3.0,
-    }
+    assert record == ReporterStats("u1", 2, 1, 0, round(2 / 3, 4), 3.0)
 
 
 def test_twelve_reporters_put_an_account_into_review_once_and_never_restrict() -> None:
-    strikes = [report_strike(report_record(user_report(i)), 0.5) for i in range(12)]
+    strikes = [report_strike(wire(report_record(user_report(i))), 0.5) for i in range(12)]
     state, actions = run(strikes)
     assert actions == ["review_account"]
     assert state.get("strikes", 0.0) == 0.0 and state["report_score"] == 6.0
     record = action_record("acct-x", "review_account", state, 0.0, 1.0)
-    assert record["reports"] == [f"r{i}" for i in range(12)]
-    assert record["reporters"] == [f"reporter-{i}" for i in range(12)]
-    assert record["evidence"] == [f"evt-{i}" for i in range(12)]
-    assert record["categories"] == {"fraud": 6.0}
+    assert record.reports == tuple(f"r{i}" for i in range(12))
+    assert record.reporters == tuple(f"reporter-{i}" for i in range(12))
+    assert record.evidence == tuple(f"evt-{i}" for i in range(12))
+    assert record.categories == {"fraud": 6.0}
 
 
 def test_one_reporter_counts_once_per_account_however_many_report_ids() -> None:
     strikes = [
-        report_strike(report_record(user_report(i, reporter="sock")), 0.5) for i in range(12)
+        report_strike(wire(report_record(user_report(i, reporter="sock"))), 0.5) for i in range(12)
     ]
     state, actions = run(strikes)
     assert actions == [] and state["report_score"] == 0.5 and state["reporters"] == ["sock"]
@@ -139,10 +142,10 @@ def test_one_reporter_counts_once_per_account_however_many_report_ids() -> None:
 
 def test_unreliable_reporters_weigh_less() -> None:
     weight = reliability({"rejected": 10})  # 1/12
-    strikes = [report_strike(report_record(user_report(i)), weight) for i in range(11)]
+    strikes = [report_strike(wire(report_record(user_report(i))), weight) for i in range(11)]
     _, actions = run(strikes)
     assert actions == []  # 11 reporters whose reports keep being rejected: under 1.0
-    _, actions = run([*strikes, report_strike(report_record(user_report(99)), 0.5)])
+    _, actions = run([*strikes, report_strike(wire(report_record(user_report(99))), 0.5)])
     assert actions == ["review_account"]  # one new reporter more tips it
 
 
@@ -158,7 +161,7 @@ def decision(n: int, *, event: str | None = None, categories: list[str] | None =
 
 
 def test_confirmed_reports_strike_and_restrict_once_even_after_review() -> None:
-    reports = [report_strike(report_record(user_report(i)), 0.5) for i in range(2)]
+    reports = [report_strike(wire(report_record(user_report(i))), 0.5) for i in range(2)]
     confirmed = [confirmed_strike(decision(i), 1.0) for i in range(4)]
     state, actions = run([*reports, *confirmed])
     assert actions == ["review_account", "restrict"]
@@ -185,6 +188,6 @@ def test_an_event_counts_once_however_it_is_struck() -> None:
 
 def test_made_up_reasons_never_become_enforcement_categories() -> None:
     strike = confirmed_strike({**decision(1), "reason": "drop table accounts"}, 1.0)
-    assert strike["categories"] == []
+    assert strike.categories == ()
     strike = confirmed_strike(decision(2, categories=["scam", "nonsense"]), 1.0)
-    assert strike["categories"] == ["fraud"]
+    assert strike.categories == ("fraud",)

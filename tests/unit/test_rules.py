@@ -32,6 +32,7 @@ from streams import metrics
 from streams.decide import Position, build_decisions, score_events
 from streams.decoding import Event
 from streams.model_holder import ServingModel
+from streams.records import Decision
 from streams.rules_dry_run import Row, dry_run
 from streams.rules_holder import (
     PublishedRules,
@@ -319,7 +320,9 @@ def serving(default_model_registry: ModelRegistry) -> ServingModel:
     return ServingModel(model, Policy.from_model(model, None))
 
 
-def _decide(serving: ServingModel, ruleset: RuleSet, texts: list[tuple[str, str]]) -> list[dict]:
+def _decide(
+    serving: ServingModel, ruleset: RuleSet, texts: list[tuple[str, str]]
+) -> list[Decision]:
     events = [
         Event("chat.message", f"e{i}", "a", text, source, {})
         for i, (text, source) in enumerate(texts)
@@ -344,12 +347,12 @@ def test_decisions_carry_the_rules_version_and_name_the_rules_that_fired(
             ("great prices at https://partner-shop.com, casino bonus", "post:ad"),
         ],
     )
-    assert {d["rules_version"] for d in (plain, listed, allowed)} == {"2026-11-30.1"}
-    assert plain["action"] == "allow" and not any(r.startswith("rule:") for r in plain["reasons"])
-    assert listed["action"] == "block" and "rule:casino-terms" in listed["reasons"]
-    assert listed["triggered"] == ["gambling"]
-    assert allowed["action"] == "allow" and "rule:partner-shop" in allowed["reasons"]
-    assert allowed["triggered"] == []
+    assert {d.rules_version for d in (plain, listed, allowed)} == {"2026-11-30.1"}
+    assert plain.action == "allow" and not any(r.startswith("rule:") for r in plain.reasons)
+    assert listed.action == "block" and "rule:casino-terms" in listed.reasons
+    assert listed.triggered == ("gambling",)
+    assert allowed.action == "allow" and "rule:partner-shop" in allowed.reasons
+    assert allowed.triggered == ()
 
 
 def test_rules_read_the_normalized_text_scoring_computed(
@@ -370,8 +373,8 @@ def test_rules_read_the_normalized_text_scoring_computed(
     positions = [Position("chat.messages", 0, i) for i in range(len(events))]
     decisions = build_decisions(serving, events, positions, scores, 0.0)
     apply_rules(ruleset, serving, events, scores, decisions, memo)
-    assert "rule:casino-terms" in decisions[0]["reasons"] and decisions[0]["action"] == "block"
-    assert decisions[1]["action"] == "allow"
+    assert "rule:casino-terms" in decisions[0].reasons and decisions[0].action == "block"
+    assert decisions[1].action == "allow"
 
 
 def test_a_score_effect_moves_the_score_and_the_policy_decides_on_it(
@@ -380,11 +383,11 @@ def test_a_score_effect_moves_the_score_and_the_policy_decides_on_it(
     text = "hello, your claim code 123456 is ready"
     (without,) = _decide(serving, load_rules("version: empty\nrules: []\n"), [(text, "chat")])
     (with_rule,) = _decide(serving, ruleset, [(text, "chat")])
-    assert with_rule["scores"]["fraud"] == pytest.approx(
-        min(1.0, without["scores"]["fraud"] + 0.5), abs=1e-3
+    assert with_rule.scores["fraud"] == pytest.approx(
+        min(1.0, without.scores["fraud"] + 0.5), abs=1e-3
     )
-    assert "rule:claim-code" in with_rule["reasons"]
-    assert without["rules_version"] == "empty"
+    assert "rule:claim-code" in with_rule.reasons
+    assert without.rules_version == "empty"
 
 
 def _signed(record: PublishedRules, key: Ed25519PrivateKey) -> bytes:
@@ -462,13 +465,17 @@ def test_dry_run_counts_hits_precision_recall_and_changed_decisions(serving: Ser
     assert all(k.endswith("→block") for k in report.changes)
 
 
-def test_tail_prints_a_rules_announcement() -> None:
-    from devtools.tail import format_record
+def test_tail_prints_model_and_rules_announcements() -> None:
+    import dataclasses
 
-    line = format_record(
-        "model.updates", {"worker": "host:1", "rules_version": "v7", "switched_at": 0.0}
-    )
-    assert line == "RULES   host:1 now serves v7"
+    from devtools.tail import format_record
+    from streams.records import ModelUpdate
+
+    def line(update: ModelUpdate) -> str:  # as it is on the topic: both keys, one of them null
+        return format_record("model.updates", dataclasses.asdict(update))
+
+    assert line(ModelUpdate.rules("host:1", "v7", 0.0)) == "RULES   host:1 now serves v7"
+    assert line(ModelUpdate.model("host:1", "m3", 0.0)) == "MODEL   host:1 now serves m3"
 
 
 def test_rules_test_and_show_commands_print_per_rule_figures(
