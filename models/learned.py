@@ -160,20 +160,3 @@ def entry_from_record(data: object, now: float, ttl_s: float) -> LearnedEntry:
 
 
 _CATEGORY_OK = frozenset(TAXONOMY)
-
-
-def learned_record(
-    token: str, kind: str, category: str, state: Mapping[str, Any], now: float, ttl_s: float
-) -> dict[str, Any]:
-    """The record that teaches every worker a token."""
-    events, accounts = evidence(state)
-    return {
-        "kind": "learned_contact",
-        "token": token,
-        "token_kind": kind,
-        "category": category,
-        "learned_at": now,
-        "expires_at": now + ttl_s,
-        "events": events,
-        "accounts": accounts,
-    }

@@ -31,7 +31,7 @@ from faust.types import AgentT, EventT, StreamT, TopicT
 
 from chatguard.settings import Settings
 from models.learned import KINDS as LEARNED_KINDS
-from models.learned import learned_record, observe, valid_token
+from models.learned import evidence, observe, valid_token
 from streams import kinds, metrics, topics
 from streams.app import create_app
 from streams.batch_reader import BatchReader
@@ -43,7 +43,7 @@ from streams.logs import limit_repeated_warnings, use_json_logs
 from streams.model_holder import ModelHolder
 from streams.moderators import moderator_key
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage, internal_error
-from streams.records import ModelUpdate
+from streams.records import LearnedContact, ModelUpdate, WeighedReport
 from streams.reporters import apply_outcome, count_report, reliability, stats_record
 from streams.reports import check_report, report_strike, seen_entries
 from streams.rules_holder import RulesHolder
@@ -339,7 +339,7 @@ class Worker:
                 return out
         else:
             new_stats = count_report(stats)
-            weighed = {**record, "weight": reliability(stats)}
+            weighed = WeighedReport.of(record, reliability(stats))
             by_event = settings.topic(topics.EVENTS_BY_ID)
             out.append(Outgoing(by_event, record["event_id"].encode(), orjson.dumps(weighed), raw))
         self.reporters_table[reporter] = new_stats
@@ -420,10 +420,15 @@ class Worker:
         )
         out = []
         if ready and float(state.get("learned_until", 0.0)) <= now + settings.learn_ttl_s / 2:
-            learned = learned_record(
-                token, str(kind), str(record.get("category")), state, now, settings.learn_ttl_s
+            learned = LearnedContact.teach(
+                token,
+                str(kind),
+                str(record.get("category")),
+                evidence(state),
+                now,
+                settings.learn_ttl_s,
             )
-            state["learned_until"] = learned["expires_at"]
+            state["learned_until"] = learned.expires_at
             learned_topic = settings.topic(topics.LEARNED)
             out.append(Outgoing(learned_topic, token.encode(), orjson.dumps(learned), raw))
             metrics.LEARNED_TOKENS.inc()

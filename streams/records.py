@@ -9,6 +9,7 @@ in one place and written with ``orjson.dumps(record)``, which serializes a datac
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -323,6 +324,22 @@ class ReportRecord:
 
 
 @dataclass(frozen=True)
+class WeighedReport(ReportRecord):
+    """A report weighed by its reporter's reliability (``events.by_id``, keyed by event), to be
+    checked against the recent-events table. Built by :meth:`of`."""
+
+    weight: float  # the reporter's reliability when the report arrived
+
+    @classmethod
+    def of(cls, report: ReportRecord | dict[str, Any], weight: float) -> WeighedReport:
+        """``report`` (the record, or as read back from its topic) with ``weight``; fields
+        that are not a report's are left behind."""
+        fields = report if isinstance(report, dict) else dataclasses.asdict(report)
+        names = [f.name for f in dataclasses.fields(ReportRecord)]
+        return cls(**{name: fields[name] for name in names}, weight=weight)
+
+
+@dataclass(frozen=True)
 class ReportOutcome:
     """A moderator's outcome for a report, for its reporter's record (``reports.by_reporter``).
     Built by ``streams.reports.outcome_record``."""
@@ -347,6 +364,36 @@ class BlockedContact:
     at: float
 
 
+@dataclass(frozen=True)
+class LearnedContact:
+    """A contact token every worker blocks until ``expires_at`` (``moderation.learned``,
+    compacted, keyed by the token), learned from blocked events. Built by :meth:`teach`."""
+
+    kind: Literal["learned_contact"]
+    token: str
+    token_kind: str
+    category: str
+    learned_at: float
+    expires_at: float
+    events: int  # blocked events that carried it in the window
+    accounts: int  # distinct accounts that sent them
+
+    @classmethod
+    def teach(
+        cls,
+        token: str,
+        token_kind: str,
+        category: str,
+        evidence: tuple[int, int],
+        now: float,
+        ttl_s: float,
+    ) -> LearnedContact:
+        events, accounts = evidence
+        return cls(
+            "learned_contact", token, token_kind, category, now, now + ttl_s, events, accounts
+        )
+
+
 # every output record, by the name of its schema file (schemas/<name>.schema.json)
 OUTPUT_RECORDS: dict[str, type] = {
     "decision": Decision,
@@ -359,6 +406,8 @@ OUTPUT_RECORDS: dict[str, type] = {
     "report_record": ReportRecord,
     "report_outcome": ReportOutcome,
     "blocked_contact": BlockedContact,
+    "weighed_report": WeighedReport,
+    "learned_contact": LearnedContact,
 }
 
 

@@ -23,7 +23,13 @@ from streams.decoding import Event, Rejected, decode
 from streams.enforcement import action_record, apply_strike
 from streams.model_holder import ModelHolder, ServingModel
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
-from streams.records import Decision, ModelUpdate, StrikeSignal
+from streams.records import (
+    Decision,
+    LearnedContact,
+    ModelUpdate,
+    StrikeSignal,
+    WeighedReport,
+)
 from streams.reporters import count_report, stats_record
 from streams.reports import report_record, report_strike
 from streams.schemas import all_schemas, render
@@ -222,6 +228,12 @@ def test_outputs_built_outside_the_pipeline_validate_against_their_schemas() -> 
     assert_valid("reporter_stats", stats_record("rep-1", count_report({}), 2.0))
     assert_valid("model_update", ModelUpdate.model("host:1", "v1", 2.0))
     assert_valid("model_update", ModelUpdate.rules("host:1", "fleet-1", 2.0))
+    # read back from its topic (with a field a report does not have), then weighed
+    read_back = {**orjson.loads(orjson.dumps(report_record(_report(3)))), "extra": 1}
+    assert_valid("weighed_report", WeighedReport.of(read_back, 0.75))
+    assert_valid(
+        "learned_contact", LearnedContact.teach("x.top", "domains", "fraud", (5, 3), 0, 60)
+    )
 
 
 def test_a_schema_refuses_a_record_that_breaks_the_contract() -> None:

@@ -3,6 +3,7 @@ on decisions."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -14,7 +15,6 @@ from models.learned import (
     LearnedEntry,
     LearnedList,
     entry_from_record,
-    learned_record,
     observe,
 )
 from models.policy import Policy
@@ -23,6 +23,7 @@ from models.rules import RulesError, extract_contacts, load_rules
 from streams.decide import Position, build_decisions
 from streams.decoding import Event
 from streams.model_holder import ServingModel
+from streams.records import LearnedContact
 from streams.rules_cli import edit_learned
 from streams.rules_holder import apply_rules
 
@@ -65,7 +66,8 @@ def test_pins_never_expire_and_removals_silence_learned_and_pinned_tokens() -> N
 
 
 def test_a_learned_record_is_validated_and_its_expiry_capped() -> None:
-    record = learned_record("evil-pay.top", "domains", "fraud", {"seen": [[0, "a"]]}, 0.0, 60.0)
+    learned = LearnedContact.teach("evil-pay.top", "domains", "fraud", (1, 1), 0.0, 60.0)
+    record = dataclasses.asdict(learned)
     assert entry_from_record(record, 0.0, 60.0).expires_at == 60.0
     # a forged record asking for a century is cut to the TTL after the worker read it
     forged = {**record, "expires_at": 4e9}
