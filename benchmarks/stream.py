@@ -10,8 +10,9 @@ topics, then measures, each with its own consumer group on the same events:
     the default batch ingest path and on the Faust agent path (``CHATGUARD_INGEST=faust``),
   * the baseline loop (same decoding, model and batch size) and the baseline without scoring
     (the ceiling the Kafka client sets),
-  * chatguard again with a rules file of 100,000 terms and 10,000 domains published (signed) to
-    its rules topic before it starts (``--rules-terms``; the rules' cost as a throughput ratio),
+  * the rules' cost as a throughput ratio: paired runs of chatguard on fresh copies of the backlog,
+    without rules and with a file of 100,000 terms and 10,000 domains published (signed) to its
+    rules topic before it starts, in alternating order (``--rules-terms``, ``--rules-pairs``),
   * end-to-end latency (produce timestamp → decision timestamp) at half chatguard's maximum rate,
     after a warm-up whose p99 is reported separately.
 Prints a table and writes ``benchmarks/results/stream.json``. Not part of the tests.
@@ -284,6 +285,9 @@ def main() -> None:
     parser.add_argument(
         "--rules-terms", type=int, default=100_000, help="terms in the rules row (0: no such row)"
     )
+    parser.add_argument(
+        "--rules-pairs", type=int, default=3, help="paired runs without/with the rules file"
+    )
     parser.add_argument("--keep-broker", action="store_true", help="leave the broker running")
     args = parser.parse_args()
     # fresh topics answer "not leader" for a moment after creation; aiokafka retries, and its
@@ -343,6 +347,42 @@ def signed_bench_registry() -> None:
         registry.sign(current, load_private_key(private))
 
 
+def rules_pairs(
+    run_id: str, env: dict[str, str], events: list[Any], args: argparse.Namespace
+) -> dict[str, Any]:
+    """The rules' cost as paired runs: each pair runs chatguard on a fresh copy of the backlog
+    without rules and with the big rules file, in alternating order (off/on, on/off, ...), so a
+    drift in the machine's speed does not read as the rules' cost."""
+    without: list[float] = []
+    with_rules: list[float] = []
+    rss: list[float] = []
+    for pair in range(args.rules_pairs):
+        order = (False, True) if pair % 2 == 0 else (True, False)
+        for rules_on in order:
+            tag = f"r{'on' if rules_on else 'off'}{pair}"
+            say(f"chatguard worker {'with' if rules_on else 'without'} rules, pair {pair + 1}")
+            pair_env = {**env, "CHATGUARD_TOPIC_PREFIX": f"{run_id}{tag}."}
+            pair_settings = Settings.from_env(pair_env)
+            asyncio.run(ensure_topics(pair_settings))
+            asyncio.run(send_events(pair_settings, events))
+            if rules_on:
+                publish_rules(pair_env, args.rules_terms)
+            result = run_chatguard(pair_settings, pair_env, args.events, tag)
+            (with_rules if rules_on else without).append(result["events_per_s"])
+            if rules_on:
+                rss.append(result["peak_rss_mb"])
+    ratios = [w / o for w, o in zip(with_rules, without, strict=True)]
+    return {
+        "terms": args.rules_terms,
+        "domains": args.rules_terms // 10,
+        "without_events_per_s": without,
+        "with_events_per_s": with_rules,
+        "ratios": ratios,
+        "median_ratio": float(np.median(ratios)),
+        "peak_rss_mb": max(rss),
+    }
+
+
 def run(args: argparse.Namespace) -> None:
     signed_bench_registry()
     run_id = f"bench{uuid.uuid4().hex[:8]}"
@@ -389,17 +429,7 @@ def run(args: argparse.Namespace) -> None:
     asyncio.run(send_events(faust_settings, events))
     results["chatguard_faust_ingest"] = run_chatguard(faust_settings, faust_env, args.events, "cgf")
     if args.rules_terms:
-        say(f"chatguard worker with {args.rules_terms:,} rule terms on a copy of the backlog")
-        rules_env = {**env, "CHATGUARD_TOPIC_PREFIX": f"{run_id}rules."}
-        rules_settings = Settings.from_env(rules_env)
-        asyncio.run(ensure_topics(rules_settings))
-        asyncio.run(send_events(rules_settings, events))
-        publish_rules(rules_env, args.rules_terms)
-        results["chatguard_with_rules"] = {
-            **run_chatguard(rules_settings, rules_env, args.events, "cgr"),
-            "terms": args.rules_terms,
-            "domains": args.rules_terms // 10,
-        }
+        results["rules"] = rules_pairs(run_id, env, events, args)
     say("hand-written aiokafka baseline on the same backlog")
     results["baseline"] = run_baseline(settings, env, args.events, "base", score=True)
     say("consume + produce only (no scoring)")
@@ -446,13 +476,21 @@ def run(args: argparse.Namespace) -> None:
         f"| **chatguard worker** (batch ingest, the default) | **{c['events_per_s']:,.0f}** | {c['peak_rss_mb']:.0f} |"
     )
     print(f"| chatguard / baseline | {results['ratio_chatguard_to_baseline']:.2f}x | |")
-    if "chatguard_with_rules" in results:
-        r = results["chatguard_with_rules"]
+    if "rules" in results:
+        r = results["rules"]
         print(
-            f"| chatguard worker with {r['terms']:,} rule terms + {r['domains']:,} domains "
-            f"| {r['events_per_s']:,.0f} | {r['peak_rss_mb']:.0f} |"
+            f"| chatguard worker without rules, paired runs | "
+            f"{' / '.join(f'{x:,.0f}' for x in r['without_events_per_s'])} | |"
         )
-        print(f"| with rules / without | {r['events_per_s'] / c['events_per_s']:.2f}x | |")
+        print(
+            f"| chatguard worker with {r['terms']:,} rule terms + {r['domains']:,} domains, "
+            f"paired runs | {' / '.join(f'{x:,.0f}' for x in r['with_events_per_s'])} | "
+            f"{r['peak_rss_mb']:.0f} |"
+        )
+        print(
+            f"| with rules / without, per pair (median) | "
+            f"{', '.join(f'{x:.2f}x' for x in r['ratios'])} ({r['median_ratio']:.2f}x) | |"
+        )
     print(
         f"\nlatency at {lat['offered_events_per_s']:,.0f} events/s (half of max), {lat['measured_events']} events "
         f"after {lat['warmup_s']:.0f} s of warm-up (warm-up p99 {lat['warmup_p99_ms']:.0f} ms): "
