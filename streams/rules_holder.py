@@ -358,15 +358,21 @@ def decode_record(offset: int, value: bytes | None) -> PublishedRules:
 RULES_MAX_BYTES = 64 * 1024 * 1024
 
 
-async def ensure_rules_topic(settings: Settings) -> None:
+async def ensure_rules_topic(settings: Settings, publisher: bool = False) -> None:
     """Create ``moderation.rules``: compacted (one record per version survives), one partition
-    (publication order is the order every worker applies), records up to ``RULES_MAX_BYTES``."""
-    await ensure_compacted_topic(settings, settings.topic(topics.RULES), RULES_MAX_BYTES)
+    (publication order is the order every worker applies), records up to ``RULES_MAX_BYTES``.
+    The publisher (the admin) also raises the limit of a topic made before it existed; a
+    worker may not alter topics, and a worker only reads."""
+    await ensure_compacted_topic(
+        settings, settings.topic(topics.RULES), RULES_MAX_BYTES, raise_existing=publisher
+    )
 
 
-async def ensure_compacted_topic(settings: Settings, name: str, max_bytes: int = 0) -> None:
-    """Create the compacted, single-partition topic ``name`` unless it exists; with
-    ``max_bytes``, make sure it accepts records that large (also on a topic made before)."""
+async def ensure_compacted_topic(
+    settings: Settings, name: str, max_bytes: int = 0, raise_existing: bool = False
+) -> None:
+    """Create the compacted, single-partition topic ``name`` unless it exists, accepting records
+    up to ``max_bytes`` if given; with ``raise_existing``, set that on an existing topic too."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
     from aiokafka.errors import TopicAlreadyExistsError
@@ -378,7 +384,7 @@ async def ensure_compacted_topic(settings: Settings, name: str, max_bytes: int =
     await admin.start()
     try:
         if name in set(await admin.list_topics()):
-            if max_bytes:  # AlterConfigs replaces the topic's whole set: name every setting
+            if max_bytes and raise_existing:  # AlterConfigs replaces the whole set: name all
                 resource = ConfigResource(ConfigResourceType.TOPIC, name, configs)
                 for response in await admin.alter_configs([resource]):
                     for error_code, error_message, *_ in response.resources:
@@ -426,7 +432,7 @@ async def publish(
     """Validate ``text`` (raises :class:`RulesError`) and publish it as the newest version,
     signed with ``private_key`` (unsigned without one: only for workers that allow it)."""
     ruleset = load_rules(text)
-    await ensure_rules_topic(settings)
+    await ensure_rules_topic(settings, publisher=True)
     signature = (
         sign_payload(signed_payload(ruleset.version, ruleset.sha256), private_key)
         if private_key is not None
