@@ -34,6 +34,7 @@ from streams.reporters import count_report, stats_record
 from streams.reports import report_record, report_strike
 from streams.schemas import all_schemas, render
 from streams.unreadable import UnreadableBatch
+from tests.agents.harness import chat
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 # the schema each topic's records follow (reports.by_reporter: by the record's kind)
@@ -105,19 +106,6 @@ def pipeline(settings: Settings, default_model_registry: ModelRegistry) -> Moder
 def sent(pipeline: ModerationPipeline) -> RecordingSink:
     assert isinstance(pipeline.sink, RecordingSink)
     return pipeline.sink
-
-
-def chat(event_id: str, text: str) -> bytes:
-    return orjson.dumps(
-        {
-            "type": "chat.message",
-            "event_id": event_id,
-            "conversation_id": "c1",
-            "sender_id": f"acct-{event_id}",
-            "text": text,
-            "sent_at": 1_700_000_000.0,
-        }
-    )
 
 
 def profile(event_id: str, nickname: str, bio: str, **extra: Any) -> bytes:
