@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -148,17 +148,26 @@ class ModerationPipeline:
         for topic, count in arrived.items():
             metrics.EVENTS_IN.labels(topic=topic).inc(count)
         if events:
-            out.extend(self._seen(events))
+            out.extend(self._seen(events, sources))
             out.extend(await self._decide_isolated(events, sources))
         await self.send(out)
 
-    def _seen(self, events: Sequence[Event]) -> list[Outgoing]:
-        """Tell the recent-events table which account each event is from (reports need it)."""
-        pairs = ((event.event_id, event.account_id) for event in events)
+    def _seen(self, events: Sequence[Event], sources: Sequence[RawMessage]) -> list[Outgoing]:
+        """Tell the recent-events table which account each event is from (reports need it).
+
+        One set of records per source partition, each carrying its source: under exactly-once a
+        record goes out in the transaction of the partition its events came from."""
+        by_source: dict[tuple[str, int], list[int]] = defaultdict(list)
+        for i, source in enumerate(sources):
+            by_source[(source.topic, source.partition)].append(i)
+        now = time.time()
         return [
-            Outgoing(self._events_by_id, key, value)
+            Outgoing(self._events_by_id, key, value, sources[indexes[0]])
+            for indexes in by_source.values()
             for key, value in reports.seen_records(
-                pairs, self.settings.topic_partitions, time.time()
+                ((events[i].event_id, events[i].account_id) for i in indexes),
+                self.settings.topic_partitions,
+                now,
             )
         ]
 

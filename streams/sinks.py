@@ -5,8 +5,9 @@ sinks, Faust's producer (:class:`FaustSink`) or a batching aiokafka producer (:c
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -19,6 +20,8 @@ from streams.retry import Outage
 
 if TYPE_CHECKING:
     from streams.pipeline import Outgoing  # the pipeline names this protocol: no import cycle
+
+log = logging.getLogger(__name__)
 
 
 class OutputSink(Protocol):
@@ -39,13 +42,22 @@ class OutputSink(Protocol):
 
 
 class FaustSink:
-    """Sends through the Faust app's producer (its transaction manager under exactly-once).
+    """Sends through the Faust app's producer.
 
     It skips Faust's per-message ``Topic.send`` machinery (serializers, sensors), which cost
     more than scoring in profiles. ``send_all`` returns once the broker has every record: Faust's
     flush before a commit does not fail for a batch the producer gave up on (a broker away
     longer than the request timeout), so the agent would commit offsets whose output is lost.
     Records not delivered are sent again after a backoff (``streams.retry``) until they are.
+
+    Under exactly-once each record goes out in the transaction of the partition its input came
+    from, which Faust commits together with that partition's offsets. Faust's own routing
+    (``TransactionManager.send``) picks the transaction by the *output* partition: records for
+    topics the app does not consume went out outside any transaction, and the others joined a
+    transaction that the input's commit did not end, so it stayed open until the broker aborted
+    it and the agent's sends failed from then on. A record whose input partition this worker no
+    longer owns is dropped: the partition's new owner moderates that input again from its last
+    committed offset.
     """
 
     def __init__(self, app: Any) -> None:
@@ -56,9 +68,14 @@ class FaustSink:
 
     async def send_all(self, records: Sequence[Outgoing]) -> None:
         producer = await self.app.maybe_start_producer()
+        sender: _Sender = (
+            _SourceTransactions(self.app, producer.producer)  # the TransactionManager's producer
+            if self.app.in_transaction
+            else _Plain(producer)
+        )
         unsent, outage = list(records), None
         while unsent:
-            unsent, error = await self._send(producer, unsent)
+            unsent, error = await self._send(sender, unsent)
             if error is not None:
                 outage = outage or Outage("Faust producer")
                 await asyncio.sleep(outage.failed(error))
@@ -67,16 +84,14 @@ class FaustSink:
 
     @staticmethod
     async def _send(
-        producer: Any, records: list[Outgoing]
+        sender: _Sender, records: list[Outgoing]
     ) -> tuple[list[Outgoing], BaseException | None]:
         """Send ``records`` and wait for them: those not delivered, and why."""
         futures: list[Any] = []
         error: BaseException | None = None
         for record in records:
             try:
-                futures.append(
-                    await producer.send(record.topic, record.key, record.value, None, None, None)
-                )
+                futures.append(await sender.send_record(record))
             except (KafkaError, ProducerSendError) as exc:
                 error = exc
                 break
@@ -89,6 +104,57 @@ class FaustSink:
             elif isinstance(result, BaseException):
                 raise result  # not the broker being away: a bug, not to be retried
         return failed + records[len(futures) :], error
+
+
+class _Sender(Protocol):
+    async def send_record(self, record: Outgoing) -> Awaitable[Any]:
+        """Queue ``record``: a future for its delivery."""
+
+
+class _Plain:
+    """Faust's producer, outside any transaction."""
+
+    def __init__(self, producer: Any) -> None:
+        self.producer = producer
+
+    async def send_record(self, record: Outgoing) -> Awaitable[Any]:
+        return await self.producer.send(record.topic, record.key, record.value, None, None, None)
+
+
+class _SourceTransactions:
+    """Faust's producer, sending each record in its input partition's transaction."""
+
+    def __init__(self, app: Any, producer: Any) -> None:
+        self.app = app
+        self.producer = producer  # faust.transport.drivers.aiokafka.Producer
+
+    async def send_record(self, record: Outgoing) -> Awaitable[Any]:
+        source = record.source
+        if source is None:  # not an answer to an input (e.g. a model update): no transaction
+            return await self.producer.send(
+                record.topic, record.key, record.value, None, None, None
+            )
+        group = self.app.assignor.group_for_topic(source.topic)
+        # Faust's name for the transaction of an input partition (TransactionManager.commit)
+        transactional_id = f"{self.app.conf.id}-{group}-{source.partition}"
+        if transactional_id not in self.producer._transaction_producers:
+            log.info("not sending for %s-%d: no longer assigned", source.topic, source.partition)
+            return _sent_nowhere()
+        return await self.producer.send(
+            record.topic,
+            record.key,
+            record.value,
+            None,
+            None,
+            None,
+            transactional_id=transactional_id,
+        )
+
+
+def _sent_nowhere() -> asyncio.Future[None]:
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done
 
 
 @lru_cache(maxsize=65_536)

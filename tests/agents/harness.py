@@ -24,9 +24,11 @@ class RecordingSink:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.sent: list[tuple[str, bytes | None, dict[str, Any]]] = []
+        self.records: list[Outgoing] = []  # as handed over, with the input each one answers
 
     async def send_all(self, records: Sequence[Outgoing]) -> None:
         self.sent.extend((r.topic, r.key, orjson.loads(r.value)) for r in records)
+        self.records.extend(records)
 
     async def delivered(self) -> None:
         pass  # kept in memory: delivered on send

@@ -15,7 +15,7 @@ import pytest
 from chatguard.settings import Settings
 from streams.agents import Worker, build_worker
 from streams.model_holder import ServingModel
-from streams.pipeline import DEAD_LETTER_RAW_BYTES
+from streams.pipeline import DEAD_LETTER_RAW_BYTES, RawMessage
 from tests.agents.harness import RecordingSink, chat, put_all, put_to
 
 DEFAULTS = Settings()
@@ -190,3 +190,34 @@ def test_workers_are_built_from_their_settings_alone(agent_settings: Settings) -
     assert batch.app.conf.id == "batch-app" and faust_path.app.conf.id == agent_settings.app_id
     assert batch.pipeline.rules is batch.batch_reader.rules  # one rules holder per worker
     assert batch.rules is not faust_path.rules
+
+
+async def test_every_output_names_the_input_partition_it_answers(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """Under exactly-once an output goes out in its input partition's transaction, which is
+    committed with that partition's offsets: so every output must carry its input, and a record
+    that speaks for several events (``events.by_id``) only for events of one input partition."""
+    settings = worker.settings
+    texts = ["see you at 8", "加微信 abc888 领红包", "free money http://x.top"]
+    batch = [
+        RawMessage(
+            settings.topic("chat.messages"),
+            n % 3,
+            10 + n,
+            None,
+            b"{not json" if n == 2 else chat(f"e{n}", texts[n % 3]),
+        )
+        for n in range(12)
+    ]
+
+    await worker.pipeline.moderate(batch)
+
+    assert sink.records and all(record.source is not None for record in sink.records)
+    where = {f"e{n}": m.partition for n, m in enumerate(batch)}
+    seen = [r for r in sink.records if r.topic == settings.topic("events.by_id")]
+    assert {e[0] for r in seen for e in orjson.loads(r.value)["events"]} == set(where) - {"e2"}
+    for record in seen:
+        assert record.source is not None
+        events = orjson.loads(record.value)["events"]
+        assert {where[event_id] for event_id, _ in events} == {record.source.partition}
