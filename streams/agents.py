@@ -1,10 +1,10 @@
 """The Faust agents: consume, hand batches to the pipeline, keep the strikes table. No ML here.
 
 Agents take batches with ``noack_take(max, within=...)`` and ack a batch's events themselves once
-the loop body has handled them (``take_events`` acks in a ``finally``, so a batch whose handling
-raised, or was cancelled at shutdown, would be committed unhandled). A ``within`` is required or a
-quiet partition stalls the batch. An offset is committed only once its outcome has been handed to
-the producer (which Faust flushes before every commit). ``concurrency`` stays 1 per agent for the
+their handler returned (``take_events`` acks in a ``finally``, so a batch whose handling raised,
+or was cancelled at shutdown, would be committed unhandled). A ``within`` is required or a quiet
+partition stalls the batch. An offset is committed only once its outcome has been delivered, and
+never between a batch's outputs and its acks (so under exactly-once both are in one transaction). ``concurrency`` stays 1 per agent for the
 same reason (robinhood/faust#682: concurrent agents can commit past work still in flight).
 Bad input becomes a dead letter; an unexpected exception for one event becomes that event's
 ``internal_error`` dead letter; only a sink that cannot send stops an agent, before its ack.
@@ -22,7 +22,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
 import orjson
@@ -196,14 +196,33 @@ class Worker:
         """A batch Faust's consumer could not decompress and stepped over (``streams.transport``)."""
         await self.pipeline.dead_letter(batch.source(), batch.rejected())
 
-    async def _batches(self, stream: StreamT) -> AsyncIterator[Sequence[EventT]]:
-        """Batches of up to ``batch_size`` events, or whatever arrived within ``batch_window_s``;
-        each batch is acked when the loop body asks for the next one, i.e. after it handled it."""
+    async def _each_batch(
+        self, stream: StreamT, handle: Callable[[Sequence[EventT]], Awaitable[None]]
+    ) -> None:
+        """``handle`` batches of up to ``batch_size`` events, or whatever arrived within
+        ``batch_window_s``; a batch is acked once ``handle`` returned.
+
+        No commit falls between a batch's outputs and its acks (``Transport.handing_over``):
+        under exactly-once a batch's outputs and its offsets go into one transaction."""
         settings = self.settings
         taken = cast(Stream, stream).noack_take(settings.batch_size, within=settings.batch_window_s)
+        handing_over = cast(Transport, self.app.transport).handing_over
         async for events in taken:
-            yield events
-            for event in events:
+            async with handing_over:
+                await handle(events)
+                for event in events:
+                    await stream.ack(event)
+
+    async def _each_event(
+        self, stream: StreamT, handle: Callable[[EventT], Awaitable[None]]
+    ) -> None:
+        """``handle`` each event, then ack it; for agents whose windowed tables need Faust's
+        current event (a table's window follows the event's time). No commit falls between an
+        event's outputs and its ack, as in :meth:`_each_batch`."""
+        handing_over = cast(Transport, self.app.transport).handing_over
+        async for event in cast(Stream, stream).noack().events():
+            async with handing_over:
+                await handle(event)
                 await stream.ack(event)
 
     async def _each_internal(
@@ -213,7 +232,8 @@ class Worker:
     ) -> None:
         """Feed every record of an internal topic to ``handle``; what cannot be read or handled
         is a dead letter, so a forged record neither stops the agent nor vanishes."""
-        async for event in stream.events():
+
+        async def each(event: EventT) -> None:
             raw = _raw(event)
             try:
                 record = _internal(raw)
@@ -225,22 +245,32 @@ class Worker:
             elif result:
                 await self.pipeline.send(result)
 
+        await self._each_event(stream, each)
+
     async def _moderate_stream(self, stream: StreamT) -> None:
         """Chat messages and posts → one decision or dead letter each (the ``faust`` ingest path)."""
-        async for events in self._batches(stream):
+
+        async def moderate(events: Sequence[EventT]) -> None:
             await self.pipeline.moderate([_raw(event) for event in events])
+
+        await self._each_batch(stream, moderate)
 
     async def _collect_reports(self, stream: StreamT) -> None:
         """User reports → validated, keyed by reporter, to be weighed (``weigh_reports``)."""
-        async for events in self._batches(stream):
+
+        async def collect(events: Sequence[EventT]) -> None:
             await self.pipeline.reports([_raw(event) for event in events])
+
+        await self._each_batch(stream, collect)
 
     async def _store_labels_from(self, stream: StreamT) -> None:
         """Moderator labels → the labelled-data store that retraining reads."""
-        async for events in self._batches(stream):
-            raws = [_raw(event) for event in events]
-            valid = await self.pipeline.labels(raws, self.moderator_hmac_key)
+
+        async def store(events: Sequence[EventT]) -> None:
+            valid = await self.pipeline.labels([_raw(e) for e in events], self.moderator_hmac_key)
             await self._store_labels(valid)
+
+        await self._each_batch(stream, store)
 
     async def _store_labels(self, labels: list[dict[str, Any]]) -> None:
         """Append ``labels`` to the store, trying again with backoff for as long as it fails (a
@@ -275,14 +305,18 @@ class Worker:
 
     async def _enforce_accounts(self, stream: StreamT) -> None:
         """Strike signals (keyed by account) → the windowed strikes table → account actions."""
-        async for event in stream.events():
+
+        async def enforce(event: EventT) -> None:
             raw = _raw(event)
             outcome = self._enforce(raw, event.message.timestamp)
             if isinstance(outcome, Rejected):
                 await self.pipeline.dead_letter(raw, outcome)
             elif outcome is not None:
                 await self.pipeline.send([outcome])
-                metrics.ACCOUNT_ACTIONS.labels(action=orjson.loads(outcome.value)["action"]).inc()
+                action = orjson.loads(outcome.value)["action"]
+                metrics.ACCOUNT_ACTIONS.labels(action=action).inc()
+
+        await self._each_event(stream, enforce)
 
     def _enforce(self, raw: RawMessage, timestamp: float) -> Outgoing | Rejected | None:
         """One strike signal → the account's new state; the account action if it crossed a
@@ -319,9 +353,12 @@ class Worker:
 
     async def _collect_moderator_decisions(self, stream: StreamT) -> None:
         """Signed confirm / reject decisions → strikes for confirmed reports, reporters' outcomes."""
-        async for events in self._batches(stream):
+
+        async def collect(events: Sequence[EventT]) -> None:
             raws = [_raw(event) for event in events]
             await self.pipeline.moderator_decisions(raws, self.moderator_hmac_key)
+
+        await self._each_batch(stream, collect)
 
     async def _weigh_reports(self, stream: StreamT) -> None:
         """Reports and outcomes keyed by reporter → the reporters table, ``reporter.stats``, and

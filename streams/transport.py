@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import aiokafka
 from aiokafka import TopicPartition
@@ -87,15 +87,32 @@ class ReadCommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class ReadCommittedConsumer(faust_aiokafka.Consumer):
-    """Faust's aiokafka consumer, run by :class:`ReadCommittedConsumerThread`."""
+    """Faust's aiokafka consumer, run by :class:`ReadCommittedConsumerThread`; it commits only
+    while no agent is between sending a batch's outputs and acking its inputs.
+
+    Under exactly-once a commit ends the transaction that holds the records sent so far, with
+    the offsets acked so far: one taken between the two would commit a batch's outputs without
+    its offsets, and a worker killed before the next commit would moderate it twice.
+    """
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ReadCommittedConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
+        async with cast(Transport, self.transport).handing_over:
+            return cast(bool, await super().commit(topics, start_new_transaction))
 
 
 class Transport(faust_aiokafka.Transport):
     """The ``kafka://`` transport with :class:`ReadCommittedConsumer`."""
 
     Consumer: ClassVar[Any] = ReadCommittedConsumer
+    # held by an agent from sending a batch's outputs until it has acked the batch; commits wait
+    handing_over: asyncio.Lock
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.handing_over = asyncio.Lock()
+
     # called (on the app's loop) with each batch the consumer stepped over
     on_unreadable: Callable[[unreadable.UnreadableBatch], Awaitable[None]] | None = None
