@@ -192,6 +192,8 @@ class CampaignBook:
                 seen,
                 seen + self.window_s,
             )
+        if campaign.expires_at <= now:
+            return campaign  # lapsed already (an old record read on start): not served
         self.campaigns[campaign.campaign_id] = campaign
         for band in campaign.bands:
             self.by_band.setdefault(band, campaign.campaign_id)

@@ -259,6 +259,39 @@ async def read_campaigns(settings: Settings) -> list[dict[str, Any]]:
     return [r for r in latest.values() if isinstance(r, dict) and r.get("kind") == "campaign"]
 
 
+def live_campaigns(
+    records: Sequence[dict[str, Any]], window_s: float, now: float
+) -> list[dict[str, Any]]:
+    """The live campaigns ``records`` (the topic's, oldest first) make, as workers join them:
+    per campaign its status, size, when it was first and last seen, shared contacts and a
+    sample, largest first (for ``chatguard campaigns``)."""
+    book = CampaignBook(window_s)
+    joined: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        try:
+            campaign = book.offer(parse_record(record), now)
+        except (KeyError, TypeError, ValueError):
+            continue
+        joined.setdefault(campaign.campaign_id, []).append(record)
+    out = []
+    for campaign_id, campaign in book.campaigns.items():
+        parts = joined[campaign_id]
+        out.append(
+            {
+                "campaign_id": campaign_id,
+                "status": "harmful" if campaign.harmful else "clean",
+                "events": campaign.events,
+                "accounts": campaign.accounts,
+                "bands": len(campaign.bands),
+                "first_seen": min(float(r.get("first_seen", 0.0)) for r in parts),
+                "last_seen": campaign.last_seen,
+                "contacts": sorted({c for r in parts for c in r.get("contacts", [])}),
+                "sample_event_id": parts[0].get("sample_event_id", ""),
+            }
+        )
+    return sorted(out, key=lambda c: c["events"], reverse=True)
+
+
 async def read_from_beginning(settings: Settings) -> tuple[Any, list[Any]]:
     """A started committed-only reader of the campaigns topic from offset 0 (the caller stops
     it)."""

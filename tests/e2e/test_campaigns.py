@@ -15,6 +15,7 @@ import numpy as np
 import orjson
 import pytest
 
+from chatguard.cli import main as chatguard_main
 from chatguard.settings import Settings
 from devtools.produce import build_events
 from models.campaigns import CampaignBook, parse_record
@@ -25,6 +26,7 @@ from streams.decoding import Event, decode
 from streams.outgoing import OutgoingEvent
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import Record, consume, produce
+from tests.e2e.test_rules import _use_env
 from tests.unit.test_fingerprint import scam_variants
 
 pytestmark = pytest.mark.e2e
@@ -102,7 +104,11 @@ def _one_campaign(records: list[dict[str, Any]]) -> set[str]:
 
 
 def test_a_scam_campaign_is_caught_once_and_its_later_members_are_blocked(
-    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+    start_worker: Callable[..., WorkerProcess],
+    stream_settings: Settings,
+    stream_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     settings = stream_settings
     workers = _start_fleet(start_worker)
@@ -129,7 +135,13 @@ def test_a_scam_campaign_is_caught_once_and_its_later_members_are_blocked(
         [topics.DECISIONS, topics.ACCOUNT_ACTIONS, topics.CAMPAIGNS],
         until=lambda rs: (
             expected <= set(_decided(rs, settings))
-            and len({a["account_id"] for a in _of(rs, settings, topics.ACCOUNT_ACTIONS)})
+            and len(
+                {
+                    a["account_id"]
+                    for a in _of(rs, settings, topics.ACCOUNT_ACTIONS)
+                    if a["account_id"].startswith("scam-")
+                }
+            )
             >= ACCOUNTS
         ),
         timeout=300,
@@ -171,6 +183,12 @@ def test_a_scam_campaign_is_caught_once_and_its_later_members_are_blocked(
         decision = decided[event.event_id]
         assert decision["action"] == baseline[event.event_id], decision
         assert not any(r.startswith("campaign:") for r in decision["reasons"]), decision
+    # the operator's view: one live harmful campaign of them
+    _use_env(monkeypatch, stream_env)
+    capsys.readouterr()
+    assert chatguard_main(["campaigns"]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if "harmful" in line]
+    assert len(listed) == 1 and listed[0].startswith(campaign_id), listed
     print(
         f"\ncampaign {campaign_id} announced {detected_after:.1f} s after the first 60 variants "
         f"were sent ({campaign['accounts']} accounts then); "

@@ -25,7 +25,7 @@ from models.normalize import normalize
 from models.policy import Policy
 from models.registry import ModelRegistry
 from streams import topics
-from streams.campaigns import CampaignHolder, campaign_record
+from streams.campaigns import CampaignHolder, campaign_record, live_campaigns
 from streams.model_holder import ModelHolder, ServingModel
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
 from tests.agents.harness import chat
@@ -146,11 +146,29 @@ def test_readers_join_overlapping_announcements_into_the_first_campaign() -> Non
     assert match is not None and match.campaign_id == "cmp-" + b
     # it lapses one window after it was last seen
     assert book.match([a], 1_001.0 + WINDOW) is None
-    assert (
-        len(book) == 1
-        and book.offer(parse_record(announcement("cmp-x", [c])), 9e9)
-        and (list(book.campaigns) == ["cmp-x"])
-    )
+    # a band of the lapsed campaign starts a new one; a record already lapsed is not served
+    later = 1_001.0 + WINDOW
+    fresh = book.offer(parse_record(announcement("cmp-x", [c], at=later)), later)
+    assert fresh.campaign_id == "cmp-x"
+    book.offer(parse_record(announcement("cmp-old", ["d" * 16], at=0.0)), later)
+    assert list(book.campaigns) == ["cmp-x"]
+
+
+def test_the_listing_joins_bands_into_live_campaigns_largest_first() -> None:
+    a, b, c = "a" * 16, "b" * 16, "c" * 16
+    records = [
+        {**announcement("cmp-" + a, [a, b], harmful=True), "contacts": ["evil.top"]},
+        {**announcement("cmp-" + b, [b], harmful=False), "events": 80, "contacts": ["x.top"]},
+        {**announcement("cmp-" + c, [c]), "events": 30, "first_seen": 900.0},
+        {**announcement("cmp-old", ["d" * 16], at=1_000.0 - WINDOW)},  # lapsed
+        {"kind": "campaign", "campaign_id": "forged"},
+    ]
+    listed = live_campaigns(records, WINDOW, 1_500.0)
+    assert [(x["campaign_id"], x["status"], x["events"]) for x in listed] == [
+        ("cmp-" + a, "harmful", 80),
+        ("cmp-" + c, "clean", 30),
+    ]
+    assert listed[0]["contacts"] == ["evil.top", "x.top"] and listed[0]["bands"] == 2
 
 
 @pytest.mark.parametrize(
