@@ -125,11 +125,13 @@ _HEAD = b'{"kind":"campaign_fingerprint","band":"'
 
 
 def escalate(
-    decision: Decision, campaign: Campaign, at: float
+    decision: Decision, campaign: Campaign, at: float, allowing: frozenset[str] = frozenset()
 ) -> tuple[Decision, CampaignMember | None]:
     """``decision`` marked with ``campaign``; for a harmful campaign also blocked (the reason
-    names the campaign) and the account's membership to be acted on."""
-    if not campaign.harmful:
+    names the campaign) and the account's membership to be acted on, unless an allow rule
+    fired for it (``allowing``: their reasons): as with the learned list, an explicit allow
+    wins."""
+    if not campaign.harmful or allowing.intersection(decision.reasons):
         return replace(decision, campaign_id=campaign.campaign_id), None
     triggered = decision.triggered if decision.action == "block" else ()
     category = (triggered or decision.triggered or (CAMPAIGN_CATEGORY,))[0]

@@ -235,7 +235,8 @@ class ModerationPipeline:
         learned = self.learned.view(ruleset)
         evidence = apply_rules(ruleset, serving, events, scores, decisions, memo, learned)
         out.extend(Outgoing(self._contacts, key, value, sources[i]) for i, key, value in evidence)
-        out.extend(await self._campaigns(events, sources, decisions, memo))
+        allowing = frozenset(r.reason() for r in ruleset.rules if r.action == "allow")
+        out.extend(await self._campaigns(events, sources, decisions, memo, allowing))
         actions: Counter[str] = Counter()
         triggered: Counter[tuple[str, str]] = Counter()
         for decision, source in zip(decisions, sources, strict=True):
@@ -256,10 +257,12 @@ class ModerationPipeline:
         sources: list[RawMessage],
         decisions: list[Decision],
         memo: dict[str, Analysis],
+        allowing: frozenset[str],
     ) -> list[Outgoing]:
         """Fingerprint the batch (in the scoring thread) for the fleet's campaign count, and mark
-        (harmful: block) the decisions of events that belong to a live campaign (replacing them
-        in ``decisions``); the fingerprint and member records to send."""
+        (harmful: block, unless an allow rule fired: ``allowing`` are their reasons) the
+        decisions of events that belong to a live campaign (replacing them in ``decisions``);
+        the fingerprint and member records to send."""
         found = await self._scorer.run(partial(campaigns.features, events, memo))
         if found is None:  # over the scoring budget: this batch is not counted
             return []
@@ -272,7 +275,7 @@ class ModerationPipeline:
             campaign = self.campaigns.match(bands, now)
             if campaign is None:
                 continue
-            decisions[i], member = campaigns.escalate(decisions[i], campaign, now)
+            decisions[i], member = campaigns.escalate(decisions[i], campaign, now, allowing)
             metrics.CAMPAIGN_MEMBERS.labels(status="harmful" if campaign.harmful else "clean").inc()
             if member is not None:
                 key = member.account_id.encode()

@@ -24,10 +24,12 @@ from models.fingerprint import band_keys
 from models.normalize import normalize
 from models.policy import Policy
 from models.registry import ModelRegistry
+from models.rules import load_rules
 from streams import topics
 from streams.campaigns import CampaignHolder, campaign_record, live_campaigns
 from streams.model_holder import ModelHolder, ServingModel
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
+from streams.rules_holder import RulesHolder
 from tests.agents.harness import chat
 from tests.unit.test_fingerprint import scam_variants
 
@@ -248,3 +250,20 @@ async def test_the_pipeline_marks_members_and_blocks_those_of_a_harmful_campaign
     assert sorted(p["band"] for p in prints) == sorted(bands)
     assert all(not p["flagged"] and p["account_id"] == "acct-member" for p in prints)
     assert all(p["bands"] == bands for p in prints)
+
+
+async def test_an_allow_rule_wins_over_a_harmful_campaign(pipeline: ModerationPipeline) -> None:
+    rules = RulesHolder()
+    rules.current = load_rules(
+        "version: v1\nrules:\n  - id: greetings\n    category: spam\n"
+        "    match: {terms: [新年快乐]}\n    effect: allow\n"
+    )
+    pipeline.rules = rules
+    bands = list(band_keys([normalize(GREETING)])[0])
+    record = {**announcement("cmp-" + min(bands), bands, harmful=True), "last_seen": 9e9}
+    assert pipeline.campaigns.offer(bands[0].encode(), orjson.dumps(record), 2e9) is not None
+    await pipeline.moderate([RawMessage(topics.CHAT_MESSAGES, 0, 0, b"k", chat("m", GREETING))])
+    (decision,) = on(pipeline, topics.DECISIONS)
+    assert decision["campaign_id"] == record["campaign_id"]  # still marked, not escalated
+    assert decision["action"] == "allow" and "rule:greetings" in decision["reasons"]
+    assert on(pipeline, topics.CAMPAIGN_MEMBERS) == []
