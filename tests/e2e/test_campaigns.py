@@ -25,7 +25,7 @@ from streams import topics
 from streams.decoding import Event, decode
 from streams.outgoing import OutgoingEvent
 from tests.e2e.conftest import WorkerProcess
-from tests.e2e.kafka_helpers import Record, consume, produce
+from tests.e2e.kafka_helpers import Record, consume, consume_all, produce
 from tests.e2e.test_rules import _use_env
 from tests.unit.test_fingerprint import scam_variants
 
@@ -194,6 +194,30 @@ def test_a_scam_campaign_is_caught_once_and_its_later_members_are_blocked(
         f"were sent ({campaign['accounts']} accounts then); "
         f"{let_through} of {len(late)} later variants the model alone would not block"
     )
+
+
+def test_counts_survive_killed_workers_recovered_from_the_changelog(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings, unique_names: Any
+) -> None:
+    """19 accounts are counted, every worker is killed, and two new workers (empty data dirs:
+    state from the changelog alone) see 16 more: only with the first 19 does a band reach 20."""
+    settings = stream_settings
+    first = _start_fleet(start_worker)
+    variants = _members("scam", scam_variants(35, seed=18))
+    # 19 accounts: below the threshold, counted (8 band writes each) before the kill
+    produce(settings, variants[:19])
+    changelog = f"{unique_names.app_id}-campaign-bands-changelog"
+    written = consume_all(settings.bootstrap_servers, changelog, 19 * 8, timeout=120)
+    assert len(written) >= 19 * 8, f"only {len(written)} band writes reached the changelog"
+    for worker in first:
+        worker.kill()
+    _start_fleet(start_worker)
+    produce(settings, variants[19:])
+    campaign = _first_campaign(settings, "harmful")
+    assert campaign["accounts"] >= 20
+    counted = set(campaign["sample_accounts"])
+    assert counted & {f"scam-acct-{i}" for i in range(19)}, "the first 19 were lost"
+    assert counted & {f"scam-acct-{i}" for i in range(19, 35)}
 
 
 def test_a_clean_greeting_is_a_clean_campaign_and_escalates_nothing(
