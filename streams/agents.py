@@ -551,6 +551,7 @@ class Worker:
         if campaign_id in state.get("campaigns", []):
             return []
         now = time.time()
+        window = self.settings.strike_window_s
         action = AccountAction(
             f"{account}:campaign:{campaign_id}",
             account,
@@ -558,7 +559,7 @@ class Worker:
             0.0,
             {str(category) if isinstance(category, str) else "spam": 1.0},
             (f"campaign:{campaign_id}", event_id[: self.settings.max_id_chars]),
-            float(record.get("at", now)) if isinstance(record.get("at"), int | float) else now,
+            (now // window) * window,  # the window the dedupe table keeps it for
             now,
         )
         self.campaign_accounts[account] = {
