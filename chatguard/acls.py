@@ -30,7 +30,7 @@ PRODUCER_TOPICS = kinds.PLATFORM_TOPICS
 MODERATION_TOPICS = kinds.MODERATION_TOPICS
 WORKER_READS = tuple(dict.fromkeys((*topics.INPUTS, *MODERATION_TOPICS)))
 # the learned list: only ever blocks by contact token, taught by workers (streams.rules_holder)
-WORKER_WRITES = (*topics.OUTPUTS, *topics.INTERNAL, topics.LEARNED)
+WORKER_WRITES = (*topics.OUTPUTS, *topics.INTERNAL, topics.LEARNED, topics.CAMPAIGNS)
 # rules files: published by the admin (`chatguard rules publish`), read by every worker
 ADMIN_WRITES = (topics.RULES,)
 

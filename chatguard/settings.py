@@ -83,6 +83,11 @@ class Settings:
     learn_window_s: float = 3_600.0
     learn_ttl_s: float = 86_400.0
 
+    # Campaigns (models.campaigns): near-duplicates from this many distinct accounts within the
+    # window are a campaign
+    campaign_accounts: int = 20
+    campaign_window_s: float = 3_600.0
+
     # Account enforcement
     strike_window_s: float = 86_400.0
     restrict_strikes: float = 3.0
@@ -159,6 +164,12 @@ class Settings:
             raise SettingsError(msg)
         if self.scoring_budget_s <= 0:
             msg = f"CHATGUARD_SCORING_BUDGET_S={self.scoring_budget_s} must be positive"
+            raise SettingsError(msg)
+        if self.campaign_accounts < 2 or self.campaign_window_s <= 0:
+            msg = (
+                f"campaign_accounts={self.campaign_accounts} must be at least 2 and "
+                f"campaign_window_s={self.campaign_window_s} positive"
+            )
             raise SettingsError(msg)
         if self.batch_size < 1 or self.batch_window_s <= 0:
             msg = f"batch_size={self.batch_size} and batch_window_s={self.batch_window_s} must be positive"

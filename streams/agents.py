@@ -30,11 +30,14 @@ from faust import Stream
 from faust.types import AgentT, EventT, StreamT, TopicT
 
 from chatguard.settings import Settings
+from models.campaigns import Member, due, valid_band
+from models.campaigns import observe as observe_band
 from models.learned import KINDS as LEARNED_KINDS
 from models.learned import evidence, observe, valid_token
 from streams import kinds, metrics, topics
 from streams.app import create_app
 from streams.batch_reader import BatchReader
+from streams.campaigns import CampaignHolder, campaign_record
 from streams.decoding import Rejected, decode_strike
 from streams.enforcement import action_record, apply_strike
 from streams.labels import LabelStore, LabelStoreError
@@ -43,7 +46,7 @@ from streams.logs import limit_repeated_warnings, use_json_logs
 from streams.model_holder import ModelHolder
 from streams.moderators import moderator_key
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage, internal_error
-from streams.records import LearnedContact, ModelUpdate, WeighedReport
+from streams.records import AccountAction, LearnedContact, ModelUpdate, WeighedReport
 from streams.reporters import apply_outcome, count_report, reliability, stats_record
 from streams.reports import check_report, report_strike, seen_entries
 from streams.rules_holder import RulesHolder
@@ -76,8 +79,9 @@ class Worker:
         self.holder = ModelHolder(settings)
         self.rules = RulesHolder()
         self.learned = LearnedHolder(settings.learn_ttl_s)
+        self.campaigns = CampaignHolder(settings.campaign_window_s)
         self.pipeline = ModerationPipeline(
-            settings, self.holder, sink or FaustSink(app), self.rules, self.learned
+            settings, self.holder, sink or FaustSink(app), self.rules, self.learned, self.campaigns
         )
         self.label_store = LabelStore(settings.label_store)
         self.moderator_hmac_key = moderator_key(settings)
@@ -124,6 +128,19 @@ class Worker:
             default=dict,
             partitions=settings.topic_partitions,
         ).tumbling(settings.learn_window_s, expires=2 * settings.learn_window_s)
+        # band key → its recent members (models.campaigns.observe): one entry per band of every
+        # fingerprinted event, so on disk like recent-events, recovered from its changelog
+        self.campaign_bands = app.Table(
+            "campaign-bands",
+            default=dict,
+            partitions=settings.topic_partitions,
+            store=f"rocksdb:{settings.app_id}-campaign-bands",
+            options={"driver": "rocksdict"},
+        ).tumbling(settings.campaign_window_s, expires=2 * settings.campaign_window_s)
+        # account → the campaigns it was acted on for (one account action per campaign)
+        self.campaign_accounts = app.Table(
+            "campaign-accounts", default=dict, partitions=settings.topic_partitions
+        ).tumbling(settings.strike_window_s, expires=settings.strike_window_s)
 
         self.moderate_events: AgentT | None = None
         self.batch_reader: BatchReader | None = None
@@ -142,7 +159,9 @@ class Worker:
             )
         else:
             # the fast path: batches straight from Kafka, a service of this Faust worker
-            self.batch_reader = BatchReader(settings, self.holder, self.rules, self.learned)
+            self.batch_reader = BatchReader(
+                settings, self.holder, self.rules, self.learned, self.campaigns
+            )
             # Faust annotates service() for classes; it starts an instance the same way
             app.service(self.batch_reader)  # type: ignore[arg-type]
 
@@ -172,6 +191,13 @@ class Worker:
             raw_topic(topics.CONTACTS_BLOCKED), "learn_contacts", self._learn_contacts
         )
         app.task(self.follow_learned)
+        self.track_campaigns = self._agent(
+            raw_topic(topics.CAMPAIGN_FINGERPRINTS), "track_campaigns", self._track_campaigns
+        )
+        self.escalate_members = self._agent(
+            raw_topic(topics.CAMPAIGN_MEMBERS), "escalate_members", self._escalate_members
+        )
+        app.task(self.follow_campaigns)
         app.task(self.follow_rules)
         self._declare_web_views()
 
@@ -472,6 +498,119 @@ class Worker:
             log.info("teaching the fleet %s %s: %s", kind, token, learned)
         self.contact_evidence[token] = state
         return out
+
+    async def _track_campaigns(self, stream: StreamT) -> None:
+        """Band keys of fingerprinted events (keyed by band) → each band's members → campaigns
+        (``moderation.campaigns``)."""
+        await self._each_internal(stream, self._track)
+
+    def _track(self, raw: RawMessage, record: dict[str, Any]) -> list[Outgoing] | Rejected:
+        """Count one event under one band; announce the band's campaign when it is due."""
+        settings = self.settings
+        band, bands = record.get("band"), record.get("bands")
+        account, event_id = record.get("account_id"), record.get("event_id")
+        tokens, conversation = record.get("contacts"), record.get("conversation_id")
+        if (
+            record.get("kind") != "campaign_fingerprint"
+            or not valid_band(band)
+            or raw.key != str(band).encode()
+            or not isinstance(bands, list)
+            or not 0 < len(bands) <= 16
+            or not all(valid_band(b) for b in bands)
+            or not isinstance(account, str)
+            or not isinstance(event_id, str)
+            or not isinstance(tokens, list)
+            or not all(isinstance(t, str) for t in tokens)
+        ):
+            return Rejected("invalid_field", "not a campaign_fingerprint record keyed by its band")
+        now = time.time()
+        at = record.get("at")
+        band = str(band)
+        limit = settings.max_id_chars
+        member = Member(
+            event_id[:limit],
+            account[:limit],
+            conversation[:limit] if isinstance(conversation, str) else "",
+            record.get("flagged") is True,
+            record.get("blocked") is True,
+            tuple(t[:limit] for t in tokens[:16]),
+            tuple(bands),
+            min(float(at), now) if isinstance(at, int | float) else now,
+        )
+        window = settings.campaign_window_s
+        state = observe_band(self.campaign_bands[band].current(), member, window)
+        out = []
+        if due(state, now, min_accounts=settings.campaign_accounts, window_s=window):
+            announced = state.get("announced") or {}
+            # a band keeps its id; a new one takes the id of a campaign this worker already
+            # knows that its bands overlap, so the fleet's bands of one campaign agree
+            known = self.campaigns.match(list(state.get("co", {})), now)
+            campaign_id = announced.get("campaign_id") or (known.campaign_id if known else None)
+            value = campaign_record(state, band, campaign_id, now)
+            state["announced"] = {
+                "campaign_id": value.campaign_id,
+                "events": value.events,
+                "harmful": value.status == "harmful",
+                "at": now,
+            }
+            topic = settings.topic(topics.CAMPAIGNS)
+            out.append(Outgoing(topic, band.encode(), orjson.dumps(value), raw))
+            metrics.CAMPAIGN_ANNOUNCEMENTS.inc()
+            log.info(
+                "announcing campaign %s (band %s, %s): %d events from %d accounts",
+                value.campaign_id,
+                band,
+                value.status,
+                value.events,
+                value.accounts,
+            )
+        self.campaign_bands[band] = state
+        return out
+
+    async def _escalate_members(self, stream: StreamT) -> None:
+        """Accounts a harmful campaign escalated (keyed by account) → one account action per
+        account and campaign."""
+        await self._each_internal(stream, self._escalate)
+
+    def _escalate(self, raw: RawMessage, record: dict[str, Any]) -> list[Outgoing] | Rejected:
+        account, campaign_id = record.get("account_id"), record.get("campaign_id")
+        event_id, category = record.get("event_id"), record.get("category")
+        if (
+            record.get("kind") != "campaign_member"
+            or not isinstance(account, str)
+            or raw.key != account.encode()
+            or not isinstance(campaign_id, str)
+            or not campaign_id.startswith("cmp-")
+            or not isinstance(event_id, str)
+        ):
+            return Rejected("invalid_field", "not a campaign_member record keyed by its account")
+        state = self.campaign_accounts[account].current()
+        if campaign_id in state.get("campaigns", []):
+            return []
+        now = time.time()
+        window = self.settings.strike_window_s
+        action = AccountAction(
+            f"{account}:campaign:{campaign_id}",
+            account,
+            "restrict",
+            0.0,
+            {str(category) if isinstance(category, str) else "spam": 1.0},
+            (f"campaign:{campaign_id}", event_id[: self.settings.max_id_chars]),
+            (now // window) * window,  # the window the dedupe table keeps it for
+            now,
+        )
+        self.campaign_accounts[account] = {
+            **state,
+            "campaigns": [*state.get("campaigns", []), campaign_id][-64:],
+        }
+        metrics.ACCOUNT_ACTIONS.labels(action="restrict").inc()
+        log.info("restricting %s for campaign %s", account, campaign_id)
+        actions = self.settings.topic(topics.ACCOUNT_ACTIONS)
+        return [Outgoing(actions, account.encode(), orjson.dumps(action), raw)]
+
+    async def follow_campaigns(self) -> None:
+        """Mark (and for harmful ones, block) members of every live campaign."""
+        await self.campaigns.follow(self.settings)
 
     async def follow_learned(self) -> None:
         """Serve every learned contact token from ``moderation.learned``."""

@@ -31,7 +31,8 @@ from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
 from mode import Service
 
 from chatguard.settings import Settings
-from streams import kafka_options, kinds, unreadable
+from streams import campaigns, kafka_options, kinds, unreadable
+from streams.campaigns import CampaignHolder
 from streams.learned_list import LearnedHolder
 from streams.model_holder import ModelHolder
 from streams.pipeline import ModerationPipeline, RawMessage
@@ -54,6 +55,7 @@ class BatchReader(Service):
         holder: ModelHolder,
         rules: RulesHolder,
         learned: LearnedHolder,
+        campaign_holder: CampaignHolder = campaigns.SHARED,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -61,6 +63,7 @@ class BatchReader(Service):
         self.holder = holder
         self.rules = rules  # shared with the worker's agents, which keep them up to date
         self.learned = learned
+        self.campaigns = campaign_holder
         self.group_id = f"{settings.app_id}.moderation"
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -87,7 +90,7 @@ class BatchReader(Service):
         await self._producer.start()
         self._sink = BatchSink(self._producer)
         self._pipeline = ModerationPipeline(
-            settings, self.holder, self._sink, self.rules, self.learned
+            settings, self.holder, self._sink, self.rules, self.learned, self.campaigns
         )
         self._consumer.subscribe(
             [self.settings.topic(name) for name in kinds.SCORED_TOPICS],

@@ -44,6 +44,38 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         )
     moderate.set_defaults(handler=_moderate)
 
+    campaigns = subparsers.add_parser(
+        "campaigns", help="list the live campaigns on moderation.campaigns"
+    )
+    campaigns.add_argument("--json", action="store_true", help="one JSON object per campaign")
+    campaigns.set_defaults(handler=_campaigns)
+
+
+def _campaigns(args: argparse.Namespace) -> int:
+    import time
+
+    import orjson
+
+    from streams.campaigns import live_campaigns, read_campaigns
+
+    settings = Settings.from_env()
+    now = time.time()
+    found = live_campaigns(asyncio.run(read_campaigns(settings)), settings.campaign_window_s, now)
+    for campaign in found:
+        if args.json:
+            print(orjson.dumps(campaign).decode())
+            continue
+        seen = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(campaign["last_seen"]))
+        contacts = ",".join(campaign["contacts"]) or "-"
+        print(
+            f"{campaign['campaign_id']}  {campaign['status']:<7}  events={campaign['events']}  "
+            f"accounts={campaign['accounts']}  last_seen={seen}  contacts={contacts}  "
+            f"sample={campaign['sample_event_id']}"
+        )
+    if not found and not args.json:
+        print("no live campaigns")
+    return 0
+
 
 def _worker(args: argparse.Namespace) -> int:
     from streams.worker import main

@@ -95,6 +95,7 @@ def build_decisions(
                 "decided_at": decided_at,
                 "excerpt": event.text[:EXCERPT_CHARS],
                 "rules_version": rules_version,
+                "campaign_id": None,
             },
         )
         for event, position, row, verdict in zip(events, positions, rounded, verdicts, strict=True)

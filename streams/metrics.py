@@ -129,6 +129,28 @@ LEARNED_TOKENS = Counter(
     "Contact tokens this worker taught the fleet (enough blocked events from enough accounts).",
     registry=REGISTRY,
 )
+LIVE_CAMPAIGNS = Gauge(
+    "chatguard_live_campaigns",
+    "Campaigns this worker knows that have not lapsed (streams.campaigns).",
+    registry=REGISTRY,
+)
+CAMPAIGN_RECORDS = Counter(
+    "chatguard_campaign_records_total",
+    "Campaign records read, by result (ok, refused).",
+    ["result"],
+    registry=REGISTRY,
+)
+CAMPAIGN_ANNOUNCEMENTS = Counter(
+    "chatguard_campaign_announcements_total",
+    "Campaign records this worker wrote (a band crossed, doubled, turned harmful or was renewed).",
+    registry=REGISTRY,
+)
+CAMPAIGN_MEMBERS = Counter(
+    "chatguard_campaign_members_total",
+    "Events that belong to a live campaign, by its status (harmful ones are blocked).",
+    ["status"],
+    registry=REGISTRY,
+)
 RULE_RELOADS = Counter(
     "chatguard_rule_reloads_total",
     "Rules versions offered, by result.",

@@ -14,13 +14,15 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from chatguard.settings import Settings
 from models.normalize import Analysis
-from streams import learned_list, metrics, moderators, reports, topics
+from streams import campaigns, learned_list, metrics, moderators, reports, topics
+from streams.campaigns import CampaignHolder
 from streams.decide import Position, build_decisions
 from streams.decoding import Event, Rejected, check_categories, decode
 from streams.kinds import SCORED_TYPES
@@ -74,12 +76,16 @@ class ModerationPipeline:
         sink: OutputSink,
         rules: RulesHolder = SHARED,
         learned: LearnedHolder = learned_list.SHARED,
+        campaign_holder: CampaignHolder = campaigns.SHARED,
     ) -> None:
         self.settings = settings
         self.holder = holder
         self.sink = sink
         self.rules = rules
         self.learned = learned
+        self.campaigns = campaign_holder
+        self._fingerprints = settings.topic(topics.CAMPAIGN_FINGERPRINTS)
+        self._campaign_members = settings.topic(topics.CAMPAIGN_MEMBERS)
         self._contacts = settings.topic(topics.CONTACTS_BLOCKED)
         self._scorer = Scorer(settings.scoring_budget_s)
         self._decisions = settings.topic(topics.DECISIONS)
@@ -238,6 +244,8 @@ class ModerationPipeline:
         learned = self.learned.view(ruleset)
         evidence = apply_rules(ruleset, serving, events, scores, decisions, memo, learned)
         out.extend(Outgoing(self._contacts, key, value, sources[i]) for i, key, value in evidence)
+        allowing = frozenset(r.reason() for r in ruleset.rules if r.action == "allow")
+        out.extend(await self._campaigns(events, sources, decisions, memo, allowing))
         actions: Counter[str] = Counter()
         triggered: Counter[tuple[str, str]] = Counter()
         for decision, source in zip(decisions, sources, strict=True):
@@ -250,6 +258,37 @@ class ModerationPipeline:
             metrics.DECISIONS.labels(action=name).inc(count)
         for (category, name), count in triggered.items():
             metrics.TRIGGERED.labels(category=category, action=name).inc(count)
+        return out
+
+    async def _campaigns(
+        self,
+        events: list[Event],
+        sources: list[RawMessage],
+        decisions: list[Decision],
+        memo: dict[str, Analysis],
+        allowing: frozenset[str],
+    ) -> list[Outgoing]:
+        """Fingerprint the batch (in the scoring thread) for the fleet's campaign count, and mark
+        (harmful: block, unless an allow rule fired: ``allowing`` are their reasons) the
+        decisions of events that belong to a live campaign (replacing them in ``decisions``);
+        the fingerprint and member records to send."""
+        found = await self._scorer.run(partial(campaigns.features, events, memo))
+        if found is None:  # over the scoring budget: this batch is not counted
+            return []
+        now = time.time()
+        out = [
+            Outgoing(self._fingerprints, key, value, sources[i])
+            for i, key, value in campaigns.fingerprint_records(events, decisions, found, now)
+        ]
+        for i, (bands, _) in enumerate(found):
+            campaign = self.campaigns.match(bands, now)
+            if campaign is None:
+                continue
+            decisions[i], member = campaigns.escalate(decisions[i], campaign, now, allowing)
+            metrics.CAMPAIGN_MEMBERS.labels(status="harmful" if campaign.harmful else "clean").inc()
+            if member is not None:
+                key = member.account_id.encode()
+                out.append(Outgoing(self._campaign_members, key, orjson.dumps(member), sources[i]))
         return out
 
     def _routed(self, decision: Decision, source: RawMessage | None = None) -> list[Outgoing]:

@@ -134,6 +134,7 @@ class Decision:
     decided_at: float
     excerpt: str = ""
     rules_version: str = ""  # the rules file applied (models.rules); reasons name rule:<id>
+    campaign_id: str | None = None  # the live campaign it belongs to (models.campaigns)
 
 
 @dataclass(frozen=True)
@@ -394,6 +395,61 @@ class LearnedContact:
         )
 
 
+@dataclass(frozen=True)
+class CampaignFingerprint:
+    """One band key of a fingerprinted event (``campaign.fingerprints``, keyed by the band, so
+    every near-duplicate with this band meets on one partition). Built by
+    ``streams.campaigns.fingerprint_records``."""
+
+    kind: Literal["campaign_fingerprint"]
+    band: str
+    event_id: str
+    account_id: str
+    conversation_id: str
+    flagged: bool  # the model or a rule said review or block (before any campaign escalation)
+    blocked: bool
+    contacts: tuple[str, ...]  # contact tokens (domains, phones, WeChat and QQ IDs)
+    bands: tuple[str, ...]  # all the event's band keys
+    at: float
+
+
+@dataclass(frozen=True)
+class CampaignRecord:
+    """A campaign as one of its bands saw it (``moderation.campaigns``, compacted, keyed by the
+    band): announced when the band reaches ``CHATGUARD_CAMPAIGN_ACCOUNTS`` accounts, then at
+    each doubling, on turning harmful and every half window. Built by
+    ``streams.campaigns.campaign_record``."""
+
+    kind: Literal["campaign"]
+    campaign_id: str
+    band: str
+    bands: tuple[str, ...]  # the band keys that stand for the campaign; readers join overlaps
+    status: Literal["harmful", "clean"]
+    first_seen: float
+    last_seen: float
+    events: int
+    accounts: int
+    conversations: int
+    flagged_share: float
+    contacts: tuple[str, ...]  # contact tokens its members share
+    sample_event_id: str
+    sample_accounts: tuple[str, ...]
+    announced_at: float
+
+
+@dataclass(frozen=True)
+class CampaignMember:
+    """An account whose event a harmful campaign escalated (``campaign.members``, keyed by the
+    account): the account gets one action per campaign. Built by ``streams.campaigns``."""
+
+    kind: Literal["campaign_member"]
+    account_id: str
+    campaign_id: str
+    event_id: str
+    category: str
+    at: float
+
+
 # every output record, by the name of its schema file (schemas/<name>.schema.json)
 OUTPUT_RECORDS: dict[str, type] = {
     "decision": Decision,
@@ -408,6 +464,9 @@ OUTPUT_RECORDS: dict[str, type] = {
     "blocked_contact": BlockedContact,
     "weighed_report": WeighedReport,
     "learned_contact": LearnedContact,
+    "campaign_fingerprint": CampaignFingerprint,
+    "campaign": CampaignRecord,
+    "campaign_member": CampaignMember,
 }
 
 

@@ -109,6 +109,11 @@ class Scorer:
                 scores[i] = one[0][0]
         return scores, failures
 
+    async def run(self, call: Callable[[], T]) -> T | None:
+        """Other CPU work of the batch (campaign fingerprints) in the scoring thread, under the
+        same budget; None if it outlasted it."""
+        return await self._within_budget(call)
+
     def _timeout(self, index: int) -> ScoringFailure:
         return ScoringFailure(index, f"not scored within {self.budget_s:g} s", TIMEOUT_KIND)
 

@@ -35,6 +35,12 @@ RULES = "moderation.rules"
 LEARNED = "moderation.learned"
 # internal: contact tokens of blocked events keyed by token, the learned list's evidence
 CONTACTS_BLOCKED = "contacts.blocked"
+# internal: each fingerprinted event once per LSH band, keyed by the band (streams.campaigns)
+CAMPAIGN_FINGERPRINTS = "campaign.fingerprints"
+# internal: accounts a harmful campaign escalated, keyed by account (one action per campaign)
+CAMPAIGN_MEMBERS = "campaign.members"
+# campaigns, one record per crossing band: compacted, one partition (created by streams.campaigns)
+CAMPAIGNS = "moderation.campaigns"
 
 INPUTS = kinds.INPUT_TOPICS
 OUTPUTS = (
@@ -46,7 +52,14 @@ OUTPUTS = (
     MODEL_UPDATES,
     REPORTER_STATS,
 )
-INTERNAL = (ACCOUNT_STRIKES, REPORTS_BY_REPORTER, EVENTS_BY_ID, CONTACTS_BLOCKED)
+INTERNAL = (
+    ACCOUNT_STRIKES,
+    REPORTS_BY_REPORTER,
+    EVENTS_BY_ID,
+    CONTACTS_BLOCKED,
+    CAMPAIGN_FINGERPRINTS,
+    CAMPAIGN_MEMBERS,
+)
 ALL = (*INPUTS, *OUTPUTS, *INTERNAL)
 
 # short names for `chatguard tail --topic`

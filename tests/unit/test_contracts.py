@@ -49,6 +49,9 @@ TOPIC_SCHEMAS = {
     topics.REPORTER_STATS: "reporter_stats",
     topics.EVENTS_BY_ID: "seen_events",
     topics.CONTACTS_BLOCKED: "blocked_contact",
+    topics.CAMPAIGN_FINGERPRINTS: "campaign_fingerprint",
+    topics.CAMPAIGN_MEMBERS: "campaign_member",
+    topics.CAMPAIGNS: "campaign",
 }
 BY_REPORTER_KINDS = {"report": "report_record", "outcome": "report_outcome"}
 SCAM = "Your bank account is locked, verify now at http://secure-bank.top or lose your money"
@@ -191,6 +194,7 @@ async def test_every_output_of_a_real_batch_validates_against_its_schema(
     assert checked[topics.DEAD_LETTER] == 4  # malformed, invalid UTF-8, forged, unreadable
     assert checked[topics.REPORTS_BY_REPORTER] == 2  # the report and the confirmation's outcome
     assert checked[topics.EVENTS_BY_ID] >= 1 and checked[topics.CONTACTS_BLOCKED] >= 1
+    assert checked[topics.CAMPAIGN_FINGERPRINTS] >= 8  # the scam, once per band
     kinds_struck = sorted(s["kind"] for s in sink.on(settings.topic(topics.ACCOUNT_STRIKES)))
     assert kinds_struck == ["block", "block", "confirmed"]
 

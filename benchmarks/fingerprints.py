@@ -1,0 +1,74 @@
+"""Cost of campaign fingerprints in the scoring batch: milliseconds per 1,000 messages for the
+band keys alone (``models.fingerprint``) and with the contact tokens and records the pipeline adds
+(``streams.campaigns``), on normalized sample traffic, in batches of 256.
+
+    .venv/bin/python benchmarks/fingerprints.py [--messages N] [--rounds R]
+
+The texts are normalized first, as the scoring step leaves them; the figure is the extra work
+per batch. Compare it with scoring's cost per message (``benchmarks/scoring_speed.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from models.fingerprint import band_keys  # noqa: E402
+from models.normalize import analyse  # noqa: E402
+from streams.campaigns import features, fingerprint_records  # noqa: E402
+from streams.decoding import Event  # noqa: E402
+from streams.records import Decision  # noqa: E402
+
+TRAFFIC = ROOT / "devtools" / "samples" / "traffic.jsonl"
+BATCH = 256
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=10_240)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    texts = [json.loads(line)["text"] for line in TRAFFIC.read_text().splitlines() if line.strip()]
+    texts = (texts * (args.messages // len(texts) + 1))[: args.messages]
+    memo = {text: analyse(text) for text in texts}
+    normalized = [memo[text][0] for text in texts]
+    events = [
+        Event("chat.message", f"e{i}", f"a{i}", t, "chat", {"conversation_id": f"c{i}"})
+        for i, t in enumerate(texts)
+    ]
+    decision = Decision("e", "chat.message", "a", "t", 0, 0, "allow", {}, (), (), "m", "p", 0.0)
+    batches = range(0, len(texts), BATCH)
+
+    def keys_only() -> None:
+        for start in batches:
+            band_keys(normalized[start : start + BATCH])
+
+    def with_records() -> None:
+        for start in batches:
+            chunk = events[start : start + BATCH]
+            found = features(chunk, memo)
+            fingerprint_records(chunk, [decision] * len(chunk), found, 0.0)
+
+    fingerprinted = sum(1 for k in band_keys(normalized) if k)
+    print(
+        f"{len(texts)} messages, {fingerprinted / len(texts):.0%} fingerprinted, batches of {BATCH}"
+    )
+    for name, run in (("band keys", keys_only), ("keys, tokens and records", with_records)):
+        times = []
+        for _ in range(args.rounds):
+            started = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - started)
+        per_thousand = statistics.median(times) / len(texts) * 1000 * 1000
+        print(f"{name:>26}: {per_thousand:6.1f} ms per 1,000 messages (median of {args.rounds})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+"""Campaigns: near-duplicates of one text sent by many accounts. Pure: no Kafka.
+
+Each fingerprinted event (``models.fingerprint``) is counted under each of its LSH band keys; a
+band whose members come from ``min_accounts`` distinct accounts within the window is a campaign.
+Several bands of one campaign cross, on different partitions and workers, so a campaign is
+identified by its *bands*: every member brings all its band keys, a crossing band announces the
+keys its members share most (:func:`core_bands`) and proposes the smallest as the id, and readers
+join announcements whose bands overlap a live campaign to the campaign they already know
+(:class:`CampaignBook`), in the order of the single-partition campaigns topic, which every worker
+reads alike.
+
+A campaign is *harmful* when most of its members were flagged (review or block) by the model or
+the rules, or when its members share a contact token that also appears in its blocked members;
+otherwise it is *clean* (a viral joke, a holiday greeting) and only recorded, never escalated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# what a band key looks like (models.fingerprint.band_keys): 16 hex digits
+_BAND = re.compile(r"^[0-9a-f]{16}$")
+ACCOUNTS_KEPT = 1_000  # distinct accounts (and conversations) a band's state remembers
+CO_BANDS_KEPT = 64  # co-occurring band keys a band's state counts
+TOKENS_KEPT = 32  # contact tokens a band's state counts
+CORE_SHARE = 0.1  # a co-occurring band key is part of the campaign if this share of members has it
+MAX_BANDS = 64  # band keys one campaign record may name
+SAMPLE_ACCOUNTS = 50  # accounts a campaign record lists
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One event counted under one of its band keys."""
+
+    event_id: str
+    account: str
+    conversation: str
+    flagged: bool  # the model or a rule said review or block
+    blocked: bool  # ... block
+    tokens: tuple[str, ...]  # its contact tokens
+    bands: tuple[str, ...]  # all its band keys
+    at: float
+
+
+def valid_band(band: object) -> bool:
+    return isinstance(band, str) and _BAND.match(band) is not None
+
+
+def observe(state: Mapping[str, Any], member: Member, window_s: float) -> dict[str, Any]:
+    """A band's state with ``member`` counted: accounts and conversations seen within
+    ``window_s`` of it (at most ``ACCOUNTS_KEPT``), events and flagged events, how often each
+    other band key and contact token came along, and the tokens of blocked members."""
+    at = member.at
+    new = dict(state)
+    for field, value in (("accounts", member.account), ("conversations", member.conversation)):
+        seen = {k: t for k, t in state.get(field, {}).items() if at - float(t) <= window_s}
+        if value:
+            seen[value] = at
+        if len(seen) > ACCOUNTS_KEPT:  # keep the most recent
+            seen = dict(sorted(seen.items(), key=lambda kv: kv[1])[-ACCOUNTS_KEPT:])
+        new[field] = seen
+    new["events"] = int(state.get("events", 0)) + 1
+    new["flagged"] = int(state.get("flagged", 0)) + int(member.flagged)
+    new["co"] = _counted(state.get("co", {}), member.bands, CO_BANDS_KEPT)
+    new["tokens"] = _counted(state.get("tokens", {}), member.tokens, TOKENS_KEPT)
+    if member.blocked and member.tokens:
+        blocked = list(dict.fromkeys([*state.get("blocked_tokens", []), *member.tokens]))
+        new["blocked_tokens"] = blocked[-TOKENS_KEPT:]
+    new["first_seen"] = min(float(state.get("first_seen", at)), at)
+    new["last_seen"] = max(float(state.get("last_seen", at)), at)
+    new.setdefault("sample", member.event_id)
+    return new
+
+
+def _counted(counts: Mapping[str, int], items: Iterable[str], kept: int) -> dict[str, int]:
+    out = dict(counts)
+    for item in items:
+        out[item] = out.get(item, 0) + 1
+    if len(out) > kept:
+        out = dict(sorted(out.items(), key=lambda kv: kv[1])[-kept:])
+    return out
+
+
+def harmful(state: Mapping[str, Any]) -> bool:
+    """Most members flagged, or a contact token shared by members is in a blocked member."""
+    events = int(state.get("events", 0))
+    if events and 2 * int(state.get("flagged", 0)) > events:
+        return True
+    return bool(set(shared_tokens(state)) & set(state.get("blocked_tokens", [])))
+
+
+def shared_tokens(state: Mapping[str, Any]) -> list[str]:
+    """Contact tokens that at least two members carried."""
+    return sorted(t for t, n in state.get("tokens", {}).items() if n >= 2)
+
+
+def due(state: Mapping[str, Any], now: float, *, min_accounts: int, window_s: float) -> bool:
+    """Whether a band announces (again): once it reaches ``min_accounts`` accounts, then when
+    its events have doubled since it last did, when it turned harmful, or when half the window
+    passed (so that readers keep a running campaign live)."""
+    if len(state.get("accounts", {})) < min_accounts:
+        return False
+    last = state.get("announced")
+    if not last:
+        return True
+    return (
+        int(state.get("events", 0)) >= 2 * int(last["events"])
+        or harmful(state) != bool(last["harmful"])
+        or now - float(last["at"]) >= window_s / 2
+    )
+
+
+def core_bands(state: Mapping[str, Any], band: str) -> tuple[str, ...]:
+    """The band keys that stand for the campaign: ``band`` and those at least ``CORE_SHARE`` of
+    its members (and two) also had, most common first."""
+    events = int(state.get("events", 0))
+    floor = max(2, CORE_SHARE * events)
+    others = sorted(
+        ((n, b) for b, n in state.get("co", {}).items() if b != band and n >= floor),
+        reverse=True,
+    )
+    return (band, *(b for _, b in others))[:MAX_BANDS]
+
+
+def proposed_id(bands: Iterable[str]) -> str:
+    """A campaign id from its band keys: the same bands give the same id on any worker."""
+    return f"cmp-{min(bands)}"
+
+
+# -- what a worker serves ----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """A live campaign as a worker knows it from the campaigns topic."""
+
+    campaign_id: str
+    bands: frozenset[str]
+    harmful: bool
+    events: int
+    accounts: int
+    last_seen: float
+    expires_at: float
+
+    def reason(self) -> str:
+        return f"campaign:{self.campaign_id}"
+
+
+class CampaignBook:
+    """Campaign announcements joined into campaigns: an announcement whose id is known, or whose
+    bands overlap a live campaign, updates that campaign (keeping its id); any other starts one.
+    Every worker reads the same records in the same order, so every worker ends with the same
+    ids. A harmful announcement makes the campaign harmful until it expires."""
+
+    def __init__(self, window_s: float = 3_600.0) -> None:
+        self.window_s = window_s
+        self.campaigns: dict[str, Campaign] = {}
+        self.by_band: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.campaigns)
+
+    def offer(self, record: Mapping[str, Any], now: float) -> Campaign:
+        """Join one validated announcement (:func:`parse_record`); the campaign it belongs to."""
+        self.expire(now)
+        bands = frozenset(record["bands"])
+        known = self.campaigns.get(record["campaign_id"])
+        if known is None:
+            ids = {self.by_band[b] for b in bands if b in self.by_band}
+            # the first known of them (a dict keeps the order campaigns were started in)
+            known = next((c for cid, c in self.campaigns.items() if cid in ids), None)
+        last_seen = min(float(record["last_seen"]), now)
+        if known is None:
+            campaign = Campaign(
+                record["campaign_id"],
+                bands,
+                bool(record["harmful"]),
+                int(record["events"]),
+                int(record["accounts"]),
+                last_seen,
+                last_seen + self.window_s,
+            )
+        else:
+            seen = max(known.last_seen, last_seen)
+            campaign = Campaign(
+                known.campaign_id,
+                (known.bands | bands) if len(known.bands) < 4 * MAX_BANDS else known.bands,
+                known.harmful or bool(record["harmful"]),
+                max(known.events, int(record["events"])),
+                max(known.accounts, int(record["accounts"])),
+                seen,
+                seen + self.window_s,
+            )
+        if campaign.expires_at <= now:
+            return campaign  # lapsed already (an old record read on start): not served
+        self.campaigns[campaign.campaign_id] = campaign
+        for band in campaign.bands:
+            self.by_band.setdefault(band, campaign.campaign_id)
+        return campaign
+
+    def expire(self, now: float) -> None:
+        gone = [cid for cid, c in self.campaigns.items() if c.expires_at <= now]
+        for cid in gone:
+            del self.campaigns[cid]
+        if gone:
+            self.by_band = {b: cid for b, cid in self.by_band.items() if cid in self.campaigns}
+
+    def match(self, bands: Iterable[str], now: float) -> Campaign | None:
+        """The live campaign any of these band keys belongs to, if any."""
+        for band in bands:
+            cid = self.by_band.get(band)
+            if cid is not None:
+                campaign = self.campaigns.get(cid)
+                if campaign is not None and now < campaign.expires_at:
+                    return campaign
+        return None
+
+
+def parse_record(data: object) -> dict[str, Any]:
+    """The fields of a campaign announcement that readers use; ``ValueError`` if it is not one.
+    Workers write it unsigned: it can only mark and block near-duplicates of texts many
+    accounts sent, and it lapses one window after its ``last_seen`` (capped at now)."""
+    if not isinstance(data, dict) or data.get("kind") != "campaign":
+        msg = "not a campaign record"
+        raise ValueError(msg)
+    bands = data.get("bands")
+    if (
+        not isinstance(bands, list)
+        or not 0 < len(bands) <= MAX_BANDS
+        or not all(valid_band(b) for b in bands)
+    ):
+        msg = f"bad band keys {str(bands)[:80]!r}"
+        raise ValueError(msg)
+    campaign_id = data.get("campaign_id")
+    if (
+        not isinstance(campaign_id, str)
+        or not campaign_id.startswith("cmp-")
+        or len(campaign_id) > 40
+    ):
+        msg = f"bad campaign id {str(campaign_id)[:80]!r}"
+        raise ValueError(msg)
+    return {
+        "campaign_id": campaign_id,
+        "bands": bands,
+        "harmful": data.get("status") == "harmful",
+        "events": int(data["events"]),
+        "accounts": int(data["accounts"]),
+        "last_seen": float(data["last_seen"]),
+    }

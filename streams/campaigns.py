@@ -1,0 +1,318 @@
+"""Campaigns on the fleet: near-duplicates counted per LSH band, announced to every worker, which
+marks and escalates their later members (``models.campaigns`` says what a campaign is and why).
+
+1. The pipeline fingerprints each scored batch in the scoring thread (:func:`features`, from the
+   normalized texts scoring computed) and sends, per fingerprinted event, one record per band to
+   ``campaign.fingerprints``, keyed by the band, so all copies of a campaign meet on one
+   partition (:func:`fingerprint_records`).
+2. The ``track_campaigns`` agent (``streams.agents``) counts each band's members in a windowed
+   RocksDB table (recovered from its changelog) and announces a band that reaches
+   ``campaign_accounts`` accounts to the compacted, single-partition ``moderation.campaigns``
+   (:func:`campaign_record`), again at each doubling, on turning harmful and every half window.
+3. Every worker follows that topic (:meth:`CampaignHolder.follow`); the pipeline stamps
+   ``campaign_id`` on the decisions of events whose bands hit a live campaign and, for a harmful
+   one, blocks them and sends their account to ``campaign.members`` (:func:`escalate`), where
+   the ``escalate_members`` agent gives each account one action per campaign.
+
+Trust: like the learned list, campaign records are written by workers and unsigned. Under ACLs
+only workers write the topic; a record only marks and blocks near-duplicates of its band keys,
+for one window after its ``last_seen`` (capped at when it was read).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from chatguard.settings import Settings
+from models.campaigns import (
+    SAMPLE_ACCOUNTS,
+    Campaign,
+    CampaignBook,
+    core_bands,
+    harmful,
+    parse_record,
+    proposed_id,
+    shared_tokens,
+)
+from models.fingerprint import band_keys
+from models.learned import tokens_of
+from models.normalize import Analysis, normalize
+from models.rules import extract_contacts, may_carry_contacts
+from streams import metrics, topics
+from streams.decoding import Event
+from streams.records import (
+    CampaignFingerprint,
+    CampaignMember,
+    CampaignRecord,
+    Decision,
+    assemble,
+)
+
+log = logging.getLogger(__name__)
+NO_TOKENS: tuple[str, ...] = ()
+CAMPAIGN_CATEGORY = "spam"  # what a harmful campaign blocks as when its member was not flagged
+
+
+def features(
+    events: Sequence[Event], memo: Mapping[str, Analysis]
+) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Per event: its band keys (``()`` for a text too short or uninformative) and, for a
+    fingerprinted one, its contact tokens. Runs in the scoring thread, on the normalized texts
+    scoring left in ``memo`` (a text missing there is normalized here)."""
+    analyses = [memo.get(event.text) for event in events]
+    normalized = [
+        a[0] if a is not None else normalize(e.text) for a, e in zip(analyses, events, strict=True)
+    ]
+    keys = band_keys(normalized)
+    out = []
+    for event, analysis, bands in zip(events, analyses, keys, strict=True):
+        tokens = NO_TOKENS
+        if bands and (analysis is None or may_carry_contacts(analysis)):
+            tokens = tuple(token for _, token in tokens_of(extract_contacts(event.text)))
+        out.append((bands, tokens))
+    return out
+
+
+def fingerprint_records(
+    events: Sequence[Event],
+    decisions: Sequence[Decision],
+    found: Sequence[tuple[tuple[str, ...], tuple[str, ...]]],
+    at: float,
+) -> list[tuple[int, bytes, bytes]]:
+    """``(event index, key, value)`` for ``campaign.fingerprints``: one per band of each
+    fingerprinted event, with what its decision was before any campaign escalation.
+
+    An event's records differ only in ``band``, the record's second field: each event is
+    serialized once and its band spliced in (eight ``orjson.dumps`` per event cost more than
+    the fingerprint itself)."""
+    out = []
+    for i, (event, decision, (bands, tokens)) in enumerate(
+        zip(events, decisions, found, strict=True)
+    ):
+        if not bands:
+            continue
+        conversation = event.data.get("conversation_id")
+        record = assemble(
+            CampaignFingerprint,
+            {
+                "kind": "campaign_fingerprint",
+                "band": "",
+                "event_id": event.event_id,
+                "account_id": event.account_id,
+                "conversation_id": conversation if isinstance(conversation, str) else "",
+                "flagged": decision.action != "allow",
+                "blocked": decision.action == "block",
+                "contacts": tokens,
+                "bands": bands,
+                "at": at,
+            },
+        )
+        rest = orjson.dumps(record)[len(_HEAD) + 1 :]  # after the empty band's closing quote
+        for band in bands:
+            key = band.encode()
+            out.append((i, key, b"".join((_HEAD, key, b'"', rest))))
+    return out
+
+
+_HEAD = b'{"kind":"campaign_fingerprint","band":"'
+
+
+def escalate(
+    decision: Decision, campaign: Campaign, at: float, allowing: frozenset[str] = frozenset()
+) -> tuple[Decision, CampaignMember | None]:
+    """``decision`` marked with ``campaign``; for a harmful campaign also blocked (the reason
+    names the campaign) and the account's membership to be acted on, unless an allow rule
+    fired for it (``allowing``: their reasons): as with the learned list, an explicit allow
+    wins."""
+    if not campaign.harmful or allowing.intersection(decision.reasons):
+        return replace(decision, campaign_id=campaign.campaign_id), None
+    triggered = decision.triggered if decision.action == "block" else ()
+    category = (triggered or decision.triggered or (CAMPAIGN_CATEGORY,))[0]
+    escalated = replace(
+        decision,
+        campaign_id=campaign.campaign_id,
+        action="block",
+        triggered=triggered or (category,),
+        reasons=(*decision.reasons, campaign.reason()),
+    )
+    member = CampaignMember(
+        "campaign_member",
+        decision.account_id,
+        campaign.campaign_id,
+        decision.event_id,
+        category,
+        at,
+    )
+    return escalated, member
+
+
+def campaign_record(
+    state: Mapping[str, Any], band: str, campaign_id: str | None, now: float
+) -> CampaignRecord:
+    """The announcement of ``band``'s campaign from its state; ``campaign_id`` as announced
+    before (kept across updates) or, for a first announcement, one the bands propose."""
+    bands = core_bands(state, band)
+    events = int(state.get("events", 0))
+    accounts = state.get("accounts", {})
+    return CampaignRecord(
+        "campaign",
+        campaign_id or proposed_id(bands),
+        band,
+        bands,
+        "harmful" if harmful(state) else "clean",
+        float(state.get("first_seen", now)),
+        float(state.get("last_seen", now)),
+        events,
+        len(accounts),
+        len(state.get("conversations", {})),
+        round(int(state.get("flagged", 0)) / events, 4) if events else 0.0,
+        tuple(shared_tokens(state)),
+        str(state.get("sample", "")),
+        tuple(sorted(accounts)[:SAMPLE_ACCOUNTS]),
+        now,
+    )
+
+
+class CampaignHolder:
+    """The live campaigns this worker knows, from ``moderation.campaigns``."""
+
+    def __init__(self, window_s: float = 3_600.0) -> None:
+        self.book = CampaignBook(window_s)
+
+    def offer(self, key: bytes | None, value: bytes | None, now: float) -> Campaign | None:
+        """Join one record of the topic; the campaign it belongs to, or None if refused."""
+        if value is None:
+            return None  # a tombstone: the band's campaign lapses with its window
+        try:
+            record = parse_record(orjson.loads(value))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            band = (key or b"").decode(errors="replace")[:80]
+            log.warning("skipping a campaign record keyed %r: %s", band, exc)
+            metrics.CAMPAIGN_RECORDS.labels(result="refused").inc()
+            return None
+        known = record["campaign_id"] in self.book.campaigns
+        before = self.book.campaigns.get(record["campaign_id"])
+        campaign = self.book.offer(record, now)
+        metrics.CAMPAIGN_RECORDS.labels(result="ok").inc()
+        metrics.LIVE_CAMPAIGNS.set(len(self.book))
+        if not known or (before is not None and before.harmful != campaign.harmful):
+            log.info(
+                "campaign %s is live (%s): %d events from %d accounts",
+                campaign.campaign_id,
+                "harmful" if campaign.harmful else "clean",
+                campaign.events,
+                campaign.accounts,
+            )
+        return campaign
+
+    def match(self, bands: Sequence[str], now: float) -> Campaign | None:
+        return self.book.match(bands, now) if bands and self.book.campaigns else None
+
+    async def follow(self, settings: Settings) -> None:
+        """Read ``moderation.campaigns`` from the beginning, for ever; a lost connection is
+        retried, never the end of the task."""
+        self.book.window_s = settings.campaign_window_s
+        while True:
+            try:
+                await self._follow(settings)
+            except Exception as exc:  # the broker went away: the campaigns stay, retry
+                log.warning("reading the campaigns failed, retrying: %s", exc)
+                await asyncio.sleep(1.0)
+
+    async def _follow(self, settings: Settings) -> None:
+        consumer, partitions = await read_from_beginning(settings)
+        try:
+            while True:
+                fetched = await consumer.getmany(*partitions, timeout_ms=500)
+                now = time.time()
+                for records in fetched.values():
+                    for message in records:
+                        if message.value is not None and len(message.value) > 16_384:
+                            metrics.CAMPAIGN_RECORDS.labels(result="refused").inc()
+                            continue
+                        self.offer(message.key, message.value, now)
+        finally:
+            await consumer.stop()
+
+
+async def read_campaigns(settings: Settings) -> list[dict[str, Any]]:
+    """The latest record of each band on the topic now (for ``chatguard campaigns``)."""
+    consumer, partitions = await read_from_beginning(settings)
+    latest: dict[bytes | None, dict[str, Any]] = {}
+    try:
+        ends = await consumer.end_offsets(partitions)
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            fetched = await consumer.getmany(*partitions, timeout_ms=1000)
+            for records in fetched.values():
+                for message in records:
+                    try:
+                        latest[message.key] = orjson.loads(message.value or b"null")
+                    except orjson.JSONDecodeError:
+                        continue
+    finally:
+        await consumer.stop()
+    return [r for r in latest.values() if isinstance(r, dict) and r.get("kind") == "campaign"]
+
+
+def live_campaigns(
+    records: Sequence[dict[str, Any]], window_s: float, now: float
+) -> list[dict[str, Any]]:
+    """The live campaigns ``records`` (the topic's, oldest first) make, as workers join them:
+    per campaign its status, size, when it was first and last seen, shared contacts and a
+    sample, largest first (for ``chatguard campaigns``)."""
+    book = CampaignBook(window_s)
+    joined: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        try:
+            campaign = book.offer(parse_record(record), now)
+        except (KeyError, TypeError, ValueError):
+            continue
+        joined.setdefault(campaign.campaign_id, []).append(record)
+    out = []
+    for campaign_id, campaign in book.campaigns.items():
+        parts = joined[campaign_id]
+        out.append(
+            {
+                "campaign_id": campaign_id,
+                "status": "harmful" if campaign.harmful else "clean",
+                "events": campaign.events,
+                "accounts": campaign.accounts,
+                "bands": len(campaign.bands),
+                "first_seen": min(float(r.get("first_seen", 0.0)) for r in parts),
+                "last_seen": campaign.last_seen,
+                "contacts": sorted({c for r in parts for c in r.get("contacts", [])}),
+                "sample_event_id": parts[0].get("sample_event_id", ""),
+            }
+        )
+    return sorted(out, key=lambda c: c["events"], reverse=True)
+
+
+async def read_from_beginning(settings: Settings) -> tuple[Any, list[Any]]:
+    """A started committed-only reader of the campaigns topic from offset 0 (the caller stops
+    it)."""
+    from aiokafka import TopicPartition
+
+    from streams.rules_holder import committed_reader, ensure_compacted_topic
+
+    name = settings.topic(topics.CAMPAIGNS)
+    await ensure_compacted_topic(settings, name)
+    consumer = committed_reader(settings, "campaigns-reader")
+    await consumer.start()
+    try:
+        partition = TopicPartition(name, 0)
+        consumer.assign([partition])
+        await consumer.seek_to_beginning(partition)
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer, [partition]
+
+
+SHARED = CampaignHolder()  # the worker's campaigns: the pipeline and the follow task share it

@@ -1,0 +1,264 @@
+"""Campaigns on a live fleet of two workers: obfuscated variants of one scam from 150 accounts,
+spread over every partition among ordinary traffic, become one campaign whose later members are
+blocked and whose accounts get one action each; copies of a clean greeting become a clean
+campaign that escalates nothing."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+
+from chatguard.cli import main as chatguard_main
+from chatguard.settings import Settings
+from devtools.produce import build_events
+from models.campaigns import CampaignBook, parse_record
+from models.policy import Policy
+from models.registry import ModelRegistry
+from streams import topics
+from streams.decoding import Event, decode
+from streams.outgoing import OutgoingEvent
+from tests.e2e.conftest import WorkerProcess
+from tests.e2e.kafka_helpers import Record, consume, consume_all, produce
+from tests.e2e.test_rules import _use_env
+from tests.unit.test_fingerprint import scam_variants
+
+pytestmark = pytest.mark.e2e
+
+ACCOUNTS = 150
+GREETING = "新年快乐，祝你和家人身体健康，万事如意，心想事成！"
+
+
+def _chat(tag: str, i: int, account: str, text: str) -> OutgoingEvent:
+    event_id = f"{tag}-{i}"
+    data = {
+        "type": "chat.message",
+        "event_id": event_id,
+        "conversation_id": f"{tag}-conv-{i}",
+        "sender_id": account,
+        "text": text,
+        "sent_at": time.time(),
+    }
+    value = orjson.dumps(data)
+    return OutgoingEvent("chat.messages", event_id.encode(), value, event_id, "valid", (), account)
+
+
+def _members(tag: str, texts: Sequence[str]) -> list[OutgoingEvent]:
+    """``texts`` from ``ACCOUNTS`` accounts, each sending two (the i-th and the 150+i-th), keyed
+    by event id so they spread over every partition."""
+    return [_chat(tag, i, f"{tag}-acct-{i % ACCOUNTS}", text) for i, text in enumerate(texts)]
+
+
+def _of(records: list[Record], settings: Settings, topic: str) -> list[dict[str, Any]]:
+    name = settings.topic(topic)
+    return [r.json() for r in records if r.topic == name]
+
+
+def _decided(records: list[Record], settings: Settings) -> dict[str, dict[str, Any]]:
+    return {d["event_id"]: d for d in _of(records, settings, topics.DECISIONS)}
+
+
+def _baseline(settings: Settings, events: Sequence[OutgoingEvent]) -> dict[str, str]:
+    """What the served model and policy decide for ``events`` alone (no campaign)."""
+    model = ModelRegistry(settings.registry).load_current(public_key=None)
+    policy = Policy.from_model(model, None)
+    decoded = [
+        decode(e.value, e.topic, max_event_bytes=1 << 20, max_text_chars=20_000) for e in events
+    ]
+    valid = [d for d in decoded if isinstance(d, Event)]
+    scores = np.asarray(model.score([d.text for d in valid]), dtype=np.float64)
+    verdicts = policy.decide_batch(scores, [d.source for d in valid])
+    return {d.event_id: v.action for d, v in zip(valid, verdicts, strict=True)}
+
+
+def _start_fleet(start_worker: Callable[..., WorkerProcess]) -> list[WorkerProcess]:
+    workers = [start_worker(), start_worker()]
+    for worker in workers:
+        worker.wait_ready()
+    return workers
+
+
+def _first_campaign(settings: Settings, status: str) -> dict[str, Any]:
+    records = consume(
+        settings,
+        [topics.CAMPAIGNS],
+        until=lambda rs: any(r.json().get("status") == status for r in rs),
+        timeout=120,
+    )
+    found = [r.json() for r in records if r.json().get("status") == status]
+    assert found, f"no {status} campaign was announced"
+    return found[0]
+
+
+def _one_campaign(records: list[dict[str, Any]]) -> set[str]:
+    """The campaign ids readers end with after joining ``records`` in topic order."""
+    book = CampaignBook()
+    now = time.time()
+    return {book.offer(parse_record(r), now).campaign_id for r in records}
+
+
+def test_a_scam_campaign_is_caught_once_and_its_later_members_are_blocked(
+    start_worker: Callable[..., WorkerProcess],
+    stream_settings: Settings,
+    stream_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = stream_settings
+    workers = _start_fleet(start_worker)
+    ordinary = build_events(2_000, malformed_share=0.0, seed=16)
+    variants = _members("scam", scam_variants(2 * ACCOUNTS, seed=16))
+    early, late = variants[:60], variants[60:]
+    mixed = ordinary[:1_000] + early
+    random.Random(16).shuffle(mixed)
+    started = time.monotonic()
+    produce(settings, mixed)
+
+    campaign = _first_campaign(settings, "harmful")
+    detected_after = time.monotonic() - started
+    campaign_id = campaign["campaign_id"]
+    assert campaign["accounts"] >= 20 and campaign["flagged_share"] > 0.5
+    for worker in workers:  # every worker follows it before the rest is sent
+        worker.wait_for_log(f"campaign {campaign_id} is live (harmful)", timeout=60)
+
+    # the rest: 90 new accounts and a second variant from every one of the 150
+    produce(settings, ordinary[1_000:] + late)
+    expected = {e.event_id for e in ordinary + variants}
+    records = consume(
+        settings,
+        [topics.DECISIONS, topics.ACCOUNT_ACTIONS, topics.CAMPAIGNS],
+        until=lambda rs: (
+            expected <= set(_decided(rs, settings))
+            and len(
+                {
+                    a["account_id"]
+                    for a in _of(rs, settings, topics.ACCOUNT_ACTIONS)
+                    if a["account_id"].startswith("scam-")
+                }
+            )
+            >= ACCOUNTS
+        ),
+        timeout=300,
+    )
+    decided = _decided(records, settings)
+    missing = expected - set(decided)
+    assert not missing, f"{len(missing)} events undecided"
+
+    # one campaign: every marked variant names it, and readers join all its bands into it
+    marked = {decided[e.event_id]["campaign_id"] for e in variants} - {None}
+    assert marked == {campaign_id}
+    scam_bands = [r for r in _of(records, settings, topics.CAMPAIGNS) if r["status"] == "harmful"]
+    assert _one_campaign(scam_bands) == {campaign_id}
+    # every variant sent after the campaign was seen is blocked for it, those the model alone
+    # would let through too
+    alone = _baseline(settings, late)
+    for event in late:
+        decision = decided[event.event_id]
+        assert decision["action"] == "block", decision
+        assert decision["campaign_id"] == campaign_id
+        assert f"campaign:{campaign_id}" in decision["reasons"], decision
+    let_through = sum(1 for e in late if alone[e.event_id] != "block")
+    assert let_through > 0, "the test needs variants the model alone does not block"
+
+    # each of the 150 accounts: exactly one action (each sent a variant after detection)
+    actions = _of(records, settings, topics.ACCOUNT_ACTIONS)
+    per_account = Counter(a["account_id"] for a in actions if a["account_id"].startswith("scam-"))
+    assert set(per_account) == {f"scam-acct-{i}" for i in range(ACCOUNTS)}
+    assert set(per_account.values()) == {1}, per_account.most_common(3)
+    assert all(
+        f"campaign:{campaign_id}" in a["evidence"]
+        for a in actions
+        if a["account_id"].startswith("scam-")
+    )
+
+    # ordinary traffic keeps the decisions the model gives it alone
+    baseline = _baseline(settings, ordinary)
+    for event in ordinary:
+        decision = decided[event.event_id]
+        assert decision["action"] == baseline[event.event_id], decision
+        assert not any(r.startswith("campaign:") for r in decision["reasons"]), decision
+    # the operator's view: one live harmful campaign of them
+    _use_env(monkeypatch, stream_env)
+    capsys.readouterr()
+    assert chatguard_main(["campaigns"]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if "harmful" in line]
+    assert len(listed) == 1 and listed[0].startswith(campaign_id), listed
+    print(
+        f"\ncampaign {campaign_id} announced {detected_after:.1f} s after the first 60 variants "
+        f"were sent ({campaign['accounts']} accounts then); "
+        f"{let_through} of {len(late)} later variants the model alone would not block"
+    )
+
+
+def test_counts_survive_killed_workers_recovered_from_the_changelog(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings, unique_names: Any
+) -> None:
+    """19 accounts are counted, every worker is killed, and two new workers (empty data dirs:
+    state from the changelog alone) see 16 more: only with the first 19 does a band reach 20."""
+    settings = stream_settings
+    first = _start_fleet(start_worker)
+    variants = _members("scam", scam_variants(35, seed=18))
+    # 19 accounts: below the threshold, counted (8 band writes each) before the kill
+    produce(settings, variants[:19])
+    changelog = f"{unique_names.app_id}-campaign-bands-changelog"
+    written = consume_all(settings.bootstrap_servers, changelog, 19 * 8, timeout=120)
+    assert len(written) >= 19 * 8, f"only {len(written)} band writes reached the changelog"
+    for worker in first:
+        worker.kill()
+    _start_fleet(start_worker)
+    produce(settings, variants[19:])
+    campaign = _first_campaign(settings, "harmful")
+    assert campaign["accounts"] >= 20
+    counted = set(campaign["sample_accounts"])
+    assert counted & {f"scam-acct-{i}" for i in range(19)}, "the first 19 were lost"
+    assert counted & {f"scam-acct-{i}" for i in range(19, 35)}
+
+
+def test_a_clean_greeting_is_a_clean_campaign_and_escalates_nothing(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    settings = stream_settings
+    workers = _start_fleet(start_worker)
+    ordinary = build_events(2_000, malformed_share=0.0, seed=17)
+    greetings = _members("greeting", [GREETING] * (2 * ACCOUNTS))
+    early, late = greetings[:60], greetings[60:]
+    produce(settings, ordinary[:1_000] + early)
+
+    campaign = _first_campaign(settings, "clean")
+    campaign_id = campaign["campaign_id"]
+    for worker in workers:
+        worker.wait_for_log(f"campaign {campaign_id} is live (clean)", timeout=60)
+    produce(settings, ordinary[1_000:] + late)
+
+    expected = {e.event_id for e in ordinary + greetings}
+    records = consume(
+        settings,
+        [topics.DECISIONS, topics.ACCOUNT_ACTIONS, topics.CAMPAIGNS, topics.CAMPAIGN_MEMBERS],
+        until=lambda rs: expected <= set(_decided(rs, settings)),
+        timeout=300,
+    )
+    decided = _decided(records, settings)
+    assert expected <= set(decided)
+    alone = _baseline(settings, [*ordinary, greetings[0]])
+    assert alone[greetings[0].event_id] == "allow"
+    for event in late:  # marked as members of the clean campaign, and nothing more
+        decision = decided[event.event_id]
+        assert decision["campaign_id"] == campaign_id and decision["action"] == "allow", decision
+    greeting_campaigns = [
+        r for r in _of(records, settings, topics.CAMPAIGNS) if r["campaign_id"] == campaign_id
+    ]
+    assert greeting_campaigns and all(r["status"] == "clean" for r in greeting_campaigns)
+    # nothing escalated: no member record, no action for a greeting account
+    assert _of(records, settings, topics.CAMPAIGN_MEMBERS) == []
+    actions = _of(records, settings, topics.ACCOUNT_ACTIONS)
+    assert not [a for a in actions if a["account_id"].startswith("greeting-")]
+    for event in ordinary:  # ordinary traffic keeps its decisions
+        decision = decided[event.event_id]
+        assert decision["action"] == alone[event.event_id], decision
+        assert not any(r.startswith("campaign:") for r in decision["reasons"]), decision

@@ -1,0 +1,269 @@
+"""Campaigns: a band's members counted until enough accounts make it a campaign, announcements
+joined into one campaign per id on every reader, and the pipeline marking and escalating its
+later members."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import pytest
+
+from chatguard.settings import Settings
+from models.campaigns import (
+    CampaignBook,
+    Member,
+    core_bands,
+    due,
+    harmful,
+    observe,
+    parse_record,
+)
+from models.fingerprint import band_keys
+from models.normalize import normalize
+from models.policy import Policy
+from models.registry import ModelRegistry
+from models.rules import load_rules
+from streams import topics
+from streams.campaigns import CampaignHolder, campaign_record, live_campaigns
+from streams.model_holder import ModelHolder, ServingModel
+from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
+from streams.rules_holder import RulesHolder
+from tests.agents.harness import chat
+from tests.unit.test_fingerprint import scam_variants
+
+BAND = "0123456789abcdef"
+OTHER = "1123456789abcdef"
+WINDOW = 3_600.0
+
+
+def member(i: int, *, account: str | None = None, flagged: bool = False, **kw: Any) -> Member:
+    fields: dict[str, Any] = {
+        "event_id": f"e{i}",
+        "account": account or f"acct-{i}",
+        "conversation": f"c{i}",
+        "flagged": flagged,
+        "blocked": False,
+        "tokens": (),
+        "bands": (BAND, OTHER),
+        "at": 1_000.0 + i,
+    }
+    fields.update(kw)
+    return Member(**fields)
+
+
+def counted(members: Sequence[Member]) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    for m in members:
+        state = observe(state, m, WINDOW)
+    return state
+
+
+def test_a_band_is_due_once_it_has_enough_distinct_accounts() -> None:
+    # 40 events from 19 accounts: not yet; the 20th account makes it a campaign
+    state = counted([member(i, account=f"acct-{i % 19}") for i in range(40)])
+    assert len(state["accounts"]) == 19 and state["events"] == 40
+    assert not due(state, 2_000.0, min_accounts=20, window_s=WINDOW)
+    state = observe(state, member(40, account="acct-new"), WINDOW)
+    assert due(state, 2_000.0, min_accounts=20, window_s=WINDOW)
+
+
+def test_after_announcing_a_band_is_due_again_only_at_a_size_step() -> None:
+    state = counted([member(i) for i in range(20)])
+    state["announced"] = {"events": 20, "harmful": False, "at": 1_020.0, "campaign_id": "cmp-x"}
+    state = counted_more(state, range(20, 39))
+    assert not due(state, 1_100.0, min_accounts=20, window_s=WINDOW)  # 39 < 2 x 20
+    state = counted_more(state, range(39, 40))
+    assert due(state, 1_100.0, min_accounts=20, window_s=WINDOW)  # doubled
+    # and after half a window without a step, to keep readers' campaign live
+    state["announced"] = {"events": 40, "harmful": False, "at": 1_100.0, "campaign_id": "cmp-x"}
+    assert not due(state, 1_100.0 + WINDOW / 2 - 1, min_accounts=20, window_s=WINDOW)
+    assert due(state, 1_100.0 + WINDOW / 2, min_accounts=20, window_s=WINDOW)
+
+
+def counted_more(state: dict[str, Any], indexes: range) -> dict[str, Any]:
+    for i in indexes:
+        state = observe(state, member(i), WINDOW)
+    return state
+
+
+def test_accounts_older_than_the_window_no_longer_count() -> None:
+    state = counted([member(i) for i in range(10)])
+    late = member(99, at=1_000.0 + WINDOW + 5)
+    assert list(observe(state, late, WINDOW)["accounts"]) == [f"acct-{i}" for i in range(5, 10)] + [
+        "acct-99"
+    ]
+
+
+def test_harmful_when_most_members_are_flagged_or_a_shared_token_was_blocked() -> None:
+    assert not harmful(counted([member(i, flagged=i < 10) for i in range(20)]))
+    assert harmful(counted([member(i, flagged=i < 11) for i in range(20)]))
+    # a token two members share, also in a blocked member: harmful though few were flagged
+    token = ("evil-pay.top",)
+    shared = [member(0, blocked=True, flagged=True, tokens=token), member(1, tokens=token)]
+    assert harmful(counted([*shared, *(member(i) for i in range(2, 20))]))
+    # a token one member alone carried proves nothing
+    alone = [member(0, blocked=True, flagged=True, tokens=token), member(1, tokens=("x.top",))]
+    assert not harmful(counted([*alone, *(member(i) for i in range(2, 20))]))
+
+
+def test_a_campaign_record_names_its_core_bands_and_proposes_the_smallest() -> None:
+    keys = band_keys([normalize(t) for t in scam_variants(60)])
+    state: dict[str, Any] = {}
+    for i, bands in enumerate(keys):
+        if keys[0][0] in bands:
+            state = observe(state, member(i, bands=bands), WINDOW)
+    record = campaign_record(state, keys[0][0], None, 2_000.0)
+    assert record.bands[0] == keys[0][0] and len(record.bands) > 1
+    assert set(record.bands) == set(core_bands(state, keys[0][0]))
+    assert record.campaign_id == f"cmp-{min(record.bands)}"
+    assert record.status == "clean" and record.accounts == state["events"]
+    assert parse_record(orjson.loads(orjson.dumps(record)))["bands"] == list(record.bands)
+    kept = campaign_record(state, keys[0][0], "cmp-earlier", 2_000.0)
+    assert kept.campaign_id == "cmp-earlier"
+
+
+def announcement(cid: str, bands: list[str], *, harmful: bool = False, at: float = 1_000.0) -> Any:
+    return {
+        "kind": "campaign",
+        "campaign_id": cid,
+        "bands": bands,
+        "status": "harmful" if harmful else "clean",
+        "events": 40,
+        "accounts": 20,
+        "last_seen": at,
+    }
+
+
+def test_readers_join_overlapping_announcements_into_the_first_campaign() -> None:
+    book = CampaignBook(WINDOW)
+    a, b, c = "a" * 16, "b" * 16, "c" * 16
+    first = book.offer(parse_record(announcement("cmp-" + b, [b, c])), 1_000.0)
+    # another band of the same campaign, proposing another id: joined, the first id kept
+    second = book.offer(parse_record(announcement("cmp-" + a, [a, c], harmful=True)), 1_001.0)
+    assert second.campaign_id == first.campaign_id == "cmp-" + b
+    assert len(book) == 1 and second.harmful and second.bands == {a, b, c}
+    match = book.match(["0" * 16, a], 1_002.0)
+    assert match is not None and match.campaign_id == "cmp-" + b
+    # it lapses one window after it was last seen
+    assert book.match([a], 1_001.0 + WINDOW) is None
+    # a band of the lapsed campaign starts a new one; a record already lapsed is not served
+    later = 1_001.0 + WINDOW
+    fresh = book.offer(parse_record(announcement("cmp-x", [c], at=later)), later)
+    assert fresh.campaign_id == "cmp-x"
+    book.offer(parse_record(announcement("cmp-old", ["d" * 16], at=0.0)), later)
+    assert list(book.campaigns) == ["cmp-x"]
+
+
+def test_the_listing_joins_bands_into_live_campaigns_largest_first() -> None:
+    a, b, c = "a" * 16, "b" * 16, "c" * 16
+    records = [
+        {**announcement("cmp-" + a, [a, b], harmful=True), "contacts": ["evil.top"]},
+        {**announcement("cmp-" + b, [b], harmful=False), "events": 80, "contacts": ["x.top"]},
+        {**announcement("cmp-" + c, [c]), "events": 30, "first_seen": 900.0},
+        {**announcement("cmp-old", ["d" * 16], at=1_000.0 - WINDOW)},  # lapsed
+        {"kind": "campaign", "campaign_id": "forged"},
+    ]
+    listed = live_campaigns(records, WINDOW, 1_500.0)
+    assert [(x["campaign_id"], x["status"], x["events"]) for x in listed] == [
+        ("cmp-" + a, "harmful", 80),
+        ("cmp-" + c, "clean", 30),
+    ]
+    assert listed[0]["contacts"] == ["evil.top", "x.top"] and listed[0]["bands"] == 2
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"kind": "learned_contact"},
+        {**announcement("cmp-x", ["not-hex"])},
+        {**announcement("cmp-x", ["a" * 16] * 65)},
+        {**announcement("evil", ["a" * 16])},
+        {**announcement("cmp-x", ["a" * 16]), "events": "many"},
+        [],
+    ],
+)
+def test_a_forged_campaign_record_is_refused(record: Any) -> None:
+    holder = CampaignHolder(WINDOW)
+    assert holder.offer(b"k", orjson.dumps(record), 1_000.0) is None
+    assert holder.offer(b"k", b"not json", 1_000.0) is None
+    assert len(holder.book) == 0
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.sent: list[Outgoing] = []
+
+    async def send_all(self, records: Sequence[Outgoing]) -> None:
+        self.sent.extend(records)
+
+    async def delivered(self) -> None:
+        pass
+
+
+@pytest.fixture
+def pipeline(default_model_registry: ModelRegistry) -> ModerationPipeline:
+    settings = Settings.from_env({})
+    model = default_model_registry.load_current()
+    holder = ModelHolder(settings)
+    holder.use(ServingModel(model, Policy.from_model(model, None)))
+    return ModerationPipeline(settings, holder, Sink(), campaign_holder=CampaignHolder(WINDOW))
+
+
+def on(pipeline: ModerationPipeline, topic: str) -> list[dict[str, Any]]:
+    assert isinstance(pipeline.sink, Sink)
+    name = pipeline.settings.topic(topic)
+    return [orjson.loads(r.value) for r in pipeline.sink.sent if r.topic == name]
+
+
+GREETING = "新年快乐，祝你和家人身体健康，万事如意，心想事成！"
+
+
+@pytest.mark.parametrize("status", ["harmful", "clean"])
+async def test_the_pipeline_marks_members_and_blocks_those_of_a_harmful_campaign(
+    pipeline: ModerationPipeline, status: str
+) -> None:
+    bands = list(band_keys([normalize(GREETING)])[0])
+    record = {**announcement("cmp-" + min(bands), bands[:2], harmful=status == "harmful")}
+    record["last_seen"] = 9e9  # capped at now: live
+    assert pipeline.campaigns.offer(bands[0].encode(), orjson.dumps(record), 2e9) is not None
+    batch = [
+        RawMessage(topics.CHAT_MESSAGES, 0, 0, b"k", chat("member", GREETING)),
+        RawMessage(topics.CHAT_MESSAGES, 0, 1, b"k", chat("other", "see you at the gym at 7")),
+    ]
+    await pipeline.moderate(batch)
+    decided = {d["event_id"]: d for d in on(pipeline, topics.DECISIONS)}
+    assert decided["other"]["campaign_id"] is None and decided["other"]["action"] == "allow"
+    mark = decided["member"]
+    assert mark["campaign_id"] == record["campaign_id"]
+    members = on(pipeline, topics.CAMPAIGN_MEMBERS)
+    if status == "harmful":
+        assert mark["action"] == "block" and f"campaign:{record['campaign_id']}" in mark["reasons"]
+        assert [(m["account_id"], m["campaign_id"]) for m in members] == [
+            ("acct-member", record["campaign_id"])
+        ]
+    else:
+        assert mark["action"] == "allow" and members == []
+    # the member's eight bands went to be counted, with its decision before escalation
+    prints = [p for p in on(pipeline, topics.CAMPAIGN_FINGERPRINTS) if p["event_id"] == "member"]
+    assert sorted(p["band"] for p in prints) == sorted(bands)
+    assert all(not p["flagged"] and p["account_id"] == "acct-member" for p in prints)
+    assert all(p["bands"] == bands for p in prints)
+
+
+async def test_an_allow_rule_wins_over_a_harmful_campaign(pipeline: ModerationPipeline) -> None:
+    rules = RulesHolder()
+    rules.current = load_rules(
+        "version: v1\nrules:\n  - id: greetings\n    category: spam\n"
+        "    match: {terms: [新年快乐]}\n    effect: allow\n"
+    )
+    pipeline.rules = rules
+    bands = list(band_keys([normalize(GREETING)])[0])
+    record = {**announcement("cmp-" + min(bands), bands, harmful=True), "last_seen": 9e9}
+    assert pipeline.campaigns.offer(bands[0].encode(), orjson.dumps(record), 2e9) is not None
+    await pipeline.moderate([RawMessage(topics.CHAT_MESSAGES, 0, 0, b"k", chat("m", GREETING))])
+    (decision,) = on(pipeline, topics.DECISIONS)
+    assert decision["campaign_id"] == record["campaign_id"]  # still marked, not escalated
+    assert decision["action"] == "allow" and "rule:greetings" in decision["reasons"]
+    assert on(pipeline, topics.CAMPAIGN_MEMBERS) == []
