@@ -84,7 +84,10 @@ class Settings:
     learn_ttl_s: float = 86_400.0
 
     # Campaigns (models.campaigns): near-duplicates from this many distinct accounts within the
-    # window are a campaign
+    # window are a campaign. Off by default: counting sends one record per band of every
+    # fingerprinted event (about 4.6x the records of moderation alone), which the Faust table
+    # does not yet fold at full traffic (docs/operations.md)
+    campaigns: bool = False
     campaign_accounts: int = 20
     campaign_window_s: float = 3_600.0
 

@@ -271,7 +271,9 @@ class ModerationPipeline:
         """Fingerprint the batch (in the scoring thread) for the fleet's campaign count, and mark
         (harmful: block, unless an allow rule fired: ``allowing`` are their reasons) the
         decisions of events that belong to a live campaign (replacing them in ``decisions``);
-        the fingerprint and member records to send."""
+        the fingerprint and member records to send; none unless ``CHATGUARD_CAMPAIGNS`` is on."""
+        if not self.settings.campaigns:
+            return []
         found = await self._scorer.run(partial(campaigns.features, events, memo))
         if found is None:  # over the scoring budget: this batch is not counted
             return []

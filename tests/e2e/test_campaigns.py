@@ -78,7 +78,8 @@ def _baseline(settings: Settings, events: Sequence[OutgoingEvent]) -> dict[str, 
 
 
 def _start_fleet(start_worker: Callable[..., WorkerProcess]) -> list[WorkerProcess]:
-    workers = [start_worker(), start_worker()]
+    on = {"CHATGUARD_CAMPAIGNS": "on"}
+    workers = [start_worker(env=on), start_worker(env=on)]
     for worker in workers:
         worker.wait_ready()
     return workers

@@ -202,13 +202,17 @@ class Sink:
         pass
 
 
-@pytest.fixture
-def pipeline(default_model_registry: ModelRegistry) -> ModerationPipeline:
-    settings = Settings.from_env({})
-    model = default_model_registry.load_current()
+def _pipeline(registry: ModelRegistry, env: dict[str, str]) -> ModerationPipeline:
+    settings = Settings.from_env(env)
+    model = registry.load_current()
     holder = ModelHolder(settings)
     holder.use(ServingModel(model, Policy.from_model(model, None)))
     return ModerationPipeline(settings, holder, Sink(), campaign_holder=CampaignHolder(WINDOW))
+
+
+@pytest.fixture
+def pipeline(default_model_registry: ModelRegistry) -> ModerationPipeline:
+    return _pipeline(default_model_registry, {"CHATGUARD_CAMPAIGNS": "on"})
 
 
 def on(pipeline: ModerationPipeline, topic: str) -> list[dict[str, Any]]:
@@ -266,4 +270,19 @@ async def test_an_allow_rule_wins_over_a_harmful_campaign(pipeline: ModerationPi
     (decision,) = on(pipeline, topics.DECISIONS)
     assert decision["campaign_id"] == record["campaign_id"]  # still marked, not escalated
     assert decision["action"] == "allow" and "rule:greetings" in decision["reasons"]
+    assert on(pipeline, topics.CAMPAIGN_MEMBERS) == []
+
+
+async def test_with_campaigns_off_nothing_is_fingerprinted_or_escalated(
+    default_model_registry: ModelRegistry,
+) -> None:
+    """The default: a live harmful campaign is known, yet its member is decided alone."""
+    pipeline = _pipeline(default_model_registry, {})
+    bands = list(band_keys([normalize(GREETING)])[0])
+    record = {**announcement("cmp-" + min(bands), bands, harmful=True), "last_seen": 9e9}
+    assert pipeline.campaigns.offer(bands[0].encode(), orjson.dumps(record), 2e9) is not None
+    await pipeline.moderate([RawMessage(topics.CHAT_MESSAGES, 0, 0, b"k", chat("m", GREETING))])
+    (decision,) = on(pipeline, topics.DECISIONS)
+    assert decision["campaign_id"] is None and decision["action"] == "allow"
+    assert on(pipeline, topics.CAMPAIGN_FINGERPRINTS) == []
     assert on(pipeline, topics.CAMPAIGN_MEMBERS) == []

@@ -89,7 +89,7 @@ class RecordingSink:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings.from_env({})
+    return Settings.from_env({"CHATGUARD_CAMPAIGNS": "on"})  # every output kind, campaigns too
 
 
 @pytest.fixture
