@@ -161,11 +161,14 @@ class ModerationPipeline:
     def _seen(self, events: Sequence[Event], sources: Sequence[RawMessage]) -> list[Outgoing]:
         """Tell the recent-events table which account each event is from (reports need it).
 
-        One set of records per source partition, each carrying its source: under exactly-once a
-        record goes out in the transaction of the partition its events came from."""
+        Under exactly-once, one set of records per source partition, each carrying its source:
+        a record goes out in the transaction of the partition its events came from. Otherwise
+        one set for the batch, at most one record per partition of ``events.by_id``: the
+        agents that fold them pay per record."""
         by_source: dict[tuple[str, int], list[int]] = defaultdict(list)
+        per_source = self.settings.processing_guarantee == "exactly_once"
         for i, source in enumerate(sources):
-            by_source[(source.topic, source.partition)].append(i)
+            by_source[(source.topic, source.partition) if per_source else ("", 0)].append(i)
         now = time.time()
         return [
             Outgoing(self._events_by_id, key, value, sources[indexes[0]])
