@@ -17,6 +17,7 @@ state they share (the serving model, rules and learned list, the pipeline and it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
@@ -232,12 +233,19 @@ class Worker:
         under exactly-once a batch's outputs and its offsets go into one transaction."""
         settings = self.settings
         taken = cast(Stream, stream).noack_take(settings.batch_size, within=settings.batch_window_s)
-        handing_over = cast(Transport, self.app.transport).handing_over
+        handing_over = self._handing_over()
         async for events in taken:
             async with handing_over:
                 await handle(events)
                 for event in events:
                     await stream.ack(event)
+
+    def _handing_over(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """``Transport.handing_over`` under exactly-once. At least once there is nothing to
+        guard: an offset is acked only after its outputs were delivered."""
+        if self.settings.processing_guarantee == "exactly_once":
+            return cast(Transport, self.app.transport).handing_over
+        return contextlib.nullcontext()
 
     async def _each_event(
         self, stream: StreamT, handle: Callable[[EventT], Awaitable[None]]
@@ -245,7 +253,7 @@ class Worker:
         """``handle`` each event, then ack it; for agents whose windowed tables need Faust's
         current event (a table's window follows the event's time). No commit falls between an
         event's outputs and its ack, as in :meth:`_each_batch`."""
-        handing_over = cast(Transport, self.app.transport).handing_over
+        handing_over = self._handing_over()
         async for event in cast(Stream, stream).noack().events():
             async with handing_over:
                 await handle(event)

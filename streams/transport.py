@@ -87,8 +87,9 @@ class ReadCommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class ReadCommittedConsumer(faust_aiokafka.Consumer):
-    """Faust's aiokafka consumer, run by :class:`ReadCommittedConsumerThread`; it commits only
-    while no agent is between sending a batch's outputs and acking its inputs.
+    """Faust's aiokafka consumer, run by :class:`ReadCommittedConsumerThread`; under
+    exactly-once it commits only while no agent is between sending a batch's outputs and acking
+    its inputs.
 
     Under exactly-once a commit ends the transaction that holds the records sent so far, with
     the offsets acked so far: one taken between the two would commit a batch's outputs without
@@ -99,6 +100,8 @@ class ReadCommittedConsumer(faust_aiokafka.Consumer):
         return ReadCommittedConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
+        if not self.app.in_transaction:
+            return cast(bool, await super().commit(topics, start_new_transaction))
         async with cast(Transport, self.transport).handing_over:
             return cast(bool, await super().commit(topics, start_new_transaction))
 
