@@ -250,9 +250,15 @@ class Worker:
     async def _each_event(
         self, stream: StreamT, handle: Callable[[EventT], Awaitable[None]]
     ) -> None:
-        """``handle`` each event, then ack it; for agents whose windowed tables need Faust's
-        current event (a table's window follows the event's time). No commit falls between an
-        event's outputs and its ack, as in :meth:`_each_batch`."""
+        """``handle`` each event; for agents whose windowed tables need Faust's current event
+        (a table's window follows the event's time). At least once, Faust acks an event when
+        the next is asked for, i.e. after ``handle`` returned. Under exactly-once each event is
+        acked explicitly, and no commit falls between its outputs and its ack, as in
+        :meth:`_each_batch`."""
+        if self.settings.processing_guarantee != "exactly_once":
+            async for event in stream.events():
+                await handle(event)
+            return
         handing_over = self._handing_over()
         async for event in cast(Stream, stream).noack().events():
             async with handing_over:
