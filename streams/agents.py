@@ -47,6 +47,7 @@ from streams.logs import limit_repeated_warnings, use_json_logs
 from streams.model_holder import ModelHolder
 from streams.moderators import moderator_key
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage, internal_error
+from streams.recent_events import RecentEvents, Replay, catch_up
 from streams.records import AccountAction, LearnedContact, ModelUpdate, WeighedReport
 from streams.reporters import apply_outcome, count_report, reliability, stats_record
 from streams.reports import check_report, report_strike, seen_entries
@@ -111,18 +112,11 @@ class Worker:
             "reporters", default=dict, partitions=settings.topic_partitions
         )
         # event id → its account, for every event moderated in the last one or two strike
-        # windows; on disk (RocksDB through rocksdict), since it holds every recent event, not
-        # just the abusive ones
-        self.recent_events = app.Table(
-            "recent-events",
-            default=str,
-            partitions=settings.topic_partitions,
-            # one database per app id, like the changelog topic it mirrors: a data dir reused by
-            # another app id must not hold offsets of a changelog this app never wrote (Faust
-            # refuses to start)
-            store=f"rocksdb:{settings.app_id}-recent-events",
-            options={"driver": "rocksdict"},
-        ).tumbling(settings.strike_window_s, expires=2 * settings.strike_window_s)
+        # windows: on disk, with events.by_id as its changelog (streams.recent_events)
+        self.recent_events = RecentEvents(
+            settings.data_dir / f"{settings.app_id}-recent-events", settings.strike_window_s
+        )
+        self._replay = Replay(settings)
         # contact token → its recent blocked events (models.learned.observe), for the learned list
         self.contact_evidence = app.Table(
             "contact-evidence",
@@ -426,18 +420,39 @@ class Worker:
         return out
 
     async def _verify_reports(self, stream: StreamT) -> None:
-        """Moderated events fill the recent-events table; a report counts only for an event in
+        """Moderated events fill the recent-events store; a report counts only for an event in
         it, from the account it names, and goes on as review evidence keyed by that account."""
-        await self._each_internal(stream, self._verify)
+
+        async def verify(event: EventT) -> None:
+            raw = _raw(event)
+            # records of this partition folded elsewhere (another worker, another data dir)
+            # first, so the report in hand is checked against every event before it
+            await catch_up(
+                self.recent_events, self.settings, raw.partition, raw.offset, self._replay
+            )
+            try:
+                record = _internal(raw)
+                result = self._verify(raw, record) if isinstance(record, dict) else record
+            except Exception as exc:  # a forged record with the wrong shape, or a bug
+                result = internal_error(exc)
+            self.recent_events.folded(raw.partition, raw.offset)
+            if isinstance(result, Rejected):
+                await self.pipeline.dead_letter(raw, result)
+            elif result:
+                await self.pipeline.send(result)
+
+        try:
+            await self._each_event(stream, verify)
+        finally:
+            await self._replay.stop()
 
     def _verify(self, raw: RawMessage, record: dict[str, Any]) -> list[Outgoing] | Rejected:
         if record["kind"] == "seen":
-            for event_id, account in seen_entries(record):
-                self.recent_events[event_id] = account
+            self.recent_events.add(
+                seen_entries(record), float(record["at"]), raw.partition, raw.offset
+            )
             return []
-        windows = self.recent_events[record["event_id"]]
-        seen = windows.current() or windows.delta(self.settings.strike_window_s)
-        rejected = check_report(record, seen or None)
+        rejected = check_report(record, self.recent_events.account(record["event_id"]))
         if rejected is not None:
             return rejected
         strike = report_strike(record, record["weight"])

@@ -199,3 +199,43 @@ def test_honest_reports_confirmed_by_a_signed_moderator_restrict_once(
         assert latest[f"witness-{i}"]["reliability"] == pytest.approx(2 / 3, abs=1e-4)
     assert latest["witness-3"]["rejected"] == 1
     assert latest["witness-3"]["reliability"] == pytest.approx(1 / 3, abs=1e-4)
+
+
+def test_a_worker_that_never_saw_the_events_checks_reports_against_them(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """The recent-events store is rebuilt from ``events.by_id``: a worker with an empty data
+    dir (a new host) checks reports against the events another worker moderated."""
+    first = start_worker()
+    first.wait_ready()
+    _moderated(stream_settings, [_post(f"old-{i}", "poster") for i in range(3)])
+    assert first.stop() == 0
+    second = start_worker()  # its own, empty data dir
+    second.wait_ready()
+    reports = [_report(f"late-{i}", f"witness-{i}", f"old-{i}", "poster") for i in range(2)]
+    reports.append(_report("late-mismatch", "witness-8", "old-2", "bystander"))
+    reports.append(_report("late-unknown", "witness-9", "never-sent", "poster"))
+    produce(stream_settings, _outgoing("user.reports", reports, "report_id"))
+
+    def settled(records: list[Record]) -> bool:
+        strikes = _of(records, stream_settings, "account.strikes")
+        dead = _of(records, stream_settings, "moderation.deadletter")
+        return len([s for s in strikes if s["kind"] == "report"]) >= 2 and len(dead) >= 2
+
+    records = consume(
+        stream_settings,
+        ["account.strikes", "moderation.deadletter"],
+        until=settled,
+        timeout=120,
+        quiet_for=5,
+    )
+    strikes = [s for s in _of(records, stream_settings, "account.strikes") if s["kind"] == "report"]
+    assert sorted((s["report_id"], s["account_id"]) for s in strikes) == [
+        ("late-0", "poster"),
+        ("late-1", "poster"),
+    ]
+    dead = {
+        d["event_id"]: d["error_kind"]
+        for d in _of(records, stream_settings, "moderation.deadletter")
+    }
+    assert dead == {"old-2": "account_mismatch", "never-sent": "unknown_event"}

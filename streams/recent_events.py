@@ -1,0 +1,193 @@
+"""The recent-events store: the account of every event moderated in the report window, which a
+user report must match to count (``streams.reports`` says why).
+
+Why not a Faust table: a table entry costs a changelog record through Faust's producer and an
+expiry key held in memory, per event. In profiles of a worker on a backlog that was the largest
+single cost after the model, for data that ``events.by_id`` already holds. So the store is a
+plain RocksDB on the worker's disk, written one ``seen`` record (a batch of events) at a time,
+and ``events.by_id`` is its changelog: before a worker folds a record of a partition, it folds
+the ``seen`` records of that partition it has not folded yet, from the start of the window
+(:func:`catch_up`). That covers a new host, a lost data dir and partitions that were on another
+worker for a while; reports on that partition wait meanwhile, as they waited for Faust's table
+recovery.
+
+Expiry is by generation: one database per window (``strike_window_s``); a lookup reads the
+current and the previous one, and older ones are deleted whole. An event counts for one to two
+windows after it was moderated, as it did in the windowed table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import time
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from rocksdict import Options, Rdict, WriteBatch
+
+from chatguard.settings import Settings
+from streams import kafka_options, topics
+from streams.reports import seen_entries
+
+log = logging.getLogger(__name__)
+WATERMARKS = "next-offsets"  # events.by_id partition → the next offset to fold
+GENERATION = "window-"
+
+
+class RecentEvents:
+    """event id → account, for events moderated in the current or the previous window."""
+
+    def __init__(self, directory: Path, window_s: float) -> None:
+        self.directory = directory
+        self.window_s = window_s
+        self._options = Options(raw_mode=True)
+        self._watermarks: Rdict | None = None  # opened on first use: a worker built only
+        self._generations: dict[int, Rdict] = {}  # to be inspected opens no database
+
+    @property
+    def _next(self) -> Rdict:
+        if self._watermarks is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._watermarks = Rdict(str(self.directory / WATERMARKS), self._options)
+        return self._watermarks
+
+    def add(
+        self, entries: Iterable[tuple[str, str]], at: float, partition: int, offset: int
+    ) -> None:
+        """Fold one ``seen`` record (moderated at ``at``) found at ``partition``/``offset``."""
+        window = int(at // self.window_s)
+        current = int(time.time() // self.window_s)
+        if window >= current - 1:
+            batch = WriteBatch(raw_mode=True)
+            for event_id, account in entries:
+                batch.put(event_id.encode(), account.encode())
+            self._generation(window).write(batch)
+        self.folded(partition, offset)
+        self._drop_before(current - 1)
+
+    def folded(self, partition: int, offset: int) -> None:
+        """Record that everything of ``partition`` up to ``offset`` is folded."""
+        self._next[str(partition).encode()] = str(offset + 1).encode()
+
+    def next_offset(self, partition: int) -> int | None:
+        """The first offset of ``partition`` not folded yet (None: never followed here)."""
+        value = self._next.get(str(partition).encode())
+        return int(value) if value is not None else None
+
+    def account(self, event_id: str, now: float | None = None) -> str | None:
+        """The account whose event ``event_id`` was moderated in this window or the last."""
+        window = int((time.time() if now is None else now) // self.window_s)
+        key = event_id.encode()
+        for generation in (window, window - 1):
+            db = self._existing(generation)
+            value = db.get(key) if db is not None else None
+            if value is not None:
+                return bytes(value).decode()
+        return None
+
+    def close(self) -> None:
+        for db in self._generations.values():
+            db.close()
+        self._generations.clear()
+        if self._watermarks is not None:
+            self._watermarks.close()
+            self._watermarks = None
+
+    def _path(self, window: int) -> Path:
+        return self.directory / f"{GENERATION}{window}"
+
+    def _generation(self, window: int) -> Rdict:
+        db = self._generations.get(window)
+        if db is None:
+            db = self._generations[window] = Rdict(str(self._path(window)), self._options)
+        return db
+
+    def _existing(self, window: int) -> Rdict | None:
+        if window in self._generations or self._path(window).exists():
+            return self._generation(window)
+        return None
+
+    def _drop_before(self, window: int) -> None:
+        """Delete the generations older than ``window``: their events are out of the window."""
+        for path in self.directory.glob(f"{GENERATION}*"):
+            generation = int(path.name[len(GENERATION) :])
+            if generation < window:
+                db = self._generations.pop(generation, None)
+                if db is not None:
+                    db.close()
+                shutil.rmtree(path, ignore_errors=True)
+                log.info("recent events: dropped the generation of window %d", generation)
+
+
+async def catch_up(
+    store: RecentEvents, settings: Settings, partition: int, until: int, reader: Replay
+) -> int:
+    """Fold the ``seen`` records of ``events.by_id`` ``partition`` that ``store`` lacks, up to
+    (not including) offset ``until``; how many records were read."""
+    start = store.next_offset(partition)
+    if start is not None and start >= until:
+        return 0
+    read = 0
+    async for offset, record in reader.records(partition, start, until):
+        if record.get("kind") == "seen":
+            # a forged record is skipped here; the agent dead-letters it when it reads it
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                store.add(seen_entries(record), float(record["at"]), partition, offset)
+        read += 1
+    store.folded(partition, until - 1)
+    if read:
+        log.info("recent events: replayed %d records of partition %d", read, partition)
+    return read
+
+
+class Replay:
+    """Reads ``events.by_id`` partitions back for :func:`catch_up` (one consumer, kept open)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topic = settings.topic(topics.EVENTS_BY_ID)
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def records(
+        self, partition: int, start: int | None, until: int
+    ) -> AsyncIterator[tuple[int, dict[str, Any]]]:
+        """The records of ``partition`` from ``start`` (None: the start of the previous window)
+        up to ``until``, as ``(offset, parsed value)``; unreadable values are skipped (the
+        agent dead-letters them when it reads them itself)."""
+        consumer = await self._started()
+        tp = TopicPartition(self.topic, partition)
+        consumer.assign([tp])
+        if start is None:
+            since = int((time.time() - 2 * self.settings.strike_window_s) * 1000)
+            found = (await consumer.offsets_for_times({tp: since}))[tp]
+            start = found.offset if found is not None else until
+        consumer.seek(tp, start)
+        while start < until and await consumer.position(tp) < until:
+            fetched = await consumer.getmany(tp, timeout_ms=1000, max_records=1000)
+            for message in fetched.get(tp, []):
+                if message.offset >= until:
+                    return
+                try:
+                    value = orjson.loads(message.value or b"")
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(value, dict):
+                    yield message.offset, value
+
+    async def _started(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            self._consumer = AIOKafkaConsumer(
+                **kafka_options.committed_reader(self.settings, "recent-events")
+            )
+            await self._consumer.start()
+        return self._consumer
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
