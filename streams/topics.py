@@ -105,7 +105,10 @@ async def ensure_topics(
     topic and crashes the table's agent (Faust's ``PartitionsMismatch``)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    specs = [TopicSpec(settings.topic(name), settings.topic_partitions) for name in names]
+    specs = [
+        TopicSpec(settings.topic(name), settings.topic_partitions, _config(settings, name))
+        for name in names
+    ]
     specs += extra
     admin = AIOKafkaAdminClient(**kafka_options.admin(settings))
     await admin.start()
@@ -123,6 +126,16 @@ async def ensure_topics(
         return [spec.name for spec in missing]
     finally:
         await admin.close()
+
+
+def _config(settings: Settings, name: str) -> dict[str, str]:
+    """Topic configs beyond the broker's defaults: ``events.by_id`` is the recent-events
+    store's changelog (``streams.recent_events``), so it keeps at least the two strike windows
+    a worker replays, and a day more (never less than Kafka's default week)."""
+    if name != EVENTS_BY_ID:
+        return {}
+    keep_s = max(7 * 86_400.0, 3 * settings.strike_window_s)
+    return {"retention.ms": str(int(keep_s * 1000))}
 
 
 async def _wait_for_leaders(admin: object, names: list[str], timeout: float = 15.0) -> None:
