@@ -44,8 +44,9 @@ class Settings:
 
     # Processing
     processing_guarantee: Guarantee = "at_least_once"
-    # how chat messages and posts are read: "batch" (aiokafka batches, the fast path) or "faust"
-    # (a Faust agent, needed for exactly-once); "auto" picks batch unless exactly-once is asked
+    # how chat messages and posts are read: "batch" (aiokafka batches), "rdkafka" (batches through
+    # confluent-kafka: fetching and delivery in librdkafka's threads) or "faust" (a Faust agent,
+    # needed for exactly-once); "auto" picks batch unless exactly-once is asked
     ingest: str = "auto"
     batch_size: int = 256
     batch_window_s: float = 0.05
@@ -145,13 +146,11 @@ class Settings:
         if self.security_protocol.startswith("SASL") and not self.sasl_username:
             msg = f"CHATGUARD_SECURITY_PROTOCOL={self.security_protocol} needs CHATGUARD_SASL_USERNAME and _PASSWORD"
             raise SettingsError(msg)
-        if self.ingest not in ("auto", "batch", "faust"):
-            msg = f"CHATGUARD_INGEST={self.ingest!r}: use auto, batch or faust"
+        if self.ingest not in ("auto", "batch", "rdkafka", "faust"):
+            msg = f"CHATGUARD_INGEST={self.ingest!r}: use auto, batch, rdkafka or faust"
             raise SettingsError(msg)
-        if self.ingest == "batch" and self.processing_guarantee == "exactly_once":
-            msg = (
-                "CHATGUARD_INGEST=batch is at-least-once; exactly-once needs CHATGUARD_INGEST=faust"
-            )
+        if self.ingest in ("batch", "rdkafka") and self.processing_guarantee == "exactly_once":
+            msg = f"CHATGUARD_INGEST={self.ingest} is at-least-once; exactly-once needs CHATGUARD_INGEST=faust"
             raise SettingsError(msg)
         # a dead letter carries a key and an id: both must leave room in a record for the rest
         if not (
@@ -179,13 +178,13 @@ class Settings:
             raise SettingsError(msg)
 
     @property
-    def ingest_path(self) -> Literal["batch", "faust"]:
+    def ingest_path(self) -> Literal["batch", "rdkafka", "faust"]:
         """The ingest path ``ingest`` resolves to."""
         if self.ingest == "faust" or (
             self.ingest == "auto" and self.processing_guarantee == "exactly_once"
         ):
             return "faust"
-        return "batch"
+        return "rdkafka" if self.ingest == "rdkafka" else "batch"
 
     def topic(self, name: str) -> str:
         """The full Kafka topic name for a logical topic such as ``chat.messages``."""

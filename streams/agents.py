@@ -47,6 +47,7 @@ from streams.logs import limit_repeated_warnings, use_json_logs
 from streams.model_holder import ModelHolder
 from streams.moderators import moderator_key
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage, internal_error
+from streams.rdkafka_reader import RdkafkaReader
 from streams.recent_events import RecentEvents, Replay, catch_up
 from streams.records import AccountAction, LearnedContact, ModelUpdate, WeighedReport
 from streams.reporters import apply_outcome, count_report, reliability, stats_record
@@ -138,7 +139,7 @@ class Worker:
         ).tumbling(settings.strike_window_s, expires=settings.strike_window_s)
 
         self.moderate_events: AgentT | None = None
-        self.batch_reader: BatchReader | None = None
+        self.batch_reader: BatchReader | RdkafkaReader | None = None
         if settings.ingest_path == "faust":
             # a Faust agent: exactly-once through Faust's transactions, at Faust's per-event cost
             self.moderate_events = self._agent(
@@ -154,7 +155,8 @@ class Worker:
             )
         else:
             # the fast path: batches straight from Kafka, a service of this Faust worker
-            self.batch_reader = BatchReader(
+            reader = RdkafkaReader if settings.ingest_path == "rdkafka" else BatchReader
+            self.batch_reader = reader(
                 settings, self.holder, self.rules, self.learned, self.campaigns
             )
             # Faust annotates service() for classes; it starts an instance the same way

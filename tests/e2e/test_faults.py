@@ -44,10 +44,14 @@ def own_broker(tmp_path: Path, broker: str) -> Iterator[LocalBroker]:
         server.stop(quiet=True)
 
 
+@pytest.mark.parametrize("ingest", ["batch", "rdkafka"])
 def test_broker_restart_mid_stream_loses_nothing(
-    own_broker: LocalBroker, start_worker: Callable[..., WorkerProcess], stream_env: dict[str, str]
+    own_broker: LocalBroker,
+    start_worker: Callable[..., WorkerProcess],
+    stream_env: dict[str, str],
+    ingest: str,
 ) -> None:
-    env = {"CHATGUARD_BROKER": f"kafka://{own_broker.bootstrap}"}
+    env = {"CHATGUARD_BROKER": f"kafka://{own_broker.bootstrap}", "CHATGUARD_INGEST": ingest}
     settings = Settings.from_env({**stream_env, **env})
     worker = start_worker(env=env)
     worker.wait_ready()

@@ -22,6 +22,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 OUTPUTS = ["moderation.decisions", "moderation.deadletter"]
 N_EVENTS = 10_000
+# the two at-least-once ingest paths: aiokafka batches (the default) and confluent-kafka
+INGESTS = ["batch", "rdkafka"]
 
 
 def _produce_in_background(settings: Settings, events: list, rate: float) -> threading.Thread:
@@ -46,12 +48,14 @@ def _read_outcomes(
     return outcome_keys(records, settings)
 
 
+@pytest.mark.parametrize("ingest", INGESTS)
 def test_two_workers_split_partitions_and_a_killed_one_loses_nothing(
-    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings, ingest: str
 ) -> None:
     events = build_events(N_EVENTS, malformed_share=0.05, seed=11)
     ids = {e.event_id for e in events}
-    first, second = start_worker(), start_worker()
+    env = {"CHATGUARD_INGEST": ingest}
+    first, second = start_worker(env=env), start_worker(env=env)
     first.wait_ready()
     second.wait_ready()
     # both members of the group hold partitions of the moderated topics
@@ -72,14 +76,16 @@ def test_two_workers_split_partitions_and_a_killed_one_loses_nothing(
     )
 
 
+@pytest.mark.parametrize("ingest", INGESTS)
 def test_a_worker_that_leaves_cleanly_hands_over_without_duplicates(
-    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings, ingest: str
 ) -> None:
     """A rolling deploy: SIGTERM finishes and commits the batch in hand before leaving the group,
     so the survivor starts exactly where the leaver stopped."""
     events = build_events(N_EVENTS, malformed_share=0.05, seed=13)
     ids = {e.event_id for e in events}
-    first, second = start_worker(), start_worker()
+    env = {"CHATGUARD_INGEST": ingest}
+    first, second = start_worker(env=env), start_worker(env=env)
     first.wait_ready()
     second.wait_ready()
 

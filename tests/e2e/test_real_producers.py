@@ -211,14 +211,18 @@ async def _send_transactions(
         await producer.stop()
 
 
+@pytest.mark.parametrize("ingest", ["batch", "rdkafka"])
 def test_java_producer_records_with_every_codec_and_an_aborted_transaction_each_end_once(
     start_worker: Callable[..., WorkerProcess],
     stream_settings: Settings,
     stream_env: dict[str, str],
     broker: str,
+    ingest: str,
 ) -> None:
     settings = stream_settings
-    worker = start_worker(env={"CHATGUARD_MODERATOR_HMAC_KEY": MODERATOR_KEY})
+    worker = start_worker(
+        env={"CHATGUARD_MODERATOR_HMAC_KEY": MODERATOR_KEY, "CHATGUARD_INGEST": ingest}
+    )
     asyncio.run(ensure_topics(settings))
     worker.wait_ready()
 

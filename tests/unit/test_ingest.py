@@ -18,6 +18,7 @@ from streams.sinks import partition_for
         ({"CHATGUARD_PROCESSING_GUARANTEE": "exactly_once"}, "faust"),
         ({"CHATGUARD_INGEST": "faust"}, "faust"),
         ({"CHATGUARD_INGEST": "batch"}, "batch"),
+        ({"CHATGUARD_INGEST": "rdkafka"}, "rdkafka"),
     ],
 )
 def test_ingest_resolves_to_batch_unless_exactly_once_or_asked(
@@ -26,14 +27,15 @@ def test_ingest_resolves_to_batch_unless_exactly_once_or_asked(
     assert Settings.from_env(env).ingest_path == path
 
 
-def test_exactly_once_refuses_the_batch_reader() -> None:
-    env = {"CHATGUARD_PROCESSING_GUARANTEE": "exactly_once", "CHATGUARD_INGEST": "batch"}
+@pytest.mark.parametrize("ingest", ["batch", "rdkafka"])
+def test_exactly_once_refuses_the_batch_readers(ingest: str) -> None:
+    env = {"CHATGUARD_PROCESSING_GUARANTEE": "exactly_once", "CHATGUARD_INGEST": ingest}
     with pytest.raises(SettingsError, match="CHATGUARD_INGEST=faust"):
         Settings.from_env(env)
 
 
 def test_unknown_ingest_is_refused() -> None:
-    with pytest.raises(SettingsError, match="auto, batch or faust"):
+    with pytest.raises(SettingsError, match="auto, batch, rdkafka or faust"):
         Settings.from_env({"CHATGUARD_INGEST": "fast"})
 
 
