@@ -1,9 +1,13 @@
-"""The hand-written baseline: a minimal aiokafka consume → score → produce loop.
+"""The hand-written baselines: minimal consume → score → produce loops.
 
-What a user would write without Faust: one consumer in a group, ``getmany`` batches of the same
-size chatguard uses, the same model and decoding, decisions produced with orjson, offsets committed
-after each batch's sends are flushed. ``--no-score`` skips the model to measure what the Kafka
-client alone allows. Run by ``benchmarks/stream.py``; reads the same ``CHATGUARD_*`` settings.
+What a user would write without Faust: one consumer in a group, batches of the same size chatguard
+uses, the same model and decoding, decisions produced with orjson, offsets committed after each
+batch's sends are flushed. ``--client aiokafka`` (the default) is an asyncio loop over aiokafka's
+``getmany``; ``--client confluent`` is what a performance-minded user would write with
+confluent-kafka (librdkafka fetches, batches, compresses and delivers in its own C threads):
+``consume(num_messages=…)``, ``produce`` per decision, ``flush`` and a commit per batch.
+``--no-score`` skips the model to measure what the Kafka client alone allows. Run by
+``benchmarks/stream.py``; reads the same ``CHATGUARD_*`` settings.
 """
 
 from __future__ import annotations
@@ -95,6 +99,76 @@ async def run(settings: Settings, output_prefix: str, score: bool, idle_exit_s: 
         await consumer.stop()
 
 
+def run_confluent(settings: Settings, output_prefix: str, score: bool, idle_exit_s: float) -> None:
+    from confluent_kafka import Consumer, Producer
+
+    model = ModelRegistry(settings.registry).load_current()
+    policy = Policy.from_model(model)
+    bootstrap = settings.bootstrap_servers
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": settings.app_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+        }
+    )
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all"})
+    consumer.subscribe([settings.topic(topics.CHAT_MESSAGES), settings.topic(topics.POSTS)])
+    decisions_topic = output_prefix + topics.DECISIONS
+    dead_topic = output_prefix + topics.DEAD_LETTER
+    last_message = time.monotonic()
+    try:
+        while time.monotonic() - last_message < idle_exit_s:
+            messages = consumer.consume(settings.batch_size, timeout=settings.batch_window_s)
+            if not messages:
+                continue
+            last_message = time.monotonic()
+            events: list[Event] = []
+            for message in messages:
+                if message.error() is not None:
+                    continue
+                result = decode(
+                    message.value(),
+                    (message.topic() or "")[len(settings.topic_prefix) :],
+                    max_event_bytes=settings.max_event_bytes,
+                    max_text_chars=settings.max_text_chars,
+                )
+                if isinstance(result, Event):
+                    events.append(result)
+                else:
+                    producer.produce(
+                        dead_topic, orjson.dumps({"error_kind": result.kind}), message.key()
+                    )
+            if events:
+                now = time.time()
+                verdicts: Sequence[Verdict | None]
+                if score:
+                    scores = model.score([e.text for e in events])
+                    verdicts = policy.decide_batch(scores, [e.source for e in events])
+                    rows = scores.round(4).tolist()
+                else:
+                    verdicts, rows = [None] * len(events), [[] for _ in events]
+                for event, verdict, row in zip(events, verdicts, rows, strict=True):
+                    decision = {
+                        "event_id": event.event_id,
+                        "account_id": event.account_id,
+                        "action": verdict.action if verdict else "allow",
+                        "scores": dict(zip(model.labels, row, strict=False)),
+                        "model_version": model.version,
+                        "decided_at": now,
+                    }
+                    producer.produce(
+                        decisions_topic, orjson.dumps(decision), event.account_id.encode()
+                    )
+            producer.flush()
+            consumer.commit(asynchronous=False)
+    finally:
+        producer.flush()
+        consumer.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output-prefix", required=True)
@@ -102,8 +176,12 @@ def main() -> None:
     parser.add_argument(
         "--idle-exit", type=float, default=3600.0, help="stop after this long without input"
     )
+    parser.add_argument("--client", choices=("aiokafka", "confluent"), default="aiokafka")
     args = parser.parse_args()
-    asyncio.run(run(Settings.from_env(), args.output_prefix, not args.no_score, args.idle_exit))
+    if args.client == "confluent":
+        run_confluent(Settings.from_env(), args.output_prefix, not args.no_score, args.idle_exit)
+    else:
+        asyncio.run(run(Settings.from_env(), args.output_prefix, not args.no_score, args.idle_exit))
 
 
 if __name__ == "__main__":

@@ -172,8 +172,49 @@ def run_chatguard(settings: Settings, env: dict[str, str], n: int, tag: str) -> 
         stop(process)
 
 
+def run_fleet(
+    settings: Settings, env: dict[str, str], events: list[Any], workers: int, tag: str
+) -> dict[str, float]:
+    """``workers`` chatguard workers in one group: all started and assigned partitions first,
+    then the events produced, so no rebalance falls inside the measurement. The producer is
+    faster than the workers, so a backlog builds at once; the rate is taken from the outcomes'
+    timestamps, as for the backlog rows."""
+    processes: list[tuple[subprocess.Popen[bytes], int, Path]] = []
+    try:
+        for i in range(workers):
+            port = free_port()
+            log = ROOT / ".run" / f"bench-{tag}-{i}.log"
+            worker_env = {
+                **env,
+                "CHATGUARD_APP_ID": f"{settings.app_id}-{tag}",
+                "CHATGUARD_WEB_PORT": str(port),
+                "CHATGUARD_DATA_DIR": str(ROOT / ".run" / f"bench-{tag}-{i}"),
+            }
+            command = [sys.executable, "-m", "streams", "worker", "-l", "warn"]
+            processes.append((start_process(command, worker_env, log), port, log))
+        for process, port, log in processes:
+            wait_ready(port, process, log)
+        asyncio.run(send_events(settings, events))
+        outputs = [settings.topic("moderation.decisions"), settings.topic("moderation.deadletter")]
+        records = asyncio.run(read_all(settings, outputs, len(events), timeout=600))
+        return {
+            "workers": workers,
+            "events_per_s": throughput(records),
+            "outcomes": len(records),
+            "peak_rss_mb": max(peak_rss_mb(process.pid) for process, _, _ in processes),
+        }
+    finally:
+        for process, _, _ in processes:
+            stop(process)
+
+
 def run_baseline(
-    settings: Settings, env: dict[str, str], n: int, tag: str, score: bool
+    settings: Settings,
+    env: dict[str, str],
+    n: int,
+    tag: str,
+    score: bool,
+    client: str = "aiokafka",
 ) -> dict[str, float]:
     output_prefix = f"{settings.topic_prefix}{tag}."
     log = ROOT / ".run" / f"bench-{tag}.log"
@@ -184,6 +225,8 @@ def run_baseline(
         output_prefix,
         "--idle-exit",
         "30",
+        "--client",
+        client,
     ]
     if not score:
         command.append("--no-score")
@@ -289,6 +332,9 @@ def main() -> None:
         "--rules-pairs", type=int, default=3, help="paired runs without/with the rules file"
     )
     parser.add_argument("--keep-broker", action="store_true", help="leave the broker running")
+    parser.add_argument(
+        "--no-fleet", dest="fleet", action="store_false", help="skip the one/two worker rows"
+    )
     args = parser.parse_args()
     # fresh topics answer "not leader" for a moment after creation; aiokafka retries, and its
     # retry warnings would bury the figures
@@ -430,13 +476,44 @@ def run(args: argparse.Namespace) -> None:
     results["chatguard_faust_ingest"] = run_chatguard(faust_settings, faust_env, args.events, "cgf")
     if args.rules_terms:
         results["rules"] = rules_pairs(run_id, env, events, args)
+    say("chatguard worker with CHATGUARD_INGEST=rdkafka (confluent-kafka) on a copy of the backlog")
+    rd_env = {**env, "CHATGUARD_TOPIC_PREFIX": f"{run_id}rd.", "CHATGUARD_INGEST": "rdkafka"}
+    rd_settings = Settings.from_env(rd_env)
+    asyncio.run(ensure_topics(rd_settings))
+    asyncio.run(send_events(rd_settings, events))
+    results["chatguard_rdkafka"] = run_chatguard(rd_settings, rd_env, args.events, "cgrd")
     say("hand-written aiokafka baseline on the same backlog")
     results["baseline"] = run_baseline(settings, env, args.events, "base", score=True)
+    say("hand-written confluent-kafka baseline on the same backlog")
+    results["baseline_confluent"] = run_baseline(
+        settings, env, args.events, "basecf", score=True, client="confluent"
+    )
     say("consume + produce only (no scoring)")
     results["client_ceiling"] = run_baseline(settings, env, args.events, "noscore", score=False)
-    results["ratio_chatguard_to_baseline"] = (
-        results["chatguard"]["events_per_s"] / results["baseline"]["events_per_s"]
+    results["client_ceiling_confluent"] = run_baseline(
+        settings, env, args.events, "noscorecf", score=False, client="confluent"
     )
+    best_loop = max(
+        results["baseline"]["events_per_s"], results["baseline_confluent"]["events_per_s"]
+    )
+    results["ratio_chatguard_to_baseline"] = results["chatguard"]["events_per_s"] / best_loop
+    results["ratio_chatguard_to_scoring"] = (
+        results["chatguard"]["events_per_s"] / results["scoring_ceiling_events_per_s"]
+    )
+    if args.fleet:
+        for workers in (1, 2):
+            say(
+                f"{workers} chatguard worker(s) in one group, events produced once they are assigned"
+            )
+            fleet_env = {**env, "CHATGUARD_TOPIC_PREFIX": f"{run_id}fleet{workers}."}
+            fleet_settings = Settings.from_env(fleet_env)
+            asyncio.run(ensure_topics(fleet_settings))
+            results[f"fleet_{workers}"] = run_fleet(
+                fleet_settings, fleet_env, events, workers, f"fleet{workers}"
+            )
+        results["ratio_two_workers_to_one"] = (
+            results["fleet_2"]["events_per_s"] / results["fleet_1"]["events_per_s"]
+        )
     half = round(results["chatguard"]["events_per_s"] / 2)
     say(f"latency at half the measured maximum: {half} events/s for {args.latency_seconds:.0f}s")
     lat_settings = Settings.from_env(env, topic_prefix=f"{run_id}lat.")
@@ -468,14 +545,43 @@ def run(args: argparse.Namespace) -> None:
     print(
         f"| consume + produce only, no scoring (client ceiling) | {n['events_per_s']:,.0f} | {n['peak_rss_mb']:.0f} |"
     )
+    cf, ncf, rd = (
+        results["baseline_confluent"],
+        results["client_ceiling_confluent"],
+        results["chatguard_rdkafka"],
+    )
+    print(
+        f"| consume + produce only, no scoring (confluent-kafka) | {ncf['events_per_s']:,.0f} | {ncf['peak_rss_mb']:.0f} |"
+    )
     print(f"| hand-written aiokafka baseline | {b['events_per_s']:,.0f} | {b['peak_rss_mb']:.0f} |")
+    print(
+        f"| hand-written confluent-kafka baseline | {cf['events_per_s']:,.0f} | {cf['peak_rss_mb']:.0f} |"
+    )
+    print(
+        f"| chatguard worker, confluent-kafka ingest (CHATGUARD_INGEST=rdkafka) | {rd['events_per_s']:,.0f} | {rd['peak_rss_mb']:.0f} |"
+    )
     print(
         f"| chatguard worker, Faust agent ingest (CHATGUARD_INGEST=faust) | {f['events_per_s']:,.0f} | {f['peak_rss_mb']:.0f} |"
     )
     print(
         f"| **chatguard worker** (batch ingest, the default) | **{c['events_per_s']:,.0f}** | {c['peak_rss_mb']:.0f} |"
     )
-    print(f"| chatguard / baseline | {results['ratio_chatguard_to_baseline']:.2f}x | |")
+    print(
+        f"| chatguard / best hand-written loop | {results['ratio_chatguard_to_baseline']:.2f}x | |"
+    )
+    print(f"| chatguard / scoring ceiling | {results['ratio_chatguard_to_scoring']:.2f}x | |")
+    print(
+        f"| chatguard rdkafka / best hand-written loop | {rd['events_per_s'] / max(b['events_per_s'], cf['events_per_s']):.2f}x | |"
+    )
+    if args.fleet:
+        f1, f2 = results["fleet_1"], results["fleet_2"]
+        print(
+            f"| one worker, events produced after assignment | {f1['events_per_s']:,.0f} | {f1['peak_rss_mb']:.0f} |"
+        )
+        print(
+            f"| two workers, same group, same events | {f2['events_per_s']:,.0f} | {f2['peak_rss_mb']:.0f} |"
+        )
+        print(f"| two workers / one | {results['ratio_two_workers_to_one']:.2f}x | |")
     if "rules" in results:
         r = results["rules"]
         print(
