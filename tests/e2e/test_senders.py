@@ -1,0 +1,177 @@
+"""Sender behaviour on a live fleet of two workers: an account pasting one ordinary text into
+many conversations is sent to review as spam once, however its text scores; varied texts and
+fewer conversations are not; the counts survive killed workers (recovered from the changelog)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+import pytest
+
+from chatguard.settings import Settings
+from models.senders import reason
+from streams import topics
+from streams.outgoing import OutgoingEvent
+from tests.e2e.conftest import UniqueNames, WorkerProcess
+from tests.e2e.kafka_helpers import Record, consume, consume_all, produce
+from tests.e2e.test_campaigns import _baseline, _decided, _of
+
+pytestmark = pytest.mark.e2e
+
+TEXT = "are you coming to the meeting at 3 pm today? bring the slides please"
+OTHERS = [
+    "the train is late again, I'll be there in twenty minutes",
+    "did you see the match last night? what a finish",
+    "can you send me the recipe for that soup you made",
+    "my sister is visiting this weekend, want to join us for dinner",
+    "the printer on the third floor is broken again",
+]
+
+
+def _chat(event_id: str, account: str, conversation: str, text: str) -> OutgoingEvent:
+    data = {
+        "type": "chat.message",
+        "event_id": event_id,
+        "conversation_id": conversation,
+        "sender_id": account,
+        "text": text,
+        "sent_at": time.time(),
+    }
+    value = orjson.dumps(data)
+    return OutgoingEvent("chat.messages", event_id.encode(), value, event_id, "valid", (), account)
+
+
+def _start_fleet(
+    start_worker: Callable[..., WorkerProcess], env: dict[str, str]
+) -> list[WorkerProcess]:
+    workers = [start_worker(env=env), start_worker(env=env)]
+    for worker in workers:
+        worker.wait_ready()
+    return workers
+
+
+def _states(records: Sequence[Record]) -> dict[str, dict[str, Any]]:
+    """Each account's latest state in the sender-activity changelog (keyed by a windowed key
+    that names the account)."""
+    states: dict[str, dict[str, Any]] = {}
+    for record in sorted(records, key=lambda r: (r.timestamp, r.offset)):
+        key = orjson.loads(record.key or b"null")
+        account = key[0] if isinstance(key, list) else key
+        if isinstance(account, str) and record.value is not None:
+            states[account] = orjson.loads(record.value)
+    return states
+
+
+def _messages(state: dict[str, Any]) -> int:
+    return sum(counts[0] for counts in state.get("buckets", {}).values())
+
+
+def _counted(
+    settings: Settings, unique_names: UniqueNames, expected: dict[str, int], timeout: float = 180
+) -> dict[str, dict[str, Any]]:
+    """The changelog's states once each account in ``expected`` has that many messages
+    counted (every message was handled by ``count_senders``)."""
+    changelog = f"{unique_names.app_id}-sender-activity-changelog"
+    deadline = time.monotonic() + timeout
+    states: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline:
+        states = _states(consume_all(settings.bootstrap_servers, changelog, 1, timeout=10))
+        if all(_messages(states.get(a, {})) >= n for a, n in expected.items()):
+            return states
+    counted = {a: _messages(states.get(a, {})) for a in expected}
+    pytest.fail(f"messages counted per account: {counted}, expected {expected}")
+
+
+def _reviews(records: Sequence[Record], settings: Settings) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for action in _of(list(records), settings, topics.ACCOUNT_ACTIONS):
+        out.setdefault(action["account_id"], []).append(action)
+    return out
+
+
+def test_one_text_to_many_conversations_is_reviewed_once_and_ordinary_senders_are_not(
+    start_worker: Callable[..., WorkerProcess],
+    stream_settings: Settings,
+    unique_names: UniqueNames,
+) -> None:
+    settings = stream_settings
+    n = settings.sender_conversations
+    _start_fleet(start_worker, {"CHATGUARD_SENDERS": "on"})
+    # one text to n + 3 conversations; n different texts to n conversations; one text to n - 1
+    # conversations, twice each. Keyed by event id: they spread over every partition.
+    burst = [_chat(f"burst-{i}", "burst-acct", f"burst-conv-{i}", TEXT) for i in range(n + 3)]
+    varied = [_chat(f"varied-{i}", "varied-acct", f"varied-conv-{i}", OTHERS[i]) for i in range(n)]
+    few = [
+        _chat(f"few-{i}", "few-acct", f"few-conv-{i % (n - 1)}", TEXT) for i in range(2 * (n - 1))
+    ]
+    events = burst + varied + few
+    produce(settings, events)
+
+    states = _counted(
+        settings,
+        unique_names,
+        {"burst-acct": len(burst), "varied-acct": len(varied), "few-acct": len(few)},
+    )
+    records = consume(
+        settings,
+        [topics.DECISIONS, topics.ACCOUNT_ACTIONS],
+        until=lambda rs: (
+            {e.event_id for e in events} <= set(_decided(rs, settings))
+            and "burst-acct" in _reviews(rs, settings)
+        ),
+        timeout=120,
+        quiet_for=3.0,
+    )
+    # the text alone is allowed: the review comes from the behaviour
+    decided = _decided(records, settings)
+    alone = _baseline(settings, burst)
+    assert {alone[e.event_id] for e in burst} == {"allow"}
+    assert {decided[e.event_id]["action"] for e in events} == {"allow"}
+
+    reviews = _reviews(records, settings)
+    assert set(reviews) == {"burst-acct"}, reviews
+    [review] = reviews["burst-acct"]  # once per window, not once per message
+    assert review["action"] == "review_account" and review["categories"] == {"spam": 1.0}
+    assert review["reason"] == reason(n, settings.sender_window_s)
+    assert review["reason"] == "same text to 5 conversations within 60 s"
+    assert len(review["evidence"]) == n
+    assert set(review["evidence"]) <= {e.event_id for e in burst}
+    assert review["sender"]["conversations"] >= n
+    # the others' counts are complete and never crossed
+    assert "reviewed_at" in states["burst-acct"]
+    assert "reviewed_at" not in states["varied-acct"]
+    assert "reviewed_at" not in states["few-acct"]
+    assert len(states["few-acct"]["conversations"]) == n - 1
+
+
+def test_counts_survive_killed_workers_recovered_from_the_changelog(
+    start_worker: Callable[..., WorkerProcess],
+    stream_settings: Settings,
+    unique_names: UniqueNames,
+) -> None:
+    """n - 1 conversations are counted, every worker is killed, and two new workers (empty data
+    dirs: state from the changelog alone) see the n-th: only with the first ones is it n."""
+    settings = stream_settings
+    n = settings.sender_conversations
+    # a long window: the restart must not outlast it on a busy machine
+    env = {"CHATGUARD_SENDERS": "on", "CHATGUARD_SENDER_WINDOW_S": "600"}
+    first = _start_fleet(start_worker, env)
+    sent = [_chat(f"kept-{i}", "kept-acct", f"kept-conv-{i}", TEXT) for i in range(n)]
+    produce(settings, sent[: n - 1])
+    _counted(settings, unique_names, {"kept-acct": n - 1})
+    for worker in first:
+        worker.kill()
+    _start_fleet(start_worker, env)
+    produce(settings, sent[n - 1 :])
+    records = consume(
+        settings,
+        [topics.ACCOUNT_ACTIONS],
+        until=lambda rs: "kept-acct" in _reviews(rs, settings),
+        timeout=180,
+    )
+    [review] = _reviews(records, settings)["kept-acct"]
+    assert review["reason"] == "same text to 5 conversations within 600 s"
+    assert sorted(review["evidence"]) == sorted(e.event_id for e in sent)
