@@ -31,6 +31,7 @@ from streams.pipeline import ModerationPipeline, RawMessage
 from streams.senders import activity_records, review_action
 from tests.agents.harness import chat
 from tests.unit.test_campaigns import Sink, _pipeline
+from tests.unit.test_contracts import assert_valid
 
 N = 5
 WINDOW = 60.0
@@ -164,6 +165,7 @@ def test_the_review_action_names_spam_the_reason_and_the_evidence() -> None:
     assert action.reason == reason(N, WINDOW) == "same text to 5 conversations within 60 s"
     assert action.evidence == tuple(f"e{i}" for i in range(N))
     assert action.sender["conversations"] == N and action.window_start == 960.0
+    assert_valid("account_action", action)
 
 
 async def test_the_pipeline_sends_chat_messages_by_account_only_when_switched_on(
@@ -183,6 +185,8 @@ async def test_the_pipeline_sends_chat_messages_by_account_only_when_switched_on
     assert set(messages) == {"m0", "m1", "m2", "link"}
     assert messages["m0"][1:] == ["acct-m0", "c1", SPAM, False]
     assert messages["link"][4] is True
+    for record in records:
+        assert_valid("sender_activity", record)
     off = _pipeline(default_model_registry, {})
     await off.moderate(batch)
     assert _sent(off, topics.SENDER_ACTIVITY) == [] and _sent(off, topics.DECISIONS)
