@@ -1,6 +1,7 @@
 """Sender behaviour on a live fleet of two workers: an account pasting one ordinary text into
 many conversations is sent to review as spam once, however its text scores; varied texts and
-fewer conversations are not; the counts survive killed workers (recovered from the changelog)."""
+fewer conversations are not; the counts survive killed workers (recovered from the changelog);
+forged activity records are dead letters and counting goes on."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from models.senders import reason
 from streams import topics
 from streams.outgoing import OutgoingEvent
 from tests.e2e.conftest import UniqueNames, WorkerProcess
-from tests.e2e.kafka_helpers import Record, consume, consume_all, produce
+from tests.e2e.kafka_helpers import Record, consume, consume_all, produce, produce_bytes
 from tests.e2e.test_campaigns import _baseline, _decided, _of
 
 pytestmark = pytest.mark.e2e
@@ -175,3 +176,40 @@ def test_counts_survive_killed_workers_recovered_from_the_changelog(
     [review] = _reviews(records, settings)["kept-acct"]
     assert review["reason"] == "same text to 5 conversations within 600 s"
     assert sorted(review["evidence"]) == sorted(e.event_id for e in sent)
+
+
+def test_forged_activity_records_are_dead_letters_and_counting_goes_on(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    settings = stream_settings
+    n = settings.sender_conversations
+    start_worker(env={"CHATGUARD_SENDERS": "on"}).wait_ready()
+    good = ["e1", "acct-f", "conv-1", "0123456789abcdef", False]
+    forged = [
+        b"not json",
+        orjson.dumps({"kind": "campaign", "messages": [good], "at": 1.0}),
+        orjson.dumps({"kind": "sender_activity", "messages": [[*good[:4], "yes"]], "at": 1.0}),
+        orjson.dumps({"kind": "sender_activity", "messages": [[1, 2, 3]], "at": 1.0}),
+        orjson.dumps({"kind": "sender_activity", "messages": [[*good[:3], "x" * 17, False]]}),
+    ]
+    produce_bytes(
+        settings.bootstrap_servers,
+        settings.topic(topics.SENDER_ACTIVITY),
+        [(b"acct-f", value) for value in forged],
+    )
+    burst = [_chat(f"after-{i}", "after-acct", f"after-conv-{i}", TEXT) for i in range(n)]
+    produce(settings, burst)
+    records = consume(
+        settings,
+        [topics.DEAD_LETTER, topics.ACCOUNT_ACTIONS],
+        until=lambda rs: (
+            len(_of(list(rs), settings, topics.DEAD_LETTER)) >= len(forged)
+            and "after-acct" in _reviews(rs, settings)
+        ),
+        timeout=120,
+    )
+    dead = _of(records, settings, topics.DEAD_LETTER)
+    assert len(dead) == len(forged), dead
+    assert {d["source_topic"] for d in dead} == {settings.topic(topics.SENDER_ACTIVITY)}
+    assert sorted(d["error_kind"] for d in dead) == ["invalid_field"] * 4 + ["malformed_json"]
+    assert set(_reviews(records, settings)) == {"after-acct"}
