@@ -5,19 +5,21 @@ forged activity records are dead letters and counting goes on."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from chatguard.settings import Settings
 from models.senders import reason
 from streams import topics
 from streams.outgoing import OutgoingEvent
 from tests.e2e.conftest import UniqueNames, WorkerProcess
-from tests.e2e.kafka_helpers import Record, consume, consume_all, produce, produce_bytes
+from tests.e2e.kafka_helpers import Record, consume, produce, produce_bytes
 from tests.e2e.test_campaigns import _baseline, _decided, _of
 
 pytestmark = pytest.mark.e2e
@@ -54,15 +56,38 @@ def _start_fleet(
     return workers
 
 
-def _states(records: Sequence[Record]) -> dict[str, dict[str, Any]]:
-    """Each account's latest state in the sender-activity changelog (keyed by a windowed key
-    that names the account)."""
+def _states(bootstrap: str, changelog: str) -> dict[str, dict[str, Any]]:
+    """Each account's latest state in the sender-activity changelog now (read to its end; its
+    keys are windowed keys that name the account, and an account's are all on one partition)."""
+
+    async def read() -> list[Any]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            await consumer._client.force_metadata_update()
+            partitions = [
+                TopicPartition(changelog, p)
+                for p in sorted(consumer.partitions_for_topic(changelog) or ())
+            ]
+            if not partitions:
+                return []
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            messages = []
+            while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+                for batch in (await consumer.getmany(timeout_ms=500)).values():
+                    messages.extend(batch)
+            return messages
+        finally:
+            await consumer.stop()
+
     states: dict[str, dict[str, Any]] = {}
-    for record in sorted(records, key=lambda r: (r.timestamp, r.offset)):
-        key = orjson.loads(record.key or b"null")
+    for message in sorted(asyncio.run(read()), key=lambda m: (m.partition, m.offset)):
+        key = orjson.loads(message.key or b"null")
         account = key[0] if isinstance(key, list) else key
-        if isinstance(account, str) and record.value is not None:
-            states[account] = orjson.loads(record.value)
+        if isinstance(account, str) and message.value is not None:
+            states[account] = orjson.loads(message.value)
     return states
 
 
@@ -79,9 +104,10 @@ def _counted(
     deadline = time.monotonic() + timeout
     states: dict[str, dict[str, Any]] = {}
     while time.monotonic() < deadline:
-        states = _states(consume_all(settings.bootstrap_servers, changelog, 1, timeout=10))
+        states = _states(settings.bootstrap_servers, changelog)
         if all(_messages(states.get(a, {})) >= n for a, n in expected.items()):
             return states
+        time.sleep(0.5)  # poll interval
     counted = {a: _messages(states.get(a, {})) for a in expected}
     pytest.fail(f"messages counted per account: {counted}, expected {expected}")
 
