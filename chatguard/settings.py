@@ -94,7 +94,7 @@ class Settings:
     # Sender behaviour (models.senders): an account that sends one text to this many distinct
     # conversations within the window goes to review as spam, whatever the text scores. Off by
     # default, like campaigns: counting sends a record per partition and batch of chat messages
-    # and writes the table once per message (docs/operations.md)
+    # and writes the table once per account and record (docs/operations.md)
     senders: bool = False
     sender_conversations: int = 5
     sender_window_s: float = 60.0

@@ -662,24 +662,27 @@ class Worker:
             settings.sender_conversations,
             settings.max_id_chars,
         )
-        out = []
+        by_account: dict[str, list[Activity]] = {}
         for event_id, account, conversation, text, contact in messages:
-            account = account[:limit]
+            activity = Activity(event_id[:limit], conversation[:limit], text, contact, at)
+            by_account.setdefault(account[:limit], []).append(activity)
+        out = []
+        for account, activities in by_account.items():  # one table write per account
             windows = self.sender_activity[account]
             # the previous window's state carries over, so the count slides across windows
             state = windows.current() or windows.delta(window)
-            activity = Activity(event_id[:limit], conversation[:limit], text, contact, at)
-            state = observe_sender(state, activity, threshold=threshold, window_s=window)
-            evidence = burst(state, text, threshold)
-            if evidence and review_due(state, at, window):
-                state["reviewed_at"] = at
-                counts = behaviour(state, window)
-                action = review_action(account, evidence, counts, threshold, window, now)
-                topic = settings.topic(topics.ACCOUNT_ACTIONS)
-                out.append(Outgoing(topic, account.encode(), orjson.dumps(action), raw))
-                metrics.SENDER_REVIEWS.inc()
-                metrics.ACCOUNT_ACTIONS.labels(action="review_account").inc()
-                log.info("sending %s to review: %s (%s)", account, action.reason, counts)
+            for activity in activities:
+                state = observe_sender(state, activity, threshold=threshold, window_s=window)
+                evidence = burst(state, activity.text, threshold)
+                if evidence and review_due(state, at, window):
+                    state["reviewed_at"] = at
+                    counts = behaviour(state, window)
+                    action = review_action(account, evidence, counts, threshold, window, now)
+                    topic = settings.topic(topics.ACCOUNT_ACTIONS)
+                    out.append(Outgoing(topic, account.encode(), orjson.dumps(action), raw))
+                    metrics.SENDER_REVIEWS.inc()
+                    metrics.ACCOUNT_ACTIONS.labels(action="review_account").inc()
+                    log.info("sending %s to review: %s (%s)", account, action.reason, counts)
             self.sender_activity[account] = state
         metrics.SENDER_MESSAGES.inc(len(messages))
         return out
