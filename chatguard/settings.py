@@ -92,6 +92,14 @@ class Settings:
     campaign_accounts: int = 20
     campaign_window_s: float = 3_600.0
 
+    # Sender behaviour (models.senders): an account that sends one text to this many distinct
+    # conversations within the window goes to review as spam, whatever the text scores. Off by
+    # default, like campaigns: counting sends a record per partition and batch of chat messages
+    # and writes the table once per account and record (docs/operations.md)
+    senders: bool = False
+    sender_conversations: int = 5
+    sender_window_s: float = 60.0
+
     # Account enforcement
     strike_window_s: float = 86_400.0
     restrict_strikes: float = 3.0
@@ -171,6 +179,12 @@ class Settings:
             msg = (
                 f"campaign_accounts={self.campaign_accounts} must be at least 2 and "
                 f"campaign_window_s={self.campaign_window_s} positive"
+            )
+            raise SettingsError(msg)
+        if self.sender_conversations < 2 or self.sender_window_s <= 0:
+            msg = (
+                f"sender_conversations={self.sender_conversations} must be at least 2 and "
+                f"sender_window_s={self.sender_window_s} positive"
             )
             raise SettingsError(msg)
         if self.batch_size < 1 or self.batch_window_s <= 0:

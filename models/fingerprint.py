@@ -16,14 +16,20 @@ campaign into too many keys, fewer would let unrelated texts collide.
 Deterministic across processes and machines: shingles are hashed from their code points with
 fixed constants (Python's ``hash()`` is salted per process), and the MinHash functions come from
 a fixed seed. Texts too short or too uninformative (``MIN_CHARS`` characters, ``MIN_SHINGLES``
-distinct shingles: "ok", "哈哈哈", "happy birthday!") get no fingerprint and never form campaigns.
+distinct shingles: "ok", "哈哈哈") get no fingerprint and never form campaigns; nor do common clean
+phrases (``common_phrases.txt``, reviewed by hand: "happy birthday to you!", "新年快乐，万事如意！")
+and their near-duplicates (texts sharing an LSH band with one): :func:`is_common`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
 
 import numpy as np
+
+from models.normalize import normalize
 
 SHINGLE = 3
 HASHES = 32
@@ -32,6 +38,7 @@ ROWS = HASHES // BANDS
 MIN_CHARS = 16  # of the normalized text, spaces not counted
 MIN_SHINGLES = 12  # distinct shingles
 MAX_CHARS = 2_000  # a longer text is fingerprinted by its start: the cost stays bounded
+COMMON_PHRASES = Path(__file__).with_name("common_phrases.txt")
 
 _U64 = np.uint64
 _U32 = np.uint32
@@ -96,8 +103,39 @@ def signatures(normalized: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 def band_keys(normalized: Sequence[str]) -> list[tuple[str, ...]]:
     """The LSH band keys of each text (``BANDS`` of them, 16 hex digits, the first the band's
-    index), or ``()`` for a text that gets no fingerprint. Equal keys: the texts agree on that
-    band."""
+    index), or ``()`` for a text that gets no fingerprint (too short, too uniform, or a common
+    clean phrase). Equal keys: the texts agree on that band."""
+    common = _common()[1]
+    return [
+        () if not keys or common.intersection(keys) else keys for keys in _band_keys(normalized)
+    ]
+
+
+def phrase_key(normalized: str) -> str:
+    """A normalized text's letters and digits, case folded: "Happy birthday!!" and "happy
+    birthday" have one key."""
+    return "".join(c for c in normalized.casefold() if c.isalnum())
+
+
+def is_common(normalized: str) -> bool:
+    """Whether a normalized text is one of the common clean phrases (``COMMON_PHRASES``), up to
+    case, spacing, punctuation and emoji. Cheap: for every message of the sender count
+    (``models.senders``); :func:`band_keys` also leaves out their near-duplicates."""
+    return phrase_key(normalized) in _common()[0]
+
+
+@cache
+def _common() -> tuple[frozenset[str], frozenset[str]]:
+    """The common phrases' keys and the band keys of those long enough to be fingerprinted."""
+    # normalized as served texts are
+    lines = COMMON_PHRASES.read_text(encoding="utf-8").splitlines()
+    phrases = [normalize(p.strip()) for p in lines if p.strip() and not p.startswith("#")]
+    bands = {key for keys in _band_keys(phrases) for key in keys}
+    return frozenset(phrase_key(p) for p in phrases), frozenset(bands)
+
+
+def _band_keys(normalized: Sequence[str]) -> list[tuple[str, ...]]:
+    """:func:`band_keys` before common phrases are left out."""
     sigs, ok = signatures(normalized)
     if not ok.any():
         return [() for _ in normalized]

@@ -35,6 +35,8 @@ from models.campaigns import Member, due, valid_band
 from models.campaigns import observe as observe_band
 from models.learned import KINDS as LEARNED_KINDS
 from models.learned import evidence, observe, valid_token
+from models.senders import Activity, behaviour, burst, review_due
+from models.senders import observe as observe_sender
 from streams import kinds, metrics, topics
 from streams.app import create_app
 from streams.batch_reader import BatchReader
@@ -53,6 +55,7 @@ from streams.records import AccountAction, LearnedContact, ModelUpdate, WeighedR
 from streams.reporters import apply_outcome, count_report, reliability, stats_record
 from streams.reports import check_report, report_strike, seen_entries
 from streams.rules_holder import RulesHolder
+from streams.senders import review_action
 from streams.sinks import FaustSink, OutputSink
 from streams.transport import Transport
 from streams.unreadable import UnreadableBatch
@@ -137,6 +140,16 @@ class Worker:
         self.campaign_accounts = app.Table(
             "campaign-accounts", default=dict, partitions=settings.topic_partitions
         ).tumbling(settings.strike_window_s, expires=settings.strike_window_s)
+        # account → its recent messages, conversations and texts (models.senders.observe): an
+        # entry per account that sent a chat message in the window, so on disk, recovered from
+        # its changelog
+        self.sender_activity = app.Table(
+            "sender-activity",
+            default=dict,
+            partitions=settings.topic_partitions,
+            store=f"rocksdb:{settings.app_id}-sender-activity",
+            options={"driver": "rocksdict"},
+        ).tumbling(settings.sender_window_s, expires=2 * settings.sender_window_s)
 
         self.moderate_events: AgentT | None = None
         self.batch_reader: BatchReader | RdkafkaReader | None = None
@@ -195,6 +208,9 @@ class Worker:
             raw_topic(topics.CAMPAIGN_MEMBERS), "escalate_members", self._escalate_members
         )
         app.task(self.follow_campaigns)
+        self.count_senders = self._agent(
+            raw_topic(topics.SENDER_ACTIVITY), "count_senders", self._count_senders
+        )
         app.task(self.follow_rules)
         self._declare_web_views()
 
@@ -639,6 +655,55 @@ class Worker:
         actions = self.settings.topic(topics.ACCOUNT_ACTIONS)
         return [Outgoing(actions, account.encode(), orjson.dumps(action), raw)]
 
+    async def _count_senders(self, stream: StreamT) -> None:
+        """Chat messages by account (``sender.activity``) → each account's behaviour → review
+        for an account that sent one text to many conversations (``account.actions``)."""
+        await self._each_internal(stream, self._count)
+
+    def _count(self, raw: RawMessage, record: dict[str, Any]) -> list[Outgoing] | Rejected:
+        """Count each message of one record under its account; send an account whose text
+        reached ``sender_conversations`` conversations to review, once per window."""
+        settings = self.settings
+        messages = record.get("messages")
+        if (
+            record.get("kind") != "sender_activity"
+            or not isinstance(messages, list)
+            or not all(_sender_message(m) for m in messages)
+        ):
+            return Rejected("invalid_field", "not a sender_activity record")
+        now = time.time()
+        at = record.get("at")
+        at = min(float(at), now) if isinstance(at, int | float) else now
+        window, threshold, limit = (
+            settings.sender_window_s,
+            settings.sender_conversations,
+            settings.max_id_chars,
+        )
+        by_account: dict[str, list[Activity]] = {}
+        for event_id, account, conversation, text, contact in messages:
+            activity = Activity(event_id[:limit], conversation[:limit], text, contact, at)
+            by_account.setdefault(account[:limit], []).append(activity)
+        out = []
+        for account, activities in by_account.items():  # one table write per account
+            windows = self.sender_activity[account]
+            # the previous window's state carries over, so the count slides across windows
+            state = windows.current() or windows.delta(window)
+            for activity in activities:
+                state = observe_sender(state, activity, threshold=threshold, window_s=window)
+                evidence = burst(state, activity.text, threshold)
+                if evidence and review_due(state, at, window):
+                    state["reviewed_at"] = at
+                    counts = behaviour(state, window)
+                    action = review_action(account, evidence, counts, threshold, window, now)
+                    topic = settings.topic(topics.ACCOUNT_ACTIONS)
+                    out.append(Outgoing(topic, account.encode(), orjson.dumps(action), raw))
+                    metrics.SENDER_REVIEWS.inc()
+                    metrics.ACCOUNT_ACTIONS.labels(action="review_account").inc()
+                    log.info("sending %s to review: %s (%s)", account, action.reason, counts)
+            self.sender_activity[account] = state
+        metrics.SENDER_MESSAGES.inc(len(messages))
+        return out
+
     async def follow_campaigns(self) -> None:
         """Mark (and for harmful ones, block) members of every live campaign."""
         await self.campaigns.follow(self.settings)
@@ -745,6 +810,18 @@ def _internal(raw: RawMessage) -> dict[str, Any] | Rejected:
     if not isinstance(record, dict) or not isinstance(record.get("kind"), str):
         return Rejected("not_an_object", "expected a JSON object with a string 'kind'")
     return record
+
+
+def _sender_message(entry: object) -> bool:
+    """Whether ``entry`` is one message of a ``sender_activity`` record."""
+    return (
+        isinstance(entry, list)
+        and len(entry) == 5
+        and all(isinstance(v, str) for v in entry[:4])
+        and bool(entry[1])
+        and len(entry[3]) <= 16
+        and isinstance(entry[4], bool)
+    )
 
 
 def _raw(event: EventT) -> RawMessage:

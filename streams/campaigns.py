@@ -21,9 +21,7 @@ for one window after its ``last_seen`` (capped at when it was read).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -45,8 +43,9 @@ from models.fingerprint import band_keys
 from models.learned import tokens_of
 from models.normalize import Analysis, normalize
 from models.rules import extract_contacts, may_carry_contacts
-from streams import metrics, topics
+from streams import following, metrics, topics
 from streams.decoding import Event
+from streams.following import follow_records, retrying
 from streams.records import (
     CampaignFingerprint,
     CampaignMember,
@@ -57,6 +56,7 @@ from streams.records import (
 
 log = logging.getLogger(__name__)
 NO_TOKENS: tuple[str, ...] = ()
+READER_ROLE = "campaigns-reader"
 CAMPAIGN_CATEGORY = "spam"  # what a harmful campaign blocks as when its member was not flagged
 
 
@@ -219,27 +219,17 @@ class CampaignHolder:
         """Read ``moderation.campaigns`` from the beginning, for ever; a lost connection is
         retried, never the end of the task."""
         self.book.window_s = settings.campaign_window_s
-        while True:
-            try:
-                await self._follow(settings)
-            except Exception as exc:  # the broker went away: the campaigns stay, retry
-                log.warning("reading the campaigns failed, retrying: %s", exc)
-                await asyncio.sleep(1.0)
+        await retrying("the campaigns", lambda: self._follow(settings))
 
     async def _follow(self, settings: Settings) -> None:
-        consumer, partitions = await read_from_beginning(settings)
-        try:
-            while True:
-                fetched = await consumer.getmany(*partitions, timeout_ms=500)
-                now = time.time()
-                for records in fetched.values():
-                    for message in records:
-                        if message.value is not None and len(message.value) > 16_384:
-                            metrics.CAMPAIGN_RECORDS.labels(result="refused").inc()
-                            continue
-                        self.offer(message.key, message.value, now)
-        finally:
-            await consumer.stop()
+        await follow_records(
+            settings,
+            settings.topic(topics.CAMPAIGNS),
+            READER_ROLE,
+            16_384,
+            self.offer,
+            metrics.CAMPAIGN_RECORDS.labels(result="refused").inc,
+        )
 
 
 async def read_campaigns(settings: Settings) -> list[dict[str, Any]]:
@@ -297,22 +287,9 @@ def live_campaigns(
 async def read_from_beginning(settings: Settings) -> tuple[Any, list[Any]]:
     """A started committed-only reader of the campaigns topic from offset 0 (the caller stops
     it)."""
-    from aiokafka import TopicPartition
-
-    from streams.rules_holder import committed_reader, ensure_compacted_topic
-
-    name = settings.topic(topics.CAMPAIGNS)
-    await ensure_compacted_topic(settings, name)
-    consumer = committed_reader(settings, "campaigns-reader")
-    await consumer.start()
-    try:
-        partition = TopicPartition(name, 0)
-        consumer.assign([partition])
-        await consumer.seek_to_beginning(partition)
-    except BaseException:
-        await consumer.stop()
-        raise
-    return consumer, [partition]
+    return await following.read_from_beginning(
+        settings, settings.topic(topics.CAMPAIGNS), READER_ROLE
+    )
 
 
 SHARED = CampaignHolder()  # the worker's campaigns: the pipeline and the follow task share it

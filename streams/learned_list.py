@@ -21,7 +21,6 @@ moderator's ``remove`` in the signed rules file silences it. It can never allow 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -32,11 +31,13 @@ import orjson
 from chatguard.settings import Settings
 from models.learned import LearnedEntry, LearnedList, entry_from_record, tokens_of
 from models.rules import Contacts, RuleSet, extract_contacts
-from streams import metrics, topics
+from streams import following, metrics, topics
 from streams.decoding import Event
+from streams.following import follow_records, retrying
 from streams.records import BlockedContact, Decision
 
 log = logging.getLogger(__name__)
+READER_ROLE = "learned-reader"
 
 
 class LearnedHolder:
@@ -89,27 +90,17 @@ class LearnedHolder:
         """Read ``moderation.learned`` from the beginning, for ever; a lost connection is
         retried, never the end of the task."""
         self.ttl_s = settings.learn_ttl_s
-        while True:
-            try:
-                await self._follow(settings)
-            except Exception as exc:  # the broker went away: the learned entries stay, retry
-                log.warning("reading the learned list failed, retrying: %s", exc)
-                await asyncio.sleep(1.0)
+        await retrying("the learned list", lambda: self._follow(settings))
 
     async def _follow(self, settings: Settings) -> None:
-        consumer, partitions = await _read_from_beginning(settings)
-        try:
-            while True:
-                fetched = await consumer.getmany(*partitions, timeout_ms=500)
-                now = time.time()
-                for records in fetched.values():
-                    for message in records:
-                        if message.value is not None and len(message.value) > 4096:
-                            metrics.LEARNED_RECORDS.labels(result="refused").inc()
-                            continue
-                        self.offer(message.key, message.value, now)
-        finally:
-            await consumer.stop()
+        await follow_records(
+            settings,
+            settings.topic(topics.LEARNED),
+            READER_ROLE,
+            4096,
+            self.offer,
+            metrics.LEARNED_RECORDS.labels(result="refused").inc,
+        )
 
 
 def evidence_records(
@@ -161,25 +152,9 @@ async def read_learned(settings: Settings) -> list[LearnedEntry]:
 async def _read_from_beginning(settings: Settings) -> tuple[Any, list[Any]]:
     """A started committed-only reader of the learned topic, on every partition from offset 0
     (the caller stops it)."""
-    from aiokafka import TopicPartition
-
-    from streams.rules_holder import committed_reader, ensure_compacted_topic
-
-    name = settings.topic(topics.LEARNED)
-    await ensure_compacted_topic(settings, name)
-    consumer = committed_reader(settings, "learned-reader")
-    await consumer.start()
-    try:
-        await consumer.topics()  # metadata: every partition, whoever created the topic
-        partitions = [
-            TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name) or {0})
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-    except BaseException:
-        await consumer.stop()
-        raise
-    return consumer, partitions
+    return await following.read_from_beginning(
+        settings, settings.topic(topics.LEARNED), READER_ROLE
+    )
 
 
 SHARED = LearnedHolder()  # the worker's learned list: the pipeline and the follow task share it

@@ -151,6 +151,16 @@ CAMPAIGN_MEMBERS = Counter(
     ["status"],
     registry=REGISTRY,
 )
+SENDER_MESSAGES = Counter(
+    "chatguard_sender_messages_total",
+    "Chat messages counted in the sender-activity table (with CHATGUARD_SENDERS on).",
+    registry=REGISTRY,
+)
+SENDER_REVIEWS = Counter(
+    "chatguard_sender_reviews_total",
+    "Accounts sent to review for sending one text to many conversations (once per window).",
+    registry=REGISTRY,
+)
 RULE_RELOADS = Counter(
     "chatguard_rule_reloads_total",
     "Rules versions offered, by result.",

@@ -21,7 +21,7 @@ import orjson
 
 from chatguard.settings import Settings
 from models.normalize import Analysis
-from streams import campaigns, learned_list, metrics, moderators, reports, topics
+from streams import campaigns, learned_list, metrics, moderators, reports, senders, topics
 from streams.campaigns import CampaignHolder
 from streams.decide import Position, build_decisions
 from streams.decoding import Event, Rejected, check_categories, decode
@@ -87,6 +87,7 @@ class ModerationPipeline:
         self._fingerprints = settings.topic(topics.CAMPAIGN_FINGERPRINTS)
         self._campaign_members = settings.topic(topics.CAMPAIGN_MEMBERS)
         self._contacts = settings.topic(topics.CONTACTS_BLOCKED)
+        self._sender_activity = settings.topic(topics.SENDER_ACTIVITY)
         self._scorer = Scorer(settings.scoring_budget_s)
         self._decisions = settings.topic(topics.DECISIONS)
         self._review = settings.topic(topics.REVIEW)
@@ -249,6 +250,7 @@ class ModerationPipeline:
         out.extend(Outgoing(self._contacts, key, value, sources[i]) for i, key, value in evidence)
         allowing = frozenset(r.reason() for r in ruleset.rules if r.action == "allow")
         out.extend(await self._campaigns(events, sources, decisions, memo, allowing))
+        out.extend(await self._senders(events, sources, memo))
         actions: Counter[str] = Counter()
         triggered: Counter[tuple[str, str]] = Counter()
         for decision, source in zip(decisions, sources, strict=True):
@@ -295,6 +297,25 @@ class ModerationPipeline:
                 key = member.account_id.encode()
                 out.append(Outgoing(self._campaign_members, key, orjson.dumps(member), sources[i]))
         return out
+
+    async def _senders(
+        self, events: list[Event], sources: list[RawMessage], memo: dict[str, Analysis]
+    ) -> list[Outgoing]:
+        """The batch's chat messages for the fleet's per-account count (``streams.senders``),
+        taken in the scoring thread; none unless ``CHATGUARD_SENDERS`` is on."""
+        if not self.settings.senders:
+            return []
+        found = await self._scorer.run(partial(senders.activities, events, memo))
+        if found is None:  # over the scoring budget: this batch is not counted
+            return []
+        per_source = self.settings.processing_guarantee == "exactly_once"
+        groups = [(s.topic, s.partition) if per_source else "" for s in sources]
+        records = senders.activity_records(
+            found, groups, self.settings.topic_partitions, time.time()
+        )
+        return [
+            Outgoing(self._sender_activity, key, value, sources[i]) for i, key, value in records
+        ]
 
     def _routed(self, decision: Decision, source: RawMessage | None = None) -> list[Outgoing]:
         """Every decision to the decisions topic; review and block also to their queues."""

@@ -260,6 +260,10 @@ class AccountAction:
     report_score: float = 0.0  # review_account: the reporters' reliabilities added up
     reports: tuple[str, ...] = ()  # review_account: the report ids
     reporters: tuple[str, ...] = ()  # review_account: the reporters
+    reason: str = ""  # sender behaviour: why, in words ("same text to 5 conversations ...")
+    # sender behaviour: the account's counts in the window (messages, per_minute,
+    # conversations, contact_share)
+    sender: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -450,6 +454,22 @@ class CampaignMember:
     at: float
 
 
+SenderMessage = tuple[str, str, str, str, bool]
+
+
+@dataclass(frozen=True)
+class SenderActivity:
+    """Chat messages of the accounts that hash to one partition of ``sender.activity`` (keyed by
+    one of those accounts, so every message of an account meets in one table partition), one
+    record per partition and batch. Built by ``streams.senders.activity_records``."""
+
+    kind: Literal["sender_activity"]
+    # (event_id, account_id, conversation_id, text key (models.senders.text_key; "" for none),
+    # whether it carries a contact token or a link)
+    messages: tuple[SenderMessage, ...]
+    at: float
+
+
 # every output record, by the name of its schema file (schemas/<name>.schema.json)
 OUTPUT_RECORDS: dict[str, type] = {
     "decision": Decision,
@@ -467,6 +487,7 @@ OUTPUT_RECORDS: dict[str, type] = {
     "campaign_fingerprint": CampaignFingerprint,
     "campaign": CampaignRecord,
     "campaign_member": CampaignMember,
+    "sender_activity": SenderActivity,
 }
 
 

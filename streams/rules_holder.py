@@ -18,7 +18,6 @@ the previous version) a record that is unsigned or signed by another key.
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import hashlib
 import logging
@@ -50,6 +49,7 @@ from models.rules import (
 from models.signing import load_public_key, sign_payload, verify_payload
 from streams import kafka_options, metrics, topics
 from streams.decoding import Event
+from streams.following import retrying
 from streams.learned_list import evidence_records
 from streams.model_holder import ServingModel
 from streams.records import Decision
@@ -166,12 +166,7 @@ class RulesHolder:
         newer valid version; a lost connection is retried, never the end of the task."""
         if self.public_key is None and not self.allow_unsigned:
             self._try_trust(settings)
-        while True:
-            try:
-                await self._follow(settings, on_switch)
-            except Exception as exc:  # the broker went away: the served rules stay, retry
-                log.warning("reading the rules topic failed, retrying: %s", exc)
-                await asyncio.sleep(1.0)
+        await retrying("the rules topic", lambda: self._follow(settings, on_switch))
 
     async def _follow(
         self, settings: Settings, on_switch: Callable[[str], Awaitable[None]] | None

@@ -39,6 +39,9 @@ CONTACTS_BLOCKED = "contacts.blocked"
 CAMPAIGN_FINGERPRINTS = "campaign.fingerprints"
 # internal: accounts a harmful campaign escalated, keyed by account (one action per campaign)
 CAMPAIGN_MEMBERS = "campaign.members"
+# internal: chat messages' senders, conversations and text keys, keyed by account
+# (streams.senders)
+SENDER_ACTIVITY = "sender.activity"
 # campaigns, one record per crossing band: compacted, one partition (created by streams.campaigns)
 CAMPAIGNS = "moderation.campaigns"
 
@@ -59,6 +62,7 @@ INTERNAL = (
     CONTACTS_BLOCKED,
     CAMPAIGN_FINGERPRINTS,
     CAMPAIGN_MEMBERS,
+    SENDER_ACTIVITY,
 )
 ALL = (*INPUTS, *OUTPUTS, *INTERNAL)
 

@@ -71,9 +71,10 @@ def test_the_strikes_changelog_exists_with_its_source_partitions_before_agents_r
     assert status == 200 and orjson.loads(body)["tables_recovered"] is True
 
     # created by the worker itself, before Faust started: chatguard's topics and the changelogs
-    # of its five tables (strikes, reporters, contact evidence, campaign bands, campaign
-    # accounts); events.by_id keeps the two strike windows its recent-events store replays
-    worker.wait_for_log(f"created {len(topics.ALL) + 5} topics")
+    # of its six tables (strikes, reporters, contact evidence, campaign bands, campaign
+    # accounts, sender activity); events.by_id keeps the two strike windows its recent-events
+    # store replays
+    worker.wait_for_log(f"created {len(topics.ALL) + 6} topics")
     partitions, configs = _describe(broker, f"{unique_names.app_id}-account-strikes-changelog")
     assert partitions == 6
     assert set(configs["cleanup.policy"].split(",")) == {"compact", "delete"}

@@ -1,0 +1,75 @@
+"""Following a compacted control topic (rules, the learned list, campaigns) from its beginning,
+for ever: what the holders of ``streams.rules_holder``, ``streams.learned_list`` and
+``streams.campaigns`` share."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from chatguard.settings import Settings
+
+log = logging.getLogger(__name__)
+RETRY_S = 1.0
+
+
+async def retrying(what: str, follow: Callable[[], Awaitable[None]]) -> None:
+    """Run ``follow`` for ever: a lost connection is logged and retried, never the end of the
+    task (what was read so far stays served)."""
+    while True:
+        try:
+            await follow()
+        except Exception as exc:  # the broker went away: retry
+            log.warning("reading %s failed, retrying: %s", what, exc)
+            await asyncio.sleep(RETRY_S)
+
+
+async def read_from_beginning(settings: Settings, name: str, role: str) -> tuple[Any, list[Any]]:
+    """A started committed-only reader of the compacted topic ``name`` (created if missing),
+    on every partition from offset 0 (the caller stops it)."""
+    from aiokafka import TopicPartition
+
+    from streams.rules_holder import committed_reader, ensure_compacted_topic
+
+    await ensure_compacted_topic(settings, name)
+    consumer = committed_reader(settings, role)
+    await consumer.start()
+    try:
+        await consumer.topics()  # metadata: every partition, whoever created the topic
+        partitions = [
+            TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name) or {0})
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer, partitions
+
+
+async def follow_records(
+    settings: Settings,
+    name: str,
+    role: str,
+    max_bytes: int,
+    offer: Callable[[bytes | None, bytes | None, float], object],
+    refused: Callable[[], None],
+) -> None:
+    """Hand every record of ``name``, from the beginning and then as they come, to ``offer``
+    (key, value, the time it was read); a value over ``max_bytes`` goes to ``refused`` instead."""
+    consumer, partitions = await read_from_beginning(settings, name, role)
+    try:
+        while True:
+            fetched = await consumer.getmany(*partitions, timeout_ms=500)
+            now = time.time()
+            for records in fetched.values():
+                for message in records:
+                    if message.value is not None and len(message.value) > max_bytes:
+                        refused()
+                        continue
+                    offer(message.key, message.value, now)
+    finally:
+        await consumer.stop()
