@@ -104,9 +104,11 @@ def char_ngram_counts(
 
 
 # token → its signed murmurhash3: chat repeats the same words, and one dict lookup is cheaper than
-# hashing again. Bounded: cleared when full, so a flood of unique tokens cannot grow it.
+# hashing again. Bounded in entries (cleared when full) and in token length, so a flood of unique
+# or long tokens cannot make it hold more than a few MB.
 _TOKEN_HASHES: dict[str, int] = {}
-_TOKEN_HASHES_MAX = 1 << 17
+_TOKEN_HASHES_MAX = 1 << 16
+_TOKEN_CACHED_CHARS = 32
 
 
 def word_counts(
@@ -121,9 +123,11 @@ def word_counts(
         for token in analyzer(text):
             h = known.get(token)
             if h is None:
-                if len(known) >= _TOKEN_HASHES_MAX:
-                    known.clear()
-                h = known[token] = int(murmurhash3_32(token, seed=0))
+                h = int(murmurhash3_32(token, seed=0))
+                if len(token) <= _TOKEN_CACHED_CHARS:
+                    if len(known) >= _TOKEN_HASHES_MAX:
+                        known.clear()
+                    known[token] = h
             hashes.append(h)
         indptr.append(len(hashes))
     signed = np.asarray(hashes, dtype=np.int64)

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
+from models import features
 from models.classifier import ModerationClassifier
 from models.features import analyse_batch, tfidf, word_counts
 from tests.unit.toy_corpus import LABELS, toy_data
@@ -80,3 +81,12 @@ def test_dense_weights_are_not_pickled(fitted: ModerationClassifier) -> None:
     copy = pickle.loads(pickle.dumps(fitted))
     assert vars(copy).keys() == fitted.__getstate__().keys() - {"_sklearn_version"}
     np.testing.assert_array_equal(copy.score(TEXTS), fitted.score(TEXTS))
+
+
+def test_the_word_hash_memory_stays_bounded(fitted: ModerationClassifier) -> None:
+    long_token = "x" * (features._TOKEN_CACHED_CHARS + 1)
+    flood = [f"{long_token} w{i}" for i in range(features._TOKEN_HASHES_MAX + 10)]
+    ours, reference = _counts(fitted, flood)
+    assert (ours != reference).nnz == 0
+    assert len(features._TOKEN_HASHES) <= features._TOKEN_HASHES_MAX
+    assert long_token not in features._TOKEN_HASHES
