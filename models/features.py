@@ -8,6 +8,7 @@ normalized once per batch and the same normalized string feeds both n-gram block
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from models.normalize import SIGNAL_NAMES, analyse
 
 # Word tokens keep single characters (a lone 赌 or 黄 is informative) and numbers.
 WORD_TOKEN_PATTERN = r"(?u)\b\w+\b"
+_WORD_TOKENS = re.compile(WORD_TOKEN_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -234,7 +236,9 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         return (*widths, len(self.signal_names_)) if self.signal_names_ else widths
 
     def _counts(self, normalized: list[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        analyzer = self.word_hasher_.build_analyzer()
+        # for unigrams scikit-learn's analyzer is the token pattern's findall behind three calls
+        unigrams = tuple(self.word_ngram_range) == (1, 1)
+        analyzer = _WORD_TOKENS.findall if unigrams else self.word_hasher_.build_analyzer()
         word = word_counts(normalized, analyzer, self.word_features)
         char = char_ngram_counts(normalized, self.char_ngram_range, self.char_features)
         return word, char

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from models import features
 from models.classifier import ModerationClassifier
-from models.features import analyse_batch, tfidf, word_counts
+from models.features import analyse_batch, tfidf
 from tests.unit.toy_corpus import LABELS, toy_data
 
 TEXTS = [
@@ -37,9 +37,18 @@ def fitted() -> ModerationClassifier:
 
 def _counts(fitted: ModerationClassifier, texts: list[str]) -> tuple[sp.csr_matrix, Any]:
     normalized, _ = analyse_batch(texts)
-    hasher = fitted.features_.word_hasher_
-    ours = word_counts(normalized, hasher.build_analyzer(), hasher.n_features)
-    return ours, hasher.transform(normalized)
+    ours, _ = fitted.features_._counts(normalized)
+    return ours, fitted.features_.word_hasher_.transform(normalized)
+
+
+def test_word_counts_are_scikit_learns_for_word_bigrams_too() -> None:
+    texts, Y = toy_data(120)
+    bigrams = ModerationClassifier(word_ngram_range=(1, 2)).fit(texts, Y, LABELS)
+    normalized, _ = analyse_batch(TEXTS)
+    ours, _ = bigrams.features_._counts(normalized)
+    assert (ours != bigrams.features_.word_hasher_.transform(normalized)).nnz == 0
+    unigrams = sum(len(text.split()) for text in normalized)
+    assert ours.sum() > unigrams  # the bigrams are there
 
 
 def test_word_counts_are_scikit_learns(fitted: ModerationClassifier) -> None:
