@@ -20,7 +20,7 @@ from sklearn.utils import murmurhash3_32
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 from sklearn.utils.validation import check_is_fitted
 
-from models.normalize import SIGNAL_NAMES, analyse
+from models.normalize import SIGNAL_NAMES, Analysis, analyse
 
 # Word tokens keep single characters (a lone 赌 or 黄 is informative) and numbers.
 WORD_TOKEN_PATTERN = r"(?u)\b\w+\b"
@@ -45,8 +45,17 @@ DEFAULT_FEATURES = FeatureParams()
 
 
 def analyse_batch(texts: Iterable[str]) -> tuple[list[str], np.ndarray]:
-    """Normalize every text once and collect its numeric signals in the same pass."""
-    results = [analyse(t) for t in texts]
+    """Normalize every distinct text once (a spam wave repeats one text across a batch) and
+    collect its numeric signals in the same pass."""
+    distinct: dict[str, Analysis] = {}
+    results = []
+    for text in texts:
+        result = distinct.get(text) if isinstance(text, str) else None
+        if result is None:
+            result = analyse(text)
+            if isinstance(text, str):
+                distinct[text] = result
+        results.append(result)
     normalized = [r[0] for r in results]
     signals = np.asarray([r[1] for r in results], dtype=np.float64).reshape(-1, len(SIGNAL_NAMES))
     return normalized, signals

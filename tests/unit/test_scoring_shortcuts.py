@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from models import features
 from models.classifier import ModerationClassifier
 from models.features import analyse_batch, tfidf
+from models.normalize import Analysis, analyse
 from tests.unit.toy_corpus import LABELS, toy_data
 
 TEXTS = [
@@ -99,3 +100,18 @@ def test_the_word_hash_memory_stays_bounded(fitted: ModerationClassifier) -> Non
     assert (ours != reference).nnz == 0
     assert len(features._TOKEN_HASHES) <= features._TOKEN_HASHES_MAX
     assert long_token not in features._TOKEN_HASHES
+
+
+def test_a_repeated_text_is_normalized_once_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def counted(text: str) -> Analysis:
+        calls.append(text)
+        return analyse(text)
+
+    monkeypatch.setattr(features, "analyse", counted)
+    batch = ["加微信 vx12345", "hello", "加微信 vx12345", "加微信 vx12345"]
+    normalized, signals = analyse_batch(batch)
+    assert sorted(calls) == ["hello", "加微信 vx12345"]
+    assert normalized == [analyse(t)[0] for t in batch]
+    np.testing.assert_array_equal(signals, [analyse(t)[1] for t in batch])
