@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, fields
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,7 @@ from models.errors import InsufficientLabels
 from models.features import DEFAULT_FEATURES, FeatureParams, TextFeatures
 
 POSITIVE, NEGATIVE, UNKNOWN = 1, 0, -1
+_DENSE_WEIGHTS = "_dense_weights_cache"
 
 
 class ModerationClassifier(BaseEstimator):
@@ -243,8 +245,33 @@ class ModerationClassifier(BaseEstimator):
         texts = list(texts)
         if not texts:
             return np.zeros((0, len(self.labels_)))
-        X = self.features_.transform(texts)
-        return np.asarray((X @ self.coef_).todense()) + self.intercept_
+        blocks = self.features_.transform_blocks(texts)
+        decision = np.tile(self.intercept_, (len(texts), 1))
+        for block, weights in zip(blocks, self._dense_weights(), strict=True):
+            decision += block @ weights
+        return decision
+
+    def _dense_weights(self) -> list[np.ndarray]:
+        """``coef_`` as one dense array per feature block, made on first use and not pickled.
+
+        A sparse batch times dense weights is one pass over the batch's non-zeros; times the
+        sparse ``coef_`` it was a general sparse product, a fifth of scoring time. The dense
+        copy costs 8 bytes per feature and category (38 MB for the default 786,432 features and
+        six categories) in memory, not in the artifact.
+        """
+        cached: list[np.ndarray] | None = self.__dict__.get(_DENSE_WEIGHTS)
+        if cached is None:
+            dense = self.coef_.toarray()
+            edges = np.cumsum((0, *self.features_.block_widths()))
+            cached = [dense[lo:hi] for lo, hi in pairwise(edges)]
+            self.__dict__[_DENSE_WEIGHTS] = cached
+        return cached
+
+    def __getstate__(self) -> dict[str, Any]:
+        state: dict[str, Any] = super().__getstate__()
+        state = dict(state)
+        state.pop(_DENSE_WEIGHTS, None)
+        return state
 
     def proba_from_decision(self, decision: np.ndarray) -> np.ndarray:
         """The calibrated probability of each linear score (the fitted sigmoids)."""

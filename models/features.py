@@ -8,19 +8,23 @@ normalized once per batch and the same normalized string feeds both n-gram block
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+from sklearn.utils import murmurhash3_32
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 from sklearn.utils.validation import check_is_fitted
 
-from models.normalize import SIGNAL_NAMES, analyse
+from models.normalize import SIGNAL_NAMES, Analysis, analyse
 
 # Word tokens keep single characters (a lone 赌 or 黄 is informative) and numbers.
 WORD_TOKEN_PATTERN = r"(?u)\b\w+\b"
+_WORD_TOKENS = re.compile(WORD_TOKEN_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,17 @@ DEFAULT_FEATURES = FeatureParams()
 
 
 def analyse_batch(texts: Iterable[str]) -> tuple[list[str], np.ndarray]:
-    """Normalize every text once and collect its numeric signals in the same pass."""
-    results = [analyse(t) for t in texts]
+    """Normalize every distinct text once (a spam wave repeats one text across a batch) and
+    collect its numeric signals in the same pass."""
+    distinct: dict[str, Analysis] = {}
+    results = []
+    for text in texts:
+        result = distinct.get(text) if isinstance(text, str) else None
+        if result is None:
+            result = analyse(text)
+            if isinstance(text, str):
+                distinct[text] = result
+        results.append(result)
     normalized = [r[0] for r in results]
     signals = np.asarray([r[1] for r in results], dtype=np.float64).reshape(-1, len(SIGNAL_NAMES))
     return normalized, signals
@@ -99,6 +112,58 @@ def char_ngram_counts(
     matrix = sp.coo_matrix((data, (rows, cols)), shape=(n_docs, n_features)).tocsr()
     matrix.sum_duplicates()
     return matrix
+
+
+# token → its signed murmurhash3: chat repeats the same words, and one dict lookup is cheaper than
+# hashing again. Bounded in entries (cleared when full) and in token length, so a flood of unique
+# or long tokens cannot make it hold more than a few MB.
+_TOKEN_HASHES: dict[str, int] = {}
+_TOKEN_HASHES_MAX = 1 << 16
+_TOKEN_CACHED_CHARS = 32
+
+
+def word_counts(
+    texts: Sequence[str], analyzer: Callable[[str], list[str]], n_features: int
+) -> sp.csr_matrix:
+    """What ``HashingVectorizer(alternate_sign=False, norm=None).transform`` returns for ``texts``
+    with this ``analyzer``, with each token's hash remembered instead of recomputed."""
+    hashes: list[int] = []
+    indptr = [0]
+    known = _TOKEN_HASHES
+    for text in texts:
+        for token in analyzer(text):
+            h = known.get(token)
+            if h is None:
+                h = int(murmurhash3_32(token, seed=0))
+                if len(token) <= _TOKEN_CACHED_CHARS:
+                    if len(known) >= _TOKEN_HASHES_MAX:
+                        known.clear()
+                    known[token] = h
+            hashes.append(h)
+        indptr.append(len(hashes))
+    signed = np.asarray(hashes, dtype=np.int64)
+    # scikit-learn's column: abs(h) % n, with abs(INT32_MIN) taken as INT32_MAX - (n - 1)
+    magnitude = np.where(signed == -(2**31), 2**31 - 1 - (n_features - 1), np.abs(signed))
+    matrix = sp.csr_matrix(
+        (np.ones(len(signed)), (magnitude % n_features).astype(np.int32), np.asarray(indptr)),
+        shape=(len(texts), n_features),
+    )
+    matrix.sum_duplicates()
+    return matrix
+
+
+def tfidf(counts: sp.csr_matrix, fitted: TfidfTransformer) -> sp.csr_matrix:
+    """``fitted.transform(counts)`` (``norm="l2"``) without its input validation, which cost
+    more than the arithmetic on chat-sized batches; the same operations in the same order."""
+    if fitted.norm != "l2" or not fitted.use_idf:
+        return sp.csr_matrix(fitted.transform(counts))
+    weighted = counts.astype(np.float64, copy=True)
+    if fitted.sublinear_tf:
+        np.log(weighted.data, weighted.data)
+        weighted.data += 1.0
+    weighted.data *= fitted.idf_[weighted.indices]
+    inplace_csr_row_normalize_l2(weighted)
+    return weighted
 
 
 class TextFeatures(TransformerMixin, BaseEstimator):
@@ -160,14 +225,30 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         return self._combine(signals, word_counts, char_counts)
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return sp.hstack(self.transform_blocks(texts), format="csr")
+
+    def transform_blocks(self, texts: Sequence[str]) -> list[sp.csr_matrix]:
+        """``transform``'s column blocks before they are stacked: ``[word, char(, signals)]``.
+
+        Scoring multiplies each block by its slice of the weights, which skips copying the
+        batch into one wide matrix.
+        """
         check_is_fitted(self, "word_tfidf_")
-        texts = list(texts)
-        normalized, signals = analyse_batch(texts)
+        normalized, signals = analyse_batch(list(texts))
         word_counts, char_counts = self._counts(normalized)
-        return self._combine(signals, word_counts, char_counts)
+        return self._blocks(signals, word_counts, char_counts)
+
+    def block_widths(self) -> tuple[int, ...]:
+        """Number of columns of each block of ``transform_blocks``."""
+        check_is_fitted(self, "word_tfidf_")
+        widths = (self.word_features, self.char_features)
+        return (*widths, len(self.signal_names_)) if self.signal_names_ else widths
 
     def _counts(self, normalized: list[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        word = self.word_hasher_.transform(normalized)
+        # for unigrams scikit-learn's analyzer is the token pattern's findall behind three calls
+        unigrams = tuple(self.word_ngram_range) == (1, 1)
+        analyzer = _WORD_TOKENS.findall if unigrams else self.word_hasher_.build_analyzer()
+        word = word_counts(normalized, analyzer, self.word_features)
         char = char_ngram_counts(normalized, self.char_ngram_range, self.char_features)
         return word, char
 
@@ -179,8 +260,13 @@ class TextFeatures(TransformerMixin, BaseEstimator):
     def _combine(
         self, signals: np.ndarray, word_counts: sp.csr_matrix, char_counts: sp.csr_matrix
     ) -> sp.csr_matrix:
-        blocks = [self.word_tfidf_.transform(word_counts), self.char_tfidf_.transform(char_counts)]
+        return sp.hstack(self._blocks(signals, word_counts, char_counts), format="csr")
+
+    def _blocks(
+        self, signals: np.ndarray, word_counts: sp.csr_matrix, char_counts: sp.csr_matrix
+    ) -> list[sp.csr_matrix]:
+        blocks = [tfidf(word_counts, self.word_tfidf_), tfidf(char_counts, self.char_tfidf_)]
         if self.signal_names_:
             scaled = self._scaled_log(signals) / self.signal_scale_ * self.signal_weight
             blocks.append(sp.csr_matrix(scaled))
-        return sp.hstack(blocks, format="csr")
+        return blocks

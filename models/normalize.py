@@ -158,7 +158,6 @@ _HANDLE = re.compile(r"(?<![a-z0-9_@])@[\w.]{2,}")
 _LEET_CANDIDATE = re.compile(r"[a-z][0-9$]|[0-9$][a-z]")
 _WORD = re.compile(r"(?<![a-z0-9$])[a-z0-9$]+")
 _REPEAT = re.compile(r"(.)\1{2,}")
-_SPACE = re.compile(r"\s+")
 
 
 def normalize(text: str) -> str:
@@ -199,17 +198,62 @@ def analyse(text: str) -> tuple[str, tuple[float, ...]]:
 def _analyse(text: str) -> tuple[str, tuple[float, ...]]:
     if not isinstance(text, str):
         text = str(text)
+    # Most steps can only change text holding certain characters; each ``_…_GATE`` below is a
+    # cheap search for a necessary condition of its step, so ordinary chat skips most steps.
+    # ``tests/unit/test_normalize_shortcuts.py`` checks the result equals running every step.
+    if text.isascii():
+        # NFKC leaves ASCII as it is, the fold table touches only its control characters, and
+        # casefold is lower; Chinese-only steps cannot match.
+        folded = (text if text.isprintable() else text.translate(_FOLD_TABLE)).lower()
+        folded = _SPACED.sub(_join_spaced, folded) if _SPACED_GATE.search(folded) else folded
+    else:
+        folded = _fold_unicode(text)
+    folded = _replace_bait(folded)
+    if _LEET_GATE.search(folded) and _LEET_CANDIDATE.search(folded):
+        folded = _WORD.sub(_unleet, folded)
+    folded = _REPEAT.sub(r"\1\1", folded)
+    if _LOOSE_SPACE_GATE.search(folded):
+        folded = _LOOSE_SPACE.sub("", folded)
+    # str.split and re's \s agree on what whitespace is (both use str.isspace)
+    folded = " ".join(folded.split())
+
+    # signals read the normalized text, so an obfuscated variant gets the plain message's signals
+    counts = [folded.count(token) for token in _TOKENS] if "token" in folded else _NO_TOKENS
+    length = len(folded)
+    denominator = max(length, 1)
+    # an ASCII digit is one byte of UTF-8, and no other character's encoding holds such a byte
+    encoded = folded.encode("utf-8")
+    digits = len(encoded) - len(encoded.translate(None, _ASCII_DIGITS))
+    cjk = 0 if length == len(encoded) else length - len(_CJK_CHARS.sub("", folded))
+    signal_values = (
+        *(float(c) for c in counts),
+        digits / denominator,
+        math.log1p(length),
+        cjk / denominator,
+    )
+    return folded, signal_values
+
+
+def _fold_unicode(text: str) -> str:
+    """NFKC, the fold table, casefold, and the steps for Chinese and spaced letters."""
     # Lone surrogates (from broken UTF-16) cannot be normalized or encoded: drop them first.
     text = text.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(text) else text
-    if len(text) > _MARK_SORT_FROM_CHARS and not text.isascii():
+    if len(text) > _MARK_SORT_FROM_CHARS:
         marks = _MARK_RUN_ANY_PLANE if _BEYOND_PLANE_0.search(text) else _MARK_RUN
         text = marks.sub(_canonical_order, text)
     folded = unicodedata.normalize("NFKC", text)
-    folded = folded.translate(_FOLD_TABLE).casefold()
-    folded = _CJK_GAP.sub("", folded)
-    folded = _SPACED.sub(_join_spaced, folded)
+    if _FOLD_GATE.search(folded):
+        folded = folded.translate(_FOLD_TABLE)
+    folded = folded.casefold()
+    if _CJK_GAP_GATE.search(folded):
+        folded = _CJK_GAP.sub("", folded)
+    if _SPACED_GATE.search(folded):
+        folded = _SPACED.sub(_join_spaced, folded)
+    return folded
 
-    # cheap membership checks skip the patterns that cannot match (most chat has no bait)
+
+def _replace_bait(folded: str) -> str:
+    """Placeholder words for e-mails, links, contact IDs, amounts, phone numbers and handles."""
     has_at = "@" in folded
     if has_at:
         folded = _EMAIL.sub(f" {EMAIL_TOKEN} ", folded)
@@ -223,25 +267,7 @@ def _analyse(text: str) -> tuple[str, tuple[float, ...]]:
         folded = _PHONE.sub(_phone_token, folded)
     if has_at:
         folded = _HANDLE.sub(f" {HANDLE_TOKEN} ", folded)
-    if _LEET_CANDIDATE.search(folded):
-        folded = _WORD.sub(_unleet, folded)
-    folded = _REPEAT.sub(r"\1\1", folded)
-    folded = _LOOSE_SPACE.sub("", folded)
-    folded = _SPACE.sub(" ", folded).strip()
-
-    # signals read the normalized text, so an obfuscated variant gets the plain message's signals
-    counts = [folded.count(token) for token in _TOKENS]
-    length = len(folded)
-    denominator = max(length, 1)
-    digits = length - len(folded.translate(_DROP_DIGITS))
-    cjk = len(_CJK_CHARS.findall(folded))
-    signal_values = (
-        *(float(c) for c in counts),
-        digits / denominator,
-        math.log1p(length),
-        cjk / denominator,
-    )
-    return folded, signal_values
+    return folded
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -249,7 +275,37 @@ _ENGLISH_WORD_CUES = frozenset({"line", "tg", "telegram"})
 _TOKENS = (URL_TOKEN, PHONE_TOKEN, MONEY_TOKEN, HANDLE_TOKEN, CONTACT_TOKEN, EMAIL_TOKEN)
 _CJK_CHARS = re.compile(f"[{_CJK}]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_DROP_DIGITS = str.maketrans(dict.fromkeys("0123456789"))
+
+
+def _runs(code_points: list[int]) -> list[list[int]]:
+    """Sorted code points → runs of consecutive ones."""
+    runs: list[list[int]] = []
+    for cp in code_points:
+        if runs and runs[-1][-1] == cp - 1:
+            runs[-1].append(cp)
+        else:
+            runs.append([cp])
+    return runs
+
+
+_ASCII_DIGITS = b"0123456789"
+_NO_TOKENS = [0] * len(_TOKENS)
+# Gates: each matches wherever its step could change the text (a necessary condition), and starts
+# with a character class of characters rare in chat, which ``re`` scans for in C; the steps' own
+# patterns start with look-behinds or alternatives, tried at every position.
+_FOLD_GATE = re.compile(
+    "["
+    + "".join(
+        f"{re.escape(chr(run[0]))}-{re.escape(chr(run[-1]))}" for run in _runs(sorted(_FOLD_TABLE))
+    )
+    + "]"
+)
+_CJK_GAP_GATE = re.compile(rf"[\s.\-_*·•|/\\~+,，、](?<=[{_CJK}].)")
+_SPACED_GATE = re.compile(
+    r"[ .\-_*·•|/\\~+](?<=[a-z0-9].)[a-z0-9](?![^\W_])[ .\-_*·•|/\\~+][a-z0-9]"
+)
+_LOOSE_SPACE_GATE = re.compile(rf"\s(?:(?<=[{_CJK}]\s)|[%,.!?;:{_CJK}])")
+_LEET_GATE = re.compile(r"[0-9$]")
 # contact IDs may be letters only ("vx abcdef"), so the gate is "a digit, or a contact cue"
 _ANY_DIGIT_OR_ID = re.compile(
     r"\d|微信|威信|薇|徽信|v信|vx|wx|weixin|wechat|扣扣|qq|q群|企鹅|电报|telegram|tg|line|飞机"
