@@ -48,6 +48,7 @@ class RecentEvents:
         self._options = Options(raw_mode=True)
         self._watermarks: Rdict | None = None  # opened on first use: a worker built only
         self._generations: dict[int, Rdict] = {}  # to be inspected opens no database
+        self._kept_from = -1  # generations before this one are deleted already
 
     @property
     def _next(self) -> Rdict:
@@ -113,7 +114,11 @@ class RecentEvents:
         return None
 
     def _drop_before(self, window: int) -> None:
-        """Delete the generations older than ``window``: their events are out of the window."""
+        """Delete the generations older than ``window``: their events are out of the window.
+        Looks at the disk once per window, not once per record."""
+        if window <= self._kept_from:
+            return
+        self._kept_from = window
         for path in self.directory.glob(f"{GENERATION}*"):
             generation = int(path.name[len(GENERATION) :])
             if generation < window:
