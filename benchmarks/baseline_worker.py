@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -26,6 +27,35 @@ from models.registry import ModelRegistry
 from streams import topics
 from streams.decoding import Event, decode
 from streams.kafka_options import connection as client_options
+
+
+def decisions(
+    model: Any, policy: Policy, events: list[Event], score: bool
+) -> list[tuple[bytes, bytes]]:
+    """``(key, value)`` of each event's decision: one model call for the batch (none with
+    ``score`` off: every event is allowed)."""
+    if not events:
+        return []
+    now = time.time()
+    verdicts: Sequence[Verdict | None]
+    if score:
+        scores = model.score([e.text for e in events])
+        verdicts = policy.decide_batch(scores, [e.source for e in events])
+        rows = scores.round(4).tolist()
+    else:
+        verdicts, rows = [None] * len(events), [[] for _ in events]
+    out = []
+    for event, verdict, row in zip(events, verdicts, rows, strict=True):
+        decision = {
+            "event_id": event.event_id,
+            "account_id": event.account_id,
+            "action": verdict.action if verdict else "allow",
+            "scores": dict(zip(model.labels, row, strict=False)),
+            "model_version": model.version,
+            "decided_at": now,
+        }
+        out.append((event.account_id.encode(), orjson.dumps(decision)))
+    return out
 
 
 async def run(settings: Settings, output_prefix: str, score: bool, idle_exit_s: float) -> None:
@@ -71,27 +101,8 @@ async def run(settings: Settings, output_prefix: str, score: bool, idle_exit_s: 
                         await producer.send(
                             dead_topic, orjson.dumps({"error_kind": result.kind}), key=message.key
                         )
-            if events:
-                now = time.time()
-                verdicts: Sequence[Verdict | None]
-                if score:
-                    scores = model.score([e.text for e in events])
-                    verdicts = policy.decide_batch(scores, [e.source for e in events])
-                    rows = scores.round(4).tolist()
-                else:
-                    verdicts, rows = [None] * len(events), [[] for _ in events]
-                for event, verdict, row in zip(events, verdicts, rows, strict=True):
-                    decision = {
-                        "event_id": event.event_id,
-                        "account_id": event.account_id,
-                        "action": verdict.action if verdict else "allow",
-                        "scores": dict(zip(model.labels, row, strict=False)),
-                        "model_version": model.version,
-                        "decided_at": now,
-                    }
-                    await producer.send(
-                        decisions_topic, orjson.dumps(decision), key=event.account_id.encode()
-                    )
+            for key, value in decisions(model, policy, events, score):
+                await producer.send(decisions_topic, value, key=key)
             await producer.flush()
             await consumer.commit()
     finally:
@@ -141,27 +152,8 @@ def run_confluent(settings: Settings, output_prefix: str, score: bool, idle_exit
                     producer.produce(
                         dead_topic, orjson.dumps({"error_kind": result.kind}), message.key()
                     )
-            if events:
-                now = time.time()
-                verdicts: Sequence[Verdict | None]
-                if score:
-                    scores = model.score([e.text for e in events])
-                    verdicts = policy.decide_batch(scores, [e.source for e in events])
-                    rows = scores.round(4).tolist()
-                else:
-                    verdicts, rows = [None] * len(events), [[] for _ in events]
-                for event, verdict, row in zip(events, verdicts, rows, strict=True):
-                    decision = {
-                        "event_id": event.event_id,
-                        "account_id": event.account_id,
-                        "action": verdict.action if verdict else "allow",
-                        "scores": dict(zip(model.labels, row, strict=False)),
-                        "model_version": model.version,
-                        "decided_at": now,
-                    }
-                    producer.produce(
-                        decisions_topic, orjson.dumps(decision), event.account_id.encode()
-                    )
+            for key, value in decisions(model, policy, events, score):
+                producer.produce(decisions_topic, value, key)
             producer.flush()
             consumer.commit(asynchronous=False)
     finally:

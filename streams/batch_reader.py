@@ -23,60 +23,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
-from mode import Service
 
-from chatguard.settings import Settings
-from streams import campaigns, kafka_options, kinds, unreadable
-from streams.campaigns import CampaignHolder
-from streams.learned_list import LearnedHolder
-from streams.model_holder import ModelHolder
-from streams.pipeline import ModerationPipeline, RawMessage
-from streams.retry import Outage
-from streams.rules_holder import RulesHolder
-from streams.sinks import BatchSink, OutputSink
+from streams import kafka_options, kinds, unreadable
+from streams.ingest import BatchIngest
+from streams.pipeline import RawMessage
+from streams.sinks import BatchSink
 
 log = logging.getLogger(__name__)
 
-COMMIT_EVERY_EVENTS = 2_000
-COMMIT_EVERY_S = 1.0
 
+class BatchReader(BatchIngest):
+    """The aiokafka batch reader: the worker's default ingest path."""
 
-class BatchReader(Service):
-    """Consume → moderate → produce → commit, a batch at a time, inside the Faust worker."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        holder: ModelHolder,
-        rules: RulesHolder,
-        learned: LearnedHolder,
-        campaign_holder: CampaignHolder = campaigns.SHARED,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.settings = settings
-        self.holder = holder
-        self.rules = rules  # shared with the worker's agents, which keep them up to date
-        self.learned = learned
-        self.campaigns = campaign_holder
-        self.group_id = f"{settings.app_id}.moderation"
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
-        self._sink: OutputSink | None = None
-        self._pipeline: ModerationPipeline | None = None
-        # offsets moderated but not committed yet, and when/what was last committed
-        self._done: dict[TopicPartition, int] = {}
-        # the first offset moderated since the last commit: where a failed batch is re-read from
-        self._rewind_to: dict[TopicPartition, int] = {}
-        self._outage: Outage | None = None
-        self._since_commit = 0
-        self._committed_at = time.monotonic()
-        self._in_hand = asyncio.Lock()  # held while a batch is between fetch and commit
 
     def assignment(self) -> set[TopicPartition]:
         return set(self._consumer.assignment()) if self._consumer is not None else set()
@@ -88,10 +54,7 @@ class BatchReader(Service):
             **kafka_options.group_consumer(settings, self.group_id, "batch-reader")
         )
         await self._producer.start()
-        self._sink = BatchSink(self._producer)
-        self._pipeline = ModerationPipeline(
-            settings, self.holder, self._sink, self.rules, self.learned, self.campaigns
-        )
+        self._feed(BatchSink(self._producer))
         self._consumer.subscribe(
             [self.settings.topic(name) for name in kinds.SCORED_TOPICS],
             listener=_CommitBeforeRevoke(self),
@@ -110,7 +73,7 @@ class BatchReader(Service):
         if self._producer is not None:
             await self._producer.stop()
 
-    @Service.task
+    @BatchIngest.task
     async def _read(self) -> None:
         assert self._consumer is not None and self._pipeline is not None
         window_ms = int(self.settings.batch_window_s * 1000)
@@ -129,26 +92,16 @@ class BatchReader(Service):
                     try:
                         await self._step_over_unreadable()
                     except KafkaError as step_exc:  # the broker went away meanwhile
-                        self._rewind()
+                        await self._rewind()
                         await self._retry_later(step_exc)
                 continue
             except KafkaError as exc:
                 await self._retry_later(exc)
                 continue
-            async with self._in_hand:
-                if self.should_stop:
-                    return  # on_stop committed; whoever gets these partitions reads this batch
-                try:
-                    if fetched:
-                        await self._moderate(fetched)
-                    if self._commit_due():
-                        await self._commit()
-                except KafkaError as exc:
-                    self._rewind()
-                    await self._retry_later(exc)
-                    continue
+            if not await self._handle(fetched, KafkaError):
+                return
 
-    def _rewind(self) -> None:
+    async def _rewind(self) -> None:
         """Forget what was moderated since the last commit and re-read it from there."""
         assert self._consumer is not None
         assigned = self._consumer.assignment()
@@ -159,12 +112,6 @@ class BatchReader(Service):
         self._done.clear()
         self._since_commit = 0
 
-    async def _retry_later(self, exc: KafkaError) -> None:
-        """Back off before the next attempt (warnings are bounded by :class:`Outage`)."""
-        if self._outage is None:
-            self._outage = Outage("batch reader")
-        await self.sleep(self._outage.failed(exc))
-
     async def _moderate(self, fetched: dict[TopicPartition, list[Any]]) -> None:
         assert self._pipeline is not None
         batch = [
@@ -173,10 +120,10 @@ class BatchReader(Service):
             for m in records
         ]
         for tp, records in fetched.items():
-            self._rewind_to.setdefault(tp, records[0].offset)
+            self._reading(tp, records[0].offset)
         await self._pipeline.moderate(batch)
         for tp, records in fetched.items():
-            self._done[tp] = records[-1].offset + 1
+            self._moderated(tp, records[-1].offset)
         self._since_commit += len(batch)
 
     async def _step_over_unreadable(self) -> None:
@@ -203,42 +150,14 @@ class BatchReader(Service):
             # stopping, or a rebalance took partitions away: the next fetch starts over
             log.warning("stepping over an unreadable batch was interrupted: %r", exc)
 
-    def _commit_due(self) -> bool:
-        return bool(self._done) and (
-            self._since_commit >= COMMIT_EVERY_EVENTS
-            or time.monotonic() - self._committed_at >= COMMIT_EVERY_S
-        )
-
-    async def _commit(self) -> None:
-        """Commit what is moderated, once the broker has everything produced for it.
-
-        Raises the producer's error if a record could not be delivered: nothing is committed
-        and the caller rewinds, so the batch is sent again."""
-        assert self._consumer is not None and self._sink is not None
-        self._since_commit, self._committed_at = 0, time.monotonic()
-        if not self._done:
-            return
-        await self._sink.delivered()
-        done, self._done = self._done, {}
-        self._rewind_to.clear()  # everything moderated so far is on the broker
-        assigned = self._consumer.assignment()
-        offsets = {tp: offset for tp, offset in done.items() if tp in assigned}
-        if not offsets:
-            return
+    async def _commit_offsets(self, offsets: dict[Any, int]) -> None:
+        assert self._consumer is not None
         try:
             await self._consumer.commit(offsets)
         except CommitFailedError as exc:
             # the group moved on (this worker was too slow or cut off): whoever owns these
             # partitions now re-reads from the last commit, so the events are re-decided
             log.warning("commit of %d partitions failed, will be re-read: %s", len(offsets), exc)
-        except KafkaError:
-            # the broker is away: the decisions are delivered, so commit these offsets next time
-            for tp, offset in offsets.items():
-                self._done[tp] = max(offset, self._done.get(tp, 0))
-            raise
-        if self._outage is not None:
-            self._outage.over()
-            self._outage = None
 
 
 class _CommitBeforeRevoke(ConsumerRebalanceListener):

@@ -21,28 +21,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from mode import Service
 
-from chatguard.settings import Settings
-from streams import campaigns, kafka_options, kinds
-from streams.campaigns import CampaignHolder
+from streams import kafka_options, kinds
 from streams.decoding import Rejected
-from streams.learned_list import LearnedHolder
-from streams.model_holder import ModelHolder
-from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
-from streams.retry import Outage
-from streams.rules_holder import RulesHolder
+from streams.ingest import BatchIngest
+from streams.pipeline import Outgoing, RawMessage
 
 log = logging.getLogger(__name__)
 
-COMMIT_EVERY_EVENTS = 2_000
-COMMIT_EVERY_S = 1.0
 # how long one flush waits before checking whether the worker is stopping (it then goes on
 # waiting: librdkafka fails a record only after ``message.timeout.ms``)
 FLUSH_STEP_S = 1.0
@@ -108,38 +99,17 @@ class RdkafkaSink:
         self._io.shutdown(wait=False)
 
 
-class RdkafkaReader(Service):
-    """Consume → moderate → produce → commit, a batch at a time, inside the Faust worker."""
+class RdkafkaReader(BatchIngest):
+    """The confluent-kafka batch reader (``CHATGUARD_INGEST=rdkafka``)."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        holder: ModelHolder,
-        rules: RulesHolder,
-        learned: LearnedHolder,
-        campaign_holder: CampaignHolder = campaigns.SHARED,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.settings = settings
-        self.holder = holder
-        self.rules = rules
-        self.learned = learned
-        self.campaigns = campaign_holder
-        self.group_id = f"{settings.app_id}.moderation"
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._sink: RdkafkaSink | None = None
-        self._pipeline: ModerationPipeline | None = None
         # every consumer call in one thread: librdkafka calls on_revoke from inside consume
         self._io = ThreadPoolExecutor(1, thread_name_prefix="chatguard-consume")
-        self._done: dict[tuple[str, int], int] = {}  # moderated, not committed: next offset
-        self._rewind_to: dict[tuple[str, int], int] = {}  # first offset since the last commit
         self._assigned: set[tuple[str, int]] = set()
-        self._outage: Outage | None = None
-        self._since_commit = 0
-        self._committed_at = time.monotonic()
-        self._in_hand = asyncio.Lock()
 
     def assignment(self) -> set[tuple[str, int]]:
         return set(self._assigned)
@@ -148,9 +118,7 @@ class RdkafkaReader(Service):
         settings = self.settings
         self._producer = Producer(kafka_options.rdkafka_producer(settings, "batch-reader"))
         self._sink = RdkafkaSink(self._producer, lambda: self.should_stop)
-        self._pipeline = ModerationPipeline(
-            settings, self.holder, self._sink, self.rules, self.learned, self.campaigns
-        )
+        self._feed(self._sink)
         self._consumer = Consumer(
             {
                 **kafka_options.rdkafka_group_consumer(settings, self.group_id, "batch-reader"),
@@ -182,7 +150,7 @@ class RdkafkaReader(Service):
     async def _in_thread(self, call: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._io, call, *args)
 
-    @Service.task
+    @BatchIngest.task
     async def _read(self) -> None:
         assert self._consumer is not None
         while not self.should_stop:
@@ -193,17 +161,8 @@ class RdkafkaReader(Service):
             except KafkaException as exc:
                 await self._retry_later(exc)
                 continue
-            async with self._in_hand:
-                if self.should_stop:
-                    return  # on_stop committed; whoever gets these partitions reads this batch
-                try:
-                    if fetched:
-                        await self._moderate(fetched)
-                    if self._commit_due():
-                        await self._commit()
-                except (KafkaException, DeliveryFailed) as exc:
-                    await self._rewind()
-                    await self._retry_later(exc)
+            if not await self._handle(fetched, (KafkaException, DeliveryFailed)):
+                return
 
     def _fetch(self) -> list[Message]:
         """Up to ``batch_size`` messages, as soon as there is one (``consume`` alone would wait
@@ -229,15 +188,14 @@ class RdkafkaReader(Service):
             else:
                 self._client_error(error)
         for raw in batch:
-            self._rewind_to.setdefault((raw.topic, raw.partition), raw.offset)
+            self._reading((raw.topic, raw.partition), raw.offset)
         if batch:
             await self._pipeline.moderate(batch)
         for raw in unreadable:
             why = f"librdkafka could not read the record batch at {raw.topic}-{raw.partition}@{raw.offset}"
             await self._pipeline.dead_letter(raw, Rejected("unreadable_batch", why))
         for raw in batch + unreadable:
-            tp = (raw.topic, raw.partition)
-            self._done[tp] = max(self._done.get(tp, 0), raw.offset + 1)
+            self._moderated((raw.topic, raw.partition), raw.offset)
         self._since_commit += len(batch) + len(unreadable)
 
     def _client_error(self, error: KafkaError) -> None:
@@ -246,44 +204,19 @@ class RdkafkaReader(Service):
             raise KafkaException(error)
         log.warning("Kafka client: %s", error.str())
 
-    def _commit_due(self) -> bool:
-        return bool(self._done) and (
-            self._since_commit >= COMMIT_EVERY_EVENTS
-            or time.monotonic() - self._committed_at >= COMMIT_EVERY_S
-        )
-
-    async def _commit(self) -> None:
-        """Commit what is moderated, once the broker has everything produced for it."""
-        assert self._consumer is not None and self._sink is not None
-        self._since_commit, self._committed_at = 0, time.monotonic()
-        if not self._done:
-            return
-        await self._sink.delivered()
-        done, self._done = self._done, {}
-        self._rewind_to.clear()
-        offsets = [
-            TopicPartition(topic, partition, offset)
-            for (topic, partition), offset in done.items()
-            if (topic, partition) in self._assigned
+    async def _commit_offsets(self, offsets: dict[Any, int]) -> None:
+        assert self._consumer is not None
+        partitions = [
+            TopicPartition(topic, part, offset) for (topic, part), offset in offsets.items()
         ]
-        if not offsets:
-            return
         try:
             await self._in_thread(
-                partial(self._consumer.commit, offsets=offsets, asynchronous=False)
+                partial(self._consumer.commit, offsets=partitions, asynchronous=False)
             )
         except KafkaException as exc:
-            if exc.args[0].code() in GROUP_MOVED_ON:
-                log.warning(
-                    "commit of %d partitions failed, will be re-read: %s", len(offsets), exc
-                )
-                return
-            for tp, offset in done.items():
-                self._done[tp] = max(offset, self._done.get(tp, 0))
-            raise
-        if self._outage is not None:
-            self._outage.over()
-            self._outage = None
+            if exc.args[0].code() not in GROUP_MOVED_ON:
+                raise
+            log.warning("commit of %d partitions failed, will be re-read: %s", len(offsets), exc)
 
     async def _rewind(self) -> None:
         """Forget what was moderated since the last commit and re-read it from there."""
@@ -295,11 +228,6 @@ class RdkafkaReader(Service):
         self._rewind_to.clear()
         self._done.clear()
         self._since_commit = 0
-
-    async def _retry_later(self, exc: BaseException) -> None:
-        if self._outage is None:
-            self._outage = Outage("batch reader")
-        await self.sleep(self._outage.failed(exc))
 
     # Rebalance callbacks: librdkafka runs them in the consume thread, inside ``consume``, when
     # no batch is in hand (the event loop is waiting for that consume call).
