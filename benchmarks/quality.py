@@ -555,7 +555,7 @@ def _default_model(args: argparse.Namespace, params: Mapping[str, Any], say: Pro
     registry = ModelRegistry(Path(tempfile.mkdtemp(prefix="quality-registry-")))
     mirror = args.datasets or (pdata.DEFAULT_ROOT if pdata.DEFAULT_ROOT.is_dir() else None)
     data = recipe_rows("default", mirror=mirror, progress=say)
-    config = TrainConfig(final_fit=True, params=dict(params))
+    config = TrainConfig(final_fit=True, params={**data.params, **params})
     result = train_model(data.rows, config, progress=say)
     version = save_result(registry, result, config, data=data.snapshot, progress=say)
     return registry.load(version)

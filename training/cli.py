@@ -293,6 +293,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _train_recipe(args: argparse.Namespace, registry: Any, config: Any, progress: Any) -> Any:
+    from dataclasses import replace
+
     from training.public_datasets import DEFAULT_ROOT
     from training.recipes import recipe_rows
     from training.train import save_result, train_model
@@ -303,6 +305,7 @@ def _train_recipe(args: argparse.Namespace, registry: Any, config: Any, progress
     data = recipe_rows(
         args.recipe, mirror=mirror, commercial_only=args.commercial_only, progress=progress
     )
+    config = replace(config, params={**data.params, **config.params})
     result = train_model(data.rows, config, progress=progress)
     version = save_result(registry, result, config, data=data.snapshot, progress=progress)
     progress(f"saved version {version}")

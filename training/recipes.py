@@ -5,7 +5,8 @@
 training part of every catalogued public set that is available (``training.catalogue``: in the
 cache, or imported from a local mirror). A set's held-out split is never in it, so the quality
 benchmark can score the default model on every set's test rows. Without any public set it falls
-back to seed + corpus and says so. ``seed``: the seed corpus alone (fast; what tests use).
+back to seed + corpus and says so. ``seed``: the seed corpus alone (fast; what tests use). A recipe also names the model parameters it
+trains with (``RECIPE_PARAMS``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from training.split import near_duplicate_key
 SEED_CORPUS = Path(__file__).parent / "seed" / "seed_corpus.jsonl"
 CLEAN_CORPUS_DIR = Path(__file__).parent / "corpus"
 RECIPES = ("default", "seed")
+# The any-harm head (``models.classifier``) needs many rows: on the seed corpus alone it learns
+# accidents, on the default recipe's it raised harmful chat flagged at the same clean budget.
+RECIPE_PARAMS: dict[str, dict[str, Any]] = {"default": {"harm_blend": 0.5}, "seed": {}}
 
 _FBS_PLACEHOLDER = re.compile(r"URL\w*|CELLPHONE|PHONE|WECHAT|DIGIT|NAME|PLACE")
 
@@ -36,6 +40,8 @@ class RecipeData:
     rows: list[LabelledRow]
     snapshot: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    # model parameters the recipe trains with (``--param`` on the command line wins)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 def fbs_aligned(text: str) -> str:
@@ -138,4 +144,4 @@ def recipe_rows(
         snapshot["commercial_only"] = commercial_only
     for note in notes:
         say(note)
-    return RecipeData(rows, snapshot, notes)
+    return RecipeData(rows, snapshot, notes, dict(RECIPE_PARAMS[name]))

@@ -112,6 +112,11 @@ def test_recipe_without_datasets_falls_back_and_says_so(tmp_path: Path) -> None:
     assert len(data.rows) > len(recipe_rows("seed").rows)
 
 
+def test_only_the_large_recipe_turns_the_harm_head_on(tmp_path: Path) -> None:
+    assert recipe_rows("default", mirror=tmp_path / "none").params["harm_blend"] == 0.5
+    assert "harm_blend" not in recipe_rows("seed").params
+
+
 @needs_mirror
 def test_recipe_records_licences_and_filters_commercial_use() -> None:
     few = [SMS, "spamhunter_sms", "weibo_rumor_ced_zh"]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.special import expit
 from sklearn.base import clone
 from sklearn.calibration import _SigmoidCalibration
 from sklearn.svm import LinearSVC
 
-from models.classifier import ModerationClassifier, platt_sigmoid
+from models.classifier import ModerationClassifier, harm_target, platt_sigmoid
 from models.errors import InsufficientLabels
 from tests.unit.toy_corpus import LABELS, toy_data
 
@@ -129,3 +130,43 @@ def test_sample_weights_reach_the_base_models() -> None:
     assert not np.allclose(weighted.predict_proba(probe), plain)
     with pytest.raises(ValueError, match="sample_weight"):
         ModerationClassifier().fit(texts, Y, LABELS, sample_weight=np.zeros(len(texts)))
+
+
+def test_the_harm_head_learns_from_every_row_that_says_anything() -> None:
+    Y = np.array([[1, -1], [0, -1], [-1, -1], [0, 0], [0, 1]])
+    assert harm_target(Y).tolist() == [1, 0, -1, 0, 1]
+
+
+def test_the_top_category_score_mixes_in_the_harm_head() -> None:
+    texts, Y = toy_data()
+    fitted = ModerationClassifier(harm_blend=0.5).fit(texts, Y, LABELS)
+    texts, _ = toy_data(30, seed=5)
+    decision = fitted.decision_function(texts)
+    assert decision.shape == (30, len(LABELS) + 1)  # the categories, then the head
+    calibrated = expit(-(fitted.sigmoid_[:, 0] * decision + fitted.sigmoid_[:, 1]))
+    own, harm = calibrated[:, : len(LABELS)], calibrated[:, len(LABELS)]
+    scores = fitted.predict_proba(texts)
+    for i in range(len(texts)):
+        top = int(own[i].argmax())
+        expected = own[i].copy()
+        expected[top] = 0.5 * own[i, top] + 0.5 * harm[i]
+        np.testing.assert_allclose(scores[i], expected, rtol=0, atol=1e-12)
+
+
+def test_without_the_head_scores_are_the_categories_own() -> None:
+    texts, Y = toy_data(150)
+    alone = ModerationClassifier().fit(texts, Y, LABELS)  # harm_blend 0 by default
+    decision = alone.decision_function(texts[:10])
+    assert decision.shape == (10, len(LABELS))
+    np.testing.assert_allclose(
+        alone.predict_proba(texts[:10]), alone.proba_from_decision(decision), rtol=0, atol=0
+    )
+
+
+def test_out_of_fold_scores_are_mixed_like_the_served_ones() -> None:
+    texts, Y = toy_data(240)
+    mixed = ModerationClassifier(harm_blend=0.5).fit_oof(texts, Y, LABELS)
+    alone = ModerationClassifier().fit_oof(texts, Y, LABELS)
+    known = Y >= 0
+    assert np.isnan(mixed[~known]).all() and not np.isnan(mixed[known]).any()
+    assert not np.allclose(mixed[known], alone[known])
