@@ -17,15 +17,15 @@ sigmoid's two parameters: scoring a batch is then one sparse product and one ``e
 a validated ``predict_proba`` call per category, and the artifact holds only non-zero weights.
 
 One more linear model, the *any-harm head*, learns "harmful in any category" from every row
-(``harm_target``), and a message's most likely category gets a score that mixes its own
-probability with the head's (``harm_blend``; the default recipe uses 0.5); the other categories
-keep theirs. A message its category alone is unsure of, because its wording shares a little with fraud and a
-little with spam, still scores high when it is plainly harmful. Mixing into every category
-flagged a little more but named a wrong extra category on half the flagged messages; mixing into
-the top one names them as often as before. Thresholds are chosen on the mixed out-of-fold scores;
-the top category's score is no longer a calibrated probability of that category alone. Off by
-default: on a small corpus (the 2,000-row seed) the head learns accidents ("and" alone scored 1.0
-there), so only the default recipe, on 120,000 rows, turns it on.
+(``harm_target``), and a message's most likely category gets a score that mixes its own probability
+with the head's (``harm_blend``; the default recipe uses 0.5); the other categories keep theirs. A
+message its category alone is unsure of, because its wording shares a little with fraud and a
+little with spam, still scores high when it is plainly harmful. Mixing into every category flagged
+a little more but named a wrong extra category on half the flagged messages; mixing into the top
+one names them as often as before. Thresholds are chosen on the mixed out-of-fold scores; the top
+category's score is no longer a calibrated probability of that category alone. Off by default: on a
+small corpus (the 2,000-row seed) the head learns accidents ("and" alone scored 1.0 there), so only
+the default recipe, on 120,000 rows, turns it on.
 
 A category with fewer than ``min_class_rows`` known positives or negatives is an error
 (``InsufficientLabels``), not silently skipped: a model that quietly lacks a category the data
