@@ -4,8 +4,8 @@ model did not train on (out-of-fold).
 A platform states what it can afford, not a precision target on an arbitrary validation mix:
 
 - ``block`` (acts alone): the lowest score at which at most ``block_clean_rate`` of clean rows
-  (0.1%) are blocked *and* precision among the rows that decide the category is at least
-  ``block_precision`` (98%);
+  (0.1%), and as few of the other rows known negative for the category (any source's), are blocked
+  *and* precision among the rows that decide the category is at least ``block_precision`` (98%);
 - ``review`` (a moderator looks): the lowest score at which at most ``review_clean_rate`` of
   everyday clean rows (1%) *and* at most ``review_hard_negative_rate`` of hard-negative rows (5%:
   anti-fraud notices, news about extremism, jokes that look harmful) are flagged: as much recall
@@ -130,7 +130,12 @@ def budget_thresholds(
         lowest_within(budget.review_clean_rate, clean & ~hard),
         lowest_within(budget.review_hard_negative_rate, hard),
     )
-    block_floor = lowest_within(budget.block_clean_rate, clean)
+    # a block must be as rare among every row known not to be this category (a public set's
+    # negatives: an anti-bias comment for hate, a bank notice for spam) as among clean chat
+    block_floor = max(
+        lowest_within(budget.block_clean_rate, clean),
+        lowest_within(budget.block_clean_rate, (y == 0) & ~clean),
+    )
     block = _precise_cut(y, scores, block_floor, budget.block_precision)
     if block is not None and block < budget.min_block:
         warnings.append(f"block {block:.3f} raised to the floor {budget.min_block} (clamped)")

@@ -58,6 +58,23 @@ def test_block_needs_precision_not_only_a_clean_budget() -> None:
     assert t.review is not None and t.review <= 0.9  # review may still flag them
 
 
+def test_block_is_as_rare_on_a_public_sets_negatives_as_on_clean_chat() -> None:
+    # 2,000 rows known not to be this category but not known clean (a ham SMS, an anti-bias
+    # comment) score like positives in their top 1%: precision alone would still block them
+    rng = np.random.default_rng(1)
+    y_pos, s_pos = np.ones(20_000, dtype=np.int8), rng.beta(8, 2, 20_000)
+    y_neg = np.zeros(2_000, dtype=np.int8)
+    s_neg = np.concatenate([rng.beta(1, 8, 1_980), rng.uniform(0.85, 0.95, 20)])
+    y_clean, s_clean = np.zeros(5_000, dtype=np.int8), rng.beta(1, 8, 5_000)
+    y = np.concatenate([y_pos, y_neg, y_clean])
+    s = np.concatenate([s_pos, s_neg, s_clean])
+    clean = np.arange(len(y)) >= 22_000
+    t, _ = budget_thresholds(y, s, clean)
+    assert t.block is not None
+    assert (s_neg >= t.block).mean() <= 0.001
+    assert (s_neg >= 0.85).mean() == 0.01  # without the rule, the clean rows alone allow them
+
+
 def test_block_is_clamped_to_the_floor_with_a_warning() -> None:
     y = np.array([1] * 100 + [0] * 10_000, dtype=np.int8)
     s = np.concatenate([np.full(100, 0.3), np.full(10_000, 0.01)])
