@@ -4,8 +4,9 @@ model did not train on (out-of-fold).
 A platform states what it can afford, not a precision target on an arbitrary validation mix:
 
 - ``block`` (acts alone): the lowest score at which at most ``block_clean_rate`` of clean rows
-  (0.1%), and as few of the other rows known negative for the category (any source's), are blocked
-  *and* precision among the rows that decide the category is at least ``block_precision`` (98%);
+  (0.1%), and as few of the partly labelled rows positive nowhere (``harmless``: a public set's
+  ham), are blocked *and* precision among the rows that decide the category is at least
+  ``block_precision`` (98%);
 - ``review`` (a moderator looks): the lowest score at which at most ``review_clean_rate`` of
   everyday clean rows (1%) *and* at most ``review_hard_negative_rate`` of hard-negative rows (5%:
   anti-fraud notices, news about extremism, jokes that look harmful) are flagged: as much recall
@@ -98,6 +99,7 @@ def budget_thresholds(
     clean: np.ndarray,
     budget: Budget | None = None,
     hard: np.ndarray | None = None,
+    harmless: np.ndarray | None = None,
 ) -> tuple[Thresholds, dict[str, Any]]:
     """Thresholds of one category and a note with each operating point and any warning.
 
@@ -106,12 +108,16 @@ def budget_thresholds(
         scores: out-of-fold probabilities (NaN where unknown is fine: those rows are skipped).
         clean: True for the rows that count as clean traffic (negative here, positive nowhere).
         hard: True for the hard negatives among them (review budget of their own); None: none.
+        harmless: True for partly labelled rows positive nowhere (a ham SMS, a "safe" comment):
+            not known clean, but a block on them costs as much; None: none.
     """
     budget = budget or Budget()
     usable = (y >= 0) & ~np.isnan(scores)
     hard = np.zeros(len(y), dtype=bool) if hard is None else np.asarray(hard, dtype=bool)
+    harmless = np.zeros(len(y), dtype=bool) if harmless is None else np.asarray(harmless, bool)
     y, scores, clean = y[usable], scores[usable], clean[usable] & (y[usable] == 0)
     hard = hard[usable] & clean
+    harmless = harmless[usable] & (y == 0) & ~clean
     warnings: list[str] = []
     if not (y == 1).any() or not clean.any():
         warnings.append("no positives or no clean rows: nothing to choose thresholds on")
@@ -130,11 +136,11 @@ def budget_thresholds(
         lowest_within(budget.review_clean_rate, clean & ~hard),
         lowest_within(budget.review_hard_negative_rate, hard),
     )
-    # a block must be as rare among every row known not to be this category (a public set's
-    # negatives: an anti-bias comment for hate, a bank notice for spam) as among clean chat
+    # a block must be as rare on a public set's harmless rows (an anti-bias comment, a ham SMS)
+    # as on clean chat: they are traffic too, only less completely labelled
     block_floor = max(
         lowest_within(budget.block_clean_rate, clean),
-        lowest_within(budget.block_clean_rate, (y == 0) & ~clean),
+        lowest_within(budget.block_clean_rate, harmless),
     )
     block = _precise_cut(y, scores, block_floor, budget.block_precision)
     if block is not None and block < budget.min_block:
@@ -210,6 +216,7 @@ def traffic_thresholds(
     clean = clean_rows(Y)
     hard = clean & (np.zeros(len(Y), dtype=bool) if hard is None else np.asarray(hard, bool))
     everyday = clean & ~hard
+    harmless = ~clean & ~(Y == 1).any(axis=1)
     filled = np.nan_to_num(scores, nan=-1.0)  # an unknown category never flags
 
     def choose(block_rate: float, share: float) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -222,7 +229,9 @@ def traffic_thresholds(
         )
         chosen, notes = {}, {}
         for j, label in enumerate(labels):
-            chosen[label], notes[label] = budget_thresholds(Y[:, j], scores[:, j], clean, b, hard)
+            chosen[label], notes[label] = budget_thresholds(
+                Y[:, j], scores[:, j], clean, b, hard, harmless
+            )
         return chosen, notes
 
     def flagged_by_any(chosen: Mapping[str, Thresholds], action: str) -> np.ndarray:
