@@ -516,7 +516,8 @@ def per_million_events(
 ) -> dict[str, float]:
     """The campaign state per 1M events in the window, scaled linearly from the events whose
     fingerprints the agent folded (each fingerprinted event writes one record per band). RSS
-    is not scaled: a worker's memtables and buffers are mostly fixed costs at this size."""
+    is not scaled, nor are the store's files and the gauge's bytes: at this size RocksDB's
+    files, memtable arenas and a worker's buffers are mostly fixed costs."""
     written, folded = campaigns["fingerprint_records"], campaigns["fingerprint_records_folded"]
     folded_events = folded * events / written if written else 0.0
     if not folded_events:
@@ -530,9 +531,10 @@ def per_million_events(
         "entries": store["entries"] * scale,
         "bytes_per_entry": store["key_value_bytes"] / store["entries"] if store["entries"] else 0,
         "key_value_bytes": store["key_value_bytes"] * scale,
-        "store_disk_bytes": store["disk_bytes"] * scale,
-        "gauge_bytes": bands.get("bytes", float("nan")) * scale,
         "changelog_disk_bytes": campaigns["changelog_disk_bytes"] * scale,
+        "store_disk_bytes_unscaled": store["disk_bytes"],
+        "gauge_entries_unscaled": bands.get("entries", float("nan")),
+        "gauge_bytes_unscaled": bands.get("bytes", float("nan")),
         "rss_over_default_mb": campaigns["rss_after_fold_mb"] - default["rss_after_backlog_mb"],
     }
 
@@ -856,12 +858,13 @@ def print_campaigns(results: dict[str, Any]) -> None:
         f"this traffic repeats its templates, so distinct bands grow slower than events)\n"
         f"  campaign-bands keys + values: {state['key_value_bytes'] * mb:,.0f} MB (counted, "
         f"{state['bytes_per_entry']:,.0f} bytes per entry)\n"
-        f"  campaign-bands RocksDB files on disk: {state['store_disk_bytes'] * mb:,.0f} MB\n"
-        f"  chatguard_state_bytes gauge (live SST + memtables): {state['gauge_bytes'] * mb:,.0f} MB\n"
         f"  changelog topic on the broker's disk (before compaction): "
         f"{state['changelog_disk_bytes'] * mb:,.0f} MB\n"
-        f"  not scaled: the worker's RSS after folding, over the default row's after its "
-        f"backlog: {state['rss_over_default_mb']:+,.0f} MB"
+        f"not scaled (mostly fixed costs at this size): the store's RocksDB files on disk "
+        f"{state['store_disk_bytes_unscaled'] * mb:,.1f} MB; its gauges "
+        f"{state['gauge_entries_unscaled']:,.0f} entries, "
+        f"{state['gauge_bytes_unscaled'] * mb:,.1f} MB (live SST + memtables); the worker's RSS "
+        f"after folding over the default row's after its backlog {state['rss_over_default_mb']:+,.0f} MB"
     )
 
 
