@@ -463,7 +463,7 @@ def main() -> None:
     parser.add_argument(
         "--campaign-fold-seconds",
         type=float,
-        default=30.0,
+        default=15.0,
         help="at most this long for the campaign agent to fold the backlog's fingerprints",
     )
     args = parser.parse_args()
