@@ -42,12 +42,17 @@ def test_the_state_gauges_report_what_the_stores_hold(
     assert _state(worker) == dict.fromkeys(STORES, (0.0, 0.0))
 
     produce(stream_settings, build_events(300, malformed_share=0.0, seed=22))
+
+    def filled(state: dict[str, tuple[float, float]]) -> bool:
+        # every fingerprinted event writes 8 band keys, and 300 events have many more
+        return all(n > 0 and size > 0 for n, size in state.values()) and (
+            state["campaign-bands"][0] >= 8
+        )
+
     deadline = time.monotonic() + 120
     state = _state(worker)
-    while not all(entries > 0 and size > 0 for entries, size in state.values()):
+    while not filled(state):
         assert time.monotonic() < deadline, f"the stores never reported state: {state}"
         time.sleep(0.5)  # polling /metrics, not waiting for an assumed duration
         state = _state(worker)
     assert set(state) == set(STORES)
-    # every fingerprinted event writes 8 band keys; 300 events have far more than 8 entries
-    assert state["campaign-bands"][0] >= 8
