@@ -2,9 +2,9 @@
 
 Read from RocksDB's own estimates when ``/metrics`` is scraped, never per event: a property
 read costs microseconds per database, where counting keys would read the whole store.
-``estimate-num-keys`` is exact once RocksDB has flushed its memtable; before that every
+``estimate-num-keys`` comes close once RocksDB has flushed and compacted; before that every
 overwrite of a key still in the memtable counts again (Faust rewrites its offset key with each
-change), so it reads high, never low. Bytes are live data in SST files plus the memtables.
+change), so it reads high. Bytes are live data in SST files plus the memtables.
 """
 
 from __future__ import annotations
