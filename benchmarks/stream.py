@@ -10,6 +10,9 @@ topics, then measures, each with its own consumer group on the same events:
     the default batch ingest path and on the Faust agent path (``CHATGUARD_INGEST=faust``),
   * the baseline loop (same decoding, model and batch size) and the baseline without scoring
     (the ceiling the Kafka client sets),
+  * chatguard with campaign detection on (``CHATGUARD_CAMPAIGNS=on``) on a copy of the backlog,
+    then, after its ``track_campaigns`` agent had up to ``--campaign-fold-seconds`` to fold the
+    fingerprints, the campaign state it holds per 1M events (``--no-campaigns`` skips it),
   * the rules' cost as a throughput ratio: paired runs of chatguard on fresh copies of the backlog,
     without rules and with a file of 100,000 terms and 10,000 domains published (signed) to its
     rules topic before it starts, in alternating order (``--rules-terms``, ``--rules-pairs``),
@@ -33,11 +36,15 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client.parser import text_string_to_metric_families
+from rocksdict import AccessType, Options, Rdict
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -122,6 +129,75 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def state_gauges(port: int) -> dict[str, dict[str, float]]:
+    """store → {"entries", "bytes"} from the worker's ``chatguard_state_*`` gauges."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    found: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name.startswith("chatguard_state_"):
+            for sample in family.samples:
+                name = family.name.removeprefix("chatguard_state_")
+                found.setdefault(sample.labels["store"], {})[name] = sample.value
+    return found
+
+
+async def fold_progress(settings: Settings, group: str) -> tuple[int, int]:
+    """(records of ``campaign.fingerprints`` the worker's Faust group committed, records on
+    the topic)."""
+    topic = settings.topic("campaign.fingerprints")
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    consumer = AIOKafkaConsumer(**client_options(settings))
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        await consumer._client.force_metadata_update()  # as in read_all
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+        done = sum(meta.offset for tp, meta in committed.items() if tp.topic == topic)
+        return done, sum(ends.values())
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def store_contents(data_dir: Path, store: str) -> dict[str, int]:
+    """Exact entries and key + value bytes of a Faust RocksDB table's partition databases
+    under ``data_dir`` (read after the worker stopped), and their size on disk."""
+    entries = logical = on_disk = 0
+    for path in sorted(data_dir.glob(f"**/{store}-*.db")):
+        on_disk += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        db = Rdict(str(path), Options(raw_mode=True), access_type=AccessType.read_only())
+        try:
+            for key, value in db.items():
+                # raw mode: bytes; Faust's offset key is bookkeeping, not state
+                if isinstance(key, bytes) and isinstance(value, bytes) and key[:7] != b"__faust":
+                    entries += 1
+                    logical += len(key) + len(value)
+        finally:
+            db.close()
+    return {"entries": entries, "key_value_bytes": logical, "disk_bytes": on_disk}
+
+
+def topic_disk_bytes(broker_data: Path, topic: str) -> int:
+    """Bytes of ``topic``'s partition logs on the local broker's disk."""
+    return sum(
+        f.stat().st_size
+        for path in broker_data.glob(f"{topic}-*")
+        if path.name.rsplit("-", 1)[-1].isdigit()
+        for f in path.iterdir()
+        if f.suffix == ".log"
+    )
+
+
 def wait_ready(
     port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 120
 ) -> None:
@@ -147,7 +223,15 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
-def run_chatguard(settings: Settings, env: dict[str, str], n: int, tag: str) -> dict[str, float]:
+def run_chatguard(
+    settings: Settings,
+    env: dict[str, str],
+    n: int,
+    tag: str,
+    after: Callable[[int, int], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One worker on the backlog; ``after(port, pid)``, if given, runs once every outcome is
+    out and before the worker stops, and its dict joins the result."""
     port = free_port()
     log = ROOT / ".run" / f"bench-{tag}.log"
     worker_env = {
@@ -161,15 +245,45 @@ def run_chatguard(settings: Settings, env: dict[str, str], n: int, tag: str) -> 
     )
     try:
         wait_ready(port, process, log)
+        ready_rss = rss_mb(process.pid)
         outputs = [settings.topic("moderation.decisions"), settings.topic("moderation.deadletter")]
         records = asyncio.run(read_all(settings, outputs, n, timeout=600))
-        return {
+        result: dict[str, Any] = {
             "events_per_s": throughput(records),
             "outcomes": len(records),
-            "peak_rss_mb": peak_rss_mb(process.pid),
+            "rss_at_ready_mb": ready_rss,
+            "rss_after_backlog_mb": rss_mb(process.pid),
         }
+        if after is not None:
+            result.update(after(port, process.pid))
+        result["peak_rss_mb"] = peak_rss_mb(process.pid)
+        return result
     finally:
         stop(process)
+
+
+def campaign_state(
+    settings: Settings, group: str, fold_seconds: float
+) -> Callable[[int, int], dict[str, Any]]:
+    """Give the worker's ``track_campaigns`` agent up to ``fold_seconds`` to fold the
+    fingerprints the backlog produced (until its group has committed them all), then read
+    what it folded, its state gauges and its RSS."""
+
+    def measure(port: int, pid: int) -> dict[str, Any]:
+        started = time.monotonic()
+        folded, written = asyncio.run(fold_progress(settings, group))
+        while folded < written and time.monotonic() - started < fold_seconds:
+            time.sleep(2)  # polling the group's committed offsets
+            folded, written = asyncio.run(fold_progress(settings, group))
+        return {
+            "fingerprint_records": written,
+            "fingerprint_records_folded": folded,
+            "fold_seconds": time.monotonic() - started,
+            "state_gauges": state_gauges(port),
+            "rss_after_fold_mb": rss_mb(pid),
+        }
+
+    return measure
 
 
 def run_fleet(
@@ -259,19 +373,24 @@ def scoring_ceiling(texts: list[str], batch: int) -> float:
 
 
 def latency(
-    settings: Settings, env: dict[str, str], rate: float, seconds: float, warmup: float
+    settings: Settings,
+    env: dict[str, str],
+    rate: float,
+    seconds: float,
+    warmup: float,
+    tag: str = "lat",
 ) -> dict[str, Any]:
     """Offer ``rate`` events/s for ``warmup + seconds``; statistics cover the last ``seconds``.
 
     The first seconds after a worker reports ready include Faust's own start-up (table
     recovery, its group's rebalance) in the same process; they are reported separately."""
     port = free_port()
-    log = ROOT / ".run" / "bench-latency.log"
+    log = ROOT / ".run" / f"bench-{tag}.log"
     worker_env = {
         **env,
-        "CHATGUARD_APP_ID": f"{settings.app_id}-lat",
+        "CHATGUARD_APP_ID": f"{settings.app_id}-{tag}",
         "CHATGUARD_WEB_PORT": str(port),
-        "CHATGUARD_DATA_DIR": str(ROOT / ".run" / "bench-lat"),
+        "CHATGUARD_DATA_DIR": str(ROOT / ".run" / f"bench-{tag}"),
     }
     asyncio.run(ensure_topics(settings))
     process = start_process(
@@ -335,6 +454,18 @@ def main() -> None:
     parser.add_argument(
         "--no-fleet", dest="fleet", action="store_false", help="skip the one/two worker rows"
     )
+    parser.add_argument(
+        "--no-campaigns",
+        dest="campaigns",
+        action="store_false",
+        help="skip the rows with campaign detection on (CHATGUARD_CAMPAIGNS=on)",
+    )
+    parser.add_argument(
+        "--campaign-fold-seconds",
+        type=float,
+        default=15.0,
+        help="at most this long for the campaign agent to fold the backlog's fingerprints",
+    )
     args = parser.parse_args()
     # fresh topics answer "not leader" for a moment after creation; aiokafka retries, and its
     # retry warnings would bury the figures
@@ -342,7 +473,7 @@ def main() -> None:
 
     # a broker of its own with empty storage: a development broker holding thousands of test
     # topics makes every client metadata refresh (and so every worker) measurably slower
-    broker = LocalBroker(port=args.port, data_dir=ROOT / ".run" / f"kafka-bench-{args.port}")
+    broker = LocalBroker(port=args.port, data_dir=broker_dir(args.port))
     if broker.pid() is not None:
         broker.stop(quiet=True)
     assert broker.data_dir is not None
@@ -353,6 +484,59 @@ def main() -> None:
     finally:
         if not args.keep_broker:
             broker.stop()
+
+
+def broker_dir(port: int) -> Path:
+    """The benchmark broker's folder (its partition logs are under ``data/``)."""
+    return ROOT / ".run" / f"kafka-bench-{port}"
+
+
+def campaigns_row(
+    run_id: str, env: dict[str, str], events: list[Any], args: argparse.Namespace
+) -> dict[str, Any]:
+    """chatguard with campaign detection on, on a copy of the backlog, measured like the
+    default row; then the campaign state it holds: counted in its store after it stopped, on
+    the broker's disk (the changelog), as its gauges report it, and as RSS growth."""
+    tag = "cgc"
+    camp_env = {**env, "CHATGUARD_TOPIC_PREFIX": f"{run_id}camp.", "CHATGUARD_CAMPAIGNS": "on"}
+    camp_settings = Settings.from_env(camp_env)
+    asyncio.run(ensure_topics(camp_settings))
+    asyncio.run(send_events(camp_settings, events))
+    group = f"{camp_settings.app_id}-{tag}"
+    fold = campaign_state(camp_settings, group, args.campaign_fold_seconds)
+    result = run_chatguard(camp_settings, camp_env, args.events, tag, after=fold)
+    result["store"] = store_contents(ROOT / ".run" / f"bench-{tag}", f"{group}-campaign-bands")
+    changelog = f"{group}-campaign-bands-changelog"
+    result["changelog_disk_bytes"] = topic_disk_bytes(broker_dir(args.port) / "data", changelog)
+    return result
+
+
+def per_million_events(
+    campaigns: dict[str, Any], default: dict[str, Any], events: int
+) -> dict[str, float]:
+    """The campaign state per 1M events in the window, scaled linearly from the events whose
+    fingerprints the agent folded (each fingerprinted event writes one record per band). RSS
+    is not scaled, nor are the store's files and the gauge's bytes: at this size RocksDB's
+    files, memtable arenas and a worker's buffers are mostly fixed costs."""
+    written, folded = campaigns["fingerprint_records"], campaigns["fingerprint_records_folded"]
+    folded_events = folded * events / written if written else 0.0
+    if not folded_events:
+        return {"folded_events": 0.0}
+    scale = 1_000_000 / folded_events
+    bands = campaigns["state_gauges"].get("campaign-bands", {})
+    store = campaigns["store"]
+    return {
+        "folded_events": folded_events,
+        "fingerprint_records_per_event": written / events,
+        "entries": store["entries"] * scale,
+        "bytes_per_entry": store["key_value_bytes"] / store["entries"] if store["entries"] else 0,
+        "key_value_bytes": store["key_value_bytes"] * scale,
+        "changelog_disk_bytes": campaigns["changelog_disk_bytes"] * scale,
+        "store_disk_bytes_unscaled": store["disk_bytes"],
+        "gauge_entries_unscaled": bands.get("entries", float("nan")),
+        "gauge_bytes_unscaled": bands.get("bytes", float("nan")),
+        "rss_over_default_mb": campaigns["rss_after_fold_mb"] - default["rss_after_backlog_mb"],
+    }
 
 
 def publish_rules(env: dict[str, str], terms: int) -> None:
@@ -468,6 +652,12 @@ def run(args: argparse.Namespace) -> None:
     results["scoring_ceiling_events_per_s"] = scoring_ceiling(texts, 256)
     say("chatguard worker on the backlog")
     results["chatguard"] = run_chatguard(settings, env, args.events, "cg")
+    if args.campaigns:
+        say("chatguard worker with CHATGUARD_CAMPAIGNS=on on a copy of the backlog")
+        results["chatguard_campaigns"] = campaigns_row(run_id, env, events, args)
+        results["campaign_state_per_million_events"] = per_million_events(
+            results["chatguard_campaigns"], results["chatguard"], args.events
+        )
     say("chatguard worker with CHATGUARD_INGEST=faust (the Faust agent) on a copy of the backlog")
     faust_env = {**env, "CHATGUARD_TOPIC_PREFIX": f"{run_id}faust.", "CHATGUARD_INGEST": "faust"}
     faust_settings = Settings.from_env(faust_env)
@@ -500,6 +690,12 @@ def run(args: argparse.Namespace) -> None:
     results["ratio_chatguard_to_scoring"] = (
         results["chatguard"]["events_per_s"] / results["scoring_ceiling_events_per_s"]
     )
+    if args.campaigns:
+        campaigns_rate = results["chatguard_campaigns"]["events_per_s"]
+        results["ratio_campaigns_to_baseline"] = campaigns_rate / best_loop
+        results["ratio_campaigns_to_chatguard"] = (
+            campaigns_rate / results["chatguard"]["events_per_s"]
+        )
     if args.fleet:
         for workers in (1, 2):
             say(
@@ -521,6 +717,21 @@ def run(args: argparse.Namespace) -> None:
     results["latency"] = latency(
         lat_settings, lat_env, half, args.latency_seconds, args.warmup_seconds
     )
+    if args.campaigns:
+        say(f"latency with CHATGUARD_CAMPAIGNS=on at the same {half} events/s")
+        camp_lat_env = {
+            **env,
+            "CHATGUARD_TOPIC_PREFIX": f"{run_id}latc.",
+            "CHATGUARD_CAMPAIGNS": "on",
+        }
+        results["latency_campaigns"] = latency(
+            Settings.from_env(camp_lat_env),
+            camp_lat_env,
+            half,
+            args.latency_seconds,
+            args.warmup_seconds,
+            tag="latc",
+        )
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "stream.json").write_text(json.dumps(results, indent=2))
@@ -566,9 +777,21 @@ def run(args: argparse.Namespace) -> None:
     print(
         f"| **chatguard worker** (batch ingest, the default) | **{c['events_per_s']:,.0f}** | {c['peak_rss_mb']:.0f} |"
     )
+    if args.campaigns:
+        cc = results["chatguard_campaigns"]
+        print(
+            f"| chatguard worker, campaigns on (CHATGUARD_CAMPAIGNS=on) | {cc['events_per_s']:,.0f} | {cc['peak_rss_mb']:.0f} |"
+        )
     print(
         f"| chatguard / best hand-written loop | {results['ratio_chatguard_to_baseline']:.2f}x | |"
     )
+    if args.campaigns:
+        print(
+            f"| chatguard, campaigns on / best hand-written loop | {results['ratio_campaigns_to_baseline']:.2f}x | |"
+        )
+        print(
+            f"| chatguard, campaigns on / chatguard | {results['ratio_campaigns_to_chatguard']:.2f}x | |"
+        )
     print(f"| chatguard / scoring ceiling | {results['ratio_chatguard_to_scoring']:.2f}x | |")
     print(
         f"| chatguard rdkafka / best hand-written loop | {rd['events_per_s'] / max(b['events_per_s'], cf['events_per_s']):.2f}x | |"
@@ -604,7 +827,45 @@ def run(args: argparse.Namespace) -> None:
         f"worker peak RSS {lat['peak_rss_mb']:.0f} MB"
     )
     print("p99 by tenth of the run (ms): " + ", ".join(f"{v:.0f}" for v in lat["p99_by_tenth_ms"]))
+    if args.campaigns:
+        print_campaigns(results)
     print(f"\nJSON: {RESULTS / 'stream.json'}")
+
+
+def print_campaigns(results: dict[str, Any]) -> None:
+    """The campaigns row's latency and the state memory per 1M events in the window."""
+    lat, cc = results["latency_campaigns"], results["chatguard_campaigns"]
+    print(
+        f"\nlatency with campaigns on at {lat['offered_events_per_s']:,.0f} events/s: "
+        f"p50 {lat['p50_ms']:.0f} ms, p95 {lat['p95_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms, "
+        f"max {lat['max_ms']:.0f} ms (warm-up p99 {lat['warmup_p99_ms']:.0f} ms); "
+        f"worker peak RSS {lat['peak_rss_mb']:.0f} MB"
+    )
+    state = results["campaign_state_per_million_events"]
+    print(
+        f"\ncampaign state: the agent folded {cc['fingerprint_records_folded']:,} of "
+        f"{cc['fingerprint_records']:,} fingerprint records in {cc['fold_seconds']:.0f} s after "
+        f"the backlog's decisions, i.e. {state['folded_events']:,.0f} events' worth"
+    )
+    if not state["folded_events"]:
+        print("state memory per 1M events in the window: not measured (nothing folded)")
+        return
+    mb = 1 / 1_000_000
+    print(
+        f"state memory per 1M events in the window ({state['fingerprint_records_per_event']:.2f} "
+        f"band records per event of this traffic), scaled from the folded events:\n"
+        f"  campaign-bands entries: {state['entries']:,.0f} (counted in the store after the run; "
+        f"this traffic repeats its templates, so distinct bands grow slower than events)\n"
+        f"  campaign-bands keys + values: {state['key_value_bytes'] * mb:,.0f} MB (counted, "
+        f"{state['bytes_per_entry']:,.0f} bytes per entry)\n"
+        f"  changelog topic on the broker's disk (before compaction): "
+        f"{state['changelog_disk_bytes'] * mb:,.0f} MB\n"
+        f"not scaled (mostly fixed costs at this size): the store's RocksDB files on disk "
+        f"{state['store_disk_bytes_unscaled'] * mb:,.1f} MB; its gauges "
+        f"{state['gauge_entries_unscaled']:,.0f} entries, "
+        f"{state['gauge_bytes_unscaled'] * mb:,.1f} MB (live SST + memtables); the worker's RSS "
+        f"after folding over the default row's after its backlog {state['rss_over_default_mb']:+,.0f} MB"
+    )
 
 
 if __name__ == "__main__":

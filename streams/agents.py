@@ -57,6 +57,7 @@ from streams.reports import check_report, report_strike, seen_entries
 from streams.rules_holder import RulesHolder
 from streams.senders import review_action
 from streams.sinks import FaustSink, OutputSink
+from streams.state_size import report, table_databases, total_size
 from streams.transport import Transport
 from streams.unreadable import UnreadableBatch
 from streams.web_auth import authorized
@@ -771,6 +772,17 @@ class Worker:
         )
         return body, 200 if ok else 503
 
+    def report_state(self) -> None:
+        """Set the state gauges from the stores' own estimates (``streams.state_size``): on
+        scrape, so no event pays for them."""
+        report(
+            {
+                "campaign-bands": total_size(table_databases(self.campaign_bands)),
+                "sender-activity": total_size(table_databases(self.sender_activity)),
+                "recent-events": total_size(self.recent_events.databases()),
+            }
+        )
+
     def _declare_web_views(self) -> None:
         """``/health`` (open), ``/ready`` and ``/metrics`` (behind ``CHATGUARD_WEB_TOKEN``)."""
         settings = self.settings
@@ -791,6 +803,7 @@ class Worker:
         async def prometheus_metrics(web: Any, request: Any) -> Any:
             if not authorized(settings, request):
                 return _unauthorized(web)
+            self.report_state()
             return web.bytes(metrics.render(), content_type="text/plain")
 
 

@@ -151,6 +151,20 @@ CAMPAIGN_MEMBERS = Counter(
     ["status"],
     registry=REGISTRY,
 )
+STATE_ENTRIES = Gauge(
+    "chatguard_state_entries",
+    "Entries in this worker's RocksDB stores (campaign-bands, sender-activity: active and "
+    "standby partitions; recent-events: the generations in the window), RocksDB's estimate, "
+    "read on scrape.",
+    ["store"],
+    registry=REGISTRY,
+)
+STATE_BYTES = Gauge(
+    "chatguard_state_bytes",
+    "Bytes of those stores: RocksDB's estimate of live data in SST files plus memtables.",
+    ["store"],
+    registry=REGISTRY,
+)
 SENDER_MESSAGES = Counter(
     "chatguard_sender_messages_total",
     "Chat messages counted in the sender-activity table (with CHATGUARD_SENDERS on).",

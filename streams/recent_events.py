@@ -91,6 +91,13 @@ class RecentEvents:
                 return bytes(value).decode()
         return None
 
+    def databases(self, now: float | None = None) -> list[Rdict]:
+        """The generations a lookup at ``now`` reads (for the state gauges,
+        ``streams.state_size``)."""
+        window = int((time.time() if now is None else now) // self.window_s)
+        found = (self._existing(generation) for generation in (window, window - 1))
+        return [db for db in found if db is not None]
+
     def close(self) -> None:
         for db in self._generations.values():
             db.close()
