@@ -56,7 +56,7 @@ def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse
 
 def _classify(args: argparse.Namespace) -> int:
     from chatguard.settings import Settings
-    from models.policy import Policy
+    from models.policy import Policy, review_thin_blocks
     from models.registry import ModelRegistry
 
     settings = Settings.from_env()
@@ -69,7 +69,11 @@ def _classify(args: argparse.Namespace) -> int:
         sources = [source or args.source for _, source in batch]
         scores = loaded.score(texts)
         for text, source, row, verdict in zip(
-            texts, sources, scores, policy.decide_batch(scores, sources), strict=True
+            texts,
+            sources,
+            scores,
+            review_thin_blocks(policy.decide_batch(scores, sources), texts),
+            strict=True,
         ):
             if args.json:
                 record = {

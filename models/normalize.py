@@ -170,6 +170,13 @@ def signals(text: str) -> tuple[float, ...]:
     return analyse(text)[1]
 
 
+def content_length(text: str) -> int:
+    """Letters and CJK characters of the normalized text outside the placeholders: how much a
+    message says beyond its bait (a bare phone number says nothing)."""
+    words = [word for word in normalize(text).split() if word not in _TOKENS]
+    return sum(ch.isalpha() for word in words for ch in word)
+
+
 Analysis = tuple[str, tuple[float, ...]]
 _memo = threading.local()
 

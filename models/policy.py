@@ -28,13 +28,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from models.errors import PolicyError
+from models.normalize import content_length
 
 if TYPE_CHECKING:
     from models.artifact import LoadedModel
@@ -275,6 +276,26 @@ class Policy:
     def _version(self) -> str:
         canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+# fewer letters than this (placeholders not counted) and the model alone never blocks
+MIN_BLOCK_CONTENT = 4
+THIN_REASON = f"fewer than {MIN_BLOCK_CONTENT} letters besides bait: reviewed, not blocked"
+
+
+def review_thin_blocks(verdicts: Sequence[Verdict], texts: Sequence[str]) -> list[Verdict]:
+    """The model's blocks on messages with too little text (a bare number, a lone "vip") made
+    reviews: the model has little to go on there, and a wrong block silences a user where a
+    wrong review costs a moderator a glance. Only blocked messages are normalized again."""
+    if len(verdicts) != len(texts):
+        msg = f"{len(texts)} texts for {len(verdicts)} verdicts"
+        raise PolicyError(msg)
+    return [
+        replace(v, action="review", reasons=(*v.reasons, THIN_REASON))
+        if v.action == "block" and content_length(text) < MIN_BLOCK_CONTENT
+        else v
+        for v, text in zip(verdicts, texts, strict=True)
+    ]
 
 
 def _object(value: object, where: str) -> dict[str, Any]:

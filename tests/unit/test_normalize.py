@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.normalize import SIGNAL_NAMES, analyse, normalize, signals
+from models.normalize import SIGNAL_NAMES, analyse, content_length, normalize, signals
 
 # (case id, input, expected normalized form)
 EXPECTED = [
@@ -154,3 +154,11 @@ def test_signals_count_bait_and_match_names() -> None:
 def test_obfuscated_variant_has_the_plain_signals() -> None:
     plain = "claim your prize at http://win.top now"
     assert analyse("ｃｌａｉｍ your pr\u200bize at http://win.top now") == analyse(plain)
+
+
+def test_content_length_counts_letters_outside_the_placeholders() -> None:
+    assert content_length("23333333") == 0  # the phone placeholder says nothing
+    assert content_length("vip") == 3
+    assert content_length("我的新号码 13812345678") == 5
+    assert content_length("ｖｉｐ\u200b!!") == 3  # counted after normalizing
+    assert content_length("http://secure-bank.top") > 4  # the registered domain is text

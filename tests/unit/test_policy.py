@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from models.errors import PolicyError
-from models.policy import Policy, Thresholds
+from models.policy import THIN_REASON, Policy, Thresholds, Verdict, review_thin_blocks
 
 LABELS = ("spam", "fraud", "hate")
 BASE = {
@@ -122,3 +122,20 @@ def test_score_matrix_shape_is_checked() -> None:
     with pytest.raises(PolicyError, match="sources"):
         _policy().decide_batch(np.zeros((2, 3)), ["chat"])
     assert _policy().decide_batch(np.zeros((0, 3))) == []
+
+
+def test_a_model_block_on_too_little_text_is_a_review() -> None:
+    block = Verdict("block", ("fraud",), ("fraud 0.970 >= block 0.915",))
+    texts = ["23333333", "vip", "138 1234 5678", "verify now at http://secure-bank.top"]
+    verdicts = review_thin_blocks([block] * 4, texts)
+    assert [v.action for v in verdicts] == ["review", "review", "review", "block"]
+    assert verdicts[0].reasons == (*block.reasons, THIN_REASON)
+    assert verdicts[0].triggered == ("fraud",)
+    assert verdicts[3] == block
+
+
+def test_only_blocks_are_held_back() -> None:
+    review, allow = Verdict("review", ("spam",), ("spam",)), Verdict("allow", (), ())
+    assert review_thin_blocks([review, allow], ["ok", "ok"]) == [review, allow]
+    with pytest.raises(PolicyError, match="texts"):
+        review_thin_blocks([review], [])
