@@ -5,8 +5,8 @@
 training part of every catalogued public set that is available (``training.catalogue``: in the
 cache, or imported from a local mirror). A set's held-out split is never in it, so the quality
 benchmark can score the default model on every set's test rows. Without any public set it falls
-back to seed + corpus and says so. ``seed``: the seed corpus alone (fast; what tests use). A recipe also names the model parameters it
-trains with (``RECIPE_PARAMS``).
+back to seed + corpus and says so. ``seed``: the seed corpus alone (fast; what tests use). A recipe
+also names the model parameters it trains with (``RECIPE_PARAMS``).
 """
 
 from __future__ import annotations
