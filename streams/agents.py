@@ -226,6 +226,7 @@ class Worker:
                 await body(stream)
             except Exception as exc:
                 self.crashed[name] = repr(exc)
+                log.exception("agent %s stopped: %r", name, exc)
                 raise
 
         run.__name__ = run.__qualname__ = name
@@ -735,6 +736,8 @@ class Worker:
             "worker": WORKER_ID,
             "crashed_agents": crashed,
         }
+        if crashed:
+            log.warning("unhealthy: %s", crashed)
         return body, 503 if crashed else 200
 
     def readiness(self) -> tuple[dict[str, Any], int]:

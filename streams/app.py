@@ -3,16 +3,45 @@ makes it and declares the agents on it (nothing is created at import)."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import faust
 
 from chatguard.settings import Settings
 from streams import kafka_options
 from streams.transport import Transport
 
+# How long a stop or a rebalance waits for the agents to finish the events they have taken
+DRAIN_TIMEOUT_S = 30.0
+
+
+class App(faust.App):
+    """Faust's app, with a bound on its "Wait for streams" step.
+
+    Before it leaves (a stop, or partitions revoked in a rebalance), Faust waits until every event
+    an agent has taken is acknowledged, without a time limit: an agent stuck on one event, or
+    one that stopped holding events, keeps a clean stop (a rolling deploy) waiting forever. After
+    :data:`DRAIN_TIMEOUT_S` the worker goes on leaving. Nothing is lost: only acknowledged offsets
+    are committed, so the partitions' next owner reads the unfinished events again, as after a
+    killed worker."""
+
+    async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
+        try:
+            async with asyncio.timeout(DRAIN_TIMEOUT_S):
+                await super()._consumer_wait_empty(consumer, logger)
+        except TimeoutError:
+            self.log.warning(
+                "agents still hold events after %.0fs; leaving them to the partitions' next "
+                "owner. Agents:\n%s",
+                DRAIN_TIMEOUT_S,
+                self.agents.human_tracebacks(),
+            )
+
 
 def create_app(settings: Settings) -> faust.App:
     """A Faust app for these settings, with no agents yet."""
-    app = faust.App(
+    app = App(
         settings.app_id,
         **kafka_options.faust_app(settings),
         processing_guarantee=settings.processing_guarantee,

@@ -74,5 +74,6 @@ def test_a_two_minute_outage_mid_stream_is_ridden_out_without_loss(
     assert outcomes == ids, f"{len(ids - outcomes)} events without an outcome"
     assert worker.returncode is None, "the worker died instead of riding out the outage"
     worker.wait_ready(timeout=120)  # partitions assigned again, tables recovered
-    assert worker.get("/health")[0] == 200
+    status, body = worker.get("/health")
+    assert status == 200, body.decode(errors="replace")
     assert len(warnings) <= 300, b"\n".join(warnings[-40:]).decode(errors="replace")
