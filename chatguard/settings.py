@@ -108,6 +108,10 @@ class Settings:
     # unconfirmed reports only ever lead to review: when the reliabilities of the distinct
     # reporters of an account's seen events add up to this within the strike window
     review_reports: float = 1.0
+    # a report that reaches its check before its event was moderated (it overtook the event
+    # under lag) is checked again this many times, this many seconds apart, before it is refused
+    report_retries: int = 20
+    report_retry_s: float = 15.0
 
     # Moderator identity: the HMAC-SHA256 key shared with the moderation tool (or a file holding
     # it); without one, no label or report decision is accepted
@@ -185,6 +189,12 @@ class Settings:
             msg = (
                 f"sender_conversations={self.sender_conversations} must be at least 2 and "
                 f"sender_window_s={self.sender_window_s} positive"
+            )
+            raise SettingsError(msg)
+        if not 0 <= self.report_retries <= 1_000 or not 0 < self.report_retry_s <= 3_600:
+            msg = (
+                f"report_retries={self.report_retries} must be in [0, 1000] and "
+                f"report_retry_s={self.report_retry_s} in (0, 3600]"
             )
             raise SettingsError(msg)
         if self.batch_size < 1 or self.batch_window_s <= 0:

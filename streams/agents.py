@@ -52,6 +52,7 @@ from streams.pipeline import ModerationPipeline, Outgoing, RawMessage, internal_
 from streams.rdkafka_reader import RdkafkaReader
 from streams.recent_events import RecentEvents, Replay, catch_up
 from streams.records import AccountAction, LearnedContact, ModelUpdate, WeighedReport
+from streams.report_retry import due_in, retry_or_refuse, sent_back
 from streams.reporters import apply_outcome, count_report, reliability, stats_record
 from streams.reports import check_report, report_strike, seen_entries
 from streams.rules_holder import RulesHolder
@@ -195,6 +196,9 @@ class Worker:
         )
         self.verify_reports = self._agent(
             raw_topic(topics.EVENTS_BY_ID), "verify_reports", self._verify_reports
+        )
+        self.retry_reports = self._agent(
+            raw_topic(topics.REPORTS_RETRY), "retry_reports", self._retry_reports
         )
         app.task(self.configure_logs)
         app.timer(interval=settings.model_poll_s, name="follow_registry")(self.follow_registry)
@@ -473,12 +477,51 @@ class Worker:
             )
             return []
         rejected = check_report(record, self.recent_events.account(record["event_id"]))
+        if rejected is not None and rejected.kind == "unknown_event":
+            # the report may have overtaken its event: check it again later
+            return retry_or_refuse(raw, record, rejected, self.settings, time.time())
         if rejected is not None:
             return rejected
         strike = report_strike(record, record["weight"])
         account = record["account_id"].encode()
         strikes_topic = self.settings.topic(topics.ACCOUNT_STRIKES)
         return [Outgoing(strikes_topic, account, orjson.dumps(strike), raw)]
+
+    async def _retry_reports(self, stream: StreamT) -> None:
+        """Reports that arrived before their event was moderated → back on ``events.by_id``
+        once due (``streams.report_retry``). The wait comes before the exactly-once hand-over
+        guard, so it never holds up a commit."""
+        exactly_once = self.settings.processing_guarantee == "exactly_once"
+        events = cast(Stream, stream).noack().events() if exactly_once else stream.events()
+        async for event in events:
+            raw = _raw(event)
+            record = _internal(raw)
+            result: Outgoing | Rejected
+            if isinstance(record, Rejected):
+                result = record
+            else:
+                try:
+                    await self._wait_unless_leaving(due_in(record, self.settings, time.time()))
+                    result = sent_back(raw, record, self.settings)
+                except ValueError as exc:  # a forged record: not one a worker sent back
+                    result = Rejected("invalid_field", str(exc))
+            async with self._handing_over():
+                if isinstance(result, Rejected):
+                    await self.pipeline.dead_letter(raw, result)
+                else:
+                    await self.pipeline.send([result])
+                if exactly_once:
+                    await stream.ack(event)
+
+    async def _wait_unless_leaving(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if the worker stops or its partitions are being
+        reassigned: a report sent back early is only checked once more."""
+        deadline = time.monotonic() + seconds
+        while not (self.app.should_stop or self.app.rebalancing):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(left, 0.5))
 
     async def configure_logs(self) -> None:
         """aiokafka logs every send at DEBUG; even dropped by the handler, building those records

@@ -29,6 +29,9 @@ ACCOUNT_STRIKES = "account.strikes"
 REPORTS_BY_REPORTER = "reports.by_reporter"
 # internal: moderated events ("seen") and reports keyed by event id, the recent-events table's source
 EVENTS_BY_ID = "events.by_id"
+# internal: reports that arrived before their event was moderated, waiting to be checked again
+# (streams.report_retry), keyed by event id
+REPORTS_RETRY = "reports.retry"
 # rules files, one record per version: compacted, one partition (created by streams.rules_holder)
 RULES = "moderation.rules"
 # learned contact tokens, one record per token: compacted (created by streams.rules_holder)
@@ -59,6 +62,7 @@ INTERNAL = (
     ACCOUNT_STRIKES,
     REPORTS_BY_REPORTER,
     EVENTS_BY_ID,
+    REPORTS_RETRY,
     CONTACTS_BLOCKED,
     CAMPAIGN_FINGERPRINTS,
     CAMPAIGN_MEMBERS,

@@ -239,3 +239,38 @@ def test_a_worker_that_never_saw_the_events_checks_reports_against_them(
         for d in _of(records, stream_settings, "moderation.deadletter")
     }
     assert dead == {"old-2": "account_mismatch", "never-sent": "unknown_event"}
+
+
+def test_reports_that_overtake_their_event_wait_for_it_and_count(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """Under lag a user reports a message before chatguard has decided it: the reports are held
+    on ``reports.retry`` and count once the event is moderated, instead of being refused."""
+    worker = start_worker(env={"CHATGUARD_REPORT_RETRY_S": "1", "CHATGUARD_REPORT_RETRIES": "60"})
+    worker.wait_ready()
+    reports = [_report(f"early-{i}", f"witness-{i}", "late-1", "late-sender") for i in range(2)]
+    produce(stream_settings, _outgoing("user.reports", reports, "report_id"))
+    # both reports were checked, found no event, and are waiting to be checked again
+    consume(
+        stream_settings,
+        ["reports.retry"],
+        until=lambda rs: {r.json()["report_id"] for r in rs} >= {"early-0", "early-1"},
+        timeout=120,
+    )
+    _moderated(stream_settings, [_post("late-1", "late-sender")])
+
+    def reviewed(records: list[Record]) -> bool:
+        actions = _of(records, stream_settings, "account.actions")
+        return any(a["action"] == "review_account" for a in actions)
+
+    records = consume(
+        stream_settings,
+        ["account.actions", "moderation.deadletter"],
+        until=reviewed,
+        timeout=120,
+        quiet_for=3,
+    )
+    [review] = [a for a in _of(records, stream_settings, "account.actions")]
+    assert review["account_id"] == "late-sender" and review["action"] == "review_account"
+    assert sorted(review["reporters"]) == ["witness-0", "witness-1"]
+    assert _of(records, stream_settings, "moderation.deadletter") == []

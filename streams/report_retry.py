@@ -1,0 +1,80 @@
+"""Reports that overtake their event: held and checked again before they are refused.
+
+A report reaches ``verify_reports`` through ``events.by_id``, in the partition that also carries
+the ``seen`` records of the events it may name. Under lag a platform shows a message, and a user
+reports it, before chatguard has decided it, so the report can arrive before its event's
+``seen`` record. Instead of refusing it at once (``unknown_event``), the worker sends it to
+``reports.retry`` with its attempt count and the time before which it is not checked again; the
+``retry_reports`` agent waits for that time and puts it back on ``events.by_id``. After
+``CHATGUARD_REPORT_RETRIES`` attempts, ``CHATGUARD_REPORT_RETRY_S`` apart, it is refused as
+before. The waiting reports are in Kafka, so a worker that stops or dies loses none.
+
+``reports.retry`` can be written by whoever can write the broker's topics, like every internal
+topic: a forged record waits at most one retry interval whatever time it names, and an attempt
+count outside ``[1, CHATGUARD_REPORT_RETRIES]`` is refused, so no record circulates for ever.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+
+from chatguard.settings import Settings
+from streams import topics
+from streams.decoding import Rejected
+from streams.pipeline import Outgoing, RawMessage
+
+
+def attempt_of(record: dict[str, Any]) -> int:
+    """How many times ``record`` (a weighed report on ``events.by_id``) was already sent back;
+    0 for a report on its first pass. Raises ``ValueError`` for a value no worker writes."""
+    attempt = record.get("attempt", 0)
+    if type(attempt) is not int or attempt < 0:
+        msg = f"attempt={attempt!r} is not a retry count"
+        raise ValueError(msg)
+    return attempt
+
+
+def retry_or_refuse(
+    raw: RawMessage, record: dict[str, Any], refusal: Rejected, settings: Settings, now: float
+) -> list[Outgoing] | Rejected:
+    """A report whose event is not known yet, sent to ``reports.retry`` to be checked again
+    after ``report_retry_s``; ``refusal`` once it has had its ``report_retries``."""
+    attempt = attempt_of(record)
+    if attempt >= settings.report_retries:
+        return Rejected(
+            refusal.kind, f"{refusal.error} (checked {attempt + 1} times)", refusal.event_id
+        )
+    retry = {**record, "attempt": attempt + 1, "not_before": now + settings.report_retry_s}
+    topic = settings.topic(topics.REPORTS_RETRY)
+    return [Outgoing(topic, raw.key, orjson.dumps(retry), raw)]
+
+
+def due_in(record: dict[str, Any], settings: Settings, now: float) -> float:
+    """Seconds until a ``reports.retry`` record is due: never more than one retry interval,
+    whatever time a forged record names. Raises ``ValueError`` for a record that is not a
+    report sent back by a worker."""
+    if record.get("kind") != "report":
+        msg = f"kind={record.get('kind')!r}: only reports are retried"
+        raise ValueError(msg)
+    if not 1 <= attempt_of(record) <= settings.report_retries:
+        msg = f"attempt={record.get('attempt')!r} outside [1, {settings.report_retries}]"
+        raise ValueError(msg)
+    if not isinstance(record.get("event_id"), str):
+        msg = "a report names its event_id"
+        raise ValueError(msg)
+    not_before = record.get("not_before")
+    if not isinstance(not_before, int | float) or not math.isfinite(not_before):
+        msg = f"not_before={not_before!r} is not a time"
+        raise ValueError(msg)
+    return min(max(float(not_before) - now, 0.0), settings.report_retry_s)
+
+
+def sent_back(raw: RawMessage, record: dict[str, Any], settings: Settings) -> Outgoing:
+    """A due ``reports.retry`` record (checked by :func:`due_in`), back on ``events.by_id``
+    keyed by the event it names, so it lands beside that event's ``seen`` record."""
+    report = {k: v for k, v in record.items() if k != "not_before"}
+    key = str(record["event_id"]).encode()
+    return Outgoing(settings.topic(topics.EVENTS_BY_ID), key, orjson.dumps(report), raw)

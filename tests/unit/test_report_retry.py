@@ -1,0 +1,111 @@
+"""A report that overtook its event is checked again a bounded number of times, a bounded time
+apart, whatever a forged ``reports.retry`` record says."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from chatguard.settings import Settings
+from streams import topics
+from streams.decoding import Rejected
+from streams.pipeline import RawMessage
+from streams.report_retry import due_in, retry_or_refuse, sent_back
+
+SETTINGS = Settings(report_retries=3, report_retry_s=10.0)
+NOW = 1_000.0
+REFUSAL = Rejected(
+    "unknown_event", "report r1 names event 'evt-1', which was not moderated", "evt-1"
+)
+
+
+def weighed(**fields: Any) -> dict[str, Any]:
+    return {
+        "kind": "report",
+        "report_id": "r1",
+        "reporter_id": "reporter-1",
+        "event_id": "evt-1",
+        "account_id": "acct-1",
+        "reason": "fraud",
+        "category": "fraud",
+        "reported_at": 990.0,
+        "weight": 0.5,
+        **fields,
+    }
+
+
+def raw(record: dict[str, Any], topic: str = topics.EVENTS_BY_ID) -> RawMessage:
+    return RawMessage(SETTINGS.topic(topic), 0, 7, b"evt-1", orjson.dumps(record))
+
+
+def test_an_unknown_report_waits_one_interval_and_keeps_everything_it_said() -> None:
+    report = weighed()
+    [retry] = retry_or_refuse(raw(report), report, REFUSAL, SETTINGS, NOW)  # type: ignore[misc]
+    assert retry.topic == SETTINGS.topic(topics.REPORTS_RETRY)
+    assert retry.key == b"evt-1"
+    value = orjson.loads(retry.value)
+    assert value == {**report, "attempt": 1, "not_before": NOW + 10.0}
+    assert due_in(value, SETTINGS, NOW) == 10.0
+    assert due_in(value, SETTINGS, NOW + 4.0) == 6.0
+    assert due_in(value, SETTINGS, NOW + 60.0) == 0.0
+    back = sent_back(raw(value, topics.REPORTS_RETRY), value, SETTINGS)
+    assert back.topic == SETTINGS.topic(topics.EVENTS_BY_ID) and back.key == b"evt-1"
+    assert orjson.loads(back.value) == {**report, "attempt": 1}
+
+
+def test_after_its_retries_a_report_is_refused_and_says_how_often_it_was_checked() -> None:
+    report = weighed()
+    for attempt in range(SETTINGS.report_retries):
+        result = retry_or_refuse(raw(report), report, REFUSAL, SETTINGS, NOW)
+        assert isinstance(result, list)
+        report = {k: v for k, v in orjson.loads(result[0].value).items() if k != "not_before"}
+        assert report["attempt"] == attempt + 1
+    refused = retry_or_refuse(raw(report), report, REFUSAL, SETTINGS, NOW)
+    assert isinstance(refused, Rejected)
+    assert refused.kind == "unknown_event" and refused.event_id == "evt-1"
+    assert "checked 4 times" in refused.error
+
+
+def test_with_no_retries_an_unknown_report_is_refused_at_once() -> None:
+    report = weighed()
+    refused = retry_or_refuse(raw(report), report, REFUSAL, Settings(report_retries=0), NOW)
+    assert isinstance(refused, Rejected) and refused.kind == "unknown_event"
+
+
+def test_a_forged_time_far_ahead_waits_no_longer_than_one_interval() -> None:
+    assert due_in(weighed(attempt=1, not_before=1e300), SETTINGS, NOW) == 10.0
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        weighed(attempt=0, not_before=NOW),  # never sent back by a worker
+        weighed(attempt=4, not_before=NOW),  # more than the retries
+        weighed(attempt=-1, not_before=NOW),
+        weighed(attempt=1.5, not_before=NOW),
+        weighed(attempt=True, not_before=NOW),
+        weighed(attempt="1", not_before=NOW),
+        weighed(attempt=1),  # no time
+        weighed(attempt=1, not_before="soon"),
+        weighed(attempt=1, not_before=None),
+        weighed(attempt=1, not_before=NOW, event_id=7),
+        {**weighed(attempt=1, not_before=NOW), "kind": "seen"},
+    ],
+)
+def test_a_forged_retry_record_is_refused(forged: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        due_in(forged, SETTINGS, NOW)
+
+
+def test_a_forged_attempt_count_on_events_by_id_is_refused() -> None:
+    with pytest.raises(ValueError):
+        retry_or_refuse(raw({}), weighed(attempt="many"), REFUSAL, SETTINGS, NOW)
+
+
+def test_settings_refuse_retry_values_outside_their_range() -> None:
+    with pytest.raises(Exception, match="report_retries"):
+        Settings.from_env({"CHATGUARD_REPORT_RETRY_S": "0"})
+    with pytest.raises(Exception, match="report_retries"):
+        Settings.from_env({"CHATGUARD_REPORT_RETRIES": "-1"})
