@@ -285,6 +285,54 @@ def test_bad_reports_labels_and_strike_signals_are_dead_letters_and_the_good_one
     _still_deciding(worker, stream_settings, seed=104)
 
 
+def test_forged_report_retries_are_dead_letters_and_none_stalls_the_agent(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """``reports.retry`` is writable by anyone with access: a record that is not JSON or names an
+    attempt no worker writes is a dead letter, and one due in the far future waits one retry
+    interval (0.5 s here), is checked again and refused like any report of an unseen event."""
+    worker = start_worker()
+    worker.wait_ready()
+    report = {
+        "kind": "report",
+        "report_id": "r-forged",
+        "reporter_id": "u1",
+        "event_id": "evt-forged",
+        "account_id": "acct-reported",
+        "reason": "fraud",
+        "category": "fraud",
+        "reported_at": time.time(),
+        "weight": 0.5,
+    }
+    forged = [
+        _raw("reports.retry", "evt-forged", b"not json"),
+        _raw("reports.retry", "evt-forged", orjson.dumps({**report, "attempt": 999})),
+        _raw("reports.retry", "evt-forged", orjson.dumps({**report, "attempt": 1})),
+        _raw(
+            "reports.retry",
+            "evt-forged",
+            orjson.dumps({**report, "attempt": 1, "not_before": 1e300}),
+        ),
+    ]
+    produce(stream_settings, forged)
+    expected = [
+        ("reports.retry", "malformed_json"),
+        ("reports.retry", "invalid_field"),
+        ("reports.retry", "invalid_field"),
+        ("events.by_id", "unknown_event"),
+    ]
+    records = consume(
+        stream_settings,
+        ["moderation.deadletter"],
+        until=lambda rs: len(rs) >= len(expected),
+        timeout=120,
+        quiet_for=3,
+    )
+    dead = [(r.json()["source_topic"], r.json()["error_kind"]) for r in records]
+    assert sorted(dead) == sorted((stream_settings.topic(t), kind) for t, kind in expected)
+    _still_deciding(worker, stream_settings, seed=105)
+
+
 def test_labels_wait_in_kafka_while_the_disk_is_full_and_land_exactly_once(
     start_worker: Callable[..., WorkerProcess],
     stream_settings: Settings,
