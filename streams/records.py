@@ -334,14 +334,27 @@ class WeighedReport(ReportRecord):
     checked against the recent-events table. Built by :meth:`of`."""
 
     weight: float  # the reporter's reliability when the report arrived
+    # times ``streams.report_retry`` sent it back because its event was not moderated yet
+    attempt: int = 0
 
     @classmethod
-    def of(cls, report: ReportRecord | dict[str, Any], weight: float) -> WeighedReport:
+    def of(
+        cls, report: ReportRecord | dict[str, Any], weight: float, attempt: int = 0
+    ) -> WeighedReport:
         """``report`` (the record, or as read back from its topic) with ``weight``; fields
         that are not a report's are left behind."""
         fields = report if isinstance(report, dict) else dataclasses.asdict(report)
         names = [f.name for f in dataclasses.fields(ReportRecord)]
-        return cls(**{name: fields[name] for name in names}, weight=weight)
+        return cls(**{name: fields[name] for name in names}, weight=weight, attempt=attempt)
+
+
+@dataclass(frozen=True)
+class RetriedReport(WeighedReport):
+    """A weighed report whose event was not moderated yet, waiting on ``reports.retry`` (keyed
+    by event) to go back to ``events.by_id`` at ``not_before``. Built by
+    ``streams.report_retry.retry_or_refuse``."""
+
+    not_before: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -483,6 +496,7 @@ OUTPUT_RECORDS: dict[str, type] = {
     "report_outcome": ReportOutcome,
     "blocked_contact": BlockedContact,
     "weighed_report": WeighedReport,
+    "retried_report": RetriedReport,
     "learned_contact": LearnedContact,
     "campaign_fingerprint": CampaignFingerprint,
     "campaign": CampaignRecord,

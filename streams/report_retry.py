@@ -25,6 +25,7 @@ from chatguard.settings import Settings
 from streams import topics
 from streams.decoding import Rejected
 from streams.pipeline import Outgoing, RawMessage
+from streams.records import RetriedReport, WeighedReport
 
 
 def attempt_of(record: dict[str, Any]) -> int:
@@ -47,7 +48,8 @@ def retry_or_refuse(
         return Rejected(
             refusal.kind, f"{refusal.error} (checked {attempt + 1} times)", refusal.event_id
         )
-    retry = {**record, "attempt": attempt + 1, "not_before": now + settings.report_retry_s}
+    weighed = WeighedReport.of(record, record["weight"], attempt + 1)
+    retry = RetriedReport(**vars(weighed), not_before=now + settings.report_retry_s)
     topic = settings.topic(topics.REPORTS_RETRY)
     return [Outgoing(topic, raw.key, orjson.dumps(retry), raw)]
 
@@ -75,6 +77,6 @@ def due_in(record: dict[str, Any], settings: Settings, now: float) -> float:
 def sent_back(raw: RawMessage, record: dict[str, Any], settings: Settings) -> Outgoing:
     """A due ``reports.retry`` record (checked by :func:`due_in`), back on ``events.by_id``
     keyed by the event it names, so it lands beside that event's ``seen`` record."""
-    report = {k: v for k, v in record.items() if k != "not_before"}
-    key = str(record["event_id"]).encode()
+    report = WeighedReport.of(record, record["weight"], record["attempt"])
+    key = report.event_id.encode()
     return Outgoing(settings.topic(topics.EVENTS_BY_ID), key, orjson.dumps(report), raw)
