@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any, cast
 
 import pytest
 
@@ -38,7 +39,9 @@ def test_a_stuck_agent_does_not_keep_the_worker_from_leaving(
     app = create_app(Settings())
     consumer = _AgentsNeverFinish()
     with caplog.at_level(logging.WARNING):
-        asyncio.run(asyncio.wait_for(app._consumer_wait_empty(consumer, app.log), timeout=30))
+        asyncio.run(
+            asyncio.wait_for(app._consumer_wait_empty(cast(Any, consumer), app.log), timeout=30)
+        )
     assert consumer.waited
     assert "agents still hold events after" in caplog.text
 
@@ -49,6 +52,6 @@ def test_agents_that_finish_are_waited_for_without_a_warning(
     app = create_app(Settings())
     consumer = _AgentsFinish()
     with caplog.at_level(logging.WARNING):
-        asyncio.run(app._consumer_wait_empty(consumer, app.log))
+        asyncio.run(app._consumer_wait_empty(cast(Any, consumer), app.log))
     assert consumer.waited
     assert "agents still hold events" not in caplog.text
