@@ -10,14 +10,14 @@ import faust
 
 from chatguard.settings import Settings
 from streams import kafka_options
-from streams.transport import Transport
+from streams.transport import ProducerStuck, Transport
 
 # How long a stop or a rebalance waits for the agents to finish the events they have taken
 DRAIN_TIMEOUT_S = 30.0
 
 
 class App(faust.App):
-    """Faust's app, with a bound on its "Wait for streams" step.
+    """Faust's app, with a bound on its "Wait for streams" and "Flush producer buffer" steps.
 
     Before it leaves (a stop, or partitions revoked in a rebalance), Faust waits until every event
     an agent has taken is acknowledged, without a time limit: an agent stuck on one event, or
@@ -37,6 +37,13 @@ class App(faust.App):
                 DRAIN_TIMEOUT_S,
                 self.agents.human_tracebacks(),
             )
+
+    async def _producer_flush(self, logger: Any) -> None:
+        """Once stopping, the producer's flush is bounded (:class:`ProducerStuck`)."""
+        try:
+            await super()._producer_flush(logger)
+        except ProducerStuck as exc:
+            self.log.warning("leaving undelivered records to the partitions' next owner: %s", exc)
 
 
 def create_app(settings: Settings) -> faust.App:

@@ -27,6 +27,13 @@ from streams import kafka_options, unreadable
 
 log = logging.getLogger(__name__)
 
+# How long a stopping worker waits for its producer to deliver what it holds
+STOP_FLUSH_TIMEOUT_S = 10.0
+
+
+class ProducerStuck(Exception):
+    """A stopping worker's producer did not deliver its records in time."""
+
 
 class ReadCommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     """Faust's consumer thread; its aiokafka consumer skips aborted transactions."""
@@ -89,7 +96,7 @@ class ReadCommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class ReadCommittedConsumer(faust_aiokafka.Consumer):
     """Faust's aiokafka consumer, run by :class:`ReadCommittedConsumerThread`; under
     exactly-once it commits only while no agent is between sending a batch's outputs and acking
-    its inputs.
+    its inputs. A stopping worker whose producer is stuck commits nothing (:class:`ProducerStuck`).
 
     Under exactly-once a commit ends the transaction that holds the records sent so far, with
     the offsets acked so far: one taken between the two would commit a batch's outputs without
@@ -100,16 +107,62 @@ class ReadCommittedConsumer(faust_aiokafka.Consumer):
         return ReadCommittedConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
-        if not self.app.in_transaction:
-            return cast(bool, await super().commit(topics, start_new_transaction))
-        async with cast(Transport, self.transport).handing_over:
-            return cast(bool, await super().commit(topics, start_new_transaction))
+        try:
+            if not self.app.in_transaction:
+                return cast(bool, await super().commit(topics, start_new_transaction))
+            async with cast(Transport, self.transport).handing_over:
+                return cast(bool, await super().commit(topics, start_new_transaction))
+        except ProducerStuck as exc:
+            log.warning("stopping without a final commit: %s", exc)
+            return False
+
+
+class BoundedStopProducer(faust_aiokafka.Producer):
+    """Faust's aiokafka producer, which a stopping worker waits for a bounded time.
+
+    Faust flushes the producer before each commit and once more at the end of a stop, and
+    aiokafka's ``stop`` waits for every queued batch, each without a limit but the request
+    timeout (Faust's is 20 minutes). A produce request whose answer never came kept a worker in
+    its clean stop until it was killed, holding its partitions. Once the app is stopping a flush
+    gives up after :data:`STOP_FLUSH_TIMEOUT_S` and raises :class:`ProducerStuck`, so the commit
+    that wanted it commits nothing; later flushes and the producer's stop then do not wait.
+    Nothing is lost: the undelivered records' inputs stay uncommitted, for the next owner.
+    """
+
+    stuck: ProducerStuck | None = None
+
+    async def flush(self) -> None:
+        if not self.app.should_stop:
+            await super().flush()
+            return
+        if self.stuck is None:
+            try:
+                async with asyncio.timeout(STOP_FLUSH_TIMEOUT_S):
+                    await super().flush()
+                return
+            except TimeoutError:
+                self.stuck = ProducerStuck(
+                    f"not delivered within {STOP_FLUSH_TIMEOUT_S:.0f}s of stopping "
+                    f"({describe_producer(self._producer)})"
+                )
+        raise self.stuck
+
+    async def on_stop(self) -> None:
+        if self.stuck is None:
+            await super().on_stop()
+            return
+        producer, self._producer = self._producer, None
+        sender = getattr(producer, "_sender", None)
+        if sender is not None and sender.sender_task is not None:
+            sender.sender_task.cancel()  # not awaited: it waits for the answers that never came
 
 
 class Transport(faust_aiokafka.Transport):
-    """The ``kafka://`` transport with :class:`ReadCommittedConsumer`."""
+    """The ``kafka://`` transport with :class:`ReadCommittedConsumer` and
+    :class:`BoundedStopProducer`."""
 
     Consumer: ClassVar[Any] = ReadCommittedConsumer
+    Producer: ClassVar[Any] = BoundedStopProducer
     # held by an agent from sending a batch's outputs until it has acked the batch; commits wait
     handing_over: asyncio.Lock
 
@@ -119,3 +172,19 @@ class Transport(faust_aiokafka.Transport):
 
     # called (on the app's loop) with each batch the consumer stepped over
     on_unreadable: Callable[[unreadable.UnreadableBatch], Awaitable[None]] | None = None
+
+
+def describe_producer(client: Any) -> str:
+    """What an aiokafka producer is waiting on: its sender, in-flight requests and batches."""
+    sender = getattr(client, "_sender", None)
+    if sender is None:
+        return "no aiokafka producer"
+    task = sender.sender_task
+    accumulator = client._message_accumulator
+    queued = sorted(str(tp) for tp, batches in accumulator._batches.items() if batches)
+    return (
+        f"sender {'done' if task is not None and task.done() else 'running'}, "
+        f"requests in flight to nodes {sorted(sender._in_flight)}, "
+        f"partitions awaiting an answer {sorted(map(str, sender._muted_partitions))}, "
+        f"{len(accumulator._pending_batches)} batches sent, partitions with queued batches {queued}"
+    )

@@ -1,4 +1,5 @@
-"""A stop or a rebalance waits a bounded time for the agents to finish the events they hold."""
+"""A stop or a rebalance waits a bounded time for the agents to finish the events they hold,
+and a stop a bounded time for the producer to deliver."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from chatguard.settings import Settings
 from streams import app as app_module
+from streams import transport
 from streams.app import create_app
 
 
@@ -55,3 +57,73 @@ def test_agents_that_finish_are_waited_for_without_a_warning(
         asyncio.run(app._consumer_wait_empty(cast(Any, consumer), app.log))
     assert consumer.waited
     assert "agents still hold events" not in caplog.text
+
+
+class _NeverDelivers:
+    """aiokafka's producer with a produce request whose answer never comes."""
+
+    def __init__(self) -> None:
+        self._sender = _Sender()
+        self._message_accumulator = _Accumulator()
+
+    async def flush(self) -> None:
+        await asyncio.Event().wait()
+
+    async def stop(self) -> None:
+        await asyncio.Event().wait()
+
+
+class _Sender:
+    def __init__(self) -> None:
+        self.sender_task: asyncio.Task[Any] | None = None
+        self._in_flight = {1}
+        self._muted_partitions = {"decisions-3"}
+
+
+class _Accumulator:
+    def __init__(self) -> None:
+        self._batches = {"decisions-3": ["a batch"]}
+        self._pending_batches = {"a batch"}
+
+
+def test_a_stopping_worker_gives_up_on_a_producer_that_never_delivers(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(transport, "STOP_FLUSH_TIMEOUT_S", 0.2)
+    app = create_app(Settings())
+    producer = cast(transport.BoundedStopProducer, app.producer)
+    stuck = _NeverDelivers()
+
+    async def stop() -> None:
+        stuck._sender.sender_task = asyncio.create_task(asyncio.Event().wait())
+        producer._producer = cast(Any, stuck)
+        app._stopped.set()  # the app is stopping: flushes are bounded from now on
+        with pytest.raises(transport.ProducerStuck, match="requests in flight to nodes \\[1\\]"):
+            await producer.flush()
+        with pytest.raises(transport.ProducerStuck):  # known stuck: no second wait
+            await asyncio.wait_for(producer.flush(), timeout=0.1)
+        await app._producer_flush(app.log)
+        await asyncio.wait_for(producer.on_stop(), timeout=1)
+        await asyncio.sleep(0)
+        assert stuck._sender.sender_task.cancelled()
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(asyncio.wait_for(stop(), timeout=30))
+    assert "leaving undelivered records to the partitions' next owner" in caplog.text
+
+
+def test_a_running_worker_waits_for_its_producer_without_a_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before a commit, outside a stop, Faust's flush must not give up: the commit would then
+    count inputs whose outputs (say a table's changelog) were never delivered."""
+    monkeypatch.setattr(transport, "STOP_FLUSH_TIMEOUT_S", 0.05)
+    app = create_app(Settings())
+    producer = app.producer
+    cast(Any, producer)._producer = _NeverDelivers()
+
+    async def flush_while_running() -> None:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(producer.flush(), timeout=0.5)
+
+    asyncio.run(flush_while_running())
