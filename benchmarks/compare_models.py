@@ -74,10 +74,10 @@ def figures(actions: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[s
 
 
 def decide(loaded: Any, texts: Sequence[str]) -> list[str]:
-    from models.policy import Policy, review_thin_blocks
+    from models.policy import Policy
 
     scores = loaded.score(list(texts))
-    verdicts = review_thin_blocks(Policy.from_model(loaded).decide_batch(scores), texts)
+    verdicts = Policy.from_model(loaded).decide_messages(scores, texts)
     return [v.action for v in verdicts]
 
 

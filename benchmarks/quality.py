@@ -268,10 +268,10 @@ def is_chinese(text: str) -> bool:
 
 
 def decide(loaded: Any, texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    from models.policy import Policy, review_thin_blocks
+    from models.policy import Policy
 
     scores = loaded.score(list(texts)) if texts else np.zeros((0, len(loaded.labels)))
-    verdicts = review_thin_blocks(Policy.from_model(loaded).decide_batch(scores), texts)
+    verdicts = Policy.from_model(loaded).decide_messages(scores, texts)
     return scores, [v.action for v in verdicts]
 
 

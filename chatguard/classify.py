@@ -56,7 +56,7 @@ def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse
 
 def _classify(args: argparse.Namespace) -> int:
     from chatguard.settings import Settings
-    from models.policy import Policy, review_thin_blocks
+    from models.policy import Policy
     from models.registry import ModelRegistry
 
     settings = Settings.from_env()
@@ -72,7 +72,7 @@ def _classify(args: argparse.Namespace) -> int:
             texts,
             sources,
             scores,
-            review_thin_blocks(policy.decide_batch(scores, sources), texts),
+            policy.decide_messages(scores, texts, sources),
             strict=True,
         ):
             if args.json:

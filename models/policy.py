@@ -203,6 +203,16 @@ class Policy:
         """The verdict for one message's scores."""
         return self.decide_batch(np.asarray([scores], dtype=np.float64), [source])[0]
 
+    def decide_messages(
+        self,
+        scores: np.ndarray,
+        texts: Sequence[str],
+        sources: Sequence[str | None] | None = None,
+    ) -> list[Verdict]:
+        """The verdicts on the messages ``texts`` scored as ``scores``: :meth:`decide_batch`,
+        then :func:`review_thin_blocks`. What every caller that has the texts uses."""
+        return review_thin_blocks(self.decide_batch(scores, sources), texts)
+
     def decide_batch(
         self, scores: np.ndarray, sources: Sequence[str | None] | None = None
     ) -> list[Verdict]:

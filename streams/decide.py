@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.normalize import Analysis, remembered
-from models.policy import review_thin_blocks
 from streams.decoding import Event
 from streams.model_holder import ServingModel
 from streams.records import Decision, assemble
@@ -74,9 +73,8 @@ def build_decisions(
     if not events:
         return []
     labels = serving.model.labels
-    verdicts = review_thin_blocks(
-        serving.policy.decide_batch(scores, [event.source for event in events]),
-        [event.text for event in events],
+    verdicts = serving.policy.decide_messages(
+        scores, [event.text for event in events], [event.source for event in events]
     )
     rounded = np.round(scores, 4).tolist()
     model_version, policy_version = serving.version, serving.policy.version
