@@ -27,16 +27,24 @@ class App(faust.App):
     killed worker."""
 
     async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
-        try:
-            async with asyncio.timeout(DRAIN_TIMEOUT_S):
-                await super()._consumer_wait_empty(consumer, logger)
-        except TimeoutError:
-            self.log.warning(
-                "agents still hold events after %.0fs; leaving them to the partitions' next "
-                "owner. Agents:\n%s",
-                DRAIN_TIMEOUT_S,
-                self.agents.human_tracebacks(),
-            )
+        # In a task, not under asyncio.timeout: Faust's commit swallows a cancellation that
+        # reaches it while it waits for another commit, and the drain then waited for ever.
+        draining = asyncio.ensure_future(super()._consumer_wait_empty(consumer, logger))
+        await asyncio.wait({draining}, timeout=DRAIN_TIMEOUT_S)
+        if draining.done():
+            draining.result()
+            return
+        self.log.warning(
+            "agents still hold events after %.0fs; leaving them to the partitions' next "
+            "owner. Agents:\n%s",
+            DRAIN_TIMEOUT_S,
+            self.agents.human_tracebacks(),
+        )
+        for _ in range(3):  # the cancellation can be swallowed, as above: ask again
+            draining.cancel()
+            await asyncio.wait({draining}, timeout=1.0)
+            if draining.done():
+                return
 
     async def _producer_flush(self, logger: Any) -> None:
         """Once stopping, the producer's flush is bounded (:class:`ProducerStuck`)."""

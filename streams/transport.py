@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # How long a stopping worker waits for its producer to deliver what it holds
 STOP_FLUSH_TIMEOUT_S = 10.0
+# How often a flush under way looks whether the worker has begun to stop
+STOP_POLL_S = 0.5
 
 
 class ProducerStuck(Exception):
@@ -122,39 +124,56 @@ class BoundedStopProducer(faust_aiokafka.Producer):
 
     Faust flushes the producer before each commit and once more at the end of a stop, and
     aiokafka's ``stop`` waits for every queued batch, each without a limit but the request
-    timeout (Faust's is 20 minutes). A produce request whose answer never came kept a worker in
-    its clean stop until it was killed, holding its partitions. Once the app is stopping a flush
-    gives up after :data:`STOP_FLUSH_TIMEOUT_S` and raises :class:`ProducerStuck`, so the commit
-    that wanted it commits nothing; later flushes and the producer's stop then do not wait.
-    Nothing is lost: the undelivered records' inputs stay uncommitted, for the next owner.
+    timeout (Faust's is 20 minutes). In CI a worker's producer held queued batches it never
+    sent, with no request in flight, from the moment the worker was told to stop: every commit,
+    and so the clean stop, waited until the worker was killed, holding its partitions. Once the
+    app is stopping, a flush (also one that began before) gives up :data:`STOP_FLUSH_TIMEOUT_S`
+    later and raises :class:`ProducerStuck`, so the commit that wanted it commits nothing; later
+    flushes and the producer's stop then do not wait. Nothing is lost: the undelivered records'
+    inputs stay uncommitted, for the next owner. While the app runs a flush waits as long as it
+    takes: a commit after a failed flush would count inputs whose outputs were lost.
     """
 
     stuck: ProducerStuck | None = None
 
     async def flush(self) -> None:
-        if not self.app.should_stop:
-            await super().flush()
-            return
-        if self.stuck is None:
-            try:
-                async with asyncio.timeout(STOP_FLUSH_TIMEOUT_S):
-                    await super().flush()
+        if self.stuck is not None:
+            raise self.stuck
+        flushing = asyncio.ensure_future(super().flush())
+        try:
+            while not (flushing.done() or self.app.should_stop):
+                await asyncio.wait({flushing}, timeout=STOP_POLL_S)
+            if not flushing.done():  # the app is stopping: a bounded wait from now on
+                await asyncio.wait({flushing}, timeout=STOP_FLUSH_TIMEOUT_S)
+            if flushing.done():
+                flushing.result()
                 return
-            except TimeoutError:
-                self.stuck = ProducerStuck(
-                    f"not delivered within {STOP_FLUSH_TIMEOUT_S:.0f}s of stopping "
-                    f"({describe_producer(self._producer)})"
-                )
-        raise self.stuck
+            self.stuck = ProducerStuck(
+                f"not delivered within {STOP_FLUSH_TIMEOUT_S:.0f}s of stopping "
+                f"({describe_producer(self._producer)})"
+            )
+            raise self.stuck
+        finally:
+            flushing.cancel()
 
     async def on_stop(self) -> None:
+        producer = self._producer
         if self.stuck is None:
-            await super().on_stop()
-            return
-        producer, self._producer = self._producer, None
+            stopping = asyncio.ensure_future(super().on_stop())
+            await asyncio.wait({stopping}, timeout=STOP_FLUSH_TIMEOUT_S)
+            if stopping.done():
+                stopping.result()
+                return
+            stopping.cancel()
+            log.warning(
+                "the producer did not stop within %.0fs; leaving its records (%s)",
+                STOP_FLUSH_TIMEOUT_S,
+                describe_producer(producer),
+            )
+        self._producer = None
         sender = getattr(producer, "_sender", None)
         if sender is not None and sender.sender_task is not None:
-            sender.sender_task.cancel()  # not awaited: it waits for the answers that never came
+            sender.sender_task.cancel()  # not awaited: it waits for what never came
 
 
 class Transport(faust_aiokafka.Transport):
@@ -175,16 +194,29 @@ class Transport(faust_aiokafka.Transport):
 
 
 def describe_producer(client: Any) -> str:
-    """What an aiokafka producer is waiting on: its sender, in-flight requests and batches."""
+    """What an aiokafka producer is waiting on: its sender, in-flight requests, metadata and
+    batches (for the log of a stuck one; private attributes, so read defensively)."""
     sender = getattr(client, "_sender", None)
-    if sender is None:
+    accumulator = getattr(client, "_message_accumulator", None)
+    if sender is None or accumulator is None:
         return "no aiokafka producer"
     task = sender.sender_task
-    accumulator = client._message_accumulator
-    queued = sorted(str(tp) for tp, batches in accumulator._batches.items() if batches)
+    kafka = getattr(client, "client", None)  # the producer's AIOKafkaClient
+    cluster = getattr(kafka, "cluster", None)
+
+    def leader(tp: Any) -> Any:
+        return cluster.leader_for_partition(tp) if cluster is not None else "?"
+
+    queued = sorted(
+        f"{tp.topic}-{tp.partition} (leader {leader(tp)})"
+        for tp, batches in accumulator._batches.items()
+        if batches
+    )
+    metadata = "pending" if getattr(kafka, "_md_update_fut", None) is not None else "idle"
     return (
         f"sender {'done' if task is not None and task.done() else 'running'}, "
         f"requests in flight to nodes {sorted(sender._in_flight)}, "
         f"partitions awaiting an answer {sorted(map(str, sender._muted_partitions))}, "
-        f"{len(accumulator._pending_batches)} batches sent, partitions with queued batches {queued}"
+        f"{len(accumulator._pending_batches)} batches sent, metadata update {metadata}, "
+        f"partitions with queued batches {queued}"
     )

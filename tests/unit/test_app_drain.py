@@ -8,6 +8,7 @@ import logging
 from typing import Any, cast
 
 import pytest
+from aiokafka import TopicPartition
 
 from chatguard.settings import Settings
 from streams import app as app_module
@@ -24,6 +25,21 @@ class _AgentsNeverFinish:
     async def wait_empty(self) -> None:
         self.waited = True
         await asyncio.Event().wait()
+
+
+class _SwallowsCancellation:
+    """Faust's wait_empty while its commit waits for another one: a cancellation that reaches
+    it there is swallowed and the loop goes on."""
+
+    def __init__(self) -> None:
+        self.cancellations = 0
+
+    async def wait_empty(self) -> None:
+        while self.cancellations < 2:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                self.cancellations += 1
 
 
 class _AgentsFinish:
@@ -45,6 +61,20 @@ def test_a_stuck_agent_does_not_keep_the_worker_from_leaving(
             asyncio.wait_for(app._consumer_wait_empty(cast(Any, consumer), app.log), timeout=30)
         )
     assert consumer.waited
+    assert "agents still hold events after" in caplog.text
+
+
+def test_a_drain_that_swallows_its_cancellation_does_not_keep_the_worker(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(app_module, "DRAIN_TIMEOUT_S", 0.2)
+    app = create_app(Settings())
+    consumer = _SwallowsCancellation()
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(
+            asyncio.wait_for(app._consumer_wait_empty(cast(Any, consumer), app.log), timeout=30)
+        )
+    assert consumer.cancellations == 2
     assert "agents still hold events after" in caplog.text
 
 
@@ -82,7 +112,7 @@ class _Sender:
 
 class _Accumulator:
     def __init__(self) -> None:
-        self._batches = {"decisions-3": ["a batch"]}
+        self._batches = {TopicPartition("decisions", 3): ["a batch"], TopicPartition("x", 0): []}
         self._pending_batches = {"a batch"}
 
 
@@ -98,7 +128,7 @@ def test_a_stopping_worker_gives_up_on_a_producer_that_never_delivers(
         stuck._sender.sender_task = asyncio.create_task(asyncio.Event().wait())
         producer._producer = cast(Any, stuck)
         app._stopped.set()  # the app is stopping: flushes are bounded from now on
-        with pytest.raises(transport.ProducerStuck, match="requests in flight to nodes \\[1\\]"):
+        with pytest.raises(transport.ProducerStuck, match="queued batches \\['decisions-3 "):
             await producer.flush()
         with pytest.raises(transport.ProducerStuck):  # known stuck: no second wait
             await asyncio.wait_for(producer.flush(), timeout=0.1)
@@ -127,3 +157,43 @@ def test_a_running_worker_waits_for_its_producer_without_a_bound(
             await asyncio.wait_for(producer.flush(), timeout=0.5)
 
     asyncio.run(flush_while_running())
+
+
+def test_a_flush_that_began_before_the_stop_is_bounded_once_it_begins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The commit timer's flush can start just before a stop; it must not wait for ever."""
+    monkeypatch.setattr(transport, "STOP_FLUSH_TIMEOUT_S", 0.2)
+    app = create_app(Settings())
+    producer = cast(transport.BoundedStopProducer, app.producer)
+    producer._producer = cast(Any, _NeverDelivers())
+
+    async def flush_then_stop() -> None:
+        flushing = asyncio.ensure_future(producer.flush())
+        await asyncio.sleep(0.3)
+        assert not flushing.done()  # running: no bound
+        app._stopped.set()
+        with pytest.raises(transport.ProducerStuck):
+            await asyncio.wait_for(flushing, timeout=5)
+
+    asyncio.run(flush_then_stop())
+
+
+def test_a_producer_whose_stop_hangs_is_left_after_the_bound(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(transport, "STOP_FLUSH_TIMEOUT_S", 0.2)
+    app = create_app(Settings())
+    producer = cast(transport.BoundedStopProducer, app.producer)
+    stuck = _NeverDelivers()
+
+    async def stop() -> None:
+        stuck._sender.sender_task = asyncio.create_task(asyncio.Event().wait())
+        producer._producer = cast(Any, stuck)
+        await asyncio.wait_for(producer.on_stop(), timeout=5)
+        await asyncio.sleep(0)
+        assert stuck._sender.sender_task.cancelled()
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(stop())
+    assert "the producer did not stop within" in caplog.text
