@@ -32,6 +32,11 @@ if [ -z "${CHATGUARD_MODERATOR_HMAC_KEY:-}" ] && [ -z "${CHATGUARD_MODERATOR_HMA
     CHATGUARD_MODERATOR_HMAC_KEY="demo-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
     export CHATGUARD_MODERATOR_HMAC_KEY
 fi
+# the key the fleet signs its internal records with (strike signals, seen events...): likewise
+if [ -z "${CHATGUARD_FLEET_HMAC_KEY:-}" ] && [ -z "${CHATGUARD_FLEET_HMAC_KEY_FILE:-}" ]; then
+    CHATGUARD_FLEET_HMAC_KEY="demo-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+    export CHATGUARD_FLEET_HMAC_KEY
+fi
 
 started_broker=0
 worker_pid=""

@@ -23,7 +23,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 import orjson
@@ -43,6 +43,7 @@ from streams.batch_reader import BatchReader
 from streams.campaigns import CampaignHolder, campaign_record
 from streams.decoding import Rejected, decode_strike
 from streams.enforcement import action_record, apply_strike
+from streams.fleet_signing import FleetSigner
 from streams.labels import LabelStore, LabelStoreError
 from streams.learned_list import LearnedHolder
 from streams.logs import limit_repeated_warnings, use_json_logs
@@ -122,7 +123,7 @@ class Worker:
         self.recent_events = RecentEvents(
             settings.data_dir / f"{settings.app_id}-recent-events", settings.strike_window_s
         )
-        self._replay = Replay(settings)
+        self._replay = Replay(settings, self.pipeline.signer)
         # contact token → its recent blocked events (models.learned.observe), for the learned list
         self.contact_evidence = app.Table(
             "contact-evidence",
@@ -294,7 +295,7 @@ class Worker:
         async def each(event: EventT) -> None:
             raw = _raw(event)
             try:
-                record = _internal(raw)
+                record = _internal(raw, self.pipeline.signer)
                 result = handle(raw, record) if isinstance(record, dict) else record
             except Exception as exc:  # a forged record with the wrong shape, or a bug
                 result = internal_error(exc)
@@ -381,6 +382,9 @@ class Worker:
         level, or why the signal is refused (the strikes topic is writable by anyone with
         access)."""
         settings = self.settings
+        unsigned = self.pipeline.signer.check(raw)
+        if unsigned is not None:
+            return unsigned
         strike = decode_strike(raw.value, raw.key, max_id_chars=settings.max_id_chars)
         if isinstance(strike, Rejected):
             return strike
@@ -455,7 +459,7 @@ class Worker:
                 self.recent_events, self.settings, raw.partition, raw.offset, self._replay
             )
             try:
-                record = _internal(raw)
+                record = _internal(raw, self.pipeline.signer)
                 result = self._verify(raw, record) if isinstance(record, dict) else record
             except Exception as exc:  # a forged record with the wrong shape, or a bug
                 result = internal_error(exc)
@@ -495,7 +499,7 @@ class Worker:
         events = cast(Stream, stream).noack().events() if exactly_once else stream.events()
         async for event in events:
             raw = _raw(event)
-            record = _internal(raw)
+            record = _internal(raw, self.pipeline.signer)
             result: Outgoing | Rejected
             if isinstance(record, Rejected):
                 result = record
@@ -859,9 +863,12 @@ def build_worker(settings: Settings, sink: OutputSink | None = None) -> Worker:
     return Worker(settings, sink)
 
 
-def _internal(raw: RawMessage) -> dict[str, Any] | Rejected:
+def _internal(raw: RawMessage, signer: FleetSigner) -> dict[str, Any] | Rejected:
     """A record of an internal topic (written by this app, but writable by anyone with access),
-    or why it is not one."""
+    or why it is not one: not signed by the fleet (when it has a key), or not a JSON object."""
+    unsigned = signer.check(raw)
+    if unsigned is not None:
+        return unsigned
     try:
         record = orjson.loads(raw.value or b"")
     except orjson.JSONDecodeError as exc:
@@ -885,7 +892,11 @@ def _sender_message(entry: object) -> bool:
 
 def _raw(event: EventT) -> RawMessage:
     message = event.message
-    return RawMessage(message.topic, message.partition, message.offset, message.key, message.value)
+    headers = message.headers or ()
+    pairs = tuple(headers.items() if isinstance(headers, Mapping) else headers)
+    return RawMessage(
+        message.topic, message.partition, message.offset, message.key, message.value, pairs
+    )
 
 
 def errno_name(exc: OSError) -> str:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from chatguard.settings import Settings
+from streams.shared_keys import read_shared_key
 
 SIGNATURE_FIELD = "signature"
 
@@ -28,20 +28,12 @@ class ModeratorKeyError(ValueError):
 
 def moderator_key(settings: Settings) -> bytes | None:
     """The shared key from the setting, or the file it names; None when neither is set."""
-    if settings.moderator_hmac_key:
-        return settings.moderator_hmac_key.encode()
-    if settings.moderator_hmac_key_file:
-        path = Path(settings.moderator_hmac_key_file)
-        try:
-            key = path.read_bytes().strip()
-        except OSError as exc:
-            msg = f"cannot read CHATGUARD_MODERATOR_HMAC_KEY_FILE={path}: {exc}"
-            raise ModeratorKeyError(msg) from exc
-        if not key:
-            msg = f"CHATGUARD_MODERATOR_HMAC_KEY_FILE={path} is empty"
-            raise ModeratorKeyError(msg)
-        return key
-    return None
+    return read_shared_key(
+        settings.moderator_hmac_key,
+        settings.moderator_hmac_key_file,
+        "CHATGUARD_MODERATOR_HMAC_KEY",
+        ModeratorKeyError,
+    )
 
 
 def canonical(record: dict[str, Any]) -> bytes:

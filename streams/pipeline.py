@@ -25,6 +25,7 @@ from streams import campaigns, learned_list, metrics, moderators, reports, sende
 from streams.campaigns import CampaignHolder
 from streams.decide import Position, build_decisions
 from streams.decoding import Event, Rejected, check_categories, decode
+from streams.fleet_signing import FleetSigner
 from streams.kinds import SCORED_TYPES
 from streams.learned_list import LearnedHolder
 from streams.model_holder import ModelHolder
@@ -45,6 +46,9 @@ ERROR_CHARS = 1_000
 RECORD_OVERHEAD_BYTES = 128
 
 
+Headers = tuple[tuple[str, bytes], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class RawMessage:
     """What the pipeline needs from a consumed Kafka message."""
@@ -54,6 +58,7 @@ class RawMessage:
     offset: int
     key: bytes | None
     value: bytes | None
+    headers: Headers = ()  # read only from internal topics: the fleet signature
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,7 @@ class Outgoing:
     key: bytes | None
     value: bytes
     source: RawMessage | None = None  # the input it answers, for a dead letter if it is too large
+    headers: Headers = ()  # set by ModerationPipeline.send: the fleet signature, if any
 
 
 class ModerationPipeline:
@@ -81,6 +87,7 @@ class ModerationPipeline:
         self.settings = settings
         self.holder = holder
         self.sink = sink
+        self.signer = FleetSigner.for_settings(settings)
         self.rules = rules
         self.learned = learned
         self.campaigns = campaign_holder
@@ -209,7 +216,7 @@ class ModerationPipeline:
             else self._too_large(record, _record_bytes(record), limit)
             for record in records
         ]
-        await self.sink.send_all(bounded)
+        await self.sink.send_all(self.signer.signed(bounded))
 
     def _too_large(self, record: Outgoing, size: int, limit: int) -> Outgoing:
         topic = topics.logical_name(self.settings, record.topic)

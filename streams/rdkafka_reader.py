@@ -74,7 +74,13 @@ class RdkafkaSink:
         for record in records:
             while True:
                 try:
-                    produce(record.topic, record.value, record.key, on_delivery=self._on_delivery)
+                    produce(
+                        record.topic,
+                        record.value,
+                        record.key,
+                        headers=list(record.headers) or None,
+                        on_delivery=self._on_delivery,
+                    )
                     break
                 except BufferError:  # the local queue is full: let deliveries drain it
                     await self._in_thread(self.producer.poll, 0.1)

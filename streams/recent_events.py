@@ -32,6 +32,7 @@ from rocksdict import Options, Rdict, WriteBatch
 
 from chatguard.settings import Settings
 from streams import kafka_options, topics
+from streams.fleet_signing import FleetSigner
 from streams.reports import seen_entries
 
 log = logging.getLogger(__name__)
@@ -160,8 +161,9 @@ async def catch_up(
 class Replay:
     """Reads ``events.by_id`` partitions back for :func:`catch_up` (one consumer, kept open)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, signer: FleetSigner) -> None:
         self.settings = settings
+        self.signer = signer  # a record not signed by the fleet is skipped
         self.topic = settings.topic(topics.EVENTS_BY_ID)
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -169,8 +171,8 @@ class Replay:
         self, partition: int, start: int | None, until: int
     ) -> AsyncIterator[tuple[int, dict[str, Any]]]:
         """The records of ``partition`` from ``start`` (None: the start of the previous window)
-        up to ``until``, as ``(offset, parsed value)``; unreadable values are skipped (the
-        agent dead-letters them when it reads them itself)."""
+        up to ``until``, as ``(offset, parsed value)``; unreadable and unsigned values are
+        skipped (the agent dead-letters them when it reads them itself)."""
         consumer = await self._started()
         tp = TopicPartition(self.topic, partition)
         consumer.assign([tp])
@@ -184,6 +186,8 @@ class Replay:
             for message in fetched.get(tp, []):
                 if message.offset >= until:
                     return
+                if self.signer.problem(tp.topic, message.key, message.value, message.headers):
+                    continue
                 try:
                     value = orjson.loads(message.value or b"")
                 except orjson.JSONDecodeError:

@@ -118,7 +118,9 @@ class _Plain:
         self.producer = producer
 
     async def send_record(self, record: Outgoing) -> Awaitable[Any]:
-        return await self.producer.send(record.topic, record.key, record.value, None, None, None)
+        return await self.producer.send(
+            record.topic, record.key, record.value, None, None, list(record.headers) or None
+        )
 
 
 class _SourceTransactions:
@@ -132,7 +134,7 @@ class _SourceTransactions:
         source = record.source
         if source is None:  # not an answer to an input (e.g. a model update): no transaction
             return await self.producer.send(
-                record.topic, record.key, record.value, None, None, None
+                record.topic, record.key, record.value, None, None, list(record.headers) or None
             )
         group = self.app.assignor.group_for_topic(source.topic)
         # Faust's name for the transaction of an input partition (TransactionManager.commit)
@@ -146,7 +148,7 @@ class _SourceTransactions:
             record.value,
             None,
             None,
-            None,
+            list(record.headers) or None,
             transactional_id=transactional_id,
         )
 
@@ -191,12 +193,12 @@ class BatchSink:
         for (topic, partition), group in by_partition.items():
             batch = self.producer.create_batch()
             for record in group:
-                if batch.append(key=record.key, value=record.value, timestamp=None) is None:
+                if batch.append(**_fields(record)) is None:
                     # full: send it and start another (a record never exceeds an empty batch,
                     # since max_batch_size is above the largest event chatguard accepts)
                     await self._send(batch, topic, partition)
                     batch = self.producer.create_batch()
-                    batch.append(key=record.key, value=record.value, timestamp=None)
+                    batch.append(**_fields(record))
             await self._send(batch, topic, partition)
 
     async def _send(self, batch: Any, topic: str, partition: int) -> None:
@@ -217,3 +219,13 @@ class BatchSink:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+
+def _fields(record: Outgoing) -> dict[str, Any]:
+    """``record`` as aiokafka's ``BatchBuilder.append`` takes it."""
+    return {
+        "key": record.key,
+        "value": record.value,
+        "timestamp": None,
+        "headers": list(record.headers),
+    }

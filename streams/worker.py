@@ -37,10 +37,16 @@ def main(argv: Sequence[str]) -> int:
     from chatguard.settings import Settings
     from models.errors import ModelError
     from streams.agents import build_worker
+    from streams.fleet_signing import FleetKeyError
+    from streams.moderators import ModeratorKeyError
     from streams.topics import ensure_topics_sync
 
     settings = Settings.from_env()
-    worker = build_worker(settings)
+    try:
+        worker = build_worker(settings)
+    except (FleetKeyError, ModeratorKeyError) as exc:
+        print(f"chatguard worker: {exc}", file=sys.stderr)
+        return 2
     try:
         serving = worker.holder.load_current()
     except ModelError as exc:
@@ -68,7 +74,8 @@ def main(argv: Sequence[str]) -> int:
         return 2
     print(
         f"chatguard worker: model {serving.version}, rules {rules_version}, policy {serving.policy.version}, "
-        f"guarantee {settings.processing_guarantee}, group {settings.app_id}"
+        f"guarantee {settings.processing_guarantee}, group {settings.app_id}, internal records "
+        f"{'signed' if worker.pipeline.signer.on else 'unsigned (no CHATGUARD_FLEET_HMAC_KEY)'}"
         + (f", created {len(created)} topics" if created else ""),
         file=sys.stderr,
         flush=True,

@@ -116,6 +116,11 @@ def test_huge_ids_and_keys_become_compact_dead_letters(
     _still_deciding(worker, stream_settings, seed=102)
 
 
+# these tests write straight to internal topics, as on an open broker without a fleet key
+# (tests/e2e/test_fleet_signing.py: with one, every such record is an `unsigned` dead letter)
+UNSIGNED = {"CHATGUARD_FLEET_HMAC_KEY": ""}
+
+
 def _strike(account: str, event_id: str, **fields: Any) -> OutgoingEvent:
     data = {
         "signal_id": f"block:{event_id}",
@@ -136,6 +141,7 @@ def test_an_output_over_the_record_limit_becomes_a_dead_letter(
     """Ids within their limit can still add up: an account action's evidence list here is over
     the record limit, so it becomes an ``output_too_large`` dead letter, not a producer error."""
     env = {
+        **UNSIGNED,
         "CHATGUARD_MAX_RECORD_BYTES": "65536",
         "CHATGUARD_MAX_ID_CHARS": "1000",
         "CHATGUARD_RESTRICT_STRIKES": "70",
@@ -195,7 +201,7 @@ def test_bad_reports_labels_and_strike_signals_are_dead_letters_and_the_good_one
     stream_settings: Settings,
     stream_env: dict[str, str],
 ) -> None:
-    worker = start_worker()
+    worker = start_worker(env=UNSIGNED)
     worker.wait_ready()
     key = stream_env["CHATGUARD_MODERATOR_HMAC_KEY"].encode()
     reports = [
@@ -291,7 +297,7 @@ def test_forged_report_retries_are_dead_letters_and_none_stalls_the_agent(
     """``reports.retry`` is writable by anyone with access: a record that is not JSON or names an
     attempt no worker writes is a dead letter, and one due in the far future waits one retry
     interval (0.5 s here), is checked again and refused like any report of an unseen event."""
-    worker = start_worker()
+    worker = start_worker(env=UNSIGNED)
     worker.wait_ready()
     report = {
         "kind": "report",

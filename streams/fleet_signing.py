@@ -1,0 +1,115 @@
+"""Fleet signatures: the workers' own records on internal topics carry an HMAC the workers check.
+
+Internal topics (``topics.INTERNAL``: strike signals, weighed reports, seen events, retried
+reports, blocked contacts, campaign fingerprints and members, sender activity) are written and
+read only by the fleet, and what they carry acts: a strike signal counts toward an account's
+suspension, a blocked-contact record teaches the fleet a contact to block. Validation keeps
+their shape honest but cannot tell a worker's record from a forged one; ACLs can, where the
+broker has them. With a key shared by the fleet (``CHATGUARD_FLEET_HMAC_KEY`` or
+``CHATGUARD_FLEET_HMAC_KEY_FILE``) every record a worker writes to an internal topic carries the
+header :data:`HEADER`, an HMAC-SHA256 over the topic, the key and the value, and a worker reads
+a record there only if that header verifies: anything else is a dead letter ``unsigned``, so a
+forged record counts for nothing even on an open broker. The topic is signed with the record, so
+a record signed for one internal topic cannot be replayed onto another.
+
+Without a key nothing is signed or checked (the behaviour before signatures existed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from chatguard.settings import Settings
+from streams import topics
+from streams.decoding import Rejected
+from streams.shared_keys import read_shared_key
+
+if TYPE_CHECKING:
+    from streams.pipeline import Outgoing, RawMessage  # the pipeline signs with this: no cycle
+
+HEADER = "chatguard-fleet-mac"
+
+
+class FleetKeyError(ValueError):
+    """The fleet key is configured but cannot be used."""
+
+
+def fleet_key(settings: Settings) -> bytes | None:
+    """The fleet's shared key from the setting, or the file it names; None when neither is set."""
+    return read_shared_key(
+        settings.fleet_hmac_key,
+        settings.fleet_hmac_key_file,
+        "CHATGUARD_FLEET_HMAC_KEY",
+        FleetKeyError,
+    )
+
+
+def mac(secret: bytes, topic: str, key: bytes | None, value: bytes | None) -> bytes:
+    """HMAC-SHA256 over the topic, the key and the value, each length-prefixed (a missing key or
+    value differs from an empty one), so no two different records share the signed bytes."""
+    digest = hmac.new(secret, digestmod=hashlib.sha256)
+    for part in (topic.encode(), key, value):
+        if part is None:
+            digest.update(b"\xff" * 8)
+        else:
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+    return digest.digest()
+
+
+class FleetSigner:
+    """Signs the records a worker writes to internal topics and checks those it reads there."""
+
+    def __init__(self, secret: bytes | None, internal_topics: Iterable[str]) -> None:
+        self.secret = secret
+        self.internal_topics = frozenset(internal_topics)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> FleetSigner:
+        return cls(fleet_key(settings), (settings.topic(name) for name in topics.INTERNAL))
+
+    @property
+    def on(self) -> bool:
+        return self.secret is not None
+
+    def signed(self, records: Sequence[Outgoing]) -> Sequence[Outgoing]:
+        """``records``, those for internal topics with their signature header."""
+        secret = self.secret
+        if secret is None:
+            return records
+        internal = self.internal_topics
+        return [
+            dataclasses.replace(
+                record, headers=((HEADER, mac(secret, record.topic, record.key, record.value)),)
+            )
+            if record.topic in internal
+            else record
+            for record in records
+        ]
+
+    def check(self, raw: RawMessage) -> Rejected | None:
+        """Why ``raw``, read from an internal topic, is refused: no valid fleet signature."""
+        problem = self.problem(raw.topic, raw.key, raw.value, raw.headers)
+        return None if problem is None else Rejected("unsigned", problem)
+
+    def problem(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Iterable[tuple[str, bytes | None]] | None,
+    ) -> str | None:
+        """What is wrong with a record's signature; None if it verifies, or nothing is checked."""
+        secret = self.secret
+        if secret is None:
+            return None
+        claimed = [value for name, value in headers or () if name == HEADER]
+        if len(claimed) != 1 or not isinstance(claimed[0], bytes):
+            return "no fleet signature: not written by a worker of this fleet"
+        if not hmac.compare_digest(claimed[0], mac(secret, topic, key, value)):
+            return "the fleet signature does not match the record"
+        return None

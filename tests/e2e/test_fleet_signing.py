@@ -1,0 +1,140 @@
+"""With a fleet key, a record on an internal topic counts only if a worker of the fleet wrote it.
+
+Against the real broker and a worker subprocess with ``CHATGUARD_FLEET_HMAC_KEY``, an outside
+tester writes straight to the internal topics of an open broker: block-weight strike signals
+against an innocent account (unsigned, and signed with a guessed key), and a ``seen`` record that
+claims a message the innocent account never sent, followed by reports of it. None of it acts:
+each forged record is an ``unsigned`` dead letter, the reports of the made-up message are refused
+as ``unknown_event``, and the innocent account gets no action. The worker's own internal records
+(seen events, reports, weighed reports, strike signals) carry its signature and still act:
+honest reports confirmed by a moderator restrict the account that earned it, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from chatguard.settings import Settings
+from streams import fleet_signing, kafka_options
+from streams.moderators import decision_record, moderator_key
+from streams.outgoing import OutgoingEvent
+from tests.e2e.conftest import WorkerProcess
+from tests.e2e.kafka_helpers import Record, consume, produce
+from tests.e2e.test_report_trust import _moderated, _of, _outgoing, _post, _report
+
+pytestmark = pytest.mark.e2e
+
+FLEET_KEY = "the fleet's own key"
+
+
+def _strike(account: str, event_id: str) -> dict[str, Any]:
+    return {
+        "signal_id": f"block:{event_id}",
+        "kind": "block",
+        "event_id": event_id,
+        "account_id": account,
+        "categories": ["fraud"],
+        "weight": 1.0,
+        "at": time.time(),
+    }
+
+
+def _internal(topic: str, key: str, record: dict[str, Any]) -> OutgoingEvent:
+    return OutgoingEvent(topic, key.encode(), orjson.dumps(record), key, "forged")
+
+
+def test_with_a_fleet_key_forged_internal_records_count_for_nothing_and_its_own_do(
+    start_worker: Callable[..., WorkerProcess], stream_env: dict[str, str]
+) -> None:
+    env = {
+        "CHATGUARD_FLEET_HMAC_KEY": FLEET_KEY,  # (every e2e worker has one; this test names it)
+        "CHATGUARD_RESTRICT_STRIKES": "3",
+        "CHATGUARD_SUSPEND_STRIKES": "6",
+    }
+    settings = Settings.from_env({**stream_env, **env})
+    worker = start_worker(env=env)
+    worker.wait_ready()
+
+    # the forger writes straight to account.strikes: 4 unsigned signals, 4 signed with a guess
+    unsigned = [
+        _internal("account.strikes", "innocent", _strike("innocent", f"u{i}")) for i in range(4)
+    ]
+    produce(settings, unsigned)
+    _produce_signed(settings, b"a guessed key", [_strike("innocent", f"g{i}") for i in range(4)])
+    # a made-up message of the innocent account on events.by_id, then reports of it
+    seen = {"kind": "seen", "events": [["phantom", "innocent"]], "at": time.time()}
+    produce(settings, [_internal("events.by_id", "phantom", seen)])
+    phantom_reports = [
+        _report(f"ph-{i}", f"witness-ph-{i}", "phantom", "innocent") for i in range(3)
+    ]
+    produce(settings, _outgoing("user.reports", phantom_reports, "report_id"))
+
+    # the fleet's own records: honest reports of real messages, confirmed by a moderator
+    _moderated(settings, [_post(f"scam-{i}", "scammer") for i in range(3)])
+    honest = [_report(f"honest-{i}", f"witness-{i}", f"scam-{i}", "scammer") for i in range(3)]
+    key = moderator_key(settings)
+    assert key is not None
+    decisions = [
+        decision_record(key, r, outcome="confirm", moderator_id="mod-1", at=time.time())
+        for r in honest
+    ]
+    produce(settings, _outgoing("user.reports", honest, "report_id"))
+    produce(settings, _outgoing("moderator.decisions", decisions, "report_id"))
+
+    def settled(records: list[Record]) -> bool:
+        dead = _of(records, settings, "moderation.deadletter")
+        actions = _of(records, settings, "account.actions")
+        return len(dead) >= 4 + 4 + 1 + 3 and any(a["action"] == "restrict" for a in actions)
+
+    records = consume(
+        settings,
+        ["account.actions", "moderation.deadletter"],
+        until=settled,
+        timeout=120,
+        quiet_for=8,
+    )
+    actions = _of(records, settings, "account.actions")
+    assert {a["account_id"] for a in actions} == {"scammer"}  # the innocent account: nothing
+    [restrict] = [a for a in actions if a["action"] == "restrict"]
+    assert sorted(restrict["evidence"]) == ["scam-0", "scam-1", "scam-2"]
+
+    dead = _of(records, settings, "moderation.deadletter")
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for letter in dead:
+        by_kind.setdefault(letter["error_kind"], []).append(letter)
+    assert sorted(by_kind) == ["unknown_event", "unsigned"]
+    forged = by_kind["unsigned"]
+    assert len(forged) == 9
+    assert sorted(d["source_topic"] for d in forged) == sorted(
+        [settings.topic("account.strikes")] * 8 + [settings.topic("events.by_id")]
+    )
+    assert sum("does not match" in d["error"] for d in forged) == 4
+    assert {d["event_id"] for d in by_kind["unknown_event"]} == {"phantom"}
+    assert len(by_kind["unknown_event"]) == 3
+
+
+def _produce_signed(settings: Settings, secret: bytes, strikes: list[dict[str, Any]]) -> None:
+    """Produce ``strikes`` on ``account.strikes`` with a fleet signature made with ``secret``."""
+    topic = settings.topic("account.strikes")
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(**kafka_options.producer(settings, "forger"))
+        await producer.start()
+        try:
+            for strike in strikes:
+                key, value = strike["account_id"].encode(), orjson.dumps(strike)
+                mac = fleet_signing.mac(secret, topic, key, value)
+                await producer.send_and_wait(
+                    topic, value, key=key, headers=[(fleet_signing.HEADER, mac)]
+                )
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())

@@ -1,0 +1,89 @@
+"""Fleet signatures on internal records: what is signed, and every way a forgery is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chatguard.settings import Settings
+from streams.fleet_signing import HEADER, FleetKeyError, FleetSigner, fleet_key, mac
+from streams.pipeline import Outgoing, RawMessage
+
+STRIKES, SEEN, DECISIONS = "p.account.strikes", "p.events.by_id", "p.moderation.decisions"
+SIGNER = FleetSigner(b"fleet key", [STRIKES, SEEN])
+
+
+def _read(record: Outgoing, topic: str | None = None) -> RawMessage:
+    """``record`` as a worker reads it back, from ``topic`` if it was copied elsewhere."""
+    return RawMessage(topic or record.topic, 0, 7, record.key, record.value, record.headers)
+
+
+def test_records_for_internal_topics_are_signed_and_verify() -> None:
+    strike = Outgoing(STRIKES, b"acct-1", b'{"kind":"block"}')
+    decision = Outgoing(DECISIONS, b"ev-1", b'{"decision":"allow"}')
+    signed_strike, signed_decision = SIGNER.signed([strike, decision])
+    assert [name for name, _ in signed_strike.headers] == [HEADER]
+    assert signed_decision == decision  # a public topic: nothing to sign
+    assert SIGNER.check(_read(signed_strike)) is None
+
+
+@pytest.mark.parametrize(
+    ("forge", "problem"),
+    [
+        (lambda r: RawMessage(r.topic, 0, 7, r.key, r.value), "no fleet signature"),
+        (lambda r: RawMessage(r.topic, 0, 7, b"acct-2", r.value, r.headers), "does not match"),
+        (lambda r: RawMessage(r.topic, 0, 7, r.key, b'{"kind":"x"}', r.headers), "does not match"),
+        (lambda r: RawMessage(SEEN, 0, 7, r.key, r.value, r.headers), "does not match"),
+        (lambda r: RawMessage(r.topic, 0, 7, r.key, r.value, r.headers * 2), "no fleet signature"),
+        (
+            lambda r: RawMessage(r.topic, 0, 7, r.key, r.value, ((HEADER, b"\0" * 32),)),
+            "does not match",
+        ),
+    ],
+    ids=["unsigned", "other key", "other value", "replayed on another topic", "twice", "zeros"],
+)
+def test_a_forged_or_altered_record_is_refused(forge: object, problem: str) -> None:
+    [signed] = SIGNER.signed([Outgoing(STRIKES, b"acct-1", b'{"kind":"block"}')])
+    rejected = SIGNER.check(forge(signed))  # type: ignore[operator]
+    assert rejected is not None and rejected.kind == "unsigned"
+    assert problem in rejected.error
+
+
+def test_a_record_signed_with_another_key_is_refused() -> None:
+    [signed] = FleetSigner(b"guessed", [STRIKES]).signed([Outgoing(STRIKES, b"a", b"{}")])
+    rejected = SIGNER.check(_read(signed))
+    assert rejected is not None and "does not match" in rejected.error
+
+
+def test_a_missing_key_or_value_is_not_an_empty_one() -> None:
+    assert mac(b"k", STRIKES, None, b"v") != mac(b"k", STRIKES, b"", b"v")
+    assert mac(b"k", STRIKES, b"ab", b"c") != mac(b"k", STRIKES, b"a", b"bc")
+
+
+def test_without_a_key_nothing_is_signed_or_checked() -> None:
+    signer = FleetSigner(None, [STRIKES])
+    record = Outgoing(STRIKES, b"acct-1", b"{}")
+    assert signer.signed([record]) == [record]
+    assert signer.check(_read(record)) is None
+    assert not signer.on
+
+
+def test_the_key_comes_from_the_setting_or_the_file_it_names(tmp_path: Path) -> None:
+    assert fleet_key(Settings()) is None
+    assert fleet_key(Settings(fleet_hmac_key="abc")) == b"abc"
+    path = tmp_path / "fleet.key"
+    path.write_bytes(b"from a file\n")
+    assert fleet_key(Settings(fleet_hmac_key_file=str(path))) == b"from a file"
+    path.write_bytes(b"\n")
+    with pytest.raises(FleetKeyError, match="empty"):
+        fleet_key(Settings(fleet_hmac_key_file=str(path)))
+    with pytest.raises(FleetKeyError, match="cannot read"):
+        fleet_key(Settings(fleet_hmac_key_file=str(tmp_path / "missing")))
+
+
+def test_a_worker_signs_for_every_internal_topic_under_its_prefix() -> None:
+    settings = Settings(topic_prefix="fleet-a.", fleet_hmac_key="k")
+    signer = FleetSigner.for_settings(settings)
+    assert settings.topic("account.strikes") in signer.internal_topics
+    assert settings.topic("moderation.decisions") not in signer.internal_topics
