@@ -117,10 +117,10 @@ class Settings:
     # it); without one, no label or report decision is accepted
     moderator_hmac_key: str = field(default="", repr=False)
     moderator_hmac_key_file: str = ""
-    # Fleet identity: the HMAC-SHA256 key the workers share (or a file holding it); with one,
+    # Fleet identity: the MAC key the workers share (or a file holding it); with one,
     # records on internal topics must carry a worker's signature (streams.fleet_signing)
-    fleet_hmac_key: str = field(default="", repr=False)
-    fleet_hmac_key_file: str = ""
+    fleet_key: str = field(default="", repr=False)
+    fleet_key_file: str = ""
 
     # Labels flowing back to training
     label_store: Path = Path("labels/moderator-labels.jsonl")

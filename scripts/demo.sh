@@ -33,9 +33,9 @@ if [ -z "${CHATGUARD_MODERATOR_HMAC_KEY:-}" ] && [ -z "${CHATGUARD_MODERATOR_HMA
     export CHATGUARD_MODERATOR_HMAC_KEY
 fi
 # the key the fleet signs its internal records with (strike signals, seen events...): likewise
-if [ -z "${CHATGUARD_FLEET_HMAC_KEY:-}" ] && [ -z "${CHATGUARD_FLEET_HMAC_KEY_FILE:-}" ]; then
-    CHATGUARD_FLEET_HMAC_KEY="demo-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
-    export CHATGUARD_FLEET_HMAC_KEY
+if [ -z "${CHATGUARD_FLEET_KEY:-}" ] && [ -z "${CHATGUARD_FLEET_KEY_FILE:-}" ]; then
+    CHATGUARD_FLEET_KEY="demo-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+    export CHATGUARD_FLEET_KEY
 fi
 
 started_broker=0

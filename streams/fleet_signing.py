@@ -1,13 +1,13 @@
-"""Fleet signatures: the workers' own records on internal topics carry an HMAC the workers check.
+"""Fleet signatures: the workers' own records on internal topics carry a MAC the workers check.
 
 Internal topics (``topics.INTERNAL``: strike signals, weighed reports, seen events, retried
 reports, blocked contacts, campaign fingerprints and members, sender activity) are written and
 read only by the fleet, and what they carry acts: a strike signal counts toward an account's
 suspension, a blocked-contact record teaches the fleet a contact to block. Validation keeps
 their shape honest but cannot tell a worker's record from a forged one; ACLs can, where the
-broker has them. With a key shared by the fleet (``CHATGUARD_FLEET_HMAC_KEY`` or
-``CHATGUARD_FLEET_HMAC_KEY_FILE``) every record a worker writes to an internal topic carries the
-header :data:`HEADER`, an HMAC-SHA256 over the topic, the key and the value, and a worker reads
+broker has them. With a key shared by the fleet (``CHATGUARD_FLEET_KEY`` or
+``CHATGUARD_FLEET_KEY_FILE``) every record a worker writes to an internal topic carries the
+header :data:`HEADER`, a MAC (keyed BLAKE2b) over the topic, the key and the value, and a worker reads
 a record there only if that header verifies: anything else is a dead letter ``unsigned``, so a
 forged record counts for nothing even on an open broker. The topic is signed with the record, so
 a record signed for one internal topic cannot be replayed onto another.
@@ -17,7 +17,6 @@ Without a key nothing is signed or checked (the behaviour before signatures exis
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
@@ -38,39 +37,45 @@ class FleetKeyError(ValueError):
     """The fleet key is configured but cannot be used."""
 
 
-def fleet_key(settings: Settings) -> bytes | None:
+def read_fleet_key(settings: Settings) -> bytes | None:
     """The fleet's shared key from the setting, or the file it names; None when neither is set."""
     return read_shared_key(
-        settings.fleet_hmac_key,
-        settings.fleet_hmac_key_file,
-        "CHATGUARD_FLEET_HMAC_KEY",
+        settings.fleet_key,
+        settings.fleet_key_file,
+        "CHATGUARD_FLEET_KEY",
         FleetKeyError,
     )
 
 
-def mac(secret: bytes, topic: str, key: bytes | None, value: bytes | None) -> bytes:
-    """HMAC-SHA256 over the topic, the key and the value, each length-prefixed (a missing key or
-    value differs from an empty one), so no two different records share the signed bytes."""
-    digest = hmac.new(secret, digestmod=hashlib.sha256)
-    for part in (topic.encode(), key, value):
-        if part is None:
-            digest.update(b"\xff" * 8)
-        else:
-            digest.update(len(part).to_bytes(8, "big"))
-            digest.update(part)
-    return digest.digest()
+def mac_key(secret: bytes) -> bytes:
+    """The 32-byte BLAKE2b key derived from the fleet's secret (which may be any length)."""
+    return hashlib.blake2b(secret, digest_size=32, person=b"chatguard-fleet").digest()
+
+
+def mac(key32: bytes, topic: str, key: bytes | None, value: bytes | None) -> bytes:
+    """Keyed BLAKE2b-256 (a MAC, twice as fast as HMAC-SHA256 on records this size) over the
+    topic, the key and the value, each length-prefixed (a missing key or value differs from an
+    empty one), so no two different records share the signed bytes."""
+    signed = b"".join(
+        _MISSING if part is None else len(part).to_bytes(8, "big") + part
+        for part in (topic.encode(), key, value)
+    )
+    return hashlib.blake2b(signed, key=key32, digest_size=32).digest()
+
+
+_MISSING = b"\xff" * 8  # no length: a key or value that is None
 
 
 class FleetSigner:
     """Signs the records a worker writes to internal topics and checks those it reads there."""
 
     def __init__(self, secret: bytes | None, internal_topics: Iterable[str]) -> None:
-        self.secret = secret
+        self.secret = mac_key(secret) if secret is not None else None
         self.internal_topics = frozenset(internal_topics)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> FleetSigner:
-        return cls(fleet_key(settings), (settings.topic(name) for name in topics.INTERNAL))
+        return cls(read_fleet_key(settings), (settings.topic(name) for name in topics.INTERNAL))
 
     @property
     def on(self) -> bool:
@@ -83,8 +88,12 @@ class FleetSigner:
             return records
         internal = self.internal_topics
         return [
-            dataclasses.replace(
-                record, headers=((HEADER, mac(secret, record.topic, record.key, record.value)),)
+            type(record)(  # not dataclasses.replace: this runs for every internal record
+                record.topic,
+                record.key,
+                record.value,
+                record.source,
+                ((HEADER, mac(secret, record.topic, record.key, record.value)),),
             )
             if record.topic in internal
             else record

@@ -75,7 +75,7 @@ def main(argv: Sequence[str]) -> int:
     print(
         f"chatguard worker: model {serving.version}, rules {rules_version}, policy {serving.policy.version}, "
         f"guarantee {settings.processing_guarantee}, group {settings.app_id}, internal records "
-        f"{'signed' if worker.pipeline.signer.on else 'unsigned (no CHATGUARD_FLEET_HMAC_KEY)'}"
+        f"{'signed' if worker.pipeline.signer.on else 'unsigned (no CHATGUARD_FLEET_KEY)'}"
         + (f", created {len(created)} topics" if created else ""),
         file=sys.stderr,
         flush=True,

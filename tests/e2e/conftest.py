@@ -98,7 +98,7 @@ def stream_env(
         "CHATGUARD_MODEL_POLL_S": "1",
         "CHATGUARD_MODERATOR_HMAC_KEY": f"moderators-{unique_names.app_id}",
         # the workers sign their internal records and refuse unsigned ones, as in production
-        "CHATGUARD_FLEET_HMAC_KEY": f"fleet-{unique_names.app_id}",
+        "CHATGUARD_FLEET_KEY": f"fleet-{unique_names.app_id}",
         # a report of an event never moderated is refused after 1 s here, not 5 minutes
         "CHATGUARD_REPORT_RETRY_S": "0.5",
         "CHATGUARD_REPORT_RETRIES": "2",

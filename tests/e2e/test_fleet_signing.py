@@ -1,6 +1,6 @@
 """With a fleet key, a record on an internal topic counts only if a worker of the fleet wrote it.
 
-Against the real broker and a worker subprocess with ``CHATGUARD_FLEET_HMAC_KEY``, an outside
+Against the real broker and a worker subprocess with ``CHATGUARD_FLEET_KEY``, an outside
 tester writes straight to the internal topics of an open broker: block-weight strike signals
 against an innocent account (unsigned, and signed with a guessed key), and a ``seen`` record that
 claims a message the innocent account never sent, followed by reports of it. None of it acts:
@@ -54,7 +54,7 @@ def test_with_a_fleet_key_forged_internal_records_count_for_nothing_and_its_own_
     start_worker: Callable[..., WorkerProcess], stream_env: dict[str, str]
 ) -> None:
     env = {
-        "CHATGUARD_FLEET_HMAC_KEY": FLEET_KEY,  # (every e2e worker has one; this test names it)
+        "CHATGUARD_FLEET_KEY": FLEET_KEY,  # (every e2e worker has one; this test names it)
         "CHATGUARD_RESTRICT_STRIKES": "3",
         "CHATGUARD_SUSPEND_STRIKES": "6",
     }
@@ -130,7 +130,7 @@ def _produce_signed(settings: Settings, secret: bytes, strikes: list[dict[str, A
         try:
             for strike in strikes:
                 key, value = strike["account_id"].encode(), orjson.dumps(strike)
-                mac = fleet_signing.mac(secret, topic, key, value)
+                mac = fleet_signing.mac(fleet_signing.mac_key(secret), topic, key, value)
                 await producer.send_and_wait(
                     topic, value, key=key, headers=[(fleet_signing.HEADER, mac)]
                 )

@@ -118,7 +118,7 @@ def test_huge_ids_and_keys_become_compact_dead_letters(
 
 # these tests write straight to internal topics, as on an open broker without a fleet key
 # (tests/e2e/test_fleet_signing.py: with one, every such record is an `unsigned` dead letter)
-UNSIGNED = {"CHATGUARD_FLEET_HMAC_KEY": ""}
+UNSIGNED = {"CHATGUARD_FLEET_KEY": ""}
 
 
 def _strike(account: str, event_id: str, **fields: Any) -> OutgoingEvent:

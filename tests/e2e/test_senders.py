@@ -211,7 +211,7 @@ def test_forged_activity_records_are_dead_letters_and_counting_goes_on(
     n = settings.sender_conversations
     # written straight to the topic, as on an open broker without a fleet key (with one, each
     # is an `unsigned` dead letter: tests/e2e/test_fleet_signing.py)
-    start_worker(env={"CHATGUARD_SENDERS": "on", "CHATGUARD_FLEET_HMAC_KEY": ""}).wait_ready()
+    start_worker(env={"CHATGUARD_SENDERS": "on", "CHATGUARD_FLEET_KEY": ""}).wait_ready()
     good = ["e1", "acct-f", "conv-1", "0123456789abcdef", False]
     forged = [
         b"not json",

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from chatguard.settings import Settings
-from streams.fleet_signing import HEADER, FleetKeyError, FleetSigner, fleet_key, mac
+from streams.fleet_signing import (
+    HEADER,
+    FleetKeyError,
+    FleetSigner,
+    mac,
+    mac_key,
+    read_fleet_key,
+)
 from streams.pipeline import Outgoing, RawMessage
 
 STRIKES, SEEN, DECISIONS = "p.account.strikes", "p.events.by_id", "p.moderation.decisions"
@@ -57,8 +64,9 @@ def test_a_record_signed_with_another_key_is_refused() -> None:
 
 
 def test_a_missing_key_or_value_is_not_an_empty_one() -> None:
-    assert mac(b"k", STRIKES, None, b"v") != mac(b"k", STRIKES, b"", b"v")
-    assert mac(b"k", STRIKES, b"ab", b"c") != mac(b"k", STRIKES, b"a", b"bc")
+    key = mac_key(b"k")
+    assert mac(key, STRIKES, None, b"v") != mac(key, STRIKES, b"", b"v")
+    assert mac(key, STRIKES, b"ab", b"c") != mac(key, STRIKES, b"a", b"bc")
 
 
 def test_without_a_key_nothing_is_signed_or_checked() -> None:
@@ -70,20 +78,20 @@ def test_without_a_key_nothing_is_signed_or_checked() -> None:
 
 
 def test_the_key_comes_from_the_setting_or_the_file_it_names(tmp_path: Path) -> None:
-    assert fleet_key(Settings()) is None
-    assert fleet_key(Settings(fleet_hmac_key="abc")) == b"abc"
+    assert read_fleet_key(Settings()) is None
+    assert read_fleet_key(Settings(fleet_key="abc")) == b"abc"
     path = tmp_path / "fleet.key"
     path.write_bytes(b"from a file\n")
-    assert fleet_key(Settings(fleet_hmac_key_file=str(path))) == b"from a file"
+    assert read_fleet_key(Settings(fleet_key_file=str(path))) == b"from a file"
     path.write_bytes(b"\n")
     with pytest.raises(FleetKeyError, match="empty"):
-        fleet_key(Settings(fleet_hmac_key_file=str(path)))
+        read_fleet_key(Settings(fleet_key_file=str(path)))
     with pytest.raises(FleetKeyError, match="cannot read"):
-        fleet_key(Settings(fleet_hmac_key_file=str(tmp_path / "missing")))
+        read_fleet_key(Settings(fleet_key_file=str(tmp_path / "missing")))
 
 
 def test_a_worker_signs_for_every_internal_topic_under_its_prefix() -> None:
-    settings = Settings(topic_prefix="fleet-a.", fleet_hmac_key="k")
+    settings = Settings(topic_prefix="fleet-a.", fleet_key="k")
     signer = FleetSigner.for_settings(settings)
     assert settings.topic("account.strikes") in signer.internal_topics
     assert settings.topic("moderation.decisions") not in signer.internal_topics
