@@ -58,7 +58,7 @@ class RawMessage:
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: Headers = ()  # read only from internal topics: the fleet signature
+    headers: Headers = ()  # checked on internal topics only: the fleet signature
 
 
 @dataclass(frozen=True, slots=True)

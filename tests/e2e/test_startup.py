@@ -63,7 +63,12 @@ def test_the_strikes_changelog_exists_with_its_source_partitions_before_agents_r
 ) -> None:
     # 6 partitions, where the broker would auto-create a topic with 4: a changelog created by
     # a client's metadata request instead of the worker mismatches its source topic
-    env = {"CHATGUARD_TOPIC_PARTITIONS": "6", "CHATGUARD_RESTRICT_STRIKES": "2"}
+    # (the strike signals below are written straight to the topic: no fleet key to sign them)
+    env = {
+        "CHATGUARD_TOPIC_PARTITIONS": "6",
+        "CHATGUARD_RESTRICT_STRIKES": "2",
+        "CHATGUARD_FLEET_KEY": "",
+    }
     settings = Settings.from_env({**stream_env, **env})
     worker = start_worker(env=env)
     worker.wait_ready()
