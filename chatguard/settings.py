@@ -133,6 +133,9 @@ class Settings:
     # when set, /ready and /metrics need ``Authorization: Bearer <token>``; /health stays open
     web_token: str = field(default="", repr=False)
     data_dir: Path = Path(".run/worker")
+    # /health answers 503 once a producer has not delivered a batch for this long
+    # (streams.producer_watch): the orchestrator restarts a worker whose partitions stalled
+    producer_stall_s: float = 300.0
     log_level: str = "info"
     log_json: bool = False
 
@@ -182,6 +185,9 @@ class Settings:
             raise SettingsError(msg)
         if self.scoring_budget_s <= 0:
             msg = f"CHATGUARD_SCORING_BUDGET_S={self.scoring_budget_s} must be positive"
+            raise SettingsError(msg)
+        if self.producer_stall_s <= 0:
+            msg = f"CHATGUARD_PRODUCER_STALL_S={self.producer_stall_s} must be positive"
             raise SettingsError(msg)
         if self.campaign_accounts < 2 or self.campaign_window_s <= 0:
             msg = (

@@ -50,6 +50,7 @@ from streams.logs import limit_repeated_warnings, use_json_logs
 from streams.model_holder import ModelHolder
 from streams.moderators import moderator_key
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage, internal_error
+from streams.producer_watch import CHECK_EVERY_S, ProducerWatch
 from streams.rdkafka_reader import RdkafkaReader
 from streams.recent_events import RecentEvents, Replay, catch_up
 from streams.records import AccountAction, LearnedContact, ModelUpdate, WeighedReport
@@ -97,6 +98,7 @@ class Worker:
         self.label_store_problem: str | None = None  # why the last append failed, shown on /ready
         # agent name → why it stopped, for /health; cleared when Faust starts the agent again
         self.crashed: dict[str, str] = {}
+        self.producer_watch = ProducerWatch(settings.producer_stall_s)
         cast(Transport, app.transport).on_unreadable = self._dead_letter_unreadable
 
         def raw_topic(name: str) -> TopicT:
@@ -203,6 +205,7 @@ class Worker:
         )
         app.task(self.configure_logs)
         app.timer(interval=settings.model_poll_s, name="follow_registry")(self.follow_registry)
+        app.timer(interval=CHECK_EVERY_S, name="watch_producers")(self.watch_producers)
         self.learn_contacts = self._agent(
             raw_topic(topics.CONTACTS_BLOCKED), "learn_contacts", self._learn_contacts
         )
@@ -772,20 +775,42 @@ class Worker:
 
         await self.rules.follow(self.settings, announce)
 
+    def producers(self) -> dict[str, Any]:
+        """The worker's running aiokafka producers by name: Faust's (one per transaction under
+        exactly-once) and the batch reader's."""
+        found: dict[str, Any] = {}
+        faust_producer = cast(Any, self.app)._producer  # not app.producer: that would make one
+        if faust_producer is not None:
+            if faust_producer._producer is not None:
+                found["faust"] = faust_producer._producer
+            for transactional_id, producer in faust_producer._transaction_producers.items():
+                found[f"faust transaction {transactional_id}"] = producer
+        reader_producer = getattr(self.batch_reader, "_producer", None)
+        if isinstance(self.batch_reader, BatchReader) and reader_producer is not None:
+            found["batch reader"] = reader_producer
+        return found
+
+    async def watch_producers(self) -> None:
+        """Wake a producer that has not delivered for a while; note a stalled one for
+        ``/health`` (``streams.producer_watch``)."""
+        self.producer_watch.check(self.producers(), time.monotonic())
+
     def health(self) -> tuple[dict[str, Any], int]:
-        """Liveness (``/health``'s body and status): the event loop answers and no agent nor
-        the batch reader has crashed."""
+        """Liveness (``/health``'s body and status): the event loop answers, no agent nor the
+        batch reader has crashed, and every producer delivers."""
         crashed = dict(self.crashed)
         if self.batch_reader is not None and self.batch_reader.crashed:
             crashed["batch_reader"] = repr(self.batch_reader.crash_reason)
+        stalled = dict(self.producer_watch.stalled)
         body = {
-            "status": "crashed" if crashed else "ok",
+            "status": "crashed" if crashed else "stalled" if stalled else "ok",
             "worker": WORKER_ID,
             "crashed_agents": crashed,
+            "stalled_producers": stalled,
         }
-        if crashed:
-            log.warning("unhealthy: %s", crashed)
-        return body, 503 if crashed else 200
+        if crashed or stalled:
+            log.warning("unhealthy: %s", {**crashed, **stalled})
+        return body, 503 if crashed or stalled else 200
 
     def readiness(self) -> tuple[dict[str, Any], int]:
         """Readiness (``/ready``'s body and status): a model is loaded, the tables are recovered

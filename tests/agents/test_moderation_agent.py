@@ -164,7 +164,12 @@ async def test_an_agent_that_stops_is_reported_by_health(
     worker: Worker, agent_settings: Settings
 ) -> None:
     assert worker.health() == (
-        {"status": "ok", "worker": worker.health()[0]["worker"], "crashed_agents": {}},
+        {
+            "status": "ok",
+            "worker": worker.health()[0]["worker"],
+            "crashed_agents": {},
+            "stalled_producers": {},
+        },
         200,
     )
     broken = build_worker(agent_settings, BrokenSink(agent_settings))

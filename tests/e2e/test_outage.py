@@ -1,8 +1,12 @@
-"""A long broker outage: the worker rides it out in the same process and loses nothing."""
+"""A long broker outage: the worker rides it out in the same process and loses nothing; a
+broker that takes records and never answers makes /health fail until it answers again."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -77,3 +81,57 @@ def test_a_two_minute_outage_mid_stream_is_ridden_out_without_loss(
     status, body = worker.get("/health")
     assert status == 200, body.decode(errors="replace")
     assert len(warnings) <= 300, b"\n".join(warnings[-40:]).decode(errors="replace")
+
+
+def test_a_producer_that_cannot_deliver_makes_health_fail_until_it_delivers(
+    own_broker: LocalBroker, start_worker: Callable[..., WorkerProcess], stream_env: dict[str, str]
+) -> None:
+    """A frozen broker (SIGSTOP) takes records and never answers: the worker's producers hold
+    undelivered batches, as in the producer stalls seen in CI. /health says so once they are
+    older than CHATGUARD_PRODUCER_STALL_S, and ok again once the broker answers."""
+    env = {
+        "CHATGUARD_BROKER": f"kafka://{own_broker.bootstrap}",
+        "CHATGUARD_PRODUCER_STALL_S": "10",
+    }
+    settings = Settings.from_env({**stream_env, **env})
+    worker = start_worker(env=env)
+    worker.wait_ready()
+    events = build_events(30_000, malformed_share=0.02, seed=112)
+    produce(settings, events)
+    ids = {e.event_id for e in events}
+    consume(settings, ["moderation.decisions"], until=lambda rs: len(rs) > 0, timeout=120)
+    broker_pid = own_broker.pid()
+    assert broker_pid is not None
+    os.killpg(broker_pid, signal.SIGSTOP)
+    try:
+        _, body = _wait_for_health(worker, lambda status: status == 503, timeout=120)
+    finally:
+        os.killpg(broker_pid, signal.SIGCONT)
+    answer = json.loads(body)
+    assert answer["status"] == "stalled" and answer["stalled_producers"], answer
+    assert "not delivered a batch" in worker.log_path.read_text(errors="replace")
+
+    _, body = _wait_for_health(worker, lambda status: status == 200, timeout=180)
+    assert json.loads(body)["stalled_producers"] == {}
+    records = consume(
+        settings,
+        ["moderation.decisions", "moderation.deadletter"],
+        until=lambda rs: len(accounted(rs, settings)) >= len(ids),
+        timeout=300,
+    )
+    assert accounted(records, settings) == ids
+    assert worker.returncode is None
+
+
+def _wait_for_health(
+    worker: WorkerProcess, wanted: Callable[[int], bool], timeout: float
+) -> tuple[int, bytes]:
+    """Poll /health until its status is the one wanted."""
+    deadline = time.monotonic() + timeout
+    status, body = worker.get("/health")
+    while not wanted(status):
+        assert time.monotonic() < deadline, f"/health stayed {status}: {body!r}"
+        assert worker.returncode is None, worker.log_tail()
+        time.sleep(0.5)
+        status, body = worker.get("/health")
+    return status, body
