@@ -31,6 +31,7 @@ from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
 from streams import kafka_options, kinds, unreadable
 from streams.ingest import BatchIngest
 from streams.pipeline import RawMessage
+from streams.producers import TrackingProducer
 from streams.sinks import BatchSink
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class BatchReader(BatchIngest):
 
     async def on_start(self) -> None:
         settings = self.settings
-        self._producer = AIOKafkaProducer(**kafka_options.producer(settings, "batch-reader"))
+        self._producer = TrackingProducer(**kafka_options.producer(settings, "batch-reader"))
         self._consumer = AIOKafkaConsumer(
             **kafka_options.group_consumer(settings, self.group_id, "batch-reader")
         )

@@ -3,15 +3,16 @@
 In CI a worker's aiokafka producer twice held record batches it never sent, with no request in
 flight: once from the moment the worker was told to stop, once mid-run for over five minutes.
 The commits behind those batches waited, the worker's partitions stalled, and ``/health`` still
-said ok. The cause is not found (``docs/operations.md``, "A producer that stops delivering").
+said ok. That cause is fixed (``streams.producers``); this watch is for the next one.
 
 So the worker looks every :data:`CHECK_EVERY_S` at the oldest batch each of its aiokafka
 producers has not had acknowledged yet:
 
 - older than :data:`NUDGE_AFTER_S`: it logs what the producer waits on
-  (:func:`streams.transport.describe_producer`), wakes its sender and asks for fresh metadata.
-  Both are what aiokafka does itself on new data and on an unknown leader, so they cost nothing
-  when the sender is merely busy, and they are what a lost wake-up would need;
+  (:func:`streams.transport.describe_producer`), wakes its sender and asks for fresh metadata
+  about every topic it holds batches for. aiokafka does the same on new data and on an unknown
+  leader, so this costs nothing when the sender is merely busy; it is what a lost wake-up, or
+  metadata that stopped naming a topic (the cause found, ``streams.producers``), would need;
 - older than ``settings.producer_stall_s``: ``/health`` answers 503 naming the producer, so the
   orchestrator restarts the worker. Nothing is lost: the inputs behind undelivered records are
   not committed, so the partitions' next owner reads them again.
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 CHECK_EVERY_S = 5.0
 NUDGE_AFTER_S = 30.0
+DESCRIBE_EVERY_S = 60.0  # while a producer does not deliver, its state is logged again this often
 
 
 def oldest_undelivered_age(producer: Any, now: float) -> float | None:
@@ -49,15 +51,19 @@ def oldest_undelivered_age(producer: Any, now: float) -> float | None:
 
 
 def nudge(producer: Any) -> None:
-    """Wake the producer's sender as new data would, and ask for fresh metadata as an unknown
-    leader would."""
+    """Wake the producer's sender as new data would, and ask for fresh metadata, naming every
+    topic it holds batches for (``streams.producers``: metadata that stopped naming a topic
+    stalled its batches), as an unknown leader would."""
     accumulator = getattr(producer, "_message_accumulator", None)
-    if accumulator is not None and not accumulator._waiter_future.done():
-        accumulator._waiter_future.set_result(None)
     client = getattr(producer, "client", None)
-    if client is not None:
-        update = client.force_metadata_update()
-        # nobody awaits this one: fetch its outcome so asyncio does not log it as lost
+    if accumulator is None or client is None:
+        return
+    if not accumulator._waiter_future.done():
+        accumulator._waiter_future.set_result(None)
+    asked = [client.force_metadata_update()]
+    for topic in {tp.topic for tp in accumulator._batches} - set(client._topics):
+        asked.append(client.add_topic(topic))
+    for update in asked:  # nobody awaits these: fetch their outcome so asyncio logs none as lost
         update.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
@@ -68,7 +74,7 @@ class ProducerWatch:
         self.stall_after_s = stall_after_s
         self.nudge_after_s = min(nudge_after_s, stall_after_s)
         self.stalled: dict[str, str] = {}  # producer name → why, for /health
-        self._waiting: set[str] = set()  # producers nudged and not delivering since
+        self._waiting: dict[str, float] = {}  # producer nudged and not delivering since → logged at
 
     def check(self, producers: Mapping[str, Any], now: float) -> None:
         """Look at each named aiokafka producer; nudge and log the slow ones, note the stalled."""
@@ -83,7 +89,7 @@ class ProducerWatch:
                     log.warning("the %s producer delivers again", name)
                 continue
             if name not in self._waiting:
-                self._waiting.add(name)
+                self._waiting[name] = now
                 log.warning(
                     "the %s producer has not delivered a batch for %.0fs; waking it (%s)",
                     name,
@@ -91,10 +97,21 @@ class ProducerWatch:
                     describe_producer(producer),
                 )
                 nudge(producer)
-            if age >= self.stall_after_s and name not in self.stalled:
-                self.stalled[name] = (
-                    f"no batch delivered for {age:.0f}s (limit {self.stall_after_s:.0f}s)"
+            elif now - self._waiting[name] >= DESCRIBE_EVERY_S:
+                self._waiting[name] = now
+                log.warning(
+                    "the %s producer has still not delivered, for %.0fs (%s)",
+                    name,
+                    age,
+                    describe_producer(producer),
                 )
+            if age < self.stall_after_s:
+                continue
+            known = name in self.stalled
+            self.stalled[name] = (
+                f"no batch delivered for {age:.0f}s (limit {self.stall_after_s:.0f}s)"
+            )
+            if not known:
                 log.error(
                     "the %s producer is stalled: %s; /health answers 503 (%s)",
                     name,
@@ -103,5 +120,5 @@ class ProducerWatch:
                 )
 
     def _forget(self, name: str) -> None:
-        self._waiting.discard(name)
+        self._waiting.pop(name, None)
         self.stalled.pop(name, None)

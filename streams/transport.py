@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, cast
 
@@ -24,6 +25,7 @@ from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from streams import kafka_options, unreadable
+from streams.producers import TrackingProducer
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +134,16 @@ class BoundedStopProducer(faust_aiokafka.Producer):
     flushes and the producer's stop then do not wait. Nothing is lost: the undelivered records'
     inputs stay uncommitted, for the next owner. While the app runs a flush waits as long as it
     takes: a commit after a failed flush would count inputs whose outputs were lost.
+
+    Its aiokafka producers are :class:`streams.producers.TrackingProducer`: the cause of those
+    stalls (queued batches for topics their metadata had stopped asking about) is fixed there.
     """
 
     stuck: ProducerStuck | None = None
+
+    @property
+    def _producer_type(self) -> type[aiokafka.AIOKafkaProducer]:
+        return TrackingProducer  # and so are the transaction producers
 
     async def flush(self) -> None:
         if self.stuck is not None:
@@ -205,7 +214,18 @@ def describe_producer(client: Any) -> str:
     cluster = getattr(kafka, "cluster", None)
 
     def leader(tp: Any) -> Any:
-        return cluster.leader_for_partition(tp) if cluster is not None else "?"
+        if cluster is None:
+            return "?"
+        found = cluster.leader_for_partition(tp)
+        if found is not None:
+            return found
+        # why it is unknown: the topic is not asked for, or the answer lacked it or the partition
+        tracked = tp.topic in getattr(kafka, "_topics", ()) or not getattr(kafka, "_topics", ())
+        known = cluster.partitions_for_topic(tp.topic)
+        return (
+            f"unknown; topic {'asked for' if tracked else 'not asked for'}, "
+            f"partitions in metadata {sorted(known) if known is not None else None}"
+        )
 
     queued = sorted(
         f"{tp.topic}-{tp.partition} (leader {leader(tp)})"
@@ -213,10 +233,22 @@ def describe_producer(client: Any) -> str:
         if batches
     )
     metadata = "pending" if getattr(kafka, "_md_update_fut", None) is not None else "idle"
+    sync = getattr(kafka, "_sync_task", None)
+    if sync is not None and sync.done():
+        metadata += (
+            f" (its task ended: {sync.exception() if not sync.cancelled() else 'cancelled'!r})"
+        )
+    connections = {
+        str(key[0]): f"{'open' if conn.connected() else 'closed'}, "
+        f"{len(conn._requests)} requests unanswered, "
+        f"last read or write {time.monotonic() - conn._last_action:.0f}s ago"
+        for key, conn in getattr(kafka, "_conns", {}).items()
+    }
     return (
         f"sender {'done' if task is not None and task.done() else 'running'}, "
         f"requests in flight to nodes {sorted(sender._in_flight)}, "
         f"partitions awaiting an answer {sorted(map(str, sender._muted_partitions))}, "
         f"{len(accumulator._pending_batches)} batches sent, metadata update {metadata}, "
+        f"connections {connections}, "
         f"partitions with queued batches {queued}"
     )

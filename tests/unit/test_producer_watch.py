@@ -12,7 +12,13 @@ from collections.abc import AsyncIterator
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 
-from streams.producer_watch import NUDGE_AFTER_S, ProducerWatch, nudge, oldest_undelivered_age
+from streams.producer_watch import (
+    DESCRIBE_EVERY_S,
+    NUDGE_AFTER_S,
+    ProducerWatch,
+    nudge,
+    oldest_undelivered_age,
+)
 
 TP = TopicPartition("moderation.decisions", 3)
 
@@ -68,6 +74,16 @@ async def test_a_nudge_wakes_the_sender_and_asks_for_metadata(producer: AIOKafka
     assert producer.client._md_update_fut is not None  # the synchronizer is asked for metadata
 
 
+async def test_a_nudge_names_every_topic_it_holds_batches_for(
+    producer: AIOKafkaProducer,
+) -> None:
+    """Metadata that stopped naming a batch's topic never finds its leader again."""
+    await queue_batch(producer)
+    producer.client._topics = {"moderation.review"}  # asks about another topic only
+    nudge(producer)
+    assert producer.client._topics == {"moderation.review", TP.topic}
+
+
 async def test_slow_then_stalled_then_delivering_again(
     producer: AIOKafkaProducer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -84,8 +100,10 @@ async def test_slow_then_stalled_then_delivering_again(
     assert "has not delivered a batch" in caplog.text and "queued batches" in caplog.text
 
     caplog.clear()
-    watch.check({"batch reader": producer}, start + 100)
-    assert not caplog.text  # one warning per episode, not one per look
+    watch.check({"batch reader": producer}, start + 60)
+    assert not caplog.text  # not a warning per look
+    watch.check({"batch reader": producer}, start + NUDGE_AFTER_S + 1 + DESCRIBE_EVERY_S)
+    assert "has still not delivered" in caplog.text  # the state again, once a minute
 
     watch.check({"batch reader": producer}, start + 301)
     assert "no batch delivered for 301s" in watch.stalled["batch reader"]
