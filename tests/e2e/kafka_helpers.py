@@ -30,6 +30,21 @@ if TYPE_CHECKING:
     from streams.outgoing import OutgoingEvent
 
 
+def strike_signal(account: str, event_id: str, **fields: Any) -> dict[str, Any]:
+    """An ``account.strikes`` record for a blocked event, as a worker writes it (``fields``
+    override any of its fields)."""
+    return {
+        "signal_id": f"block:{event_id}",
+        "kind": "block",
+        "event_id": event_id,
+        "account_id": account,
+        "categories": ["fraud"],
+        "weight": 1.0,
+        "at": time.time(),
+        **fields,
+    }
+
+
 def free_port() -> int:
     """A TCP port nothing listens on right now (for worker web ports and second brokers)."""
     with socket.socket() as sock:

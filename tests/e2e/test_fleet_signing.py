@@ -26,24 +26,12 @@ from streams import fleet_signing, kafka_options
 from streams.moderators import decision_record, moderator_key
 from streams.outgoing import OutgoingEvent
 from tests.e2e.conftest import WorkerProcess
-from tests.e2e.kafka_helpers import Record, consume, produce
+from tests.e2e.kafka_helpers import Record, consume, produce, strike_signal
 from tests.e2e.test_report_trust import _moderated, _of, _outgoing, _post, _report
 
 pytestmark = pytest.mark.e2e
 
 FLEET_KEY = "the fleet's own key"
-
-
-def _strike(account: str, event_id: str) -> dict[str, Any]:
-    return {
-        "signal_id": f"block:{event_id}",
-        "kind": "block",
-        "event_id": event_id,
-        "account_id": account,
-        "categories": ["fraud"],
-        "weight": 1.0,
-        "at": time.time(),
-    }
 
 
 def _internal(topic: str, key: str, record: dict[str, Any]) -> OutgoingEvent:
@@ -64,10 +52,13 @@ def test_with_a_fleet_key_forged_internal_records_count_for_nothing_and_its_own_
 
     # the forger writes straight to account.strikes: 4 unsigned signals, 4 signed with a guess
     unsigned = [
-        _internal("account.strikes", "innocent", _strike("innocent", f"u{i}")) for i in range(4)
+        _internal("account.strikes", "innocent", strike_signal("innocent", f"u{i}"))
+        for i in range(4)
     ]
     produce(settings, unsigned)
-    _produce_signed(settings, b"a guessed key", [_strike("innocent", f"g{i}") for i in range(4)])
+    _produce_signed(
+        settings, b"a guessed key", [strike_signal("innocent", f"g{i}") for i in range(4)]
+    )
     # a made-up message of the innocent account on events.by_id, then reports of it
     seen = {"kind": "seen", "events": [["phantom", "innocent"]], "at": time.time()}
     produce(settings, [_internal("events.by_id", "phantom", seen)])

@@ -19,7 +19,7 @@ from devtools.produce import build_events
 from streams import moderators
 from streams.outgoing import OutgoingEvent
 from tests.e2e.conftest import WorkerProcess
-from tests.e2e.kafka_helpers import Record, consume, produce
+from tests.e2e.kafka_helpers import Record, consume, produce, strike_signal
 
 pytestmark = pytest.mark.e2e
 
@@ -122,16 +122,7 @@ UNSIGNED = {"CHATGUARD_FLEET_KEY": ""}
 
 
 def _strike(account: str, event_id: str, **fields: Any) -> OutgoingEvent:
-    data = {
-        "signal_id": f"block:{event_id}",
-        "kind": "block",
-        "event_id": event_id,
-        "account_id": account,
-        "categories": ["fraud"],
-        "weight": 1.0,
-        "at": time.time(),
-        **fields,
-    }
+    data = strike_signal(account, event_id, **fields)
     return OutgoingEvent("account.strikes", account.encode(), orjson.dumps(data), event_id, "valid")
 
 
