@@ -7,10 +7,11 @@ only about the added ones, so the others drop out of its metadata on the next re
 already queued for one of them then has no known leader, and the sender's metadata refreshes
 never bring it back, since they do not ask about its topic. Only a new send to that topic does.
 
-This stalled workers. After a broker pause (a slow CI machine, or SIGSTOP in
-``tests/e2e/test_outage.py``) an all-topics answer can leave out topics whose partitions are
-briefly without a leader. A send to one of them then switches the client to named topics. The
-strike-table changelog and ``account.actions`` batches waited there for ever: their agent sent
+This stalled workers. A send to a topic missing from the all-topics answer switches the client
+to named topics: after a broker pause (a slow CI machine, or SIGSTOP in
+``tests/e2e/test_outage.py``) the answer can leave out topics whose partitions are briefly
+without a leader, and a topic created after the producer started is missing too. The
+strike-table changelog and ``account.actions`` batches then waited for ever: their agent sent
 nothing more until they were delivered. :class:`TrackingProducer` names every topic it sends to
 from the first send on.
 """
