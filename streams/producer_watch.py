@@ -74,7 +74,7 @@ class ProducerWatch:
         self.stall_after_s = stall_after_s
         self.nudge_after_s = min(nudge_after_s, stall_after_s)
         self.stalled: dict[str, str] = {}  # producer name → why, for /health
-        self._waiting: dict[str, float] = {}  # producer nudged and not delivering since → logged at
+        self._waiting: dict[str, float] = {}  # nudged producer → when its state was last logged
 
     def check(self, producers: Mapping[str, Any], now: float) -> None:
         """Look at each named aiokafka producer; nudge and log the slow ones, note the stalled."""
