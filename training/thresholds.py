@@ -14,7 +14,9 @@ A platform states what it can afford, not a precision target on an arbitrary val
   One budget over both would be spent on the hard negatives and leave review strict on chat.
 
 The budget is for clean traffic as a whole (``traffic_thresholds``): a message is flagged when any
-category flags it, so each category gets a share of the budget, as large as the union allows.
+category flags it. Each category gets an equal share of the block budget, as large as the union
+allows; the review budget goes to the categories where it flags the most harmful rows per clean
+row spent (``most_recall_within``).
 "Clean" rows are those known negative for every category (``clean_rows``). When the
 review budget allows no more than blocking does, the band has collapsed: that is said in the
 note (``review_band``), never silent. Each operating point is reported with its cost: clean rows
@@ -23,7 +25,7 @@ flagged, recall and precision at that threshold.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -100,6 +102,7 @@ def budget_thresholds(
     budget: Budget | None = None,
     hard: np.ndarray | None = None,
     harmless: np.ndarray | None = None,
+    review: float | None = None,
 ) -> tuple[Thresholds, dict[str, Any]]:
     """Thresholds of one category and a note with each operating point and any warning.
 
@@ -110,6 +113,8 @@ def budget_thresholds(
         hard: True for the hard negatives among them (review budget of their own); None: none.
         harmless: True for partly labelled rows positive nowhere (a ham SMS, a "safe" comment):
             not known clean, but a block on them costs as much; None: none.
+        review: a review cut chosen for the traffic as a whole (``traffic_thresholds``); None:
+            the lowest cut within this category's own review budget.
     """
     budget = budget or Budget()
     usable = (y >= 0) & ~np.isnan(scores)
@@ -131,11 +136,11 @@ def budget_thresholds(
             return 0.0
         return float(np.nextafter(ranked[allowed], np.inf))
 
-    # both review budgets hold: the stricter of the two cuts
-    review = max(
-        lowest_within(budget.review_clean_rate, clean & ~hard),
-        lowest_within(budget.review_hard_negative_rate, hard),
-    )
+    if review is None:  # both review budgets hold: the stricter of the two cuts
+        review = max(
+            lowest_within(budget.review_clean_rate, clean & ~hard),
+            lowest_within(budget.review_hard_negative_rate, hard),
+        )
     # a block must be as rare on a public set's harmless rows (an anti-bias comment, a ham SMS)
     # as on clean chat: they are traffic too, only less completely labelled
     block_floor = max(
@@ -201,15 +206,18 @@ def traffic_thresholds(
     labels: Sequence[str],
     budget: Budget | None = None,
     hard: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
 ) -> tuple[dict[str, Thresholds], dict[str, dict[str, Any]], dict[str, Any]]:
     """Thresholds of every category such that the budget holds for clean traffic as a whole.
 
     A message is flagged when *any* category flags it, so six categories each using 1% could
-    flag up to 6% of clean traffic. Each category gets the same share of the budget, and that
-    share is raised (bisection) as far as the union of all categories stays within the budget:
-    block on all clean rows; review on the everyday and the hard-negative rows (``hard``) each
-    within its own rate. Returns thresholds, per-category notes and the traffic-level cost
-    (clean rows blocked / flagged by any category, out of fold).
+    flag up to 6% of clean traffic. Blocks: each category gets the same share of the block
+    budget, raised (bisection) as far as the union of all categories stays within it. Reviews:
+    the budget goes where it buys the most recall (``most_recall_within``): the everyday and the
+    hard-negative rows (``hard``) each within their own rate, harmful rows counted with
+    ``weight`` (the training weights: a chat row counts as much as it did in training). Returns
+    thresholds, per-category notes and the traffic-level cost (clean rows blocked / flagged by
+    any category, out of fold).
     """
     budget = budget or Budget()
     Y = np.asarray(Y)
@@ -219,14 +227,8 @@ def traffic_thresholds(
     harmless = ~clean & ~(Y == 1).any(axis=1)
     filled = np.nan_to_num(scores, nan=-1.0)  # an unknown category never flags
 
-    def choose(block_rate: float, share: float) -> tuple[dict[str, Any], dict[str, Any]]:
-        """``share`` scales both review rates (1 = the whole budget to every category)."""
-        b = replace(
-            budget,
-            block_clean_rate=block_rate,
-            review_clean_rate=max(share * budget.review_clean_rate, block_rate),
-            review_hard_negative_rate=share * budget.review_hard_negative_rate,
-        )
+    def choose(block_rate: float) -> tuple[dict[str, Thresholds], dict[str, Any]]:
+        b = replace(budget, block_clean_rate=block_rate)
         chosen, notes = {}, {}
         for j, label in enumerate(labels):
             chosen[label], notes[label] = budget_thresholds(
@@ -234,10 +236,9 @@ def traffic_thresholds(
             )
         return chosen, notes
 
-    def flagged_by_any(chosen: Mapping[str, Thresholds], action: str) -> np.ndarray:
+    def flagged_by_any(cuts: Sequence[float | None]) -> np.ndarray:
         flagged = np.zeros(len(Y), dtype=bool)
-        for j, label in enumerate(labels):
-            cut = getattr(chosen[label], action)
+        for j, cut in enumerate(cuts):
             if cut is not None:
                 flagged |= filled[:, j] >= cut
         return flagged
@@ -245,30 +246,32 @@ def traffic_thresholds(
     def rate(flagged: np.ndarray, rows: np.ndarray) -> float:
         return float(flagged[rows].mean()) if rows.any() else 0.0
 
-    def within(chosen: Mapping[str, Thresholds], action: str) -> bool:
-        flagged = flagged_by_any(chosen, action)
-        if action == "block":
-            return rate(flagged, clean) <= budget.block_clean_rate
-        return (
-            rate(flagged, everyday) <= budget.review_clean_rate
-            and rate(flagged, hard) <= budget.review_hard_negative_rate
+    low, high = budget.block_clean_rate / max(len(labels), 1), budget.block_clean_rate
+    for _ in range(12):
+        mid = (low + high) / 2
+        blocks = [t.block for t in choose(mid)[0].values()]
+        if rate(flagged_by_any(blocks), clean) <= budget.block_clean_rate:
+            low = mid
+        else:
+            high = mid
+    block_rate = low
+    chosen, notes = choose(block_rate)
+    blocks = [chosen[label].block for label in labels]
+    reviews = most_recall_within(Y, filled, blocks, everyday, hard, budget, weight=weight)
+    for j, label in enumerate(labels):
+        if chosen[label].review is None:  # nothing to choose on (see its note)
+            continue
+        chosen[label], notes[label] = budget_thresholds(
+            Y[:, j],
+            scores[:, j],
+            clean,
+            replace(budget, block_clean_rate=block_rate),
+            hard,
+            harmless,
+            review=reviews[j],
         )
-
-    def largest(action: str, low: float, high: float, fixed: float) -> float:
-        for _ in range(12):
-            mid = (low + high) / 2
-            rates = (mid, fixed) if action == "block" else (fixed, mid)
-            if within(choose(*rates)[0], action):
-                low = mid
-            else:
-                high = mid
-        return low
-
-    share_floor = 1 / max(len(labels), 1)
-    block_rate = largest("block", budget.block_clean_rate * share_floor, budget.block_clean_rate, 1)
-    review_share = largest("review", share_floor, 1.0, block_rate)
-    chosen, notes = choose(block_rate, review_share)
-    blocked, flagged = flagged_by_any(chosen, "block"), flagged_by_any(chosen, "review")
+    blocked = flagged_by_any(blocks)
+    flagged = flagged_by_any([chosen[label].review for label in labels])
     cost = {
         "clean_rows": int(clean.sum()),
         "hard_negative_rows": int(hard.sum()),
@@ -277,7 +280,68 @@ def traffic_thresholds(
         "everyday_flagged": rate(flagged, everyday),
         "hard_negatives_flagged": rate(flagged, hard),
         "per_category_block_rate": block_rate,
-        "per_category_review_rate": max(review_share * budget.review_clean_rate, block_rate),
-        "per_category_hard_negative_rate": review_share * budget.review_hard_negative_rate,
     }
     return chosen, notes, cost
+
+
+def most_recall_within(
+    Y: np.ndarray,
+    scores: np.ndarray,
+    blocks: Sequence[float | None],
+    everyday: np.ndarray,
+    hard: np.ndarray,
+    budget: Budget,
+    weight: np.ndarray | None = None,
+    lookahead: int = 40,
+) -> list[float]:
+    """Review cuts, one per category, that flag as much harmful weight as the review budgets allow.
+
+    Categories differ in what a clean row flagged buys: lowering a gambling cut past one
+    everyday row may flag forty harmful rows where fraud's flags two. Starting from the block
+    cuts, each step lowers the one cut whose next stop flags the most not-yet-flagged harmful
+    weight per share of budget spent (an everyday row costs 1 / the everyday rows allowed, a hard
+    negative 1 / the hard negatives allowed); stops sit just above a clean row, so a step spends
+    whole rows. It ends when no step fits in both budgets. Greedy, not exact, but it cannot do
+    worse than leaving the budget unspent, and every cut stays at or below its block.
+    """
+    harmful = (Y == 1).any(axis=1)
+    clean = everyday | hard
+    rows = harmful | clean  # partly labelled harmless rows count for neither side
+    S, harmful, everyday, hard = scores[rows], harmful[rows], everyday[rows], hard[rows]
+    clean = everyday | hard
+    gain_of = (np.ones(len(Y)) if weight is None else np.asarray(weight, float))[rows]
+    gain_of = np.where(harmful, gain_of, 0.0)
+    allowed_everyday = int(np.floor(budget.review_clean_rate * everyday.sum()))
+    allowed_hard = int(np.floor(budget.review_hard_negative_rate * hard.sum()))
+    cuts = [
+        float(b) if b is not None else float(np.nextafter(S[:, j].max(initial=0.0), np.inf))
+        for j, b in enumerate(blocks)
+    ]
+    flagged = (np.asarray(cuts) <= S).any(axis=1)
+    while True:
+        used_everyday, used_hard = int(flagged[everyday].sum()), int(flagged[hard].sum())
+        best: tuple[float, int, float] | None = None
+        for j, cut in enumerate(cuts):
+            column = S[:, j]
+            below = ~flagged & (column >= 0) & (column < cut)  # -1: category unknown
+            next_clean = np.unique(column[below & clean])[::-1][:lookahead]
+            stops = [float(np.nextafter(c, np.inf)) for c in next_clean]
+            stops.append(float(column[below].min(initial=cut)))
+            for stop in stops:
+                newly = below & (column >= stop)
+                spent_everyday = used_everyday + int(newly[everyday].sum())
+                spent_hard = used_hard + int(newly[hard].sum())
+                if spent_everyday > allowed_everyday or spent_hard > allowed_hard:
+                    break
+                gain = float(gain_of[newly].sum())
+                cost = (spent_everyday - used_everyday) / max(allowed_everyday, 1) + (
+                    spent_hard - used_hard
+                ) / max(allowed_hard, 1)
+                value = gain / (cost + 1e-6)
+                if gain > 0 and (best is None or value > best[0]):
+                    best = (value, j, stop)
+        if best is None:
+            return cuts
+        _, j, stop = best
+        flagged |= S[:, j] >= stop
+        cuts[j] = stop

@@ -169,7 +169,7 @@ def train_model(
     say("choosing thresholds on the out-of-fold scores (clean-traffic budget)")
     hard = np.array([r.kind == "hard_negative" for r in rows], dtype=bool)
     thresholds, notes, cost = traffic_thresholds(
-        Y[train], oof, labels, config.budget(), hard=hard[train]
+        Y[train], oof, labels, config.budget(), hard=hard[train], weight=weight[train]
     )
     for label in labels:
         point = notes[label].get("operating_points", {})

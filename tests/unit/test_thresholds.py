@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.thresholds import Budget, budget_thresholds, clean_rows, traffic_thresholds
+from training.thresholds import (
+    Budget,
+    budget_thresholds,
+    clean_rows,
+    most_recall_within,
+    traffic_thresholds,
+)
 
 
 def _scores(n_pos: int, n_clean: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -162,3 +168,55 @@ def test_clean_rows_are_known_negative_for_everything() -> None:
     # with no fully known row, positive for nothing is the best there is
     partial = np.array([[-1, 0], [1, -1], [0, -1]])
     assert clean_rows(partial).tolist() == [True, False, True]
+
+
+def _two_categories() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two categories over 200 harmful and 1,000 clean rows (no hard negatives). In ``a`` the
+    harmful rows sit just below a ladder of clean rows; in ``b`` each clean row hides one."""
+    rng = np.random.default_rng(3)
+    n_harm, n_clean = 200, 1_000
+    Y = np.zeros((n_harm + n_clean, 2), dtype=np.int8)
+    Y[:100, 0] = 1  # 100 harmful rows of category a
+    Y[100:200, 1] = 1  # 100 of category b
+    scores = rng.uniform(0.0, 0.2, size=Y.shape)
+    scores[:100, 0] = rng.uniform(0.60, 0.69, 100)  # a: all below one clean row at 0.7
+    scores[200, 0] = 0.7
+    scores[100:200, 1] = np.linspace(0.5, 0.99, 100)  # b: spread among clean rows
+    scores[201:221, 1] = np.linspace(0.52, 0.98, 20)
+    return Y, scores, np.zeros(len(Y), dtype=bool)
+
+
+def test_review_budget_goes_where_it_flags_the_most_harm() -> None:
+    Y, scores, hard = _two_categories()
+    clean = clean_rows(Y)
+    budget = Budget(review_clean_rate=0.001)  # one clean row of 1,000 may be flagged
+    cuts = most_recall_within(Y, scores, [0.99, 0.99], clean & ~hard, hard, budget)
+    flagged = (scores >= np.asarray(cuts)).any(axis=1)
+    assert int(flagged[clean].sum()) <= 1
+    # passing a's one clean row flags its 100 harmful rows; b's first clean row buys 2 or 3
+    assert cuts[0] <= 0.6
+    assert flagged[:100].all()
+    assert cuts[1] > 0.98  # b keeps only what comes free (above its top clean row)
+
+
+def test_review_budget_counts_harmful_rows_with_their_weight() -> None:
+    Y, scores, hard = _two_categories()
+    clean = clean_rows(Y)
+    weight = np.ones(len(Y))
+    weight[100:200] = 100.0  # b's harmful rows are what this platform's traffic looks like
+    budget = Budget(review_clean_rate=0.001)
+    cuts = most_recall_within(Y, scores, [0.99, 0.99], clean & ~hard, hard, budget, weight)
+    assert cuts[1] < 0.96  # passing b's top clean row (0.98) now buys more than all of a
+    assert cuts[0] > 0.69
+
+
+def test_review_cuts_never_rise_above_the_block_cuts() -> None:
+    y, s, hard = _kinds()
+    Y = y.reshape(-1, 1)
+    everyday = clean_rows(Y) & ~hard
+    cuts = most_recall_within(Y, s.reshape(-1, 1), [0.3], everyday, hard, Budget())
+    assert cuts[0] <= 0.3
+    thresholds, notes, _ = traffic_thresholds(Y, s.reshape(-1, 1), ("a",), hard=hard)
+    t = thresholds["a"]
+    assert t.review is not None and t.block is not None and t.review <= t.block
+    assert notes["a"]["operating_points"]["review"]["threshold"] == t.review
