@@ -191,9 +191,9 @@ def test_review_budget_goes_where_it_flags_the_most_harm() -> None:
     clean = clean_rows(Y)
     budget = Budget(review_clean_rate=0.001)  # one clean row of 1,000 may be flagged
     cuts = most_recall_within(Y, scores, [0.99, 0.99], clean & ~hard, hard, budget)
-    flagged = (scores >= np.asarray(cuts)).any(axis=1)
+    flagged = np.any(scores >= np.asarray(cuts), axis=1)
     assert int(flagged[clean].sum()) <= 1
-    # passing a's one clean row flags its 100 harmful rows; b's first clean row buys 2 or 3
+    # passing a's one clean row flags its 100 harmful rows; b's top clean row buys about 5
     assert cuts[0] <= 0.6
     assert flagged[:100].all()
     assert cuts[1] > 0.98  # b keeps only what comes free (above its top clean row)
