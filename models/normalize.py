@@ -391,12 +391,23 @@ def _phone_token(match: re.Match[str]) -> str:
     candidate = match.group(0)
     digits = sum(c.isdigit() for c in candidate)
     # 7+ digits is a phone number; fewer (times, short codes, dates like 2024-05-01) stays text
-    if digits < 7 or _looks_like_date(candidate):
+    if digits < 7 or _looks_like_date(candidate) or _looks_like_chat_numbers(candidate):
         return candidate
     return f" {PHONE_TOKEN} "
 
 
 _DATE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$")
+_PRICE = re.compile(r"^\d{1,4}\.\d{1,2}$")
+
+
+def _looks_like_chat_numbers(candidate: str) -> bool:
+    """Digits that chat uses as words, not a number to call: two digits or fewer repeated
+    ("6666666" praise, "23333333" laughter, "88888888" luck, "17 17 17 17"), or a list of
+    prices ("2.45 2.47 2.49"). No dialable number is written that way, so no bait is lost."""
+    if len({c for c in candidate if c.isdigit()}) <= 2:
+        return True
+    groups = candidate.split()
+    return len(groups) > 1 and all(_PRICE.match(group) for group in groups)
 
 
 def _looks_like_date(candidate: str) -> bool:

@@ -32,6 +32,15 @@ EXPECTED = [
     ("url_chinese_dot", "访问abc点com领取", "访问 urltoken abc.com 领取"),
     ("cn_mobile_with_separators", "call 138-0013-8000 now", "call phonetoken now"),
     ("cn_mobile_plus86", "+86 138 0013 8000", "phonetoken"),
+    ("uk_mobile_spaced", "call 07700 900123", "call phonetoken"),
+    ("vanity_mobile", "13888888888", "phonetoken"),
+    ("us_number_dotted", "+1 336.555.6110", "phonetoken"),
+    # digits chat uses as words are not phone numbers: praise, laughter, luck, prices
+    ("praise_666", "6666666 牛", "66牛"),
+    ("laughter_2333", "23333333", "233"),
+    ("luck_888", "88888888 发发发", "88发发"),
+    ("repeated_pair", "17 17  17  17", "17 17 17 17"),
+    ("price_list", "2.45 2.47 2.49 this week", "2.45 2.47 2.49 this week"),
     (
         "money_symbols_and_units",
         "¥500, 500元 and $1,000 or 5万",
@@ -157,7 +166,8 @@ def test_obfuscated_variant_has_the_plain_signals() -> None:
 
 
 def test_content_length_counts_letters_outside_the_placeholders() -> None:
-    assert content_length("23333333") == 0  # the phone placeholder says nothing
+    assert content_length("13812345678") == 0  # the phone placeholder says nothing
+    assert content_length("23333333") == 0  # laughter in digits is no word either
     assert content_length("vip") == 3
     assert content_length("我的新号码 13812345678") == 5
     assert content_length("ｖｉｐ\u200b!!") == 3  # counted after normalizing
