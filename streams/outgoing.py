@@ -31,11 +31,11 @@ async def send_events(
     settings: Settings, events: Sequence[OutgoingEvent], rate: float | None = None
 ) -> float:
     """Produce ``events`` (at ``rate`` per second if given); return the seconds it took."""
-    from aiokafka import AIOKafkaProducer
-
     from streams import kafka_options
+    from streams.producers import TrackingProducer
 
-    producer = AIOKafkaProducer(**kafka_options.producer(settings, "outgoing"))
+    # events go to several topics: a plain producer could strand a batch (streams.producers)
+    producer = TrackingProducer(**kafka_options.producer(settings, "outgoing"))
     await producer.start()
     started = time.perf_counter()
     try:

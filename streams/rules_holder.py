@@ -440,9 +440,9 @@ async def publish(
     if len(value) > RULES_MAX_BYTES:
         msg = f"the rules record is {len(value):,} bytes, above the {RULES_MAX_BYTES:,} limit"
         raise RulesError(msg)
-    from aiokafka import AIOKafkaProducer
+    from streams.producers import TrackingProducer
 
-    producer = AIOKafkaProducer(
+    producer = TrackingProducer(
         **kafka_options.large_record_producer(settings, "rules-publisher", RULES_MAX_BYTES)
     )
     await producer.start()
