@@ -305,8 +305,7 @@ def most_recall_within(
     worse than leaving the budget unspent, and every cut stays at or below its block.
     """
     harmful = (Y == 1).any(axis=1)
-    clean = everyday | hard
-    rows = harmful | clean  # partly labelled harmless rows count for neither side
+    rows = harmful | everyday | hard  # partly labelled harmless rows count for neither side
     S, harmful, everyday, hard = scores[rows], harmful[rows], everyday[rows], hard[rows]
     clean = everyday | hard
     gain_of = (np.ones(len(Y)) if weight is None else np.asarray(weight, float))[rows]
