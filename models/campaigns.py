@@ -56,12 +56,7 @@ def observe(state: Mapping[str, Any], member: Member, window_s: float) -> dict[s
     at = member.at
     new = dict(state)
     for field, value in (("accounts", member.account), ("conversations", member.conversation)):
-        seen = {k: t for k, t in state.get(field, {}).items() if at - float(t) <= window_s}
-        if value:
-            seen[value] = at
-        if len(seen) > ACCOUNTS_KEPT:  # keep the most recent
-            seen = dict(sorted(seen.items(), key=lambda kv: kv[1])[-ACCOUNTS_KEPT:])
-        new[field] = seen
+        new[field] = _recent(state.get(field, {}), value, at, window_s)
     new["events"] = int(state.get("events", 0)) + 1
     new["flagged"] = int(state.get("flagged", 0)) + int(member.flagged)
     new["co"] = _counted(state.get("co", {}), member.bands, CO_BANDS_KEPT)
@@ -73,6 +68,23 @@ def observe(state: Mapping[str, Any], member: Member, window_s: float) -> dict[s
     new["last_seen"] = max(float(state.get("last_seen", at)), at)
     new.setdefault("sample", member.event_id)
     return new
+
+
+def _recent(seen: Mapping[str, Any], value: str, at: float, window_s: float) -> dict[str, Any]:
+    """``seen`` (key → when) without what fell out of the window before ``at``, with ``value``
+    seen at ``at``, keeping the ``ACCOUNTS_KEPT`` most recent.
+
+    A busy band holds a thousand entries and gains one per record, so the common case (nothing
+    expired, nothing new beyond the cap) is a copy, not a rebuild in Python."""
+    if seen and at - min(map(float, seen.values())) > window_s:
+        recent = {k: t for k, t in seen.items() if at - float(t) <= window_s}
+    else:
+        recent = dict(seen)
+    if value:
+        recent[value] = at
+    while len(recent) > ACCOUNTS_KEPT:  # the least recent goes
+        del recent[min(recent, key=recent.__getitem__)]
+    return recent
 
 
 def _counted(counts: Mapping[str, int], items: Iterable[str], kept: int) -> dict[str, int]:

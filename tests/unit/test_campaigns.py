@@ -9,8 +9,11 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chatguard.settings import Settings
+from models import campaigns
 from models.campaigns import (
     CampaignBook,
     Member,
@@ -94,6 +97,40 @@ def test_accounts_older_than_the_window_no_longer_count() -> None:
     assert list(observe(state, late, WINDOW)["accounts"]) == [f"acct-{i}" for i in range(5, 10)] + [
         "acct-99"
     ]
+
+
+def _recent_by_rebuilding(seen: dict[str, float], value: str, at: float) -> dict[str, float]:
+    """What a band's accounts were before ``observe`` stopped rebuilding them: the reference."""
+    recent = {k: t for k, t in seen.items() if at - t <= WINDOW}
+    if value:
+        recent[value] = at
+    if len(recent) > campaigns.ACCOUNTS_KEPT:
+        recent = dict(sorted(recent.items(), key=lambda kv: kv[1])[-campaigns.ACCOUNTS_KEPT :])
+    return recent
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["", "a", "b", "c", "d", "e", "f", "g"]), st.integers(0, 5_000)),
+        max_size=60,
+    )
+)
+def test_a_bands_accounts_are_the_recent_ones_whatever_the_order(
+    seen: list[tuple[str, int]],
+) -> None:
+    """Out-of-order times, repeats, expiry and the cap (5 here) give what rebuilding gave."""
+    original = campaigns.ACCOUNTS_KEPT
+    campaigns.ACCOUNTS_KEPT = 5
+    try:
+        state: dict[str, Any] = {}
+        expected: dict[str, float] = {}
+        for i, (account, step) in enumerate(seen):
+            at = 1_000.0 + step
+            state = observe(state, member(i, account=account or None, at=at), WINDOW)
+            expected = _recent_by_rebuilding(expected, account or f"acct-{i}", at)
+            assert state["accounts"] == expected
+    finally:
+        campaigns.ACCOUNTS_KEPT = original
 
 
 def test_harmful_when_most_members_are_flagged_or_a_shared_token_was_blocked() -> None:
