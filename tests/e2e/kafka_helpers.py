@@ -155,9 +155,11 @@ def consume_all(
     *,
     quiet_for: float = 0.0,
     read_committed: bool = False,
+    until: Callable[[list[Record]], bool] | None = None,
 ) -> list[Record]:
     """Read ``topic`` from the beginning, without a consumer group, until ``count`` records
-    arrived or ``timeout`` passed; returns what arrived (check its length).
+    arrived (or ``until(records)`` holds, if given) or ``timeout`` passed; returns what arrived
+    (check it).
 
     The topic may not exist yet (a worker creates it): it is waited for. ``quiet_for`` keeps
     reading that long after ``count`` is reached, so duplicates show up.
@@ -192,7 +194,8 @@ def consume_all(
                         Record(tp.topic, tp.partition, m.offset, m.key, m.value, m.timestamp)
                         for m in messages
                     )
-                if done_at is None and len(records) >= count:
+                done = until(records) if until is not None else len(records) >= count
+                if done_at is None and done:
                     done_at = time.monotonic()
                 if done_at is not None and time.monotonic() - done_at >= quiet_for:
                     break

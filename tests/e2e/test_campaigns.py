@@ -97,6 +97,21 @@ def _first_campaign(settings: Settings, status: str) -> dict[str, Any]:
     return found[0]
 
 
+def _changelog_band(record: Record) -> bytes:
+    """The band key of a ``campaign-bands`` changelog record (keyed ``[band, window]``)."""
+    return str(orjson.loads(record.key or b"null")[0]).encode()
+
+
+def _band_accounts(changelog: list[Record]) -> set[tuple[bytes, str]]:
+    """(band, account) pairs the band states written to the changelog have counted."""
+    return {
+        (_changelog_band(r), account)
+        for r in changelog
+        if r.value
+        for account in orjson.loads(r.value).get("accounts", {})
+    }
+
+
 def _one_campaign(records: list[dict[str, Any]]) -> set[str]:
     """The campaign ids readers end with after joining ``records`` in topic order."""
     book = CampaignBook()
@@ -205,11 +220,24 @@ def test_counts_survive_killed_workers_recovered_from_the_changelog(
     settings = stream_settings
     first = _start_fleet(start_worker)
     variants = _members("scam", scam_variants(35, seed=18))
-    # 19 accounts: below the threshold, counted (8 band writes each) before the kill
+    # 19 accounts: below the threshold, each counted under its 8 bands before the kill
     produce(settings, variants[:19])
     changelog = f"{unique_names.app_id}-campaign-bands-changelog"
-    written = consume_all(settings.bootstrap_servers, changelog, 19 * 8, timeout=120)
-    assert len(written) >= 19 * 8, f"only {len(written)} band writes reached the changelog"
+    written = consume_all(
+        settings.bootstrap_servers,
+        changelog,
+        0,
+        timeout=120,
+        until=lambda rs: len(_band_accounts(rs)) >= 19 * 8,
+    )
+    assert len(_band_accounts(written)) == 19 * 8, "not every band write reached the changelog"
+    # a band's state is written to the partition its records come from, where a rebalance
+    # restores it for the worker that reads them (the agent folds bands a batch at a time)
+    fingerprints = consume_all(
+        settings.bootstrap_servers, settings.topic(topics.CAMPAIGN_FINGERPRINTS), 19 * 8
+    )
+    band_partition = {r.key: r.partition for r in fingerprints}
+    assert {_changelog_band(r): r.partition for r in written} == band_partition
     for worker in first:
         worker.kill()
     _start_fleet(start_worker)
