@@ -16,6 +16,7 @@ otherwise it is *clean* (a viral joke, a holiday greeting) and only recorded, ne
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -50,50 +51,83 @@ def valid_band(band: object) -> bool:
 
 
 def observe(state: Mapping[str, Any], member: Member, window_s: float) -> dict[str, Any]:
-    """A band's state with ``member`` counted: accounts and conversations seen within
-    ``window_s`` of it (at most ``ACCOUNTS_KEPT``), events and flagged events, how often each
-    other band key and contact token came along, and the tokens of blocked members."""
-    at = member.at
+    """A band's state with ``member`` counted (:func:`observe_all`)."""
+    return observe_all(state, (member,), window_s)
+
+
+def observe_all(
+    state: Mapping[str, Any], members: Iterable[Member], window_s: float
+) -> dict[str, Any]:
+    """A band's state with ``members`` counted in turn: accounts and conversations seen within
+    ``window_s`` of each (at most ``ACCOUNTS_KEPT``), events and flagged events, how often each
+    other band key and contact token came along, and the tokens of blocked members.
+
+    The same as counting them one at a time, with one copy of the state for them all: a busy
+    band's state holds a thousand accounts, and a batch brings it many members."""
     new = dict(state)
-    for field, value in (("accounts", member.account), ("conversations", member.conversation)):
-        new[field] = _recent(state.get(field, {}), value, at, window_s)
-    new["events"] = int(state.get("events", 0)) + 1
-    new["flagged"] = int(state.get("flagged", 0)) + int(member.flagged)
-    new["co"] = _counted(state.get("co", {}), member.bands, CO_BANDS_KEPT)
-    new["tokens"] = _counted(state.get("tokens", {}), member.tokens, TOKENS_KEPT)
-    if member.blocked and member.tokens:
-        blocked = list(dict.fromkeys([*state.get("blocked_tokens", []), *member.tokens]))
-        new["blocked_tokens"] = blocked[-TOKENS_KEPT:]
-    new["first_seen"] = min(float(state.get("first_seen", at)), at)
-    new["last_seen"] = max(float(state.get("last_seen", at)), at)
-    new.setdefault("sample", member.event_id)
+    accounts = _Recent(state.get("accounts", {}))
+    conversations = _Recent(state.get("conversations", {}))
+    co = dict(state.get("co", {}))
+    tokens = dict(state.get("tokens", {}))
+    blocked = list(state.get("blocked_tokens", []))
+    events, flagged = int(state.get("events", 0)), int(state.get("flagged", 0))
+    first = float(state["first_seen"]) if "first_seen" in state else None
+    last = float(state["last_seen"]) if "last_seen" in state else None
+    for member in members:
+        at = member.at
+        accounts.see(member.account, at, window_s)
+        conversations.see(member.conversation, at, window_s)
+        events += 1
+        flagged += int(member.flagged)
+        co = _count(co, member.bands, CO_BANDS_KEPT)
+        tokens = _count(tokens, member.tokens, TOKENS_KEPT)
+        if member.blocked and member.tokens:
+            blocked = list(dict.fromkeys([*blocked, *member.tokens]))[-TOKENS_KEPT:]
+            new["blocked_tokens"] = blocked
+        first = at if first is None else min(first, at)
+        last = at if last is None else max(last, at)
+        new.setdefault("sample", member.event_id)
+    new["accounts"], new["conversations"] = accounts.seen, conversations.seen
+    new["events"], new["flagged"] = events, flagged
+    new["co"], new["tokens"] = co, tokens
+    if first is not None:
+        new["first_seen"], new["last_seen"] = first, last
     return new
 
 
-def _recent(seen: Mapping[str, Any], value: str, at: float, window_s: float) -> dict[str, Any]:
-    """``seen`` (key → when) without what fell out of the window before ``at``, with ``value``
-    seen at ``at``, keeping the ``ACCOUNTS_KEPT`` most recent.
+class _Recent:
+    """Keys (accounts or conversations) and when each was last seen, without those that fell
+    out of the window, at most ``ACCOUNTS_KEPT`` of the most recent.
 
-    A busy band holds a thousand entries and gains one per record, so the common case (nothing
-    expired, nothing new beyond the cap) is a copy, not a rebuild in Python."""
-    if seen and at - min(map(float, seen.values())) > window_s:
-        recent = {k: t for k, t in seen.items() if at - float(t) <= window_s}
-    else:
-        recent = dict(seen)
-    if value:
-        recent[value] = at
-    while len(recent) > ACCOUNTS_KEPT:  # the least recent goes
-        del recent[min(recent, key=recent.__getitem__)]
-    return recent
+    ``oldest`` is never later than the oldest time held, so the scan for expired keys runs
+    only when one may have expired."""
+
+    def __init__(self, seen: Mapping[str, Any]) -> None:
+        self.seen = dict(seen)
+        self.oldest = min(map(float, self.seen.values()), default=math.inf)
+
+    def see(self, value: str, at: float, window_s: float) -> None:
+        seen = self.seen
+        if seen and at - self.oldest > window_s:
+            self.oldest = min(map(float, seen.values()))
+            if at - self.oldest > window_s:
+                seen = self.seen = {k: t for k, t in seen.items() if at - float(t) <= window_s}
+                self.oldest = min(map(float, seen.values()), default=math.inf)
+        if value:
+            seen[value] = at
+            self.oldest = min(self.oldest, at)
+        while len(seen) > ACCOUNTS_KEPT:  # the least recent goes
+            del seen[min(seen, key=seen.__getitem__)]
 
 
-def _counted(counts: Mapping[str, int], items: Iterable[str], kept: int) -> dict[str, int]:
-    out = dict(counts)
+def _count(counts: dict[str, int], items: Iterable[str], kept: int) -> dict[str, int]:
+    """``counts`` (changed in place) with each of ``items`` counted once more; past ``kept``
+    keys, only the ``kept`` most counted."""
     for item in items:
-        out[item] = out.get(item, 0) + 1
-    if len(out) > kept:
-        out = dict(sorted(out.items(), key=lambda kv: kv[1])[-kept:])
-    return out
+        counts[item] = counts.get(item, 0) + 1
+    if len(counts) > kept:
+        return dict(sorted(counts.items(), key=lambda kv: kv[1])[-kept:])
+    return counts
 
 
 def harmful(state: Mapping[str, Any]) -> bool:

@@ -33,8 +33,7 @@ from faust.streams import _current_event  # no public setter (see _as_current)
 from faust.types import AgentT, EventT, StreamT, TopicT
 
 from chatguard.settings import Settings
-from models.campaigns import Member, due, valid_band
-from models.campaigns import observe as observe_band
+from models.campaigns import Member, due, observe_all, valid_band
 from models.learned import KINDS as LEARNED_KINDS
 from models.learned import evidence, observe, valid_token
 from models.senders import Activity, behaviour, burst, review_due
@@ -680,16 +679,14 @@ class Worker:
 
     def _track(self, band: str, members: Sequence[tuple[RawMessage, Member]]) -> list[Outgoing]:
         """Count ``members`` under ``band`` (Faust's current event is one of its records);
-        announce the band's campaign whenever it is due after one of them."""
+        announce the band's campaign if that made it due."""
         settings = self.settings
         window = settings.campaign_window_s
-        state = self.campaign_bands[band].current()
+        state = observe_all(self.campaign_bands[band].current(), [m for _, m in members], window)
+        now = time.time()
         out = []
-        for raw, member in members:
-            state = observe_band(state, member, window)
-            now = time.time()
-            if not due(state, now, min_accounts=settings.campaign_accounts, window_s=window):
-                continue
+        if due(state, now, min_accounts=settings.campaign_accounts, window_s=window):
+            raw = members[-1][0]
             announced = state.get("announced") or {}
             # a band keeps its id; a new one takes the id of a campaign this worker already
             # knows that its bands overlap, so the fleet's bands of one campaign agree

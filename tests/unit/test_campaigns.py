@@ -21,6 +21,7 @@ from models.campaigns import (
     due,
     harmful,
     observe,
+    observe_all,
     parse_record,
 )
 from models.fingerprint import band_keys
@@ -323,3 +324,85 @@ async def test_with_campaigns_off_nothing_is_fingerprinted_or_escalated(
     assert decision["campaign_id"] is None and decision["action"] == "allow"
     assert on(pipeline, topics.CAMPAIGN_FINGERPRINTS) == []
     assert on(pipeline, topics.CAMPAIGN_MEMBERS) == []
+
+
+def _observe_one_at_a_time(
+    state: dict[str, Any], member: Member, window_s: float
+) -> dict[str, Any]:
+    """``observe`` as it was before it counted a batch with one copy: the reference."""
+    at = member.at
+    new = dict(state)
+    for field, value in (("accounts", member.account), ("conversations", member.conversation)):
+        new[field] = _recent_by_rebuilding(state.get(field, {}), value, at)
+    new["events"] = int(state.get("events", 0)) + 1
+    new["flagged"] = int(state.get("flagged", 0)) + int(member.flagged)
+    new["co"] = _counted(state.get("co", {}), member.bands, campaigns.CO_BANDS_KEPT)
+    new["tokens"] = _counted(state.get("tokens", {}), member.tokens, campaigns.TOKENS_KEPT)
+    if member.blocked and member.tokens:
+        blocked = list(dict.fromkeys([*state.get("blocked_tokens", []), *member.tokens]))
+        new["blocked_tokens"] = blocked[-campaigns.TOKENS_KEPT :]
+    new["first_seen"] = min(float(state.get("first_seen", at)), at)
+    new["last_seen"] = max(float(state.get("last_seen", at)), at)
+    new.setdefault("sample", member.event_id)
+    return new
+
+
+def _counted(counts: dict[str, int], items: Sequence[str], kept: int) -> dict[str, int]:
+    out = dict(counts)
+    for item in items:
+        out[item] = out.get(item, 0) + 1
+    if len(out) > kept:
+        out = dict(sorted(out.items(), key=lambda kv: kv[1])[-kept:])
+    return out
+
+
+_KEYS = ["", "a", "b", "c", "d", "e", "f", "g"]
+_members = st.lists(
+    st.tuples(
+        st.sampled_from(_KEYS),  # account
+        st.sampled_from(_KEYS),  # conversation
+        st.integers(0, 5_000),  # seconds after 1,000
+        st.booleans(),  # flagged
+        st.booleans(),  # blocked
+        st.lists(st.sampled_from(_KEYS[1:]), max_size=3, unique=True),  # contact tokens
+        st.lists(st.sampled_from(_KEYS[1:]), min_size=1, max_size=4, unique=True),  # bands
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@given(_members, st.integers(0, 40))
+def test_counting_a_batch_at_once_is_counting_its_members_one_at_a_time(
+    drawn: list[Any], split: int
+) -> None:
+    """Small caps (5 accounts, 4 bands, 3 tokens) so that expiry, trimming and ties all occur;
+    the batch is counted in two parts, as two batches of one band would be."""
+    caps = ("ACCOUNTS_KEPT", "CO_BANDS_KEPT", "TOKENS_KEPT")
+    original = [getattr(campaigns, name) for name in caps]
+    for name, value in zip(caps, (5, 4, 3), strict=True):
+        setattr(campaigns, name, value)
+    try:
+        members = [
+            member(
+                i,
+                account=account or None,
+                conversation=conversation,
+                at=1_000.0 + step,
+                flagged=flagged,
+                blocked=blocked,
+                tokens=tuple(tokens),
+                bands=tuple(bands),
+            )
+            for i, (account, conversation, step, flagged, blocked, tokens, bands) in enumerate(
+                drawn
+            )
+        ]
+        expected: dict[str, Any] = {}
+        for m in members:
+            expected = _observe_one_at_a_time(expected, m, WINDOW)
+        state = observe_all(observe_all({}, members[:split], WINDOW), members[split:], WINDOW)
+        assert state == expected
+    finally:
+        for name, value in zip(caps, original, strict=True):
+            setattr(campaigns, name, value)
