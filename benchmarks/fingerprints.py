@@ -54,7 +54,7 @@ def main() -> None:
         for start in batches:
             chunk = events[start : start + BATCH]
             found = features(chunk, memo)
-            fingerprint_records(chunk, [decision] * len(chunk), found, 0.0)
+            fingerprint_records(chunk, [decision] * len(chunk), found, 0.0, 8)
 
     fingerprinted = sum(1 for k in band_keys(normalized) if k)
     print(

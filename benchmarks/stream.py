@@ -11,7 +11,7 @@ topics, then measures, each with its own consumer group on the same events:
   * the baseline loop (same decoding, model and batch size) and the baseline without scoring
     (the ceiling the Kafka client sets),
   * chatguard with campaign detection on (``CHATGUARD_CAMPAIGNS=on``) on a copy of the backlog,
-    then, after its ``track_campaigns`` agent had up to ``--campaign-fold-seconds`` to fold the
+    then, after its campaign fold had up to ``--campaign-fold-seconds`` to fold the
     fingerprints, the campaign state it holds per 1M events (``--no-campaigns`` skips it),
   * the rules' cost as a throughput ratio: paired runs of chatguard on fresh copies of the backlog,
     without rules and with a file of 100,000 terms and 10,000 domains published (signed) to its
@@ -58,6 +58,7 @@ from devtools.produce import build_events  # noqa: E402
 from models.errors import SignatureInvalid, SignatureMissing  # noqa: E402
 from models.registry import ModelRegistry  # noqa: E402
 from models.signing import generate, load_private_key, load_public_key  # noqa: E402
+from streams.campaign_fold import STATE  # noqa: E402
 from streams.kafka_options import connection as client_options  # noqa: E402
 from streams.outgoing import send_events  # noqa: E402
 from streams.topics import ensure_topics  # noqa: E402
@@ -150,7 +151,7 @@ def state_gauges(port: int) -> dict[str, dict[str, float]]:
 
 
 async def fold_progress(settings: Settings, group: str) -> tuple[int, int]:
-    """(records of ``campaign.fingerprints`` the worker's Faust group committed, records on
+    """(records of ``campaign.fingerprints`` the worker's campaign fold committed, records on
     the topic)."""
     topic = settings.topic("campaign.fingerprints")
     admin = AIOKafkaAdminClient(**client_options(settings))
@@ -169,17 +170,17 @@ async def fold_progress(settings: Settings, group: str) -> tuple[int, int]:
         await admin.close()
 
 
-def store_contents(data_dir: Path, store: str) -> dict[str, int]:
-    """Exact entries and key + value bytes of a Faust RocksDB table's partition databases
-    under ``data_dir`` (read after the worker stopped), and their size on disk."""
+def store_contents(path: Path) -> dict[str, int]:
+    """Exact entries and key + value bytes of the campaign fold's store at ``path`` (read
+    after the worker stopped), and its size on disk."""
     entries = logical = on_disk = 0
-    for path in sorted(data_dir.glob(f"**/{store}-*.db")):
-        on_disk += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    if path.exists():
+        on_disk = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
         db = Rdict(str(path), Options(raw_mode=True), access_type=AccessType.read_only())
         try:
             for key, value in db.items():
-                # raw mode: bytes; Faust's offset key is bookkeeping, not state
-                if isinstance(key, bytes) and isinstance(value, bytes) and key[:7] != b"__faust":
+                # raw mode: bytes; the next-offset keys are bookkeeping, not state
+                if isinstance(key, bytes) and isinstance(value, bytes) and key[:1] == STATE:
                     entries += 1
                     logical += len(key) + len(value)
         finally:
@@ -265,9 +266,9 @@ def run_chatguard(
 def campaign_state(
     settings: Settings, group: str, fold_seconds: float
 ) -> Callable[[int, int], dict[str, Any]]:
-    """Give the worker's ``track_campaigns`` agent up to ``fold_seconds`` to fold the
-    fingerprints the backlog produced (until its group has committed them all), then read
-    what it folded, its state gauges and its RSS."""
+    """Give the worker's campaign fold up to ``fold_seconds`` to fold the fingerprints the
+    backlog produced (until its group has committed them all), then read what it folded, its
+    state gauges and its RSS."""
 
     def measure(port: int, pid: int) -> dict[str, Any]:
         started = time.monotonic()
@@ -502,12 +503,12 @@ def campaigns_row(
     camp_settings = Settings.from_env(camp_env)
     asyncio.run(ensure_topics(camp_settings))
     asyncio.run(send_events(camp_settings, events))
-    group = f"{camp_settings.app_id}-{tag}"
-    fold = campaign_state(camp_settings, group, args.campaign_fold_seconds)
+    app_id = f"{camp_settings.app_id}-{tag}"
+    fold = campaign_state(camp_settings, f"{app_id}.campaigns", args.campaign_fold_seconds)
     result = run_chatguard(camp_settings, camp_env, args.events, tag, after=fold)
-    result["store"] = store_contents(ROOT / ".run" / f"bench-{tag}", f"{group}-campaign-bands")
-    changelog = f"{group}-campaign-bands-changelog"
-    result["changelog_disk_bytes"] = topic_disk_bytes(broker_dir(args.port) / "data", changelog)
+    result["store"] = store_contents(ROOT / ".run" / f"bench-{tag}" / f"{app_id}-campaign-bands")
+    fingerprints = camp_settings.topic("campaign.fingerprints")
+    result["log_disk_bytes"] = topic_disk_bytes(broker_dir(args.port) / "data", fingerprints)
     return result
 
 
@@ -531,7 +532,7 @@ def per_million_events(
         "entries": store["entries"] * scale,
         "bytes_per_entry": store["key_value_bytes"] / store["entries"] if store["entries"] else 0,
         "key_value_bytes": store["key_value_bytes"] * scale,
-        "changelog_disk_bytes": campaigns["changelog_disk_bytes"] * scale,
+        "log_disk_bytes": campaigns["log_disk_bytes"] * scale,
         "store_disk_bytes_unscaled": store["disk_bytes"],
         "gauge_entries_unscaled": bands.get("entries", float("nan")),
         "gauge_bytes_unscaled": bands.get("bytes", float("nan")),
@@ -843,9 +844,9 @@ def print_campaigns(results: dict[str, Any]) -> None:
     )
     state = results["campaign_state_per_million_events"]
     print(
-        f"\ncampaign state: the agent folded {cc['fingerprint_records_folded']:,} of "
-        f"{cc['fingerprint_records']:,} fingerprint records in {cc['fold_seconds']:.0f} s after "
-        f"the backlog's decisions, i.e. {state['folded_events']:,.0f} events' worth"
+        f"\ncampaign state: the fold had {cc['fingerprint_records_folded']:,} of "
+        f"{cc['fingerprint_records']:,} fingerprint records folded {cc['fold_seconds']:.0f} s "
+        f"after the backlog's decisions, i.e. {state['folded_events']:,.0f} events' worth"
     )
     if not state["folded_events"]:
         print("state memory per 1M events in the window: not measured (nothing folded)")
@@ -858,8 +859,8 @@ def print_campaigns(results: dict[str, Any]) -> None:
         f"this traffic repeats its templates, so distinct bands grow slower than events)\n"
         f"  campaign-bands keys + values: {state['key_value_bytes'] * mb:,.0f} MB (counted, "
         f"{state['bytes_per_entry']:,.0f} bytes per entry)\n"
-        f"  changelog topic on the broker's disk (before compaction): "
-        f"{state['changelog_disk_bytes'] * mb:,.0f} MB\n"
+        f"  campaign.fingerprints on the broker's disk (the store's log, kept for "
+        f"three windows or a week): {state['log_disk_bytes'] * mb:,.0f} MB\n"
         f"not scaled (mostly fixed costs at this size): the store's RocksDB files on disk "
         f"{state['store_disk_bytes_unscaled'] * mb:,.1f} MB; its gauges "
         f"{state['gauge_entries_unscaled']:,.0f} entries, "

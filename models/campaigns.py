@@ -24,6 +24,7 @@ from typing import Any
 
 # what a band key looks like (models.fingerprint.band_keys): 16 hex digits
 _BAND = re.compile(r"^[0-9a-f]{16}$")
+_BANDS = re.compile(r"[0-9a-f]{16}(?:,[0-9a-f]{16})*")
 ACCOUNTS_KEPT = 1_000  # distinct accounts (and conversations) a band's state remembers
 CO_BANDS_KEPT = 64  # co-occurring band keys a band's state counts
 TOKENS_KEPT = 32  # contact tokens a band's state counts
@@ -50,6 +51,16 @@ def valid_band(band: object) -> bool:
     return isinstance(band, str) and _BAND.match(band) is not None
 
 
+def valid_bands(bands: object, most: int) -> bool:
+    """Whether ``bands`` is a list of 1 to ``most`` band keys (one match for them all)."""
+    return (
+        isinstance(bands, list)
+        and 0 < len(bands) <= most
+        and all(isinstance(b, str) for b in bands)
+        and _BANDS.fullmatch(",".join(bands)) is not None
+    )
+
+
 def observe(state: Mapping[str, Any], member: Member, window_s: float) -> dict[str, Any]:
     """A band's state with ``member`` counted (:func:`observe_all`)."""
     return observe_all(state, (member,), window_s)
@@ -65,8 +76,10 @@ def observe_all(
     The same as counting them one at a time, with one copy of the state for them all: a busy
     band's state holds a thousand accounts, and a batch brings it many members."""
     new = dict(state)
-    accounts = _Recent(state.get("accounts", {}))
-    conversations = _Recent(state.get("conversations", {}))
+    # every time held is a member's, so none is earlier than the first member's
+    oldest = float(state["first_seen"]) if "first_seen" in state else None
+    accounts = _Recent(state.get("accounts", {}), oldest)
+    conversations = _Recent(state.get("conversations", {}), oldest)
     co = dict(state.get("co", {}))
     tokens = dict(state.get("tokens", {}))
     blocked = list(state.get("blocked_tokens", []))
@@ -99,12 +112,14 @@ class _Recent:
     """Keys (accounts or conversations) and when each was last seen, without those that fell
     out of the window, at most ``ACCOUNTS_KEPT`` of the most recent.
 
-    ``oldest`` is never later than the oldest time held, so the scan for expired keys runs
-    only when one may have expired."""
+    ``oldest`` is never later than the oldest time held (given, or found), so the scan for
+    expired keys runs only when one may have expired."""
 
-    def __init__(self, seen: Mapping[str, Any]) -> None:
+    def __init__(self, seen: Mapping[str, Any], oldest: float | None = None) -> None:
         self.seen = dict(seen)
-        self.oldest = min(map(float, self.seen.values()), default=math.inf)
+        if oldest is None:
+            oldest = min(map(float, self.seen.values()), default=math.inf)
+        self.oldest = oldest
 
     def see(self, value: str, at: float, window_s: float) -> None:
         seen = self.seen

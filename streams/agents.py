@@ -23,17 +23,14 @@ import logging
 import os
 import socket
 import time
-import weakref
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 import orjson
 from faust import Stream
-from faust.streams import _current_event  # no public setter (see _as_current)
 from faust.types import AgentT, EventT, StreamT, TopicT
 
 from chatguard.settings import Settings
-from models.campaigns import Member, due, observe_all, valid_band
 from models.learned import KINDS as LEARNED_KINDS
 from models.learned import evidence, observe, valid_token
 from models.senders import Activity, behaviour, burst, review_due
@@ -41,7 +38,8 @@ from models.senders import observe as observe_sender
 from streams import kinds, metrics, topics
 from streams.app import create_app
 from streams.batch_reader import BatchReader
-from streams.campaigns import CampaignHolder, campaign_record
+from streams.campaign_fold import CampaignFold
+from streams.campaigns import CampaignHolder
 from streams.decoding import Rejected, decode_strike
 from streams.enforcement import action_record, apply_strike
 from streams.fleet_signing import FleetSigner
@@ -133,15 +131,6 @@ class Worker:
             default=dict,
             partitions=settings.topic_partitions,
         ).tumbling(settings.learn_window_s, expires=2 * settings.learn_window_s)
-        # band key → its recent members (models.campaigns.observe): one entry per band of every
-        # fingerprinted event, so on disk like recent-events, recovered from its changelog
-        self.campaign_bands = app.Table(
-            "campaign-bands",
-            default=dict,
-            partitions=settings.topic_partitions,
-            store=f"rocksdb:{settings.app_id}-campaign-bands",
-            options={"driver": "rocksdict"},
-        ).tumbling(settings.campaign_window_s, expires=2 * settings.campaign_window_s)
         # account → the campaigns it was acted on for (one account action per campaign)
         self.campaign_accounts = app.Table(
             "campaign-accounts", default=dict, partitions=settings.topic_partitions
@@ -211,9 +200,11 @@ class Worker:
             raw_topic(topics.CONTACTS_BLOCKED), "learn_contacts", self._learn_contacts
         )
         app.task(self.follow_learned)
-        self.track_campaigns = self._agent(
-            raw_topic(topics.CAMPAIGN_FINGERPRINTS), "track_campaigns", self._track_campaigns
-        )
+        # band records → campaigns: a batch service with its own store (streams.campaign_fold)
+        self.campaign_fold: CampaignFold | None = None
+        if settings.campaigns:
+            self.campaign_fold = CampaignFold(settings, self.holder, self.campaigns)
+            app.service(self.campaign_fold)  # type: ignore[arg-type]
         self.escalate_members = self._agent(
             raw_topic(topics.CAMPAIGN_MEMBERS), "escalate_members", self._escalate_members
         )
@@ -599,120 +590,6 @@ class Worker:
         self.contact_evidence[token] = state
         return out
 
-    async def _track_campaigns(self, stream: StreamT) -> None:
-        """Band keys of fingerprinted events (keyed by band) → each band's members → campaigns
-        (``moderation.campaigns``), a batch at a time."""
-
-        async def fold(events: Sequence[EventT]) -> None:
-            await self._fold_bands(events)
-
-        await self._each_batch(stream, fold)
-
-    async def _fold_bands(self, events: Sequence[EventT]) -> None:
-        """Fold a batch of band records, reading and writing each band's state once.
-
-        A busy band's state is about 15 KB, and Faust's cost per table write (a RocksDB put and
-        a changelog record of the whole state) and read was three quarters of this agent's time
-        when it wrote once per record; a campaign's copies share bands, so a batch holds many
-        records of each of its bands. What cannot be read becomes a dead letter, as in
-        :meth:`_each_internal`."""
-        by_band: dict[str, list[tuple[EventT, RawMessage, Member]]] = {}
-        dead: list[tuple[RawMessage, Rejected]] = []
-        for event in events:
-            raw = _raw(event)
-            try:
-                record = _internal(raw, self.pipeline.signer)
-                found = self._band_member(raw, record) if isinstance(record, dict) else record
-            except Exception as exc:  # a forged record with the wrong shape, or a bug
-                found = internal_error(exc)
-            if isinstance(found, Rejected):
-                dead.append((raw, found))
-            else:
-                by_band.setdefault(found[0], []).append((event, raw, found[1]))
-        out: list[Outgoing] = []
-        for band, members in by_band.items():
-            try:
-                # the band's last record: its window, and its partition for the changelog
-                with _as_current(members[-1][0]):
-                    out.extend(self._track(band, [(raw, m) for _, raw, m in members]))
-            except Exception as exc:  # a bug for one band must not stop the others
-                dead.extend((raw, internal_error(exc)) for _, raw, _ in members)
-        for raw, rejected in dead:
-            await self.pipeline.dead_letter(raw, rejected)
-        if out:
-            await self.pipeline.send(out)
-
-    def _band_member(
-        self, raw: RawMessage, record: dict[str, Any]
-    ) -> tuple[str, Member] | Rejected:
-        """One record of ``campaign.fingerprints`` as its band and the member it counts."""
-        band, bands = record.get("band"), record.get("bands")
-        account, event_id = record.get("account_id"), record.get("event_id")
-        tokens, conversation = record.get("contacts"), record.get("conversation_id")
-        if (
-            record.get("kind") != "campaign_fingerprint"
-            or not valid_band(band)
-            or raw.key != str(band).encode()
-            or not isinstance(bands, list)
-            or not 0 < len(bands) <= 16
-            or not all(valid_band(b) for b in bands)
-            or not isinstance(account, str)
-            or not isinstance(event_id, str)
-            or not isinstance(tokens, list)
-            or not all(isinstance(t, str) for t in tokens)
-        ):
-            return Rejected("invalid_field", "not a campaign_fingerprint record keyed by its band")
-        now = time.time()
-        at = record.get("at")
-        limit = self.settings.max_id_chars
-        member = Member(
-            event_id[:limit],
-            account[:limit],
-            conversation[:limit] if isinstance(conversation, str) else "",
-            record.get("flagged") is True,
-            record.get("blocked") is True,
-            tuple(t[:limit] for t in tokens[:16]),
-            tuple(bands),
-            min(float(at), now) if isinstance(at, int | float) else now,
-        )
-        return str(band), member
-
-    def _track(self, band: str, members: Sequence[tuple[RawMessage, Member]]) -> list[Outgoing]:
-        """Count ``members`` under ``band`` (Faust's current event is one of its records);
-        announce the band's campaign if that made it due."""
-        settings = self.settings
-        window = settings.campaign_window_s
-        state = observe_all(self.campaign_bands[band].current(), [m for _, m in members], window)
-        now = time.time()
-        out = []
-        if due(state, now, min_accounts=settings.campaign_accounts, window_s=window):
-            raw = members[-1][0]
-            announced = state.get("announced") or {}
-            # a band keeps its id; a new one takes the id of a campaign this worker already
-            # knows that its bands overlap, so the fleet's bands of one campaign agree
-            known = self.campaigns.match(list(state.get("co", {})), now)
-            campaign_id = announced.get("campaign_id") or (known.campaign_id if known else None)
-            value = campaign_record(state, band, campaign_id, now)
-            state["announced"] = {
-                "campaign_id": value.campaign_id,
-                "events": value.events,
-                "harmful": value.status == "harmful",
-                "at": now,
-            }
-            topic = settings.topic(topics.CAMPAIGNS)
-            out.append(Outgoing(topic, band.encode(), orjson.dumps(value), raw))
-            metrics.CAMPAIGN_ANNOUNCEMENTS.inc()
-            log.info(
-                "announcing campaign %s (band %s, %s): %d events from %d accounts",
-                value.campaign_id,
-                band,
-                value.status,
-                value.events,
-                value.accounts,
-            )
-        self.campaign_bands[band] = state
-        return out
-
     async def _escalate_members(self, stream: StreamT) -> None:
         """Accounts a harmful campaign escalated (keyed by account) → one account action per
         account and campaign."""
@@ -835,6 +712,8 @@ class Worker:
         reader_producer = getattr(self.batch_reader, "_producer", None)
         if isinstance(self.batch_reader, BatchReader) and reader_producer is not None:
             found["batch reader"] = reader_producer
+        if self.campaign_fold is not None and self.campaign_fold._producer is not None:
+            found["campaign fold"] = self.campaign_fold._producer
         return found
 
     async def watch_producers(self) -> None:
@@ -848,6 +727,8 @@ class Worker:
         crashed = dict(self.crashed)
         if self.batch_reader is not None and self.batch_reader.crashed:
             crashed["batch_reader"] = repr(self.batch_reader.crash_reason)
+        if self.campaign_fold is not None and self.campaign_fold.crashed:
+            crashed["campaign_fold"] = repr(self.campaign_fold.crash_reason)
         stalled = dict(self.producer_watch.stalled)
         body = {
             "status": "crashed" if crashed else "stalled" if stalled else "ok",
@@ -899,7 +780,9 @@ class Worker:
         scrape, so no event pays for them."""
         report(
             {
-                "campaign-bands": total_size(table_databases(self.campaign_bands)),
+                "campaign-bands": total_size(
+                    self.campaign_fold.store.databases() if self.campaign_fold else []
+                ),
                 "sender-activity": total_size(table_databases(self.sender_activity)),
                 "recent-events": total_size(self.recent_events.databases()),
             }
@@ -960,21 +843,6 @@ def _sender_message(entry: object) -> bool:
         and len(entry[3]) <= 16
         and isinstance(entry[4], bool)
     )
-
-
-@contextlib.contextmanager
-def _as_current(event: EventT) -> Iterator[None]:
-    """``event`` as Faust's current event in this task while a windowed table is read and
-    written for it: the table takes the window from the event's time, and sends the changelog
-    record to the event's partition, so that a rebalance restores the key where it is read.
-
-    Only the context variable is set. A batch from ``noack_take`` is gathered by a background
-    task that reads the stream's ``current_event`` attribute, so that must not change."""
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
 
 
 def _raw(event: EventT) -> RawMessage:

@@ -2,13 +2,13 @@
 marks and escalates their later members (``models.campaigns`` says what a campaign is and why).
 
 1. The pipeline fingerprints each scored batch in the scoring thread (:func:`features`, from the
-   normalized texts scoring computed) and sends, per fingerprinted event, one record per band to
-   ``campaign.fingerprints``, keyed by the band, so all copies of a campaign meet on one
-   partition (:func:`fingerprint_records`).
-2. The ``track_campaigns`` agent (``streams.agents``) counts each band's members in a windowed
-   RocksDB table (recovered from its changelog) and announces a band that reaches
-   ``campaign_accounts`` accounts to the compacted, single-partition ``moderation.campaigns``
-   (:func:`campaign_record`), again at each doubling, on turning harmful and every half window.
+   normalized texts scoring computed) and sends to ``campaign.fingerprints``, per partition its
+   events' band keys hash to, one record of those events and their keys there, so all copies of
+   a campaign meet on each band key's partition (:func:`fingerprint_records`).
+2. The campaign fold (``streams.campaign_fold``) counts each band's members in RocksDB, with
+   the topic as its changelog, and announces a band that reaches ``campaign_accounts`` accounts
+   to the compacted, single-partition ``moderation.campaigns`` (:func:`campaign_record`), again
+   at each doubling, on turning harmful and every half window.
 3. Every worker follows that topic (:meth:`CampaignHolder.follow`); the pipeline stamps
    ``campaign_id`` on the decisions of events whose bands hit a live campaign and, for a harmful
    one, blocks them and sends their account to ``campaign.members`` (:func:`escalate`), where
@@ -47,16 +47,20 @@ from streams import following, metrics, topics
 from streams.decoding import Event
 from streams.following import follow_records, retrying
 from streams.records import (
-    CampaignFingerprint,
+    CampaignFingerprints,
     CampaignMember,
     CampaignRecord,
     Decision,
-    assemble,
+    FingerprintedEvent,
 )
+from streams.sinks import partition_for
 
 log = logging.getLogger(__name__)
 NO_TOKENS: tuple[str, ...] = ()
 READER_ROLE = "campaigns-reader"
+# fingerprinted events one campaign.fingerprints record carries at most: with ids at their
+# limits such a record stays far below the record size limit
+EVENTS_PER_RECORD = 64
 CAMPAIGN_CATEGORY = "spam"  # what a harmful campaign blocks as when its member was not flagged
 
 
@@ -85,43 +89,46 @@ def fingerprint_records(
     decisions: Sequence[Decision],
     found: Sequence[tuple[tuple[str, ...], tuple[str, ...]]],
     at: float,
+    partitions: int,
 ) -> list[tuple[int, bytes, bytes]]:
-    """``(event index, key, value)`` for ``campaign.fingerprints``: one per band of each
-    fingerprinted event, with what its decision was before any campaign escalation.
-
-    An event's records differ only in ``band``, the record's second field: each event is
-    serialized once and its band spliced in (eight ``orjson.dumps`` per event cost more than
-    the fingerprint itself)."""
-    out = []
+    """``(index of an event in it, key, value)`` for ``campaign.fingerprints``: per partition
+    that band keys of the events hash to, one record of those events (at most
+    :data:`EVENTS_PER_RECORD`) with what their decisions were before any campaign escalation
+    and which of their keys to count there, keyed by one of those keys."""
+    on: dict[int, list[tuple[int, FingerprintedEvent]]] = {}
+    keys: dict[int, bytes] = {}
     for i, (event, decision, (bands, tokens)) in enumerate(
         zip(events, decisions, found, strict=True)
     ):
         if not bands:
             continue
-        conversation = event.data.get("conversation_id")
-        record = assemble(
-            CampaignFingerprint,
-            {
-                "kind": "campaign_fingerprint",
-                "band": "",
-                "event_id": event.event_id,
-                "account_id": event.account_id,
-                "conversation_id": conversation if isinstance(conversation, str) else "",
-                "flagged": decision.action != "allow",
-                "blocked": decision.action == "block",
-                "contacts": tokens,
-                "bands": bands,
-                "at": at,
-            },
-        )
-        rest = orjson.dumps(record)[len(_HEAD) + 1 :]  # after the empty band's closing quote
-        for band in bands:
+        here: dict[int, list[int]] = {}
+        for j, band in enumerate(bands):
             key = band.encode()
-            out.append((i, key, b"".join((_HEAD, key, b'"', rest))))
+            partition = partition_for(key, partitions)
+            here.setdefault(partition, []).append(j)
+            keys.setdefault(partition, key)
+        conversation = event.data.get("conversation_id")
+        fields = (
+            event.event_id,
+            event.account_id,
+            conversation if isinstance(conversation, str) else "",
+            decision.action != "allow",
+            decision.action == "block",
+            tokens,
+            bands,
+        )
+        for partition, indexes in here.items():
+            on.setdefault(partition, []).append((i, (*fields, tuple(indexes))))
+    out = []
+    for partition, entries in on.items():
+        for start in range(0, len(entries), EVENTS_PER_RECORD):
+            chunk = entries[start : start + EVENTS_PER_RECORD]
+            record = CampaignFingerprints(
+                "campaign_fingerprints", tuple(entry for _, entry in chunk), at
+            )
+            out.append((chunk[0][0], keys[partition], orjson.dumps(record)))
     return out
-
-
-_HEAD = b'{"kind":"campaign_fingerprint","band":"'
 
 
 def escalate(

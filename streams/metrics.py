@@ -140,6 +140,11 @@ CAMPAIGN_RECORDS = Counter(
     ["result"],
     registry=REGISTRY,
 )
+CAMPAIGN_FINGERPRINTS_FOLDED = Counter(
+    "chatguard_campaign_fingerprints_folded_total",
+    "Records of campaign.fingerprints this worker's campaign fold read (dead letters included).",
+    registry=REGISTRY,
+)
 CAMPAIGN_ANNOUNCEMENTS = Counter(
     "chatguard_campaign_announcements_total",
     "Campaign records this worker wrote (a band crossed, doubled, turned harmful or was renewed).",

@@ -188,6 +188,35 @@ class ModerationPipeline:
             )
         ]
 
+    def _fingerprint_records(
+        self,
+        events: Sequence[Event],
+        decisions: Sequence[Decision],
+        found: Sequence[tuple[tuple[str, ...], tuple[str, ...]]],
+        sources: Sequence[RawMessage],
+        now: float,
+    ) -> list[tuple[int, bytes, bytes]]:
+        """:func:`campaigns.fingerprint_records` for the batch; under exactly-once one set per
+        source partition (each record goes out in its source's transaction), as in
+        :meth:`_seen`."""
+        partitions = self.settings.topic_partitions
+        if self.settings.processing_guarantee != "exactly_once":
+            return campaigns.fingerprint_records(events, decisions, found, now, partitions)
+        by_source: dict[tuple[str, int], list[int]] = defaultdict(list)
+        for i, source in enumerate(sources):
+            by_source[(source.topic, source.partition)].append(i)
+        out: list[tuple[int, bytes, bytes]] = []
+        for indexes in by_source.values():
+            records = campaigns.fingerprint_records(
+                [events[i] for i in indexes],
+                [decisions[i] for i in indexes],
+                [found[i] for i in indexes],
+                now,
+                partitions,
+            )
+            out.extend((indexes[j], key, value) for j, key, value in records)
+        return out
+
     async def _decide_isolated(
         self, events: list[Event], sources: list[RawMessage]
     ) -> list[Outgoing]:
@@ -292,7 +321,7 @@ class ModerationPipeline:
         now = time.time()
         out = [
             Outgoing(self._fingerprints, key, value, sources[i])
-            for i, key, value in campaigns.fingerprint_records(events, decisions, found, now)
+            for i, key, value in self._fingerprint_records(events, decisions, found, sources, now)
         ]
         for i, (bands, _) in enumerate(found):
             campaign = self.campaigns.match(bands, now)

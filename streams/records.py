@@ -412,21 +412,25 @@ class LearnedContact:
         )
 
 
+# one fingerprinted event on one partition of campaign.fingerprints: event id, account,
+# conversation, flagged (the model or a rule said review or block, before any campaign
+# escalation), blocked, contact tokens, all its band keys, and the indexes of those counted on
+# this partition (the ones that hash to it)
+FingerprintedEvent = tuple[
+    str, str, str, bool, bool, tuple[str, ...], tuple[str, ...], tuple[int, ...]
+]
+
+
 @dataclass(frozen=True)
-class CampaignFingerprint:
-    """One band key of a fingerprinted event (``campaign.fingerprints``, keyed by the band, so
-    every near-duplicate with this band meets on one partition). Built by
+class CampaignFingerprints:
+    """The fingerprinted events of one batch that have a band key on one partition of
+    ``campaign.fingerprints`` (keyed by one of those keys, so it lands there), with the keys to
+    count there: every near-duplicate with a band key meets on that key's partition. One record
+    per partition and batch, not one per band key: the fold pays per record. Built by
     ``streams.campaigns.fingerprint_records``."""
 
-    kind: Literal["campaign_fingerprint"]
-    band: str
-    event_id: str
-    account_id: str
-    conversation_id: str
-    flagged: bool  # the model or a rule said review or block (before any campaign escalation)
-    blocked: bool
-    contacts: tuple[str, ...]  # contact tokens (domains, phones, WeChat and QQ IDs)
-    bands: tuple[str, ...]  # all the event's band keys
+    kind: Literal["campaign_fingerprints"]
+    events: tuple[FingerprintedEvent, ...]
     at: float
 
 
@@ -498,7 +502,7 @@ OUTPUT_RECORDS: dict[str, type] = {
     "weighed_report": WeighedReport,
     "retried_report": RetriedReport,
     "learned_contact": LearnedContact,
-    "campaign_fingerprint": CampaignFingerprint,
+    "campaign_fingerprints": CampaignFingerprints,
     "campaign": CampaignRecord,
     "campaign_member": CampaignMember,
     "sender_activity": SenderActivity,

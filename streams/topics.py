@@ -138,11 +138,16 @@ async def ensure_topics(
 
 def _config(settings: Settings, name: str) -> dict[str, str]:
     """Topic configs beyond the broker's defaults: ``events.by_id`` is the recent-events
-    store's changelog (``streams.recent_events``), so it keeps at least the two strike windows
-    a worker replays, and a day more (never less than Kafka's default week)."""
-    if name != EVENTS_BY_ID:
+    store's changelog (``streams.recent_events``) and ``campaign.fingerprints`` the campaign
+    fold's (``streams.campaign_fold``), so each keeps at least the two windows a worker
+    replays, and a window more (never less than Kafka's default week)."""
+    windows = {
+        EVENTS_BY_ID: settings.strike_window_s,
+        CAMPAIGN_FINGERPRINTS: settings.campaign_window_s,
+    }
+    if name not in windows:
         return {}
-    keep_s = max(7 * 86_400.0, 3 * settings.strike_window_s)
+    keep_s = max(7 * 86_400.0, 3 * windows[name])
     return {"retention.ms": str(int(keep_s * 1000))}
 
 

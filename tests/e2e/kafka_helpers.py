@@ -206,6 +206,44 @@ def consume_all(
     return asyncio.run(run())
 
 
+def end_offsets_total(bootstrap: str, topic: str) -> int:
+    """Records written to ``topic`` so far (the sum of its partitions' end offsets)."""
+
+    async def run() -> int:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+        await consumer.start()
+        try:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+            ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+            return sum(ends.values())
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
+
+
+def wait_committed(bootstrap: str, group: str, topic: str, count: int, timeout: float) -> int:
+    """Wait until ``group``'s committed offsets on ``topic`` add up to ``count`` (records read
+    from offset 0) or ``timeout`` passed; the sum committed then."""
+
+    async def run() -> int:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                offsets = await admin.list_consumer_group_offsets(group)
+                done = sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic)
+                if done >= count or time.monotonic() > deadline:
+                    return done
+                await asyncio.sleep(0.2)
+        finally:
+            await admin.close()
+
+    return asyncio.run(run())
+
+
 def produce(
     settings: Settings, events: Sequence[OutgoingEvent], rate: float | None = None
 ) -> float:

@@ -9,6 +9,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,13 @@ from streams import topics
 from streams.decoding import Event, decode
 from streams.outgoing import OutgoingEvent
 from tests.e2e.conftest import WorkerProcess
-from tests.e2e.kafka_helpers import Record, consume, consume_all, produce
+from tests.e2e.kafka_helpers import (
+    Record,
+    consume,
+    end_offsets_total,
+    produce,
+    wait_committed,
+)
 from tests.e2e.test_rules import _use_env
 from tests.unit.test_fingerprint import scam_variants
 
@@ -95,21 +102,6 @@ def _first_campaign(settings: Settings, status: str) -> dict[str, Any]:
     found = [r.json() for r in records if r.json().get("status") == status]
     assert found, f"no {status} campaign was announced"
     return found[0]
-
-
-def _changelog_band(record: Record) -> bytes:
-    """The band key of a ``campaign-bands`` changelog record (keyed ``[band, window]``)."""
-    return str(orjson.loads(record.key or b"null")[0]).encode()
-
-
-def _band_accounts(changelog: list[Record]) -> set[tuple[bytes, str]]:
-    """(band, account) pairs the band states written to the changelog have counted."""
-    return {
-        (_changelog_band(r), account)
-        for r in changelog
-        if r.value
-        for account in orjson.loads(r.value).get("accounts", {})
-    }
 
 
 def _one_campaign(records: list[dict[str, Any]]) -> set[str]:
@@ -212,41 +204,77 @@ def test_a_scam_campaign_is_caught_once_and_its_later_members_are_blocked(
     )
 
 
-def test_counts_survive_killed_workers_recovered_from_the_changelog(
-    start_worker: Callable[..., WorkerProcess], stream_settings: Settings, unique_names: Any
+def _counted_before_the_kill(
+    settings: Settings, app_id: str, variants: list[OutgoingEvent]
 ) -> None:
-    """19 accounts are counted, every worker is killed, and two new workers (empty data dirs:
-    state from the changelog alone) see 16 more: only with the first 19 does a band reach 20."""
-    settings = stream_settings
-    first = _start_fleet(start_worker)
-    variants = _members("scam", scam_variants(35, seed=18))
-    # 19 accounts: below the threshold, each counted under its 8 bands before the kill
-    produce(settings, variants[:19])
-    changelog = f"{unique_names.app_id}-campaign-bands-changelog"
-    written = consume_all(
-        settings.bootstrap_servers,
-        changelog,
-        0,
+    """Produce ``variants`` (fewer than 20 accounts), wait for their decisions (their band
+    records went out with them), then until the campaign fold has folded and committed every
+    band record on the topic."""
+    produce(settings, variants)
+    wanted = {v.event_id for v in variants}
+    consume(
+        settings,
+        [topics.DECISIONS],
+        until=lambda rs: wanted <= set(_decided(rs, settings)),
         timeout=120,
-        until=lambda rs: len(_band_accounts(rs)) >= 19 * 8,
     )
-    assert len(_band_accounts(written)) == 19 * 8, "not every band write reached the changelog"
-    # a band's state is written to the partition its records come from, where a rebalance
-    # restores it for the worker that reads them (the agent folds bands a batch at a time)
-    fingerprints = consume_all(
-        settings.bootstrap_servers, settings.topic(topics.CAMPAIGN_FINGERPRINTS), 19 * 8
+    topic = settings.topic(topics.CAMPAIGN_FINGERPRINTS)
+    written = end_offsets_total(settings.bootstrap_servers, topic)
+    assert written > 0
+    folded = wait_committed(
+        settings.bootstrap_servers, f"{app_id}.campaigns", topic, written, timeout=120
     )
-    band_partition = {r.key: r.partition for r in fingerprints}
-    assert {_changelog_band(r): r.partition for r in written} == band_partition
-    for worker in first:
-        worker.kill()
-    _start_fleet(start_worker)
-    produce(settings, variants[19:])
+    assert folded >= written, f"{folded} of {written} band records folded"
+
+
+def _formed_with_both_halves(settings: Settings) -> None:
     campaign = _first_campaign(settings, "harmful")
     assert campaign["accounts"] >= 20
     counted = set(campaign["sample_accounts"])
     assert counted & {f"scam-acct-{i}" for i in range(19)}, "the first 19 were lost"
     assert counted & {f"scam-acct-{i}" for i in range(19, 35)}
+
+
+def test_counts_survive_killed_workers_recovered_from_the_topic(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings, unique_names: Any
+) -> None:
+    """19 accounts are counted, every worker is killed, and two new workers (empty data dirs:
+    state from the band records alone) see 16 more: only with the first 19 does a band reach
+    20, and the replay announces nothing by itself."""
+    settings = stream_settings
+    first = _start_fleet(start_worker)
+    variants = _members("scam", scam_variants(35, seed=18))
+    _counted_before_the_kill(settings, unique_names.app_id, variants[:19])
+    for worker in first:
+        worker.kill()
+    second = _start_fleet(start_worker)
+    for worker in second:  # each folds its partitions again up to the committed offsets
+        worker.wait_for_log("folds offsets", timeout=60)
+    produce(settings, variants[19:])
+    _formed_with_both_halves(settings)
+
+
+def test_a_restarted_worker_goes_on_from_its_own_store(
+    start_worker: Callable[..., WorkerProcess],
+    stream_settings: Settings,
+    unique_names: Any,
+    tmp_path: Path,
+) -> None:
+    """A worker killed after counting 19 accounts and restarted on its data dir goes on from
+    the offsets its store holds, folding nothing again, and the 20th account makes the
+    campaign."""
+    settings = stream_settings
+    on = {"CHATGUARD_CAMPAIGNS": "on", "CHATGUARD_DATA_DIR": str(tmp_path / "kept")}
+    worker = start_worker(env=on)
+    worker.wait_ready()
+    variants = _members("scam", scam_variants(35, seed=19))
+    _counted_before_the_kill(settings, unique_names.app_id, variants[:19])
+    worker.kill()
+    again = start_worker(env=on)
+    again.wait_ready()
+    produce(settings, variants[19:])
+    _formed_with_both_halves(settings)
+    assert "folds offsets" not in again.log_tail(10_000)
 
 
 def test_a_clean_greeting_is_a_clean_campaign_and_escalates_nothing(

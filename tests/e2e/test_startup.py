@@ -76,16 +76,17 @@ def test_the_strikes_changelog_exists_with_its_source_partitions_before_agents_r
     assert status == 200 and orjson.loads(body)["tables_recovered"] is True
 
     # created by the worker itself, before Faust started: chatguard's topics and the changelogs
-    # of its six tables (strikes, reporters, contact evidence, campaign bands, campaign
-    # accounts, sender activity); events.by_id keeps the two strike windows its recent-events
-    # store replays
-    worker.wait_for_log(f"created {len(topics.ALL) + 6} topics")
+    # of its five tables (strikes, reporters, contact evidence, campaign accounts, sender
+    # activity); events.by_id and campaign.fingerprints keep the windows their stores replay
+    worker.wait_for_log(f"created {len(topics.ALL) + 5} topics")
     partitions, configs = _describe(broker, f"{unique_names.app_id}-account-strikes-changelog")
     assert partitions == 6
     assert set(configs["cleanup.policy"].split(",")) == {"compact", "delete"}
     assert int(configs["retention.ms"]) == int(settings.strike_window_s * 1000)
     _, by_id = _describe(broker, settings.topic(topics.EVENTS_BY_ID))
     assert int(by_id["retention.ms"]) >= 2 * int(settings.strike_window_s * 1000)
+    _, bands = _describe(broker, settings.topic(topics.CAMPAIGN_FINGERPRINTS))
+    assert int(bands["retention.ms"]) >= 2 * int(settings.campaign_window_s * 1000)
 
     produce(settings, [_block_strike("acct-z", n) for n in range(2)])
     actions = consume(settings, ["account.actions"], until=lambda rs: len(rs) >= 1, timeout=60)

@@ -34,6 +34,7 @@ from streams.campaigns import CampaignHolder, campaign_record, live_campaigns
 from streams.model_holder import ModelHolder, ServingModel
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
 from streams.rules_holder import RulesHolder
+from streams.sinks import partition_for
 from tests.agents.harness import chat
 from tests.unit.test_fingerprint import scam_variants
 
@@ -287,11 +288,25 @@ async def test_the_pipeline_marks_members_and_blocks_those_of_a_harmful_campaign
         ]
     else:
         assert mark["action"] == "allow" and members == []
-    # the member's eight bands went to be counted, with its decision before escalation
-    prints = [p for p in on(pipeline, topics.CAMPAIGN_FINGERPRINTS) if p["event_id"] == "member"]
-    assert sorted(p["band"] for p in prints) == sorted(bands)
-    assert all(not p["flagged"] and p["account_id"] == "acct-member" for p in prints)
-    assert all(p["bands"] == bands for p in prints)
+    # the member's eight bands went to be counted, each on its own partition (the record's
+    # key's), with its decision before escalation
+    assert isinstance(pipeline.sink, Sink)
+    partitions = pipeline.settings.topic_partitions
+    counted = []
+    for record_out in pipeline.sink.sent:
+        if record_out.topic != pipeline.settings.topic(topics.CAMPAIGN_FINGERPRINTS):
+            continue
+        assert record_out.key is not None
+        where = partition_for(record_out.key, partitions)
+        for event_id, account, _, flagged, _, _, its_bands, here in orjson.loads(record_out.value)[
+            "events"
+        ]:
+            if event_id != "member":
+                continue
+            assert its_bands == bands and not flagged and account == "acct-member" and here
+            counted += [its_bands[i] for i in here]
+            assert {partition_for(its_bands[i].encode(), partitions) for i in here} == {where}
+    assert sorted(counted) == sorted(bands)
 
 
 async def test_an_allow_rule_wins_over_a_harmful_campaign(pipeline: ModerationPipeline) -> None:

@@ -49,7 +49,7 @@ TOPIC_SCHEMAS = {
     topics.REPORTER_STATS: "reporter_stats",
     topics.EVENTS_BY_ID: "seen_events",
     topics.CONTACTS_BLOCKED: "blocked_contact",
-    topics.CAMPAIGN_FINGERPRINTS: "campaign_fingerprint",
+    topics.CAMPAIGN_FINGERPRINTS: "campaign_fingerprints",
     topics.CAMPAIGN_MEMBERS: "campaign_member",
     topics.CAMPAIGNS: "campaign",
 }

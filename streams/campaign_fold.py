@@ -1,0 +1,475 @@
+"""``campaign.fingerprints`` → each band's members → campaigns, a batch at a time: a service of
+the Faust worker, like the batch reader, on when ``CHATGUARD_CAMPAIGNS`` is.
+
+Why not a Faust agent with a windowed table: every band record then cost Faust's per-record
+consumer path and a table write, which is a RocksDB put and a changelog record of the band's
+whole state (about 15 KB for a busy band). Profiled on a backlog, those were most of the worker's
+time, and the agent folded under 3,000 records a second against the 4.5 records a moderated
+event writes. Here one consumer (group ``<app id>.campaigns``) fetches up to
+:data:`FOLD_BATCH` records, each band's state is read and written once per batch, and the
+states and the next offset of each partition go to RocksDB in one write batch.
+
+The topic is its own changelog, as ``events.by_id`` is the recent-events store's: a band's state
+is the fold of its records in the window, and they are all on its partition. A worker that is
+given a partition goes on from the next offset its store holds for it; with no such offset, or
+one from before the previous window (a new host, a lost data dir), it forgets what it held for
+the partition and folds it again from the start of the previous window. Records below the
+group's committed offset were already folded and announced by an earlier owner, so they are
+folded quietly: a band that becomes due among them is marked announced, not announced again.
+
+At least once: announcements and dead letters are delivered before the batch's states and
+offsets are written, so a crash re-folds (and may re-announce) at most the batch in hand; the
+group's offsets are committed after that write. Like the Faust table it replaces, a band's
+state covers one tumbling window (``campaign_window_s``) by its records' times, and windows
+older than the previous one are deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
+from mode import Service
+from rocksdict import Options, Rdict, WriteBatch
+
+from chatguard.settings import Settings
+from models.campaigns import Member, due, observe_all, valid_bands
+from streams import kafka_options, metrics, topics
+from streams.campaigns import CampaignHolder, campaign_record
+from streams.decoding import Rejected
+from streams.fleet_signing import FleetSigner
+from streams.model_holder import ModelHolder
+from streams.pipeline import ModerationPipeline, Outgoing, RawMessage, internal_error
+from streams.producers import TrackingProducer
+from streams.retry import Outage
+from streams.sinks import BatchSink, partition_for
+
+log = logging.getLogger(__name__)
+# records folded at a time (each up to 64 events): the more, the more of a busy band's
+# members share one write, and the longer the moderation batches wait (the fold yields to
+# them every YIELD_EVERY bands)
+FOLD_BATCH = 64
+YIELD_EVERY = 256
+COMMIT_EVERY_S = 1.0
+STATE = b"s"  # s<window:012d><partition:05d><band> → the band's state (JSON)
+NEXT = b"n"  # n<partition:05d> → the next offset of the partition to fold
+STATES_KEPT = 4_096  # decoded band states kept in memory (a saturated one is ~15 KB of JSON)
+
+
+class BandStore:
+    """Band states on this worker's disk, by window, partition and band, with the next offset
+    to fold of each partition; a batch's states and offsets are written together."""
+
+    def __init__(self, directory: Path, window_s: float) -> None:
+        self.directory = directory
+        self.window_s = window_s
+        self._db: Rdict | None = None  # opened on first use
+        self._kept_from = -1  # windows before this one are deleted already
+        # the states last written, decoded: a campaign's bands come back batch after batch
+        self._recent: dict[bytes, dict[str, Any]] = {}
+
+    @property
+    def db(self) -> Rdict:
+        if self._db is None:
+            self.directory.parent.mkdir(parents=True, exist_ok=True)
+            self._db = Rdict(str(self.directory), Options(raw_mode=True))
+        return self._db
+
+    def window(self, at: float) -> int:
+        return int(at // self.window_s)
+
+    def get(self, window: int, partition: int, band: str) -> Mapping[str, Any]:
+        """The band's state (not to be changed: :func:`observe_all` returns a new one)."""
+        key = _state_key(window, partition, band)
+        state = self._recent.get(key)
+        if state is not None:
+            return state
+        value = self.db.get(key)
+        return orjson.loads(value) if value is not None else {}
+
+    def write(
+        self, states: dict[tuple[int, int, str], dict[str, Any]], next_offsets: dict[int, int]
+    ) -> None:
+        batch = WriteBatch(raw_mode=True)
+        for (window, partition, band), state in states.items():
+            batch.put(_state_key(window, partition, band), orjson.dumps(state))
+        for partition, offset in next_offsets.items():
+            batch.put(_next_key(partition), str(offset).encode())
+        self.db.write(batch)
+        recent = self._recent
+        for (window, partition, band), state in states.items():
+            key = _state_key(window, partition, band)
+            recent.pop(key, None)
+            recent[key] = state  # the most recently written last
+        for key in list(itertools.islice(recent, max(0, len(recent) - STATES_KEPT))):
+            del recent[key]
+
+    def next_offset(self, partition: int) -> int | None:
+        value = self.db.get(_next_key(partition))
+        return int(value) if value is not None else None
+
+    def forget(self, partition: int) -> None:
+        """Drop the partition's states and its next offset (it is folded again)."""
+        batch = WriteBatch(raw_mode=True)
+        current = self.window(time.time())
+        for window in (current - 1, current):  # records' times are never later than now
+            batch.delete_range(
+                _state_key(window, partition, ""), _state_key(window, partition + 1, "")
+            )
+        batch.delete(_next_key(partition))
+        self.db.write(batch)
+        self._recent.clear()
+
+    def expire(self, now: float) -> None:
+        """Delete the windows before the previous one (once per window, not per batch)."""
+        keep_from = self.window(now) - 1
+        if keep_from <= self._kept_from:
+            return
+        self._kept_from = keep_from
+        self.db.delete_range(STATE, _state_key(keep_from, 0, ""))
+        self._recent.clear()
+
+    def databases(self) -> list[Rdict]:
+        return [self.db] if self._db is not None else []
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def _state_key(window: int, partition: int, band: str) -> bytes:
+    return b"%s%012d%05d%s" % (STATE, window, partition, band.encode())
+
+
+def _next_key(partition: int) -> bytes:
+    return b"%s%05d" % (NEXT, partition)
+
+
+def band_members(
+    raw: RawMessage, signer: FleetSigner, partitions: int, max_id_chars: int, now: float
+) -> list[tuple[str, Member]] | Rejected:
+    """One record of ``campaign.fingerprints`` as (band key, member) pairs to count, or why it
+    is not one (the topic is writable by anyone with access): every event in it must be
+    well-formed, and every key it is counted under must hash to the record's partition, where
+    the other members of that band are counted."""
+    unsigned = signer.check(raw)
+    if unsigned is not None:
+        return unsigned
+    try:
+        record = orjson.loads(raw.value or b"")
+    except orjson.JSONDecodeError as exc:
+        return Rejected("malformed_json", f"not valid JSON: {exc}")
+    if not isinstance(record, dict):
+        return Rejected("not_an_object", "expected a JSON object with a string 'kind'")
+    entries, at = record.get("events"), record.get("at")
+    if record.get("kind") != "campaign_fingerprints" or not isinstance(entries, list):
+        return Rejected("invalid_field", "not a campaign_fingerprints record")
+    at = min(float(at), now) if isinstance(at, int | float) else now
+    out = []
+    for entry in entries:
+        found = _event_members(entry, raw.partition, partitions, max_id_chars, at)
+        if found is None:
+            problem = f"not a fingerprinted event of partition {raw.partition}: {entry!r:.200}"
+            return Rejected("invalid_field", problem)
+        out.extend(found)
+    return out
+
+
+def _event_members(
+    entry: object, partition: int, partitions: int, limit: int, at: float
+) -> list[tuple[str, Member]] | None:
+    if not isinstance(entry, list) or len(entry) != 8:
+        return None
+    event_id, account, conversation, flagged, blocked, tokens, bands, here = entry
+    if (
+        not isinstance(event_id, str)
+        or not isinstance(account, str)
+        or not isinstance(conversation, str)
+        or not isinstance(tokens, list)
+        or not all(isinstance(t, str) for t in tokens)
+        or not valid_bands(bands, 16)
+        or not isinstance(here, list)
+        or not here
+        or not all(isinstance(i, int) and 0 <= i < len(bands) for i in here)
+        or any(partition_for(bands[i].encode(), partitions) != partition for i in here)
+    ):
+        return None
+    member = Member(
+        event_id[:limit],
+        account[:limit],
+        conversation[:limit],
+        flagged is True,
+        blocked is True,
+        tuple(t[:limit] for t in tokens[:16]),
+        tuple(bands),
+        at,
+    )
+    return [(bands[i], member) for i in dict.fromkeys(here)]
+
+
+class CampaignFold(Service):
+    """Consume band records → fold each band's batch → announce due bands → write → commit."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        model_holder: ModelHolder,
+        campaign_holder: CampaignHolder,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.model_holder = model_holder
+        self.campaigns = campaign_holder
+        self.signer = FleetSigner.for_settings(settings)
+        self._pipeline: ModerationPipeline | None = None  # sends through our producer
+        self._producer: TrackingProducer | None = None
+        self.group_id = f"{settings.app_id}.campaigns"
+        self.topic = settings.topic(topics.CAMPAIGN_FINGERPRINTS)
+        self.store = BandStore(
+            settings.data_dir / f"{settings.app_id}-campaign-bands", settings.campaign_window_s
+        )
+        self._consumer: AIOKafkaConsumer | None = None
+        self._quiet_until: dict[int, int] = {}  # partition → first offset to announce from
+        self._position: dict[int, int] = {}  # partition → next offset to fold (once written)
+        self._done: dict[TopicPartition, int] = {}  # next offsets written, not yet committed
+        self._committed_at = time.monotonic()
+        self._in_hand = asyncio.Lock()  # held while a batch is between fetch and write
+        self._outage: Outage | None = None
+
+    async def on_start(self) -> None:
+        settings = self.settings
+        self._producer = TrackingProducer(**kafka_options.producer(settings, "campaign-fold"))
+        await self._producer.start()
+        # its own producer, outside Faust's transactions: a campaign record answers no input
+        # partition of Faust's, and re-announcing one is harmless
+        sink = BatchSink(self._producer)
+        self._pipeline = ModerationPipeline(
+            settings, self.model_holder, sink, campaign_holder=self.campaigns
+        )
+        options = kafka_options.group_consumer(settings, self.group_id, "campaign-fold")
+        self._consumer = AIOKafkaConsumer(**{**options, "max_poll_records": FOLD_BATCH})
+        self._consumer.subscribe([self.topic], listener=_TakeOver(self))
+        await self._consumer.start()
+
+    async def on_stop(self) -> None:
+        if self._consumer is not None:
+            async with self._in_hand:
+                try:
+                    await self._commit()
+                except KafkaError as exc:  # the next owner goes on from the store or the group
+                    log.warning("campaign fold: stopping without a final commit: %s", exc)
+            await self._consumer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+        self.store.close()
+
+    @Service.task
+    async def _read(self) -> None:
+        assert self._consumer is not None
+        window_ms = int(self.settings.batch_window_s * 1000)
+        while not self.should_stop:
+            try:
+                fetched = await self._consumer.getmany(timeout_ms=window_ms)
+            except ConsumerStoppedError:
+                return
+            except KafkaError as exc:
+                await self._retry_later(exc)
+                continue
+            async with self._in_hand:
+                if self.should_stop:
+                    return
+                try:
+                    if fetched:
+                        await self.fold(fetched)
+                    if self._done and time.monotonic() - self._committed_at >= COMMIT_EVERY_S:
+                        await self._commit()
+                except Exception as exc:  # Kafka away, or the disk: never the end of the fold
+                    if not isinstance(exc, KafkaError):
+                        log.exception("campaign fold: a batch failed, folding it again: %r", exc)
+                    # nothing of the batch was written: go on from what the store holds
+                    self._rewind()
+                    await self._retry_later(exc)
+
+    async def fold(self, fetched: dict[TopicPartition, list[Any]]) -> None:
+        """Fold one fetched batch; its outputs are delivered before its states are written."""
+        assert self._pipeline is not None
+        settings, now = self.settings, time.time()
+        partitions = settings.topic_partitions
+        groups: dict[tuple[int, int, str], list[tuple[Member, bool, RawMessage]]] = {}
+        dead: list[tuple[RawMessage, Rejected]] = []
+        next_offsets: dict[int, int] = {}
+        for tp, messages in fetched.items():
+            quiet_until = self._quiet_until.get(tp.partition, -1)
+            for m in messages:
+                headers = tuple(m.headers or ())
+                raw = RawMessage(m.topic, m.partition, m.offset, m.key, m.value, headers)
+                try:
+                    found = band_members(raw, self.signer, partitions, settings.max_id_chars, now)
+                except Exception as exc:  # a bug for one record must not stop the fold
+                    found = internal_error(exc)
+                if isinstance(found, Rejected):
+                    dead.append((raw, found))
+                    continue
+                window = self.store.window(min(m.timestamp / 1000, now))
+                quiet = m.offset < quiet_until
+                for band, member in found:
+                    key = (window, tp.partition, band)
+                    groups.setdefault(key, []).append((member, quiet, raw))
+            next_offsets[tp.partition] = messages[-1].offset + 1
+        states: dict[tuple[int, int, str], dict[str, Any]] = {}
+        out: list[Outgoing] = []
+        for n, (key, members) in enumerate(groups.items()):
+            if n and n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            try:
+                counted = [member for member, _, _ in members]
+                state = observe_all(self.store.get(*key), counted, settings.campaign_window_s)
+                announcement = self._announce(key[2], state, members, now)
+            except Exception as exc:  # a bug for one band must not stop the others
+                dead.extend((raw, internal_error(exc)) for _, _, raw in members)
+                continue
+            states[key] = state
+            if announcement is not None:
+                out.append(announcement)
+        for raw, rejected in dead:
+            await self._pipeline.dead_letter(raw, rejected)
+        if out or dead:
+            await self._pipeline.send(out)
+            await self._pipeline.sink.delivered()
+        self.store.write(states, next_offsets)
+        self.store.expire(now)
+        for partition, offset in next_offsets.items():
+            self._position[partition] = offset
+            self._done[TopicPartition(self.topic, partition)] = offset
+        metrics.CAMPAIGN_FINGERPRINTS_FOLDED.inc(sum(len(v) for v in fetched.values()))
+
+    def _announce(
+        self,
+        band: str,
+        state: dict[str, Any],
+        members: Sequence[tuple[Member, bool, RawMessage]],
+        now: float,
+    ) -> Outgoing | None:
+        """The band's campaign record if counting ``members`` made it due (``state`` notes the
+        announcement); marked but not sent if they were all folded before (quiet)."""
+        settings = self.settings
+        window = settings.campaign_window_s
+        if not due(state, now, min_accounts=settings.campaign_accounts, window_s=window):
+            return None
+        announced = state.get("announced") or {}
+        # a band keeps its id; a new one takes the id of a campaign this worker already knows
+        # that its bands overlap, so the fleet's bands of one campaign agree
+        known = self.campaigns.match(list(state.get("co", {})), now)
+        campaign_id = announced.get("campaign_id") or (known.campaign_id if known else None)
+        value = campaign_record(state, band, campaign_id, now)
+        state["announced"] = {
+            "campaign_id": value.campaign_id,
+            "events": value.events,
+            "harmful": value.status == "harmful",
+            "at": now,
+        }
+        if all(quiet for _, quiet, _ in members):
+            return None
+        metrics.CAMPAIGN_ANNOUNCEMENTS.inc()
+        log.info(
+            "announcing campaign %s (band %s, %s): %d events from %d accounts",
+            value.campaign_id,
+            band,
+            value.status,
+            value.events,
+            value.accounts,
+        )
+        topic = settings.topic(topics.CAMPAIGNS)
+        return Outgoing(topic, band.encode(), orjson.dumps(value), members[-1][2])
+
+    async def take_over(self, partitions: Iterable[TopicPartition]) -> None:
+        """Position each newly assigned partition: after what the store folded, or, if it
+        folded nothing recent, from the start of the previous window after forgetting it; up
+        to the group's committed offset quietly."""
+        assert self._consumer is not None
+        consumer, window_s = self._consumer, self.settings.campaign_window_s
+        since = (self.store.window(time.time()) - 1) * window_s
+        for tp in partitions:
+            found = (await consumer.offsets_for_times({tp: int(since * 1000)}))[tp]
+            recent = found.offset if found is not None else (await consumer.end_offsets([tp]))[tp]
+            start = self.store.next_offset(tp.partition)
+            if start is not None and start < recent:  # what it holds is too old to go on from
+                self.store.forget(tp.partition)  # (states are only ever written with an offset)
+            if start is None or start < recent:
+                start = recent
+            committed = await consumer.committed(tp)
+            self._quiet_until[tp.partition] = committed or 0
+            consumer.seek(tp, start)
+            self._position[tp.partition] = start
+            if committed is not None and committed > start:
+                log.info(
+                    "campaign fold: partition %d folds offsets %d-%d again, quietly",
+                    tp.partition,
+                    start,
+                    committed - 1,
+                )
+
+    def _rewind(self) -> None:
+        """Go on from the next offsets written (or, before any write, where the partition was
+        taken over): a batch that failed is folded again, never skipped."""
+        assert self._consumer is not None
+        for tp in self._consumer.assignment():
+            start = self._position.get(tp.partition)
+            if start is not None:
+                self._consumer.seek(tp, start)
+        self._done.clear()
+
+    async def _commit(self) -> None:
+        """Commit the offsets folded and written (the store is ahead of the group, never
+        behind it)."""
+        assert self._consumer is not None
+        self._committed_at = time.monotonic()
+        held = self._consumer.assignment()
+        offsets = {tp: offset for tp, offset in self._done.items() if tp in held}
+        self._done = {}
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except CommitFailedError as exc:  # the group moved on: the next owner reads the store
+            log.warning("campaign fold: commit failed, the next owner goes on: %s", exc)
+        except BaseException:
+            for tp, offset in offsets.items():
+                self._done[tp] = max(offset, self._done.get(tp, 0))
+            raise
+        if self._outage is not None:
+            self._outage.over()
+            self._outage = None
+
+    async def _retry_later(self, exc: BaseException) -> None:
+        if self._outage is None:
+            self._outage = Outage("campaign fold")
+        await self.sleep(self._outage.failed(exc))
+
+
+class _TakeOver(ConsumerRebalanceListener):
+    """Commit before partitions go; position them when they come."""
+
+    def __init__(self, fold: CampaignFold) -> None:
+        self.fold = fold
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self.fold._in_hand:
+            try:
+                await self.fold._commit()
+            except KafkaError as exc:
+                log.warning("campaign fold: no commit before a rebalance: %s", exc)
+            self.fold._done.clear()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.fold.take_over(assigned)

@@ -1,0 +1,142 @@
+"""The campaign fold's own store and record check: band states by window and partition, written
+with each partition's next offset, forgotten per partition, expired per window; and forged
+band records refused."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from models.campaigns import Member
+from streams.campaign_fold import BandStore, band_members
+from streams.decoding import Rejected
+from streams.fleet_signing import HEADER, FleetSigner, mac, mac_key
+from streams.pipeline import Headers, RawMessage
+from streams.sinks import partition_for
+
+WINDOW = 3_600.0
+BAND = "0123456789abcdef"
+
+
+def test_states_and_next_offsets_are_written_together_and_read_back(tmp_path: Path) -> None:
+    store = BandStore(tmp_path / "bands", WINDOW)
+    window = store.window(time.time())
+    assert store.get(window, 3, BAND) == {} and store.next_offset(3) is None
+    store.write({(window, 3, BAND): {"events": 2}}, {3: 41})
+    assert store.get(window, 3, BAND) == {"events": 2}
+    assert store.get(window, 4, BAND) == {} and store.get(window - 1, 3, BAND) == {}
+    assert store.next_offset(3) == 41
+    store.close()
+    reopened = BandStore(tmp_path / "bands", WINDOW)  # a restarted worker with its data dir
+    assert reopened.get(window, 3, BAND) == {"events": 2} and reopened.next_offset(3) == 41
+
+
+def test_forgetting_a_partition_leaves_the_others(tmp_path: Path) -> None:
+    store = BandStore(tmp_path / "bands", WINDOW)
+    window = store.window(time.time())
+    states = {(w, p, BAND): {"events": p} for w in (window - 1, window) for p in (2, 3, 4)}
+    store.write(states, {2: 5, 3: 6, 4: 7})
+    store.forget(3)
+    assert store.next_offset(3) is None and store.next_offset(2) == 5
+    for w in (window - 1, window):
+        assert store.get(w, 3, BAND) == {}
+        assert store.get(w, 2, BAND) == {"events": 2} and store.get(w, 4, BAND) == {"events": 4}
+
+
+def test_windows_before_the_previous_one_expire(tmp_path: Path) -> None:
+    store = BandStore(tmp_path / "bands", WINDOW)
+    now = time.time()
+    window = store.window(now)
+    store.write({(w, 0, BAND): {"w": w} for w in range(window - 3, window + 1)}, {0: 9})
+    store.expire(now)
+    assert [store.get(w, 0, BAND) for w in range(window - 3, window + 1)] == [
+        {},
+        {},
+        {"w": window - 1},
+        {"w": window},
+    ]
+    assert store.next_offset(0) == 9
+
+
+PARTITIONS = 8
+
+
+def _here(band: str) -> int:
+    return partition_for(band.encode(), PARTITIONS)
+
+
+OTHER = next(f"{i:016x}" for i in range(1, 10_000) if _here(f"{i:016x}") != _here(BAND))
+
+
+def _entry(**fields: object) -> list[object]:
+    entry: dict[str, object] = {
+        "event_id": "e1",
+        "account": "a" * 5_000,
+        "conversation": "c1",
+        "flagged": True,
+        "blocked": False,
+        "contacts": ["wx:a8k9"],
+        "bands": [BAND, OTHER],
+        "here": [0],
+        **fields,
+    }
+    return list(entry.values())
+
+
+def _record(*entries: list[object], **fields: object) -> bytes:
+    record = {"kind": "campaign_fingerprints", "events": list(entries), "at": 1e12, **fields}
+    return orjson.dumps(record)
+
+
+def _raw(value: bytes, headers: Headers = (), partition: int | None = None) -> RawMessage:
+    where = _here(BAND) if partition is None else partition
+    return RawMessage("p.campaign.fingerprints", where, 0, BAND.encode(), value, headers)
+
+
+def _members(
+    raw: RawMessage, signer: FleetSigner | None = None
+) -> list[tuple[str, Member]] | Rejected:
+    return band_members(raw, signer or FleetSigner(None, ()), PARTITIONS, 256, now=1_000.0)
+
+
+def test_a_record_is_the_members_to_count_under_its_partitions_bands() -> None:
+    found = _members(_raw(_record(_entry(), _entry(event_id="e2", account="b"))))
+    assert not isinstance(found, Rejected)
+    assert [(band, m.event_id) for band, m in found] == [(BAND, "e1"), (BAND, "e2")]
+    member = found[0][1]
+    assert member.bands == (BAND, OTHER)
+    # ids cut to the limit; a time in the future counted as now
+    assert len(member.account) == 256 and member.at == 1_000.0 and member.flagged
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        _record(_entry(here=[1])),  # a band key of another partition
+        _record(_entry(here=[2])),  # no such band key
+        _record(_entry(here=[])),
+        _record(_entry(bands=["zz"], here=[0])),
+        _record(_entry(bands=[BAND] * 17)),
+        _record(_entry(contacts=[1])),
+        _record(_entry(account=None)),
+        _record(_entry(), [1, 2]),  # one bad event refuses the record
+        _record(_entry(), kind="campaign_fingerprint"),
+        _record(_entry(), events={}),
+        b"[1, 2]",
+        b"\xff not json",
+    ],
+)
+def test_a_forged_record_is_refused(value: bytes) -> None:
+    assert isinstance(_members(_raw(value)), Rejected)
+
+
+def test_with_a_fleet_key_only_a_signed_record_counts() -> None:
+    signer = FleetSigner(b"fleet-secret", ["p.campaign.fingerprints"])
+    value = _record(_entry())
+    unsigned = _members(_raw(value), signer)
+    assert isinstance(unsigned, Rejected) and unsigned.kind == "unsigned"
+    signature = mac(mac_key(b"fleet-secret"), "p.campaign.fingerprints", BAND.encode(), value)
+    assert not isinstance(_members(_raw(value, headers=((HEADER, signature),)), signer), Rejected)
