@@ -421,3 +421,35 @@ def test_counting_a_batch_at_once_is_counting_its_members_one_at_a_time(
     finally:
         for name, value in zip(caps, original, strict=True):
             setattr(campaigns, name, value)
+
+
+async def test_under_exactly_once_each_fingerprint_record_answers_one_source_partition(
+    default_model_registry: ModelRegistry,
+) -> None:
+    """Each record goes out in its source partition's transaction, so it carries only events
+    of that partition; at least once, one record per destination partition for the batch."""
+    texts = [GREETING, "新年快乐，祝您和家人身体健康，万事如意，心想事成！！"]
+    batch = [
+        RawMessage(topics.CHAT_MESSAGES, source, 0, b"k", chat(f"e{source}", text))
+        for source, text in enumerate(texts)
+    ]
+    counts = {}
+    for guarantee in ("exactly_once", "at_least_once"):
+        env = {
+            "CHATGUARD_CAMPAIGNS": "on",
+            "CHATGUARD_INGEST": "faust",
+            "CHATGUARD_PROCESSING_GUARANTEE": guarantee,
+        }
+        pipeline = _pipeline(default_model_registry, env)
+        await pipeline.moderate(batch)
+        assert isinstance(pipeline.sink, Sink)
+        name = pipeline.settings.topic(topics.CAMPAIGN_FINGERPRINTS)
+        sent = [r for r in pipeline.sink.sent if r.topic == name]
+        for record in sent:
+            assert record.source is not None
+            events = orjson.loads(record.value)["events"]
+            if guarantee == "exactly_once":
+                assert {e[0] for e in events} == {f"e{record.source.partition}"}
+        counts[guarantee] = len(sent)
+    # the two near-duplicates share band keys: at least once, they share records too
+    assert counts["at_least_once"] < counts["exactly_once"]
