@@ -230,9 +230,11 @@ def run_chatguard(
     n: int,
     tag: str,
     after: Callable[[int, int], dict[str, Any]] | None = None,
+    companion: list[str] | None = None,
 ) -> dict[str, Any]:
     """One worker on the backlog; ``after(port, pid)``, if given, runs once every outcome is
-    out and before the worker stops, and its dict joins the result."""
+    out and before the worker stops, and its dict joins the result. ``companion``: a command
+    run beside the worker with its environment (the campaign fold in a process of its own)."""
     port = free_port()
     log = ROOT / ".run" / f"bench-{tag}.log"
     worker_env = {
@@ -241,6 +243,7 @@ def run_chatguard(
         "CHATGUARD_WEB_PORT": str(port),
         "CHATGUARD_DATA_DIR": str(ROOT / ".run" / f"bench-{tag}"),
     }
+    beside = start_companion(companion, worker_env, tag)
     process = start_process(
         [sys.executable, "-m", "streams", "worker", "-l", "warn"], worker_env, log
     )
@@ -258,9 +261,21 @@ def run_chatguard(
         if after is not None:
             result.update(after(port, process.pid))
         result["peak_rss_mb"] = peak_rss_mb(process.pid)
+        if beside is not None:
+            result["companion_peak_rss_mb"] = peak_rss_mb(beside.pid)
         return result
     finally:
         stop(process)
+        if beside is not None:
+            stop(beside)
+
+
+def start_companion(
+    command: list[str] | None, env: dict[str, str], tag: str
+) -> subprocess.Popen[bytes] | None:
+    if command is None:
+        return None
+    return start_process(command, env, ROOT / ".run" / f"bench-{tag}-companion.log")
 
 
 def campaign_state(
@@ -380,6 +395,7 @@ def latency(
     seconds: float,
     warmup: float,
     tag: str = "lat",
+    companion: list[str] | None = None,
 ) -> dict[str, Any]:
     """Offer ``rate`` events/s for ``warmup + seconds``; statistics cover the last ``seconds``.
 
@@ -394,6 +410,7 @@ def latency(
         "CHATGUARD_DATA_DIR": str(ROOT / ".run" / f"bench-{tag}"),
     }
     asyncio.run(ensure_topics(settings))
+    beside = start_companion(companion, worker_env, tag)
     process = start_process(
         [sys.executable, "-m", "streams", "worker", "-l", "warn"], worker_env, log
     )
@@ -434,6 +451,8 @@ def latency(
         }
     finally:
         stop(process)
+        if beside is not None:
+            stop(beside)
 
 
 def main() -> None:
@@ -492,20 +511,41 @@ def broker_dir(port: int) -> Path:
     return ROOT / ".run" / f"kafka-bench-{port}"
 
 
+FOLD_ALONE = [sys.executable, "-m", "streams", "campaign-fold"]
+SEPARATE = {"CHATGUARD_CAMPAIGN_FOLD": "separate"}
+
+
 def campaigns_row(
-    run_id: str, env: dict[str, str], events: list[Any], args: argparse.Namespace
+    run_id: str,
+    env: dict[str, str],
+    events: list[Any],
+    args: argparse.Namespace,
+    separate: bool = False,
 ) -> dict[str, Any]:
     """chatguard with campaign detection on, on a copy of the backlog, measured like the
     default row; then the campaign state it holds: counted in its store after it stopped, on
-    the broker's disk (the changelog), as its gauges report it, and as RSS growth."""
-    tag = "cgc"
-    camp_env = {**env, "CHATGUARD_TOPIC_PREFIX": f"{run_id}camp.", "CHATGUARD_CAMPAIGNS": "on"}
+    the broker's disk (its log), as its gauges report it, and as RSS growth. ``separate``: the
+    fold in a process of its own beside the worker (``CHATGUARD_CAMPAIGN_FOLD=separate``)."""
+    tag = "cgs" if separate else "cgc"
+    camp_env = {
+        **env,
+        "CHATGUARD_TOPIC_PREFIX": f"{run_id}{tag}.",
+        "CHATGUARD_CAMPAIGNS": "on",
+        **(SEPARATE if separate else {}),
+    }
     camp_settings = Settings.from_env(camp_env)
     asyncio.run(ensure_topics(camp_settings))
     asyncio.run(send_events(camp_settings, events))
     app_id = f"{camp_settings.app_id}-{tag}"
     fold = campaign_state(camp_settings, f"{app_id}.campaigns", args.campaign_fold_seconds)
-    result = run_chatguard(camp_settings, camp_env, args.events, tag, after=fold)
+    result = run_chatguard(
+        camp_settings,
+        camp_env,
+        args.events,
+        tag,
+        after=fold,
+        companion=FOLD_ALONE if separate else None,
+    )
     result["store"] = store_contents(ROOT / ".run" / f"bench-{tag}" / f"{app_id}-campaign-bands")
     fingerprints = camp_settings.topic("campaign.fingerprints")
     result["log_disk_bytes"] = topic_disk_bytes(broker_dir(args.port) / "data", fingerprints)
@@ -659,6 +699,12 @@ def run(args: argparse.Namespace) -> None:
         results["campaign_state_per_million_events"] = per_million_events(
             results["chatguard_campaigns"], results["chatguard"], args.events
         )
+        say(
+            "the same with the campaign fold in a process of its own (CHATGUARD_CAMPAIGN_FOLD=separate)"
+        )
+        results["chatguard_campaigns_separate"] = campaigns_row(
+            run_id, env, events, args, separate=True
+        )
     say("chatguard worker with CHATGUARD_INGEST=faust (the Faust agent) on a copy of the backlog")
     faust_env = {**env, "CHATGUARD_TOPIC_PREFIX": f"{run_id}faust.", "CHATGUARD_INGEST": "faust"}
     faust_settings = Settings.from_env(faust_env)
@@ -697,6 +743,11 @@ def run(args: argparse.Namespace) -> None:
         results["ratio_campaigns_to_chatguard"] = (
             campaigns_rate / results["chatguard"]["events_per_s"]
         )
+        separate_rate = results["chatguard_campaigns_separate"]["events_per_s"]
+        results["ratio_campaigns_separate_to_baseline"] = separate_rate / best_loop
+        results["ratio_campaigns_separate_to_chatguard"] = (
+            separate_rate / results["chatguard"]["events_per_s"]
+        )
     if args.fleet:
         for workers in (1, 2):
             say(
@@ -732,6 +783,17 @@ def run(args: argparse.Namespace) -> None:
             args.latency_seconds,
             args.warmup_seconds,
             tag="latc",
+        )
+        say(f"latency with the campaign fold in a process of its own at the same {half} events/s")
+        sep_lat_env = {**camp_lat_env, "CHATGUARD_TOPIC_PREFIX": f"{run_id}lats.", **SEPARATE}
+        results["latency_campaigns_separate"] = latency(
+            Settings.from_env(sep_lat_env),
+            sep_lat_env,
+            half,
+            args.latency_seconds,
+            args.warmup_seconds,
+            tag="lats",
+            companion=FOLD_ALONE,
         )
 
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -783,6 +845,11 @@ def run(args: argparse.Namespace) -> None:
         print(
             f"| chatguard worker, campaigns on (CHATGUARD_CAMPAIGNS=on) | {cc['events_per_s']:,.0f} | {cc['peak_rss_mb']:.0f} |"
         )
+        cs = results["chatguard_campaigns_separate"]
+        print(
+            f"| chatguard worker, campaigns on, fold in a process of its own | {cs['events_per_s']:,.0f} | "
+            f"{cs['peak_rss_mb']:.0f} + {cs['companion_peak_rss_mb']:.0f} |"
+        )
     print(
         f"| chatguard / best hand-written loop | {results['ratio_chatguard_to_baseline']:.2f}x | |"
     )
@@ -792,6 +859,12 @@ def run(args: argparse.Namespace) -> None:
         )
         print(
             f"| chatguard, campaigns on / chatguard | {results['ratio_campaigns_to_chatguard']:.2f}x | |"
+        )
+        print(
+            f"| chatguard, campaigns on, fold apart / best hand-written loop | {results['ratio_campaigns_separate_to_baseline']:.2f}x | |"
+        )
+        print(
+            f"| chatguard, campaigns on, fold apart / chatguard | {results['ratio_campaigns_separate_to_chatguard']:.2f}x | |"
         )
     print(f"| chatguard / scoring ceiling | {results['ratio_chatguard_to_scoring']:.2f}x | |")
     print(
@@ -842,11 +915,22 @@ def print_campaigns(results: dict[str, Any]) -> None:
         f"max {lat['max_ms']:.0f} ms (warm-up p99 {lat['warmup_p99_ms']:.0f} ms); "
         f"worker peak RSS {lat['peak_rss_mb']:.0f} MB"
     )
+    sep = results["latency_campaigns_separate"]
+    print(
+        f"latency with the fold in a process of its own: p50 {sep['p50_ms']:.0f} ms, "
+        f"p95 {sep['p95_ms']:.0f} ms, p99 {sep['p99_ms']:.0f} ms, max {sep['max_ms']:.0f} ms "
+        f"(warm-up p99 {sep['warmup_p99_ms']:.0f} ms)"
+    )
     state = results["campaign_state_per_million_events"]
     print(
         f"\ncampaign state: the fold had {cc['fingerprint_records_folded']:,} of "
         f"{cc['fingerprint_records']:,} fingerprint records folded {cc['fold_seconds']:.0f} s "
         f"after the backlog's decisions, i.e. {state['folded_events']:,.0f} events' worth"
+    )
+    cs = results["chatguard_campaigns_separate"]
+    print(
+        f"with the fold in a process of its own: {cs['fingerprint_records_folded']:,} of "
+        f"{cs['fingerprint_records']:,} folded {cs['fold_seconds']:.0f} s after the decisions"
     )
     if not state["folded_events"]:
         print("state memory per 1M events in the window: not measured (nothing folded)")

@@ -85,12 +85,14 @@ class Settings:
     learn_ttl_s: float = 86_400.0
 
     # Campaigns (models.campaigns): near-duplicates from this many distinct accounts within the
-    # window are a campaign. Off by default: counting sends one record per band of every
-    # fingerprinted event (about 4.6x the records of moderation alone), which the Faust table
-    # does not yet fold at full traffic (docs/operations.md)
+    # window are a campaign. Off by default: counting every band key of every fingerprinted
+    # event costs a worker about half its throughput (docs/operations.md). Where the counting
+    # (streams.campaign_fold) runs: in each worker, or "separate": in processes of its own
+    # (python -m streams campaign-fold), which then must be running
     campaigns: bool = False
     campaign_accounts: int = 20
     campaign_window_s: float = 3_600.0
+    campaign_fold: str = "worker"
 
     # Sender behaviour (models.senders): an account that sends one text to this many distinct
     # conversations within the window goes to review as spam, whatever the text scores. Off by
@@ -188,6 +190,9 @@ class Settings:
             raise SettingsError(msg)
         if self.producer_stall_s <= 0:
             msg = f"CHATGUARD_PRODUCER_STALL_S={self.producer_stall_s} must be positive"
+            raise SettingsError(msg)
+        if self.campaign_fold not in ("worker", "separate"):
+            msg = f"CHATGUARD_CAMPAIGN_FOLD={self.campaign_fold!r}: use worker or separate"
             raise SettingsError(msg)
         if self.campaign_accounts < 2 or self.campaign_window_s <= 0:
             msg = (

@@ -1,10 +1,19 @@
-"""``python -m streams worker -l info``: the moderation worker, as in Faust's own CLI."""
+"""``python -m streams worker -l info``: the moderation worker, as in Faust's own CLI.
+``python -m streams campaign-fold``: the campaign fold in a process of its own
+(``CHATGUARD_CAMPAIGN_FOLD=separate``)."""
 
 import sys
 
-from streams.worker import main
+if len(sys.argv) >= 2 and sys.argv[1] == "worker":
+    from streams.worker import main
 
-if len(sys.argv) < 2 or sys.argv[1] != "worker":
-    print("usage: python -m streams worker [faust worker options]", file=sys.stderr)
-    sys.exit(2)
-sys.exit(main(sys.argv[2:]))
+    sys.exit(main(sys.argv[2:]))
+if len(sys.argv) == 2 and sys.argv[1] == "campaign-fold":
+    from streams.campaign_fold import main as fold_main
+
+    sys.exit(fold_main())
+print(
+    "usage: python -m streams worker [faust worker options] | python -m streams campaign-fold",
+    file=sys.stderr,
+)
+sys.exit(2)

@@ -202,7 +202,7 @@ class Worker:
         app.task(self.follow_learned)
         # band records → campaigns: a batch service with its own store (streams.campaign_fold)
         self.campaign_fold: CampaignFold | None = None
-        if settings.campaigns:
+        if settings.campaigns and settings.campaign_fold == "worker":
             self.campaign_fold = CampaignFold(settings, self.holder, self.campaigns)
             app.service(self.campaign_fold)  # type: ignore[arg-type]
         self.escalate_members = self._agent(

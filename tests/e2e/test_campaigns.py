@@ -6,6 +6,7 @@ campaign that escalates nothing."""
 from __future__ import annotations
 
 import random
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -275,6 +276,38 @@ def test_a_restarted_worker_goes_on_from_its_own_store(
     produce(settings, variants[19:])
     _formed_with_both_halves(settings)
     assert "folds offsets" not in again.log_tail(10_000)
+
+
+def test_a_fold_in_a_process_of_its_own_counts_for_the_workers(
+    worker_process: Callable[..., WorkerProcess],
+    start_worker: Callable[..., WorkerProcess],
+    stream_settings: Settings,
+) -> None:
+    """``CHATGUARD_CAMPAIGN_FOLD=separate``: the worker fingerprints and escalates, and
+    ``python -m streams campaign-fold`` counts and announces."""
+    settings = stream_settings
+    separate = {"CHATGUARD_CAMPAIGNS": "on", "CHATGUARD_CAMPAIGN_FOLD": "separate"}
+    worker = start_worker(env=separate)
+    worker.wait_ready()
+    fold = worker_process([sys.executable, "-m", "streams", "campaign-fold"], separate)
+    fold.wait_for_log("campaign fold: folding")
+    variants = _members("scam", scam_variants(40, seed=23))
+    produce(settings, variants[:30])
+    campaign = _first_campaign(settings, "harmful")
+    assert campaign["accounts"] >= 20
+    worker.wait_for_log(f"campaign {campaign['campaign_id']} is live (harmful)", timeout=60)
+    produce(settings, variants[30:])
+    late = {v.event_id for v in variants[30:]}
+    records = consume(
+        settings,
+        [topics.DECISIONS],
+        until=lambda rs: late <= set(_decided(rs, settings)),
+        timeout=120,
+    )
+    decided = _decided(records, settings)
+    assert all(decided[e]["action"] == "block" for e in late)
+    assert "announcing campaign" in fold.log_tail(100_000)
+    assert "announcing campaign" not in worker.log_tail(100_000)
 
 
 def test_a_clean_greeting_is_a_clean_campaign_and_escalates_nothing(
