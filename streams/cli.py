@@ -44,6 +44,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         )
     moderate.set_defaults(handler=_moderate)
 
+    fold = subparsers.add_parser(
+        "campaign-fold",
+        help="count campaigns in a process of its own (workers with CHATGUARD_CAMPAIGN_FOLD=separate)",
+    )
+    fold.set_defaults(handler=_campaign_fold)
+
     campaigns = subparsers.add_parser(
         "campaigns", help="list the live campaigns on moderation.campaigns"
     )
@@ -82,6 +88,12 @@ def _worker(args: argparse.Namespace) -> int:
 
     faust_args = [a for a in args.passthrough if a != "--"]
     return main(faust_args)
+
+
+def _campaign_fold(args: argparse.Namespace) -> int:
+    from streams.campaign_fold import main
+
+    return main()
 
 
 def _moderate(args: argparse.Namespace) -> int:
