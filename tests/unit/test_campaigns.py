@@ -106,8 +106,8 @@ def _recent_by_rebuilding(seen: dict[str, float], value: str, at: float) -> dict
     recent = {k: t for k, t in seen.items() if at - t <= WINDOW}
     if value:
         recent[value] = at
-    if len(recent) > campaigns.ACCOUNTS_KEPT:
-        recent = dict(sorted(recent.items(), key=lambda kv: kv[1])[-campaigns.ACCOUNTS_KEPT :])
+    while len(recent) > campaigns.ACCOUNTS_KEPT:  # the least recent, the first of equals
+        del recent[min(recent, key=recent.__getitem__)]
     return recent
 
 
