@@ -42,7 +42,7 @@ from streams.campaign_fold import CampaignFold
 from streams.campaigns import CampaignHolder
 from streams.decoding import Rejected, decode_strike
 from streams.enforcement import action_record, apply_strike
-from streams.fleet_signing import FleetSigner
+from streams.fleet_signing import internal_record
 from streams.labels import LabelStore, LabelStoreError
 from streams.learned_list import LearnedHolder
 from streams.logs import limit_repeated_warnings, use_json_logs
@@ -290,7 +290,7 @@ class Worker:
         async def each(event: EventT) -> None:
             raw = _raw(event)
             try:
-                record = _internal(raw, self.pipeline.signer)
+                record = internal_record(raw, self.pipeline.signer)
                 result = handle(raw, record) if isinstance(record, dict) else record
             except Exception as exc:  # a forged record with the wrong shape, or a bug
                 result = internal_error(exc)
@@ -454,7 +454,7 @@ class Worker:
                 self.recent_events, self.settings, raw.partition, raw.offset, self._replay
             )
             try:
-                record = _internal(raw, self.pipeline.signer)
+                record = internal_record(raw, self.pipeline.signer)
                 result = self._verify(raw, record) if isinstance(record, dict) else record
             except Exception as exc:  # a forged record with the wrong shape, or a bug
                 result = internal_error(exc)
@@ -494,7 +494,7 @@ class Worker:
         events = cast(Stream, stream).noack().events() if exactly_once else stream.events()
         async for event in events:
             raw = _raw(event)
-            record = _internal(raw, self.pipeline.signer)
+            record = internal_record(raw, self.pipeline.signer)
             result: Outgoing | Rejected
             if isinstance(record, Rejected):
                 result = record
@@ -816,21 +816,6 @@ def build_worker(settings: Settings, sink: OutputSink | None = None) -> Worker:
     """A new worker wired from ``settings`` (``python -m streams worker`` runs
     ``build_worker(Settings.from_env()).app``); ``sink`` as in :class:`Worker`."""
     return Worker(settings, sink)
-
-
-def _internal(raw: RawMessage, signer: FleetSigner) -> dict[str, Any] | Rejected:
-    """A record of an internal topic (written by this app, but writable by anyone with access),
-    or why it is not one: not signed by the fleet (when it has a key), or not a JSON object."""
-    unsigned = signer.check(raw)
-    if unsigned is not None:
-        return unsigned
-    try:
-        record = orjson.loads(raw.value or b"")
-    except orjson.JSONDecodeError as exc:
-        return Rejected("malformed_json", f"not valid JSON: {exc}")
-    if not isinstance(record, dict) or not isinstance(record.get("kind"), str):
-        return Rejected("not_an_object", "expected a JSON object with a string 'kind'")
-    return record
 
 
 def _sender_message(entry: object) -> bool:

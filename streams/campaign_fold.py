@@ -47,7 +47,7 @@ from models.campaigns import Member, due, observe_all, valid_bands
 from streams import kafka_options, metrics, topics
 from streams.campaigns import CampaignHolder, campaign_record
 from streams.decoding import Rejected
-from streams.fleet_signing import FleetSigner
+from streams.fleet_signing import FleetSigner, internal_record
 from streams.model_holder import ModelHolder
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage, internal_error
 from streams.producers import TrackingProducer
@@ -163,15 +163,9 @@ def band_members(
     is not one (the topic is writable by anyone with access): every event in it must be
     well-formed, and every key it is counted under must hash to the record's partition, where
     the other members of that band are counted."""
-    unsigned = signer.check(raw)
-    if unsigned is not None:
-        return unsigned
-    try:
-        record = orjson.loads(raw.value or b"")
-    except orjson.JSONDecodeError as exc:
-        return Rejected("malformed_json", f"not valid JSON: {exc}")
-    if not isinstance(record, dict):
-        return Rejected("not_an_object", "expected a JSON object with a string 'kind'")
+    record = internal_record(raw, signer)
+    if isinstance(record, Rejected):
+        return record
     entries, at = record.get("events"), record.get("at")
     if record.get("kind") != "campaign_fingerprints" or not isinstance(entries, list):
         return Rejected("invalid_field", "not a campaign_fingerprints record")

@@ -20,7 +20,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from chatguard.settings import Settings
 from streams import topics
@@ -122,3 +124,18 @@ class FleetSigner:
         if not hmac.compare_digest(claimed[0], mac(secret, topic, key, value)):
             return "the fleet signature does not match the record"
         return None
+
+
+def internal_record(raw: RawMessage, signer: FleetSigner) -> dict[str, Any] | Rejected:
+    """A record of an internal topic (written by this app, but writable by anyone with access),
+    or why it is not one: not signed by the fleet (when it has a key), or not a JSON object."""
+    unsigned = signer.check(raw)
+    if unsigned is not None:
+        return unsigned
+    try:
+        record = orjson.loads(raw.value or b"")
+    except orjson.JSONDecodeError as exc:
+        return Rejected("malformed_json", f"not valid JSON: {exc}")
+    if not isinstance(record, dict) or not isinstance(record.get("kind"), str):
+        return Rejected("not_an_object", "expected a JSON object with a string 'kind'")
+    return record
