@@ -39,7 +39,7 @@ import pytest
 
 from chatguard.settings import Settings
 from models.registry import ModelRegistry
-from tests.e2e.kafka_helpers import broker_answers, free_port
+from tests.e2e.kafka_helpers import broker_answers, delete_topics_of, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STREAMS_WORKER = (sys.executable, "-m", "streams", "worker", "-l", "info")
@@ -76,9 +76,15 @@ class UniqueNames:
 
 
 @pytest.fixture
-def unique_names() -> UniqueNames:
+def unique_names(request: pytest.FixtureRequest) -> Iterator[UniqueNames]:
+    """This test's names; its topics are deleted after it when it used the broker: a whole
+    suite on one broker otherwise holds over 10,000 partitions, each an open file, and the
+    broker stops when it reaches the machine's limit (20,000 here)."""
     name = f"t{uuid.uuid4().hex[:10]}"
-    return UniqueNames(prefix=f"{name}.", app_id=name)
+    names = UniqueNames(prefix=f"{name}.", app_id=name)
+    yield names
+    if "broker" in request.fixturenames:
+        delete_topics_of(request.getfixturevalue("broker"), names)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -28,6 +29,8 @@ from chatguard.settings import Settings
 
 if TYPE_CHECKING:
     from streams.outgoing import OutgoingEvent
+
+log = logging.getLogger(__name__)
 
 
 def strike_signal(account: str, event_id: str, **fields: Any) -> dict[str, Any]:
@@ -204,6 +207,30 @@ def consume_all(
         return records
 
     return asyncio.run(run())
+
+
+def delete_topics_of(bootstrap: str, names: Any) -> None:
+    """Delete the topics a test made: its prefix's and its app id's (Faust's changelogs).
+    Best effort: a broker that is gone has nothing left to clean up."""
+
+    async def run() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            mine = [
+                topic
+                for topic in await admin.list_topics()
+                if topic.startswith((names.prefix, f"{names.app_id}-"))
+            ]
+            if mine:
+                await admin.delete_topics(mine)
+        finally:
+            await admin.close()
+
+    try:
+        asyncio.run(run())
+    except Exception as exc:  # cleanup must never fail a test
+        log.warning("could not delete the topics of %s: %r", names.prefix, exc)
 
 
 def end_offsets_total(bootstrap: str, topic: str) -> int:
