@@ -43,7 +43,7 @@ from models.fingerprint import band_keys
 from models.learned import tokens_of
 from models.normalize import Analysis, normalize
 from models.rules import extract_contacts, may_carry_contacts
-from streams import following, metrics, topics
+from streams import following, metrics, topics, unreadable
 from streams.decoding import Event
 from streams.following import follow_records, retrying
 from streams.records import (
@@ -245,8 +245,9 @@ async def read_campaigns(settings: Settings) -> list[dict[str, Any]]:
     latest: dict[bytes | None, dict[str, Any]] = {}
     try:
         ends = await consumer.end_offsets(partitions)
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            fetched = await consumer.getmany(*partitions, timeout_ms=1000)
+        positions = await following.start_positions(consumer, partitions)
+        while [tp for tp in partitions if positions[tp] < ends[tp]]:
+            fetched, _ = await unreadable.fetch_from(consumer, partitions, positions, 1000)
             for records in fetched.values():
                 for message in records:
                     try:

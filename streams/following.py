@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from chatguard.settings import Settings
@@ -50,6 +50,11 @@ async def read_from_beginning(settings: Settings, name: str, role: str) -> tuple
     return consumer, partitions
 
 
+async def start_positions(consumer: Any, partitions: Sequence[Any]) -> dict[Any, int]:
+    """Each partition's next offset to read, for ``streams.unreadable.fetch_from``."""
+    return {tp: await consumer.position(tp) for tp in partitions}
+
+
 async def follow_records(
     settings: Settings,
     name: str,
@@ -59,11 +64,18 @@ async def follow_records(
     refused: Callable[[], None],
 ) -> None:
     """Hand every record of ``name``, from the beginning and then as they come, to ``offer``
-    (key, value, the time it was read); a value over ``max_bytes`` goes to ``refused`` instead."""
+    (key, value, the time it was read); a value over ``max_bytes`` goes to ``refused`` instead,
+    and so does a record batch that cannot be decompressed (logged, stepped over)."""
+    from streams import unreadable
+
     consumer, partitions = await read_from_beginning(settings, name, role)
     try:
+        positions = await start_positions(consumer, partitions)
         while True:
-            fetched = await consumer.getmany(*partitions, timeout_ms=500)
+            fetched, skipped = await unreadable.fetch_from(consumer, partitions, positions, 500)
+            for batch in skipped:
+                log.error("reading %s: %s", name, batch.describe())
+                refused()
             now = time.time()
             for records in fetched.values():
                 for message in records:

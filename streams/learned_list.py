@@ -31,7 +31,7 @@ import orjson
 from chatguard.settings import Settings
 from models.learned import LearnedEntry, LearnedList, entry_from_record, tokens_of
 from models.rules import Contacts, RuleSet, extract_contacts
-from streams import following, metrics, topics
+from streams import following, metrics, topics, unreadable
 from streams.decoding import Event
 from streams.following import follow_records, retrying
 from streams.records import BlockedContact, Decision
@@ -139,8 +139,9 @@ async def read_learned(settings: Settings) -> list[LearnedEntry]:
     try:
         ends = await consumer.end_offsets(partitions)
         now = time.time()
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            fetched = await consumer.getmany(*partitions, timeout_ms=1000)
+        positions = await following.start_positions(consumer, partitions)
+        while [tp for tp in partitions if positions[tp] < ends[tp]]:
+            fetched, _ = await unreadable.fetch_from(consumer, partitions, positions, 1000)
             for records in fetched.values():
                 for message in records:
                     holder.offer(message.key, message.value, now)

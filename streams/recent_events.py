@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from rocksdict import Options, Rdict, WriteBatch
 
 from chatguard.settings import Settings
-from streams import kafka_options, topics
+from streams import kafka_options, topics, unreadable
 from streams.fleet_signing import FleetSigner
 from streams.reports import seen_entries
 
@@ -181,8 +181,10 @@ class Replay:
             found = (await consumer.offsets_for_times({tp: since}))[tp]
             start = found.offset if found is not None else until
         consumer.seek(tp, start)
-        while start < until and await consumer.position(tp) < until:
-            fetched = await consumer.getmany(tp, timeout_ms=1000, max_records=1000)
+        positions = {tp: start}
+        while positions[tp] < until:
+            # an unreadable batch is stepped over: the agent dead-letters it when it reads it
+            fetched, _ = await unreadable.fetch_from(consumer, [tp], positions, 1000, 1000)
             for message in fetched.get(tp, []):
                 if message.offset >= until:
                     return

@@ -12,15 +12,18 @@ aiokafka's error does not say which partition failed, and records of other parti
 drained in the failing call are dropped. :func:`probe_partition` rewinds a partition to its
 committed offset and reads it on its own; on the failing one, :func:`step_over` reads one record
 at a time up to the batch, then moves one offset at a time until a fetch succeeds again (a fetch
-from any offset inside a compressed batch returns the whole batch).
+from any offset inside a compressed batch returns the whole batch). Readers without a group
+(the followers of control topics, the recent-events replay) keep their own positions and
+fetch through :func:`fetch_from`, which does the same from those positions.
 """
 
 from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cramjam
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -32,7 +35,9 @@ from aiokafka.errors import (
 )
 
 from streams.decoding import Rejected
-from streams.pipeline import RawMessage
+
+if TYPE_CHECKING:
+    from streams.pipeline import RawMessage
 
 # what aiokafka raises from getmany for a batch it cannot decompress or verify
 UNREADABLE: tuple[type[BaseException], ...] = (
@@ -71,6 +76,8 @@ class UnreadableBatch:
 
     def source(self) -> RawMessage:
         """The dead letter's source position: the batch's first offset (no bytes to carry)."""
+        from streams.pipeline import RawMessage  # the pipeline's modules read through this one
+
         return RawMessage(self.tp.topic, self.tp.partition, self.first, None, None)
 
     def rejected(self) -> Rejected:
@@ -88,11 +95,18 @@ async def rewind(consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
 
 
 async def probe_partition(
-    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, max_records: int
+    consumer: AIOKafkaConsumer,
+    tp: TopicPartition,
+    end: int,
+    max_records: int,
+    start: int | None = None,
 ) -> tuple[list[Any], UnreadableBatch | None]:
-    """Read ``tp`` alone from its committed offset: its records, and the batch it cannot read
-    (stepped over) if that is where the consumer failed."""
-    await rewind(consumer, tp)
+    """Read ``tp`` alone from ``start`` (by default its committed offset): its records, and the
+    batch it cannot read (stepped over) if that is where the consumer failed."""
+    if start is None:
+        await rewind(consumer, tp)
+    else:
+        consumer.seek(tp, start)
     if await consumer.position(tp) >= end:
         return [], None
     try:
@@ -134,3 +148,36 @@ async def step_over(
     else:
         consumer.seek(tp, end)
     return good, UnreadableBatch(tp, first, offset - 1, repr(error))
+
+
+async def fetch_from(
+    consumer: AIOKafkaConsumer,
+    partitions: Sequence[TopicPartition],
+    positions: dict[TopicPartition, int],
+    timeout_ms: int,
+    max_records: int = 500,
+) -> tuple[dict[TopicPartition, list[Any]], list[UnreadableBatch]]:
+    """``getmany`` for a reader that keeps its own ``positions`` (per partition, the next offset
+    it has not handed on; updated here): a batch that cannot be decompressed is stepped over
+    and returned, and the records the failing call dropped are read again from ``positions``."""
+    try:
+        fetched = await consumer.getmany(
+            *partitions, timeout_ms=timeout_ms, max_records=max_records
+        )
+        batches: list[UnreadableBatch] = []
+    except UNREADABLE:
+        ends = await consumer.end_offsets(list(partitions))
+        fetched, batches = {}, []
+        for tp in partitions:
+            good, batch = await probe_partition(
+                consumer, tp, ends[tp], max_records, start=positions[tp]
+            )
+            if good:
+                fetched[tp] = good
+            if batch is not None:
+                batches.append(batch)
+                positions[tp] = batch.last + 1
+    for tp, records in fetched.items():
+        if records:
+            positions[tp] = max(positions.get(tp, 0), records[-1].offset + 1)
+    return fetched, batches

@@ -141,6 +141,35 @@ def produce_bytes(
     asyncio.run(run())
 
 
+def produce_batches(
+    bootstrap: str, topic: str, partition: int, batches: Sequence[tuple[str, Sequence[str]]]
+) -> list[int]:
+    """Each ``(codec, keys)`` as one record batch on ``topic``'s ``partition``, in order (each
+    record's value is its key); the base offset of each batch."""
+
+    async def run() -> list[int]:
+        producers: dict[str, AIOKafkaProducer] = {}
+        offsets = []
+        try:
+            for codec, keys in batches:
+                if codec not in producers:
+                    producers[codec] = AIOKafkaProducer(
+                        bootstrap_servers=bootstrap, compression_type=codec, acks="all"
+                    )
+                    await producers[codec].start()
+                batch = producers[codec].create_batch()
+                for key in keys:
+                    assert batch.append(key=key.encode(), value=key.encode(), timestamp=None)
+                sent = await producers[codec].send_batch(batch, topic, partition=partition)
+                offsets.append((await sent).offset)
+        finally:
+            for producer in producers.values():
+                await producer.stop()
+        return offsets
+
+    return asyncio.run(run())
+
+
 def produce_json(bootstrap: str, topic: str, records: Iterable[tuple[str | None, Any]]) -> None:
     """Send ``(key, object)`` pairs as UTF-8 key and JSON value."""
     produce_bytes(

@@ -1,0 +1,100 @@
+"""Readers that keep their own positions step over a record batch they cannot decompress: the
+followers of control topics (campaigns, the learned list) and the recent-events replay read
+through ``streams.unreadable.fetch_from``. Real broker; the client is made to lack snappy (as if
+installed without cramjam) after the batches are written."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+import aiokafka.codec
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from chatguard.settings import Settings
+from streams import unreadable
+from streams.following import follow_records, start_positions
+from streams.rules_holder import ensure_compacted_topic
+from tests.e2e.conftest import UniqueNames
+from tests.e2e.kafka_helpers import create_topics, produce_batches
+
+pytestmark = pytest.mark.e2e
+
+WAIT_S = 60.0
+
+
+def _keys(part: str, n: int = 3) -> list[str]:
+    return [f"{part}{i}" for i in range(n)]
+
+
+def test_fetch_from_steps_over_the_batch_and_loses_no_record_of_any_partition(
+    broker: str, unique_names: UniqueNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    topic = unique_names.topic("control")
+    create_topics(broker, [topic], partitions=2)
+    offsets = produce_batches(
+        broker, topic, 0, [("gzip", _keys("a")), ("snappy", _keys("b")), ("gzip", _keys("c"))]
+    )
+    produce_batches(broker, topic, 1, [("gzip", _keys("d")), ("gzip", _keys("e"))])
+    monkeypatch.setattr(aiokafka.codec, "cramjam", None)  # snappy is now unreadable here
+
+    async def read_all() -> tuple[list[str], list[unreadable.UnreadableBatch]]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            positions = await start_positions(consumer, partitions)
+            keys, skipped = [], []
+            deadline = time.monotonic() + WAIT_S
+            while any(positions[tp] < ends[tp] for tp in partitions):
+                assert time.monotonic() < deadline, f"stuck at {positions} of {ends}"
+                fetched, batches = await unreadable.fetch_from(consumer, partitions, positions, 500)
+                keys += [m.key.decode() for records in fetched.values() for m in records]
+                skipped += batches
+            return keys, skipped
+        finally:
+            await consumer.stop()
+
+    keys, skipped = asyncio.run(read_all())
+    assert Counter(keys) == Counter(_keys("a") + _keys("c") + _keys("d") + _keys("e"))
+    assert [(b.tp.partition, b.first, b.last) for b in skipped] == [(0, offsets[1], offsets[2] - 1)]
+
+
+def test_a_control_topic_follower_goes_on_after_a_batch_it_cannot_read(
+    broker: str, unique_names: UniqueNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(broker=f"kafka://{broker}", topic_prefix=unique_names.prefix)
+    name = settings.topic("moderation.campaigns")
+    asyncio.run(ensure_compacted_topic(settings, name))
+    produce_batches(
+        broker, name, 0, [("gzip", _keys("a")), ("snappy", _keys("b")), ("gzip", _keys("c"))]
+    )
+    monkeypatch.setattr(aiokafka.codec, "cramjam", None)
+    offered: list[str] = []
+    refused: list[int] = []
+
+    async def follow_until_c2() -> None:
+        def offer(key: bytes | None, value: bytes | None, now: float) -> None:
+            offered.append((key or b"").decode())
+
+        task = asyncio.create_task(
+            follow_records(settings, name, "test-follower", 4096, offer, lambda: refused.append(1))
+        )
+        deadline = time.monotonic() + WAIT_S
+        try:
+            while "c2" not in offered and not task.done():
+                assert time.monotonic() < deadline, f"offered only {offered}"
+                await asyncio.sleep(0.05)
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(follow_until_c2())
+    assert offered == _keys("a") + _keys("c")
+    assert refused == [1]
