@@ -22,6 +22,10 @@ offsets are written, so a crash re-folds (and may re-announce) at most the batch
 group's offsets are committed after that write. Like the Faust table it replaces, a band's
 state covers one tumbling window (``campaign_window_s``) by its records' times, and windows
 older than the previous one are deleted.
+
+A record batch the client cannot decompress is found, dead-lettered (partition and offsets) and
+stepped over as the batch reader does it (``streams.unreadable``); the offset after it is
+written to the store like any folded batch's.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from rocksdict import Options, Rdict, WriteBatch
 
 from chatguard.settings import Settings
 from models.campaigns import Member, due, observe_all, valid_bands
-from streams import kafka_options, metrics, topics
+from streams import kafka_options, metrics, topics, unreadable
 from streams.campaigns import CampaignHolder, campaign_record
 from streams.decoding import Rejected
 from streams.fleet_signing import FleetSigner, internal_record
@@ -237,6 +241,7 @@ class CampaignFold(Service):
         self._consumer: AIOKafkaConsumer | None = None
         self._quiet_until: dict[int, int] = {}  # partition → first offset to announce from
         self._position: dict[int, int] = {}  # partition → next offset to fold (once written)
+        self._pending: set[TopicPartition] = set()  # assigned, paused, not yet positioned
         self._done: dict[TopicPartition, int] = {}  # next offsets written, not yet committed
         self._committed_at = time.monotonic()
         self._in_hand = asyncio.Lock()  # held while a batch is between fetch and write
@@ -278,9 +283,24 @@ class CampaignFold(Service):
                 fetched = await self._consumer.getmany(timeout_ms=window_ms)
             except ConsumerStoppedError:
                 return
+            except unreadable.UNREADABLE as exc:
+                log.error("campaign fold: a fetched batch cannot be read (%r); skipping it", exc)
+                async with self._in_hand:
+                    try:
+                        await self._step_over_unreadable()
+                    except Exception as step_exc:  # the broker went away meanwhile, or the disk
+                        self._rewind()
+                        await self._retry_later(step_exc)
+                continue
             except KafkaError as exc:
                 await self._retry_later(exc)
                 continue
+            if self._pending:  # a take-over that failed (the broker away): try again
+                try:
+                    await self.take_over_pending()
+                except KafkaError as exc:
+                    await self._retry_later(exc)
+                    continue
             async with self._in_hand:
                 if self.should_stop:
                     return
@@ -305,6 +325,12 @@ class CampaignFold(Service):
         dead: list[tuple[RawMessage, Rejected]] = []
         next_offsets: dict[int, int] = {}
         for tp, messages in fetched.items():
+            # aiokafka hands out records of a new assignment before the listener positioned it;
+            # only records from the partition's position on are folded (the rest come again)
+            position = self._position.get(tp.partition)
+            messages = [m for m in messages if position is not None and m.offset >= position]
+            if not messages:
+                continue
             quiet_until = self._quiet_until.get(tp.partition, -1)
             for m in messages:
                 headers = tuple(m.headers or ())
@@ -389,41 +415,96 @@ class CampaignFold(Service):
         return Outgoing(topic, band.encode(), orjson.dumps(value), members[-1][2])
 
     async def take_over(self, partitions: Iterable[TopicPartition]) -> None:
-        """Position each newly assigned partition: after what the store folded, or, if it
-        folded nothing recent, from the start of the previous window after forgetting it; up
-        to the group's committed offset quietly."""
+        """Pause newly assigned partitions until each is positioned (``take_over_pending``)."""
+        assert self._consumer is not None
+        partitions = set(partitions)
+        self._consumer.pause(*partitions)
+        self._pending |= partitions
+        await self.take_over_pending()
+
+    async def take_over_pending(self) -> None:
+        """Position each assigned partition not yet positioned: after what the store folded,
+        or, if it folded nothing recent, from the start of the previous window after
+        forgetting it; up to the group's committed offset quietly. Then read it again."""
         assert self._consumer is not None
         consumer, window_s = self._consumer, self.settings.campaign_window_s
         since = (self.store.window(time.time()) - 1) * window_s
-        for tp in partitions:
-            found = (await consumer.offsets_for_times({tp: int(since * 1000)}))[tp]
-            recent = found.offset if found is not None else (await consumer.end_offsets([tp]))[tp]
-            start = self.store.next_offset(tp.partition)
-            if start is not None and start < recent:  # what it holds is too old to go on from
-                self.store.forget(tp.partition)  # (states are only ever written with an offset)
-            if start is None or start < recent:
-                start = recent
-            committed = await consumer.committed(tp)
-            self._quiet_until[tp.partition] = committed or 0
-            consumer.seek(tp, start)
-            self._position[tp.partition] = start
-            if committed is not None and committed > start:
-                log.info(
-                    "campaign fold: partition %d folds offsets %d-%d again, quietly",
-                    tp.partition,
-                    start,
-                    committed - 1,
+        async with self._in_hand:  # a batch folded meanwhile is in the store first
+            for tp in sorted(self._pending):
+                if tp not in consumer.assignment():
+                    self._pending.discard(tp)
+                    continue
+                found = (await consumer.offsets_for_times({tp: int(since * 1000)}))[tp]
+                recent = (
+                    found.offset if found is not None else (await consumer.end_offsets([tp]))[tp]
                 )
+                committed = await consumer.committed(tp)
+                start = self.store.next_offset(tp.partition)
+                if start is not None and start < recent:  # what it holds is too old to go on
+                    self.store.forget(tp.partition)  # (states are only written with an offset)
+                if start is None or start < recent:
+                    start = recent
+                self._quiet_until[tp.partition] = committed or 0
+                consumer.seek(tp, start)
+                self._position[tp.partition] = start
+                self._pending.discard(tp)
+                consumer.resume(tp)
+                if committed is not None and committed > start:
+                    log.info(
+                        "campaign fold: partition %d folds offsets %d-%d again, quietly",
+                        tp.partition,
+                        start,
+                        committed - 1,
+                    )
+
+    async def _step_over_unreadable(self) -> None:
+        """Fold what precedes a batch that cannot be decompressed, dead-letter the batch
+        (partition and offsets) and write the offset after it, so the fold goes on past it
+        (``streams.unreadable`` says how it is found)."""
+        assert self._consumer is not None and self._pipeline is not None
+        consumer = self._consumer
+        assigned = sorted(consumer.assignment())
+        try:
+            async with asyncio.timeout(120):
+                ends = await consumer.end_offsets(assigned)
+                for tp in assigned:
+                    start = self._position.get(tp.partition)
+                    if start is None or start >= ends[tp]:
+                        continue
+                    good, bad = await unreadable.probe_partition(
+                        consumer, tp, ends[tp], FOLD_BATCH, start=start
+                    )
+                    if good:
+                        await self.fold({tp: good})
+                    if bad is not None:
+                        log.error("campaign fold: dead-lettered %s", bad.describe())
+                        await self._pipeline.dead_letter(bad.source(), bad.rejected())
+                        await self._pipeline.sink.delivered()
+                        # after the batch, unless the first record after it was folded too
+                        self._written(tp, max(bad.last + 1, self._position.get(tp.partition, 0)))
+        except unreadable.INTERRUPTED as exc:
+            # stopping, or a rebalance took partitions away: the next fetch starts over
+            log.warning("campaign fold: stepping over an unreadable batch stopped: %r", exc)
+        self._seek_positions()  # every partition goes on from what the store holds
+
+    def _written(self, tp: TopicPartition, offset: int) -> None:
+        """Record ``offset`` as the partition's next, in the store and for the next commit."""
+        self.store.write({}, {tp.partition: offset})
+        self._position[tp.partition] = offset
+        self._done[tp] = offset
 
     def _rewind(self) -> None:
         """Go on from the next offsets written (or, before any write, where the partition was
         taken over): a batch that failed is folded again, never skipped."""
+        self._seek_positions()
+        self._done.clear()
+
+    def _seek_positions(self) -> None:
         assert self._consumer is not None
         for tp in self._consumer.assignment():
             start = self._position.get(tp.partition)
             if start is not None:
                 self._consumer.seek(tp, start)
-        self._done.clear()
 
     async def _commit(self) -> None:
         """Commit the offsets folded and written (the store is ahead of the group, never
@@ -466,9 +547,14 @@ class _TakeOver(ConsumerRebalanceListener):
             except KafkaError as exc:
                 log.warning("campaign fold: no commit before a rebalance: %s", exc)
             self.fold._done.clear()
+            for tp in revoked:  # positioned again, from the store, if it comes back
+                self.fold._position.pop(tp.partition, None)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        await self.fold.take_over(assigned)
+        try:
+            await self.fold.take_over(assigned)
+        except KafkaError as exc:  # they stay paused; the read loop positions them later
+            log.warning("campaign fold: could not position partitions yet: %s", exc)
 
 
 def main() -> int:

@@ -30,7 +30,7 @@ from streams.outgoing import OutgoingEvent
 from streams.topics import ensure_topics
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.java_producer import CODECS, JavaRecord, java_produce
-from tests.e2e.kafka_helpers import Record, consume, produce
+from tests.e2e.kafka_helpers import Record, consume, end_offsets_total, produce, wait_committed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -352,10 +352,14 @@ def test_tail_shows_committed_records_only(stream_settings: Settings) -> None:
 
 
 async def _send_batches(
-    settings: Settings, topic: str, batches: list[tuple[str, list[str]]]
+    settings: Settings,
+    topic: str,
+    batches: list[tuple[str, list[str]]],
+    build: Callable[[str], dict] | None = None,
 ) -> list[int]:
-    """Each ``(codec, ids)`` as one record batch of ``topic`` events on its partition 0, in
-    order; the base offset of each."""
+    """Each ``(codec, ids)`` as one record batch of ``topic`` events (made by ``build``, by
+    default the topic's builder) on its partition 0, in order; the base offset of each."""
+    build = build or BUILDERS[topic]
     producers: dict[str, AIOKafkaProducer] = {}
     offsets = []
     try:
@@ -368,7 +372,7 @@ async def _send_batches(
             producer = producers[codec]
             batch = producer.create_batch()
             for key in ids:
-                value = orjson.dumps(BUILDERS[topic](key))
+                value = orjson.dumps(build(key))
                 assert batch.append(key=key.encode(), value=value, timestamp=None)
             sent = await producer.send_batch(batch, settings.topic(topic), partition=0)
             offsets.append((await sent).offset)
@@ -385,20 +389,22 @@ def test_a_batch_the_worker_cannot_decompress_is_dead_lettered_and_the_partition
 ) -> None:
     """A worker whose client lacks a codec (here: snappy) gets one dead letter naming the batch's
     partition and offsets, handles the records around it, and neither exits nor loops: on the
-    batch reader (chat messages) and on Faust's consumer (user reports)."""
+    batch reader (chat messages), on Faust's consumer (user reports) and on the campaign fold
+    (campaign fingerprints, here unsigned, so each readable one is a dead letter of its own)."""
     settings = stream_settings
     command = [sys.executable, "-m", "tests.e2e.codecless_worker", "-l", "info"]
-    worker = worker_process(command, stream_env)
+    worker = worker_process(command, {**stream_env, "CHATGUARD_CAMPAIGNS": "true"})
     asyncio.run(ensure_topics(settings))
     worker.wait_ready()
     sent: dict[str, tuple[list[str], tuple[int, int]]] = {}
-    for topic in ("chat.messages", "user.reports"):
+    fingerprints = "campaign.fingerprints"
+    for topic in ("chat.messages", "user.reports", fingerprints):
         before, snappy, after = (
             [f"{topic}-{part}-{i}" for i in range(5)] for part in ("a", "b", "c")
         )
-        offsets = asyncio.run(
-            _send_batches(settings, topic, [("gzip", before), ("snappy", snappy), ("gzip", after)])
-        )
+        build = (lambda key: {"events": [{"event_id": key}]}) if topic == fingerprints else None
+        batches = [("gzip", before), ("snappy", snappy), ("gzip", after)]
+        offsets = asyncio.run(_send_batches(settings, topic, batches, build))
         sent[topic] = (before + after, (offsets[1], offsets[2] - 1))
 
     def complete(records: list[Record]) -> bool:
@@ -406,7 +412,8 @@ def test_a_batch_the_worker_cannot_decompress_is_dead_lettered_and_the_partition
         return (
             set(sent["chat.messages"][0]) <= set(decided)
             and set(sent["user.reports"][0]) <= set(reported)
-            and len(dead.get("", [])) >= 2
+            and set(sent[fingerprints][0]) <= set(dead)
+            and len(dead.get("", [])) >= 3
         )
 
     records = consume(
@@ -419,14 +426,19 @@ def test_a_batch_the_worker_cannot_decompress_is_dead_lettered_and_the_partition
     decided, reported, _ = _outcomes(records, settings)
     assert Counter(decided) == Counter(sent["chat.messages"][0])
     assert set(reported) == set(sent["user.reports"][0])  # a replayed signal counts once anyway
+    _, _, dead_by_key = _outcomes(records, settings)
+    assert {key: dead_by_key[key] for key in sent[fingerprints][0]} == {
+        key: ["unsigned"] for key in sent[fingerprints][0]
+    }
     dead = [
         letter
         for r in records
         if r.topic == settings.topic("moderation.deadletter")
-        and (letter := r.json())["source_topic"] != settings.topic("events.by_id")
+        and (letter := r.json())["error_kind"] == "unreadable_batch"
     ]
     assert sorted((d["source_topic"], d["source_partition"], d["source_offset"]) for d in dead) == [
-        (settings.topic(topic), 0, sent[topic][1][0]) for topic in ("chat.messages", "user.reports")
+        (settings.topic(topic), 0, sent[topic][1][0])
+        for topic in sorted(("chat.messages", "user.reports", fingerprints))
     ]
     for d in dead:
         first, last = sent[d["source_topic"].removeprefix(settings.topic_prefix)][1]
@@ -448,5 +460,10 @@ def test_a_batch_the_worker_cannot_decompress_is_dead_lettered_and_the_partition
     )
     assert "fresh" in _outcomes(after_records, settings)[0]
     assert "fresh-report" in _outcomes(after_records, settings)[1]
+    # the fold commits past the batch and whatever the fresh events fingerprinted
+    topic = settings.topic(fingerprints)
+    written = end_offsets_total(settings.bootstrap_servers, topic)
+    group = f"{settings.app_id}.campaigns"
+    assert wait_committed(settings.bootstrap_servers, group, topic, written, 60) == written
     assert worker.returncode is None
     assert worker.get("/health")[0] == 200
