@@ -434,10 +434,11 @@ class CampaignFold(Service):
                 if tp not in consumer.assignment():
                     self._pending.discard(tp)
                     continue
+                # the end before the search: a record written after it is recent, so none is
+                # skipped if one arrives between the two answers
+                end = (await consumer.end_offsets([tp]))[tp]
                 found = (await consumer.offsets_for_times({tp: int(since * 1000)}))[tp]
-                recent = (
-                    found.offset if found is not None else (await consumer.end_offsets([tp]))[tp]
-                )
+                recent = found.offset if found is not None else end
                 committed = await consumer.committed(tp)
                 start = self.store.next_offset(tp.partition)
                 if start is not None and start < recent:  # what it holds is too old to go on
