@@ -280,8 +280,8 @@ class CampaignBook:
 
 def parse_record(data: object) -> dict[str, Any]:
     """The fields of a campaign announcement that readers use; ``ValueError`` if it is not one.
-    Workers write it unsigned: it can only mark and block near-duplicates of texts many
-    accounts sent, and it lapses one window after its ``last_seen`` (capped at now)."""
+    Readers take only records with the fleet's signature (``streams.fleet_signing``); a record
+    lapses one window after its ``last_seen`` (capped at now)."""
     if not isinstance(data, dict) or data.get("kind") != "campaign":
         msg = "not a campaign record"
         raise ValueError(msg)

@@ -45,6 +45,7 @@ from models.normalize import Analysis, normalize
 from models.rules import extract_contacts, may_carry_contacts
 from streams import following, metrics, topics, unreadable
 from streams.decoding import Event
+from streams.fleet_signing import FleetSigner
 from streams.following import follow_records, retrying
 from streams.records import (
     CampaignFingerprints,
@@ -236,6 +237,7 @@ class CampaignHolder:
             16_384,
             self.offer,
             metrics.CAMPAIGN_RECORDS.labels(result="refused").inc,
+            FleetSigner.for_settings(settings),
         )
 
 
@@ -243,6 +245,7 @@ async def read_campaigns(settings: Settings) -> list[dict[str, Any]]:
     """The latest record of each band on the topic now (for ``chatguard campaigns``)."""
     consumer, partitions = await read_from_beginning(settings)
     latest: dict[bytes | None, dict[str, Any]] = {}
+    signer, name = FleetSigner.for_settings(settings), settings.topic(topics.CAMPAIGNS)
     try:
         ends = await consumer.end_offsets(partitions)
         positions = await following.start_positions(consumer, partitions)
@@ -250,6 +253,8 @@ async def read_campaigns(settings: Settings) -> list[dict[str, Any]]:
             fetched, _ = await unreadable.fetch_from(consumer, partitions, positions, 1000)
             for records in fetched.values():
                 for message in records:
+                    if signer.problem(name, message.key, message.value, message.headers):
+                        continue  # not the fleet's: workers do not follow it either
                     try:
                         latest[message.key] = orjson.loads(message.value or b"null")
                     except orjson.JSONDecodeError:

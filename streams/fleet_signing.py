@@ -12,6 +12,10 @@ a record there only if that header verifies: anything else is a dead letter ``un
 forged record counts for nothing even on an open broker. The topic is signed with the record, so
 a record signed for one internal topic cannot be replayed onto another.
 
+Campaign announcements (``moderation.campaigns``) are signed the same way: a harmful campaign
+blocks every later near-duplicate of its texts, and band keys are public (anyone with the code
+computes those of any text), so a forged one could block any message.
+
 Without a key nothing is signed or checked (the behaviour before signatures existed).
 """
 
@@ -77,7 +81,7 @@ class FleetSigner:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> FleetSigner:
-        return cls(read_fleet_key(settings), (settings.topic(name) for name in topics.INTERNAL))
+        return cls(read_fleet_key(settings), (settings.topic(name) for name in topics.SIGNED))
 
     @property
     def on(self) -> bool:

@@ -8,9 +8,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatguard.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.fleet_signing import FleetSigner
 
 log = logging.getLogger(__name__)
 RETRY_S = 1.0
@@ -62,10 +65,12 @@ async def follow_records(
     max_bytes: int,
     offer: Callable[[bytes | None, bytes | None, float], object],
     refused: Callable[[], None],
+    signer: FleetSigner | None = None,
 ) -> None:
     """Hand every record of ``name``, from the beginning and then as they come, to ``offer``
     (key, value, the time it was read); a value over ``max_bytes`` goes to ``refused`` instead,
-    and so does a record batch that cannot be decompressed (logged, stepped over)."""
+    and so does a record batch that cannot be decompressed (logged, stepped over) and, given a
+    ``signer`` with a key, a record without the fleet's signature."""
     from streams import unreadable
 
     consumer, partitions = await read_from_beginning(settings, name, role)
@@ -82,6 +87,14 @@ async def follow_records(
                     if message.value is not None and len(message.value) > max_bytes:
                         refused()
                         continue
+                    if signer is not None:
+                        problem = signer.problem(name, message.key, message.value, message.headers)
+                        if problem is not None:
+                            log.warning(
+                                "reading %s: refused offset %d: %s", name, message.offset, problem
+                            )
+                            refused()
+                            continue
                     offer(message.key, message.value, now)
     finally:
         await consumer.stop()

@@ -69,6 +69,9 @@ INTERNAL = (
     SENDER_ACTIVITY,
 )
 ALL = (*INPUTS, *OUTPUTS, *INTERNAL)
+# topics whose records act and that only workers write, so they carry the fleet's signature
+# (streams.fleet_signing): the internal ones, and the campaigns that block near-duplicates
+SIGNED = (*INTERNAL, CAMPAIGNS)
 
 # short names for `chatguard tail --topic`
 TAIL_NAMES = {

@@ -282,6 +282,7 @@ def test_a_fold_in_a_process_of_its_own_counts_for_the_workers(
     worker_process: Callable[..., WorkerProcess],
     start_worker: Callable[..., WorkerProcess],
     stream_settings: Settings,
+    stream_env: dict[str, str],
 ) -> None:
     """``CHATGUARD_CAMPAIGN_FOLD=separate``: the worker fingerprints and escalates, and
     ``python -m streams campaign-fold`` counts and announces."""
@@ -289,7 +290,11 @@ def test_a_fold_in_a_process_of_its_own_counts_for_the_workers(
     separate = {"CHATGUARD_CAMPAIGNS": "on", "CHATGUARD_CAMPAIGN_FOLD": "separate"}
     worker = start_worker(env=separate)
     worker.wait_ready()
-    fold = worker_process([sys.executable, "-m", "streams", "campaign-fold"], separate)
+    # the fold is one of the fleet: the same settings, fleet key included (it signs campaigns)
+    fold_command = [sys.executable, "-m", "streams", "campaign-fold"]
+    own = ("CHATGUARD_WEB_PORT", "CHATGUARD_DATA_DIR")  # worker_process gives it its own
+    fleet = {name: value for name, value in stream_env.items() if name not in own}
+    fold = worker_process(fold_command, {**fleet, **separate})
     fold.wait_for_log("campaign fold: folding")
     variants = _members("scam", scam_variants(40, seed=23))
     produce(settings, variants[:30])
