@@ -93,6 +93,8 @@ class Settings:
     campaign_accounts: int = 20
     campaign_window_s: float = 3_600.0
     campaign_fold: str = "worker"
+    # the web port (/health, /metrics) of a fold in a process of its own (streams.fold_process)
+    fold_web_port: int = 6067
 
     # Sender behaviour (models.senders): an account that sends one text to this many distinct
     # conversations within the window goes to review as spam, whatever the text scores. Off by

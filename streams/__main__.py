@@ -9,7 +9,7 @@ if len(sys.argv) >= 2 and sys.argv[1] == "worker":
 
     sys.exit(main(sys.argv[2:]))
 if len(sys.argv) == 2 and sys.argv[1] == "campaign-fold":
-    from streams.campaign_fold import main as fold_main
+    from streams.fold_process import main as fold_main
 
     sys.exit(fold_main())
 print(

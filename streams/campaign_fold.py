@@ -31,10 +31,8 @@ written to the store like any folded batch's.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
-import signal
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -556,44 +554,3 @@ class _TakeOver(ConsumerRebalanceListener):
             await self.fold.take_over(assigned)
         except KafkaError as exc:  # they stay paused; the read loop positions them later
             log.warning("campaign fold: could not position partitions yet: %s", exc)
-
-
-def main() -> int:
-    """``python -m streams campaign-fold``: the fold alone, for workers that run with
-    ``CHATGUARD_CAMPAIGN_FOLD=separate``, until SIGTERM or SIGINT; exit 1 if it crashed (a
-    supervisor restarts it; nothing is lost: it goes on from its store)."""
-    from chatguard.settings import Settings
-    from streams.logs import use_json_logs
-    from streams.topics import ensure_topics
-
-    settings = Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    if settings.log_json:
-        use_json_logs()
-    return asyncio.run(_run_alone(settings, ensure_topics))
-
-
-async def _run_alone(settings: Settings, ensure_topics: Any) -> int:
-    await ensure_topics(settings)
-    holder = CampaignHolder(settings.campaign_window_s)
-    fold = CampaignFold(settings, ModelHolder(settings), holder)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-    following = asyncio.create_task(holder.follow(settings))
-    await fold.start()
-    log.info("campaign fold: folding %s as group %s", fold.topic, fold.group_id)
-    while not stopping.is_set() and not fold.crashed and not following.done():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), timeout=1.0)
-    crashed = fold.crashed or following.done()
-    following.cancel()
-    await fold.stop()
-    if crashed:
-        log.error("campaign fold: stopped after a crash: %r", fold.crash_reason)
-        return 1
-    return 0

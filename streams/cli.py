@@ -91,7 +91,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _campaign_fold(args: argparse.Namespace) -> int:
-    from streams.campaign_fold import main
+    from streams.fold_process import main
 
     return main()
 

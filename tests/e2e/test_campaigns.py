@@ -6,6 +6,7 @@ campaign that escalates nothing."""
 from __future__ import annotations
 
 import random
+import re
 import sys
 import time
 from collections import Counter
@@ -31,6 +32,7 @@ from tests.e2e.kafka_helpers import (
     Record,
     consume,
     end_offsets_total,
+    free_port,
     produce,
     wait_committed,
 )
@@ -294,7 +296,9 @@ def test_a_fold_in_a_process_of_its_own_counts_for_the_workers(
     fold_command = [sys.executable, "-m", "streams", "campaign-fold"]
     own = ("CHATGUARD_WEB_PORT", "CHATGUARD_DATA_DIR")  # worker_process gives it its own
     fleet = {name: value for name, value in stream_env.items() if name not in own}
-    fold = worker_process(fold_command, {**fleet, **separate})
+    port = str(free_port())  # the fold's own port; WorkerProcess.get asks CHATGUARD_WEB_PORT
+    web = {"CHATGUARD_FOLD_WEB_PORT": port, "CHATGUARD_WEB_PORT": port}
+    fold = worker_process(fold_command, {**fleet, **separate, **web})
     fold.wait_for_log("campaign fold: folding")
     variants = _members("scam", scam_variants(40, seed=23))
     produce(settings, variants[:30])
@@ -313,6 +317,15 @@ def test_a_fold_in_a_process_of_its_own_counts_for_the_workers(
     assert all(decided[e]["action"] == "block" for e in late)
     assert "announcing campaign" in fold.log_tail(100_000)
     assert "announcing campaign" not in worker.log_tail(100_000)
+    status, body = fold.get("/health")
+    assert (status, orjson.loads(body)) == (200, {"status": "ok"})
+    exposition = fold.get("/metrics")[1].decode()
+    folded = re.search(r"^chatguard_campaign_fingerprints_folded_total (\S+)$", exposition, re.M)
+    assert folded is not None and float(folded.group(1)) > 0
+    entries = re.search(
+        r'^chatguard_state_entries\{store="campaign-bands"\} (\S+)$', exposition, re.M
+    )
+    assert entries is not None and float(entries.group(1)) > 0
 
 
 def test_a_clean_greeting_is_a_clean_campaign_and_escalates_nothing(
