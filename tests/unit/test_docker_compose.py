@@ -30,10 +30,12 @@ def compose() -> dict[str, Any]:
 
 
 def _environment(service: dict[str, Any]) -> dict[str, str]:
+    """A service's environment as compose sets it when the shell sets none of the variables
+    it interpolates (``${NAME:-default}`` becomes ``default``)."""
     env = service.get("environment", {})
     if isinstance(env, list):
         env = dict(item.split("=", 1) for item in env)
-    return {str(k): str(v) for k, v in env.items()}
+    return {str(k): re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(v)) for k, v in env.items()}
 
 
 def _dockerfile_env() -> dict[str, str]:
@@ -264,3 +266,28 @@ def test_worker_healthcheck_command_fails_unless_health_answers_200(
             server.shutdown()
             server.server_close()
     assert (result.returncode == 0) is healthy, result.stderr
+
+
+def test_a_separate_campaign_fold_is_one_of_the_fleet_and_health_checked(
+    compose: dict[str, Any],
+) -> None:
+    """The ``campaign-fold`` service runs the real command with the workers' group and fleet
+    key (workers follow only campaigns it signs), on its own health-checked port."""
+    services = compose["services"]
+    fold, worker = services["campaign-fold"], services["worker"]
+    assert fold["profiles"] == ["campaigns"]
+    _parse_command(fold["command"])
+    assert fold["command"] == ["chatguard", "campaign-fold"]
+    assert fold.get("restart") in ("unless-stopped", "always")
+    settings = Settings.from_env(_environment(fold))
+    worker_settings = Settings.from_env(_environment(worker))
+    assert (settings.campaigns, settings.campaign_fold) == (True, "separate")
+    assert settings.app_id == worker_settings.app_id
+    assert settings.fleet_key_file == worker_settings.fleet_key_file
+    assert settings.topic_partitions == worker_settings.topic_partitions
+    assert (worker_settings.campaigns, worker_settings.campaign_fold) == (False, "worker")
+    assert "ports" not in fold
+    assert str(settings.fold_web_port) in [str(p) for p in fold["expose"]]
+    url = re.search(r"http://[^'\" ]+", " ".join(fold["healthcheck"]["test"]))
+    assert url is not None
+    assert url.group(0) == f"http://127.0.0.1:{settings.fold_web_port}/health"
