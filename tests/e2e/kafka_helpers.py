@@ -142,10 +142,14 @@ def produce_bytes(
 
 
 def produce_batches(
-    bootstrap: str, topic: str, partition: int, batches: Sequence[tuple[str, Sequence[str]]]
+    bootstrap: str,
+    topic: str,
+    partition: int,
+    batches: Sequence[tuple[str, Sequence[str]]],
+    value: Callable[[str], bytes] = str.encode,
 ) -> list[int]:
-    """Each ``(codec, keys)`` as one record batch on ``topic``'s ``partition``, in order (each
-    record's value is its key); the base offset of each batch."""
+    """Each ``(codec, keys)`` as one record batch on ``topic``'s ``partition``, in order, each
+    record's value ``value(key)`` (by default the key); the base offset of each batch."""
 
     async def run() -> list[int]:
         producers: dict[str, AIOKafkaProducer] = {}
@@ -159,7 +163,7 @@ def produce_batches(
                     await producers[codec].start()
                 batch = producers[codec].create_batch()
                 for key in keys:
-                    assert batch.append(key=key.encode(), value=key.encode(), timestamp=None)
+                    assert batch.append(key=key.encode(), value=value(key), timestamp=None)
                 sent = await producers[codec].send_batch(batch, topic, partition=partition)
                 offsets.append((await sent).offset)
         finally:

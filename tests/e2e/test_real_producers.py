@@ -30,7 +30,14 @@ from streams.outgoing import OutgoingEvent
 from streams.topics import ensure_topics
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.java_producer import CODECS, JavaRecord, java_produce
-from tests.e2e.kafka_helpers import Record, consume, end_offsets_total, produce, wait_committed
+from tests.e2e.kafka_helpers import (
+    Record,
+    consume,
+    end_offsets_total,
+    produce,
+    produce_batches,
+    wait_committed,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -351,7 +358,7 @@ def test_tail_shows_committed_records_only(stream_settings: Settings) -> None:
     assert "committed-decision" in out[0]
 
 
-async def _send_batches(
+def _send_batches(
     settings: Settings,
     topic: str,
     batches: list[tuple[str, list[str]]],
@@ -359,27 +366,14 @@ async def _send_batches(
 ) -> list[int]:
     """Each ``(codec, ids)`` as one record batch of ``topic`` events (made by ``build``, by
     default the topic's builder) on its partition 0, in order; the base offset of each."""
-    build = build or BUILDERS[topic]
-    producers: dict[str, AIOKafkaProducer] = {}
-    offsets = []
-    try:
-        for codec, ids in batches:
-            if codec not in producers:
-                producers[codec] = AIOKafkaProducer(
-                    compression_type=codec, acks="all", **client_options(settings)
-                )
-                await producers[codec].start()
-            producer = producers[codec]
-            batch = producer.create_batch()
-            for key in ids:
-                value = orjson.dumps(build(key))
-                assert batch.append(key=key.encode(), value=value, timestamp=None)
-            sent = await producer.send_batch(batch, settings.topic(topic), partition=0)
-            offsets.append((await sent).offset)
-    finally:
-        for producer in producers.values():
-            await producer.stop()
-    return offsets
+    make = build or BUILDERS[topic]
+    return produce_batches(
+        settings.bootstrap_servers,
+        settings.topic(topic),
+        0,
+        batches,
+        lambda key: orjson.dumps(make(key)),
+    )
 
 
 def test_a_batch_the_worker_cannot_decompress_is_dead_lettered_and_the_partition_goes_on(
@@ -404,7 +398,7 @@ def test_a_batch_the_worker_cannot_decompress_is_dead_lettered_and_the_partition
         )
         build = (lambda key: {"events": [{"event_id": key}]}) if topic == fingerprints else None
         batches = [("gzip", before), ("snappy", snappy), ("gzip", after)]
-        offsets = asyncio.run(_send_batches(settings, topic, batches, build))
+        offsets = _send_batches(settings, topic, batches, build)
         sent[topic] = (before + after, (offsets[1], offsets[2] - 1))
 
     def complete(records: list[Record]) -> bool:
