@@ -158,7 +158,7 @@ async def fetch_from(
     max_records: int = 500,
 ) -> tuple[dict[TopicPartition, list[Any]], list[UnreadableBatch]]:
     """``getmany`` for a reader that keeps its own ``positions`` (per partition, the next offset
-    it has not handed on; updated here): a batch that cannot be decompressed is stepped over
+    it has not handed on, control records included; updated here): a batch that cannot be decompressed is stepped over
     and returned, and the records the failing call dropped are read again from ``positions``."""
     try:
         fetched = await consumer.getmany(
@@ -177,7 +177,6 @@ async def fetch_from(
             if batch is not None:
                 batches.append(batch)
                 positions[tp] = batch.last + 1
-    for tp, records in fetched.items():
-        if records:
-            positions[tp] = max(positions.get(tp, 0), records[-1].offset + 1)
+    for tp in partitions:  # past what was handed out, and past transaction markers too
+        positions[tp] = max(positions[tp], await consumer.position(tp))
     return fetched, batches

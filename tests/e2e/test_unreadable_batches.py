@@ -11,7 +11,7 @@ from collections import Counter
 
 import aiokafka.codec
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from chatguard.settings import Settings
 from streams import unreadable
@@ -98,3 +98,46 @@ def test_a_control_topic_follower_goes_on_after_a_batch_it_cannot_read(
     asyncio.run(follow_until_c2())
     assert offered == _keys("a") + _keys("c")
     assert refused == [1]
+
+
+def test_fetch_from_reaches_the_end_of_a_partition_that_ends_in_a_transaction_marker(
+    broker: str, unique_names: UniqueNames
+) -> None:
+    """The end offset counts the commit marker after a transaction's records: a reader that
+    reads up to the end must step past it, not wait for a record that never comes."""
+    topic = unique_names.topic("transactional")
+    create_topics(broker, [topic])
+
+    async def write_then_read() -> list[str]:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=broker, transactional_id=f"{topic}-tx", acks="all"
+        )
+        await producer.start()
+        try:
+            async with producer.transaction():
+                for key in _keys("t"):
+                    await producer.send(topic, key.encode(), key=key.encode(), partition=0)
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=broker, enable_auto_commit=False, isolation_level="read_committed"
+        )
+        await consumer.start()
+        try:
+            tp = TopicPartition(topic, 0)
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            end = (await consumer.end_offsets([tp]))[tp]
+            assert end == len(_keys("t")) + 1  # the records and the commit marker
+            positions = await start_positions(consumer, [tp])
+            keys: list[str] = []
+            deadline = time.monotonic() + WAIT_S
+            while positions[tp] < end:
+                assert time.monotonic() < deadline, f"stuck at {positions[tp]} of {end}"
+                fetched, _ = await unreadable.fetch_from(consumer, [tp], positions, 500)
+                keys += [m.key.decode() for m in fetched.get(tp, [])]
+            return keys
+        finally:
+            await consumer.stop()
+
+    assert asyncio.run(write_then_read()) == _keys("t")
