@@ -63,7 +63,7 @@ class ModerationClassifier(BaseEstimator):
 
     Args:
         word_ngram_range, char_ngram_range, word_features, char_features, sublinear_tf,
-            use_signals, signal_weight: passed to ``TextFeatures`` (defaults: ``FeatureParams``).
+            use_signals, signal_weight, min_df: passed to ``TextFeatures`` (defaults: ``FeatureParams``).
         base: ``"svm"`` (``LinearSVC``) or ``"logreg"`` (``LogisticRegression``) per category.
         C: inverse regularization strength of the base model.
         class_weight: ``"balanced"`` so rare categories are not drowned by clean traffic.
@@ -84,6 +84,7 @@ class ModerationClassifier(BaseEstimator):
         sublinear_tf: bool = DEFAULT_FEATURES.sublinear_tf,
         use_signals: bool = DEFAULT_FEATURES.use_signals,
         signal_weight: float = DEFAULT_FEATURES.signal_weight,
+        min_df: int | None = DEFAULT_FEATURES.min_df,
         base: str = "svm",
         C: float = 0.5,
         class_weight: str | None = "balanced",
@@ -99,6 +100,7 @@ class ModerationClassifier(BaseEstimator):
         self.sublinear_tf = sublinear_tf
         self.use_signals = use_signals
         self.signal_weight = signal_weight
+        self.min_df = min_df
         self.base = base
         self.C = C
         self.class_weight = class_weight
@@ -322,6 +324,11 @@ class ModerationClassifier(BaseEstimator):
             cached = [dense[lo:hi] for lo, hi in pairwise(edges)]
             self.__dict__[_DENSE_WEIGHTS] = cached
         return cached
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # saved before the vocabulary existed: those models hash into fixed column spaces
+        state.setdefault("min_df", None)
+        super().__setstate__(state)
 
     def __getstate__(self) -> dict[str, Any]:
         state: dict[str, Any] = super().__getstate__()

@@ -306,7 +306,7 @@ async def test_a_profile_update_with_a_scam_bio_is_decided_by_the_pipeline(
     await pipeline.moderate(
         [
             raw(profile_topic, 0, profile("scam", "Bank support", SCAM)),
-            raw(profile_topic, 1, profile("clean", "Mia", "hiking, tea and bad puns")),
+            raw(profile_topic, 1, profile("clean", "Mia", "runner, cat person")),
         ]
     )
     decisions = {d["event_id"]: d for d in sent(pipeline).on(settings.topic(topics.DECISIONS))}
@@ -319,7 +319,7 @@ async def test_a_profile_update_with_a_scam_bio_is_decided_by_the_pipeline(
     # judged under the "profile" policy source: a chat message with its text is allowed
     assert clean["action"] == "review" and clean["triggered"] == ["spam"]
     await pipeline.moderate(
-        [raw(settings.topic(topics.CHAT_MESSAGES), 0, chat("c", "Mia\nhiking, tea and bad puns"))]
+        [raw(settings.topic(topics.CHAT_MESSAGES), 0, chat("c", "Mia\nrunner, cat person"))]
     )
     assert sent(pipeline).on(settings.topic(topics.DECISIONS))[-1]["action"] == "allow"
     strikes = sent(pipeline).on(settings.topic(topics.ACCOUNT_STRIKES))
