@@ -215,6 +215,9 @@ def load_artifact(directory: Path, public_key: Ed25519PublicKey | None = None) -
     except (KeyError, TypeError, AttributeError, PolicyError) as exc:
         msg = f"{VersionFolder(directory).metadata}: thresholds do not cover {list(labels)}: {exc}"
         raise MalformedArtifact(msg) from exc
+    # lookup tables and dense weights are built on first use: pay for them here, where a worker
+    # loads a model off its event loop, not in the first batch after a model swap
+    scorer.score(["chatguard"])
     return LoadedModel(
         version=str(meta["version"]),
         labels=labels,

@@ -85,3 +85,19 @@ def test_a_model_saved_before_the_vocabulary_still_scores_the_same() -> None:
     assert restored.min_df is None and restored.features_.min_df is None
     np.testing.assert_array_equal(restored.score(texts[:20]), pickle.loads(state).score(texts[:20]))
     assert restored.describe()["feature_params"]["min_df"] is None
+
+
+def test_lookup_finds_every_known_hash_and_nothing_else() -> None:
+    rng = np.random.default_rng(7)
+    known = np.unique(rng.integers(0, 2**64 - 1, 5000, dtype=np.uint64))
+    # neighbours in the table: keys that share their low bits, so probing has to walk on
+    crowded = (np.arange(40, dtype=np.uint64) << np.uint64(40)) | np.uint64(3)
+    vocabulary = HashVocabulary(np.unique(np.concatenate([known, crowded])))
+    unknown = rng.integers(0, 2**64 - 1, 5000, dtype=np.uint64)
+    unknown = unknown[~np.isin(unknown, vocabulary.hashes)]
+    columns = vocabulary.columns(np.concatenate([vocabulary.hashes, unknown]))
+    np.testing.assert_array_equal(columns[: len(vocabulary)], np.arange(len(vocabulary)))
+    assert (columns[len(vocabulary) :] == -1).all()
+    copy = pickle.loads(pickle.dumps(vocabulary))
+    assert "_lookup" not in vars(copy)
+    np.testing.assert_array_equal(copy.columns(vocabulary.hashes), np.arange(len(vocabulary)))
