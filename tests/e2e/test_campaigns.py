@@ -43,6 +43,9 @@ pytestmark = pytest.mark.e2e
 
 ACCOUNTS = 150
 GREETING = "新年快乐，祝你和家人身体健康，万事如意，心想事成！"
+# A lure without the job-scam words: the seed model sends most variants to review and blocks none
+# alone, so the blocks the first test sees are the campaign's doing.
+LURE = "{p} {id} 领取新人红包{e}，名额有限，先到先得{e2}"
 
 
 def _chat(tag: str, i: int, account: str, text: str) -> OutgoingEvent:
@@ -124,7 +127,7 @@ def test_a_scam_campaign_is_caught_once_and_its_later_members_are_blocked(
     settings = stream_settings
     workers = _start_fleet(start_worker)
     ordinary = build_events(2_000, malformed_share=0.0, seed=16)
-    variants = _members("scam", scam_variants(2 * ACCOUNTS, seed=16))
+    variants = _members("scam", scam_variants(2 * ACCOUNTS, seed=16, template=LURE))
     early, late = variants[:60], variants[60:]
     mixed = ordinary[:1_000] + early
     random.Random(16).shuffle(mixed)

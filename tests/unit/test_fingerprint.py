@@ -21,13 +21,13 @@ CONTACT_FORMS = ("加V信", "加 薇 信", "+V:", "加微信", "加vx", "威信"
 EMOJI = ("", "🎁", "🎁🎁", "🧧", "💰")
 
 
-def scam_variants(count: int, seed: int = 7) -> list[str]:
+def scam_variants(count: int, seed: int = 7, template: str = SCAM) -> list[str]:
     """Light variants of one scam: the contact written many ways, other numbers, emoji and
     spacing (what a spammer rotates to get past exact-match filters)."""
     rng = random.Random(seed)
     out = []
     for _ in range(count):
-        text = SCAM.format(
+        text = template.format(
             p=rng.choice(CONTACT_FORMS),
             id=f"a8k{rng.randrange(10)}",
             e=rng.choice(EMOJI),
