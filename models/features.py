@@ -327,16 +327,20 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             lowercase=False,
         )
         normalized, signals = analyse_batch(texts)
-        if self.min_df is not None:
+        if self.min_df is None:
+            word_counts, char_counts = self._counts(normalized)
+        else:
             if self.min_df < 1:
                 msg = f"min_df={self.min_df}: use a count of at least 1, or None"
                 raise ValueError(msg)
+            # hash the training texts once: the same hashes fit the vocabularies and are counted
             word_rows, words = self._word_hashes(normalized)
             char_rows, chars = char_ngram_hashes(normalized, self.char_ngram_range)
             n = len(normalized)
             self.word_vocabulary_ = HashVocabulary.fit(word_rows, words, n, self.min_df)
             self.char_vocabulary_ = HashVocabulary.fit(char_rows, chars, n, self.min_df)
-        word_counts, char_counts = self._counts(normalized)
+            word_counts = self.word_vocabulary_.counts(word_rows, words, n)
+            char_counts = self.char_vocabulary_.counts(char_rows, chars, n)
         self.word_tfidf_ = TfidfTransformer(sublinear_tf=self.sublinear_tf).fit(word_counts)
         self.char_tfidf_ = TfidfTransformer(sublinear_tf=self.sublinear_tf).fit(char_counts)
         self.signal_names_: tuple[str, ...] = SIGNAL_NAMES if self.use_signals else ()
