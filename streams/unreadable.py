@@ -158,8 +158,9 @@ async def fetch_from(
     max_records: int = 500,
 ) -> tuple[dict[TopicPartition, list[Any]], list[UnreadableBatch]]:
     """``getmany`` for a reader that keeps its own ``positions`` (per partition, the next offset
-    it has not handed on, control records included; updated here): a batch that cannot be decompressed is stepped over
-    and returned, and the records the failing call dropped are read again from ``positions``."""
+    it has not handed on, control records included; updated here): a batch that cannot be
+    decompressed is stepped over and returned, and the records the failing call dropped are read
+    again from ``positions``."""
     try:
         fetched = await consumer.getmany(
             *partitions, timeout_ms=timeout_ms, max_records=max_records
