@@ -62,6 +62,9 @@ class Settings:
     # a batch scored for longer than this is scored event by event; an event that alone takes
     # longer becomes a scoring_timeout dead letter (scoring runs beside the event loop, not in it)
     scoring_budget_s: float = 5.0
+    # where the model runs: "process" (a child process, so scoring does not share the event
+    # loop's interpreter lock: streams/scoring_process.py) or "thread" (in the worker itself)
+    scoring: str = "process"
 
     # Model and policy
     registry: Path = Path("registry")
@@ -171,6 +174,9 @@ class Settings:
             raise SettingsError(msg)
         if self.ingest not in ("auto", "batch", "rdkafka", "faust"):
             msg = f"CHATGUARD_INGEST={self.ingest!r}: use auto, batch, rdkafka or faust"
+            raise SettingsError(msg)
+        if self.scoring not in ("process", "thread"):
+            msg = f"CHATGUARD_SCORING={self.scoring!r}: use process or thread"
             raise SettingsError(msg)
         if self.ingest in ("batch", "rdkafka") and self.processing_guarantee == "exactly_once":
             msg = f"CHATGUARD_INGEST={self.ingest} is at-least-once; exactly-once needs CHATGUARD_INGEST=faust"

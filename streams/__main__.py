@@ -4,16 +4,22 @@
 
 import sys
 
-if len(sys.argv) >= 2 and sys.argv[1] == "worker":
-    from streams.worker import main
 
-    sys.exit(main(sys.argv[2:]))
-if len(sys.argv) == 2 and sys.argv[1] == "campaign-fold":
-    from streams.fold_process import main as fold_main
+def run() -> int:
+    if len(sys.argv) >= 2 and sys.argv[1] == "worker":
+        from streams.worker import main
 
-    sys.exit(fold_main())
-print(
-    "usage: python -m streams worker [faust worker options] | python -m streams campaign-fold",
-    file=sys.stderr,
-)
-sys.exit(2)
+        return main(sys.argv[2:])
+    if len(sys.argv) == 2 and sys.argv[1] == "campaign-fold":
+        from streams.fold_process import main as fold_main
+
+        return fold_main()
+    print(
+        "usage: python -m streams worker [faust worker options] | python -m streams campaign-fold",
+        file=sys.stderr,
+    )
+    return 2
+
+
+if __name__ == "__main__":  # not when a scoring child's start-up imports this module
+    sys.exit(run())

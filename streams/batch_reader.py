@@ -55,7 +55,7 @@ class BatchReader(BatchIngest):
             **kafka_options.group_consumer(settings, self.group_id, "batch-reader")
         )
         await self._producer.start()
-        self._feed(BatchSink(self._producer))
+        await self._feed(BatchSink(self._producer)).warm()
         self._consumer.subscribe(
             [self.settings.topic(name) for name in kinds.SCORED_TOPICS],
             listener=_CommitBeforeRevoke(self),
@@ -73,6 +73,8 @@ class BatchReader(BatchIngest):
             await self._consumer.stop()
         if self._producer is not None:
             await self._producer.stop()
+        if self._pipeline is not None:
+            await self._pipeline.close()
 
     @BatchIngest.task
     async def _read(self) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.normalize import Analysis, remembered
+from models.scorer import Scorer
 from streams.decoding import Event
 from streams.model_holder import ServingModel
 from streams.records import Decision, assemble
@@ -44,18 +45,24 @@ def score_events(
 ) -> tuple[np.ndarray, list[ScoringFailure]]:
     """Scores for ``events`` (rows of failed events are NaN), and the failures; with ``memo``,
     the normalized texts the model computed on the way (text → analysis) for the rules."""
-    texts = [event.text for event in events]
+    return score_texts(serving.model, [event.text for event in events], memo)
+
+
+def score_texts(
+    model: Scorer, texts: Sequence[str], memo: dict[str, Analysis] | None = None
+) -> tuple[np.ndarray, list[ScoringFailure]]:
+    """:func:`score_events` on the texts alone (what the scoring process receives)."""
     recording = remembered(memo) if memo is not None else contextlib.nullcontext()
     try:
         with recording:
-            return np.asarray(serving.model.score(texts), dtype=np.float64), []
+            return np.asarray(model.score(texts), dtype=np.float64), []
     except Exception:
         pass  # find the culprit below
-    scores = np.full((len(events), len(serving.model.labels)), np.nan)
+    scores = np.full((len(texts), len(model.labels)), np.nan)
     failures = []
     for i, text in enumerate(texts):
         try:
-            scores[i] = serving.model.score([text])[0]
+            scores[i] = model.score([text])[0]
         except Exception as exc:
             failures.append(ScoringFailure(i, f"{type(exc).__name__}: {exc}"))
     return scores, failures

@@ -95,7 +95,7 @@ class ModerationPipeline:
         self._campaign_members = settings.topic(topics.CAMPAIGN_MEMBERS)
         self._contacts = settings.topic(topics.CONTACTS_BLOCKED)
         self._sender_activity = settings.topic(topics.SENDER_ACTIVITY)
-        self._scorer = Scorer(settings.scoring_budget_s)
+        self._scorer = Scorer(settings.scoring_budget_s, in_process=settings.scoring == "thread")
         self._decisions = settings.topic(topics.DECISIONS)
         self._review = settings.topic(topics.REVIEW)
         self._enforcement = settings.topic(topics.ENFORCEMENT)
@@ -109,6 +109,16 @@ class ModerationPipeline:
         )
         self._events_by_id = settings.topic(topics.EVENTS_BY_ID)
         self._reports_by_reporter = settings.topic(topics.REPORTS_BY_REPORTER)
+
+    async def warm(self) -> None:
+        """Have scoring ready for the first batch (the scoring process started with the model),
+        if a model is loaded."""
+        if self.holder.loaded:
+            await self._scorer.warm(self.holder.current)
+
+    async def close(self) -> None:
+        """Stop what scoring started (the scoring process)."""
+        await self._scorer.close()
 
     def decode(self, message: RawMessage) -> Event | Rejected:
         logical = topics.logical_name(self.settings, message.topic)

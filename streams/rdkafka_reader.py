@@ -124,7 +124,7 @@ class RdkafkaReader(BatchIngest):
         settings = self.settings
         self._producer = Producer(kafka_options.rdkafka_producer(settings, "batch-reader"))
         self._sink = RdkafkaSink(self._producer, lambda: self.should_stop)
-        self._feed(self._sink)
+        await self._feed(self._sink).warm()
         self._consumer = Consumer(
             {
                 **kafka_options.rdkafka_group_consumer(settings, self.group_id, "batch-reader"),
@@ -151,6 +151,8 @@ class RdkafkaReader(BatchIngest):
             await asyncio.get_running_loop().run_in_executor(None, self._producer.flush, 10.0)
         if self._sink is not None:
             self._sink.close()
+        if self._pipeline is not None:
+            await self._pipeline.close()
         self._io.shutdown(wait=False)
 
     async def _in_thread(self, call: Any, *args: Any) -> Any:

@@ -34,6 +34,7 @@ from models.normalize import Analysis
 from streams.decide import ScoringFailure, score_events
 from streams.decoding import Event
 from streams.model_holder import ServingModel
+from streams.scoring_process import ScoringProcess
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +74,16 @@ class _ScoringThread:
 
 
 class Scorer:
-    """``score_events`` in a worker thread; events over ``budget_s`` become timeout failures."""
+    """``score_events`` in a worker thread; events over ``budget_s`` become timeout failures.
 
-    def __init__(self, budget_s: float) -> None:
+    With ``in_process=False`` the thread hands each batch to a :class:`ScoringProcess` and waits
+    with the interpreter lock released; a batch over budget kills that process."""
+
+    def __init__(self, budget_s: float, in_process: bool = True) -> None:
         self.budget_s = budget_s
         self._thread: _ScoringThread | None = None  # started on first use, in the worker
         self._retired: list[concurrent.futures.Future[Any]] = []
+        self._process = None if in_process else ScoringProcess()
 
     async def score(
         self,
@@ -88,7 +93,8 @@ class Scorer:
     ) -> tuple[np.ndarray, list[ScoringFailure]]:
         """Scores for ``events`` (rows of failed events are NaN), and the failures; ``memo`` as
         in ``score_events``."""
-        done = await self._within_budget(partial(score_events, serving, events, memo))
+        await self._ready(serving)
+        done = await self._within_budget(self._scoring(serving, events, memo))
         if done is not None:
             return done
         log.warning(
@@ -99,7 +105,8 @@ class Scorer:
         scores = np.full((len(events), len(serving.model.labels)), np.nan)
         failures: list[ScoringFailure] = []
         for i, event in enumerate(events):
-            one = await self._within_budget(partial(score_events, serving, [event], memo))
+            await self._ready(serving)
+            one = await self._within_budget(self._scoring(serving, [event], memo))
             if one is None:
                 failures.append(self._timeout(i))
                 log.warning("event %s not scored within %.1f s", event.event_id, self.budget_s)
@@ -108,6 +115,32 @@ class Scorer:
             else:
                 scores[i] = one[0][0]
         return scores, failures
+
+    async def warm(self, serving: ServingModel) -> None:
+        """Start the scoring process with ``serving``'s model now, not on the first batch."""
+        await self._ready(serving)
+
+    async def _ready(self, serving: ServingModel) -> None:
+        """With a scoring process: it is running and holds ``serving``'s model, outside the
+        budget (starting a child and copying the model to it is not the batch's time)."""
+        if self._process is None:
+            return
+        if self._thread is None:
+            self._thread = _ScoringThread()
+        await asyncio.wrap_future(self._thread.submit(partial(self._process.ensure, serving.model)))
+
+    def _scoring(
+        self, serving: ServingModel, events: Sequence[Event], memo: dict[str, Analysis] | None
+    ) -> Callable[[], tuple[np.ndarray, list[ScoringFailure]]]:
+        if self._process is None:
+            return partial(score_events, serving, events, memo)
+        texts = [event.text for event in events]
+        return partial(self._process.score, serving.model, texts, memo)
+
+    async def close(self) -> None:
+        """Stop the scoring process, if any (the thread is a daemon and holds nothing)."""
+        if self._process is not None:
+            self._process.stop()
 
     async def run(self, call: Callable[[], T]) -> T | None:
         """Other CPU work of the batch (campaign fingerprints) in the scoring thread, under the
@@ -128,6 +161,8 @@ class Scorer:
             return waiter.result()
         self._thread.retire()
         self._thread = None
+        if self._process is not None:
+            self._process.stop()  # frees the core; the retired thread's wait ends
         self._retired.append(future)
         await self._bound_retired()
         return None

@@ -24,6 +24,9 @@ def agent_settings(tmp_path: Path) -> Settings:
         moderator_hmac_key=MODERATOR_KEY.decode(),
         data_dir=tmp_path / "worker-data",
         web_enabled=False,
+        # the stand-in models some tests serve are local classes, which cannot be pickled to a
+        # scoring process; tests/unit/test_scoring_process.py covers that mode
+        scoring="thread",
     )
 
 

@@ -1,4 +1,5 @@
-"""Scoring beside the event loop, under a time budget: a deliberately slow model (the real default
+"""Scoring in a thread beside the event loop (``CHATGUARD_SCORING=thread``), under a time budget: a
+deliberately slow model (the real default
 model that blocks on one marker text until the test lets it go, as a stuck computation would)."""
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ class RecordingSink:
 async def test_the_pipeline_dead_letters_a_slow_event_and_decides_the_rest(
     slow: ServingModel, tmp_path: Any
 ) -> None:
-    settings = Settings(scoring_budget_s=1.0, registry=tmp_path)
+    settings = Settings(scoring_budget_s=1.0, registry=tmp_path, scoring="thread")
     holder = ModelHolder(settings)
     holder.use(slow)
     sink = RecordingSink()

@@ -1,0 +1,144 @@
+"""The model in a process of its own, so scoring does not take turns with the event loop.
+
+In one process, the model's CPU work and the event loop's (Kafka I/O, decoding, deciding,
+producing) share one interpreter lock: a worker's throughput is the sum of their costs, whatever
+the cores. :class:`ScoringProcess` keeps a child process that holds a copy of the serving model
+and scores batches sent to it over a pipe; the worker's scoring thread waits on the pipe with the
+lock released, so the child's scoring runs beside everything the event loop does.
+
+The child is forked from a fork server started with the modules it needs already imported
+(``multiprocessing``'s ``forkserver``): no fork of the threaded worker itself, and a restart
+takes milliseconds plus the model's copy. The model travels once per version over the pipe
+(pickled from the verified model the worker loaded; the child never reads the registry). A
+child that does not answer within the scoring budget is killed (``stop``), which a thread could
+never be; the next call starts a fresh one. A child that dies mid-call makes that call raise
+:class:`ScoringProcessDied`, which the pipeline treats like any scoring error: the batch is
+scored again event by event, so only an event that kills the child is dead-lettered.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+
+from models.normalize import Analysis
+from models.scorer import VersionedScorer
+from streams.decide import ScoringFailure, score_texts
+
+# what the fork server imports once, so that each child starts with the model's code loaded
+_PRELOAD = ["streams.scoring_process"]
+WARM_UP_TEXT = "chatguard"
+
+
+class ScoringProcessDied(RuntimeError):
+    """The scoring child exited (killed, out of memory, a crash) before it answered."""
+
+
+class ScoringProcess:
+    """One scoring child; calls come from one thread at a time (the scorer's)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: Any = None
+        self._conn: Connection | None = None
+        self._version: str | None = None
+
+    def ensure(self, model: VersionedScorer) -> None:
+        """A live child holding ``model``'s version: started and sent the model if needed."""
+        with self._lock:
+            if self._conn is None:
+                self._start()
+            if self._version != model.version:
+                self._call(("model", model))
+                self._version = model.version
+
+    def score(
+        self, model: VersionedScorer, texts: Sequence[str], memo: dict[str, Analysis] | None
+    ) -> tuple[np.ndarray, list[ScoringFailure]]:
+        """``score_texts`` in the child; ``memo`` gets the normalized texts it computed."""
+        self.ensure(model)
+        with self._lock:
+            scores, failures, analyses = self._call(("score", list(texts), memo is not None))
+        if memo is not None:
+            memo.update(analyses)
+        return scores, failures
+
+    def stop(self) -> None:
+        """Kill the child; a call in hand ends with :class:`ScoringProcessDied`."""
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        self._version = None
+        if process is not None:
+            process.kill()
+        if conn is not None and self._lock.acquire(blocking=False):
+            try:  # no call in hand: nobody else will close it
+                conn.close()
+            finally:
+                self._lock.release()
+        if process is not None:
+            process.join(timeout=5)
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=_serve, args=(theirs,), name="chatguard-scoring", daemon=True
+        )
+        process.start()
+        theirs.close()
+        self._process, self._conn, self._version = process, ours, None
+
+    def _call(self, request: tuple[Any, ...]) -> Any:
+        """Send ``request`` and wait for the answer (the caller holds the lock)."""
+        conn = self._conn
+        if conn is None:
+            msg = "the scoring process was stopped"
+            raise ScoringProcessDied(msg)
+        try:
+            conn.send(request)
+            ok, answer = conn.recv()
+        except (EOFError, OSError) as exc:
+            conn.close()
+            if self._conn is conn:  # died by itself, not stopped: the next call starts another
+                self._conn, self._version = None, None
+                if self._process is not None:
+                    self._process.join(timeout=5)
+                    self._process = None
+            msg = f"the scoring process exited before it answered ({type(exc).__name__})"
+            raise ScoringProcessDied(msg) from exc
+        if not ok:
+            raise RuntimeError(answer)
+        return answer
+
+
+def _serve(conn: Connection) -> None:
+    """The child's loop: hold a model, score what comes, until the pipe closes."""
+    model: VersionedScorer | None = None
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return  # the worker stopped or died: nothing left to serve
+        try:
+            if request[0] == "model":
+                model = request[1]
+                model.score([WARM_UP_TEXT])  # builds the lookup tables before the first batch
+                answer: Any = None
+            else:
+                if model is None:
+                    msg = "no model was sent to the scoring process"
+                    raise RuntimeError(msg)
+                _, texts, remember = request
+                memo: dict[str, Analysis] | None = {} if remember else None
+                scores, failures = score_texts(model, texts, memo)
+                answer = (scores, failures, memo or {})
+        except Exception as exc:  # reported to the caller, who decides what fails
+            conn.send((False, f"{type(exc).__name__}: {exc}"))
+            continue
+        conn.send((True, answer))

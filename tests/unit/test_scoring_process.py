@@ -1,0 +1,168 @@
+"""Scoring in a process of its own (``CHATGUARD_SCORING=process``): the same scores as in the
+worker, a child over budget killed, a child that dies costing only the event that killed it, and
+a new model version reaching the child. The stand-in models below are pickled to the child, so
+they live at module level."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+
+from chatguard.settings import Settings
+from models.normalize import Analysis
+from models.policy import Policy
+from models.registry import ModelRegistry
+from streams import topics
+from streams.decide import score_events
+from streams.decoding import Event, decode
+from streams.model_holder import ModelHolder, ServingModel
+from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
+from streams.scoring import TIMEOUT_KIND, Scorer
+
+SLEEP_PILL = "SLEEP-PILL"
+DEATH_PILL = "DEATH-PILL"
+
+
+class PillModel:
+    """The real model, except that a text with ``SLEEP_PILL`` sleeps for a minute and one with
+    ``DEATH_PILL`` ends the process that scores it."""
+
+    def __init__(self, model: Any, version: str | None = None) -> None:
+        self._model = model
+        self.labels = model.labels
+        self.version = version or model.version
+
+    def score(self, texts: Sequence[str]) -> Any:
+        if any(DEATH_PILL in text for text in texts):
+            os._exit(3)
+        if any(SLEEP_PILL in text for text in texts):
+            time.sleep(60)
+        return self._model.score(texts)
+
+
+class ConstantModel:
+    """Scores every text ``value`` in every category."""
+
+    def __init__(self, labels: tuple[str, ...], version: str, value: float) -> None:
+        self.labels, self.version, self.value = labels, version, value
+
+    def score(self, texts: Sequence[str]) -> Any:
+        return np.full((len(texts), len(self.labels)), self.value)
+
+
+@pytest.fixture
+def serving(default_model_registry: ModelRegistry) -> ServingModel:
+    model = default_model_registry.load_current()
+    return ServingModel(PillModel(model), Policy.from_model(model))
+
+
+@pytest.fixture
+async def scorer() -> AsyncIterator[Scorer]:
+    scorer = Scorer(2.0, in_process=False)
+    yield scorer
+    await scorer.close()
+
+
+def _event(event_id: str, text: str) -> Event:
+    event = decode(
+        _raw(event_id, text), "chat.messages", max_event_bytes=1_000_000, max_text_chars=20_000
+    )
+    assert isinstance(event, Event)
+    return event
+
+
+def _raw(event_id: str, text: str) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "chat.message",
+            "event_id": event_id,
+            "conversation_id": "c",
+            "sender_id": f"acct-{event_id}",
+            "text": text,
+            "sent_at": 1_700_000_000.0,
+        }
+    )
+
+
+TEXTS = ["see you at dinner", "加我微信 a8k9 领红包", "ｆｒｅｅ ｍｏｎｅｙ click here", "你几点到"]
+
+
+async def test_the_process_scores_what_the_worker_would(
+    serving: ServingModel, scorer: Scorer
+) -> None:
+    events = [_event(f"e{i}", text) for i, text in enumerate(TEXTS)]
+    here: dict[str, Analysis] = {}
+    expected, _ = score_events(serving, events, here)
+    there: dict[str, Analysis] = {}
+    scores, failures = await scorer.score(serving, events, there)
+    assert failures == []
+    np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-12)
+    assert there == here  # the rules read the child's normalized texts
+    assert scorer._process is not None and scorer._process._process.pid != os.getpid()
+
+
+async def test_an_event_over_budget_kills_the_child_and_fails_alone(
+    serving: ServingModel, scorer: Scorer
+) -> None:
+    events = [_event("a", "see you soon"), _event("slow", SLEEP_PILL), _event("b", "ok")]
+    await scorer.warm(serving)
+    assert scorer._process is not None
+    first = scorer._process._process
+    scores, failures = await scorer.score(serving, events)
+    assert [(f.index, f.kind) for f in failures] == [(1, TIMEOUT_KIND)]
+    assert np.isfinite(scores[[0, 2]]).all() and np.isnan(scores[1]).all()
+    assert first.exitcode is not None, "the child that overran the budget still runs"
+    again, failures = await scorer.score(serving, [_event("c", "fine")])
+    assert failures == [] and np.isfinite(again).all()
+
+
+async def test_a_child_that_dies_costs_only_the_event_that_killed_it(
+    default_model_registry: ModelRegistry,
+) -> None:
+    settings = Settings.from_env({"CHATGUARD_SCORING": "process", "CHATGUARD_TOPIC_PREFIX": "t."})
+    holder = ModelHolder(settings)
+    model = default_model_registry.load_current()
+    holder.use(ServingModel(PillModel(model), Policy.from_model(model)))
+    sent: list[Outgoing] = []
+
+    class Sink:
+        async def send_all(self, records: Sequence[Outgoing]) -> None:
+            sent.extend(records)
+
+        async def delivered(self) -> None:
+            pass
+
+    pipeline = ModerationPipeline(settings, holder, Sink())
+    texts = {"a": "see you soon", "poison": f"hello {DEATH_PILL}", "b": "加我微信 a8k9 领红包"}
+    batch = [
+        RawMessage(settings.topic(topics.CHAT_MESSAGES), 0, i, None, _raw(event_id, text))
+        for i, (event_id, text) in enumerate(texts.items())
+    ]
+    try:
+        await pipeline.moderate(batch)
+        await pipeline.moderate(batch[:1])  # a fresh child serves the next batch
+    finally:
+        await pipeline.close()
+
+    def values(topic: str) -> list[dict[str, Any]]:
+        return [orjson.loads(r.value) for r in sent if r.topic == settings.topic(topic)]
+
+    dead = values(topics.DEAD_LETTER)
+    assert [(d["event_id"], d["error_kind"]) for d in dead] == [("poison", "internal_error")]
+    assert "scoring process exited" in dead[0]["error"]
+    assert [d["event_id"] for d in values(topics.DECISIONS)] == ["a", "b", "a"]
+
+
+async def test_a_new_model_version_reaches_the_child(serving: ServingModel, scorer: Scorer) -> None:
+    events = [_event("a", "see you soon")]
+    labels = serving.model.labels
+    for version, value in (("v-one", 0.25), ("v-two", 0.75)):
+        constant = ServingModel(ConstantModel(labels, version, value), serving.policy)
+        scores, _ = await scorer.score(constant, events)
+        assert (scores == value).all()
