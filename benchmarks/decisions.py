@@ -83,7 +83,7 @@ def main() -> None:
     size = args.batch
     # the pipeline builds decisions with the rules version, where build_decisions takes it
     stamped = "rules_version" in inspect.signature(build_decisions).parameters
-    version = {"rules_version": EMPTY.version} if stamped else {}
+    version: dict[str, Any] = {"rules_version": EMPTY.version} if stamped else {}
     decode_s, build_s, dump_s = [], [], []
     for _ in range(args.repeats):
         took = [0.0, 0.0, 0.0]

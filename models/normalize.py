@@ -170,10 +170,13 @@ def signals(text: str) -> tuple[float, ...]:
     return analyse(text)[1]
 
 
-def content_length(text: str) -> int:
+def content_length(text: str, normalized: str | None = None) -> int:
     """Letters and CJK characters of the normalized text outside the placeholders: how much a
-    message says beyond its bait (a bare phone number says nothing)."""
-    words = [word for word in normalize(text).split() if word not in _TOKENS]
+    message says beyond its bait (a bare phone number says nothing). ``normalized``, if given,
+    is ``normalize(text)`` already computed (scoring's)."""
+    if normalized is None:
+        normalized = normalize(text)
+    words = [word for word in normalized.split() if word not in _TOKENS]
     return sum(ch.isalpha() for word in words for ch in word)
 
 

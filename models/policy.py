@@ -101,6 +101,9 @@ class Verdict:
     reasons: tuple[str, ...]
 
 
+ALLOW = Verdict("allow", (), ())  # the verdict of a row nothing triggers (shared: it is frozen)
+
+
 class Policy:
     """Decides actions from score matrices. Immutable once built; ``version`` names it."""
 
@@ -208,10 +211,12 @@ class Policy:
         scores: np.ndarray,
         texts: Sequence[str],
         sources: Sequence[str | None] | None = None,
+        normalized: Sequence[str | None] | None = None,
     ) -> list[Verdict]:
         """The verdicts on the messages ``texts`` scored as ``scores``: :meth:`decide_batch`,
-        then :func:`review_thin_blocks`. What every caller that has the texts uses."""
-        return review_thin_blocks(self.decide_batch(scores, sources), texts)
+        then :func:`review_thin_blocks` (``normalized`` as there). What every caller that has
+        the texts uses."""
+        return review_thin_blocks(self.decide_batch(scores, sources), texts, normalized)
 
     def decide_batch(
         self, scores: np.ndarray, sources: Sequence[str | None] | None = None
@@ -234,18 +239,21 @@ class Policy:
         # NaN thresholds (action off) compare False, so they never trigger
         is_block = scores >= block
         is_review = scores >= review
+        # per row, once for the batch (a numpy call per row cost more than the rest of deciding)
+        any_block: list[bool] = np.asarray(is_block.any(axis=1)).tolist()
+        any_review: list[bool] = np.asarray(is_review.any(axis=1)).tolist()
         verdicts = []
         for i in range(len(scores)):
-            if is_block[i].any():
+            if any_block[i]:
                 action: Action = "block"
                 hits = np.flatnonzero(is_block[i])
                 kind, table = "block", block[i]
-            elif is_review[i].any():
+            elif any_review[i]:
                 action = "review"
                 hits = np.flatnonzero(is_review[i])
                 kind, table = "review", review[i]
             else:
-                verdicts.append(Verdict("allow", (), ()))
+                verdicts.append(ALLOW)
                 continue
             triggered = tuple(self.labels[j] for j in hits)
             reasons = tuple(
@@ -293,18 +301,24 @@ MIN_BLOCK_CONTENT = 4
 THIN_REASON = f"fewer than {MIN_BLOCK_CONTENT} letters besides bait: reviewed, not blocked"
 
 
-def review_thin_blocks(verdicts: Sequence[Verdict], texts: Sequence[str]) -> list[Verdict]:
+def review_thin_blocks(
+    verdicts: Sequence[Verdict],
+    texts: Sequence[str],
+    normalized: Sequence[str | None] | None = None,
+) -> list[Verdict]:
     """The model's blocks on messages with too little text (a bare number, a lone "vip") made
     reviews: the model has little to go on there, and a wrong block silences a user where a
-    wrong review costs a moderator a glance. Only blocked messages are normalized again."""
-    if len(verdicts) != len(texts):
+    wrong review costs a moderator a glance. Only blocked messages are measured, on their
+    ``normalized`` text where the caller has it (None: normalized here)."""
+    if len(verdicts) != len(texts) or (normalized is not None and len(normalized) != len(texts)):
         msg = f"{len(texts)} texts for {len(verdicts)} verdicts"
         raise PolicyError(msg)
+    known = normalized if normalized is not None else [None] * len(texts)
     return [
         replace(v, action="review", reasons=(*v.reasons, THIN_REASON))
-        if v.action == "block" and content_length(text) < MIN_BLOCK_CONTENT
+        if v.action == "block" and content_length(text, done) < MIN_BLOCK_CONTENT
         else v
-        for v, text in zip(verdicts, texts, strict=True)
+        for v, text, done in zip(verdicts, texts, known, strict=True)
     ]
 
 

@@ -51,10 +51,11 @@ from streams.campaigns import CampaignHolder, campaign_record
 from streams.decoding import Rejected
 from streams.fleet_signing import FleetSigner, internal_record
 from streams.model_holder import ModelHolder
+from streams.partitioning import partition_for
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage, internal_error
 from streams.producers import TrackingProducer
 from streams.retry import Outage
-from streams.sinks import BatchSink, partition_for
+from streams.sinks import BatchSink
 
 log = logging.getLogger(__name__)
 # records folded at a time (each up to 64 events): the more, the more of a busy band's

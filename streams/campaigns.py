@@ -47,6 +47,7 @@ from streams import following, metrics, topics, unreadable
 from streams.decoding import Event
 from streams.fleet_signing import FleetSigner
 from streams.following import follow_records, retrying
+from streams.partitioning import partition_for
 from streams.records import (
     CampaignFingerprints,
     CampaignMember,
@@ -54,7 +55,6 @@ from streams.records import (
     Decision,
     FingerprintedEvent,
 )
-from streams.sinks import partition_for
 
 log = logging.getLogger(__name__)
 NO_TOKENS: tuple[str, ...] = ()

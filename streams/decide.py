@@ -8,7 +8,7 @@ instead of blocking its partition.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,13 +75,19 @@ def build_decisions(
     scores: np.ndarray,
     decided_at: float,
     rules_version: str = "",
+    memo: Mapping[str, Analysis] | None = None,
 ) -> list[Decision]:
-    """One decision per event: the one place a :class:`Decision` is built."""
+    """One decision per event: the one place a :class:`Decision` is built. ``memo``: the
+    normalized texts scoring computed, so the policy need not normalize a blocked text again."""
     if not events:
         return []
     labels = serving.model.labels
+    texts = [event.text for event in events]
+    normalized = None
+    if memo is not None:
+        normalized = [(memo.get(text) or (None,))[0] for text in texts]
     verdicts = serving.policy.decide_messages(
-        scores, [event.text for event in events], [event.source for event in events]
+        scores, texts, [event.source for event in events], normalized
     )
     rounded = np.round(scores, 4).tolist()
     model_version, policy_version = serving.version, serving.policy.version

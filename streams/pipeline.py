@@ -289,7 +289,7 @@ class ModerationPipeline:
             scores = scores[keep]
         positions = [Position(m.topic, m.partition, m.offset) for m in sources]
         decisions = build_decisions(
-            serving, events, positions, scores, time.time(), ruleset.version
+            serving, events, positions, scores, time.time(), ruleset.version, memo
         )
         learned = self.learned.view(ruleset)
         evidence = apply_rules(ruleset, serving, events, scores, decisions, memo, learned)

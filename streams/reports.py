@@ -17,10 +17,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-from aiokafka.partitioner import murmur2
 
 from models.taxonomy import TAXONOMY
 from streams.decoding import Rejected
+from streams.partitioning import partitions_for
 from streams.records import ReportOutcome, ReportRecord, SeenEvents, StrikeSignal
 
 # a reason the taxonomy does not know: review evidence only, never an enforcement category
@@ -63,9 +63,11 @@ def seen_records(
     One record per partition of ``events.by_id``: its entries are the events whose id hashes
     there (Kafka's default partitioner), and its key is one of those ids, so the record lands
     where reports for them will."""
+    pairs = list(events)
     groups: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for event_id, account in events:
-        groups[(murmur2(event_id.encode()) & 0x7FFFFFFF) % partitions].append((event_id, account))
+    where = partitions_for([event_id.encode() for event_id, _ in pairs], partitions)
+    for pair, partition in zip(pairs, where, strict=True):
+        groups[partition].append(pair)
     return [
         (group[0][0].encode(), orjson.dumps(SeenEvents("seen", tuple(group), at)))
         for group in groups.values()

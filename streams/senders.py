@@ -18,13 +18,13 @@ from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 
 import orjson
-from aiokafka.partitioner import murmur2
 
 from models.learned import tokens_of
 from models.normalize import Analysis, normalize
 from models.rules import extract_contacts, may_carry_contacts
 from models.senders import Behaviour, reason, text_key
 from streams.decoding import Event
+from streams.partitioning import partitions_for
 from streams.records import AccountAction, SenderActivity, SenderMessage
 
 CATEGORY = "spam"  # what a burst of one text is reviewed as
@@ -62,10 +62,10 @@ def activity_records(
     that partition's transaction), keyed by its first account, so it lands where every other
     message of its accounts does."""
     grouped: dict[tuple[Hashable, int], list[tuple[int, SenderMessage]]] = defaultdict(list)
-    for i, message in enumerate(messages):
-        if message is not None:
-            partition = (murmur2(message[1].encode()) & 0x7FFFFFFF) % partitions
-            grouped[(groups[i], partition)].append((i, message))
+    present = [(i, m) for i, m in enumerate(messages) if m is not None]
+    where = partitions_for([m[1].encode() for _, m in present], partitions)
+    for (i, message), partition in zip(present, where, strict=True):
+        grouped[(groups[i], partition)].append((i, message))
     out = []
     for group in grouped.values():
         record = SenderActivity("sender_activity", tuple(m for _, m in group), at)

@@ -8,14 +8,13 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Sequence
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import murmur2
 from faust.exceptions import ProducerSendError
 
+from streams.partitioning import partition_for
 from streams.retry import Outage
 
 if TYPE_CHECKING:
@@ -157,14 +156,6 @@ def _sent_nowhere() -> asyncio.Future[None]:
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     done.set_result(None)
     return done
-
-
-@lru_cache(maxsize=65_536)
-def partition_for(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner (Java's and aiokafka's) gives ``key``.
-
-    Cached because murmur2 is pure Python in aiokafka and account keys repeat."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 class BatchSink:

@@ -14,8 +14,8 @@ from models.campaigns import Member
 from streams.campaign_fold import BandStore, band_members
 from streams.decoding import Rejected
 from streams.fleet_signing import HEADER, FleetSigner, mac, mac_key
+from streams.partitioning import partition_for
 from streams.pipeline import Headers, RawMessage
-from streams.sinks import partition_for
 
 WINDOW = 3_600.0
 BAND = "0123456789abcdef"

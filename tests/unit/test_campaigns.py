@@ -32,9 +32,9 @@ from models.rules import load_rules
 from streams import topics
 from streams.campaigns import CampaignHolder, campaign_record, live_campaigns
 from streams.model_holder import ModelHolder, ServingModel
+from streams.partitioning import partition_for
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
 from streams.rules_holder import RulesHolder
-from streams.sinks import partition_for
 from tests.agents.harness import chat
 from tests.unit.test_fingerprint import scam_variants
 

@@ -8,7 +8,7 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from chatguard.settings import Settings, SettingsError
-from streams.sinks import partition_for
+from streams.partitioning import partition_for
 
 
 @pytest.mark.parametrize(

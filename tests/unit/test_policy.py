@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from models.errors import PolicyError
+from models.normalize import normalize
 from models.policy import THIN_REASON, Policy, Thresholds, Verdict, review_thin_blocks
 
 LABELS = ("spam", "fraud", "hate")
@@ -132,6 +133,13 @@ def test_a_model_block_on_too_little_text_is_a_review() -> None:
     assert verdicts[0].reasons == (*block.reasons, THIN_REASON)
     assert verdicts[0].triggered == ("fraud",)
     assert verdicts[3] == block
+    # the normalized texts scoring computed give the same verdicts; only those are measured
+    normalized = [normalize(text) for text in texts]
+    assert review_thin_blocks([block] * 4, texts, normalized) == verdicts
+    assert review_thin_blocks([block] * 2, ["vip", "vip"], ["free money now", None]) == [
+        block,
+        verdicts[1],
+    ]
 
 
 def test_only_blocks_are_held_back() -> None:

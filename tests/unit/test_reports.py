@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from streams.enforcement import action_record, apply_strike
+from streams.partitioning import partition_for
 from streams.records import ReporterStats, StrikeSignal
 from streams.reporters import apply_outcome, count_report, reliability, stats_record
 from streams.reports import (
@@ -22,7 +23,6 @@ from streams.reports import (
     seen_entries,
     seen_records,
 )
-from streams.sinks import partition_for
 
 
 def user_report(n: int, *, reporter: str | None = None, reason: str = "fraud") -> dict[str, Any]:
