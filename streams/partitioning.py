@@ -3,8 +3,8 @@
 Records keyed by event id or account must land on the partition Java's and aiokafka's producers
 would pick (``murmur2(key) & 0x7fffffff) % partitions``), because the readers of those topics
 look there. aiokafka's ``murmur2`` is pure Python, about 10 µs a key, and a batch asks for one
-per event: here the same arithmetic runs in numpy over every key of one length at once (uint32
-products wrap as Java's ints do).
+per event: :func:`partitions_for` runs the same arithmetic in numpy over every key of one length
+at once (uint32 products wrap as Java's ints do), about a tenth of that per key in a batch.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
+from aiokafka.partitioner import murmur2
 
 _SEED = 0x9747B28C
 _M = np.uint32(0x5BD1E995)
@@ -35,14 +36,11 @@ def partitions_for(keys: Sequence[bytes], partitions: int) -> list[int]:
     return out
 
 
-def partition_for(key: bytes, partitions: int) -> int:
-    """:func:`partitions_for` of one key (cached: account keys repeat)."""
-    return _cached_partition(key, partitions)
-
-
 @lru_cache(maxsize=65_536)
-def _cached_partition(key: bytes, partitions: int) -> int:
-    return partitions_for([key], partitions)[0]
+def partition_for(key: bytes, partitions: int) -> int:
+    """One key's partition (cached: account keys repeat). For a single key aiokafka's
+    pure-Python murmur2 is quicker than setting up numpy arrays."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def _murmur2_same_length(keys: list[bytes], length: int) -> np.ndarray:

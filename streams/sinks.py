@@ -8,13 +8,13 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from faust.exceptions import ProducerSendError
 
-from streams.partitioning import partition_for
+from streams.partitioning import partitions_for
 from streams.retry import Outage
 
 if TYPE_CHECKING:
@@ -172,14 +172,11 @@ class BatchSink:
         self._round_robin = 0
 
     async def send_all(self, records: Sequence[Outgoing]) -> None:
-        by_partition: dict[tuple[str, int], list[Outgoing]] = defaultdict(list)
+        counts = []
         for record in records:
-            count = self._partitions.get(record.topic) or await self._count(record.topic)
-            if record.key is None:
-                self._round_robin += 1
-                partition = self._round_robin % count
-            else:
-                partition = partition_for(record.key, count)
+            counts.append(self._partitions.get(record.topic) or await self._count(record.topic))
+        by_partition: dict[tuple[str, int], list[Outgoing]] = defaultdict(list)
+        for record, partition in zip(records, self._partitions_of(records, counts), strict=True):
             by_partition[(record.topic, partition)].append(record)
         for (topic, partition), group in by_partition.items():
             batch = self.producer.create_batch()
@@ -191,6 +188,23 @@ class BatchSink:
                     batch = self.producer.create_batch()
                     batch.append(**_fields(record))
             await self._send(batch, topic, partition)
+
+    def _partitions_of(self, records: Sequence[Outgoing], counts: Sequence[int]) -> list[int]:
+        """Each record's partition: its key's, as Kafka's default partitioner gives it (all the
+        batch's keys at once), or the next in turn for a record without a key."""
+        out = [0] * len(records)
+        keyed: dict[int, list[int]] = defaultdict(list)  # partition count -> record indexes
+        for i, (record, count) in enumerate(zip(records, counts, strict=True)):
+            if record.key is None:
+                self._round_robin += 1
+                out[i] = self._round_robin % count
+            else:
+                keyed[count].append(i)
+        for count, indexes in keyed.items():
+            keys = [cast(bytes, records[i].key) for i in indexes]
+            for i, partition in zip(indexes, partitions_for(keys, count), strict=True):
+                out[i] = partition
+        return out
 
     async def _send(self, batch: Any, topic: str, partition: int) -> None:
         batch.close()

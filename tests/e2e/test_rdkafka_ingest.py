@@ -12,7 +12,7 @@ import pytest
 
 from chatguard.settings import Settings
 from devtools.produce import build_events
-from streams.sinks import partition_for
+from streams.partitioning import partition_for
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import accounted, consume, produce
 
