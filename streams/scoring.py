@@ -94,7 +94,7 @@ class Scorer:
         """Scores for ``events`` (rows of failed events are NaN), and the failures; ``memo`` as
         in ``score_events``."""
         await self._ready(serving)
-        done = await self._within_budget(self._scoring(serving, events, memo))
+        done = await self._within_budget(self._scoring(serving, events, memo), in_child=True)
         if done is not None:
             return done
         log.warning(
@@ -106,7 +106,7 @@ class Scorer:
         failures: list[ScoringFailure] = []
         for i, event in enumerate(events):
             await self._ready(serving)
-            one = await self._within_budget(self._scoring(serving, [event], memo))
+            one = await self._within_budget(self._scoring(serving, [event], memo), in_child=True)
             if one is None:
                 failures.append(self._timeout(i))
                 log.warning("event %s not scored within %.1f s", event.event_id, self.budget_s)
@@ -150,8 +150,9 @@ class Scorer:
     def _timeout(self, index: int) -> ScoringFailure:
         return ScoringFailure(index, f"not scored within {self.budget_s:g} s", TIMEOUT_KIND)
 
-    async def _within_budget(self, call: Callable[[], T]) -> T | None:
-        """``call()`` run in the scoring thread, or None if it outlasted the budget."""
+    async def _within_budget(self, call: Callable[[], T], in_child: bool = False) -> T | None:
+        """``call()`` run in the scoring thread, or None if it outlasted the budget (a call
+        ``in_child``, waiting for the scoring process, kills that process then)."""
         if self._thread is None:
             self._thread = _ScoringThread()
         future = self._thread.submit(call)
@@ -161,7 +162,7 @@ class Scorer:
             return waiter.result()
         self._thread.retire()
         self._thread = None
-        if self._process is not None:
+        if in_child and self._process is not None:
             self._process.stop()  # frees the core; the retired thread's wait ends
         self._retired.append(future)
         await self._bound_retired()
