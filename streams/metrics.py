@@ -30,6 +30,14 @@ SCORING_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
     registry=REGISTRY,
 )
+SCORING_PROCESS_STARTS = Counter(
+    "chatguard_scoring_process_starts_total",
+    "Scoring child processes started (CHATGUARD_SCORING=process), by cause: start (the first, "
+    "or after the worker stopped it), budget (the last one was killed over the scoring budget), "
+    "died (the last one exited by itself, e.g. out of memory or a crash).",
+    ["cause"],
+    registry=REGISTRY,
+)
 BATCH_SIZE = Histogram(
     "chatguard_batch_size",
     "Events per scored batch.",

@@ -160,10 +160,11 @@ class Scorer:
         done, _ = await asyncio.wait({waiter}, timeout=self.budget_s)
         if done:
             return waiter.result()
+        waiter.add_done_callback(_drop_outcome)  # nobody waits for it any more
         self._thread.retire()
         self._thread = None
         if in_child and self._process is not None:
-            self._process.stop()  # frees the core; the retired thread's wait ends
+            self._process.stop("budget")  # frees the core; the retired thread's wait ends
         self._retired.append(future)
         await self._bound_retired()
         return None
@@ -178,3 +179,10 @@ class Scorer:
             )
             await asyncio.wait({asyncio.wrap_future(self._retired[0])})
             self._retired = [future for future in self._retired if not future.done()]
+
+
+def _drop_outcome(future: asyncio.Future[Any]) -> None:
+    """Mark an abandoned call's outcome as seen (a killed child's call ends with an error that
+    would otherwise be logged as never retrieved)."""
+    if not future.cancelled():
+        future.exception()

@@ -28,6 +28,7 @@ import numpy as np
 
 from models.normalize import Analysis
 from models.scorer import VersionedScorer
+from streams import metrics
 from streams.decide import ScoringFailure, score_texts
 
 # what the fork server imports once, so that each child starts with the model's code loaded
@@ -47,6 +48,7 @@ class ScoringProcess:
         self._process: Any = None
         self._conn: Connection | None = None
         self._version: str | None = None
+        self._next_cause = "start"  # why the next child starts (a label of the metric)
 
     def ensure(self, model: VersionedScorer) -> None:
         """A live child holding ``model``'s version: started and sent the model if needed."""
@@ -68,8 +70,10 @@ class ScoringProcess:
             memo.update(analyses)
         return scores, failures
 
-    def stop(self) -> None:
-        """Kill the child; a call in hand ends with :class:`ScoringProcessDied`."""
+    def stop(self, cause: str = "start") -> None:
+        """Kill the child; a call in hand ends with :class:`ScoringProcessDied`. ``cause``: why
+        the next child will start (``budget`` when this one overran)."""
+        self._next_cause = cause
         process, conn = self._process, self._conn
         self._process = self._conn = None
         self._version = None
@@ -93,6 +97,8 @@ class ScoringProcess:
         process.start()
         theirs.close()
         self._process, self._conn, self._version = process, ours, None
+        metrics.SCORING_PROCESS_STARTS.labels(cause=self._next_cause).inc()
+        self._next_cause = "start"
 
     def _call(self, request: tuple[Any, ...]) -> Any:
         """Send ``request`` and wait for the answer (the caller holds the lock)."""
@@ -106,7 +112,7 @@ class ScoringProcess:
         except (EOFError, OSError) as exc:
             conn.close()
             if self._conn is conn:  # died by itself, not stopped: the next call starts another
-                self._conn, self._version = None, None
+                self._conn, self._version, self._next_cause = None, None, "died"
                 if self._process is not None:
                     self._process.join(timeout=5)
                     self._process = None

@@ -18,7 +18,7 @@ from chatguard.settings import Settings
 from models.normalize import Analysis
 from models.policy import Policy
 from models.registry import ModelRegistry
-from streams import topics
+from streams import metrics, topics
 from streams.decide import score_events
 from streams.decoding import Event, decode
 from streams.model_holder import ModelHolder, ServingModel
@@ -114,10 +114,14 @@ async def test_an_event_over_budget_kills_the_child_and_fails_alone(
     await scorer.warm(serving)
     assert scorer._process is not None
     first = scorer._process._process
+    restarts = metrics.SCORING_PROCESS_STARTS.labels(cause="budget")
+    before = restarts._value.get()
     scores, failures = await scorer.score(serving, events)
     assert [(f.index, f.kind) for f in failures] == [(1, TIMEOUT_KIND)]
     assert np.isfinite(scores[[0, 2]]).all() and np.isnan(scores[1]).all()
     assert first.exitcode is not None, "the child that overran the budget still runs"
+    # killed twice over budget (the batch, then the slow event alone), so started twice after
+    assert restarts._value.get() == before + 2
     again, failures = await scorer.score(serving, [_event("c", "fine")])
     assert failures == [] and np.isfinite(again).all()
 
@@ -144,6 +148,8 @@ async def test_a_child_that_dies_costs_only_the_event_that_killed_it(
         RawMessage(settings.topic(topics.CHAT_MESSAGES), 0, i, None, _raw(event_id, text))
         for i, (event_id, text) in enumerate(texts.items())
     ]
+    died = metrics.SCORING_PROCESS_STARTS.labels(cause="died")
+    before = died._value.get()
     try:
         await pipeline.moderate(batch)
         await pipeline.moderate(batch[:1])  # a fresh child serves the next batch
@@ -156,6 +162,7 @@ async def test_a_child_that_dies_costs_only_the_event_that_killed_it(
     dead = values(topics.DEAD_LETTER)
     assert [(d["event_id"], d["error_kind"]) for d in dead] == [("poison", "internal_error")]
     assert "scoring process exited" in dead[0]["error"]
+    assert died._value.get() >= before + 1
     assert [d["event_id"] for d in values(topics.DECISIONS)] == ["a", "b", "a"]
 
 
