@@ -24,6 +24,7 @@ from streams.decoding import Event, decode
 from streams.model_holder import ModelHolder, ServingModel
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
 from streams.scoring import TIMEOUT_KIND, Scorer
+from tests.agents.harness import chat
 
 SLEEP_PILL = "SLEEP-PILL"
 DEATH_PILL = "DEATH-PILL"
@@ -71,23 +72,10 @@ async def scorer() -> AsyncIterator[Scorer]:
 
 def _event(event_id: str, text: str) -> Event:
     event = decode(
-        _raw(event_id, text), "chat.messages", max_event_bytes=1_000_000, max_text_chars=20_000
+        chat(event_id, text), "chat.messages", max_event_bytes=1_000_000, max_text_chars=20_000
     )
     assert isinstance(event, Event)
     return event
-
-
-def _raw(event_id: str, text: str) -> bytes:
-    return orjson.dumps(
-        {
-            "type": "chat.message",
-            "event_id": event_id,
-            "conversation_id": "c",
-            "sender_id": f"acct-{event_id}",
-            "text": text,
-            "sent_at": 1_700_000_000.0,
-        }
-    )
 
 
 TEXTS = ["see you at dinner", "加我微信 a8k9 领红包", "ｆｒｅｅ ｍｏｎｅｙ click here", "你几点到"]
@@ -145,7 +133,7 @@ async def test_a_child_that_dies_costs_only_the_event_that_killed_it(
     pipeline = ModerationPipeline(settings, holder, Sink())
     texts = {"a": "see you soon", "poison": f"hello {DEATH_PILL}", "b": "加我微信 a8k9 领红包"}
     batch = [
-        RawMessage(settings.topic(topics.CHAT_MESSAGES), 0, i, None, _raw(event_id, text))
+        RawMessage(settings.topic(topics.CHAT_MESSAGES), 0, i, None, chat(event_id, text))
         for i, (event_id, text) in enumerate(texts.items())
     ]
     died = metrics.SCORING_PROCESS_STARTS.labels(cause="died")
