@@ -66,7 +66,7 @@ class BatchReader(BatchIngest):
         if self._consumer is not None:
             async with self._in_hand:
                 try:
-                    await self._commit()
+                    await self._settle()
                 except KafkaError as exc:
                     # nothing is lost: the uncommitted events are re-read by the next owner
                     log.warning("stopping without a final commit (broker unavailable): %s", exc)
@@ -83,7 +83,10 @@ class BatchReader(BatchIngest):
         while not self.should_stop:
             try:
                 fetched = await self._consumer.getmany(
-                    timeout_ms=window_ms, max_records=self.settings.batch_size
+                    # with a batch in flight, only what is already here: it is finished at once
+                    # if nothing is (waiting would add the window to its latency)
+                    timeout_ms=0 if self._in_flight is not None else window_ms,
+                    max_records=self.settings.batch_size,
                 )
             except ConsumerStoppedError:
                 return  # the worker is stopping: on_stop committed what was done
@@ -113,27 +116,23 @@ class BatchReader(BatchIngest):
                 self._consumer.seek(tp, offset)
         self._rewind_to.clear()
         self._done.clear()
+        self._in_flight = None  # dropped: it is read again too
         self._since_commit = 0
 
     async def _moderate(self, fetched: dict[TopicPartition, list[Any]]) -> None:
-        assert self._pipeline is not None
         batch = [
             RawMessage(m.topic, m.partition, m.offset, m.key, m.value)
             for records in fetched.values()
             for m in records
         ]
-        for tp, records in fetched.items():
-            self._reading(tp, records[0].offset)
-        await self._pipeline.moderate(batch)
-        for tp, records in fetched.items():
-            self._moderated(tp, records[-1].offset)
-        self._since_commit += len(batch)
+        spans = {tp: (records[0].offset, records[-1].offset) for tp, records in fetched.items()}
+        await self._overlapped(batch, spans)
 
     async def _step_over_unreadable(self) -> None:
         """Moderate what precedes a batch that cannot be decompressed, dead-letter the batch
         (partition and offsets), and go on after it (``streams.unreadable`` says how)."""
         assert self._consumer is not None and self._pipeline is not None
-        await self._commit()  # each partition is re-read from its commit: moderate nothing twice
+        await self._settle()  # each partition is re-read from its commit: moderate nothing twice
         assigned = sorted(self._consumer.assignment())
         try:
             async with asyncio.timeout(120):
@@ -144,6 +143,7 @@ class BatchReader(BatchIngest):
                     )
                     if good:
                         await self._moderate({tp: good})
+                        await self._finish_in_flight()
                     if bad is not None:
                         log.error("dead-lettered %s", bad.describe())
                         await self._pipeline.dead_letter(bad.source(), bad.rejected())
@@ -173,13 +173,14 @@ class _CommitBeforeRevoke(ConsumerRebalanceListener):
         reader = self.reader
         async with reader._in_hand:
             try:
-                await reader._commit()
+                await reader._settle()
             except KafkaError as exc:
                 log.warning("could not commit before a rebalance, will be re-read: %s", exc)
             # whatever is left is re-read from the committed offsets by the next owner (perhaps
             # this worker again, which then starts at the committed offsets too)
             reader._done.clear()
             reader._rewind_to.clear()
+            reader._in_flight = None
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("moderating %d partitions: %s", len(assigned), sorted(map(str, assigned)))

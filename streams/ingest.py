@@ -5,6 +5,12 @@ A reader moderates batches, remembers per partition the next offset to commit (`
 first offset moderated since the last commit (``_rewind_to``, where a batch whose delivery failed
 is read again), and commits every :data:`COMMIT_EVERY_S` or :data:`COMMIT_EVERY_EVENTS`, after
 the broker has every record produced for those offsets. Only the Kafka calls differ.
+
+Batches overlap: a reader starts a fetched batch (decoded, handed to the model's process) and
+then finishes the one started before it (decided, sent), so the model and the event loop work
+at the same time. The batch in flight is not in ``_done`` until it is finished, and a commit
+keeps its first offsets in ``_rewind_to``; a rewind drops it (it is read again), and a worker
+that stops or gives partitions away finishes it first.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from streams import campaigns
 from streams.campaigns import CampaignHolder
 from streams.learned_list import LearnedHolder
 from streams.model_holder import ModelHolder
-from streams.pipeline import ModerationPipeline
+from streams.pipeline import InFlight, ModerationPipeline, RawMessage
 from streams.retry import Outage
 from streams.rules_holder import RulesHolder
 from streams.sinks import OutputSink
@@ -56,6 +62,9 @@ class BatchIngest(Service):
         self._since_commit = 0
         self._committed_at = time.monotonic()
         self._in_hand = asyncio.Lock()  # held while a batch is between fetch and commit
+        # the batch started and not yet finished, with each of its partitions' first and last
+        # offsets
+        self._in_flight: tuple[InFlight, dict[Any, tuple[int, int]]] | None = None
 
     def _feed(self, sink: OutputSink) -> ModerationPipeline:
         self._pipeline = ModerationPipeline(
@@ -71,6 +80,30 @@ class BatchIngest(Service):
     def _moderated(self, partition: Any, last: int) -> None:
         """Offsets up to ``last`` of ``partition`` are moderated (committed at the next commit)."""
         self._done[partition] = max(self._done.get(partition, 0), last + 1)
+
+    async def _overlapped(self, batch: list[RawMessage], spans: dict[Any, tuple[int, int]]) -> None:
+        """Start ``batch`` (``spans``: per partition, its first and last offset), then finish the
+        batch started before it: the model scores this one meanwhile."""
+        for partition, (first, _) in spans.items():
+            self._reading(partition, first)
+        started = await self._pipeline_now().start(batch)
+        await self._finish_in_flight()
+        self._in_flight = (started, spans)
+
+    async def _finish_in_flight(self) -> None:
+        """Decide and send the batch in flight, if any; its offsets are then committable."""
+        if self._in_flight is None:
+            return
+        started, spans = self._in_flight
+        self._in_flight = None  # finished, or (if sending fails) rewound and read again
+        await self._pipeline_now().finish(started)
+        for partition, (_, last) in spans.items():
+            self._moderated(partition, last)
+        self._since_commit += started.size
+
+    def _pipeline_now(self) -> ModerationPipeline:
+        assert self._pipeline is not None
+        return self._pipeline
 
     def _commit_due(self) -> bool:
         return bool(self._done) and (
@@ -90,6 +123,8 @@ class BatchIngest(Service):
             try:
                 if fetched:
                     await self._moderate(fetched)
+                else:  # nothing more came: do not keep the batch in flight waiting
+                    await self._finish_in_flight()
                 if self._commit_due():
                     await self._commit()
             except retryable as exc:
@@ -98,8 +133,8 @@ class BatchIngest(Service):
         return True
 
     async def _moderate(self, fetched: Any) -> None:
-        """Hand a fetched batch to the pipeline and record its offsets (the reader's client
-        shapes ``fetched``)."""
+        """Start a fetched batch with :meth:`_overlapped` (the reader's client shapes
+        ``fetched``)."""
         raise NotImplementedError
 
     async def _rewind(self) -> None:
@@ -127,7 +162,9 @@ class BatchIngest(Service):
         assert self._pipeline is not None
         await self._pipeline.sink.delivered()
         done, self._done = self._done, {}
-        self._rewind_to.clear()  # everything moderated so far is on the broker
+        # everything moderated so far is on the broker: only the batch in flight is not
+        spans = self._in_flight[1] if self._in_flight is not None else {}
+        self._rewind_to = {partition: first for partition, (first, _) in spans.items()}
         held = self.assignment()
         offsets = {tp: offset for tp, offset in done.items() if tp in held}
         if not offsets:
@@ -142,6 +179,11 @@ class BatchIngest(Service):
         if self._outage is not None:
             self._outage.over()
             self._outage = None
+
+    async def _settle(self) -> None:
+        """Finish the batch in flight and commit everything (before stopping or a rebalance)."""
+        await self._finish_in_flight()
+        await self._commit()
 
     async def _retry_later(self, exc: BaseException) -> None:
         """Back off before the next attempt (warnings are bounded by :class:`Outage`)."""

@@ -10,6 +10,7 @@ records of ``streams.records``.
 from __future__ import annotations
 
 import base64
+import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -31,7 +32,9 @@ from streams.learned_list import LearnedHolder
 from streams.model_holder import ModelHolder
 from streams.records import DeadLetter, Decision, StrikeSignal
 from streams.rules_holder import SHARED, RulesHolder, apply_rules
-from streams.scoring import Scorer
+from streams.scoring import Scorer, Scoring
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from streams.sinks import OutputSink  # sinks.py imports Outgoing from here
@@ -70,6 +73,17 @@ class Outgoing:
     value: bytes
     source: RawMessage | None = None  # the input it answers, for a dead letter if it is too large
     headers: Headers = ()  # set by ModerationPipeline.send: the fleet signature, if any
+
+
+@dataclass(slots=True)
+class InFlight:
+    """A batch :meth:`ModerationPipeline.start` decoded and handed to scoring."""
+
+    size: int  # messages in the batch
+    out: list[Outgoing]  # its dead letters and ``seen`` records so far
+    events: list[Event]  # the events being scored
+    sources: list[RawMessage]
+    scoring: Scoring | None  # None when nothing in the batch is scored
 
 
 class ModerationPipeline:
@@ -141,6 +155,14 @@ class ModerationPipeline:
 
     async def moderate(self, batch: Sequence[RawMessage]) -> None:
         """Every message of ``batch`` ends as one decision or one dead letter."""
+        await self.finish(await self.start(batch))
+
+    async def start(self, batch: Sequence[RawMessage]) -> InFlight:
+        """Decode ``batch`` and hand its events to scoring, without waiting for the scores.
+
+        A reader starts the next batch before it :meth:`finish`-es this one, so the model
+        scores one batch (in its own process) while the event loop decides and sends the
+        other."""
         out: list[Outgoing] = []
         events: list[Event] = []
         sources: list[RawMessage] = []
@@ -171,9 +193,22 @@ class ModerationPipeline:
                 sources.append(message)
         for topic, count in arrived.items():
             metrics.EVENTS_IN.labels(topic=topic).inc(count)
+        scoring = None
         if events:
             out.extend(self._seen(events, sources))
-            out.extend(await self._decide_isolated(events, sources))
+            serving = self.holder.current  # one version for the whole batch
+            try:
+                await self._scorer.ready(serving)
+                scoring = self._scorer.begin(serving, events, {})
+            except Exception:  # tried again in finish, where a failure is isolated per event
+                log.exception("could not hand a batch to scoring")
+        return InFlight(len(batch), out, events, sources, scoring)
+
+    async def finish(self, batch: InFlight) -> None:
+        """Decide a started batch on its scores and send its records."""
+        out = batch.out
+        if batch.events:
+            out.extend(await self._decide_isolated(batch.events, batch.sources, batch.scoring))
         await self.send(out)
 
     def _seen(self, events: Sequence[Event], sources: Sequence[RawMessage]) -> list[Outgoing]:
@@ -228,12 +263,12 @@ class ModerationPipeline:
         return out
 
     async def _decide_isolated(
-        self, events: list[Event], sources: list[RawMessage]
+        self, events: list[Event], sources: list[RawMessage], scoring: Scoring | None = None
     ) -> list[Outgoing]:
         """``_decide``; if it raises for the batch, one event at a time, so that only the events
         it raises on become ``internal_error`` dead letters."""
         try:
-            return await self._decide(events, sources)
+            return await self._decide(events, sources, scoring)
         except Exception:
             if len(events) == 1:
                 raise
@@ -263,15 +298,24 @@ class ModerationPipeline:
         source = record.source or RawMessage(record.topic, -1, -1, record.key, None)
         return self._dead_letter_record(source, Rejected("output_too_large", error))
 
-    async def _decide(self, events: list[Event], sources: list[RawMessage]) -> list[Outgoing]:
-        """Score ``events`` as one batch; decisions (dead letters for poison and slow events)."""
+    async def _decide(
+        self, events: list[Event], sources: list[RawMessage], scoring: Scoring | None = None
+    ) -> list[Outgoing]:
+        """Decisions for ``events`` (dead letters for poison and slow events), on the scores of
+        ``scoring`` (their batch handed to the scorer by :meth:`start`), or scored now."""
         out: list[Outgoing] = []
-        serving = self.holder.current  # one version for the whole batch
+        if scoring is None:
+            serving = self.holder.current  # one version for the whole batch
+            await self._scorer.ready(serving)
+            scoring = self._scorer.begin(serving, events, {})
+        serving = scoring.serving
         ruleset = self.rules.current  # likewise one rules version
-        started = time.perf_counter()
-        memo: dict[str, Analysis] = {}  # the normalized texts scoring computed, for the rules
-        scores, failures = await self._scorer.score(serving, events, memo)
-        metrics.SCORING_SECONDS.observe(time.perf_counter() - started)
+        memo = scoring.memo  # the normalized texts scoring computed, for the rules
+        assert memo is not None
+        scores, failures = await self._scorer.scored(scoring)
+        seconds = scoring.seconds()
+        if seconds is not None:
+            metrics.SCORING_SECONDS.observe(seconds)
         metrics.BATCH_SIZE.observe(len(events))
         if failures:
             for failure in failures:

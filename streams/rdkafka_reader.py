@@ -116,12 +116,14 @@ class RdkafkaReader(BatchIngest):
         # every consumer call in one thread: librdkafka calls on_revoke from inside consume
         self._io = ThreadPoolExecutor(1, thread_name_prefix="chatguard-consume")
         self._assigned: set[tuple[str, int]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def assignment(self) -> set[tuple[str, int]]:
         return set(self._assigned)
 
     async def on_start(self) -> None:
         settings = self.settings
+        self._loop = asyncio.get_running_loop()
         self._producer = Producer(kafka_options.rdkafka_producer(settings, "batch-reader"))
         self._sink = RdkafkaSink(self._producer, lambda: self.should_stop)
         await self._feed(self._sink).warm()
@@ -142,7 +144,7 @@ class RdkafkaReader(BatchIngest):
         if self._consumer is not None:
             async with self._in_hand:
                 try:
-                    await self._commit()
+                    await self._settle()
                 except (KafkaException, DeliveryFailed) as exc:
                     log.warning("stopping without a final commit (broker unavailable): %s", exc)
             # leaves the group; on_revoke commits nothing more (nothing is in hand)
@@ -163,7 +165,10 @@ class RdkafkaReader(BatchIngest):
         assert self._consumer is not None
         while not self.should_stop:
             try:
-                fetched = await self._in_thread(self._fetch)
+                # with a batch in flight, only what is already here: it is finished at once if
+                # nothing is (waiting would add the window to its latency)
+                window = 0.0 if self._in_flight is not None else self.settings.batch_window_s
+                fetched = await self._in_thread(self._fetch, window)
             except RuntimeError:  # the consumer is closed: the worker is stopping
                 return
             except KafkaException as exc:
@@ -172,18 +177,17 @@ class RdkafkaReader(BatchIngest):
             if not await self._handle(fetched, (KafkaException, DeliveryFailed)):
                 return
 
-    def _fetch(self) -> list[Message]:
+    def _fetch(self, window_s: float) -> list[Message]:
         """Up to ``batch_size`` messages, as soon as there is one (``consume`` alone would wait
         out the whole window for a full batch, adding its length to every decision's latency
-        when traffic is light): the first within ``batch_window_s``, then what is queued."""
+        when traffic is light): the first within ``window_s``, then what is queued."""
         assert self._consumer is not None
-        first = self._consumer.poll(self.settings.batch_window_s)
+        first = self._consumer.poll(window_s)
         if first is None:
             return []
         return [first, *self._consumer.consume(self.settings.batch_size - 1, 0)]
 
     async def _moderate(self, fetched: list[Message]) -> None:
-        assert self._pipeline is not None
         batch: list[RawMessage] = []
         unreadable: list[RawMessage] = []
         for message in fetched:
@@ -195,16 +199,22 @@ class RdkafkaReader(BatchIngest):
                 log.error("a record batch cannot be read: %s", error.str())
             else:
                 self._client_error(error)
-        for raw in batch:
-            self._reading((raw.topic, raw.partition), raw.offset)
         if batch:
-            await self._pipeline.moderate(batch)
+            spans: dict[tuple[str, int], tuple[int, int]] = {}
+            for raw in batch:
+                part = (raw.topic, raw.partition)
+                spans[part] = (spans[part][0] if part in spans else raw.offset, raw.offset)
+            await self._overlapped(batch, spans)
+        if not unreadable:
+            return
+        # the batch must be finished first: an unreadable record's offset may be past its own
+        await self._finish_in_flight()
+        pipeline = self._pipeline_now()
         for raw in unreadable:
             why = f"librdkafka could not read the record batch at {raw.topic}-{raw.partition}@{raw.offset}"
-            await self._pipeline.dead_letter(raw, Rejected("unreadable_batch", why))
-        for raw in batch + unreadable:
+            await pipeline.dead_letter(raw, Rejected("unreadable_batch", why))
             self._moderated((raw.topic, raw.partition), raw.offset)
-        self._since_commit += len(batch) + len(unreadable)
+        self._since_commit += len(unreadable)
 
     def _client_error(self, error: KafkaError) -> None:
         """librdkafka's own reports (a broker away, reconnecting): it retries by itself."""
@@ -235,6 +245,7 @@ class RdkafkaReader(BatchIngest):
                 await self._in_thread(consumer.seek, TopicPartition(topic, partition, offset))
         self._rewind_to.clear()
         self._done.clear()
+        self._in_flight = None  # dropped: it is read again too
         self._since_commit = 0
 
     # Rebalance callbacks: librdkafka runs them in the consume thread, inside ``consume``, when
@@ -251,6 +262,7 @@ class RdkafkaReader(BatchIngest):
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Deliver and commit what was moderated before giving partitions away."""
         assert self._producer is not None
+        self._finish_from_callback()
         done, self._done = self._done, {}
         self._rewind_to.clear()
         offsets = [
@@ -268,11 +280,25 @@ class RdkafkaReader(BatchIngest):
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Partitions taken away without a chance to commit: their new owner re-reads them."""
+        # the batch in flight may hold partitions still ours, past their consumer position
+        self._finish_from_callback()
         lost = {(tp.topic, tp.partition) for tp in partitions}
         self._assigned.difference_update(lost)
         for tp in lost:
             self._done.pop(tp, None)
             self._rewind_to.pop(tp, None)
+
+    def _finish_from_callback(self) -> None:
+        """Finish the batch in flight from a rebalance callback. The event loop is free: it is
+        waiting for the consume call that runs the callback."""
+        if self._in_flight is None or self._loop is None:
+            return
+        finishing = asyncio.run_coroutine_threadsafe(self._finish_in_flight(), self._loop)
+        try:
+            finishing.result(timeout=60)
+        except Exception as exc:  # its events are re-read from the last commit
+            log.warning("could not finish the batch in flight before a rebalance: %r", exc)
+            self._in_flight = None
 
 
 def _raw(message: Message) -> RawMessage:

@@ -12,6 +12,11 @@ finishes that call, drops the result and exits, and a fresh thread takes the nex
 loop, which meanwhile serves everything else) for the oldest to finish, so a flood of slow events
 cannot pile up threads. The threads are daemons: one still busy cannot keep a stopping worker alive.
 
+The budget of a call counts from when the thread starts it, not from when it was queued: a reader
+hands the next batch to the scorer while it decides the previous one (``streams.pipeline``), so
+a call can wait behind another. When a thread is retired, the calls queued behind the one that
+overran move to the fresh thread.
+
 A thread frees the event loop only because Python switches threads between bytecodes; one C call
 that holds the interpreter lock for long (a backtracking regular expression) would still stall
 the loop, which is why the normalizer's patterns are linear (``tests/unit/test_hostile_input.py``).
@@ -24,9 +29,11 @@ import concurrent.futures
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -42,35 +49,75 @@ MAX_RETIRED = 2
 TIMEOUT_KIND = "scoring_timeout"
 
 T = TypeVar("T")
-_Call = tuple[Callable[[], Any], "concurrent.futures.Future[Any]"]
+
+
+@dataclass(eq=False)
+class _Job(Generic[T]):
+    """One call for the scoring thread, and when the thread started it (None while queued)."""
+
+    call: Callable[[], T]
+    future: concurrent.futures.Future[T] = field(default_factory=concurrent.futures.Future)
+    started: float | None = None
+    ended: float | None = None
 
 
 class _ScoringThread:
     """One daemon thread that runs calls in the order they are submitted."""
 
     def __init__(self) -> None:
-        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="chatguard-scoring", daemon=True)
         self._thread.start()
 
-    def submit(self, call: Callable[[], T]) -> concurrent.futures.Future[T]:
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._calls.put((call, future))
-        return future
+    def submit(self, call: Callable[[], T]) -> _Job[T]:
+        return self.put(_Job(call))
 
-    def retire(self) -> None:
-        """Exit after the call in hand (nothing else is queued: the scorer waits for each)."""
-        self._calls.put(None)
+    def put(self, job: _Job[T]) -> _Job[T]:
+        self._jobs.put(job)
+        return job
+
+    def retire(self) -> list[_Job[Any]]:
+        """Exit after the call in hand; the calls still queued are returned, for another thread."""
+        queued: list[_Job[Any]] = []
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                queued.append(job)
+        self._jobs.put(None)
+        return queued
 
     def _run(self) -> None:
-        while (item := self._calls.get()) is not None:
-            call, future = item
-            if not future.set_running_or_notify_cancel():
+        while (job := self._jobs.get()) is not None:
+            if not job.future.set_running_or_notify_cancel():
                 continue
+            job.started = time.monotonic()
             try:
-                future.set_result(call())
+                result = job.call()
             except BaseException as exc:  # handed to whoever awaits the future
-                future.set_exception(exc)
+                job.ended = time.monotonic()
+                job.future.set_exception(exc)
+            else:
+                job.ended = time.monotonic()
+                job.future.set_result(result)
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """A batch handed to the scoring thread by :meth:`Scorer.begin`; :meth:`Scorer.scored`
+    waits for its scores."""
+
+    serving: ServingModel
+    events: Sequence[Event]
+    memo: dict[str, Analysis] | None
+    job: _Job[tuple[np.ndarray, list[ScoringFailure]]]
+
+    def seconds(self) -> float | None:
+        """How long the thread took for the batch (None if it was not scored in one call)."""
+        job = self.job
+        return None if job.started is None or job.ended is None else job.ended - job.started
 
 
 class Scorer:
@@ -93,8 +140,24 @@ class Scorer:
     ) -> tuple[np.ndarray, list[ScoringFailure]]:
         """Scores for ``events`` (rows of failed events are NaN), and the failures; ``memo`` as
         in ``score_events``."""
-        await self._ready(serving)
-        done = await self._within_budget(self._scoring(serving, events, memo), in_child=True)
+        await self.ready(serving)
+        return await self.scored(self.begin(serving, events, memo))
+
+    def begin(
+        self,
+        serving: ServingModel,
+        events: Sequence[Event],
+        memo: dict[str, Analysis] | None = None,
+    ) -> Scoring:
+        """Hand ``events`` to the scoring thread now and return at once (after :meth:`ready`
+        for ``serving``), so the caller can work on something else while they are scored."""
+        job = self._thread_now().submit(self._scoring(serving, events, memo))
+        return Scoring(serving, events, memo, job)
+
+    async def scored(self, scoring: Scoring) -> tuple[np.ndarray, list[ScoringFailure]]:
+        """The outcome of :meth:`begin`: a batch over budget is scored again event by event."""
+        serving, events, memo = scoring.serving, scoring.events, scoring.memo
+        done = await self._outcome(scoring.job, in_child=True)
         if done is not None:
             return done
         log.warning(
@@ -105,7 +168,7 @@ class Scorer:
         scores = np.full((len(events), len(serving.model.labels)), np.nan)
         failures: list[ScoringFailure] = []
         for i, event in enumerate(events):
-            await self._ready(serving)
+            await self.ready(serving)
             one = await self._within_budget(self._scoring(serving, [event], memo), in_child=True)
             if one is None:
                 failures.append(self._timeout(i))
@@ -118,16 +181,21 @@ class Scorer:
 
     async def warm(self, serving: ServingModel) -> None:
         """Start the scoring process with ``serving``'s model now, not on the first batch."""
-        await self._ready(serving)
+        await self.ready(serving)
 
-    async def _ready(self, serving: ServingModel) -> None:
+    async def ready(self, serving: ServingModel) -> None:
         """With a scoring process: it is running and holds ``serving``'s model, outside the
         budget (starting a child and copying the model to it is not the batch's time)."""
-        if self._process is None:
+        if self._process is None or self._process.holds(serving.model):
             return
+        await asyncio.wrap_future(
+            self._thread_now().submit(partial(self._process.ensure, serving.model)).future
+        )
+
+    def _thread_now(self) -> _ScoringThread:
         if self._thread is None:
             self._thread = _ScoringThread()
-        await asyncio.wrap_future(self._thread.submit(partial(self._process.ensure, serving.model)))
+        return self._thread
 
     def _scoring(
         self, serving: ServingModel, events: Sequence[Event], memo: dict[str, Analysis] | None
@@ -151,21 +219,33 @@ class Scorer:
         return ScoringFailure(index, f"not scored within {self.budget_s:g} s", TIMEOUT_KIND)
 
     async def _within_budget(self, call: Callable[[], T], in_child: bool = False) -> T | None:
-        """``call()`` run in the scoring thread, or None if it outlasted the budget (a call
-        ``in_child``, waiting for the scoring process, kills that process then)."""
-        if self._thread is None:
-            self._thread = _ScoringThread()
-        future = self._thread.submit(call)
-        waiter = asyncio.wrap_future(future)
-        done, _ = await asyncio.wait({waiter}, timeout=self.budget_s)
-        if done:
-            return waiter.result()
+        """``call()`` run in the scoring thread, or None if it outlasted the budget."""
+        return await self._outcome(self._thread_now().submit(call), in_child)
+
+    async def _outcome(self, job: _Job[T], in_child: bool) -> T | None:
+        """``job``'s result, or None if it ran longer than the budget (a call ``in_child``,
+        waiting for the scoring process, kills that process then). Time spent queued behind
+        another call does not count."""
+        waiter = asyncio.wrap_future(job.future)
+        while True:
+            started = job.started
+            wait = self.budget_s if started is None else started + self.budget_s - time.monotonic()
+            done, _ = await asyncio.wait({waiter}, timeout=max(wait, 0.0))
+            if done:
+                return waiter.result()
+            if job.started is not None and time.monotonic() - job.started >= self.budget_s:
+                break
         waiter.add_done_callback(_drop_outcome)  # nobody waits for it any more
-        self._thread.retire()
+        thread = self._thread_now()
+        queued = thread.retire()
         self._thread = None
+        if queued:  # calls queued behind the one over budget go on in a fresh thread
+            fresh = self._thread_now()
+            for other in queued:
+                fresh.put(other)
         if in_child and self._process is not None:
             self._process.stop("budget")  # frees the core; the retired thread's wait ends
-        self._retired.append(future)
+        self._retired.append(job.future)
         await self._bound_retired()
         return None
 

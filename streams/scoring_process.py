@@ -59,6 +59,10 @@ class ScoringProcess:
                 self._call(("model", model))
                 self._version = model.version
 
+    def holds(self, model: VersionedScorer) -> bool:
+        """Whether a child is running with ``model``'s version (a batch can go to it now)."""
+        return self._conn is not None and self._version == model.version
+
     def score(
         self, model: VersionedScorer, texts: Sequence[str], memo: dict[str, Analysis] | None
     ) -> tuple[np.ndarray, list[ScoringFailure]]:

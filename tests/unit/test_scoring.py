@@ -127,6 +127,22 @@ async def test_threads_left_running_over_budget_are_bounded(slow: ServingModel) 
     assert [f.kind for f in failures] == [TIMEOUT_KIND]
 
 
+async def test_a_batch_queued_behind_one_over_budget_is_scored_not_timed_out(
+    slow: ServingModel,
+) -> None:
+    """A reader hands the next batch to the scorer before the last is scored: waiting in the
+    queue is not the batch's time, and it moves to the fresh thread when the stuck one is
+    retired."""
+    scorer = Scorer(1.0)
+    stuck = scorer.begin(slow, [_event("stuck", MARKER)], {})
+    queued = scorer.begin(slow, [_event("a", "good morning"), _event("b", "lunch?")], {})
+    _, failures = await scorer.scored(stuck)
+    assert [f.kind for f in failures] == [TIMEOUT_KIND]
+    scores, failures = await asyncio.wait_for(scorer.scored(queued), 30)
+    assert failures == [] and np.isfinite(scores).all()
+    assert not _stand_in(slow).release.is_set()  # the stuck call is still stuck
+
+
 class RecordingSink:
     def __init__(self) -> None:
         self.sent: list[Outgoing] = []
