@@ -18,6 +18,9 @@ from aiokafka.partitioner import murmur2
 
 _SEED = 0x9747B28C
 _M = np.uint32(0x5BD1E995)
+# below this many keys of one length, numpy's set-up costs more than hashing each key in Python
+# (about 65 µs against 7 µs a key, measured)
+NUMPY_FROM_KEYS = 10
 
 
 def partitions_for(keys: Sequence[bytes], partitions: int) -> list[int]:
@@ -28,6 +31,10 @@ def partitions_for(keys: Sequence[bytes], partitions: int) -> list[int]:
         by_length[len(key)].append(i)
     out = [0] * len(keys)
     for length, indexes in by_length.items():
+        if len(indexes) < NUMPY_FROM_KEYS:
+            for i in indexes:
+                out[i] = partition_for(keys[i], partitions)
+            continue
         hashes = _murmur2_same_length([keys[i] for i in indexes], length)
         for i, partition in zip(
             indexes, ((hashes & 0x7FFFFFFF) % partitions).tolist(), strict=True

@@ -7,7 +7,7 @@ from aiokafka.partitioner import murmur2
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.partitioning import partition_for, partitions_for
+from streams.partitioning import NUMPY_FROM_KEYS, partition_for, partitions_for
 
 
 def expected(key: bytes, partitions: int) -> int:
@@ -16,6 +16,16 @@ def expected(key: bytes, partitions: int) -> int:
 
 @given(st.lists(st.binary(max_size=80), max_size=40), st.integers(1, 64))
 def test_every_key_lands_where_kafka_puts_it(keys: list[bytes], partitions: int) -> None:
+    assert partitions_for(keys, partitions) == [expected(k, partitions) for k in keys]
+
+
+@given(st.integers(0, 40), st.data(), st.integers(1, 64))
+def test_many_keys_of_one_length_take_the_numpy_path_and_agree(
+    length: int, data: st.DataObject, partitions: int
+) -> None:
+    keys = data.draw(
+        st.lists(st.binary(min_size=length, max_size=length), min_size=NUMPY_FROM_KEYS, max_size=60)
+    )
     assert partitions_for(keys, partitions) == [expected(k, partitions) for k in keys]
 
 
