@@ -137,6 +137,43 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (the scoring child's fork server, the child itself)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def tree_memory_mb(pid: int) -> dict[str, float]:
+    """Memory of a worker with its processes: peak RSS summed (pages the scoring child shares
+    with its fork server counted in each) and PSS now (a shared page split between its users)."""
+    peak = pss = 0.0
+    processes = 0
+    for member in descendants(pid):
+        try:
+            peak += peak_rss_mb(member)
+            for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1]) / 1024
+            processes += 1
+        except OSError:
+            continue
+    return {"tree_peak_rss_sum_mb": peak, "tree_pss_mb": pss, "tree_processes": processes}
+
+
 def state_gauges(port: int) -> dict[str, dict[str, float]]:
     """store → {"entries", "bytes"} from the worker's ``chatguard_state_*`` gauges."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
@@ -261,6 +298,7 @@ def run_chatguard(
         if after is not None:
             result.update(after(port, process.pid))
         result["peak_rss_mb"] = peak_rss_mb(process.pid)
+        result.update(tree_memory_mb(process.pid))
         if beside is not None:
             result["companion_peak_rss_mb"] = peak_rss_mb(beside.pid)
         return result
@@ -867,6 +905,10 @@ def run(args: argparse.Namespace) -> None:
             f"| chatguard, campaigns on, fold apart / chatguard | {results['ratio_campaigns_separate_to_chatguard']:.2f}x | |"
         )
     print(f"| chatguard / scoring ceiling | {results['ratio_chatguard_to_scoring']:.2f}x | |")
+    print(
+        f"| chatguard worker with its {c['tree_processes']} processes: peak RSS summed / PSS "
+        f"after the backlog | | {c['tree_peak_rss_sum_mb']:.0f} / {c['tree_pss_mb']:.0f} |"
+    )
     print(
         f"| chatguard rdkafka / best hand-written loop | {rd['events_per_s'] / max(b['events_per_s'], cf['events_per_s']):.2f}x | |"
     )
