@@ -79,13 +79,10 @@ class BatchReader(BatchIngest):
     @BatchIngest.task
     async def _read(self) -> None:
         assert self._consumer is not None and self._pipeline is not None
-        window_ms = int(self.settings.batch_window_s * 1000)
         while not self.should_stop:
             try:
                 fetched = await self._consumer.getmany(
-                    # with a batch in flight, only what is already here: it is finished at once
-                    # if nothing is (waiting would add the window to its latency)
-                    timeout_ms=0 if self._in_flight is not None else window_ms,
+                    timeout_ms=int(self._fetch_window_s() * 1000),
                     max_records=self.settings.batch_size,
                 )
             except ConsumerStoppedError:

@@ -101,6 +101,11 @@ class BatchIngest(Service):
             self._moderated(partition, last)
         self._since_commit += started.size
 
+    def _fetch_window_s(self) -> float:
+        """How long the next fetch may wait for events: with a batch in flight, not at all (it
+        is finished at once if nothing has come; waiting would add the window to its latency)."""
+        return 0.0 if self._in_flight is not None else self.settings.batch_window_s
+
     def _pipeline_now(self) -> ModerationPipeline:
         assert self._pipeline is not None
         return self._pipeline

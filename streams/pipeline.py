@@ -196,10 +196,8 @@ class ModerationPipeline:
         scoring = None
         if events:
             out.extend(self._seen(events, sources))
-            serving = self.holder.current  # one version for the whole batch
             try:
-                await self._scorer.ready(serving)
-                scoring = self._scorer.begin(serving, events, {})
+                scoring = await self._hand_to_scorer(events)
             except Exception:  # tried again in finish, where a failure is isolated per event
                 log.exception("could not hand a batch to scoring")
         return InFlight(len(batch), out, events, sources, scoring)
@@ -298,6 +296,13 @@ class ModerationPipeline:
         source = record.source or RawMessage(record.topic, -1, -1, record.key, None)
         return self._dead_letter_record(source, Rejected("output_too_large", error))
 
+    async def _hand_to_scorer(self, events: list[Event]) -> Scoring:
+        """``events`` handed to the scorer with the serving model (one version for the whole
+        batch), without waiting for the scores."""
+        serving = self.holder.current
+        await self._scorer.ready(serving)
+        return self._scorer.begin(serving, events, {})
+
     async def _decide(
         self, events: list[Event], sources: list[RawMessage], scoring: Scoring | None = None
     ) -> list[Outgoing]:
@@ -305,9 +310,7 @@ class ModerationPipeline:
         ``scoring`` (their batch handed to the scorer by :meth:`start`), or scored now."""
         out: list[Outgoing] = []
         if scoring is None:
-            serving = self.holder.current  # one version for the whole batch
-            await self._scorer.ready(serving)
-            scoring = self._scorer.begin(serving, events, {})
+            scoring = await self._hand_to_scorer(events)
         serving = scoring.serving
         ruleset = self.rules.current  # likewise one rules version
         memo = scoring.memo  # the normalized texts scoring computed, for the rules

@@ -165,10 +165,7 @@ class RdkafkaReader(BatchIngest):
         assert self._consumer is not None
         while not self.should_stop:
             try:
-                # with a batch in flight, only what is already here: it is finished at once if
-                # nothing is (waiting would add the window to its latency)
-                window = 0.0 if self._in_flight is not None else self.settings.batch_window_s
-                fetched = await self._in_thread(self._fetch, window)
+                fetched = await self._in_thread(self._fetch, self._fetch_window_s())
             except RuntimeError:  # the consumer is closed: the worker is stopping
                 return
             except KafkaException as exc:
