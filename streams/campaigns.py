@@ -1,8 +1,10 @@
 """Campaigns on the fleet: near-duplicates counted per LSH band, announced to every worker, which
 marks and escalates their later members (``models.campaigns`` says what a campaign is and why).
 
-1. The pipeline fingerprints each scored batch in the scoring thread (:func:`features`, from the
-   normalized texts scoring computed) and sends to ``campaign.fingerprints``, per partition its
+1. Each batch is fingerprinted where it is scored, in the same call, from the normalized texts
+   scoring computed: band keys, the partition each key hashes to, contact tokens
+   (:func:`fingerprints`). With the model in its own process, that is off the event loop's
+   interpreter lock too. The pipeline then sends to ``campaign.fingerprints``, per partition its
    events' band keys hash to, one record of those events and their keys there, so all copies of
    a campaign meet on each band key's partition (:func:`fingerprint_records`).
 2. The campaign fold (``streams.campaign_fold``) counts each band's members in RocksDB, with
@@ -47,7 +49,7 @@ from streams import following, metrics, topics, unreadable
 from streams.decoding import Event
 from streams.fleet_signing import FleetSigner
 from streams.following import follow_records, retrying
-from streams.partitioning import partition_for
+from streams.partitioning import partitions_for
 from streams.records import (
     CampaignFingerprints,
     CampaignMember,
@@ -65,32 +67,69 @@ EVENTS_PER_RECORD = 64
 CAMPAIGN_CATEGORY = "spam"  # what a harmful campaign blocks as when its member was not flagged
 
 
-def features(
-    events: Sequence[Event], memo: Mapping[str, Analysis]
-) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
-    """Per event: its band keys (``()`` for a text too short or uninformative) and, for a
-    fingerprinted one, its contact tokens. Runs in the scoring thread, on the normalized texts
-    scoring left in ``memo`` (a text missing there is normalized here)."""
-    analyses = [memo.get(event.text) for event in events]
+# per text: its band keys (none for a text too short or uninformative), the partition of
+# ``campaign.fingerprints`` each key hashes to, and, for a fingerprinted text, its contact tokens
+Fingerprint = tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...]]
+NOT_FINGERPRINTED: Fingerprint = ((), (), ())
+
+
+def fingerprints(
+    texts: Sequence[str], memo: Mapping[str, Analysis], partitions: int
+) -> dict[str, Fingerprint]:
+    """Each distinct text of ``texts`` → its :data:`Fingerprint`, over ``partitions``
+    partitions. Pure CPU work on the normalized texts scoring left in ``memo`` (a text missing
+    there is normalized here), so it runs where scoring runs: in the scoring process, which
+    sends it back with the scores (``streams.scoring_process``)."""
+    distinct = list(dict.fromkeys(texts))
+    analyses = [memo.get(text) for text in distinct]
     normalized = [
-        a[0] if a is not None else normalize(e.text) for a, e in zip(analyses, events, strict=True)
+        a[0] if a is not None else normalize(t) for a, t in zip(analyses, distinct, strict=True)
     ]
     keys = band_keys(normalized)
-    out = []
-    for event, analysis, bands in zip(events, analyses, keys, strict=True):
+    # every band key is 16 hex digits: one numpy pass partitions the whole batch's keys
+    where = iter(partitions_for([key.encode() for bands in keys for key in bands], partitions))
+    out: dict[str, Fingerprint] = {}
+    for text, analysis, bands in zip(distinct, analyses, keys, strict=True):
+        if not bands:
+            out[text] = NOT_FINGERPRINTED
+            continue
         tokens = NO_TOKENS
-        if bands and (analysis is None or may_carry_contacts(analysis)):
-            tokens = tuple(token for _, token in tokens_of(extract_contacts(event.text)))
-        out.append((bands, tokens))
+        if analysis is None or may_carry_contacts(analysis):
+            tokens = tuple(token for _, token in tokens_of(extract_contacts(text)))
+        out[text] = (bands, tuple(next(where) for _ in bands), tokens)
     return out
+
+
+def fingerprints_or_none(
+    texts: Sequence[str], memo: Mapping[str, Analysis], partitions: int
+) -> dict[str, Fingerprint]:
+    """:func:`fingerprints`, or ``{}`` if they raised: the pipeline then fingerprints the
+    batch again in the scoring thread, where an error is handled like any other of the batch."""
+    try:
+        return fingerprints(texts, memo, partitions)
+    except Exception:
+        return {}
+
+
+def features(
+    events: Sequence[Event],
+    memo: Mapping[str, Analysis],
+    partitions: int,
+    known: Mapping[str, Fingerprint] | None = None,
+) -> list[Fingerprint]:
+    """Per event, its :data:`Fingerprint`: from ``known`` (what scoring computed with the
+    scores), else computed here (in the scoring thread)."""
+    texts = [event.text for event in events]
+    if known is None or any(text not in known for text in texts):
+        known = fingerprints(texts, memo, partitions)
+    return [known[text] for text in texts]
 
 
 def fingerprint_records(
     events: Sequence[Event],
     decisions: Sequence[Decision],
-    found: Sequence[tuple[tuple[str, ...], tuple[str, ...]]],
+    found: Sequence[Fingerprint],
     at: float,
-    partitions: int,
 ) -> list[tuple[int, bytes, bytes]]:
     """``(index of an event in it, key, value)`` for ``campaign.fingerprints``: per partition
     that band keys of the events hash to, one record of those events (at most
@@ -98,17 +137,15 @@ def fingerprint_records(
     and which of their keys to count there, keyed by one of those keys."""
     on: dict[int, list[tuple[int, FingerprintedEvent]]] = {}
     keys: dict[int, bytes] = {}
-    for i, (event, decision, (bands, tokens)) in enumerate(
+    for i, (event, decision, (bands, partitions, tokens)) in enumerate(
         zip(events, decisions, found, strict=True)
     ):
         if not bands:
             continue
         here: dict[int, list[int]] = {}
-        for j, band in enumerate(bands):
-            key = band.encode()
-            partition = partition_for(key, partitions)
+        for j, (band, partition) in enumerate(zip(bands, partitions, strict=True)):
             here.setdefault(partition, []).append(j)
-            keys.setdefault(partition, key)
+            keys.setdefault(partition, band.encode())
         conversation = event.data.get("conversation_id")
         fields = (
             event.event_id,

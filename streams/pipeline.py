@@ -109,7 +109,11 @@ class ModerationPipeline:
         self._campaign_members = settings.topic(topics.CAMPAIGN_MEMBERS)
         self._contacts = settings.topic(topics.CONTACTS_BLOCKED)
         self._sender_activity = settings.topic(topics.SENDER_ACTIVITY)
-        self._scorer = Scorer(settings.scoring_budget_s, in_process=settings.scoring == "thread")
+        self._scorer = Scorer(
+            settings.scoring_budget_s,
+            in_process=settings.scoring == "thread",
+            fingerprint_partitions=settings.topic_partitions if settings.campaigns else None,
+        )
         self._decisions = settings.topic(topics.DECISIONS)
         self._review = settings.topic(topics.REVIEW)
         self._enforcement = settings.topic(topics.ENFORCEMENT)
@@ -235,16 +239,15 @@ class ModerationPipeline:
         self,
         events: Sequence[Event],
         decisions: Sequence[Decision],
-        found: Sequence[tuple[tuple[str, ...], tuple[str, ...]]],
+        found: Sequence[campaigns.Fingerprint],
         sources: Sequence[RawMessage],
         now: float,
     ) -> list[tuple[int, bytes, bytes]]:
         """:func:`campaigns.fingerprint_records` for the batch; under exactly-once one set per
         source partition (each record goes out in its source's transaction), as in
         :meth:`_seen`."""
-        partitions = self.settings.topic_partitions
         if self.settings.processing_guarantee != "exactly_once":
-            return campaigns.fingerprint_records(events, decisions, found, now, partitions)
+            return campaigns.fingerprint_records(events, decisions, found, now)
         by_source: dict[tuple[str, int], list[int]] = defaultdict(list)
         for i, source in enumerate(sources):
             by_source[(source.topic, source.partition)].append(i)
@@ -255,7 +258,6 @@ class ModerationPipeline:
                 [decisions[i] for i in indexes],
                 [found[i] for i in indexes],
                 now,
-                partitions,
             )
             out.extend((indexes[j], key, value) for j, key, value in records)
         return out
@@ -342,7 +344,9 @@ class ModerationPipeline:
         evidence = apply_rules(ruleset, serving, events, scores, decisions, memo, learned)
         out.extend(Outgoing(self._contacts, key, value, sources[i]) for i, key, value in evidence)
         allowing = frozenset(r.reason() for r in ruleset.rules if r.action == "allow")
-        out.extend(await self._campaigns(events, sources, decisions, memo, allowing))
+        out.extend(
+            await self._campaigns(events, sources, decisions, memo, allowing, scoring.fingerprints)
+        )
         out.extend(await self._senders(events, sources, memo))
         actions: Counter[str] = Counter()
         triggered: Counter[tuple[str, str]] = Counter()
@@ -365,14 +369,22 @@ class ModerationPipeline:
         decisions: list[Decision],
         memo: dict[str, Analysis],
         allowing: frozenset[str],
+        known: dict[str, campaigns.Fingerprint] | None = None,
     ) -> list[Outgoing]:
-        """Fingerprint the batch (in the scoring thread) for the fleet's campaign count, and mark
+        """The batch's fingerprints for the fleet's campaign count (``known``: those scoring
+        computed with the scores; any missing are computed in the scoring thread), and mark
         (harmful: block, unless an allow rule fired: ``allowing`` are their reasons) the
         decisions of events that belong to a live campaign (replacing them in ``decisions``);
         the fingerprint and member records to send; none unless ``CHATGUARD_CAMPAIGNS`` is on."""
         if not self.settings.campaigns:
             return []
-        found = await self._scorer.run(partial(campaigns.features, events, memo))
+        partitions = self.settings.topic_partitions
+        if known is not None and all(event.text in known for event in events):
+            found: list[campaigns.Fingerprint] | None = [known[event.text] for event in events]
+        else:
+            found = await self._scorer.run(
+                partial(campaigns.features, events, memo, partitions, known)
+            )
         if found is None:  # over the scoring budget: this batch is not counted
             return []
         now = time.time()
@@ -380,7 +392,7 @@ class ModerationPipeline:
             Outgoing(self._fingerprints, key, value, sources[i])
             for i, key, value in self._fingerprint_records(events, decisions, found, sources, now)
         ]
-        for i, (bands, _) in enumerate(found):
+        for i, (bands, _, _) in enumerate(found):
             campaign = self.campaigns.match(bands, now)
             if campaign is None:
                 continue

@@ -38,6 +38,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from models.normalize import Analysis
+from streams.campaigns import Fingerprint, fingerprints_or_none
 from streams.decide import ScoringFailure, score_events
 from streams.decoding import Event
 from streams.model_holder import ServingModel
@@ -113,6 +114,8 @@ class Scoring:
     events: Sequence[Event]
     memo: dict[str, Analysis] | None
     job: _Job[tuple[np.ndarray, list[ScoringFailure]]]
+    # the texts' campaign fingerprints, computed with the scores (None: not asked for)
+    fingerprints: dict[str, Fingerprint] | None = None
 
     def seconds(self) -> float | None:
         """How long the thread took for the batch (None if it was not scored in one call)."""
@@ -124,10 +127,17 @@ class Scorer:
     """``score_events`` in a worker thread; events over ``budget_s`` become timeout failures.
 
     With ``in_process=False`` the thread hands each batch to a :class:`ScoringProcess` and waits
-    with the interpreter lock released; a batch over budget kills that process."""
+    with the interpreter lock released; a batch over budget kills that process.
 
-    def __init__(self, budget_s: float, in_process: bool = True) -> None:
+    With ``fingerprint_partitions``, each batch's campaign fingerprints (over that many
+    partitions) are computed in the same call as its scores: in the scoring process, they cost
+    the event loop nothing."""
+
+    def __init__(
+        self, budget_s: float, in_process: bool = True, fingerprint_partitions: int | None = None
+    ) -> None:
         self.budget_s = budget_s
+        self._fingerprint_partitions = fingerprint_partitions
         self._thread: _ScoringThread | None = None  # started on first use, in the worker
         self._retired: list[concurrent.futures.Future[Any]] = []
         self._process = None if in_process else ScoringProcess()
@@ -151,8 +161,11 @@ class Scorer:
     ) -> Scoring:
         """Hand ``events`` to the scoring thread now and return at once (after :meth:`ready`
         for ``serving``), so the caller can work on something else while they are scored."""
-        job = self._thread_now().submit(self._scoring(serving, events, memo))
-        return Scoring(serving, events, memo, job)
+        found: dict[str, Fingerprint] | None = None
+        if self._fingerprint_partitions is not None:
+            found = {}
+        job = self._thread_now().submit(self._scoring(serving, events, memo, found))
+        return Scoring(serving, events, memo, job, found)
 
     async def scored(self, scoring: Scoring) -> tuple[np.ndarray, list[ScoringFailure]]:
         """The outcome of :meth:`begin`: a batch over budget is scored again event by event."""
@@ -198,12 +211,28 @@ class Scorer:
         return self._thread
 
     def _scoring(
-        self, serving: ServingModel, events: Sequence[Event], memo: dict[str, Analysis] | None
+        self,
+        serving: ServingModel,
+        events: Sequence[Event],
+        memo: dict[str, Analysis] | None,
+        fingerprints: dict[str, Fingerprint] | None = None,
     ) -> Callable[[], tuple[np.ndarray, list[ScoringFailure]]]:
-        if self._process is None:
-            return partial(score_events, serving, events, memo)
         texts = [event.text for event in events]
-        return partial(self._process.score, serving.model, texts, memo)
+        partitions = self._fingerprint_partitions or 1
+        if self._process is not None:
+            return partial(
+                self._process.score, serving.model, texts, memo, fingerprints, partitions
+            )
+        if fingerprints is None:
+            return partial(score_events, serving, events, memo)
+
+        def score_and_fingerprint() -> tuple[np.ndarray, list[ScoringFailure]]:
+            seen: dict[str, Analysis] = {} if memo is None else memo
+            outcome = score_events(serving, events, seen)
+            fingerprints.update(fingerprints_or_none(texts, seen, partitions))
+            return outcome
+
+        return score_and_fingerprint
 
     async def close(self) -> None:
         """Stop the scoring process, if any (the thread is a daemon and holds nothing)."""
@@ -211,8 +240,8 @@ class Scorer:
             self._process.stop()
 
     async def run(self, call: Callable[[], T]) -> T | None:
-        """Other CPU work of the batch (campaign fingerprints) in the scoring thread, under the
-        same budget; None if it outlasted it."""
+        """Other CPU work of the batch (sender entries, fingerprints scoring did not compute)
+        in the scoring thread, under the same budget; None if it outlasted it."""
         return await self._within_budget(call)
 
     def _timeout(self, index: int) -> ScoringFailure:

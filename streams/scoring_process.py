@@ -4,7 +4,9 @@ In one process, the model's CPU work and the event loop's (Kafka I/O, decoding, 
 producing) share one interpreter lock: a worker's throughput is the sum of their costs, whatever
 the cores. :class:`ScoringProcess` keeps a child process that holds a copy of the serving model
 and scores batches sent to it over a pipe; the worker's scoring thread waits on the pipe with the
-lock released, so the child's scoring runs beside everything the event loop does.
+lock released, so the child's scoring runs beside everything the event loop does. With
+campaigns on, the child also fingerprints each batch (``streams.campaigns.fingerprints``) and
+sends the fingerprints back with the scores: that CPU work leaves the worker's process as well.
 
 The child is forked from a fork server started with the modules it needs already imported
 (``multiprocessing``'s ``forkserver``): no fork of the threaded worker itself, and a restart
@@ -29,6 +31,7 @@ import numpy as np
 from models.normalize import Analysis
 from models.scorer import VersionedScorer
 from streams import metrics
+from streams.campaigns import Fingerprint, fingerprints_or_none
 from streams.decide import ScoringFailure, score_texts
 
 # what the fork server imports once, so that each child starts with the model's code loaded
@@ -64,14 +67,23 @@ class ScoringProcess:
         return self._conn is not None and self._version == model.version
 
     def score(
-        self, model: VersionedScorer, texts: Sequence[str], memo: dict[str, Analysis] | None
+        self,
+        model: VersionedScorer,
+        texts: Sequence[str],
+        memo: dict[str, Analysis] | None,
+        fingerprints: dict[str, Fingerprint] | None = None,
+        partitions: int = 1,
     ) -> tuple[np.ndarray, list[ScoringFailure]]:
-        """``score_texts`` in the child; ``memo`` gets the normalized texts it computed."""
+        """``score_texts`` in the child; ``memo`` gets the normalized texts it computed, and
+        ``fingerprints``, if given, the texts' campaign fingerprints over ``partitions``."""
         self.ensure(model)
+        request = ("score", list(texts), memo is not None, fingerprints is not None, partitions)
         with self._lock:
-            scores, failures, analyses = self._call(("score", list(texts), memo is not None))
+            scores, failures, analyses, found = self._call(request)
         if memo is not None:
             memo.update(analyses)
+        if fingerprints is not None:
+            fingerprints.update(found)
         return scores, failures
 
     def stop(self, cause: str = "start") -> None:
@@ -144,10 +156,11 @@ def _serve(conn: Connection) -> None:
                 if model is None:
                     msg = "no model was sent to the scoring process"
                     raise RuntimeError(msg)
-                _, texts, remember = request
+                _, texts, remember, fingerprint, partitions = request
                 memo: dict[str, Analysis] | None = {} if remember else None
                 scores, failures = score_texts(model, texts, memo)
-                answer = (scores, failures, memo or {})
+                found = fingerprints_or_none(texts, memo or {}, partitions) if fingerprint else {}
+                answer = (scores, failures, memo or {}, found)
         except Exception as exc:  # reported to the caller, who decides what fails
             conn.send((False, f"{type(exc).__name__}: {exc}"))
             continue

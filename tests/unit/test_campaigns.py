@@ -25,12 +25,21 @@ from models.campaigns import (
     parse_record,
 )
 from models.fingerprint import band_keys
-from models.normalize import normalize
+from models.learned import tokens_of
+from models.normalize import analyse, normalize
 from models.policy import Policy
 from models.registry import ModelRegistry
-from models.rules import load_rules
+from models.rules import extract_contacts, load_rules
 from streams import topics
-from streams.campaigns import CampaignHolder, campaign_record, live_campaigns
+from streams.campaigns import (
+    NOT_FINGERPRINTED,
+    CampaignHolder,
+    campaign_record,
+    features,
+    fingerprints,
+    live_campaigns,
+)
+from streams.decoding import Event, decode
 from streams.model_holder import ModelHolder, ServingModel
 from streams.partitioning import partition_for
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
@@ -260,6 +269,14 @@ def on(pipeline: ModerationPipeline, topic: str) -> list[dict[str, Any]]:
     return [orjson.loads(r.value) for r in pipeline.sink.sent if r.topic == name]
 
 
+def decode_chat(event_id: str, text: str) -> Event:
+    event = decode(
+        chat(event_id, text), "chat.messages", max_event_bytes=1_000_000, max_text_chars=20_000
+    )
+    assert isinstance(event, Event)
+    return event
+
+
 GREETING = "新年快乐，祝你和家人身体健康，万事如意，心想事成！"
 
 
@@ -307,6 +324,53 @@ async def test_the_pipeline_marks_members_and_blocks_those_of_a_harmful_campaign
             counted += [its_bands[i] for i in here]
             assert {partition_for(its_bands[i].encode(), partitions) for i in here} == {where}
     assert sorted(counted) == sorted(bands)
+
+
+def test_a_texts_fingerprint_is_its_bands_their_kafka_partitions_and_its_contacts() -> None:
+    link = "cheap designer bags at half price today only, order at https://bags-outlet.top now"
+    texts = [*scam_variants(40), GREETING, "ok", link, "see you at the gym at 7"]
+    memo = {text: analyse(text) for text in texts[::2]}  # the others are normalized there
+    found = fingerprints(texts, memo, 12)
+    assert set(found) == set(texts)
+    for text in texts:
+        bands, where, tokens = found[text]
+        assert bands == band_keys([normalize(text)])[0]
+        assert list(where) == [partition_for(band.encode(), 12) for band in bands]
+        expected = tuple(t for _, t in tokens_of(extract_contacts(text))) if bands else ()
+        assert tokens == expected
+    assert found["ok"] == NOT_FINGERPRINTED
+    assert found[link][0] and found[link][2]  # fingerprinted, with its link
+
+
+def test_fingerprints_scoring_did_not_compute_are_computed_where_they_are_needed() -> None:
+    events = [decode_chat(f"e{i}", text) for i, text in enumerate(scam_variants(5))]
+    texts = [event.text for event in events]
+    complete = fingerprints(texts, {}, 8)
+    partial_known = {texts[0]: complete[texts[0]]}
+    assert features(events, {}, 8, partial_known) == [complete[t] for t in texts]
+    assert features(events, {}, 8, None) == [complete[t] for t in texts]
+
+
+@pytest.mark.parametrize("scoring", ["process", "thread"])
+async def test_the_batch_is_fingerprinted_with_its_scores_wherever_it_is_scored(
+    default_model_registry: ModelRegistry, scoring: str
+) -> None:
+    env = {"CHATGUARD_CAMPAIGNS": "on", "CHATGUARD_SCORING": scoring}
+    pipeline = _pipeline(default_model_registry, env)
+    try:
+        texts = [*scam_variants(6), GREETING, "ok"]
+        batch = [
+            RawMessage(topics.CHAT_MESSAGES, 0, i, b"k", chat(f"e{i}", text))
+            for i, text in enumerate(texts)
+        ]
+        in_flight = await pipeline.start(batch)
+        assert in_flight.scoring is not None
+        await pipeline.finish(in_flight)
+        known = in_flight.scoring.fingerprints
+        assert known is not None
+        assert known == fingerprints(texts, {}, pipeline.settings.topic_partitions)
+    finally:
+        await pipeline.close()
 
 
 async def test_an_allow_rule_wins_over_a_harmful_campaign(pipeline: ModerationPipeline) -> None:
