@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -58,7 +59,19 @@ def decisions(
     return out
 
 
-async def run(settings: Settings, output_prefix: str, score: bool, idle_exit_s: float) -> None:
+def mark_ready(path: str | None) -> None:
+    """Create ``path`` (if given): the loop holds its partitions, so latency can be measured."""
+    if path:
+        Path(path).touch()
+
+
+async def run(
+    settings: Settings,
+    output_prefix: str,
+    score: bool,
+    idle_exit_s: float,
+    ready_file: str | None = None,
+) -> None:
     model = ModelRegistry(settings.registry).load_current()
     policy = Policy.from_model(model)
     consumer = AIOKafkaConsumer(
@@ -74,6 +87,10 @@ async def run(settings: Settings, output_prefix: str, score: bool, idle_exit_s: 
     producer = AIOKafkaProducer(linger_ms=5, max_batch_size=262_144, **client_options(settings))
     await consumer.start()
     await producer.start()
+    if ready_file:
+        while not consumer.assignment():  # the group join runs in the background
+            await asyncio.sleep(0.1)
+        mark_ready(ready_file)
     decisions_topic = output_prefix + topics.DECISIONS
     dead_topic = output_prefix + topics.DEAD_LETTER
     last_message = time.monotonic()
@@ -110,7 +127,13 @@ async def run(settings: Settings, output_prefix: str, score: bool, idle_exit_s: 
         await consumer.stop()
 
 
-def run_confluent(settings: Settings, output_prefix: str, score: bool, idle_exit_s: float) -> None:
+def run_confluent(
+    settings: Settings,
+    output_prefix: str,
+    score: bool,
+    idle_exit_s: float,
+    ready_file: str | None = None,
+) -> None:
     from confluent_kafka import Consumer, Producer
 
     model = ModelRegistry(settings.registry).load_current()
@@ -126,7 +149,10 @@ def run_confluent(settings: Settings, output_prefix: str, score: bool, idle_exit
         }
     )
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all"})
-    consumer.subscribe([settings.topic(topics.CHAT_MESSAGES), settings.topic(topics.POSTS)])
+    consumer.subscribe(
+        [settings.topic(topics.CHAT_MESSAGES), settings.topic(topics.POSTS)],
+        on_assign=lambda _consumer, _partitions: mark_ready(ready_file),
+    )
     decisions_topic = output_prefix + topics.DECISIONS
     dead_topic = output_prefix + topics.DEAD_LETTER
     last_message = time.monotonic()
@@ -169,11 +195,13 @@ def main() -> None:
         "--idle-exit", type=float, default=3600.0, help="stop after this long without input"
     )
     parser.add_argument("--client", choices=("aiokafka", "confluent"), default="aiokafka")
+    parser.add_argument("--ready-file", help="create this file once the loop holds its partitions")
     args = parser.parse_args()
+    settings, score = Settings.from_env(), not args.no_score
     if args.client == "confluent":
-        run_confluent(Settings.from_env(), args.output_prefix, not args.no_score, args.idle_exit)
+        run_confluent(settings, args.output_prefix, score, args.idle_exit, args.ready_file)
     else:
-        asyncio.run(run(Settings.from_env(), args.output_prefix, not args.no_score, args.idle_exit))
+        asyncio.run(run(settings, args.output_prefix, score, args.idle_exit, args.ready_file))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ topics, then measures, each with its own consumer group on the same events:
     without rules and with a file of 100,000 terms and 10,000 domains published (signed) to its
     rules topic before it starts, in alternating order (``--rules-terms``, ``--rules-pairs``),
   * end-to-end latency (produce timestamp → decision timestamp) at half chatguard's maximum rate,
-    after a warm-up whose p99 is reported separately.
+    after a warm-up whose p99 is reported separately; and, at the same rate and on the same
+    machine, the latency of the hand-written aiokafka and confluent-kafka loops, the floor a
+    consume → score → produce loop sets here.
 Prints a table and writes ``benchmarks/results/stream.json``. Not part of the tests.
 """
 
@@ -253,6 +255,20 @@ def wait_ready(
     raise RuntimeError(f"worker not ready:\n{log.read_text()[-3000:]}")
 
 
+def wait_for_file(
+    path: Path, process: subprocess.Popen[bytes], log: Path, timeout: float = 120
+) -> None:
+    """Until ``process`` creates ``path`` (a hand-written loop holds its partitions)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"loop exited:\n{log.read_text()[-3000:]}")
+        if path.exists():
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"loop not ready:\n{log.read_text()[-3000:]}")
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
@@ -434,8 +450,11 @@ def latency(
     warmup: float,
     tag: str = "lat",
     companion: list[str] | None = None,
+    baseline: str | None = None,
 ) -> dict[str, Any]:
     """Offer ``rate`` events/s for ``warmup + seconds``; statistics cover the last ``seconds``.
+    ``baseline`` (``aiokafka`` or ``confluent``): measure that hand-written loop instead of a
+    chatguard worker.
 
     The first seconds after a worker reports ready include Faust's own start-up (table
     recovery, its group's rebalance) in the same process; they are reported separately."""
@@ -449,15 +468,36 @@ def latency(
     }
     asyncio.run(ensure_topics(settings))
     beside = start_companion(companion, worker_env, tag)
-    process = start_process(
-        [sys.executable, "-m", "streams", "worker", "-l", "warn"], worker_env, log
-    )
+    out_prefix = settings.topic_prefix if baseline is None else f"{settings.topic_prefix}{tag}."
+    outputs = [out_prefix + "moderation.decisions", out_prefix + "moderation.deadletter"]
+    if baseline is None:
+        process = start_process(
+            [sys.executable, "-m", "streams", "worker", "-l", "warn"], worker_env, log
+        )
+    else:
+        asyncio.run(
+            ensure_topics(
+                Settings.from_env(env, topic_prefix=out_prefix),
+                ["moderation.decisions", "moderation.deadletter"],
+            )
+        )
+        ready = ROOT / ".run" / f"bench-{tag}.ready"
+        ready.unlink(missing_ok=True)
+        command = [
+            sys.executable,
+            str(ROOT / "benchmarks" / "baseline_worker.py"),
+            *("--output-prefix", out_prefix, "--client", baseline, "--idle-exit", "30"),
+            *("--ready-file", str(ready)),
+        ]
+        process = start_process(command, worker_env, log)
     try:
-        wait_ready(port, process, log)
+        if baseline is None:
+            wait_ready(port, process, log)
+        else:
+            wait_for_file(ready, process, log)
         events = build_events(int(rate * (warmup + seconds)), malformed_share=0.03, seed=2)
         asyncio.run(send_events(settings, events, rate=rate))
         inputs = [settings.topic("chat.messages"), settings.topic("posts")]
-        outputs = [settings.topic("moderation.decisions"), settings.topic("moderation.deadletter")]
         produced = asyncio.run(read_all(settings, inputs, len(events), timeout=120))
         decided = asyncio.run(read_all(settings, outputs, len(events), timeout=120))
         sent_at = {r.key: r.timestamp for r in produced}
@@ -807,6 +847,19 @@ def run(args: argparse.Namespace) -> None:
     results["latency"] = latency(
         lat_settings, lat_env, half, args.latency_seconds, args.warmup_seconds
     )
+    for client in ("aiokafka", "confluent"):
+        say(f"latency of the hand-written {client} loop at the same {half} events/s")
+        base_prefix = f"{run_id}latb{client[0]}."
+        base_env = {**env, "CHATGUARD_TOPIC_PREFIX": base_prefix}
+        results[f"latency_baseline_{client}"] = latency(
+            Settings.from_env(base_env),
+            base_env,
+            half,
+            args.latency_seconds,
+            args.warmup_seconds,
+            tag=f"latb{client[0]}",
+            baseline=client,
+        )
     if args.campaigns:
         say(f"latency with CHATGUARD_CAMPAIGNS=on at the same {half} events/s")
         camp_lat_env = {
@@ -943,6 +996,13 @@ def run(args: argparse.Namespace) -> None:
         f"worker peak RSS {lat['peak_rss_mb']:.0f} MB"
     )
     print("p99 by tenth of the run (ms): " + ", ".join(f"{v:.0f}" for v in lat["p99_by_tenth_ms"]))
+    for client in ("aiokafka", "confluent"):
+        loop = results[f"latency_baseline_{client}"]
+        print(
+            f"the hand-written {client} loop at the same rate: p50 {loop['p50_ms']:.0f} ms, "
+            f"p95 {loop['p95_ms']:.0f} ms, p99 {loop['p99_ms']:.0f} ms, max {loop['max_ms']:.0f} ms "
+            f"(chatguard's p99 is {lat['p99_ms'] / loop['p99_ms']:.2f}x it)"
+        )
     if args.campaigns:
         print_campaigns(results)
     print(f"\nJSON: {RESULTS / 'stream.json'}")
