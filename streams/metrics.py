@@ -34,8 +34,15 @@ SCORING_PROCESS_STARTS = Counter(
     "chatguard_scoring_process_starts_total",
     "Scoring child processes started (CHATGUARD_SCORING=process), by cause: start (the first, "
     "or after the worker stopped it), budget (the last one was killed over the scoring budget), "
-    "died (the last one exited by itself, e.g. out of memory or a crash).",
+    "died (the last one exited by itself, e.g. out of memory or a crash), load (the last one "
+    "could not take a model version within the load budget).",
     ["cause"],
+    registry=REGISTRY,
+)
+SCORING_IN_THREAD = Counter(
+    "chatguard_scoring_in_thread_total",
+    "Model versions a scoring process could not take (hung or died loading them), so the "
+    "worker scores them in its own process: slower; look at the worker's log.",
     registry=REGISTRY,
 )
 BATCH_SIZE = Histogram(

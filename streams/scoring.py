@@ -38,6 +38,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from models.normalize import Analysis
+from streams import metrics
 from streams.campaigns import Fingerprint, fingerprints_or_none
 from streams.decide import ScoringFailure, score_events
 from streams.decoding import Event
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 MAX_RETIRED = 2
 TIMEOUT_KIND = "scoring_timeout"
+# how long a scoring process may take to receive a model version and warm up
+MODEL_LOAD_BUDGET_S = 120.0
 
 T = TypeVar("T")
 
@@ -129,15 +132,26 @@ class Scorer:
     With ``in_process=False`` the thread hands each batch to a :class:`ScoringProcess` and waits
     with the interpreter lock released; a batch over budget kills that process.
 
+    A process that cannot take a model version within ``load_budget_s`` (it hangs or dies
+    while loading it) is killed, and that version is scored in the thread instead, in the
+    worker's process: slower, but no batch waits for a process that will never be ready. The
+    next version tries a process again.
+
     With ``fingerprint_partitions``, each batch's campaign fingerprints (over that many
     partitions) are computed in the same call as its scores: in the scoring process, they cost
     the event loop nothing."""
 
     def __init__(
-        self, budget_s: float, in_process: bool = True, fingerprint_partitions: int | None = None
+        self,
+        budget_s: float,
+        in_process: bool = True,
+        fingerprint_partitions: int | None = None,
+        load_budget_s: float = MODEL_LOAD_BUDGET_S,
     ) -> None:
         self.budget_s = budget_s
+        self.load_budget_s = load_budget_s
         self._fingerprint_partitions = fingerprint_partitions
+        self._in_thread: set[str] = set()  # versions no scoring process could take
         self._thread: _ScoringThread | None = None  # started on first use, in the worker
         self._retired: list[concurrent.futures.Future[Any]] = []
         self._process = None if in_process else ScoringProcess()
@@ -198,12 +212,30 @@ class Scorer:
 
     async def ready(self, serving: ServingModel) -> None:
         """With a scoring process: it is running and holds ``serving``'s model, outside the
-        budget (starting a child and copying the model to it is not the batch's time)."""
-        if self._process is None or self._process.holds(serving.model):
+        budget (starting a child and copying the model to it is not the batch's time). If it
+        cannot within ``load_budget_s``, the version is scored in the thread from now on."""
+        process, model = self._process, serving.model
+        if process is None or process.holds(model) or model.version in self._in_thread:
             return
-        await asyncio.wrap_future(
-            self._thread_now().submit(partial(self._process.ensure, serving.model)).future
-        )
+        job = self._thread_now().submit(partial(process.ensure, model))
+        loading = asyncio.wrap_future(job.future)
+        try:
+            await asyncio.wait_for(asyncio.shield(loading), self.load_budget_s)
+        except Exception as exc:  # a hang (timeout) or a child that died or refused the model
+            loading.add_done_callback(_drop_outcome)
+            if not job.future.done():
+                self._retire_thread()  # calls queued behind the load go on without it
+                self._retired.append(job.future)
+            process.stop("load")  # a hung child is killed; the retired thread's wait ends
+            self._in_thread.add(model.version)
+            metrics.SCORING_IN_THREAD.inc()
+            log.error(
+                "the scoring process could not take model %s within %.0f s (%r): that version "
+                "is scored in the worker's process instead",
+                model.version,
+                self.load_budget_s,
+                exc,
+            )
 
     def _thread_now(self) -> _ScoringThread:
         if self._thread is None:
@@ -219,7 +251,7 @@ class Scorer:
     ) -> Callable[[], tuple[np.ndarray, list[ScoringFailure]]]:
         texts = [event.text for event in events]
         partitions = self._fingerprint_partitions or 1
-        if self._process is not None:
+        if self._process is not None and serving.model.version not in self._in_thread:
             return partial(
                 self._process.score, serving.model, texts, memo, fingerprints, partitions
             )
@@ -265,18 +297,22 @@ class Scorer:
             if job.started is not None and time.monotonic() - job.started >= self.budget_s:
                 break
         waiter.add_done_callback(_drop_outcome)  # nobody waits for it any more
-        thread = self._thread_now()
-        queued = thread.retire()
-        self._thread = None
-        if queued:  # calls queued behind the one over budget go on in a fresh thread
-            fresh = self._thread_now()
-            for other in queued:
-                fresh.put(other)
+        self._retire_thread()
         if in_child and self._process is not None:
             self._process.stop("budget")  # frees the core; the retired thread's wait ends
         self._retired.append(job.future)
         await self._bound_retired()
         return None
+
+    def _retire_thread(self) -> None:
+        """The scoring thread is stuck in a call: it exits after that call, and the calls
+        queued behind it go on in a fresh thread."""
+        queued = self._thread_now().retire()
+        self._thread = None
+        if queued:
+            fresh = self._thread_now()
+            for other in queued:
+                fresh.put(other)
 
     async def _bound_retired(self) -> None:
         """Wait while more than ``MAX_RETIRED`` retired threads are still running."""

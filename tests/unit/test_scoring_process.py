@@ -57,6 +57,20 @@ class ConstantModel:
         return np.full((len(texts), len(self.labels)), self.value)
 
 
+class HangsInChild:
+    """The real model, except that in any process but the one that made it, its first call
+    (the child's warm-up when the model arrives) never returns."""
+
+    def __init__(self, model: Any, version: str) -> None:
+        self._model, self._home = model, os.getpid()
+        self.labels, self.version = model.labels, version
+
+    def score(self, texts: Sequence[str]) -> Any:
+        if os.getpid() != self._home:
+            time.sleep(3_600)
+        return self._model.score(texts)
+
+
 @pytest.fixture
 def serving(default_model_registry: ModelRegistry) -> ServingModel:
     model = default_model_registry.load_current()
@@ -161,3 +175,32 @@ async def test_a_new_model_version_reaches_the_child(serving: ServingModel, scor
         constant = ServingModel(ConstantModel(labels, version, value), serving.policy)
         scores, _ = await scorer.score(constant, events)
         assert (scores == value).all()
+
+
+async def test_a_child_that_hangs_taking_a_model_is_killed_and_the_thread_scores_it(
+    serving: ServingModel,
+) -> None:
+    """Nothing waits for a process that will never be ready: the version is scored in the
+    worker's process, and the next version goes to a fresh child again."""
+    scorer = Scorer(2.0, in_process=False, load_budget_s=3.0)
+    try:
+        events = [_event(f"e{i}", text) for i, text in enumerate(TEXTS)]
+        expected, _ = score_events(serving, events, {})
+        before = metrics.SCORING_IN_THREAD._value.get()
+        hanging = ServingModel(HangsInChild(serving.model, "v-hangs"), serving.policy)
+        memo: dict[str, Analysis] = {}
+        scores, failures = await scorer.score(hanging, events, memo)
+        assert failures == []
+        np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-12)
+        assert set(memo) == set(TEXTS)  # the rules still get the normalized texts
+        assert metrics.SCORING_IN_THREAD._value.get() == before + 1
+        assert scorer._process is not None and not scorer._process.holds(hanging.model)
+        scores, _ = await scorer.score(hanging, events)  # no second wait for that version
+        np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-12)
+        assert metrics.SCORING_IN_THREAD._value.get() == before + 1
+        labels = serving.model.labels
+        constant = ServingModel(ConstantModel(labels, "v-next", 0.5), serving.policy)
+        scores, _ = await scorer.score(constant, events)
+        assert (scores == 0.5).all() and scorer._process.holds(constant.model)
+    finally:
+        await scorer.close()
