@@ -100,7 +100,7 @@ def fingerprints(
     return out
 
 
-def fingerprints_or_none(
+def fingerprints_or_empty(
     texts: Sequence[str], memo: Mapping[str, Analysis], partitions: int
 ) -> dict[str, Fingerprint]:
     """:func:`fingerprints`, or ``{}`` if they raised: the pipeline then fingerprints the

@@ -39,7 +39,7 @@ import numpy as np
 
 from models.normalize import Analysis
 from streams import metrics
-from streams.campaigns import Fingerprint, fingerprints_or_none
+from streams.campaigns import Fingerprint, fingerprints_or_empty
 from streams.decide import ScoringFailure, score_events
 from streams.decoding import Event
 from streams.model_holder import ServingModel
@@ -261,7 +261,7 @@ class Scorer:
         def score_and_fingerprint() -> tuple[np.ndarray, list[ScoringFailure]]:
             seen: dict[str, Analysis] = {} if memo is None else memo
             outcome = score_events(serving, events, seen)
-            fingerprints.update(fingerprints_or_none(texts, seen, partitions))
+            fingerprints.update(fingerprints_or_empty(texts, seen, partitions))
             return outcome
 
         return score_and_fingerprint

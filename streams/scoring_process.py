@@ -31,7 +31,7 @@ import numpy as np
 from models.normalize import Analysis
 from models.scorer import VersionedScorer
 from streams import metrics
-from streams.campaigns import Fingerprint, fingerprints_or_none
+from streams.campaigns import Fingerprint, fingerprints_or_empty
 from streams.decide import ScoringFailure, score_texts
 
 # what the fork server imports once, so that each child starts with the model's code loaded
@@ -159,7 +159,7 @@ def _serve(conn: Connection) -> None:
                 _, texts, remember, fingerprint, partitions = request
                 memo: dict[str, Analysis] | None = {} if remember else None
                 scores, failures = score_texts(model, texts, memo)
-                found = fingerprints_or_none(texts, memo or {}, partitions) if fingerprint else {}
+                found = fingerprints_or_empty(texts, memo or {}, partitions) if fingerprint else {}
                 answer = (scores, failures, memo or {}, found)
         except Exception as exc:  # reported to the caller, who decides what fails
             conn.send((False, f"{type(exc).__name__}: {exc}"))
