@@ -24,15 +24,17 @@ import multiprocessing
 import threading
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from models.normalize import Analysis
 from models.scorer import VersionedScorer
 from streams import metrics
-from streams.campaigns import Fingerprint, fingerprints_or_empty
 from streams.decide import ScoringFailure, score_texts
+
+if TYPE_CHECKING:
+    from streams.campaigns import Fingerprint
 
 # what the fork server imports once, so that each child starts with the model's code loaded
 _PRELOAD = ["streams.scoring_process"]
@@ -159,9 +161,20 @@ def _serve(conn: Connection) -> None:
                 _, texts, remember, fingerprint, partitions = request
                 memo: dict[str, Analysis] | None = {} if remember else None
                 scores, failures = score_texts(model, texts, memo)
-                found = fingerprints_or_empty(texts, memo or {}, partitions) if fingerprint else {}
+                found = _fingerprints(texts, memo or {}, partitions) if fingerprint else {}
                 answer = (scores, failures, memo or {}, found)
         except Exception as exc:  # reported to the caller, who decides what fails
             conn.send((False, f"{type(exc).__name__}: {exc}"))
             continue
         conn.send((True, answer))
+
+
+def _fingerprints(
+    texts: Sequence[str], memo: dict[str, Analysis], partitions: int
+) -> dict[str, Fingerprint]:
+    """The batch's campaign fingerprints. Imported on first use: the child of a worker with
+    campaigns off never loads them, nor the Kafka client they bring (about 7 MB of RSS in it
+    and as much in its fork server)."""
+    from streams.campaigns import fingerprints_or_empty
+
+    return fingerprints_or_empty(texts, memo, partitions)
