@@ -241,32 +241,37 @@ def topic_disk_bytes(broker_data: Path, topic: str) -> int:
 def wait_ready(
     port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 120
 ) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"worker exited:\n{log.read_text()[-3000:]}")
+    """Until the worker's ``/ready`` answers 200."""
+
+    def ready() -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as response:
-                if response.status == 200:
-                    return
+                return bool(response.status == 200)
         except OSError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"worker not ready:\n{log.read_text()[-3000:]}")
+            return False
+
+    wait_until(ready, process, log, timeout)
 
 
 def wait_for_file(
     path: Path, process: subprocess.Popen[bytes], log: Path, timeout: float = 120
 ) -> None:
     """Until ``process`` creates ``path`` (a hand-written loop holds its partitions)."""
+    wait_until(path.exists, process, log, timeout)
+
+
+def wait_until(
+    check: Callable[[], bool], process: subprocess.Popen[bytes], log: Path, timeout: float
+) -> None:
+    """Poll ``check`` until it holds; fail with the log's tail if ``process`` exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"loop exited:\n{log.read_text()[-3000:]}")
-        if path.exists():
+            raise RuntimeError(f"process exited:\n{log.read_text()[-3000:]}")
+        if check():
             return
-        time.sleep(0.2)
-    raise RuntimeError(f"loop not ready:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
+    raise RuntimeError(f"not ready within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

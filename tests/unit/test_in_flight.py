@@ -6,10 +6,9 @@ are replaced by a recording subclass; the pipeline and its scoring process are t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 import pytest
 
 from chatguard.settings import Settings
@@ -19,24 +18,11 @@ from streams import topics
 from streams.ingest import BatchIngest
 from streams.learned_list import LearnedHolder
 from streams.model_holder import ModelHolder, ServingModel
-from streams.pipeline import Outgoing, RawMessage
+from streams.pipeline import RawMessage
 from streams.rules_holder import RulesHolder
-from tests.agents.harness import chat
+from tests.agents.harness import RecordingSink, chat
 
 PARTITION = "chat.messages-0"
-
-
-class RecordingSink:
-    """Keeps what is sent, in order."""
-
-    def __init__(self) -> None:
-        self.sent: list[Outgoing] = []
-
-    async def send_all(self, records: Sequence[Outgoing]) -> None:
-        self.sent.extend(records)
-
-    async def delivered(self) -> None:
-        pass
 
 
 class RecordingIngest(BatchIngest):
@@ -45,12 +31,11 @@ class RecordingIngest(BatchIngest):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.sink = RecordingSink()
+        self.sink = RecordingSink(self.settings)
         self.commits: list[tuple[dict[Any, int], set[str]]] = []
 
     def decided(self) -> set[str]:
-        name = self.settings.topic(topics.DECISIONS)
-        return {orjson.loads(r.value)["event_id"] for r in self.sink.sent if r.topic == name}
+        return {decision["event_id"] for decision in self.sink.on(topics.DECISIONS)}
 
     async def _moderate(self, fetched: Any) -> None:
         batch: list[RawMessage] = fetched
