@@ -68,6 +68,9 @@ class ModerationClassifier(BaseEstimator):
         C: inverse regularization strength of the base model.
         class_weight: ``"balanced"`` so rare categories are not drowned by clean traffic.
         harm_blend: weight of the any-harm head in the top category's score (0: no head).
+        chat_domain: scale of the chat rows' own copy of the features (``domain`` rows in
+            ``fit_oof``; 0: no copy). Larger lets chat differ more from the shared weights.
+            Served text is scored as chat.
         calibration_folds: folds for the out-of-fold scores the sigmoid (and the thresholds)
             are fitted on.
         min_class_rows: known positives and negatives a category needs (at least the folds).
@@ -89,6 +92,7 @@ class ModerationClassifier(BaseEstimator):
         C: float = 0.5,
         class_weight: str | None = "balanced",
         harm_blend: float = 0.0,
+        chat_domain: float = 0.0,
         calibration_folds: int = 3,
         min_class_rows: int = 5,
         random_state: int = 0,
@@ -105,6 +109,7 @@ class ModerationClassifier(BaseEstimator):
         self.C = C
         self.class_weight = class_weight
         self.harm_blend = harm_blend
+        self.chat_domain = chat_domain
         self.calibration_folds = calibration_folds
         self.min_class_rows = min_class_rows
         self.random_state = random_state
@@ -171,11 +176,13 @@ class ModerationClassifier(BaseEstimator):
         groups: Sequence[int] | np.ndarray | None = None,
         progress: Callable[[str], None] | None = None,
         sample_weight: Sequence[float] | np.ndarray | None = None,
+        domain: Sequence[bool] | np.ndarray | None = None,
     ) -> np.ndarray:
         """Fit, and return each row's out-of-fold calibrated probability (NaN where unknown).
 
         ``groups``: one value per row; rows sharing a value are never split across folds.
         ``sample_weight``: one weight per row for the base models (the sigmoid is unweighted).
+        ``domain``: True for the chat rows (used with ``chat_domain``; see ``_domain_copy``).
         """
         texts = list(texts)
         Y = np.asarray(Y, dtype=np.int8)
@@ -215,6 +222,13 @@ class ModerationClassifier(BaseEstimator):
         say(f"features for {len(texts)} texts")
         self.features_ = TextFeatures(**asdict(self.features()))
         X = self.features_.fit_transform(texts)
+        chat = np.zeros(len(texts), bool) if domain is None else np.asarray(domain, dtype=bool)
+        if chat.shape != (len(texts),):
+            msg = f"domain: {len(texts)} values expected"
+            raise ValueError(msg)
+        if self.chat_domain > 0 and chat.any() and not chat.all():
+            say(f"chat rows' own weights beside the shared ones ({int(chat.sum())} chat rows)")
+            X = _domain_copy(X, chat, self.chat_domain)
         columns, intercepts, sigmoids = [], [], []
         oof = np.full(Y.shape, np.nan)
         targets = [(name, Y[:, j]) for j, name in enumerate(names)]
@@ -268,12 +282,29 @@ class ModerationClassifier(BaseEstimator):
             model = clone(self._base_estimator()).fit(
                 X[~held], y[~held], sample_weight=weight[~held]
             )
-            decision[held] = model.decision_function(X[held])
+            decision[held] = self._served_decision(model, X[held])
         say(f"{name}: final fit on {len(y)} rows")
         final = clone(self._base_estimator()).fit(X, y, sample_weight=weight)
         a, b = platt_sigmoid(decision, y)
-        weights = np.asarray(final.coef_, dtype=np.float64).ravel()
+        n = sum(self.features_.block_widths())
+        weights = self._served_weights(np.asarray(final.coef_, dtype=np.float64).ravel(), n)
         return expit(-(a * decision + b)), weights, float(np.ravel(final.intercept_)[0]), (a, b)
+
+    def _served_decision(self, model: BaseEstimator, X: sp.csr_matrix) -> np.ndarray:
+        """A held-out row's score as serving will compute it: with the chat weights added to
+        the shared ones, whichever domain the row came from."""
+        n = sum(self.features_.block_widths())
+        if X.shape[1] == n:
+            return np.asarray(model.decision_function(X))
+        weights = self._served_weights(np.asarray(model.coef_, dtype=np.float64).ravel(), n)
+        return np.asarray(X[:, :n] @ weights) + float(np.ravel(model.intercept_)[0])
+
+    def _served_weights(self, weights: np.ndarray, n_features: int) -> np.ndarray:
+        """Weights over one copy of the features: the shared block plus the scaled chat block
+        when the fit was augmented (twice ``n_features`` weights), else as fitted."""
+        if len(weights) == 2 * n_features:
+            return weights[:n_features] + self.chat_domain * weights[n_features:]
+        return weights
 
     def _blend(self, category: np.ndarray, harm: np.ndarray) -> np.ndarray:
         """The any-harm probability mixed (``harm_blend``) into each row's most likely category;
@@ -328,6 +359,7 @@ class ModerationClassifier(BaseEstimator):
     def __setstate__(self, state: dict[str, Any]) -> None:
         # saved before the vocabulary existed: those models hash into fixed column spaces
         state.setdefault("min_df", None)
+        state.setdefault("chat_domain", 0.0)  # saved before the chat copy existed
         super().__setstate__(state)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -343,6 +375,15 @@ class ModerationClassifier(BaseEstimator):
     def predict(self, texts: Sequence[str], threshold: float = 0.5) -> np.ndarray:
         """1 where a category's probability reaches ``threshold``, else 0."""
         return (self.predict_proba(texts) >= threshold).astype(np.int8)
+
+
+def _domain_copy(X: sp.csr_matrix, chat: np.ndarray, scale: float) -> sp.csr_matrix:
+    """``[X, scale * X on chat rows only]``: Daume's feature augmentation. The shared block
+    learns what holds in every source; the second, seen only on chat rows, learns how chat
+    differs (a public spam set's "free" is not a friend's). Serving scores text as chat: both
+    blocks' weights summed over one copy of the features (``_served_weights``)."""
+    only_chat = sp.diags(scale * chat.astype(X.dtype)) @ X
+    return sp.hstack([X, only_chat], format="csr")
 
 
 def harm_target(Y: np.ndarray) -> np.ndarray:

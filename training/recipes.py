@@ -28,7 +28,12 @@ CLEAN_CORPUS_DIR = Path(__file__).parent / "corpus"
 RECIPES = ("default", "seed")
 # The any-harm head (``models.classifier``) needs many rows: on the seed corpus alone it learns
 # accidents, on the default recipe's it raised harmful chat flagged at the same clean budget.
-RECIPE_PARAMS: dict[str, dict[str, Any]] = {"default": {"harm_blend": 0.5}, "seed": {}}
+# The chat copy of the features lets the chat rows (seed, corpus) teach where chat differs from
+# the public sets' SMS, tweets and forum posts; it needs both kinds of row.
+RECIPE_PARAMS: dict[str, dict[str, Any]] = {
+    "default": {"harm_blend": 0.5, "chat_domain": 1.0},
+    "seed": {},
+}
 
 _FBS_PLACEHOLDER = re.compile(r"URL\w*|CELLPHONE|PHONE|WECHAT|DIGIT|NAME|PLACE")
 

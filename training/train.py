@@ -165,6 +165,7 @@ def train_model(
         groups[train],
         progress=say,
         sample_weight=weight[train],
+        domain=np.array([r.complete and mixed for r in rows], dtype=bool)[train],
     )
     say("choosing thresholds on the out-of-fold scores (clean-traffic budget)")
     hard = np.array([r.kind == "hard_negative" for r in rows], dtype=bool)

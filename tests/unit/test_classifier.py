@@ -170,3 +170,56 @@ def test_out_of_fold_scores_are_mixed_like_the_served_ones() -> None:
     known = Y >= 0
     assert np.isnan(mixed[~known]).all() and not np.isnan(mixed[known]).any()
     assert not np.allclose(mixed[known], alone[known])
+
+
+def _two_sources() -> tuple[list[str], np.ndarray, np.ndarray]:
+    """A public source where "you won the prize" is spam, and chat where friends say it of a
+    game night."""
+    public = [f"you won the prize {i}" for i in range(60)] + [
+        f"meeting notes {i}" for i in range(60)
+    ]
+    chat = [f"you won the prize {i}" for i in range(30)] + [
+        f"click this link {i}" for i in range(30)
+    ]
+    texts = public + chat
+    spam = [1] * 60 + [0] * 60 + [0] * 30 + [1] * 30
+    hate = [-1] * 120 + [0] * 55 + [1] * 5  # only the chat rows say anything about hate
+    Y = np.column_stack([spam, hate])
+    domain = np.array([False] * 120 + [True] * 60)
+    return texts, Y, domain
+
+
+def test_the_chat_copy_learns_how_chat_differs() -> None:
+    texts, Y, domain = _two_sources()
+    probe = ["you won the prize"]
+    shared = ModerationClassifier().fit_oof(texts, Y, LABELS, domain=domain)
+    assert shared.shape == Y.shape
+    plain = ModerationClassifier().fit(texts, Y, LABELS).predict_proba(probe)[0, 0]
+    adapted = ModerationClassifier(chat_domain=1.0)
+    adapted.fit_oof(texts, Y, LABELS, domain=domain)
+    # served weights are one block over one copy of the features, as without the copy
+    assert adapted.coef_.shape[0] == sum(adapted.features_.block_widths())
+    assert adapted.predict_proba(probe)[0, 0] < plain - 0.1
+
+
+def test_out_of_fold_scores_with_the_chat_copy_are_the_served_view() -> None:
+    texts, Y, domain = _two_sources()
+    adapted = ModerationClassifier(chat_domain=2.0, calibration_folds=3)
+    oof = adapted.fit_oof(texts, Y, LABELS, domain=domain)
+    known = Y >= 0
+    assert np.isnan(oof[~known]).all() and not np.isnan(oof[known]).any()
+    # a public row's held-out score uses the chat weights too (the served view), so it differs
+    # from the score of the same fit without the copy
+    without = ModerationClassifier(calibration_folds=3).fit_oof(texts, Y, LABELS, domain=domain)
+    assert not np.allclose(oof[:120, 0], without[:120, 0])
+
+
+def test_the_chat_copy_needs_both_sources_and_one_flag_per_row() -> None:
+    texts, Y, _ = _two_sources()
+    every_row_chat = np.ones(len(texts), dtype=bool)
+    one = ModerationClassifier(chat_domain=1.0).fit(texts, Y, LABELS)
+    two = ModerationClassifier(chat_domain=1.0)
+    two.fit_oof(texts, Y, LABELS, domain=every_row_chat)
+    np.testing.assert_allclose(two.predict_proba(texts[:10]), one.predict_proba(texts[:10]))
+    with pytest.raises(ValueError, match="domain"):
+        ModerationClassifier(chat_domain=1.0).fit_oof(texts, Y, LABELS, domain=[True])
