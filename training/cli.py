@@ -111,6 +111,13 @@ def add_commands(subparsers: Any) -> None:
         help="share of hard-negative rows (kind hard_negative) sent to review (default 0.05)",
     )
     p.add_argument(
+        "--review-public-rate",
+        type=float,
+        default=0.03,
+        help="share of the public sets' harmless rows (ham, tweets that are not hate) sent to "
+        "review, counted where a category knows them (default 0.03)",
+    )
+    p.add_argument(
         "--chat-weight",
         type=float,
         default=4.0,
@@ -237,6 +244,7 @@ def _train(args: argparse.Namespace) -> int:
             block_clean_rate=args.block_clean_rate,
             review_clean_rate=args.review_clean_rate,
             review_hard_negative_rate=args.review_hard_negative_rate,
+            review_public_rate=args.review_public_rate,
             chat_weight=args.chat_weight,
             final_fit=args.final_fit,
             params=params,

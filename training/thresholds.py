@@ -42,11 +42,15 @@ class Budget:
     block_precision: float = 0.98
     review_clean_rate: float = 0.01
     review_hard_negative_rate: float = 0.05
+    # partly labelled rows positive nowhere (a public set's ham, tweets that are not hate): other
+    # sources' ordinary text, which the chat corpus cannot stand for
+    review_public_rate: float = 0.03
     # never block where the calibrated model itself says "more likely clean"
     min_block: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("block_clean_rate", "review_clean_rate", "review_hard_negative_rate"):
+        rates = ("block_clean_rate", "review_clean_rate", "review_hard_negative_rate")
+        for name in (*rates, "review_public_rate"):
             value = getattr(self, name)
             if not 0.0 <= value < 0.5:
                 msg = f"{name}={value!r}: a share of clean traffic in [0, 0.5)"
@@ -257,7 +261,9 @@ def traffic_thresholds(
     block_rate = low
     chosen, notes = choose(block_rate)
     blocks = [chosen[label].block for label in labels]
-    reviews = most_recall_within(Y, filled, blocks, everyday, hard, budget, weight=weight)
+    reviews = most_recall_within(
+        Y, filled, blocks, everyday, hard, budget, weight=weight, public=harmless
+    )
     for j, label in enumerate(labels):
         if chosen[label].review is None:  # nothing to choose on (see its note)
             continue
@@ -279,6 +285,8 @@ def traffic_thresholds(
         "clean_flagged": rate(flagged, clean),
         "everyday_flagged": rate(flagged, everyday),
         "hard_negatives_flagged": rate(flagged, hard),
+        "public_rows": int(harmless.sum()),
+        "public_flagged": rate(flagged, harmless),
         "per_category_block_rate": block_rate,
     }
     return chosen, notes, cost
@@ -293,6 +301,7 @@ def most_recall_within(
     budget: Budget,
     weight: np.ndarray | None = None,
     lookahead: int = 40,
+    public: np.ndarray | None = None,
 ) -> list[float]:
     """Review cuts, one per category, that flag as much harmful weight as the review budgets allow.
 
@@ -301,17 +310,23 @@ def most_recall_within(
     cuts, each step lowers the one cut whose next stop flags the most not-yet-flagged harmful
     weight per share of budget spent (an everyday row costs 1 / the everyday rows allowed, a hard
     negative 1 / the hard negatives allowed); stops sit just above a clean row, so a step spends
-    whole rows. It ends when no step fits in both budgets. Greedy, not exact, but it cannot do
-    worse than leaving the budget unspent, and every cut stays at or below its block.
+    whole rows. ``public`` rows (partly labelled, positive nowhere) are a third budget,
+    ``review_public_rate``, counted only where a category knows them (unknown scores are -1). It
+    ends when no step fits in every budget. Greedy, not exact, but it cannot do worse than
+    leaving the budget unspent, and every cut stays at or below its block.
     """
     harmful = (Y == 1).any(axis=1)
-    rows = harmful | everyday | hard  # partly labelled harmless rows count for neither side
+    public = np.zeros(len(Y), dtype=bool) if public is None else np.asarray(public, bool)
+    public = public & ~harmful & ~everyday & ~hard
+    rows = harmful | everyday | hard | public
     S, harmful, everyday, hard = scores[rows], harmful[rows], everyday[rows], hard[rows]
+    public = public[rows]
     clean = everyday | hard
     gain_of = (np.ones(len(Y)) if weight is None else np.asarray(weight, float))[rows]
     gain_of = np.where(harmful, gain_of, 0.0)
     allowed_everyday = int(np.floor(budget.review_clean_rate * everyday.sum()))
     allowed_hard = int(np.floor(budget.review_hard_negative_rate * hard.sum()))
+    allowed_public = int(np.floor(budget.review_public_rate * public.sum()))
     cuts = [
         float(b) if b is not None else float(np.nextafter(S[:, j].max(initial=0.0), np.inf))
         for j, b in enumerate(blocks)
@@ -319,6 +334,7 @@ def most_recall_within(
     flagged = (np.asarray(cuts) <= S).any(axis=1)
     while True:
         used_everyday, used_hard = int(flagged[everyday].sum()), int(flagged[hard].sum())
+        used_public = int(flagged[public].sum())
         best: tuple[float, int, float] | None = None
         for j, cut in enumerate(cuts):
             column = S[:, j]
@@ -326,16 +342,28 @@ def most_recall_within(
             next_clean = np.unique(column[below & clean])[::-1][:lookahead]
             stops = [float(np.nextafter(c, np.inf)) for c in next_clean]
             stops.append(float(column[below].min(initial=cut)))
-            for stop in stops:
+            # the lowest stop the public budget allows: just above its (room + 1)-th public row
+            room = allowed_public - used_public
+            public_below = np.sort(column[below & public])[::-1]
+            if 0 <= room < len(public_below):
+                stops.append(float(np.nextafter(public_below[room], np.inf)))
+            for stop in sorted(set(stops), reverse=True):
                 newly = below & (column >= stop)
                 spent_everyday = used_everyday + int(newly[everyday].sum())
                 spent_hard = used_hard + int(newly[hard].sum())
-                if spent_everyday > allowed_everyday or spent_hard > allowed_hard:
+                spent_public = used_public + int(newly[public].sum())
+                if (
+                    spent_everyday > allowed_everyday
+                    or spent_hard > allowed_hard
+                    or spent_public > max(allowed_public, used_public)
+                ):
                     break
                 gain = float(gain_of[newly].sum())
-                cost = (spent_everyday - used_everyday) / max(allowed_everyday, 1) + (
-                    spent_hard - used_hard
-                ) / max(allowed_hard, 1)
+                cost = (
+                    (spent_everyday - used_everyday) / max(allowed_everyday, 1)
+                    + (spent_hard - used_hard) / max(allowed_hard, 1)
+                    + (spent_public - used_public) / max(allowed_public, 1)
+                )
                 value = gain / (cost + 1e-6)
                 if gain > 0 and (best is None or value > best[0]):
                     best = (value, j, stop)

@@ -61,6 +61,7 @@ class TrainConfig:
     block_clean_rate: float = 0.001
     review_clean_rate: float = 0.01
     review_hard_negative_rate: float = 0.05
+    review_public_rate: float = 0.03
     # weight of fully labelled rows (the seed and clean chat corpus) against partly labelled
     # public-set rows, which outnumber them about twenty to one and are SMS and tweets, not chat;
     # only with both kinds of row (on the seed corpus alone every row weighs 1)
@@ -92,6 +93,7 @@ class TrainConfig:
             block_precision=self.target_precision,
             review_clean_rate=self.review_clean_rate,
             review_hard_negative_rate=self.review_hard_negative_rate,
+            review_public_rate=self.review_public_rate,
         )
 
 
@@ -216,7 +218,8 @@ def _clean_cost_line(cost: Mapping[str, Any]) -> str:
         f"clean traffic out of fold ({cost['clean_rows']} rows, {cost['hard_negative_rows']} "
         f"hard negatives): blocked {cost['clean_blocked']:.2%}; flagged by any category: "
         f"everyday {cost['everyday_flagged']:.2%}, hard negatives "
-        f"{cost['hard_negatives_flagged']:.2%}"
+        f"{cost['hard_negatives_flagged']:.2%}, public sets' harmless rows "
+        f"{cost.get('public_flagged', 0.0):.2%} of {cost.get('public_rows', 0)}"
     )
 
 
@@ -258,6 +261,7 @@ def save_result(
             "block_clean_rate": config.block_clean_rate,
             "review_clean_rate": config.review_clean_rate,
             "review_hard_negative_rate": config.review_hard_negative_rate,
+            "review_public_rate": config.review_public_rate,
             "chat_weight": config.chat_weight,
         },
         "threshold_notes": result.threshold_notes,

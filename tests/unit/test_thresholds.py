@@ -153,6 +153,7 @@ def test_traffic_budget_per_kind_holds_for_the_union_of_categories() -> None:
         {"block_clean_rate": -0.1},
         {"review_clean_rate": 0.7},
         {"review_hard_negative_rate": 0.6},
+        {"review_public_rate": 0.5},
         {"block_precision": 0.3},
         {"block_clean_rate": 0.02, "review_clean_rate": 0.01},
     ],
@@ -220,3 +221,40 @@ def test_review_cuts_never_rise_above_the_block_cuts() -> None:
     t = thresholds["a"]
     assert t.review is not None and t.block is not None and t.review <= t.block
     assert notes["a"]["operating_points"]["review"]["threshold"] == t.review
+
+
+def test_public_sets_harmless_rows_are_a_review_budget_of_their_own() -> None:
+    # one category: 100 harmful rows spread over 0.3-0.9, 1,000 clean chat rows far below, and
+    # 1,000 public-set rows that say nothing but "not this category", scored among the harmful
+    rng = np.random.default_rng(5)
+    harm = np.linspace(0.3, 0.9, 100)
+    chat = rng.uniform(0.0, 0.1, 1_000)
+    public = rng.uniform(0.2, 0.8, 1_000)
+    Y = np.concatenate([np.ones(100), np.zeros(1_000), np.zeros(1_000)]).astype(np.int8)
+    Y = np.column_stack([Y, np.r_[np.zeros(1_100), -np.ones(1_000)].astype(np.int8)])
+    scores = np.column_stack([np.r_[harm, chat, public], np.full(2_100, np.nan)])
+    scores[:1_100, 1] = 0.0
+    everyday = clean_rows(Y)
+    assert not everyday[1_100:].any()  # the public rows are not clean chat
+    harmless = np.r_[np.zeros(1_100, bool), np.ones(1_000, bool)]
+    filled = np.nan_to_num(scores, nan=-1.0)
+    no_hard = np.zeros(2_100, dtype=bool)
+    free = most_recall_within(
+        Y, filled, [0.95, None], everyday, no_hard, Budget(review_public_rate=0.49)
+    )
+    held = most_recall_within(
+        Y,
+        filled,
+        [0.95, None],
+        everyday,
+        no_hard,
+        Budget(review_public_rate=0.03),
+        public=harmless,
+    )
+    flagged_public = (filled[1_100:, 0] >= held[0]).sum()
+    assert free[0] <= 0.31  # without the public budget every harmful row is reviewed
+    assert 0 < flagged_public <= 30  # 3% of 1,000
+    assert held[0] > 0.7
+    _, _, cost = traffic_thresholds(Y, scores, ("a", "b"), Budget(review_public_rate=0.03))
+    assert cost["public_rows"] == 1_000
+    assert 0 < cost["public_flagged"] <= 0.03
