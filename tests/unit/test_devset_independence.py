@@ -1,0 +1,53 @@
+"""The dev set stays independent of the training data: no seed or corpus line is a near copy of
+a dev-set row, so the dev set's figures are not a score on training text."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEVSET = sorted((ROOT / "benchmarks" / "devset").glob("*.jsonl"))
+CORPUS = sorted((ROOT / "training" / "corpus").glob("*.jsonl"))
+TRAINING = [ROOT / "training" / "seed" / "seed_corpus.jsonl", *CORPUS]
+# character 3-gram Jaccard at or above which two lines count as one text reworded; the closest
+# pair today is a four-word reply ("这也太卷了" / "这也太卷了吧", 0.75)
+NEAR_COPY = 0.8
+
+
+def _texts(paths: list[Path]) -> list[str]:
+    return [
+        json.loads(line)["text"]
+        for path in paths
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+
+
+def _trigrams(text: str) -> frozenset[str]:
+    letters = re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).casefold())
+    return frozenset(letters[i : i + 3] for i in range(max(1, len(letters) - 2)))
+
+
+def test_no_training_line_is_a_near_copy_of_a_dev_set_row() -> None:
+    dev = _texts(DEVSET)
+    dev_grams = [_trigrams(t) for t in dev]
+    holding: dict[str, list[int]] = defaultdict(list)
+    for i, grams in enumerate(dev_grams):
+        for gram in grams:
+            holding[gram].append(i)
+    copies = []
+    for text in _texts(TRAINING):
+        grams = _trigrams(text)
+        shared: dict[int, int] = defaultdict(int)
+        for gram in grams:
+            for i in holding.get(gram, ()):
+                shared[i] += 1
+        for i, count in shared.items():
+            if count / len(grams | dev_grams[i]) >= NEAR_COPY:
+                copies.append((text, dev[i]))
+    assert len(dev) > 1000
+    assert not copies, copies[:5]
