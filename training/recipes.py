@@ -28,10 +28,10 @@ CLEAN_CORPUS_DIR = Path(__file__).parent / "corpus"
 RECIPES = ("default", "seed")
 # The any-harm head (``models.classifier``) needs many rows: on the seed corpus alone it learns
 # accidents, on the default recipe's it raised harmful chat flagged at the same clean budget.
-# The chat copy of the features lets the chat rows (seed, corpus) teach where chat differs from
-# the public sets' SMS, tweets and forum posts; it needs both kinds of row.
+# The chat copy of the features (``chat_domain``) stays off: it raised the dev set's recall by
+# flagging other sources' ordinary text five times as often (README, Quality).
 RECIPE_PARAMS: dict[str, dict[str, Any]] = {
-    "default": {"harm_blend": 0.5, "chat_domain": 1.0},
+    "default": {"harm_blend": 0.5},
     "seed": {},
 }
 
