@@ -12,6 +12,9 @@ A platform states what it can afford, not a precision target on an arbitrary val
   anti-fraud notices, news about extremism, jokes that look harmful) are flagged: as much recall
   as both budgets allow. Clean rows without a kind (a public set's negatives) count as everyday.
   One budget over both would be spent on the hard negatives and leave review strict on chat.
+  A third, ``review_public_rate`` (3%), holds the partly labelled rows positive nowhere (SMS ham,
+  tweets that are not offensive): other writers' ordinary text, which the chat corpus cannot
+  stand for.
 
 The budget is for clean traffic as a whole (``traffic_thresholds``): a message is flagged when any
 category flags it. Each category gets an equal share of the block budget, as large as the union
