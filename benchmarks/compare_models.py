@@ -8,7 +8,10 @@ split and model: harmful rows flagged (review or block) and blocked; everyday cl
 hard negatives flagged; clean rows reviewed and blocked. A clean row without a ``kind`` of
 ``everyday`` or ``hard_negative`` (the sample traffic's rows) counts as everyday. The targets
 (issue 12) are printed next to the figures. Without ``:VERSION`` the registry's newest version is
-used. Markdown on stdout.
+used. When the public sets are there (``../shared/datasets``), one more split: every
+default-recipe set's held-out rows that are positive for nothing (SMS ham, tweets that are not
+offensive), decided as chat: how often a model flags other writers' ordinary text, which the
+dev set, written in the corpus's style, cannot show. Markdown on stdout.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ FIGURES = (
     ("hard negatives flagged", "", "<= 5%"),
     ("clean reviewed", "<= 2%", ""),
     ("clean blocked (rows)", "0", "0"),
+    ("public sets' harmless rows flagged", "", ""),
 )
 
 
@@ -47,7 +51,33 @@ def splits() -> dict[str, list[dict[str, Any]]]:
     for lang, rows in dev.items():
         out[f"dev set {lang}"] = rows
     out["dev set, all"] = [r for rows in dev.values() for r in rows]
+    public = public_harmless()
+    if public:
+        out["public sets' held-out harmless rows"] = public
     return out
+
+
+def public_harmless() -> list[dict[str, Any]]:
+    """Held-out rows of every default-recipe set that are positive for nothing; [] without the
+    sets. Never trained on: the default recipe leaves every set's test split out."""
+    from training import catalogue
+    from training import public_datasets as pdata
+
+    rows: list[dict[str, Any]] = []
+    for item in catalogue.CATALOGUE:
+        if not item.in_default_recipe:
+            continue
+        try:
+            data = item.loader()(None)
+        except pdata.DatasetNotFound:
+            continue
+        _, test = catalogue.held_out(item, data)
+        rows += [
+            {"text": r.text, "kind": "public", "set": item.name}
+            for r, held in zip(data.rows, test, strict=True)
+            if held and 1 not in r.labels.values()
+        ]
+    return rows
 
 
 def figures(actions: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
@@ -55,7 +85,8 @@ def figures(actions: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[s
     harmful = np.array([bool(r.get("expected", r.get("categories"))) for r in rows])
     kind = np.array([str(r.get("kind")) for r in rows])
     hard = ~harmful & (kind == "hard_negative")
-    everyday = ~harmful & ~hard
+    public = ~harmful & (kind == "public")
+    everyday = ~harmful & ~hard & ~public
 
     def share(sel: np.ndarray, what: np.ndarray) -> str:
         if not sel.any():
@@ -70,6 +101,7 @@ def figures(actions: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[s
         "hard negatives flagged": share(hard, flagged),
         "clean reviewed": share(~harmful, act == "review"),
         "clean blocked (rows)": str(int((blocked & ~harmful).sum())),
+        "public sets' harmless rows flagged": share(public, flagged),
     }
 
 
@@ -105,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for split, rows in data.items():
         texts = [str(r["text"]) for r in rows]
         results = [figures(decide(loaded, texts), rows) for _, loaded in models]
-        target_at = 1 if split == "sample traffic" else 2
+        target_at = 1 if split == "sample traffic" else 2 if split.startswith("dev set") else 0
         out += [
             f"### {split} ({len(rows)} rows)",
             "",
@@ -114,7 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         for figure in FIGURES:
             cells = " | ".join(r[figure[0]] for r in results)
-            out.append(f"| {figure[0]} | {cells} | {figure[target_at] or '-'} |")
+            target = figure[target_at] if target_at else ""
+            out.append(f"| {figure[0]} | {cells} | {target or '-'} |")
         out.append("")
     print("\n".join(out))
     return 0
