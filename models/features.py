@@ -237,7 +237,9 @@ class HashVocabulary:
 
 def _probe_table(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A linear-probing table of ``keys`` (at most half full): the key in each slot, and its
-    column (-1: empty). Keys are inserted a round at a time, one per contested slot."""
+    column (-1: empty). Keys are inserted a round at a time, one per contested slot: every
+    contender writes its column into its free slot, and the one whose write stayed has it (no
+    sort per round; this table is built when a model first scores, so it is load time)."""
     size = 1 << max(4, int(2 * len(keys) - 1).bit_length())
     last = np.int64(size - 1)
     table = np.zeros(size, dtype=np.uint64)
@@ -245,12 +247,15 @@ def _probe_table(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     slot = (keys & np.uint64(last)).astype(np.int64)
     pending = np.arange(len(keys))
     while len(pending):
-        free = pending[column[slot[pending]] < 0]
-        _, first = np.unique(slot[free], return_index=True)
-        placed = free[first]
-        table[slot[placed]] = keys[placed]
-        column[slot[placed]] = placed
-        pending = np.setdiff1d(pending, placed, assume_unique=True)
+        at = slot[pending]
+        free = np.flatnonzero(column[at] < 0)
+        contenders, where = pending[free], at[free]
+        column[where] = contenders  # one write per slot stays
+        won = column[where] == contenders
+        table[where[won]] = keys[contenders[won]]
+        stays = np.ones(len(pending), dtype=bool)
+        stays[free[won]] = False
+        pending = pending[stays]
         slot[pending] = (slot[pending] + 1) & last
     return table, column
 
