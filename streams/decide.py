@@ -7,17 +7,16 @@ instead of blocking its partition.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from models.normalize import Analysis, remembered
-from models.scorer import Scorer
+from models.normalize import Analysis
 from streams.decoding import Event
 from streams.model_holder import ServingModel
 from streams.records import Decision, assemble
+from streams.scoring_child import ScoringFailure, score_texts
 
 EXCERPT_CHARS = 120
 
@@ -31,41 +30,12 @@ class Position:
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class ScoringFailure:
-    """An event the model raised on, or (``scoring_timeout``) did not score within the budget."""
-
-    index: int
-    error: str
-    kind: str = "scoring_failed"
-
-
 def score_events(
     serving: ServingModel, events: Sequence[Event], memo: dict[str, Analysis] | None = None
 ) -> tuple[np.ndarray, list[ScoringFailure]]:
     """Scores for ``events`` (rows of failed events are NaN), and the failures; with ``memo``,
     the normalized texts the model computed on the way (text → analysis) for the rules."""
     return score_texts(serving.model, [event.text for event in events], memo)
-
-
-def score_texts(
-    model: Scorer, texts: Sequence[str], memo: dict[str, Analysis] | None = None
-) -> tuple[np.ndarray, list[ScoringFailure]]:
-    """:func:`score_events` on the texts alone (what the scoring process receives)."""
-    recording = remembered(memo) if memo is not None else contextlib.nullcontext()
-    try:
-        with recording:
-            return np.asarray(model.score(texts), dtype=np.float64), []
-    except Exception:
-        pass  # find the culprit below
-    scores = np.full((len(texts), len(model.labels)), np.nan)
-    failures = []
-    for i, text in enumerate(texts):
-        try:
-            scores[i] = model.score([text])[0]
-        except Exception as exc:
-            failures.append(ScoringFailure(i, f"{type(exc).__name__}: {exc}"))
-    return scores, failures
 
 
 def build_decisions(

@@ -31,14 +31,15 @@ import numpy as np
 from models.normalize import Analysis
 from models.scorer import VersionedScorer
 from streams import metrics
-from streams.decide import ScoringFailure, score_texts
+from streams.scoring_child import ScoringFailure, serve
 
 if TYPE_CHECKING:
     from streams.campaigns import Fingerprint
 
-# what the fork server imports once, so that each child starts with the model's code loaded
-_PRELOAD = ["streams.scoring_process"]
-WARM_UP_TEXT = "chatguard"
+# what the fork server imports once, so that each child starts with the model's code loaded:
+# the child's loop and what unpickling a model needs, not the worker's Faust, web server and
+# metrics (about 15 MB less in the fork server, and again in each child)
+_PRELOAD = ["streams.scoring_child", "models.artifact"]
 
 
 class ScoringProcessDied(RuntimeError):
@@ -110,7 +111,7 @@ class ScoringProcess:
         context.set_forkserver_preload(_PRELOAD)
         ours, theirs = context.Pipe()
         process = context.Process(
-            target=_serve, args=(theirs,), name="chatguard-scoring", daemon=True
+            target=serve, args=(theirs,), name="chatguard-scoring", daemon=True
         )
         process.start()
         theirs.close()
@@ -139,42 +140,3 @@ class ScoringProcess:
         if not ok:
             raise RuntimeError(answer)
         return answer
-
-
-def _serve(conn: Connection) -> None:
-    """The child's loop: hold a model, score what comes, until the pipe closes."""
-    model: VersionedScorer | None = None
-    while True:
-        try:
-            request = conn.recv()
-        except (EOFError, OSError):
-            return  # the worker stopped or died: nothing left to serve
-        try:
-            if request[0] == "model":
-                model = request[1]
-                model.score([WARM_UP_TEXT])  # builds the lookup tables before the first batch
-                answer: Any = None
-            else:
-                if model is None:
-                    msg = "no model was sent to the scoring process"
-                    raise RuntimeError(msg)
-                _, texts, remember, fingerprint, partitions = request
-                memo: dict[str, Analysis] | None = {} if remember else None
-                scores, failures = score_texts(model, texts, memo)
-                found = _fingerprints(texts, memo or {}, partitions) if fingerprint else {}
-                answer = (scores, failures, memo or {}, found)
-        except Exception as exc:  # reported to the caller, who decides what fails
-            conn.send((False, f"{type(exc).__name__}: {exc}"))
-            continue
-        conn.send((True, answer))
-
-
-def _fingerprints(
-    texts: Sequence[str], memo: dict[str, Analysis], partitions: int
-) -> dict[str, Fingerprint]:
-    """The batch's campaign fingerprints. Imported on first use: the child of a worker with
-    campaigns off never loads them, nor the Kafka client they bring (about 7 MB of RSS in it
-    and as much in its fork server)."""
-    from streams.campaigns import fingerprints_or_empty
-
-    return fingerprints_or_empty(texts, memo, partitions)

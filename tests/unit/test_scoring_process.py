@@ -6,6 +6,8 @@ they live at module level."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -24,6 +26,7 @@ from streams.decoding import Event, decode
 from streams.model_holder import ModelHolder, ServingModel
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
 from streams.scoring import TIMEOUT_KIND, Scorer
+from streams.scoring_process import _PRELOAD
 from tests.agents.harness import chat
 
 SLEEP_PILL = "SLEEP-PILL"
@@ -204,3 +207,18 @@ async def test_a_child_that_hangs_taking_a_model_is_killed_and_the_thread_scores
         assert (scores == 0.5).all() and scorer._process.holds(constant.model)
     finally:
         await scorer.close()
+
+
+def test_the_fork_server_and_its_children_import_none_of_the_workers_kafka_and_web_code() -> None:
+    """Each module the fork server preloads is in every scoring child's memory (and counted
+    again in the fork server's): Faust, its web server and the metrics stay in the worker."""
+    script = (
+        "import importlib, sys\n"
+        f"for name in {_PRELOAD!r}: importlib.import_module(name)\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    imported = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "sklearn" in imported  # what unpickling a model needs is there
+    assert not {"faust", "mode", "aiohttp", "aiokafka", "prometheus_client"} & set(imported)
