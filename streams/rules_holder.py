@@ -229,8 +229,14 @@ def apply_rules(
             decisions[i] = replace(decision, rules_version=version)
     learned = learned if learned else None
     if not len(ruleset) and learned is None:
-        none: list[Contacts | None] = [None] * len(events)
-        return evidence_records(events, decisions, none, [True] * len(events))
+        # only blocked events need their contacts (as evidence): searched for in
+        # evidence_records, unless scoring's analysis shows a text cannot hold one
+        skipped: list[Contacts | None] = [None] * len(events)
+        for i, (event, decision) in enumerate(zip(events, decisions, strict=True)):
+            analysis = memo.get(event.text) if memo is not None else None
+            if decision.action == "block" and analysis and not may_carry_contacts(analysis):
+                skipped[i] = NO_CONTACTS
+        return evidence_records(events, decisions, skipped, [True] * len(events))
     labels = serving.model.labels
     now = time.time()
     found: list[Contacts | None] = []

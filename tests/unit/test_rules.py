@@ -20,6 +20,7 @@ from models.normalize import Analysis, analyse, normalize
 from models.policy import Policy
 from models.registry import ModelRegistry
 from models.rules import (
+    Contacts,
     RulesError,
     RuleSet,
     combine,
@@ -28,6 +29,7 @@ from models.rules import (
     may_carry_contacts,
 )
 from models.signing import sign_payload
+from streams import learned_list as learned_list_module
 from streams import metrics
 from streams.decide import Position, build_decisions, score_events
 from streams.decoding import Event
@@ -557,3 +559,38 @@ def test_no_sample_text_with_contacts_is_skipped_and_most_without_are() -> None:
 def test_skipping_never_hides_a_contact(text: str) -> None:
     if _has_contacts(text):
         assert may_carry_contacts(analyse(text)), text
+
+
+def test_without_rules_a_blocked_texts_contacts_are_searched_only_if_it_may_hold_one(
+    serving: ServingModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no rules and no learned list, only blocked events' contacts are needed (evidence
+    for the learned list); scoring's analysis spares the search in a text that cannot hold one,
+    and the evidence is the same as with every text searched."""
+    texts = ["add me on vx: scammer_01 for the prize", "you won a prize, claim it now", "hi"]
+    events = [Event("chat.message", f"e{i}", "a", t, "chat", {}) for i, t in enumerate(texts)]
+    memo: dict[str, Analysis] = {}
+    scores, _ = score_events(serving, events, memo)
+    positions = [Position("chat.messages", 0, i) for i in range(len(events))]
+
+    def decided() -> list[Decision]:
+        built = build_decisions(serving, events, positions, scores, 0.0)
+        blocked = [dataclasses.replace(d, action="block", triggered=("fraud",)) for d in built[:2]]
+        return blocked + built[2:]
+
+    searched: list[str] = []
+    search = learned_list_module.extract_contacts
+
+    def recording(text: str) -> Contacts:
+        searched.append(text)
+        return search(text)
+
+    monkeypatch.setattr(learned_list_module, "extract_contacts", recording)
+    empty = load_rules("version: empty\nrules: []\n")
+    everything = apply_rules(empty, serving, events, scores, decided())
+    assert searched == texts[:2]  # without the analyses: every blocked text
+    searched.clear()
+    spared = apply_rules(empty, serving, events, scores, decided(), memo)
+    assert searched == texts[:1]  # the second cannot hold a contact
+    assert spared == everything
+    assert [token for _, token, _ in spared] == [b"scammer_01"]
