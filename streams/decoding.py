@@ -9,6 +9,7 @@ strike signals of the internal ``account.strikes`` topic are checked here too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -66,10 +67,15 @@ def decode(
         data = orjson.loads(raw)  # orjson rejects invalid UTF-8 with a JSONDecodeError
     except orjson.JSONDecodeError as exc:
         try:
-            raw.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as unicode_exc:
             return Rejected("invalid_utf8", f"not valid UTF-8: {unicode_exc}")
-        return Rejected("malformed_json", f"not valid JSON: {exc}")
+        if "surrogate" not in str(exc):
+            return Rejected("malformed_json", f"not valid JSON: {exc}")
+        try:
+            data = orjson.loads(lone_surrogates_replaced(text))
+        except orjson.JSONDecodeError as again:
+            return Rejected("malformed_json", f"not valid JSON: {again}")
     if not isinstance(data, dict):
         return Rejected("not_an_object", f"expected a JSON object, got {type(data).__name__}")
     # an over-long id is itself the problem: a dead letter quotes only its start
@@ -105,6 +111,30 @@ def decode(
             event_id,
         )
     return event
+
+
+# each escape in a JSON text, from its backslash: a surrogate pair, a lone surrogate, or any other
+# (an escaped backslash is consumed whole, so the next backslash starts an escape of its own)
+_ESCAPE = re.compile(
+    r"\\(?:u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|u[dD][89a-fA-F][0-9a-fA-F]{2}|.)",
+    re.DOTALL,
+)
+LONE_SURROGATE_ESCAPE_CHARS = 6  # \udXXX
+
+
+def lone_surrogates_replaced(text: str) -> str:
+    """``text`` (JSON) with each escaped lone UTF-16 surrogate (``"\\ud83d"``) replaced by the
+    escaped replacement character, as a browser shows it.
+
+    Such an escape is valid JSON syntax, and it is what JavaScript's ``JSON.stringify`` writes
+    for a text cut inside an emoji; but it is no Unicode character, so orjson refuses the whole
+    event. Dead-lettering it would let anyone hide a message from moderation by appending one."""
+
+    def replaced(match: re.Match[str]) -> str:
+        escape = match.group()
+        return "\\ufffd" if len(escape) == LONE_SURROGATE_ESCAPE_CHARS else escape
+
+    return _ESCAPE.sub(replaced, text)
 
 
 def decode_strike(

@@ -1,0 +1,63 @@
+"""JSON that escapes a lone UTF-16 surrogate, as JavaScript's ``JSON.stringify`` writes a text
+cut inside an emoji: valid JSON syntax that orjson refuses. The event is moderated with the
+replacement character in its place, not dead-lettered (a lone surrogate appended to spam would
+otherwise hide it from the model)."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.decoding import Event, Rejected, decode, lone_surrogates_replaced
+
+LIMITS = {"max_event_bytes": 1_048_576, "max_text_chars": 20_000, "max_id_chars": 256}
+
+
+def _chat_json(text_escaped: str) -> bytes:
+    return (
+        '{"type": "chat.message", "event_id": "e1", "conversation_id": "c1", '
+        f'"sender_id": "s1", "sent_at": 1.0, "text": "{text_escaped}"}}'
+    ).encode()
+
+
+def _decoded(raw: bytes) -> Event:
+    event = decode(raw, "chat.messages", **LIMITS)
+    assert isinstance(event, Event), event
+    return event
+
+
+def test_a_text_cut_inside_an_emoji_is_moderated_with_a_replacement_character() -> None:
+    cut = _chat_json(r"加微信 a8k9 领红包 \ud83c")  # JSON.stringify("...🎁".slice(0, -1))
+    assert _decoded(cut).text == "加微信 a8k9 领红包 \ufffd"
+    assert _decoded(_chat_json(r"\ude01 free money")).text == "\ufffd free money"
+    assert _decoded(_chat_json(r"\ud83c\udf81 gift")).text == "🎁 gift"  # a pair stays one
+
+
+def test_an_escaped_backslash_before_u_is_text_not_an_escape() -> None:
+    literal = _chat_json(r"path C:\\ud800 and \ud800")
+    assert _decoded(literal).text == "path C:\\ud800 and \ufffd"
+
+
+def test_a_malformed_document_with_a_lone_surrogate_is_still_malformed() -> None:
+    broken = b'{"type": "chat.message", "text": "\\ud800", '
+    rejected = decode(broken, "chat.messages", **LIMITS)
+    assert isinstance(rejected, Rejected) and rejected.kind == "malformed_json"
+
+
+@given(st.text(max_size=60))
+def test_json_without_lone_surrogates_is_left_as_it_is(text: str) -> None:
+    escaped = json.dumps(text)  # every non-ASCII character escaped, astral ones as pairs
+    assert lone_surrogates_replaced(escaped) == escaped
+
+
+@given(st.lists(st.tuples(st.text(max_size=8), st.integers(0xD800, 0xDBFF)), max_size=6))
+def test_each_lone_surrogate_becomes_one_replacement_character(
+    parts: list[tuple[str, int]],
+) -> None:
+    text = "".join(f"{chunk}{chr(high)}x" for chunk, high in parts)  # never followed by a low one
+    escaped = json.dumps(text)
+    expected = "".join(f"{chunk}\ufffdx" for chunk, _ in parts)
+    assert orjson.loads(lone_surrogates_replaced(escaped)) == expected
