@@ -12,7 +12,8 @@ topics, then measures, each with its own consumer group on the same events:
     (the ceiling the Kafka client sets),
   * chatguard with campaign detection on (``CHATGUARD_CAMPAIGNS=on``) on a copy of the backlog,
     then, after its campaign fold had up to ``--campaign-fold-seconds`` to fold the
-    fingerprints, the campaign state it holds per 1M events (``--no-campaigns`` skips it),
+    fingerprints, the campaign state it holds per 1M events; its latency at half the default
+    row's maximum and at half its own (``--no-campaigns`` skips it),
   * the rules' cost as a throughput ratio: paired runs of chatguard on fresh copies of the backlog,
     without rules and with a file of 100,000 terms and 10,000 domains published (signed) to its
     rules topic before it starts, in alternating order (``--rules-terms``, ``--rules-pairs``),
@@ -975,6 +976,28 @@ def run(args: argparse.Namespace) -> None:
             tag="lats",
             companion=FOLD_ALONE,
         )
+        # and each at half of its own maximum, which is what it can be asked to carry
+        for key, row, tag in (
+            ("latency_campaigns_own_half", "chatguard_campaigns", "latco"),
+            ("latency_campaigns_separate_own_half", "chatguard_campaigns_separate", "latso"),
+        ):
+            own_half = round(results[row]["events_per_s"] / 2)
+            separate = row.endswith("separate")
+            say(f"latency of {row} at half its own maximum: {own_half} events/s")
+            own_env = {
+                **camp_lat_env,
+                "CHATGUARD_TOPIC_PREFIX": f"{run_id}{tag}.",
+                **(SEPARATE if separate else {}),
+            }
+            results[key] = latency(
+                Settings.from_env(own_env),
+                own_env,
+                own_half,
+                args.latency_seconds,
+                args.warmup_seconds,
+                tag=tag,
+                companion=FOLD_ALONE if separate else None,
+            )
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "stream.json").write_text(json.dumps(results, indent=2))
@@ -1125,6 +1148,17 @@ def print_campaigns(results: dict[str, Any]) -> None:
         f"p95 {sep['p95_ms']:.0f} ms, p99 {sep['p99_ms']:.0f} ms, max {sep['max_ms']:.0f} ms "
         f"(warm-up p99 {sep['warmup_p99_ms']:.0f} ms)"
     )
+    for key, what in (
+        ("latency_campaigns_own_half", "campaigns on"),
+        ("latency_campaigns_separate_own_half", "campaigns on, the fold apart"),
+    ):
+        own = results[key]
+        print(
+            f"latency with {what} at half its own maximum, {own['offered_events_per_s']:,.0f} "
+            f"events/s: p50 {own['p50_ms']:.0f} ms, p95 {own['p95_ms']:.0f} ms, "
+            f"p99 {own['p99_ms']:.0f} ms, max {own['max_ms']:.0f} ms "
+            f"(warm-up p99 {own['warmup_p99_ms']:.0f} ms)"
+        )
     state = results["campaign_state_per_million_events"]
     print(
         f"\ncampaign state: the fold had {cc['fingerprint_records_folded']:,} of "
