@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from tests.benchmark_scripts import load_benchmark
 from training import catalogue
 from training.public_datasets import DEFAULT_ROOT
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "compare_models.py"
 SMS = "sms_spam_collection_v1"
 
 
 @pytest.fixture(scope="module")
 def compare() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("compare_models_benchmark", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("compare_models")
 
 
 def test_public_rows_are_a_figure_of_their_own(compare: ModuleType) -> None:

@@ -4,30 +4,18 @@ replaced here by recorded calls, so nothing touches Kafka)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from argparse import Namespace
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.benchmark_scripts import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def stream() -> ModuleType:
-    sys.path.insert(0, str(BENCHMARKS))  # the script imports its sibling big_rules
-    try:
-        spec = importlib.util.spec_from_file_location("stream_benchmark", BENCHMARKS / "stream.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+    return load_benchmark("stream")
 
 
 def test_rounds_alternate_and_the_ratio_is_the_median_of_each_rounds_own(
