@@ -229,14 +229,14 @@ def apply_rules(
             decisions[i] = replace(decision, rules_version=version)
     learned = learned if learned else None
     if not len(ruleset) and learned is None:
-        # only blocked events need their contacts (as evidence): searched for in
-        # evidence_records, unless scoring's analysis shows a text cannot hold one
-        skipped: list[Contacts | None] = [None] * len(events)
-        for i, (event, decision) in enumerate(zip(events, decisions, strict=True)):
-            analysis = memo.get(event.text) if memo is not None else None
-            if decision.action == "block" and analysis and not may_carry_contacts(analysis):
-                skipped[i] = NO_CONTACTS
-        return evidence_records(events, decisions, skipped, [True] * len(events))
+        # only blocked events need their contacts (as evidence for the learned list):
+        # evidence_records searches them, except where scoring showed there are none
+        memo = memo or {}
+        known: list[Contacts | None] = [
+            NO_CONTACTS if decision.action == "block" and _none_in(memo.get(event.text)) else None
+            for event, decision in zip(events, decisions, strict=True)
+        ]
+        return evidence_records(events, decisions, known, [True] * len(events))
     labels = serving.model.labels
     now = time.time()
     found: list[Contacts | None] = []
@@ -245,11 +245,7 @@ def apply_rules(
         analysis = memo.get(event.text) if memo is not None else None
         contacts = None
         if ruleset.needs_contacts or learned is not None:
-            # scoring's analysis tells most texts have no contact: skip searching them again
-            if analysis is not None and not may_carry_contacts(analysis):
-                contacts = NO_CONTACTS
-            else:
-                contacts = extract_contacts(event.text)
+            contacts = NO_CONTACTS if _none_in(analysis) else extract_contacts(event.text)
         found.append(contacts)
         fired = ruleset.match(
             event.text,
@@ -278,6 +274,12 @@ def apply_rules(
             )
             metrics.LEARNED_HITS.inc(len(hits))
     return evidence_records(events, decisions, found, counted)
+
+
+def _none_in(analysis: Analysis | None) -> bool:
+    """Whether scoring's analysis of a text shows it holds no contact token (most chat): then
+    the text need not be searched again."""
+    return analysis is not None and not may_carry_contacts(analysis)
 
 
 def _apply_fired(
