@@ -977,12 +977,11 @@ def run(args: argparse.Namespace) -> None:
             companion=FOLD_ALONE,
         )
         # and each at half of its own maximum, which is what it can be asked to carry
-        for key, row, tag in (
-            ("latency_campaigns_own_half", "chatguard_campaigns", "latco"),
-            ("latency_campaigns_separate_own_half", "chatguard_campaigns_separate", "latso"),
+        for key, row, tag, separate in (
+            ("latency_campaigns_own_half", "chatguard_campaigns", "latco", False),
+            ("latency_campaigns_separate_own_half", "chatguard_campaigns_separate", "latso", True),
         ):
             own_half = round(results[row]["events_per_s"] / 2)
-            separate = row.endswith("separate")
             say(f"latency of {row} at half its own maximum: {own_half} events/s")
             own_env = {
                 **camp_lat_env,
