@@ -19,11 +19,13 @@ Traditional/simplified Chinese conversion is out of scope: both forms are learne
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import re
 import threading
 import unicodedata
 from collections.abc import Iterator
+from pathlib import Path
 
 URL_TOKEN = "urltoken"
 PHONE_TOKEN = "phonetoken"
@@ -31,6 +33,8 @@ MONEY_TOKEN = "moneytoken"
 HANDLE_TOKEN = "handletoken"
 CONTACT_TOKEN = "contacttoken"
 EMAIL_TOKEN = "emailtoken"
+
+ENGLISH_WORDS = Path(__file__).with_name("english_words.txt")
 
 SIGNAL_NAMES: tuple[str, ...] = (
     "url_count",
@@ -102,12 +106,35 @@ HOMOGLYPHS: dict[str, str] = {
     "ꜰ": "f", "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ɢ": "g", "ʜ": "h", "ɪ": "i", "ᴊ": "j",
     "ᴋ": "k", "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r", "ꜱ": "s", "ᴛ": "t",
     "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ʏ": "y", "ᴢ": "z", "ı": "i", "ȷ": "j", "ɑ": "a",
+    # "faux Cyrillic" and Greek letters used for the Latin letter they resemble ("ƒяєє мσηєу")
+    "ƒ": "f", "я": "r", "Я": "r", "є": "e", "Є": "e", "σ": "o", "ѵ": "v", "ɛ": "e", "ɾ": "r",
 }  # fmt: skip
+
+# Latin letters with diacritics ("ḟŕéé", or a combining accent NFKC composed onto each letter)
+# fold to the bare letter, like the look-alikes above: a reader sees the word, so does the model.
+_ACCENTED: dict[str, str] = {
+    ch: base
+    for ch, base in (
+        (chr(cp), unicodedata.normalize("NFD", chr(cp))[0])
+        for cp in _code_ranges((0x00C0, 0x024F), (0x1E00, 0x1EFF))
+    )
+    if ch != base and base.isascii() and base.isalpha()
+}
+
+# Letters in boxes and circles that NFKC does not unbox (it does ⓐ and 🄰), and the regional
+# indicators that spell flags: "🅵🆁🅴🅴", "🅕🅡🅔🅔", "🇫🇷🇪🇪". Parenthesized letters too, which
+# NFKC would turn into "(f)(r)(e)(e)". Applied before NFKC; the symbol ranges would make them spaces.
+_ENCLOSED_LETTERS: dict[int, str] = {
+    first + i: chr(ord("a") + i)
+    for first in (0x249C, 0x1F110, 0x1F150, 0x1F170, 0x1F1E6)
+    for i in range(26)
+}
 
 _FOLD_TABLE: dict[int, int | str | None] = {cp: None for cp in _INVISIBLE}
 _FOLD_TABLE.update({cp: " " for cp in _CONTROLS})
 _FOLD_TABLE.update({cp: " " for cp in _SYMBOLS})
 _FOLD_TABLE.update({ord(k): v for k, v in HOMOGLYPHS.items()})
+_FOLD_TABLE.update({ord(k): v for k, v in _ACCENTED.items()})
 
 # Leetspeak, applied only inside words that mix letters with these characters.
 _LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "$": "s"})
@@ -156,6 +183,16 @@ _MONEY = re.compile(
 _PHONE = re.compile(r"(?<![a-z0-9_+])\+?\d[\d\-\s().]{5,}\d(?!\d)")
 _HANDLE = re.compile(r"(?<![a-z0-9_@])@[\w.]{2,}")
 _LEET_CANDIDATE = re.compile(r"[a-z][0-9$]|[0-9$][a-z]")
+# a symbol standing for a letter inside a word: "n!gg@s", "p@kis", "fr€€", "r3t@rd". Only between
+# two letters or digits, so "hi!", "@tom" and e-mails (replaced before) keep their meaning.
+_INNER_SYMBOL = re.compile(r"(?<=[a-z0-9])[@!€]++(?=[a-z0-9])")
+_INNER_SYMBOL_GATE = re.compile(r"[@!€]")
+_SYMBOL_LETTERS = str.maketrans({"@": "a", "!": "i", "€": "e"})
+# RIGHT-TO-LEFT OVERRIDE shows the characters after it in reverse order, up to POP DIRECTIONAL
+# FORMATTING (or another override or embedding, or the end of the line): "\u202eyenom eerf" reads
+# "free money". The model reads what is shown.
+_RIGHT_TO_LEFT_OVERRIDE = "\u202e"
+_OVERRIDDEN = re.compile("\u202e([^\u202a-\u202e\n]*+)")
 _WORD = re.compile(r"(?<![a-z0-9$])[a-z0-9$]+")
 _REPEAT = re.compile(r"(.)\1{2,}")
 
@@ -219,6 +256,8 @@ def _analyse(text: str) -> tuple[str, tuple[float, ...]]:
     else:
         folded = _fold_unicode(text)
     folded = _replace_bait(folded)
+    if _INNER_SYMBOL_GATE.search(folded):
+        folded = _INNER_SYMBOL.sub(_letter_for_symbol, folded)
     if _LEET_GATE.search(folded) and _LEET_CANDIDATE.search(folded):
         folded = _WORD.sub(_unleet, folded)
     folded = _REPEAT.sub(r"\1\1", folded)
@@ -251,6 +290,10 @@ def _fold_unicode(text: str) -> str:
     if len(text) > _MARK_SORT_FROM_CHARS:
         marks = _MARK_RUN_ANY_PLANE if _BEYOND_PLANE_0.search(text) else _MARK_RUN
         text = marks.sub(_canonical_order, text)
+    if _ENCLOSED_GATE.search(text):
+        text = text.translate(_ENCLOSED_LETTERS)
+    if _RIGHT_TO_LEFT_OVERRIDE in text:
+        text = _OVERRIDDEN.sub(_as_displayed, text)
     folded = unicodedata.normalize("NFKC", text)
     if _FOLD_GATE.search(folded):
         folded = folded.translate(_FOLD_TABLE)
@@ -310,6 +353,7 @@ _FOLD_GATE = re.compile(
     )
     + "]"
 )
+_ENCLOSED_GATE = re.compile("[\u249c-\u24b5\U0001f110-\U0001f1ff]")
 _CJK_GAP_GATE = re.compile(rf"[\s.\-_*·•|/\\~+,，、](?<=[{_CJK}].)")
 _SPACED_GATE = re.compile(
     r"[ .\-_*·•|/\\~+](?<=[a-z0-9].)[a-z0-9](?![^\W_])[ .\-_*·•|/\\~+][a-z0-9]"
@@ -360,7 +404,57 @@ def _join_spaced(match: re.Match[str]) -> str:
     spaced = match.group(0)
     if "." in spaced and not any(c.isalpha() for c in spaced):
         return spaced  # a version number or an IP address, not hidden digits
-    return _SPACED_SEPARATORS.sub("", spaced)
+    if " " in spaced and _SPACED_SEPARATORS.search(spaced.replace(" ", "")):
+        # "f.r.e.e m.o.n.e.y": the letters are split by dots, so a space is a word boundary
+        return " ".join(_SPACED_SEPARATORS.sub("", word) for word in spaced.split(" "))
+    joined = _SPACED_SEPARATORS.sub("", spaced)
+    words = _split_words(joined)
+    return " ".join(words) if words else joined
+
+
+def placeholder_words() -> tuple[str, ...]:
+    """The words the normalizer puts in place of bait (``urltoken``, ...)."""
+    return _TOKENS
+
+
+@functools.cache
+def _word_costs() -> dict[str, float]:
+    """``-log`` of each word's share of the corpus's English words (``english_words.txt``)."""
+    counts: dict[str, int] = {}
+    for line in ENGLISH_WORDS.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            word, count = line.split()
+            counts[word] = int(count)
+    total = sum(counts.values())
+    return {word: math.log(total / count) for word, count in counts.items()}
+
+
+_LONGEST_WORD = 20
+_SPLIT_UP_TO = 64
+
+
+def _split_words(joined: str) -> list[str] | None:
+    """The likeliest way to cut ``joined`` into known words ("youarealoser" → you are a loser),
+    or None when some piece is no known word: then the letters stay joined, as "v i a g r a"
+    must. Dynamic programming over cut points, linear in the length (words are at most 20
+    letters), and only for runs a reader could have typed letter by letter."""
+    if not (joined.isascii() and joined.isalpha()) or len(joined) > _SPLIT_UP_TO:
+        return None
+    costs = _word_costs()
+    best: list[tuple[float, int]] = [(0.0, 0)] + [(math.inf, 0)] * len(joined)
+    for end in range(1, len(joined) + 1):
+        for start in range(max(0, end - _LONGEST_WORD), end):
+            cost = costs.get(joined[start:end])
+            if cost is not None and best[start][0] + cost < best[end][0]:
+                best[end] = (best[start][0] + cost, start)
+    if math.isinf(best[-1][0]):
+        return None
+    words, end = [], len(joined)
+    while end:
+        start = best[end][1]
+        words.append(joined[start:end])
+        end = start
+    return words[::-1]
 
 
 def _url_token(match: re.Match[str]) -> str:
@@ -415,6 +509,14 @@ def _looks_like_chat_numbers(candidate: str) -> bool:
 
 def _looks_like_date(candidate: str) -> bool:
     return _DATE.match(candidate.strip()) is not None
+
+
+def _letter_for_symbol(match: re.Match[str]) -> str:
+    return match.group(0).translate(_SYMBOL_LETTERS)
+
+
+def _as_displayed(match: re.Match[str]) -> str:
+    return match.group(1)[::-1]
 
 
 def _unleet(match: re.Match[str]) -> str:

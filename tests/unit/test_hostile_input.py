@@ -60,6 +60,13 @@ RUNS: dict[str, str] = {
     "fullwidth_letters": "ａ",
     "fullwidth_digits": "１",
     "fullwidth_digit_comma": "１，",
+    "letter_at_pairs": "a@",
+    "letter_bang_pairs": "a!",
+    "right_to_left_overrides": "\u202e",
+    "override_letter_pairs": "\u202ea",
+    "negative_squared_letters": "🅵",
+    # spaced letters in runs a word list may split back into words
+    "spaced_alphabet": "a b c d e f g h i j k l m n o p q r s t u v w x y z  ",
 }
 
 # one word or sign that starts (or sits inside) each bait pattern: contact cues Chinese and Latin,

@@ -33,6 +33,8 @@ def _every_step(text: str) -> tuple[str, tuple[float, ...]]:
     if len(text) > n._MARK_SORT_FROM_CHARS and not text.isascii():
         marks = n._MARK_RUN_ANY_PLANE if n._BEYOND_PLANE_0.search(text) else n._MARK_RUN
         text = marks.sub(n._canonical_order, text)
+    text = text.translate(n._ENCLOSED_LETTERS)
+    text = n._OVERRIDDEN.sub(n._as_displayed, text)
     folded = unicodedata.normalize("NFKC", text)
     folded = folded.translate(n._FOLD_TABLE).casefold()
     folded = n._CJK_GAP.sub("", folded)
@@ -44,6 +46,7 @@ def _every_step(text: str) -> tuple[str, tuple[float, ...]]:
     folded = n._MONEY.sub(n._money_token, folded)
     folded = n._PHONE.sub(n._phone_token, folded)
     folded = n._HANDLE.sub(f" {n.HANDLE_TOKEN} ", folded)
+    folded = n._INNER_SYMBOL.sub(n._letter_for_symbol, folded)
     folded = n._WORD.sub(n._unleet, folded)
     folded = n._REPEAT.sub(r"\1\1", folded)
     folded = n._LOOSE_SPACE.sub("", folded)
@@ -81,6 +84,7 @@ _INTERESTING = (
     "abcxz0134579$ .-_*·•|/\\~+,，、:;!?%@ 加微信领红包日结点。号群扣扣元块万"
     "\x00\x1c\x1f\x7f\x85\xa0\u2028\u3000\t\n\u200b\ufeff\u00ad\u0301\u0316\ufe0f"
     "аеорсαοｆｒＡ１ᴀı★→💰😀①ﬁ²ｶﾞİẞ𝐟\ud800"
+    "!€\u202e\u202cé🅵🅕⒡🇫яƒ"
 )
 _TEXT = st.text(
     alphabet=st.one_of(st.sampled_from(_INTERESTING), st.characters(codec=None)), max_size=120
@@ -109,6 +113,9 @@ def test_any_ascii_text_normalizes_as_without_shortcuts(text: str) -> None:
     "text",
     [
         "f r e e  m o n e y",
+        "y o u a r e a l o s e r",
+        "y.o.u a.r.e",
+        "\u202eyenom eerf\u202c n!gg@s",
         "加 微 信",
         "加\u2028微\u2029信",
         "送 100 % ，",

@@ -3,7 +3,9 @@ with the default model trained from the seed corpus.
 
 The variants are generated from each plain message by one transformation at a time (full-width
 forms, zero-width characters, Latin → Cyrillic/Greek look-alikes, letters or characters spaced
-out), so the table stays readable and every row is checked against the same plain text.
+out, every letter of the message spaced or dotted, boxed letters, an accent on every letter, the
+text stored reversed behind a right-to-left override), so the table stays readable and every row
+is checked against the same plain text.
 """
 
 from __future__ import annotations
@@ -52,11 +54,49 @@ def spaced(text: str) -> str:
     return " ".join(text)
 
 
+def _letters(text: str, letter: Callable[[str], str]) -> str:
+    return "".join(letter(c) if c.isascii() and c.isalpha() else c for c in text)
+
+
+def boxed(text: str) -> str:
+    """Negative squared capitals: 🅵🆁🅴🅴."""
+    return _letters(text, lambda c: chr(0x1F170 + ord(c.lower()) - ord("a")))
+
+
+def accented(text: str) -> str:
+    """A combining acute accent on every Latin letter."""
+    return _letters(text, lambda c: c + "\u0301")
+
+
+def every_letter_spaced(text: str) -> str:
+    """Every Latin word spelled out with single spaces, the words run together: "f r e e m o n e y"
+    (a link stays as it is)."""
+    words = [w.strip(",") for w in text.split()]
+    if not all(w.isascii() for w in words):
+        return text
+    return " ".join(" ".join(w.lower()) if w.isalpha() else w for w in words)
+
+
+def every_letter_dotted(text: str) -> str:
+    """Every Latin word's letters split by dots, the words by spaces: "f.r.e.e m.o.n.e.y"."""
+    return " ".join(".".join(w) if w.isascii() and w.isalpha() else w for w in text.split())
+
+
+def right_to_left(text: str) -> str:
+    """Stored reversed behind RIGHT-TO-LEFT OVERRIDE, so it reads as the plain text."""
+    return "\u202e" + text[::-1] + "\u202c"
+
+
 VARIANTS: dict[str, Callable[[str], str]] = {
     "fullwidth": fullwidth,
     "zero_width": zero_width,
     "homoglyphs": homoglyphs,
     "spaced": spaced,
+    "boxed": boxed,
+    "accented": accented,
+    "every_letter_spaced": every_letter_spaced,
+    "every_letter_dotted": every_letter_dotted,
+    "right_to_left": right_to_left,
 }
 # only the transformations that change a message (Chinese text has no Latin letters to swap)
 CASES = [(plain, name) for plain in PLAIN for name, f in VARIANTS.items() if f(plain) != plain]
