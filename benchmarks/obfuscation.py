@@ -17,6 +17,7 @@ import random
 from collections.abc import Callable, Sequence
 
 import compare_models
+from opencc import OpenCC
 
 _HOMOGLYPHS = str.maketrans(
     {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "i": "і", "y": "у"}
@@ -72,6 +73,7 @@ def obfuscations(seed: int = 1) -> dict[str, Callable[[str], str]]:
         "Chinese spaced": lambda t: _between_chinese(t, " "),
         "Chinese with bars": lambda t: _between_chinese(t, "|"),
         "Chinese with emoji": lambda t: _between_chinese(t, "🌸"),
+        "Chinese in traditional script": OpenCC("s2t").convert,
         "vowels tripled": lambda t: "".join(c * 3 if c in "aeiou" else c for c in t),
     }
 

@@ -13,13 +13,16 @@ consume or refuse the run in one attempt. Possessive quantifiers (``*+``, ``++``
 once they have matched, which is how most patterns below keep that promise.
 ``tests/unit/test_hostile_input.py`` bounds the cost on long runs of every character the patterns
 care about, around every bait word.
-Traditional/simplified Chinese conversion is out of scope: both forms are learned as they are.
+Traditional Chinese is read as simplified, one character at a time (OpenCC's character table, not
+its phrase tables): 賭場 and 赌场 are one word to the model, whichever script a sender uses.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.resources
+import itertools
 import math
 import re
 import threading
@@ -130,7 +133,20 @@ _ENCLOSED_LETTERS: dict[int, str] = {
     for i in range(26)
 }
 
-_FOLD_TABLE: dict[int, int | str | None] = {cp: None for cp in _INVISIBLE}
+
+def _traditional_to_simplified() -> dict[int, str]:
+    """Each traditional character of OpenCC's ``TSCharacters.txt`` → its first simplified form."""
+    table = importlib.resources.files("opencc") / "dictionary" / "TSCharacters.txt"
+    mapping: dict[int, str] = {}
+    for line in table.read_text(encoding="utf-8").splitlines():
+        traditional, _, simplified = line.partition("\t")
+        if len(traditional) == 1 and simplified.split():
+            mapping[ord(traditional)] = simplified.split()[0]
+    return mapping
+
+
+_FOLD_TABLE: dict[int, int | str | None] = dict(_traditional_to_simplified())
+_FOLD_TABLE.update({cp: None for cp in _INVISIBLE})
 _FOLD_TABLE.update({cp: " " for cp in _CONTROLS})
 _FOLD_TABLE.update({cp: " " for cp in _SYMBOLS})
 _FOLD_TABLE.update({ord(k): v for k, v in HOMOGLYPHS.items()})
@@ -195,6 +211,11 @@ _RIGHT_TO_LEFT_OVERRIDE = "\u202e"
 _OVERRIDDEN = re.compile("\u202e([^\u202a-\u202e\n]*+)")
 _WORD = re.compile(r"(?<![a-z0-9$])[a-z0-9$]+")
 _REPEAT = re.compile(r"(.)\1{2,}")
+# a Latin letter three times or more in a row ("freeeee", "yooouuu"), and the words holding one
+_LETTER_RUN = re.compile(r"([a-z])\1{2,}")
+_LETTER_WORD = re.compile(r"[a-z]+")
+_SAME_LETTERS = re.compile(r"([a-z])\1*")
+_MOST_STRETCHES = 6
 
 
 def normalize(text: str) -> str:
@@ -260,6 +281,8 @@ def _analyse(text: str) -> tuple[str, tuple[float, ...]]:
         folded = _INNER_SYMBOL.sub(_letter_for_symbol, folded)
     if _LEET_GATE.search(folded) and _LEET_CANDIDATE.search(folded):
         folded = _WORD.sub(_unleet, folded)
+    if _LETTER_RUN.search(folded):
+        folded = _LETTER_WORD.sub(_unstretch, folded)
     folded = _REPEAT.sub(r"\1\1", folded)
     if _LOOSE_SPACE_GATE.search(folded):
         folded = _LOOSE_SPACE.sub("", folded)
@@ -294,10 +317,9 @@ def _fold_unicode(text: str) -> str:
         text = text.translate(_ENCLOSED_LETTERS)
     if _RIGHT_TO_LEFT_OVERRIDE in text:
         text = _OVERRIDDEN.sub(_as_displayed, text)
-    folded = unicodedata.normalize("NFKC", text)
-    if _FOLD_GATE.search(folded):
-        folded = folded.translate(_FOLD_TABLE)
-    folded = folded.casefold()
+    # no gate: the table's traditional characters are scattered over thousands of ranges, and a
+    # character class that large costs several times the translation it would skip
+    folded = unicodedata.normalize("NFKC", text).translate(_FOLD_TABLE).casefold()
     if _CJK_GAP_GATE.search(folded):
         folded = _CJK_GAP.sub("", folded)
     if _SPACED_GATE.search(folded):
@@ -330,29 +352,11 @@ _CJK_CHARS = re.compile(f"[{_CJK}]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _runs(code_points: list[int]) -> list[list[int]]:
-    """Sorted code points → runs of consecutive ones."""
-    runs: list[list[int]] = []
-    for cp in code_points:
-        if runs and runs[-1][-1] == cp - 1:
-            runs[-1].append(cp)
-        else:
-            runs.append([cp])
-    return runs
-
-
 _ASCII_DIGITS = b"0123456789"
 _NO_TOKENS = [0] * len(_TOKENS)
 # Gates: each matches wherever its step could change the text (a necessary condition), and starts
 # with a character class of characters rare in chat, which ``re`` scans for in C; the steps' own
 # patterns start with look-behinds or alternatives, tried at every position.
-_FOLD_GATE = re.compile(
-    "["
-    + "".join(
-        f"{re.escape(chr(run[0]))}-{re.escape(chr(run[-1]))}" for run in _runs(sorted(_FOLD_TABLE))
-    )
-    + "]"
-)
 _ENCLOSED_GATE = re.compile("[\u249c-\u24b5\U0001f110-\U0001f1ff]")
 _CJK_GAP_GATE = re.compile(rf"[\s.\-_*·•|/\\~+,，、](?<=[{_CJK}].)")
 _SPACED_GATE = re.compile(
@@ -427,6 +431,11 @@ def _word_costs() -> dict[str, float]:
             counts[word] = int(count)
     total = sum(counts.values())
     return {word: math.log(total / count) for word, count in counts.items()}
+
+
+def reload_words() -> None:
+    """Read ``english_words.txt`` again on next use (after ``python -m training.lexicon``)."""
+    _word_costs.cache_clear()
 
 
 _LONGEST_WORD = 20
@@ -522,7 +531,34 @@ def _as_displayed(match: re.Match[str]) -> str:
 def _unleet(match: re.Match[str]) -> str:
     word = match.group(0)
     letters = sum(c.isalpha() for c in word)
-    # only words that are mostly letters: "fr33", "c4sh", "p0rn"; not "abc123456" or "5g"
+    # words that are mostly letters: "fr33", "c4sh", "p0rn"; not "abc123456" or "5g"
     if letters >= 2 and letters >= len(word) - letters and not word.isdigit():
         return word.translate(_LEET_TABLE)
+    # or that become a word of the corpus: "l053r", "4r3", "w0r7hl355"
+    unleeted = word.translate(_LEET_TABLE)
+    if letters and unleeted in _word_costs():
+        return unleeted
     return word
+
+
+def _unstretch(match: re.Match[str]) -> str:
+    """A word with letters stretched ("yooouuu", "freeeee", "looooser") → the word of the corpus's
+    list that keeps one or two of each stretched letter ("you", "free", "loser"), the likeliest if
+    several; a word with no such reading is left to the cap of two repeats."""
+    word = match.group(0)
+    if len(word) > _SPLIT_UP_TO or not _LETTER_RUN.search(word):
+        return word
+    pieces = [run.group(0) for run in _SAME_LETTERS.finditer(word)]
+    stretched = [i for i, piece in enumerate(pieces) if len(piece) >= 3]
+    if len(stretched) > _MOST_STRETCHES:
+        return word
+    costs = _word_costs()
+    best: tuple[float, str] | None = None
+    for keep in itertools.product((1, 2), repeat=len(stretched)):
+        for i, n in zip(stretched, keep, strict=True):
+            pieces[i] = pieces[i][0] * n
+        candidate = "".join(pieces)
+        cost = costs.get(candidate)
+        if cost is not None and (best is None or cost < best[0]):
+            best = (cost, candidate)
+    return best[1] if best else word

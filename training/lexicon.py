@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from models.normalize import ENGLISH_WORDS, normalize, placeholder_words
+from models.normalize import ENGLISH_WORDS, normalize, placeholder_words, reload_words
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("training/seed/*.jsonl", "training/corpus/*.jsonl")
@@ -92,7 +92,14 @@ def render(counts: Counter[str]) -> str:
 
 
 def main() -> int:
-    ENGLISH_WORDS.write_text(render(word_counts()), encoding="utf-8")
+    """Write the list, again until it no longer changes: the normalizer reads the list it
+    counts with (a stretched "looooser" becomes "loser" only once "loser" is on it)."""
+    for _ in range(5):
+        text = render(word_counts())
+        if ENGLISH_WORDS.is_file() and ENGLISH_WORDS.read_text(encoding="utf-8") == text:
+            break
+        ENGLISH_WORDS.write_text(text, encoding="utf-8")
+        reload_words()
     print(f"wrote {ENGLISH_WORDS.relative_to(ROOT)}")
     return 0
 

@@ -30,11 +30,16 @@ EXPECTED = [
     ("dotted_words_keep_their_spaces", "y.o.u a.r.e a l.o.s.e.r", "you are a loser"),
     ("spaced_sentence_back_into_words", "k i l l y o u r s e l f", "kill yourself"),
     ("spaced_unknown_word_stays_joined", "v i a g r a", "viagra"),
-    ("repeated_letters", "soooooo gooood", "soo good"),
+    ("repeated_letters", "soooooo gooood", "so good"),
+    ("stretched_letters_to_a_word", "yooouuu aaarrreee freeeee heeelllooo", "you are free hello"),
+    ("stretched_unknown_word_capped", "zzzzzorp", "zzorp"),
     ("leetspeak", "fr33 c4sh p0rn", "free cash porn"),
+    ("leetspeak_mostly_digits", "y0u 4r3 such 4 l053r", "you are such 4 loser"),
+    ("digits_that_make_no_word_stay", "5g b4 42 x11", "5g b4 42 x11"),
     ("zalgo", "Z̴a̷l̸g̶o text", "zalgo text"),
     ("cjk_symbols_between", "加★微★信 领红包", "加微信领红包"),  # Chinese needs no spaces
     ("cjk_spaced", "澳 门 葡 京 线 上 赌 场", "澳门葡京线上赌场"),
+    ("traditional_chinese", "澳門賭場線上開戶 後來", "澳门赌场线上开户后来"),
     (
         "url_keeps_domain",
         "verify at http://secure-bank.top/login?id=7",
@@ -139,6 +144,7 @@ SAME_AS_PLAIN = [
             "澳★门★赌★场首充送彩金",
             "澳\u200b门\u200d赌场首充送彩金",
             "澳-门-赌-场首充送彩金",
+            "澳門賭場首充送彩金",
         ],
     ),
     (

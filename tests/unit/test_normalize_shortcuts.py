@@ -48,6 +48,7 @@ def _every_step(text: str) -> tuple[str, tuple[float, ...]]:
     folded = n._HANDLE.sub(f" {n.HANDLE_TOKEN} ", folded)
     folded = n._INNER_SYMBOL.sub(n._letter_for_symbol, folded)
     folded = n._WORD.sub(n._unleet, folded)
+    folded = n._LETTER_WORD.sub(n._unstretch, folded)
     folded = n._REPEAT.sub(r"\1\1", folded)
     folded = n._LOOSE_SPACE.sub("", folded)
     folded = re.sub(r"\s+", " ", folded).strip()
@@ -114,6 +115,8 @@ def test_any_ascii_text_normalizes_as_without_shortcuts(text: str) -> None:
     [
         "f r e e  m o n e y",
         "y o u a r e a l o s e r",
+        "yooouuu aaarrreee freeeee heeelllooo " + "a" * 300,
+        "y0u 4r3 4 l053r w0r7hl355 5g 1st",
         "y.o.u a.r.e",
         "\u202eyenom eerf\u202c n!gg@s",
         "加 微 信",
