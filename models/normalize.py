@@ -25,6 +25,7 @@ import importlib.resources
 import itertools
 import math
 import re
+import string
 import threading
 import unicodedata
 from collections.abc import Iterator
@@ -204,6 +205,11 @@ _LEET_CANDIDATE = re.compile(r"[a-z][0-9$]|[0-9$][a-z]")
 _INNER_SYMBOL = re.compile(r"(?<=[a-z0-9])[@!€]++(?=[a-z0-9])")
 _INNER_SYMBOL_GATE = re.compile(r"[@!€]")
 _SYMBOL_LETTERS = str.maketrans({"@": "a", "!": "i", "€": "e"})
+# a word cut by dots, dashes, underscores or stars: "mon.ey", "cl-ick", "f*ck", "b**ch"
+_CUT_WORD = re.compile(r"(?<![a-z0-9])[a-z]++(?:[.\-_*]++[a-z]++)++(?![a-z0-9])")
+_CUT_WORD_GATE = re.compile(r"[.\-_*](?<=[a-z].)[a-z]")
+_CUTS = re.compile(r"[.\-_*]+")
+_MOST_STARS = 2
 # RIGHT-TO-LEFT OVERRIDE shows the characters after it in reverse order, up to POP DIRECTIONAL
 # FORMATTING (or another override or embedding, or the end of the line): "\u202eyenom eerf" reads
 # "free money". The model reads what is shown.
@@ -279,6 +285,8 @@ def _analyse(text: str) -> tuple[str, tuple[float, ...]]:
     folded = _replace_bait(folded)
     if _INNER_SYMBOL_GATE.search(folded):
         folded = _INNER_SYMBOL.sub(_letter_for_symbol, folded)
+    if _CUT_WORD_GATE.search(folded):
+        folded = _CUT_WORD.sub(_rejoin, folded)
     if _LEET_GATE.search(folded) and _LEET_CANDIDATE.search(folded):
         folded = _WORD.sub(_unleet, folded)
     if _LETTER_RUN.search(folded):
@@ -524,6 +532,37 @@ def _letter_for_symbol(match: re.Match[str]) -> str:
     return match.group(0).translate(_SYMBOL_LETTERS)
 
 
+def _rejoin(match: re.Match[str]) -> str:
+    """A cut word put back together when the corpus's list says so: "mon.ey" → money (its pieces
+    are no words), but "night.see" stays two words. A star stands for a letter: "f*ck" becomes the
+    one word of the list it can spell; "sh*t" (shit, shot, shut) stays as it is."""
+    token = match.group(0)
+    costs = _word_costs()
+    if "*" in token and set(_CUTS.findall(token)) <= {"*", "**"}:
+        spelled = _spell_stars(token, costs)
+        if spelled is not None:
+            return spelled
+    pieces = _CUTS.split(token)
+    joined = "".join(pieces)
+    if joined in costs and not all(piece in costs for piece in pieces):
+        return joined
+    return token
+
+
+def _spell_stars(token: str, costs: dict[str, float]) -> str | None:
+    """The only word of the list that fills each star of ``token`` with one letter, else None."""
+    stars = token.count("*")
+    if stars > _MOST_STARS:
+        return None
+    template = token.replace("*", "{}")
+    words = {
+        word
+        for letters in itertools.product(string.ascii_lowercase, repeat=stars)
+        if (word := template.format(*letters)) in costs
+    }
+    return words.pop() if len(words) == 1 else None
+
+
 def _as_displayed(match: re.Match[str]) -> str:
     return match.group(1)[::-1]
 
@@ -534,9 +573,10 @@ def _unleet(match: re.Match[str]) -> str:
     # words that are mostly letters: "fr33", "c4sh", "p0rn"; not "abc123456" or "5g"
     if letters >= 2 and letters >= len(word) - letters and not word.isdigit():
         return word.translate(_LEET_TABLE)
-    # or that become a word of the corpus: "l053r", "4r3", "w0r7hl355"
+    # or of three characters or more that become a word of the corpus: "l053r", "4r3",
+    # "w0r7hl355" (not "4s" or "i5", which are model numbers far more often than "as" or "is")
     unleeted = word.translate(_LEET_TABLE)
-    if letters and unleeted in _word_costs():
+    if letters and len(word) >= 3 and unleeted in _word_costs():
         return unleeted
     return word
 

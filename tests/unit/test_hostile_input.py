@@ -62,6 +62,8 @@ RUNS: dict[str, str] = {
     "fullwidth_digit_comma": "１，",
     "letter_at_pairs": "a@",
     "letter_bang_pairs": "a!",
+    "letter_star_pairs": "ab*",
+    "word_dot_pairs": "abc.",
     "right_to_left_overrides": "\u202e",
     "override_letter_pairs": "\u202ea",
     "negative_squared_letters": "🅵",

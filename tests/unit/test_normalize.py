@@ -36,6 +36,9 @@ EXPECTED = [
     ("leetspeak", "fr33 c4sh p0rn", "free cash porn"),
     ("leetspeak_mostly_digits", "y0u 4r3 such 4 l053r", "you are such 4 loser"),
     ("digits_that_make_no_word_stay", "5g b4 42 x11", "5g b4 42 x11"),
+    ("model_numbers_stay", "i5处理器 4s店 a4纸", "i5处理器4s店 a4纸"),
+    ("cut_words_rejoined", "mon.ey cl-ick h_ere b*tch", "money click here bitch"),
+    ("cut_words_that_are_words_stay", "night.see well-known sh*t", "night.see well-known sh*t"),
     ("zalgo", "Z̴a̷l̸g̶o text", "zalgo text"),
     ("cjk_symbols_between", "加★微★信 领红包", "加微信领红包"),  # Chinese needs no spaces
     ("cjk_spaced", "澳 门 葡 京 线 上 赌 场", "澳门葡京线上赌场"),

@@ -47,6 +47,7 @@ def _every_step(text: str) -> tuple[str, tuple[float, ...]]:
     folded = n._PHONE.sub(n._phone_token, folded)
     folded = n._HANDLE.sub(f" {n.HANDLE_TOKEN} ", folded)
     folded = n._INNER_SYMBOL.sub(n._letter_for_symbol, folded)
+    folded = n._CUT_WORD.sub(n._rejoin, folded)
     folded = n._WORD.sub(n._unleet, folded)
     folded = n._LETTER_WORD.sub(n._unstretch, folded)
     folded = n._REPEAT.sub(r"\1\1", folded)
@@ -117,6 +118,7 @@ def test_any_ascii_text_normalizes_as_without_shortcuts(text: str) -> None:
         "y o u a r e a l o s e r",
         "yooouuu aaarrreee freeeee heeelllooo " + "a" * 300,
         "y0u 4r3 4 l053r w0r7hl355 5g 1st",
+        "mon.ey cl-ick h_ere b*tch b**ch x*****y " + "a*" * 200,
         "y.o.u a.r.e",
         "\u202eyenom eerf\u202c n!gg@s",
         "加 微 信",
