@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/obfuscation.py --model NAME=REGISTRY[:VERSION] ...
 
 Every row of ``benchmarks/devset/`` is rewritten by one obfuscation at a time (the whole
-message: full-width, look-alikes, zero-width characters, every letter spaced or dotted, boxed or
-accented letters, leetspeak, text stored reversed behind a right-to-left override, ...) and decided
+message: full-width, look-alikes, zero-width characters, every letter spaced or dotted, longer
+words cut or starred, boxed or accented letters, leetspeak, stretched vowels, traditional Chinese,
+text stored reversed behind a right-to-left override, ...) and decided
 by each model (its own thresholds). Per obfuscation: harmful rows flagged (review or block),
 English and Chinese apart, and clean rows flagged and blocked. A robust normalizer keeps every
 row near ``plain``. Markdown on stdout.
@@ -44,6 +45,17 @@ def _each_word(text: str, separator: str) -> str:
     return " ".join(separator.join(word) for word in text.split(" "))
 
 
+def _cut_words(text: str, cut: Callable[[str], str]) -> str:
+    """``cut`` applied to every Latin word of four letters or more."""
+    return " ".join(
+        cut(w) if len(w) >= 4 and w.isascii() and w.isalpha() else w for w in text.split(" ")
+    )
+
+
+def _inside(separator: str) -> Callable[[str], str]:
+    return lambda word: word[: len(word) // 2] + separator + word[len(word) // 2 :]
+
+
 def _between_chinese(text: str, separator: str) -> str:
     return "".join(c + separator if "\u4e00" <= c <= "\u9fff" else c for c in text)
 
@@ -60,6 +72,10 @@ def obfuscations(seed: int = 1) -> dict[str, Callable[[str], str]]:
         "every letter spaced": lambda t: _each_word(t, " "),
         "every letter dotted": lambda t: _each_word(t, "."),
         "every letter starred": lambda t: _each_word(t, "*"),
+        "dot inside longer words": lambda t: _cut_words(t, _inside(".")),
+        "dash inside longer words": lambda t: _cut_words(t, _inside("-")),
+        "space inside longer words": lambda t: _cut_words(t, _inside(" ")),
+        "second letter starred": lambda t: _cut_words(t, lambda w: w[0] + "*" + w[2:]),
         "leetspeak": lambda t: t.translate(_LEET),
         "math bold": lambda t: _letters(t, _offset(0x1D41A, 0x1D400)),
         "circled": lambda t: _letters(t, _offset(0x24D0, 0x24B6)),
