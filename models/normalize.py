@@ -289,9 +289,10 @@ def _analyse(text: str) -> tuple[str, tuple[float, ...]]:
         folded = _CUT_WORD.sub(_rejoin, folded)
     if _LEET_GATE.search(folded) and _LEET_CANDIDATE.search(folded):
         folded = _WORD.sub(_unleet, folded)
-    if _LETTER_RUN.search(folded):
-        folded = _LETTER_WORD.sub(_unstretch, folded)
-    folded = _REPEAT.sub(r"\1\1", folded)
+    if _REPEAT.search(folded):  # most texts repeat nothing three times: skip both steps
+        if _LETTER_RUN.search(folded):
+            folded = _LETTER_WORD.sub(_unstretch, folded)
+        folded = _REPEAT.sub(r"\1\1", folded)
     if _LOOSE_SPACE_GATE.search(folded):
         folded = _LOOSE_SPACE.sub("", folded)
     # str.split and re's \s agree on what whitespace is (both use str.isspace)
