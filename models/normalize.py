@@ -25,7 +25,6 @@ import importlib.resources
 import itertools
 import math
 import re
-import string
 import threading
 import unicodedata
 from collections.abc import Iterator
@@ -205,11 +204,11 @@ _LEET_CANDIDATE = re.compile(r"[a-z][0-9$]|[0-9$][a-z]")
 _INNER_SYMBOL = re.compile(r"(?<=[a-z0-9])[@!€]++(?=[a-z0-9])")
 _INNER_SYMBOL_GATE = re.compile(r"[@!€]")
 _SYMBOL_LETTERS = str.maketrans({"@": "a", "!": "i", "€": "e"})
-# a word cut by dots, dashes, underscores or stars: "mon.ey", "cl-ick", "f*ck", "b**ch"
+# a word cut by dots, dashes, underscores or stars: "mon.ey", "cl-ick", "b*tch"
 _CUT_WORD = re.compile(r"(?<![a-z0-9])[a-z]++(?:[.\-_*]++[a-z]++)++(?![a-z0-9])")
 _CUT_WORD_GATE = re.compile(r"[.\-_*](?<=[a-z].)[a-z]")
 _CUTS = re.compile(r"[.\-_*]+")
-_MOST_STARS = 2
+_MOST_STARS = 1
 # RIGHT-TO-LEFT OVERRIDE shows the characters after it in reverse order, up to POP DIRECTIONAL
 # FORMATTING (or another override or embedding, or the end of the line): "\u202eyenom eerf" reads
 # "free money". The model reads what is shown.
@@ -221,7 +220,7 @@ _REPEAT = re.compile(r"(.)\1{2,}")
 _LETTER_RUN = re.compile(r"([a-z])\1{2,}")
 _LETTER_WORD = re.compile(r"[a-z]+")
 _SAME_LETTERS = re.compile(r"([a-z])\1*")
-_MOST_STRETCHES = 6
+_MOST_STRETCHES = 3
 
 
 def normalize(text: str) -> str:
@@ -445,6 +444,7 @@ def _word_costs() -> dict[str, float]:
 def reload_words() -> None:
     """Read ``english_words.txt`` again on next use (after ``python -m training.lexicon``)."""
     _word_costs.cache_clear()
+    _one_letter_starred.cache_clear()
 
 
 _LONGEST_WORD = 20
@@ -535,12 +535,12 @@ def _letter_for_symbol(match: re.Match[str]) -> str:
 
 def _rejoin(match: re.Match[str]) -> str:
     """A cut word put back together when the corpus's list says so: "mon.ey" → money (its pieces
-    are no words), but "night.see" stays two words. A star stands for a letter: "f*ck" becomes the
-    one word of the list it can spell; "sh*t" (shit, shot, shut) stays as it is."""
+    are no words), but "night.see" stays two words. One star stands for a letter: "b*tch" becomes
+    the one word of the list it can spell; "sh*t" (shit, shot, shut) and "b**ch" stay as they are."""
     token = match.group(0)
     costs = _word_costs()
-    if "*" in token and set(_CUTS.findall(token)) <= {"*", "**"}:
-        spelled = _spell_stars(token, costs)
+    if "*" in token and set(_CUTS.findall(token)) == {"*"}:
+        spelled = _spell_stars(token)
         if spelled is not None:
             return spelled
     pieces = _CUTS.split(token)
@@ -550,18 +550,23 @@ def _rejoin(match: re.Match[str]) -> str:
     return token
 
 
-def _spell_stars(token: str, costs: dict[str, float]) -> str | None:
-    """The only word of the list that fills each star of ``token`` with one letter, else None."""
-    stars = token.count("*")
-    if stars > _MOST_STARS:
+def _spell_stars(token: str) -> str | None:
+    """The only word of the list that ``token``'s one star can spell, else None."""
+    if token.count("*") > _MOST_STARS:
         return None
-    template = token.replace("*", "{}")
-    words = {
-        word
-        for letters in itertools.product(string.ascii_lowercase, repeat=stars)
-        if (word := template.format(*letters)) in costs
-    }
-    return words.pop() if len(words) == 1 else None
+    return _one_letter_starred().get(token)
+
+
+@functools.cache
+def _one_letter_starred() -> dict[str, str | None]:
+    """Each word of the list with one letter starred → the word; None where two words share it
+    ("sh*t": shit, shot, shut). A lookup, so a message of starred words costs no more than any."""
+    spelled: dict[str, str | None] = {}
+    for word in _word_costs():
+        for i in range(len(word)):
+            template = word[:i] + "*" + word[i + 1 :]
+            spelled[template] = word if spelled.get(template, word) == word else None
+    return spelled
 
 
 def _as_displayed(match: re.Match[str]) -> str:
