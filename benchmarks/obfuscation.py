@@ -89,6 +89,9 @@ def obfuscations(seed: int = 1) -> dict[str, Callable[[str], str]]:
         "Chinese spaced": lambda t: _between_chinese(t, " "),
         "Chinese with bars": lambda t: _between_chinese(t, "|"),
         "Chinese with emoji": lambda t: _between_chinese(t, "🌸"),
+        "Chinese with full stops": lambda t: _between_chinese(t, "。"),
+        "Chinese with middle dots": lambda t: _between_chinese(t, "・"),
+        "Chinese with a digit between": lambda t: _between_chinese(t, "1"),
         "Chinese in traditional script": OpenCC("s2t").convert,
         "vowels tripled": lambda t: "".join(c * 3 if c in "aeiou" else c for c in t),
     }

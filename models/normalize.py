@@ -164,8 +164,9 @@ _TLDS = (
 # spaced-out letters or digits: three or more single characters split by one separator each
 _SPACED = re.compile(r"(?<![^\W_])[a-z0-9](?:[ .\-_*·•|/\\~+][a-z0-9](?![^\W_])){2,}")
 _SPACED_SEPARATORS = re.compile(r"[ .\-_*·•|/\\~+]")
-# separators between two Chinese characters ("加 微 信", "加-微-信"): Chinese needs no spaces
-_CJK_GAP = re.compile(rf"(?<=[{_CJK}])[\s.\-_*·•|/\\~+,，、]++(?=[{_CJK}])")
+# separators between two Chinese characters ("加 微 信", "加-微-信", "加。微。信", "加・微・信"):
+# Chinese needs no spaces, and commas and full stops between characters already go
+_CJK_GAP = re.compile(rf"(?<=[{_CJK}])[\s.\-_*·•|/\\~+,，、。・]++(?=[{_CJK}])")
 # spaces Chinese does not use: between a Chinese character and a digit or punctuation, and
 # before punctuation anywhere ("送 100 % ，" and "送100%，" must read the same). Each alternative
 # takes a whole run of spaces or nothing, and only from the run's first space: started inside a run
@@ -366,7 +367,7 @@ _NO_TOKENS = [0] * len(_TOKENS)
 # with a character class of characters rare in chat, which ``re`` scans for in C; the steps' own
 # patterns start with look-behinds or alternatives, tried at every position.
 _ENCLOSED_GATE = re.compile("[\u249c-\u24b5\U0001f110-\U0001f1ff]")
-_CJK_GAP_GATE = re.compile(rf"[\s.\-_*·•|/\\~+,，、](?<=[{_CJK}].)")
+_CJK_GAP_GATE = re.compile(rf"[\s.\-_*·•|/\\~+,，、。・](?<=[{_CJK}].)")
 _SPACED_GATE = re.compile(
     r"[ .\-_*·•|/\\~+](?<=[a-z0-9].)[a-z0-9](?![^\W_])[ .\-_*·•|/\\~+][a-z0-9]"
 )
