@@ -164,9 +164,11 @@ _TLDS = (
 # spaced-out letters or digits: three or more single characters split by one separator each
 _SPACED = re.compile(r"(?<![^\W_])[a-z0-9](?:[ .\-_*·•|/\\~+][a-z0-9](?![^\W_])){2,}")
 _SPACED_SEPARATORS = re.compile(r"[ .\-_*·•|/\\~+]")
-# separators between two Chinese characters ("加 微 信", "加-微-信", "加。微。信", "加・微・信"):
-# Chinese needs no spaces, and commas and full stops between characters already go
-_CJK_GAP = re.compile(rf"(?<=[{_CJK}])[\s.\-_*·•|/\\~+,，、。・]++(?=[{_CJK}])")
+# separators between two Chinese characters ("加 微 信", "加-微-信", "加・微・信"): Chinese needs
+# no spaces, and commas between characters go too
+_CJK_GAP = re.compile(rf"(?<=[{_CJK}])[\s.\-_*·•|/\\~+,，、・]++(?=[{_CJK}])")
+# a full stop after every character ("加。微。信"), not between sentences ("好的。明天见")
+_CJK_STOPPED = re.compile(rf"(?<![{_CJK}])[{_CJK}](?:。[{_CJK}](?![{_CJK}]))" + "{2,}。?")
 # spaces Chinese does not use: between a Chinese character and a digit or punctuation, and
 # before punctuation anywhere ("送 100 % ，" and "送100%，" must read the same). Each alternative
 # takes a whole run of spaces or nothing, and only from the run's first space: started inside a run
@@ -329,6 +331,8 @@ def _fold_unicode(text: str) -> str:
     # no gate: the table's traditional characters are scattered over thousands of ranges, and a
     # character class that large costs several times the translation it would skip
     folded = unicodedata.normalize("NFKC", text).translate(_FOLD_TABLE).casefold()
+    if "。" in folded:
+        folded = _CJK_STOPPED.sub(_without_full_stops, folded)
     if _CJK_GAP_GATE.search(folded):
         folded = _CJK_GAP.sub("", folded)
     if _SPACED_GATE.search(folded):
@@ -367,7 +371,7 @@ _NO_TOKENS = [0] * len(_TOKENS)
 # with a character class of characters rare in chat, which ``re`` scans for in C; the steps' own
 # patterns start with look-behinds or alternatives, tried at every position.
 _ENCLOSED_GATE = re.compile("[\u249c-\u24b5\U0001f110-\U0001f1ff]")
-_CJK_GAP_GATE = re.compile(rf"[\s.\-_*·•|/\\~+,，、。・](?<=[{_CJK}].)")
+_CJK_GAP_GATE = re.compile(rf"[\s.\-_*·•|/\\~+,，、・](?<=[{_CJK}].)")
 _SPACED_GATE = re.compile(
     r"[ .\-_*·•|/\\~+](?<=[a-z0-9].)[a-z0-9](?![^\W_])[ .\-_*·•|/\\~+][a-z0-9]"
 )
@@ -528,6 +532,10 @@ def _looks_like_chat_numbers(candidate: str) -> bool:
 
 def _looks_like_date(candidate: str) -> bool:
     return _DATE.match(candidate.strip()) is not None
+
+
+def _without_full_stops(match: re.Match[str]) -> str:
+    return match.group(0).replace("。", "")
 
 
 def _letter_for_symbol(match: re.Match[str]) -> str:

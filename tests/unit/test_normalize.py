@@ -43,6 +43,7 @@ EXPECTED = [
     ("cjk_symbols_between", "加★微★信 领红包", "加微信领红包"),  # Chinese needs no spaces
     ("cjk_spaced", "澳 门 葡 京 线 上 赌 场", "澳门葡京线上赌场"),
     ("cjk_full_stops_and_middle_dots", "加。微。信 领・红・包", "加微信领红包"),
+    ("cjk_sentences_keep_full_stops", "好的。明天见。", "好的。明天见。"),
     ("traditional_chinese", "澳門賭場線上開戶 後來", "澳门赌场线上开户后来"),
     (
         "url_keeps_domain",

@@ -37,6 +37,7 @@ def _every_step(text: str) -> tuple[str, tuple[float, ...]]:
     text = n._OVERRIDDEN.sub(n._as_displayed, text)
     folded = unicodedata.normalize("NFKC", text)
     folded = folded.translate(n._FOLD_TABLE).casefold()
+    folded = n._CJK_STOPPED.sub(n._without_full_stops, folded)
     folded = n._CJK_GAP.sub("", folded)
     folded = n._SPACED.sub(n._join_spaced, folded)
     folded = n._EMAIL.sub(f" {n.EMAIL_TOKEN} ", folded)
@@ -120,6 +121,7 @@ def test_any_ascii_text_normalizes_as_without_shortcuts(text: str) -> None:
         "y0u 4r3 4 l053r w0r7hl355 5g 1st",
         "mon.ey cl-ick h_ere b*tch b**ch x*****y " + "a*" * 200,
         "y.o.u a.r.e",
+        "加。微。信 好的。明天见。加。微。信息",
         "\u202eyenom eerf\u202c n!gg@s",
         "加 微 信",
         "加\u2028微\u2029信",
