@@ -56,6 +56,11 @@ def _inside(separator: str) -> Callable[[str], str]:
     return lambda word: word[: len(word) // 2] + separator + word[len(word) // 2 :]
 
 
+def _swap_middle(word: str) -> str:
+    middle = len(word) // 2
+    return word[: middle - 1] + word[middle] + word[middle - 1] + word[middle + 1 :]
+
+
 def _between_chinese(text: str, separator: str) -> str:
     return "".join(c + separator if "\u4e00" <= c <= "\u9fff" else c for c in text)
 
@@ -76,6 +81,10 @@ def obfuscations(seed: int = 1) -> dict[str, Callable[[str], str]]:
         "dash inside longer words": lambda t: _cut_words(t, _inside("-")),
         "space inside longer words": lambda t: _cut_words(t, _inside(" ")),
         "second letter starred": lambda t: _cut_words(t, lambda w: w[0] + "*" + w[2:]),
+        "two middle letters swapped": lambda t: _cut_words(t, _swap_middle),
+        "vowels dropped": lambda t: _cut_words(
+            t, lambda w: w[0] + "".join(c for c in w[1:] if c.lower() not in "aeiou")
+        ),
         "leetspeak": lambda t: t.translate(_LEET),
         "math bold": lambda t: _letters(t, _offset(0x1D41A, 0x1D400)),
         "circled": lambda t: _letters(t, _offset(0x24D0, 0x24B6)),
