@@ -134,10 +134,10 @@ _ENCLOSED_LETTERS: dict[int, str] = {
 }
 
 
-def _traditional_to_simplified() -> dict[int, str]:
+def _traditional_to_simplified() -> dict[int, int | str | None]:
     """Each traditional character of OpenCC's ``TSCharacters.txt`` → its first simplified form."""
     table = importlib.resources.files("opencc") / "dictionary" / "TSCharacters.txt"
-    mapping: dict[int, str] = {}
+    mapping: dict[int, int | str | None] = {}
     for line in table.read_text(encoding="utf-8").splitlines():
         traditional, _, simplified = line.partition("\t")
         if len(traditional) == 1 and simplified.split():
@@ -145,7 +145,7 @@ def _traditional_to_simplified() -> dict[int, str]:
     return mapping
 
 
-_FOLD_TABLE: dict[int, int | str | None] = dict(_traditional_to_simplified())
+_FOLD_TABLE = _traditional_to_simplified()
 _FOLD_TABLE.update({cp: None for cp in _INVISIBLE})
 _FOLD_TABLE.update({cp: " " for cp in _CONTROLS})
 _FOLD_TABLE.update({cp: " " for cp in _SYMBOLS})
@@ -585,12 +585,12 @@ def _as_displayed(match: re.Match[str]) -> str:
 def _unleet(match: re.Match[str]) -> str:
     word = match.group(0)
     letters = sum(c.isalpha() for c in word)
+    unleeted = word.translate(_LEET_TABLE)
     # words that are mostly letters: "fr33", "c4sh", "p0rn"; not "abc123456" or "5g"
     if letters >= 2 and letters >= len(word) - letters and not word.isdigit():
-        return word.translate(_LEET_TABLE)
+        return unleeted
     # or of three characters or more that become a word of the corpus: "l053r", "4r3",
     # "w0r7hl355" (not "4s" or "i5", which are model numbers far more often than "as" or "is")
-    unleeted = word.translate(_LEET_TABLE)
     if letters and len(word) >= 3 and unleeted in _word_costs():
         return unleeted
     return word

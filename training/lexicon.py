@@ -28,41 +28,10 @@ HEADER = (
 _LETTERS = re.compile(r"[a-z]+")
 # Words of one or two letters are where a cut goes wrong ("h t t p" is not "ht tp"), and the
 # corpus holds many that are no words ("cz", "fp"): only these real ones are kept.
-SHORT_WORDS = frozenset(
-    [
-        "a",
-        "i",
-        "am",
-        "an",
-        "as",
-        "at",
-        "be",
-        "by",
-        "do",
-        "go",
-        "he",
-        "hi",
-        "if",
-        "in",
-        "is",
-        "it",
-        "me",
-        "my",
-        "no",
-        "of",
-        "oh",
-        "ok",
-        "on",
-        "or",
-        "so",
-        "to",
-        "up",
-        "us",
-        "we",
-        "ur",
-        "ya",
-    ]
-)
+SHORT_WORDS = frozenset((
+    "a", "i", "am", "an", "as", "at", "be", "by", "do", "go", "he", "hi", "if", "in", "is", "it",
+    "me", "my", "no", "of", "oh", "ok", "on", "or", "so", "to", "up", "us", "we", "ur", "ya",
+))  # fmt: skip
 MIN_COUNT = 2
 
 
