@@ -4,10 +4,16 @@ Each fingerprinted event (``models.fingerprint``) is counted under each of its L
 band whose members come from ``min_accounts`` distinct accounts within the window is a campaign.
 Several bands of one campaign cross, on different partitions and workers, so a campaign is
 identified by its *bands*: every member brings all its band keys, a crossing band announces the
-keys its members share most (:func:`core_bands`) and proposes the smallest as the id, and readers
+keys its members had (:func:`core_bands`) and proposes the smallest as the id, and readers
 join announcements whose bands overlap a live campaign to the campaign they already know
 (:class:`CampaignBook`), in the order of the single-partition campaigns topic, which every worker
 reads alike.
+
+Which keys a band announces depends on the order and batches in which its first members were
+counted, so a later variant may carry none of them. Each worker therefore widens a campaign with
+the keys of the near-duplicates it has seen itself (:meth:`CampaignBook.member_of`): an event that
+shares ``ADOPT_SHARED`` keys with the campaign (estimated Jaccard similarity about 0.7 or more)
+brings in all its keys, whether the worker decided it before the announcement or marked it after.
 
 A campaign is *harmful* when most of its members were flagged (review or block) by the model or
 the rules, or when its members share a contact token that also appears in its blocked members;
@@ -18,7 +24,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,9 +35,14 @@ _BANDS = re.compile(r"[0-9a-f]{16}(?:,[0-9a-f]{16})*")
 ACCOUNTS_KEPT = 1_000  # distinct accounts (and conversations) a band's state remembers
 CO_BANDS_KEPT = 64  # co-occurring band keys a band's state counts
 TOKENS_KEPT = 32  # contact tokens a band's state counts
-CORE_SHARE = 0.1  # a co-occurring band key is part of the campaign if this share of members has it
 MAX_BANDS = 64  # band keys one campaign record may name
 SAMPLE_ACCOUNTS = 50  # accounts a campaign record lists
+# widening a campaign on a worker (CampaignBook.member_of): the fingerprinted events remembered to
+# find an announced campaign's earlier members, the keys an event must share with a campaign for
+# its others to join it, and the keys one campaign may gain so
+RECENT_KEPT = 4_096
+ADOPT_SHARED = 2
+GROWN_KEPT = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,14 +187,12 @@ def due(state: Mapping[str, Any], now: float, *, min_accounts: int, window_s: fl
 
 
 def core_bands(state: Mapping[str, Any], band: str) -> tuple[str, ...]:
-    """The band keys that stand for the campaign: ``band`` and those at least ``CORE_SHARE`` of
-    its members (and two) also had, most common first."""
-    events = int(state.get("events", 0))
-    floor = max(2, CORE_SHARE * events)
-    others = sorted(
-        ((n, b) for b, n in state.get("co", {}).items() if b != band and n >= floor),
-        reverse=True,
-    )
+    """The band keys that stand for the campaign: ``band`` and every other key its members
+    had (at most ``CO_BANDS_KEPT``), most common first. Every such member shares ``band`` with
+    the campaign, so each of its keys marks near-duplicates of a member; keys only the most
+    common members had would leave later variants that carry none of them unmarked, depending
+    on which members the band counted first (``tests/unit/test_campaigns.py`` replays that)."""
+    others = sorted(((n, b) for b, n in state.get("co", {}).items() if b != band), reverse=True)
     return (band, *(b for _, b in others))[:MAX_BANDS]
 
 
@@ -212,12 +222,18 @@ class CampaignBook:
     """Campaign announcements joined into campaigns: an announcement whose id is known, or whose
     bands overlap a live campaign, updates that campaign (keeping its id); any other starts one.
     Every worker reads the same records in the same order, so every worker ends with the same
-    ids. A harmful announcement makes the campaign harmful until it expires."""
+    ids. A harmful announcement makes the campaign harmful until it expires.
+
+    A worker's book also widens its campaigns with the keys of the near-duplicates it saw
+    (:meth:`member_of`); those keys serve only that worker, never the ids."""
 
     def __init__(self, window_s: float = 3_600.0) -> None:
         self.window_s = window_s
         self.campaigns: dict[str, Campaign] = {}
         self.by_band: dict[str, str] = {}
+        self.recent: deque[tuple[str, ...]] = deque(maxlen=RECENT_KEPT)
+        self.keys: dict[str, set[str]] = {}  # per campaign, the keys that mark its members here
+        self.grown: dict[str, int] = {}  # per campaign, the keys widening added
 
     def __len__(self) -> int:
         return len(self.campaigns)
@@ -255,17 +271,64 @@ class CampaignBook:
             )
         if campaign.expires_at <= now:
             return campaign  # lapsed already (an old record read on start): not served
-        self.campaigns[campaign.campaign_id] = campaign
+        cid = campaign.campaign_id
+        self.campaigns[cid] = campaign
+        keys = self.keys.setdefault(cid, set())
+        before = len(keys)
         for band in campaign.bands:
-            self.by_band.setdefault(band, campaign.campaign_id)
+            if self.by_band.setdefault(band, cid) == cid:
+                keys.add(band)
+        if len(keys) > before:  # new keys may connect remembered events to it
+            self._widen_from_recent(cid)
         return campaign
 
     def expire(self, now: float) -> None:
         gone = [cid for cid, c in self.campaigns.items() if c.expires_at <= now]
         for cid in gone:
             del self.campaigns[cid]
+            self.keys.pop(cid, None)
+            self.grown.pop(cid, None)
         if gone:
             self.by_band = {b: cid for b, cid in self.by_band.items() if cid in self.campaigns}
+
+    def member_of(self, bands: Sequence[str], now: float) -> Campaign | None:
+        """:meth:`match` for an event this worker decides, which it remembers; if the event
+        belongs to a campaign, its keys may widen it (:meth:`_widen`)."""
+        if not bands:
+            return None
+        self.recent.append(tuple(bands))
+        campaign = self.match(bands, now)
+        if campaign is not None:
+            self._widen(campaign.campaign_id, bands)
+        return campaign
+
+    def _widen(self, campaign_id: str, bands: Sequence[str]) -> bool:
+        """Add to the campaign the keys of an event that shares ``ADOPT_SHARED`` keys with it
+        (up to ``GROWN_KEPT`` keys a campaign); whether any was added. A key of another
+        campaign stays with it."""
+        keys = self.keys[campaign_id]
+        room = GROWN_KEPT - self.grown.get(campaign_id, 0)
+        if room <= 0 or len(keys.intersection(bands)) < ADOPT_SHARED:
+            return False
+        by_band = self.by_band
+        new = [band for band in bands if band not in by_band][:room]
+        for band in new:
+            by_band[band] = campaign_id
+        keys.update(new)
+        self.grown[campaign_id] = self.grown.get(campaign_id, 0) + len(new)
+        return bool(new)
+
+    def _widen_from_recent(self, campaign_id: str) -> None:
+        """Widen a campaign with the remembered events that are near-duplicates of it, until
+        none adds a key (each pass can bring in members the last one connected)."""
+        keys = self.keys[campaign_id]
+        for _ in range(8):
+            widened = False
+            for bands in self.recent:
+                if not keys.isdisjoint(bands):
+                    widened = self._widen(campaign_id, bands) or widened
+            if not widened:
+                return
 
     def match(self, bands: Iterable[str], now: float) -> Campaign | None:
         """The live campaign any of these band keys belongs to, if any."""

@@ -260,6 +260,11 @@ class CampaignHolder:
     def match(self, bands: Sequence[str], now: float) -> Campaign | None:
         return self.book.match(bands, now) if bands and self.book.campaigns else None
 
+    def member_of(self, bands: Sequence[str], now: float) -> Campaign | None:
+        """The live campaign an event this worker decides belongs to (``CampaignBook.member_of``:
+        remembered, and widening its campaign)."""
+        return self.book.member_of(bands, now)
+
     async def follow(self, settings: Settings) -> None:
         """Read ``moderation.campaigns`` from the beginning, for ever; a lost connection is
         retried, never the end of the task."""

@@ -393,7 +393,7 @@ class ModerationPipeline:
             for i, key, value in self._fingerprint_records(events, decisions, found, sources, now)
         ]
         for i, (bands, _, _) in enumerate(found):
-            campaign = self.campaigns.match(bands, now)
+            campaign = self.campaigns.member_of(bands, now)
             if campaign is None:
                 continue
             decisions[i], member = campaigns.escalate(decisions[i], campaign, now, allowing)
