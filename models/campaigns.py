@@ -39,10 +39,12 @@ MAX_BANDS = 64  # band keys one campaign record may name
 SAMPLE_ACCOUNTS = 50  # accounts a campaign record lists
 # widening a campaign on a worker (CampaignBook.member_of): the fingerprinted events remembered to
 # find an announced campaign's earlier members, the keys an event must share with a campaign for
-# its others to join it, and the keys one campaign may gain so
+# its others to join it, and the keys one campaign, and all of them, may gain so (a flood of
+# campaigns costs a worker at most about 10 MB of widened keys)
 RECENT_KEPT = 4_096
 ADOPT_SHARED = 2
 GROWN_KEPT = 512
+GROWN_KEPT_IN_ALL = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +236,7 @@ class CampaignBook:
         self.recent: deque[tuple[str, ...]] = deque(maxlen=RECENT_KEPT)
         self.keys: dict[str, set[str]] = {}  # per campaign, the keys that mark its members here
         self.grown: dict[str, int] = {}  # per campaign, the keys widening added
+        self.grown_in_all = 0
 
     def __len__(self) -> int:
         return len(self.campaigns)
@@ -287,7 +290,7 @@ class CampaignBook:
         for cid in gone:
             del self.campaigns[cid]
             self.keys.pop(cid, None)
-            self.grown.pop(cid, None)
+            self.grown_in_all -= self.grown.pop(cid, 0)
         if gone:
             self.by_band = {b: cid for b, cid in self.by_band.items() if cid in self.campaigns}
 
@@ -307,7 +310,10 @@ class CampaignBook:
         (up to ``GROWN_KEPT`` keys a campaign); whether any was added. A key of another
         campaign stays with it."""
         keys = self.keys[campaign_id]
-        room = GROWN_KEPT - self.grown.get(campaign_id, 0)
+        room = min(
+            GROWN_KEPT - self.grown.get(campaign_id, 0),
+            GROWN_KEPT_IN_ALL - self.grown_in_all,
+        )
         if room <= 0 or len(keys.intersection(bands)) < ADOPT_SHARED:
             return False
         by_band = self.by_band
@@ -316,6 +322,7 @@ class CampaignBook:
             by_band[band] = campaign_id
         keys.update(new)
         self.grown[campaign_id] = self.grown.get(campaign_id, 0) + len(new)
+        self.grown_in_all += len(new)
         return bool(new)
 
     def _widen_from_recent(self, campaign_id: str) -> None:

@@ -230,7 +230,22 @@ def test_a_worker_widens_a_campaign_with_the_near_duplicates_it_decided() -> Non
     # widened keys lapse with their campaign
     assert book.match([c], 1_003.0 + WINDOW) is None
     book.expire(1_003.0 + WINDOW)
-    assert not book.grown and not book.by_band
+    assert not book.grown and not book.by_band and book.grown_in_all == 0
+
+
+def test_widening_is_bounded_per_campaign_and_in_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(campaigns, "GROWN_KEPT", 10)
+    monkeypatch.setattr(campaigns, "GROWN_KEPT_IN_ALL", 15)
+    book = CampaignBook(WINDOW)
+    keys = [f"{i:016x}" for i in range(100)]
+    book.offer(parse_record(announcement("cmp-" + keys[0], keys[:2], harmful=True)), 1_000.0)
+    book.offer(parse_record(announcement("cmp-" + keys[50], keys[50:52], harmful=True)), 1_000.0)
+    for start in range(2, 40, 6):  # each event shares both announced keys and brings six
+        book.member_of([keys[0], keys[1], *keys[start : start + 6]], 1_001.0)
+    for start in range(52, 90, 6):
+        book.member_of([keys[50], keys[51], *keys[start : start + 6]], 1_001.0)
+    assert book.grown == {"cmp-" + keys[0]: 10, "cmp-" + keys[50]: 5}
+    assert len(book.by_band) == 4 + 15
 
 
 @functools.cache
