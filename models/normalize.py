@@ -25,6 +25,7 @@ import importlib.resources
 import itertools
 import math
 import re
+import string
 import threading
 import unicodedata
 from collections.abc import Iterator
@@ -224,6 +225,12 @@ _LETTER_RUN = re.compile(r"([a-z])\1{2,}")
 _LETTER_WORD = re.compile(r"[a-z]+")
 _SAME_LETTERS = re.compile(r"([a-z])\1*")
 _MOST_STRETCHES = 3
+_LETTERS_ONLY = re.compile(r"(?<![a-z0-9'])[a-z]++(?![a-z0-9'])")
+_SHORTEST_JOINED = 4
+# punctuation other than the apostrophe ("don't" is one word) is a word boundary: "mon ey." splits
+_PUNCTUATION = string.punctuation.replace("'", "")
+_LATIN_WORDS = re.compile(r"[a-z']+")
+_ASCII_PUNCTUATION_TO_SPACE = bytes.maketrans(_PUNCTUATION.encode(), b" " * len(_PUNCTUATION))
 
 
 def normalize(text: str) -> str:
@@ -295,6 +302,7 @@ def _analyse(text: str) -> tuple[str, tuple[float, ...]]:
         if _LETTER_RUN.search(folded):
             folded = _LETTER_WORD.sub(_unstretch, folded)
         folded = _REPEAT.sub(r"\1\1", folded)
+    folded = _join_split_words(folded)
     if _LOOSE_SPACE_GATE.search(folded):
         folded = _LOOSE_SPACE.sub("", folded)
     # str.split and re's \s agree on what whitespace is (both use str.isspace)
@@ -450,6 +458,7 @@ def reload_words() -> None:
     """Read ``english_words.txt`` again on next use (after ``python -m training.lexicon``)."""
     _word_costs.cache_clear()
     _one_letter_starred.cache_clear()
+    _word_pieces.cache_clear()
 
 
 _LONGEST_WORD = 20
@@ -557,6 +566,67 @@ def _rejoin(match: re.Match[str]) -> str:
     if joined in costs and not all(piece in costs for piece in pieces):
         return joined
     return token
+
+
+def _join_split_words(text: str) -> str:
+    """Words split by a space put back together when the corpus's list says so: "mon ey" →
+    money, "fr ee" → free (:func:`_split_from`), but "any one" and "to day" stay two words. Only a text with a piece of a listed word between spaces or punctuation
+    is scanned pair by pair: a set lookup for the others."""
+    if text.isascii():  # a byte table translates several times faster than a regex finds
+        words = text.encode().translate(_ASCII_PUNCTUATION_TO_SPACE).decode().split()
+    else:  # mostly Chinese: its few Latin words
+        words = _LATIN_WORDS.findall(text)
+    if _word_pieces().isdisjoint(words):
+        return text
+    costs = _word_costs()
+    found = list(_LETTERS_ONLY.finditer(text))
+    out: list[str] = []
+    position, i = 0, 0
+    while i + 1 < len(found):
+        first, second = found[i], found[i + 1]
+        left, right = first.group(), second.group()
+        joined = left + right
+        if (
+            len(joined) >= _SHORTEST_JOINED
+            and joined in costs
+            and _split_from(left, right, costs)
+            and text[first.end() : second.start()] == " "
+        ):
+            out += (text[position : first.start()], joined)
+            position = second.end()
+            i += 2
+        else:
+            i += 1
+    if not out:
+        return text
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _split_from(left: str, right: str, costs: dict[str, float]) -> bool:
+    """Whether two listed-word halves look split from one word: one at least is no word, and a
+    single letter only beside another non-word ("hel p", not "pay s" or "c lick": a lone
+    letter beside a word is a unit, an initial or a typo as often)."""
+    if left in costs and right in costs:
+        return False
+    if len(left) == 1 or len(right) == 1:
+        return left not in costs and right not in costs
+    return True
+
+
+@functools.cache
+def _word_pieces() -> frozenset[str]:
+    """Every start and end of a listed word (of ``_SHORTEST_JOINED`` letters or more) that is no
+    listed word itself: what one half of a word split in two looks like."""
+    costs = _word_costs()
+    pieces = {
+        piece
+        for word in costs
+        if len(word) >= _SHORTEST_JOINED
+        for cut in range(1, len(word))
+        for piece in (word[:cut], word[cut:])
+    }
+    return frozenset(pieces.difference(costs))
 
 
 def _spell_stars(token: str) -> str | None:

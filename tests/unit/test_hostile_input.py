@@ -68,6 +68,9 @@ RUNS: dict[str, str] = {
     "stretched_words": "aaabbbccc ",
     "much_stretched_words": "aaabbbcccdddeeefff ",
     "word_dot_pairs": "abc.",
+    # halves of listed words ("mon ey"), each pair to be tried as one word
+    "split_word_pairs": "mon ey fr ee lo ser ",
+    "split_word_halves": "ey ",
     "right_to_left_overrides": "\u202e",
     "override_letter_pairs": "\u202ea",
     "negative_squared_letters": "🅵",

@@ -39,6 +39,16 @@ EXPECTED = [
     ("model_numbers_stay", "i5处理器 4s店 a4纸", "i5处理器4s店 a4纸"),
     ("cut_words_rejoined", "mon.ey cl-ick h_ere b*tch", "money click here bitch"),
     ("cut_words_that_are_words_stay", "night.see well-known sh*t", "night.see well-known sh*t"),
+    (
+        "space_inside_words",
+        "send me mon ey. fr ee gift, wor thless lo ser",
+        "send me money. free gift, worthless loser",
+    ),
+    (
+        "split_words_that_are_words_stay",
+        "any one there to day? i m ok",
+        "any one there to day? i m ok",
+    ),
     ("zalgo", "Z̴a̷l̸g̶o text", "zalgo text"),
     ("cjk_symbols_between", "加★微★信 领红包", "加微信领红包"),  # Chinese needs no spaces
     ("cjk_spaced", "澳 门 葡 京 线 上 赌 场", "澳门葡京线上赌场"),
