@@ -230,6 +230,7 @@ _SHORTEST_JOINED = 4
 # punctuation other than the apostrophe ("don't" is one word) is a word boundary: "mon ey." splits
 _PUNCTUATION = string.punctuation.replace("'", "")
 _LATIN_WORDS = re.compile(r"[a-z']+")
+_LETTER_SPACE_LETTER = re.compile(r"[a-z] [a-z]")
 _ASCII_PUNCTUATION_TO_SPACE = bytes.maketrans(_PUNCTUATION.encode(), b" " * len(_PUNCTUATION))
 
 
@@ -570,13 +571,18 @@ def _rejoin(match: re.Match[str]) -> str:
 
 def _join_split_words(text: str) -> str:
     """Words split by a space put back together when the corpus's list says so: "mon ey" →
-    money, "fr ee" → free (:func:`_split_from`), but "any one" and "to day" stay two words. Only a text with a piece of a listed word between spaces or punctuation
-    is scanned pair by pair: a set lookup for the others."""
+    money, "fr ee" → free (:func:`_split_from`), but "any one" and "to day" stay two words.
+    Only a text with a piece of a listed word between spaces or punctuation is scanned pair by
+    pair: a set lookup for the others."""
+    text_pieces, byte_pieces = _word_pieces()
     if text.isascii():  # a byte table translates several times faster than a regex finds
-        words = text.encode().translate(_ASCII_PUNCTUATION_TO_SPACE).decode().split()
-    else:  # mostly Chinese: its few Latin words
-        words = _LATIN_WORDS.findall(text)
-    if _word_pieces().isdisjoint(words):
+        words = text.encode().translate(_ASCII_PUNCTUATION_TO_SPACE).split()
+        if byte_pieces.isdisjoint(words):
+            return text
+    # mostly Chinese: a letter, a space and a letter first, then its few Latin words
+    elif not _LETTER_SPACE_LETTER.search(text) or text_pieces.isdisjoint(
+        _LATIN_WORDS.findall(text)
+    ):
         return text
     costs = _word_costs()
     found = list(_LETTERS_ONLY.finditer(text))
@@ -615,9 +621,11 @@ def _split_from(left: str, right: str, costs: dict[str, float]) -> bool:
 
 
 @functools.cache
-def _word_pieces() -> frozenset[str]:
-    """Every start and end of a listed word (of ``_SHORTEST_JOINED`` letters or more) that is no
-    listed word itself: what one half of a word split in two looks like."""
+def _word_pieces() -> tuple[frozenset[str], frozenset[bytes]]:
+    """Every start and end of a listed word (of ``_SHORTEST_JOINED`` letters or more), two letters
+    or longer, that is no listed word itself: what one half of a word split in two looks like. A
+    lone letter ("hel p") joins only a piece that is no word either (:func:`_split_from`), which
+    is in this set, so the letter need not be. As text and as bytes (for ASCII texts)."""
     costs = _word_costs()
     pieces = {
         piece
@@ -625,8 +633,10 @@ def _word_pieces() -> frozenset[str]:
         if len(word) >= _SHORTEST_JOINED
         for cut in range(1, len(word))
         for piece in (word[:cut], word[cut:])
+        if len(piece) >= 2
     }
-    return frozenset(pieces.difference(costs))
+    pieces.difference_update(costs)
+    return frozenset(pieces), frozenset(piece.encode() for piece in pieces)
 
 
 def _spell_stars(token: str) -> str | None:
