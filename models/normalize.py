@@ -170,6 +170,12 @@ _SPACED_SEPARATORS = re.compile(r"[ .\-_*·•|/\\~+]")
 _CJK_GAP = re.compile(rf"(?<=[{_CJK}])[\s.\-_*·•|/\\~+,，、・]++(?=[{_CJK}])")
 # a full stop after every character ("加。微。信"), not between sentences ("好的。明天见")
 _CJK_STOPPED = re.compile(rf"(?<![{_CJK}])[{_CJK}](?:。[{_CJK}](?![{_CJK}]))" + "{2,}。?")
+# the same digit or letter between each of five Chinese characters or more ("加1微1信1领1红"):
+# filler, which dates and counts do not repeat so ("3月5日8点", "2021年1月1日1点" stay)
+# (the filler first: most positions fail on it at once), and the same filler after the last one
+_CJK_FILLED = re.compile(
+    rf"([a-z0-9])(?<=[{_CJK}][a-z0-9])(?:[{_CJK}]\1){{3,}}[{_CJK}](?:\1(?![a-z0-9]))?"
+)
 # spaces Chinese does not use: between a Chinese character and a digit or punctuation, and
 # before punctuation anywhere ("送 100 % ，" and "送100%，" must read the same). Each alternative
 # takes a whole run of spaces or nothing, and only from the run's first space: started inside a run
@@ -342,6 +348,7 @@ def _fold_unicode(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text).translate(_FOLD_TABLE).casefold()
     if "。" in folded:
         folded = _CJK_STOPPED.sub(_without_full_stops, folded)
+    folded = _CJK_FILLED.sub(_without_filler, folded)
     if _CJK_GAP_GATE.search(folded):
         folded = _CJK_GAP.sub("", folded)
     if _SPACED_GATE.search(folded):
@@ -542,6 +549,10 @@ def _looks_like_chat_numbers(candidate: str) -> bool:
 
 def _looks_like_date(candidate: str) -> bool:
     return _DATE.match(candidate.strip()) is not None
+
+
+def _without_filler(match: re.Match[str]) -> str:
+    return match.group(0).replace(match.group(1), "")
 
 
 def _without_full_stops(match: re.Match[str]) -> str:

@@ -53,6 +53,8 @@ RUNS: dict[str, str] = {
     "letter_dash_pairs": "a-",
     "chinese_space_pairs": "加 ",
     "chinese_full_stop_pairs": "加。",
+    "chinese_digit_pairs": "加1",
+    "chinese_digit_runs": "加1微1信1号2",
     "combining_acute": "\u0301",
     "combining_alternating_classes": "\u0301\u0316",
     "combining_beyond_plane_0": "\U0001d165\u0316",

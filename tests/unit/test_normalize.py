@@ -54,6 +54,8 @@ EXPECTED = [
     ("cjk_spaced", "澳 门 葡 京 线 上 赌 场", "澳门葡京线上赌场"),
     ("cjk_full_stops_and_middle_dots", "加。微。信 领・红・包", "加微信领红包"),
     ("cjk_sentences_keep_full_stops", "好的。明天见。", "好的。明天见。"),
+    ("cjk_filler_digit_or_letter", "加1微1信1领1红1包 加v薇v信v号v码", "加微信领红包加薇信号码"),
+    ("cjk_dates_and_counts_stay", "2021年1月1日1点 第1第2第3名", "2021年1月1日1点第1第2第3名"),
     ("traditional_chinese", "澳門賭場線上開戶 後來", "澳门赌场线上开户后来"),
     (
         "url_keeps_domain",

@@ -14,12 +14,10 @@ from tests.benchmark_scripts import load_benchmark
 ENGLISH = "you are a worthless loser, claim your free prize now"
 CHINESE = "加微信领红包，兼职刷单日结"
 # what the normalizer does not undo, or undoes only in part (the benchmark measures how much):
-# a lone "4" stays ("4 u"), a digit between Chinese characters may be part of the text ("3点"),
-# and misspellings are the model's to learn
+# a lone "4" stays ("4 u"), and misspellings are the model's to learn
 PARTLY = {
     "plain",
     "leetspeak",
-    "Chinese with a digit between",
     "two middle letters swapped",
     "vowels dropped",
 }
