@@ -45,6 +45,9 @@ class LabelledRow:
     # what sort of clean row this is ("everyday", "hard_negative"): hard negatives have a
     # false-positive budget of their own (``training.thresholds``); None counts as everyday
     kind: str | None = None
+    # the text this row was made from (``training.augment``): it joins that text's group, so the
+    # two never fall in different folds; None for a row a person wrote or labelled
+    copy_of: str | None = None
 
     def value(self, label: str) -> int:
         """1, 0, or -1 when this row says nothing about ``label``."""

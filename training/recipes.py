@@ -1,8 +1,8 @@
 """Training recipes: which labelled rows a named model is trained on.
 
 ``default``: the bundled seed corpus, the project's clean and hard-negative chat corpus
-(``training/corpus/*.jsonl``: everyday chat and messages that look harmful and are not), and the
-training part of every catalogued public set that is available (``training.catalogue``: in the
+(``training/corpus/*.jsonl``: everyday chat and messages that look harmful and are not), a
+misspelled copy of each of those rows (``training.augment``), and the training part of every catalogued public set that is available (``training.catalogue``: in the
 cache, or imported from a local mirror). A set's held-out split is never in it, so the quality
 benchmark can score the default model on every set's test rows. Without any public set it falls
 back to seed + corpus and says so. ``seed``: the seed corpus alone (fast; what tests use). A recipe
@@ -19,6 +19,7 @@ from typing import Any
 
 from training import catalogue
 from training import public_datasets as pdata
+from training.augment import WORD_RATE, misspelled_copies
 from training.errors import TrainingError
 from training.labelled_data import LabelledRow, data_snapshot, read_many
 from training.split import near_duplicate_key
@@ -134,6 +135,10 @@ def recipe_rows(
     notes: list[str] = []
     say(f"recipe {name}: {len(rows)} rows from {', '.join(p.name for p in files)}")
     if name == "default":
+        copies = misspelled_copies(rows)
+        rows += copies
+        snapshot["misspelled_copies"] = {"rows": len(copies), "word_rate": WORD_RATE}
+        say(f"{len(copies)} misspelled copies of the seed and corpus rows (training.augment)")
         extra, used = public_rows(
             cache=cache, mirror=mirror, commercial_only=commercial_only, names=names, progress=say
         )

@@ -145,11 +145,13 @@ def train_model(
     Y = label_matrix(rows, labels)
     texts = [r.text for r in rows]
     say(f"grouping {len(rows)} rows by near-duplicate text")
-    groups = group_ids(texts)
+    # a made-up copy (``training.augment``) goes wherever the row it was made from goes
+    groups = group_ids([r.copy_of if r.copy_of is not None else r.text for r in rows])
     if config.final_fit:
         train, test = np.arange(len(rows)), np.arange(0)
     else:
         train, test = grouped_split(Y, groups, test_fraction=config.test_fraction, seed=config.seed)
+        test = test[[rows[int(i)].copy_of is None for i in test]]
     n_groups = len(np.unique(groups))
     say(
         f"{len(rows)} rows in {n_groups} groups, categories {', '.join(labels)}; "
