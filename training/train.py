@@ -173,8 +173,12 @@ def train_model(
     )
     say("choosing thresholds on the out-of-fold scores (clean-traffic budget)")
     hard = np.array([r.kind == "hard_negative" for r in rows], dtype=bool)
+    # the budget is a share of real traffic: made-up copies train, they do not set or show cuts
+    real = np.array([rows[int(i)].copy_of is None for i in train], dtype=bool)
+    chosen_on = train[real]
+    oof = oof[real]
     thresholds, notes, cost = traffic_thresholds(
-        Y[train], oof, labels, config.budget(), hard=hard[train], weight=weight[train]
+        Y[chosen_on], oof, labels, config.budget(), hard=hard[chosen_on], weight=weight[chosen_on]
     )
     for label in labels:
         point = notes[label].get("operating_points", {})
@@ -194,7 +198,7 @@ def train_model(
             say(f"WARNING {label}: {warning}")
     say(_clean_cost_line(cost))
     oof_filled = np.nan_to_num(oof, nan=0.0)
-    validation = evaluate_scores("out-of-fold", labels, Y[train], oof_filled, thresholds)
+    validation = evaluate_scores("out-of-fold", labels, Y[chosen_on], oof_filled, thresholds)
     test_eval = None
     if len(test):
         say(f"scoring the test split ({len(test)} rows)")

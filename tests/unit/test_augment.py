@@ -92,3 +92,16 @@ def test_the_default_recipe_trains_on_copies_and_the_seed_recipe_does_not(tmp_pa
     assert len(copies) == data.snapshot["misspelled_copies"]["rows"] > 1000
     assert all(c.copy_of in originals for c in copies)
     assert not any(r.copy_of for r in recipe_rows("seed").rows)
+
+
+def test_copies_train_but_the_budget_is_counted_on_real_rows_only() -> None:
+    texts, Y = toy_data(300)
+    rows = [
+        LabelledRow(t, {k: int(v) for k, v in zip(LABELS, y, strict=True) if v >= 0})
+        for t, y in zip(texts, Y, strict=True)
+    ]
+    copies = misspelled_copies(rows)
+    clean = sum(1 for r in rows if not any(v == 1 for v in r.labels.values()))
+    result = train_model([*rows, *copies], TrainConfig(final_fit=True, folds=3))
+    assert len(result.seen_texts) == len(rows) + len(copies)
+    assert result.clean_cost["clean_rows"] == clean
