@@ -4,8 +4,8 @@ Abusers misspell the words a filter looks for ("verfication", "acocunt", "ur acc
 blockd"). The normalizer undoes what a reader undoes at a glance (spacing, look-alikes, leetspeak,
 stretched letters), but a misspelling changes the character n-grams the model scores, and only
 training text that holds misspellings teaches it to read through them: on the dev set, swapping
-two letters of every longer English word hid 43% of the harmful English rows from a model trained
-without copies (README, Quality).
+two letters of every longer English word took a model trained without copies from 89% to 57% of
+the harmful English rows flagged (README, Quality).
 
 Each row that a person labelled completely (the seed and the chat corpus, not the public sets) gets
 one copy in which every English word of four letters or more is changed, with probability
@@ -16,7 +16,8 @@ same rows every run.
 
 A copy keeps its original's labels and kind and names it in ``copy_of``: training groups the two
 together (``training.train``), so they always fall in the same fold and an out-of-fold score is
-never that of a row whose twin was trained on; a test split never scores a copy.
+never that of a row whose twin was trained on. Copies only train: a test split never scores one,
+and the clean-traffic budget that sets the thresholds is a share of the rows people wrote.
 """
 
 from __future__ import annotations
