@@ -12,6 +12,15 @@ from training.labelled_data import LabelledRow
 from training.train import TrainConfig, train_model
 
 
+def _toy_rows() -> list[LabelledRow]:
+    """The toy corpus as completely labelled rows (the kind that gets copies)."""
+    texts, Y = toy_data(300)
+    return [
+        LabelledRow(t, {k: int(v) for k, v in zip(LABELS, y, strict=True) if v >= 0})
+        for t, y in zip(texts, Y, strict=True)
+    ]
+
+
 def _edit_distance(a: str, b: str) -> int:
     previous = list(range(len(b) + 1))
     for i, x in enumerate(a, 1):
@@ -67,11 +76,7 @@ def test_copies_keep_labels_and_kind_and_name_their_original() -> None:
 
 
 def test_a_copy_falls_in_its_originals_fold_and_is_never_tested() -> None:
-    texts, Y = toy_data(300)
-    rows = [
-        LabelledRow(t, {k: int(v) for k, v in zip(LABELS, y, strict=True) if v >= 0})
-        for t, y in zip(texts, Y, strict=True)
-    ]
+    rows = _toy_rows()
     copies = misspelled_copies(rows)
     assert copies
     result = train_model([*rows, *copies], TrainConfig(test_fraction=0.3, folds=3))
@@ -95,11 +100,7 @@ def test_the_default_recipe_trains_on_copies_and_the_seed_recipe_does_not(tmp_pa
 
 
 def test_copies_train_but_the_budget_is_counted_on_real_rows_only() -> None:
-    texts, Y = toy_data(300)
-    rows = [
-        LabelledRow(t, {k: int(v) for k, v in zip(LABELS, y, strict=True) if v >= 0})
-        for t, y in zip(texts, Y, strict=True)
-    ]
+    rows = _toy_rows()
     copies = misspelled_copies(rows)
     clean = sum(1 for r in rows if not any(v == 1 for v in r.labels.values()))
     result = train_model([*rows, *copies], TrainConfig(final_fit=True, folds=3))
