@@ -4,10 +4,10 @@
 (``training/corpus/*.jsonl``: everyday chat and messages that look harmful and are not), a
 misspelled copy of each of those rows (``training.augment``), and the training part of every
 catalogued public set that is available (``training.catalogue``: in the cache, or imported from
-a local mirror). A set's held-out split is never in it, so the quality
-benchmark can score the default model on every set's test rows. Without any public set it falls
-back to seed + corpus and says so. ``seed``: the seed corpus alone (fast; what tests use). A recipe
-also names the model parameters it trains with (``RECIPE_PARAMS``).
+a local mirror). A set's held-out split is never in it, so the quality benchmark can score the
+default model on every set's test rows. Without any public set it falls back to seed + corpus and
+says so. ``seed``: the seed corpus alone (fast; what tests use). A recipe also names the model
+parameters it trains with (``RECIPE_PARAMS``).
 """
 
 from __future__ import annotations

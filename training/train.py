@@ -145,13 +145,15 @@ def train_model(
     Y = label_matrix(rows, labels)
     texts = [r.text for r in rows]
     say(f"grouping {len(rows)} rows by near-duplicate text")
-    # a made-up copy (``training.augment``) goes wherever the row it was made from goes
+    # a made-up copy (``training.augment``) goes wherever the row it was made from goes, and only
+    # trains: it is never tested and never counts in the clean-traffic budget
+    made_up = np.array([r.copy_of is not None for r in rows], dtype=bool)
     groups = group_ids([r.copy_of if r.copy_of is not None else r.text for r in rows])
     if config.final_fit:
         train, test = np.arange(len(rows)), np.arange(0)
     else:
         train, test = grouped_split(Y, groups, test_fraction=config.test_fraction, seed=config.seed)
-        test = test[[rows[int(i)].copy_of is None for i in test]]
+        test = test[~made_up[test]]
     n_groups = len(np.unique(groups))
     say(
         f"{len(rows)} rows in {n_groups} groups, categories {', '.join(labels)}; "
@@ -173,8 +175,7 @@ def train_model(
     )
     say("choosing thresholds on the out-of-fold scores (clean-traffic budget)")
     hard = np.array([r.kind == "hard_negative" for r in rows], dtype=bool)
-    # the budget is a share of real traffic: made-up copies train, they do not set or show cuts
-    real = np.array([rows[int(i)].copy_of is None for i in train], dtype=bool)
+    real = ~made_up[train]
     chosen_on = train[real]
     oof = oof[real]
     thresholds, notes, cost = traffic_thresholds(
