@@ -37,7 +37,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,11 +121,20 @@ class BandStore:
 
     def flush(self) -> None:
         """Write what is staged, states and next offsets in one write batch."""
+        for _ in self.flushing():
+            pass
+
+    def flushing(self) -> Iterator[None]:
+        """:meth:`flush`, pausing after every :data:`YIELD_EVERY` states encoded, so that a
+        caller on the event loop lets moderation batches run between them (a second of a busy
+        fold is thousands of states); the write itself is one write batch at the end."""
         if not self._staged and not self._staged_offsets:
             return
         batch = WriteBatch(raw_mode=True)
-        for key, state in self._staged.items():
+        for n, (key, state) in enumerate(self._staged.items(), 1):
             batch.put(key, orjson.dumps(state))
+            if n % YIELD_EVERY == 0:
+                yield
         for partition, offset in self._staged_offsets.items():
             batch.put(_next_key(partition), str(offset).encode())
         self.db.write(batch)
@@ -340,7 +349,7 @@ class CampaignFold(Service):
                     if fetched:
                         await self.fold(fetched)
                     if self.store.staged >= STAGED_MOST:
-                        self._persist()
+                        await self._persist()
                     due = time.monotonic() - self._committed_at >= COMMIT_EVERY_S
                     if (self._done or self._staged) and due:
                         await self._commit()
@@ -528,11 +537,16 @@ class CampaignFold(Service):
         self.store.stage({}, {tp.partition: offset})
         self._position[tp.partition] = offset
         self._staged[tp] = offset
-        self._persist()
-
-    def _persist(self) -> None:
-        """Write the staged states and offsets; their offsets may then be committed."""
         self.store.flush()
+        self._written_staged()
+
+    async def _persist(self) -> None:
+        """Write the staged states and offsets; their offsets may then be committed."""
+        for _ in self.store.flushing():
+            await asyncio.sleep(0)
+        self._written_staged()
+
+    def _written_staged(self) -> None:
         self._done.update(self._staged)
         self._staged = {}
 
@@ -553,7 +567,7 @@ class CampaignFold(Service):
         """Write what is staged, then commit the offsets written (the store is ahead of the
         group, never behind it)."""
         assert self._consumer is not None
-        self._persist()
+        await self._persist()
         self._committed_at = time.monotonic()
         held = self._consumer.assignment()
         offsets = {tp: offset for tp, offset in self._done.items() if tp in held}

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from models.campaigns import Member
-from streams.campaign_fold import BandStore, band_members
+from streams.campaign_fold import YIELD_EVERY, BandStore, band_members
 from streams.decoding import Rejected
 from streams.fleet_signing import HEADER, FleetSigner, mac, mac_key
 from streams.partitioning import partition_for
@@ -52,6 +52,22 @@ def test_staged_states_are_read_at_once_and_reach_the_disk_with_their_offsets(
     reopened.close()
     again = BandStore(tmp_path / "bands", WINDOW)
     assert again.get(window, 3, BAND) == {"events": 2} and again.next_offset(3) == 20
+
+
+def test_a_long_flush_pauses_between_chunks_and_writes_once_at_the_end(tmp_path: Path) -> None:
+    store = BandStore(tmp_path / "bands", WINDOW)
+    window = store.window(time.time())
+    bands = [f"{i:016x}" for i in range(YIELD_EVERY * 2 + 1)]
+    store.stage({(window, 0, band): {"events": 1} for band in bands}, {0: 7})
+    flushing = store.flushing()
+    pauses = 0
+    for _ in flushing:
+        pauses += 1
+        assert store.next_offset(0) is None  # nothing written while it pauses
+    assert pauses == 2 and store.next_offset(0) == 7 and store.staged == 0
+    store.close()
+    reopened = BandStore(tmp_path / "bands", WINDOW)
+    assert all(reopened.get(window, 0, band) == {"events": 1} for band in bands)
 
 
 def test_forgetting_a_partition_leaves_the_others(tmp_path: Path) -> None:
