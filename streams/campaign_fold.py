@@ -18,13 +18,13 @@ group's committed offset were already folded and announced by an earlier owner, 
 folded quietly: a band that becomes due among them is marked announced, not announced again.
 
 At least once: announcements and dead letters are delivered before the batch's states and
-offsets are staged. Staged states and offsets go to RocksDB together, once a second (before each
-commit of the group's offsets) and whenever many are staged: a busy band is then encoded and
-written once a second, not once per batch (profiled on a backlog, writing each batch's states was
-a quarter of the worker's time). A crash re-folds, and may re-announce, at most the batches
-staged since the last write; the group's offsets are committed after that write. Like the Faust table it replaces, a band's
-state covers one tumbling window (``campaign_window_s``) by its records' times, and windows
-older than the previous one are deleted.
+offsets are staged. Staged states and offsets go to RocksDB together, once a second (before
+each commit of the group's offsets) and whenever many are staged: a busy band is then encoded
+and written once a second, not once per batch (profiled on a backlog, writing each batch's states
+was a quarter of the worker's time). A crash re-folds, and may re-announce, at most the batches
+staged since the last write; the group's offsets are committed after that write. Like the Faust
+table it replaces, a band's state covers one tumbling window (``campaign_window_s``) by its
+records' times, and windows older than the previous one are deleted.
 
 A record batch the client cannot decompress is found, dead-lettered (partition and offsets) and
 stepped over as the batch reader does it (``streams.unreadable``); the offset after it is
@@ -280,7 +280,7 @@ class CampaignFold(Service):
         )
         self._consumer: AIOKafkaConsumer | None = None
         self._quiet_until: dict[int, int] = {}  # partition → first offset to announce from
-        self._position: dict[int, int] = {}  # partition → next offset to fold (once written)
+        self._position: dict[int, int] = {}  # partition → next offset to fold (once staged)
         self._pending: set[TopicPartition] = set()  # assigned, paused, not yet positioned
         self._staged: dict[TopicPartition, int] = {}  # next offsets folded, not yet written
         self._done: dict[TopicPartition, int] = {}  # next offsets written, not yet committed
@@ -413,10 +413,10 @@ class CampaignFold(Service):
             await self._pipeline.send(out)
             await self._pipeline.sink.delivered()
         self.store.stage(states, next_offsets)
-        self.store.expire(now)
-        for partition, offset in next_offsets.items():
+        for partition, offset in next_offsets.items():  # with the states: a rewind goes on after
             self._position[partition] = offset
             self._staged[TopicPartition(self.topic, partition)] = offset
+        self.store.expire(now)
         metrics.CAMPAIGN_FINGERPRINTS_FOLDED.inc(sum(len(v) for v in fetched.values()))
 
     def _announce(
