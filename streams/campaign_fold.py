@@ -6,8 +6,8 @@ consumer path and a table write, which is a RocksDB put and a changelog record o
 whole state (about 15 KB for a busy band). Profiled on a backlog, those were most of the worker's
 time, and the agent folded under 3,000 records a second against the 4.5 records a moderated
 event writes. Here one consumer (group ``<app id>.campaigns``) fetches up to
-:data:`FOLD_BATCH` records, each band's state is read and written once per batch, and the
-states and the next offset of each partition go to RocksDB in one write batch.
+:data:`FOLD_BATCH` records, each band's state is read and updated once per batch, and the
+states and the next offset of each partition go to RocksDB together, once a second (below).
 
 The topic is its own changelog, as ``events.by_id`` is the recent-events store's: a band's state
 is the fold of its records in the window, and they are all on its partition. A worker that is
