@@ -87,6 +87,7 @@ class BandStore:
         self._recent: dict[bytes, dict[str, Any]] = {}
         self._staged: dict[bytes, dict[str, Any]] = {}  # folded, not yet written
         self._staged_offsets: dict[int, int] = {}
+        self._written_offsets: dict[int, int] = {}  # written, not yet taken (``take_written``)
 
     @property
     def db(self) -> Rdict:
@@ -119,6 +120,17 @@ class BandStore:
     def staged(self) -> int:
         return len(self._staged)
 
+    @property
+    def pending(self) -> bool:
+        """Whether anything is staged, or written and not yet taken: the fold's next commit
+        has work to do."""
+        return bool(self._staged or self._staged_offsets or self._written_offsets)
+
+    def take_written(self) -> dict[int, int]:
+        """The next offsets written since the last call, by whichever flush wrote them."""
+        written, self._written_offsets = self._written_offsets, {}
+        return written
+
     def flush(self) -> None:
         """Write what is staged, states and next offsets in one write batch."""
         for _ in self.flushing():
@@ -144,6 +156,7 @@ class BandStore:
             recent[key] = state  # the most recently written last
         for key in list(itertools.islice(recent, max(0, len(recent) - STATES_KEPT))):
             del recent[key]
+        self._written_offsets.update(self._staged_offsets)
         self._staged = {}
         self._staged_offsets = {}
 
@@ -282,7 +295,6 @@ class CampaignFold(Service):
         self._quiet_until: dict[int, int] = {}  # partition → first offset to announce from
         self._position: dict[int, int] = {}  # partition → next offset to fold (once staged)
         self._pending: set[TopicPartition] = set()  # assigned, paused, not yet positioned
-        self._staged: dict[TopicPartition, int] = {}  # next offsets folded, not yet written
         self._done: dict[TopicPartition, int] = {}  # next offsets written, not yet committed
         self._committed_at = time.monotonic()
         self._in_hand = asyncio.Lock()  # held while a batch is between fetch and write
@@ -351,7 +363,7 @@ class CampaignFold(Service):
                     if self.store.staged >= STAGED_MOST:
                         await self._persist()
                     due = time.monotonic() - self._committed_at >= COMMIT_EVERY_S
-                    if (self._done or self._staged) and due:
+                    if (self._done or self.store.pending) and due:
                         await self._commit()
                 except Exception as exc:  # Kafka away, or the disk: never the end of the fold
                     if not isinstance(exc, KafkaError):
@@ -415,7 +427,6 @@ class CampaignFold(Service):
         self.store.stage(states, next_offsets)
         for partition, offset in next_offsets.items():  # with the states: a rewind goes on after
             self._position[partition] = offset
-            self._staged[TopicPartition(self.topic, partition)] = offset
         self.store.expire(now)
         metrics.CAMPAIGN_FINGERPRINTS_FOLDED.inc(sum(len(v) for v in fetched.values()))
 
@@ -534,21 +545,20 @@ class CampaignFold(Service):
 
     def _written(self, tp: TopicPartition, offset: int) -> None:
         """Record ``offset`` as the partition's next, in the store and for the next commit."""
-        self.store.stage({}, {tp.partition: offset})
+        self.store.write({}, {tp.partition: offset})
         self._position[tp.partition] = offset
-        self._staged[tp] = offset
-        self.store.flush()
-        self._written_staged()
+        self._take_written()
 
     async def _persist(self) -> None:
         """Write the staged states and offsets; their offsets may then be committed."""
         for _ in self.store.flushing():
             await asyncio.sleep(0)
-        self._written_staged()
+        self._take_written()
 
-    def _written_staged(self) -> None:
-        self._done.update(self._staged)
-        self._staged = {}
+    def _take_written(self) -> None:
+        """The offsets the store has written are the ones to commit next."""
+        for partition, offset in self.store.take_written().items():
+            self._done[TopicPartition(self.topic, partition)] = offset
 
     def _rewind(self) -> None:
         """Go on from the next offsets folded (or, before any fold, where the partition was
