@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from chatguard.cli import main as chatguard_main
 from chatguard.settings import Settings
 from devtools.produce import build_events
 from models.registry import ModelRegistry
@@ -28,6 +29,9 @@ ONE_PARTITION = {"CHATGUARD_TOPIC_PARTITIONS": "1"}  # nothing can route around 
 HOSTILE_TEXTS = {
     "contact-spaces": "微信" + " " * 19_990 + "!",
     "contact-spaces-id": "微信" + " " * 19_980 + "abc123",
+    # a digit or a dot at the end sends the text on to the contact search (models.rules)
+    "contact-spaces-digit": "微信" + " " * 19_990 + "1",
+    "qq-spaces-dot": "qq" + " " * 19_990 + "号.",
     "money-commas": "1," * 10_000,
     "loose-spaces": " \u1680" * 9_999 + "x",
     "combining-marks": "a" + "\u0301\u0316" * 9_999,
@@ -69,6 +73,53 @@ def test_hostile_messages_are_decided_and_the_worker_goes_on(
     worker = start_worker(env=ONE_PARTITION)
     worker.wait_ready()
     settings = Settings.from_env({**stream_env, **ONE_PARTITION})
+    _assert_each_decided_once(worker, settings)
+
+
+# Rules that make the worker search every text for contacts (a WeChat list) and block the bait
+# words, so each hostile message is also searched as a blocked one for the learned lists.
+CONTACT_RULES = """\
+version: contacts-1
+rules:
+  - id: known-scam-wechat
+    category: fraud
+    match: {wechat: [scam_id_12345]}
+    effect: block
+  - id: contact-bait
+    category: spam
+    match: {terms: [微信, qq, http]}
+    effect: block
+"""
+
+
+def test_hostile_messages_pass_every_contact_search_and_the_worker_goes_on(
+    start_worker: Callable[..., WorkerProcess],
+    stream_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The contact search (``models.rules.extract_contacts``) runs in the worker's own process
+    for rules, learned lists and sender behaviour, and in the scoring child for campaigns: the
+    hostile messages go through all of them."""
+    env = {**ONE_PARTITION, "CHATGUARD_CAMPAIGNS": "on", "CHATGUARD_SENDERS": "on"}
+    for key, value in {**stream_env, **env}.items():
+        monkeypatch.setenv(key, value)  # `chatguard rules publish` reads the workers' settings
+    worker = start_worker(env=env)
+    worker.wait_ready()
+    settings = Settings.from_env({**stream_env, **env})
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(CONTACT_RULES)
+    assert chatguard_main(["rules", "publish", str(rules_file)]) == 0
+    consume(
+        settings,
+        ["model.updates"],
+        until=lambda rs: any(r.json().get("rules_version") == "contacts-1" for r in rs),
+        timeout=120,
+    )
+    _assert_each_decided_once(worker, settings)
+
+
+def _assert_each_decided_once(worker: WorkerProcess, settings: Settings) -> None:
     hostile = [_chat(name, text) for name, text in HOSTILE_TEXTS.items()]
     after = build_events(100, malformed_share=0.0, seed=111)
     produce(settings, hostile)

@@ -1,4 +1,5 @@
-"""A hostile-input corpus: the normalizer and the model stay linear in the length of a message.
+"""A hostile-input corpus: the normalizer, the model and the contact search stay linear in the
+length of a message.
 
 Python's ``re`` backtracks, so a pattern that can split one long run of characters between two
 quantifiers, or retry a long run from each of its characters, turns one chat message into minutes
@@ -18,6 +19,7 @@ import pytest
 from chatguard.settings import Settings
 from models.normalize import normalize
 from models.registry import ModelRegistry
+from models.rules import extract_contacts
 
 LENGTH = Settings().max_text_chars
 # A linear pattern costs a few times a plain text's per-character work; a quadratic one on a run
@@ -146,6 +148,34 @@ def test_normalizing_a_hostile_run_costs_a_constant_factor_of_plain_text(run_nam
     cases.update({bait: _hostile(run, bait) for bait in BAITS})
     assert all(len(text) <= LENGTH for text in cases.values())
     _assert_linear(normalize, cases)
+
+
+# The contact search (``models.rules.extract_contacts``: rules, learned lists, sender behaviour,
+# campaigns) reads the text only folded, not normalized, and only when it holds a digit or a dot:
+# each bait word is followed by the run, the words a contact line puts before its id (号, a
+# colon) with the run around them, and a digit or a dot at the end.
+CONTACT_BAITS = (*BAITS, "扣扣", "企鹅", "wx", "wechat", "weixin", "威信", "微信号", "qq群")
+ENDINGS = ("1", ".")
+
+
+def _contact_line(run: str, bait: str, end: str) -> str:
+    third = run * ((LENGTH - len(bait) - 4) // (3 * len(run)))
+    return f"{bait}{third}号{third}：{third}{end}"
+
+
+@pytest.mark.parametrize("run_name", sorted(RUNS))
+def test_searching_a_hostile_run_for_contacts_costs_a_constant_factor_of_plain_text(
+    run_name: str,
+) -> None:
+    run = RUNS[run_name]
+    cases = {}
+    for bait in CONTACT_BAITS:
+        for end in ENDINGS:
+            cases[f"{bait}-run-{end}"] = _hostile(run, bait)[:-1] + end
+            cases[f"{bait}-line-{end}"] = _contact_line(run, bait, end)
+    cases["interleaved"] = _interleaved(run)[:-1] + "1"
+    assert all(len(text) <= LENGTH for text in cases.values())
+    _assert_linear(extract_contacts, cases)
 
 
 def test_scoring_hostile_runs_costs_a_constant_factor_of_plain_text(
