@@ -53,13 +53,19 @@ def valid_token(token: object) -> bool:
     return isinstance(token, str) and _TOKEN.match(token) is not None
 
 
+# contact tokens one event is evidence for: a scam names a few; a 20,000-character message can
+# name 2,500 phone numbers, each of which would be a ``contacts.blocked`` record and a table write
+TOKENS_PER_EVENT = 16
+
+
 def tokens_of(contacts: Contacts) -> list[tuple[str, str]]:
-    """``(kind, token)`` pairs that a blocked event is evidence for."""
+    """``(kind, token)`` pairs that a blocked event is evidence for (the first
+    ``TOKENS_PER_EVENT``)."""
     pairs = [("domains", host) for host in sorted(contacts.hosts)]
     pairs += [("phones", phone) for phone in sorted(contacts.phones)]
     pairs += [("wechat", wechat) for wechat in sorted(contacts.wechat)]
     pairs += [("qq", qq) for qq in sorted(contacts.qq)]
-    return [(kind, token) for kind, token in pairs if valid_token(token)]
+    return [(kind, token) for kind, token in pairs if valid_token(token)][:TOKENS_PER_EVENT]
 
 
 def candidates(contacts: Contacts) -> set[str]:

@@ -17,9 +17,10 @@ from collections.abc import Callable
 import pytest
 
 from chatguard.settings import Settings
+from models.learned import LearnedEntry, LearnedList
 from models.normalize import normalize
 from models.registry import ModelRegistry
-from models.rules import extract_contacts
+from models.rules import extract_contacts, load_rules
 
 LENGTH = Settings().max_text_chars
 # A linear pattern costs a few times a plain text's per-character work; a quadratic one on a run
@@ -176,6 +177,50 @@ def test_searching_a_hostile_run_for_contacts_costs_a_constant_factor_of_plain_t
     cases["interleaved"] = _interleaved(run)[:-1] + "1"
     assert all(len(text) <= LENGTH for text in cases.values())
     _assert_linear(extract_contacts, cases)
+
+
+def _contact_lists(entries: int) -> str:
+    """A rules file with a domain, a URL and a phone list of ``entries`` each."""
+    domains = ", ".join(f"scam{i}.top" for i in range(entries))
+    urls = ", ".join(f"pay{i}.example/claim" for i in range(entries))
+    phones = ", ".join(f"1390000{i:04d}" for i in range(entries))
+    return (
+        "version: lists-1\n"
+        f"lists:\n  domains: [{domains}]\n  urls: [{urls}]\n  phones: [{phones}]\n"
+        "rules:\n"
+        + "".join(
+            f"  - {{id: {kind}, category: fraud, match: {{{kind}: {kind}}}, effect: block}}\n"
+            for kind in ("domains", "urls", "phones")
+        )
+    )
+
+
+def test_matching_many_contacts_against_long_lists_costs_a_constant_factor_of_plain_text() -> None:
+    """A text packed with contact tokens (a host of thousands of labels, thousands of phones or
+    URLs) against rules with 10,000 entries a list and a learned list of as many: set lookups,
+    not one walk of a list per token, and not every parent of a host of any length."""
+    entries = 10_000
+    ruleset = load_rules(_contact_lists(entries))
+    learned = LearnedList(
+        LearnedEntry(f"learned{i}.top", "domains", "fraud", 0.0, None) for i in range(entries)
+    )
+    now = time.time()
+
+    def match(text: str) -> tuple[object, object]:
+        contacts = extract_contacts(text)
+        return ruleset.match(text, {}, "chat", now, contacts=contacts), learned.match(contacts, now)
+
+    cases = {
+        "one_host_of_dots": "http://" + "." * (LENGTH - 8) + "x",
+        "one_host_of_labels": ("a." * LENGTH)[: LENGTH - 3] + "com",
+        "phones": ",".join(str(2_000_000 + i) for i in range(LENGTH // 8))[:LENGTH],
+        "urls": " ".join(f"http://x{i:05d}.io" for i in range(LENGTH // 16))[:LENGTH],
+        "hosts": " ".join(f"x{i:05d}.io" for i in range(LENGTH // 9))[:LENGTH],
+    }
+    assert all(len(text) <= LENGTH for text in cases.values())
+    assert all(match("pay at scam7.top or call +86 13900001234")[0:1]), "the rules match"
+    assert all(match("see pay.learned7.top")[1:]), "the learned list matches"
+    _assert_linear(match, cases)
 
 
 def test_scoring_hostile_runs_costs_a_constant_factor_of_plain_text(

@@ -12,10 +12,12 @@ import orjson
 import pytest
 
 from models.learned import (
+    TOKENS_PER_EVENT,
     LearnedEntry,
     LearnedList,
     entry_from_record,
     observe,
+    tokens_of,
 )
 from models.policy import Policy
 from models.registry import ModelRegistry
@@ -149,3 +151,10 @@ def test_learned_entries_block_new_wording_and_only_other_blocks_are_evidence(
     assert [(i, key) for i, key, _ in evidence] == [(1, b"fresh-scam.top")]
     record = orjson.loads(evidence[0][2])
     assert record["account_id"] == "acct1" and record["token_kind"] == "domains"
+
+
+def test_an_event_is_evidence_for_a_bounded_number_of_tokens() -> None:
+    """A message naming 100 phone numbers is not 100 ``contacts.blocked`` records."""
+    contacts = extract_contacts(" ".join(f"call 1390000{i:04d}" for i in range(100)))
+    assert len(contacts.phones) == 100
+    assert len(tokens_of(contacts)) == TOKENS_PER_EVENT

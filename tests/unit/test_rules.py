@@ -168,6 +168,27 @@ rules:
     assert fired(rules, "call 138 0013 8001") == []
 
 
+def test_lists_of_many_entry_lengths_match_by_prefix_suffix_and_parent_domain() -> None:
+    rules = load_rules(
+        """version: v1
+rules:
+  - {id: url, category: fraud, match: {urls: ["https://t.co/x", "https://pay.example/claim/now"]}, effect: block}
+  - {id: phone, category: fraud, match: {phones: ["0013 8000", "138 0013 8000", "12345"]}, effect: block}
+  - {id: domain, category: fraud, match: {domains: [evil.top]}, effect: block}
+"""
+    )
+    assert fired(rules, "http://t.co/xyz") == ["url"]
+    assert fired(rules, "http://pay.example/claim/now?id=1") == ["url"]
+    assert fired(rules, "http://pay.example/claim") == []
+    assert fired(rules, "call +86 138 0013 8000") == ["phone"]  # a listed number as a suffix
+    assert fired(rules, "call 12345 now") == []  # under 7 digits: not a phone at all
+    assert fired(rules, "call 9912 345") == []
+    # a "host" longer than DNS allows is cut to its parents that could resolve: still matched
+    long_host = "a." * 300 + "pay.evil.top"
+    assert max(map(len, extract_contacts(long_host).hosts)) <= 253
+    assert fired(rules, f"see {long_host} now") == ["domain"]
+
+
 def test_sources_and_expiry_limit_where_a_rule_fires() -> None:
     rules = load_rules(
         """version: v1
