@@ -22,6 +22,7 @@ otherwise it is *clean* (a viral joke, a holiday greeting) and only recorded, ne
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import deque
@@ -127,13 +128,20 @@ class _Recent:
     out of the window, at most ``ACCOUNTS_KEPT`` of the most recent.
 
     ``oldest`` is never later than the oldest time held (given, or found), so the scan for
-    expired keys runs only when one may have expired."""
+    expired keys runs only when one may have expired. Once full, the least recent key goes for
+    each new one: the first few are found by a scan, the rest with a heap of (time, order held,
+    key), so a batch of members of a big campaign's band (a thousand accounts held) does not
+    scan them all for each. Ties go to the key held longest, as a scan in dict order does."""
 
     def __init__(self, seen: Mapping[str, Any], oldest: float | None = None) -> None:
         self.seen = dict(seen)
         if oldest is None:
             oldest = min(map(float, self.seen.values()), default=math.inf)
         self.oldest = oldest
+        self._heap: list[tuple[float, int, str]] | None = None
+        self._order: dict[str, int] = {}  # each key's place in ``seen`` (dicts keep it)
+        self._next = 0
+        self._scans_left = 4
 
     def see(self, value: str, at: float, window_s: float) -> None:
         seen = self.seen
@@ -142,11 +150,31 @@ class _Recent:
             if at - self.oldest > window_s:
                 seen = self.seen = {k: t for k, t in seen.items() if at - float(t) <= window_s}
                 self.oldest = min(map(float, seen.values()), default=math.inf)
+                self._heap = None
         if value:
+            if self._heap is not None:
+                if value not in seen:
+                    self._order[value], self._next = self._next, self._next + 1
+                heapq.heappush(self._heap, (float(at), self._order[value], value))
             seen[value] = at
             self.oldest = min(self.oldest, at)
         while len(seen) > ACCOUNTS_KEPT:  # the least recent goes
-            del seen[min(seen, key=seen.__getitem__)]
+            del seen[self._least_recent()]
+
+    def _least_recent(self) -> str:
+        if self._heap is None and self._scans_left > 0:  # a few: scanning is cheaper than a heap
+            self._scans_left -= 1
+            return min(self.seen, key=self.seen.__getitem__)
+        if self._heap is None:
+            self._order = {key: i for i, key in enumerate(self.seen)}
+            self._next = len(self._order)
+            self._heap = [(float(t), self._order[k], k) for k, t in self.seen.items()]
+            heapq.heapify(self._heap)
+        while True:  # entries of keys seen again since, or gone, are skipped
+            at, order, key = heapq.heappop(self._heap)
+            if key in self.seen and float(self.seen[key]) == at and self._order[key] == order:
+                del self._order[key]
+                return key
 
 
 def _count(counts: dict[str, int], items: Iterable[str], kept: int) -> dict[str, int]:

@@ -637,3 +637,38 @@ async def test_under_exactly_once_each_fingerprint_record_answers_one_source_par
         counts[guarantee] = len(sent)
     # the two near-duplicates share band keys: at least once, they share records too
     assert counts["at_least_once"] < counts["exactly_once"]
+
+
+def _recent_by_scanning(
+    seen: dict[str, float], value: str, at: float, window_s: float, kept: int
+) -> dict[str, float]:
+    """What ``_Recent`` keeps, the plain way: drop the expired, add, then scan for the least
+    recent while over ``kept`` (the first in dict order among equal times)."""
+    if seen and at - min(seen.values()) > window_s:
+        seen = {k: t for k, t in seen.items() if at - t <= window_s}
+    if value:
+        seen[value] = at
+    while len(seen) > kept:
+        del seen[min(seen, key=seen.__getitem__)]
+    return seen
+
+
+def test_a_full_band_drops_the_least_recent_key_as_a_scan_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The heap that finds the least recent key of a full band keeps exactly the keys, times
+    and order a scan over all of them would: ties, keys seen again, out-of-order times and
+    expiry included."""
+    for trial in range(2_000):
+        rnd = random.Random(trial)
+        kept = rnd.randint(1, 6)
+        monkeypatch.setattr(campaigns, "ACCOUNTS_KEPT", kept)
+        window = rnd.choice([3.0, 10.0, 1e9])
+        start = {f"k{i}": float(rnd.randint(0, 5)) for i in range(rnd.randint(0, kept))}
+        recent, expected = campaigns._Recent(start), dict(start)
+        for _ in range(rnd.randint(1, 40)):
+            value = rnd.choice(["", *(f"k{i}" for i in range(10))])
+            at = float(rnd.randint(0, 12))
+            recent.see(value, at, window)
+            expected = _recent_by_scanning(expected, value, at, window, kept)
+            assert list(recent.seen.items()) == list(expected.items()), trial
