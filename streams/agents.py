@@ -70,6 +70,8 @@ WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 # most once a minute
 RETRY_MAX_S = 10.0
 LOG_EVERY_S = 60.0
+# messages a sender_activity record may hold (at least four batches of the worker's size)
+MAX_SENDER_MESSAGES = 1_024
 
 AgentBody = Callable[[StreamT], Awaitable[None]]
 
@@ -647,6 +649,11 @@ class Worker:
             or not all(_sender_message(m) for m in messages)
         ):
             return Rejected("invalid_field", "not a sender_activity record")
+        # a record holds one batch's messages of one partition; a forged one of 1 MB holds
+        # tens of thousands, each a table update on the event loop
+        most = max(MAX_SENDER_MESSAGES, 4 * settings.batch_size)
+        if len(messages) > most:
+            return Rejected("oversize_field", f"{len(messages)} messages; the limit is {most}")
         now = time.time()
         at = record.get("at")
         at = min(float(at), now) if isinstance(at, int | float) else now

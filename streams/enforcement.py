@@ -17,6 +17,9 @@ from streams.records import AccountAction, AccountActionKind
 
 MAX_SIGNALS = 1_000  # per account and window; beyond it a replay could count twice
 MAX_EVIDENCE = 100
+# categories an account's state weighs: the taxonomy's and the rules' few in practice; a forged
+# strike may name 64 made-up ones, and a state growing with each would outgrow a Kafka record
+MAX_CATEGORIES = 64
 MAX_REPORTERS = 1_000  # per account and window; beyond it a reporter could count twice
 
 
@@ -41,6 +44,9 @@ def apply_strike(
     categories = dict(state.get("categories", {}))
     for category in strike["categories"]:
         categories[category] = categories.get(category, 0.0) + weight
+    if len(categories) > MAX_CATEGORIES:  # the heaviest stay
+        heaviest = sorted(categories.items(), key=lambda item: item[1])[-MAX_CATEGORIES:]
+        categories = dict(heaviest)
     evidence = [*evidence, strike["event_id"]][-MAX_EVIDENCE:]
     strikes = float(state.get("strikes", 0.0)) + weight
     level = state.get("level", "")

@@ -38,6 +38,8 @@ from streams.records import BlockedContact, Decision
 
 log = logging.getLogger(__name__)
 READER_ROLE = "learned-reader"
+# entries held before expired ones are first forgotten (``LearnedHolder._prune``)
+PRUNE_FROM = 1_024
 
 
 class LearnedHolder:
@@ -48,6 +50,7 @@ class LearnedHolder:
         self.entries: dict[str, LearnedEntry] = {}
         self._view: tuple[tuple[str, int], LearnedList] | None = None
         self._generation = 0
+        self._prune_at = PRUNE_FROM
 
     def offer(self, key: bytes | None, value: bytes | None, now: float) -> LearnedEntry | None:
         """Learn (or, for a tombstone, forget) the token of one record; the new entry or None."""
@@ -64,6 +67,8 @@ class LearnedHolder:
             return None
         self.entries[entry.token] = entry
         self._generation += 1
+        if len(self.entries) >= self._prune_at:
+            self._prune(now)
         metrics.LEARNED_RECORDS.labels(result="ok").inc()
         log.info(
             "learned %s %s (%d events, %d accounts) until %s",
@@ -74,6 +79,17 @@ class LearnedHolder:
             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(entry.expires_at or 0)),
         )
         return entry
+
+    def _prune(self, now: float) -> None:
+        """Forget expired entries (they never match), each time the list has doubled since: a
+        stream of learned records costs a constant per record, and the list stays as long as
+        what is live."""
+        self.entries = {
+            token: entry
+            for token, entry in self.entries.items()
+            if entry.expires_at is None or now < entry.expires_at
+        }
+        self._prune_at = max(PRUNE_FROM, 2 * len(self.entries))
 
     def view(self, ruleset: RuleSet) -> LearnedList:
         """The served list: learned entries with ``ruleset``'s pins and removals applied."""

@@ -13,8 +13,8 @@ import orjson
 
 from chatguard.settings import Settings
 from models.policy import Policy, Verdict
-from streams import moderators
-from streams.agents import Worker
+from streams import metrics, moderators
+from streams.agents import MAX_SENDER_MESSAGES, Worker
 from streams.model_holder import ServingModel
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
 from tests.agents.harness import MODERATOR_KEY, RecordingSink, chat, put_all, put_to
@@ -256,3 +256,22 @@ async def test_an_exception_for_one_event_is_its_internal_error_dead_letter(
     dead = sink.on("moderation.deadletter")
     assert [(d["event_id"], d["error_kind"]) for d in dead] == [("b", "internal_error")]
     assert "KeyError" in dead[0]["error"]
+
+
+async def test_a_sender_activity_record_of_too_many_messages_is_a_dead_letter(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """A forged ``sender.activity`` record of tens of thousands of messages (each a table
+    update on the event loop) is refused whole; the record before it counts."""
+
+    def record(messages: int) -> bytes:
+        entries = [[f"e{i}", "acct", f"c{i}", "0123456789abcdef", False] for i in range(messages)]
+        return orjson.dumps({"kind": "sender_activity", "at": 1.0, "messages": entries})
+
+    counted = metrics.SENDER_MESSAGES._value.get()
+    topic = worker.settings.topic("sender.activity")
+    records = [(b"p0", record(3)), (b"p0", record(20 * MAX_SENDER_MESSAGES))]
+    await put_to(worker.count_senders, topic, records, lambda: bool(sink.sent))
+    dead = sink.on("moderation.deadletter")
+    assert [d["error_kind"] for d in dead] == ["oversize_field"]
+    assert metrics.SENDER_MESSAGES._value.get() - counted == 3

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.enforcement import apply_strike
+import pytest
+
+from streams.enforcement import MAX_CATEGORIES, apply_strike
 
 
 def strike(signal: str, weight: float = 1.0, category: str = "fraud") -> dict[str, Any]:
@@ -43,6 +45,19 @@ def test_weights_and_categories_add_up() -> None:
     )
     assert actions[-1] == "restrict"
     assert state["categories"] == {"spam": 1.0, "fraud": 2.0}
+
+
+def test_made_up_categories_do_not_grow_an_accounts_state() -> None:
+    """Strikes naming new categories each time (forged, on a fleet without a key) keep at
+    most ``MAX_CATEGORIES``, the heaviest; every strike still counts."""
+    forged = [
+        {**strike(f"f{i}", 0.001), "categories": [f"made-up-{i}-{j}" for j in range(64)]}
+        for i in range(50)
+    ]
+    state, _ = run([strike("real", 2.0, "fraud"), *forged])
+    assert len(state["categories"]) == MAX_CATEGORIES
+    assert state["categories"]["fraud"] == 2.0
+    assert state["strikes"] == pytest.approx(2.0 + 50 * 0.001)
 
 
 def test_jumping_past_both_levels_suspends_directly() -> None:

@@ -24,6 +24,7 @@ from models.registry import ModelRegistry
 from models.rules import RulesError, extract_contacts, load_rules
 from streams.decide import Position, build_decisions
 from streams.decoding import Event
+from streams.learned_list import PRUNE_FROM, LearnedHolder
 from streams.model_holder import ServingModel
 from streams.records import LearnedContact
 from streams.rules_cli import edit_learned
@@ -158,3 +159,21 @@ def test_an_event_is_evidence_for_a_bounded_number_of_tokens() -> None:
     contacts = extract_contacts(" ".join(f"call 1390000{i:04d}" for i in range(100)))
     assert len(contacts.phones) == 100
     assert len(tokens_of(contacts)) == TOKENS_PER_EVENT
+
+
+def test_a_worker_forgets_expired_learned_entries() -> None:
+    """Learned records keep coming (each token lives a day): the worker's list holds what is
+    live, not every token ever learned."""
+    holder = LearnedHolder(ttl_s=60.0)
+
+    def record(i: int, now: float) -> bytes:
+        data = {"kind": "learned_contact", "token": f"scam{i}.top", "token_kind": "domains"}
+        return orjson.dumps({**data, "learned_at": now, "expires_at": now + 60.0})
+
+    for i in range(10 * PRUNE_FROM):  # a new token every second: about 60 live at a time
+        now = 1_000.0 + i
+        holder.offer(f"scam{i}.top".encode(), record(i, now), now)
+    assert len(holder.entries) < 2 * PRUNE_FROM
+    assert f"scam{10 * PRUNE_FROM - 1}.top" in holder.entries
+    live = LearnedList(holder.entries.values()).active(1_000.0 + 10 * PRUNE_FROM - 1)
+    assert len(live) == 60
