@@ -265,6 +265,11 @@ class CampaignBook:
         self.keys: dict[str, set[str]] = {}  # per campaign, the keys that mark its members here
         self.grown: dict[str, int] = {}  # per campaign, the keys widening added
         self.grown_in_all = 0
+        # when each live campaign was started (the order of ``campaigns``), and no later than
+        # the soonest expiry: offering a record costs the same with 10 or 50,000 campaigns live
+        self._started: dict[str, int] = {}
+        self._starts = 0
+        self._soonest = math.inf
 
     def __len__(self) -> int:
         return len(self.campaigns)
@@ -275,9 +280,9 @@ class CampaignBook:
         bands = frozenset(record["bands"])
         known = self.campaigns.get(record["campaign_id"])
         if known is None:
-            ids = {self.by_band[b] for b in bands if b in self.by_band}
-            # the first known of them (a dict keeps the order campaigns were started in)
-            known = next((c for cid, c in self.campaigns.items() if cid in ids), None)
+            ids = {self.by_band[b] for b in bands if b in self.by_band} & self.campaigns.keys()
+            # the first started of them
+            known = self.campaigns[min(ids, key=self._started.__getitem__)] if ids else None
         last_seen = min(float(record["last_seen"]), now)
         if known is None:
             campaign = Campaign(
@@ -303,7 +308,10 @@ class CampaignBook:
         if campaign.expires_at <= now:
             return campaign  # lapsed already (an old record read on start): not served
         cid = campaign.campaign_id
+        if cid not in self.campaigns:
+            self._started[cid], self._starts = self._starts, self._starts + 1
         self.campaigns[cid] = campaign
+        self._soonest = min(self._soonest, campaign.expires_at)
         keys = self.keys.setdefault(cid, set())
         before = len(keys)
         for band in campaign.bands:
@@ -314,13 +322,17 @@ class CampaignBook:
         return campaign
 
     def expire(self, now: float) -> None:
+        if now < self._soonest:
+            return
         gone = [cid for cid, c in self.campaigns.items() if c.expires_at <= now]
         for cid in gone:
             del self.campaigns[cid]
+            del self._started[cid]
             self.keys.pop(cid, None)
             self.grown_in_all -= self.grown.pop(cid, 0)
         if gone:
             self.by_band = {b: cid for b, cid in self.by_band.items() if cid in self.campaigns}
+        self._soonest = min((c.expires_at for c in self.campaigns.values()), default=math.inf)
 
     def member_of(self, bands: Sequence[str], now: float) -> Campaign | None:
         """:meth:`match` for an event this worker decides, which it remembers; if the event

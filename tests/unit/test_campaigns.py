@@ -208,6 +208,24 @@ def test_readers_join_overlapping_announcements_into_the_first_campaign() -> Non
     assert list(book.campaigns) == ["cmp-x"]
 
 
+def test_a_record_of_two_live_campaigns_joins_the_first_started_until_it_lapses() -> None:
+    book = CampaignBook(WINDOW)
+    a, b, c = "a" * 16, "b" * 16, "c" * 16
+    book.offer(parse_record(announcement("cmp-a", [a], at=1_000.0)), 1_000.0)
+    book.offer(parse_record(announcement("cmp-b", [b], at=1_000.0)), 1_000.0)
+    # the later one is seen again (and lives longer); the first started still wins
+    book.offer(parse_record(announcement("cmp-b", [b], at=2_000.0)), 2_000.0)
+    both = book.offer(parse_record(announcement("cmp-new", [a, b], at=2_001.0)), 2_001.0)
+    assert both.campaign_id == "cmp-a" and len(book) == 2
+    # cmp-a was seen last at 2,001 and lapses a window later; cmp-b (seen at 2,000) first
+    later = 2_000.0 + WINDOW
+    joined = book.offer(parse_record(announcement("cmp-c", [b, c], at=later)), later)
+    assert joined.campaign_id == "cmp-c" and list(book.campaigns) == ["cmp-a", "cmp-c"]
+    latest = 2_001.0 + WINDOW
+    book.offer(parse_record(announcement("cmp-d", ["d" * 16], at=latest)), latest)
+    assert list(book.campaigns) == ["cmp-c", "cmp-d"]
+
+
 def test_a_worker_widens_a_campaign_with_the_near_duplicates_it_decided() -> None:
     book = CampaignBook(WINDOW)
     a, b, c, d, e = (ch * 16 for ch in "abcde")
