@@ -214,8 +214,12 @@ _LEET_CANDIDATE = re.compile(r"[a-z][0-9$]|[0-9$][a-z]")
 _INNER_SYMBOL = re.compile(r"(?<=[a-z0-9])[@!€]++(?=[a-z0-9])")
 _INNER_SYMBOL_GATE = re.compile(r"[@!€]")
 _SYMBOL_LETTERS = str.maketrans({"@": "a", "!": "i", "€": "e"})
-# a word cut by dots, dashes, underscores or stars: "mon.ey", "cl-ick", "b*tch"
-_CUT_WORD = re.compile(r"(?<![a-z0-9])[a-z]++(?:[.\-_*]++[a-z]++)++(?![a-z0-9])")
+# a word cut by dots, dashes, underscores or stars: "mon.ey", "cl-ick", "b*tch"; one followed
+# by a digit is left as it is (``_rejoin``). That test is not a lookahead here: failing at the
+# end of a run, the search would start again at each of its words and run to the same end,
+# the square of the run's length (".com" * 5,000 + "1": 35x a plain text)
+_CUT_WORD = re.compile(r"(?<![a-z0-9])[a-z]++(?:[.\-_*]++[a-z]++)++")
+_ALNUM_NEXT = re.compile(r"[a-z0-9]")
 _CUT_WORD_GATE = re.compile(r"[.\-_*](?<=[a-z].)[a-z]")
 _CUTS = re.compile(r"[.\-_*]+")
 _MOST_STARS = 1
@@ -568,6 +572,8 @@ def _rejoin(match: re.Match[str]) -> str:
     are no words), but "night.see" stays two words. One star stands for a letter: "b*tch" becomes
     the one word of the list it can spell; "sh*t" (shit, shot, shut) and "b**ch" stay as they are."""
     token = match.group(0)
+    if _ALNUM_NEXT.match(match.string, match.end()):  # "v1.2.3a": not a cut word
+        return token
     costs = _word_costs()
     if "*" in token and set(_CUTS.findall(token)) == {"*"}:
         spelled = _spell_stars(token)

@@ -73,6 +73,10 @@ RUNS: dict[str, str] = {
     "stretched_words": "aaabbbccc ",
     "much_stretched_words": "aaabbbcccdddeeefff ",
     "word_dot_pairs": "abc.",
+    # words cut by a separator, ending on a letter ("mon.ey" ... ".com")
+    "dotted_words": ".com",
+    "dashed_words": "-ab",
+    "starred_words_run": "*ab",
     # halves of listed words ("mon ey"), each pair to be tried as one word
     "split_word_pairs": "mon ey fr ee lo ser ",
     "split_word_halves": "ey ",
@@ -145,8 +149,12 @@ def _assert_linear(function: Callable[[str], object], cases: dict[str, str]) -> 
 @pytest.mark.parametrize("run_name", sorted(RUNS))
 def test_normalizing_a_hostile_run_costs_a_constant_factor_of_plain_text(run_name: str) -> None:
     run = RUNS[run_name]
-    cases = {"alone": (run * (LENGTH // len(run) + 1))[:LENGTH], "interleaved": _interleaved(run)}
-    cases.update({bait: _hostile(run, bait) for bait in BAITS})
+    cases = {}
+    # a digit after the run is where a pattern's last check ("no letter or digit follows") fails
+    for end in ("!", "1"):
+        cases[f"alone{end}"] = (run * (LENGTH // len(run) + 1))[: LENGTH - 1] + end
+        cases[f"interleaved{end}"] = _interleaved(run)[:-1] + end
+        cases.update({f"{bait}{end}": _hostile(run, bait)[:-1] + end for bait in BAITS})
     assert all(len(text) <= LENGTH for text in cases.values())
     _assert_linear(normalize, cases)
 
