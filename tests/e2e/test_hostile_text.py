@@ -36,6 +36,9 @@ HOSTILE_TEXTS = {
     "loose-spaces": " \u1680" * 9_999 + "x",
     "combining-marks": "a" + "\u0301\u0316" * 9_999,
     "url-spaces": "http" + " " * 19_000 + "x.com",
+    "cut-words-digit": "vx" + ".com" * 4_990 + "1",
+    "phones": ",".join(str(2_000_000 + i) for i in range(2_400)),
+    "host-of-dots": "http://" + "." * 19_000 + "x",
 }
 
 
@@ -76,7 +79,7 @@ def test_hostile_messages_are_decided_and_the_worker_goes_on(
     _assert_each_decided_once(worker, settings)
 
 
-# Rules that make the worker search every text for contacts (a WeChat list) and block the bait
+# Rules that make the worker search every text for contacts (a list of each kind) and block the bait
 # words, so each hostile message is also searched as a blocked one for the learned lists.
 CONTACT_RULES = """\
 version: contacts-1
@@ -84,6 +87,10 @@ rules:
   - id: known-scam-wechat
     category: fraud
     match: {wechat: [scam_id_12345]}
+    effect: block
+  - id: known-scam-contacts
+    category: fraud
+    match: {domains: [evil-pay.top], urls: ["https://evil-pay.top/claim"], phones: ["13900001234"]}
     effect: block
   - id: contact-bait
     category: spam
