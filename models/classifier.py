@@ -67,7 +67,7 @@ class ModerationClassifier(BaseEstimator):
 
     Args:
         word_ngram_range, char_ngram_range, word_features, char_features, sublinear_tf,
-            use_signals, signal_weight, min_df: passed to ``TextFeatures`` (defaults: ``FeatureParams``).
+            use_signals, signal_weight, min_df, quoted_apart: passed to ``TextFeatures`` (defaults: ``FeatureParams``).
         base: ``"svm"`` (``LinearSVC``) or ``"logreg"`` (``LogisticRegression``) per category.
         C: inverse regularization strength of the base model.
         class_weight: ``"balanced"`` so rare categories are not drowned by clean traffic.
@@ -92,6 +92,7 @@ class ModerationClassifier(BaseEstimator):
         use_signals: bool = DEFAULT_FEATURES.use_signals,
         signal_weight: float = DEFAULT_FEATURES.signal_weight,
         min_df: int | None = DEFAULT_FEATURES.min_df,
+        quoted_apart: bool = DEFAULT_FEATURES.quoted_apart,
         base: str = "svm",
         C: float = 0.5,
         class_weight: str | None = "balanced",
@@ -109,6 +110,7 @@ class ModerationClassifier(BaseEstimator):
         self.use_signals = use_signals
         self.signal_weight = signal_weight
         self.min_df = min_df
+        self.quoted_apart = quoted_apart
         self.base = base
         self.C = C
         self.class_weight = class_weight
@@ -364,6 +366,7 @@ class ModerationClassifier(BaseEstimator):
         # saved before the vocabulary existed: those models hash into fixed column spaces
         state.setdefault("min_df", None)
         state.setdefault("chat_domain", 0.0)  # saved before the chat copy existed
+        state.setdefault("quoted_apart", False)  # saved before quotes were read apart
         super().__setstate__(state)
 
     def __getstate__(self) -> dict[str, Any]:

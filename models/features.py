@@ -46,6 +46,7 @@ class FeatureParams:
     use_signals: bool = False
     signal_weight: float = 1.0
     min_df: int | None = 2
+    quoted_apart: bool = False
 
 
 DEFAULT_FEATURES = FeatureParams()
@@ -176,6 +177,62 @@ def word_counts(
     return count_matrix(rows, magnitude % n_features, len(texts), n_features)
 
 
+# A quoted span: “…”, 「…」, 『…』, "…", ‘…’, or '…' not inside a word (so "don't" opens nothing).
+# Each alternative stops at the next quote mark of its kind, so the search is linear in the text.
+_QUOTED = re.compile(
+    r"“[^“”]{2,}”|「[^「」]{2,}」|『[^『』]{2,}』|\"[^\"]{2,}\"|‘[^‘’]{2,}’|(?<!\w)'[^']{2,}'(?!\w)"
+)
+_QUOTE_MARK = re.compile(r"[“「『\"‘']")
+_WORD_CHAR = re.compile(r"\w")
+# The text around the quotes must say something of its own: at least this many word characters,
+# and half as many as the quotes hold (a message wrapped whole in quote marks, or a long payload
+# behind "look at this:", is read as it is).
+MIN_FRAME_CHARS = 4
+FRAME_SHARE = 0.5
+# A quote holding a way to reach someone (digits, a link or host, a messenger handle) is bait
+# whoever quotes it, so its words stay the sender's own.
+_CONTACT_BAIT = re.compile(
+    r"\d[\d\s\-]{3,}\d|https?|www|\w\.(?:com|cn|net|org|top|vip|cc|xyz|me|io|app|link)\b"
+    r"|\b(?:vx|wx|weixin|wechat|qq|telegram|tg|whatsapp|snap|ig|dm)\b|@\w"
+    r"|微信|薇信|威信|v信|扣扣|企鹅|加我|私我|私聊",
+    re.ASCII | re.IGNORECASE,
+)
+# quoted n-grams live in a hash space of their own: words above the 32-bit murmur range, characters
+# remixed with a different multiplier
+_QUOTED_WORD = np.uint64(1 << 40)
+_QUOTED_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def split_quotes(text: str) -> tuple[str, str]:
+    """``text`` with each quoted span emptied (its marks kept: "he called me “”" still says that
+    someone was quoted), and the quoted spans joined by newlines; ``(text, "")`` when nothing is
+    quoted, the frame is too short, or a quote holds contact bait.
+
+    Complaints, warnings and "is this real?" questions quote the abuse they are about; read apart,
+    the quoted words are evidence the model weighs from quoted training text, not the same
+    evidence as the sender's own words.
+    """
+    if _QUOTE_MARK.search(text) is None:
+        return text, ""
+    spans = [m.span() for m in _QUOTED.finditer(text)]
+    if not spans:
+        return text, ""
+    frame, quoted, at = [], [], 0
+    for start, end in spans:
+        frame.append(text[at : start + 1])
+        frame.append(text[end - 1])
+        quoted.append(text[start + 1 : end - 1])
+        at = end
+    frame.append(text[at:])
+    outside, inside = "".join(frame), "\n".join(quoted)
+    frame_chars = len(_WORD_CHAR.findall(outside))
+    if frame_chars < max(MIN_FRAME_CHARS, FRAME_SHARE * len(_WORD_CHAR.findall(inside))):
+        return text, ""
+    if _CONTACT_BAIT.search(inside) is not None:
+        return text, ""
+    return outside, inside
+
+
 class HashVocabulary:
     """The n-gram hashes seen in at least ``min_df`` training texts, sorted; a hash's column is
     its place in the array.
@@ -287,6 +344,8 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         signal_weight: scale of the signal block next to the unit-norm n-gram blocks.
         min_df: an n-gram is a feature when at least this many training texts hold it
             (a vocabulary of hashes); None hashes every n-gram into the fixed column spaces.
+        quoted_apart: n-grams inside quote marks are features of their own (``split_quotes``);
+            needs ``min_df``.
     """
 
     def __init__(
@@ -300,6 +359,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         use_signals: bool = DEFAULT_FEATURES.use_signals,
         signal_weight: float = DEFAULT_FEATURES.signal_weight,
         min_df: int | None = DEFAULT_FEATURES.min_df,
+        quoted_apart: bool = DEFAULT_FEATURES.quoted_apart,
     ) -> None:
         self.word_ngram_range = word_ngram_range
         self.char_ngram_range = char_ngram_range
@@ -309,10 +369,12 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self.use_signals = use_signals
         self.signal_weight = signal_weight
         self.min_df = min_df
+        self.quoted_apart = quoted_apart
 
     def __setstate__(self, state: dict[str, object]) -> None:
         # saved before the vocabulary existed: those models hash into fixed column spaces
         state.setdefault("min_df", None)
+        state.setdefault("quoted_apart", False)  # saved before quotes were read apart
         super().__setstate__(state)
 
     def fit(self, texts: Sequence[str], y: object = None) -> TextFeatures:
@@ -339,8 +401,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
                 msg = f"min_df={self.min_df}: use a count of at least 1, or None"
                 raise ValueError(msg)
             # hash the training texts once: the same hashes fit the vocabularies and are counted
-            word_rows, words = self._word_hashes(normalized)
-            char_rows, chars = char_ngram_hashes(normalized, self.char_ngram_range)
+            word_rows, words, char_rows, chars = self._hashes(normalized)
             n = len(normalized)
             self.word_vocabulary_ = HashVocabulary.fit(word_rows, words, n, self.min_df)
             self.char_vocabulary_ = HashVocabulary.fit(char_rows, chars, n, self.min_df)
@@ -393,9 +454,37 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             char = char_ngram_counts(normalized, self.char_ngram_range, self.char_features)
             return word, char
         n = len(normalized)
-        word = self.word_vocabulary_.counts(*self._word_hashes(normalized), n)
-        char_rows, chars = char_ngram_hashes(normalized, self.char_ngram_range)
+        word_rows, words, char_rows, chars = self._hashes(normalized)
+        word = self.word_vocabulary_.counts(word_rows, words, n)
         return word, self.char_vocabulary_.counts(char_rows, chars, n)
+
+    def _hashes(
+        self, normalized: list[str]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Rows and hashes of every word and character n-gram; with ``quoted_apart``, those of
+        quoted spans (``split_quotes``) in hash spaces of their own."""
+        if not getattr(self, "quoted_apart", False):
+            word_rows, words = self._word_hashes(normalized)
+            return (word_rows, words, *char_ngram_hashes(normalized, self.char_ngram_range))
+        pairs = [split_quotes(text) for text in normalized]
+        outside = [frame for frame, _ in pairs]
+        holding = [i for i, (_, quoted) in enumerate(pairs) if quoted]
+        word_rows, words = self._word_hashes(outside)
+        char_rows, chars = char_ngram_hashes(outside, self.char_ngram_range)
+        if not holding:
+            return word_rows, words, char_rows, chars
+        quoted = [pairs[i][1] for i in holding]
+        rows_of = np.asarray(holding, dtype=np.int64)
+        q_word_rows, q_words = self._word_hashes(quoted)
+        q_char_rows, q_chars = char_ngram_hashes(quoted, self.char_ngram_range)
+        q_chars = q_chars * _QUOTED_MIX
+        q_chars ^= q_chars >> _SHIFT
+        return (
+            np.concatenate((word_rows, rows_of[q_word_rows])),
+            np.concatenate((words, q_words | _QUOTED_WORD)),
+            np.concatenate((char_rows, rows_of[q_char_rows])),
+            np.concatenate((chars, q_chars)),
+        )
 
     @staticmethod
     def _scaled_log(signals: np.ndarray) -> np.ndarray:
