@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/compare_models.py --model NAME=REGISTRY[:VERSION] ...
 
 Each model (its own thresholds, no policy overrides) decides every row of
-``devtools/samples/traffic.jsonl`` and of ``benchmarks/devset/`` (English, Chinese, both). Per
+``devtools/samples/traffic.jsonl``, of ``benchmarks/devset/`` and of the blind dev set
+``benchmarks/devset_blind/`` (English, Chinese, both; written without sight of the training text
+or of the other dev set, and never used to choose anything). Per
 split and model: harmful rows flagged (review or block) and blocked; everyday clean rows flagged;
 hard negatives flagged; clean rows reviewed and blocked. A clean row without a ``kind`` of
 ``everyday`` or ``hard_negative`` (the sample traffic's rows) counts as everyday. The targets
@@ -27,6 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 TRAFFIC = ROOT / "devtools" / "samples" / "traffic.jsonl"
 DEVSET = ROOT / "benchmarks" / "devset"
+BLIND = ROOT / "benchmarks" / "devset_blind"
 
 # (figure, target on the sample traffic, target on the dev set)
 FIGURES = (
@@ -51,6 +54,11 @@ def splits() -> dict[str, list[dict[str, Any]]]:
     for lang, rows in dev.items():
         out[f"dev set {lang}"] = rows
     out["dev set, all"] = [r for rows in dev.values() for r in rows]
+    blind = {p.stem.removeprefix("blind_"): read_jsonl(p) for p in sorted(BLIND.glob("*.jsonl"))}
+    for lang, rows in blind.items():
+        out[f"blind dev set {lang}"] = rows
+    if blind:
+        out["blind dev set, all"] = [r for rows in blind.values() for r in rows]
     public = public_harmless()
     if public:
         out["public sets' held-out harmless rows"] = public
@@ -137,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for split, rows in data.items():
         texts = [str(r["text"]) for r in rows]
         results = [figures(decide(loaded, texts), rows) for _, loaded in models]
-        target_at = 1 if split == "sample traffic" else 2 if split.startswith("dev set") else 0
+        target_at = 1 if split == "sample traffic" else 2 if "dev set" in split else 0
         out += [
             f"### {split} ({len(rows)} rows)",
             "",
