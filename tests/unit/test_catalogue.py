@@ -112,11 +112,13 @@ def test_recipe_without_datasets_falls_back_and_says_so(tmp_path: Path) -> None:
     assert len(data.rows) > len(recipe_rows("seed").rows)
 
 
-def test_only_the_large_recipe_turns_the_harm_head_on(tmp_path: Path) -> None:
+def test_only_the_large_recipe_turns_the_harm_head_and_quotes_apart_on(tmp_path: Path) -> None:
     params = recipe_rows("default", mirror=tmp_path / "none").params
     assert params["harm_blend"] == 0.5
+    assert params["quoted_apart"] is True
     assert "chat_domain" not in params  # off: see README, Quality
     assert "harm_blend" not in recipe_rows("seed").params
+    assert "quoted_apart" not in recipe_rows("seed").params
 
 
 @needs_mirror
