@@ -16,7 +16,8 @@ kept in the JSON as ``chatguard_at_half``.
 
 Part 2, the default-recipe model (``chatguard train --recipe default``, trained without any set's
 test rows): scored on every set's test split per category (its own thresholds: review and block)
-and per language, on ``devtools/samples/traffic.jsonl`` and on ``benchmarks/devset/`` (harmful
+and per language, on ``devtools/samples/traffic.jsonl``, on ``benchmarks/devset/`` and on the blind
+dev set ``benchmarks/devset_blind/`` (harmful
 flagged, everyday chat flagged, hard negatives flagged, clean blocked).
 
 Output: Markdown on stdout and ``quality.json`` / ``.md`` in ``benchmarks/results/`` (gitignored).
@@ -52,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 TRAFFIC = ROOT / "devtools" / "samples" / "traffic.jsonl"
 DEVSET = ROOT / "benchmarks" / "devset"
+BLIND = ROOT / "benchmarks" / "devset_blind"
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 __all__ = ["binary_metrics", "fbs_aligned", "ham_aligned"]
@@ -391,9 +393,9 @@ def traffic_figures(loaded: Any, rows: Sequence[Mapping[str, Any]]) -> dict[str,
     return out
 
 
-def devset_rows() -> list[dict[str, Any]]:
+def devset_rows(folder: Path = DEVSET) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for path in sorted(DEVSET.glob("*.jsonl")) if DEVSET.is_dir() else []:
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
         rows.extend(read_jsonl(path))
     return rows
 
@@ -453,7 +455,11 @@ def markdown(
         out += ["", f"chatguard ≥ baseline on both metric and AP: {wins} of {len(sets)} sets.", ""]
     if default:
         out += [f"Default-recipe model `{default['version']}`.", ""]
-        for title, key in (("sample traffic", "traffic"), ("dev set", "devset")):
+        for title, key in (
+            ("sample traffic", "traffic"),
+            ("dev set", "devset"),
+            ("blind dev set", "blind_devset"),
+        ):
             f = default.get(key)
             if not f:
                 continue
@@ -541,6 +547,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         dev = devset_rows()
         if dev:
             default["devset"] = traffic_figures(loaded, dev)
+        blind = devset_rows(BLIND)
+        if blind:
+            default["blind_devset"] = traffic_figures(loaded, blind)
         all_sets = [e.name for e in catalogue.CATALOGUE if e.in_default_recipe]
         default["sets"] = default_on_sets(loaded, root, args.only or all_sets, say)
     report = markdown(sets, default, params)
