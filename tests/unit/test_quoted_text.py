@@ -11,7 +11,7 @@ import pytest
 
 from models.classifier import ModerationClassifier
 from models.features import TextFeatures, split_quotes
-from tests.unit.test_hostile_input import LENGTH, _assert_linear
+from tests.unit.test_hostile_input import LENGTH, _assert_linear, _plain
 from tests.unit.toy_corpus import LABELS, toy_data
 
 
@@ -106,6 +106,8 @@ def test_splitting_hostile_runs_of_quote_marks_costs_a_constant_factor_of_plain_
         body = run * ((LENGTH - 20) // len(run))
         cases[f"{run!r}-alone"] = body
         cases[f"{run!r}-framed"] = "someone said " + body + " ok"
+    # plain text without a quote mark skips the search; the bound is a quoted plain text's cost
+    quoted_plain = "someone said “" + _plain()[: LENGTH - 20] + "” ok"
     features = _fitted(True)
-    _assert_linear(split_quotes, cases)
-    _assert_linear(lambda text: features.transform([text]), cases)
+    _assert_linear(split_quotes, cases, quoted_plain)
+    _assert_linear(lambda text: features.transform([text]), cases, quoted_plain)
