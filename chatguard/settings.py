@@ -128,6 +128,10 @@ class Settings:
     # records on internal topics must carry a worker's signature (streams.fleet_signing)
     fleet_key: str = field(default="", repr=False)
     fleet_key_file: str = ""
+    # a second fleet key whose signatures are accepted but never made: set during a rotation so
+    # that workers still on one key and workers already on the other read each other's records
+    fleet_key_accepted: str = field(default="", repr=False)
+    fleet_key_accepted_file: str = ""
 
     # Labels flowing back to training
     label_store: Path = Path("labels/moderator-labels.jsonl")

@@ -17,6 +17,11 @@ blocks every later near-duplicate of its texts, and band keys are public (anyone
 computes those of any text), so a forged one could block any message.
 
 Without a key nothing is signed or checked (the behaviour before signatures existed).
+
+Rotation loses nothing when it goes in two rolling restarts: first every worker keeps signing
+with the old key and also accepts the new one (``CHATGUARD_FLEET_KEY_ACCEPTED``), then every
+worker signs with the new key and still accepts the old one; the accepted key can go once the
+records the old key signed are read (their retention).
 """
 
 from __future__ import annotations
@@ -53,6 +58,22 @@ def read_fleet_key(settings: Settings) -> bytes | None:
     )
 
 
+def read_accepted_fleet_key(settings: Settings) -> bytes | None:
+    """The second key a rotation accepts signatures of (``CHATGUARD_FLEET_KEY_ACCEPTED`` or
+    ``_FILE``); None when neither is set. Refused without a fleet key of its own: a worker that
+    signs nothing checks nothing."""
+    accepted = read_shared_key(
+        settings.fleet_key_accepted,
+        settings.fleet_key_accepted_file,
+        "CHATGUARD_FLEET_KEY_ACCEPTED",
+        FleetKeyError,
+    )
+    if accepted is not None and read_fleet_key(settings) is None:
+        msg = "CHATGUARD_FLEET_KEY_ACCEPTED is set without CHATGUARD_FLEET_KEY (or _FILE)"
+        raise FleetKeyError(msg)
+    return accepted
+
+
 def mac_key(secret: bytes) -> bytes:
     """The 32-byte BLAKE2b key derived from the fleet's secret (which may be any length)."""
     return hashlib.blake2b(secret, digest_size=32, person=b"chatguard-fleet").digest()
@@ -75,13 +96,24 @@ _MISSING = b"\xff" * 8  # no length: a key or value that is None
 class FleetSigner:
     """Signs the records a worker writes to internal topics and checks those it reads there."""
 
-    def __init__(self, secret: bytes | None, internal_topics: Iterable[str]) -> None:
+    def __init__(
+        self,
+        secret: bytes | None,
+        internal_topics: Iterable[str],
+        accepted: bytes | None = None,
+    ) -> None:
         self.secret = mac_key(secret) if secret is not None else None
         self.internal_topics = frozenset(internal_topics)
+        # a rotation's other key: its signatures verify, it never signs
+        self.accepted = mac_key(accepted) if accepted is not None and secret is not None else None
 
     @classmethod
     def for_settings(cls, settings: Settings) -> FleetSigner:
-        return cls(read_fleet_key(settings), (settings.topic(name) for name in topics.SIGNED))
+        return cls(
+            read_fleet_key(settings),
+            (settings.topic(name) for name in topics.SIGNED),
+            read_accepted_fleet_key(settings),
+        )
 
     @property
     def on(self) -> bool:
@@ -125,9 +157,14 @@ class FleetSigner:
         claimed = [value for name, value in headers or () if name == HEADER]
         if len(claimed) != 1 or not isinstance(claimed[0], bytes):
             return "no fleet signature: not written by a worker of this fleet"
-        if not hmac.compare_digest(claimed[0], mac(secret, topic, key, value)):
-            return "the fleet signature does not match the record"
-        return None
+        if hmac.compare_digest(claimed[0], mac(secret, topic, key, value)):
+            return None
+        accepted = self.accepted
+        if accepted is not None and hmac.compare_digest(
+            claimed[0], mac(accepted, topic, key, value)
+        ):
+            return None
+        return "the fleet signature does not match the record"
 
 
 def internal_record(raw: RawMessage, signer: FleetSigner) -> dict[str, Any] | Rejected:

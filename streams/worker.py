@@ -76,6 +76,7 @@ def main(argv: Sequence[str]) -> int:
         f"chatguard worker: model {serving.version}, rules {rules_version}, policy {serving.policy.version}, "
         f"guarantee {settings.processing_guarantee}, group {settings.app_id}, internal records "
         f"{'signed' if worker.pipeline.signer.on else 'unsigned (no CHATGUARD_FLEET_KEY)'}"
+        + (", a second fleet key accepted" if worker.pipeline.signer.accepted else "")
         + (f", created {len(created)} topics" if created else ""),
         file=sys.stderr,
         flush=True,

@@ -129,3 +129,43 @@ def _produce_signed(settings: Settings, secret: bytes, strikes: list[dict[str, A
             await producer.stop()
 
     asyncio.run(send())
+
+
+def test_mid_rotation_a_worker_reads_records_signed_with_the_key_it_also_accepts(
+    start_worker: Callable[..., WorkerProcess], stream_env: dict[str, str]
+) -> None:
+    """The second step of a rotation: the worker signs with the new key and accepts the old one,
+    so strike signals a worker still on the old key wrote count; a guessed key's do not."""
+    env = {
+        "CHATGUARD_FLEET_KEY": "the new fleet key",
+        "CHATGUARD_FLEET_KEY_ACCEPTED": FLEET_KEY,
+        "CHATGUARD_RESTRICT_STRIKES": "3",
+        "CHATGUARD_SUSPEND_STRIKES": "6",
+    }
+    settings = Settings.from_env({**stream_env, **env})
+    worker = start_worker(env=env)
+    worker.wait_ready()
+    _produce_signed(
+        settings, FLEET_KEY.encode(), [strike_signal("spammer", f"o{i}") for i in range(4)]
+    )
+    _produce_signed(
+        settings, b"a guessed key", [strike_signal("innocent", f"g{i}") for i in range(4)]
+    )
+
+    def settled(records: list[Record]) -> bool:
+        dead = _of(records, settings, "moderation.deadletter")
+        actions = _of(records, settings, "account.actions")
+        return len(dead) >= 4 and any(a["action"] == "restrict" for a in actions)
+
+    records = consume(
+        settings,
+        ["account.actions", "moderation.deadletter"],
+        until=settled,
+        timeout=120,
+        quiet_for=8,
+    )
+    actions = _of(records, settings, "account.actions")
+    assert [(a["account_id"], a["action"]) for a in actions] == [("spammer", "restrict")]
+    dead = _of(records, settings, "moderation.deadletter")
+    assert [d["error_kind"] for d in dead] == ["unsigned"] * 4
+    assert all("does not match" in d["error"] for d in dead)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from streams.fleet_signing import (
     FleetSigner,
     mac,
     mac_key,
+    read_accepted_fleet_key,
     read_fleet_key,
 )
 from streams.pipeline import Outgoing, RawMessage
@@ -95,3 +97,49 @@ def test_a_worker_signs_for_every_internal_topic_under_its_prefix() -> None:
     signer = FleetSigner.for_settings(settings)
     assert settings.topic("account.strikes") in signer.internal_topics
     assert settings.topic("moderation.decisions") not in signer.internal_topics
+
+
+def _strike_by(signer: FleetSigner) -> RawMessage:
+    [signed] = signer.signed([Outgoing(STRIKES, b"acct-1", b'{"kind":"block"}')])
+    return _read(signed)
+
+
+def test_the_accepted_key_verifies_but_never_signs() -> None:
+    rotating = FleetSigner(b"new", [STRIKES], accepted=b"old")
+    assert rotating.check(_strike_by(FleetSigner(b"old", [STRIKES]))) is None
+    assert rotating.check(_strike_by(FleetSigner(b"new", [STRIKES]))) is None
+    guessed = rotating.check(_strike_by(FleetSigner(b"guessed", [STRIKES])))
+    assert guessed is not None and "does not match" in guessed.error
+    # what it writes verifies with the new key alone, not with the old one
+    assert FleetSigner(b"new", [STRIKES]).check(_strike_by(rotating)) is None
+    assert FleetSigner(b"old", [STRIKES]).check(_strike_by(rotating)) is not None
+
+
+def test_a_rotation_in_two_rolling_restarts_never_refuses_a_record_of_the_fleet() -> None:
+    """Old key; old key accepting the new one; new key accepting the old one; new key. A rolling
+    restart has workers of two neighbouring steps side by side, each reading the other."""
+    steps = [
+        FleetSigner(b"old", [STRIKES]),
+        FleetSigner(b"old", [STRIKES], accepted=b"new"),
+        FleetSigner(b"new", [STRIKES], accepted=b"old"),
+        FleetSigner(b"new", [STRIKES]),
+    ]
+    for before, after in pairwise(steps):
+        assert before.check(_strike_by(after)) is None
+        assert after.check(_strike_by(before)) is None
+    # skipping the first restart is what loses records: a worker on the old key alone refuses
+    assert steps[0].check(_strike_by(steps[2])) is not None
+
+
+def test_the_accepted_key_comes_from_the_setting_or_its_file_and_needs_a_fleet_key(
+    tmp_path: Path,
+) -> None:
+    assert read_accepted_fleet_key(Settings(fleet_key="k")) is None
+    assert read_accepted_fleet_key(Settings(fleet_key="k", fleet_key_accepted="old")) == b"old"
+    path = tmp_path / "old.key"
+    path.write_bytes(b"old from a file\n")
+    accepted = Settings(fleet_key="k", fleet_key_accepted_file=str(path))
+    assert read_accepted_fleet_key(accepted) == b"old from a file"
+    assert FleetSigner.for_settings(accepted).accepted == mac_key(b"old from a file")
+    with pytest.raises(FleetKeyError, match="without CHATGUARD_FLEET_KEY"):
+        read_accepted_fleet_key(Settings(fleet_key_accepted="old"))
