@@ -79,24 +79,11 @@ def test_with_a_fleet_key_forged_internal_records_count_for_nothing_and_its_own_
     produce(settings, _outgoing("user.reports", honest, "report_id"))
     produce(settings, _outgoing("moderator.decisions", decisions, "report_id"))
 
-    def settled(records: list[Record]) -> bool:
-        dead = _of(records, settings, "moderation.deadletter")
-        actions = _of(records, settings, "account.actions")
-        return len(dead) >= 4 + 4 + 1 + 3 and any(a["action"] == "restrict" for a in actions)
-
-    records = consume(
-        settings,
-        ["account.actions", "moderation.deadletter"],
-        until=settled,
-        timeout=120,
-        quiet_for=8,
-    )
-    actions = _of(records, settings, "account.actions")
+    actions, dead = _restrict_and_dead_letters(settings, 4 + 4 + 1 + 3)
     assert {a["account_id"] for a in actions} == {"scammer"}  # the innocent account: nothing
     [restrict] = [a for a in actions if a["action"] == "restrict"]
     assert sorted(restrict["evidence"]) == ["scam-0", "scam-1", "scam-2"]
 
-    dead = _of(records, settings, "moderation.deadletter")
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for letter in dead:
         by_kind.setdefault(letter["error_kind"], []).append(letter)
@@ -109,6 +96,29 @@ def test_with_a_fleet_key_forged_internal_records_count_for_nothing_and_its_own_
     assert sum("does not match" in d["error"] for d in forged) == 4
     assert {d["event_id"] for d in by_kind["unknown_event"]} == {"phantom"}
     assert len(by_kind["unknown_event"]) == 3
+
+
+def _restrict_and_dead_letters(
+    settings: Settings, dead_letters: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The account actions and dead letters, read until a restrict and ``dead_letters`` dead
+    letters have arrived and nothing more comes for a while."""
+
+    def settled(records: list[Record]) -> bool:
+        dead = _of(records, settings, "moderation.deadletter")
+        actions = _of(records, settings, "account.actions")
+        return len(dead) >= dead_letters and any(a["action"] == "restrict" for a in actions)
+
+    records = consume(
+        settings,
+        ["account.actions", "moderation.deadletter"],
+        until=settled,
+        timeout=120,
+        quiet_for=8,
+    )
+    return _of(records, settings, "account.actions"), _of(
+        records, settings, "moderation.deadletter"
+    )
 
 
 def _produce_signed(settings: Settings, secret: bytes, strikes: list[dict[str, Any]]) -> None:
@@ -152,20 +162,7 @@ def test_mid_rotation_a_worker_reads_records_signed_with_the_key_it_also_accepts
         settings, b"a guessed key", [strike_signal("innocent", f"g{i}") for i in range(4)]
     )
 
-    def settled(records: list[Record]) -> bool:
-        dead = _of(records, settings, "moderation.deadletter")
-        actions = _of(records, settings, "account.actions")
-        return len(dead) >= 4 and any(a["action"] == "restrict" for a in actions)
-
-    records = consume(
-        settings,
-        ["account.actions", "moderation.deadletter"],
-        until=settled,
-        timeout=120,
-        quiet_for=8,
-    )
-    actions = _of(records, settings, "account.actions")
+    actions, dead = _restrict_and_dead_letters(settings, 4)
     assert [(a["account_id"], a["action"]) for a in actions] == [("spammer", "restrict")]
-    dead = _of(records, settings, "moderation.deadletter")
     assert [d["error_kind"] for d in dead] == ["unsigned"] * 4
     assert all("does not match" in d["error"] for d in dead)
