@@ -33,7 +33,7 @@ REPORT_DIR = "report"
 def new_version_name(now: datetime | None = None) -> str:
     """A fresh version name: its UTC creation time, then random hex so two never collide."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
-    return f"v{stamp}-{secrets.token_hex(3)}"
+    return f"v{stamp}-{secrets.token_hex(4)}"
 
 
 def is_version_name(name: str) -> bool:
