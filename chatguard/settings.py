@@ -124,6 +124,9 @@ class Settings:
     # it); without one, no label or report decision is accepted
     moderator_hmac_key: str = field(default="", repr=False)
     moderator_hmac_key_file: str = ""
+    # a second key whose signatures verify too, while the moderation tool rotates its key
+    moderator_hmac_key_accepted: str = field(default="", repr=False)
+    moderator_hmac_key_accepted_file: str = ""
     # Fleet identity: the MAC key the workers share (or a file holding it); with one,
     # records on internal topics must carry a worker's signature (streams.fleet_signing)
     fleet_key: str = field(default="", repr=False)

@@ -47,7 +47,7 @@ from streams.labels import LabelStore, LabelStoreError
 from streams.learned_list import LearnedHolder
 from streams.logs import limit_repeated_warnings, use_json_logs
 from streams.model_holder import ModelHolder
-from streams.moderators import moderator_key
+from streams.moderators import moderator_keys
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage, internal_error
 from streams.producer_watch import CHECK_EVERY_S, ProducerWatch
 from streams.rdkafka_reader import RdkafkaReader
@@ -95,7 +95,7 @@ class Worker:
             settings, self.holder, sink or FaustSink(app), self.rules, self.learned, self.campaigns
         )
         self.label_store = LabelStore(settings.label_store)
-        self.moderator_hmac_key = moderator_key(settings)
+        self.moderator_keys = moderator_keys(settings)
         self.label_store_problem: str | None = None  # why the last append failed, shown on /ready
         # agent name → why it stopped, for /health; cleared when Faust starts the agent again
         self.crashed: dict[str, str] = {}
@@ -323,7 +323,7 @@ class Worker:
         """Moderator labels → the labelled-data store that retraining reads."""
 
         async def store(events: Sequence[EventT]) -> None:
-            valid = await self.pipeline.labels([_raw(e) for e in events], self.moderator_hmac_key)
+            valid = await self.pipeline.labels([_raw(e) for e in events], self.moderator_keys)
             await self._store_labels(valid)
 
         await self._each_batch(stream, store)
@@ -415,7 +415,7 @@ class Worker:
 
         async def collect(events: Sequence[EventT]) -> None:
             raws = [_raw(event) for event in events]
-            await self.pipeline.moderator_decisions(raws, self.moderator_hmac_key)
+            await self.pipeline.moderator_decisions(raws, self.moderator_keys)
 
         await self._each_batch(stream, collect)
 

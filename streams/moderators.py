@@ -6,12 +6,17 @@ if it is signed with the key the moderation tool and chatguard share
 the canonical record: every field but ``signature`` (``type`` included, so a label cannot pass for
 a decision), as JSON with sorted keys, no whitespace, UTF-8. Without a key nothing verifies, so an
 open broker cannot be used to confirm reports or to poison training.
+
+A rotation accepts a second key (``CHATGUARD_MODERATOR_HMAC_KEY_ACCEPTED`` or ``_FILE``) whose
+signatures verify too: the workers accept both, the moderation tool switches to the new key, and
+the old one goes once nothing it signed is left unread.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -36,6 +41,26 @@ def moderator_key(settings: Settings) -> bytes | None:
     )
 
 
+def moderator_keys(settings: Settings) -> tuple[bytes, ...]:
+    """Every key whose signatures verify: the shared key, then a rotation's accepted one; ``()``
+    without a key. An accepted key without a key of its own is refused."""
+    key = moderator_key(settings)
+    accepted = read_shared_key(
+        settings.moderator_hmac_key_accepted,
+        settings.moderator_hmac_key_accepted_file,
+        "CHATGUARD_MODERATOR_HMAC_KEY_ACCEPTED",
+        ModeratorKeyError,
+    )
+    if key is None:
+        if accepted is not None:
+            msg = (
+                "CHATGUARD_MODERATOR_HMAC_KEY_ACCEPTED is set without CHATGUARD_MODERATOR_HMAC_KEY"
+            )
+            raise ModeratorKeyError(msg)
+        return ()
+    return (key,) if accepted is None else (key, accepted)
+
+
 def canonical(record: dict[str, Any]) -> bytes:
     """The bytes a signature covers: the record without its signature, keys sorted, compact."""
     unsigned = {k: v for k, v in record.items() if k != SIGNATURE_FIELD}
@@ -52,12 +77,16 @@ def sign(record: dict[str, Any], key: bytes) -> dict[str, Any]:
     return {**record, SIGNATURE_FIELD: signature(record, key)}
 
 
-def verified(record: dict[str, Any], key: bytes | None) -> bool:
-    """True when ``record`` carries a valid signature under ``key`` (never without a key)."""
+def verified(record: dict[str, Any], keys: bytes | Sequence[bytes] | None) -> bool:
+    """True when ``record`` carries a valid signature under one of ``keys`` (a key, the keys of
+    ``moderator_keys``; never without one)."""
     claimed = record.get(SIGNATURE_FIELD)
-    if key is None or not isinstance(claimed, str):
+    if not keys or not isinstance(claimed, str):
         return False
-    return hmac.compare_digest(claimed, signature(record, key))
+    return any(
+        hmac.compare_digest(claimed, signature(record, key))
+        for key in ((keys,) if isinstance(keys, bytes) else keys)
+    )
 
 
 def label_record(

@@ -496,14 +496,16 @@ class ModerationPipeline:
         key = report.reporter_id.encode()
         return Outgoing(self._reports_by_reporter, key, orjson.dumps(report), message)
 
-    async def labels(self, batch: Sequence[RawMessage], key: bytes | None) -> list[dict[str, Any]]:
+    async def labels(
+        self, batch: Sequence[RawMessage], keys: Sequence[bytes]
+    ) -> list[dict[str, Any]]:
         """The valid, moderator-signed labels of ``batch``; the others become dead letters (sent
         here). A label must name only categories the serving model knows."""
         valid: list[dict[str, Any]] = []
         dead: list[Outgoing] = []
         for message in batch:
             try:
-                result = self.moderator_record(message, key)
+                result = self.moderator_record(message, keys)
                 if isinstance(result, Event):
                     result = check_categories(result, self.holder.current.model.labels) or result
             except Exception as exc:  # one label must not take the batch down
@@ -515,12 +517,13 @@ class ModerationPipeline:
         await self.send(dead)
         return valid
 
-    def moderator_record(self, message: RawMessage, key: bytes | None) -> Event | Rejected:
-        """A label or report decision that is valid and signed by a moderator, or why not."""
+    def moderator_record(self, message: RawMessage, keys: Sequence[bytes]) -> Event | Rejected:
+        """A label or report decision that is valid and signed by a moderator (under one of
+        ``keys``, ``moderators.moderator_keys``), or why not."""
         result = self.decode(message)
-        if isinstance(result, Rejected) or moderators.verified(result.data, key):
+        if isinstance(result, Rejected) or moderators.verified(result.data, keys):
             return result
-        why = "no moderator key is configured" if key is None else "the signature does not match"
+        why = "no moderator key is configured" if not keys else "the signature does not match"
         moderator = str(result.data.get("moderator_id"))[: self.settings.max_id_chars]
         return Rejected(
             "bad_signature",
@@ -528,19 +531,19 @@ class ModerationPipeline:
             result.event_id,
         )
 
-    async def moderator_decisions(self, batch: Sequence[RawMessage], key: bytes | None) -> None:
+    async def moderator_decisions(self, batch: Sequence[RawMessage], keys: Sequence[bytes]) -> None:
         """Signed confirm or reject decisions: the reporters' records, and a strike for each
         confirmed report; anything else a dead letter."""
         out: list[Outgoing] = []
         for message in batch:
             try:
-                out.extend(self._moderator_decision(message, key))
+                out.extend(self._moderator_decision(message, keys))
             except Exception as exc:  # one decision must not take the batch down
                 out.append(self._dead_letter_record(message, internal_error(exc)))
         await self.send(out)
 
-    def _moderator_decision(self, message: RawMessage, key: bytes | None) -> list[Outgoing]:
-        result = self.moderator_record(message, key)
+    def _moderator_decision(self, message: RawMessage, keys: Sequence[bytes]) -> list[Outgoing]:
+        result = self.moderator_record(message, keys)
         if isinstance(result, Rejected):
             return [self._dead_letter_record(message, result)]
         decision = result.data

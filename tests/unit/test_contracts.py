@@ -171,7 +171,7 @@ async def test_every_output_of_a_real_batch_validates_against_its_schema(
             raw(topics.MODERATOR_DECISIONS, 0, orjson.dumps(confirmed)),
             raw(topics.MODERATOR_DECISIONS, 1, orjson.dumps(forged)),
         ],
-        HMAC_KEY,
+        (HMAC_KEY,),
     )
     unreadable = UnreadableBatch(TopicPartition(topics.POSTS, 3), 10, 12, "CorruptRecordException")
     await pipeline.dead_letter(unreadable.source(), unreadable.rejected())

@@ -12,6 +12,7 @@ from streams.moderators import (
     decision_record,
     label_record,
     moderator_key,
+    moderator_keys,
     sign,
     verified,
 )
@@ -74,3 +75,31 @@ def test_the_key_comes_from_the_setting_or_a_file(tmp_path: Path) -> None:
 
 def test_the_key_is_not_in_the_settings_repr() -> None:
     assert "abc-secret" not in repr(Settings(moderator_hmac_key="abc-secret"))
+
+
+def test_while_the_tool_rotates_its_key_both_keys_verify_and_no_other() -> None:
+    """Workers accept the old and the new key; the tool switches; the old key goes."""
+    old, new = b"old tool key", b"new tool key"
+    by_old, by_new = sign(label(), old), sign(label(), new)
+    rotating = moderator_keys(
+        Settings(moderator_hmac_key=old.decode(), moderator_hmac_key_accepted=new.decode())
+    )
+    assert rotating == (old, new)
+    assert verified(by_old, rotating) and verified(by_new, rotating)
+    assert not verified(sign(label(), b"guessed"), rotating)
+    after = moderator_keys(Settings(moderator_hmac_key=new.decode()))
+    assert verified(by_new, after) and not verified(by_old, after)
+    assert moderator_keys(Settings()) == ()
+    assert not verified(by_old, ())
+
+
+def test_an_accepted_moderator_key_comes_from_its_file_and_needs_a_key(tmp_path: Path) -> None:
+    path = tmp_path / "new.key"
+    path.write_bytes(b"new from a file\n")
+    keys = moderator_keys(
+        Settings(moderator_hmac_key="k", moderator_hmac_key_accepted_file=str(path))
+    )
+    assert keys == (b"k", b"new from a file")
+    with pytest.raises(ModeratorKeyError, match="without CHATGUARD_MODERATOR_HMAC_KEY"):
+        moderator_keys(Settings(moderator_hmac_key_accepted="new"))
+    assert "new-secret" not in repr(Settings(moderator_hmac_key_accepted="new-secret"))
