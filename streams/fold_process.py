@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from typing import Any
 
 from aiohttp import web
@@ -29,10 +30,16 @@ log = logging.getLogger(__name__)
 
 
 def main() -> int:
+    from streams.fleet_signing import FleetKeyError, FleetSigner
     from streams.logs import use_json_logs
     from streams.topics import ensure_topics
 
     settings = Settings.from_env()
+    try:
+        FleetSigner.for_settings(settings)  # a key it cannot use is a line, like the worker's
+    except FleetKeyError as exc:
+        print(f"chatguard campaign fold: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

@@ -143,3 +143,24 @@ def test_the_accepted_key_comes_from_the_setting_or_its_file_and_needs_a_fleet_k
     assert FleetSigner.for_settings(accepted).accepted == mac_key(b"old from a file")
     with pytest.raises(FleetKeyError, match="without CHATGUARD_FLEET_KEY"):
         read_accepted_fleet_key(Settings(fleet_key_accepted="old"))
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"CHATGUARD_FLEET_KEY_ACCEPTED": "old"},  # an accepted key without a key of its own
+        {"CHATGUARD_FLEET_KEY_FILE": "/nonexistent/fleet.key"},
+    ],
+    ids=["accepted-alone", "missing-file"],
+)
+def test_a_campaign_fold_with_a_fleet_key_it_cannot_use_says_so_and_exits_2(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from streams import fold_process
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert fold_process.main() == 2
+    error = capsys.readouterr().err
+    assert error.startswith("chatguard campaign fold: ") and "CHATGUARD_FLEET_KEY" in error
+    assert "Traceback" not in error
