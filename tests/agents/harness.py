@@ -87,3 +87,37 @@ async def put_all(
 
     topic = worker.settings.topic("chat.messages")
     await put_to(worker.moderate_events, topic, records, decided, timeout)
+
+
+def signed_label(event_id: str, categories: Any, key: bytes = MODERATOR_KEY) -> bytes:
+    """A label as the moderation tool sends it: signed with ``key`` (``streams.moderators``)."""
+    from streams import moderators
+
+    data = {
+        "type": "moderator.label",
+        "event_id": event_id,
+        "text": f"text of {event_id}",
+        "categories": categories,
+        "moderator_id": "m1",
+        "labelled_at": 1_700_000_000.0,
+    }
+    return orjson.dumps(moderators.sign(data, key))
+
+
+async def store_labels(
+    worker: Worker, sink: Any, records: list[tuple[bytes, bytes]], stored: int, sent: int
+) -> list[dict[str, Any]]:
+    """Put ``records`` to the labels agent until ``stored`` rows are in the label store and
+    ``sink`` has ``sent`` records; the stored rows."""
+    path = worker.label_store.path
+
+    def rows() -> int:
+        return len(path.read_text().splitlines()) if path.exists() else 0
+
+    await put_to(
+        worker.store_labels,
+        worker.settings.topic("moderator.labels"),
+        records,
+        lambda: rows() >= stored and len(sink.sent) >= sent,
+    )
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]

@@ -13,11 +13,18 @@ import orjson
 
 from chatguard.settings import Settings
 from models.policy import Policy, Verdict
-from streams import metrics, moderators
+from streams import metrics
 from streams.agents import MAX_SENDER_MESSAGES, Worker
 from streams.model_holder import ServingModel
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
-from tests.agents.harness import MODERATOR_KEY, RecordingSink, chat, put_all, put_to
+from tests.agents.harness import (
+    RecordingSink,
+    chat,
+    put_all,
+    put_to,
+    signed_label,
+    store_labels,
+)
 
 KAFKA_RECORD_LIMIT = 1_000_000
 
@@ -112,42 +119,19 @@ async def test_bad_reports_are_dead_letters_and_the_valid_ones_in_their_batch_co
     )
 
 
-def _label(event_id: str, categories: Any) -> bytes:
-    """A label as the moderation tool sends it: signed (``streams.moderators``)."""
-    data = {
-        "type": "moderator.label",
-        "event_id": event_id,
-        "text": f"text of {event_id}",
-        "categories": categories,
-        "moderator_id": "m1",
-        "labelled_at": 1_700_000_000.0,
-    }
-    return orjson.dumps(moderators.sign(data, MODERATOR_KEY))
-
-
 async def test_labels_outside_the_taxonomy_are_dead_letters(
     worker: Worker, sink: RecordingSink
 ) -> None:
     settings = worker.settings
-    store = worker.label_store  # at the settings' label_store, signed with the settings' key
     known = worker.holder.current.model.labels[0]
     records = [
-        (b"l1", _label("l1", [known])),
-        (b"l2", _label("l2", ["no-such-category"])),
-        (b"l3", _label("l3", known)),  # a string, not a list
-        (b"l4", _label("l4", [])),
+        (b"l1", signed_label("l1", [known])),
+        (b"l2", signed_label("l2", ["no-such-category"])),
+        (b"l3", signed_label("l3", known)),  # a string, not a list
+        (b"l4", signed_label("l4", [])),
     ]
-
-    def stored() -> int:
-        return len(store.path.read_text().splitlines()) if store.path.exists() else 0
-
-    await put_to(
-        worker.store_labels,
-        settings.topic("moderator.labels"),
-        records,
-        lambda: stored() >= 2 and len(sink.sent) >= 2,
-    )
-    rows = [orjson.loads(line) for line in store.path.read_bytes().splitlines()]
+    # at the settings' label_store, signed with the settings' key
+    rows = await store_labels(worker, sink, records, stored=2, sent=2)
     assert sorted(r["event_id"] for r in rows) == ["l1", "l4"]
     dead = {
         k: v["error_kind"] for t, k, v in sink.sent if t == settings.topic("moderation.deadletter")
@@ -161,7 +145,7 @@ async def test_labels_wait_while_the_disk_is_full_and_land_once_it_has_room(
     path = worker.settings.label_store
     path.symlink_to("/dev/full")
     known = worker.holder.current.model.labels[0]
-    records = [(f"l{i}".encode(), _label(f"l{i}", [known])) for i in range(3)]
+    records = [(f"l{i}".encode(), signed_label(f"l{i}", [known])) for i in range(3)]
     room = tmp_path / "room.jsonl"
 
     async def the_disk_fills_then_has_room() -> bool:
