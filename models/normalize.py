@@ -158,10 +158,12 @@ _LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "
 
 # -- patterns (each linear: no nested quantifiers, tokens anchored at their start) --------------
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_TLDS = (
-    "com|cn|net|org|top|vip|xyz|info|cc|me|io|co|tk|ml|ga|app|shop|site|online|club|live|link|"
-    "ly|hk|tw|uk|us|ru|biz|win|bet|fun|icu|pw|ws|so|tv|in|de|jp|kr|sg|my"
-)
+# Top-level domains a link hides behind. Those that are also English words start sentences:
+# "paid the rent. So…" or "ok. My bus…" is not a link, so a word domain needs its dot unspaced
+# ("pay.so"), spaced on both sides ("pay . so", an obfuscation) or a path after it ("pay. so/x").
+_CODE_TLDS = "com|cn|net|org|vip|xyz|cc|io|tk|ml|ga|ly|hk|tw|uk|ru|biz|icu|pw|ws|jp|kr|sg"
+_WORD_TLDS = "top|info|me|co|app|shop|site|online|club|live|link|us|win|bet|fun|so|tv|in|de|my"
+_TLDS = f"{_CODE_TLDS}|{_WORD_TLDS}"
 # spaced-out letters or digits: three or more single characters split by one separator each
 _SPACED = re.compile(r"(?<![^\W_])[a-z0-9](?:[ .\-_*·•|/\\~+][a-z0-9](?![^\W_])){2,}")
 _SPACED_SEPARATORS = re.compile(r"[ .\-_*·•|/\\~+]")
@@ -186,7 +188,9 @@ _LOOSE_SPACE = re.compile(
 _EMAIL = re.compile(r"(?<![a-z0-9_.+\-])[a-z0-9_.+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+")
 _URL = re.compile(
     rf"(?:(?:https?|hxxps?)\s*+:\s*+/\s*+/\s*+|www\.)[^\s{_CJK}]+"
-    rf"|(?<![a-z0-9_.\-@])[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\s*+\.\s*+(?:{_TLDS})(?![a-z0-9])(?:/[^\s{_CJK}]*)?"
+    rf"|(?<![a-z0-9_.\-@])[a-z0-9\-]+(?:\.[a-z0-9\-]+)*"
+    rf"(?:\s*+\.\s*+(?:{_CODE_TLDS})|(?:\.|\s++\.\s*+|\.\s++(?=(?:{_WORD_TLDS})/))(?:{_WORD_TLDS}))"
+    rf"(?![a-z0-9])(?:/[^\s{_CJK}]*)?"
 )
 _URL_HOST = re.compile(r"^(?:(?:https?|hxxps?)\s*:\s*/\s*/\s*)?(?:www\.)?([^/?#:\s]+)")
 # cue, then spaces, an optional 号/群/colon, spaces, an optional colon, spaces, then the ID. Three

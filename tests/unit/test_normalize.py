@@ -65,6 +65,15 @@ EXPECTED = [
     ("url_www_second_level", "see www.example.co.uk/page", "see urltoken example.co.uk"),
     ("url_spaced_scheme", "h t t p : / / x.cn", "urltoken x.cn"),
     ("url_chinese_dot", "访问abc点com领取", "访问 urltoken abc.com 领取"),
+    # a word domain after a full stop and a space starts a sentence, not a link
+    (
+        "sentence_after_full_stop_is_no_link",
+        "paid the rent. So tired. My bus. In a bit",
+        "paid the rent. so tired. my bus. in a bit",
+    ),
+    ("word_domain_spaced_both_sides", "go to lucky . bet now", "go to urltoken lucky.bet now"),
+    ("word_domain_with_path", "camz. live/join", "urltoken camz.live"),
+    ("code_domain_after_full_stop", "go to abc. com", "go to urltoken abc.com"),
     ("cn_mobile_with_separators", "call 138-0013-8000 now", "call phonetoken now"),
     ("cn_mobile_plus86", "+86 138 0013 8000", "phonetoken"),
     ("uk_mobile_spaced", "call 07700 900123", "call phonetoken"),
