@@ -5,7 +5,8 @@
 Each model (its own thresholds, no policy overrides) decides every row of
 ``devtools/samples/traffic.jsonl``, of ``benchmarks/devset/`` and of the blind dev set
 ``benchmarks/devset_blind/`` (English, Chinese, both; written without sight of the training text
-or of the other dev set, and never used to choose anything). Per
+or of the other dev set, and never used to choose anything) and of the chat-style set
+``benchmarks/devset_chat_style/`` (clean chat in textspeak and internet slang). Per
 split and model: harmful rows flagged (review or block) and blocked; everyday clean rows flagged;
 hard negatives flagged; clean rows reviewed and blocked. A clean row without a ``kind`` of
 ``everyday`` or ``hard_negative`` (the sample traffic's rows) counts as everyday. The targets
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TRAFFIC = ROOT / "devtools" / "samples" / "traffic.jsonl"
 DEVSET = ROOT / "benchmarks" / "devset"
 BLIND = ROOT / "benchmarks" / "devset_blind"
+CHAT_STYLE = ROOT / "benchmarks" / "devset_chat_style"
 
 # (figure, target on the sample traffic, target on the dev set)
 FIGURES = (
@@ -59,6 +61,14 @@ def splits() -> dict[str, list[dict[str, Any]]]:
         out[f"blind dev set {lang}"] = rows
     if blind:
         out["blind dev set, all"] = [r for rows in blind.values() for r in rows]
+    style = {
+        p.stem.removeprefix("chat_style_"): read_jsonl(p)
+        for p in sorted(CHAT_STYLE.glob("*.jsonl"))
+    }
+    for lang, rows in style.items():
+        out[f"chat-style set {lang}"] = rows
+    if style:
+        out["chat-style set, all"] = [r for rows in style.values() for r in rows]
     public = public_harmless()
     if public:
         out["public sets' held-out harmless rows"] = public

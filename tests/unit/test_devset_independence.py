@@ -1,5 +1,6 @@
 """The dev sets stay independent of the training data: no seed or corpus line is a near copy of
-a row of the dev set or of the blind dev set, so their figures are not a score on training text."""
+a row of the dev set, the blind dev set or the chat-style set, so their figures are not a score on
+training text."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DEVSET = sorted((ROOT / "benchmarks" / "devset").glob("*.jsonl"))
 BLIND = sorted((ROOT / "benchmarks" / "devset_blind").glob("*.jsonl"))
+CHAT_STYLE = sorted((ROOT / "benchmarks" / "devset_chat_style").glob("*.jsonl"))
 CORPUS = sorted((ROOT / "training" / "corpus").glob("*.jsonl"))
 TRAINING = [ROOT / "training" / "seed" / "seed_corpus.jsonl", *CORPUS]
 # character 3-gram Jaccard at or above which two lines count as one text reworded; the closest
@@ -35,7 +37,10 @@ def _trigrams(text: str) -> frozenset[str]:
     return frozenset(letters[i : i + 3] for i in range(max(1, len(letters) - 2)))
 
 
-@pytest.mark.parametrize(("name", "paths"), [("dev set", DEVSET), ("blind dev set", BLIND)])
+@pytest.mark.parametrize(
+    ("name", "paths"),
+    [("dev set", DEVSET), ("blind dev set", BLIND), ("chat-style set", CHAT_STYLE)],
+)
 def test_no_training_line_is_a_near_copy_of_a_dev_set_row(name: str, paths: list[Path]) -> None:
     dev = _texts(paths)
     dev_grams = [_trigrams(t) for t in dev]
@@ -53,5 +58,5 @@ def test_no_training_line_is_a_near_copy_of_a_dev_set_row(name: str, paths: list
         for i, count in shared.items():
             if count / len(grams | dev_grams[i]) >= NEAR_COPY:
                 copies.append((text, dev[i]))
-    assert len(dev) > 700, name
+    assert len(dev) > 500, name  # the files are there
     assert not copies, copies[:5]
