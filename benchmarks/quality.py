@@ -18,7 +18,8 @@ Part 2, the default-recipe model (``chatguard train --recipe default``, trained 
 test rows): scored on every set's test split per category (its own thresholds: review and block)
 and per language, on ``devtools/samples/traffic.jsonl``, on ``benchmarks/devset/`` and on the blind
 dev set ``benchmarks/devset_blind/`` (harmful
-flagged, everyday chat flagged, hard negatives flagged, clean blocked).
+flagged, everyday chat flagged, hard negatives flagged, clean blocked), and on the chat-style set
+``benchmarks/devset_chat_style/`` (clean chat in textspeak and slang: flagged, blocked).
 
 Output: Markdown on stdout and ``quality.json`` / ``.md`` in ``benchmarks/results/`` (gitignored).
 The sets are read at run time only; nothing from them is copied into the project.
@@ -54,6 +55,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TRAFFIC = ROOT / "devtools" / "samples" / "traffic.jsonl"
 DEVSET = ROOT / "benchmarks" / "devset"
 BLIND = ROOT / "benchmarks" / "devset_blind"
+CHAT_STYLE = ROOT / "benchmarks" / "devset_chat_style"
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 __all__ = ["binary_metrics", "fbs_aligned", "ham_aligned"]
@@ -459,6 +461,7 @@ def markdown(
             ("sample traffic", "traffic"),
             ("dev set", "devset"),
             ("blind dev set", "blind_devset"),
+            ("chat-style set", "chat_style"),
         ):
             f = default.get(key)
             if not f:
@@ -467,9 +470,13 @@ def markdown(
                 f"{k} {v['rows']}: flagged {pct(v['flagged'])}, blocked {pct(v['blocked'])}"
                 for k, v in f["kinds"].items()
             )
+            harm = (
+                f"harmful flagged {pct(f['harmful_flagged'])} (blocked {pct(f['harmful_blocked'])}); "
+                if f["harmful"]
+                else ""
+            )
             out.append(
-                f"- {title} ({f['rows']} rows): harmful flagged {pct(f['harmful_flagged'])} "
-                f"(blocked {pct(f['harmful_blocked'])}); clean flagged {pct(f['clean_flagged'])}, "
+                f"- {title} ({f['rows']} rows): {harm}clean flagged {pct(f['clean_flagged'])}, "
                 f"clean blocked {f['clean_blocked_rows']}; {kinds}"
             )
         if default.get("sets"):
@@ -550,6 +557,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         blind = devset_rows(BLIND)
         if blind:
             default["blind_devset"] = traffic_figures(loaded, blind)
+        style = devset_rows(CHAT_STYLE)
+        if style:
+            default["chat_style"] = traffic_figures(loaded, style)
         all_sets = [e.name for e in catalogue.CATALOGUE if e.in_default_recipe]
         default["sets"] = default_on_sets(loaded, root, args.only or all_sets, say)
     report = markdown(sets, default, params)
