@@ -36,7 +36,7 @@ import orjson
 from chatguard.settings import Settings
 from streams import topics
 from streams.decoding import Rejected
-from streams.shared_keys import read_shared_key
+from streams.shared_keys import read_accepted_key, read_shared_key
 
 if TYPE_CHECKING:
     from streams.pipeline import Outgoing, RawMessage  # the pipeline signs with this: no cycle
@@ -62,16 +62,13 @@ def read_accepted_fleet_key(settings: Settings) -> bytes | None:
     """The second key a rotation accepts signatures of (``CHATGUARD_FLEET_KEY_ACCEPTED`` or
     ``_FILE``); None when neither is set. Refused without a fleet key of its own: a worker that
     signs nothing checks nothing."""
-    accepted = read_shared_key(
+    return read_accepted_key(
         settings.fleet_key_accepted,
         settings.fleet_key_accepted_file,
-        "CHATGUARD_FLEET_KEY_ACCEPTED",
+        "CHATGUARD_FLEET_KEY",
         FleetKeyError,
+        has_key=read_fleet_key(settings) is not None,
     )
-    if accepted is not None and read_fleet_key(settings) is None:
-        msg = "CHATGUARD_FLEET_KEY_ACCEPTED is set without CHATGUARD_FLEET_KEY (or _FILE)"
-        raise FleetKeyError(msg)
-    return accepted
 
 
 def mac_key(secret: bytes) -> bytes:

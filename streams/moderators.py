@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from chatguard.settings import Settings
-from streams.shared_keys import read_shared_key
+from streams.shared_keys import read_accepted_key, read_shared_key
 
 SIGNATURE_FIELD = "signature"
 
@@ -45,20 +45,14 @@ def moderator_keys(settings: Settings) -> tuple[bytes, ...]:
     """Every key whose signatures verify: the shared key, then a rotation's accepted one; ``()``
     without a key. An accepted key without a key of its own is refused."""
     key = moderator_key(settings)
-    accepted = read_shared_key(
+    accepted = read_accepted_key(
         settings.moderator_hmac_key_accepted,
         settings.moderator_hmac_key_accepted_file,
-        "CHATGUARD_MODERATOR_HMAC_KEY_ACCEPTED",
+        "CHATGUARD_MODERATOR_HMAC_KEY",
         ModeratorKeyError,
+        has_key=key is not None,
     )
-    if key is None:
-        if accepted is not None:
-            msg = (
-                "CHATGUARD_MODERATOR_HMAC_KEY_ACCEPTED is set without CHATGUARD_MODERATOR_HMAC_KEY"
-            )
-            raise ModeratorKeyError(msg)
-        return ()
-    return (key,) if accepted is None else (key, accepted)
+    return tuple(k for k in (key, accepted) if k is not None)
 
 
 def canonical(record: dict[str, Any]) -> bytes:

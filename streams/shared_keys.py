@@ -22,3 +22,16 @@ def read_shared_key(value: str, path: str, name: str, error: type[ValueError]) -
         msg = f"{name}_FILE={path} is empty"
         raise error(msg)
     return key
+
+
+def read_accepted_key(
+    value: str, path: str, name: str, error: type[ValueError], *, has_key: bool
+) -> bytes | None:
+    """A rotation's second key (``{name}_ACCEPTED`` or its ``_FILE``), whose signatures verify
+    but which never signs; None when neither is set. Refused without a key of its own
+    (``has_key``): a service that signs and checks nothing has nothing to rotate."""
+    accepted = read_shared_key(value, path, f"{name}_ACCEPTED", error)
+    if accepted is not None and not has_key:
+        msg = f"{name}_ACCEPTED is set without {name} (or _FILE)"
+        raise error(msg)
+    return accepted
