@@ -23,7 +23,9 @@ topics, then measures, each with its own consumer group on the same events:
   * end-to-end latency (produce timestamp → decision timestamp) at half chatguard's maximum rate,
     after a warm-up whose p99 is reported separately; and, at the same rate and on the same
     machine, the latency of the hand-written aiokafka and confluent-kafka loops, the floor a
-    consume → score → produce loop sets here.
+    consume → score → produce loop sets here,
+  * each row's CPU time per event and the broker's (``benchmarks/cpu_meter.py``), and what the
+    machine's cores carry at those costs against issue 17's two-worker target.
 Prints a table and writes ``benchmarks/results/stream.json``. Not part of the tests.
 """
 
@@ -56,6 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from big_rules import rules_text  # noqa: E402  (benchmarks/, the script's folder)
+from cpu_meter import CpuMeter, per_event_us  # noqa: E402
 
 from chatguard.cli import main as chatguard  # noqa: E402
 from chatguard.settings import Settings  # noqa: E402
@@ -72,6 +75,8 @@ from streams.topics import ensure_topics  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results"
 REGISTRY = ROOT / ".run" / "bench-registry"
 BENCH_KEYS = ROOT / ".run" / "bench-keys"
+# the benchmark's broker, whose CPU time each row also measures (set by ``main``)
+BROKER_PIDS: list[int] = []
 
 
 def say(message: str) -> None:
@@ -312,10 +317,13 @@ def run_chatguard(
     try:
         wait_ready(port, process, log)
         ready_rss = rss_mb(process.pid)
+        meter = cpu_meter([process.pid] + ([beside.pid] if beside is not None else []))
         outputs = [settings.topic("moderation.decisions"), settings.topic("moderation.deadletter")]
         records = asyncio.run(read_all(settings, outputs, n, timeout=600))
+        meter.stop()
         result: dict[str, Any] = {
             "events_per_s": throughput(records),
+            "cpu_us_per_event": per_event_us(meter, [r.timestamp for r in records]),
             "outcomes": len(records),
             "rss_at_ready_mb": ready_rss,
             "rss_after_backlog_mb": rss_mb(process.pid),
@@ -367,7 +375,7 @@ def campaign_state(
 
 def run_fleet(
     settings: Settings, env: dict[str, str], events: list[Any], workers: int, tag: str
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """``workers`` chatguard workers in one group: all started and assigned partitions first,
     then the events produced, so no rebalance falls inside the measurement. The producer is
     faster than the workers, so a backlog builds at once; the rate is taken from the outcomes'
@@ -387,12 +395,15 @@ def run_fleet(
             processes.append((start_process(command, worker_env, log), port, log))
         for process, port, log in processes:
             wait_ready(port, process, log)
+        meter = cpu_meter([process.pid for process, _, _ in processes])
         asyncio.run(send_events(settings, events))
         outputs = [settings.topic("moderation.decisions"), settings.topic("moderation.deadletter")]
         records = asyncio.run(read_all(settings, outputs, len(events), timeout=600))
+        meter.stop()
         return {
             "workers": workers,
             "events_per_s": throughput(records),
+            "cpu_us_per_event": per_event_us(meter, [r.timestamp for r in records]),
             "outcomes": len(records),
             "peak_rss_mb": max(peak_rss_mb(process.pid) for process, _, _ in processes),
         }
@@ -408,7 +419,7 @@ def run_baseline(
     tag: str,
     score: bool,
     client: str = "aiokafka",
-) -> dict[str, float]:
+) -> dict[str, Any]:
     output_prefix = f"{settings.topic_prefix}{tag}."
     log = ROOT / ".run" / f"bench-{tag}.log"
     command = [
@@ -424,6 +435,7 @@ def run_baseline(
     if not score:
         command.append("--no-score")
     process = start_process(command, {**env, "CHATGUARD_APP_ID": f"{settings.app_id}-{tag}"}, log)
+    meter = cpu_meter([process.pid])
     try:
         outputs = [output_prefix + "moderation.decisions", output_prefix + "moderation.deadletter"]
         asyncio.run(
@@ -433,22 +445,33 @@ def run_baseline(
             )
         )
         records = asyncio.run(read_all(settings, outputs, n, timeout=600))
+        meter.stop()
         return {
             "events_per_s": throughput(records),
+            "cpu_us_per_event": per_event_us(meter, [r.timestamp for r in records]),
             "outcomes": len(records),
             "peak_rss_mb": peak_rss_mb(process.pid),
         }
     finally:
+        meter.stop()
         stop(process)
 
 
-def scoring_ceiling(texts: list[str], batch: int) -> float:
+def scoring_ceiling(texts: list[str], batch: int) -> tuple[float, float]:
+    """Events per second of wall time, and CPU microseconds per event (the two differ if
+    scoring ever used more than one core)."""
     model = ModelRegistry(REGISTRY).load_current()
     model.score(texts[:batch])  # warm up
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(texts), batch):
         model.score(texts[i : i + batch])
-    return len(texts) / (time.perf_counter() - started)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return len(texts) / wall, cpu * 1e6 / len(texts)
+
+
+def cpu_meter(worker_pids: list[int]) -> CpuMeter:
+    """A started meter of a row's processes (with their children) and of the broker."""
+    return CpuMeter({"worker": worker_pids, "broker": BROKER_PIDS}).start()
 
 
 def latency(
@@ -592,6 +615,7 @@ def main() -> None:
     assert broker.data_dir is not None
     shutil.rmtree(broker.data_dir, ignore_errors=True)
     broker.start()
+    BROKER_PIDS[:] = [pid] if (pid := broker.pid()) is not None else []
     try:
         run(args)
     finally:
@@ -647,7 +671,7 @@ def campaigns_row(
 
 def per_million_events(
     campaigns: dict[str, Any], default: dict[str, Any], events: int
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """The campaign state per 1M events in the window, scaled linearly from the events whose
     fingerprints the agent folded (each fingerprinted event writes one record per band). RSS
     is not scaled, nor are the store's files and the gauge's bytes: at this size RocksDB's
@@ -773,7 +797,7 @@ def warm_broker(run_id: str, env: dict[str, str], events: list[Any], n: int) -> 
 
 def one_round(
     settings: Settings, env: dict[str, str], n: int, number: int
-) -> tuple[dict[str, Any], dict[str, float], dict[str, float]]:
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """chatguard's row and both loops' on one backlog: chatguard first in even rounds."""
     rows: dict[str, Any] = {}
     order = ["chatguard", "aiokafka", "confluent"]
@@ -865,7 +889,10 @@ def run(args: argparse.Namespace) -> None:
         "produce_events_per_s": args.events / produce_s,
     }
     say("in-process scoring ceiling (batches of 256)")
-    results["scoring_ceiling_events_per_s"] = scoring_ceiling(texts, 256)
+    (
+        results["scoring_ceiling_events_per_s"],
+        results["scoring_ceiling_cpu_us_per_event"],
+    ) = scoring_ceiling(texts, 256)
     warm_broker(run_id, env, events, args.events)
     results.update(alternating_rounds(run_id, settings, env, events, args))
     if args.campaigns:
@@ -1127,9 +1154,64 @@ def run(args: argparse.Namespace) -> None:
             f"p95 {loop['p95_ms']:.0f} ms, p99 {loop['p99_ms']:.0f} ms, max {loop['max_ms']:.0f} ms "
             f"(chatguard's p99 is {lat['p99_ms'] / loop['p99_ms']:.2f}x it)"
         )
+    print_cpu(results, args)
     if args.campaigns:
         print_campaigns(results)
     print(f"\nJSON: {RESULTS / 'stream.json'}")
+
+
+def print_cpu(results: dict[str, Any], args: argparse.Namespace) -> None:
+    """CPU per event of each row and of the broker, and what the machine's cores allow: issue
+    17 asks for one worker at >= 0.8x the scoring ceiling and two at >= 1.5x one, so two
+    workers at >= 1.2x the ceiling, and that is a number of core-seconds per second."""
+    rows = [
+        ("consume + produce only, aiokafka", results["client_ceiling"]),
+        ("consume + produce only, confluent-kafka", results["client_ceiling_confluent"]),
+        ("hand-written aiokafka loop (median round)", results["baseline"]),
+        ("hand-written confluent-kafka loop (median round)", results["baseline_confluent"]),
+        ("chatguard worker (median round)", results["chatguard"]),
+        ("chatguard worker, confluent-kafka ingest", results["chatguard_rdkafka"]),
+    ]
+    if args.fleet:
+        rows += [("one worker (fleet row)", results["fleet_1"])]
+        rows += [("two workers, summed (fleet row)", results["fleet_2"])]
+    cores = os.cpu_count() or 1
+    print(
+        f"\nCPU per event, core-microseconds over each row's measured span ({cores} cores; "
+        "worker = the row's processes with their children)"
+    )
+    print("| row | events/s | worker µs | broker µs | total µs | cores busy |")
+    print("|---|---|---|---|---|---|")
+    ceiling = results["scoring_ceiling_events_per_s"]
+    scoring_us = results["scoring_ceiling_cpu_us_per_event"]
+    print(f"| model scoring alone, in process | {ceiling:,.0f} | {scoring_us:.1f} | | | |")
+    for name, row in rows:
+        cpu = row["cpu_us_per_event"]
+        total = cpu["worker"] + cpu["broker"]
+        busy = total * row["events_per_s"] / 1e6
+        print(
+            f"| {name} | {row['events_per_s']:,.0f} | {cpu['worker']:.1f} | {cpu['broker']:.1f} "
+            f"| {total:.1f} | {busy:.2f} |"
+        )
+    need = 1.2 * ceiling
+    print(
+        f"two workers at >= 1.5x one worker at >= 0.8x the scoring ceiling: >= {need:,.0f} "
+        f"events/s (1.2x the ceiling). What the {cores} cores carry at most at each CPU cost per "
+        "event (worker + broker):"
+    )
+    bounds = [
+        ("consume + produce only, aiokafka, + scoring", results["client_ceiling"], scoring_us),
+        (
+            "consume + produce only, confluent-kafka, + scoring",
+            results["client_ceiling_confluent"],
+            scoring_us,
+        ),
+        ("chatguard worker (median round)", results["chatguard"], 0.0),
+    ]
+    for name, row, scoring in bounds:
+        cpu = row["cpu_us_per_event"]
+        most = cores * 1e6 / (cpu["worker"] + cpu["broker"] + scoring)
+        print(f"  {name}: {most:,.0f} events/s, {most / ceiling:.2f}x the ceiling")
 
 
 def print_campaigns(results: dict[str, Any]) -> None:
