@@ -4,8 +4,8 @@ model did not train on (out-of-fold).
 A platform states what it can afford, not a precision target on an arbitrary validation mix:
 
 - ``block`` (acts alone): the lowest score at which at most ``block_clean_rate`` of clean rows
-  (0.1%), and as few of the partly labelled rows positive nowhere (``harmless``: a public set's
-  ham), are blocked *and* precision among the rows that decide the category is at least
+  (0.1%), as few of the hard negatives among them, and as few of the partly labelled rows
+  positive nowhere (``harmless``: a public set's ham), are blocked *and* precision among the rows that decide the category is at least
   ``block_precision`` (98%);
 - ``review`` (a moderator looks): the lowest score at which at most ``review_clean_rate`` of
   everyday clean rows (1%) *and* at most ``review_hard_negative_rate`` of hard-negative rows (5%:
@@ -149,9 +149,12 @@ def budget_thresholds(
             lowest_within(budget.review_hard_negative_rate, hard),
         )
     # a block must be as rare on a public set's harmless rows (an anti-bias comment, a ham SMS)
-    # as on clean chat: they are traffic too, only less completely labelled
+    # as on clean chat: they are traffic too, only less completely labelled; and as rare on the
+    # hard negatives, the clean rows nearest the line, which a budget over all clean rows would
+    # let one category spend on them alone (six of 2,500 bank notices is 0.24%)
     block_floor = max(
         lowest_within(budget.block_clean_rate, clean),
+        lowest_within(budget.block_clean_rate, hard) if hard.any() else 0.0,
         lowest_within(budget.block_clean_rate, harmless),
     )
     block = _precise_cut(y, scores, block_floor, budget.block_precision)
@@ -219,7 +222,9 @@ def traffic_thresholds(
 
     A message is flagged when *any* category flags it, so six categories each using 1% could
     flag up to 6% of clean traffic. Blocks: each category gets the same share of the block
-    budget, raised (bisection) as far as the union of all categories stays within it. Reviews:
+    budget, raised (bisection) as far as the union of all categories stays within it, on clean
+    chat, on its hard negatives and on the public sets' harmless rows alike (each category's own
+    cut already holds on each; six of them together could block six times as many). Reviews:
     the budget goes where it buys the most recall (``most_recall_within``): the everyday and the
     hard-negative rows (``hard``) each within their own rate, harmful rows counted with
     ``weight`` (the training weights: a chat row counts as much as it did in training). Returns
@@ -256,8 +261,9 @@ def traffic_thresholds(
     low, high = budget.block_clean_rate / max(len(labels), 1), budget.block_clean_rate
     for _ in range(12):
         mid = (low + high) / 2
-        blocks = [t.block for t in choose(mid)[0].values()]
-        if rate(flagged_by_any(blocks), clean) <= budget.block_clean_rate:
+        blocked = flagged_by_any([t.block for t in choose(mid)[0].values()])
+        worst = max(rate(blocked, rows) for rows in (clean, hard, harmless))
+        if worst <= budget.block_clean_rate:
             low = mid
         else:
             high = mid
@@ -285,11 +291,13 @@ def traffic_thresholds(
         "clean_rows": int(clean.sum()),
         "hard_negative_rows": int(hard.sum()),
         "clean_blocked": rate(blocked, clean),
+        "hard_negatives_blocked": rate(blocked, hard),
         "clean_flagged": rate(flagged, clean),
         "everyday_flagged": rate(flagged, everyday),
         "hard_negatives_flagged": rate(flagged, hard),
         "public_rows": int(harmless.sum()),
         "public_flagged": rate(flagged, harmless),
+        "public_blocked": rate(blocked, harmless),
         "per_category_block_rate": block_rate,
     }
     return chosen, notes, cost

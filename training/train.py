@@ -223,10 +223,12 @@ def train_model(
 def _clean_cost_line(cost: Mapping[str, Any]) -> str:
     return (
         f"clean traffic out of fold ({cost['clean_rows']} rows, {cost['hard_negative_rows']} "
-        f"hard negatives): blocked {cost['clean_blocked']:.2%}; flagged by any category: "
+        f"hard negatives): blocked {cost['clean_blocked']:.2%} (hard negatives "
+        f"{cost.get('hard_negatives_blocked', 0.0):.2%}); flagged by any category: "
         f"everyday {cost['everyday_flagged']:.2%}, hard negatives "
         f"{cost['hard_negatives_flagged']:.2%}, public sets' harmless rows "
-        f"{cost.get('public_flagged', 0.0):.2%} of {cost.get('public_rows', 0)}"
+        f"{cost.get('public_flagged', 0.0):.2%} of {cost.get('public_rows', 0)} "
+        f"(blocked {cost.get('public_blocked', 0.0):.2%})"
     )
 
 

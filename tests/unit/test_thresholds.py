@@ -84,6 +84,23 @@ def test_block_is_as_rare_on_a_public_sets_harmless_rows_as_on_clean_chat() -> N
     assert alone.block is not None and (s_neg >= alone.block).mean() >= 0.005
 
 
+def test_block_is_as_rare_on_the_hard_negatives_as_on_all_clean_chat() -> None:
+    # 8,000 everyday rows far below, 1,000 hard negatives of which 8 score among the positives:
+    # 8 of 9,000 clean rows is within 0.1%, 8 of 1,000 bank notices is not
+    rng = np.random.default_rng(3)
+    y = np.array([1] * 5_000 + [0] * 9_000, dtype=np.int8)
+    hard_scores = np.concatenate([rng.beta(2, 6, 992), rng.uniform(0.9, 0.99, 8)])
+    s = np.concatenate([rng.uniform(0.85, 1.0, 5_000), rng.beta(1, 12, 8_000), hard_scores])
+    clean = y == 0
+    hard = np.arange(len(y)) >= 13_000
+    t, _ = budget_thresholds(y, s, clean, hard=hard)
+    assert t.block is not None
+    assert (hard_scores >= t.block).mean() <= 0.001
+    # over all clean rows alone, the block takes them
+    alone, _ = budget_thresholds(y, s, clean)
+    assert alone.block is not None and (hard_scores >= alone.block).sum() >= 5
+
+
 def test_block_is_clamped_to_the_floor_with_a_warning() -> None:
     y = np.array([1] * 100 + [0] * 10_000, dtype=np.int8)
     s = np.concatenate([np.full(100, 0.3), np.full(10_000, 0.01)])
@@ -145,6 +162,28 @@ def test_traffic_budget_per_kind_holds_for_the_union_of_categories() -> None:
     assert cost["hard_negatives_flagged"] <= 0.05
     assert cost["clean_blocked"] <= 0.001
     assert cost["hard_negative_rows"] == int((hard & ~(Y == 1).any(axis=1)).sum())
+
+
+def test_block_budget_holds_for_the_union_on_the_public_sets_harmless_rows() -> None:
+    # two categories, each alone blocking its three highest public rows (just under 0.1% of
+    # 4,000): different rows, so together they would block 0.15% of the ham
+    harmful, chat, public = 200, 2_000, 4_000
+    n = 2 * harmful + chat + public
+    Y = np.zeros((n, 3), dtype=np.int8)
+    Y[:harmful, 0] = 1
+    Y[harmful : 2 * harmful, 1] = 1
+    Y[-public:, 2] = -1  # the public set says nothing of the third category
+    scores = np.zeros((n, 3))
+    scores[:harmful, 0] = scores[harmful : 2 * harmful, 1] = 1.0
+    start = 2 * harmful + chat
+    scores[start : start + 20, 0] = np.linspace(0.999, 0.96, 20)
+    scores[start + 20 : start + 40, 1] = np.linspace(0.999, 0.96, 20)
+    scores[-public:, 2] = np.nan
+    chosen, _, cost = traffic_thresholds(Y, scores, ("a", "b", "c"))
+    assert cost["public_rows"] == public
+    assert 0 < cost["public_blocked"] <= 0.001
+    assert chosen["a"].block is not None and chosen["b"].block is not None
+    assert cost["clean_blocked"] <= 0.001
 
 
 @pytest.mark.parametrize(
