@@ -28,7 +28,8 @@ def process_cpu_s(pid: int) -> float | None:
 
 
 def process_tree(pid: int) -> list[int]:
-    """``pid`` and every process below it (a scan of ``/proc``: about 5 ms)."""
+    """``pid`` and every process below it (the scoring child's fork server, the child itself),
+    from one scan of ``/proc`` (about 5 ms)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

@@ -58,7 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from big_rules import rules_text  # noqa: E402  (benchmarks/, the script's folder)
-from cpu_meter import CpuMeter, per_event_us  # noqa: E402
+from cpu_meter import CpuMeter, per_event_us, process_tree  # noqa: E402
 
 from chatguard.cli import main as chatguard  # noqa: E402
 from chatguard.settings import Settings  # noqa: E402
@@ -148,32 +148,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def descendants(pid: int) -> list[int]:
-    """``pid`` and every process below it (the scoring child's fork server, the child itself)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # exited meanwhile
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, []))
-    return found
-
-
 def tree_memory_mb(pid: int) -> dict[str, float]:
     """Memory of a worker with its processes: peak RSS summed (pages the scoring child shares
     with its fork server counted in each) and PSS now (a shared page split between its users)."""
     peak = pss = 0.0
     processes = 0
-    for member in descendants(pid):
+    for member in process_tree(pid):
         try:
             peak += peak_rss_mb(member)
             for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
