@@ -433,7 +433,6 @@ def run_baseline(
             "peak_rss_mb": peak_rss_mb(process.pid),
         }
     finally:
-        meter.stop()
         stop(process)
 
 

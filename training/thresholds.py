@@ -5,8 +5,8 @@ A platform states what it can afford, not a precision target on an arbitrary val
 
 - ``block`` (acts alone): the lowest score at which at most ``block_clean_rate`` of clean rows
   (0.1%), as few of the hard negatives among them, and as few of the partly labelled rows
-  positive nowhere (``harmless``: a public set's ham), are blocked *and* precision among the rows that decide the category is at least
-  ``block_precision`` (98%);
+  positive nowhere (``harmless``: a public set's ham), are blocked *and* precision among the
+  rows that decide the category is at least ``block_precision`` (98%);
 - ``review`` (a moderator looks): the lowest score at which at most ``review_clean_rate`` of
   everyday clean rows (1%) *and* at most ``review_hard_negative_rate`` of hard-negative rows (5%:
   anti-fraud notices, news about extremism, jokes that look harmful) are flagged: as much recall
@@ -154,7 +154,7 @@ def budget_thresholds(
     # let one category spend on them alone (six of 2,500 bank notices is 0.24%)
     block_floor = max(
         lowest_within(budget.block_clean_rate, clean),
-        lowest_within(budget.block_clean_rate, hard) if hard.any() else 0.0,
+        lowest_within(budget.block_clean_rate, hard),
         lowest_within(budget.block_clean_rate, harmless),
     )
     block = _precise_cut(y, scores, block_floor, budget.block_precision)
