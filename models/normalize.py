@@ -318,6 +318,7 @@ def _analyse(text: str) -> tuple[str, tuple[float, ...]]:
             folded = _LETTER_WORD.sub(_unstretch, folded)
         folded = _REPEAT.sub(r"\1\1", folded)
     folded = _join_split_words(folded)
+    folded = _spell_out_textspeak(folded)
     if _LOOSE_SPACE_GATE.search(folded):
         folded = _LOOSE_SPACE.sub("", folded)
     # str.split and re's \s agree on what whitespace is (both use str.isspace)
@@ -628,6 +629,40 @@ def _join_split_words(text: str) -> str:
         return text
     out.append(text[position:])
     return "".join(out)
+
+
+# Chat shorthand written out. Ordinary people text "hows ur throat now" and "can u wait 5 mins pls";
+# the public sets that hold English abuse are tweets and forum posts, where "u" and "ur" are
+# mostly insults, so before this step a model read the spelling itself as hate (the chat-style
+# set of ``benchmarks/devset_chat_style``). Only whole words that mean one thing in chat.
+_TEXTSPEAK = {
+    "u": "you", "ur": "your", "urs": "yours", "r": "are", "pls": "please", "plz": "please",
+    "thx": "thanks", "thnx": "thanks", "tks": "thanks", "coz": "because", "cuz": "because",
+    "bcoz": "because", "abt": "about", "tmr": "tomorrow", "tmrw": "tomorrow", "tmw": "tomorrow",
+    "tdy": "today", "tonite": "tonight", "wat": "what", "wot": "what", "msg": "message",
+    "ppl": "people", "luv": "love", "nvm": "never mind", "idk": "i don't know", "lemme": "let me",
+    "gonna": "going to", "wanna": "want to", "gimme": "give me", "dunno": "don't know",
+    "sry": "sorry", "soz": "sorry", "bday": "birthday", "wud": "would", "cud": "could",
+    "shud": "should",
+}  # fmt: skip
+_TEXTSPEAK_BYTES = frozenset(word.encode() for word in _TEXTSPEAK)
+# "'" is part of a word ("u're" is left alone); \w keeps "u盘" (a USB stick) and "r18" whole
+_TEXTSPEAK_WORD = re.compile(
+    "(?<![\\w'])(?:" + "|".join(sorted(_TEXTSPEAK, key=len, reverse=True)) + ")(?![\\w'])"
+)
+
+
+def _spell_out_textspeak(text: str) -> str:
+    """``_TEXTSPEAK``'s words written out: "r u ok" → "are you ok"."""
+    if text.isascii():  # most texts hold none: a set lookup instead of a regex scan
+        words = text.encode().translate(_ASCII_PUNCTUATION_TO_SPACE).split()
+        if _TEXTSPEAK_BYTES.isdisjoint(words):
+            return text
+    return _TEXTSPEAK_WORD.sub(_written_out, text)
+
+
+def _written_out(match: re.Match[str]) -> str:
+    return _TEXTSPEAK[match.group()]
 
 
 def _split_from(left: str, right: str, costs: dict[str, float]) -> bool:

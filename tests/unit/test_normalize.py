@@ -124,6 +124,13 @@ EXPECTED = [
     ),
     ("chinese_time", "明天下午三点开会", "明天下午三点开会"),
     ("address", "No. 12 Zhongshan Rd, Room 301", "no. 12 zhongshan rd, room 301"),
+    (
+        "textspeak_written_out",
+        "hows ur throat now? r u ok pls",
+        "hows your throat now? are you ok please",
+    ),
+    ("textspeak_only_whole_words", "u盘 r18 u're ur_name", "u盘 r18 u're ur_name"),
+    ("textspeak_in_chinese", "我手机坏了 thx 明天 cu tmr", "我手机坏了 thanks 明天 cu tomorrow"),
 ]
 
 
