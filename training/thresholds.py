@@ -50,6 +50,10 @@ class Budget:
     review_public_rate: float = 0.03
     # never block where the calibrated model itself says "more likely clean"
     min_block: float = 0.5
+    # never review where the model says "60% clean or more": out of fold a category's cut could
+    # fall to 0.24 on a handful of clean rows, and the final fit's scores on unseen short chat
+    # ("saved": sexual 0.41) scatter there (README, "Chain letters, textspeak, a review floor")
+    min_review: float = 0.4
 
     def __post_init__(self) -> None:
         rates = ("block_clean_rate", "review_clean_rate", "review_hard_negative_rate")
@@ -69,6 +73,9 @@ class Budget:
             raise ValueError(msg)
         if not 0.0 <= self.min_block <= 1.0:
             msg = f"min_block={self.min_block!r}: must be in [0, 1]"
+            raise ValueError(msg)
+        if not 0.0 <= self.min_review <= self.min_block:
+            msg = f"min_review={self.min_review!r}: must be in [0, min_block]"
             raise ValueError(msg)
 
 
@@ -323,8 +330,8 @@ def most_recall_within(
     negative 1 / the hard negatives allowed); stops sit just above a clean row, so a step spends
     whole rows. ``public`` rows (partly labelled, positive nowhere) are a third budget,
     ``review_public_rate``, counted only where a category knows them (unknown scores are -1). It
-    ends when no step fits in every budget. Greedy, not exact, but it cannot do worse than
-    leaving the budget unspent, and every cut stays at or below its block.
+    ends when no step fits in every budget above ``min_review``. Greedy, not exact, but it cannot
+    do worse than leaving the budget unspent, and every cut stays at or below its block.
     """
     harmful = (Y == 1).any(axis=1)
     public = np.zeros(len(Y), dtype=bool) if public is None else np.asarray(public, bool)
@@ -353,12 +360,15 @@ def most_recall_within(
             next_clean = np.unique(column[below & clean])[::-1][:lookahead]
             stops = [float(np.nextafter(c, np.inf)) for c in next_clean]
             stops.append(float(column[below].min(initial=cut)))
+            stops.append(budget.min_review)  # as low as a review may go, if the budgets allow
             # the lowest stop the public budget allows: just above its (room + 1)-th public row
             room = allowed_public - used_public
             public_below = np.sort(column[below & public])[::-1]
             if 0 <= room < len(public_below):
                 stops.append(float(np.nextafter(public_below[room], np.inf)))
             for stop in sorted(set(stops), reverse=True):
+                if stop < budget.min_review:
+                    break
                 newly = below & (column >= stop)
                 spent_everyday = used_everyday + int(newly[everyday].sum())
                 spent_hard = used_hard + int(newly[hard].sum())

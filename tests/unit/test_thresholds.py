@@ -194,6 +194,7 @@ def test_block_budget_holds_for_the_union_on_the_public_sets_harmless_rows() -> 
         {"review_hard_negative_rate": 0.6},
         {"review_public_rate": 0.5},
         {"block_precision": 0.3},
+        {"min_review": 0.6},
         {"block_clean_rate": 0.02, "review_clean_rate": 0.01},
     ],
 )
@@ -262,6 +263,17 @@ def test_review_cuts_never_rise_above_the_block_cuts() -> None:
     assert notes["a"]["operating_points"]["review"]["threshold"] == t.review
 
 
+def test_review_never_goes_below_its_floor_however_cheap() -> None:
+    # 100 harmful rows over 0.1-0.9 and clean chat far below them: the budget would review all
+    Y = np.r_[np.ones(100), np.zeros(1_000)].astype(np.int8).reshape(-1, 1)
+    scores = np.r_[np.linspace(0.1, 0.9, 100), np.full(1_000, 0.01)].reshape(-1, 1)
+    everyday, no_hard = clean_rows(Y), np.zeros(1_100, dtype=bool)
+    unbounded = most_recall_within(Y, scores, [0.95], everyday, no_hard, Budget(min_review=0.0))
+    assert unbounded[0] <= 0.1
+    floored = most_recall_within(Y, scores, [0.95], everyday, no_hard, Budget(min_review=0.4))
+    assert floored[0] == 0.4  # down to the floor, not one step further
+
+
 def test_public_sets_harmless_rows_are_a_review_budget_of_their_own() -> None:
     # one category: 100 harmful rows spread over 0.3-0.9, 1,000 clean chat rows far below, and
     # 1,000 public-set rows that say nothing but "not this category", scored among the harmful
@@ -279,7 +291,7 @@ def test_public_sets_harmless_rows_are_a_review_budget_of_their_own() -> None:
     filled = np.nan_to_num(scores, nan=-1.0)
     no_hard = np.zeros(2_100, dtype=bool)
     free = most_recall_within(
-        Y, filled, [0.95, None], everyday, no_hard, Budget(review_public_rate=0.49)
+        Y, filled, [0.95, None], everyday, no_hard, Budget(review_public_rate=0.49, min_review=0.0)
     )
     held = most_recall_within(
         Y,
