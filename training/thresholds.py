@@ -50,10 +50,10 @@ class Budget:
     review_public_rate: float = 0.03
     # never block where the calibrated model itself says "more likely clean"
     min_block: float = 0.5
-    # never review where the model says "60% clean or more": out of fold a category's cut could
-    # fall to 0.24 on a handful of clean rows, and the final fit's scores on unseen short chat
-    # ("saved": sexual 0.41) scatter there (README, "Chain letters, textspeak, a review floor")
-    min_review: float = 0.4
+    # nor review far below it: out of fold the review budget could take a category's cut to 0.24
+    # on a handful of clean rows, and the served model's scores on unseen short chat ("saved":
+    # sexual 0.41) scatter down there (README, "Chain letters, textspeak, a review floor")
+    min_review: float = 0.45
 
     def __post_init__(self) -> None:
         rates = ("block_clean_rate", "review_clean_rate", "review_hard_negative_rate")
