@@ -661,8 +661,23 @@ def _spell_out_textspeak(text: str) -> str:
     return _TEXTSPEAK_WORD.sub(_written_out, text)
 
 
+# a letter on its own next to "u" or "r" ("evri - u k", "h r _ amelia", "n. u. d. e."): the pieces
+# of a spaced-out word the steps above could not join, not chat shorthand
+_LONE_LETTER_BEFORE = re.compile(r"(?<![\w'])([^\W\d_])\W{1,3}$")
+_LONE_LETTER_AFTER = re.compile(r"^\W{1,3}([^\W\d_])(?![\w'])")
+_WORDS_OF_ONE_LETTER = frozenset("uria")
+
+
 def _written_out(match: re.Match[str]) -> str:
-    return _TEXTSPEAK[match.group()]
+    word = match.group()
+    if len(word) == 1:
+        text, start, end = match.string, match.start(), match.end()
+        before = _LONE_LETTER_BEFORE.search(text, max(0, start - 5), start)
+        after = _LONE_LETTER_AFTER.match(text[end : end + 5])
+        for lone in (before, after):
+            if lone is not None and lone.group(1) not in _WORDS_OF_ONE_LETTER:
+                return word
+    return _TEXTSPEAK[word]
 
 
 def _split_from(left: str, right: str, costs: dict[str, float]) -> bool:

@@ -37,7 +37,7 @@ EXPECTED = [
     ("leetspeak_mostly_digits", "y0u 4r3 such 4 l053r", "you are such 4 loser"),
     ("digits_that_make_no_word_stay", "5g b4 42 x11", "5g b4 42 x11"),
     ("model_numbers_stay", "i5处理器 4s店 a4纸", "i5处理器4s店 a4纸"),
-    ("cut_words_rejoined", "mon.ey cl-ick h_ere b*tch", "money click here bitch"),
+    ("cut_words_rejoined", "mon.ey cl-ick h_ere k*ll", "money click here kill"),
     ("cut_words_that_are_words_stay", "night.see well-known sh*t", "night.see well-known sh*t"),
     (
         "space_inside_words",
@@ -130,6 +130,11 @@ EXPECTED = [
         "hows your throat now? are you ok please",
     ),
     ("textspeak_only_whole_words", "u盘 r18 u're ur_name", "u盘 r18 u're ur_name"),
+    (
+        "textspeak_not_a_spaced_out_letter",
+        "evri - u k - help, h r _ amy",
+        "evri - u k - help, h r _ amy",
+    ),
     ("textspeak_in_chinese", "我手机坏了 thx 明天 cu tmr", "我手机坏了 thanks 明天 cu tomorrow"),
 ]
 
