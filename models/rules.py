@@ -52,7 +52,7 @@ import re2
 import yaml
 
 from models.errors import ModelError
-from models.normalize import SIGNAL_NAMES, normalize
+from models.normalize import SIGNAL_NAMES, Analysis, normalize
 
 RuleAction = Literal["block", "review", "allow", "score"]
 CONTACT_KINDS = ("domains", "urls", "phones", "wechat", "qq")
@@ -183,6 +183,18 @@ def may_carry_contacts(analysis: tuple[str, tuple[float, ...]]) -> bool:
     skipped; most chat has no contact, and that search was half of what the rules cost."""
     normalized, signals = analysis
     return any(signals[i] for i in _CONTACT_SIGNALS) or _DOT_OR_DIGIT.search(normalized) is not None
+
+
+def contacts_of(texts: Sequence[str], memo: Mapping[str, Analysis]) -> dict[str, Contacts]:
+    """The contacts of each text of ``texts`` that may carry one, by scoring's analysis of it
+    in ``memo`` (a text missing from ``memo`` is left out). Computed where the scores are, in
+    the scoring process, so the worker's event loop need not fold and search the text again."""
+    found: dict[str, Contacts] = {}
+    for text in texts:
+        analysis = memo.get(text)
+        if analysis is not None and text not in found and may_carry_contacts(analysis):
+            found[text] = extract_contacts(text)
+    return found
 
 
 def _canonical(kind: str, value: str) -> str:

@@ -113,6 +113,7 @@ class ModerationPipeline:
             settings.scoring_budget_s,
             in_process=settings.scoring == "thread",
             fingerprint_partitions=settings.topic_partitions if settings.campaigns else None,
+            find_contacts=True,
         )
         self._decisions = settings.topic(topics.DECISIONS)
         self._review = settings.topic(topics.REVIEW)
@@ -341,7 +342,9 @@ class ModerationPipeline:
             serving, events, positions, scores, time.time(), ruleset.version, memo
         )
         learned = self.learned.view(ruleset)
-        evidence = apply_rules(ruleset, serving, events, scores, decisions, memo, learned)
+        evidence = apply_rules(
+            ruleset, serving, events, scores, decisions, memo, learned, scoring.contacts
+        )
         out.extend(Outgoing(self._contacts, key, value, sources[i]) for i, key, value in evidence)
         allowing = frozenset(r.reason() for r in ruleset.rules if r.action == "allow")
         out.extend(

@@ -216,13 +216,17 @@ def apply_rules(
     decisions: list[Decision],
     memo: Mapping[str, Analysis] | None = None,
     learned: LearnedList | None = None,
+    searched: Mapping[str, Contacts] | None = None,
 ) -> list[tuple[int, bytes, bytes]]:
     """Stamp ``rules_version`` on every decision and apply the rules and the learned list that
     fire (replacing the decisions in ``decisions``: they are frozen); the learned list's evidence
     records (``streams.learned_list``).
 
     ``memo`` holds the normalized texts scoring computed (``score_events``): the rules match on
-    them rather than normalizing each text again (a text missing from it is normalized here)."""
+    them rather than normalizing each text again (a text missing from it is normalized here).
+    ``searched``: the contacts scoring found (``models.rules.contacts_of``); a text that may
+    carry one and is missing from it is searched here."""
+    searched = searched or {}
     version = ruleset.version
     for i, decision in enumerate(decisions):
         if decision.rules_version != version:  # the pipeline builds them with it already
@@ -233,7 +237,9 @@ def apply_rules(
         # evidence_records searches them, except where scoring showed there are none
         memo = memo or {}
         known: list[Contacts | None] = [
-            NO_CONTACTS if decision.action == "block" and _none_in(memo.get(event.text)) else None
+            NO_CONTACTS
+            if decision.action == "block" and _none_in(memo.get(event.text))
+            else searched.get(event.text)
             for event, decision in zip(events, decisions, strict=True)
         ]
         return evidence_records(events, decisions, known, [True] * len(events))
@@ -245,7 +251,9 @@ def apply_rules(
         analysis = memo.get(event.text) if memo is not None else None
         contacts = None
         if ruleset.needs_contacts or learned is not None:
-            contacts = NO_CONTACTS if _none_in(analysis) else extract_contacts(event.text)
+            contacts = NO_CONTACTS if _none_in(analysis) else searched.get(event.text)
+            if contacts is None:
+                contacts = extract_contacts(event.text)
         found.append(contacts)
         fired = ruleset.match(
             event.text,

@@ -19,6 +19,7 @@ from models.normalize import Analysis, remembered
 from models.scorer import Scorer, VersionedScorer
 
 if TYPE_CHECKING:
+    from models.rules import Contacts
     from streams.campaigns import Fingerprint
 
 WARM_UP_TEXT = "chatguard"
@@ -71,15 +72,24 @@ def serve(conn: Connection) -> None:
                 if model is None:
                     msg = "no model was sent to the scoring process"
                     raise RuntimeError(msg)
-                _, texts, remember, fingerprint, partitions = request
+                _, texts, remember, fingerprint, partitions, contacts = request
                 memo: dict[str, Analysis] | None = {} if remember else None
                 scores, failures = score_texts(model, texts, memo)
                 found = _fingerprints(texts, memo or {}, partitions) if fingerprint else {}
-                answer = (scores, failures, memo or {}, found)
+                tokens = _contacts(texts, memo or {}) if contacts else {}
+                answer = (scores, failures, memo or {}, found, tokens)
         except Exception as exc:  # reported to the caller, who decides what fails
             conn.send((False, f"{type(exc).__name__}: {exc}"))
             continue
         conn.send((True, answer))
+
+
+def _contacts(texts: Sequence[str], memo: dict[str, Analysis]) -> dict[str, Contacts]:
+    """The batch's contact tokens (``models.rules.contacts_of``), imported on first use like
+    the fingerprints: a child that is never asked for them never loads the rules' libraries."""
+    from models.rules import contacts_of
+
+    return contacts_of(texts, memo)
 
 
 def _fingerprints(

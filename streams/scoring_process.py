@@ -34,6 +34,7 @@ from streams import metrics
 from streams.scoring_child import ScoringFailure, serve
 
 if TYPE_CHECKING:
+    from models.rules import Contacts
     from streams.campaigns import Fingerprint
 
 # what the fork server imports once, so that each child starts with the model's code loaded:
@@ -76,17 +77,28 @@ class ScoringProcess:
         memo: dict[str, Analysis] | None,
         fingerprints: dict[str, Fingerprint] | None = None,
         partitions: int = 1,
+        contacts: dict[str, Contacts] | None = None,
     ) -> tuple[np.ndarray, list[ScoringFailure]]:
-        """``score_texts`` in the child; ``memo`` gets the normalized texts it computed, and
-        ``fingerprints``, if given, the texts' campaign fingerprints over ``partitions``."""
+        """``score_texts`` in the child; ``memo`` gets the normalized texts it computed,
+        ``fingerprints``, if given, the texts' campaign fingerprints over ``partitions``, and
+        ``contacts``, if given, the contact tokens of the texts that may carry one."""
         self.ensure(model)
-        request = ("score", list(texts), memo is not None, fingerprints is not None, partitions)
+        request = (
+            "score",
+            list(texts),
+            memo is not None,
+            fingerprints is not None,
+            partitions,
+            contacts is not None,
+        )
         with self._lock:
-            scores, failures, analyses, found = self._call(request)
+            scores, failures, analyses, found, tokens = self._call(request)
         if memo is not None:
             memo.update(analyses)
         if fingerprints is not None:
             fingerprints.update(found)
+        if contacts is not None:
+            contacts.update(tokens)
         return scores, failures
 
     def stop(self, cause: str = "start") -> None:

@@ -19,9 +19,10 @@ from models.learned import (
     observe,
     tokens_of,
 )
+from models.normalize import Analysis, remembered
 from models.policy import Policy
 from models.registry import ModelRegistry
-from models.rules import RulesError, extract_contacts, load_rules
+from models.rules import Contacts, RulesError, contacts_of, extract_contacts, load_rules
 from streams.decide import Position, build_decisions
 from streams.decoding import Event
 from streams.learned_list import PRUNE_FROM, LearnedHolder
@@ -152,6 +153,30 @@ def test_learned_entries_block_new_wording_and_only_other_blocks_are_evidence(
     assert [(i, key) for i, key, _ in evidence] == [(1, b"fresh-scam.top")]
     record = orjson.loads(evidence[0][2])
     assert record["account_id"] == "acct1" and record["token_kind"] == "domains"
+
+
+def test_the_contacts_scoring_found_are_used_not_searched_again(serving: ServingModel) -> None:
+    """The pipeline hands over the contacts the scoring process found (``contacts_of``); a text
+    missing from them is searched here."""
+    learned = LearnedList([_entry("evil-pay.top", time.time() + 60)])
+    texts = ["details at evil-pay.top", "details at evil-pay.top tomorrow"]
+    events = [
+        Event("chat.message", f"e{i}", f"acct{i}", t, "chat", {}) for i, t in enumerate(texts)
+    ]
+    memo: dict[str, Analysis] = {}
+    with remembered(memo):
+        scores = np.asarray(serving.model.score(texts), dtype=np.float64)
+    searched = contacts_of(texts, memo)
+    assert searched == {text: extract_contacts(text) for text in texts}
+    # what scoring found is what counts: here it found nothing for the first text
+    searched[texts[0]] = Contacts()
+    del searched[texts[1]]
+    positions = [Position("t", 0, i) for i in range(len(texts))]
+    decisions = build_decisions(serving, events, positions, scores, 0.0)
+    apply_rules(load_rules(RULES), serving, events, scores, decisions, memo, learned, searched)
+    trusted, missing = decisions
+    assert "learned:evil-pay.top" not in trusted.reasons
+    assert missing.action == "block" and "learned:evil-pay.top" in missing.reasons
 
 
 def test_an_event_is_evidence_for_a_bounded_number_of_tokens() -> None:

@@ -20,6 +20,7 @@ from chatguard.settings import Settings
 from models.normalize import Analysis
 from models.policy import Policy
 from models.registry import ModelRegistry
+from models.rules import Contacts, extract_contacts
 from streams import metrics, topics
 from streams.decide import score_events
 from streams.decoding import Event, decode
@@ -96,6 +97,24 @@ def _event(event_id: str, text: str) -> Event:
 
 
 TEXTS = ["see you at dinner", "加我微信 a8k9 领红包", "ｆｒｅｅ ｍｏｎｅｙ click here", "你几点到"]
+
+
+async def test_the_process_finds_the_contacts_the_worker_would(serving: ServingModel) -> None:
+    texts = [*TEXTS, "pay at evil-pay.top or call 13912345678", "qq 12345678 见"]
+    events = [_event(f"e{i}", text) for i, text in enumerate(texts)]
+    expected = {t: extract_contacts(t) for t in texts if extract_contacts(t) != Contacts()}
+    for in_process in (False, True):
+        scorer = Scorer(2.0, in_process=in_process, find_contacts=True)
+        try:
+            await scorer.ready(serving)
+            scoring = scorer.begin(serving, events, {})
+            await scorer.scored(scoring)
+        finally:
+            await scorer.close()
+        assert scoring.contacts is not None
+        # every text with a contact is there, searched as the worker would; texts the
+        # normalizer shows hold none may be left out
+        assert {t: c for t, c in scoring.contacts.items() if c != Contacts()} == expected
 
 
 async def test_the_process_scores_what_the_worker_would(
