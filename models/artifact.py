@@ -40,7 +40,7 @@ from models.errors import (
     MalformedArtifact,
     PolicyError,
 )
-from models.normalize import SIGNAL_NAMES
+from models.normalize import SIGNAL_NAMES, fingerprint
 from models.policy import Thresholds
 from models.scorer import Scorer
 from models.signing import verify
@@ -82,6 +82,9 @@ class LoadedModel:
     metadata: Mapping[str, Any]
     scorer: Scorer = field(repr=False)
     path: Path
+    # trained under a normalizer that reads text otherwise than this code's (metadata's
+    # ``normalizer``, ``models.normalize.fingerprint``): it loads, but should be retrained
+    normalizer_differs: bool = False
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         """Probability of each category, shape ``(len(texts), len(labels))``."""
@@ -218,6 +221,7 @@ def load_artifact(directory: Path, public_key: Ed25519PublicKey | None = None) -
     # lookup tables and dense weights are built on first use: pay for them here, where a worker
     # loads a model off its event loop, not in the first batch after a model swap
     scorer.score(["chatguard"])
+    trained_with = meta.get("normalizer")
     return LoadedModel(
         version=str(meta["version"]),
         labels=labels,
@@ -225,4 +229,5 @@ def load_artifact(directory: Path, public_key: Ed25519PublicKey | None = None) -
         metadata=meta,
         scorer=scorer,
         path=directory,
+        normalizer_differs=trained_with is not None and trained_with != fingerprint(),
     )

@@ -52,6 +52,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
+from models import normalize
 from models.errors import InsufficientLabels
 from models.features import DEFAULT_FEATURES, FeatureParams, TextFeatures
 
@@ -143,6 +144,7 @@ class ModerationClassifier(BaseEstimator):
         check_is_fitted(self, "features_")
         return {
             "signal_names": list(self.features_.signal_names_),
+            "normalizer": normalize.fingerprint(),
             "feature_params": self.feature_params(),
             "model_params": _jsonable(self.get_params()),
         }

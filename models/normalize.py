@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import importlib.resources
 import itertools
 import math
@@ -256,6 +257,31 @@ def normalize(text: str) -> str:
 def signals(text: str) -> tuple[float, ...]:
     """Numeric signals of ``text``, in the order of ``SIGNAL_NAMES``."""
     return analyse(text)[1]
+
+
+# One text per step at least: a change to what a step does changes ``fingerprint``.
+_FINGERPRINT_PROBES = (
+    "ＦＲＥＥ ｍｏｎｅｙ", "frее mоney", "fr\u200bee mo\u200dney", "f r e e m o n e y n o w",
+    "f.r.e.e c*a*s*h", "fr33 m0n3y l053r", "n!gg@s", "mon.ey cl-ick h_ere k*ll b*tch",
+    "yooouuu soooo", "send me mon ey. fr ee gift", "hows ur throat now? r u ok pls thx",
+    "evri - u k, h r _ amy, u盘 r18", "🅵🆁🅴🅴 ⓜⓞⓝⓔⓨ", "\u202eyenom eerf", "賭場 發財",
+    "加 微 信。领。红。包", "加★微★信 abc123", "vx: abc123 qq 12345678", "www.evil.top/x pay.so ok. so",
+    "call +1 336 555 6110 or 13912345678", "win $500 ￥88 500元", "@tom a@b.com", "哈哈哈哈哈 !!!!",
+    "paid the rent. So tired", "black people are a plague",
+)  # fmt: skip
+
+
+@functools.cache
+def fingerprint() -> str:
+    """What this normalizer does, in 16 hex digits: a hash of its output on probes that exercise
+    every step, and of its word list. A model records the one it was trained with; a worker
+    serving a model trained under another says so (``streams.model_holder``), since the model
+    then reads texts otherwise than it learned them. A change the probes miss goes unseen."""
+    digest = hashlib.sha256(ENGLISH_WORDS.read_bytes())
+    for text in _FINGERPRINT_PROBES:
+        normalized, signal_values = _analyse(text)
+        digest.update(f"{normalized}\x00{signal_values}\x00".encode())
+    return digest.hexdigest()[:16]
 
 
 def content_length(text: str, normalized: str | None = None) -> int:

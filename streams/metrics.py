@@ -63,6 +63,12 @@ MODEL_RELOADS = Counter(
     ["result"],
     registry=REGISTRY,
 )
+MODEL_NORMALIZER_DIFFERS = Gauge(
+    "chatguard_model_normalizer_differs",
+    "1 while the serving model was trained under another normalizer than this worker's "
+    "(it reads texts otherwise than it learned them: retrain it).",
+    registry=REGISTRY,
+)
 MODEL_REFUSED = Gauge(
     "chatguard_model_refused",
     "1 for the promoted version this worker refuses to load (unsigned, bad_signature, "

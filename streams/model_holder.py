@@ -104,6 +104,14 @@ class ModelHolder:
     def use(self, serving: ServingModel) -> None:
         self._serving = serving
         metrics.set_model(serving.version, serving.policy.version)
+        differs = bool(getattr(serving.model, "normalizer_differs", False))
+        metrics.MODEL_NORMALIZER_DIFFERS.set(int(differs))
+        if differs:
+            log.warning(
+                "model %s was trained under another normalizer than this worker's: it reads "
+                "texts otherwise than it learned them; retrain it (chatguard train)",
+                serving.version,
+            )
 
     def verification_key(self) -> Ed25519PublicKey | None:
         """The public key every load checks, or None if unsigned models are allowed (dev only).

@@ -23,8 +23,8 @@ from models.errors import (
     IncompatibleModelError,
 )
 from models.features import DEFAULT_FEATURES, TextFeatures
-from models.policy import Thresholds
-from models.scorer import Scorer
+from models.policy import Policy, Thresholds
+from models.scorer import Scorer, VersionedScorer
 from models.version_folder import METADATA_FILE, MODEL_FILE
 from tests.unit.toy_corpus import LABELS, toy_data
 
@@ -192,6 +192,38 @@ def test_a_model_fitted_with_other_signals_is_refused_before_unpickling(
     with pytest.raises(IncompatibleModelError, match="retrain it"):
         load_artifact(saved)
     assert not marker.exists()
+
+
+def test_a_model_trained_under_another_normalizer_loads_and_says_so(
+    saved: Path, fitted: ModerationClassifier, caplog: pytest.LogCaptureFixture
+) -> None:
+    from streams import metrics
+    from streams.model_holder import ModelHolder, ServingModel
+
+    assert load_artifact(saved).normalizer_differs is False  # trained under this code's
+    meta = json.loads((saved / METADATA_FILE).read_text())
+    meta["normalizer"] = "0123456789abcdef"  # the fingerprint of an older normalizer
+    _rewrite(saved / METADATA_FILE, json.dumps(meta).encode())
+    loaded = load_artifact(saved)
+    assert loaded.normalizer_differs is True
+    assert np.array_equal(loaded.score(PROBE), fitted.predict_proba(PROBE))  # still serves
+    holder, policy = ModelHolder.__new__(ModelHolder), Policy.from_model(loaded)
+    with caplog.at_level("WARNING", logger="streams.model_holder"):
+        holder.use(ServingModel(loaded, policy))
+    assert metrics.MODEL_NORMALIZER_DIFFERS._value.get() == 1
+    assert "retrain it" in caplog.text
+    holder.use(ServingModel(fitted_version(fitted), policy))
+    assert metrics.MODEL_NORMALIZER_DIFFERS._value.get() == 0
+
+
+def fitted_version(model: ModerationClassifier) -> VersionedScorer:
+    """``model`` as a served version that records no normalizer (a stand-in scorer)."""
+
+    class Version:
+        labels, version = model.labels, "v-stand-in"
+        score = staticmethod(model.predict_proba)
+
+    return Version()
 
 
 def test_feature_defaults_have_one_source() -> None:

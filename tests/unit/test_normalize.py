@@ -235,3 +235,15 @@ def test_content_length_counts_letters_outside_the_placeholders() -> None:
     assert content_length("我的新号码 13812345678") == 5
     assert content_length("ｖｉｐ\u200b!!") == 3  # counted after normalizing
     assert content_length("http://secure-bank.top") > 4  # the registered domain is text
+
+
+def test_the_fingerprint_follows_what_the_normalizer_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model records the normalizer it was trained under (``models.artifact``); a change to
+    any step's output on the probes is a new fingerprint."""
+    import models.normalize as n
+
+    now = n.fingerprint()
+    assert len(now) == 16 and int(now, 16) >= 0
+    assert n.fingerprint.__wrapped__() == now  # deterministic, not per process
+    monkeypatch.setitem(n._TEXTSPEAK, "ur", "you are")
+    assert n.fingerprint.__wrapped__() != now
