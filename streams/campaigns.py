@@ -44,7 +44,7 @@ from models.campaigns import (
 from models.fingerprint import band_keys
 from models.learned import tokens_of
 from models.normalize import Analysis, normalize
-from models.rules import extract_contacts, may_carry_contacts
+from models.rules import Contacts, extract_contacts, may_carry_contacts
 from streams import following, metrics, topics, unreadable
 from streams.decoding import Event
 from streams.fleet_signing import FleetSigner
@@ -74,12 +74,16 @@ NOT_FINGERPRINTED: Fingerprint = ((), (), ())
 
 
 def fingerprints(
-    texts: Sequence[str], memo: Mapping[str, Analysis], partitions: int
+    texts: Sequence[str],
+    memo: Mapping[str, Analysis],
+    partitions: int,
+    contacts: Mapping[str, Contacts] | None = None,
 ) -> dict[str, Fingerprint]:
     """Each distinct text of ``texts`` → its :data:`Fingerprint`, over ``partitions``
     partitions. Pure CPU work on the normalized texts scoring left in ``memo`` (a text missing
     there is normalized here), so it runs where scoring runs: in the scoring process, which
-    sends it back with the scores (``streams.scoring_process``)."""
+    sends it back with the scores (``streams.scoring_process``). ``contacts``: what
+    ``models.rules.contacts_of`` already found for the batch, so those are not searched again."""
     distinct = list(dict.fromkeys(texts))
     analyses = [memo.get(text) for text in distinct]
     normalized = [
@@ -95,18 +99,24 @@ def fingerprints(
             continue
         tokens = NO_TOKENS
         if analysis is None or may_carry_contacts(analysis):
-            tokens = tuple(token for _, token in tokens_of(extract_contacts(text)))
+            known = contacts.get(text) if contacts is not None else None
+            if known is None:
+                known = extract_contacts(text)
+            tokens = tuple(token for _, token in tokens_of(known))
         out[text] = (bands, tuple(next(where) for _ in bands), tokens)
     return out
 
 
 def fingerprints_or_empty(
-    texts: Sequence[str], memo: Mapping[str, Analysis], partitions: int
+    texts: Sequence[str],
+    memo: Mapping[str, Analysis],
+    partitions: int,
+    contacts: Mapping[str, Contacts] | None = None,
 ) -> dict[str, Fingerprint]:
     """:func:`fingerprints`, or ``{}`` if they raised: the pipeline then fingerprints the
     batch again in the scoring thread, where an error is handled like any other of the batch."""
     try:
-        return fingerprints(texts, memo, partitions)
+        return fingerprints(texts, memo, partitions, contacts)
     except Exception:
         return {}
 

@@ -22,6 +22,7 @@ import orjson
 
 from chatguard.settings import Settings
 from models.normalize import Analysis
+from models.rules import Contacts
 from streams import campaigns, learned_list, metrics, moderators, reports, senders, topics
 from streams.campaigns import CampaignHolder
 from streams.decide import Position, build_decisions
@@ -350,7 +351,7 @@ class ModerationPipeline:
         out.extend(
             await self._campaigns(events, sources, decisions, memo, allowing, scoring.fingerprints)
         )
-        out.extend(await self._senders(events, sources, memo))
+        out.extend(await self._senders(events, sources, memo, scoring.contacts))
         actions: Counter[str] = Counter()
         triggered: Counter[tuple[str, str]] = Counter()
         for decision, source in zip(decisions, sources, strict=True):
@@ -407,13 +408,18 @@ class ModerationPipeline:
         return out
 
     async def _senders(
-        self, events: list[Event], sources: list[RawMessage], memo: dict[str, Analysis]
+        self,
+        events: list[Event],
+        sources: list[RawMessage],
+        memo: dict[str, Analysis],
+        contacts: dict[str, Contacts] | None = None,
     ) -> list[Outgoing]:
         """The batch's chat messages for the fleet's per-account count (``streams.senders``),
-        taken in the scoring thread; none unless ``CHATGUARD_SENDERS`` is on."""
+        taken in the scoring thread, with the contacts scoring found (``contacts``); none
+        unless ``CHATGUARD_SENDERS`` is on."""
         if not self.settings.senders:
             return []
-        found = await self._scorer.run(partial(senders.activities, events, memo))
+        found = await self._scorer.run(partial(senders.activities, events, memo, contacts))
         if found is None:  # over the scoring budget: this batch is not counted
             return []
         per_source = self.settings.processing_guarantee == "exactly_once"

@@ -271,10 +271,10 @@ class Scorer:
         def score_and_search() -> tuple[np.ndarray, list[ScoringFailure]]:
             seen: dict[str, Analysis] = {} if memo is None else memo
             outcome = score_events(serving, events, seen)
-            if fingerprints is not None:
-                fingerprints.update(fingerprints_or_empty(texts, seen, partitions))
             if contacts is not None:
                 contacts.update(contacts_of(texts, seen))
+            if fingerprints is not None:
+                fingerprints.update(fingerprints_or_empty(texts, seen, partitions, contacts))
             return outcome
 
         return score_and_search

@@ -75,8 +75,12 @@ def serve(conn: Connection) -> None:
                 _, texts, remember, fingerprint, partitions, contacts = request
                 memo: dict[str, Analysis] | None = {} if remember else None
                 scores, failures = score_texts(model, texts, memo)
-                found = _fingerprints(texts, memo or {}, partitions) if fingerprint else {}
                 tokens = _contacts(texts, memo or {}) if contacts else {}
+                found = (
+                    _fingerprints(texts, memo or {}, partitions, tokens if contacts else None)
+                    if fingerprint
+                    else {}
+                )
                 answer = (scores, failures, memo or {}, found, tokens)
         except Exception as exc:  # reported to the caller, who decides what fails
             conn.send((False, f"{type(exc).__name__}: {exc}"))
@@ -93,11 +97,14 @@ def _contacts(texts: Sequence[str], memo: dict[str, Analysis]) -> dict[str, Cont
 
 
 def _fingerprints(
-    texts: Sequence[str], memo: dict[str, Analysis], partitions: int
+    texts: Sequence[str],
+    memo: dict[str, Analysis],
+    partitions: int,
+    contacts: dict[str, Contacts] | None = None,
 ) -> dict[str, Fingerprint]:
     """The batch's campaign fingerprints. Imported on first use: the child of a worker with
     campaigns off never loads them, nor the Kafka client they bring (about 7 MB of RSS in it
     and as much in its fork server)."""
     from streams.campaigns import fingerprints_or_empty
 
-    return fingerprints_or_empty(texts, memo, partitions)
+    return fingerprints_or_empty(texts, memo, partitions, contacts)

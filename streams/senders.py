@@ -21,7 +21,7 @@ import orjson
 
 from models.learned import tokens_of
 from models.normalize import Analysis, normalize
-from models.rules import extract_contacts, may_carry_contacts
+from models.rules import Contacts, extract_contacts, may_carry_contacts
 from models.senders import Behaviour, reason, text_key
 from streams.decoding import Event
 from streams.partitioning import partitions_for
@@ -30,10 +30,15 @@ from streams.records import AccountAction, SenderActivity, SenderMessage
 CATEGORY = "spam"  # what a burst of one text is reviewed as
 
 
-def activities(events: Sequence[Event], memo: Mapping[str, Analysis]) -> list[SenderMessage | None]:
+def activities(
+    events: Sequence[Event],
+    memo: Mapping[str, Analysis],
+    contacts: Mapping[str, Contacts] | None = None,
+) -> list[SenderMessage | None]:
     """Per chat message of ``events`` (posts and profiles reach no conversation; ``None`` for
     them): its sender entry. Runs in the scoring thread, on the normalized texts scoring left
-    in ``memo`` (a text missing there is normalized here)."""
+    in ``memo`` (a text missing there is normalized here) and the contacts scoring found
+    (``models.rules.contacts_of``; a text it could not have seen is searched here)."""
     out: list[SenderMessage | None] = []
     for event in events:
         conversation = event.data.get("conversation_id")
@@ -42,12 +47,22 @@ def activities(events: Sequence[Event], memo: Mapping[str, Analysis]) -> list[Se
             continue
         analysis = memo.get(event.text)
         normalized = analysis[0] if analysis is not None else normalize(event.text)
-        contact = bool(event.data.get("urls")) or (
-            (analysis is None or may_carry_contacts(analysis))
-            and bool(tokens_of(extract_contacts(event.text)))
-        )
+        contact = bool(event.data.get("urls")) or _has_contact(event.text, analysis, contacts)
         out.append((event.event_id, event.account_id, conversation, text_key(normalized), contact))
     return out
+
+
+def _has_contact(
+    text: str, analysis: Analysis | None, contacts: Mapping[str, Contacts] | None
+) -> bool:
+    """Whether ``text`` holds a contact token: none where scoring's analysis shows it cannot,
+    else what scoring found (``contacts``), else searched here."""
+    if analysis is not None and not may_carry_contacts(analysis):
+        return False
+    known = contacts.get(text) if contacts is not None else None
+    if known is None:
+        known = extract_contacts(text)
+    return bool(tokens_of(known))
 
 
 def activity_records(

@@ -480,6 +480,27 @@ def test_a_texts_fingerprint_is_its_bands_their_kafka_partitions_and_its_contact
     assert found[link][0] and found[link][2]  # fingerprinted, with its link
 
 
+def test_fingerprints_take_the_contacts_scoring_found_and_search_only_the_rest() -> None:
+    found_by_scoring = (
+        "cheap designer bags at half price today only, order at https://bags-outlet.top now"
+    )
+    not_in_the_map = (
+        "cheap designer shoes at half price today only, order at https://shoes-outlet.top now"
+    )
+    texts = [found_by_scoring, not_in_the_map]
+    memo = {text: analyse(text) for text in texts}
+    planted = extract_contacts("write to https://planted-token.top")  # what "scoring found"
+    found = fingerprints(texts, memo, 12, {found_by_scoring: planted})
+    assert found[found_by_scoring][0] and found[not_in_the_map][0]  # both fingerprinted
+    # taken from the map, not searched again (the text itself has another link) ...
+    assert found[found_by_scoring][2] == tuple(t for _, t in tokens_of(planted))
+    # ... and a text missing from it is searched as before
+    assert found[not_in_the_map][2] == tuple(
+        t for _, t in tokens_of(extract_contacts(not_in_the_map))
+    )
+    assert found[not_in_the_map][2]
+
+
 def test_fingerprints_scoring_did_not_compute_are_computed_where_they_are_needed() -> None:
     events = [decode_chat(f"e{i}", text) for i, text in enumerate(scam_variants(5))]
     texts = [event.text for event in events]

@@ -13,8 +13,9 @@ import pytest
 from aiokafka.partitioner import murmur2
 
 from chatguard.settings import Settings, SettingsError
-from models.normalize import normalize
+from models.normalize import analyse, normalize
 from models.registry import ModelRegistry
+from models.rules import extract_contacts
 from models.senders import (
     CONVERSATIONS_KEPT,
     TEXTS_KEPT,
@@ -28,9 +29,9 @@ from models.senders import (
 )
 from streams import topics
 from streams.pipeline import ModerationPipeline, RawMessage
-from streams.senders import activity_records, review_action
+from streams.senders import activities, activity_records, review_action
 from tests.agents.harness import chat
-from tests.unit.test_campaigns import Sink, _pipeline
+from tests.unit.test_campaigns import Sink, _pipeline, decode_chat
 from tests.unit.test_contracts import assert_valid
 
 N = 5
@@ -135,6 +136,24 @@ def test_a_flood_from_one_account_keeps_its_state_bounded() -> None:
     assert max(sizes[1_000:]) <= 1.05 * max(sizes[:1_000])  # stopped growing long ago
     print(f"\nstate of a flooding account: {max(sizes)} bytes of JSON at most")
     assert behaviour(state, WINDOW).messages == 5_000
+
+
+def test_sender_entries_take_the_contacts_scoring_found_and_search_only_the_rest() -> None:
+    texts = [
+        "add me on 138 0013 8000 for the details",  # scoring found no token in it (planted)
+        "call 139 0013 9000 for the details",  # not in the map: searched here
+        "see you at the gym at seven",  # cannot hold one, by its analysis
+    ]
+    events = [decode_chat(f"e{i}", text) for i, text in enumerate(texts)]
+    memo = {text: analyse(text) for text in texts}
+    planted = extract_contacts("nothing to see here")
+    entries = activities(events, memo, {texts[0]: planted})
+    assert [entry[4] if entry else None for entry in entries] == [False, True, False]
+    assert [entry[4] if entry else None for entry in activities(events, memo)] == [
+        True,
+        True,
+        False,
+    ]
 
 
 def test_records_carry_each_account_to_one_partition_in_one_record_per_partition() -> None:
