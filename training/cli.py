@@ -107,8 +107,8 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument(
         "--review-hard-negative-rate",
         type=float,
-        default=0.05,
-        help="share of hard-negative rows (kind hard_negative) sent to review (default 0.05)",
+        default=0.045,
+        help="share of hard-negative rows (kind hard_negative) sent to review (default 0.045)",
     )
     p.add_argument(
         "--review-public-rate",

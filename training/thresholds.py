@@ -8,7 +8,7 @@ A platform states what it can afford, not a precision target on an arbitrary val
   positive nowhere (``harmless``: a public set's ham), are blocked *and* precision among the
   rows that decide the category is at least ``block_precision`` (98%);
 - ``review`` (a moderator looks): the lowest score at which at most ``review_clean_rate`` of
-  everyday clean rows (1%) *and* at most ``review_hard_negative_rate`` of hard-negative rows (5%:
+  everyday clean rows (1%) *and* at most ``review_hard_negative_rate`` of hard-negative rows (4.5%:
   anti-fraud notices, news about extremism, jokes that look harmful) are flagged: as much recall
   as both budgets allow. Clean rows without a kind (a public set's negatives) count as everyday.
   One budget over both would be spent on the hard negatives and leave review strict on chat.
@@ -44,7 +44,9 @@ class Budget:
     block_clean_rate: float = 0.001
     block_precision: float = 0.98
     review_clean_rate: float = 0.01
-    review_hard_negative_rate: float = 0.05
+    # 4.5%, under the 5% a platform may allow: the served model's rate on unseen hard negatives
+    # scatters around the out-of-fold one (README, "Where the default model stands")
+    review_hard_negative_rate: float = 0.045
     # partly labelled rows positive nowhere (a public set's ham, tweets that are not hate): other
     # sources' ordinary text, which the chat corpus cannot stand for
     review_public_rate: float = 0.03

@@ -60,7 +60,7 @@ class TrainConfig:
     target_recall: float = 0.80
     block_clean_rate: float = 0.001
     review_clean_rate: float = 0.01
-    review_hard_negative_rate: float = 0.05
+    review_hard_negative_rate: float = Budget.review_hard_negative_rate
     review_public_rate: float = 0.03
     # weight of fully labelled rows (the seed and clean chat corpus) against partly labelled
     # public-set rows, which outnumber them about twenty to one and are SMS and tweets, not chat;
