@@ -123,6 +123,19 @@ def observe_all(
     return new
 
 
+def carried_over(previous: Mapping[str, Any], at: float, window_s: float) -> dict[str, Any]:
+    """The state a band starts a new window from, given its state in the previous one and its
+    first member's time in the new one: that state while its last member is within
+    ``window_s`` of ``at``, else nothing. Windows are the store's unit of expiry, not of
+    counting: without this, a campaign spread over a window's end (19 accounts before, 16
+    after) never reaches 20 in either, and it is the same campaign. Members older than the
+    window still drop out as they do within one (:func:`observe_all`)."""
+    last = previous.get("last_seen")
+    if not isinstance(last, int | float) or at - float(last) > window_s:
+        return {}
+    return dict(previous)
+
+
 class _Recent:
     """Keys (accounts or conversations) and when each was last seen, without those that fell
     out of the window, at most ``ACCOUNTS_KEPT`` of the most recent.

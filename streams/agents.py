@@ -136,7 +136,7 @@ class Worker:
         # account → the campaigns it was acted on for (one account action per campaign)
         self.campaign_accounts = app.Table(
             "campaign-accounts", default=dict, partitions=settings.topic_partitions
-        ).tumbling(settings.strike_window_s, expires=settings.strike_window_s)
+        ).tumbling(settings.strike_window_s, expires=2 * settings.strike_window_s)
         # account → its recent messages, conversations and texts (models.senders.observe): an
         # entry per account that sent a chat message in the window, so on disk, recovered from
         # its changelog
@@ -566,8 +566,10 @@ class Worker:
         at = record.get("at")
         at = min(float(at), now) if isinstance(at, int | float) else now
         token = str(token)
+        windows = self.contact_evidence[token]
+        # the previous window's state carries over, so the evidence slides across windows
         state, ready = observe(
-            self.contact_evidence[token].current(),
+            windows.current() or windows.delta(settings.learn_window_s),
             account[: settings.max_id_chars],
             at,
             window_s=settings.learn_window_s,
@@ -609,11 +611,13 @@ class Worker:
             or not isinstance(event_id, str)
         ):
             return Rejected("invalid_field", "not a campaign_member record keyed by its account")
-        state = self.campaign_accounts[account].current()
+        window = self.settings.strike_window_s
+        windows = self.campaign_accounts[account]
+        # the previous window's state carries over: one action per campaign, whichever window
+        state = windows.current() or windows.delta(window)
         if campaign_id in state.get("campaigns", []):
             return []
         now = time.time()
-        window = self.settings.strike_window_s
         action = AccountAction(
             f"{account}:campaign:{campaign_id}",
             account,

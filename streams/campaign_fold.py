@@ -23,8 +23,10 @@ each commit of the group's offsets) and whenever many are staged: a busy band is
 and written once a second, not once per batch (profiled on a backlog, writing each batch's states
 was a quarter of the worker's time). A crash re-folds, and may re-announce, at most the batches
 staged since the last write; the group's offsets are committed after that write. Like the Faust
-table it replaces, a band's state covers one tumbling window (``campaign_window_s``) by its
-records' times, and windows older than the previous one are deleted.
+table it replaces, a band's state is kept per tumbling window (``campaign_window_s``) by its
+records' times, and windows older than the previous one are deleted; a band new in a window
+goes on from its state in the previous one (``BandStore.going_on``), so a campaign that spans a
+window's end is counted whole.
 
 A record batch the client cannot decompress is found, dead-lettered (partition and offsets) and
 stepped over as the batch reader does it (``streams.unreadable``); the offset after it is
@@ -48,7 +50,7 @@ from mode import Service
 from rocksdict import Options, Rdict, WriteBatch
 
 from chatguard.settings import Settings
-from models.campaigns import Member, due, observe_all, valid_bands
+from models.campaigns import Member, carried_over, due, observe_all, valid_bands
 from streams import kafka_options, metrics, topics, unreadable
 from streams.campaigns import CampaignHolder, campaign_record
 from streams.decoding import Rejected
@@ -107,6 +109,24 @@ class BandStore:
             return state
         value = self.db.get(key)
         return orjson.loads(value) if value is not None else {}
+
+    def going_on(
+        self,
+        key: tuple[int, int, str],
+        at: float,
+        folded: Mapping[tuple[int, int, str], Mapping[str, Any]],
+    ) -> Mapping[str, Any]:
+        """The state to count the band's members of ``key``'s window on, the first at ``at``:
+        its state in that window, or, for a band new there, its state in the previous window
+        (from ``folded``, the batch's states so far, else the store) carried over
+        (:func:`models.campaigns.carried_over`), so that counting slides across windows."""
+        state = self.get(*key)
+        if state:
+            return state
+        window, partition, band = key
+        before = (window - 1, partition, band)
+        previous = folded.get(before) or self.get(*before)
+        return carried_over(previous, at, self.window_s)
 
     def stage(
         self, states: dict[tuple[int, int, str], dict[str, Any]], next_offsets: dict[int, int]
@@ -406,12 +426,15 @@ class CampaignFold(Service):
             next_offsets[tp.partition] = messages[-1].offset + 1
         states: dict[tuple[int, int, str], dict[str, Any]] = {}
         out: list[Outgoing] = []
-        for n, (key, members) in enumerate(groups.items()):
+        # by window: a band's state in the previous window is folded before it carries over
+        for n, key in enumerate(sorted(groups)):
+            members = groups[key]
             if n and n % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
             try:
                 counted = [member for member, _, _ in members]
-                state = observe_all(self.store.get(*key), counted, settings.campaign_window_s)
+                start = self.store.going_on(key, min(m.at for m in counted), states)
+                state = observe_all(start, counted, settings.campaign_window_s)
                 announcement = self._announce(key[2], state, members, now)
             except Exception as exc:  # a bug for one band must not stop the others
                 dead.extend((raw, internal_error(exc)) for _, _, raw in members)

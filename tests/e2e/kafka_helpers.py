@@ -4,7 +4,8 @@ Two levels:
 - plain Kafka, by bootstrap address and physical topic name: :func:`create_topics`,
   :func:`produce_bytes`, :func:`produce_json`, :func:`consume_all`;
 - chatguard's own topics through :class:`Settings` (logical names, the prefix applied):
-  :func:`produce`, :func:`consume`, :func:`outcome_keys`, :func:`accounted`.
+  :func:`produce`, :func:`produce_signed`, :func:`consume`, :func:`outcome_keys`,
+  :func:`accounted`.
 
 Each helper runs its own event loop (``asyncio.run``), so tests stay synchronous.
 """
@@ -316,6 +317,43 @@ def produce(
         return await send_events(settings, events, rate=rate)
 
     return asyncio.run(run())
+
+
+def produce_signed(
+    settings: Settings,
+    logical_topic: str,
+    records: Sequence[tuple[int | None, bytes, bytes]],
+    at: float,
+) -> None:
+    """Write ``(partition, key, value)`` records to one of chatguard's internal topics as a
+    worker does, with the fleet's signature, but with the record time ``at`` (a time a test
+    picks, such as either side of a window's end); partition ``None`` is the key's. Acked."""
+    from streams.fleet_signing import HEADER, FleetSigner, mac
+    from streams.kafka_options import connection as client_options
+    from streams.topics import ensure_topics
+
+    topic = settings.topic(logical_topic)
+    secret = FleetSigner.for_settings(settings).secret
+    assert secret is not None, "the tests' workers have a fleet key"
+
+    async def run() -> None:
+        await ensure_topics(settings)
+        producer = AIOKafkaProducer(acks="all", **client_options(settings))
+        await producer.start()
+        try:
+            for partition, key, value in records:
+                await producer.send_and_wait(
+                    topic,
+                    value,
+                    key=key,
+                    partition=partition,
+                    timestamp_ms=int(at * 1000),
+                    headers=[(HEADER, mac(secret, topic, key, value))],
+                )
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
 
 
 def consume(

@@ -25,6 +25,7 @@ from models.campaigns import CampaignBook, parse_record
 from models.policy import Policy
 from models.registry import ModelRegistry
 from streams import topics
+from streams.campaigns import fingerprints
 from streams.decoding import Event, decode
 from streams.outgoing import OutgoingEvent
 from tests.e2e.conftest import WorkerProcess
@@ -34,6 +35,7 @@ from tests.e2e.kafka_helpers import (
     end_offsets_total,
     free_port,
     produce,
+    produce_signed,
     wait_committed,
 )
 from tests.e2e.test_rules import _use_env
@@ -265,6 +267,101 @@ def test_counts_survive_killed_workers_recovered_from_the_topic(
         worker.wait_for_log("folds offsets", timeout=60)
     produce(settings, variants[19:])
     _formed_with_both_halves(settings)
+
+
+def _band_records(
+    settings: Settings, texts: Sequence[str], first: int, at: float
+) -> list[tuple[int, bytes, bytes]]:
+    """``campaign.fingerprints`` records ``(partition, key, value)`` of ``texts`` as blocked
+    events of accounts ``edge-acct-<first + i>``, written at ``at``: what workers send."""
+    found = fingerprints(texts, {}, settings.topic_partitions)
+    on: dict[int, list[list[Any]]] = {}
+    for i, text in enumerate(texts):
+        bands, partitions, tokens = found[text]
+        assert bands, f"{text!r} gets no fingerprint"
+        here: dict[int, list[int]] = {}
+        for j, partition in enumerate(partitions):
+            here.setdefault(partition, []).append(j)
+        n = first + i
+        for partition, indexes in here.items():
+            fields = [f"edge-{n}", f"edge-acct-{n}", f"edge-conv-{n}", True, True]
+            on.setdefault(partition, []).append([*fields, list(tokens), list(bands), indexes])
+    out = []
+    for partition, entries in on.items():
+        key = entries[0][6][entries[0][7][0]].encode()
+        value = {"kind": "campaign_fingerprints", "events": entries, "at": at}
+        out.append((partition, key, orjson.dumps(value)))
+    return out
+
+
+def test_a_campaign_spread_over_a_windows_end_is_counted_whole(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """19 accounts counted just before a campaign window ends and 16 just after: neither
+    window alone holds 20, the campaign does. (A fleet that counted per window alone missed
+    it; CI once ran this file across the hour.)"""
+    settings = stream_settings
+    worker = start_worker(env={"CHATGUARD_CAMPAIGNS": "on"})
+    worker.wait_ready()
+    window = settings.campaign_window_s
+    boundary = (time.time() // window) * window  # the start of the current window
+    texts = scam_variants(35, seed=20)
+    fingerprints_topic = topics.CAMPAIGN_FINGERPRINTS
+    earlier = _band_records(settings, texts[:19], 0, boundary - 20)
+    produce_signed(settings, fingerprints_topic, earlier, boundary - 20)
+    produce_signed(
+        settings, fingerprints_topic, _band_records(settings, texts[19:], 19, boundary), boundary
+    )
+    campaign = _first_campaign(settings, "harmful")
+    assert campaign["accounts"] >= 20
+    counted = set(campaign["sample_accounts"])
+    assert counted & {f"edge-acct-{i}" for i in range(19)}, "the earlier window was lost"
+    assert counted & {f"edge-acct-{i}" for i in range(19, 35)}
+
+
+def test_an_account_escalated_on_both_sides_of_a_windows_end_gets_one_action(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """One campaign escalates an account just before the dedupe window ends and again just
+    after: one action, not one per window. A second campaign's escalation, after them on the
+    account's partition, shows both were handled."""
+    settings = stream_settings
+    worker = start_worker(env={"CHATGUARD_CAMPAIGNS": "on"})
+    worker.wait_ready()
+    window = settings.strike_window_s
+    boundary = (time.time() // window) * window
+    account = "edge-acct"
+
+    def member(campaign_id: str, event_id: str, at: float) -> tuple[None, bytes, bytes]:
+        value = {
+            "kind": "campaign_member",
+            "account_id": account,
+            "campaign_id": campaign_id,
+            "event_id": event_id,
+            "category": "fraud",
+            "at": at,
+        }
+        return None, account.encode(), orjson.dumps(value)
+
+    members = topics.CAMPAIGN_MEMBERS
+    produce_signed(settings, members, [member("cmp-edge", "e1", boundary - 20)], boundary - 20)
+    produce_signed(
+        settings,
+        members,
+        [member("cmp-edge", "e2", boundary), member("cmp-next", "e3", boundary)],
+        boundary,
+    )
+
+    def ids(records: list[Record]) -> list[str]:
+        return [a["action_id"] for a in _of(records, settings, topics.ACCOUNT_ACTIONS)]
+
+    records = consume(
+        settings,
+        [topics.ACCOUNT_ACTIONS],
+        until=lambda rs: f"{account}:campaign:cmp-next" in ids(rs),
+        timeout=90,
+    )
+    assert ids(records).count(f"{account}:campaign:cmp-edge") == 1, ids(records)
 
 
 def test_a_restarted_worker_goes_on_from_its_own_store(

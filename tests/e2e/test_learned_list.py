@@ -13,9 +13,10 @@ import pytest
 
 from chatguard.cli import main as chatguard_main
 from chatguard.settings import Settings
+from streams import topics
 from streams.outgoing import OutgoingEvent
 from tests.e2e.conftest import WorkerProcess
-from tests.e2e.kafka_helpers import consume, produce
+from tests.e2e.kafka_helpers import consume, produce, produce_signed
 from tests.e2e.test_rules import RULES_V1, TERM, _announcements, _decisions, _use_env
 
 pytestmark = pytest.mark.e2e
@@ -110,3 +111,44 @@ def test_a_token_from_blocked_spam_of_several_accounts_blocks_new_wording_until_
     assert chatguard_main(["rules", "show"]) == 0
     shown = capsys.readouterr().out
     assert f"removed ['{domain}']" in shown and f"{domain}" in shown and "removed " in shown
+
+
+def test_evidence_spread_over_a_windows_end_teaches_the_token(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """Blocked events of a token from two accounts just before a learn window ends and from a
+    third just after: three accounts within the window, so the fleet learns it (counted per
+    window alone, neither window had enough)."""
+    settings = stream_settings
+    worker = start_worker(env=LEARN_ENV)
+    worker.wait_ready()
+    window = settings.learn_window_s
+    boundary = (time.time() // window) * window  # the start of the current window
+    token = f"edge{uuid.uuid4().hex[:8]}"
+
+    def blocked(i: int, at: float) -> tuple[None, bytes, bytes]:
+        value = {
+            "kind": "blocked_contact",
+            "token": token,
+            "token_kind": "wechat",
+            "account_id": f"edge-acct-{i}",
+            "event_id": f"edge-{i}",
+            "category": "fraud",
+            "at": at,
+        }
+        return None, token.encode(), orjson.dumps(value)
+
+    evidence = topics.CONTACTS_BLOCKED
+    produce_signed(
+        settings, evidence, [blocked(0, boundary - 20), blocked(1, boundary - 10)], boundary - 20
+    )
+    produce_signed(settings, evidence, [blocked(2, boundary)], boundary)
+    records = consume(
+        settings,
+        [topics.LEARNED],
+        until=lambda rs: any(r.key == token.encode() for r in rs),
+        timeout=90,
+    )
+    learned = [r.json() for r in records if r.key == token.encode()]
+    assert learned, f"{token} was not learned"
+    assert learned[0]["accounts"] == 3, learned[0]

@@ -97,6 +97,26 @@ def test_windows_before_the_previous_one_expire(tmp_path: Path) -> None:
     assert store.next_offset(0) == 9
 
 
+def test_a_band_new_in_a_window_goes_on_from_its_state_in_the_previous_one(
+    tmp_path: Path,
+) -> None:
+    store = BandStore(tmp_path / "bands", WINDOW)
+    now = time.time()
+    window = store.window(now)
+    earlier = {"events": 19, "last_seen": now - 60}
+    store.write({(window - 1, 3, BAND): earlier}, {3: 5})
+    assert store.going_on((window, 3, BAND), now, {}) == earlier
+    # the batch's own state of the previous window comes before the store's
+    folded = {(window - 1, 3, BAND): {"events": 21, "last_seen": now - 30}}
+    assert store.going_on((window, 3, BAND), now, folded)["events"] == 21
+    # a state in the window itself is the one to go on from
+    store.write({(window, 3, BAND): {"events": 2, "last_seen": now}}, {3: 6})
+    assert store.going_on((window, 3, BAND), now, folded)["events"] == 2
+    # other bands and partitions carry nothing; nor does a state a whole window old
+    assert store.going_on((window, 4, BAND), now, {}) == {}
+    assert store.going_on((window + 1, 3, BAND), now + WINDOW + 1, {}) == {}
+
+
 PARTITIONS = 8
 
 

@@ -20,6 +20,7 @@ from models import campaigns
 from models.campaigns import (
     CampaignBook,
     Member,
+    carried_over,
     core_bands,
     due,
     harmful,
@@ -112,6 +113,19 @@ def test_accounts_older_than_the_window_no_longer_count() -> None:
     assert list(observe(state, late, WINDOW)["accounts"]) == [f"acct-{i}" for i in range(5, 10)] + [
         "acct-99"
     ]
+
+
+def test_a_band_new_in_a_window_goes_on_from_the_previous_one_while_it_is_recent() -> None:
+    end = 3_600.0  # a window's end: 19 accounts just before, one just after
+    before = counted([member(i, at=end - 30 + i) for i in range(19)])
+    state = observe(carried_over(before, end, WINDOW), member(19, at=end), WINDOW)
+    assert len(state["accounts"]) == 20 and state["events"] == 20
+    assert due(state, end, min_accounts=20, window_s=WINDOW)
+    # counted alone, the new window never saw the first 19
+    assert not due(observe({}, member(19, at=end), WINDOW), end, min_accounts=20, window_s=WINDOW)
+    # a band last seen a whole window before starts afresh
+    assert carried_over(before, before["last_seen"] + WINDOW + 1, WINDOW) == {}
+    assert carried_over({}, end, WINDOW) == {}
 
 
 def _recent_by_rebuilding(seen: dict[str, float], value: str, at: float) -> dict[str, float]:
