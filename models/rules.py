@@ -119,6 +119,9 @@ class Contacts:
     qq: frozenset[str] = frozenset()
 
 
+NO_CONTACTS = Contacts()
+
+
 def _fold(text: str) -> str:
     invisible = _drop_invisible()
     # marks go before NFKC too: it sorts a run of combining marks by class, which costs the
@@ -195,6 +198,18 @@ def contacts_of(texts: Sequence[str], memo: Mapping[str, Analysis]) -> dict[str,
         if analysis is not None and text not in found and may_carry_contacts(analysis):
             found[text] = extract_contacts(text)
     return found
+
+
+def known_contacts(
+    text: str, analysis: Analysis | None, found: Mapping[str, Contacts] | None
+) -> Contacts:
+    """``text``'s contacts without searching it twice: none where scoring's analysis of it
+    shows it cannot hold one, else what scoring found (``found``, from :func:`contacts_of`),
+    else searched here (a text scoring did not analyse or search)."""
+    if analysis is not None and not may_carry_contacts(analysis):
+        return NO_CONTACTS
+    known = found.get(text) if found is not None else None
+    return known if known is not None else extract_contacts(text)
 
 
 def _canonical(kind: str, value: str) -> str:

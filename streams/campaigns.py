@@ -44,7 +44,7 @@ from models.campaigns import (
 from models.fingerprint import band_keys
 from models.learned import tokens_of
 from models.normalize import Analysis, normalize
-from models.rules import Contacts, extract_contacts, may_carry_contacts
+from models.rules import Contacts, known_contacts
 from streams import following, metrics, topics, unreadable
 from streams.decoding import Event
 from streams.fleet_signing import FleetSigner
@@ -59,7 +59,6 @@ from streams.records import (
 )
 
 log = logging.getLogger(__name__)
-NO_TOKENS: tuple[str, ...] = ()
 READER_ROLE = "campaigns-reader"
 # fingerprinted events one campaign.fingerprints record carries at most: with ids at their
 # limits such a record stays far below the record size limit
@@ -97,12 +96,8 @@ def fingerprints(
         if not bands:
             out[text] = NOT_FINGERPRINTED
             continue
-        tokens = NO_TOKENS
-        if analysis is None or may_carry_contacts(analysis):
-            known = contacts.get(text) if contacts is not None else None
-            if known is None:
-                known = extract_contacts(text)
-            tokens = tuple(token for _, token in tokens_of(known))
+        known = known_contacts(text, analysis, contacts)
+        tokens = tuple(token for _, token in tokens_of(known))
         out[text] = (bands, tuple(next(where) for _ in bands), tokens)
     return out
 

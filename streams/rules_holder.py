@@ -42,9 +42,8 @@ from models.rules import (
     RulesError,
     RuleSet,
     combine,
-    extract_contacts,
+    known_contacts,
     load_rules,
-    may_carry_contacts,
 )
 from models.signing import load_public_key, sign_payload, verify_payload
 from streams import kafka_options, metrics, topics
@@ -61,7 +60,6 @@ if TYPE_CHECKING:
     )
 
 log = logging.getLogger(__name__)
-NO_CONTACTS = Contacts()
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,9 +235,9 @@ def apply_rules(
         # evidence_records searches them, except where scoring showed there are none
         memo = memo or {}
         known: list[Contacts | None] = [
-            NO_CONTACTS
-            if decision.action == "block" and _none_in(memo.get(event.text))
-            else searched.get(event.text)
+            known_contacts(event.text, memo.get(event.text), searched)
+            if decision.action == "block"
+            else None
             for event, decision in zip(events, decisions, strict=True)
         ]
         return evidence_records(events, decisions, known, [True] * len(events))
@@ -251,9 +249,7 @@ def apply_rules(
         analysis = memo.get(event.text) if memo is not None else None
         contacts = None
         if ruleset.needs_contacts or learned is not None:
-            contacts = NO_CONTACTS if _none_in(analysis) else searched.get(event.text)
-            if contacts is None:
-                contacts = extract_contacts(event.text)
+            contacts = known_contacts(event.text, analysis, searched)
         found.append(contacts)
         fired = ruleset.match(
             event.text,
@@ -282,12 +278,6 @@ def apply_rules(
             )
             metrics.LEARNED_HITS.inc(len(hits))
     return evidence_records(events, decisions, found, counted)
-
-
-def _none_in(analysis: Analysis | None) -> bool:
-    """Whether scoring's analysis of a text shows it holds no contact token (most chat): then
-    the text need not be searched again."""
-    return analysis is not None and not may_carry_contacts(analysis)
 
 
 def _apply_fired(

@@ -76,11 +76,7 @@ def serve(conn: Connection) -> None:
                 memo: dict[str, Analysis] | None = {} if remember else None
                 scores, failures = score_texts(model, texts, memo)
                 tokens = _contacts(texts, memo or {}) if contacts else {}
-                found = (
-                    _fingerprints(texts, memo or {}, partitions, tokens if contacts else None)
-                    if fingerprint
-                    else {}
-                )
+                found = _fingerprints(texts, memo or {}, partitions, tokens) if fingerprint else {}
                 answer = (scores, failures, memo or {}, found, tokens)
         except Exception as exc:  # reported to the caller, who decides what fails
             conn.send((False, f"{type(exc).__name__}: {exc}"))

@@ -21,7 +21,7 @@ import orjson
 
 from models.learned import tokens_of
 from models.normalize import Analysis, normalize
-from models.rules import Contacts, extract_contacts, may_carry_contacts
+from models.rules import Contacts, known_contacts
 from models.senders import Behaviour, reason, text_key
 from streams.decoding import Event
 from streams.partitioning import partitions_for
@@ -55,14 +55,8 @@ def activities(
 def _has_contact(
     text: str, analysis: Analysis | None, contacts: Mapping[str, Contacts] | None
 ) -> bool:
-    """Whether ``text`` holds a contact token: none where scoring's analysis shows it cannot,
-    else what scoring found (``contacts``), else searched here."""
-    if analysis is not None and not may_carry_contacts(analysis):
-        return False
-    known = contacts.get(text) if contacts is not None else None
-    if known is None:
-        known = extract_contacts(text)
-    return bool(tokens_of(known))
+    """Whether ``text`` holds a contact token (:func:`models.rules.known_contacts`)."""
+    return bool(tokens_of(known_contacts(text, analysis, contacts)))
 
 
 def activity_records(

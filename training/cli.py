@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 def add_commands(subparsers: Any) -> None:
     """Register this package's subcommands on the ``chatguard`` parser."""
+    from training.thresholds import Budget  # numpy: only where commands are registered
+
+    budget = Budget()  # the threshold options' defaults
 
     def command(name: str, handler: Callable[[argparse.Namespace], int], help_: str) -> Any:
         parser = subparsers.add_parser(name, help=help_, description=help_)
@@ -83,8 +86,8 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument(
         "--target-precision",
         type=float,
-        default=0.98,
-        help="precision a block threshold needs, out of fold (0.5-1, default 0.98)",
+        default=budget.block_precision,
+        help="precision a block threshold needs, out of fold (0.5-1, default %(default)s)",
     )
     p.add_argument(
         "--target-recall",
@@ -95,27 +98,28 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument(
         "--block-clean-rate",
         type=float,
-        default=0.001,
-        help="share of clean traffic a category may block (default 0.001 = 0.1%%)",
+        default=budget.block_clean_rate,
+        help="share of clean traffic a category may block (default %(default)s)",
     )
     p.add_argument(
         "--review-clean-rate",
         type=float,
-        default=0.01,
-        help="share of everyday clean traffic sent to review (default 0.01 = 1%%)",
+        default=budget.review_clean_rate,
+        help="share of everyday clean traffic sent to review (default %(default)s)",
     )
     p.add_argument(
         "--review-hard-negative-rate",
         type=float,
-        default=0.045,
-        help="share of hard-negative rows (kind hard_negative) sent to review (default 0.045)",
+        default=budget.review_hard_negative_rate,
+        help="share of hard-negative rows (kind hard_negative) sent to review "
+        "(default %(default)s)",
     )
     p.add_argument(
         "--review-public-rate",
         type=float,
-        default=0.03,
+        default=budget.review_public_rate,
         help="share of the public sets' harmless rows (ham, tweets that are not hate) sent to "
-        "review, counted where a category knows them (default 0.03)",
+        "review, counted where a category knows them (default %(default)s)",
     )
     p.add_argument(
         "--chat-weight",

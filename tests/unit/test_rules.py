@@ -25,6 +25,7 @@ from models.rules import (
     RuleSet,
     combine,
     extract_contacts,
+    known_contacts,
     load_rules,
     may_carry_contacts,
 )
@@ -582,6 +583,21 @@ def test_skipping_never_hides_a_contact(text: str) -> None:
         assert may_carry_contacts(analyse(text)), text
 
 
+def test_known_contacts_are_none_where_scoring_saw_none_else_scorings_else_searched() -> None:
+    text, plain = "加微信 edgecase77 领红包", "see you at lunch"
+    searched = extract_contacts(text)
+    assert searched.wechat  # the case is meaningful
+    # what scoring found is taken as it is (a stand-in shows it was not searched again)
+    stand_in = Contacts(hosts=frozenset({"example.org"}))
+    assert known_contacts(text, analyse(text), {text: stand_in}) == stand_in
+    # not found by scoring, or not analysed: searched here
+    assert known_contacts(text, analyse(text), {}) == searched
+    assert known_contacts(text, None, None) == searched
+    # scoring's analysis shows no contact can be there: nothing, whatever the map says
+    assert not may_carry_contacts(analyse(plain))
+    assert known_contacts(plain, analyse(plain), {plain: stand_in}) == Contacts()
+
+
 def test_without_rules_a_blocked_texts_contacts_are_searched_only_if_it_may_hold_one(
     serving: ServingModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -607,6 +623,7 @@ def test_without_rules_a_blocked_texts_contacts_are_searched_only_if_it_may_hold
         return search(text)
 
     monkeypatch.setattr(learned_list_module, "extract_contacts", recording)
+    monkeypatch.setattr(rules_module, "extract_contacts", recording)
     empty = load_rules("version: empty\nrules: []\n")
     everything = apply_rules(empty, serving, events, scores, decided())
     assert searched == texts[:2]  # without the analyses: every blocked text
