@@ -41,7 +41,7 @@ from streams.batch_reader import BatchReader
 from streams.campaign_fold import CampaignFold
 from streams.campaigns import CampaignHolder
 from streams.decoding import Rejected, decode_strike
-from streams.enforcement import action_record, apply_strike
+from streams.enforcement import action_record, apply_strike, carried_over
 from streams.fleet_signing import internal_record
 from streams.labels import LabelStore, LabelStoreError
 from streams.learned_list import LearnedHolder
@@ -116,7 +116,7 @@ class Worker:
             "account-strikes",
             default=dict,
             partitions=settings.topic_partitions,
-        ).tumbling(settings.strike_window_s, expires=settings.strike_window_s)
+        ).tumbling(settings.strike_window_s, expires=2 * settings.strike_window_s)
         # reporter id → reports, outcomes, decided report ids (streams.reporters)
         self.reporters_table = app.Table(
             "reporters", default=dict, partitions=settings.topic_partitions
@@ -386,18 +386,32 @@ class Worker:
         if isinstance(strike, Rejected):
             return strike
         account = strike["account_id"]
-        state = self.strikes_table[account].current()
+        window, restrict_at, suspend_at = (
+            settings.strike_window_s,
+            settings.restrict_strikes,
+            settings.suspend_strikes,
+        )
+        windows = self.strikes_table[account]
         try:
+            # the previous window's recent strikes carry over, so the count slides
+            state = windows.current() or carried_over(
+                windows.delta(window),
+                timestamp,
+                window,
+                restrict_at=restrict_at,
+                suspend_at=suspend_at,
+            )
             new_state, action = apply_strike(
                 state,
                 strike,
-                restrict_at=settings.restrict_strikes,
-                suspend_at=settings.suspend_strikes,
+                restrict_at=restrict_at,
+                suspend_at=suspend_at,
                 review_at=settings.review_reports,
+                at=timestamp,
+                window_s=window,
             )
             value = None
             if action is not None:
-                window = settings.strike_window_s
                 window_start = (timestamp // window) * window
                 record = action_record(account, action, new_state, window_start, time.time())
                 value = orjson.dumps(record)

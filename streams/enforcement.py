@@ -1,16 +1,19 @@
-"""Account strikes: blocked events and moderator-confirmed reports add up per account in a time
-window, and an account that crosses a threshold gets one action per level (restrict, then
+"""Account strikes: blocked events and moderator-confirmed reports add up per account in a
+sliding time window, and an account that crosses a threshold gets one action per level (restrict, then
 suspend). Unconfirmed user reports are evidence, not strikes: they can at most put the account
 into review (``review_account``), once per reporter, weighed by the reporter's reliability.
 
 The state of one account in one window is a plain dict kept in a windowed Faust table (see
-``streams.agents``); :func:`apply_strike` is the pure rule, so it is tested without Kafka.
+``streams.agents``); a window new to the account starts from the previous one's strikes that are
+still recent (:func:`carried_over`). :func:`apply_strike` is the pure rule, so it is tested
+without Kafka.
 Replayed signals (at-least-once redelivery) are recognised by ``signal_id`` and counted once;
 an event counts as a strike once, whether it was blocked, confirmed, or both.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, cast
 
 from streams.records import AccountAction, AccountActionKind
@@ -30,8 +33,12 @@ def apply_strike(
     restrict_at: float,
     suspend_at: float,
     review_at: float = 1.0,
+    at: float | None = None,
+    window_s: float = math.inf,
 ) -> tuple[dict[str, Any], str | None]:
-    """The account's new state after ``strike``, and the action to emit now (or None)."""
+    """The account's new state after ``strike``, and the action to emit now (or None). With
+    its record's time ``at``, the strike is kept with its weight and the account's strikes are
+    those within ``window_s`` of it (the ones a new window carried over age out)."""
     signals: list[str] = list(state.get("signals", ()))
     if strike["signal_id"] in signals:
         return state, None
@@ -49,6 +56,11 @@ def apply_strike(
         categories = dict(heaviest)
     evidence = [*evidence, strike["event_id"]][-MAX_EVIDENCE:]
     strikes = float(state.get("strikes", 0.0)) + weight
+    struck = None
+    if at is not None:
+        recent = [[t, w] for t, w in state.get("struck", ()) if at - float(t) <= window_s]
+        struck = [*recent, [float(at), weight]][-MAX_SIGNALS:]
+        strikes = sum(float(w) for _, w in struck)
     level = state.get("level", "")
     action = None
     if strikes >= suspend_at and level != "suspend":
@@ -63,7 +75,39 @@ def apply_strike(
         "signals": [*signals, strike["signal_id"]][-MAX_SIGNALS:],
         "level": action or level,
     }
+    if struck is not None:
+        new_state["struck"] = struck
     return new_state, action
+
+
+def carried_over(
+    previous: dict[str, Any], at: float, window_s: float, *, restrict_at: float, suspend_at: float
+) -> dict[str, Any]:
+    """The state an account starts a new window with, its first signal there at ``at``: the
+    strikes of ``previous`` (its state in the window before) within ``window_s`` of ``at``, so
+    strikes add up over a sliding window, not per calendar window (two strikes just before
+    00:00 UTC and one just after are three), and the level those strikes still hold (a level
+    they no longer reach is emitted again when they do). Categories, evidence and signals go
+    on as they were. Reports do not carry over: they count per window, once per reporter."""
+    struck = [
+        [float(t), float(w)] for t, w in previous.get("struck", ()) if at - float(t) <= window_s
+    ]
+    if not struck:
+        return {}
+    strikes = sum(w for _, w in struck)
+    level = previous.get("level", "")
+    if level == "suspend" and strikes < suspend_at:
+        level = "restrict"
+    if level not in ("restrict", "suspend") or strikes < restrict_at:
+        level = ""
+    return {
+        "strikes": strikes,
+        "struck": struck,
+        "categories": dict(previous.get("categories", {})),
+        "evidence": list(previous.get("evidence", ())),
+        "signals": list(previous.get("signals", ())),
+        "level": level,
+    }
 
 
 def _apply_report(

@@ -15,10 +15,11 @@ from chatguard.cli import main as chatguard_main
 from chatguard.settings import Settings
 from devtools.produce import build_events
 from models.registry import ModelRegistry
+from streams import topics
 from streams.moderators import decision_record, moderator_key, sign
 from streams.outgoing import OutgoingEvent
 from tests.e2e.conftest import WorkerProcess
-from tests.e2e.kafka_helpers import accounted, consume, produce
+from tests.e2e.kafka_helpers import accounted, consume, produce, produce_signed, strike_signal
 from training.labelled_data import read_labelled, read_many
 
 pytestmark = pytest.mark.e2e
@@ -69,6 +70,42 @@ def test_an_account_crossing_the_threshold_gets_exactly_one_action(
     all_a = {f"evt-a{i}" for i in range(5)}
     assert len(restrict_a["evidence"]) == 3 and set(restrict_a["evidence"]) <= all_a
     assert all(r.key == r.json()["account_id"].encode() for r in records)
+
+
+def test_strikes_on_both_sides_of_a_windows_end_add_up_to_one_restrict(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """Two blocked events of an account just before the strike window ends (00:00 UTC) and one
+    just after: three strikes within a day, one restrict (counted per window alone, neither
+    window reached three)."""
+    settings = stream_settings
+    worker = start_worker(env={"CHATGUARD_RESTRICT_STRIKES": "3", "CHATGUARD_SUSPEND_STRIKES": "6"})
+    worker.wait_ready()
+    window = settings.strike_window_s
+    boundary = (time.time() // window) * window  # the start of the current window
+
+    def strikes(account: str, ids: list[str], at: float) -> list[tuple[None, bytes, bytes]]:
+        return [
+            (None, account.encode(), orjson.dumps(strike_signal(account, i, at=at))) for i in ids
+        ]
+
+    produce_signed(
+        settings,
+        topics.ACCOUNT_STRIKES,
+        strikes("edge", ["e1", "e2"], boundary - 20),
+        boundary - 20,
+    )
+    produce_signed(settings, topics.ACCOUNT_STRIKES, strikes("edge", ["e3"], boundary), boundary)
+    records = consume(
+        settings,
+        [topics.ACCOUNT_ACTIONS],
+        until=lambda rs: any(r.json()["account_id"] == "edge" for r in rs),
+        timeout=90,
+    )
+    restrict = [r.json() for r in records if r.json()["account_id"] == "edge"]
+    assert [a["action"] for a in restrict] == ["restrict"], restrict
+    assert restrict[0]["strikes"] == 3.0
+    assert set(restrict[0]["evidence"]) == {"e1", "e2", "e3"}
 
 
 def test_promoting_a_model_switches_decisions_without_restart(

@@ -82,7 +82,8 @@ def test_the_strikes_changelog_exists_with_its_source_partitions_before_agents_r
     partitions, configs = _describe(broker, f"{unique_names.app_id}-account-strikes-changelog")
     assert partitions == 6
     assert set(configs["cleanup.policy"].split(",")) == {"compact", "delete"}
-    assert int(configs["retention.ms"]) == int(settings.strike_window_s * 1000)
+    # two windows: a new window starts from the previous one's recent strikes
+    assert int(configs["retention.ms"]) == 2 * int(settings.strike_window_s * 1000)
     _, by_id = _describe(broker, settings.topic(topics.EVENTS_BY_ID))
     assert int(by_id["retention.ms"]) >= 2 * int(settings.strike_window_s * 1000)
     _, bands = _describe(broker, settings.topic(topics.CAMPAIGN_FINGERPRINTS))
