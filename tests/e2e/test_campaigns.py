@@ -242,12 +242,13 @@ def _counted_before_the_kill(
     assert folded >= written, f"{folded} of {written} band records folded"
 
 
-def _formed_with_both_halves(settings: Settings) -> None:
+def _formed_with_both_halves(settings: Settings, tag: str = "scam") -> None:
+    """A harmful campaign was announced that counts accounts of the first 19 and the last 16."""
     campaign = _first_campaign(settings, "harmful")
     assert campaign["accounts"] >= 20
     counted = set(campaign["sample_accounts"])
-    assert counted & {f"scam-acct-{i}" for i in range(19)}, "the first 19 were lost"
-    assert counted & {f"scam-acct-{i}" for i in range(19, 35)}
+    assert counted & {f"{tag}-acct-{i}" for i in range(19)}, "the first 19 were lost"
+    assert counted & {f"{tag}-acct-{i}" for i in range(19, 35)}
 
 
 def test_counts_survive_killed_workers_recovered_from_the_topic(
@@ -312,11 +313,7 @@ def test_a_campaign_spread_over_a_windows_end_is_counted_whole(
     produce_signed(
         settings, fingerprints_topic, _band_records(settings, texts[19:], 19, boundary), boundary
     )
-    campaign = _first_campaign(settings, "harmful")
-    assert campaign["accounts"] >= 20
-    counted = set(campaign["sample_accounts"])
-    assert counted & {f"edge-acct-{i}" for i in range(19)}, "the earlier window was lost"
-    assert counted & {f"edge-acct-{i}" for i in range(19, 35)}
+    _formed_with_both_halves(settings, "edge")
 
 
 def test_an_account_escalated_on_both_sides_of_a_windows_end_gets_one_action(
