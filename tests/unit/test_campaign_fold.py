@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from models.campaigns import Member
+from streams import campaign_fold
 from streams.campaign_fold import YIELD_EVERY, BandStore, band_members
 from streams.decoding import Rejected
 from streams.fleet_signing import HEADER, FleetSigner, mac, mac_key
@@ -115,6 +116,26 @@ def test_a_band_new_in_a_window_goes_on_from_its_state_in_the_previous_one(
     # other bands and partitions carry nothing; nor does a state a whole window old
     assert store.going_on((window, 4, BAND), now, {}) == {}
     assert store.going_on((window + 1, 3, BAND), now + WINDOW + 1, {}) == {}
+
+
+def test_states_read_ahead_are_what_the_store_holds_until_the_batch_is_staged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = time.time()
+    earlier = {"events": 19, "last_seen": now - 60}
+    store = BandStore(tmp_path / "bands", WINDOW)
+    window = store.window(now)
+    store.write({(window - 1, 3, BAND): earlier}, {3: 5})
+    store.close()
+    store = BandStore(tmp_path / "bands", WINDOW)  # nothing of it in memory: read from disk
+    keys = [(window, 3, BAND), (window, 4, BAND)]
+    store.read_ahead(keys)
+    assert [store.going_on(key, now, {}) for key in keys] == [earlier, {}]
+    # a state staged and written after the read is the one found, even once it is no longer
+    # kept in memory
+    monkeypatch.setattr(campaign_fold, "STATES_KEPT", 0)
+    store.write({(window, 4, BAND): {"events": 2, "last_seen": now}}, {4: 1})
+    assert store.going_on((window, 4, BAND), now, {})["events"] == 2
 
 
 PARTITIONS = 8
