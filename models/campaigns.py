@@ -28,6 +28,7 @@ import re
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 # what a band key looks like (models.fingerprint.band_keys): 16 hex digits
@@ -68,12 +69,20 @@ def valid_band(band: object) -> bool:
 
 def valid_bands(bands: object, most: int) -> bool:
     """Whether ``bands`` is a list of 1 to ``most`` band keys (one match for them all)."""
-    return (
-        isinstance(bands, list)
-        and 0 < len(bands) <= most
-        and all(isinstance(b, str) for b in bands)
-        and _BANDS.fullmatch(",".join(bands)) is not None
-    )
+    if not isinstance(bands, list) or not 0 < len(bands) <= most:
+        return False
+    try:
+        joined = ",".join(bands)
+    except TypeError:  # not all strings
+        return False
+    return _valid_joined(joined)
+
+
+@lru_cache(maxsize=16_384)
+def _valid_joined(joined: str) -> bool:
+    """Whether ``joined`` is band keys joined by commas (cached: an event's keys come in one
+    record per partition they hash to, and the regex is most of a record's checks)."""
+    return _BANDS.fullmatch(joined) is not None
 
 
 def observe(state: Mapping[str, Any], member: Member, window_s: float) -> dict[str, Any]:
@@ -101,20 +110,28 @@ def observe_all(
     events, flagged = int(state.get("events", 0)), int(state.get("flagged", 0))
     first = float(state["first_seen"]) if "first_seen" in state else None
     last = float(state["last_seen"]) if "last_seen" in state else None
+    sample = new.get("sample")
     for member in members:
         at = member.at
         accounts.see(member.account, at, window_s)
         conversations.see(member.conversation, at, window_s)
         events += 1
-        flagged += int(member.flagged)
-        co = _count(co, member.bands, CO_BANDS_KEPT)
-        tokens = _count(tokens, member.tokens, TOKENS_KEPT)
-        if member.blocked and member.tokens:
-            blocked = list(dict.fromkeys([*blocked, *member.tokens]))[-TOKENS_KEPT:]
-            new["blocked_tokens"] = blocked
-        first = at if first is None else min(first, at)
-        last = at if last is None else max(last, at)
-        new.setdefault("sample", member.event_id)
+        flagged += member.flagged
+        for band in member.bands:  # _count, inline: this loop runs for every band member
+            co[band] = co.get(band, 0) + 1
+        if len(co) > CO_BANDS_KEPT:
+            co = _most_counted(co, CO_BANDS_KEPT)
+        if member.tokens:
+            tokens = _count(tokens, member.tokens, TOKENS_KEPT)
+            if member.blocked:
+                blocked = list(dict.fromkeys([*blocked, *member.tokens]))[-TOKENS_KEPT:]
+                new["blocked_tokens"] = blocked
+        if first is None or at < first:
+            first = at
+        if last is None or at > last:
+            last = at
+        if sample is None:
+            sample = new["sample"] = member.event_id
     new["accounts"], new["conversations"] = accounts.seen, conversations.seen
     new["events"], new["flagged"] = events, flagged
     new["co"], new["tokens"] = co, tokens
@@ -195,9 +212,12 @@ def _count(counts: dict[str, int], items: Iterable[str], kept: int) -> dict[str,
     keys, only the ``kept`` most counted."""
     for item in items:
         counts[item] = counts.get(item, 0) + 1
-    if len(counts) > kept:
-        return dict(sorted(counts.items(), key=lambda kv: kv[1])[-kept:])
-    return counts
+    return _most_counted(counts, kept) if len(counts) > kept else counts
+
+
+def _most_counted(counts: dict[str, int], kept: int) -> dict[str, int]:
+    """The ``kept`` most counted of ``counts``."""
+    return dict(sorted(counts.items(), key=lambda kv: kv[1])[-kept:])
 
 
 def harmful(state: Mapping[str, Any]) -> bool:

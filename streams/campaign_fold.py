@@ -302,29 +302,36 @@ def _event_members(
     if not isinstance(entry, list) or len(entry) != 8:
         return None
     event_id, account, conversation, flagged, blocked, tokens, bands, here = entry
-    if (
-        not isinstance(event_id, str)
-        or not isinstance(account, str)
-        or not isinstance(conversation, str)
-        or not isinstance(tokens, list)
-        or not all(isinstance(t, str) for t in tokens)
-        or not valid_bands(bands, 16)
-        or not isinstance(here, list)
-        or not here
-        or not all(isinstance(i, int) and 0 <= i < len(bands) for i in here)
-        or any(partition_for(bands[i].encode(), partitions) != partition for i in here)
+    if not (
+        isinstance(event_id, str)
+        and isinstance(account, str)
+        and isinstance(conversation, str)
+        and isinstance(tokens, list)
+        and isinstance(here, list)
+        and here
+        and valid_bands(bands, 16)
     ):
         return None
+    if tokens and not all(isinstance(t, str) for t in tokens):
+        return None
+    count = len(bands)
+    for i in here:
+        if not (isinstance(i, int) and 0 <= i < count):
+            return None
+        if partition_for(bands[i].encode(), partitions) != partition:
+            return None
     member = Member(
         event_id[:limit],
         account[:limit],
         conversation[:limit],
         flagged is True,
         blocked is True,
-        tuple(t[:limit] for t in tokens[:16]),
+        tuple([t[:limit] for t in tokens[:16]]) if tokens else (),
         tuple(bands),
         at,
     )
+    if len(here) == 1:
+        return [(bands[here[0]], member)]
     return [(bands[i], member) for i in dict.fromkeys(here)]
 
 
