@@ -48,7 +48,7 @@ from training import catalogue
 from training import public_datasets as pdata
 from training.progress import Progress
 from training.recipes import fbs_aligned
-from training.thresholds import traffic_thresholds
+from training.thresholds import Budget, traffic_thresholds
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -207,6 +207,8 @@ class SetResult:
     chatguard: dict[str, Any] = field(default_factory=dict)
     chatguard_at_half: dict[str, Any] = field(default_factory=dict)
     chatguard_block: dict[str, Any] = field(default_factory=dict)
+    # the most each model's ranking allows at the block budget (threshold set on the test rows)
+    ceiling_block: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -236,6 +238,17 @@ def best_point(y: np.ndarray, scores: np.ndarray, metric: str) -> float:
     values = np.array([binary_metrics(y, scores >= t)[metric] for t in candidates])
     best = np.flatnonzero(values >= values.max() - 1e-12)
     return float(candidates[best[np.argmin(np.abs(candidates[best] - 0.5))]])
+
+
+def most_within(y: np.ndarray, scores: np.ndarray, share: float) -> dict[str, Any]:
+    """Metrics at the lowest threshold on ``scores`` that flags at most ``share`` of these
+    rows' negatives, found with their labels: the most recall a model's ranking allows at that
+    budget, a ceiling for any threshold chosen without them (no platform can run it)."""
+    known = y >= 0
+    negatives = np.sort(scores[known & (y == 0)])[::-1]
+    allowed = int(share * len(negatives) + 1e-9)
+    cut = negatives[allowed] if allowed < len(negatives) else -np.inf
+    return binary_metrics(y, scores > cut)
 
 
 def set_benchmark(
@@ -278,6 +291,10 @@ def set_benchmark(
     block = thresholds["positive"].block
     flagged = p >= block if block is not None else np.zeros(len(p), dtype=bool)
     result.chatguard_block = {"threshold": block, **binary_metrics(yte, flagged)}
+    result.ceiling_block = {
+        "baseline": most_within(yte, d, Budget().block_clean_rate),
+        "chatguard": most_within(yte, p, Budget().block_clean_rate),
+    }
     return result
 
 
@@ -449,6 +466,24 @@ def markdown(
                 f"| {r.name} | {at} | {r.metric} {fmt(k[r.metric])} | {pct(k['recall'])} "
                 f"| {pct(k['negatives_flagged'])} ({k['fp']} of {k['fp'] + k['tn']}) "
                 f"| {pct(k['precision'])} |"
+            )
+        out += [
+            "",
+            "The most each model's ranking allows at that budget: the lowest threshold that blocks "
+            "at most 0.1% of the test split's negatives, found with the test labels (a ceiling "
+            "for any threshold chosen without them, not one a platform could run):",
+            "",
+            "| set | negatives blocked at most | baseline: metric, recall | chatguard: metric, "
+            "recall |",
+            "|---|---|---|---|",
+        ]
+        for r in sets:
+            fmt = pct if r.metric == "accuracy" else num
+            b, c = r.ceiling_block["baseline"], r.ceiling_block["chatguard"]
+            out.append(
+                f"| {r.name} | {b['fp']} of {b['fp'] + b['tn']} "
+                f"| {r.metric} {fmt(b[r.metric])}, {pct(b['recall'])} "
+                f"| {r.metric} {fmt(c[r.metric])}, {pct(c['recall'])} |"
             )
         wins = sum(
             r.chatguard[r.metric] >= r.baseline[r.metric] and r.chatguard["ap"] >= r.baseline["ap"]

@@ -31,6 +31,16 @@ def test_metrics_ignore_unknown_labels(quality: ModuleType) -> None:
     assert (m["tp"], m["fp"], m["fn"], m["tn"]) == (1, 0, 0, 1)
 
 
+def test_the_ceiling_at_a_budget_flags_the_most_positives_it_allows(quality: ModuleType) -> None:
+    y = np.array([1, 0, 1, 1, 0, 1, 0, -1] + [0] * 1_000, dtype=np.int8)
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.95] + [0.0] * 1_000)
+    # 0.1% of 1,003 negatives is one: above the second highest negative (0.5), not at it
+    m = quality.most_within(y, scores, 0.001)
+    assert (m["tp"], m["fp"], m["fn"]) == (3, 1, 1)
+    m = quality.most_within(y, scores, 0.0)
+    assert (m["tp"], m["fp"]) == (1, 0)
+
+
 def test_fbs_and_ham_are_brought_to_one_form(quality: ModuleType) -> None:
     assert quality.fbs_aligned("贷款 成功 送 DIGIT 元 详询 CELLPHONE 点击 URLdfge ") == (
         "贷款成功送 元详询 点击"
