@@ -400,6 +400,7 @@ class Worker:
                 window,
                 restrict_at=restrict_at,
                 suspend_at=suspend_at,
+                review_at=settings.review_reports,
             )
             new_state, action = apply_strike(
                 state,

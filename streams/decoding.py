@@ -168,6 +168,15 @@ def decode_strike(
         return Rejected(
             "invalid_value", "the key is not the signal's account_id (the table's key)", event_id
         )
+    if data.get("kind") == "report":  # counted once per reporter: both ids are needed
+        for name in ("reporter_id", "report_id"):
+            value = data.get(name)
+            if not isinstance(value, str) or not value:
+                return Rejected("missing_field", f"a report signal needs a string {name}", event_id)
+            if len(value) > max_id_chars:
+                return Rejected(
+                    "oversize_field", f"{name} is over {max_id_chars} characters", event_id
+                )
     return data
 
 

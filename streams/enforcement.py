@@ -1,11 +1,12 @@
 """Account strikes: blocked events and moderator-confirmed reports add up per account in a
 sliding time window, and an account that crosses a threshold gets one action per level (restrict, then
 suspend). Unconfirmed user reports are evidence, not strikes: they can at most put the account
-into review (``review_account``), once per reporter, weighed by the reporter's reliability.
+into review (``review_account``), once per reporter in the same sliding window, weighed by the
+reporter's reliability.
 
 The state of one account in one window is a plain dict kept in a windowed Faust table (see
-``streams.agents``); a window new to the account starts from the previous one's strikes that are
-still recent (:func:`carried_over`). :func:`apply_strike` is the pure rule, so it is tested
+``streams.agents``); a window new to the account starts from the previous one's strikes and
+reports that are still recent (:func:`carried_over`). :func:`apply_strike` is the pure rule, so it is tested
 without Kafka.
 Replayed signals (at-least-once redelivery) are recognised by ``signal_id`` and counted once;
 an event counts as a strike once, whether it was blocked, confirmed, or both.
@@ -43,7 +44,7 @@ def apply_strike(
     if strike["signal_id"] in signals:
         return state, None
     if strike.get("kind") == "report":
-        return _apply_report(state, strike, review_at)
+        return _apply_report(state, strike, review_at, at, window_s)
     evidence = list(state.get("evidence", ()))
     if strike["event_id"] in evidence:  # blocked and then confirmed: one strike
         return state, None
@@ -81,26 +82,37 @@ def apply_strike(
 
 
 def carried_over(
-    previous: dict[str, Any], at: float, window_s: float, *, restrict_at: float, suspend_at: float
+    previous: dict[str, Any],
+    at: float,
+    window_s: float,
+    *,
+    restrict_at: float,
+    suspend_at: float,
+    review_at: float = 1.0,
 ) -> dict[str, Any]:
     """The state an account starts a new window with, its first signal there at ``at``: the
-    strikes of ``previous`` (its state in the window before) within ``window_s`` of ``at``, so
-    strikes add up over a sliding window, not per calendar window (two strikes just before
-    00:00 UTC and one just after are three), and the level those strikes still hold (a level
-    they no longer reach is emitted again when they do). Categories, evidence and signals go
-    on as they were. Reports do not carry over: they count per window, once per reporter."""
+    strikes and reports of ``previous`` (its state in the window before) within ``window_s`` of
+    ``at``, so both add up over a sliding window, not per calendar window (two strikes just
+    before 00:00 UTC and one just after are three; a reporter on both sides counts once), and
+    the level they still hold (a level they no longer reach is emitted again when they do).
+    Categories, evidence and signals go on as they were."""
     struck = [
         [float(t), float(w)] for t, w in previous.get("struck", ()) if at - float(t) <= window_s
     ]
-    if not struck:
+    reported_at = _recent_reports(previous, at, window_s)
+    if not struck and not reported_at:
         return {}
     strikes = sum(w for _, w in struck)
     level = previous.get("level", "")
     if level == "suspend" and strikes < suspend_at:
         level = "restrict"
     if level not in ("restrict", "suspend") or strikes < restrict_at:
-        level = ""
-    return {
+        # reports that put the account into review, still enough, keep it there (no second
+        # review_account for them)
+        acted_on = previous.get("level", "") != ""
+        report_score = sum(w for _, _, w in reported_at)
+        level = "review" if acted_on and report_score >= review_at else ""
+    state = {
         "strikes": strikes,
         "struck": struck,
         "categories": dict(previous.get("categories", {})),
@@ -108,32 +120,66 @@ def carried_over(
         "signals": list(previous.get("signals", ())),
         "level": level,
     }
+    if reported_at:
+        state |= {
+            "report_score": sum(w for _, _, w in reported_at),
+            "reported_at": reported_at,
+            "reporters": list(dict.fromkeys(r for _, r, _ in reported_at)),
+            "reported": dict(previous.get("reported", {})),
+            "reports": list(previous.get("reports", ())),
+            "reported_events": list(previous.get("reported_events", ())),
+        }
+    return state
+
+
+def _recent_reports(state: dict[str, Any], at: float, window_s: float) -> list[list[Any]]:
+    """The account's reports as [time, reporter, weight], those within ``window_s`` of ``at``."""
+    return [
+        [float(t), str(r), float(w)]
+        for t, r, w in state.get("reported_at", ())
+        if at - float(t) <= window_s
+    ]
 
 
 def _apply_report(
-    state: dict[str, Any], report: dict[str, Any], review_at: float
+    state: dict[str, Any],
+    report: dict[str, Any],
+    review_at: float,
+    at: float | None,
+    window_s: float,
 ) -> tuple[dict[str, Any], str | None]:
-    """An unconfirmed report: once per reporter; enough of them put the account into review."""
+    """An unconfirmed report: once per reporter (within ``window_s`` of ``at``, with its
+    record's time); enough of them put the account into review."""
+    reporter, weight = report["reporter_id"], float(report["weight"])
     reporters: list[str] = list(state.get("reporters", ()))
-    if report["reporter_id"] in reporters:
-        return state, None
-    weight = float(report["weight"])
+    reported_at = None
+    if at is not None:
+        recent = _recent_reports(state, at, window_s)
+        if reporter in {r for _, r, _ in recent}:
+            return state, None
+        reported_at = [*recent, [float(at), reporter, weight]][-MAX_REPORTERS:]
+        score = sum(w for _, _, w in reported_at)
+    else:
+        if reporter in reporters:
+            return state, None
+        score = float(state.get("report_score", 0.0)) + weight
     reported = dict(state.get("reported", {}))
     for category in report["categories"]:
         reported[category] = reported.get(category, 0.0) + weight
-    score = float(state.get("report_score", 0.0)) + weight
     level = state.get("level", "")
     action = "review_account" if score >= review_at and level == "" else None
     new_state = {
         **state,
         "report_score": score,
         "reported": reported,
-        "reporters": [*reporters, report["reporter_id"]][-MAX_REPORTERS:],
+        "reporters": [*reporters, reporter][-MAX_REPORTERS:],
         "reports": [*state.get("reports", ()), report["report_id"]][-MAX_EVIDENCE:],
         "reported_events": _added(state.get("reported_events", ()), report["event_id"]),
         "signals": [*state.get("signals", ()), report["signal_id"]][-MAX_SIGNALS:],
         "level": "review" if action else level,
     }
+    if reported_at is not None:
+        new_state["reported_at"] = reported_at
     return new_state, action
 
 

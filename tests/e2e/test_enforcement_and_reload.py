@@ -108,6 +108,44 @@ def test_strikes_on_both_sides_of_a_windows_end_add_up_to_one_restrict(
     assert set(restrict[0]["evidence"]) == {"e1", "e2", "e3"}
 
 
+def test_reports_on_both_sides_of_a_windows_end_add_up_to_one_review(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """One reporter (reliability 0.6) just before the strike window ends and another just
+    after: 1.2 within a day, over the review threshold of 1.0, so one review_account (counted
+    per window alone, neither window reached it)."""
+    settings = stream_settings
+    worker = start_worker(env={"CHATGUARD_REVIEW_REPORTS": "1.0"})
+    worker.wait_ready()
+    window = settings.strike_window_s
+    boundary = (time.time() // window) * window
+
+    def reported(reporter: str, at: float) -> list[tuple[None, bytes, bytes]]:
+        signal = strike_signal(
+            "reported-edge",
+            f"e-{reporter}",
+            signal_id=f"report:{reporter}",
+            kind="report",
+            categories=["spam"],
+            weight=0.6,
+            at=at,
+            report_id=reporter,
+            reporter_id=reporter,
+        )
+        return [(None, b"reported-edge", orjson.dumps(signal))]
+
+    produce_signed(settings, topics.ACCOUNT_STRIKES, reported("r1", boundary - 20), boundary - 20)
+    produce_signed(settings, topics.ACCOUNT_STRIKES, reported("r2", boundary), boundary)
+    records = consume(
+        settings,
+        [topics.ACCOUNT_ACTIONS],
+        until=lambda rs: any(r.json()["account_id"] == "reported-edge" for r in rs),
+        timeout=90,
+    )
+    actions = [r.json() for r in records if r.json()["account_id"] == "reported-edge"]
+    assert [a["action"] for a in actions] == ["review_account"], actions
+
+
 def test_promoting_a_model_switches_decisions_without_restart(
     start_worker: Callable[..., WorkerProcess],
     stream_settings: Settings,

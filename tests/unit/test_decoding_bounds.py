@@ -142,6 +142,8 @@ def _strike(**fields: Any) -> dict[str, Any]:
 def test_a_valid_strike_signal_is_returned() -> None:
     assert decode_strike(orjson.dumps(_strike()), b"a1", max_id_chars=256) == _strike()
     assert decode_strike(orjson.dumps(_strike()), None, max_id_chars=256) == _strike()
+    reported = _strike(kind="report", reporter_id="r1", report_id="9")
+    assert decode_strike(orjson.dumps(reported), b"a1", max_id_chars=256) == reported
 
 
 @pytest.mark.parametrize(
@@ -166,6 +168,17 @@ def test_a_valid_strike_signal_is_returned() -> None:
         (orjson.dumps(_strike(event_id="e" * 300)), b"a1", "oversize_id"),
         (orjson.dumps(_strike(account_id="")), b"", "invalid_value"),
         (orjson.dumps(_strike()), b"someone-else", "invalid_value"),
+        (orjson.dumps(_strike(kind="report", report_id="1")), b"a1", "missing_field"),
+        (
+            orjson.dumps(_strike(kind="report", reporter_id=7, report_id="1")),
+            b"a1",
+            "missing_field",
+        ),
+        (
+            orjson.dumps(_strike(kind="report", reporter_id="r" * 300, report_id="1")),
+            b"a1",
+            "oversize_field",
+        ),
     ],
 )
 def test_forged_or_malformed_strike_signals_are_rejected(

@@ -111,18 +111,65 @@ def test_only_strikes_within_the_window_carry_over_with_the_level_they_still_hol
     assert later["strikes"] == 4 and later["level"] == "restrict"
 
 
-def test_reports_do_not_carry_over() -> None:
-    report = {
+def report(reporter: str, weight: float = 0.5, n: int = 1) -> dict[str, Any]:
+    return {
         "kind": "report",
-        "signal_id": "rep:1",
-        "event_id": "e1",
-        "reporter_id": "r1",
-        "report_id": "1",
+        "signal_id": f"rep:{reporter}-{n}",
+        "event_id": f"e-{reporter}-{n}",
+        "reporter_id": reporter,
+        "report_id": f"{reporter}-{n}",
         "categories": ["spam"],
-        "weight": 0.5,
+        "weight": weight,
     }
-    state, _ = apply_strike({}, report, restrict_at=3, suspend_at=6)
-    assert carried_over(state, 1.0, DAY, restrict_at=3, suspend_at=6) == {}
-    state = _struck([0.0], state)
-    carried = carried_over(state, 1.0, DAY, restrict_at=3, suspend_at=6)
+
+
+def _reported(
+    state: dict[str, Any], signal: dict[str, Any], at: float
+) -> tuple[dict[str, Any], str | None]:
+    return apply_strike(state, signal, restrict_at=3, suspend_at=6, at=at, window_s=DAY)
+
+
+def _carried(state: dict[str, Any], at: float) -> dict[str, Any]:
+    return carried_over(state, at, DAY, restrict_at=3, suspend_at=6, review_at=1.0)
+
+
+def test_a_reporter_on_both_sides_of_a_windows_end_counts_once() -> None:
+    """Per calendar window, one reporter reporting before 00:00 UTC and again after counted
+    twice; over the sliding window it counts once, and two reporters either side add up."""
+    end = 100 * DAY
+    before, action = _reported({}, report("r1", 0.6), end - 30)
+    assert action is None
+    state = _carried(before, end)
+    assert state["report_score"] == 0.6 and state["reporters"] == ["r1"]
+    again, action = _reported(state, report("r1", 0.6, n=2), end + 30)
+    assert again is state and action is None
+    _, action = _reported(state, report("r2", 0.6), end + 30)
+    assert action == "review_account"
+
+
+def test_reports_older_than_the_window_do_not_carry_and_review_is_not_given_twice() -> None:
+    end = 100 * DAY
+    state, _ = _reported({}, report("r1", 0.6), end - DAY + 60)
+    state, action = _reported(state, report("r2", 0.6), end - 60)
+    assert action == "review_account" and state["level"] == "review"
+    carried = _carried(state, end)
+    assert carried["report_score"] == 1.2 and carried["level"] == "review"
+    _, action = _reported(carried, report("r3", 0.6), end + 10)
+    assert action is None  # still in review for the same reports
+    # later the first report has aged out: r1 may count again, and the account is not in
+    # review any more once its recent reports no longer reach the threshold
+    later = _carried(state, end + 120)
+    assert later["report_score"] == 0.6 and later["level"] == ""
+    assert later["reporters"] == ["r2"]
+    assert _carried(state, end + DAY) == {}
+    _, action = _reported(later, report("r1", 0.6, n=2), end + 180)
+    assert action == "review_account"
+
+
+def test_strikes_carry_without_reports_and_reports_without_strikes() -> None:
+    state, _ = _reported({}, report("r1"), 0.0)
+    carried = _carried(state, 1.0)
+    assert carried["strikes"] == 0 and carried["report_score"] == 0.5
+    state = _struck([0.0], {"level": ""})
+    carried = _carried(state, 1.0)
     assert carried["strikes"] == 1 and "reporters" not in carried and "report_score" not in carried
