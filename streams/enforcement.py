@@ -103,6 +103,7 @@ def carried_over(
     if not struck and not reported_at:
         return {}
     strikes = sum(w for _, w in struck)
+    report_score = sum(w for _, _, w in reported_at)
     level = previous.get("level", "")
     if level == "suspend" and strikes < suspend_at:
         level = "restrict"
@@ -110,7 +111,6 @@ def carried_over(
         # reports that put the account into review, still enough, keep it there (no second
         # review_account for them)
         acted_on = previous.get("level", "") != ""
-        report_score = sum(w for _, _, w in reported_at)
         level = "review" if acted_on and report_score >= review_at else ""
     state = {
         "strikes": strikes,
@@ -122,7 +122,7 @@ def carried_over(
     }
     if reported_at:
         state |= {
-            "report_score": sum(w for _, _, w in reported_at),
+            "report_score": report_score,
             "reported_at": reported_at,
             "reporters": list(dict.fromkeys(r for _, r, _ in reported_at)),
             "reported": dict(previous.get("reported", {})),

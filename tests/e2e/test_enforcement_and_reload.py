@@ -72,6 +72,17 @@ def test_an_account_crossing_the_threshold_gets_exactly_one_action(
     assert all(r.key == r.json()["account_id"].encode() for r in records)
 
 
+def _first_actions_of(settings: Settings, account: str) -> list[dict[str, Any]]:
+    """The account actions of ``account`` read once the first of them is there."""
+    records = consume(
+        settings,
+        [topics.ACCOUNT_ACTIONS],
+        until=lambda rs: any(r.json()["account_id"] == account for r in rs),
+        timeout=90,
+    )
+    return [r.json() for r in records if r.json()["account_id"] == account]
+
+
 def test_strikes_on_both_sides_of_a_windows_end_add_up_to_one_restrict(
     start_worker: Callable[..., WorkerProcess], stream_settings: Settings
 ) -> None:
@@ -96,13 +107,7 @@ def test_strikes_on_both_sides_of_a_windows_end_add_up_to_one_restrict(
         boundary - 20,
     )
     produce_signed(settings, topics.ACCOUNT_STRIKES, strikes("edge", ["e3"], boundary), boundary)
-    records = consume(
-        settings,
-        [topics.ACCOUNT_ACTIONS],
-        until=lambda rs: any(r.json()["account_id"] == "edge" for r in rs),
-        timeout=90,
-    )
-    restrict = [r.json() for r in records if r.json()["account_id"] == "edge"]
+    restrict = _first_actions_of(settings, "edge")
     assert [a["action"] for a in restrict] == ["restrict"], restrict
     assert restrict[0]["strikes"] == 3.0
     assert set(restrict[0]["evidence"]) == {"e1", "e2", "e3"}
@@ -136,13 +141,7 @@ def test_reports_on_both_sides_of_a_windows_end_add_up_to_one_review(
 
     produce_signed(settings, topics.ACCOUNT_STRIKES, reported("r1", boundary - 20), boundary - 20)
     produce_signed(settings, topics.ACCOUNT_STRIKES, reported("r2", boundary), boundary)
-    records = consume(
-        settings,
-        [topics.ACCOUNT_ACTIONS],
-        until=lambda rs: any(r.json()["account_id"] == "reported-edge" for r in rs),
-        timeout=90,
-    )
-    actions = [r.json() for r in records if r.json()["account_id"] == "reported-edge"]
+    actions = _first_actions_of(settings, "reported-edge")
     assert [a["action"] for a in actions] == ["review_account"], actions
 
 
