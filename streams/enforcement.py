@@ -10,6 +10,8 @@ reports that are still recent (:func:`carried_over`). :func:`apply_strike` is th
 without Kafka.
 Replayed signals (at-least-once redelivery) are recognised by ``signal_id`` and counted once;
 an event counts as a strike once, whether it was blocked, confirmed, or both.
+A state written by a version that kept no times (:func:`timed`) counts as if at its first signal
+after the upgrade: what was counted before still counts, and ages out a window later.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ def apply_strike(
     signals: list[str] = list(state.get("signals", ()))
     if strike["signal_id"] in signals:
         return state, None
+    if at is not None:
+        state = timed(state, at)
     if strike.get("kind") == "report":
         return _apply_report(state, strike, review_at, at, window_s)
     evidence = list(state.get("evidence", ()))
@@ -130,6 +134,22 @@ def carried_over(
             "reported_events": list(previous.get("reported_events", ())),
         }
     return state
+
+
+def timed(state: dict[str, Any], at: float) -> dict[str, Any]:
+    """``state`` with a time for each strike and report. A state written before they were kept
+    has only totals: its strikes count as one strike at ``at`` and its reporters as reports at
+    ``at`` sharing its report score, so an upgrade neither forgets the day's strikes nor lets a
+    reporter of the day count again. (Their real times are unknown; ``at`` keeps them a window
+    longer at most, rather than dropping them at once.)"""
+    added: dict[str, Any] = {}
+    if "struck" not in state and float(state.get("strikes", 0.0)) > 0:
+        added["struck"] = [[float(at), float(state["strikes"])]]
+    reporters = list(state.get("reporters", ()))
+    if "reported_at" not in state and reporters:
+        share = float(state.get("report_score", 0.0)) / len(reporters)
+        added["reported_at"] = [[float(at), str(r), share] for r in reporters]
+    return {**state, **added} if added else state
 
 
 def _recent_reports(state: dict[str, Any], at: float, window_s: float) -> list[list[Any]]:

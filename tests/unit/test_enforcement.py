@@ -173,3 +173,30 @@ def test_strikes_carry_without_reports_and_reports_without_strikes() -> None:
     state = _struck([0.0], {"level": ""})
     carried = _carried(state, 1.0)
     assert carried["strikes"] == 1 and "reporters" not in carried and "report_score" not in carried
+
+
+def test_a_state_without_times_keeps_counting_after_an_upgrade() -> None:
+    """A state written before strikes and reports kept their times has totals only. Its
+    strikes and reporters still count at the first signal after the upgrade (they were dropped
+    before: two strikes and a third made one, and a reporter of the day counted again), and
+    age out a window after it."""
+    untimed, actions = run([strike("a"), strike("b")])
+    assert actions == [None, None] and "struck" not in untimed
+    upgraded_at = 100 * DAY
+    state, action = apply_strike(
+        untimed, strike("c"), restrict_at=3, suspend_at=6, at=upgraded_at, window_s=DAY
+    )
+    assert action == "restrict" and state["strikes"] == 3
+    later, _ = apply_strike(
+        state, strike("d"), restrict_at=3, suspend_at=6, at=upgraded_at + DAY + 1, window_s=DAY
+    )
+    assert later["strikes"] == 1  # the two untimed strikes and "c" aged out together
+
+    reported: dict[str, Any] = {}
+    for reporter in ("r1", "r2"):
+        reported, _ = apply_strike(reported, report(reporter, 0.4), restrict_at=3, suspend_at=6)
+    assert "reported_at" not in reported and reported["report_score"] == 0.8
+    again, action = _reported(reported, report("r1", 0.4, n=2), upgraded_at)
+    assert action is None and again["report_score"] == pytest.approx(0.8)
+    _, action = _reported(again, report("r3", 0.4), upgraded_at + 1)
+    assert action == "review_account"  # 0.8 before the upgrade and 0.4 after
