@@ -17,6 +17,7 @@ after the upgrade: what was counted before still counts, and ages out a window l
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, cast
 
 from streams.records import AccountAction, AccountActionKind
@@ -27,6 +28,10 @@ MAX_EVIDENCE = 100
 # strike may name 64 made-up ones, and a state growing with each would outgrow a Kafka record
 MAX_CATEGORIES = 64
 MAX_REPORTERS = 1_000  # per account and window; beyond it a reporter could count twice
+# characters of ids per list of an account's state: ids may be 256 characters, and a state's
+# lists of them at their counts alone came to 0.9 MB, near what a changelog record may hold.
+# Ids of UUID length keep their full counts under it.
+MAX_LIST_CHARS = 48_000
 
 
 def apply_strike(
@@ -53,13 +58,8 @@ def apply_strike(
     if strike["event_id"] in evidence:  # blocked and then confirmed: one strike
         return state, None
     weight = float(strike["weight"])
-    categories = dict(state.get("categories", {}))
-    for category in strike["categories"]:
-        categories[category] = categories.get(category, 0.0) + weight
-    if len(categories) > MAX_CATEGORIES:  # the heaviest stay
-        heaviest = sorted(categories.items(), key=lambda item: item[1])[-MAX_CATEGORIES:]
-        categories = dict(heaviest)
-    evidence = [*evidence, strike["event_id"]][-MAX_EVIDENCE:]
+    categories = _weighed(state.get("categories", {}), strike["categories"], weight)
+    evidence = _newest([*evidence, strike["event_id"]], MAX_EVIDENCE)
     strikes = float(state.get("strikes", 0.0)) + weight
     struck = None
     if at is not None:
@@ -77,7 +77,7 @@ def apply_strike(
         "strikes": strikes,
         "categories": categories,
         "evidence": evidence,
-        "signals": [*signals, strike["signal_id"]][-MAX_SIGNALS:],
+        "signals": _newest([*signals, strike["signal_id"]], MAX_SIGNALS),
         "level": action or level,
     }
     if struck is not None:
@@ -177,25 +177,25 @@ def _apply_report(
         recent = _recent_reports(state, at, window_s)
         if reporter in {r for _, r, _ in recent}:
             return state, None
-        reported_at = [*recent, [float(at), reporter, weight]][-MAX_REPORTERS:]
+        reported_at = _newest(
+            [*recent, [float(at), reporter, weight]], MAX_REPORTERS, _report_chars
+        )
         score = sum(w for _, _, w in reported_at)
     else:
         if reporter in reporters:
             return state, None
         score = float(state.get("report_score", 0.0)) + weight
-    reported = dict(state.get("reported", {}))
-    for category in report["categories"]:
-        reported[category] = reported.get(category, 0.0) + weight
+    reported = _weighed(state.get("reported", {}), report["categories"], weight)
     level = state.get("level", "")
     action = "review_account" if score >= review_at and level == "" else None
     new_state = {
         **state,
         "report_score": score,
         "reported": reported,
-        "reporters": [*reporters, reporter][-MAX_REPORTERS:],
-        "reports": [*state.get("reports", ()), report["report_id"]][-MAX_EVIDENCE:],
+        "reporters": _newest([*reporters, reporter], MAX_REPORTERS),
+        "reports": _newest([*state.get("reports", ()), report["report_id"]], MAX_EVIDENCE),
         "reported_events": _added(state.get("reported_events", ()), report["event_id"]),
-        "signals": [*state.get("signals", ()), report["signal_id"]][-MAX_SIGNALS:],
+        "signals": _newest([*state.get("signals", ()), report["signal_id"]], MAX_SIGNALS),
         "level": "review" if action else level,
     }
     if reported_at is not None:
@@ -205,7 +205,39 @@ def _apply_report(
 
 def _added(items: Any, item: str) -> list[str]:
     items = list(items)
-    return items if item in items else [*items, item][-MAX_EVIDENCE:]
+    return items if item in items else _newest([*items, item], MAX_EVIDENCE)
+
+
+def _weighed(weights: dict[str, float], categories: Any, weight: float) -> dict[str, float]:
+    """``weights`` with ``weight`` added to each of ``categories``; past ``MAX_CATEGORIES``
+    the heaviest stay (a forged signal may name 64 made-up ones, each up to an id's length)."""
+    weights = dict(weights)
+    for category in categories:
+        weights[category] = weights.get(category, 0.0) + weight
+    if len(weights) > MAX_CATEGORIES:
+        heaviest = sorted(weights.items(), key=lambda item: item[1])[-MAX_CATEGORIES:]
+        weights = dict(heaviest)
+    return weights
+
+
+def _newest(items: list[Any], count: int, chars: Callable[[Any], int] = len) -> list[Any]:
+    """The newest of ``items``: at most ``count``, of at most ``MAX_LIST_CHARS`` characters of
+    ids together (``chars`` of an item), so a state stays far below a record's limit whatever
+    ids its signals carry."""
+    items = items[-count:]
+    sizes = list(map(chars, items))
+    if sum(sizes) <= MAX_LIST_CHARS:
+        return items
+    total, start = 0, len(items)
+    while start > 0 and total + sizes[start - 1] <= MAX_LIST_CHARS:
+        start -= 1
+        total += sizes[start]
+    return items[start:] or items[-1:]  # the newest, whatever its size
+
+
+def _report_chars(report: list[Any]) -> int:
+    """An entry of ``reported_at``, [time, reporter, weight], in characters of JSON."""
+    return 24 + len(report[1])
 
 
 def action_record(

@@ -145,6 +145,47 @@ def test_reports_on_both_sides_of_a_windows_end_add_up_to_one_review(
     assert [a["action"] for a in actions] == ["review_account"], actions
 
 
+def test_a_flood_of_forged_report_signals_leaves_enforcement_working(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """600 report signals against one account, each with 256-character ids and 64 made-up
+    256-character categories (what anyone who can write ``account.strikes`` may send): the
+    account's state would have grown past 10 MB, more than a changelog record holds. Its state
+    stays bounded, and three blocks of the same account still make one restrict."""
+    settings = stream_settings
+    worker = start_worker(env={"CHATGUARD_RESTRICT_STRIKES": "3"})
+    worker.wait_ready()
+    now = time.time()
+
+    def long_id(prefix: str, i: int) -> str:
+        return f"{prefix}{i}-".ljust(256, "x")
+
+    flood = []
+    for i in range(600):
+        signal = strike_signal(
+            "flooded",
+            long_id("e", i),
+            signal_id=long_id("s", i),
+            kind="report",
+            categories=[long_id(f"c{i}-", j) for j in range(64)],
+            weight=0.0,
+            at=now,
+            report_id=long_id("p", i),
+            reporter_id=long_id("r", i),
+        )
+        flood.append((None, b"flooded", orjson.dumps(signal)))
+    produce_signed(settings, topics.ACCOUNT_STRIKES, flood, now)
+    blocks = [
+        (None, b"flooded", orjson.dumps(strike_signal("flooded", f"blocked-{i}", at=now)))
+        for i in range(3)
+    ]
+    produce_signed(settings, topics.ACCOUNT_STRIKES, blocks, now)
+    actions = _first_actions_of(settings, "flooded")
+    assert [a["action"] for a in actions] == ["restrict"], actions
+    assert set(actions[0]["evidence"]) == {f"blocked-{i}" for i in range(3)}
+    assert worker.process.poll() is None
+
+
 def test_promoting_a_model_switches_decisions_without_restart(
     start_worker: Callable[..., WorkerProcess],
     stream_settings: Settings,

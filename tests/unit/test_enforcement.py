@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+import orjson
 import pytest
 
 from streams.enforcement import MAX_CATEGORIES, apply_strike, carried_over
@@ -200,3 +202,32 @@ def test_a_state_without_times_keeps_counting_after_an_upgrade() -> None:
     assert action is None and again["report_score"] == pytest.approx(0.8)
     _, action = _reported(again, report("r3", 0.4), upgraded_at + 1)
     assert action == "review_account"  # 0.8 before the upgrade and 0.4 after
+
+
+def test_a_flood_of_forged_signals_keeps_an_accounts_state_far_below_a_record() -> None:
+    """Signals with 256-character ids and 64 made-up categories each, from 1,200 reporters and
+    1,200 blocks: the state grew to 21 MB (a changelog record holds 1 MB). The newest of each
+    list stay, and ids of UUID length keep the full counts (a replay of any of the last 1,000
+    signals still counts once)."""
+    long_id = "x" * 256
+    state: dict[str, Any] = {}
+    for i in range(1_200):
+        made_up = [f"{j}-{i}{long_id}"[:256] for j in range(64)]
+        signal = report(f"{i}{long_id}"[:256]) | {"signal_id": f"{i}{long_id}"[:256]}
+        signal |= {"report_id": signal["signal_id"], "categories": made_up, "weight": 0.0}
+        state, _ = _reported(state, signal, 1_000.0 + i)
+        blocked = strike(f"b{i}{long_id}"[:256], 0.0) | {"categories": made_up}
+        state, _ = apply_strike(
+            state, blocked, restrict_at=3, suspend_at=6, at=1_000.0 + i, window_s=DAY
+        )
+    assert len(orjson.dumps(state)) < 300_000
+    assert len(state["reported"]) <= MAX_CATEGORIES and len(state["categories"]) <= MAX_CATEGORIES
+    assert state["signals"][-1] == f"b1199{long_id}"[:256]  # the newest stay
+
+    uuids = [str(uuid.UUID(int=i)) for i in range(1_000)]
+    state = {}
+    for signal_id in uuids:
+        state, _ = apply_strike(state, strike(signal_id, 0.0), restrict_at=3, suspend_at=6, at=1.0)
+    assert state["signals"] == uuids
+    again, _ = apply_strike(state, strike(uuids[0], 0.0), restrict_at=3, suspend_at=6, at=2.0)
+    assert again is state
