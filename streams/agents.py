@@ -60,6 +60,7 @@ from streams.rules_holder import RulesHolder
 from streams.senders import review_action
 from streams.sinks import FaustSink, OutputSink
 from streams.state_size import report, table_databases, total_size
+from streams.table_values import StateTooLarge, put
 from streams.transport import Transport
 from streams.unreadable import UnreadableBatch
 from streams.web_auth import authorized
@@ -294,6 +295,8 @@ class Worker:
             try:
                 record = internal_record(raw, self.pipeline.signer)
                 result = handle(raw, record) if isinstance(record, dict) else record
+            except StateTooLarge as exc:  # the table keeps what it had
+                result = exc.rejected()
             except Exception as exc:  # a forged record with the wrong shape, or a bug
                 result = internal_error(exc)
             if isinstance(result, Rejected):
@@ -420,7 +423,10 @@ class Worker:
             return internal_error(exc, strike["event_id"])
         if new_state is state:
             return None
-        self.strikes_table[account] = new_state
+        try:
+            put(self.strikes_table, "account-strikes", account, new_state)
+        except StateTooLarge as exc:
+            return exc.rejected(strike["event_id"])
         if value is None:
             return None
         return Outgoing(settings.topic(topics.ACCOUNT_ACTIONS), account.encode(), value, raw)
@@ -453,7 +459,7 @@ class Worker:
             weighed = WeighedReport.of(record, reliability(stats))
             by_event = settings.topic(topics.EVENTS_BY_ID)
             out.append(Outgoing(by_event, record["event_id"].encode(), orjson.dumps(weighed), raw))
-        self.reporters_table[reporter] = new_stats
+        put(self.reporters_table, "reporters", reporter, new_stats)
         stats_value = orjson.dumps(stats_record(reporter, new_stats, time.time()))
         stats_topic = settings.topic(topics.REPORTER_STATS)
         out.append(Outgoing(stats_topic, reporter.encode(), stats_value, raw))
@@ -606,7 +612,7 @@ class Worker:
             out.append(Outgoing(learned_topic, token.encode(), orjson.dumps(learned), raw))
             metrics.LEARNED_TOKENS.inc()
             log.info("teaching the fleet %s %s: %s", kind, token, learned)
-        self.contact_evidence[token] = state
+        put(self.contact_evidence, "contact-evidence", token, state)
         return out
 
     async def _escalate_members(self, stream: StreamT) -> None:
@@ -643,10 +649,8 @@ class Worker:
             (now // window) * window,  # the window the dedupe table keeps it for
             now,
         )
-        self.campaign_accounts[account] = {
-            **state,
-            "campaigns": [*state.get("campaigns", []), campaign_id][-64:],
-        }
+        campaigns = [*state.get("campaigns", []), campaign_id][-64:]
+        put(self.campaign_accounts, "campaign-accounts", account, {**state, "campaigns": campaigns})
         metrics.ACCOUNT_ACTIONS.labels(action="restrict").inc()
         log.info("restricting %s for campaign %s", account, campaign_id)
         actions = self.settings.topic(topics.ACCOUNT_ACTIONS)
@@ -702,7 +706,7 @@ class Worker:
                     metrics.SENDER_REVIEWS.inc()
                     metrics.ACCOUNT_ACTIONS.labels(action="review_account").inc()
                     log.info("sending %s to review: %s (%s)", account, action.reason, counts)
-            self.sender_activity[account] = state
+            put(self.sender_activity, "sender-activity", account, state)
         metrics.SENDER_MESSAGES.inc(len(messages))
         return out
 

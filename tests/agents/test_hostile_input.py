@@ -13,7 +13,7 @@ import orjson
 
 from chatguard.settings import Settings
 from models.policy import Policy, Verdict
-from streams import metrics
+from streams import metrics, table_values
 from streams.agents import MAX_SENDER_MESSAGES, Worker
 from streams.model_holder import ServingModel
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
@@ -259,3 +259,38 @@ async def test_a_sender_activity_record_of_too_many_messages_is_a_dead_letter(
     dead = sink.on("moderation.deadletter")
     assert [d["error_kind"] for d in dead] == ["oversize_field"]
     assert metrics.SENDER_MESSAGES._value.get() - counted == 3
+
+
+async def test_a_state_too_large_for_its_changelog_is_a_dead_letter_and_the_agent_goes_on(
+    worker: Worker, sink: RecordingSink, monkeypatch: Any
+) -> None:
+    """Faust writes each table change to its changelog after the agent moved on, and one over
+    the producer's limit crashed the worker (and again after each restart). A state over the
+    limit is not written: the signal that would make it is a dead letter, and the next
+    account's strikes still make a restrict. The limit is lowered so that a few strikes pass it."""
+    monkeypatch.setattr(table_values, "MAX_STATE_BYTES", 1_500)
+
+    def strike(account: str, i: int) -> tuple[bytes, bytes]:
+        signal = {
+            "signal_id": f"block:{account}-{i}".ljust(250 if account == "big" else 0, "x"),
+            "kind": "block",
+            "event_id": f"{account}-{i}".ljust(250 if account == "big" else 0, "x"),
+            "account_id": account,
+            "categories": ["fraud"],
+            "weight": 1.0,
+        }
+        return account.encode(), orjson.dumps(signal)
+
+    records = [strike("big", i) for i in range(4)] + [strike("small", i) for i in range(3)]
+    topic = worker.settings.topic("account.strikes")
+
+    def done() -> bool:
+        return bool(sink.on("account.actions")) and bool(sink.on("moderation.deadletter"))
+
+    await put_to(worker.enforce_accounts, topic, records, done)
+    dead = sink.on("moderation.deadletter")
+    assert {d["error_kind"] for d in dead} == {"state_too_large"}
+    assert {d["event_id"][:5] for d in dead} == {"big-2", "big-3"}  # two fitted
+    assert "account-strikes" in dead[0]["error"]
+    actions = sink.on("account.actions")
+    assert [(a["account_id"], a["action"]) for a in actions] == [("small", "restrict")]
