@@ -264,6 +264,12 @@ def proposed_id(bands: Iterable[str]) -> str:
     return f"cmp-{min(bands)}"
 
 
+def valid_campaign_id(value: Any) -> bool:
+    """A campaign id as :func:`proposed_id` makes them (with room to spare), so a forged one
+    cannot grow what keeps them."""
+    return isinstance(value, str) and value.startswith("cmp-") and len(value) <= 40
+
+
 # -- what a worker serves ----------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Campaign:
@@ -437,11 +443,7 @@ def parse_record(data: object) -> dict[str, Any]:
         msg = f"bad band keys {str(bands)[:80]!r}"
         raise ValueError(msg)
     campaign_id = data.get("campaign_id")
-    if (
-        not isinstance(campaign_id, str)
-        or not campaign_id.startswith("cmp-")
-        or len(campaign_id) > 40
-    ):
+    if not valid_campaign_id(campaign_id):
         msg = f"bad campaign id {str(campaign_id)[:80]!r}"
         raise ValueError(msg)
     return {

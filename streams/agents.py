@@ -31,6 +31,7 @@ from faust import Stream
 from faust.types import AgentT, EventT, StreamT, TopicT
 
 from chatguard.settings import Settings
+from models.campaigns import valid_campaign_id
 from models.learned import KINDS as LEARNED_KINDS
 from models.learned import evidence, observe, valid_token
 from models.senders import Activity, behaviour, burst, review_due
@@ -445,8 +446,14 @@ class Worker:
         each report weighed by its reporter's reliability, on to its event's partition."""
         await self._each_internal(stream, self._weigh)
 
-    def _weigh(self, raw: RawMessage, record: dict[str, Any]) -> list[Outgoing]:
+    def _weigh(self, raw: RawMessage, record: dict[str, Any]) -> list[Outgoing] | Rejected:
         settings = self.settings
+        for name in ("reporter_id", "report_id"):  # the table's key, and ids it keeps
+            value = record.get(name)
+            if not isinstance(value, str) or not 0 < len(value) <= settings.max_id_chars:
+                return Rejected(
+                    "invalid_field", f"{name} is not a string of 1 to {settings.max_id_chars} chars"
+                )
         reporter = record["reporter_id"]
         stats = self.reporters_table[reporter]
         out: list[Outgoing] = []
@@ -627,8 +634,7 @@ class Worker:
             record.get("kind") != "campaign_member"
             or not isinstance(account, str)
             or raw.key != account.encode()
-            or not isinstance(campaign_id, str)
-            or not campaign_id.startswith("cmp-")
+            or not valid_campaign_id(campaign_id)
             or not isinstance(event_id, str)
         ):
             return Rejected("invalid_field", "not a campaign_member record keyed by its account")

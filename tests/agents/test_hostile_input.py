@@ -294,3 +294,48 @@ async def test_a_state_too_large_for_its_changelog_is_a_dead_letter_and_the_agen
     assert "account-strikes" in dead[0]["error"]
     actions = sink.on("account.actions")
     assert [(a["account_id"], a["action"]) for a in actions] == [("small", "restrict")]
+
+
+async def test_forged_internal_records_with_huge_ids_are_dead_letters_not_state(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """Without a fleet key the internal topics are writable by anyone with access. A report id
+    of 500 KB in a reporter's outcome, or a campaign id of 200 KB in a campaign member, went
+    into a table state (four of the first made a 2 MB state, over a changelog record); both are
+    refused, and a well-formed record after them is still counted."""
+    huge_outcome = {
+        "kind": "outcome",
+        "reporter_id": "r1",
+        "report_id": "x" * 500_000,
+        "outcome": "confirm",
+    }
+    fine_outcome = huge_outcome | {"report_id": "rep-1"}
+    await put_to(
+        worker.weigh_reports,
+        worker.settings.topic("reports.by_reporter"),
+        [(b"r1", orjson.dumps(huge_outcome)), (b"r1", orjson.dumps(fine_outcome))],
+        lambda: len(sink.on("reporter.stats") + sink.on("moderation.deadletter")) >= 2,
+    )
+    assert [s["confirmed"] for s in sink.on("reporter.stats")] == [1]
+    assert [d["error_kind"] for d in sink.on("moderation.deadletter")] == ["invalid_field"]
+
+    def member(campaign_id: str) -> tuple[bytes, bytes]:
+        record = {
+            "kind": "campaign_member",
+            "account_id": "acct-1",
+            "campaign_id": campaign_id,
+            "event_id": "e1",
+            "category": "spam",
+        }
+        return b"acct-1", orjson.dumps(record)
+
+    await put_to(
+        worker.escalate_members,
+        worker.settings.topic("campaign.members"),
+        [member("cmp-" + "f" * 200_000), member("cmp-00112233aabbccdd")],
+        lambda: len(sink.on("account.actions") + sink.on("moderation.deadletter")) >= 3,
+    )
+    actions = sink.on("account.actions")
+    assert [a["evidence"][0] for a in actions] == ["campaign:cmp-00112233aabbccdd"]
+    dead = sink.on("moderation.deadletter")
+    assert [d["error_kind"] for d in dead] == ["invalid_field", "invalid_field"]
