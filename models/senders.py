@@ -85,6 +85,9 @@ def observe(
     counts = buckets.setdefault(bucket, [0, 0])
     counts[0] += 1
     counts[1] += int(activity.contact)
+    if len(buckets) > BUCKETS + 1:  # records each older than the last: the newest stay
+        newest = sorted(buckets, key=int)[-(BUCKETS + 1) :]
+        buckets = {b: buckets[b] for b in newest}
     new["buckets"] = buckets
     conversation = digest(activity.conversation)
     new["conversations"] = _recent(

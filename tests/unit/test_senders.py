@@ -138,6 +138,19 @@ def test_a_flood_from_one_account_keeps_its_state_bounded() -> None:
     assert behaviour(state, WINDOW).messages == 5_000
 
 
+def test_records_each_older_than_the_last_keep_the_buckets_bounded() -> None:
+    """A record's time is only capped at now. Each one older than the last added a bucket that
+    nothing dropped: 20,000 records made 20,000 buckets, each update slower than the last, and
+    times like -1e300 made 301-digit keys (3,500 of them a 1 MB state)."""
+    state: dict[str, Any] = {}
+    for i in range(2_000):
+        at = 1e9 - i * WINDOW if i % 2 else -1e300 + i
+        activity = Activity(f"e{i}", "c", "", False, at)
+        state = observe(state, activity, threshold=N, window_s=WINDOW)
+    assert len(state["buckets"]) <= 7
+    assert len(orjson.dumps(state)) < 4_000
+
+
 def test_sender_entries_take_the_contacts_scoring_found_and_search_only_the_rest() -> None:
     texts = [
         "add me on 138 0013 8000 for the details",  # scoring found no token in it (planted)
