@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import shutil
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -61,10 +62,13 @@ class RecentEvents:
     def add(
         self, entries: Iterable[tuple[str, str]], at: float, partition: int, offset: int
     ) -> None:
-        """Fold one ``seen`` record (moderated at ``at``) found at ``partition``/``offset``."""
-        window = int(at // self.window_s)
+        """Fold one ``seen`` record (moderated at ``at``) found at ``partition``/``offset``.
+        Only the current and the previous window are kept, and the next one for a clock a
+        little ahead: a forged ``at`` far ahead opened a database for each window it named
+        (file handles run out), and an infinite or huge one raised on every replay."""
         current = int(time.time() // self.window_s)
-        if window >= current - 1:
+        window = int(at // self.window_s) if math.isfinite(at) else current - 2
+        if current - 1 <= window <= current + 1:
             batch = WriteBatch(raw_mode=True)
             for event_id, account in entries:
                 batch.put(event_id.encode(), account.encode())
@@ -148,8 +152,9 @@ async def catch_up(
     read = 0
     async for offset, record in reader.records(partition, start, until):
         if record.get("kind") == "seen":
-            # a forged record is skipped here; the agent dead-letters it when it reads it
-            with contextlib.suppress(KeyError, TypeError, ValueError):
+            # a forged record is skipped here, whatever it raises (a replay that raised would
+            # raise again on every report); the agent dead-letters it when it reads it
+            with contextlib.suppress(Exception):
                 store.add(seen_entries(record), float(record["at"]), partition, offset)
         read += 1
     store.folded(partition, until - 1)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -42,3 +43,18 @@ def test_the_next_offset_to_fold_survives_a_restart(tmp_path: Path) -> None:
     assert reopened.next_offset(5) == 121
     assert reopened.account("e1") == "alice"
     assert reopened.next_offset(4) is None
+
+
+def test_a_forged_time_opens_no_database_and_raises_nothing(tmp_path: Path) -> None:
+    """``seen`` records are forgeable without a fleet key. Times far ahead opened a database
+    per window named (200 of them held 1,212 file handles), and an infinite or huge one raised
+    on every replay. Only the windows a lookup reads, and the next, are kept."""
+    store = RecentEvents(tmp_path / "recent", WINDOW)
+    now = time.time()
+    forged = [now + k * WINDOW for k in range(2, 50)] + [1e300, math.inf, -math.inf, math.nan]
+    for offset, at in enumerate(forged):
+        store.add([(f"f{offset}", "mallory")], at, partition=0, offset=offset)
+    store.add([("ahead", "alice")], now + WINDOW, partition=0, offset=len(forged))
+    assert store.next_offset(0) == len(forged) + 1
+    assert len(list((tmp_path / "recent").glob("window-*"))) == 1  # the next window's
+    assert store.account("ahead", now + WINDOW) == "alice"
