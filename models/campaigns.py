@@ -304,11 +304,12 @@ class CampaignBook:
         self.keys: dict[str, set[str]] = {}  # per campaign, the keys that mark its members here
         self.grown: dict[str, int] = {}  # per campaign, the keys widening added
         self.grown_in_all = 0
-        # when each live campaign was started (the order of ``campaigns``), and no later than
-        # the soonest expiry: offering a record costs the same with 10 or 50,000 campaigns live
+        # when each live campaign was started (the order of ``campaigns``), and a heap of
+        # (expiry, id), one entry per update, stale ones skipped when popped: offering a
+        # record costs the same with 10 or 50,000 campaigns live, expiring or not
         self._started: dict[str, int] = {}
         self._starts = 0
-        self._soonest = math.inf
+        self._expiries: list[tuple[float, str]] = []
 
     def __len__(self) -> int:
         return len(self.campaigns)
@@ -350,7 +351,7 @@ class CampaignBook:
         if cid not in self.campaigns:
             self._started[cid], self._starts = self._starts, self._starts + 1
         self.campaigns[cid] = campaign
-        self._soonest = min(self._soonest, campaign.expires_at)
+        heapq.heappush(self._expiries, (campaign.expires_at, cid))
         keys = self.keys.setdefault(cid, set())
         before = len(keys)
         for band in campaign.bands:
@@ -361,17 +362,21 @@ class CampaignBook:
         return campaign
 
     def expire(self, now: float) -> None:
-        if now < self._soonest:
-            return
-        gone = [cid for cid, c in self.campaigns.items() if c.expires_at <= now]
-        for cid in gone:
+        """Drop the campaigns that lapsed by ``now``, with the keys they hold. Only the lapsed
+        are touched: rebuilding the key index whenever one lapsed cost 0.5 s an offer with
+        20,000 campaigns live, lapsing one by one."""
+        expiries = self._expiries
+        while expiries and expiries[0][0] <= now:
+            _, cid = heapq.heappop(expiries)
+            campaign = self.campaigns.get(cid)
+            if campaign is None or campaign.expires_at > now:
+                continue  # gone already, or extended since (a later entry stands for it)
             del self.campaigns[cid]
             del self._started[cid]
-            self.keys.pop(cid, None)
+            for band in self.keys.pop(cid, ()):
+                if self.by_band.get(band) == cid:
+                    del self.by_band[band]
             self.grown_in_all -= self.grown.pop(cid, 0)
-        if gone:
-            self.by_band = {b: cid for b, cid in self.by_band.items() if cid in self.campaigns}
-        self._soonest = min((c.expires_at for c in self.campaigns.values()), default=math.inf)
 
     def member_of(self, bands: Sequence[str], now: float) -> Campaign | None:
         """:meth:`match` for an event this worker decides, which it remembers; if the event
