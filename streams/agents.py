@@ -119,9 +119,15 @@ class Worker:
             default=dict,
             partitions=settings.topic_partitions,
         ).tumbling(settings.strike_window_s, expires=2 * settings.strike_window_s)
-        # reporter id → reports, outcomes, decided report ids (streams.reporters)
+        # reporter id → reports, outcomes, decided report ids (streams.reporters): kept for
+        # good, one entry per user who ever reported (about 0.5 KB each), so on disk, where a
+        # restarted worker also finds it without reading the whole changelog again
         self.reporters_table = app.Table(
-            "reporters", default=dict, partitions=settings.topic_partitions
+            "reporters",
+            default=dict,
+            partitions=settings.topic_partitions,
+            store=f"rocksdb:{settings.app_id}-reporters",
+            options={"driver": "rocksdict"},
         )
         # event id → its account, for every event moderated in the last one or two strike
         # windows: on disk, with events.by_id as its changelog (streams.recent_events)
@@ -820,6 +826,7 @@ class Worker:
                     self.campaign_fold.store.databases() if self.campaign_fold else []
                 ),
                 "sender-activity": total_size(table_databases(self.sender_activity)),
+                "reporters": total_size(table_databases(self.reporters_table)),
                 "recent-events": total_size(self.recent_events.databases()),
             }
         )
