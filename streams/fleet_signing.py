@@ -14,7 +14,8 @@ a record signed for one internal topic cannot be replayed onto another.
 
 Campaign announcements (``moderation.campaigns``) are signed the same way: a harmful campaign
 blocks every later near-duplicate of its texts, and band keys are public (anyone with the code
-computes those of any text), so a forged one could block any message.
+computes those of any text), so a forged one could block any message. So are learned contacts
+(``moderation.learned``): a forged one would block every message naming a contact token.
 
 Without a key nothing is signed or checked (the behaviour before signatures existed).
 

@@ -11,11 +11,12 @@ worker (``models.learned`` says what is learned and why).
    blocks messages carrying a learned token until it expires; the signed rules file's
    ``learned: {pin, remove}`` overrides it.
 
-Trust: the learned records are written by workers, which hold no signing key, so they are not
-signed. Under ACLs only the worker (and admin) principal may write ``moderation.learned``; a
-stolen worker credential can already write decisions and account actions directly, and a
-learned record can do less: it only ever *blocks* messages carrying one contact token, for at
-most ``learn_ttl_s`` after a worker reads it (a longer expiry in the record is cut), and a
+Trust: a learned record blocks every message naming its token (a bank's hotline, a courier's
+domain, if forged), so with a fleet key (``streams.fleet_signing``) workers sign what they teach
+and follow only records that carry the fleet's signature, like campaign announcements; a
+refused one counts in ``chatguard_learned_records_total{result="refused"}``. Without a key, only
+ACLs stop a forged record. Either way a learned record only ever *blocks*, for at most
+``learn_ttl_s`` after a worker reads it (a longer expiry in the record is cut), and a
 moderator's ``remove`` in the signed rules file silences it. It can never allow anything.
 """
 
@@ -33,6 +34,7 @@ from models.learned import LearnedEntry, LearnedList, entry_from_record, tokens_
 from models.rules import Contacts, RuleSet, extract_contacts
 from streams import following, metrics, topics, unreadable
 from streams.decoding import Event
+from streams.fleet_signing import FleetSigner
 from streams.following import follow_records, retrying
 from streams.records import BlockedContact, Decision
 
@@ -116,6 +118,7 @@ class LearnedHolder:
             4096,
             self.offer,
             metrics.LEARNED_RECORDS.labels(result="refused").inc,
+            FleetSigner.for_settings(settings),
         )
 
 
@@ -151,6 +154,7 @@ def evidence_records(
 async def read_learned(settings: Settings) -> list[LearnedEntry]:
     """The learned entries on the topic now (for ``chatguard rules show``)."""
     holder = LearnedHolder(settings.learn_ttl_s)
+    signer, name = FleetSigner.for_settings(settings), settings.topic(topics.LEARNED)
     consumer, partitions = await _read_from_beginning(settings)
     try:
         ends = await consumer.end_offsets(partitions)
@@ -160,6 +164,8 @@ async def read_learned(settings: Settings) -> list[LearnedEntry]:
             fetched, _ = await unreadable.fetch_from(consumer, partitions, positions, 1000)
             for records in fetched.values():
                 for message in records:
+                    if signer.problem(name, message.key, message.value, message.headers):
+                        continue  # not the fleet's: workers do not follow it either
                     holder.offer(message.key, message.value, now)
     finally:
         await consumer.stop()

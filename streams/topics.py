@@ -70,8 +70,9 @@ INTERNAL = (
 )
 ALL = (*INPUTS, *OUTPUTS, *INTERNAL)
 # topics whose records act and that only workers write, so they carry the fleet's signature
-# (streams.fleet_signing): the internal ones, and the campaigns that block near-duplicates
-SIGNED = (*INTERNAL, CAMPAIGNS)
+# (streams.fleet_signing): the internal ones, the campaigns that block near-duplicates, and the
+# learned contacts that block every message naming one
+SIGNED = (*INTERNAL, CAMPAIGNS, LEARNED)
 
 # short names for `chatguard tail --topic`
 TAIL_NAMES = {

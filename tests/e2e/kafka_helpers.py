@@ -319,6 +319,25 @@ def produce(
     return asyncio.run(run())
 
 
+def produce_with_headers(
+    settings: Settings, topic: str, records: Sequence[tuple[bytes, bytes, list[Any]]]
+) -> None:
+    """Write ``(key, value, headers)`` records to ``topic`` (its full name), each acknowledged:
+    a record as a forger writes it, or with a signature header a test computed."""
+    from streams.kafka_options import connection as client_options
+
+    async def run() -> None:
+        producer = AIOKafkaProducer(acks="all", **client_options(settings))
+        await producer.start()
+        try:
+            for key, value, headers in records:
+                await producer.send_and_wait(topic, value, key=key, headers=headers)
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
 def produce_signed(
     settings: Settings,
     logical_topic: str,

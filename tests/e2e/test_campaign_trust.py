@@ -5,23 +5,20 @@ fleet key, workers follow only records that carry the fleet's signature."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import Callable
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from chatguard.settings import Settings
 from models.fingerprint import band_keys
 from models.normalize import normalize
 from streams import topics
 from streams.fleet_signing import HEADER, FleetSigner, mac
-from streams.kafka_options import connection as client_options
 from tests.e2e.conftest import WorkerProcess
-from tests.e2e.kafka_helpers import consume, produce
+from tests.e2e.kafka_helpers import consume, produce, produce_with_headers
 from tests.e2e.test_campaigns import _chat
 
 pytestmark = pytest.mark.e2e
@@ -55,19 +52,6 @@ def _harmful_campaign(campaign_id: str, text: str) -> tuple[bytes, bytes]:
     return bands[0].encode(), orjson.dumps(value)
 
 
-async def _send(settings: Settings, records: list[tuple[bytes, bytes, list]]) -> None:
-    """Write ``(key, value, headers)`` records to ``moderation.campaigns``, acknowledged."""
-    producer = AIOKafkaProducer(acks="all", **client_options(settings))
-    await producer.start()
-    try:
-        for key, value, headers in records:
-            await producer.send_and_wait(
-                settings.topic(topics.CAMPAIGNS), value, key=key, headers=headers
-            )
-    finally:
-        await producer.stop()
-
-
 def _campaign_records(worker: WorkerProcess, result: str) -> float:
     text = worker.get("/metrics")[1].decode()
     pattern = rf'^chatguard_campaign_records_total{{result="{result}"}} (\S+)$'
@@ -87,7 +71,9 @@ def test_a_campaign_record_without_the_fleet_signature_blocks_nothing(
     secret = FleetSigner.for_settings(settings).secret
     assert secret is not None
     signature = [(HEADER, mac(secret, topic, signed_key, signed))]
-    asyncio.run(_send(settings, [(forged_key, forged, []), (signed_key, signed, signature)]))
+    produce_with_headers(
+        settings, topic, [(forged_key, forged, []), (signed_key, signed, signature)]
+    )
     deadline = time.monotonic() + 90
     while _campaign_records(worker, "ok") < 1 or _campaign_records(worker, "refused") < 1:
         assert time.monotonic() < deadline, "the worker did not read both campaign records"

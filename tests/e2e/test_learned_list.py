@@ -14,9 +14,11 @@ import pytest
 from chatguard.cli import main as chatguard_main
 from chatguard.settings import Settings
 from streams import topics
+from streams.fleet_signing import HEADER, FleetSigner, mac
 from streams.outgoing import OutgoingEvent
+from streams.records import LearnedContact
 from tests.e2e.conftest import WorkerProcess
-from tests.e2e.kafka_helpers import consume, produce, produce_signed
+from tests.e2e.kafka_helpers import consume, produce, produce_signed, produce_with_headers
 from tests.e2e.test_rules import RULES_V1, TERM, _announcements, _decisions, _use_env
 
 pytestmark = pytest.mark.e2e
@@ -152,3 +154,49 @@ def test_evidence_spread_over_a_windows_end_teaches_the_token(
     learned = [r.json() for r in records if r.key == token.encode()]
     assert learned, f"{token} was not learned"
     assert learned[0]["accounts"] == 3, learned[0]
+
+
+def test_a_learned_record_without_the_fleet_signature_blocks_nothing(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """A learned record blocks every message naming its token, so a forged one could silence a
+    bank's hotline or a shop's site. Workers follow only records with the fleet's signature:
+    the signed record blocks an ordinary message naming its domain (the control), the forged
+    one does not."""
+    settings = stream_settings
+    worker = start_worker()
+    worker.wait_ready()
+    topic = settings.topic(topics.LEARNED)
+    secret = FleetSigner.for_settings(settings).secret
+    assert secret is not None
+
+    def learned(domain: str) -> tuple[bytes, bytes]:
+        record = LearnedContact.teach(domain, "domains", "fraud", (9, 9), time.time(), 3_600.0)
+        return domain.encode(), orjson.dumps(record)
+
+    forged_key, forged = learned("quietgarden-cafe.com")
+    signed_key, signed = learned("brightharbour-books.com")
+    signature = [(HEADER, mac(secret, topic, signed_key, signed))]
+    produce_with_headers(
+        settings, topic, [(forged_key, forged, []), (signed_key, signed, signature)]
+    )
+    worker.wait_for_log("learned domains brightharbour-books.com", timeout=60)
+    worker.wait_for_log(f"reading {topic}: refused offset", timeout=60)
+
+    texts = {
+        "forged-0": "the menu is on quietgarden-cafe.com if you want to look before we go",
+        "signed-1": "they list the opening hours on brightharbour-books.com, shall we go sat?",
+    }
+    events = [_chat(tag, 0, f"acct-{tag}", text) for tag, text in texts.items()]
+    produce(settings, events)
+    ids = {f"{tag}-0" for tag in texts}
+    records = consume(
+        settings,
+        [topics.DECISIONS],
+        until=lambda rs: ids <= {r.json()["event_id"] for r in rs},
+        timeout=90,
+    )
+    decided = {r.json()["event_id"]: r.json() for r in records}
+    assert decided["signed-1-0"]["action"] == "block"
+    assert "learned:brightharbour-books.com" in decided["signed-1-0"]["reasons"]
+    assert decided["forged-0-0"]["action"] == "allow", decided["forged-0-0"]
