@@ -23,6 +23,7 @@ moderator's ``remove`` in the signed rules file silences it. It can never allow 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 READER_ROLE = "learned-reader"
 # entries held before expired ones are first forgotten (``LearnedHolder._prune``)
 PRUNE_FROM = 1_024
+# live entries kept at most: without a fleet key anyone who can write the topic could add
+# 200,000 (117 MB, and 55 ms to rebuild the list each batch); past it the soonest to expire go
+MAX_ENTRIES = 50_000
 
 
 class LearnedHolder:
@@ -91,6 +95,15 @@ class LearnedHolder:
             for token, entry in self.entries.items()
             if entry.expires_at is None or now < entry.expires_at
         }
+        if len(self.entries) > MAX_ENTRIES:
+            log.warning(
+                "%d learned entries live, over %d: forgetting those that expire soonest",
+                len(self.entries),
+                MAX_ENTRIES,
+            )
+            kept = sorted(self.entries.items(), key=lambda item: item[1].expires_at or math.inf)
+            self.entries = dict(kept[-MAX_ENTRIES:])
+            self._generation += 1
         self._prune_at = max(PRUNE_FROM, 2 * len(self.entries))
 
     def view(self, ruleset: RuleSet) -> LearnedList:

@@ -23,6 +23,7 @@ from models.normalize import Analysis, remembered
 from models.policy import Policy
 from models.registry import ModelRegistry
 from models.rules import Contacts, RulesError, contacts_of, extract_contacts, load_rules
+from streams import learned_list
 from streams.decide import Position, build_decisions
 from streams.decoding import Event
 from streams.learned_list import PRUNE_FROM, LearnedHolder
@@ -202,3 +203,17 @@ def test_a_worker_forgets_expired_learned_entries() -> None:
     assert f"scam{10 * PRUNE_FROM - 1}.top" in holder.entries
     live = LearnedList(holder.entries.values()).active(1_000.0 + 10 * PRUNE_FROM - 1)
     assert len(live) == 60
+
+
+def test_a_flood_of_live_learned_records_is_held_to_a_bound(monkeypatch: Any) -> None:
+    """Without a fleet key anyone who can write the topic could teach 200,000 live tokens
+    (117 MB per worker). Past ``MAX_ENTRIES`` the ones that expire soonest are forgotten."""
+    monkeypatch.setattr(learned_list, "MAX_ENTRIES", 2_000)
+    holder = LearnedHolder(ttl_s=86_400.0)
+    for i in range(10_000):
+        now = 1_000.0 + i / 100
+        value = {"kind": "learned_contact", "token": f"flood{i}.top", "token_kind": "domains"}
+        value |= {"learned_at": now, "expires_at": now + 86_400.0}
+        holder.offer(f"flood{i}.top".encode(), orjson.dumps(value), now)
+    assert len(holder.entries) < 2 * 2_000
+    assert "flood9999.top" in holder.entries and "flood0.top" not in holder.entries
