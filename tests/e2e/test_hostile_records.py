@@ -129,8 +129,10 @@ def _strike(account: str, event_id: str, **fields: Any) -> OutgoingEvent:
 def test_an_output_over_the_record_limit_becomes_a_dead_letter(
     start_worker: Callable[..., WorkerProcess], stream_env: dict[str, str]
 ) -> None:
-    """Ids within their limit can still add up: an account action's evidence list here is over
-    the record limit, so it becomes an ``output_too_large`` dead letter, not a producer error."""
+    """Ids within their limit can still add up: an account action's evidence and categories
+    here are over the record limit, so it becomes an ``output_too_large`` dead letter, not a
+    producer error. (The account's state keeps 48,000 characters of ids a list, and 64
+    categories: each within 64 KiB, not both.)"""
     env = {
         **UNSIGNED,
         "CHATGUARD_MAX_RECORD_BYTES": "65536",
@@ -141,7 +143,10 @@ def test_an_output_over_the_record_limit_becomes_a_dead_letter(
     settings = Settings.from_env({**stream_env, **env})
     worker = start_worker(env=env)
     worker.wait_ready()
-    signals = [_strike("acct-big", f"{i:04d}" + "e" * 990) for i in range(70)]
+    categories = [f"{j:02d}" + "c" * 998 for j in range(64)]
+    signals = [
+        _strike("acct-big", f"{i:04d}" + "e" * 990, categories=categories) for i in range(70)
+    ]
     produce(settings, signals)
     records = consume(
         settings, ["moderation.deadletter"], until=lambda rs: len(rs) >= 1, timeout=90, quiet_for=2
