@@ -536,10 +536,15 @@ class Worker:
                 result = record
             else:
                 try:
-                    await self._wait_unless_leaving(due_in(record, self.settings, time.time()))
-                    result = sent_back(raw, record, self.settings)
+                    wait = due_in(record, self.settings, time.time())
+                    # built before the wait, so a malformed record is refused at once
+                    back = sent_back(raw, record, self.settings)
+                    await self._wait_unless_leaving(wait)
+                    result = back
                 except ValueError as exc:  # a forged record: not one a worker sent back
                     result = Rejected("invalid_field", str(exc))
+                except Exception as exc:  # a field missing, or a bug: never the agent's end
+                    result = internal_error(exc)
             async with self._handing_over():
                 if isinstance(result, Rejected):
                     await self.pipeline.dead_letter(raw, result)

@@ -339,3 +339,45 @@ async def test_forged_internal_records_with_huge_ids_are_dead_letters_not_state(
     assert [a["evidence"][0] for a in actions] == ["campaign:cmp-00112233aabbccdd"]
     dead = sink.on("moderation.deadletter")
     assert [d["error_kind"] for d in dead] == ["invalid_field", "invalid_field"]
+
+
+async def test_forged_retried_reports_are_dead_letters_and_a_real_one_goes_back(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """``reports.retry`` is read by its own loop, which caught only ValueError: a record
+    without a weight (KeyError), or with a reason nested 500 deep (orjson refuses to write
+    it), stopped the agent, and again on every restart since it was never acked."""
+    retried = {
+        "kind": "report",
+        "report_id": "rep-1",
+        "reporter_id": "r1",
+        "event_id": "evt-1",
+        "account_id": "acct-1",
+        "reason": "fraud",
+        "category": "fraud",
+        "reported_at": 1.0,
+        "weight": 0.5,
+        "attempt": 1,
+        "not_before": 0.0,
+    }
+    no_weight = {k: v for k, v in retried.items() if k != "weight"}
+    records = [orjson.dumps(no_weight), _nested_json(retried, 500), orjson.dumps(retried)]
+    await put_to(
+        worker.retry_reports,
+        worker.settings.topic("reports.retry"),
+        [(b"evt-1", value) for value in records],
+        lambda: bool(sink.on("events.by_id")),
+    )
+    dead = sink.on("moderation.deadletter")
+    assert [d["error_kind"] for d in dead] == ["internal_error", "internal_error"]
+    [back] = sink.on("events.by_id")
+    assert back["report_id"] == "rep-1" and back["attempt"] == 1
+
+
+def _nested_json(record: dict[str, Any], depth: int) -> bytes:
+    """``record`` with its reason nested ``depth`` lists deep, as raw JSON (orjson reads at
+    most 1,024 levels, and writes at most 255)."""
+    text = orjson.dumps(record).decode()
+    return text.replace(
+        '"reason":"fraud"', '"reason":' + "[" * depth + '"fraud"' + "]" * depth
+    ).encode()
