@@ -18,6 +18,7 @@ firing, learned or not.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -153,6 +154,10 @@ def entry_from_record(data: object, now: float, ttl_s: float) -> LearnedEntry:
         msg = f"bad token {token!r} of kind {kind!r}"
         raise ValueError(msg)
     learned_at, expires_at = float(data["learned_at"]), float(data["expires_at"])
+    if not (0.0 <= learned_at <= now + ttl_s and 0.0 <= expires_at < math.inf):
+        # a time like -1e308 could not even be logged (the follower stopped at it, for good)
+        msg = f"learned_at={learned_at!r}, expires_at={expires_at!r} are not times"
+        raise ValueError(msg)
     category = data.get("category")
     return LearnedEntry(
         str(token),

@@ -67,7 +67,7 @@ class LearnedHolder:
             return None
         try:
             entry = entry_from_record(orjson.loads(value), now, self.ttl_s)
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError) as exc:
             log.warning("skipping a learned-list record keyed %r: %s", token[:80], exc)
             metrics.LEARNED_RECORDS.labels(result="refused").inc()
             return None

@@ -78,9 +78,19 @@ def test_a_learned_record_is_validated_and_its_expiry_capped() -> None:
     forged = {**record, "expires_at": 4e9}
     assert entry_from_record(forged, 1000.0, 60.0).expires_at == 1060.0
     bad: object
-    for bad in ({**record, "token": "a b"}, {**record, "token_kind": "urls"}, {"kind": "x"}, []):
+    # times no worker writes: -1e308 could not even be logged, and stopped the follower
+    untimely = [{**record, "expires_at": -1e308}, {**record, "learned_at": 1e308}]
+    for bad in (
+        {**record, "token": "a b"},
+        {**record, "token_kind": "urls"},
+        {"kind": "x"},
+        [],
+        *untimely,
+    ):
         with pytest.raises(ValueError):
             entry_from_record(bad, 0.0, 60.0)
+    # the follower skips such a record and goes on
+    assert LearnedHolder().offer(b"evil-pay.top", orjson.dumps(untimely[0]), 0.0) is None
 
 
 def test_the_rules_file_pins_and_removes_tokens() -> None:
