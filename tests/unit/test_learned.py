@@ -222,7 +222,11 @@ def test_a_flood_of_live_learned_records_is_held_to_a_bound(monkeypatch: Any) ->
     holder = LearnedHolder(ttl_s=86_400.0)
     for i in range(10_000):
         now = 1_000.0 + i / 100
-        value = {"kind": "learned_contact", "token": f"flood{i}.top", "token_kind": "domains"}
+        value: dict[str, Any] = {
+            "kind": "learned_contact",
+            "token": f"flood{i}.top",
+            "token_kind": "domains",
+        }
         value |= {"learned_at": now, "expires_at": now + 86_400.0}
         holder.offer(f"flood{i}.top".encode(), orjson.dumps(value), now)
     assert len(holder.entries) < 2 * 2_000
