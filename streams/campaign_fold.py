@@ -52,7 +52,7 @@ from rocksdict import BlockBasedOptions, Options, Rdict, WriteBatch
 from chatguard.settings import Settings
 from models.campaigns import Member, carried_over, due, observe_all, valid_bands
 from streams import kafka_options, metrics, topics, unreadable
-from streams.campaigns import CampaignHolder, campaign_record
+from streams.campaigns import EVENTS_PER_RECORD, CampaignHolder, campaign_record
 from streams.decoding import Rejected
 from streams.fleet_signing import FleetSigner, internal_record
 from streams.model_holder import ModelHolder
@@ -285,6 +285,10 @@ def band_members(
     entries, at = record.get("events"), record.get("at")
     if record.get("kind") != "campaign_fingerprints" or not isinstance(entries, list):
         return Rejected("invalid_field", "not a campaign_fingerprints record")
+    if len(entries) > 4 * EVENTS_PER_RECORD:  # workers write 64; 20,000 held the fold 0.8 s
+        return Rejected(
+            "oversize_field", f"{len(entries)} events; the limit is {4 * EVENTS_PER_RECORD}"
+        )
     at = min(float(at), now) if isinstance(at, int | float) else now
     out = []
     for entry in entries:

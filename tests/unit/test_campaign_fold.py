@@ -13,6 +13,7 @@ import pytest
 from models.campaigns import Member
 from streams import campaign_fold
 from streams.campaign_fold import YIELD_EVERY, BandStore, band_members
+from streams.campaigns import EVENTS_PER_RECORD
 from streams.decoding import Rejected
 from streams.fleet_signing import HEADER, FleetSigner, mac, mac_key
 from streams.partitioning import partition_for
@@ -208,6 +209,16 @@ def test_a_record_is_the_members_to_count_under_its_partitions_bands() -> None:
 )
 def test_a_forged_record_is_refused(value: bytes) -> None:
     assert isinstance(_members(_raw(value)), Rejected)
+
+
+def test_a_record_of_more_events_than_a_worker_writes_is_refused_before_it_is_read() -> None:
+    """Workers write 64 events a record; a forged one of 20,000 well-formed entries held the
+    fold 0.8 s, without a yield, to read and count."""
+    most = 4 * EVENTS_PER_RECORD
+    fine = _members(_raw(_record(*[_entry(event_id=f"e{i}") for i in range(most)])))
+    assert not isinstance(fine, Rejected) and len(fine) == most
+    over = _members(_raw(_record(*[_entry(event_id=f"e{i}") for i in range(most + 1)])))
+    assert isinstance(over, Rejected) and over.kind == "oversize_field"
 
 
 def test_with_a_fleet_key_only_a_signed_record_counts() -> None:
