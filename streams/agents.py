@@ -56,7 +56,7 @@ from streams.recent_events import RecentEvents, Replay, catch_up
 from streams.records import AccountAction, LearnedContact, ModelUpdate, WeighedReport
 from streams.report_retry import due_in, retry_or_refuse, sent_back
 from streams.reporters import apply_outcome, count_report, reliability, stats_record
-from streams.reports import check_report, report_strike, seen_entries
+from streams.reports import check_report, most_seen, report_strike, seen_entries
 from streams.rules_holder import RulesHolder
 from streams.senders import review_action
 from streams.sinks import FaustSink, OutputSink
@@ -507,9 +507,11 @@ class Worker:
 
     def _verify(self, raw: RawMessage, record: dict[str, Any]) -> list[Outgoing] | Rejected:
         if record["kind"] == "seen":
-            self.recent_events.add(
-                seen_entries(record), float(record["at"]), raw.partition, raw.offset
-            )
+            try:
+                entries = seen_entries(record, most_seen(self.settings.batch_size))
+            except ValueError as exc:
+                return Rejected("oversize_field", str(exc))
+            self.recent_events.add(entries, float(record["at"]), raw.partition, raw.offset)
             return []
         rejected = check_report(record, self.recent_events.account(record["event_id"]))
         if rejected is not None and rejected.kind == "unknown_event":

@@ -34,7 +34,7 @@ from rocksdict import Options, Rdict, WriteBatch
 from chatguard.settings import Settings
 from streams import kafka_options, topics, unreadable
 from streams.fleet_signing import FleetSigner
-from streams.reports import seen_entries
+from streams.reports import most_seen, seen_entries
 
 log = logging.getLogger(__name__)
 WATERMARKS = "next-offsets"  # events.by_id partition → the next offset to fold
@@ -155,7 +155,8 @@ async def catch_up(
             # a forged record is skipped here, whatever it raises (a replay that raised would
             # raise again on every report); the agent dead-letters it when it reads it
             with contextlib.suppress(Exception):
-                store.add(seen_entries(record), float(record["at"]), partition, offset)
+                entries = seen_entries(record, most_seen(settings.batch_size))
+                store.add(entries, float(record["at"]), partition, offset)
         read += 1
     store.folded(partition, until - 1)
     if read:
