@@ -36,7 +36,7 @@ import orjson
 
 from chatguard.settings import Settings
 from streams import topics
-from streams.decoding import Rejected
+from streams.decoding import Rejected, too_many_containers
 from streams.shared_keys import read_accepted_key, read_shared_key
 
 if TYPE_CHECKING:
@@ -171,6 +171,9 @@ def internal_record(raw: RawMessage, signer: FleetSigner) -> dict[str, Any] | Re
     unsigned = signer.check(raw)
     if unsigned is not None:
         return unsigned
+    crowded = too_many_containers(raw.value or b"")
+    if crowded is not None:
+        return crowded
     try:
         record = orjson.loads(raw.value or b"")
     except orjson.JSONDecodeError as exc:

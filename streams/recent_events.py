@@ -33,6 +33,7 @@ from rocksdict import Options, Rdict, WriteBatch
 
 from chatguard.settings import Settings
 from streams import kafka_options, topics, unreadable
+from streams.decoding import too_many_containers
 from streams.fleet_signing import FleetSigner
 from streams.reports import most_seen, seen_entries
 
@@ -195,6 +196,8 @@ class Replay:
                 if message.offset >= until:
                     return
                 if self.signer.problem(tp.topic, message.key, message.value, message.headers):
+                    continue
+                if too_many_containers(message.value or b"") is not None:
                     continue
                 try:
                     value = orjson.loads(message.value or b"")

@@ -7,7 +7,16 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.decoding import Event, Rejected, check_categories, decode, decode_strike
+from streams.decoding import (
+    MAX_CONTAINERS,
+    Event,
+    Rejected,
+    check_categories,
+    decode,
+    decode_strike,
+)
+from streams.fleet_signing import FleetSigner, internal_record
+from streams.pipeline import RawMessage
 
 LIMITS = {"max_event_bytes": 1_048_576, "max_text_chars": 20_000, "max_id_chars": 256}
 
@@ -186,3 +195,21 @@ def test_forged_or_malformed_strike_signals_are_rejected(
 ) -> None:
     result = decode_strike(raw, key, max_id_chars=256)
     assert isinstance(result, Rejected) and result.kind == kind, result
+
+
+def test_a_record_of_too_many_arrays_and_objects_is_refused_before_it_is_parsed() -> None:
+    """A 1 MB event of 333,000 empty lists in a field took 170 ms to parse on a worker's heap
+    (the garbage collector walking it), against microseconds for an ordinary one. A text full
+    of brackets within the text limit still decodes; more arrays and objects than
+    ``MAX_CONTAINERS`` are an ``oversize_event`` dead letter, on every topic."""
+    crowded = _chat(extra=[[] for _ in range(MAX_CONTAINERS)])
+    found = decode(crowded, "chat.messages", **LIMITS)
+    assert isinstance(found, Rejected) and found.kind == "oversize_event"
+    assert "arrays and objects" in found.error
+    strike = decode_strike(crowded, None, max_id_chars=256)
+    assert isinstance(strike, Rejected) and strike.kind == "oversize_event"
+    raw = RawMessage("p.account.strikes", 0, 0, None, crowded)
+    internal = internal_record(raw, FleetSigner(None, ()))
+    assert isinstance(internal, Rejected) and internal.kind == "oversize_event"
+    brackets = decode(_chat(text="[{" * 10_000), "chat.messages", **LIMITS)
+    assert isinstance(brackets, Event)

@@ -61,6 +61,7 @@ def test_what_orjson_refuses_besides_surrogates_it_still_refuses() -> None:
         rejected = decode(raw, "chat.messages", **LIMITS)
         assert isinstance(rejected, Rejected) and rejected.kind == "malformed_json", value
     # the lone surrogate first, so orjson stops at it and Python's parser meets the depth
-    deep = b'{"y": "\\ud800", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    # (deeper than its recursion limit, within the containers a record may open)
+    deep = b'{"y": "\\ud800", "x": ' + b"[" * 5_000 + b"]" * 5_000 + b"}"
     rejected = decode(deep, "chat.messages", **LIMITS)
     assert isinstance(rejected, Rejected) and rejected.kind == "malformed_json"
