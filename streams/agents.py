@@ -538,7 +538,7 @@ class Worker:
                 result = record
             else:
                 try:
-                    wait = due_in(record, self.settings, time.time())
+                    wait = due_in(record, self.settings, time.time(), _appended_at(event))
                     # built before the wait, so a malformed record is refused at once
                     back = sent_back(raw, record, self.settings)
                     await self._wait_unless_leaving(wait)
@@ -878,6 +878,15 @@ def _sender_message(entry: object) -> bool:
         and len(entry[3]) <= 16
         and isinstance(entry[4], bool)
     )
+
+
+def _appended_at(event: EventT) -> float | None:
+    """The broker's append time of ``event``'s record, if its topic keeps that rather than
+    the time its producer claims (``LogAppendTime``, aiokafka's timestamp type 1)."""
+    message = event.message
+    if message.timestamp_type == 1 and message.timestamp:
+        return float(message.timestamp)
+    return None
 
 
 def _raw(event: EventT) -> RawMessage:

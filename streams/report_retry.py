@@ -12,6 +12,10 @@ before. The waiting reports are in Kafka, so a worker that stops or dies loses n
 ``reports.retry`` can be written by whoever can write the broker's topics, like every internal
 topic: a forged record waits at most one retry interval whatever time it names, and an attempt
 count outside ``[1, CHATGUARD_REPORT_RETRIES]`` is refused, so no record circulates for ever.
+The topic is created with the broker's append time as each record's timestamp
+(``LogAppendTime``), which no producer sets: a record is due one interval after the broker
+took it, so a flood of forged records naming a time far ahead waits one interval in all,
+not one interval each, in front of the real reports behind it.
 """
 
 from __future__ import annotations
@@ -54,10 +58,13 @@ def retry_or_refuse(
     return [Outgoing(topic, raw.key, orjson.dumps(retry), raw)]
 
 
-def due_in(record: dict[str, Any], settings: Settings, now: float) -> float:
+def due_in(
+    record: dict[str, Any], settings: Settings, now: float, appended_at: float | None = None
+) -> float:
     """Seconds until a ``reports.retry`` record is due: never more than one retry interval,
-    whatever time a forged record names. Raises ``ValueError`` for a record that is not a
-    report sent back by a worker."""
+    whatever time a forged record names, and never later than one interval after
+    ``appended_at``, the broker's append time when the topic keeps it. Raises ``ValueError``
+    for a record that is not a report sent back by a worker."""
     if record.get("kind") != "report":
         msg = f"kind={record.get('kind')!r}: only reports are retried"
         raise ValueError(msg)
@@ -71,7 +78,10 @@ def due_in(record: dict[str, Any], settings: Settings, now: float) -> float:
     if not isinstance(not_before, int | float) or not math.isfinite(not_before):
         msg = f"not_before={not_before!r} is not a time"
         raise ValueError(msg)
-    return min(max(float(not_before) - now, 0.0), settings.report_retry_s)
+    due = min(float(not_before), now + settings.report_retry_s)
+    if appended_at is not None:
+        due = min(due, appended_at + settings.report_retry_s)
+    return max(due - now, 0.0)
 
 
 def sent_back(raw: RawMessage, record: dict[str, Any], settings: Settings) -> Outgoing:

@@ -144,7 +144,11 @@ def _config(settings: Settings, name: str) -> dict[str, str]:
     """Topic configs beyond the broker's defaults: ``events.by_id`` is the recent-events
     store's changelog (``streams.recent_events``) and ``campaign.fingerprints`` the campaign
     fold's (``streams.campaign_fold``), so each keeps at least the two windows a worker
-    replays, and a window more (never less than Kafka's default week)."""
+    replays, and a window more (never less than Kafka's default week). ``reports.retry``
+    records carry the broker's append time, which bounds how long one waits
+    (``streams.report_retry``)."""
+    if name == REPORTS_RETRY:
+        return {"message.timestamp.type": "LogAppendTime"}
     windows = {
         EVENTS_BY_ID: settings.strike_window_s,
         CAMPAIGN_FINGERPRINTS: settings.campaign_window_s,

@@ -335,6 +335,51 @@ def test_forged_report_retries_are_dead_letters_and_none_stalls_the_agent(
     _still_deciding(worker, stream_settings, seed=105)
 
 
+def test_a_flood_of_forged_report_retries_waits_one_interval_in_all(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """Each forged ``reports.retry`` record naming a time far ahead used to hold the agent one
+    full retry interval, one after the other: 20 of them at 8 s held every real report behind
+    them for 160 s. The topic keeps the broker's append time, so all 20 are due 8 s after they
+    were written, and come back refused (unknown event) well inside the timeout."""
+    worker = start_worker(
+        env={**UNSIGNED, "CHATGUARD_REPORT_RETRY_S": "8", "CHATGUARD_REPORT_RETRIES": "1"}
+    )
+    worker.wait_ready()
+    forged = [
+        _raw(
+            "reports.retry",
+            f"evt-flood-{i}",
+            orjson.dumps(
+                {
+                    "kind": "report",
+                    "report_id": f"r-flood-{i}",
+                    "reporter_id": "u1",
+                    "event_id": f"evt-flood-{i}",
+                    "account_id": "acct-reported",
+                    "reason": "fraud",
+                    "category": "fraud",
+                    "reported_at": time.time(),
+                    "weight": 0.5,
+                    "attempt": 1,
+                    "not_before": 1e300,
+                }
+            ),
+        )
+        for i in range(20)
+    ]
+    produce(stream_settings, forged)
+    records = consume(
+        stream_settings,
+        ["moderation.deadletter"],
+        until=lambda rs: len(rs) >= len(forged),
+        timeout=100,  # 160 s before; about 8 s now
+    )
+    assert len(records) == len(forged)
+    assert {r.json()["error_kind"] for r in records} == {"unknown_event"}
+    _still_deciding(worker, stream_settings, seed=106)
+
+
 def test_labels_wait_in_kafka_while_the_disk_is_full_and_land_exactly_once(
     start_worker: Callable[..., WorkerProcess],
     stream_settings: Settings,

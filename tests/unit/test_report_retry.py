@@ -78,6 +78,16 @@ def test_a_forged_time_far_ahead_waits_no_longer_than_one_interval() -> None:
     assert due_in(weighed(attempt=1, not_before=1e300), SETTINGS, NOW) == 10.0
 
 
+def test_a_record_is_due_one_interval_after_the_broker_took_it_whatever_it_names() -> None:
+    """With the broker's append time, a flood of forged far-ahead times waits one interval in
+    all: each record is due one interval after it was appended, not after it is read."""
+    forged = weighed(attempt=1, not_before=1e300)
+    assert due_in(forged, SETTINGS, NOW, appended_at=NOW - 4.0) == 6.0
+    assert due_in(forged, SETTINGS, NOW, appended_at=NOW - 60.0) == 0.0
+    honest = weighed(attempt=1, not_before=NOW + 3.0)  # written 7 s before the broker took it
+    assert due_in(honest, SETTINGS, NOW, appended_at=NOW) == 3.0
+
+
 @pytest.mark.parametrize(
     "forged",
     [
