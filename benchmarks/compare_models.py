@@ -5,7 +5,8 @@
 Each model (its own thresholds, no policy overrides) decides every row of
 ``devtools/samples/traffic.jsonl``, of ``benchmarks/devset/`` and of the blind dev set
 ``benchmarks/devset_blind/`` (English, Chinese, both; written without sight of the training text
-or of the other dev set, and never used to choose anything) and of the chat-style set
+or of the other dev set), of the second blind set ``benchmarks/devset_blind_2/`` (written the
+same way on 2026-12-04, after the first had been read) and of the chat-style set
 ``benchmarks/devset_chat_style/`` (clean chat in textspeak and internet slang). Per
 split and model: harmful rows flagged (review or block) and blocked; everyday clean rows flagged;
 hard negatives flagged; clean rows reviewed and blocked. A clean row without a ``kind`` of
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TRAFFIC = ROOT / "devtools" / "samples" / "traffic.jsonl"
 DEVSET = ROOT / "benchmarks" / "devset"
 BLIND = ROOT / "benchmarks" / "devset_blind"
+BLIND_2 = ROOT / "benchmarks" / "devset_blind_2"
 CHAT_STYLE = ROOT / "benchmarks" / "devset_chat_style"
 
 # (figure, target on the sample traffic, target on the dev set)
@@ -61,6 +63,13 @@ def splits() -> dict[str, list[dict[str, Any]]]:
         out[f"blind dev set {lang}"] = rows
     if blind:
         out["blind dev set, all"] = [r for rows in blind.values() for r in rows]
+    second = {
+        p.stem.removeprefix("blind2_"): read_jsonl(p) for p in sorted(BLIND_2.glob("*.jsonl"))
+    }
+    for lang, rows in second.items():
+        out[f"second blind set {lang}"] = rows
+    if second:
+        out["second blind set, all"] = [r for rows in second.values() for r in rows]
     style = {
         p.stem.removeprefix("chat_style_"): read_jsonl(p)
         for p in sorted(CHAT_STYLE.glob("*.jsonl"))
@@ -155,7 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for split, rows in data.items():
         texts = [str(r["text"]) for r in rows]
         results = [figures(decide(loaded, texts), rows) for _, loaded in models]
-        target_at = 1 if split == "sample traffic" else 2 if "dev set" in split else 0
+        dev_like = "dev set" in split or "blind set" in split
+        target_at = 1 if split == "sample traffic" else 2 if dev_like else 0
         out += [
             f"### {split} ({len(rows)} rows)",
             "",

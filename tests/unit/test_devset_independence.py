@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DEVSET = sorted((ROOT / "benchmarks" / "devset").glob("*.jsonl"))
 BLIND = sorted((ROOT / "benchmarks" / "devset_blind").glob("*.jsonl"))
+BLIND_2 = sorted((ROOT / "benchmarks" / "devset_blind_2").glob("*.jsonl"))
 CHAT_STYLE = sorted((ROOT / "benchmarks" / "devset_chat_style").glob("*.jsonl"))
 CORPUS = sorted((ROOT / "training" / "corpus").glob("*.jsonl"))
 TRAINING = [ROOT / "training" / "seed" / "seed_corpus.jsonl", *CORPUS]
@@ -39,7 +40,12 @@ def _trigrams(text: str) -> frozenset[str]:
 
 @pytest.mark.parametrize(
     ("name", "paths"),
-    [("dev set", DEVSET), ("blind dev set", BLIND), ("chat-style set", CHAT_STYLE)],
+    [
+        ("dev set", DEVSET),
+        ("blind dev set", BLIND),
+        ("second blind set", BLIND_2),
+        ("chat-style set", CHAT_STYLE),
+    ],
 )
 def test_no_training_line_is_a_near_copy_of_a_dev_set_row(name: str, paths: list[Path]) -> None:
     dev = _texts(paths)
