@@ -1,8 +1,8 @@
-"""Record batches the consumer cannot decompress: found, stepped over, and named for a dead letter.
+"""Record batches the consumer cannot read: found, stepped over, and named for a dead letter.
 
-aiokafka decompresses a fetched batch while handing out its records. When it cannot (a codec it
-has no library for, bytes that do not decompress, a checksum that does not match), ``getmany``
-raises, and raises again on every retry, because the consumer's position stays before the batch:
+aiokafka decompresses and parses a fetched batch while handing out its records. When it cannot
+(a codec it has no library for, bytes that do not decompress, a checksum that does not match, a
+header key that is not UTF-8, which the broker passes on unchecked), ``getmany`` raises, and raises again on every retry, because the consumer's position stays before the batch:
 a worker that lets the error through exits, and exits again on every restart. A batch that cannot
 be read cannot be moderated either, so the honest outcome is a dead letter naming the partition
 and the offsets it covers (its bytes stay in Kafka, where a capable client can still read them),
@@ -39,7 +39,7 @@ from streams.decoding import Rejected
 if TYPE_CHECKING:
     from streams.pipeline import RawMessage
 
-# what aiokafka raises from getmany for a batch it cannot decompress or verify
+# what aiokafka raises from getmany for a batch it cannot decompress, verify or parse
 UNREADABLE: tuple[type[BaseException], ...] = (
     UnsupportedCodecError,
     CorruptRecordException,
@@ -47,6 +47,7 @@ UNREADABLE: tuple[type[BaseException], ...] = (
     gzip.BadGzipFile,
     zlib.error,
     EOFError,
+    UnicodeDecodeError,  # a header key that is not UTF-8: it stopped the worker, on every restart
 )
 
 # what ends a search early: stopping, a partition taken away by a rebalance, the time bound
@@ -71,7 +72,7 @@ class UnreadableBatch:
     def describe(self) -> str:
         return (
             f"offsets {self.first}-{self.last} of {self.tp.topic}[{self.tp.partition}] "
-            f"could not be decompressed and were skipped: {self.error}"
+            f"could not be read (decompressed or parsed) and were skipped: {self.error}"
         )
 
     def source(self) -> RawMessage:

@@ -10,6 +10,8 @@ worker must go on deciding new events afterwards.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -459,5 +461,90 @@ def test_a_batch_the_worker_cannot_decompress_is_dead_lettered_and_the_partition
     written = end_offsets_total(settings.bootstrap_servers, topic)
     group = f"{settings.app_id}.campaigns"
     assert wait_committed(settings.bootstrap_servers, group, topic, written, 60) == written
+    assert worker.returncode is None
+    assert worker.get("/health")[0] == 200
+
+
+def test_a_record_whose_header_key_is_not_utf8_is_dead_lettered_and_the_partition_goes_on(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """A header key the broker passed on unchecked made aiokafka raise UnicodeDecodeError from
+    ``getmany``: the worker exited, and again on every restart, with nothing decided behind the
+    record. Now it is an ``unreadable_batch`` dead letter naming its offset, on the batch reader
+    (chat messages) and on Faust's consumer (user reports), and the records around it count."""
+    settings = stream_settings
+    worker = start_worker()
+    asyncio.run(ensure_topics(settings))
+    worker.wait_ready()
+    env = {**os.environ, "AIOKAFKA_NO_EXTENSIONS": "1"}
+    bad: dict[str, int] = {}
+    good: dict[str, list[str]] = {}
+    for topic in ("chat.messages", "user.reports"):
+        ids = [f"{topic}-hdr-before", f"{topic}-hdr-bad", f"{topic}-hdr-after"]
+        make = BUILDERS[topic]
+        produce_batches(
+            settings.bootstrap_servers,
+            settings.topic(topic),
+            0,
+            [("gzip", ids[:1])],
+            lambda key, make=make: orjson.dumps(make(key)),
+        )
+        written = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tests.e2e.bad_header_producer",
+                settings.bootstrap_servers,
+                settings.topic(topic),
+                ids[1],
+                orjson.dumps(make(ids[1])).decode(),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        bad[topic] = int(written.stdout.split()[-1])
+        produce_batches(
+            settings.bootstrap_servers,
+            settings.topic(topic),
+            0,
+            [("gzip", ids[2:])],
+            lambda key, make=make: orjson.dumps(make(key)),
+        )
+        good[topic] = [ids[0], ids[2]]
+
+    def unreadable(records: list[Record]) -> list[dict]:
+        return [
+            letter
+            for r in records
+            if r.topic == settings.topic("moderation.deadletter")
+            and (letter := r.json())["error_kind"] == "unreadable_batch"
+        ]
+
+    def complete(records: list[Record]) -> bool:
+        decided, reported, _ = _outcomes(records, settings)
+        return (
+            set(good["chat.messages"]) <= set(decided)
+            and set(good["user.reports"]) <= set(reported)
+            and len(unreadable(records)) >= 2
+        )
+
+    records = consume(
+        settings,
+        ["moderation.decisions", "moderation.deadletter", "reports.by_reporter"],
+        until=complete,
+        timeout=120,
+        quiet_for=2.0,
+    )
+    decided, reported, _ = _outcomes(records, settings)
+    assert sorted(decided) == sorted(good["chat.messages"])
+    assert set(reported) == set(good["user.reports"])
+    dead = unreadable(records)
+    assert sorted((d["source_topic"], d["source_offset"]) for d in dead) == sorted(
+        (settings.topic(topic), offset) for topic, offset in bad.items()
+    )
+    assert all("UnicodeDecodeError" in d["error"] for d in dead)
     assert worker.returncode is None
     assert worker.get("/health")[0] == 200
