@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -465,6 +466,10 @@ def test_a_batch_the_worker_cannot_decompress_is_dead_lettered_and_the_partition
     assert worker.get("/health")[0] == 200
 
 
+def _encoded(make: Callable[[str], dict], key: str) -> bytes:
+    return orjson.dumps(make(key))
+
+
 def test_a_record_whose_header_key_is_not_utf8_is_dead_lettered_and_the_partition_goes_on(
     start_worker: Callable[..., WorkerProcess], stream_settings: Settings
 ) -> None:
@@ -487,7 +492,7 @@ def test_a_record_whose_header_key_is_not_utf8_is_dead_lettered_and_the_partitio
             settings.topic(topic),
             0,
             [("gzip", ids[:1])],
-            lambda key, make=make: orjson.dumps(make(key)),
+            partial(_encoded, make),
         )
         written = subprocess.run(
             [
@@ -511,7 +516,7 @@ def test_a_record_whose_header_key_is_not_utf8_is_dead_lettered_and_the_partitio
             settings.topic(topic),
             0,
             [("gzip", ids[2:])],
-            lambda key, make=make: orjson.dumps(make(key)),
+            partial(_encoded, make),
         )
         good[topic] = [ids[0], ids[2]]
 
