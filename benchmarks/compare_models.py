@@ -33,6 +33,7 @@ TRAFFIC = ROOT / "devtools" / "samples" / "traffic.jsonl"
 DEVSET = ROOT / "benchmarks" / "devset"
 BLIND = ROOT / "benchmarks" / "devset_blind"
 BLIND_2 = ROOT / "benchmarks" / "devset_blind_2"
+BLIND_3 = ROOT / "benchmarks" / "devset_blind_3"
 CHAT_STYLE = ROOT / "benchmarks" / "devset_chat_style"
 
 # (figure, target on the sample traffic, target on the dev set)
@@ -63,13 +64,17 @@ def splits() -> dict[str, list[dict[str, Any]]]:
         out[f"blind dev set {lang}"] = rows
     if blind:
         out["blind dev set, all"] = [r for rows in blind.values() for r in rows]
-    second = {
-        p.stem.removeprefix("blind2_"): read_jsonl(p) for p in sorted(BLIND_2.glob("*.jsonl"))
-    }
-    for lang, rows in second.items():
-        out[f"second blind set {lang}"] = rows
-    if second:
-        out["second blind set, all"] = [r for rows in second.values() for r in rows]
+    for title, folder, prefix in (
+        ("second blind set", BLIND_2, "blind2_"),
+        ("third blind set", BLIND_3, "blind3_"),
+    ):
+        by_lang = {
+            p.stem.removeprefix(prefix): read_jsonl(p) for p in sorted(folder.glob("*.jsonl"))
+        }
+        for lang, rows in by_lang.items():
+            out[f"{title} {lang}"] = rows
+        if by_lang:
+            out[f"{title}, all"] = [r for rows in by_lang.values() for r in rows]
     style = {
         p.stem.removeprefix("chat_style_"): read_jsonl(p)
         for p in sorted(CHAT_STYLE.glob("*.jsonl"))

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEVSET = sorted((ROOT / "benchmarks" / "devset").glob("*.jsonl"))
 BLIND = sorted((ROOT / "benchmarks" / "devset_blind").glob("*.jsonl"))
 BLIND_2 = sorted((ROOT / "benchmarks" / "devset_blind_2").glob("*.jsonl"))
+BLIND_3 = sorted((ROOT / "benchmarks" / "devset_blind_3").glob("*.jsonl"))
 CHAT_STYLE = sorted((ROOT / "benchmarks" / "devset_chat_style").glob("*.jsonl"))
 CORPUS = sorted((ROOT / "training" / "corpus").glob("*.jsonl"))
 TRAINING = [ROOT / "training" / "seed" / "seed_corpus.jsonl", *CORPUS]
@@ -44,6 +45,7 @@ def _trigrams(text: str) -> frozenset[str]:
         ("dev set", DEVSET),
         ("blind dev set", BLIND),
         ("second blind set", BLIND_2),
+        ("third blind set", BLIND_3),
         ("chat-style set", CHAT_STYLE),
     ],
 )
