@@ -11,6 +11,11 @@ everyone. Only blocks that did not come from the learned list itself count as ev
 entry cannot keep itself alive: it lapses ``ttl_s`` after the last spam wave the model or a
 rule caught.
 
+A domain is learned and matched down to the part someone registered, never a public suffix
+(the Public Suffix List: ``co.uk``, ``com.cn``, and suffixes such as ``github.io`` where
+strangers each own a name): three accounts' spam naming ``bbc.co.uk`` and ``evil.co.uk`` taught
+``co.uk``, which then blocked every message naming any ``.co.uk`` site.
+
 Moderators steer it through the signed rules file (``models.rules``): ``learned: {pin: [...]}``
 blocks a token for as long as it is pinned, ``learned: {remove: [...]}`` stops a token from
 firing, learned or not.
@@ -22,7 +27,10 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import Any, TypeGuard
+
+from publicsuffixlist import PublicSuffixList
 
 from models.rules import Contacts
 from models.taxonomy import TAXONOMY
@@ -50,8 +58,23 @@ class LearnedEntry:
         return f"learned:{self.token}"
 
 
-def valid_token(token: object) -> bool:
+def valid_token(token: object) -> TypeGuard[str]:
     return isinstance(token, str) and _TOKEN.match(token) is not None
+
+
+@cache
+def _suffixes() -> PublicSuffixList:
+    return PublicSuffixList()  # ICANN and private sections, read once (about 40 ms)
+
+
+def is_public_suffix(host: str) -> bool:
+    """``co.uk``, ``com.cn``, ``github.io``: a name under which strangers register theirs."""
+    return bool(_suffixes().is_public(host))
+
+
+def learnable(kind: str, token: object) -> bool:
+    """A well-formed token that may stand for one party: not a public suffix."""
+    return valid_token(token) and not (kind == "domains" and is_public_suffix(token))
 
 
 # contact tokens one event is evidence for: a scam names a few; a 20,000-character message can
@@ -66,16 +89,21 @@ def tokens_of(contacts: Contacts) -> list[tuple[str, str]]:
     pairs += [("phones", phone) for phone in sorted(contacts.phones)]
     pairs += [("wechat", wechat) for wechat in sorted(contacts.wechat)]
     pairs += [("qq", qq) for qq in sorted(contacts.qq)]
-    return [(kind, token) for kind, token in pairs if valid_token(token)][:TOKENS_PER_EVENT]
+    return [(kind, token) for kind, token in pairs if learnable(kind, token)][:TOKENS_PER_EVENT]
 
 
 def candidates(contacts: Contacts) -> set[str]:
     """Every token an entry may be listed under for these contacts: each host and its parent
-    domains (an entry for ``evil.top`` blocks ``pay.evil.top``), phones, WeChat and QQ IDs."""
+    domains down to the registered one (an entry for ``evil.top`` blocks ``pay.evil.top``; none
+    for ``co.uk`` blocks ``bbc.co.uk``), phones, WeChat and QQ IDs."""
     found: set[str] = set()
     for host in contacts.hosts:
         labels = host.split(".")
-        found.update(".".join(labels[i:]) for i in range(len(labels) - 1))
+        for i in range(len(labels) - 1):
+            parent = ".".join(labels[i:])
+            if is_public_suffix(parent):
+                break
+            found.add(parent)
     found.update(contacts.phones, contacts.wechat, contacts.qq)
     return found
 
@@ -150,7 +178,7 @@ def entry_from_record(data: object, now: float, ttl_s: float) -> LearnedEntry:
         msg = "not a learned_contact record"
         raise ValueError(msg)
     token, kind = data.get("token"), data.get("token_kind")
-    if not valid_token(token) or kind not in KINDS:
+    if kind not in KINDS or not learnable(str(kind), token):
         msg = f"bad token {token!r} of kind {kind!r}"
         raise ValueError(msg)
     learned_at, expires_at = float(data["learned_at"]), float(data["expires_at"])

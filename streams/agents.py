@@ -33,7 +33,7 @@ from faust.types import AgentT, EventT, StreamT, TopicT
 from chatguard.settings import Settings
 from models.campaigns import valid_campaign_id
 from models.learned import KINDS as LEARNED_KINDS
-from models.learned import evidence, observe, valid_token
+from models.learned import evidence, learnable, observe
 from models.senders import Activity, behaviour, burst, review_due
 from models.senders import observe as observe_sender
 from streams import kinds, metrics, topics
@@ -597,8 +597,8 @@ class Worker:
         account = record.get("account_id")
         if (
             record.get("kind") != "blocked_contact"
-            or not valid_token(token)
             or kind not in LEARNED_KINDS
+            or not learnable(str(kind), token)
             or not isinstance(account, str)
             or raw.key != str(token).encode()
         ):

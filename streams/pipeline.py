@@ -343,8 +343,17 @@ class ModerationPipeline:
             serving, events, positions, scores, time.time(), ruleset.version, memo
         )
         learned = self.learned.view(ruleset)
+        learned_only: set[int] = set()
         evidence = apply_rules(
-            ruleset, serving, events, scores, decisions, memo, learned, scoring.contacts
+            ruleset,
+            serving,
+            events,
+            scores,
+            decisions,
+            memo,
+            learned,
+            scoring.contacts,
+            learned_only,
         )
         out.extend(Outgoing(self._contacts, key, value, sources[i]) for i, key, value in evidence)
         allowing = frozenset(r.reason() for r in ruleset.rules if r.action == "allow")
@@ -354,12 +363,12 @@ class ModerationPipeline:
         out.extend(await self._senders(events, sources, memo, scoring.contacts))
         actions: Counter[str] = Counter()
         triggered: Counter[tuple[str, str]] = Counter()
-        for decision, source in zip(decisions, sources, strict=True):
+        for i, (decision, source) in enumerate(zip(decisions, sources, strict=True)):
             action = decision.action
             actions[action] += 1
             for category in decision.triggered:
                 triggered[(category, action)] += 1
-            out.extend(self._routed(decision, source))
+            out.extend(self._routed(decision, source, strike=i not in learned_only))
         for name, count in actions.items():
             metrics.DECISIONS.labels(action=name).inc(count)
         for (category, name), count in triggered.items():
@@ -431,8 +440,11 @@ class ModerationPipeline:
             Outgoing(self._sender_activity, key, value, sources[i]) for i, key, value in records
         ]
 
-    def _routed(self, decision: Decision, source: RawMessage | None = None) -> list[Outgoing]:
-        """Every decision to the decisions topic; review and block also to their queues."""
+    def _routed(
+        self, decision: Decision, source: RawMessage | None = None, strike: bool = True
+    ) -> list[Outgoing]:
+        """Every decision to the decisions topic; review and block also to their queues, and a
+        block, unless ``strike`` is false (the learned list alone blocked it), to the strikes."""
         key = decision.account_id.encode()
         value = orjson.dumps(decision)
         action = decision.action
@@ -443,11 +455,14 @@ class ModerationPipeline:
                 Outgoing(self._decisions, key, value, source),
                 Outgoing(self._review, key, value, source),
             ]
-        return [
+        blocked = [
             Outgoing(self._decisions, key, value, source),
             Outgoing(self._enforcement, key, value, source),
-            Outgoing(self._strikes, key, orjson.dumps(StrikeSignal.blocked(decision)), source),
         ]
+        if strike:
+            signal = orjson.dumps(StrikeSignal.blocked(decision))
+            blocked.append(Outgoing(self._strikes, key, signal, source))
+        return blocked
 
     async def dead_letter(self, message: RawMessage, rejected: Rejected) -> None:
         await self.send([self._dead_letter_record(message, rejected)])

@@ -215,6 +215,7 @@ def apply_rules(
     memo: Mapping[str, Analysis] | None = None,
     learned: LearnedList | None = None,
     searched: Mapping[str, Contacts] | None = None,
+    learned_only: set[int] | None = None,
 ) -> list[tuple[int, bytes, bytes]]:
     """Stamp ``rules_version`` on every decision and apply the rules and the learned list that
     fire (replacing the decisions in ``decisions``: they are frozen); the learned list's evidence
@@ -223,7 +224,10 @@ def apply_rules(
     ``memo`` holds the normalized texts scoring computed (``score_events``): the rules match on
     them rather than normalizing each text again (a text missing from it is normalized here).
     ``searched``: the contacts scoring found (``models.rules.contacts_of``); a text that may
-    carry one and is missing from it is searched here."""
+    carry one and is missing from it is searched here. ``learned_only`` collects the indexes of
+    the decisions the learned list alone turned into blocks: evidence by association, which
+    blocks the message but is no strike against its account (an innocent user who names a
+    contact spammers also named is not restricted for it)."""
     searched = searched or {}
     version = ruleset.version
     for i, decision in enumerate(decisions):
@@ -266,6 +270,8 @@ def apply_rules(
         counted.append(decision.action == "block")
         hits = learned.match(contacts, now) if learned is not None and contacts is not None else []
         if hits and not any(rule.action == "allow" for rule in fired):
+            if learned_only is not None and decision.action != "block":
+                learned_only.add(i)
             decisions[i] = replace(
                 decision,
                 action="block",

@@ -87,6 +87,35 @@ def test_a_token_from_blocked_spam_of_several_accounts_blocks_new_wording_until_
         assert f"learned:{domain}" in decision["reasons"], decision
     assert all(_learned_hits(worker) > 0 for worker in workers), "one worker blocked them all"
 
+    # an innocent account naming the token is blocked but not struck: three such blocks used to
+    # restrict it. Three blocks the rule makes afterwards are what restricts it, and all the
+    # evidence is theirs.
+    innocent = f"innocent-{uuid.uuid4().hex[:6]}"
+    named = [_chat("named", i, innocent, f"lunch menu at {domain}") for i in range(3)]
+    produce(stream_settings, named)
+    struck = [_chat("struck", i, innocent, f"{TERM} offer {i}") for i in range(3)]
+    produce(stream_settings, struck)
+    records = consume(
+        stream_settings,
+        ["moderation.decisions", "account.actions"],
+        until=lambda rs: any(
+            r.topic == stream_settings.topic("account.actions")
+            and r.json()["account_id"] == innocent
+            for r in rs
+        ),
+        timeout=90,
+    )
+    decided = {d["event_id"]: d for d in _decisions(records, stream_settings)}
+    assert all(decided[f"named-{i}"]["action"] == "block" for i in range(3))
+    [action] = [
+        r.json()
+        for r in records
+        if r.topic == stream_settings.topic("account.actions")
+        and r.json()["account_id"] == innocent
+    ]
+    assert action["action"] == "restrict", action
+    assert sorted(action["evidence"]) == [f"struck-{i}" for i in range(3)], action
+
     # a moderator removes it: a signed rules version; afterwards the token no longer blocks
     capsys.readouterr()
     assert chatguard_main(["rules", "unpin", domain]) == 0

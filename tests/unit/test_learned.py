@@ -15,7 +15,9 @@ from models.learned import (
     TOKENS_PER_EVENT,
     LearnedEntry,
     LearnedList,
+    candidates,
     entry_from_record,
+    learnable,
     observe,
     tokens_of,
 )
@@ -164,6 +166,49 @@ def test_learned_entries_block_new_wording_and_only_other_blocks_are_evidence(
     assert [(i, key) for i, key, _ in evidence] == [(1, b"fresh-scam.top")]
     record = orjson.loads(evidence[0][2])
     assert record["account_id"] == "acct1" and record["token_kind"] == "domains"
+
+
+def test_a_block_the_learned_list_alone_made_is_marked_as_no_strike(
+    serving: ServingModel,
+) -> None:
+    """Three accounts' spam naming ``google.com`` taught it, and an innocent account that then
+    named it three times was blocked three times and restricted, with no moderator involved.
+    The message is still blocked; the pipeline strikes only blocks something else made."""
+    ruleset = load_rules(RULES)
+    learned = LearnedList([_entry("evil-pay.top", time.time() + 60)])
+    texts = ["see you at lunch, details at evil-pay.top", "zebracorn deal at evil-pay.top"]
+    events = [
+        Event("chat.message", f"e{i}", f"acct{i}", t, "chat", {}) for i, t in enumerate(texts)
+    ]
+    scores = np.asarray(serving.model.score(texts), dtype=np.float64)
+    positions = [Position("t", 0, i) for i in range(len(texts))]
+    decisions = build_decisions(serving, events, positions, scores, 0.0)
+    learned_only: set[int] = set()
+    apply_rules(ruleset, serving, events, scores, decisions, None, learned, None, learned_only)
+    assert [d.action for d in decisions] == ["block", "block"]
+    assert learned_only == {0}  # the second was the rule's block before the learned list's
+
+
+def test_a_public_suffix_is_never_learned_nor_matched() -> None:
+    """``co.uk`` learned from spam naming ``evil.co.uk`` and ``bbc.co.uk`` blocked every
+    ``.co.uk`` site; ``github.io`` would block every GitHub page."""
+    assert not learnable("domains", "co.uk") and not learnable("domains", "github.io")
+    assert learnable("domains", "evil.co.uk") and learnable("phones", "13900001234")
+    contacts = extract_contacts("see bbc.co.uk and pay.evil.top and me.github.io")
+    assert candidates(contacts) >= {"bbc.co.uk", "pay.evil.top", "evil.top", "me.github.io"}
+    assert not candidates(contacts) & {"co.uk", "top", "github.io", "io", "uk"}
+    assert {t for _, t in tokens_of(extract_contacts("spam at co.uk and x.co.uk"))} == {"x.co.uk"}
+    listed = LearnedList([_entry("co.uk", time.time() + 60)])
+    assert listed.match(extract_contacts("news at bbc.co.uk"), time.time()) == []
+    record = {
+        "kind": "learned_contact",
+        "token": "com.cn",
+        "token_kind": "domains",
+        "learned_at": 1.0,
+        "expires_at": 2.0,
+    }
+    with pytest.raises(ValueError, match="bad token"):
+        entry_from_record(record, 10.0, 86_400.0)
 
 
 def test_the_contacts_scoring_found_are_used_not_searched_again(serving: ServingModel) -> None:
