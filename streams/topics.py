@@ -146,8 +146,11 @@ def _config(settings: Settings, name: str) -> dict[str, str]:
     fold's (``streams.campaign_fold``), so each keeps at least the two windows a worker
     replays, and a window more (never less than Kafka's default week). ``reports.retry``
     records carry the broker's append time, which bounds how long one waits
-    (``streams.report_retry``)."""
-    if name == REPORTS_RETRY:
+    (``streams.report_retry``). So do the input topics, which anyone may write: a record that
+    names a time in the year 9999 kept its partition's log from ever rolling or being
+    deleted (retention goes by the newest timestamp in a segment), and nothing of chatguard reads
+    an input record's timestamp."""
+    if name == REPORTS_RETRY or name in INPUTS:
         return {"message.timestamp.type": "LogAppendTime"}
     windows = {
         EVENTS_BY_ID: settings.strike_window_s,

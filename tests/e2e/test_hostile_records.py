@@ -5,6 +5,7 @@ deciding new events."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable
@@ -333,6 +334,42 @@ def test_forged_report_retries_are_dead_letters_and_none_stalls_the_agent(
     dead = [(r.json()["source_topic"], r.json()["error_kind"]) for r in records]
     assert sorted(dead) == sorted((stream_settings.topic(t), kind) for t, kind in expected)
     _still_deciding(worker, stream_settings, seed=105)
+
+
+def test_input_records_carry_the_brokers_time_whatever_time_their_producer_names(
+    stream_settings: Settings,
+) -> None:
+    """A producer may stamp a record with any time; on a topic keeping producers' times, one
+    record from the year 9999 stopped its partition's log from rolling or being deleted by
+    retention. chatguard creates its input topics (and ``reports.retry``) with the broker's
+    append time."""
+    from aiokafka import AIOKafkaProducer
+
+    from streams.kafka_options import connection as client_options
+    from streams.kinds import INPUT_TOPICS
+    from streams.topics import ensure_topics
+    from tests.e2e.kafka_helpers import consume_all
+
+    asyncio.run(ensure_topics(stream_settings))
+    year_9999_ms = 253_370_764_800_000
+    topics = [*INPUT_TOPICS, "reports.retry"]
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(acks="all", **client_options(stream_settings))
+        await producer.start()
+        try:
+            for topic in topics:
+                await producer.send_and_wait(
+                    stream_settings.topic(topic), b"{}", key=b"k", timestamp_ms=year_9999_ms
+                )
+        finally:
+            await producer.stop()
+
+    before_ms = time.time() * 1000
+    asyncio.run(send())
+    for topic in topics:
+        [record] = consume_all(stream_settings.bootstrap_servers, stream_settings.topic(topic), 1)
+        assert before_ms - 60_000 <= record.timestamp <= time.time() * 1000 + 60_000, topic
 
 
 def test_a_flood_of_forged_report_retries_waits_one_interval_in_all(
