@@ -275,6 +275,10 @@ class LocalBroker:
             "transaction.state.log.replication.factor=1",
             "transaction.state.log.min.isr=1",
             "transaction.state.log.num.partitions=8",
+            # readers are read_committed, so a transaction a producer leaves open holds every
+            # record behind it on its partition until the broker aborts it: up to this bound
+            # (Kafka's default 15 min; clients' default transaction timeout is 1 min)
+            "transaction.max.timeout.ms=60000",
             "default.replication.factor=1",
             "min.insync.replicas=1",
             "group.initial.rebalance.delay.ms=0",

@@ -195,3 +195,29 @@ def test_no_java_and_no_maven_get_clear_messages(
     with pytest.raises(BrokerError, match="Java not found"):
         broker.start(quiet=True)
     assert not (tmp_path / "kafka").exists()  # checked before anything was written
+
+
+def test_broker_refuses_a_transaction_that_could_hold_readers_longer_than_a_minute(
+    broker: str,
+) -> None:
+    """Every reader is read_committed, so an open transaction holds the records behind it
+    until the broker aborts it: with Kafka's default bound a producer could hold a partition
+    15 minutes (904.8 s measured). The project's broker refuses a timeout over a minute and
+    takes the clients' default one."""
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import KafkaError
+
+    async def begin(timeout_ms: int) -> None:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=broker,
+            transactional_id=f"txn-bound-{uuid.uuid4().hex[:8]}",
+            transaction_timeout_ms=timeout_ms,
+        )
+        try:
+            await producer.start()
+        finally:
+            await producer.stop()
+
+    asyncio.run(begin(60_000))
+    with pytest.raises(KafkaError):
+        asyncio.run(begin(900_000))
