@@ -184,6 +184,16 @@ def _outcomes(
     return decided, reported, dead
 
 
+def _unreadable_letters(records: list[Record], settings: Settings) -> list[dict]:
+    """The ``unreadable_batch`` dead letters among ``records``."""
+    return [
+        letter
+        for r in records
+        if r.topic == settings.topic("moderation.deadletter")
+        and (letter := r.json())["error_kind"] == "unreadable_batch"
+    ]
+
+
 def _stored_labels(path: Path) -> list[str]:
     if not path.exists():
         return []
@@ -427,12 +437,7 @@ def test_a_batch_the_worker_cannot_decompress_is_dead_lettered_and_the_partition
     assert {key: dead_by_key[key] for key in sent[fingerprints][0]} == {
         key: ["unsigned"] for key in sent[fingerprints][0]
     }
-    dead = [
-        letter
-        for r in records
-        if r.topic == settings.topic("moderation.deadletter")
-        and (letter := r.json())["error_kind"] == "unreadable_batch"
-    ]
+    dead = _unreadable_letters(records, settings)
     assert sorted((d["source_topic"], d["source_partition"], d["source_offset"]) for d in dead) == [
         (settings.topic(topic), 0, sent[topic][1][0])
         for topic in sorted(("chat.messages", "user.reports", fingerprints))
@@ -520,20 +525,12 @@ def test_a_record_whose_header_key_is_not_utf8_is_dead_lettered_and_the_partitio
         )
         good[topic] = [ids[0], ids[2]]
 
-    def unreadable(records: list[Record]) -> list[dict]:
-        return [
-            letter
-            for r in records
-            if r.topic == settings.topic("moderation.deadletter")
-            and (letter := r.json())["error_kind"] == "unreadable_batch"
-        ]
-
     def complete(records: list[Record]) -> bool:
         decided, reported, _ = _outcomes(records, settings)
         return (
             set(good["chat.messages"]) <= set(decided)
             and set(good["user.reports"]) <= set(reported)
-            and len(unreadable(records)) >= 2
+            and len(_unreadable_letters(records, settings)) >= 2
         )
 
     records = consume(
@@ -546,7 +543,7 @@ def test_a_record_whose_header_key_is_not_utf8_is_dead_lettered_and_the_partitio
     decided, reported, _ = _outcomes(records, settings)
     assert sorted(decided) == sorted(good["chat.messages"])
     assert set(reported) == set(good["user.reports"])
-    dead = unreadable(records)
+    dead = _unreadable_letters(records, settings)
     assert sorted((d["source_topic"], d["source_offset"]) for d in dead) == sorted(
         (settings.topic(topic), offset) for topic, offset in bad.items()
     )
