@@ -209,6 +209,7 @@ STRIKE_SPECS: dict[str, FieldSpec] = {
     "weight": FieldSpec((int, float), True),
     "kind": FieldSpec((str,), False),
     "at": FieldSpec((int, float), False),
+    "content": FieldSpec((str,), False),
 }
 
 

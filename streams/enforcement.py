@@ -9,7 +9,9 @@ The state of one account in one window is a plain dict kept in a windowed Faust 
 reports that are still recent (:func:`carried_over`). :func:`apply_strike` is the pure rule, so it is tested
 without Kafka.
 Replayed signals (at-least-once redelivery) are recognised by ``signal_id`` and counted once;
-an event counts as a strike once, whether it was blocked, confirmed, or both.
+an event counts as a strike once, whether it was blocked, confirmed, or both. An event is its id
+*and* its text (a block carries a digest of it, ``content``): a client that sends every message
+under one reused id would otherwise have them all count as one strike.
 A state written by a version that kept no times (:func:`timed`) counts as if at its first signal
 after the upgrade: what was counted before still counts, and ages out a window later.
 """
@@ -55,11 +57,14 @@ def apply_strike(
     if strike.get("kind") == "report":
         return _apply_report(state, strike, review_at, at, window_s)
     evidence = list(state.get("evidence", ()))
-    if strike["event_id"] in evidence:  # blocked and then confirmed: one strike
+    struck_events = _struck_events(state)
+    event = [strike["event_id"], str(strike.get("content", ""))]
+    if _counted(struck_events, event):  # blocked and then confirmed: one strike
         return state, None
     weight = float(strike["weight"])
     categories = _weighed(state.get("categories", {}), strike["categories"], weight)
     evidence = _newest([*evidence, strike["event_id"]], MAX_EVIDENCE)
+    struck_events = _newest([*struck_events, event], MAX_EVIDENCE, _event_chars)
     strikes = float(state.get("strikes", 0.0)) + weight
     struck = None
     if at is not None:
@@ -77,6 +82,7 @@ def apply_strike(
         "strikes": strikes,
         "categories": categories,
         "evidence": evidence,
+        "struck_events": struck_events,
         "signals": _newest([*signals, strike["signal_id"]], MAX_SIGNALS),
         "level": action or level,
     }
@@ -121,6 +127,7 @@ def carried_over(
         "struck": struck,
         "categories": dict(previous.get("categories", {})),
         "evidence": list(previous.get("evidence", ())),
+        "struck_events": _struck_events(previous),
         "signals": list(previous.get("signals", ())),
         "level": level,
     }
@@ -201,6 +208,26 @@ def _apply_report(
     if reported_at is not None:
         new_state["reported_at"] = reported_at
     return new_state, action
+
+
+def _struck_events(state: dict[str, Any]) -> list[list[str]]:
+    """The account's struck events as [event id, content digest]. A state written before
+    digests were kept has only its evidence ids: each stands for its id whatever the text."""
+    if "struck_events" in state:
+        return [[str(i), str(c)] for i, c in state["struck_events"]]
+    return [[str(event_id), ""] for event_id in state.get("evidence", ())]
+
+
+def _counted(struck_events: list[list[str]], event: list[str]) -> bool:
+    """Whether ``event`` ([id, content digest]) already counted. A confirmed report names only
+    the id (digest ""), so it matches a block of that id whatever its text, and the other way
+    round: an event the moderators confirmed and a worker blocked is one strike."""
+    event_id, content = event
+    return any(i == event_id and (c == content or not c or not content) for i, c in struck_events)
+
+
+def _event_chars(event: list[str]) -> int:
+    return len(event[0]) + len(event[1])
 
 
 def _added(items: Any, item: str) -> list[str]:

@@ -368,7 +368,8 @@ class ModerationPipeline:
             actions[action] += 1
             for category in decision.triggered:
                 triggered[(category, action)] += 1
-            out.extend(self._routed(decision, source, strike=i not in learned_only))
+            strike = i not in learned_only
+            out.extend(self._routed(decision, source, strike, events[i].text))
         for name, count in actions.items():
             metrics.DECISIONS.labels(action=name).inc(count)
         for (category, name), count in triggered.items():
@@ -441,10 +442,15 @@ class ModerationPipeline:
         ]
 
     def _routed(
-        self, decision: Decision, source: RawMessage | None = None, strike: bool = True
+        self,
+        decision: Decision,
+        source: RawMessage | None = None,
+        strike: bool = True,
+        text: str = "",
     ) -> list[Outgoing]:
         """Every decision to the decisions topic; review and block also to their queues, and a
-        block, unless ``strike`` is false (the learned list alone blocked it), to the strikes."""
+        block of ``text``, unless ``strike`` is false (the learned list alone blocked it), to the
+        strikes."""
         key = decision.account_id.encode()
         value = orjson.dumps(decision)
         action = decision.action
@@ -460,7 +466,7 @@ class ModerationPipeline:
             Outgoing(self._enforcement, key, value, source),
         ]
         if strike:
-            signal = orjson.dumps(StrikeSignal.blocked(decision))
+            signal = orjson.dumps(StrikeSignal.blocked(decision, text))
             blocked.append(Outgoing(self._strikes, key, signal, source))
         return blocked
 

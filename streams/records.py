@@ -10,6 +10,7 @@ in one place and written with ``orjson.dumps(record)``, which serializes a datac
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -160,6 +161,12 @@ class DeadLetter:
 StrikeKind = Literal["block", "report", "confirmed"]
 
 
+def text_digest(text: str) -> str:
+    """16 hex digits that tell one event's text from another's under the same event id."""
+    data = text.encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
 @dataclass(frozen=True)
 class StrikeSignal:
     """Evidence against an account on ``account.strikes`` (keyed by the account): a blocked
@@ -176,18 +183,21 @@ class StrikeSignal:
     report_id: str = ""  # report, confirmed
     reporter_id: str = ""  # report, confirmed
     moderator_id: str = ""  # confirmed
+    content: str = ""  # block: digest of the event's text (streams.enforcement says why)
 
     @classmethod
-    def blocked(cls, decision: Decision) -> StrikeSignal:
-        """A blocked event: one strike, once per event."""
+    def blocked(cls, decision: Decision, text: str) -> StrikeSignal:
+        """A blocked event: one strike, once per event (its id and its ``text``)."""
+        content = text_digest(text)
         return cls(
-            f"block:{decision.event_id}",
+            f"block:{decision.event_id}:{content}",
             "block",
             decision.event_id,
             decision.account_id,
             decision.triggered,
             1.0,
             decision.decided_at,
+            content=content,
         )
 
     @classmethod

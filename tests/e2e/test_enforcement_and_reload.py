@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from streams.moderators import decision_record, moderator_key, sign
 from streams.outgoing import OutgoingEvent
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import accounted, consume, produce, produce_signed, strike_signal
+from tests.e2e.test_rules import RULES_V1, TERM, _use_env
 from training.labelled_data import read_labelled, read_many
 
 pytestmark = pytest.mark.e2e
@@ -184,6 +186,54 @@ def test_a_flood_of_forged_report_signals_leaves_enforcement_working(
     assert [a["action"] for a in actions] == ["restrict"], actions
     assert set(actions[0]["evidence"]) == {f"blocked-{i}" for i in range(3)}
     assert worker.process.poll() is None
+
+
+def test_an_event_id_reused_for_every_message_does_not_escape_strikes(
+    start_worker: Callable[..., WorkerProcess],
+    stream_settings: Settings,
+    stream_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client that sends three blocked texts under one event id: strikes used to be counted
+    once per event id, so they were one strike and the account was never restricted. Each text
+    is an event now. An account whose one blocked message is delivered three times (a producer's
+    retry: same id, same text) still has one strike for it: its restrict comes only with two
+    more blocked messages, and names the retried one once."""
+    _use_env(monkeypatch, stream_env)
+    (tmp_path / "rules.yaml").write_text(RULES_V1)
+    assert chatguard_main(["rules", "publish", str(tmp_path / "rules.yaml")]) == 0
+    worker = start_worker(env={"CHATGUARD_RESTRICT_STRIKES": "3", "CHATGUARD_SUSPEND_STRIKES": "9"})
+    worker.wait_ready()
+    tag = uuid.uuid4().hex[:6]
+    reuser, retried = f"reuser-{tag}", f"retried-{tag}"
+
+    def chat(sender: str, event_id: str, text: str) -> OutgoingEvent:
+        """Keyed by the sender, so that one account's messages are decided in order."""
+        data = {
+            "type": "chat.message",
+            "event_id": event_id,
+            "conversation_id": "c1",
+            "sender_id": sender,
+            "text": text,
+            "sent_at": time.time(),
+        }
+        return OutgoingEvent(
+            "chat.messages", sender.encode(), orjson.dumps(data), event_id, "valid"
+        )
+
+    same_id = [chat(reuser, "msg-1", f"{TERM} offer number {i}") for i in range(3)]
+    retry = chat(retried, "retry-1", f"{TERM} offer")
+    later = [chat(retried, f"retry-{i}", f"{TERM} offer number {i}") for i in (2, 3)]
+    produce(stream_settings, [*same_id, retry, retry, retry, *later])
+    actions = {
+        account: _first_actions_of(stream_settings, account) for account in (reuser, retried)
+    }
+    assert [a["action"] for a in actions[reuser]] == ["restrict"], actions
+    assert actions[reuser][0]["strikes"] == 3.0
+    assert actions[reuser][0]["evidence"] == ["msg-1"] * 3
+    assert [a["action"] for a in actions[retried]] == ["restrict"], actions
+    assert actions[retried][0]["evidence"] == ["retry-1", "retry-2", "retry-3"], actions
 
 
 def test_promoting_a_model_switches_decisions_without_restart(

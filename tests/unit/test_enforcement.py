@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import types
 import uuid
 from typing import Any
 
@@ -9,6 +11,7 @@ import orjson
 import pytest
 
 from streams.enforcement import MAX_CATEGORIES, apply_strike, carried_over
+from streams.records import StrikeSignal
 
 
 def strike(signal: str, weight: float = 1.0, category: str = "fraud") -> dict[str, Any]:
@@ -231,3 +234,41 @@ def test_a_flood_of_forged_signals_keeps_an_accounts_state_far_below_a_record() 
     assert state["signals"] == uuids
     again, _ = apply_strike(state, strike(uuids[0], 0.0), restrict_at=3, suspend_at=6, at=2.0)
     assert again is state
+
+
+def _block(event_id: str, text: str) -> dict[str, Any]:
+    signal = StrikeSignal.blocked(_decision(event_id), text)
+    return dataclasses.asdict(signal)
+
+
+def _decision(event_id: str) -> Any:
+    return types.SimpleNamespace(
+        event_id=event_id, account_id="acct", triggered=("spam",), decided_at=1.0
+    )
+
+
+def test_an_event_id_reused_for_other_texts_counts_each_text() -> None:
+    """A client that sends every message under one id: each text is an event, so three blocked
+    texts restrict; the same text under the same id (a producer's retry) counts once."""
+    state, actions = run([_block("reused", f"buy followers {i}") for i in range(3)])
+    assert actions == [None, None, "restrict"] and state["strikes"] == 3
+    assert state["evidence"] == ["reused"] * 3
+    state, actions = run([_block("retried", "buy followers")] * 3)
+    assert state["strikes"] == 1 and actions == [None, None, None]
+
+
+def test_an_event_blocked_and_confirmed_counts_once_whatever_the_order() -> None:
+    confirmed = strike("confirmed:e1") | {"event_id": "e1", "kind": "confirmed"}
+    for signals in ([_block("e1", "spam text"), confirmed], [confirmed, _block("e1", "spam text")]):
+        state, _ = run(signals)
+        assert state["strikes"] == 1, signals
+
+
+def test_a_state_from_before_digests_counts_its_evidence_ids_once() -> None:
+    """Written by a version that kept only evidence ids: a block of one of them (with a digest
+    now) is the same event, a new id is a new one."""
+    old = {"strikes": 1.0, "evidence": ["e1"], "signals": ["block:e1"], "level": ""}
+    state, _ = apply_strike(old, _block("e1", "text"), restrict_at=3, suspend_at=6)
+    assert state is old
+    state, _ = apply_strike(old, _block("e2", "text"), restrict_at=3, suspend_at=6)
+    assert state["strikes"] == 2.0
