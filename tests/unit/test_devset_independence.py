@@ -17,6 +17,7 @@ DEVSET = sorted((ROOT / "benchmarks" / "devset").glob("*.jsonl"))
 BLIND = sorted((ROOT / "benchmarks" / "devset_blind").glob("*.jsonl"))
 BLIND_2 = sorted((ROOT / "benchmarks" / "devset_blind_2").glob("*.jsonl"))
 BLIND_3 = sorted((ROOT / "benchmarks" / "devset_blind_3").glob("*.jsonl"))
+BLIND_4 = sorted((ROOT / "benchmarks" / "devset_blind_4").glob("*.jsonl"))
 CHAT_STYLE = sorted((ROOT / "benchmarks" / "devset_chat_style").glob("*.jsonl"))
 CORPUS = sorted((ROOT / "training" / "corpus").glob("*.jsonl"))
 TRAINING = [ROOT / "training" / "seed" / "seed_corpus.jsonl", *CORPUS]
@@ -46,6 +47,7 @@ def _trigrams(text: str) -> frozenset[str]:
         ("blind dev set", BLIND),
         ("second blind set", BLIND_2),
         ("third blind set", BLIND_3),
+        ("fourth blind set", BLIND_4),
         ("chat-style set", CHAT_STYLE),
     ],
 )
@@ -66,5 +68,5 @@ def test_no_training_line_is_a_near_copy_of_a_dev_set_row(name: str, paths: list
         for i, count in shared.items():
             if count / len(grams | dev_grams[i]) >= NEAR_COPY:
                 copies.append((text, dev[i]))
-    assert len(dev) > 500, name  # the files are there
+    assert len(dev) > 400, name  # the files are there
     assert not copies, copies[:5]
