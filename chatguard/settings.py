@@ -86,6 +86,9 @@ class Settings:
     learn_min_accounts: int = 3
     learn_window_s: float = 3_600.0
     learn_ttl_s: float = 86_400.0
+    # contact tokens a worker starts counting per window; evidence for more new ones is dropped,
+    # so that blocked messages naming made-up numbers cannot grow its memory without bound
+    learn_max_tokens: int = 100_000
 
     # Campaigns (models.campaigns): near-duplicates from this many distinct accounts within the
     # window are a campaign. Off by default: counting every band key of every fingerprinted

@@ -45,7 +45,7 @@ from streams.decoding import Rejected, decode_strike
 from streams.enforcement import action_record, apply_strike, carried_over
 from streams.fleet_signing import internal_record
 from streams.labels import LabelStore, LabelStoreError
-from streams.learned_list import LearnedHolder
+from streams.learned_list import LearnedHolder, TokenBudget
 from streams.logs import limit_repeated_warnings, use_json_logs
 from streams.model_holder import ModelHolder
 from streams.moderators import moderator_keys
@@ -135,11 +135,16 @@ class Worker:
             settings.data_dir / f"{settings.app_id}-recent-events", settings.strike_window_s
         )
         self._replay = Replay(settings, self.pipeline.signer)
-        # contact token → its recent blocked events (models.learned.observe), for the learned list
+        # contact token → its recent blocked events (models.learned.observe), for the learned
+        # list: on disk, and at most learn_max_tokens new tokens per window (Faust still keeps
+        # each key of a windowed table in memory until its window expires)
+        self._new_tokens = TokenBudget(settings.learn_max_tokens, settings.learn_window_s)
         self.contact_evidence = app.Table(
             "contact-evidence",
             default=dict,
             partitions=settings.topic_partitions,
+            store=f"rocksdb:{settings.app_id}-contact-evidence",
+            options={"driver": "rocksdict"},
         ).tumbling(settings.learn_window_s, expires=2 * settings.learn_window_s)
         # account → the campaigns it was acted on for (one account action per campaign)
         self.campaign_accounts = app.Table(
@@ -609,8 +614,12 @@ class Worker:
         token = str(token)
         windows = self.contact_evidence[token]
         # the previous window's state carries over, so the evidence slides across windows
+        previous = windows.current() or windows.delta(settings.learn_window_s)
+        if not previous and not self._new_tokens.take(now):
+            metrics.LEARN_EVIDENCE_DROPPED.inc()
+            return []
         state, ready = observe(
-            windows.current() or windows.delta(settings.learn_window_s),
+            previous,
             account[: settings.max_id_chars],
             at,
             window_s=settings.learn_window_s,

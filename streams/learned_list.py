@@ -194,3 +194,34 @@ async def _read_from_beginning(settings: Settings) -> tuple[Any, list[Any]]:
 
 
 SHARED = LearnedHolder()  # the worker's learned list: the pipeline and the follow task share it
+
+
+class TokenBudget:
+    """How many contact tokens new to the learned list's count a worker may start counting in
+    one window (of ``window_s``, by the clock). Faust keeps every key of a windowed table in
+    memory until its window expires, so blocked messages naming made-up numbers grew a worker
+    by about 0.5 KB per number for hours; past the budget, a new token's evidence is dropped
+    (the tokens already counted go on), and the first drop of a window is logged."""
+
+    def __init__(self, per_window: int, window_s: float) -> None:
+        self.per_window = per_window
+        self.window_s = window_s
+        self._window = -1
+        self._taken = 0
+
+    def take(self, now: float) -> bool:
+        """One new token counted at ``now``, if the window's budget allows it."""
+        window = int(now // self.window_s)
+        if window != self._window:
+            self._window, self._taken = window, 0
+        if self._taken >= self.per_window:
+            if self._taken == self.per_window:
+                log.warning(
+                    "learned list: %d new contact tokens this window, CHATGUARD_LEARN_MAX_TOKENS;"
+                    " evidence for more new ones is dropped until the window ends",
+                    self.per_window,
+                )
+                self._taken += 1  # logged once
+            return False
+        self._taken += 1
+        return True

@@ -150,6 +150,12 @@ LEARNED_TOKENS = Counter(
     "Contact tokens this worker taught the fleet (enough blocked events from enough accounts).",
     registry=REGISTRY,
 )
+LEARN_EVIDENCE_DROPPED = Counter(
+    "chatguard_learn_evidence_dropped_total",
+    "Blocked events' contact tokens not counted: new tokens past CHATGUARD_LEARN_MAX_TOKENS "
+    "in one window.",
+    registry=REGISTRY,
+)
 LIVE_CAMPAIGNS = Gauge(
     "chatguard_live_campaigns",
     "Campaigns this worker knows that have not lapsed (streams.campaigns).",

@@ -185,6 +185,60 @@ def test_evidence_spread_over_a_windows_end_teaches_the_token(
     assert learned[0]["accounts"] == 3, learned[0]
 
 
+def _metric(worker: WorkerProcess, name: str) -> float:
+    _, body = worker.get("/metrics")
+    for line in body.decode().splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def test_new_tokens_past_the_budget_are_not_counted_and_known_ones_still_are(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """Blocked messages naming made-up numbers made a worker keep every one for hours (about
+    0.5 KB each, in memory). With a budget of 3 new tokens per window: a token taught by three
+    accounts uses one; of 20 new tokens in one message, 2 are counted and 18 dropped; a new
+    token three accounts then name is dropped too (not learned), and the warning is logged
+    once."""
+    settings = stream_settings
+    # a window of decades: the budget must not start again during the test
+    env = {**LEARN_ENV, "CHATGUARD_LEARN_MAX_TOKENS": "3", "CHATGUARD_LEARN_WINDOW_S": "1e9"}
+    worker = start_worker(env=env)
+    worker.wait_ready()
+    tag = uuid.uuid4().hex[:8]
+
+    def blocked(token: str, account: str) -> tuple[None, bytes, bytes]:
+        value = {
+            "kind": "blocked_contact",
+            "token": token,
+            "token_kind": "domains",
+            "account_id": account,
+            "event_id": f"{token}-{account}",
+            "category": "spam",
+            "at": time.time(),
+        }
+        return None, token.encode(), orjson.dumps(value)
+
+    evidence = topics.CONTACTS_BLOCKED
+    known = f"known{tag}.top"
+    produce_signed(settings, evidence, [blocked(known, f"a{i}") for i in range(3)], time.time())
+    worker.wait_for_log(f"learned domains {known}", timeout=60)
+
+    made_up = [blocked(f"made{i}{tag}.top", "flooder") for i in range(20)]
+    produce_signed(settings, evidence, made_up, time.time())
+    late = f"late{tag}.top"
+    produce_signed(settings, evidence, [blocked(late, f"b{i}") for i in range(3)], time.time())
+    dropped = "chatguard_learn_evidence_dropped_total"
+    deadline = time.monotonic() + 90
+    while _metric(worker, dropped) < 21 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _metric(worker, dropped) == 21
+    log = worker.log_path.read_text(errors="replace")
+    assert log.count("evidence for more new ones is dropped") == 1
+    assert late not in log and worker.returncode is None
+
+
 def test_a_learned_record_without_the_fleet_signature_blocks_nothing(
     start_worker: Callable[..., WorkerProcess], stream_settings: Settings
 ) -> None:

@@ -28,7 +28,7 @@ from models.rules import Contacts, RulesError, contacts_of, extract_contacts, lo
 from streams import learned_list
 from streams.decide import Position, build_decisions
 from streams.decoding import Event
-from streams.learned_list import PRUNE_FROM, LearnedHolder
+from streams.learned_list import PRUNE_FROM, LearnedHolder, TokenBudget
 from streams.model_holder import ServingModel
 from streams.records import LearnedContact
 from streams.rules_cli import edit_learned
@@ -276,3 +276,9 @@ def test_a_flood_of_live_learned_records_is_held_to_a_bound(monkeypatch: Any) ->
         holder.offer(f"flood{i}.top".encode(), orjson.dumps(value), now)
     assert len(holder.entries) < 2 * 2_000
     assert "flood9999.top" in holder.entries and "flood0.top" not in holder.entries
+
+
+def test_the_token_budget_starts_again_each_window() -> None:
+    budget = TokenBudget(2, window_s=60.0)
+    assert [budget.take(t) for t in (0.0, 1.0, 2.0, 59.0)] == [True, True, False, False]
+    assert [budget.take(t) for t in (60.0, 61.0, 62.0)] == [True, True, False]
