@@ -842,6 +842,7 @@ class Worker:
                     self.campaign_fold.store.databases() if self.campaign_fold else []
                 ),
                 "sender-activity": total_size(table_databases(self.sender_activity)),
+                "contact-evidence": total_size(table_databases(self.contact_evidence)),
                 "reporters": total_size(table_databases(self.reporters_table)),
                 "recent-events": total_size(self.recent_events.databases()),
             }

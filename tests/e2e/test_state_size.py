@@ -17,8 +17,9 @@ from tests.e2e.kafka_helpers import produce
 
 pytestmark = pytest.mark.e2e
 
-STORES = ("campaign-bands", "sender-activity", "recent-events", "reporters")
-FILLED_BY_TRAFFIC = STORES[:3]  # the reporters store fills with user reports
+STORES = ("campaign-bands", "sender-activity", "recent-events", "reporters", "contact-evidence")
+# the reporters store fills with user reports, contact-evidence with blocks naming contacts
+FILLED_BY_TRAFFIC = STORES[:3]
 
 
 def _state(worker: WorkerProcess) -> dict[str, tuple[float, float]]:
