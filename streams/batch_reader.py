@@ -134,9 +134,10 @@ class BatchReader(BatchIngest):
         try:
             async with asyncio.timeout(120):
                 ends = await self._consumer.end_offsets(assigned)
+                starts = await unreadable.committed_starts(self._consumer, assigned)
                 for tp in assigned:
                     good, bad = await unreadable.probe_partition(
-                        self._consumer, tp, ends[tp], self.settings.batch_size
+                        self._consumer, tp, ends[tp], self.settings.batch_size, start=starts[tp]
                     )
                     if good:
                         await self._moderate({tp: good})

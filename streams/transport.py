@@ -76,9 +76,10 @@ class ReadCommittedConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         try:
             async with asyncio.timeout(120):
                 ends = await consumer.end_offsets(partitions)
+                starts = await unreadable.committed_starts(consumer, partitions)
                 for tp in partitions:
                     good, bad = await unreadable.probe_partition(
-                        consumer, tp, ends[tp], max_records or 500
+                        consumer, tp, ends[tp], max_records or 500, start=starts[tp]
                     )
                     if good:
                         fetched[tp] = good

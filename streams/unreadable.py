@@ -10,7 +10,7 @@ and the partition goes on after it.
 
 aiokafka's error does not say which partition failed, and records of other partitions that were
 drained in the failing call are dropped. :func:`probe_partition` rewinds a partition to its
-committed offset and reads it on its own; on the failing one, :func:`step_over` reads one record
+committed offset (:func:`committed_starts`) and reads it on its own; on the failing one, :func:`step_over` reads one record
 at a time up to the batch, then moves one offset at a time until a fetch succeeds again (a fetch
 from any offset inside a compressed batch returns the whole batch). Readers without a group
 (the followers of control topics, the recent-events replay) keep their own positions and
@@ -19,6 +19,7 @@ fetch through :func:`fetch_from`, which does the same from those positions.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import zlib
 from collections.abc import Sequence
@@ -58,6 +59,9 @@ INTERRUPTED: tuple[type[BaseException], ...] = (
 )
 
 PROBE_TIMEOUT_MS = 5_000  # a fetch normally answers within milliseconds; this bounds a slow one
+# one slice of that wait: a partition whose last offsets are transaction markers (or aborted
+# records) yields no record ever, and waiting the whole bound on each of them was 5 s apiece
+PROBE_POLL_MS = 100
 
 
 @dataclass(frozen=True)
@@ -85,14 +89,26 @@ class UnreadableBatch:
         return Rejected("unreadable_batch", self.describe())
 
 
-async def rewind(consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
-    """Back to the group's committed offset (or the beginning), dropping anything prefetched."""
-    committed = await consumer.committed(tp)
-    if committed is None:
-        # an explicit offset: seek_to_beginning leaves the position unset for a while, and Faust's
-        # livelock check (in another thread) asserts that it is set
-        committed = (await consumer.beginning_offsets([tp]))[tp]
-    consumer.seek(tp, committed)
+async def committed_starts(
+    consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """Where each of ``partitions`` is read again from: its group's committed offset, or its
+    beginning (an explicit offset: ``seek_to_beginning`` leaves the position unset for a while,
+    and Faust's livelock check, in another thread, asserts that it is set). The beginnings are
+    asked for in one request: each request waits behind the consumer's long-polling fetch (1.5 s
+    under Faust), and asking per partition made a worker with 40 empty partitions take a minute
+    to step over one unreadable record."""
+    starts: dict[TopicPartition, int] = {}
+    never_committed = []
+    for tp in partitions:
+        committed = await consumer.committed(tp)
+        if committed is None:
+            never_committed.append(tp)
+        else:
+            starts[tp] = committed
+    if never_committed:
+        starts.update(await consumer.beginning_offsets(never_committed))
+    return starts
 
 
 async def probe_partition(
@@ -100,21 +116,32 @@ async def probe_partition(
     tp: TopicPartition,
     end: int,
     max_records: int,
-    start: int | None = None,
+    start: int,
 ) -> tuple[list[Any], UnreadableBatch | None]:
-    """Read ``tp`` alone from ``start`` (by default its committed offset): its records, and the
-    batch it cannot read (stepped over) if that is where the consumer failed."""
-    if start is None:
-        await rewind(consumer, tp)
-    else:
-        consumer.seek(tp, start)
-    if await consumer.position(tp) >= end:
-        return [], None
+    """Read ``tp`` alone from ``start`` (a group's reader: its committed offset,
+    :func:`committed_starts`): its records, and the batch it cannot read (stepped over) if that
+    is where the consumer failed."""
+    consumer.seek(tp, start)  # anything fetched before is dropped
     try:
-        fetched = await consumer.getmany(tp, timeout_ms=PROBE_TIMEOUT_MS, max_records=max_records)
+        return await fetch_some(consumer, tp, end, max_records), None
     except UNREADABLE:
         return await step_over(consumer, tp, end)
-    return fetched.get(tp, []), None
+
+
+async def fetch_some(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, max_records: int
+) -> list[Any]:
+    """The next records of ``tp``: as soon as there are some, or nothing once its position
+    reaches ``end`` (only markers or aborted records were left) or ``PROBE_TIMEOUT_MS`` passed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PROBE_TIMEOUT_MS / 1000
+    while await consumer.position(tp) < end:
+        fetched = await consumer.getmany(tp, timeout_ms=PROBE_POLL_MS, max_records=max_records)
+        if fetched.get(tp):
+            return fetched[tp]
+        if loop.time() >= deadline:
+            break
+    return []
 
 
 async def step_over(
@@ -125,11 +152,10 @@ async def step_over(
     consumer.seek(tp, await consumer.position(tp))  # the failed fetch result is dead: drop it
     while True:
         try:
-            fetched = await consumer.getmany(tp, timeout_ms=PROBE_TIMEOUT_MS, max_records=1)
+            good.extend(await fetch_some(consumer, tp, end, 1))
         except UNREADABLE as exc:
             error = exc
             break
-        good.extend(fetched.get(tp, []))
         if await consumer.position(tp) >= end:
             return good, None  # it read after all (a transient checksum error)
     first = await consumer.position(tp)

@@ -141,3 +141,45 @@ def test_fetch_from_reaches_the_end_of_a_partition_that_ends_in_a_transaction_ma
             await consumer.stop()
 
     assert asyncio.run(write_then_read()) == _keys("t")
+
+
+def test_probing_a_partition_whose_last_offset_is_a_marker_does_not_wait_for_a_record(
+    broker: str, unique_names: UniqueNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A consumer's committed offset stops before a transaction's commit marker, so every
+    partition a transactional producer wrote ends in one. Probing such a partition after an
+    unreadable batch elsewhere waited the whole probe bound for a record that never comes (5 s
+    a partition; a worker reading 7 of them took 35 s to go on); it returns once the position
+    passes the marker. The bound is made 10 minutes here, so waiting it out cannot pass."""
+    monkeypatch.setattr(unreadable, "PROBE_TIMEOUT_MS", 600_000)
+    topic = unique_names.topic("marker-probe")
+    create_topics(broker, [topic])
+
+    async def write_then_probe() -> tuple[list[object], object, int, int]:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=broker, transactional_id=f"{topic}-tx", acks="all"
+        )
+        await producer.start()
+        try:
+            async with producer.transaction():
+                for key in _keys("m"):
+                    await producer.send(topic, key.encode(), key=key.encode(), partition=0)
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=broker, enable_auto_commit=False, isolation_level="read_committed"
+        )
+        await consumer.start()
+        try:
+            tp = TopicPartition(topic, 0)
+            consumer.assign([tp])
+            end = (await consumer.end_offsets([tp]))[tp]
+            probe = unreadable.probe_partition(consumer, tp, end, 500, start=len(_keys("m")))
+            good, bad = await asyncio.wait_for(probe, WAIT_S)
+            return good, bad, await consumer.position(tp), end
+        finally:
+            await consumer.stop()
+
+    good, bad, position, end = asyncio.run(write_then_probe())
+    assert good == [] and bad is None
+    assert position == end == len(_keys("m")) + 1
