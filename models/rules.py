@@ -150,6 +150,35 @@ def _dns_suffix(host: str) -> str:
     return tail if host[-MAX_HOST_CHARS - 1] == "." else tail.partition(".")[2]
 
 
+_DATE_FIRST = re.compile(r"(\d{4})[-./ ](\d{1,2})[-./ ](\d{1,2})(?!\d)")
+_DATE_LAST = re.compile(r"(\d{1,2})[-./ ](\d{1,2})[-./ ](\d{4}|\d{2})(?!\d)")
+_GROUPS = re.compile(r"\d+")
+_TIME_AFTER = re.compile(r"(?:\s\d{1,2}){0,3}")  # "2026-12-04 10 30": hours, minutes, seconds
+
+
+def _not_a_phone(candidate: str) -> bool:
+    """Digit runs that the phone pattern takes but that are not phone numbers: a date (and a
+    time after it), an amount grouped in thousands, a version or an IP address. Spam names its
+    deadline ("offer ends 24.12.2026"); learned as the phone 24122026, it blocked every
+    innocent message that named the same day."""
+    candidate = candidate.strip().removeprefix("+")
+    for pattern, year_first in ((_DATE_FIRST, True), (_DATE_LAST, False)):
+        date = pattern.match(candidate)
+        if date and _TIME_AFTER.fullmatch(candidate[date.end() :]):
+            a, b = int(date[2 if year_first else 1]), int(date[3 if year_first else 2])
+            if 1 <= min(a, b) <= 12 and max(a, b) <= 31:  # a day and a month, in either order
+                return True
+    groups = _GROUPS.findall(candidate)
+    separators = set(re.sub(r"\d+", "|", candidate).strip("|").split("|")) - {""}
+    if len(groups) >= 3 and len(separators) == 1 and separators <= {".", " "}:
+        first, rest = groups[0], groups[1:]
+        if len(first) <= 3 and all(len(g) == 3 for g in rest) and "000" in rest:
+            return True  # 1.000.000, 1 250 000: an amount
+        if separators == {"."} and any(len(g) == 1 or len(g) >= 5 for g in rest):
+            return True  # 10.0.19045.3803, 192.168.1.100: a version or an address
+    return False
+
+
 def extract_contacts(text: str) -> Contacts:
     """Domains, URLs, phone numbers (7+ digits), WeChat and QQ IDs written in ``text``."""
     folded = _fold(text)
@@ -161,7 +190,7 @@ def extract_contacts(text: str) -> Contacts:
     phones = set()
     for candidate in _PHONE.findall(folded) if has_digit else ():
         digits = "".join(c for c in candidate if c.isdigit())
-        if len(digits) >= 7:
+        if len(digits) >= 7 and not _not_a_phone(candidate):
             phones.add(digits)
     return Contacts(
         hosts=frozenset(filter(None, map(_dns_suffix, hosts))),

@@ -632,3 +632,33 @@ def test_without_rules_a_blocked_texts_contacts_are_searched_only_if_it_may_hold
     assert searched == texts[:1]  # the second cannot hold a contact
     assert spared == everything
     assert [token for _, token, _ in spared] == [b"scammer_01"]
+
+
+@pytest.mark.parametrize(
+    ("text", "phones"),
+    [
+        ("offer ends 24.12.2026", set()),
+        ("born on 04.12.2043", set()),
+        ("12-10-2024", set()),
+        ("2026.12.04", set()),
+        ("2026-12-04 10 30", set()),
+        ("1.000.000 prize", set()),
+        ("1 250 000 yuan", set()),
+        ("version 10.0.19045.3803", set()),
+        ("ip 192.168.1.100", set()),
+        ("call +65 9123 4567", {"6591234567"}),
+        ("012-387 2219", {"0123872219"}),
+        ("138 0013 8000", {"13800138000"}),
+        ("(02) 1234 5678", {"0212345678"}),
+        ("+1 (555) 123-4567", {"15551234567"}),
+        ("+86 13800138000", {"8613800138000"}),
+        ("01.23.45.67.89", {"0123456789"}),
+        ("555.123.4567", {"5551234567"}),
+        ("612 345 678", {"612345678"}),
+        ("+44 7911 123456", {"447911123456"}),
+    ],
+)
+def test_dates_amounts_and_versions_are_not_phone_numbers(text: str, phones: set[str]) -> None:
+    """Spam that named its deadline ("offer ends 24.12.2026") taught the learned list the phone
+    24122026, and every innocent message naming that day was blocked."""
+    assert set(extract_contacts(text).phones) == phones
