@@ -103,12 +103,15 @@ def decode(
     if problem is not None:
         return Rejected(problem[0], problem[1], event_id)
     assert event_id is not None  # a required str field, checked above
-    for name in kind.required_text:  # reports carry no text to check
-        if not data[name].strip():
-            message = "text is empty or only whitespace"
-            return Rejected(
-                "empty_text", message if name == "text" else f"{name}: {message}", event_id
-            )
+    # an event with text is empty only when all of it is blank: a post whose body is " " is
+    # scored on its title (a dead letter for it let a spam title through unscored)
+    texts = [data.get(name) for name in kind.text_fields]
+    if kind.required_text and not any(isinstance(t, str) and t.strip() for t in texts):
+        names = " and ".join(kind.text_fields)
+        message = "text is empty or only whitespace"
+        return Rejected(
+            "empty_text", message if names == "text" else f"{names}: {message}", event_id
+        )
     account = data[kind.account_field] if kind.account_field is not None else ""
     source = kind.source if isinstance(kind.source, str) else kind.source(data)
     event = Event(event_type, event_id, account, kind.text(data), source, data)

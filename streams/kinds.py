@@ -71,11 +71,13 @@ def no_text(_data: Mapping[str, Any]) -> str:
 
 
 def lines(first: str, second: str) -> TextBuilder:
-    """Two text fields, one per line; an empty or missing one is left out."""
+    """Two text fields, one per line; an empty, blank or missing one is left out."""
 
     def text(data: Mapping[str, Any]) -> str:
-        head, tail = data.get(first), data.get(second)
-        return f"{head}\n{tail}" if head and tail else head or tail or ""
+        head, tail = (
+            v if isinstance(v, str) and v.strip() else "" for v in map(data.get, (first, second))
+        )
+        return f"{head}\n{tail}" if head and tail else head or tail
 
     return text
 

@@ -288,9 +288,12 @@ def test_a_profile_update_is_decoded_with_its_account_text_and_policy_source() -
     assert isinstance(long_bio, Event)
     too_long = decoded(profile("p4", "Li", "x" * 2_000))
     assert isinstance(too_long, Rejected) and too_long.kind == "oversize_text"
-    blank = decoded(profile("p5", "  ", "hello"))
+    # a blank nickname leaves the bio to score: its dead letter let a spam bio through unscored
+    blank_nickname = decoded(profile("p5", "  ", "daily bonus, add me"))
+    assert isinstance(blank_nickname, Event) and blank_nickname.text == "daily bonus, add me"
+    blank = decoded(profile("p5", "  ", "\u3000"))
     assert isinstance(blank, Rejected) and blank.kind == "empty_text"
-    assert "nickname" in blank.error
+    assert "nickname and bio" in blank.error
     elsewhere = decoded(profile("p6", "Li", "hello"), topic=topics.CHAT_MESSAGES)
     assert isinstance(elsewhere, Rejected) and elsewhere.kind == "unknown_type"
     untyped = orjson.loads(profile("p7", "Li", "hi"))

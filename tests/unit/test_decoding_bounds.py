@@ -124,6 +124,27 @@ def test_a_posts_title_counts_toward_the_text_limit() -> None:
     assert isinstance(result, Rejected) and result.kind == "oversize_text"
 
 
+@pytest.mark.parametrize("body", ["", " ", "\u3000", "\n\t"])
+def test_a_post_with_a_blank_body_is_scored_on_its_title(body: str) -> None:
+    """An image post has a title and no body; its dead letter let a spam title go unscored,
+    and a blank body was a free way round the model. Blank everywhere is still a dead letter."""
+    post = {
+        "type": "post",
+        "event_id": "p1",
+        "account_id": "a1",
+        "account_type": "personal",
+        "post_kind": "moment",
+        "title": "加微信领取彩金",
+        "text": body,
+        "created_at": 1.0,
+    }
+    result = decode(orjson.dumps(post), "posts", **LIMITS)
+    assert isinstance(result, Event) and result.text == "加微信领取彩金"
+    blank = decode(orjson.dumps({**post, "title": " "}), "posts", **LIMITS)
+    assert isinstance(blank, Rejected) and blank.kind == "empty_text"
+    assert "title and text" in blank.error
+
+
 def test_label_categories_must_be_in_the_taxonomy() -> None:
     known = ("spam", "fraud")
     good = decode(_label(categories=["spam"]), "moderator.labels", **LIMITS)
