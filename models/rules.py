@@ -229,6 +229,33 @@ def contacts_of(texts: Sequence[str], memo: Mapping[str, Analysis]) -> dict[str,
     return found
 
 
+# a chat message's link previews (its ``urls`` field) searched for contacts, at most this many,
+# each cut to the longest URL browsers take in practice
+MAX_LINK_FIELDS = 16
+MAX_LINK_CHARS = 2_048
+
+
+def link_contacts(urls: object) -> Contacts:
+    """The contact tokens of an event's ``urls`` field: links a platform sends as previews
+    beside the text. A learned domain in them was not seen, and spam whose link was only there
+    taught the learned list nothing."""
+    if not isinstance(urls, list) or not urls:
+        return NO_CONTACTS
+    links = [u[:MAX_LINK_CHARS] for u in urls[:MAX_LINK_FIELDS] if isinstance(u, str)]
+    return extract_contacts(" ".join(links)) if links else NO_CONTACTS
+
+
+def merged(a: Contacts, b: Contacts) -> Contacts:
+    """The contact tokens of both."""
+    if b is NO_CONTACTS:
+        return a
+    if a is NO_CONTACTS:
+        return b
+    return Contacts(
+        a.hosts | b.hosts, a.urls | b.urls, a.phones | b.phones, a.wechat | b.wechat, a.qq | b.qq
+    )
+
+
 def known_contacts(
     text: str, analysis: Analysis | None, found: Mapping[str, Contacts] | None
 ) -> Contacts:

@@ -43,7 +43,9 @@ from models.rules import (
     RuleSet,
     combine,
     known_contacts,
+    link_contacts,
     load_rules,
+    merged,
 )
 from models.signing import load_public_key, sign_payload, verify_payload
 from streams import kafka_options, metrics, topics
@@ -239,7 +241,7 @@ def apply_rules(
         # evidence_records searches them, except where scoring showed there are none
         memo = memo or {}
         known: list[Contacts | None] = [
-            known_contacts(event.text, memo.get(event.text), searched)
+            _event_contacts(event, memo.get(event.text), searched)
             if decision.action == "block"
             else None
             for event, decision in zip(events, decisions, strict=True)
@@ -253,7 +255,7 @@ def apply_rules(
         analysis = memo.get(event.text) if memo is not None else None
         contacts = None
         if ruleset.needs_contacts or learned is not None:
-            contacts = known_contacts(event.text, analysis, searched)
+            contacts = _event_contacts(event, analysis, searched)
         found.append(contacts)
         fired = ruleset.match(
             event.text,
@@ -284,6 +286,15 @@ def apply_rules(
             )
             metrics.LEARNED_HITS.inc(len(hits))
     return evidence_records(events, decisions, found, counted)
+
+
+def _event_contacts(
+    event: Event, analysis: Analysis | None, searched: Mapping[str, Contacts]
+) -> Contacts:
+    """The contact tokens of ``event``'s text and of its link previews (``urls``)."""
+    return merged(
+        known_contacts(event.text, analysis, searched), link_contacts(event.data.get("urls"))
+    )
 
 
 def _apply_fired(

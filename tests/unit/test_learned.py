@@ -282,3 +282,30 @@ def test_the_token_budget_starts_again_each_window() -> None:
     budget = TokenBudget(2, window_s=60.0)
     assert [budget.take(t) for t in (0.0, 1.0, 2.0, 59.0)] == [True, True, False, False]
     assert [budget.take(t) for t in (60.0, 61.0, 62.0)] == [True, True, False]
+
+
+def test_links_in_a_messages_urls_field_are_matched_and_taught(serving: ServingModel) -> None:
+    """A platform may send a link as a preview, in ``urls``, beside text without it: a learned
+    domain there was not seen (the message was allowed), and a rule's block of such spam taught
+    the learned list nothing."""
+    ruleset = load_rules(RULES)
+    learned = LearnedList([_entry("evil-pay.top", time.time() + 60)])
+    texts = ["check this out", "zebracorn deal", "check this out"]
+    data: list[dict[str, object]] = [
+        {"urls": ["https://evil-pay.top/bonus"]},
+        {"urls": ["https://fresh-scam.top/x", 7, "x" * 100_000]},  # not a string, and too long
+        {"urls": "https://evil-pay.top"},  # not a list: nothing
+    ]
+    events = [
+        Event("chat.message", f"e{i}", f"acct{i}", t, "chat", d)
+        for i, (t, d) in enumerate(zip(texts, data, strict=True))
+    ]
+    scores = np.asarray(serving.model.score(texts), dtype=np.float64)
+    positions = [Position("t", 0, i) for i in range(len(texts))]
+    decisions = build_decisions(serving, events, positions, scores, 0.0)
+    evidence = apply_rules(ruleset, serving, events, scores, decisions, None, learned)
+    linked, rule_block, not_a_list = decisions
+    assert linked.action == "block" and "learned:evil-pay.top" in linked.reasons
+    assert rule_block.action == "block"
+    assert not_a_list.action != "block"
+    assert [(i, key) for i, key, _ in evidence] == [(1, b"fresh-scam.top")]
