@@ -518,7 +518,10 @@ class Worker:
                 return Rejected("oversize_field", str(exc))
             self.recent_events.add(entries, float(record["at"]), raw.partition, raw.offset)
             return []
-        rejected = check_report(record, self.recent_events.account(record["event_id"]))
+        claimed = record.get("account_id")
+        claimed = claimed if isinstance(claimed, str) else None
+        seen = self.recent_events.account(record["event_id"], claimed=claimed)
+        rejected = check_report(record, seen)
         if rejected is not None and rejected.kind == "unknown_event":
             # the report may have overtaken its event: check it again later
             return retry_or_refuse(raw, record, rejected, self.settings, time.time())

@@ -42,6 +42,12 @@ WATERMARKS = "next-offsets"  # events.by_id partition → the next offset to fol
 GENERATION = "window-"
 
 
+def _sent_by(event_key: bytes, account: str) -> bytes:
+    """The key saying an event of this id came from ``account``: 0xFF, which no UTF-8 text
+    holds, keeps it apart from every event id, and the id's length from every other pair."""
+    return b"\xff" + len(event_key).to_bytes(4, "big") + event_key + account.encode()
+
+
 class RecentEvents:
     """event id → account, for events moderated in the current or the previous window."""
 
@@ -72,7 +78,9 @@ class RecentEvents:
         if current - 1 <= window <= current + 1:
             batch = WriteBatch(raw_mode=True)
             for event_id, account in entries:
-                batch.put(event_id.encode(), account.encode())
+                key = event_id.encode()
+                batch.put(key, account.encode())  # the last account seen with it
+                batch.put(_sent_by(key, account), b"")  # and every one
             self._generation(window).write(batch)
         self.folded(partition, offset)
         self._drop_before(current - 1)
@@ -86,13 +94,22 @@ class RecentEvents:
         value = self._next.get(str(partition).encode())
         return int(value) if value is not None else None
 
-    def account(self, event_id: str, now: float | None = None) -> str | None:
-        """The account whose event ``event_id`` was moderated in this window or the last."""
+    def account(
+        self, event_id: str, now: float | None = None, claimed: str | None = None
+    ) -> str | None:
+        """The account whose event ``event_id`` was moderated in this window or the last:
+        ``claimed`` if an event of that id came from it, else the last account one came from.
+        Event ids come from clients: a second account that sent its own messages under an
+        abuser's ids made every report of the abuser's name another account."""
         window = int((time.time() if now is None else now) // self.window_s)
         key = event_id.encode()
-        for generation in (window, window - 1):
-            db = self._existing(generation)
-            value = db.get(key) if db is not None else None
+        databases = [db for g in (window, window - 1) if (db := self._existing(g)) is not None]
+        if claimed is not None:
+            member = _sent_by(key, claimed)
+            if any(db.get(member) is not None for db in databases):
+                return claimed
+        for db in databases:
+            value = db.get(key)
             if value is not None:
                 return bytes(value).decode()
         return None

@@ -274,3 +274,33 @@ def test_reports_that_overtake_their_event_wait_for_it_and_count(
     assert review["account_id"] == "late-sender" and review["action"] == "review_account"
     assert sorted(review["reporters"]) == ["witness-0", "witness-1"]
     assert _of(records, stream_settings, "moderation.deadletter") == []
+
+
+def test_a_second_account_reusing_an_abusers_event_id_does_not_void_its_reports(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """Event ids come from clients. A sock puppet that sent an ordinary message under the id of
+    the abuser's message made both reports against the abuser ``account_mismatch`` dead
+    letters, and the abuser was never reviewed. They count now."""
+    worker = start_worker()
+    worker.wait_ready()
+    _moderated(stream_settings, [_post("reused-1", "abuser", "you are worthless, go away")])
+    _moderated(stream_settings, [_post("reused-1", "puppet")])
+    reports = [_report(f"on-abuser-{i}", f"witness-{i}", "reused-1", "abuser") for i in range(2)]
+    produce(stream_settings, _outgoing("user.reports", reports, "report_id"))
+
+    def reviewed(records: list[Record]) -> bool:
+        actions = _of(records, stream_settings, "account.actions")
+        return any(a["account_id"] == "abuser" for a in actions)
+
+    records = consume(
+        stream_settings,
+        ["account.actions", "moderation.deadletter"],
+        until=reviewed,
+        timeout=120,
+        quiet_for=3,
+    )
+    [review] = _of(records, stream_settings, "account.actions")
+    assert review["account_id"] == "abuser" and review["action"] == "review_account"
+    assert sorted(review["reporters"]) == ["witness-0", "witness-1"]
+    assert _of(records, stream_settings, "moderation.deadletter") == []

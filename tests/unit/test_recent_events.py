@@ -58,3 +58,21 @@ def test_a_forged_time_opens_no_database_and_raises_nothing(tmp_path: Path) -> N
     assert store.next_offset(0) == len(forged) + 1
     assert len(list((tmp_path / "recent").glob("window-*"))) == 1  # the next window's
     assert store.account("ahead", now + WINDOW) == "alice"
+
+
+def test_an_event_id_another_account_reused_still_names_its_first_sender(tmp_path: Path) -> None:
+    """Event ids come from clients: a second account that sent messages under an abuser's ids
+    made every report against the abuser an account_mismatch. Each account an id came from is
+    known; an account it never came from gets the last one that sent it."""
+    store = RecentEvents(tmp_path / "recent", WINDOW)
+    now = time.time()
+    store.add([("e1", "abuser")], now, partition=0, offset=0)
+    store.add([("e1", "sock-puppet")], now, partition=0, offset=1)
+    assert store.account("e1", now, claimed="abuser") == "abuser"
+    assert store.account("e1", now, claimed="sock-puppet") == "sock-puppet"
+    assert store.account("e1", now, claimed="innocent") == "sock-puppet"
+    assert store.account("e1", now) == "sock-puppet"
+    # an id that ends like another pair, or a name that does: never a match by accident
+    store.add([("e1x", "y")], now, partition=0, offset=2)
+    assert store.account("e1", now, claimed="xy") == "sock-puppet"
+    assert store.account("e1", now + WINDOW, claimed="abuser") == "abuser"  # the next window too
