@@ -111,8 +111,11 @@ def _malformed(kind: str, data: dict[str, Any], max_text_chars: int) -> bytes:
         broken.pop("text")
     elif kind == "wrong_type":
         broken["text"] = 12345
-    elif kind == "empty_text":
+    elif kind == "empty_text":  # every text field blank: one with text left is scored on it
         broken["text"] = "   "
+        for name in ("title", "nickname", "bio"):
+            if name in broken:
+                broken[name] = "\u3000 "
     elif kind == "oversize_text":
         broken["text"] = "x" * (max_text_chars + 1)
     elif kind == "unknown_type":
