@@ -186,8 +186,8 @@ CAMPAIGN_MEMBERS = Counter(
 STATE_ENTRIES = Gauge(
     "chatguard_state_entries",
     "Entries in this worker's RocksDB stores (campaign-bands; sender-activity, contact-evidence:"
-    " active and standby partitions; recent-events: the generations in the window), RocksDB's estimate, "
-    "read on scrape.",
+    " active and standby partitions; recent-events: the generations in the window), "
+    "RocksDB's estimate, read on scrape.",
     ["store"],
     registry=REGISTRY,
 )

@@ -78,6 +78,21 @@ def _of(records: Sequence[Record], settings: Settings, topic: str) -> list[dict[
     return [r.json() for r in records if r.topic == settings.topic(topic)]
 
 
+def _until_acted_on(settings: Settings, account: str) -> list[Record]:
+    """Account actions and dead letters, read until ``account`` has an action (and 3 s after)."""
+
+    def acted_on(records: list[Record]) -> bool:
+        return any(a["account_id"] == account for a in _of(records, settings, "account.actions"))
+
+    return consume(
+        settings,
+        ["account.actions", "moderation.deadletter"],
+        until=acted_on,
+        timeout=120,
+        quiet_for=3,
+    )
+
+
 def test_report_bombing_forged_confirmations_and_unknown_events_never_restrict(
     start_worker: Callable[..., WorkerProcess], stream_settings: Settings
 ) -> None:
@@ -259,17 +274,7 @@ def test_reports_that_overtake_their_event_wait_for_it_and_count(
     )
     _moderated(stream_settings, [_post("late-1", "late-sender")])
 
-    def reviewed(records: list[Record]) -> bool:
-        actions = _of(records, stream_settings, "account.actions")
-        return any(a["action"] == "review_account" for a in actions)
-
-    records = consume(
-        stream_settings,
-        ["account.actions", "moderation.deadletter"],
-        until=reviewed,
-        timeout=120,
-        quiet_for=3,
-    )
+    records = _until_acted_on(stream_settings, "late-sender")
     [review] = [a for a in _of(records, stream_settings, "account.actions")]
     assert review["account_id"] == "late-sender" and review["action"] == "review_account"
     assert sorted(review["reporters"]) == ["witness-0", "witness-1"]
@@ -289,17 +294,7 @@ def test_a_second_account_reusing_an_abusers_event_id_does_not_void_its_reports(
     reports = [_report(f"on-abuser-{i}", f"witness-{i}", "reused-1", "abuser") for i in range(2)]
     produce(stream_settings, _outgoing("user.reports", reports, "report_id"))
 
-    def reviewed(records: list[Record]) -> bool:
-        actions = _of(records, stream_settings, "account.actions")
-        return any(a["account_id"] == "abuser" for a in actions)
-
-    records = consume(
-        stream_settings,
-        ["account.actions", "moderation.deadletter"],
-        until=reviewed,
-        timeout=120,
-        quiet_for=3,
-    )
+    records = _until_acted_on(stream_settings, "abuser")
     [review] = _of(records, stream_settings, "account.actions")
     assert review["account_id"] == "abuser" and review["action"] == "review_account"
     assert sorted(review["reporters"]) == ["witness-0", "witness-1"]

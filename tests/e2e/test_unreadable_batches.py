@@ -100,6 +100,27 @@ def test_a_control_topic_follower_goes_on_after_a_batch_it_cannot_read(
     assert refused == [1]
 
 
+async def _commit_one_transaction(broker: str, topic: str, keys: list[str]) -> None:
+    """``keys`` on partition 0 of ``topic`` in one committed transaction: its commit marker is
+    the partition's last offset."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=broker, transactional_id=f"{topic}-tx", acks="all"
+    )
+    await producer.start()
+    try:
+        async with producer.transaction():
+            for key in keys:
+                await producer.send(topic, key.encode(), key=key.encode(), partition=0)
+    finally:
+        await producer.stop()
+
+
+def _read_committed(broker: str) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        bootstrap_servers=broker, enable_auto_commit=False, isolation_level="read_committed"
+    )
+
+
 def test_fetch_from_reaches_the_end_of_a_partition_that_ends_in_a_transaction_marker(
     broker: str, unique_names: UniqueNames
 ) -> None:
@@ -109,19 +130,8 @@ def test_fetch_from_reaches_the_end_of_a_partition_that_ends_in_a_transaction_ma
     create_topics(broker, [topic])
 
     async def write_then_read() -> list[str]:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=broker, transactional_id=f"{topic}-tx", acks="all"
-        )
-        await producer.start()
-        try:
-            async with producer.transaction():
-                for key in _keys("t"):
-                    await producer.send(topic, key.encode(), key=key.encode(), partition=0)
-        finally:
-            await producer.stop()
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=broker, enable_auto_commit=False, isolation_level="read_committed"
-        )
+        await _commit_one_transaction(broker, topic, _keys("t"))
+        consumer = _read_committed(broker)
         await consumer.start()
         try:
             tp = TopicPartition(topic, 0)
@@ -156,19 +166,8 @@ def test_probing_a_partition_whose_last_offset_is_a_marker_does_not_wait_for_a_r
     create_topics(broker, [topic])
 
     async def write_then_probe() -> tuple[list[object], object, int, int]:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=broker, transactional_id=f"{topic}-tx", acks="all"
-        )
-        await producer.start()
-        try:
-            async with producer.transaction():
-                for key in _keys("m"):
-                    await producer.send(topic, key.encode(), key=key.encode(), partition=0)
-        finally:
-            await producer.stop()
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=broker, enable_auto_commit=False, isolation_level="read_committed"
-        )
+        await _commit_one_transaction(broker, topic, _keys("m"))
+        consumer = _read_committed(broker)
         await consumer.start()
         try:
             tp = TopicPartition(topic, 0)

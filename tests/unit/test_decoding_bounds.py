@@ -109,18 +109,20 @@ def test_bad_reports_are_rejected(raw: bytes, kind: str) -> None:
     assert len(result.error) < 300
 
 
-def test_a_posts_title_counts_toward_the_text_limit() -> None:
-    post = {
+def _post(**fields: Any) -> dict[str, Any]:
+    return {
         "type": "post",
         "event_id": "p1",
         "account_id": "a1",
         "account_type": "personal",
         "post_kind": "moment",
-        "title": "t" * 20_000,
-        "text": "body",
         "created_at": 1.0,
+        **fields,
     }
-    result = decode(orjson.dumps(post), "posts", **LIMITS)
+
+
+def test_a_posts_title_counts_toward_the_text_limit() -> None:
+    result = decode(orjson.dumps(_post(title="t" * 20_000, text="body")), "posts", **LIMITS)
     assert isinstance(result, Rejected) and result.kind == "oversize_text"
 
 
@@ -128,16 +130,7 @@ def test_a_posts_title_counts_toward_the_text_limit() -> None:
 def test_a_post_with_a_blank_body_is_scored_on_its_title(body: str) -> None:
     """An image post has a title and no body; its dead letter let a spam title go unscored,
     and a blank body was a free way round the model. Blank everywhere is still a dead letter."""
-    post = {
-        "type": "post",
-        "event_id": "p1",
-        "account_id": "a1",
-        "account_type": "personal",
-        "post_kind": "moment",
-        "title": "加微信领取彩金",
-        "text": body,
-        "created_at": 1.0,
-    }
+    post = _post(title="加微信领取彩金", text=body)
     result = decode(orjson.dumps(post), "posts", **LIMITS)
     assert isinstance(result, Event) and result.text == "加微信领取彩金"
     blank = decode(orjson.dumps({**post, "title": " "}), "posts", **LIMITS)
