@@ -1,11 +1,12 @@
 """The Faust agents: consume, hand batches to the pipeline, keep the strikes table. No ML here.
 
-Agents take batches with ``noack_take(max, within=...)`` and ack a batch's events themselves once
-their handler returned (``take_events`` acks in a ``finally``, so a batch whose handling raised,
-or was cancelled at shutdown, would be committed unhandled). A ``within`` is required or a quiet
-partition stalls the batch. An offset is committed only once its outcome has been delivered, and
-never between a batch's outputs and its acks (so under exactly-once both are in one transaction). ``concurrency`` stays 1 per agent for the
-same reason (robinhood/faust#682: concurrent agents can commit past work still in flight).
+Every agent takes batches with ``noack_take(max, within=...)``, hands a batch's outputs to the
+sink together, and acks the batch's events itself once that returned (``take_events`` acks in a
+``finally``, so a batch whose handling raised, or was cancelled at shutdown, would be committed
+unhandled). A ``within`` is required or a quiet partition stalls the batch. An offset is
+committed only once its outcome has been delivered, and never between a batch's outputs and its
+acks (so under exactly-once both are in one transaction). ``concurrency`` stays 1 per agent for
+the same reason (robinhood/faust#682: concurrent agents can commit past work still in flight).
 Bad input becomes a dead letter; an unexpected exception for one event becomes that event's
 ``internal_error`` dead letter; only a sink that cannot send stops an agent, before its ack.
 
@@ -276,47 +277,40 @@ class Worker:
             return cast(Transport, self.app.transport).handing_over
         return contextlib.nullcontext()
 
-    async def _each_event(
-        self, stream: StreamT, handle: Callable[[EventT], Awaitable[None]]
-    ) -> None:
-        """``handle`` each event; for agents whose windowed tables need Faust's current event
-        (a table's window follows the event's time). At least once, Faust acks an event when
-        the next is asked for, i.e. after ``handle`` returned. Under exactly-once each event is
-        acked explicitly, and no commit falls between its outputs and its ack, as in
-        :meth:`_each_batch`."""
-        if self.settings.processing_guarantee != "exactly_once":
-            async for event in stream.events():
-                await handle(event)
-            return
-        handing_over = self._handing_over()
-        async for event in cast(Stream, stream).noack().events():
-            async with handing_over:
-                await handle(event)
-                await stream.ack(event)
-
     async def _each_internal(
         self,
         stream: StreamT,
         handle: Callable[[RawMessage, dict[str, Any]], list[Outgoing] | Rejected],
     ) -> None:
-        """Feed every record of an internal topic to ``handle``; what cannot be read or handled
-        is a dead letter, so a forged record neither stops the agent nor vanishes."""
+        """Feed every record of an internal topic to ``handle``, a batch at a time, and send the
+        batch's outputs together (:meth:`_each_batch`). What cannot be read or handled is a dead
+        letter, so a forged record neither stops the agent nor vanishes.
 
-        async def each(event: EventT) -> None:
-            raw = _raw(event)
-            try:
-                record = internal_record(raw, self.pipeline.signer)
-                result = handle(raw, record) if isinstance(record, dict) else record
-            except StateTooLarge as exc:  # the table keeps what it had
-                result = exc.rejected()
-            except Exception as exc:  # a forged record with the wrong shape, or a bug
-                result = internal_error(exc)
-            if isinstance(result, Rejected):
-                await self.pipeline.dead_letter(raw, result)
-            elif result:
-                await self.pipeline.send(result)
+        One record at a time, each waiting for its outputs' delivery, an agent handled 30-60
+        records a second: 20,000 forged reports held an honest one for 303 s."""
 
-        await self._each_event(stream, each)
+        async def each(events: Sequence[EventT]) -> None:
+            out: list[Outgoing] = []
+            for event in events:
+                _handling(stream, event)
+                raw = _raw(event)
+                try:
+                    record = internal_record(raw, self.pipeline.signer)
+                    result = handle(raw, record) if isinstance(record, dict) else record
+                except StateTooLarge as exc:  # the table keeps what it had
+                    result = exc.rejected()
+                except Exception as exc:  # a forged record with the wrong shape, or a bug
+                    result = internal_error(exc)
+                out.extend(self._outputs(raw, result))
+            await self.pipeline.send(out)
+
+        await self._each_batch(stream, each)
+
+    def _outputs(self, raw: RawMessage, result: Sequence[Outgoing] | Rejected) -> list[Outgoing]:
+        """What a handled record sends: its outputs, or its dead letter."""
+        if isinstance(result, Rejected):
+            return [self.pipeline.dead_letter_record(raw, result)]
+        return list(result)
 
     async def _moderate_stream(self, stream: StreamT) -> None:
         """Chat messages and posts → one decision or dead letter each (the ``faust`` ingest path)."""
@@ -377,17 +371,21 @@ class Worker:
     async def _enforce_accounts(self, stream: StreamT) -> None:
         """Strike signals (keyed by account) → the windowed strikes table → account actions."""
 
-        async def enforce(event: EventT) -> None:
-            raw = _raw(event)
-            outcome = self._enforce(raw, event.message.timestamp)
-            if isinstance(outcome, Rejected):
-                await self.pipeline.dead_letter(raw, outcome)
-            elif outcome is not None:
-                await self.pipeline.send([outcome])
-                action = orjson.loads(outcome.value)["action"]
-                metrics.ACCOUNT_ACTIONS.labels(action=action).inc()
+        async def enforce(events: Sequence[EventT]) -> None:
+            out: list[Outgoing] = []
+            for event in events:
+                _handling(stream, event)  # the strikes table's window follows the event's time
+                raw = _raw(event)
+                outcome = self._enforce(raw, event.message.timestamp)
+                if isinstance(outcome, Outgoing):
+                    action = orjson.loads(outcome.value)["action"]
+                    metrics.ACCOUNT_ACTIONS.labels(action=action).inc()
+                    out.append(outcome)
+                elif outcome is not None:
+                    out.extend(self._outputs(raw, outcome))
+            await self.pipeline.send(out)
 
-        await self._each_event(stream, enforce)
+        await self._each_batch(stream, enforce)
 
     def _enforce(self, raw: RawMessage, timestamp: float) -> Outgoing | Rejected | None:
         """One strike signal → the account's new state; the account action if it crossed a
@@ -487,26 +485,26 @@ class Worker:
         """Moderated events fill the recent-events store; a report counts only for an event in
         it, from the account it names, and goes on as review evidence keyed by that account."""
 
-        async def verify(event: EventT) -> None:
-            raw = _raw(event)
-            # records of this partition folded elsewhere (another worker, another data dir)
-            # first, so the report in hand is checked against every event before it
-            await catch_up(
-                self.recent_events, self.settings, raw.partition, raw.offset, self._replay
-            )
-            try:
-                record = internal_record(raw, self.pipeline.signer)
-                result = self._verify(raw, record) if isinstance(record, dict) else record
-            except Exception as exc:  # a forged record with the wrong shape, or a bug
-                result = internal_error(exc)
-            self.recent_events.folded(raw.partition, raw.offset)
-            if isinstance(result, Rejected):
-                await self.pipeline.dead_letter(raw, result)
-            elif result:
-                await self.pipeline.send(result)
+        async def verify(events: Sequence[EventT]) -> None:
+            out: list[Outgoing] = []
+            for event in events:
+                raw = _raw(event)
+                # records of this partition folded elsewhere (another worker, another data dir)
+                # first, so the report in hand is checked against every event before it
+                await catch_up(
+                    self.recent_events, self.settings, raw.partition, raw.offset, self._replay
+                )
+                try:
+                    record = internal_record(raw, self.pipeline.signer)
+                    result = self._verify(raw, record) if isinstance(record, dict) else record
+                except Exception as exc:  # a forged record with the wrong shape, or a bug
+                    result = internal_error(exc)
+                self.recent_events.folded(raw.partition, raw.offset)
+                out.extend(self._outputs(raw, result))
+            await self.pipeline.send(out)
 
         try:
-            await self._each_event(stream, verify)
+            await self._each_batch(stream, verify)
         finally:
             await self._replay.stop()
 
@@ -534,34 +532,37 @@ class Worker:
 
     async def _retry_reports(self, stream: StreamT) -> None:
         """Reports that arrived before their event was moderated → back on ``events.by_id``
-        once due (``streams.report_retry``). The wait comes before the exactly-once hand-over
-        guard, so it never holds up a commit."""
-        exactly_once = self.settings.processing_guarantee == "exactly_once"
-        events = cast(Stream, stream).noack().events() if exactly_once else stream.events()
-        async for event in events:
-            raw = _raw(event)
-            record = internal_record(raw, self.pipeline.signer)
-            result: Outgoing | Rejected
-            if isinstance(record, Rejected):
-                result = record
-            else:
-                try:
-                    wait = due_in(record, self.settings, time.time(), _appended_at(event))
-                    # built before the wait, so a malformed record is refused at once
-                    back = sent_back(raw, record, self.settings)
-                    await self._wait_unless_leaving(wait)
-                    result = back
-                except ValueError as exc:  # a forged record: not one a worker sent back
-                    result = Rejected("invalid_field", str(exc))
-                except Exception as exc:  # a field missing, or a bug: never the agent's end
-                    result = internal_error(exc)
-            async with self._handing_over():
-                if isinstance(result, Rejected):
-                    await self.pipeline.dead_letter(raw, result)
-                else:
-                    await self.pipeline.send([result])
-                if exactly_once:
+        once due (``streams.report_retry``), a batch at a time: records are due in the order the
+        broker took them, so each waits for the one before it at most. The waits come before
+        the exactly-once hand-over guard, so they never hold up a commit."""
+        settings = self.settings
+        taken = cast(Stream, stream).noack_take(settings.batch_size, within=settings.batch_window_s)
+        handing_over = self._handing_over()
+        async for events in taken:
+            out: list[Outgoing] = []
+            for event in events:
+                raw = _raw(event)
+                out.extend(self._outputs(raw, await self._retried(event, raw)))
+            async with handing_over:
+                await self.pipeline.send(out)
+                for event in events:
                     await stream.ack(event)
+
+    async def _retried(self, event: EventT, raw: RawMessage) -> list[Outgoing] | Rejected:
+        """A waiting report sent back once due, or why the record is refused."""
+        record = internal_record(raw, self.pipeline.signer)
+        if isinstance(record, Rejected):
+            return record
+        try:
+            wait = due_in(record, self.settings, time.time(), _appended_at(event))
+            # built before the wait, so a malformed record is refused at once
+            back = sent_back(raw, record, self.settings)
+        except ValueError as exc:  # a forged record: not one a worker sent back
+            return Rejected("invalid_field", str(exc))
+        except Exception as exc:  # a field missing, or a bug: never the agent's end
+            return internal_error(exc)
+        await self._wait_unless_leaving(wait)
+        return [back]
 
     async def _wait_unless_leaving(self, seconds: float) -> None:
         """Sleep ``seconds``, or less if the worker stops or its partitions are being
@@ -900,6 +901,13 @@ def _appended_at(event: EventT) -> float | None:
     if message.timestamp_type == 1 and message.timestamp:
         return float(message.timestamp)
     return None
+
+
+def _handling(stream: StreamT, event: EventT) -> None:
+    """Make ``event`` Faust's current event while a batch handles it: a table writes its
+    changelog to the current event's partition, and a windowed table's window follows the
+    current event's time. Iterating a batch leaves the batch's last event current."""
+    cast(Stream, stream)._set_current_event(event)
 
 
 def _raw(event: EventT) -> RawMessage:

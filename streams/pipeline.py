@@ -182,10 +182,10 @@ class ModerationPipeline:
             except Exception as exc:  # a decoder bug must not take the batch down
                 result = internal_error(exc)
             if isinstance(result, Rejected):
-                out.append(self._dead_letter_record(message, result))
+                out.append(self.dead_letter_record(message, result))
             elif result.event_type not in SCORED_TYPES:
                 out.append(
-                    self._dead_letter_record(
+                    self.dead_letter_record(
                         message,
                         Rejected(
                             "unknown_type",
@@ -279,7 +279,7 @@ class ModerationPipeline:
             try:
                 out.extend(await self._decide([event], [source]))
             except Exception as exc:
-                out.append(self._dead_letter_record(source, internal_error(exc, event.event_id)))
+                out.append(self.dead_letter_record(source, internal_error(exc, event.event_id)))
         return out
 
     async def send(self, records: Sequence[Outgoing]) -> None:
@@ -298,7 +298,7 @@ class ModerationPipeline:
         topic = topics.logical_name(self.settings, record.topic)
         error = f"a {size}-byte record for {topic} is over the {limit}-byte record limit"
         source = record.source or RawMessage(record.topic, -1, -1, record.key, None)
-        return self._dead_letter_record(source, Rejected("output_too_large", error))
+        return self.dead_letter_record(source, Rejected("output_too_large", error))
 
     async def _hand_to_scorer(self, events: list[Event]) -> Scoring:
         """``events`` handed to the scorer with the serving model (one version for the whole
@@ -328,7 +328,7 @@ class ModerationPipeline:
             for failure in failures:
                 event = events[failure.index]
                 out.append(
-                    self._dead_letter_record(
+                    self.dead_letter_record(
                         sources[failure.index],
                         Rejected(failure.kind, failure.error, event.event_id),
                     )
@@ -471,9 +471,9 @@ class ModerationPipeline:
         return blocked
 
     async def dead_letter(self, message: RawMessage, rejected: Rejected) -> None:
-        await self.send([self._dead_letter_record(message, rejected)])
+        await self.send([self.dead_letter_record(message, rejected)])
 
-    def _dead_letter_record(self, message: RawMessage, rejected: Rejected) -> Outgoing:
+    def dead_letter_record(self, message: RawMessage, rejected: Rejected) -> Outgoing:
         """The dead letter for ``message`` (the one place a :class:`DeadLetter` is built): compact whatever the input, so it always fits in a
         record. Its key and raw value are cut (their sizes recorded), and so are its id and error."""
         raw = message.value or b""
@@ -511,7 +511,7 @@ class ModerationPipeline:
             try:
                 out.append(self._report(message))
             except Exception as exc:  # one report must not take the batch down
-                out.append(self._dead_letter_record(message, internal_error(exc)))
+                out.append(self.dead_letter_record(message, internal_error(exc)))
         await self.send(out)
 
     async def report(self, message: RawMessage) -> None:
@@ -521,7 +521,7 @@ class ModerationPipeline:
     def _report(self, message: RawMessage) -> Outgoing:
         result = self.decode(message)
         if isinstance(result, Rejected):
-            return self._dead_letter_record(message, result)
+            return self.dead_letter_record(message, result)
         report = reports.report_record(result.data)
         key = report.reporter_id.encode()
         return Outgoing(self._reports_by_reporter, key, orjson.dumps(report), message)
@@ -541,7 +541,7 @@ class ModerationPipeline:
             except Exception as exc:  # one label must not take the batch down
                 result = internal_error(exc)
             if isinstance(result, Rejected):
-                dead.append(self._dead_letter_record(message, result))
+                dead.append(self.dead_letter_record(message, result))
             else:
                 valid.append(result.data)
         await self.send(dead)
@@ -569,13 +569,13 @@ class ModerationPipeline:
             try:
                 out.extend(self._moderator_decision(message, keys))
             except Exception as exc:  # one decision must not take the batch down
-                out.append(self._dead_letter_record(message, internal_error(exc)))
+                out.append(self.dead_letter_record(message, internal_error(exc)))
         await self.send(out)
 
     def _moderator_decision(self, message: RawMessage, keys: Sequence[bytes]) -> list[Outgoing]:
         result = self.moderator_record(message, keys)
         if isinstance(result, Rejected):
-            return [self._dead_letter_record(message, result)]
+            return [self.dead_letter_record(message, result)]
         decision = result.data
         out = [
             Outgoing(

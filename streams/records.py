@@ -141,7 +141,7 @@ class Decision:
 @dataclass(frozen=True)
 class DeadLetter:
     """An input that could not be moderated, kept with the reason (``moderation.deadletter``).
-    Built by ``ModerationPipeline._dead_letter_record``, which cuts it to fit in one record."""
+    Built by ``ModerationPipeline.dead_letter_record``, which cuts it to fit in one record."""
 
     source_topic: str
     source_partition: int

@@ -56,16 +56,28 @@ async def put_to(
     records: Sequence[tuple[bytes | None, bytes]],
     done: Callable[[], bool],
     timeout: float = 10.0,
+    partitions: Sequence[int] | None = None,
 ) -> None:
     """Put ``(key, value)`` records on ``agent``'s stream as messages of ``topic`` (its full
-    name), at offsets 0, 1, ..., and wait until ``done()``."""
+    name), at offsets 0, 1, ... (on partition 0, or each on its own of ``partitions``), and wait
+    until ``done()``."""
     async with agent.test_context() as context:
         channel = context.stream().channel  # the one the agent iterates
         # a stream drops messages of another consumer generation (from before a rebalance)
         generation = agent.app.consumer_generation_id
         for offset, (key, value) in enumerate(records):
+            partition = partitions[offset] if partitions is not None else 0
             message = Message(
-                topic, 0, offset, time.time(), 0, None, key, value, None, generation_id=generation
+                topic,
+                partition,
+                offset,
+                time.time(),
+                0,
+                None,
+                key,
+                value,
+                None,
+                generation_id=generation,
             )
             await channel.put(await channel.decode(message))
         deadline = asyncio.get_running_loop().time() + timeout
