@@ -577,10 +577,13 @@ class Worker:
     async def configure_logs(self) -> None:
         """aiokafka logs every send at DEBUG; even dropped by the handler, building those records
         cost 5% of a worker's time in profiles. Keep its loggers at WARNING unless asked for
-        debug."""
+        debug. Faust's producer buffer warns each time a batch's table writes queue more than 100
+        changelog records and it flushes them before the next batch: flow control at work, not
+        a fault, so it logs at ERROR only."""
         if self.settings.log_level.lower() != "debug":
             for name in ("aiokafka", "faust.topics", "faust.transport"):
                 logging.getLogger(name).setLevel(logging.WARNING)
+            logging.getLogger("faust.transport.producer").setLevel(logging.ERROR)
         if self.settings.log_json:
             use_json_logs()
         limit_repeated_warnings()  # a broker outage makes every client log each retry
