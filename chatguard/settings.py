@@ -99,6 +99,10 @@ class Settings:
     campaign_accounts: int = 20
     campaign_window_s: float = 3_600.0
     campaign_fold: str = "worker"
+    # a harmful campaign blocks a member only if it gives a reason of its own: flagged alone, a
+    # contact token, or a score of at least this share of a category's review threshold
+    # (streams.campaigns.suspect_alone)
+    campaign_own_score: float = 0.5
     # the web port (/health, /metrics) of a fold in a process of its own (streams.fold_process)
     fold_web_port: int = 6067
 
@@ -211,6 +215,9 @@ class Settings:
             raise SettingsError(msg)
         if self.campaign_fold not in ("worker", "separate"):
             msg = f"CHATGUARD_CAMPAIGN_FOLD={self.campaign_fold!r}: use worker or separate"
+            raise SettingsError(msg)
+        if not 0 <= self.campaign_own_score <= 1:
+            msg = f"CHATGUARD_CAMPAIGN_OWN_SCORE={self.campaign_own_score} must be in [0, 1]"
             raise SettingsError(msg)
         if self.campaign_accounts < 2 or self.campaign_window_s <= 0:
             msg = (

@@ -174,14 +174,34 @@ def fingerprint_records(
     return out
 
 
+def suspect_alone(
+    decision: Decision, tokens: Sequence[str], review: Mapping[str, float | None], share: float
+) -> bool:
+    """Whether an event gives a harmful campaign a reason of its own to block it: the model or a
+    rule flagged it, it carries a contact token, or it scores at least ``share`` of a category's
+    ``review`` threshold. Without one it is only marked: 25 accounts that sent a clean text with
+    a casino tail made a harmful campaign whose bands the clean text shares, and five innocent
+    senders of the clean text alone were blocked and restricted for it."""
+    if decision.action != "allow" or tokens:
+        return True
+    return any(
+        line is not None and decision.scores.get(category, 0.0) >= share * line
+        for category, line in review.items()
+    )
+
+
 def escalate(
-    decision: Decision, campaign: Campaign, at: float, allowing: frozenset[str] = frozenset()
+    decision: Decision,
+    campaign: Campaign,
+    at: float,
+    allowing: frozenset[str] = frozenset(),
+    suspect: bool = True,
 ) -> tuple[Decision, CampaignMember | None]:
     """``decision`` marked with ``campaign``; for a harmful campaign also blocked (the reason
-    names the campaign) and the account's membership to be acted on, unless an allow rule
-    fired for it (``allowing``: their reasons): as with the learned list, an explicit allow
-    wins."""
-    if not campaign.harmful or allowing.intersection(decision.reasons):
+    names the campaign) and the account's membership to be acted on, if the event is
+    ``suspect`` on its own (:func:`suspect_alone`) and no allow rule fired for it
+    (``allowing``: their reasons): as with the learned list, an explicit allow wins."""
+    if not campaign.harmful or not suspect or allowing.intersection(decision.reasons):
         return replace(decision, campaign_id=campaign.campaign_id), None
     triggered = decision.triggered if decision.action == "block" else ()
     category = (triggered or decision.triggered or (CAMPAIGN_CATEGORY,))[0]

@@ -13,7 +13,7 @@ import base64
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -357,8 +357,11 @@ class ModerationPipeline:
         )
         out.extend(Outgoing(self._contacts, key, value, sources[i]) for i, key, value in evidence)
         allowing = frozenset(r.reason() for r in ruleset.rules if r.action == "allow")
+        review = {label: t.review for label, t in serving.policy.thresholds.items()}
         out.extend(
-            await self._campaigns(events, sources, decisions, memo, allowing, scoring.fingerprints)
+            await self._campaigns(
+                events, sources, decisions, memo, allowing, review, scoring.fingerprints
+            )
         )
         out.extend(await self._senders(events, sources, memo, scoring.contacts))
         actions: Counter[str] = Counter()
@@ -383,6 +386,7 @@ class ModerationPipeline:
         decisions: list[Decision],
         memo: dict[str, Analysis],
         allowing: frozenset[str],
+        review: Mapping[str, float | None],
         known: dict[str, campaigns.Fingerprint] | None = None,
     ) -> list[Outgoing]:
         """The batch's fingerprints for the fleet's campaign count (``known``: those scoring
@@ -406,11 +410,15 @@ class ModerationPipeline:
             Outgoing(self._fingerprints, key, value, sources[i])
             for i, key, value in self._fingerprint_records(events, decisions, found, sources, now)
         ]
-        for i, (bands, _, _) in enumerate(found):
+        share = self.settings.campaign_own_score
+        for i, (bands, _, tokens) in enumerate(found):
             campaign = self.campaigns.member_of(bands, now)
             if campaign is None:
                 continue
-            decisions[i], member = campaigns.escalate(decisions[i], campaign, now, allowing)
+            suspect = campaigns.suspect_alone(decisions[i], tokens, review, share)
+            decisions[i], member = campaigns.escalate(
+                decisions[i], campaign, now, allowing, suspect
+            )
             metrics.CAMPAIGN_MEMBERS.labels(status="harmful" if campaign.harmful else "clean").inc()
             if member is not None:
                 key = member.account_id.encode()

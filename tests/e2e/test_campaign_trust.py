@@ -63,7 +63,8 @@ def test_a_campaign_record_without_the_fleet_signature_blocks_nothing(
     start_worker: Callable[..., WorkerProcess], stream_settings: Settings
 ) -> None:
     settings = stream_settings
-    worker = start_worker(env={"CHATGUARD_CAMPAIGNS": "on"})
+    # every member of a harmful campaign is blocked for it, even a clean text like these
+    worker = start_worker(env={"CHATGUARD_CAMPAIGNS": "on", "CHATGUARD_CAMPAIGN_OWN_SCORE": "0"})
     worker.wait_ready()
     topic = settings.topic(topics.CAMPAIGNS)
     forged_key, forged = _harmful_campaign("cmp-forged", FORGED_TEXT)

@@ -8,6 +8,8 @@ import functools
 import random
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -42,6 +44,7 @@ from streams.campaigns import (
     features,
     fingerprints,
     live_campaigns,
+    suspect_alone,
 )
 from streams.decoding import Event, decode
 from streams.model_holder import ModelHolder, ServingModel
@@ -430,18 +433,28 @@ def decode_chat(event_id: str, text: str) -> Event:
 
 
 GREETING = "新年快乐，祝你和家人身体健康，万事如意，心想事成！"
+# a clean text, what a ring wrapped in a spam tail to make a harmful campaign of it (3 of its 8
+# bands are the wrapped text's), and the same text with a link (a contact token)
+CLEAN = (
+    "Join us this Saturday at 10am in Riverside Park for the community clean-up, bring gloves "
+    "and a water bottle, kids welcome!"
+)
+WRAPPED = CLEAN + " casino bonus 500% win big now"
+LINKED = CLEAN + " rsvp: parkcleanup.org"
 
 
 @pytest.mark.parametrize("status", ["harmful", "clean"])
 async def test_the_pipeline_marks_members_and_blocks_those_of_a_harmful_campaign(
     pipeline: ModerationPipeline, status: str
 ) -> None:
-    bands = list(band_keys([normalize(GREETING)])[0])
+    pipeline.settings = replace(pipeline.settings, campaign_own_score=0.0)  # every member
+    text = GREETING
+    bands = list(band_keys([normalize(text)])[0])
     record = {**announcement("cmp-" + min(bands), bands[:2], harmful=status == "harmful")}
     record["last_seen"] = 9e9  # capped at now: live
     assert pipeline.campaigns.offer(bands[0].encode(), orjson.dumps(record), 2e9) is not None
     batch = [
-        RawMessage(topics.CHAT_MESSAGES, 0, 0, b"k", chat("member", GREETING)),
+        RawMessage(topics.CHAT_MESSAGES, 0, 0, b"k", chat("member", text)),
         RawMessage(topics.CHAT_MESSAGES, 0, 1, b"k", chat("other", "see you at the gym at 7")),
     ]
     await pipeline.moderate(batch)
@@ -544,6 +557,46 @@ async def test_the_batch_is_fingerprinted_with_its_scores_wherever_it_is_scored(
         assert known == fingerprints(texts, {}, pipeline.settings.topic_partitions)
     finally:
         await pipeline.close()
+
+
+async def test_a_harmful_campaign_does_not_block_a_clean_text_it_shares_bands_with(
+    pipeline: ModerationPipeline,
+) -> None:
+    """A ring that sends a clean text with a spam tail makes a harmful campaign whose bands the
+    clean text shares: the clean text alone is marked, not blocked, and its sender not acted on
+    (both were, for the campaign). The same text with a link (a contact token) is blocked."""
+    # the ring's texts: the wrapped one and the linked one
+    bands = sorted(
+        {key for keys in band_keys([normalize(WRAPPED), normalize(LINKED)]) for key in keys}
+    )
+    record = {**announcement("cmp-" + min(bands), bands, harmful=True), "last_seen": 9e9}
+    assert pipeline.campaigns.offer(bands[0].encode(), orjson.dumps(record), 2e9) is not None
+    for text in (CLEAN, LINKED):
+        assert len(set(bands) & set(band_keys([normalize(text)])[0])) >= 2, "not a member"
+    batch = [
+        RawMessage(topics.CHAT_MESSAGES, 0, 0, b"k", chat("clean", CLEAN)),
+        RawMessage(topics.CHAT_MESSAGES, 0, 1, b"k", chat("linked", LINKED)),
+    ]
+    await pipeline.moderate(batch)
+    decided = {d["event_id"]: d for d in on(pipeline, topics.DECISIONS)}
+    assert decided["clean"]["campaign_id"] == record["campaign_id"]
+    assert decided["clean"]["action"] == "allow"
+    assert decided["linked"]["action"] == "block"
+    members = on(pipeline, topics.CAMPAIGN_MEMBERS)
+    assert [m["event_id"] for m in members] == ["linked"]
+
+
+def test_a_member_is_suspect_alone_when_flagged_linked_or_near_a_review_line() -> None:
+    review = {"spam": 0.6, "hate": None}
+
+    def decision(action: str, spam: float) -> Any:
+        return SimpleNamespace(action=action, scores={"spam": spam, "hate": 0.99})
+
+    assert suspect_alone(decision("review", 0.7), (), review, 0.5)
+    assert suspect_alone(decision("allow", 0.01), ("evil.top",), review, 0.5)
+    assert suspect_alone(decision("allow", 0.31), (), review, 0.5)
+    assert not suspect_alone(decision("allow", 0.29), (), review, 0.5)  # hate never reviews
+    assert suspect_alone(decision("allow", 0.0), (), review, 0.0)  # a share of 0: every member
 
 
 async def test_an_allow_rule_wins_over_a_harmful_campaign(pipeline: ModerationPipeline) -> None:
