@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 # 60 s); the heartbeat must be well inside it
 SESSION_TIMEOUT_S = 10.0
 HEARTBEAT_INTERVAL_S = 2.0
+# a batch reader sees partitions added to an input topic, or a topic deleted and created again,
+# when it next refreshes its metadata: the clients' default of 5 minutes left events on new
+# partitions waiting that long
+METADATA_MAX_AGE_S = 30.0
 # producers wait up to 5 ms to fill a batch of up to 256 KiB, which is above the largest event
 # chatguard accepts, so a record always fits an empty batch (``streams.sinks.BatchSink``)
 LINGER_MS = 5
@@ -138,6 +142,7 @@ def group_consumer(settings: Settings, group_id: str, role: str) -> dict[str, An
         "max_poll_records": settings.batch_size,
         "session_timeout_ms": int(SESSION_TIMEOUT_S * 1000),
         "heartbeat_interval_ms": int(HEARTBEAT_INTERVAL_S * 1000),
+        "metadata_max_age_ms": int(METADATA_MAX_AGE_S * 1000),
         "isolation_level": ISOLATION_LEVEL,
     }
 
@@ -208,6 +213,7 @@ def rdkafka_group_consumer(settings: Settings, group_id: str, role: str) -> dict
         "auto.offset.reset": AUTO_OFFSET_RESET,
         "session.timeout.ms": int(SESSION_TIMEOUT_S * 1000),
         "heartbeat.interval.ms": int(HEARTBEAT_INTERVAL_S * 1000),
+        "topic.metadata.refresh.interval.ms": int(METADATA_MAX_AGE_S * 1000),
         "isolation.level": ISOLATION_LEVEL,
         "enable.partition.eof": False,
         "check.crcs": True,

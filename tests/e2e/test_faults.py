@@ -290,3 +290,48 @@ def test_an_event_near_kafkas_record_limit_becomes_a_dead_letter_that_fits(
     assert dead["raw_size"] == len(huge_value) and dead["raw_truncated"] is True
     assert len(base64.b64decode(dead["raw"])) < len(huge_value)
     assert worker.get("/health")[0] == 200
+
+
+def test_partitions_added_to_an_input_topic_are_read_within_a_metadata_refresh(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """An operator doubles ``chat.messages``' partitions under a running worker and producers
+    start writing to the new ones: their events are decided after the batch reader's next
+    metadata refresh (30 s), not the clients' default 5 minutes (240 s measured before)."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewPartitions
+
+    from streams.kafka_options import rdkafka_connection
+
+    settings = stream_settings
+    worker = start_worker()
+    worker.wait_ready()
+    topic = settings.topic("chat.messages")
+    before = settings.topic_partitions
+    admin = AdminClient(rdkafka_connection(settings))
+    for future in admin.create_partitions([NewPartitions(topic, 2 * before)]).values():
+        future.result(timeout=60)
+    producer = Producer(rdkafka_connection(settings))
+    events = {}
+    for partition in range(before, 2 * before):
+        event_id = f"new-partition-{partition}"
+        value = orjson.dumps(
+            {
+                "type": "chat.message",
+                "event_id": event_id,
+                "conversation_id": "c1",
+                "sender_id": f"acct-{partition}",
+                "text": "see you at the station at six",
+                "sent_at": time.time(),
+            }
+        )
+        producer.produce(topic, value, key=event_id.encode(), partition=partition)
+        events[event_id] = partition
+    assert producer.flush(60) == 0
+    records = consume(
+        settings,
+        ["moderation.decisions"],
+        until=lambda rs: set(events) <= {r.json()["event_id"] for r in rs},
+        timeout=150,
+    )
+    assert set(events) <= {r.json()["event_id"] for r in records}
