@@ -32,6 +32,7 @@ import numpy as np
 import scipy
 import sklearn
 
+from models.bounded_read import read_bounded
 from models.errors import (
     ArtifactExists,
     ArtifactIntegrityError,
@@ -50,6 +51,10 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 FORMAT_VERSION = 1
+# what a worker reads of a version folder at most (models.bounded_read): the default model's
+# metadata is about 21 KB and its joblib under 100 MB
+MAX_METADATA_BYTES = 16 << 20
+MAX_MODEL_BYTES = 2 << 30
 _REQUIRED = ("format_version", "version", "labels", "thresholds", "sha256", "libraries")
 
 
@@ -147,7 +152,7 @@ def read_metadata(directory: Path) -> dict[str, Any]:
     """The parsed, checked ``metadata.json`` of a version folder."""
     path = VersionFolder(Path(directory)).metadata
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = json.loads(read_bounded(path, MAX_METADATA_BYTES))
     except FileNotFoundError as exc:
         msg = f"{path} does not exist: not a model version folder"
         raise ArtifactNotFound(msg) from exc
@@ -187,10 +192,13 @@ def load_artifact(directory: Path, public_key: Ed25519PublicKey | None = None) -
         raise IncompatibleModelError(msg)
     model_path = VersionFolder(directory).model
     try:
-        payload = model_path.read_bytes()
+        payload = read_bounded(model_path, MAX_MODEL_BYTES)
     except FileNotFoundError as exc:
         msg = f"{model_path} does not exist"
         raise ArtifactNotFound(msg) from exc
+    except OSError as exc:
+        msg = f"{model_path} cannot be read: {exc}"
+        raise MalformedArtifact(msg) from exc
     actual = hashlib.sha256(payload).hexdigest()
     if actual != meta["sha256"]:
         msg = (

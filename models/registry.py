@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from models.artifact import LoadedModel, load_artifact, read_metadata, save_artifact
+from models.bounded_read import read_bounded
 from models.errors import NoCurrentModel, NothingToRollBack, UnknownVersion
 from models.policy import Thresholds
 from models.scorer import Scorer
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     )
 
 CURRENT_FILE = "CURRENT"
+MAX_POINTER_BYTES = 4_096  # a version name is under 100
 HISTORY_FILE = "history.jsonl"
 VERSIONS_DIR = "versions"
 
@@ -102,7 +104,8 @@ class ModelRegistry:
     def current_version(self) -> str | None:
         """The served version's name, or ``None`` before the first promotion."""
         try:
-            name = (self.root / CURRENT_FILE).read_text(encoding="utf-8").strip()
+            pointer = read_bounded(self.root / CURRENT_FILE, MAX_POINTER_BYTES)
+            name = pointer.decode("utf-8", errors="replace").strip()
         except FileNotFoundError:
             return None
         return name or None

@@ -26,10 +26,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from models.bounded_read import read_bounded
 from models.errors import SignatureInvalid, SignatureMissing, SigningKeyError
 from models.version_folder import SIGNATURE_FILE, VersionFolder
 
 ALGORITHM = "Ed25519"
+MAX_SIGNATURE_BYTES = 65_536  # one signature record is under 1 KB
 KEYS_HINT = (
     "create a key pair with `chatguard keys init`, sign with the private key at promotion "
     "(CHATGUARD_MODEL_SIGNING_KEY) and give workers the public key (CHATGUARD_MODEL_PUBLIC_KEY)"
@@ -81,7 +83,7 @@ def verify(directory: Path, meta: Mapping[str, Any], public_key: Ed25519PublicKe
     directory = Path(directory)
     path = VersionFolder(directory).signature
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = json.loads(read_bounded(path, MAX_SIGNATURE_BYTES))
     except FileNotFoundError as exc:
         msg = f"model version {directory.name} is not signed (no {SIGNATURE_FILE}); refusing it"
         raise SignatureMissing(msg) from exc

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from models.bounded_read import read_bounded
 from models.classifier import ModerationClassifier
-from models.errors import NoCurrentModel, NothingToRollBack, UnknownVersion
+from models.errors import ModelError, NoCurrentModel, NothingToRollBack, UnknownVersion
 from models.policy import Thresholds
 from models.registry import CURRENT_FILE, ModelRegistry
+from models.signing import load_public_key
+from models.version_folder import VersionFolder
+from tests.conftest import ModelKeys
 from tests.unit.toy_corpus import LABELS, toy_data
 
 
@@ -108,3 +114,71 @@ def test_problem_says_what_vanished_without_a_path(
     moved.rename(registry.versions_dir / version)
     (registry.root / CURRENT_FILE).unlink()
     assert registry.problem() == "the registry has no CURRENT pointer"
+
+
+def _promptly(call: Callable[[], object], fifo: Path) -> BaseException | object:
+    """``call()``'s result or exception, asserting it came within 10 s. A call blocked on the
+    FIFO is released by opening the FIFO for writing, so a failing test still ends."""
+    outcome: list[BaseException | object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(10)
+    if thread.is_alive():
+        with open(fifo, "wb"):  # releases the reader
+            pass
+        thread.join(10)
+        pytest.fail("blocked reading a FIFO")
+    return outcome[0]
+
+
+def test_a_fifo_or_a_device_in_the_registry_is_refused_at_once(
+    registry: ModelRegistry, fitted: ModerationClassifier, model_keys: ModelKeys
+) -> None:
+    """The registry's writer can put anything in it: a FIFO as CURRENT held every worker's event
+    loop until something wrote to it, and /dev/zero would be read without end. Each is refused
+    without blocking, and the current model stays loadable once CURRENT is a file again."""
+    version = _save(registry, fitted)
+    registry.sign(version, model_keys.private_key)
+    registry.promote(version)
+    public = load_public_key(model_keys.public)
+    current = registry.root / CURRENT_FILE
+    current.unlink()
+    os.mkfifo(current)
+    assert isinstance(_promptly(registry.current_version, current), OSError)
+    problem = _promptly(registry.problem, current)
+    assert problem == "the registry's CURRENT pointer cannot be read (not a regular file)"
+    current.unlink()
+    current.symlink_to("/dev/zero")
+    assert isinstance(_promptly(registry.current_version, current), OSError)
+    current.unlink()
+    registry.promote(version)  # a file again
+    folder = VersionFolder(registry.path(version))
+    for name in ("metadata", "signature", "model"):
+        path = getattr(folder, name)
+        kept = path.with_name(path.name + ".kept")
+        path.rename(kept)
+        os.mkfifo(path)
+        refused = _promptly(lambda: registry.load(version, public), path)
+        assert isinstance(refused, ModelError), (name, refused)
+        path.unlink()
+        kept.rename(path)
+    assert registry.load_current(public).version == version
+
+
+def test_read_bounded_reads_regular_files_up_to_their_limit(tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.write_bytes(b"x" * 100)
+    assert read_bounded(small, 100) == b"x" * 100
+    with pytest.raises(OSError, match="larger than 99 bytes"):
+        read_bounded(small, 99)
+    with pytest.raises(OSError, match="not a regular file"):
+        read_bounded(tmp_path, 100)
+    with pytest.raises(FileNotFoundError):
+        read_bounded(tmp_path / "missing", 100)
