@@ -73,6 +73,7 @@ STATE = b"s"  # s<window:012d><partition:05d><band> → the band's state (JSON)
 NEXT = b"n"  # n<partition:05d> → the next offset of the partition to fold
 STATES_KEPT = 4_096  # decoded band states kept in memory (a saturated one is ~15 KB of JSON)
 STAGED_MOST = 20_000  # band states staged at most before they are written, whatever the time
+WRITE_BUFFER_BYTES = 8 << 20  # RocksDB memtable, and so write-ahead log, before a flush
 
 
 class BandStore:
@@ -252,11 +253,15 @@ class BandStore:
 def _options() -> Options:
     """RocksDB options with a bloom filter: most band lookups are for keys not in the store,
     and the filter answers those without reading index blocks (measured: 1.4 against 4.4 µs
-    a missing key; bands in the store cost the same)."""
+    a missing key; bands in the store cost the same). The fold rewrites a campaign's band
+    states every second, so with RocksDB's 64 MB write buffer the write-ahead log held 64 MB
+    (and memory as much) for 3.7 MB of live state; an 8 MB buffer is flushed and compacted
+    eight times as often."""
     table = BlockBasedOptions()
     table.set_bloom_filter(10, False)
     options = Options(raw_mode=True)
     options.set_block_based_table_factory(table)
+    options.set_write_buffer_size(WRITE_BUFFER_BYTES)
     return options
 
 
