@@ -89,6 +89,9 @@ class Settings:
     # contact tokens a worker starts counting per window; evidence for more new ones is dropped,
     # so that blocked messages naming made-up numbers cannot grow its memory without bound
     learn_max_tokens: int = 100_000
+    # stateful agents (tables, stores) wait while the data dir's disk has less free than this
+    # (streams.disk_room): RocksDB on a full disk stopped the worker
+    data_min_free_mb: int = 256
 
     # Campaigns (models.campaigns): near-duplicates from this many distinct accounts within the
     # window are a campaign. Off by default: counting every band key of every fingerprinted
@@ -215,6 +218,9 @@ class Settings:
             raise SettingsError(msg)
         if self.campaign_fold not in ("worker", "separate"):
             msg = f"CHATGUARD_CAMPAIGN_FOLD={self.campaign_fold!r}: use worker or separate"
+            raise SettingsError(msg)
+        if self.data_min_free_mb < 0:
+            msg = f"CHATGUARD_DATA_MIN_FREE_MB={self.data_min_free_mb} must not be negative"
             raise SettingsError(msg)
         if not 0 <= self.campaign_own_score <= 1:
             msg = f"CHATGUARD_CAMPAIGN_OWN_SCORE={self.campaign_own_score} must be in [0, 1]"

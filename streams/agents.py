@@ -43,6 +43,7 @@ from streams.batch_reader import BatchReader
 from streams.campaign_fold import CampaignFold
 from streams.campaigns import CampaignHolder
 from streams.decoding import Rejected, decode_strike
+from streams.disk_room import DiskRoom
 from streams.enforcement import action_record, apply_strike, carried_over
 from streams.fleet_signing import internal_record
 from streams.labels import LabelStore, LabelStoreError
@@ -103,6 +104,7 @@ class Worker:
         # agent name → why it stopped, for /health; cleared when Faust starts the agent again
         self.crashed: dict[str, str] = {}
         self.producer_watch = ProducerWatch(settings.producer_stall_s)
+        self.disk = DiskRoom(settings.data_dir, settings.data_min_free_mb)
         cast(Transport, app.transport).on_unreadable = self._dead_letter_unreadable
 
         def raw_topic(name: str) -> TopicT:
@@ -254,10 +256,15 @@ class Worker:
         await self.pipeline.dead_letter(batch.source(), batch.rejected())
 
     async def _each_batch(
-        self, stream: StreamT, handle: Callable[[Sequence[EventT]], Awaitable[None]]
+        self,
+        stream: StreamT,
+        handle: Callable[[Sequence[EventT]], Awaitable[None]],
+        writes_state: bool = False,
     ) -> None:
         """``handle`` batches of up to ``batch_size`` events, or whatever arrived within
-        ``batch_window_s``; a batch is acked once ``handle`` returned.
+        ``batch_window_s``; a batch is acked once ``handle`` returned. An agent that
+        ``writes_state`` (a table, a store) holds its batch while the data disk is short of room
+        (``streams.disk_room``).
 
         No commit falls between a batch's outputs and its acks (``Transport.handing_over``):
         under exactly-once a batch's outputs and its offsets go into one transaction."""
@@ -265,6 +272,8 @@ class Worker:
         taken = cast(Stream, stream).noack_take(settings.batch_size, within=settings.batch_window_s)
         handing_over = self._handing_over()
         async for events in taken:
+            if writes_state:
+                await self.disk.wait()
             async with handing_over:
                 await handle(events)
                 for event in events:
@@ -304,7 +313,7 @@ class Worker:
                 out.extend(self._outputs(raw, result))
             await self.pipeline.send(out)
 
-        await self._each_batch(stream, each)
+        await self._each_batch(stream, each, writes_state=True)
 
     def _outputs(self, raw: RawMessage, result: Sequence[Outgoing] | Rejected) -> list[Outgoing]:
         """What a handled record sends: its outputs, or its dead letter."""
@@ -385,7 +394,7 @@ class Worker:
                     out.extend(self._outputs(raw, outcome))
             await self.pipeline.send(out)
 
-        await self._each_batch(stream, enforce)
+        await self._each_batch(stream, enforce, writes_state=True)
 
     def _enforce(self, raw: RawMessage, timestamp: float) -> Outgoing | Rejected | None:
         """One strike signal → the account's new state; the account action if it crossed a
@@ -504,7 +513,7 @@ class Worker:
             await self.pipeline.send(out)
 
         try:
-            await self._each_batch(stream, verify)
+            await self._each_batch(stream, verify, writes_state=True)
         finally:
             await self._replay.stop()
 
@@ -810,12 +819,16 @@ class Worker:
         from their changelogs (not in a rebalance), this worker has partitions of chat messages
         or posts (or, on the Faust ingest path, any partitions) assigned, and nothing an
         operator must fix is wrong (``problems``: a registry a restart could not load from, a
-        label store that cannot be written). The body names no filesystem path."""
+        label store that cannot be written, a data disk short of room). The body names no filesystem path."""
         app, holder, reader = self.app, self.holder, self.batch_reader
         tables_ready = cast(Any, app.tables).recovery.completed.is_set() and not app.rebalancing
         faust_assigned = len(app.consumer.assignment()) if app.consumer is not None else 0
         batch_assigned = len(reader.assignment()) if reader is not None else 0
-        problems = [p for p in (holder.registry_problem, self.label_store_problem) if p is not None]
+        problems = [
+            p
+            for p in (holder.registry_problem, self.label_store_problem, self.disk.problem)
+            if p is not None
+        ]
         body = {
             "model_version": holder.current.version if holder.loaded else None,
             "ingest": self.settings.ingest_path,

@@ -92,6 +92,11 @@ LABEL_STORE_OK = Gauge(
     "1 while the last append to the label store succeeded, 0 while labels wait in Kafka.",
     registry=REGISTRY,
 )
+DATA_DISK_OK = Gauge(
+    "chatguard_data_disk_ok",
+    "1 while the data disk has CHATGUARD_DATA_MIN_FREE_MB free, 0 while stateful agents wait.",
+    registry=REGISTRY,
+)
 LABEL_STORE_ERRORS = Counter(
     "chatguard_label_store_errors_total",
     "Failed appends to the label store (the batch is kept and written again), by errno name.",
@@ -110,6 +115,7 @@ REGISTRY_PROBLEMS = Counter(
     registry=REGISTRY,
 )
 LABEL_STORE_OK.set(1)
+DATA_DISK_OK.set(1)
 REGISTRY_OK.set(1)
 RULE_HITS = Counter(
     "chatguard_rule_hits_total",

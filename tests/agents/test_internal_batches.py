@@ -70,3 +70,32 @@ async def test_a_batch_of_reports_is_weighed_and_handed_over_together(
     # each reporter's entry went to the changelog partition of the record that changed it
     where = {key: partition for partition, key in changelog}
     assert where == {f"reporter-{n}": partitions[n] for n in range(REPORTS)}
+
+
+async def test_a_stateful_agent_holds_its_batch_while_the_data_disk_is_short_of_room(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """On a full disk RocksDB's error reached Faust's changelog callback and stopped the worker.
+    Under ``CHATGUARD_DATA_MIN_FREE_MB`` an agent that writes a table holds its batch (unacked),
+    ``/ready`` names the problem, and once there is room the batch goes through."""
+    worker.disk.min_free_mb = 1 << 40  # more than any disk has: short of room
+    reports = [_report(n) for n in range(3)]
+    records = [(r["reporter_id"].encode(), orjson.dumps(r)) for r in reports]
+    held: list[str] = []
+
+    def released_once_held() -> bool:
+        """Once the agent waits: nothing handled yet; then make room."""
+        if worker.disk.problem is not None and not held:
+            assert sink.on("reporter.stats") == []
+            held.append(worker.disk.problem)
+            worker.disk.min_free_mb = 0
+        return len(sink.on("reporter.stats")) == 3
+
+    await put_to(
+        worker.weigh_reports,
+        worker.settings.topic("reports.by_reporter"),
+        records,
+        released_once_held,
+    )
+    assert "CHATGUARD_DATA_MIN_FREE_MB" in held[0] and str(worker.settings.data_dir) not in held[0]
+    assert worker.disk.problem is None
