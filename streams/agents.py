@@ -24,11 +24,13 @@ import logging
 import os
 import socket
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 import orjson
 from faust import Stream
+from faust.streams import _current_event as faust_current_event  # what tables read
 from faust.types import AgentT, EventT, StreamT, TopicT
 
 from chatguard.settings import Settings
@@ -301,7 +303,7 @@ class Worker:
         async def each(events: Sequence[EventT]) -> None:
             out: list[Outgoing] = []
             for event in events:
-                _handling(stream, event)
+                _handling(event)
                 raw = _raw(event)
                 try:
                     record = internal_record(raw, self.pipeline.signer)
@@ -383,7 +385,7 @@ class Worker:
         async def enforce(events: Sequence[EventT]) -> None:
             out: list[Outgoing] = []
             for event in events:
-                _handling(stream, event)  # the strikes table's window follows the event's time
+                _handling(event)  # the strikes table's window follows the event's time
                 raw = _raw(event)
                 outcome = self._enforce(raw, event.message.timestamp)
                 if isinstance(outcome, Outgoing):
@@ -919,11 +921,14 @@ def _appended_at(event: EventT) -> float | None:
     return None
 
 
-def _handling(stream: StreamT, event: EventT) -> None:
-    """Make ``event`` Faust's current event while a batch handles it: a table writes its
-    changelog to the current event's partition, and a windowed table's window follows the
-    current event's time. Iterating a batch leaves the batch's last event current."""
-    cast(Stream, stream)._set_current_event(event)
+def _handling(event: EventT) -> None:
+    """Make ``event`` Faust's current event in this task while a batch handles it: a table
+    writes its changelog to the current event's partition, and a windowed table's window
+    follows the current event's time. Only the context variable tables read is set: the
+    stream's own ``current_event`` is what ``noack_take``'s background reader takes the next
+    event from, and setting it there swapped an event that arrived meanwhile for one of the
+    batch's (the new one was never handled, the old one twice)."""
+    faust_current_event.set(weakref.ref(event))
 
 
 def _raw(event: EventT) -> RawMessage:

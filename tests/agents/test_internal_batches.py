@@ -4,10 +4,14 @@ an honest one for minutes), and each record's table write still goes to its own 
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 import pytest
+from faust.types import Message
 
 from streams.agents import Worker
 from tests.agents.harness import RecordingSink, put_to
@@ -77,25 +81,50 @@ async def test_a_stateful_agent_holds_its_batch_while_the_data_disk_is_short_of_
 ) -> None:
     """On a full disk RocksDB's error reached Faust's changelog callback and stopped the worker.
     Under ``CHATGUARD_DATA_MIN_FREE_MB`` an agent that writes a table holds its batch (unacked),
-    ``/ready`` names the problem, and once there is room the batch goes through."""
+    says why, and once there is room the batch goes through. Reports that arrive while it
+    waits are each weighed once after it: the first version of this swapped the one that
+    arrived first for one of the held batch (handled twice, the new one never)."""
     worker.disk.min_free_mb = 1 << 40  # more than any disk has: short of room
-    reports = [_report(n) for n in range(3)]
-    records = [(r["reporter_id"].encode(), orjson.dumps(r)) for r in reports]
-    held: list[str] = []
+    agent = worker.weigh_reports
+    topic = worker.settings.topic("reports.by_reporter")
+    loop = asyncio.get_running_loop()
+    async with agent.test_context() as context:
+        channel = context.stream().channel
+        generation = agent.app.consumer_generation_id
 
-    def released_once_held() -> bool:
-        """Once the agent waits: nothing handled yet; then make room."""
-        if worker.disk.problem is not None and not held:
-            assert sink.on("reporter.stats") == []
-            held.append(worker.disk.problem)
-            worker.disk.min_free_mb = 0
-        return len(sink.on("reporter.stats")) == 3
+        async def put(offsets: range) -> None:
+            for offset in offsets:
+                report = _report(offset)
+                message = Message(
+                    topic,
+                    0,
+                    offset,
+                    time.time(),
+                    0,
+                    None,
+                    report["reporter_id"].encode(),
+                    orjson.dumps(report),
+                    None,
+                    generation_id=generation,
+                )
+                await channel.put(await channel.decode(message))
 
-    await put_to(
-        worker.weigh_reports,
-        worker.settings.topic("reports.by_reporter"),
-        records,
-        released_once_held,
-    )
-    assert "CHATGUARD_DATA_MIN_FREE_MB" in held[0] and str(worker.settings.data_dir) not in held[0]
+        async def until(done: Callable[[], bool]) -> None:
+            deadline = loop.time() + 10
+            while not done():
+                assert loop.time() < deadline, "the agent did not get there"
+                await asyncio.sleep(0.02)
+
+        await put(range(3))
+        await until(lambda: worker.disk.problem is not None)
+        problem = worker.disk.problem
+        assert problem is not None and "CHATGUARD_DATA_MIN_FREE_MB" in problem
+        assert str(worker.settings.data_dir) not in problem
+        await put(range(3, 6))  # arrive while the batch waits
+        await asyncio.sleep(0.2)  # let the background reader take them in
+        assert sink.on("reporter.stats") == []  # held, not handled
+        worker.disk.min_free_mb = 0  # room again
+        await until(lambda: len(sink.on("reporter.stats")) >= 6)
+    weighed = sorted(s["reporter_id"] for s in sink.on("reporter.stats"))
+    assert weighed == sorted(f"reporter-{n}" for n in range(6))
     assert worker.disk.problem is None
