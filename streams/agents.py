@@ -262,6 +262,7 @@ class Worker:
         stream: StreamT,
         handle: Callable[[Sequence[EventT]], Awaitable[None]],
         writes_state: bool = False,
+        before: Callable[[Sequence[EventT]], Awaitable[None]] | None = None,
     ) -> None:
         """``handle`` batches of up to ``batch_size`` events, or whatever arrived within
         ``batch_window_s``; a batch is acked once ``handle`` returned. An agent that
@@ -269,13 +270,16 @@ class Worker:
         (``streams.disk_room``).
 
         No commit falls between a batch's outputs and its acks (``Transport.handing_over``):
-        under exactly-once a batch's outputs and its offsets go into one transaction."""
+        under exactly-once a batch's outputs and its offsets go into one transaction. Work that
+        may wait long goes in ``before``, outside that guard, so it never holds up a commit."""
         settings = self.settings
         taken = cast(Stream, stream).noack_take(settings.batch_size, within=settings.batch_window_s)
         handing_over = self._handing_over()
         async for events in taken:
             if writes_state:
                 await self.disk.wait()
+            if before is not None:
+                await before(events)
             async with handing_over:
                 await handle(events)
                 for event in events:
@@ -546,18 +550,18 @@ class Worker:
         once due (``streams.report_retry``), a batch at a time: records are due in the order the
         broker took them, so each waits for the one before it at most. The waits come before
         the exactly-once hand-over guard, so they never hold up a commit."""
-        settings = self.settings
-        taken = cast(Stream, stream).noack_take(settings.batch_size, within=settings.batch_window_s)
-        handing_over = self._handing_over()
-        async for events in taken:
-            out: list[Outgoing] = []
+        out: list[Outgoing] = []
+
+        async def wait_until_due(events: Sequence[EventT]) -> None:
+            out.clear()
             for event in events:
                 raw = _raw(event)
                 out.extend(self._outputs(raw, await self._retried(event, raw)))
-            async with handing_over:
-                await self.pipeline.send(out)
-                for event in events:
-                    await stream.ack(event)
+
+        async def send_back(events: Sequence[EventT]) -> None:
+            await self.pipeline.send(out)
+
+        await self._each_batch(stream, send_back, before=wait_until_due)
 
     async def _retried(self, event: EventT, raw: RawMessage) -> list[Outgoing] | Rejected:
         """A waiting report sent back once due, or why the record is refused."""

@@ -13,7 +13,7 @@ import base64
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,7 @@ import orjson
 
 from chatguard.settings import Settings
 from models.normalize import Analysis
-from models.rules import Contacts
+from models.rules import Contacts, RuleSet
 from streams import campaigns, learned_list, metrics, moderators, reports, senders, topics
 from streams.campaigns import CampaignHolder
 from streams.decide import Position, build_decisions
@@ -30,7 +30,7 @@ from streams.decoding import Event, Rejected, check_categories, decode
 from streams.fleet_signing import FleetSigner
 from streams.kinds import SCORED_TYPES
 from streams.learned_list import LearnedHolder
-from streams.model_holder import ModelHolder
+from streams.model_holder import ModelHolder, ServingModel
 from streams.records import DeadLetter, Decision, StrikeSignal
 from streams.rules_holder import SHARED, RulesHolder, apply_rules
 from streams.scoring import Scorer, Scoring
@@ -356,11 +356,9 @@ class ModerationPipeline:
             learned_only,
         )
         out.extend(Outgoing(self._contacts, key, value, sources[i]) for i, key, value in evidence)
-        allowing = frozenset(r.reason() for r in ruleset.rules if r.action == "allow")
-        review = {label: t.review for label, t in serving.policy.thresholds.items()}
         out.extend(
             await self._campaigns(
-                events, sources, decisions, memo, allowing, review, scoring.fingerprints
+                events, sources, decisions, memo, serving, ruleset, scoring.fingerprints
             )
         )
         out.extend(await self._senders(events, sources, memo, scoring.contacts))
@@ -385,17 +383,19 @@ class ModerationPipeline:
         sources: list[RawMessage],
         decisions: list[Decision],
         memo: dict[str, Analysis],
-        allowing: frozenset[str],
-        review: Mapping[str, float | None],
+        serving: ServingModel,
+        ruleset: RuleSet,
         known: dict[str, campaigns.Fingerprint] | None = None,
     ) -> list[Outgoing]:
         """The batch's fingerprints for the fleet's campaign count (``known``: those scoring
         computed with the scores; any missing are computed in the scoring thread), and mark
-        (harmful: block, unless an allow rule fired: ``allowing`` are their reasons) the
-        decisions of events that belong to a live campaign (replacing them in ``decisions``);
-        the fingerprint and member records to send; none unless ``CHATGUARD_CAMPAIGNS`` is on."""
+        (harmful: block, unless one of ``ruleset``'s allow rules fired) the decisions of events
+        that belong to a live campaign (replacing them in ``decisions``); the fingerprint and
+        member records to send; none unless ``CHATGUARD_CAMPAIGNS`` is on."""
         if not self.settings.campaigns:
             return []
+        allowing = frozenset(r.reason() for r in ruleset.rules if r.action == "allow")
+        review = {label: t.review for label, t in serving.policy.thresholds.items()}
         partitions = self.settings.topic_partitions
         if known is not None and all(event.text in known for event in events):
             found: list[campaigns.Fingerprint] | None = [known[event.text] for event in events]
