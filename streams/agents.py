@@ -60,7 +60,13 @@ from streams.recent_events import RecentEvents, Replay, catch_up
 from streams.records import AccountAction, LearnedContact, ModelUpdate, WeighedReport
 from streams.report_retry import due_in, retry_or_refuse, sent_back
 from streams.reporters import apply_outcome, count_report, reliability, stats_record
-from streams.reports import check_report, most_seen, report_strike, seen_entries
+from streams.reports import (
+    check_report,
+    most_seen,
+    report_strike,
+    seen_entries,
+    verified_record,
+)
 from streams.rules_holder import RulesHolder
 from streams.senders import review_action
 from streams.sinks import FaustSink, OutputSink
@@ -124,9 +130,10 @@ class Worker:
             default=dict,
             partitions=settings.topic_partitions,
         ).tumbling(settings.strike_window_s, expires=2 * settings.strike_window_s)
-        # reporter id → reports, outcomes, decided report ids (streams.reporters): kept for
-        # good, one entry per user who ever reported (about 0.5 KB each), so on disk, where a
-        # restarted worker also finds it without reading the whole changelog again
+        # reporter id → verified reports, outcomes, decided report ids (streams.reporters):
+        # kept for good, one entry per user with a verified report (about 0.5 KB each; a report
+        # of an event that never existed writes none), so on disk, where a restarted worker
+        # also finds it without reading the whole changelog again
         self.reporters_table = app.Table(
             "reporters",
             default=dict,
@@ -471,6 +478,10 @@ class Worker:
         await self._each_internal(stream, self._weigh)
 
     def _weigh(self, raw: RawMessage, record: dict[str, Any]) -> list[Outgoing] | Rejected:
+        """A report is weighed and sent on without a write: it counts in its reporter's record
+        only once verified (``verified``), so a flood of reports of events that never existed,
+        from made-up reporters, writes no state (each wrote an entry for good: 0.30 → 2.26 MB
+        for 20,000)."""
         settings = self.settings
         for name in ("reporter_id", "report_id"):  # the table's key, and ids it keeps
             value = record.get(name)
@@ -479,18 +490,22 @@ class Worker:
                     "invalid_field", f"{name} is not a string of 1 to {settings.max_id_chars} chars"
                 )
         reporter = record["reporter_id"]
-        stats = self.reporters_table[reporter]
-        out: list[Outgoing] = []
-        if record["kind"] == "outcome":
-            new_stats = apply_outcome(stats, record["report_id"], record["outcome"])
-            if new_stats is stats:
-                return out
-        else:
-            new_stats = count_report(stats)
+        stats = self.reporters_table[reporter]  # a reporter with no record: {}, not stored
+        kind = record["kind"]
+        if kind == "report":
             weighed = WeighedReport.of(record, reliability(stats))
             by_event = settings.topic(topics.EVENTS_BY_ID)
-            out.append(Outgoing(by_event, record["event_id"].encode(), orjson.dumps(weighed), raw))
+            return [Outgoing(by_event, record["event_id"].encode(), orjson.dumps(weighed), raw)]
+        if kind == "outcome":
+            new_stats = apply_outcome(stats, record["report_id"], record["outcome"])
+            if new_stats is stats:
+                return []
+        elif kind == "verified":
+            new_stats = count_report(stats)
+        else:
+            return Rejected("invalid_field", f"kind {kind[:40]!r} is not a reporter's record")
         put(self.reporters_table, "reporters", reporter, new_stats)
+        out: list[Outgoing] = []
         stats_value = orjson.dumps(stats_record(reporter, new_stats, time.time()))
         stats_topic = settings.topic(topics.REPORTER_STATS)
         out.append(Outgoing(stats_topic, reporter.encode(), stats_value, raw))
@@ -543,7 +558,12 @@ class Worker:
         strike = report_strike(record, record["weight"])
         account = record["account_id"].encode()
         strikes_topic = self.settings.topic(topics.ACCOUNT_STRIKES)
-        return [Outgoing(strikes_topic, account, orjson.dumps(strike), raw)]
+        by_reporter = self.settings.topic(topics.REPORTS_BY_REPORTER)
+        verified = orjson.dumps(verified_record(record))
+        return [
+            Outgoing(strikes_topic, account, orjson.dumps(strike), raw),
+            Outgoing(by_reporter, record["reporter_id"].encode(), verified, raw),
+        ]
 
     async def _retry_reports(self, stream: StreamT) -> None:
         """Reports that arrived before their event was moderated → back on ``events.by_id``

@@ -301,7 +301,7 @@ class ReporterStats:
     ``streams.reporters.stats_record``."""
 
     reporter_id: str
-    reports: int
+    reports: int  # reports that named a moderated event of the account they accuse
     confirmed: int
     rejected: int
     reliability: float  # (confirmed + 1) / (confirmed + rejected + 2)
@@ -376,6 +376,17 @@ class ReportOutcome:
     report_id: str
     reporter_id: str
     outcome: Literal["confirm", "reject"]
+
+
+@dataclass(frozen=True)
+class VerifiedReport:
+    """A report that named a moderated event of the account it accuses, back to its reporter's
+    record (``reports.by_reporter``) to be counted: a report of an event that never existed
+    counts nowhere and writes no state. Built by ``streams.reports.verified_record``."""
+
+    kind: Literal["verified"]
+    report_id: str
+    reporter_id: str
 
 
 @dataclass(frozen=True)
@@ -508,6 +519,7 @@ OUTPUT_RECORDS: dict[str, type] = {
     "seen_events": SeenEvents,
     "report_record": ReportRecord,
     "report_outcome": ReportOutcome,
+    "verified_report": VerifiedReport,
     "blocked_contact": BlockedContact,
     "weighed_report": WeighedReport,
     "retried_report": RetriedReport,

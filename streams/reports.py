@@ -21,7 +21,13 @@ import orjson
 from models.taxonomy import TAXONOMY
 from streams.decoding import Rejected
 from streams.partitioning import partitions_for
-from streams.records import ReportOutcome, ReportRecord, SeenEvents, StrikeSignal
+from streams.records import (
+    ReportOutcome,
+    ReportRecord,
+    SeenEvents,
+    StrikeSignal,
+    VerifiedReport,
+)
 
 # a reason the taxonomy does not know: review evidence only, never an enforcement category
 UNMAPPED = "other"
@@ -143,6 +149,11 @@ def outcome_record(decision: dict[str, Any]) -> ReportOutcome:
     return ReportOutcome(
         "outcome", decision["report_id"], decision["reporter_id"], decision["outcome"]
     )
+
+
+def verified_record(report: dict[str, Any]) -> VerifiedReport:
+    """What a report that passed the recent-events check tells about its reporter."""
+    return VerifiedReport("verified", report["report_id"], report["reporter_id"])
 
 
 def seen_entries(record: dict[str, Any], most: int = 1_024) -> Sequence[tuple[str, str]]:

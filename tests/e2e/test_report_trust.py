@@ -139,7 +139,14 @@ def test_report_bombing_forged_confirmations_and_unknown_events_never_restrict(
     def settled(records: list[Record]) -> bool:
         dead = _of(records, stream_settings, "moderation.deadletter")
         actions = _of(records, stream_settings, "account.actions")
-        return len(dead) >= 12 + 1 + 6 and any(a["account_id"] == "victim-a" for a in actions)
+        counted = {
+            s["reporter_id"]: s["reports"] for s in _of(records, stream_settings, "reporter.stats")
+        }
+        return (
+            len(dead) >= 12 + 1 + 6
+            and any(a["account_id"] == "victim-a" for a in actions)
+            and counted.get("sock") == 12
+        )
 
     records = consume(stream_settings, outputs, until=settled, timeout=120, quiet_for=8)
     actions = _of(records, stream_settings, "account.actions")
@@ -162,6 +169,9 @@ def test_report_bombing_forged_confirmations_and_unknown_events_never_restrict(
     latest = {s["reporter_id"]: s for s in stats}
     assert latest["sock"]["reports"] == 12 and latest["sock"]["confirmed"] == 0
     assert all(s["confirmed"] == 0 and s["reliability"] == 0.5 for s in latest.values())
+    # reports of events that never existed, or of another account's event, count nowhere
+    assert not [r for r in latest if r.startswith("ghoster-") or r == "pointer"]
+    assert {f"fake-{i}" for i in range(12)} <= set(latest)
 
 
 def test_honest_reports_confirmed_by_a_signed_moderator_restrict_once(
@@ -328,11 +338,12 @@ def test_a_flood_of_reports_of_unknown_events_neither_loses_nor_buries_an_honest
     def settled(records: list[Record]) -> bool:
         actions = _of(records, stream_settings, "account.actions")
         refused = {d["event_id"] for d in _of(records, stream_settings, "moderation.deadletter")}
-        return bool(actions) and len(refused) >= FLOOD
+        counted = {s["reporter_id"] for s in _of(records, stream_settings, "reporter.stats")}
+        return bool(actions) and len(refused) >= FLOOD and {"honest-0", "honest-1"} <= counted
 
     records = consume(
         stream_settings,
-        ["account.actions", "moderation.deadletter"],
+        ["account.actions", "moderation.deadletter", "reporter.stats"],
         until=settled,
         timeout=240,
         quiet_for=3,
@@ -347,3 +358,9 @@ def test_a_flood_of_reports_of_unknown_events_neither_loses_nor_buries_an_honest
     assert {d["error_kind"] for d in dead} == {"unknown_event"}
     assert {d["event_id"] for d in dead} == {r["event_id"] for r in forged}
     assert len(forged_ids) == len(dead) == FLOOD  # each refused once
+    # only verified reports count in a reporter's record: the forged ones wrote none
+    stats = _of(records, stream_settings, "reporter.stats")
+    assert sorted((s["reporter_id"], s["reports"]) for s in stats) == [
+        ("honest-0", 1),
+        ("honest-1", 1),
+    ]

@@ -31,7 +31,7 @@ from streams.records import (
     WeighedReport,
 )
 from streams.reporters import count_report, stats_record
-from streams.reports import report_record, report_strike
+from streams.reports import report_record, report_strike, verified_record
 from streams.schemas import all_schemas, render
 from streams.unreadable import UnreadableBatch
 from tests.agents.harness import chat
@@ -53,7 +53,11 @@ TOPIC_SCHEMAS = {
     topics.CAMPAIGN_MEMBERS: "campaign_member",
     topics.CAMPAIGNS: "campaign",
 }
-BY_REPORTER_KINDS = {"report": "report_record", "outcome": "report_outcome"}
+BY_REPORTER_KINDS = {
+    "report": "report_record",
+    "outcome": "report_outcome",
+    "verified": "verified_report",
+}
 SCAM = "Your bank account is locked, verify now at http://secure-bank.top or lose your money"
 HMAC_KEY = b"moderator-key-for-tests"
 
@@ -223,6 +227,7 @@ def test_outputs_built_outside_the_pipeline_validate_against_their_schemas() -> 
     # read back from its topic (with a field a report does not have), then weighed
     read_back = {**orjson.loads(orjson.dumps(report_record(_report(3)))), "extra": 1}
     assert_valid("weighed_report", WeighedReport.of(read_back, 0.75))
+    assert_valid("verified_report", verified_record(read_back))
     assert_valid(
         "learned_contact", LearnedContact.teach("x.top", "domains", "fraud", (5, 3), 0, 60)
     )
