@@ -46,7 +46,7 @@ from streams.campaign_fold import CampaignFold
 from streams.campaigns import CampaignHolder
 from streams.decoding import Rejected, decode_strike
 from streams.disk_room import DiskRoom
-from streams.enforcement import action_record, apply_strike, carried_over
+from streams.enforcement import action_record, apply_strike, carried_over, stale_signal
 from streams.fleet_signing import internal_record
 from streams.labels import LabelStore, LabelStoreError
 from streams.learned_list import LearnedHolder, TokenBudget
@@ -426,6 +426,9 @@ class Worker:
             settings.restrict_strikes,
             settings.suspend_strikes,
         )
+        stale = stale_signal(strike, timestamp, time.time(), window)
+        if stale is not None:
+            return stale
         windows = self.strikes_table[account]
         try:
             # the previous window's recent strikes carry over, so the count slides

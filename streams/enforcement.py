@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable
 from typing import Any, cast
 
+from streams.decoding import Rejected
 from streams.records import AccountAction, AccountActionKind
 
 MAX_SIGNALS = 1_000  # per account and window; beyond it a replay could count twice
@@ -34,6 +35,36 @@ MAX_REPORTERS = 1_000  # per account and window; beyond it a reporter could coun
 # lists of them at their counts alone came to 0.9 MB, near what a changelog record may hold.
 # Ids of UUID length keep their full counts under it.
 MAX_LIST_CHARS = 48_000
+
+
+def stale_signal(
+    strike: dict[str, Any], timestamp: float, now: float, window_s: float
+) -> Rejected | None:
+    """Why a signal cannot count now, or None. A signal counts only within a strike window of
+    its own time ``at`` (signed with the record, so a replay keeps it): older, it is outside
+    every window that could still count it, and its id is no longer remembered, so a signed
+    signal re-sent a window later counted again (three blocks a day apart, replayed, restricted
+    their account). The record's own timestamp, which its producer sets, must be within a
+    window of ``at`` as well, so a replay cannot be filed under a window of its choosing."""
+    if "at" not in strike:
+        return None
+    at = float(strike["at"])
+    event_id = strike["event_id"]
+    if now - at > window_s:
+        return Rejected(
+            "stale_signal",
+            f"the signal is from {now - at:.0f} s ago, beyond the strike window of "
+            f"{window_s:g} s: a replay, or too late to count",
+            event_id,
+        )
+    if abs(timestamp - at) > window_s:
+        return Rejected(
+            "invalid_value",
+            f"the record's timestamp is {timestamp - at:+.0f} s from the signal's time, more "
+            "than a strike window",
+            event_id,
+        )
+    return None
 
 
 def apply_strike(

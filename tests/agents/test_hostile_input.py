@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from pathlib import Path
 from typing import Any
 
@@ -294,6 +295,44 @@ async def test_a_state_too_large_for_its_changelog_is_a_dead_letter_and_the_agen
     assert "account-strikes" in dead[0]["error"]
     actions = sink.on("account.actions")
     assert [(a["account_id"], a["action"]) for a in actions] == [("small", "restrict")]
+
+
+async def test_a_strike_signal_re_sent_a_window_later_does_not_count_again(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """A signed strike signal re-sent byte for byte passes the fleet signature. Sent back
+    three blocks of an account, a strike window after each was made (one a day: never three
+    in a window), restricted it. Each is refused as stale now; three fresh ones restrict."""
+    window = worker.settings.strike_window_s
+    now = time.time()
+
+    def strike(account: str, i: int, at: float) -> tuple[bytes, bytes]:
+        signal = {
+            "signal_id": f"block:{account}-{i}",
+            "kind": "block",
+            "event_id": f"{account}-{i}",
+            "account_id": account,
+            "categories": ["fraud"],
+            "weight": 1.0,
+            "at": at,
+        }
+        return account.encode(), orjson.dumps(signal)
+
+    replayed = [strike("replayed", i, now - (i + 1) * window - 60) for i in range(3)]
+    fresh = [strike("fresh", i, now - 60) for i in range(3)]
+
+    def done() -> bool:
+        return bool(sink.on("account.actions")) and len(sink.on("moderation.deadletter")) >= 3
+
+    await put_to(
+        worker.enforce_accounts, worker.settings.topic("account.strikes"), [*replayed, *fresh], done
+    )
+    dead = sink.on("moderation.deadletter")
+    assert sorted((d["error_kind"], d["event_id"]) for d in dead) == [
+        ("stale_signal", f"replayed-{i}") for i in range(3)
+    ]
+    actions = sink.on("account.actions")
+    assert [(a["account_id"], a["action"]) for a in actions] == [("fresh", "restrict")]
 
 
 async def test_forged_internal_records_with_huge_ids_are_dead_letters_not_state(

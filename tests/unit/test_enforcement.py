@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.enforcement import MAX_CATEGORIES, apply_strike, carried_over
+from streams.enforcement import MAX_CATEGORIES, apply_strike, carried_over, stale_signal
 from streams.records import StrikeSignal
 
 
@@ -272,3 +272,22 @@ def test_a_state_from_before_digests_counts_its_evidence_ids_once() -> None:
     assert state is old
     state, _ = apply_strike(old, _block("e2", "text"), restrict_at=3, suspend_at=6)
     assert state["strikes"] == 2.0
+
+
+def test_a_signal_counts_only_within_a_strike_window_of_its_own_time() -> None:
+    """A signed signal keeps its ``at`` when it is re-sent: once it is a window old, no window
+    that could count it remembers its id, so it is refused rather than counted again; and the
+    record's timestamp, which its sender picks, cannot file it under another window."""
+    day = 86_400.0
+    now = 1_800_000_000.0
+    fresh = {**strike("s1"), "at": now - 60}
+    assert stale_signal(fresh, now - 55, now, day) is None
+    assert stale_signal(strike("s0"), now, now, day) is None  # no time: nothing to check
+    late = {**strike("s2"), "at": now - day - 1}
+    refused = stale_signal(late, now, now, day)
+    assert refused is not None and refused.kind == "stale_signal"
+    assert refused.event_id == "evt-s2"
+    # the same fresh signal filed a year ahead, or a day back from its time
+    for timestamp in (now + 365 * day, now - 60 - day - 1):
+        refused = stale_signal(fresh, timestamp, now, day)
+        assert refused is not None and refused.kind == "invalid_value"
