@@ -706,12 +706,18 @@ class Worker:
         ):
             return Rejected("invalid_field", "not a campaign_member record keyed by its account")
         window = self.settings.strike_window_s
+        at, now = record.get("at"), time.time()
+        if not isinstance(at, int | float) or now - float(at) > window:
+            # what remembers the campaign's accounts keeps them a window: a signed record
+            # re-sent later would restrict its account for the campaign again
+            return Rejected(
+                "stale_signal", "a campaign member from more than a strike window ago", event_id
+            )
         windows = self.campaign_accounts[account]
         # the previous window's state carries over: one action per campaign, whichever window
         state = windows.current() or windows.delta(window)
         if campaign_id in state.get("campaigns", []):
             return []
-        now = time.time()
         action = AccountAction(
             f"{account}:campaign:{campaign_id}",
             account,

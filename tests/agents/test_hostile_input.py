@@ -358,26 +358,34 @@ async def test_forged_internal_records_with_huge_ids_are_dead_letters_not_state(
     assert [s["confirmed"] for s in sink.on("reporter.stats")] == [1]
     assert [d["error_kind"] for d in sink.on("moderation.deadletter")] == ["invalid_field"]
 
-    def member(campaign_id: str) -> tuple[bytes, bytes]:
+    def member(campaign_id: str, at: float | None = None) -> tuple[bytes, bytes]:
         record = {
             "kind": "campaign_member",
             "account_id": "acct-1",
             "campaign_id": campaign_id,
             "event_id": "e1",
             "category": "spam",
+            "at": time.time() if at is None else at,
         }
         return b"acct-1", orjson.dumps(record)
 
+    # the last: a member record re-sent after the window that remembers its campaign's
+    # accounts (it would restrict the account for the campaign again)
+    stale = time.time() - worker.settings.strike_window_s - 60
     await put_to(
         worker.escalate_members,
         worker.settings.topic("campaign.members"),
-        [member("cmp-" + "f" * 200_000), member("cmp-00112233aabbccdd")],
-        lambda: len(sink.on("account.actions") + sink.on("moderation.deadletter")) >= 3,
+        [
+            member("cmp-" + "f" * 200_000),
+            member("cmp-00112233aabbccdd"),
+            member("cmp-99112233aabbccdd", at=stale),
+        ],
+        lambda: len(sink.on("account.actions") + sink.on("moderation.deadletter")) >= 4,
     )
     actions = sink.on("account.actions")
     assert [a["evidence"][0] for a in actions] == ["campaign:cmp-00112233aabbccdd"]
     dead = sink.on("moderation.deadletter")
-    assert [d["error_kind"] for d in dead] == ["invalid_field", "invalid_field"]
+    assert [d["error_kind"] for d in dead] == ["invalid_field", "invalid_field", "stale_signal"]
 
 
 async def test_forged_retried_reports_are_dead_letters_and_a_real_one_goes_back(

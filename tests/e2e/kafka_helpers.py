@@ -49,6 +49,15 @@ def strike_signal(account: str, event_id: str, **fields: Any) -> dict[str, Any]:
     }
 
 
+def window_start(window: float) -> float:
+    """The start of the current strike window, once at least a minute of it is left: a signal
+    from 20 s before that start is a window old in the window's last 20 s, and refused as
+    stale (``streams.enforcement.stale_signal``)."""
+    while window - time.time() % window < 60:
+        time.sleep(1)
+    return (time.time() // window) * window
+
+
 def free_port() -> int:
     """A TCP port nothing listens on right now (for worker web ports and second brokers)."""
     with socket.socket() as sock:

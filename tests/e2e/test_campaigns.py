@@ -37,6 +37,7 @@ from tests.e2e.kafka_helpers import (
     produce,
     produce_signed,
     wait_committed,
+    window_start,
 )
 from tests.e2e.test_rules import _use_env
 from tests.unit.test_fingerprint import scam_variants
@@ -326,7 +327,7 @@ def test_an_account_escalated_on_both_sides_of_a_windows_end_gets_one_action(
     worker = start_worker(env={"CHATGUARD_CAMPAIGNS": "on"})
     worker.wait_ready()
     window = settings.strike_window_s
-    boundary = (time.time() // window) * window
+    boundary = window_start(window)
     account = "edge-acct"
 
     def member(campaign_id: str, event_id: str, at: float) -> tuple[None, bytes, bytes]:

@@ -20,7 +20,14 @@ from streams import topics
 from streams.moderators import decision_record, moderator_key, sign
 from streams.outgoing import OutgoingEvent
 from tests.e2e.conftest import WorkerProcess
-from tests.e2e.kafka_helpers import accounted, consume, produce, produce_signed, strike_signal
+from tests.e2e.kafka_helpers import (
+    accounted,
+    consume,
+    produce,
+    produce_signed,
+    strike_signal,
+    window_start,
+)
 from tests.e2e.test_rules import RULES_V1, TERM, _use_env
 from training.labelled_data import read_labelled, read_many
 
@@ -85,14 +92,6 @@ def _first_actions_of(settings: Settings, account: str) -> list[dict[str, Any]]:
     return [r.json() for r in records if r.json()["account_id"] == account]
 
 
-def _window_start(window: float) -> float:
-    """The start of the current strike window, once at least a minute of it is left: a signal
-    from 20 s before that start is a window old in its last 20 s, and refused as stale."""
-    while window - time.time() % window < 60:
-        time.sleep(1)
-    return (time.time() // window) * window
-
-
 def test_strikes_on_both_sides_of_a_windows_end_add_up_to_one_restrict(
     start_worker: Callable[..., WorkerProcess], stream_settings: Settings
 ) -> None:
@@ -103,7 +102,7 @@ def test_strikes_on_both_sides_of_a_windows_end_add_up_to_one_restrict(
     worker = start_worker(env={"CHATGUARD_RESTRICT_STRIKES": "3", "CHATGUARD_SUSPEND_STRIKES": "6"})
     worker.wait_ready()
     window = settings.strike_window_s
-    boundary = _window_start(window)
+    boundary = window_start(window)
 
     def strikes(account: str, ids: list[str], at: float) -> list[tuple[None, bytes, bytes]]:
         return [
@@ -133,7 +132,7 @@ def test_reports_on_both_sides_of_a_windows_end_add_up_to_one_review(
     worker = start_worker(env={"CHATGUARD_REVIEW_REPORTS": "1.0"})
     worker.wait_ready()
     window = settings.strike_window_s
-    boundary = _window_start(window)
+    boundary = window_start(window)
 
     def reported(reporter: str, at: float) -> list[tuple[None, bytes, bytes]]:
         signal = strike_signal(
