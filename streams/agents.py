@@ -31,6 +31,7 @@ from typing import Any, cast
 import orjson
 from faust import Stream
 from faust.streams import _current_event as faust_current_event  # what tables read
+from faust.streams import current_event
 from faust.types import AgentT, EventT, StreamT, TopicT
 
 from chatguard.settings import Settings
@@ -706,18 +707,20 @@ class Worker:
         ):
             return Rejected("invalid_field", "not a campaign_member record keyed by its account")
         window = self.settings.strike_window_s
-        at, now = record.get("at"), time.time()
-        if not isinstance(at, int | float) or now - float(at) > window:
-            # what remembers the campaign's accounts keeps them a window: a signed record
-            # re-sent later would restrict its account for the campaign again
-            return Rejected(
-                "stale_signal", "a campaign member from more than a strike window ago", event_id
-            )
+        if not isinstance(record.get("at"), int | float):
+            return Rejected("invalid_field", "a campaign member needs a numeric 'at'", event_id)
+        # what remembers the campaign's accounts keeps them a window, filed under the record's
+        # timestamp: a signed record re-sent later, or filed under another window, would
+        # restrict its account for the campaign again
+        stale = stale_signal(record, _record_time(), time.time(), window)
+        if stale is not None:
+            return stale
         windows = self.campaign_accounts[account]
         # the previous window's state carries over: one action per campaign, whichever window
         state = windows.current() or windows.delta(window)
         if campaign_id in state.get("campaigns", []):
             return []
+        now = time.time()
         action = AccountAction(
             f"{account}:campaign:{campaign_id}",
             account,
@@ -943,6 +946,13 @@ def _sender_message(entry: object) -> bool:
         and len(entry[3]) <= 16
         and isinstance(entry[4], bool)
     )
+
+
+def _record_time() -> float:
+    """The timestamp of the record in hand (Faust's current event, :func:`_handling`): the time
+    a windowed table files its change under."""
+    event = current_event()
+    return float(event.message.timestamp) if event is not None else time.time()
 
 
 def _appended_at(event: EventT) -> float | None:

@@ -57,10 +57,11 @@ async def put_to(
     done: Callable[[], bool],
     timeout: float = 10.0,
     partitions: Sequence[int] | None = None,
+    timestamps: Sequence[float] | None = None,
 ) -> None:
     """Put ``(key, value)`` records on ``agent``'s stream as messages of ``topic`` (its full
-    name), at offsets 0, 1, ... (on partition 0, or each on its own of ``partitions``), and wait
-    until ``done()``."""
+    name), at offsets 0, 1, ... (on partition 0, or each on its own of ``partitions``), stamped
+    now (or each with its own of ``timestamps``), and wait until ``done()``."""
     async with agent.test_context() as context:
         channel = context.stream().channel  # the one the agent iterates
         # a stream drops messages of another consumer generation (from before a rebalance)
@@ -71,7 +72,7 @@ async def put_to(
                 topic,
                 partition,
                 offset,
-                time.time(),
+                timestamps[offset] if timestamps is not None else time.time(),
                 0,
                 None,
                 key,

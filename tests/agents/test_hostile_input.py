@@ -319,17 +319,26 @@ async def test_a_strike_signal_re_sent_a_window_later_does_not_count_again(
         return account.encode(), orjson.dumps(signal)
 
     replayed = [strike("replayed", i, now - (i + 1) * window - 60) for i in range(3)]
+    # fresh signals of another account re-sent under timestamps of windows to come, where
+    # nothing remembers them either
+    ahead = [strike("ahead", i, now - 60) for i in range(3)]
     fresh = [strike("fresh", i, now - 60) for i in range(3)]
+    stamps = [now] * 3 + [now + (i + 2) * window for i in range(3)] + [now] * 3
 
     def done() -> bool:
-        return bool(sink.on("account.actions")) and len(sink.on("moderation.deadletter")) >= 3
+        return bool(sink.on("account.actions")) and len(sink.on("moderation.deadletter")) >= 6
 
     await put_to(
-        worker.enforce_accounts, worker.settings.topic("account.strikes"), [*replayed, *fresh], done
+        worker.enforce_accounts,
+        worker.settings.topic("account.strikes"),
+        [*replayed, *ahead, *fresh],
+        done,
+        timestamps=stamps,
     )
     dead = sink.on("moderation.deadletter")
     assert sorted((d["error_kind"], d["event_id"]) for d in dead) == [
-        ("stale_signal", f"replayed-{i}") for i in range(3)
+        *(("invalid_value", f"ahead-{i}") for i in range(3)),
+        *(("stale_signal", f"replayed-{i}") for i in range(3)),
     ]
     actions = sink.on("account.actions")
     assert [(a["account_id"], a["action"]) for a in actions] == [("fresh", "restrict")]
@@ -371,21 +380,29 @@ async def test_forged_internal_records_with_huge_ids_are_dead_letters_not_state(
 
     # the last: a member record re-sent after the window that remembers its campaign's
     # accounts (it would restrict the account for the campaign again)
-    stale = time.time() - worker.settings.strike_window_s - 60
+    # and one filed under a window to come, which remembers no campaign
+    now, window = time.time(), worker.settings.strike_window_s
     await put_to(
         worker.escalate_members,
         worker.settings.topic("campaign.members"),
         [
             member("cmp-" + "f" * 200_000),
             member("cmp-00112233aabbccdd"),
-            member("cmp-99112233aabbccdd", at=stale),
+            member("cmp-00112233aabbccdd", at=now - window - 60),
+            member("cmp-00112233aabbccdd"),
         ],
-        lambda: len(sink.on("account.actions") + sink.on("moderation.deadletter")) >= 4,
+        lambda: len(sink.on("account.actions") + sink.on("moderation.deadletter")) >= 5,
+        timestamps=[now, now, now, now + 3 * window],
     )
     actions = sink.on("account.actions")
     assert [a["evidence"][0] for a in actions] == ["campaign:cmp-00112233aabbccdd"]
     dead = sink.on("moderation.deadletter")
-    assert [d["error_kind"] for d in dead] == ["invalid_field", "invalid_field", "stale_signal"]
+    assert [d["error_kind"] for d in dead] == [
+        "invalid_field",
+        "invalid_field",
+        "stale_signal",
+        "invalid_value",
+    ]
 
 
 async def test_forged_retried_reports_are_dead_letters_and_a_real_one_goes_back(
