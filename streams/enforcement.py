@@ -25,6 +25,9 @@ from typing import Any, cast
 from streams.decoding import Rejected
 from streams.records import AccountAction, AccountActionKind
 
+# how far ahead of this worker's clock an internal record may be stamped (another worker's clock
+# may run ahead a little)
+FUTURE_SLACK_S = 300.0
 MAX_SIGNALS = 1_000  # per account and window; beyond it a replay could count twice
 MAX_EVIDENCE = 100
 # categories an account's state weighs: the taxonomy's and the rules' few in practice; a forged
@@ -45,11 +48,18 @@ def stale_signal(
     every window that could still count it, and its id is no longer remembered, so a signed
     signal re-sent a window later counted again (three blocks a day apart, replayed, restricted
     their account). The record's own timestamp, which its producer sets, must be within a
-    window of ``at`` as well, so a replay cannot be filed under a window of its choosing."""
+    window of ``at`` as well, so a replay cannot be filed under a window of its choosing, and
+    not in the future (a window no clean-up expires)."""
+    event_id = strike["event_id"]
+    if timestamp - now > FUTURE_SLACK_S:
+        return Rejected(
+            "invalid_value",
+            f"the record is stamped {timestamp - now:.0f} s in the future",
+            event_id,
+        )
     if "at" not in strike:
         return None
     at = float(strike["at"])
-    event_id = strike["event_id"]
     if now - at > window_s:
         return Rejected(
             "stale_signal",

@@ -262,6 +262,34 @@ async def test_a_sender_activity_record_of_too_many_messages_is_a_dead_letter(
     assert metrics.SENDER_MESSAGES._value.get() - counted == 3
 
 
+async def test_internal_records_stamped_in_the_future_are_dead_letters_not_windows(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """Windowed tables file a change under the record's timestamp, which its producer picks:
+    each copy of one record stamped a window further ahead opened a window entry that no
+    clean-up expires. Stamped more than a few minutes ahead, a record is refused; the same
+    record stamped now counts."""
+    entries = [[f"e{i}", "acct", f"c{i}", "0123456789abcdef", False] for i in range(3)]
+    value = orjson.dumps({"kind": "sender_activity", "at": time.time(), "messages": entries})
+    counted = metrics.SENDER_MESSAGES._value.get()
+    now, window = time.time(), worker.settings.sender_window_s
+    stamps = [now + (k + 2) * window + 600 for k in range(5)] + [now]
+    await put_to(
+        worker.count_senders,
+        worker.settings.topic("sender.activity"),
+        [(b"p0", value)] * len(stamps),
+        lambda: (
+            len(sink.on("moderation.deadletter")) >= 5
+            and metrics.SENDER_MESSAGES._value.get() - counted >= 3
+        ),
+        timestamps=stamps,
+    )
+    dead = sink.on("moderation.deadletter")
+    assert [d["error_kind"] for d in dead] == ["invalid_value"] * 5
+    assert "in the future" in dead[0]["error"]
+    assert metrics.SENDER_MESSAGES._value.get() - counted == 3  # the one stamped now
+
+
 async def test_a_state_too_large_for_its_changelog_is_a_dead_letter_and_the_agent_goes_on(
     worker: Worker, sink: RecordingSink, monkeypatch: Any
 ) -> None:
