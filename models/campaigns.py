@@ -18,6 +18,9 @@ brings in all its keys, whether the worker decided it before the announcement or
 A campaign is *harmful* when most of its members were flagged (review or block) by the model or
 the rules, or when its members share a contact token that also appears in its blocked members;
 otherwise it is *clean* (a viral joke, a holiday greeting) and only recorded, never escalated.
+A harmful campaign restricts its members' accounts only when its harm rests on more than review
+flags (:func:`member_action`): 30 accounts sending one ordinary text the model reviewed just over
+its line, and blocked none of, were all restricted; such a campaign sends them to review.
 """
 
 from __future__ import annotations
@@ -108,6 +111,7 @@ def observe_all(
     tokens = dict(state.get("tokens", {}))
     blocked = list(state.get("blocked_tokens", []))
     events, flagged = int(state.get("events", 0)), int(state.get("flagged", 0))
+    blocked_events = int(state.get("blocked", 0))
     first = float(state["first_seen"]) if "first_seen" in state else None
     last = float(state["last_seen"]) if "last_seen" in state else None
     sample = new.get("sample")
@@ -117,6 +121,7 @@ def observe_all(
         conversations.see(member.conversation, at, window_s)
         events += 1
         flagged += member.flagged
+        blocked_events += member.blocked
         for band in member.bands:  # _count, inline: this loop runs for every band member
             co[band] = co.get(band, 0) + 1
         if len(co) > CO_BANDS_KEPT:
@@ -133,7 +138,7 @@ def observe_all(
         if sample is None:
             sample = new["sample"] = member.event_id
     new["accounts"], new["conversations"] = accounts.seen, conversations.seen
-    new["events"], new["flagged"] = events, flagged
+    new["events"], new["flagged"], new["blocked"] = events, flagged, blocked_events
     new["co"], new["tokens"] = co, tokens
     if first is not None:
         new["first_seen"], new["last_seen"] = first, last
@@ -228,6 +233,23 @@ def harmful(state: Mapping[str, Any]) -> bool:
     return bool(set(shared_tokens(state)) & set(state.get("blocked_tokens", [])))
 
 
+# the share of a harmful campaign's members the model or the rules blocked on their own, from
+# which it restricts its members' accounts rather than sending them to review
+RESTRICT_BLOCKED_SHARE = 0.1
+
+
+def member_action(state: Mapping[str, Any]) -> str:
+    """What a harmful campaign does to its members' accounts: ``restrict`` when its contact
+    tokens are in blocked members, or at least ``RESTRICT_BLOCKED_SHARE`` of its members were
+    blocked on their own; else ``review_account`` (a text the model only reviews, sent by
+    many accounts, may be ordinary chat the model is wrong about)."""
+    if set(shared_tokens(state)) & set(state.get("blocked_tokens", [])):
+        return "restrict"
+    events = int(state.get("events", 0))
+    blocked = int(state.get("blocked", 0))
+    return "restrict" if events and blocked >= RESTRICT_BLOCKED_SHARE * events else "review_account"
+
+
 def shared_tokens(state: Mapping[str, Any]) -> list[str]:
     """Contact tokens that at least two members carried."""
     return sorted(t for t, n in state.get("tokens", {}).items() if n >= 2)
@@ -235,8 +257,9 @@ def shared_tokens(state: Mapping[str, Any]) -> list[str]:
 
 def due(state: Mapping[str, Any], now: float, *, min_accounts: int, window_s: float) -> bool:
     """Whether a band announces (again): once it reaches ``min_accounts`` accounts, then when
-    its events have doubled since it last did, when it turned harmful, or when half the window
-    passed (so that readers keep a running campaign live)."""
+    its events have doubled since it last did, when it turned harmful or began to restrict its
+    members' accounts, or when half the window passed (so that readers keep a running campaign
+    live)."""
     if len(state.get("accounts", {})) < min_accounts:
         return False
     last = state.get("announced")
@@ -245,6 +268,11 @@ def due(state: Mapping[str, Any], now: float, *, min_accounts: int, window_s: fl
     return (
         int(state.get("events", 0)) >= 2 * int(last["events"])
         or harmful(state) != bool(last["harmful"])
+        or (
+            harmful(state)
+            and member_action(state) == "restrict"
+            and last.get("member_action") != "restrict"
+        )
         or now - float(last["at"]) >= window_s / 2
     )
 
@@ -282,6 +310,7 @@ class Campaign:
     accounts: int
     last_seen: float
     expires_at: float
+    member_action: str = "review_account"  # for a harmful one: restrict or review_account
 
     def reason(self) -> str:
         return f"campaign:{self.campaign_id}"
@@ -333,6 +362,7 @@ class CampaignBook:
                 int(record["accounts"]),
                 last_seen,
                 last_seen + self.window_s,
+                record["member_action"],
             )
         else:
             seen = max(known.last_seen, last_seen)
@@ -344,6 +374,10 @@ class CampaignBook:
                 max(known.accounts, int(record["accounts"])),
                 seen,
                 seen + self.window_s,
+                # like harmful: once any band's record restricts, the campaign does
+                "restrict"
+                if "restrict" in (known.member_action, record["member_action"])
+                else "review_account",
             )
         if campaign.expires_at <= now:
             return campaign  # lapsed already (an old record read on start): not served
@@ -455,6 +489,10 @@ def parse_record(data: object) -> dict[str, Any]:
         "campaign_id": campaign_id,
         "bands": bands,
         "harmful": data.get("status") == "harmful",
+        # a record of a version that did not say: the milder
+        "member_action": "restrict"
+        if data.get("member_action") == "restrict"
+        else "review_account",
         "events": int(data["events"]),
         "accounts": int(data["accounts"]),
         "last_seen": float(data["last_seen"]),

@@ -64,7 +64,13 @@ from streams.pipeline import ModerationPipeline, Outgoing, RawMessage, internal_
 from streams.producer_watch import CHECK_EVERY_S, ProducerWatch
 from streams.rdkafka_reader import RdkafkaReader
 from streams.recent_events import RecentEvents, Replay, catch_up
-from streams.records import AccountAction, LearnedContact, ModelUpdate, WeighedReport
+from streams.records import (
+    AccountAction,
+    AccountActionKind,
+    LearnedContact,
+    ModelUpdate,
+    WeighedReport,
+)
 from streams.report_retry import due_in, retry_or_refuse, sent_back
 from streams.reporters import apply_outcome, count_report, reliability, stats_record
 from streams.reports import (
@@ -723,25 +729,31 @@ class Worker:
         if stale is not None:
             return stale
         windows = self.campaign_accounts[account]
-        # the previous window's state carries over: one action per campaign, whichever window
+        # the previous window's state carries over: one action per campaign, whichever window;
+        # a campaign that sent the account to review may still restrict it once
         state = windows.current() or windows.delta(window)
-        if campaign_id in state.get("campaigns", []):
+        kind: AccountActionKind = (
+            "restrict" if record.get("action", "restrict") == "restrict" else "review_account"
+        )
+        done = f"{campaign_id}:review" if kind == "review_account" else campaign_id
+        acted = state.get("campaigns", [])
+        if done in acted or campaign_id in acted:
             return []
         now = time.time()
         action = AccountAction(
-            f"{account}:campaign:{campaign_id}",
+            f"{account}:campaign:{done}",
             account,
-            "restrict",
+            kind,
             0.0,
             {str(category) if isinstance(category, str) else "spam": 1.0},
             (f"campaign:{campaign_id}", event_id[: self.settings.max_id_chars]),
             (now // window) * window,  # the window the dedupe table keeps it for
             now,
         )
-        campaigns = [*state.get("campaigns", []), campaign_id][-64:]
+        campaigns = [*acted, done][-64:]
         put(self.campaign_accounts, "campaign-accounts", account, {**state, "campaigns": campaigns})
-        metrics.ACCOUNT_ACTIONS.labels(action="restrict").inc()
-        log.info("restricting %s for campaign %s", account, campaign_id)
+        metrics.ACCOUNT_ACTIONS.labels(action=kind).inc()
+        log.info("%s %s for campaign %s", kind, account, campaign_id)
         actions = self.settings.topic(topics.ACCOUNT_ACTIONS)
         return [Outgoing(actions, account.encode(), orjson.dumps(action), raw)]
 

@@ -533,6 +533,7 @@ class CampaignFold(Service):
             "campaign_id": value.campaign_id,
             "events": value.events,
             "harmful": value.status == "harmful",
+            "member_action": value.member_action,
             "at": now,
         }
         if all(quiet for _, quiet, _ in members):

@@ -37,6 +37,7 @@ from models.campaigns import (
     CampaignBook,
     core_bands,
     harmful,
+    member_action,
     parse_record,
     proposed_id,
     shared_tokens,
@@ -219,6 +220,7 @@ def escalate(
         decision.event_id,
         category,
         at,
+        "restrict" if campaign.member_action == "restrict" else "review_account",
     )
     return escalated, member
 
@@ -247,6 +249,8 @@ def campaign_record(
         str(state.get("sample", "")),
         tuple(sorted(accounts)[:SAMPLE_ACCOUNTS]),
         now,
+        "restrict" if member_action(state) == "restrict" else "review_account",
+        round(int(state.get("blocked", 0)) / events, 4) if events else 0.0,
     )
 
 

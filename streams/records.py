@@ -477,6 +477,9 @@ class CampaignRecord:
     sample_event_id: str
     sample_accounts: tuple[str, ...]
     announced_at: float
+    # what a harmful campaign does to its members' accounts (``models.campaigns.member_action``)
+    member_action: Literal["restrict", "review_account"] = "review_account"
+    blocked_share: float = 0.0  # members the model or the rules blocked on their own
 
 
 @dataclass(frozen=True)
@@ -490,6 +493,7 @@ class CampaignMember:
     event_id: str
     category: str
     at: float
+    action: Literal["restrict", "review_account"] = "restrict"
 
 
 SenderMessage = tuple[str, str, str, str, bool]

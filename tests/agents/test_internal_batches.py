@@ -165,3 +165,41 @@ async def test_a_stateful_agent_holds_its_batch_while_the_data_disk_is_short_of_
     weighed = sorted(s["reporter_id"] for s in sink.on("reporter.stats"))
     assert weighed == sorted(f"reporter-{n}" for n in range(6))
     assert worker.disk.problem is None
+
+
+async def test_a_campaign_sends_an_account_to_review_once_and_may_then_restrict_it_once(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """A campaign member record says what its campaign does to the account: review for a
+    campaign harmful on review flags alone, restrict once it rests on blocks. Each at most once
+    per campaign; a restrict after a review is the campaign turning, and a review after a
+    restrict adds nothing."""
+
+    def member(event_id: str, action: str, campaign: str = "cmp-00112233aabbccdd") -> Any:
+        record = {
+            "kind": "campaign_member",
+            "account_id": "acct-1",
+            "campaign_id": campaign,
+            "event_id": event_id,
+            "category": "spam",
+            "at": time.time(),
+            "action": action,
+        }
+        return b"acct-1", orjson.dumps(record)
+
+    records = [
+        member("e1", "review_account"),
+        member("e2", "review_account"),
+        member("e3", "restrict"),
+        member("e4", "restrict"),
+        member("e5", "review_account"),
+        member("e6", "restrict", campaign="cmp-99112233aabbccdd"),
+    ]
+    await put_to(
+        worker.escalate_members,
+        worker.settings.topic("campaign.members"),
+        records,
+        lambda: any(a["evidence"][1] == "e6" for a in sink.on("account.actions")),
+    )
+    actions = [(a["action"], a["evidence"][1]) for a in sink.on("account.actions")]
+    assert actions == [("review_account", "e1"), ("restrict", "e3"), ("restrict", "e6")]

@@ -26,6 +26,7 @@ from models.campaigns import (
     core_bands,
     due,
     harmful,
+    member_action,
     observe,
     observe_all,
     parse_record,
@@ -586,6 +587,44 @@ async def test_a_harmful_campaign_does_not_block_a_clean_text_it_shares_bands_wi
     assert [m["event_id"] for m in members] == ["linked"]
 
 
+def test_a_campaign_harmful_on_review_flags_alone_sends_its_accounts_to_review() -> None:
+    """30 accounts sent one ordinary text the model reviewed just over its line (56% of
+    11,925 messages) and blocked none of: the campaign turned harmful and restricted all 30.
+    Harm resting on review flags alone now sends the accounts to review; a tenth of the
+    members blocked on their own, or a shared contact token in a blocked member, restricts."""
+    reviewed = counted([member(i, flagged=i % 9 < 5) for i in range(40)])
+    assert harmful(reviewed) and reviewed["blocked"] == 0
+    assert member_action(reviewed) == "review_account"
+    some_blocked = counted([member(i, flagged=True, blocked=i % 10 == 0) for i in range(40)])
+    assert some_blocked["blocked"] == 4 and member_action(some_blocked) == "restrict"
+    few_blocked = counted([member(i, flagged=True, blocked=i == 0) for i in range(40)])
+    assert member_action(few_blocked) == "review_account"
+    linked = counted(
+        [member(i, flagged=True, blocked=i == 0, tokens=("evil.top",)) for i in range(40)]
+    )
+    assert member_action(linked) == "restrict"
+    # announced as such, read back, and carried into what the campaign escalates
+    for state, action in ((reviewed, "review_account"), (some_blocked, "restrict")):
+        record = orjson.loads(orjson.dumps(campaign_record(state, BAND, None, 2_000.0)))
+        assert record["member_action"] == action
+        campaign = CampaignBook(WINDOW).offer(parse_record(record), 2_000.0)
+        assert campaign.member_action == action
+    # once any band of the campaign restricts, the campaign does; a record of an older
+    # version, which does not say, is the milder
+    book = CampaignBook(WINDOW)
+    old = announcement("cmp-" + BAND, [BAND], harmful=True, at=2_000.0)
+    assert book.offer(parse_record(old), 2_000.0).member_action == "review_account"
+    newer = {**old, "member_action": "restrict"}
+    assert book.offer(parse_record(newer), 2_001.0).member_action == "restrict"
+    assert book.offer(parse_record(old), 2_002.0).member_action == "restrict"
+    # a band that starts to restrict announces again
+    announced = {**reviewed, "announced": {"events": 40, "harmful": True, "at": 2_000.0}}
+    announced["announced"]["member_action"] = "review_account"
+    assert not due(announced, 2_001.0, min_accounts=20, window_s=WINDOW)
+    turned = {**some_blocked, "announced": {**announced["announced"]}}
+    assert due(turned, 2_001.0, min_accounts=20, window_s=WINDOW)
+
+
 def test_a_member_is_suspect_alone_when_flagged_linked_or_near_a_review_line() -> None:
     review = {"spam": 0.6, "hate": None}
 
@@ -641,6 +680,7 @@ def _observe_one_at_a_time(
         new[field] = _recent_by_rebuilding(state.get(field, {}), value, at)
     new["events"] = int(state.get("events", 0)) + 1
     new["flagged"] = int(state.get("flagged", 0)) + int(member.flagged)
+    new["blocked"] = int(state.get("blocked", 0)) + int(member.blocked)
     new["co"] = _counted(state.get("co", {}), member.bands, campaigns.CO_BANDS_KEPT)
     new["tokens"] = _counted(state.get("tokens", {}), member.tokens, campaigns.TOKENS_KEPT)
     if member.blocked and member.tokens:
