@@ -36,6 +36,7 @@ from aiokafka.errors import (
     UnsupportedCodecError,
 )
 
+from streams import decompression
 from streams.decoding import Rejected
 
 if TYPE_CHECKING:
@@ -50,7 +51,11 @@ UNREADABLE: tuple[type[BaseException], ...] = (
     zlib.error,
     EOFError,
     UnicodeDecodeError,  # a header key that is not UTF-8: it stopped the worker, on every restart
+    decompression.DecompressedTooLarge,
 )
+
+# every reader of this app reads through this module: its batches decompress to a bound
+decompression.install()
 
 # what ends a search early: stopping, a partition taken away by a rebalance, the time bound
 INTERRUPTED: tuple[type[BaseException], ...] = (

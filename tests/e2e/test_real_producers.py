@@ -471,6 +471,86 @@ def test_a_batch_the_worker_cannot_decompress_is_dead_lettered_and_the_partition
     assert worker.get("/health")[0] == 200
 
 
+def _peak_rss_mb(pid: int) -> float:
+    """The most resident memory ``pid`` ever had (``VmHWM``), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+BOMB_MB = 300
+
+
+def test_a_compression_bomb_is_dead_lettered_at_the_cost_of_the_bound(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """A record of 300 MB that zstd sends in a few KB (the broker checks its limits on the
+    compressed batch) costs a worker the decompression bound, not 300 MB: one 900 MB record
+    took 1.45 GB, and under a memory cap the reader raised MemoryError on every restart. On
+    the batch reader (chat messages) and on Faust's consumer (user reports), each bomb is an
+    ``unreadable_batch`` dead letter, and the records before and after it are handled."""
+    import confluent_kafka
+
+    settings = stream_settings
+    worker = start_worker()
+    worker.wait_ready()
+    producer = confluent_kafka.Producer(
+        {
+            "bootstrap.servers": settings.bootstrap_servers,
+            "compression.type": "zstd",
+            "message.max.bytes": 1_000_000_000,
+            "batch.size": 1_000_000_000,
+        }
+    )
+    peak_before = _peak_rss_mb(worker.pid)
+    pad = b" " * (BOMB_MB * 1_000_000)
+    offsets: dict[str, int] = {}
+
+    def on_delivery(err: object, message: confluent_kafka.Message) -> None:
+        assert err is None, err
+        offsets[(message.key() or b"").decode()] = int(message.offset() or 0)
+
+    kept: dict[str, list[str]] = {}
+    for topic, make in (("chat.messages", _chat), ("user.reports", _report)):
+        kept[topic] = [f"{topic}-before", f"{topic}-after"]
+        bomb = orjson.dumps(make(f"{topic}-bomb"))[:-1] + b', "pad": "' + pad + b'"}'
+        for key, value in (
+            (kept[topic][0], orjson.dumps(make(kept[topic][0]))),
+            (f"{topic}-bomb", bomb),
+            (kept[topic][1], orjson.dumps(make(kept[topic][1]))),
+        ):
+            producer.produce(settings.topic(topic), value, key.encode(), 0, on_delivery)
+            producer.flush(60)  # each record in a batch of its own
+    del pad
+    bombs = {topic: offsets[f"{topic}-bomb"] for topic in kept}
+
+    def complete(records: list[Record]) -> bool:
+        decided, reported, _ = _outcomes(records, settings)
+        return (
+            set(kept["chat.messages"]) <= set(decided)
+            and set(kept["user.reports"]) <= set(reported)
+            and len(_unreadable_letters(records, settings)) >= 2
+        )
+
+    records = consume(
+        settings,
+        ["moderation.decisions", "moderation.deadletter", "reports.by_reporter"],
+        until=complete,
+        timeout=120,
+        quiet_for=2.0,
+    )
+    grown = _peak_rss_mb(worker.pid) - peak_before
+    print(f"two {BOMB_MB} MB bombs: worker peak RSS +{grown:.0f} MB")
+    dead = _unreadable_letters(records, settings)
+    assert sorted((d["source_topic"], d["source_offset"]) for d in dead) == sorted(
+        (settings.topic(topic), offset) for topic, offset in bombs.items()
+    )
+    assert all("decompresses to more than" in d["error"] for d in dead), dead
+    assert grown < 200, f"peak RSS grew {grown:.0f} MB for two {BOMB_MB} MB bombs"
+    assert worker.returncode is None and worker.get("/health")[0] == 200
+
+
 def _encoded(make: Callable[[str], dict], key: str) -> bytes:
     return orjson.dumps(make(key))
 

@@ -1,0 +1,140 @@
+"""Record batches decompress to at most ``MAX_DECOMPRESSED_BYTES``, or are unreadable.
+
+The broker checks its size limits against a batch as it came, compressed, and zstd turns 100 MB
+of spaces into about 3 KB. aiokafka decompresses a fetched batch whole, with no limit: one 900 MB
+record of 28 KB on the wire took a worker 1.45 GB, and under a 3 GB memory cap a 990 MB one made
+the batch reader raise ``MemoryError``, on every restart. :func:`install` puts decoders that stop
+at the bound in place of aiokafka's (in its Python and its compiled record modules, which each
+bind their own names); past it they raise :class:`DecompressedTooLarge`, which every reader treats
+as a batch it cannot read (``streams.unreadable``): a dead letter naming the offsets, and the
+partition goes on. Each codec writes into a buffer of a fixed size and stops where it is full, so
+a bomb costs the bound, not its size.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import cramjam
+
+# a batch holds at most what a producer put in one request (1 MB by default, compressed); text
+# and JSON compress 3-10 times, so a legitimate batch stays well under this
+MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
+# the first buffer tried, as a multiple of the compressed size (text and JSON fit), then one of
+# the bound: buffers in between (4 MB, 32 MB) come from the heap, which glibc keeps once freed,
+# and a worker fed bombs grew 70 MB with each
+FIRST_RATIO = 16
+MIN_BUFFER_BYTES = 64 * 1024
+
+# the Faust consumer's thread and the event loop's readers decompress side by side: one at a
+# time, a bomb costs one buffer of the bound, not one per thread
+_ONE_AT_A_TIME = threading.Lock()
+_XERIAL_MAGIC = b"\x82SNAPPY\x00"  # the Java client's framed snappy (aiokafka's check, shorter)
+
+
+class DecompressedTooLarge(Exception):
+    """A record batch decompresses to more than ``MAX_DECOMPRESSED_BYTES``."""
+
+
+def _too_large(codec: str) -> DecompressedTooLarge:
+    limit = MAX_DECOMPRESSED_BYTES // (1024 * 1024)
+    msg = f"a {codec} batch that decompresses to more than {limit} MB"
+    return DecompressedTooLarge(msg)
+
+
+def _into(codec: str, decompress_into: Callable[[bytes, bytearray], int]) -> Callable[[Any], bytes]:
+    """A decoder for ``codec`` that writes into a buffer of ``FIRST_RATIO`` times the input,
+    then, if the output did not fit (cramjam stops where the buffer is full), one of the bound."""
+
+    def decode(payload: Any) -> bytes:
+        data = bytes(payload)
+        first = min(max(MIN_BUFFER_BYTES, FIRST_RATIO * len(data)), MAX_DECOMPRESSED_BYTES)
+        with _ONE_AT_A_TIME:
+            for size in dict.fromkeys((first, MAX_DECOMPRESSED_BYTES)):
+                out = bytearray(size)
+                try:
+                    written = decompress_into(data, out)
+                except cramjam.DecompressionError as exc:
+                    if "failed to write whole buffer" not in str(exc):
+                        raise
+                    del out  # before the next buffer: one at a time
+                    continue
+                return bytes(memoryview(out)[:written])
+        raise _too_large(codec)
+
+    return decode
+
+
+def gzip_decode(payload: Any) -> bytes:
+    """Every gzip member of ``payload``, at most ``MAX_DECOMPRESSED_BYTES`` in all."""
+    data = bytes(payload)
+    parts: list[bytes] = []
+    total = 0
+    while data:
+        member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        part = member.decompress(data, MAX_DECOMPRESSED_BYTES - total + 1)
+        total += len(part)
+        if total > MAX_DECOMPRESSED_BYTES or member.unconsumed_tail:
+            raise _too_large("gzip")
+        if not member.eof:
+            msg = "a gzip batch that ends before its last member does"
+            raise EOFError(msg)
+        parts.append(part)
+        data = member.unused_data
+    return b"".join(parts)
+
+
+def snappy_decode(payload: Any) -> bytes:
+    """Raw snappy, or the Java client's framed blocks; each block's length is in its header, so
+    the total is known before a byte is decompressed."""
+    data = bytes(payload)
+    if not data.startswith(_XERIAL_MAGIC) or len(data) < 16:
+        blocks = [data]
+    else:
+        blocks, cursor = [], 16
+        while cursor < len(data):
+            (length,) = struct.unpack_from("!i", data, cursor)
+            blocks.append(data[cursor + 4 : cursor + 4 + length])
+            cursor += 4 + length
+    total = sum(cramjam.snappy.decompress_raw_len(block) for block in blocks)
+    if total > MAX_DECOMPRESSED_BYTES:
+        raise _too_large("snappy")
+    return b"".join(bytes(cramjam.snappy.decompress_raw(block)) for block in blocks)
+
+
+zstd_decode = _into("zstd", cramjam.zstd.decompress_into)
+lz4_decode = _into("lz4", cramjam.lz4.decompress_into)
+
+DECODERS: dict[str, Callable[[Any], bytes]] = {
+    "gzip_decode": gzip_decode,
+    "snappy_decode": snappy_decode,
+    "lz4_decode": lz4_decode,
+    "zstd_decode": zstd_decode,
+}
+
+
+def install() -> None:
+    """Put the bounded decoders in every aiokafka module that binds a decoder's name."""
+    import aiokafka.codec
+    import aiokafka.record.default_records
+    import aiokafka.record.legacy_records
+
+    modules: list[Any] = [
+        aiokafka.codec,
+        aiokafka.record.default_records,
+        aiokafka.record.legacy_records,
+    ]
+    try:
+        from aiokafka.record._crecords import default_records, legacy_records
+
+        modules += [default_records, legacy_records]
+    except ImportError:  # aiokafka without its compiled extensions
+        pass
+    for module in modules:
+        for name, decoder in DECODERS.items():
+            if hasattr(module, name):
+                setattr(module, name, decoder)

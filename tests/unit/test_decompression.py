@@ -1,0 +1,95 @@
+"""Record batches decompress to at most the bound, whatever the codec; under it, as before."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import subprocess
+import sys
+
+import cramjam
+import pytest
+
+from streams import decompression
+from streams.decompression import DecompressedTooLarge
+
+TEXT = b'{"type": "chat.message", "text": "see you at lunch"}' * 2_000
+
+
+def _xerial(payload: bytes, block: int = 32_768) -> bytes:
+    """The Java client's framed snappy: a header, then length-prefixed raw blocks."""
+    out = [b"\x82SNAPPY\x00" + struct.pack("!ii", 1, 1)]
+    for start in range(0, len(payload), block):
+        raw = bytes(cramjam.snappy.compress_raw(payload[start : start + block]))
+        out.append(struct.pack("!i", len(raw)) + raw)
+    return b"".join(out)
+
+
+ENCODERS = {
+    "zstd_decode": lambda data: bytes(cramjam.zstd.compress(data)),
+    "lz4_decode": lambda data: bytes(cramjam.lz4.compress(data)),
+    "gzip_decode": lambda data: gzip.compress(data),
+    "snappy_decode": _xerial,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+def test_a_batch_under_the_bound_decompresses_as_it_was(name: str) -> None:
+    decode = decompression.DECODERS[name]
+    assert decode(ENCODERS[name](TEXT)) == TEXT
+    assert decode(ENCODERS[name](b"")) == b""
+
+
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+def test_a_batch_over_the_bound_is_refused(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(decompression, "MAX_DECOMPRESSED_BYTES", len(TEXT) - 1)
+    with pytest.raises(DecompressedTooLarge, match="decompresses to more than"):
+        decompression.DECODERS[name](ENCODERS[name](TEXT))
+    monkeypatch.setattr(decompression, "MAX_DECOMPRESSED_BYTES", len(TEXT))
+    assert decompression.DECODERS[name](ENCODERS[name](TEXT)) == TEXT
+
+
+def test_gzip_reads_every_member_and_refuses_a_cut_one() -> None:
+    two = gzip.compress(TEXT[:1000]) + gzip.compress(TEXT[1000:])
+    assert decompression.gzip_decode(two) == TEXT
+    with pytest.raises(EOFError):
+        decompression.gzip_decode(gzip.compress(TEXT)[:-20])
+
+
+def test_raw_snappy_decompresses_too() -> None:
+    assert decompression.snappy_decode(bytes(cramjam.snappy.compress_raw(TEXT))) == TEXT
+
+
+def test_a_bomb_costs_the_bound_not_its_size() -> None:
+    """256 MB of spaces, a few KB of zstd: the decoder stops at the bound. Decoded in a process
+    of its own, which is handed the few KB, so that its peak memory is the decoder's (cramjam
+    alone: 240 MB more for a 300 MB bomb)."""
+    bomb = bytes(cramjam.zstd.compress(b" " * (256 << 20)))
+    script = (  # VmHWM is the process's own peak; ru_maxrss carries the parent's over exec
+        "import sys\n"
+        "from streams import decompression\n"
+        "def peak():\n"
+        "    status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+        "    return int(status.split()[0]) // 1024\n"
+        "bomb = sys.stdin.buffer.read()\n"
+        "before = peak()\n"
+        "try:\n"
+        "    decompression.zstd_decode(bomb)\n"
+        "    print('decoded')\n"
+        "except decompression.DecompressedTooLarge:\n"
+        "    print(peak() - before)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], input=bomb, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    bound_mb = decompression.MAX_DECOMPRESSED_BYTES // (1 << 20)
+    assert int(done.stdout) <= bound_mb + 16, done.stdout
+
+
+def test_installed_in_every_aiokafka_module_that_binds_a_decoder() -> None:
+    import aiokafka.codec
+    import aiokafka.record.default_records
+    from aiokafka.record._crecords import default_records
+
+    decompression.install()
+    for module in (aiokafka.codec, aiokafka.record.default_records, default_records):
+        assert module.zstd_decode is decompression.zstd_decode
