@@ -14,7 +14,8 @@ batch is between fetch and commit then); a broker that is away is waited for, ne
 librdkafka keeps records queued and reconnects, a commit that fails is retried, and a delivery
 that fails rewinds every partition to its last commit. A record batch librdkafka cannot read
 (a corrupt or undecompressable batch, which it steps over) becomes a dead letter naming its
-partition and offset.
+partition and offset, and the reader seeks past it: librdkafka steps over a corrupt batch, but
+not one it refuses to decompress.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 # how long one flush waits before checking whether the worker is stopping (it then goes on
 # waiting: librdkafka fails a record only after ``message.timeout.ms``)
 FLUSH_STEP_S = 1.0
-# errors that mean a record batch could not be read: librdkafka steps over it
+# errors that mean a record batch could not be read
 UNREADABLE = frozenset({KafkaError._BAD_MSG, KafkaError._BAD_COMPRESSION, KafkaError.INVALID_MSG})
 # a commit refused because the group moved on: the partitions' new owner re-reads from the last
 # commit, so these events are decided again (never lost)
@@ -117,6 +118,8 @@ class RdkafkaReader(BatchIngest):
         self._io = ThreadPoolExecutor(1, thread_name_prefix="chatguard-consume")
         self._assigned: set[tuple[str, int]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # per partition, the offset an unreadable record batch was last stepped over to
+        self._stepped_to: dict[tuple[str, int], int] = {}
 
     def assignment(self) -> set[tuple[str, int]]:
         return set(self._assigned)
@@ -207,11 +210,24 @@ class RdkafkaReader(BatchIngest):
         # the batch must be finished first: an unreadable record's offset may be past its own
         await self._finish_in_flight()
         pipeline = self._pipeline_now()
+        assert self._consumer is not None
         for raw in unreadable:
-            why = f"librdkafka could not read the record batch at {raw.topic}-{raw.partition}@{raw.offset}"
-            await pipeline.dead_letter(raw, Rejected("unreadable_batch", why))
-            self._moderated((raw.topic, raw.partition), raw.offset)
-        self._since_commit += len(unreadable)
+            part = (raw.topic, raw.partition)
+            stepped = self._stepped_to.get(part)
+            if stepped is not None and raw.offset < stepped:
+                # the same batch again (fetched from inside it): one offset further each time
+                target = stepped + 1
+            else:
+                why = f"librdkafka could not read the record batch at {raw.topic}-{raw.partition}@{raw.offset}"
+                await pipeline.dead_letter(raw, Rejected("unreadable_batch", why))
+                self._since_commit += 1
+                target = raw.offset + 1
+            # librdkafka does not step over a batch it refuses to decompress (past
+            # ``receive.message.max.bytes``): it fetched the same offset again every 0.55 s, a
+            # new dead letter each time, and the partition stalled behind it
+            await self._in_thread(self._consumer.seek, TopicPartition(*part, target))
+            self._stepped_to[part] = target
+            self._moderated(part, target - 1)
 
     def _client_error(self, error: KafkaError) -> None:
         """librdkafka's own reports (a broker away, reconnecting): it retries by itself."""
