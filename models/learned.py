@@ -118,14 +118,22 @@ def observe(
     window_s: float,
     min_events: int,
     min_accounts: int,
+    event_id: str = "",
 ) -> tuple[dict[str, Any], bool]:
     """Add one blocked event from ``account`` at ``at`` to a token's state: the new state (only
     events within ``window_s`` of the newest are kept, at most ``4 * min_events`` of them) and
-    whether the token now has enough evidence to be learned."""
-    seen = [(float(t), str(a)) for t, a in state.get("seen", []) if at - float(t) <= window_s]
-    seen.append((at, account))
+    whether the token now has enough evidence to be learned. An event already counted (its id
+    and account) counts once: a signed record re-sent twice made 3 events 5, and taught the fleet
+    to block a bank's domain three phishing messages had named."""
+    seen = [
+        (float(entry[0]), str(entry[1]), str(entry[2]) if len(entry) > 2 else "")
+        for entry in state.get("seen", [])
+        if at - float(entry[0]) <= window_s
+    ]
+    if not (event_id and any(a == account and e == event_id for _, a, e in seen)):
+        seen.append((at, account, event_id))
     seen = sorted(seen)[-max(4 * min_events, min_accounts) :]
-    accounts = {a for _, a in seen}
+    accounts = {a for _, a, _ in seen}
     ready = len(seen) >= min_events and len(accounts) >= min_accounts
     return {**state, "seen": [list(item) for item in seen]}, ready
 
@@ -133,7 +141,7 @@ def observe(
 def evidence(state: Mapping[str, Any]) -> tuple[int, int]:
     """``(events, distinct accounts)`` a token's state holds."""
     seen = state.get("seen", [])
-    return len(seen), len({a for _, a in seen})
+    return len(seen), len({entry[1] for entry in seen})
 
 
 # -- the list a worker serves -------------------------------------------------------------------------

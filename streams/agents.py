@@ -670,6 +670,10 @@ class Worker:
         now = time.time()
         at = record.get("at")
         at = min(float(at), now) if isinstance(at, int | float) else now
+        event_id = record.get("event_id")
+        event_id = event_id[: settings.max_id_chars] if isinstance(event_id, str) else ""
+        if now - at > settings.learn_window_s:  # out of every window that could count it
+            return Rejected("stale_signal", "blocked-contact evidence older than the learn window")
         token = str(token)
         windows = self.contact_evidence[token]
         # the previous window's state carries over, so the evidence slides across windows
@@ -684,6 +688,7 @@ class Worker:
             window_s=settings.learn_window_s,
             min_events=settings.learn_min_events,
             min_accounts=settings.learn_min_accounts,
+            event_id=event_id,
         )
         out = []
         if ready and float(state.get("learned_until", 0.0)) <= now + settings.learn_ttl_s / 2:

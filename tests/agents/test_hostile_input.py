@@ -473,3 +473,37 @@ def _nested_json(record: dict[str, Any], depth: int) -> bytes:
     return text.replace(
         '"reason":"fraud"', '"reason":' + "[" * depth + '"fraud"' + "]" * depth
     ).encode()
+
+
+async def test_re_sent_blocked_contact_evidence_teaches_nothing(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """Three accounts each had one blocked message naming a domain: below the five events
+    needed. Two of their signed records re-sent made it five, and the fleet blocked the
+    domain for a day. Each event counts once now, and evidence older than the learn window
+    is refused."""
+    now = time.time()
+
+    def blocked(account: str, event_id: str, at: float) -> tuple[bytes, bytes]:
+        record = {
+            "kind": "blocked_contact",
+            "token": "mybank-help.com",
+            "token_kind": "domains",
+            "account_id": account,
+            "event_id": event_id,
+            "category": "fraud",
+            "at": at,
+        }
+        return b"mybank-help.com", orjson.dumps(record)
+
+    events = [blocked(f"acct-{i}", f"evt-{i}", now - 10 + i) for i in range(3)]
+    stale = blocked("acct-9", "evt-9", now - worker.settings.learn_window_s - 60)
+    records = [*events, events[1], events[2], events[1], stale]
+    await put_to(
+        worker.learn_contacts,
+        worker.settings.topic("contacts.blocked"),
+        records,
+        lambda: bool(sink.on("moderation.deadletter") or sink.on("moderation.learned")),
+    )
+    assert sink.on("moderation.learned") == []
+    assert [d["error_kind"] for d in sink.on("moderation.deadletter")] == ["stale_signal"]

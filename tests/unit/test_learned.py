@@ -49,6 +49,24 @@ def test_a_token_is_learned_after_enough_events_from_enough_accounts() -> None:
     assert not ready and len(stale["seen"]) == 1
 
 
+def test_an_event_counts_once_however_often_its_record_arrives() -> None:
+    """Three blocked events from two accounts, the third's record delivered three times: still
+    three events, not five (a replay made 3 events 5 and taught a bank's domain)."""
+    settings = {**SETTINGS, "min_events": 4}
+    state: dict = {}
+    for account, event_id, at in (("a", "e1", 0.0), ("b", "e2", 1.0)):
+        state, ready = observe(state, account, at, event_id=event_id, **settings)
+    for at in (2.0, 3.0, 4.0):
+        state, ready = observe(state, "b", at, event_id="e3", **settings)
+    assert not ready and len(state["seen"]) == 3
+    # another account's event of the same id is another event; so is one with no id
+    state, ready = observe(state, "a", 5.0, event_id="e3", **settings)
+    assert ready and len(state["seen"]) == 4
+    # a state written before events had ids still counts its entries
+    old, ready = observe({"seen": [[0.0, "a"], [1.0, "b"]]}, "c", 2.0, event_id="e9", **SETTINGS)
+    assert ready and len(old["seen"]) == 3
+
+
 def _entry(token: str, expires_at: float | None) -> LearnedEntry:
     return LearnedEntry(token, "domains", "fraud", 0.0, expires_at)
 
