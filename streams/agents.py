@@ -139,10 +139,15 @@ class Worker:
                 partitions=settings.topic_partitions,
             )
 
+        # account → its strikes, reports and level in the window (streams.enforcement): an
+        # entry per account struck or reported in the last two windows, so on disk: in memory,
+        # 100,000 blocked messages from made-up accounts held 419 MB of a worker for two days
         self.strikes_table = app.Table(
             "account-strikes",
             default=dict,
             partitions=settings.topic_partitions,
+            store=f"rocksdb:{settings.app_id}-account-strikes",
+            options=table_store_options(),
         ).tumbling(settings.strike_window_s, expires=2 * settings.strike_window_s)
         # reporter id → verified reports, outcomes, decided report ids (streams.reporters):
         # kept for good, one entry per user with a verified report (about 0.5 KB each; a report
@@ -153,7 +158,7 @@ class Worker:
             default=dict,
             partitions=settings.topic_partitions,
             store=f"rocksdb:{settings.app_id}-reporters",
-            options={"driver": "rocksdict"},
+            options=table_store_options(),
         )
         # event id → its account, for every event moderated in the last one or two strike
         # windows: on disk, with events.by_id as its changelog (streams.recent_events)
@@ -170,11 +175,16 @@ class Worker:
             default=dict,
             partitions=settings.topic_partitions,
             store=f"rocksdb:{settings.app_id}-contact-evidence",
-            options={"driver": "rocksdict"},
+            options=table_store_options(),
         ).tumbling(settings.learn_window_s, expires=2 * settings.learn_window_s)
-        # account → the campaigns it was acted on for (one account action per campaign)
+        # account → the campaigns it was acted on for (one account action per campaign): an
+        # entry per escalated account, on disk like the strikes
         self.campaign_accounts = app.Table(
-            "campaign-accounts", default=dict, partitions=settings.topic_partitions
+            "campaign-accounts",
+            default=dict,
+            partitions=settings.topic_partitions,
+            store=f"rocksdb:{settings.app_id}-campaign-accounts",
+            options=table_store_options(),
         ).tumbling(settings.strike_window_s, expires=2 * settings.strike_window_s)
         # account → its recent messages, conversations and texts (models.senders.observe): an
         # entry per account that sent a chat message in the window, so on disk, recovered from
@@ -184,7 +194,7 @@ class Worker:
             default=dict,
             partitions=settings.topic_partitions,
             store=f"rocksdb:{settings.app_id}-sender-activity",
-            options={"driver": "rocksdict"},
+            options=table_store_options(),
         ).tumbling(settings.sender_window_s, expires=2 * settings.sender_window_s)
 
         self.moderate_events: AgentT | None = None
@@ -923,6 +933,8 @@ class Worker:
                 "campaign-bands": total_size(
                     self.campaign_fold.store.databases() if self.campaign_fold else []
                 ),
+                "account-strikes": total_size(table_databases(self.strikes_table)),
+                "campaign-accounts": total_size(table_databases(self.campaign_accounts)),
                 "sender-activity": total_size(table_databases(self.sender_activity)),
                 "contact-evidence": total_size(table_databases(self.contact_evidence)),
                 "reporters": total_size(table_databases(self.reporters_table)),
@@ -952,6 +964,20 @@ class Worker:
                 return _unauthorized(web)
             self.report_state()
             return web.bytes(metrics.render(), content_type="text/plain")
+
+
+def table_store_options() -> dict[str, Any]:
+    """RocksDB options of the Faust tables on disk (a fresh dict each: Faust pops keys from
+    it). Faust's defaults give each partition's database up to three 64 MB write buffers and a
+    2 GB block cache: a worker's tables have 8 partitions each, and their memory held the
+    state they were meant to keep off the heap (40,000 struck accounts: 4.3 KB each in memory,
+    3.7 KB each on disk with those defaults)."""
+    return {
+        "driver": "rocksdict",
+        "write_buffer_size": 4 * 1024 * 1024,
+        "max_write_buffer_number": 2,
+        "block_cache_size": 8 * 1024 * 1024,
+    }
 
 
 def build_worker(settings: Settings, sink: OutputSink | None = None) -> Worker:

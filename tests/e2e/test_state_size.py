@@ -17,9 +17,18 @@ from tests.e2e.kafka_helpers import produce
 
 pytestmark = pytest.mark.e2e
 
-STORES = ("campaign-bands", "sender-activity", "recent-events", "reporters", "contact-evidence")
-# the reporters store fills with user reports, contact-evidence with blocks naming contacts
-FILLED_BY_TRAFFIC = STORES[:3]
+STORES = (
+    "campaign-bands",
+    "sender-activity",
+    "recent-events",
+    "account-strikes",
+    "reporters",
+    "contact-evidence",
+    "campaign-accounts",
+)
+# the reporters store fills with user reports, contact-evidence with blocks naming contacts,
+# campaign-accounts with accounts a harmful campaign escalated
+FILLED_BY_TRAFFIC = STORES[:4]
 
 
 def _state(worker: WorkerProcess) -> dict[str, tuple[float, float]]:
