@@ -471,6 +471,27 @@ def test_a_batch_the_worker_cannot_decompress_is_dead_lettered_and_the_partition
     assert worker.get("/health")[0] == 200
 
 
+def _read_past_unreadable(settings: Settings, expected: dict[str, list[str]]) -> list[Record]:
+    """Outputs until the ``expected`` chat messages are decided, the ``expected`` user reports
+    passed on, and two unreadable batches dead-lettered (then 2 s of quiet)."""
+
+    def complete(records: list[Record]) -> bool:
+        decided, reported, _ = _outcomes(records, settings)
+        return (
+            set(expected["chat.messages"]) <= set(decided)
+            and set(expected["user.reports"]) <= set(reported)
+            and len(_unreadable_letters(records, settings)) >= 2
+        )
+
+    return consume(
+        settings,
+        ["moderation.decisions", "moderation.deadletter", "reports.by_reporter"],
+        until=complete,
+        timeout=120,
+        quiet_for=2.0,
+    )
+
+
 def _peak_rss_mb(pid: int) -> float:
     """The most resident memory ``pid`` ever had (``VmHWM``), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -528,21 +549,7 @@ def test_a_compression_bomb_is_dead_lettered_at_the_cost_of_the_bound(
     del pad
     bombs = {topic: offsets[f"{topic}-bomb"] for topic in kept}
 
-    def complete(records: list[Record]) -> bool:
-        decided, reported, _ = _outcomes(records, settings)
-        return (
-            set(kept["chat.messages"]) <= set(decided)
-            and set(kept["user.reports"]) <= set(reported)
-            and len(_unreadable_letters(records, settings)) >= 2
-        )
-
-    records = consume(
-        settings,
-        ["moderation.decisions", "moderation.deadletter", "reports.by_reporter"],
-        until=complete,
-        timeout=120,
-        quiet_for=2.0,
-    )
+    records = _read_past_unreadable(settings, kept)
     grown = _peak_rss_mb(worker.pid) - peak_before
     print(f"two {BOMB_MB} MB bombs: worker peak RSS +{grown:.0f} MB")
     dead = _unreadable_letters(records, settings)
@@ -611,21 +618,7 @@ def test_a_record_whose_header_key_is_not_utf8_is_dead_lettered_and_the_partitio
         )
         good[topic] = [ids[0], ids[2]]
 
-    def complete(records: list[Record]) -> bool:
-        decided, reported, _ = _outcomes(records, settings)
-        return (
-            set(good["chat.messages"]) <= set(decided)
-            and set(good["user.reports"]) <= set(reported)
-            and len(_unreadable_letters(records, settings)) >= 2
-        )
-
-    records = consume(
-        settings,
-        ["moderation.decisions", "moderation.deadletter", "reports.by_reporter"],
-        until=complete,
-        timeout=120,
-        quiet_for=2.0,
-    )
+    records = _read_past_unreadable(settings, good)
     decided, reported, _ = _outcomes(records, settings)
     assert sorted(decided) == sorted(good["chat.messages"])
     assert set(reported) == set(good["user.reports"])
