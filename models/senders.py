@@ -73,10 +73,18 @@ def text_key(normalized: str) -> str:
 def observe(
     state: Mapping[str, Any], activity: Activity, *, threshold: int, window_s: float
 ) -> dict[str, Any]:
-    """The account's state with ``activity`` counted; entries older than ``window_s`` before it
-    are dropped."""
-    at, since = activity.at, activity.at - window_s
+    """The account's state with ``activity`` counted; entries more than ``window_s`` older than
+    the newest activity counted are dropped, and so is ``activity`` itself if it is that old.
+
+    The window slides with the newest time seen, not with the activity in hand: otherwise
+    signed records of an account's past, re-sent newest first, each kept every entry newer than
+    itself, and copies of one greeting sent to a few chats a day apart added up to a burst."""
+    newest = max(float(state.get("newest", activity.at)), activity.at)
+    at, since = activity.at, newest - window_s
+    if at <= since:
+        return dict(state)
     new = dict(state)
+    new["newest"] = newest
     width = window_s / BUCKETS
     bucket = str(int(at // width))
     buckets = {
@@ -85,9 +93,6 @@ def observe(
     counts = buckets.setdefault(bucket, [0, 0])
     counts[0] += 1
     counts[1] += int(activity.contact)
-    if len(buckets) > BUCKETS + 1:  # records each older than the last: the newest stay
-        newest = sorted(buckets, key=int)[-(BUCKETS + 1) :]
-        buckets = {b: buckets[b] for b in newest}
     new["buckets"] = buckets
     conversation = digest(activity.conversation)
     new["conversations"] = _recent(

@@ -795,7 +795,15 @@ class Worker:
             return Rejected("oversize_field", f"{len(messages)} messages; the limit is {most}")
         now = time.time()
         at = record.get("at")
-        at = min(float(at), now) if isinstance(at, int | float) else now
+        if not isinstance(at, int | float) or isinstance(at, bool):
+            return Rejected("invalid_field", "a sender_activity record without its time, at")
+        # a signed record re-sent later counts at its own time, and only within a strike window
+        stale = stale_signal(
+            {"event_id": "", "at": at}, _record_time(), now, settings.strike_window_s
+        )
+        if stale is not None:
+            return stale
+        at = min(float(at), now)
         window, threshold, limit = (
             settings.sender_window_s,
             settings.sender_conversations,
@@ -816,7 +824,9 @@ class Worker:
                 if evidence and review_due(state, at, window):
                     state["reviewed_at"] = at
                     counts = behaviour(state, window)
-                    action = review_action(account, evidence, counts, threshold, window, now)
+                    action = review_action(
+                        account, evidence, counts, threshold, window, activity.at, now
+                    )
                     topic = settings.topic(topics.ACCOUNT_ACTIONS)
                     out.append(Outgoing(topic, account.encode(), orjson.dumps(action), raw))
                     metrics.SENDER_REVIEWS.inc()

@@ -88,11 +88,14 @@ def review_action(
     counts: Behaviour,
     threshold: int,
     window_s: float,
+    at: float,
     now: float,
 ) -> AccountAction:
     """The account sent to review as spam, with the events that took one text to ``threshold``
-    conversations and its counts in the window."""
-    window_start = (now // window_s) * window_s
+    conversations and its counts in the window. The action's id names the window of ``at``, the
+    signed time of the message that made the burst, so a burst counted again (its records
+    re-sent) makes the same action, which consumers of ``account.actions`` drop as a copy."""
+    window_start = (at // window_s) * window_s
     return AccountAction(
         f"{account}:sender:{window_start:.0f}",
         account,

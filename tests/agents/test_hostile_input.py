@@ -251,7 +251,7 @@ async def test_a_sender_activity_record_of_too_many_messages_is_a_dead_letter(
 
     def record(messages: int) -> bytes:
         entries = [[f"e{i}", "acct", f"c{i}", "0123456789abcdef", False] for i in range(messages)]
-        return orjson.dumps({"kind": "sender_activity", "at": 1.0, "messages": entries})
+        return orjson.dumps({"kind": "sender_activity", "at": time.time(), "messages": entries})
 
     counted = metrics.SENDER_MESSAGES._value.get()
     topic = worker.settings.topic("sender.activity")
@@ -260,6 +260,42 @@ async def test_a_sender_activity_record_of_too_many_messages_is_a_dead_letter(
     dead = sink.on("moderation.deadletter")
     assert [d["error_kind"] for d in dead] == ["oversize_field"]
     assert metrics.SENDER_MESSAGES._value.get() - counted == 3
+
+
+async def test_sender_activity_re_sent_from_the_past_sends_no_account_to_review(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """Signed ``sender.activity`` records are re-sendable by whoever can write the topic. One
+    text sent to one conversation an hour, re-sent newest first, added up to a burst and sent
+    its account to review; a record from beyond the strike window, or filed under a timestamp
+    far from its own time, is refused. A real burst still sends its account to review, once."""
+    n, now = worker.settings.sender_conversations, time.time()
+    day = worker.settings.strike_window_s
+
+    def record(account: str, conversation: str, at: float) -> bytes:
+        entry = [f"{account}-{conversation}", account, conversation, "0123456789abcdef", False]
+        return orjson.dumps({"kind": "sender_activity", "at": at, "messages": [entry]})
+
+    hourly = [(b"p0", record("hourly", f"c{i}", now - i * 3_600)) for i in range(n)]
+    refused = [(b"p0", record("old", "c0", now - 2 * day)), (b"p0", record("moved", "c0", now))]
+    burst = [(b"p0", record("burst", f"c{i}", now)) for i in range(n)]
+    records = hourly + refused + burst + burst  # the real burst re-sent as well
+    stamps = [now] * len(hourly) + [now, now - 2 * day] + [now] * 2 * len(burst)
+    counted = metrics.SENDER_MESSAGES._value.get()
+    await put_to(
+        worker.count_senders,
+        worker.settings.topic("sender.activity"),
+        records,
+        lambda: (
+            len(sink.on("moderation.deadletter")) >= 2
+            and metrics.SENDER_MESSAGES._value.get() - counted >= 3 * n
+        ),
+        timestamps=stamps,
+    )
+    dead = sink.on("moderation.deadletter")
+    assert sorted(d["error_kind"] for d in dead) == ["invalid_value", "stale_signal"]
+    actions = sink.on("account.actions")
+    assert [a["account_id"] for a in actions] == ["burst"], actions
 
 
 async def test_internal_records_stamped_in_the_future_are_dead_letters_not_windows(

@@ -96,6 +96,21 @@ def test_a_burst_across_a_window_boundary_is_still_one_window() -> None:
     assert len(burst(state, SPAM, N)) == N
 
 
+def test_past_records_re_sent_newest_first_make_no_burst() -> None:
+    """A text sent to one conversation a day, for N days: its signed records re-sent newest
+    first each kept every entry newer than itself, and the N days made a burst."""
+    day = 86_400.0
+    state: dict[str, Any] = {}
+    for i in reversed(range(N)):
+        activity = Activity(f"e{i}", f"c{i}", SPAM, False, 1e6 + i * day)
+        state = observe(state, activity, threshold=N, window_s=WINDOW)
+    assert not burst(state, SPAM, N)
+    assert behaviour(state, WINDOW).messages == 1
+    # records of one window arriving out of order still count
+    late = sent(((SPAM, f"c{i}") for i in reversed(range(N))), step=-1.0)
+    assert len(burst(late, SPAM, N)) == N
+
+
 def test_review_is_due_once_per_window() -> None:
     state = sent((SPAM, f"c{i}") for i in range(N))
     assert review_due(state, 1_004.0, WINDOW)
@@ -190,14 +205,16 @@ def test_records_carry_each_account_to_one_partition_in_one_record_per_partition
 
 def test_the_review_action_names_spam_the_reason_and_the_evidence() -> None:
     state = sent((SPAM, f"c{i}") for i in range(N))
-    action = review_action(
-        "acct-1", burst(state, SPAM, N), behaviour(state, WINDOW), N, WINDOW, 1_010.0
-    )
+    evidence, counts = burst(state, SPAM, N), behaviour(state, WINDOW)
+    action = review_action("acct-1", evidence, counts, N, WINDOW, 1_004.0, 1_010.0)
     assert action.action == "review_account" and action.categories == {"spam": 1.0}
     assert action.reason == reason(N, WINDOW) == "same text to 5 conversations within 60 s"
     assert action.evidence == tuple(f"e{i}" for i in range(N))
     assert action.sender["conversations"] == N and action.window_start == 960.0
     assert_valid("account_action", action)
+    # the same burst counted again an hour later (its records re-sent) is the same action
+    again = review_action("acct-1", evidence, counts, N, WINDOW, 1_004.0, 4_610.0)
+    assert again.action_id == action.action_id
 
 
 async def test_the_pipeline_sends_chat_messages_by_account_only_when_switched_on(
