@@ -97,7 +97,7 @@ def observe_all(
     state: Mapping[str, Any], members: Iterable[Member], window_s: float
 ) -> dict[str, Any]:
     """A band's state with ``members`` counted in turn: accounts and conversations seen within
-    ``window_s`` of each (at most ``ACCOUNTS_KEPT``), events and flagged events, how often each
+    ``window_s`` of the newest member (at most ``ACCOUNTS_KEPT``), events and flagged events, how often each
     other band key and contact token came along, and the tokens of blocked members.
 
     The same as counting them one at a time, with one copy of the state for them all: a busy
@@ -117,8 +117,11 @@ def observe_all(
     sample = new.get("sample")
     for member in members:
         at = member.at
-        accounts.see(member.account, at, window_s)
-        conversations.see(member.conversation, at, window_s)
+        if last is None or at > last:
+            last = at
+        # the window slides with the newest member, whatever order members come in
+        accounts.see(member.account, at, window_s, last)
+        conversations.see(member.conversation, at, window_s, last)
         events += 1
         flagged += member.flagged
         blocked_events += member.blocked
@@ -133,8 +136,6 @@ def observe_all(
                 new["blocked_tokens"] = blocked
         if first is None or at < first:
             first = at
-        if last is None or at > last:
-            last = at
         if sample is None:
             sample = new["sample"] = member.event_id
     new["accounts"], new["conversations"] = accounts.seen, conversations.seen
@@ -178,15 +179,21 @@ class _Recent:
         self._next = 0
         self._scans_left = 4
 
-    def see(self, value: str, at: float, window_s: float) -> None:
+    def see(self, value: str, at: float, window_s: float, newest: float) -> None:
+        """Hold ``value`` as seen at ``at``; keys seen more than ``window_s`` before ``newest``
+        (the newest time seen, ``at`` or later) go, and ``value`` is not held if it is one.
+
+        Expiring by ``newest`` rather than by ``at``: members of past windows, their signed
+        records re-sent newest first, each kept every key newer than itself, and a day of a
+        greeting's copies, a few an hour, added up to a campaign."""
         seen = self.seen
-        if seen and at - self.oldest > window_s:
+        if seen and newest - self.oldest > window_s:
             self.oldest = min(map(float, seen.values()))
-            if at - self.oldest > window_s:
-                seen = self.seen = {k: t for k, t in seen.items() if at - float(t) <= window_s}
+            if newest - self.oldest > window_s:
+                seen = self.seen = {k: t for k, t in seen.items() if newest - float(t) <= window_s}
                 self.oldest = min(map(float, seen.values()), default=math.inf)
                 self._heap = None
-        if value:
+        if value and newest - at <= window_s:
             if self._heap is not None:
                 if value not in seen:
                     self._order[value], self._next = self._next, self._next + 1

@@ -5,6 +5,7 @@ later members."""
 from __future__ import annotations
 
 import functools
+import math
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -119,6 +120,18 @@ def test_accounts_older_than_the_window_no_longer_count() -> None:
     ]
 
 
+def test_members_of_past_windows_re_sent_newest_first_make_no_campaign() -> None:
+    """Twenty accounts, each sending one copy of a text an hour apart: re-sent newest first,
+    each member kept every account newer than itself, and they made a campaign."""
+    past = [member(i, at=1e6 - i * WINDOW / 2) for i in range(20)]
+    state = counted(past)
+    assert len(state["accounts"]) == 3  # the newest and those within a window of it
+    assert not due(state, 1e6, min_accounts=20, window_s=WINDOW)
+    # the same twenty within one window, in any order, are one
+    shuffled = [member(i, at=1e6 - (i * 7 % 20)) for i in range(20)]
+    assert due(counted(shuffled), 1e6, min_accounts=20, window_s=WINDOW)
+
+
 def test_a_band_new_in_a_window_goes_on_from_the_previous_one_while_it_is_recent() -> None:
     end = 3_600.0  # a window's end: 19 accounts just before, one just after
     before = counted([member(i, at=end - 30 + i) for i in range(19)])
@@ -132,10 +145,13 @@ def test_a_band_new_in_a_window_goes_on_from_the_previous_one_while_it_is_recent
     assert carried_over({}, end, WINDOW) == {}
 
 
-def _recent_by_rebuilding(seen: dict[str, float], value: str, at: float) -> dict[str, float]:
-    """What a band's accounts were before ``observe`` stopped rebuilding them: the reference."""
-    recent = {k: t for k, t in seen.items() if at - t <= WINDOW}
-    if value:
+def _recent_by_rebuilding(
+    seen: dict[str, float], value: str, at: float, newest: float
+) -> dict[str, float]:
+    """A band's accounts rebuilt from scratch for each member: the reference. The window ends
+    at ``newest``, the newest member's time so far."""
+    recent = {k: t for k, t in seen.items() if newest - t <= WINDOW}
+    if value and newest - at <= WINDOW:
         recent[value] = at
     while len(recent) > campaigns.ACCOUNTS_KEPT:  # the least recent, the first of equals
         del recent[min(recent, key=recent.__getitem__)]
@@ -157,10 +173,12 @@ def test_a_bands_accounts_are_the_recent_ones_whatever_the_order(
     try:
         state: dict[str, Any] = {}
         expected: dict[str, float] = {}
+        newest = -math.inf
         for i, (account, step) in enumerate(seen):
             at = 1_000.0 + step
+            newest = max(newest, at)
             state = observe(state, member(i, account=account or None, at=at), WINDOW)
-            expected = _recent_by_rebuilding(expected, account or f"acct-{i}", at)
+            expected = _recent_by_rebuilding(expected, account or f"acct-{i}", at, newest)
             assert state["accounts"] == expected
     finally:
         campaigns.ACCOUNTS_KEPT = original
@@ -676,8 +694,9 @@ def _observe_one_at_a_time(
     """``observe`` as it was before it counted a batch with one copy: the reference."""
     at = member.at
     new = dict(state)
+    newest = max(float(state.get("last_seen", at)), at)
     for field, value in (("accounts", member.account), ("conversations", member.conversation)):
-        new[field] = _recent_by_rebuilding(state.get(field, {}), value, at)
+        new[field] = _recent_by_rebuilding(state.get(field, {}), value, at, newest)
     new["events"] = int(state.get("events", 0)) + 1
     new["flagged"] = int(state.get("flagged", 0)) + int(member.flagged)
     new["blocked"] = int(state.get("blocked", 0)) + int(member.blocked)
@@ -786,13 +805,13 @@ async def test_under_exactly_once_each_fingerprint_record_answers_one_source_par
 
 
 def _recent_by_scanning(
-    seen: dict[str, float], value: str, at: float, window_s: float, kept: int
+    seen: dict[str, float], value: str, at: float, window_s: float, kept: int, newest: float
 ) -> dict[str, float]:
     """What ``_Recent`` keeps, the plain way: drop the expired, add, then scan for the least
     recent while over ``kept`` (the first in dict order among equal times)."""
-    if seen and at - min(seen.values()) > window_s:
-        seen = {k: t for k, t in seen.items() if at - t <= window_s}
-    if value:
+    if seen and newest - min(seen.values()) > window_s:
+        seen = {k: t for k, t in seen.items() if newest - t <= window_s}
+    if value and newest - at <= window_s:
         seen[value] = at
     while len(seen) > kept:
         del seen[min(seen, key=seen.__getitem__)]
@@ -812,11 +831,13 @@ def test_a_full_band_drops_the_least_recent_key_as_a_scan_would(
         window = rnd.choice([3.0, 10.0, 1e9])
         start = {f"k{i}": float(rnd.randint(0, 5)) for i in range(rnd.randint(0, kept))}
         recent, expected = campaigns._Recent(start), dict(start)
+        newest = max(start.values(), default=0.0)
         for _ in range(rnd.randint(1, 40)):
             value = rnd.choice(["", *(f"k{i}" for i in range(10))])
             at = float(rnd.randint(0, 12))
-            recent.see(value, at, window)
-            expected = _recent_by_scanning(expected, value, at, window, kept)
+            newest = max(newest, at)
+            recent.see(value, at, window, newest)
+            expected = _recent_by_scanning(expected, value, at, window, kept, newest)
             assert list(recent.seen.items()) == list(expected.items()), trial
 
 
