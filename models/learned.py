@@ -125,12 +125,14 @@ def observe(
     whether the token now has enough evidence to be learned. An event already counted (its id
     and account) counts once: a signed record re-sent twice made 3 events 5, and taught the fleet
     to block a bank's domain three phishing messages had named."""
-    seen = [
+    held = [
         (float(entry[0]), str(entry[1]), str(entry[2]) if len(entry) > 2 else "")
         for entry in state.get("seen", [])
-        if at - float(entry[0]) <= window_s
     ]
-    if not (event_id and any(a == account and e == event_id for _, a, e in seen)):
+    newest = max([at, *(t for t, _, _ in held)])
+    seen = [item for item in held if newest - item[0] <= window_s]
+    counted = event_id and any(a == account and e == event_id for _, a, e in seen)
+    if not counted and newest - at <= window_s:
         seen.append((at, account, event_id))
     seen = sorted(seen)[-max(4 * min_events, min_accounts) :]
     accounts = {a for _, a, _ in seen}

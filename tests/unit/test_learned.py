@@ -47,6 +47,10 @@ def test_a_token_is_learned_after_enough_events_from_enough_accounts() -> None:
     # events older than the window no longer count
     stale, ready = observe({"seen": [[0.0, "a"], [1.0, "b"]]}, "c", 100.0, **SETTINGS)
     assert not ready and len(stale["seen"]) == 1
+    # nor do events a window older than the newest, in whatever order they arrive
+    for at in (100.0, 50.0, 0.0):
+        state, ready = observe(state if at < 100 else {}, f"x{at}", at, **SETTINGS)
+    assert not ready and [entry[0] for entry in state["seen"]] == [50.0, 100.0]
 
 
 def test_an_event_counts_once_however_often_its_record_arrives() -> None:
