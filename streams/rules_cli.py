@@ -96,7 +96,7 @@ def _publish(args: argparse.Namespace) -> int:
             )
             return 1
         current, _ = newest_valid(history, _verifier(settings))
-        await publish(settings, ruleset.source_text, key)
+        await publish(settings, ruleset.source_text, key, history)
         before = current.version if current else "none"
         print(f"published rules {ruleset.version} ({len(ruleset)} rules), replacing {before}")
         return 0
@@ -122,7 +122,7 @@ def _rollback(args: argparse.Namespace) -> int:
             print("chatguard rules rollback: no earlier version to return to", file=sys.stderr)
             return 1
         previous = next(r for r in reversed(history) if r.version == before[0])
-        await publish(settings, previous.text, key)
+        await publish(settings, previous.text, key, history)
         print(f"rolled back rules from {current.version} to {previous.version}")
         return 0
 

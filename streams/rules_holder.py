@@ -10,10 +10,21 @@ that does not validate (published around ``chatguard rules publish``) is logged 
 previous version keeps serving.
 
 Anyone who can write the topic could otherwise allow-list their own spam, so a record must carry
-an Ed25519 signature over its version and the sha256 of its text, made by ``chatguard rules
-publish`` with the model signing key; workers verify it with the model public key they already
-hold, and refuse (log, ``chatguard_rule_reloads_total{result="unsigned|bad_signature"}``, keep
-the previous version) a record that is unsigned or signed by another key.
+an Ed25519 signature over its version, the sha256 of its text and the time it was published,
+made by ``chatguard rules publish`` with the model signing key; workers verify it with the model
+public key they already hold, and refuse (log, ``chatguard_rule_reloads_total{result=
+"unsigned|bad_signature"}``, keep the previous version) a record that is unsigned or signed by
+another key.
+
+A signed record can still be re-sent, and the topic is compacted by version, so a copy of an old
+version's record written later used to be what every worker served, then and after each restart:
+whoever could write the topic could roll the fleet back to any version ever published (one with a
+rule since withdrawn, or without the one added against today's scam). Versions are now ordered by
+their signed publish times, not by offset: a record published before the one served is refused
+(``result="stale"``), and a worker starting up serves the newest by that time. ``rollback``
+republishes the earlier text under a new time. Records signed before times were signed (without
+one) count as older than any timed record, so once a version is published with a time, none of
+them can be re-served.
 """
 
 from __future__ import annotations
@@ -77,9 +88,17 @@ class PublishedRules:
     signature: dict[str, str] | None = None
 
 
-def signed_payload(version: str, sha256: str) -> bytes:
-    """What a rules signature covers: the version and the sha256 of the file's text."""
-    return orjson.dumps({"kind": "chatguard.rules", "sha256": sha256, "version": version})
+def signed_payload(version: str, sha256: str, published_at: float | None = None) -> bytes:
+    """What a rules signature covers: the version, the sha256 of the file's text and the time
+    it was published (``None``: the earlier form, which did not cover a time)."""
+    covered: dict[str, Any] = {"kind": "chatguard.rules", "sha256": sha256, "version": version}
+    if published_at is not None:
+        covered["published_at"] = published_at
+    return orjson.dumps(covered)
+
+
+class StaleRules(RulesError):
+    """A signed record published before the version being served: a re-sent copy."""
 
 
 class RulesHolder:
@@ -92,6 +111,8 @@ class RulesHolder:
         self, public_key: Ed25519PublicKey | None = None, *, allow_unsigned: bool = False
     ) -> None:
         self.current: RuleSet = EMPTY
+        # the signed publish time of the served version; None for none, or one signed without
+        self.current_published_at: float | None = None
         self.last_error: str | None = None
         self.next_offset: int | None = None  # of the rules topic, once caught up
         self.public_key = public_key
@@ -114,16 +135,49 @@ class RulesHolder:
         except ModelError as exc:  # no key: every record is refused, with this reason
             log.error("cannot verify rules, none will be served: %s", exc)
 
-    def check_signature(self, published: PublishedRules) -> None:
-        """Raise ``SignatureMissing`` / ``SignatureInvalid`` unless a trusted key signed it."""
+    def check_signature(self, published: PublishedRules) -> float | None:
+        """Raise ``SignatureMissing`` / ``SignatureInvalid`` unless a trusted key signed it;
+        the publish time the signature covers, or None for a record signed without one (or
+        unsigned, under the development override)."""
         if self.allow_unsigned:
-            return
+            return None
         what = f"rules {published.version!r}"
         if self.public_key is None:
             msg = f"{what}: no public key to verify rules with; refusing it"
             raise SignatureMissing(msg)
-        payload = signed_payload(published.version, _sha256(published.text))
-        verify_payload(what, published.signature, payload, self.public_key)
+        sha256 = _sha256(published.text)
+        timed = signed_payload(published.version, sha256, published.published_at)
+        try:
+            verify_payload(what, published.signature, timed, self.public_key)
+        except SignatureInvalid:
+            verify_payload(
+                what,
+                published.signature,
+                signed_payload(published.version, sha256),
+                self.public_key,
+            )
+            return None
+        return published.published_at
+
+    def signed_time(self, published: PublishedRules) -> float | None:
+        """:meth:`check_signature`'s publish time, or None for a record it refuses."""
+        try:
+            return self.check_signature(published)
+        except (SignatureMissing, SignatureInvalid):
+            return None
+
+    def _check_order(self, published: PublishedRules, at: float | None) -> None:
+        """Raise :class:`StaleRules` for a record published before the served version: a
+        record signed without a time once a timed one is served, or one timed earlier."""
+        served = self.current_published_at
+        if served is None or (at is not None and at > served):
+            return
+        when = "without a signed time" if at is None else f"at {at:.3f}"
+        msg = (
+            f"rules {published.version!r} were published {when}, before the served "
+            f"{self.current.version!r} ({served:.3f}): a re-sent record"
+        )
+        raise StaleRules(msg)
 
     def offer(self, value: bytes | None, limit: int | None = None) -> str | None:
         """Serve the rules in a record of the topic if they validate; the new version or None.
@@ -135,7 +189,12 @@ class RulesHolder:
                 msg = f"a {len(value or b'')}-byte rules record is over the {limit}-byte limit"
                 raise RulesError(msg)
             published = decode_record(0, value)
-            self.check_signature(published)  # before parsing: only a trusted file is parsed
+            at = self.check_signature(published)  # before parsing: only a trusted file is parsed
+            served = (self.current.version, self.current.sha256, self.current_published_at)
+            if (published.version, _sha256(published.text), at) == served:
+                self.last_error = None
+                return None  # the served record again
+            self._check_order(published, at)
             ruleset = load_rules(published.text, name=f"rules {published.version!r}")
             if ruleset.version != published.version:
                 msg = f"record says version {published.version!r}, its file {ruleset.version!r}"
@@ -143,10 +202,16 @@ class RulesHolder:
         except (RulesError, SignatureMissing, SignatureInvalid) as exc:
             self.last_error = str(exc)
             log.error("refused rules, keeping %s: %s", self.current.version, exc)
-            result = {SignatureMissing: "unsigned", SignatureInvalid: "bad_signature"}
+            result = {
+                SignatureMissing: "unsigned",
+                SignatureInvalid: "bad_signature",
+                StaleRules: "stale",
+            }
             metrics.RULE_RELOADS.labels(result=result.get(type(exc), "refused")).inc()
             return None
         self.last_error = None
+        if at is not None:
+            self.current_published_at = at
         if ruleset.version == self.current.version and ruleset.sha256 == self.current.sha256:
             return None
         old = self.current.version
@@ -200,7 +265,7 @@ class RulesHolder:
         rules record with that reason."""
         self._try_trust(settings)
         history, end = await read_history(settings)
-        for record in reversed(history):
+        for record in publication_order(history, self, newest_first=True):
             self.offer(encode_record(record), RULES_MAX_BYTES)
             if self.last_error is None:
                 break
@@ -445,19 +510,31 @@ async def read_history(settings: Settings) -> tuple[list[PublishedRules], int]:
 
 
 async def publish(
-    settings: Settings, text: str, private_key: Ed25519PrivateKey | None = None
+    settings: Settings,
+    text: str,
+    private_key: Ed25519PrivateKey | None = None,
+    history: Sequence[PublishedRules] | None = None,
 ) -> RuleSet:
     """Validate ``text`` (raises :class:`RulesError`) and publish it as the newest version,
-    signed with ``private_key`` (unsigned without one: only for workers that allow it)."""
+    signed with ``private_key`` (unsigned without one: only for workers that allow it).
+
+    Its time is now, or just after the newest signed time on the topic (``history``, read here
+    if not given) if that is later: this machine's clock may be behind the last publisher's, and
+    workers refuse a version published before the one they serve."""
     ruleset = load_rules(text)
     await ensure_rules_topic(settings, publisher=True)
-    signature = (
-        sign_payload(signed_payload(ruleset.version, ruleset.sha256), private_key)
-        if private_key is not None
-        else None
-    )
+    published_at = time.time()
+    signature = None
+    if private_key is not None:
+        if history is None:
+            history, _ = await read_history(settings)
+        own = RulesHolder(private_key.public_key())
+        newest = max((t for r in history if (t := own.signed_time(r)) is not None), default=0.0)
+        published_at = max(published_at, newest + 0.001)
+        payload = signed_payload(ruleset.version, ruleset.sha256, published_at)
+        signature = sign_payload(payload, private_key)
     record = PublishedRules(
-        -1, ruleset.version, text, ruleset.sha256, time.time(), _publisher(), signature
+        -1, ruleset.version, text, ruleset.sha256, published_at, _publisher(), signature
     )
     value = encode_record(record)
     if len(value) > RULES_MAX_BYTES:
@@ -504,13 +581,35 @@ async def _fetch(consumer: Any, partition: Any, end: int | None = None) -> list[
     return list(fetched.get(partition, []))
 
 
+def publication_order(
+    history: Sequence[PublishedRules], holder: RulesHolder | None, newest_first: bool = False
+) -> list[PublishedRules]:
+    """``history`` in the order its versions were published: by signed publish time (records
+    signed without one first, as older than any), then by offset. Without a ``holder`` that
+    verifies, by offset."""
+    if holder is None:
+        ordered = list(history)
+    else:
+        times = {id(r): holder.signed_time(r) for r in history}
+        ordered = sorted(
+            history,
+            key=lambda r: (
+                times[id(r)] is not None,
+                times[id(r)] or 0.0,
+                r.offset,
+            ),
+        )
+    return ordered[::-1] if newest_first else ordered
+
+
 def newest_valid(
     history: Sequence[PublishedRules], holder: RulesHolder | None = None
 ) -> tuple[PublishedRules | None, list[str]]:
     """The record workers serve (the newest that validates and, given the ``holder`` that
-    verifies, is signed) and the versions served before it, newest first, without repeats."""
+    verifies, is signed: newest by signed publish time) and the versions served before it,
+    newest first, without repeats."""
     valid = []
-    for record in history:
+    for record in publication_order(history, holder):
         try:
             if holder is not None:
                 holder.check_signature(record)

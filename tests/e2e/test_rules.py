@@ -23,6 +23,7 @@ from streams.rules_holder import (
     PublishedRules,
     encode_record,
     ensure_compacted_topic,
+    read_history,
     signed_payload,
 )
 from tests.conftest import ModelKeys
@@ -179,9 +180,8 @@ def _produce_rules(
     sha = hashlib.sha256(text.encode()).hexdigest()
     record = PublishedRules(-1, version, text, sha, time.time(), "someone")
     if key is not None:
-        record = dataclasses.replace(
-            record, signature=sign_payload(signed_payload(version, sha), key)
-        )
+        signed = signed_payload(version, sha, record.published_at)
+        record = dataclasses.replace(record, signature=sign_payload(signed, key))
     produce_bytes(
         settings.bootstrap_servers,
         settings.topic("moderation.rules"),
@@ -241,6 +241,20 @@ def test_an_invalid_file_is_refused_and_the_fleet_keeps_serving_then_rolls_back(
     shown = capsys.readouterr().out
     assert "serving rules fleet-1" in shown and "zebracorn-scam" in shown
     assert "earlier versions (newest first): fleet-2" in shown
+
+    # fleet-2's signed record re-sent by whoever can write the topic rolls nothing back
+    history, _ = asyncio.run(read_history(stream_settings))
+    fleet_2 = next(r for r in history if r.version == "fleet-2")
+    produce_bytes(
+        stream_settings.bootstrap_servers,
+        stream_settings.topic("moderation.rules"),
+        [(b"fleet-2", encode_record(fleet_2))],
+    )
+    worker.wait_for_log("rules 'fleet-2' were published at")
+    _, body = worker.get("/ready")
+    assert orjson.loads(body)["rules_version"] == "fleet-1"
+    assert chatguard_main(["rules", "show"]) == 0  # what a worker starting now would serve
+    assert "serving rules fleet-1" in capsys.readouterr().out
 
 
 ALLOW_ALL = """\

@@ -41,7 +41,9 @@ from streams.rules_holder import (
     PublishedRules,
     RulesHolder,
     apply_rules,
+    decode_record,
     encode_record,
+    newest_valid,
     signed_payload,
 )
 
@@ -468,6 +470,62 @@ def test_the_holder_serves_only_rules_signed_by_the_trusted_key() -> None:
     # no key at all: nothing is served; the development override serves unsigned files
     assert RulesHolder().offer(_signed(evil, trusted)) is None
     assert RulesHolder(allow_unsigned=True).offer(encode_record(evil)) == "evil"
+
+
+def _timed(version: str, at: float, key: Ed25519PrivateKey, offset: int = 0) -> PublishedRules:
+    """A record of ``version`` as ``chatguard rules publish`` signs it at ``at``."""
+    text = f"version: {version}\nrules: []\n"
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    signature = sign_payload(signed_payload(version, sha, at), key)
+    return PublishedRules(offset, version, text, sha, at, "t", signature)
+
+
+def test_a_signed_record_of_an_earlier_version_re_sent_is_refused() -> None:
+    """The signature covered the version and the text, not when: a copy of an old version's
+    record written later rolled every worker back to it. Versions are ordered by their signed
+    publish times; a rollback republishes the old text under a new time."""
+    key = Ed25519PrivateKey.generate()
+    holder = RulesHolder(key.public_key())
+    v1, v2 = _timed("v1", 100.0, key), _timed("v2", 200.0, key)
+    assert holder.offer(encode_record(v1)) == "v1"
+    assert holder.offer(encode_record(v2)) == "v2"
+    stale = metrics.RULE_RELOADS.labels(result="stale")._value.get()
+    assert holder.offer(encode_record(v1)) is None  # re-sent
+    assert holder.last_error is not None and "a re-sent record" in holder.last_error
+    # a record signed before times were: older than any timed one
+    assert (
+        holder.offer(
+            _signed(PublishedRules(0, "v0", "version: v0\nrules: []\n", "", 0.0, "t"), key)
+        )
+        is None
+    )
+    # a time claimed beside the signature is not the one signed
+    forged = orjson.loads(encode_record(v1))
+    forged["published_at"] = 300.0
+    assert holder.offer(orjson.dumps(forged)) is None
+    assert holder.last_error is not None and "bad signature" in holder.last_error
+    assert metrics.RULE_RELOADS.labels(result="stale")._value.get() == stale + 2
+    assert holder.current.version == "v2"
+    assert holder.offer(encode_record(_timed("v1", 300.0, key))) == "v1"  # a rollback
+    assert holder.offer(encode_record(v2)) is None and holder.current.version == "v1"
+
+
+def test_a_worker_starting_up_serves_the_newest_by_signed_time_not_by_offset() -> None:
+    key = Ed25519PrivateKey.generate()
+    holder = RulesHolder(key.public_key())
+    history = [
+        _signed(PublishedRules(0, "v0", "version: v0\nrules: []\n", "", 0.0, "t"), key),
+        encode_record(_timed("v1", 100.0, key, 1)),
+        encode_record(_timed("v2", 200.0, key, 2)),
+        encode_record(_timed("v1", 100.0, key, 3)),  # v1's record re-sent
+    ]
+    records = [decode_record(i, value) for i, value in enumerate(history)]
+    current, before = newest_valid(records, holder)
+    assert current is not None and current.version == "v2" and before == ["v1", "v0"]
+    # without signed times (records of before this change) the order is the topic's
+    legacy = [decode_record(i, _signed(r, key)) for i, r in enumerate(records)]
+    current, _ = newest_valid(legacy, holder)
+    assert current is not None and current.offset == 3
 
 
 def test_dry_run_counts_hits_precision_recall_and_changed_decisions(serving: ServingModel) -> None:
