@@ -124,6 +124,12 @@ def is_common(normalized: str) -> bool:
     return phrase_key(normalized) in _common()[0]
 
 
+def preload() -> None:
+    """Read the common phrases now rather than at first use (a worker starting up: at first
+    use, with its file descriptors taken, the read failed a whole batch)."""
+    _common()
+
+
 @cache
 def _common() -> tuple[frozenset[str], frozenset[str]]:
     """The common phrases' keys and the band keys of those long enough to be fingerprinted."""

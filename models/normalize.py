@@ -497,6 +497,12 @@ def _word_costs() -> dict[str, float]:
     return {word: math.log(total / count) for word, count in counts.items()}
 
 
+def preload() -> None:
+    """Read the word list now rather than at first use (a worker starting up: at first use, with
+    its file descriptors taken, the read failed a whole batch)."""
+    _word_costs()
+
+
 def reload_words() -> None:
     """Read ``english_words.txt`` again on next use (after ``python -m training.lexicon``)."""
     _word_costs.cache_clear()

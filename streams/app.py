@@ -46,6 +46,12 @@ class App(faust.App):
             if draining.done():
                 return
 
+    def _new_web(self) -> Any:
+        """The web server, bounded against half-sent requests (``streams.web_server``)."""
+        from streams.web_server import GuardedWeb
+
+        return GuardedWeb(self)
+
     async def _producer_flush(self, logger: Any) -> None:
         """Once stopping, the producer's flush is bounded (:class:`ProducerStuck`)."""
         try:

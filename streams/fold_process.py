@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from chatguard.settings import Settings
-from streams import metrics
+from streams import metrics, web_server
 from streams.campaign_fold import CampaignFold
 from streams.campaigns import CampaignHolder
 from streams.model_holder import ModelHolder
@@ -94,9 +94,9 @@ async def _run_alone(settings: Settings, ensure_topics: Any) -> int:
         loop.add_signal_handler(signum, stopping.set)
     following = asyncio.create_task(holder.follow(settings))
     await fold.start()
-    runner = web.AppRunner(web_app(settings, fold, following))
+    runner = web_server.runner(web_app(settings, fold, following))
     await runner.setup()
-    await web.TCPSite(runner, settings.web_host, settings.fold_web_port).start()
+    await web_server.GuardedSite(runner, settings.web_host, settings.fold_web_port).start()
     log.info(
         "campaign fold: folding %s as group %s; /health and /metrics on %s:%d",
         fold.topic,

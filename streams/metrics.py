@@ -213,6 +213,11 @@ SENDER_REVIEWS = Counter(
     "Accounts sent to review for sending one text to many conversations (once per window).",
     registry=REGISTRY,
 )
+WEB_CONNECTIONS_REFUSED = Counter(
+    "chatguard_web_connections_refused_total",
+    "HTTP connections over the web server's most (streams.web_server): an idle one closed.",
+    registry=REGISTRY,
+)
 RULE_RELOADS = Counter(
     "chatguard_rule_reloads_total",
     "Rules versions offered, by result.",

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from chatguard.settings import Settings
+from models import fingerprint, normalize
 from models.normalize import Analysis
 from models.rules import Contacts, RuleSet
 from streams import campaigns, learned_list, metrics, moderators, reports, senders, topics
@@ -99,6 +100,10 @@ class ModerationPipeline:
         learned: LearnedHolder = learned_list.SHARED,
         campaign_holder: CampaignHolder = campaigns.SHARED,
     ) -> None:
+        # the data files scoring reads at first use, read now: at first use under a shortage
+        # of file descriptors (half-sent HTTP connections had taken them) a batch failed whole
+        normalize.preload()
+        fingerprint.preload()
         self.settings = settings
         self.holder = holder
         self.sink = sink
