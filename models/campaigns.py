@@ -15,8 +15,9 @@ the keys of the near-duplicates it has seen itself (:meth:`CampaignBook.member_o
 shares ``ADOPT_SHARED`` keys with the campaign (estimated Jaccard similarity about 0.7 or more)
 brings in all its keys, whether the worker decided it before the announcement or marked it after.
 
-A campaign is *harmful* when most of its members were flagged (review or block) by the model or
-the rules, or when its members share a contact token that also appears in its blocked members;
+A campaign is *harmful* when most of its accounts sent a member the model or the rules flagged
+(review or block), or when members of two accounts share a contact token that also appears in its
+blocked members;
 otherwise it is *clean* (a viral joke, a holiday greeting) and only recorded, never escalated.
 A harmful campaign restricts its members' accounts only when its harm rests on more than review
 flags (:func:`member_action`): 30 accounts sending one ordinary text the model reviewed just over
@@ -107,6 +108,12 @@ def observe_all(
     oldest = float(state["first_seen"]) if "first_seen" in state else None
     accounts = _Recent(state.get("accounts", {}), oldest)
     conversations = _Recent(state.get("conversations", {}), oldest)
+    # which accounts sent a flagged or a blocked member, and which (up to two) carried each
+    # token; a state from before these were kept (it has events, not them) goes on without
+    by_account = "flagged_accounts" in state or not state.get("events")
+    flagged_by = _Recent(state.get("flagged_accounts", {}), oldest)
+    blocked_by = _Recent(state.get("blocked_accounts", {}), oldest)
+    carriers = {t: list(a) for t, a in state.get("token_accounts", {}).items()}
     co = dict(state.get("co", {}))
     tokens = dict(state.get("tokens", {}))
     blocked = list(state.get("blocked_tokens", []))
@@ -125,12 +132,21 @@ def observe_all(
         events += 1
         flagged += member.flagged
         blocked_events += member.blocked
+        if by_account:
+            flagged_by.see(member.account if member.flagged else "", at, window_s, last)
+            blocked_by.see(member.account if member.blocked else "", at, window_s, last)
+            for token in member.tokens:
+                held = carriers.setdefault(token, [])
+                if len(held) < 2 and member.account not in held:
+                    held.append(member.account)
         for band in member.bands:  # _count, inline: this loop runs for every band member
             co[band] = co.get(band, 0) + 1
         if len(co) > CO_BANDS_KEPT:
             co = _most_counted(co, CO_BANDS_KEPT)
         if member.tokens:
             tokens = _count(tokens, member.tokens, TOKENS_KEPT)
+            if len(carriers) > len(tokens):  # a token trimmed from the counts is forgotten
+                carriers = {t: a for t, a in carriers.items() if t in tokens}
             if member.blocked:
                 blocked = list(dict.fromkeys([*blocked, *member.tokens]))[-TOKENS_KEPT:]
                 new["blocked_tokens"] = blocked
@@ -141,6 +157,9 @@ def observe_all(
     new["accounts"], new["conversations"] = accounts.seen, conversations.seen
     new["events"], new["flagged"], new["blocked"] = events, flagged, blocked_events
     new["co"], new["tokens"] = co, tokens
+    if by_account:
+        new["flagged_accounts"], new["blocked_accounts"] = flagged_by.seen, blocked_by.seen
+        new["token_accounts"] = {t: a for t, a in carriers.items() if t in tokens}
     if first is not None:
         new["first_seen"], new["last_seen"] = first, last
     return new
@@ -232,10 +251,34 @@ def _most_counted(counts: dict[str, int], kept: int) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: kv[1])[-kept:])
 
 
-def harmful(state: Mapping[str, Any]) -> bool:
-    """Most members flagged, or a contact token shared by members is in a blocked member."""
+def flagged_share(state: Mapping[str, Any]) -> float:
+    """The share of a band's accounts that sent a member the model or the rules flagged.
+
+    Accounts, not events: one flagged event counted thirty times (its signed fingerprint record
+    re-sent) turned a clean campaign of 22 accounts harmful and restricted members' accounts,
+    and one account sending thirty flagged copies could do the same with ordinary traffic. A
+    state kept before accounts were (it has no ``flagged_accounts``) answers by events."""
+    return _account_share(state, "flagged_accounts", "flagged")
+
+
+def blocked_share(state: Mapping[str, Any]) -> float:
+    """The share of a band's accounts that sent a member blocked on its own (as above)."""
+    return _account_share(state, "blocked_accounts", "blocked")
+
+
+def _account_share(state: Mapping[str, Any], accounts_key: str, events_key: str) -> float:
+    if accounts_key in state:
+        accounts = state.get("accounts", {})
+        if not accounts:
+            return 0.0
+        return sum(1 for a in state[accounts_key] if a in accounts) / len(accounts)
     events = int(state.get("events", 0))
-    if events and 2 * int(state.get("flagged", 0)) > events:
+    return int(state.get(events_key, 0)) / events if events else 0.0
+
+
+def harmful(state: Mapping[str, Any]) -> bool:
+    """Most accounts flagged, or a contact token shared by members is in a blocked member."""
+    if flagged_share(state) > 0.5:
         return True
     return bool(set(shared_tokens(state)) & set(state.get("blocked_tokens", [])))
 
@@ -252,13 +295,15 @@ def member_action(state: Mapping[str, Any]) -> str:
     many accounts, may be ordinary chat the model is wrong about)."""
     if set(shared_tokens(state)) & set(state.get("blocked_tokens", [])):
         return "restrict"
-    events = int(state.get("events", 0))
-    blocked = int(state.get("blocked", 0))
-    return "restrict" if events and blocked >= RESTRICT_BLOCKED_SHARE * events else "review_account"
+    return "restrict" if blocked_share(state) >= RESTRICT_BLOCKED_SHARE else "review_account"
 
 
 def shared_tokens(state: Mapping[str, Any]) -> list[str]:
-    """Contact tokens that at least two members carried."""
+    """Contact tokens that members of at least two accounts carried (of a state kept before
+    accounts were: two members)."""
+    if "token_accounts" in state:
+        carriers = state["token_accounts"]
+        return sorted(t for t in state.get("tokens", {}) if len(carriers.get(t, ())) >= 2)
     return sorted(t for t, n in state.get("tokens", {}).items() if n >= 2)
 
 

@@ -35,7 +35,9 @@ from models.campaigns import (
     SAMPLE_ACCOUNTS,
     Campaign,
     CampaignBook,
+    blocked_share,
     core_bands,
+    flagged_share,
     harmful,
     member_action,
     parse_record,
@@ -244,13 +246,13 @@ def campaign_record(
         events,
         len(accounts),
         len(state.get("conversations", {})),
-        round(int(state.get("flagged", 0)) / events, 4) if events else 0.0,
+        round(flagged_share(state), 4),
         tuple(shared_tokens(state)),
         str(state.get("sample", "")),
         tuple(sorted(accounts)[:SAMPLE_ACCOUNTS]),
         now,
         "restrict" if member_action(state) == "restrict" else "review_account",
-        round(int(state.get("blocked", 0)) / events, 4) if events else 0.0,
+        round(blocked_share(state), 4),
     )
 
 

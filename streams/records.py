@@ -472,14 +472,14 @@ class CampaignRecord:
     events: int
     accounts: int
     conversations: int
-    flagged_share: float
-    contacts: tuple[str, ...]  # contact tokens its members share
+    flagged_share: float  # of its accounts, those that sent a member flagged
+    contacts: tuple[str, ...]  # contact tokens members of two accounts share
     sample_event_id: str
     sample_accounts: tuple[str, ...]
     announced_at: float
     # what a harmful campaign does to its members' accounts (``models.campaigns.member_action``)
     member_action: Literal["restrict", "review_account"] = "review_account"
-    blocked_share: float = 0.0  # members the model or the rules blocked on their own
+    blocked_share: float = 0.0  # of its accounts, those that sent a member blocked on its own
 
 
 @dataclass(frozen=True)

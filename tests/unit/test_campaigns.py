@@ -23,14 +23,17 @@ from models import campaigns
 from models.campaigns import (
     CampaignBook,
     Member,
+    blocked_share,
     carried_over,
     core_bands,
     due,
+    flagged_share,
     harmful,
     member_action,
     observe,
     observe_all,
     parse_record,
+    shared_tokens,
 )
 from models.fingerprint import band_keys
 from models.learned import tokens_of
@@ -194,6 +197,49 @@ def test_harmful_when_most_members_are_flagged_or_a_shared_token_was_blocked() -
     # a token one member alone carried proves nothing
     alone = [member(0, blocked=True, flagged=True, tokens=token), member(1, tokens=("x.top",))]
     assert not harmful(counted([*alone, *(member(i) for i in range(2, 20))]))
+
+
+def test_one_account_or_one_event_counted_again_does_not_make_a_clean_campaign_harmful() -> None:
+    """22 accounts send a clean text; one more sends a blocked copy. Its fingerprint record
+    re-sent 30 times (signed, byte for byte) made the campaign harmful, with 57% of its members
+    flagged and blocked, and restricted members' accounts; so could the one account sending 30
+    blocked copies of its own."""
+    clean = [member(i) for i in range(22)]
+    attacker = member(22, account="attacker", flagged=True, blocked=True)
+    replayed = counted([*clean, *[attacker] * 31])
+    own_copies = counted(
+        [*clean, *(replace(attacker, event_id=f"copy-{i}", at=1_030.0 + i) for i in range(31))]
+    )
+    for state in (replayed, own_copies):
+        assert state["events"] == 53  # events are still counted as they come
+        assert not harmful(state) and member_action(state) == "review_account"
+        assert flagged_share(state) == blocked_share(state) == pytest.approx(1 / 23)
+    # most accounts flagged is harmful, whatever the events
+    assert harmful(counted([member(i, flagged=i < 12) for i in range(22)]))
+
+
+def test_a_token_is_shared_only_by_two_accounts() -> None:
+    """A blocked member's token counted twice from one account (a replay, or the account's own
+    second copy) made every member of a clean campaign harmful and restricted."""
+    token = ("evil-pay.top",)
+    spam = member(0, account="attacker", blocked=True, flagged=True, tokens=token)
+    clean = [member(i) for i in range(1, 21)]
+    twice = counted([spam, replace(spam, event_id="again"), *clean])
+    assert shared_tokens(twice) == [] and not harmful(twice)
+    other = member(99, account="another", tokens=token)
+    assert shared_tokens(counted([spam, other, *clean])) == list(token)
+    assert harmful(counted([spam, other, *clean]))
+
+
+def test_a_state_kept_before_accounts_were_answers_by_events() -> None:
+    old = {
+        "events": 20,
+        "flagged": 11,
+        "blocked": 2,
+        "accounts": {f"a{i}": 1_000.0 for i in range(20)},
+    }
+    assert harmful(old) and flagged_share(old) == 0.55 and blocked_share(old) == 0.1
+    assert "flagged_accounts" not in observe(old, member(1), WINDOW)  # goes on by events
 
 
 def test_a_campaign_record_names_its_core_bands_and_proposes_the_smallest() -> None:
@@ -695,13 +741,24 @@ def _observe_one_at_a_time(
     at = member.at
     new = dict(state)
     newest = max(float(state.get("last_seen", at)), at)
-    for field, value in (("accounts", member.account), ("conversations", member.conversation)):
+    for field, value in (
+        ("accounts", member.account),
+        ("conversations", member.conversation),
+        ("flagged_accounts", member.account if member.flagged else ""),
+        ("blocked_accounts", member.account if member.blocked else ""),
+    ):
         new[field] = _recent_by_rebuilding(state.get(field, {}), value, at, newest)
+    carriers = {t: list(a) for t, a in state.get("token_accounts", {}).items()}
+    for token in member.tokens:
+        held = carriers.setdefault(token, [])
+        if len(held) < 2 and member.account not in held:
+            held.append(member.account)
     new["events"] = int(state.get("events", 0)) + 1
     new["flagged"] = int(state.get("flagged", 0)) + int(member.flagged)
     new["blocked"] = int(state.get("blocked", 0)) + int(member.blocked)
     new["co"] = _counted(state.get("co", {}), member.bands, campaigns.CO_BANDS_KEPT)
     new["tokens"] = _counted(state.get("tokens", {}), member.tokens, campaigns.TOKENS_KEPT)
+    new["token_accounts"] = {t: a for t, a in carriers.items() if t in new["tokens"]}
     if member.blocked and member.tokens:
         blocked = list(dict.fromkeys([*state.get("blocked_tokens", []), *member.tokens]))
         new["blocked_tokens"] = blocked[-campaigns.TOKENS_KEPT :]
