@@ -16,8 +16,8 @@ shares ``ADOPT_SHARED`` keys with the campaign (estimated Jaccard similarity abo
 brings in all its keys, whether the worker decided it before the announcement or marked it after.
 
 A campaign is *harmful* when most of its accounts sent a member the model or the rules flagged
-(review or block), or when members of two accounts share a contact token that also appears in its
-blocked members;
+(review or block), or when members of two accounts share a contact token that also appears in
+blocked members of two accounts;
 otherwise it is *clean* (a viral joke, a holiday greeting) and only recorded, never escalated.
 A harmful campaign restricts its members' accounts only when its harm rests on more than review
 flags (:func:`member_action`): 30 accounts sending one ordinary text the model reviewed just over
@@ -114,6 +114,7 @@ def observe_all(
     flagged_by = _Recent(state.get("flagged_accounts", {}), oldest)
     blocked_by = _Recent(state.get("blocked_accounts", {}), oldest)
     carriers = {t: list(a) for t, a in state.get("token_accounts", {}).items()}
+    blockers = {t: list(a) for t, a in state.get("blocked_token_accounts", {}).items()}
     co = dict(state.get("co", {}))
     tokens = dict(state.get("tokens", {}))
     blocked = list(state.get("blocked_tokens", []))
@@ -136,9 +137,9 @@ def observe_all(
             flagged_by.see(member.account if member.flagged else "", at, window_s, last)
             blocked_by.see(member.account if member.blocked else "", at, window_s, last)
             for token in member.tokens:
-                held = carriers.setdefault(token, [])
-                if len(held) < 2 and member.account not in held:
-                    held.append(member.account)
+                _carried(carriers, token, member.account)
+                if member.blocked:
+                    _carried(blockers, token, member.account)
         for band in member.bands:  # _count, inline: this loop runs for every band member
             co[band] = co.get(band, 0) + 1
         if len(co) > CO_BANDS_KEPT:
@@ -147,6 +148,8 @@ def observe_all(
             tokens = _count(tokens, member.tokens, TOKENS_KEPT)
             if len(carriers) > len(tokens):  # a token trimmed from the counts is forgotten
                 carriers = {t: a for t, a in carriers.items() if t in tokens}
+            if len(blockers) > TOKENS_KEPT:  # the latest added are kept
+                blockers = dict(list(blockers.items())[-TOKENS_KEPT:])
             if member.blocked:
                 blocked = list(dict.fromkeys([*blocked, *member.tokens]))[-TOKENS_KEPT:]
                 new["blocked_tokens"] = blocked
@@ -160,9 +163,17 @@ def observe_all(
     if by_account:
         new["flagged_accounts"], new["blocked_accounts"] = flagged_by.seen, blocked_by.seen
         new["token_accounts"] = {t: a for t, a in carriers.items() if t in tokens}
+        new["blocked_token_accounts"] = blockers
     if first is not None:
         new["first_seen"], new["last_seen"] = first, last
     return new
+
+
+def _carried(by: dict[str, list[str]], token: str, account: str) -> None:
+    """Note that ``account`` carried ``token`` (the first two accounts are all that count)."""
+    held = by.setdefault(token, [])
+    if len(held) < 2 and account not in held:
+        held.append(account)
 
 
 def carried_over(previous: Mapping[str, Any], at: float, window_s: float) -> dict[str, Any]:
@@ -280,7 +291,7 @@ def harmful(state: Mapping[str, Any]) -> bool:
     """Most accounts flagged, or a contact token shared by members is in a blocked member."""
     if flagged_share(state) > 0.5:
         return True
-    return bool(set(shared_tokens(state)) & set(state.get("blocked_tokens", [])))
+    return bool(set(shared_tokens(state)) & blocked_tokens(state))
 
 
 # the share of a harmful campaign's members the model or the rules blocked on their own, from
@@ -293,9 +304,18 @@ def member_action(state: Mapping[str, Any]) -> str:
     tokens are in blocked members, or at least ``RESTRICT_BLOCKED_SHARE`` of its members were
     blocked on their own; else ``review_account`` (a text the model only reviews, sent by
     many accounts, may be ordinary chat the model is wrong about)."""
-    if set(shared_tokens(state)) & set(state.get("blocked_tokens", [])):
+    if set(shared_tokens(state)) & blocked_tokens(state):
         return "restrict"
     return "restrict" if blocked_share(state) >= RESTRICT_BLOCKED_SHARE else "review_account"
+
+
+def blocked_tokens(state: Mapping[str, Any]) -> set[str]:
+    """Contact tokens carried by blocked members of at least two accounts (of a state kept
+    before accounts were: by one blocked member). One account's blocked message naming the link
+    every member of a clean campaign shares made the campaign harmful and restricted them all."""
+    if "blocked_token_accounts" in state:
+        return {t for t, a in state["blocked_token_accounts"].items() if len(a) >= 2}
+    return set(state.get("blocked_tokens", []))
 
 
 def shared_tokens(state: Mapping[str, Any]) -> list[str]:

@@ -190,9 +190,10 @@ def test_a_bands_accounts_are_the_recent_ones_whatever_the_order(
 def test_harmful_when_most_members_are_flagged_or_a_shared_token_was_blocked() -> None:
     assert not harmful(counted([member(i, flagged=i < 10) for i in range(20)]))
     assert harmful(counted([member(i, flagged=i < 11) for i in range(20)]))
-    # a token two members share, also in a blocked member: harmful though few were flagged
+    # a token members of two accounts share, in blocked members of two accounts: harmful
+    # though few were flagged
     token = ("evil-pay.top",)
-    shared = [member(0, blocked=True, flagged=True, tokens=token), member(1, tokens=token)]
+    shared = [member(i, blocked=True, flagged=True, tokens=token) for i in range(2)]
     assert harmful(counted([*shared, *(member(i) for i in range(2, 20))]))
     # a token one member alone carried proves nothing
     alone = [member(0, blocked=True, flagged=True, tokens=token), member(1, tokens=("x.top",))]
@@ -218,17 +219,26 @@ def test_one_account_or_one_event_counted_again_does_not_make_a_clean_campaign_h
     assert harmful(counted([member(i, flagged=i < 12) for i in range(22)]))
 
 
-def test_a_token_is_shared_only_by_two_accounts() -> None:
+def test_a_token_is_shared_and_blocked_only_by_two_accounts() -> None:
     """A blocked member's token counted twice from one account (a replay, or the account's own
-    second copy) made every member of a clean campaign harmful and restricted."""
+    second copy) made every member of a clean campaign harmful and restricted; so did one
+    account's blocked message naming the link every member of a clean campaign shares."""
     token = ("evil-pay.top",)
     spam = member(0, account="attacker", blocked=True, flagged=True, tokens=token)
     clean = [member(i) for i in range(1, 21)]
     twice = counted([spam, replace(spam, event_id="again"), *clean])
     assert shared_tokens(twice) == [] and not harmful(twice)
-    other = member(99, account="another", tokens=token)
-    assert shared_tokens(counted([spam, other, *clean])) == list(token)
-    assert harmful(counted([spam, other, *clean]))
+    # the innocents share a link; one attacker account's blocked copy names it
+    link = ("charity-run.org",)
+    innocents = [member(i, tokens=link) for i in range(1, 21)]
+    framed = counted([*innocents, replace(spam, tokens=link)])
+    assert shared_tokens(framed) == list(link) and not harmful(framed)
+    assert member_action(framed) == "review_account"
+    # blocked copies from two accounts carrying one token: a ring's shared contact
+    ring = [replace(spam, account=f"ring-{i}", event_id=f"r{i}") for i in range(2)]
+    assert (
+        harmful(counted([*ring, *clean])) and member_action(counted([*ring, *clean])) == "restrict"
+    )
 
 
 def test_a_state_kept_before_accounts_were_answers_by_events() -> None:
@@ -655,7 +665,8 @@ def test_a_campaign_harmful_on_review_flags_alone_sends_its_accounts_to_review()
     """30 accounts sent one ordinary text the model reviewed just over its line (56% of
     11,925 messages) and blocked none of: the campaign turned harmful and restricted all 30.
     Harm resting on review flags alone now sends the accounts to review; a tenth of the
-    members blocked on their own, or a shared contact token in a blocked member, restricts."""
+    members blocked on their own, or a shared contact token in blocked members of two accounts,
+    restricts."""
     reviewed = counted([member(i, flagged=i % 9 < 5) for i in range(40)])
     assert harmful(reviewed) and reviewed["blocked"] == 0
     assert member_action(reviewed) == "review_account"
@@ -664,7 +675,7 @@ def test_a_campaign_harmful_on_review_flags_alone_sends_its_accounts_to_review()
     few_blocked = counted([member(i, flagged=True, blocked=i == 0) for i in range(40)])
     assert member_action(few_blocked) == "review_account"
     linked = counted(
-        [member(i, flagged=True, blocked=i == 0, tokens=("evil.top",)) for i in range(40)]
+        [member(i, flagged=True, blocked=i < 2, tokens=("evil.top",)) for i in range(40)]
     )
     assert member_action(linked) == "restrict"
     # announced as such, read back, and carried into what the campaign escalates
@@ -749,10 +760,13 @@ def _observe_one_at_a_time(
     ):
         new[field] = _recent_by_rebuilding(state.get(field, {}), value, at, newest)
     carriers = {t: list(a) for t, a in state.get("token_accounts", {}).items()}
+    blockers = {t: list(a) for t, a in state.get("blocked_token_accounts", {}).items()}
     for token in member.tokens:
-        held = carriers.setdefault(token, [])
-        if len(held) < 2 and member.account not in held:
-            held.append(member.account)
+        for by in (carriers, blockers) if member.blocked else (carriers,):
+            held = by.setdefault(token, [])
+            if len(held) < 2 and member.account not in held:
+                held.append(member.account)
+    new["blocked_token_accounts"] = dict(list(blockers.items())[-campaigns.TOKENS_KEPT :])
     new["events"] = int(state.get("events", 0)) + 1
     new["flagged"] = int(state.get("flagged", 0)) + int(member.flagged)
     new["blocked"] = int(state.get("blocked", 0)) + int(member.blocked)
