@@ -108,13 +108,9 @@ def observe_all(
     oldest = float(state["first_seen"]) if "first_seen" in state else None
     accounts = _Recent(state.get("accounts", {}), oldest)
     conversations = _Recent(state.get("conversations", {}), oldest)
-    # which accounts sent a flagged or a blocked member, and which (up to two) carried each
-    # token; a state from before these were kept (it has events, not them) goes on without
+    # a state from before accounts were marked (it has events, not marks) goes on without
     by_account = "flagged_accounts" in state or not state.get("events")
-    flagged_by = _Recent(state.get("flagged_accounts", {}), oldest)
-    blocked_by = _Recent(state.get("blocked_accounts", {}), oldest)
-    carriers = {t: list(a) for t, a in state.get("token_accounts", {}).items()}
-    blockers = {t: list(a) for t, a in state.get("blocked_token_accounts", {}).items()}
+    marks: _Marks | None = None  # made when a member adds to them
     co = dict(state.get("co", {}))
     tokens = dict(state.get("tokens", {}))
     blocked = list(state.get("blocked_tokens", []))
@@ -133,23 +129,17 @@ def observe_all(
         events += 1
         flagged += member.flagged
         blocked_events += member.blocked
-        if by_account:
-            flagged_by.see(member.account if member.flagged else "", at, window_s, last)
-            blocked_by.see(member.account if member.blocked else "", at, window_s, last)
-            for token in member.tokens:
-                _carried(carriers, token, member.account)
-                if member.blocked:
-                    _carried(blockers, token, member.account)
+        if by_account and (member.flagged or member.blocked or member.tokens):
+            marks = marks or _Marks(state, oldest)
+            marks.add(member, window_s, last)
         for band in member.bands:  # _count, inline: this loop runs for every band member
             co[band] = co.get(band, 0) + 1
         if len(co) > CO_BANDS_KEPT:
             co = _most_counted(co, CO_BANDS_KEPT)
         if member.tokens:
             tokens = _count(tokens, member.tokens, TOKENS_KEPT)
-            if len(carriers) > len(tokens):  # a token trimmed from the counts is forgotten
-                carriers = {t: a for t, a in carriers.items() if t in tokens}
-            if len(blockers) > TOKENS_KEPT:  # the latest added are kept
-                blockers = dict(list(blockers.items())[-TOKENS_KEPT:])
+            if marks is not None:
+                marks.trim(tokens)
             if member.blocked:
                 blocked = list(dict.fromkeys([*blocked, *member.tokens]))[-TOKENS_KEPT:]
                 new["blocked_tokens"] = blocked
@@ -161,19 +151,77 @@ def observe_all(
     new["events"], new["flagged"], new["blocked"] = events, flagged, blocked_events
     new["co"], new["tokens"] = co, tokens
     if by_account:
-        new["flagged_accounts"], new["blocked_accounts"] = flagged_by.seen, blocked_by.seen
-        new["token_accounts"] = {t: a for t, a in carriers.items() if t in tokens}
-        new["blocked_token_accounts"] = blockers
+        (marks or _Marks(state, oldest)).write(new, window_s, last)
     if first is not None:
         new["first_seen"], new["last_seen"] = first, last
     return new
 
 
-def _carried(by: dict[str, list[str]], token: str, account: str) -> None:
-    """Note that ``account`` carried ``token`` (the first two accounts are all that count)."""
-    held = by.setdefault(token, [])
-    if len(held) < 2 and account not in held:
-        held.append(account)
+class _Marks:
+    """A band's marks on accounts: which sent a flagged member, which a blocked one (both
+    within the window, at most ``ACCOUNTS_KEPT``), and up to two accounts that carried each
+    contact token, and each token in a blocked member. Copied from the state only when a
+    member adds to them: most bands' batches add nothing."""
+
+    def __init__(self, state: Mapping[str, Any], oldest: float | None) -> None:
+        self.state = state
+        self.oldest = oldest
+        self.by: dict[str, _Recent] = {}  # "flagged_accounts", "blocked_accounts"
+        self.tokens: dict[str, dict[str, list[str]]] = {}  # "token_accounts", ...
+
+    def add(self, member: Member, window_s: float, newest: float) -> None:
+        # accounts expire by the newest time when one is added, and in write(): the same as
+        # expiring them at every member, without a call per member
+        if member.flagged:
+            self._recent("flagged_accounts").see(member.account, member.at, window_s, newest)
+        if member.blocked:
+            self._recent("blocked_accounts").see(member.account, member.at, window_s, newest)
+        for token in member.tokens:
+            self._carried("token_accounts", token, member.account)
+            if member.blocked:
+                self._carried("blocked_token_accounts", token, member.account)
+
+    def trim(self, counted: Mapping[str, int]) -> None:
+        """Forget the carriers of tokens no longer counted, and keep the latest
+        ``TOKENS_KEPT`` tokens of blocked members."""
+        carriers = self.tokens.get("token_accounts")
+        if carriers is not None and len(carriers) > len(counted):
+            self.tokens["token_accounts"] = {t: a for t, a in carriers.items() if t in counted}
+        blockers = self.tokens.get("blocked_token_accounts")
+        if blockers is not None and len(blockers) > TOKENS_KEPT:
+            self.tokens["blocked_token_accounts"] = dict(list(blockers.items())[-TOKENS_KEPT:])
+
+    def write(self, new: dict[str, Any], window_s: float, newest: float | None) -> None:
+        """Put the marks into ``new`` (a copy of the state), accounts expired by ``newest``."""
+        for key in ("flagged_accounts", "blocked_accounts"):
+            recent = self.by.get(key)
+            if recent is None and self.state.get(key):  # held accounts may have expired
+                recent = self._recent(key)
+            if recent is not None:
+                if newest is not None:
+                    recent.see("", newest, window_s, newest)
+                new[key] = recent.seen
+            else:
+                new.setdefault(key, {})
+        for key in ("token_accounts", "blocked_token_accounts"):
+            if key in self.tokens:
+                new[key] = self.tokens[key]
+            else:
+                new.setdefault(key, {})
+
+    def _recent(self, key: str) -> _Recent:
+        recent = self.by.get(key)
+        if recent is None:
+            recent = self.by[key] = _Recent(self.state.get(key, {}), self.oldest)
+        return recent
+
+    def _carried(self, key: str, token: str, account: str) -> None:
+        by = self.tokens.get(key)
+        if by is None:
+            by = self.tokens[key] = {t: list(a) for t, a in self.state.get(key, {}).items()}
+        held = by.setdefault(token, [])
+        if len(held) < 2 and account not in held:
+            held.append(account)
 
 
 def carried_over(previous: Mapping[str, Any], at: float, window_s: float) -> dict[str, Any]:
