@@ -17,7 +17,7 @@ brings in all its keys, whether the worker decided it before the announcement or
 
 A campaign is *harmful* when most of its accounts sent a member the model or the rules flagged
 (review or block), or when members of two accounts share a contact token that also appears in
-blocked members of two accounts;
+blocked members of two accounts and a tenth of its accounts sent a blocked member;
 otherwise it is *clean* (a viral joke, a holiday greeting) and only recorded, never escalated.
 A harmful campaign restricts its members' accounts only when its harm rests on more than review
 flags (:func:`member_action`): 30 accounts sending one ordinary text the model reviewed just over
@@ -335,25 +335,31 @@ def _account_share(state: Mapping[str, Any], accounts_key: str, events_key: str)
     return int(state.get(events_key, 0)) / events if events else 0.0
 
 
-def harmful(state: Mapping[str, Any]) -> bool:
-    """Most accounts flagged, or a contact token shared by members is in a blocked member."""
-    if flagged_share(state) > 0.5:
-        return True
-    return bool(set(shared_tokens(state)) & blocked_tokens(state))
-
-
-# the share of a harmful campaign's members the model or the rules blocked on their own, from
-# which it restricts its members' accounts rather than sending them to review
+# the share of a campaign's accounts that sent a member the model or the rules blocked on its
+# own, from which a harmful campaign restricts its members' accounts rather than sending them
+# to review, and from which shared contacts in blocked members make a campaign harmful
 RESTRICT_BLOCKED_SHARE = 0.1
 
 
+def harmful(state: Mapping[str, Any]) -> bool:
+    """Most accounts flagged, or a contact token members share is in blocked members and at
+    least ``RESTRICT_BLOCKED_SHARE`` of the accounts sent a blocked member.
+
+    The share makes framing cost in proportion to its victims: two attacker accounts whose
+    blocked copies named the link 22 innocents shared turned their campaign harmful, and
+    every later innocent copy was blocked and its account restricted."""
+    if flagged_share(state) > 0.5:
+        return True
+    if blocked_share(state) < RESTRICT_BLOCKED_SHARE:
+        return False
+    return bool(set(shared_tokens(state)) & blocked_tokens(state))
+
+
 def member_action(state: Mapping[str, Any]) -> str:
-    """What a harmful campaign does to its members' accounts: ``restrict`` when its contact
-    tokens are in blocked members, or at least ``RESTRICT_BLOCKED_SHARE`` of its members were
-    blocked on their own; else ``review_account`` (a text the model only reviews, sent by
-    many accounts, may be ordinary chat the model is wrong about)."""
-    if set(shared_tokens(state)) & blocked_tokens(state):
-        return "restrict"
+    """What a harmful campaign does to its members' accounts: ``restrict`` when at least
+    ``RESTRICT_BLOCKED_SHARE`` of its accounts sent a member blocked on its own (which a
+    campaign harmful by its shared contacts always has); else ``review_account`` (a text the
+    model only reviews, sent by many accounts, may be ordinary chat the model is wrong about)."""
     return "restrict" if blocked_share(state) >= RESTRICT_BLOCKED_SHARE else "review_account"
 
 

@@ -14,7 +14,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -349,6 +349,7 @@ class ModerationPipeline:
         )
         learned = self.learned.view(ruleset)
         learned_only: set[int] = set()
+        before_learned = [decision.action for decision in decisions]
         evidence = apply_rules(
             ruleset,
             serving,
@@ -361,9 +362,27 @@ class ModerationPipeline:
             learned_only,
         )
         out.extend(Outgoing(self._contacts, key, value, sources[i]) for i, key, value in evidence)
+        # what campaigns count and what counts as a strike leave out blocks made by the learned
+        # list or a campaign alone: evidence by association (an innocent message naming a
+        # contact spammers named, or a near-duplicate of a spam text). Counted, 22 innocents'
+        # notices the learned list blocked made their campaign harmful; struck, an innocent
+        # framed into a campaign was restricted, then suspended, by re-sharing a post.
+        counted = [
+            replace(decisions[i], action=before_learned[i]) if i in learned_only else decision
+            for i, decision in enumerate(decisions)
+        ]
+        campaign_only: set[int] = set()
         out.extend(
             await self._campaigns(
-                events, sources, decisions, memo, serving, ruleset, scoring.fingerprints
+                events,
+                sources,
+                decisions,
+                memo,
+                serving,
+                ruleset,
+                scoring.fingerprints,
+                counted,
+                campaign_only,
             )
         )
         out.extend(await self._senders(events, sources, memo, scoring.contacts))
@@ -374,7 +393,7 @@ class ModerationPipeline:
             actions[action] += 1
             for category in decision.triggered:
                 triggered[(category, action)] += 1
-            strike = i not in learned_only
+            strike = i not in learned_only and i not in campaign_only
             out.extend(self._routed(decision, source, strike, events[i].text))
         for name, count in actions.items():
             metrics.DECISIONS.labels(action=name).inc(count)
@@ -391,12 +410,16 @@ class ModerationPipeline:
         serving: ServingModel,
         ruleset: RuleSet,
         known: dict[str, campaigns.Fingerprint] | None = None,
+        counted: Sequence[Decision] | None = None,
+        campaign_only: set[int] | None = None,
     ) -> list[Outgoing]:
         """The batch's fingerprints for the fleet's campaign count (``known``: those scoring
-        computed with the scores; any missing are computed in the scoring thread), and mark
-        (harmful: block, unless one of ``ruleset``'s allow rules fired) the decisions of events
-        that belong to a live campaign (replacing them in ``decisions``); the fingerprint and
-        member records to send; none unless ``CHATGUARD_CAMPAIGNS`` is on."""
+        computed with the scores; any missing are computed in the scoring thread; ``counted``:
+        the decisions to count them with, if not ``decisions``), and mark (harmful: block,
+        unless one of ``ruleset``'s allow rules fired) the decisions of events that belong to
+        a live campaign (replacing them in ``decisions``; ``campaign_only`` collects the
+        indexes of those only the campaign blocked); the fingerprint and member records to
+        send; none unless ``CHATGUARD_CAMPAIGNS`` is on."""
         if not self.settings.campaigns:
             return []
         allowing = frozenset(r.reason() for r in ruleset.rules if r.action == "allow")
@@ -413,7 +436,9 @@ class ModerationPipeline:
         now = time.time()
         out = [
             Outgoing(self._fingerprints, key, value, sources[i])
-            for i, key, value in self._fingerprint_records(events, decisions, found, sources, now)
+            for i, key, value in self._fingerprint_records(
+                events, decisions if counted is None else counted, found, sources, now
+            )
         ]
         share = self.settings.campaign_own_score
         for i, (bands, _, tokens) in enumerate(found):
@@ -421,9 +446,12 @@ class ModerationPipeline:
             if campaign is None:
                 continue
             suspect = campaigns.suspect_alone(decisions[i], tokens, review, share)
+            blocked_before = decisions[i].action == "block"
             decisions[i], member = campaigns.escalate(
                 decisions[i], campaign, now, allowing, suspect
             )
+            if campaign_only is not None and decisions[i].action == "block" and not blocked_before:
+                campaign_only.add(i)
             metrics.CAMPAIGN_MEMBERS.labels(status="harmful" if campaign.harmful else "clean").inc()
             if member is not None:
                 key = member.account_id.encode()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import math
 import random
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
@@ -36,7 +37,7 @@ from models.campaigns import (
     shared_tokens,
 )
 from models.fingerprint import band_keys
-from models.learned import tokens_of
+from models.learned import LearnedEntry, LearnedList, tokens_of
 from models.normalize import analyse, normalize
 from models.policy import Policy
 from models.registry import ModelRegistry
@@ -234,11 +235,15 @@ def test_a_token_is_shared_and_blocked_only_by_two_accounts() -> None:
     framed = counted([*innocents, replace(spam, tokens=link)])
     assert shared_tokens(framed) == list(link) and not harmful(framed)
     assert member_action(framed) == "review_account"
-    # blocked copies from two accounts carrying one token: a ring's shared contact
-    ring = [replace(spam, account=f"ring-{i}", event_id=f"r{i}") for i in range(2)]
-    assert (
-        harmful(counted([*ring, *clean])) and member_action(counted([*ring, *clean])) == "restrict"
-    )
+    # nor do blocked copies naming it from two accounts, while they are under a tenth of the
+    # accounts: framing costs in proportion to its victims
+    two = [replace(spam, account=f"att-{i}", event_id=f"a{i}", tokens=link) for i in range(2)]
+    assert not harmful(counted([*innocents, *two]))
+    # a ring: blocked copies from a tenth of the accounts, carrying one contact the rest share
+    ring = [replace(spam, account=f"ring-{i}", event_id=f"r{i}") for i in range(3)]
+    carriers = [member(i, tokens=token) for i in range(1, 21)]
+    assert harmful(counted([*ring, *carriers]))
+    assert member_action(counted([*ring, *carriers])) == "restrict"
 
 
 def test_a_state_kept_before_accounts_were_answers_by_events() -> None:
@@ -545,6 +550,9 @@ async def test_the_pipeline_marks_members_and_blocks_those_of_a_harmful_campaign
         ]
     else:
         assert mark["action"] == "allow" and members == []
+    # a block by the campaign alone is no strike: the campaign acts on the account once, and
+    # strikes made an innocent framed into a campaign restricted, then suspended, for re-posts
+    assert on(pipeline, topics.ACCOUNT_STRIKES) == []
     # the member's eight bands went to be counted, each on its own partition (the record's
     # key's), with its decision before escalation
     assert isinstance(pipeline.sink, Sink)
@@ -564,6 +572,28 @@ async def test_the_pipeline_marks_members_and_blocks_those_of_a_harmful_campaign
             counted += [its_bands[i] for i in here]
             assert {partition_for(its_bands[i].encode(), partitions) for i in here} == {where}
     assert sorted(counted) == sorted(bands)
+
+
+async def test_a_block_the_learned_list_alone_made_counts_as_the_decision_before_it(
+    pipeline: ModerationPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """22 innocents' notices naming a domain the learned list had learned were all blocked by
+    it, counted as blocked members, and made their campaign harmful: later innocents were
+    blocked and restricted. A campaign counts what the model and the rules decided."""
+    entry = LearnedEntry("evil-pay.top", "domains", "fraud", 0.0, time.time() + 60)
+    monkeypatch.setattr(pipeline.learned, "view", lambda ruleset: LearnedList([entry]))
+    text = "Lost dog near the old mill bridge, a brown labrador, photos at evil-pay.top"
+    await pipeline.moderate([RawMessage(topics.CHAT_MESSAGES, 0, 0, b"k", chat("named", text))])
+    [decision] = on(pipeline, topics.DECISIONS)
+    assert decision["action"] == "block" and "learned:evil-pay.top" in decision["reasons"]
+    entries = [
+        e
+        for r in on(pipeline, topics.CAMPAIGN_FINGERPRINTS)
+        for e in r["events"]
+        if e[0] == "named"
+    ]
+    assert entries and all(not blocked for _, _, _, _, blocked, *_ in entries)
+    assert on(pipeline, topics.ACCOUNT_STRIKES) == []  # and no strike, as before
 
 
 def test_a_texts_fingerprint_is_its_bands_their_kafka_partitions_and_its_contacts() -> None:
@@ -665,8 +695,7 @@ def test_a_campaign_harmful_on_review_flags_alone_sends_its_accounts_to_review()
     """30 accounts sent one ordinary text the model reviewed just over its line (56% of
     11,925 messages) and blocked none of: the campaign turned harmful and restricted all 30.
     Harm resting on review flags alone now sends the accounts to review; a tenth of the
-    members blocked on their own, or a shared contact token in blocked members of two accounts,
-    restricts."""
+    accounts blocked on their own restricts."""
     reviewed = counted([member(i, flagged=i % 9 < 5) for i in range(40)])
     assert harmful(reviewed) and reviewed["blocked"] == 0
     assert member_action(reviewed) == "review_account"
@@ -674,10 +703,11 @@ def test_a_campaign_harmful_on_review_flags_alone_sends_its_accounts_to_review()
     assert some_blocked["blocked"] == 4 and member_action(some_blocked) == "restrict"
     few_blocked = counted([member(i, flagged=True, blocked=i == 0) for i in range(40)])
     assert member_action(few_blocked) == "review_account"
+    # a shared contact in blocked members restricts only with a tenth of the accounts blocked
     linked = counted(
         [member(i, flagged=True, blocked=i < 2, tokens=("evil.top",)) for i in range(40)]
     )
-    assert member_action(linked) == "restrict"
+    assert member_action(linked) == "review_account"
     # announced as such, read back, and carried into what the campaign escalates
     for state, action in ((reviewed, "review_account"), (some_blocked, "restrict")):
         record = orjson.loads(orjson.dumps(campaign_record(state, BAND, None, 2_000.0)))
