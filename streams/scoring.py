@@ -49,6 +49,12 @@ from streams.scoring_process import ScoringProcess
 log = logging.getLogger(__name__)
 
 MAX_RETIRED = 2
+# Characters of text one budget covers: a batch with more gets budgets in proportion. The
+# budget is there to catch a hang, and a full batch of the longest texts allowed (256 x 20,000
+# characters) took 6.5 s to score on the development machine, over the 5 s default: it was
+# cut off and every event scored again alone, twice the work under a flood of long messages.
+# Scoring cost about 1.25 us a character there; a budget covers this many at four times that.
+CHARS_PER_BUDGET = 1_000_000
 TIMEOUT_KIND = "scoring_timeout"
 # how long a scoring process may take to receive a model version and warm up
 MODEL_LOAD_BUDGET_S = 120.0
@@ -193,11 +199,12 @@ class Scorer:
     async def scored(self, scoring: Scoring) -> tuple[np.ndarray, list[ScoringFailure]]:
         """The outcome of :meth:`begin`: a batch over budget is scored again event by event."""
         serving, events, memo = scoring.serving, scoring.events, scoring.memo
-        done = await self._outcome(scoring.job, in_child=True)
+        budget = self.budget_for(events)
+        done = await self._outcome(scoring.job, in_child=True, budget=budget)
         if done is not None:
             return done
         log.warning(
-            "a batch of %d event(s) took over the %.1f s scoring budget", len(events), self.budget_s
+            "a batch of %d event(s) took over its %.1f s scoring budget", len(events), budget
         )
         if len(events) == 1:
             return np.full((1, len(serving.model.labels)), np.nan), [self._timeout(0)]
@@ -214,6 +221,12 @@ class Scorer:
             else:
                 scores[i] = one[0][0]
         return scores, failures
+
+    def budget_for(self, events: Sequence[Event]) -> float:
+        """The scoring budget of a batch: one for every :data:`CHARS_PER_BUDGET` characters of
+        its texts, and at least one."""
+        chars = sum(len(event.text) for event in events)
+        return self.budget_s * max(1.0, chars / CHARS_PER_BUDGET)
 
     async def warm(self, serving: ServingModel) -> None:
         """Start the scoring process with ``serving``'s model now, not on the first batch."""
@@ -296,18 +309,19 @@ class Scorer:
         """``call()`` run in the scoring thread, or None if it outlasted the budget."""
         return await self._outcome(self._thread_now().submit(call), in_child)
 
-    async def _outcome(self, job: _Job[T], in_child: bool) -> T | None:
-        """``job``'s result, or None if it ran longer than the budget (a call ``in_child``,
-        waiting for the scoring process, kills that process then). Time spent queued behind
-        another call does not count."""
+    async def _outcome(self, job: _Job[T], in_child: bool, budget: float | None = None) -> T | None:
+        """``job``'s result, or None if it ran longer than ``budget`` (the scorer's, unless
+        given; a call ``in_child``, waiting for the scoring process, kills that process then).
+        Time spent queued behind another call does not count."""
+        budget = self.budget_s if budget is None else budget
         waiter = asyncio.wrap_future(job.future)
         while True:
             started = job.started
-            wait = self.budget_s if started is None else started + self.budget_s - time.monotonic()
+            wait = budget if started is None else started + budget - time.monotonic()
             done, _ = await asyncio.wait({waiter}, timeout=max(wait, 0.0))
             if done:
                 return waiter.result()
-            if job.started is not None and time.monotonic() - job.started >= self.budget_s:
+            if job.started is not None and time.monotonic() - job.started >= budget:
                 break
         waiter.add_done_callback(_drop_outcome)  # nobody waits for it any more
         self._retire_thread()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from chatguard.settings import Settings
 from models.policy import Policy
 from models.registry import ModelRegistry
+from streams import scoring as scoring_module
 from streams import topics
 from streams.decide import score_events
 from streams.decoding import Event, decode
@@ -111,6 +113,43 @@ async def test_an_event_over_budget_is_a_timeout_and_the_rest_is_scored(
     expected, _ = score_events(slow, [events[0], events[2]])
     np.testing.assert_allclose(scores[[0, 2]], expected)
     assert np.isnan(scores[1]).all()
+
+
+class PacedModel:
+    """A stand-in whose batches of more than one text take ``batch_s``; one text, no time."""
+
+    def __init__(self, labels: Sequence[str], batch_s: float) -> None:
+        self.labels = tuple(labels)
+        self.version = "paced"
+        self.batch_s = batch_s
+        self.calls = 0
+
+    def score(self, texts: Sequence[str]) -> Any:
+        self.calls += 1
+        if len(texts) > 1:
+            time.sleep(self.batch_s)
+        return np.zeros((len(texts), len(self.labels)))
+
+
+async def test_a_batch_of_long_texts_has_a_budget_in_proportion_and_is_scored_once(
+    slow: ServingModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full batch of the longest texts allowed took 6.5 s to score, over the 5 s budget: it
+    was cut off and every event scored again alone. Its budget now grows with its characters
+    (here a budget per 20,000, so that 20 texts of 20,000 characters get 20)."""
+    monkeypatch.setattr(scoring_module, "CHARS_PER_BUDGET", 20_000)
+    paced = PacedModel(slow.model.labels, batch_s=1.0)
+    serving = ServingModel(paced, slow.policy)
+    scorer = Scorer(0.3)
+    long = [_event(f"long-{i}", ("word " * 4_000)[:20_000]) for i in range(20)]
+    assert scorer.budget_for(long) == pytest.approx(0.3 * 20)
+    scores, failures = await scorer.score(serving, long)
+    assert failures == [] and paced.calls == 1 and scores.shape == (20, len(paced.labels))
+    # short texts keep the plain budget: the same pace is over it, and each is scored alone
+    short = [_event(f"short-{i}", "see you at lunch") for i in range(20)]
+    assert scorer.budget_for(short) == 0.3
+    scores, failures = await scorer.score(serving, short)
+    assert failures == [] and paced.calls == 1 + 1 + 20
 
 
 async def test_threads_left_running_over_budget_are_bounded(slow: ServingModel) -> None:
