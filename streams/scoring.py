@@ -204,7 +204,7 @@ class Scorer:
         if done is not None:
             return done
         log.warning(
-            "a batch of %d event(s) took over its %.1f s scoring budget", len(events), budget
+            "a batch of %d event(s) took over the %.1f s scoring budget", len(events), budget
         )
         if len(events) == 1:
             return np.full((1, len(serving.model.labels)), np.nan), [self._timeout(0)]

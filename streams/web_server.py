@@ -23,15 +23,12 @@ address or put a proxy in front (docs/operations.md).
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 from aiohttp import web
 from faust.web.drivers import aiohttp as faust_aiohttp
 
 from streams import metrics
-
-log = logging.getLogger(__name__)
 
 IDLE_S = 10.0  # a connection without a whole request for this long is closed
 MAX_CONNECTIONS = 128  # open at a time; more are closed on arrival
