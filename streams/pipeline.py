@@ -349,7 +349,7 @@ class ModerationPipeline:
         )
         learned = self.learned.view(ruleset)
         learned_only: set[int] = set()
-        before_learned = [decision.action for decision in decisions]
+        before_learned = [d.action for d in decisions] if self.settings.campaigns else []
         evidence = apply_rules(
             ruleset,
             serving,
@@ -367,10 +367,12 @@ class ModerationPipeline:
         # contact spammers named, or a near-duplicate of a spam text). Counted, 22 innocents'
         # notices the learned list blocked made their campaign harmful; struck, an innocent
         # framed into a campaign was restricted, then suspended, by re-sharing a post.
-        counted = [
-            replace(decisions[i], action=before_learned[i]) if i in learned_only else decision
-            for i, decision in enumerate(decisions)
-        ]
+        counted = None
+        if learned_only and before_learned:
+            counted = [
+                replace(decisions[i], action=before_learned[i]) if i in learned_only else decision
+                for i, decision in enumerate(decisions)
+            ]
         campaign_only: set[int] = set()
         out.extend(
             await self._campaigns(
