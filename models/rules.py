@@ -51,6 +51,7 @@ import ahocorasick
 import re2
 import yaml
 
+from models.contact_folding import digits_view, reveal
 from models.errors import ModelError
 from models.normalize import SIGNAL_NAMES, Analysis, normalize
 
@@ -181,14 +182,15 @@ def _not_a_phone(candidate: str) -> bool:
 
 def extract_contacts(text: str) -> Contacts:
     """Domains, URLs, phone numbers (7+ digits), WeChat and QQ IDs written in ``text``."""
-    folded = _fold(text)
+    folded = reveal(_fold(text))
     # most chat has no dot and no digit: then it has no domain, URL, phone or QQ number
     has_dot, has_digit = "." in folded, _DIGIT.search(folded) is not None
+    numbers = digits_view(folded) if has_digit else folded  # "07700 9OO 123"
     urls = {_strip_url(u) for u in _URL.findall(folded)} if has_dot else set()
     hosts = {h.removeprefix("www.") for h in _HOST.findall(folded)} if has_dot else set()
     hosts.update(u.split("/", 1)[0].split(":", 1)[0] for u in urls)
     phones = set()
-    for candidate in _PHONE.findall(folded) if has_digit else ():
+    for candidate in _PHONE.findall(numbers) if has_digit else ():
         digits = "".join(c for c in candidate if c.isdigit())
         if len(digits) >= 7 and not _not_a_phone(candidate):
             phones.add(digits)
@@ -201,7 +203,8 @@ def extract_contacts(text: str) -> Contacts:
     )
 
 
-_DOT_OR_DIGIT = re.compile(r"[.点。\d]")
+# a dot, a digit, or a dot spelled out ("evil-pay dot top", "evil-pay·top": models.contact_folding)
+_DOT_OR_DIGIT = re.compile(r"[.点。\d·•‧∙⋅]|dot")
 _CONTACT_SIGNALS = tuple(
     SIGNAL_NAMES.index(name)
     for name in ("url_count", "phone_count", "handle_count", "contact_count", "email_count")
@@ -292,9 +295,13 @@ def _matches_contacts(kind: str, entries: frozenset[str], contacts: Contacts) ->
     if kind == "urls":  # a listed URL matches as a prefix
         lengths = _entry_lengths(entries)
         return any(url[:n] in entries for url in contacts.urls for n in lengths if n <= len(url))
-    if kind == "phones":  # with or without a country code: a listed number of 7+ digits is a suffix
+    if kind == "phones":  # with or without a country code: a listed number of 7+ digits is a
+        # suffix, or a suffix after its trunk prefix 0 ("07700 900123" lists "+44 7700 900123")
         return any(
-            phone in entries or any(phone[-n:] in entries for n in range(7, len(phone)))
+            phone in entries
+            or any(
+                phone[-n:] in entries or "0" + phone[-n:] in entries for n in range(7, len(phone))
+            )
             for phone in contacts.phones
         )
     return bool(getattr(contacts, kind) & entries)

@@ -85,6 +85,16 @@ RUNS: dict[str, str] = {
     "negative_squared_letters": "🅵",
     # spaced letters in runs a word list may split back into words
     "spaced_alphabet": "a b c d e f g h i j k l m n o p q r s t u v w x y z  ",
+    # contacts written to slip past a filter (models.contact_folding)
+    "dot_words": "a dot ",
+    "spaced_dots": "a . ",
+    "bracketed_dots": "a[.]",
+    "open_brackets": "[ ",
+    "middle_dot_letters": "a·",
+    "percent_encoded_dots": "a%2e",
+    "letters_for_digits": "o1l",
+    "look_alike_letters": "е",
+    "chinese_symbol_pairs": "加❤",
 }
 
 # one word or sign that starts (or sits inside) each bait pattern: contact cues Chinese and Latin,
@@ -167,7 +177,9 @@ def test_normalizing_a_hostile_run_costs_a_constant_factor_of_plain_text(run_nam
 # campaigns) reads the text only folded, not normalized, and only when it holds a digit or a dot:
 # each bait word is followed by the run, the words a contact line puts before its id (号, a
 # colon) with the run around them, and a digit or a dot at the end.
-CONTACT_BAITS = (*BAITS, "扣扣", "企鹅", "wx", "wechat", "weixin", "威信", "微信号", "qq群")
+CONTACT_BAITS = (
+    *BAITS, "扣扣", "企鹅", "wx", "wechat", "weixin", "威信", "微信号", "qq群", "dot", "[.]", "0"
+)  # fmt: skip
 ENDINGS = ("1", ".")
 
 
