@@ -22,6 +22,7 @@ import orjson
 
 from chatguard.settings import Settings
 from models import fingerprint, normalize
+from models.learned import preload as preload_learned_lists
 from models.normalize import Analysis
 from models.rules import Contacts, RuleSet
 from streams import campaigns, learned_list, metrics, moderators, reports, senders, topics
@@ -104,6 +105,7 @@ class ModerationPipeline:
         # of file descriptors (half-sent HTTP connections had taken them) a batch failed whole
         normalize.preload()
         fingerprint.preload()
+        preload_learned_lists()
         self.settings = settings
         self.holder = holder
         self.sink = sink
@@ -360,6 +362,7 @@ class ModerationPipeline:
             learned,
             scoring.contacts,
             learned_only,
+            self.learned.carriers,
         )
         out.extend(Outgoing(self._contacts, key, value, sources[i]) for i, key, value in evidence)
         # what campaigns count and what counts as a strike leave out blocks made by the learned
