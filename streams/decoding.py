@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, cast
 
 import orjson
@@ -71,6 +72,7 @@ def decode(
     crowded = too_many_containers(raw)
     if crowded is not None:
         return crowded
+    unreadable: dict[str, str] = {}
     try:
         data = orjson.loads(raw)  # orjson rejects invalid UTF-8 with a JSONDecodeError
     except orjson.JSONDecodeError as exc:
@@ -81,13 +83,19 @@ def decode(
         if "surrogate" not in str(exc):
             return Rejected("malformed_json", f"not valid JSON: {exc}")
         try:
-            data = orjson.loads(lone_surrogates_replaced(text))
+            replaced, unreadable = lone_surrogates_replaced(text)
+            data = orjson.loads(replaced)
         except (ValueError, RecursionError) as again:  # orjson's error is a ValueError too
             return Rejected("malformed_json", f"not valid JSON: {again}")
     if not isinstance(data, dict):
         return Rejected("not_an_object", f"expected a JSON object, got {type(data).__name__}")
-    # an over-long id is itself the problem: a dead letter quotes only its start
-    event_id = data["event_id"][:max_id_chars] if isinstance(data.get("event_id"), str) else None
+    # an over-long id is itself the problem: a dead letter quotes only its start; one with a
+    # lone surrogate is not quoted at all (replaced, it would name another event)
+    event_id = (
+        data["event_id"][:max_id_chars]
+        if isinstance(data.get("event_id"), str) and "event_id" not in unreadable
+        else None
+    )
     allowed = TOPIC_EVENT_TYPES.get(topic, ())
     event_type = data.get("type", allowed[0] if allowed else None)
     if not isinstance(event_type, str) or event_type not in allowed:
@@ -99,7 +107,7 @@ def decode(
         )
     kind = BY_TYPE[event_type]
     # free-text fields are bounded by max_text_chars below; every other string by max_id_chars
-    problem = _check_fields(data, kind.specs, max_id_chars, kind.text_fields)
+    problem = _check_fields(data, kind.specs, max_id_chars, kind.text_fields, unreadable)
     if problem is not None:
         return Rejected(problem[0], problem[1], event_id)
     assert event_id is not None  # a required str field, checked above
@@ -127,19 +135,32 @@ def decode(
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def lone_surrogates_replaced(text: str) -> str:
+def lone_surrogates_replaced(text: str) -> tuple[str, dict[str, str]]:
     """``text`` (JSON) with each lone UTF-16 surrogate it escapes (``"\\ud83d"``) replaced by
-    the replacement character, as a browser shows it; raises ``ValueError`` (or
-    ``RecursionError``) for what is not JSON.
+    the replacement character, as a browser shows it, and the top-level string fields that held
+    one, as they were; raises ``ValueError`` (or ``RecursionError``) for what is not JSON.
 
     Such an escape is valid JSON syntax, and it is what JavaScript's ``JSON.stringify`` writes
     for a text cut inside an emoji; but it is no Unicode character, so orjson refuses the whole
     event. Dead-lettering it would let anyone hide a message from moderation by appending one.
     Python's parser reads it (pairs become one character); written back, every surrogate left is
     a lone one. All three steps run in C, so a megabyte of escapes costs milliseconds; numbers
-    are written back as read, so orjson still refuses what it refuses (NaN, 1e999, huge ints)."""
+    are written back as read, so orjson still refuses what it refuses (NaN, 1e999, huge ints).
+
+    Replacing is right for text, which is scored, not for an id, which names something: ids
+    that differ only in their lone surrogates would become one. The fields returned let the
+    caller refuse those (:func:`decode` does)."""
     data = json.loads(text)
-    return _SURROGATE.sub("\ufffd", json.dumps(data, ensure_ascii=False))
+    unreadable = (
+        {
+            name: value
+            for name, value in data.items()
+            if isinstance(value, str) and _SURROGATE.search(value)
+        }
+        if isinstance(data, dict)
+        else {}
+    )
+    return _SURROGATE.sub("\ufffd", json.dumps(data, ensure_ascii=False)), unreadable
 
 
 def too_many_containers(raw: bytes) -> Rejected | None:
@@ -241,7 +262,10 @@ def _check_fields(
     specs: dict[str, FieldSpec],
     max_id_chars: int,
     free_text: tuple[str, ...] = (),
+    unreadable: Mapping[str, str] = MappingProxyType({}),
 ) -> tuple[str, str] | None:
+    """The first problem with ``data``'s fields as ``(kind, error)``, or None. ``unreadable``:
+    the fields that held a lone surrogate (:func:`lone_surrogates_replaced`), as they were."""
     for name, spec in specs.items():
         if name not in data or data[name] is None:
             if spec.required:
@@ -262,6 +286,12 @@ def _check_fields(
             return (
                 "invalid_value",
                 f"field {name!r} is {_shown(value)}; expected one of {', '.join(spec.choices)}",
+            )
+        if name.endswith("_id") and name in unreadable:
+            return (
+                "invalid_value",
+                f"field {name!r} is {_shown(unreadable[name])}: a lone UTF-16 surrogate is no "
+                "character (replaced, this id could equal another)",
             )
         if spec.types == (str,) and name.endswith("_id") and not value:
             return "invalid_value", f"field {name!r} is empty"

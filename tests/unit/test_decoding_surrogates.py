@@ -1,17 +1,28 @@
 """JSON that escapes a lone UTF-16 surrogate, as JavaScript's ``JSON.stringify`` writes a text
-cut inside an emoji: valid JSON syntax that orjson refuses. The event is moderated with the
-replacement character in its place, not dead-lettered (a lone surrogate appended to spam would
-otherwise hide it from the model)."""
+cut inside an emoji: valid JSON syntax that orjson refuses. In text the event is moderated with
+the replacement character in its place, not dead-lettered (a lone surrogate appended to spam would
+otherwise hide it from the model); in an id it is refused, since replaced, two ids would become
+one."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chatguard.settings import Settings
+from models.policy import Policy
+from models.registry import ModelRegistry
+from streams import topics
 from streams.decoding import Event, Rejected, decode, lone_surrogates_replaced
+from streams.kinds import BY_TYPE, KINDS
+from streams.model_holder import ModelHolder, ServingModel
+from streams.pipeline import ModerationPipeline, RawMessage
+from tests.agents.harness import RecordingSink
 
 LIMITS = {"max_event_bytes": 1_048_576, "max_text_chars": 20_000, "max_id_chars": 256}
 
@@ -50,7 +61,9 @@ def test_a_malformed_document_with_a_lone_surrogate_is_still_malformed() -> None
 @given(st.text(max_size=60))
 def test_json_without_lone_surrogates_reads_as_it_did(text: str) -> None:
     escaped = json.dumps(text)  # every non-ASCII character escaped, astral ones as pairs
-    assert orjson.loads(lone_surrogates_replaced(escaped)) == orjson.loads(escaped) == text
+    replaced, unreadable = lone_surrogates_replaced(escaped)
+    assert orjson.loads(replaced) == orjson.loads(escaped) == text
+    assert unreadable == {}
 
 
 def test_what_orjson_refuses_besides_surrogates_it_still_refuses() -> None:
@@ -65,3 +78,109 @@ def test_what_orjson_refuses_besides_surrogates_it_still_refuses() -> None:
     deep = b'{"y": "\\ud800", "x": ' + b"[" * 5_000 + b"]" * 5_000 + b"}"
     rejected = decode(deep, "chat.messages", **LIMITS)
     assert isinstance(rejected, Rejected) and rejected.kind == "malformed_json"
+
+
+# a valid event of every kind; json.dumps escapes a lone surrogate put in one of its fields as
+# JSON.stringify does ("\\ud800")
+EVENTS: dict[str, dict[str, Any]] = {
+    "chat.message": {
+        "event_id": "e1", "conversation_id": "c1", "sender_id": "s1", "text": "hi",
+        "sent_at": 1.0,
+    },
+    "post": {
+        "event_id": "e1", "account_id": "a1", "account_type": "personal",
+        "post_kind": "moment", "text": "hi", "created_at": 1.0,
+    },
+    "profile.update": {
+        "event_id": "e1", "account_id": "a1", "nickname": "hi", "updated_at": 1.0,
+    },
+    "user.report": {
+        "report_id": "r1", "reporter_id": "u1", "event_id": "e1", "account_id": "a1",
+        "reason": "spam", "reported_at": 1.0,
+    },
+    "moderator.label": {
+        "event_id": "e1", "text": "hi", "categories": [], "moderator_id": "m1",
+        "labelled_at": 1.0,
+    },
+    "moderator.decision": {
+        "report_id": "r1", "reporter_id": "u1", "event_id": "e1", "account_id": "a1",
+        "reason": "spam", "outcome": "confirm", "moderator_id": "m1", "decided_at": 1.0,
+    },
+}  # fmt: skip
+ID_FIELDS = [
+    (kind.event_type, name) for kind in KINDS for name in kind.specs if name.endswith("_id")
+]
+
+
+def _raw_event(event_type: str, **fields: Any) -> bytes:
+    return json.dumps({"type": event_type, **EVENTS[event_type], **fields}).encode()
+
+
+def _decode_event(event_type: str, **fields: Any) -> Event | Rejected:
+    return decode(_raw_event(event_type, **fields), BY_TYPE[event_type].topic, **LIMITS)
+
+
+def test_every_kind_has_a_valid_sample_and_its_ids_are_all_tested() -> None:
+    assert set(EVENTS) == {kind.event_type for kind in KINDS}
+    for event_type in EVENTS:
+        assert isinstance(_decode_event(event_type), Event), event_type
+    assert len(ID_FIELDS) == 18  # every *_id field of every kind, counted by hand
+
+
+@pytest.mark.parametrize(("event_type", "field"), ID_FIELDS)
+def test_an_id_with_a_lone_surrogate_is_refused_not_merged_with_another(
+    event_type: str, field: str
+) -> None:
+    rejected = _decode_event(event_type, **{field: "x\ud800"})
+    assert isinstance(rejected, Rejected) and rejected.kind == "invalid_value", rejected
+    assert repr(field) in rejected.error and "'x\\ud800'" in rejected.error
+    # the id a dead letter names is one that could be read, never a replaced one
+    assert rejected.event_id == (None if field == "event_id" else "e1")
+    orjson.dumps(rejected.error)  # no surrogate left for the dead letter to choke on
+
+
+def test_a_lone_surrogate_outside_the_ids_is_replaced_and_the_event_moderated() -> None:
+    chat = _decode_event("chat.message", urls=["https://x.example/\ud800"], text="hi \udc00")
+    assert isinstance(chat, Event) and chat.text == "hi \ufffd"
+    assert chat.data["urls"] == ["https://x.example/\ufffd"]
+    post = _decode_event("post", title="\ud83c sale")
+    assert isinstance(post, Event) and post.text == "\ufffd sale\nhi"
+    report = _decode_event("user.report", reason="spam\ud800")
+    assert isinstance(report, Event) and report.data["reason"] == "spam\ufffd"
+    # a surrogate pair in an id is one character, read as before
+    paired = _decode_event("chat.message", event_id="e🎁", text="hi \udc00")
+    assert isinstance(paired, Event) and paired.event_id == "e🎁"
+
+
+async def test_two_events_whose_ids_differ_in_a_lone_surrogate_are_not_decided_as_one(
+    default_model_registry: ModelRegistry, tmp_path: Any
+) -> None:
+    """Replaced, both came out as event "a\ufffd" of account "s\ufffd": two decisions under one
+    event id (consumers de-duplicate on it, so one event went unenforced), neither naming a real
+    event or account, and their two blocks one strike (the same signal id)."""
+    settings = Settings(registry=tmp_path, scoring="thread")
+    model = default_model_registry.load_current()
+    holder = ModelHolder(settings)
+    holder.use(ServingModel(model, Policy.from_model(model, None)))
+    sink = RecordingSink(settings)
+    pipeline = ModerationPipeline(settings, holder, sink)
+    spam = "同城约会，学生妹、少妇任选，包夜800，加微信yue520tt"
+    batch = [
+        RawMessage(
+            topics.CHAT_MESSAGES,
+            0,
+            offset,
+            b"k",
+            _raw_event("chat.message", event_id=f"a{lone}", sender_id=f"s{lone}", text=spam),
+        )
+        for offset, lone in enumerate(("\ud800", "\ud801"))
+    ]
+    await pipeline.moderate(batch)
+    await pipeline.close()
+    assert sink.on(topics.DECISIONS) == [] and sink.on(topics.ACCOUNT_STRIKES) == []
+    dead = sink.on(topics.DEAD_LETTER)
+    assert [(d["source_offset"], d["error_kind"], d["event_id"]) for d in dead] == [
+        (0, "invalid_value", None),
+        (1, "invalid_value", None),
+    ]
+    assert "ud800" in dead[0]["error"] and "ud801" in dead[1]["error"]
