@@ -45,6 +45,13 @@ SCORING_IN_THREAD = Counter(
     "worker scores them in its own process: slower; look at the worker's log.",
     registry=REGISTRY,
 )
+SCORING_RETRIES = Counter(
+    "chatguard_scoring_retries_total",
+    "Batches handed to scoring again after it ran short of descriptors or memory, by errno "
+    "name (EMFILE, ENOMEM, ...); a batch that fails so on every try is dead-lettered.",
+    ["reason"],
+    registry=REGISTRY,
+)
 BATCH_SIZE = Histogram(
     "chatguard_batch_size",
     "Events per scored batch.",

@@ -9,7 +9,9 @@ records of ``streams.records``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import errno
 import logging
 import time
 from collections import Counter, defaultdict
@@ -18,6 +20,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import orjson
 
 from chatguard.settings import Settings
@@ -36,6 +39,7 @@ from streams.model_holder import ModelHolder, ServingModel
 from streams.records import DeadLetter, Decision, StrikeSignal
 from streams.rules_holder import SHARED, RulesHolder, apply_rules
 from streams.scoring import Scorer, Scoring
+from streams.scoring_child import ScoringFailure, short_of_resources
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,10 @@ DEAD_LETTER_RAW_BYTES = 512 * 1024
 ERROR_CHARS = 1_000
 # what Kafka adds to a record's key and value in a batch (headers, varints, the batch header)
 RECORD_OVERHEAD_BYTES = 128
+# the pauses before a batch is scored again when scoring ran short of descriptors or memory
+# (EMFILE while a flood of connections held them dead-lettered whole batches): 3.1 s in all,
+# then the batch fails as any other would, so no partition waits on it for long
+SHORTAGE_RETRY_DELAYS_S = (0.1, 0.2, 0.4, 0.8, 1.6)
 
 
 Headers = tuple[tuple[str, bytes], ...]
@@ -274,10 +282,11 @@ class ModerationPipeline:
     async def _decide_isolated(
         self, events: list[Event], sources: list[RawMessage], scoring: Scoring | None = None
     ) -> list[Outgoing]:
-        """``_decide``; if it raises for the batch, one event at a time, so that only the events
-        it raises on become ``internal_error`` dead letters."""
+        """``_decide``, riding out a shortage; if it raises for the batch, one event at a time
+        (each tried once), so that only the events it raises on become ``internal_error`` dead
+        letters."""
         try:
-            return await self._decide(events, sources, scoring)
+            return await self._decide(events, sources, scoring, SHORTAGE_RETRY_DELAYS_S)
         except Exception:
             if len(events) == 1:
                 raise
@@ -315,18 +324,21 @@ class ModerationPipeline:
         return self._scorer.begin(serving, events, {})
 
     async def _decide(
-        self, events: list[Event], sources: list[RawMessage], scoring: Scoring | None = None
+        self,
+        events: list[Event],
+        sources: list[RawMessage],
+        scoring: Scoring | None = None,
+        shortage_delays_s: Sequence[float] = (),
     ) -> list[Outgoing]:
         """Decisions for ``events`` (dead letters for poison and slow events), on the scores of
-        ``scoring`` (their batch handed to the scorer by :meth:`start`), or scored now."""
+        ``scoring`` (their batch handed to the scorer by :meth:`start`), or scored now; as in
+        :meth:`_scored` with ``shortage_delays_s``."""
         out: list[Outgoing] = []
-        if scoring is None:
-            scoring = await self._hand_to_scorer(events)
+        scoring, scores, failures = await self._scored(events, scoring, shortage_delays_s)
         serving = scoring.serving
         ruleset = self.rules.current  # likewise one rules version
         memo = scoring.memo  # the normalized texts scoring computed, for the rules
         assert memo is not None
-        scores, failures = await self._scorer.scored(scoring)
         seconds = scoring.seconds()
         if seconds is not None:
             metrics.SCORING_SECONDS.observe(seconds)
@@ -405,6 +417,37 @@ class ModerationPipeline:
         for (category, name), count in triggered.items():
             metrics.TRIGGERED.labels(category=category, action=name).inc(count)
         return out
+
+    async def _scored(
+        self, events: list[Event], scoring: Scoring | None, shortage_delays_s: Sequence[float]
+    ) -> tuple[Scoring, np.ndarray, list[ScoringFailure]]:
+        """The scores and failures of ``events`` (handed to the scorer now unless ``scoring``
+        says they were), and the scoring that computed them. Scoring that runs short of
+        descriptors or memory (an OSError, ``short_of_resources``) is no event's fault and
+        passes: the batch is handed to the scorer again after each of ``shortage_delays_s``,
+        then the error is raised."""
+        delays = iter(shortage_delays_s)
+        while True:
+            try:
+                if scoring is None:
+                    scoring = await self._hand_to_scorer(events)
+                scores, failures = await self._scorer.scored(scoring)
+                return scoring, scores, failures
+            except OSError as exc:
+                delay = next(delays, None) if short_of_resources(exc) else None
+                if delay is None:
+                    raise
+                reason = errno.errorcode.get(exc.errno or 0, "other")
+                metrics.SCORING_RETRIES.labels(reason=reason).inc()
+                log.warning(
+                    "scoring a batch of %d event(s) ran short (%s: %s): scoring it again in %.1f s",
+                    len(events),
+                    reason,
+                    exc.strerror,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                scoring = None
 
     async def _campaigns(
         self,

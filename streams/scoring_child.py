@@ -8,6 +8,7 @@ not the worker's Faust, web server and metrics.
 from __future__ import annotations
 
 import contextlib
+import errno
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from streams.campaigns import Fingerprint
 
 WARM_UP_TEXT = "chatguard"
+# what an OSError says when the process ran short of something for a while (descriptors taken
+# by a flood of connections, memory, processes): no text's fault, and gone again shortly
+SHORTAGES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EAGAIN, errno.ENOBUFS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +42,16 @@ def score_texts(
     model: Scorer, texts: Sequence[str], memo: dict[str, Analysis] | None = None
 ) -> tuple[np.ndarray, list[ScoringFailure]]:
     """The model's scores for ``texts`` (rows of failed texts are NaN) and the failures; with
-    ``memo``, the normalized texts the model computed on the way (text → analysis)."""
+    ``memo``, the normalized texts the model computed on the way (text → analysis). A shortage
+    (:func:`short_of_resources`) is raised: it would fail each text alone as well."""
     recording = remembered(memo) if memo is not None else contextlib.nullcontext()
     try:
         with recording:
             return np.asarray(model.score(texts), dtype=np.float64), []
-    except Exception:
-        pass  # find the culprit below
+    except Exception as exc:
+        if short_of_resources(exc):
+            raise
+        # else find the culprit below
     scores = np.full((len(texts), len(model.labels)), np.nan)
     failures = []
     for i, text in enumerate(texts):
@@ -79,9 +86,15 @@ def serve(conn: Connection) -> None:
                 found = _fingerprints(texts, memo or {}, partitions, tokens) if fingerprint else {}
                 answer = (scores, failures, memo or {}, found, tokens)
         except Exception as exc:  # reported to the caller, who decides what fails
-            conn.send((False, f"{type(exc).__name__}: {exc}"))
+            # a shortage goes as itself, so that the worker waits and tries again
+            conn.send((False, exc if short_of_resources(exc) else f"{type(exc).__name__}: {exc}"))
             continue
         conn.send((True, answer))
+
+
+def short_of_resources(exc: BaseException) -> bool:
+    """Whether ``exc`` is an OSError of :data:`SHORTAGES`: worth trying again shortly."""
+    return isinstance(exc, OSError) and exc.errno in SHORTAGES
 
 
 def _contacts(texts: Sequence[str], memo: dict[str, Analysis]) -> dict[str, Contacts]:

@@ -150,5 +150,6 @@ class ScoringProcess:
             msg = f"the scoring process exited before it answered ({type(exc).__name__})"
             raise ScoringProcessDied(msg) from exc
         if not ok:
-            raise RuntimeError(answer)
+            # the child's error: its text, or an OSError of a shortage (scoring_child.serve)
+            raise answer if isinstance(answer, OSError) else RuntimeError(answer)
         return answer

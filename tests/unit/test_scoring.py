@@ -5,6 +5,8 @@ model that blocks on one marker text until the test lets it go, as a stuck compu
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -17,12 +19,17 @@ import pytest
 from chatguard.settings import Settings
 from models.policy import Policy
 from models.registry import ModelRegistry
+from streams import metrics, topics
 from streams import scoring as scoring_module
-from streams import topics
 from streams.decide import score_events
 from streams.decoding import Event, decode
 from streams.model_holder import ModelHolder, ServingModel
-from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
+from streams.pipeline import (
+    SHORTAGE_RETRY_DELAYS_S,
+    ModerationPipeline,
+    Outgoing,
+    RawMessage,
+)
 from streams.scoring import MAX_RETIRED, TIMEOUT_KIND, Scorer
 
 MARKER = "SLOW-PILL"
@@ -220,3 +227,94 @@ async def test_the_pipeline_dead_letters_a_slow_event_and_decides_the_rest(
     assert [(d["event_id"], d["error_kind"], d["source_offset"]) for d in dead] == [
         ("b", TIMEOUT_KIND, 1)
     ]
+
+
+class ShortOfDescriptors:
+    """The real model, except that its first ``failing`` calls fail with EMFILE (too many open
+    files), as when a flood of connections has taken the worker's descriptors."""
+
+    def __init__(self, model: Any, failing: int) -> None:
+        self._model = model
+        self.labels = model.labels
+        self.version = model.version
+        self.failing = failing
+        self.calls: list[int] = []  # the texts of each call
+
+    def score(self, texts: Sequence[str]) -> Any:
+        self.calls.append(len(texts))
+        if len(self.calls) <= self.failing:
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+        return self._model.score(texts)
+
+
+async def _moderated(
+    default_model_registry: ModelRegistry, tmp_path: Any, model: ShortOfDescriptors, count: int
+) -> tuple[list[str], list[dict[str, Any]], float]:
+    """The ids decided and the dead letters of one batch of ``count`` events scored by
+    ``model``, and the seconds it took."""
+    settings = Settings(registry=tmp_path, scoring="thread")
+    holder = ModelHolder(settings)
+    holder.use(ServingModel(model, Policy.from_model(default_model_registry.load_current())))
+    sink = RecordingSink()
+    pipeline = ModerationPipeline(settings, holder, sink)
+    batch = [
+        RawMessage("chat.messages", 0, i, None, _raw(f"e{i}", f"see you at {i}"))
+        for i in range(count)
+    ]
+    started = time.monotonic()
+    await pipeline.moderate(batch)
+    took = time.monotonic() - started
+    await pipeline.close()
+    decided = [
+        orjson.loads(r.value)["event_id"]
+        for r in sink.sent
+        if r.topic == settings.topic(topics.DECISIONS)
+    ]
+    dead = [
+        orjson.loads(r.value) for r in sink.sent if r.topic == settings.topic(topics.DEAD_LETTER)
+    ]
+    return decided, dead, took
+
+
+def _retries() -> float:
+    return metrics.SCORING_RETRIES.labels(reason="EMFILE")._value.get()
+
+
+async def test_a_batch_short_of_descriptors_once_is_scored_again_whole(
+    default_model_registry: ModelRegistry, tmp_path: Any
+) -> None:
+    model = ShortOfDescriptors(default_model_registry.load_current(), failing=1)
+    before = _retries()
+    decided, dead, _ = await _moderated(default_model_registry, tmp_path, model, 3)
+    assert sorted(decided) == ["e0", "e1", "e2"] and dead == []
+    assert model.calls == [3, 3]  # the batch again, not one event at a time
+    assert _retries() == before + 1
+
+
+async def test_a_shortage_that_outlasts_a_few_calls_loses_no_event(
+    default_model_registry: ModelRegistry, tmp_path: Any
+) -> None:
+    """Scored again at once, one event at a time, every event of the batch failed too: each was
+    dead-lettered although nothing was wrong with it."""
+    model = ShortOfDescriptors(default_model_registry.load_current(), failing=4)
+    decided, dead, _ = await _moderated(default_model_registry, tmp_path, model, 3)
+    assert sorted(decided) == ["e0", "e1", "e2"] and dead == []
+    assert model.calls == [3, 3, 3, 3, 3]
+
+
+async def test_a_shortage_that_does_not_end_dead_letters_the_batch_in_bounded_time(
+    default_model_registry: ModelRegistry, tmp_path: Any
+) -> None:
+    model = ShortOfDescriptors(default_model_registry.load_current(), failing=10**9)
+    before = _retries()
+    decided, dead, took = await _moderated(default_model_registry, tmp_path, model, 3)
+    assert decided == []
+    assert [(d["event_id"], d["error_kind"]) for d in dead] == [
+        (f"e{i}", "internal_error") for i in range(3)
+    ]
+    assert all("Too many open files" in d["error"] for d in dead)
+    retried = len(SHORTAGE_RETRY_DELAYS_S)
+    assert _retries() == before + retried
+    # the batch on each try, then each event once, as any batch that fails
+    assert model.calls == [3] * (retried + 1) + [1, 1, 1]
+    assert took < 5.0

@@ -5,6 +5,7 @@ they live at module level."""
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from streams.decoding import Event, decode
 from streams.model_holder import ModelHolder, ServingModel
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
 from streams.scoring import TIMEOUT_KIND, Scorer
+from streams.scoring_child import WARM_UP_TEXT
 from streams.scoring_process import _PRELOAD
 from tests.agents.harness import chat
 
@@ -72,6 +74,19 @@ class HangsInChild:
     def score(self, texts: Sequence[str]) -> Any:
         if os.getpid() != self._home:
             time.sleep(3_600)
+        return self._model.score(texts)
+
+
+class ShortOfDescriptors:
+    """The real model, except that past the warm-up every call fails with EMFILE."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.labels, self.version = model.labels, f"{model.version}-short"
+
+    def score(self, texts: Sequence[str]) -> Any:
+        if list(texts) != [WARM_UP_TEXT]:
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
         return self._model.score(texts)
 
 
@@ -188,6 +203,23 @@ async def test_a_child_that_dies_costs_only_the_event_that_killed_it(
     assert "scoring process exited" in dead[0]["error"]
     assert died._value.get() >= before + 1
     assert [d["event_id"] for d in values(topics.DECISIONS)] == ["a", "b", "a"]
+
+
+async def test_a_shortage_in_the_child_reaches_the_worker_as_that_oserror(
+    serving: ServingModel, scorer: Scorer
+) -> None:
+    """Not the texts' fault, so not their failures: the worker scores the batch again (the
+    pipeline, after a pause) rather than dead-lettering it as ``scoring_failed``."""
+    short = ServingModel(ShortOfDescriptors(serving.model), serving.policy)
+    with pytest.raises(OSError) as raised:
+        await scorer.score(short, [_event("a", "see you soon"), _event("b", "ok")])
+    assert raised.value.errno == errno.EMFILE
+    assert scorer._process is not None
+    child = scorer._process._process
+    # the same child goes on, with the next version
+    scores, failures = await scorer.score(serving, [_event("c", "fine")])
+    assert failures == [] and np.isfinite(scores).all()
+    assert scorer._process._process is child
 
 
 async def test_a_new_model_version_reaches_the_child(serving: ServingModel, scorer: Scorer) -> None:
