@@ -8,9 +8,9 @@ window is a *burst*: one account pasting one text into many chats, whatever the 
 
 The same text, not a near-duplicate: the normalizer already undoes spacing, look-alikes,
 invisible characters and turns phone numbers, URLs and amounts into placeholders, and the key
-keeps only letters and digits, so the copies one account pastes have one key; an exact digest costs one key per message (MinHash
-would cost eight) and, unlike a fingerprint, works for short texts ("加V信领红包"), which
-spammers send most. Varied texts from many accounts are what campaigns (``models.campaigns``)
+keeps only letters (a counter after each copy is no new text), so the copies one account
+pastes have one key; an exact digest costs one key per message (MinHash would cost eight) and,
+unlike a fingerprint, works for short texts ("加V信领红包"), which spammers send most. Varied texts from many accounts are what campaigns (``models.campaigns``)
 catch. Very short texts and common clean phrases ("ok", "新年快乐", "happy birthday!") get no key:
 sending "happy new year" to ten friends is not spam.
 
@@ -31,7 +31,7 @@ from models.fingerprint import is_common, phrase_key
 TEXTS_KEPT = 16  # distinct texts an account's state remembers (the most recent)
 CONVERSATIONS_KEPT = 64  # distinct conversations it counts; more reads as "64 or more"
 BUCKETS = 6  # the window's message counts, in this many buckets
-MIN_TEXT_CHARS = 4  # letters and digits of the normalized text: shorter texts get no key
+MIN_TEXT_CHARS = 4  # letters of the normalized text: shorter texts get no key
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +61,11 @@ def digest(value: str) -> str:
 
 
 def text_key(normalized: str) -> str:
-    """The key under which copies of one normalized text are counted (its letters and digits,
-    so spacing, punctuation and emoji do not tell copies apart), or "" for a text too short
-    or too common to say anything about its sender."""
-    letters = phrase_key(normalized)
+    """The key under which copies of one normalized text are counted (its letters, so spacing,
+    punctuation, emoji and digits do not tell copies apart: a counter after each copy, "… 1",
+    "… #2", made every copy a text of its own and no burst), or "" for a text too short or
+    too common to say anything about its sender."""
+    letters = "".join(c for c in phrase_key(normalized) if not c.isdigit())
     if len(letters) < MIN_TEXT_CHARS or is_common(normalized):
         return ""
     return digest(letters)

@@ -58,6 +58,10 @@ def test_copies_of_one_text_share_a_key_and_short_or_common_texts_have_none() ->
     ]
     assert {text_key(normalize(t)) for t in copies} == {SPAM}
     assert text_key(normalize("are you coming to the meeting at 3 pm today?")) != SPAM
+    # a counter after each copy does not make it another text
+    counted = [f"加V信 a8k9 领取红包，日结300 {suffix}" for suffix in ("1", "#2", "(3)", "[44]")]
+    assert {text_key(normalize(t)) for t in counted} == {SPAM}
+    assert text_key(normalize("加V信 a8k9 领取红包，日结300 No.4")) != SPAM  # a word: another text
     for text in [
         "ok",
         "OK!!!",
