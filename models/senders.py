@@ -6,11 +6,16 @@ reached, and per text it sent (a digest of the normalized text, :func:`text_key`
 conversations that text went to. A text that reaches ``threshold`` conversations within the
 window is a *burst*: one account pasting one text into many chats, whatever the text scores.
 
-The same text, not a near-duplicate: the normalizer already undoes spacing, look-alikes,
+The same text or a near copy of it: the normalizer already undoes spacing, look-alikes,
 invisible characters and turns phone numbers, URLs and amounts into placeholders, and the key
-keeps only letters (a counter after each copy is no new text), so the copies one account
-pastes have one key; an exact digest costs one key per message (MinHash would cost eight) and,
-unlike a fingerprint, works for short texts ("加V信领红包"), which spammers send most. Varied texts from many accounts are what campaigns (``models.campaigns``)
+keeps only letters (a counter after each copy is no new text). A text of at least
+``SKETCH_TOKENS`` distinct words (Chinese: character pairs) is keyed by a sketch of them, the
+low byte of each of its ``SKETCH_TOKENS`` smallest word hashes, and counted with an earlier text
+of the account whose sketch shares ``SAME_SKETCH`` of them: a word changed in each copy made
+every copy a text of its own. Two words changed still share five; unrelated texts share none
+(about 0.2 by chance). A shorter text is keyed by an exact digest, which, unlike a fingerprint,
+works for short texts ("加V信领红包"), which spammers send most. One key per message, at most 16
+characters, so a worker of the version before reads a sketch as an exact key. Varied texts from many accounts are what campaigns (``models.campaigns``)
 catch. Very short texts and common clean phrases ("ok", "新年快乐", "happy birthday!") get no key:
 sending "happy new year" to ten friends is not spam.
 
@@ -22,6 +27,10 @@ sends; conversation ids are kept as 16-hex digests, so their length does not mat
 from __future__ import annotations
 
 import hashlib
+import heapq
+import re
+import zlib
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +41,12 @@ TEXTS_KEPT = 16  # distinct texts an account's state remembers (the most recent)
 CONVERSATIONS_KEPT = 64  # distinct conversations it counts; more reads as "64 or more"
 BUCKETS = 6  # the window's message counts, in this many buckets
 MIN_TEXT_CHARS = 4  # letters of the normalized text: shorter texts get no key
+SKETCH_TOKENS = 7  # words in a text's sketch; a text of fewer distinct words is keyed exactly
+SAME_SKETCH = 5  # words two sketches share for their texts to count as one
+SKETCH_PREFIX = "~"  # 1 + 2 * SKETCH_TOKENS characters: a sketch key, not a digest
+_NO_DIGITS = str.maketrans("", "", "0123456789")  # full-width digits are these after NFKC
+_WORDS = re.compile(r"[^\W\d_]+")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +80,45 @@ def text_key(normalized: str) -> str:
     punctuation, emoji and digits do not tell copies apart: a counter after each copy, "… 1",
     "… #2", made every copy a text of its own and no burst), or "" for a text too short or
     too common to say anything about its sender."""
-    letters = "".join(c for c in phrase_key(normalized) if not c.isdigit())
+    letters = phrase_key(normalized).translate(_NO_DIGITS)
     if len(letters) < MIN_TEXT_CHARS or is_common(normalized):
         return ""
-    return digest(letters)
+    return _sketch(normalized) or digest(letters)
+
+
+def _sketch(normalized: str) -> str:
+    """The sketch key of a text of at least ``SKETCH_TOKENS`` distinct words, else "". Chinese
+    writes no spaces: its words are the pairs of its characters read as one run, so where a
+    copy is cut or spaced does not matter."""
+    text = normalized.casefold()
+    chinese = "".join(_CJK.findall(text)) if _CJK.search(text) else ""
+    tokens = set(_WORDS.findall(_CJK.sub(" ", text) if chinese else text))
+    tokens.update(chinese[i : i + 2] for i in range(len(chinese) - 1))
+    if len(tokens) < SKETCH_TOKENS:
+        return ""
+    hashes = [zlib.crc32(token.encode()) for token in tokens]
+    smallest = (
+        sorted(hashes)[:SKETCH_TOKENS]
+        if len(hashes) < 64
+        else heapq.nsmallest(SKETCH_TOKENS, hashes)
+    )
+    return SKETCH_PREFIX + bytes(sorted(h & 0xFF for h in smallest)).hex()
+
+
+def _shared(a: str, b: str) -> int:
+    """Words two sketch keys share (their bytes, as multisets)."""
+    return sum((Counter(bytes.fromhex(a[1:])) & Counter(bytes.fromhex(b[1:]))).values())
+
+
+def same_text(texts: Mapping[str, Any], key: str) -> str:
+    """The key among ``texts`` (most recent first) that ``key`` is counted under: itself, or
+    an earlier near copy's sketch sharing ``SAME_SKETCH`` words with it."""
+    if key in texts or not key.startswith(SKETCH_PREFIX):
+        return key
+    for earlier in reversed(list(texts)):
+        if earlier.startswith(SKETCH_PREFIX) and _shared(key, earlier) >= SAME_SKETCH:
+            return earlier
+    return key
 
 
 def observe(
@@ -108,9 +158,10 @@ def observe(
         if live:
             texts[key] = live
     if activity.text:
-        sent = texts.pop(activity.text, {})
+        key = same_text(texts, activity.text)
+        sent = texts.pop(key, {})
         sent = _recent(sent, conversation, [at, activity.event_id], threshold)
-        texts[activity.text] = sent  # last: the most recently sent text
+        texts[key] = sent  # last: the most recently sent text
         if len(texts) > TEXTS_KEPT:
             texts = dict(list(texts.items())[-TEXTS_KEPT:])
     new["texts"] = texts
@@ -127,7 +178,8 @@ def _recent(seen: Mapping[str, Any], key: str, value: Any, kept: int) -> dict[st
 def burst(state: Mapping[str, Any], text: str, threshold: int) -> tuple[str, ...]:
     """The event ids that took ``text`` to ``threshold`` distinct conversations within the
     window, oldest first, or ``()`` if it has not reached that many."""
-    sent = state.get("texts", {}).get(text, {}) if text else {}
+    texts = state.get("texts", {})
+    sent = texts.get(same_text(texts, text), {}) if text else {}
     if len(sent) < threshold:
         return ()
     return tuple(event_id for _, event_id in sorted(sent.values()))

@@ -25,6 +25,7 @@ from models.senders import (
     observe,
     reason,
     review_due,
+    same_text,
     text_key,
 )
 from streams import topics
@@ -77,6 +78,52 @@ def test_copies_of_one_text_share_a_key_and_short_or_common_texts_have_none() ->
 def test_one_text_to_n_conversations_within_the_window_is_a_burst() -> None:
     state = sent((SPAM, f"c{i}") for i in range(N))
     assert burst(state, SPAM, N) == tuple(f"e{i}" for i in range(N))
+
+
+BAGS = "Limited offer: cheap designer bags and watches, free shipping worldwide, message me {}"
+PAIRED = "高仿名牌包包手表，一比一做工，全国包邮，支持验货，{}看图"
+
+
+@pytest.mark.parametrize(
+    ("template", "changes"),
+    [
+        (BAGS, ["today", "now", "asap", "tonight", "quickly"]),  # the last word changed
+        (PAIRED, ["加我微信", "加V", "私聊我", "找我", "联系客服"]),  # a Chinese phrase changed
+    ],
+)
+def test_copies_with_a_word_changed_in_each_are_one_text(template: str, changes: list[str]) -> None:
+    """One account sent one offer to five chats, each copy with another word: every copy was a
+    text of its own, and no burst."""
+    keys = [text_key(normalize(template.format(change))) for change in changes]
+    assert len(set(keys)) > 1  # not one exact key: a near copy, counted with the first
+    state = sent((key, f"c{i}") for i, key in enumerate(keys))
+    assert burst(state, keys[-1], N) == tuple(f"e{i}" for i in range(N))
+
+
+def test_two_words_changed_are_still_one_text_and_unrelated_texts_are_not() -> None:
+    first = text_key(normalize(BAGS.format("today")))
+    two = text_key(
+        normalize(
+            "Limited deal: cheap designer bags and shoes, free shipping worldwide, message me today"
+        )
+    )
+    state = sent([(first, "c0")])
+    assert same_text(state["texts"], two) == first
+    chats = [
+        "are you coming to the meeting at 3 pm today or tomorrow morning?",
+        "mum says dinner is at seven, bring the salad and the big bowl",
+        "did anyone find my blue umbrella after the football match on sunday",
+        "the printer on the second floor is jammed again, who has the key",
+        "we need two more players for the badminton game on friday night",
+    ]
+    keys = [text_key(normalize(text)) for text in chats]
+    state = sent((key, f"c{i}") for i, key in enumerate(keys))
+    assert len(state["texts"]) == len(chats)  # five texts, each to one chat
+    assert not any(burst(state, key, N) for key in keys)
+    # a short text keeps an exact key: "hi Anna" and "hi Bob" are not one text
+    assert text_key(normalize("see you at the cafe, Anna")) != text_key(
+        normalize("see you at the cafe, Bob")
+    )
 
 
 @pytest.mark.parametrize(
