@@ -16,15 +16,10 @@ A domain is learned and matched down to the part someone registered, never a pub
 strangers each own a name): three accounts' spam naming ``bbc.co.uk`` and ``evil.co.uk`` taught
 ``co.uk``, which then blocked every message naming any ``.co.uk`` site.
 
-Nor is a token learned that stands for everyone rather than for a spammer. Three accounts' spam
+Nor is a token learned that stands for everyone rather than for a spammer: three accounts' spam
 naming a real bank's domain beside its own link taught the fleet to block every customer who
-named the bank for a day. Two guards: the domains of ``never_learned.txt`` (banks, couriers,
-platforms, public bodies) are never learned, and :class:`CleanCarriers` keeps, per worker, how
-many accounts named each token in allowed messages and since when; a learned entry for a token
-at least ``VETO_MIN_ACCOUNTS`` accounts named so, as many as the accounts that taught it, from a
-window before it was learned on, does not fire (a moderator's pin always does). An attacker who
-would frame a token must now outnumber its honest users, on every worker; a spam wave's own
-domain, new with the wave, is not spared by the wave's messages the model let through.
+named the bank for a day. The domains of ``never_learned.txt`` (banks, payment and courier
+services, platforms, public bodies) and their subdomains are never a token.
 
 Moderators steer it through the signed rules file (``models.rules``): ``learned: {pin: [...]}``
 blocks a token for as long as it is pinned, ``learned: {remove: [...]}`` stops a token from
@@ -35,7 +30,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -239,72 +233,3 @@ def entry_from_record(data: object, now: float, ttl_s: float) -> LearnedEntry:
 
 
 _CATEGORY_OK = frozenset(TAXONOMY)
-
-
-# -- the clean side: a token many accounts name in allowed messages stands for everyone ------------
-VETO_MIN_ACCOUNTS = 5
-# accounts kept per token (more than the evidence of one entry: ``observe`` keeps at most
-# ``4 * min_events`` events, 20 with the default settings) and tokens kept per worker, the least
-# recently named forgotten first: at most about 20 MB
-ACCOUNTS_KEPT = 32
-CLEAN_TOKENS_KEPT = 10_000
-
-
-class _Named:
-    """When a token was first named in the current run of clean mentions, and by whom last."""
-
-    __slots__ = ("accounts", "first")
-
-    def __init__(self, first: float) -> None:
-        self.first = first
-        self.accounts: dict[int, float] = {}
-
-
-class CleanCarriers:
-    """How many accounts named each contact token in messages that were allowed, on this worker,
-    in the last ``window_s`` of its own clock (no event's claimed time), and since when.
-
-    An entry stands for everyone when at least ``VETO_MIN_ACCOUNTS`` accounts, and as many as
-    taught it, named its token in allowed messages, and the token was named so from a window
-    before it was learned on: a bank's customers name it every day. A spam wave's domain is new
-    with the wave; its messages the model allowed before the entry are counted, but its first
-    mention is not a window older than the entry, and once the entry blocks them they are not
-    counted any more, so it cannot silence its own entry by volume."""
-
-    def __init__(self, window_s: float = 3_600.0, max_tokens: int = CLEAN_TOKENS_KEPT) -> None:
-        self.window_s = window_s
-        self.max_tokens = max_tokens
-        self._tokens: OrderedDict[str, _Named] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._tokens)
-
-    def observe(self, contacts: Contacts, account: str, now: float) -> None:
-        """``account`` named ``contacts`` in a message allowed at ``now``."""
-        for token in sorted(candidates(contacts))[: 2 * TOKENS_PER_EVENT]:
-            named = self._tokens.get(token)
-            if named is None or now - max(named.accounts.values(), default=now) > self.window_s:
-                named = self._tokens[token] = _Named(now)  # new, or unnamed for a window
-                if len(self._tokens) > self.max_tokens:
-                    self._tokens.popitem(last=False)
-            self._tokens.move_to_end(token)
-            named.accounts[hash(account)] = now
-            if len(named.accounts) > ACCOUNTS_KEPT:
-                del named.accounts[min(named.accounts, key=named.accounts.__getitem__)]
-
-    def accounts(self, token: str, now: float) -> int:
-        """Accounts that named ``token`` in allowed messages within the window."""
-        named = self._tokens.get(token)
-        if named is None:
-            return 0
-        return sum(1 for at in named.accounts.values() if now - at <= self.window_s)
-
-    def vetoes(self, entry: LearnedEntry, now: float) -> bool:
-        """Whether ``entry`` stands for everyone here (the class says when). Pins always fire."""
-        named = self._tokens.get(entry.token)
-        if entry.expires_at is None or named is None:
-            return False
-        if named.first > entry.learned_at - self.window_s:
-            return False  # named only since shortly before it was learned: a wave's own
-        clean = self.accounts(entry.token, now)
-        return clean >= VETO_MIN_ACCOUNTS and clean >= entry.accounts

@@ -31,13 +31,7 @@ from typing import Any
 import orjson
 
 from chatguard.settings import Settings
-from models.learned import (
-    CleanCarriers,
-    LearnedEntry,
-    LearnedList,
-    entry_from_record,
-    tokens_of,
-)
+from models.learned import LearnedEntry, LearnedList, entry_from_record, tokens_of
 from models.rules import Contacts, RuleSet, extract_contacts
 from streams import following, metrics, topics, unreadable
 from streams.decoding import Event
@@ -60,9 +54,6 @@ class LearnedHolder:
     def __init__(self, ttl_s: float = 86_400.0) -> None:
         self.ttl_s = ttl_s
         self.entries: dict[str, LearnedEntry] = {}
-        # who names each token in clean messages here: an entry for a token that stands for
-        # everyone does not fire (``models.learned.CleanCarriers``)
-        self.carriers = CleanCarriers()
         self._view: tuple[tuple[str, int], LearnedList] | None = None
         self._generation = 0
         self._prune_at = PRUNE_FROM
@@ -130,7 +121,6 @@ class LearnedHolder:
         """Read ``moderation.learned`` from the beginning, for ever; a lost connection is
         retried, never the end of the task."""
         self.ttl_s = settings.learn_ttl_s
-        self.carriers.window_s = settings.learn_window_s
         await retrying("the learned list", lambda: self._follow(settings))
 
     async def _follow(self, settings: Settings) -> None:

@@ -147,12 +147,6 @@ LEARNED_HITS = Counter(
     "Learned-list entries that fired (each blocks the message that carries its token).",
     registry=REGISTRY,
 )
-LEARNED_VETOED = Counter(
-    "chatguard_learned_vetoed_total",
-    "Learned-list entries that matched and did not fire: as many accounts named the token in"
-    " messages allowed on this worker as taught it (models.learned.CleanCarriers).",
-    registry=REGISTRY,
-)
 LEARNED_ENTRIES = Gauge(
     "chatguard_learned_entries",
     "Entries of the served learned list (learned and pinned, removals applied).",

@@ -374,7 +374,6 @@ class ModerationPipeline:
             learned,
             scoring.contacts,
             learned_only,
-            self.learned.carriers,
         )
         out.extend(Outgoing(self._contacts, key, value, sources[i]) for i, key, value in evidence)
         # what campaigns count and what counts as a strike leave out blocks made by the learned

@@ -43,7 +43,7 @@ import orjson
 
 from chatguard.settings import Settings
 from models.errors import ModelError, SignatureInvalid, SignatureMissing
-from models.learned import CleanCarriers, LearnedList
+from models.learned import LearnedList
 from models.normalize import Analysis
 from models.policy import Action
 from models.rules import (
@@ -283,7 +283,6 @@ def apply_rules(
     learned: LearnedList | None = None,
     searched: Mapping[str, Contacts] | None = None,
     learned_only: set[int] | None = None,
-    carriers: CleanCarriers | None = None,
 ) -> list[tuple[int, bytes, bytes]]:
     """Stamp ``rules_version`` on every decision and apply the rules and the learned list that
     fire (replacing the decisions in ``decisions``: they are frozen); the learned list's evidence
@@ -295,37 +294,32 @@ def apply_rules(
     carry one and is missing from it is searched here. ``learned_only`` collects the indexes of
     the decisions the learned list alone turned into blocks: evidence by association, which
     blocks the message but is no strike against its account (an innocent user who names a
-    contact spammers also named is not restricted for it). ``carriers``: the worker's count of
-    accounts naming each token in messages allowed before the learned list, which this batch
-    adds to and which silences an entry that stands for everyone (``models.learned``)."""
+    contact spammers also named is not restricted for it)."""
     searched = searched or {}
     version = ruleset.version
     for i, decision in enumerate(decisions):
         if decision.rules_version != version:  # the pipeline builds them with it already
             decisions[i] = replace(decision, rules_version=version)
     learned = learned if learned else None
-    now = time.time()
     if not len(ruleset) and learned is None:
-        # only blocked events need their contacts (as evidence for the learned list), and
-        # allowed ones for the clean count: evidence_records searches them, except where
-        # scoring showed there are none
+        # only blocked events need their contacts (as evidence for the learned list):
+        # evidence_records searches them, except where scoring showed there are none
         memo = memo or {}
         known: list[Contacts | None] = [
             _event_contacts(event, memo.get(event.text), searched)
-            if decision.action == "block" or (carriers is not None and decision.action == "allow")
+            if decision.action == "block"
             else None
             for event, decision in zip(events, decisions, strict=True)
         ]
-        if carriers is not None:
-            _count_clean(carriers, events, decisions, known, now)
         return evidence_records(events, decisions, known, [True] * len(events))
     labels = serving.model.labels
+    now = time.time()
     found: list[Contacts | None] = []
     counted: list[bool] = []
     for i, (event, row) in enumerate(zip(events, scores, strict=True)):
         analysis = memo.get(event.text) if memo is not None else None
         contacts = None
-        if ruleset.needs_contacts or learned is not None or carriers is not None:
+        if ruleset.needs_contacts or learned is not None:
             contacts = _event_contacts(event, analysis, searched)
         found.append(contacts)
         fired = ruleset.match(
@@ -342,19 +336,6 @@ def apply_rules(
         # a block the learned list alone made is not evidence: an entry cannot feed itself
         counted.append(decision.action == "block")
         hits = learned.match(contacts, now) if learned is not None and contacts is not None else []
-        if hits and carriers is not None:
-            spared = [entry for entry in hits if carriers.vetoes(entry, now)]
-            if spared:
-                metrics.LEARNED_VETOED.inc(len(spared))
-                hits = [entry for entry in hits if entry not in spared]
-        # allowed in the end (no entry fires): what the veto counts
-        if (
-            carriers is not None
-            and contacts is not None
-            and not hits
-            and decision.action == "allow"
-        ):
-            carriers.observe(contacts, event.account_id, now)
         if hits and not any(rule.action == "allow" for rule in fired):
             if learned_only is not None and decision.action != "block":
                 learned_only.add(i)
@@ -370,18 +351,6 @@ def apply_rules(
             )
             metrics.LEARNED_HITS.inc(len(hits))
     return evidence_records(events, decisions, found, counted)
-
-
-def _count_clean(
-    carriers: CleanCarriers,
-    events: Sequence[Event],
-    decisions: Sequence[Decision],
-    contacts: Sequence[Contacts | None],
-    now: float,
-) -> None:
-    for event, decision, found in zip(events, decisions, contacts, strict=True):
-        if found is not None and decision.action == "allow":
-            carriers.observe(found, event.account_id, now)
 
 
 def _event_contacts(

@@ -12,10 +12,7 @@ import orjson
 import pytest
 
 from models.learned import (
-    ACCOUNTS_KEPT,
     TOKENS_PER_EVENT,
-    VETO_MIN_ACCOUNTS,
-    CleanCarriers,
     LearnedEntry,
     LearnedList,
     candidates,
@@ -352,97 +349,3 @@ def test_a_banks_or_platforms_domain_is_never_learned_but_a_host_borrowing_its_n
     }
     with pytest.raises(ValueError, match="bad token"):
         entry_from_record(record, 10.0, 86_400.0)
-
-
-def _learned(
-    token: str, accounts: int, learned_at: float = 0.0, expires_at: float | None = 1e12
-) -> LearnedEntry:
-    return LearnedEntry(token, "domains", "fraud", learned_at, expires_at, 3 * accounts, accounts)
-
-
-def test_an_entry_for_a_token_honest_accounts_named_before_it_does_not_fire() -> None:
-    carriers = CleanCarriers(window_s=3_600.0)
-    notice = extract_contacts("your statement is ready at mybank-example.com")
-    carriers.observe(notice, "customer0", 100.0)  # first named more than a window before
-    for i, at in enumerate((900.0, 1_700.0, 2_500.0), start=1):
-        carriers.observe(notice, f"customer{i}", at)
-    entry = _learned("mybank-example.com", accounts=3, learned_at=4_000.0)
-    assert carriers.accounts("mybank-example.com", 4_000.0) == 3  # customer0's fell out
-    assert not carriers.vetoes(entry, 4_000.0)
-    carriers.observe(notice, "customer4", 3_300.0)
-    for _ in range(3):  # one account naming it again is still one account
-        carriers.observe(notice, "customer0", 3_950.0)
-    assert carriers.accounts("mybank-example.com", 4_000.0) == VETO_MIN_ACCOUNTS
-    assert carriers.vetoes(entry, 4_000.0)
-    # taught by more accounts than named it honestly, it fires; so does a moderator's pin
-    assert not carriers.vetoes(_learned("mybank-example.com", 6, 4_000.0), 4_000.0)
-    assert not carriers.vetoes(_learned("mybank-example.com", 3, 4_000.0, None), 4_000.0)
-    # a token first named less than a window before it was learned is a wave's own
-    assert not carriers.vetoes(_learned("mybank-example.com", 3, learned_at=3_000.0), 4_000.0)
-    # a window after the last honest mention they are forgotten, and a new run starts
-    assert not carriers.vetoes(entry, 3_950.0 + 3_601.0)
-    for i in range(VETO_MIN_ACCOUNTS):
-        carriers.observe(notice, f"customer{i}", 10_000.0)
-    assert not carriers.vetoes(_learned("mybank-example.com", 3, learned_at=10_100.0), 10_100.0)
-    assert carriers.vetoes(_learned("mybank-example.com", 3, learned_at=13_600.0), 13_600.0)
-
-
-def test_clean_carriers_are_bounded_in_tokens_and_accounts() -> None:
-    carriers = CleanCarriers(window_s=3_600.0, max_tokens=100)
-    for i in range(1_000):
-        carriers.observe(extract_contacts(f"see site{i}.com"), f"acct{i}", float(i))
-    assert len(carriers) == 100 and carriers.accounts("site999.com", 999.0) == 1
-    assert carriers.accounts("site0.com", 999.0) == 0  # the least recently named went first
-    shared = extract_contacts("see shared-site.com")
-    for i in range(1_000):
-        carriers.observe(shared, f"acct{i}", 1_000.0 + i)
-    assert carriers.accounts("shared-site.com", 2_000.0) == ACCOUNTS_KEPT
-
-
-def test_apply_rules_counts_allowed_messages_and_spares_what_honest_accounts_name(
-    serving: ServingModel,
-) -> None:
-    """Customers name their bank in allowed messages; three spammers' blocked messages named it
-    too, and the fleet learned it. On a worker that saw the customers name it from a window
-    before, the entry does not fire; on one that did not, it does. A spam wave's domain, named
-    first by the wave's own messages the model allowed, is not spared by them: once the entry
-    blocks them they are not counted."""
-    empty = load_rules("version: v1\nrules: []\n")
-    window = 3_600.0
-
-    def decide(
-        texts: list[str], accounts: list[str], carriers: CleanCarriers | None, learned_at: float
-    ) -> list[str]:
-        learned = LearnedList([_learned("mybank-example.com", 3, learned_at)])
-        events = [
-            Event("chat.message", f"e{i}", a, t, "chat", {})
-            for i, (t, a) in enumerate(zip(texts, accounts, strict=True))
-        ]
-        scores = np.asarray(serving.model.score(texts), dtype=np.float64)
-        positions = [Position("t", 0, i) for i in range(len(texts))]
-        decisions = build_decisions(serving, events, positions, scores, 0.0)
-        apply_rules(empty, serving, events, scores, decisions, None, learned, None, None, carriers)
-        return [d.action for d in decisions]
-
-    notice = "your statement is ready, log in at mybank-example.com"
-    customers = [f"customer{i}" for i in range(6)]
-    # customers named it before anything was learned (an empty list: counted all the same)
-    honest = CleanCarriers(window)
-    events = [
-        Event("chat.message", f"e{i}", a, notice, "chat", {}) for i, a in enumerate(customers)
-    ]
-    scores = np.asarray(serving.model.score([notice] * 6), dtype=np.float64)
-    positions = [Position("t", 0, i) for i in range(6)]
-    decisions = build_decisions(serving, events, positions, scores, 0.0)
-    apply_rules(empty, serving, events, scores, decisions, None, None, None, None, honest)
-    assert [d.action for d in decisions] == ["allow"] * 6
-    assert honest.accounts("mybank-example.com", time.time()) == 6
-    # an entry learned a window after they first named it does not fire on this worker
-    later = time.time() + window + 1
-    assert decide([notice], ["customer9"], honest, later) == ["allow"]
-    assert decide([notice], ["customer9"], CleanCarriers(window), later) == ["block"]
-    assert decide([notice], ["customer9"], None, later) == ["block"]
-    # a wave: its allowed messages before the entry are counted, then the entry blocks the rest
-    wave = CleanCarriers(window)
-    decide([notice] * 6, customers, wave, learned_at=time.time() + window + 1)
-    assert decide([notice] * 6, customers, wave, learned_at=time.time()) == ["block"] * 6
