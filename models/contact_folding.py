@@ -9,10 +9,12 @@ text :func:`digits_view` returns. Of 25 such forms of a learned domain, phone an
 plain search found 9. Every pattern here is linear: each whitespace run is entered only from its
 first character (a 20,000-space run is scanned once, not 20,000 times).
 
-A dot that could be a sentence's ("ok. my bus", "polka dot dress") becomes a domain's dot only
-before one of the top-level domains spam uses (``models.normalize.TLDS``: the public suffix list
-holds ``dress`` and ``am``), and, with a space only after it, only before one that is not an
-English word (``com``, ``cn``, not ``my`` or ``me``).
+A dot that could be a sentence's ("the dot com bubble", "polka dot top", "ok . my bus") is read
+as a domain's only after a label that is no common English word and has a letter, and before a
+TLD spam uses (:func:`loosened`); a host found only that way is matched against the lists but
+never taught to the learned list nor counted as a campaign's token: three accounts writing
+"polka dot top" taught ``polka.top``, and innocent messages about a polka dot top were blocked.
+A dot with a space after it only ("ok. my bus") is a sentence's.
 
 Phone numbers are compared as a *key*, :func:`phone_key`: the last ten digits without leading
 zeros, so ``+44 7700 900123``, ``0044 7700 900123`` and ``07700 900123`` are one number, as are
@@ -27,7 +29,7 @@ from functools import cache, lru_cache
 
 from publicsuffixlist import PublicSuffixList
 
-from models.normalize import CODE_TLDS, HOMOGLYPHS, TLDS
+from models.normalize import ENGLISH_WORDS, HOMOGLYPHS, TLDS
 
 
 @cache
@@ -57,14 +59,15 @@ _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # a run of spaces, entered only at its first one
 _SPACES = r"\s(?<!\s\s)\s*+"
 # "[.]", "(.)", "{dot}", "<.>": a dot no sentence writes
-_BRACKETED_DOT = re.compile(rf"(?:{_SPACES})?[(\[{{<]\s*+(?:\.|dot)\s*+[)\]}}>]\s*+")
-# a dot with spaces around it, the word "dot", or a middle dot, after a letter or digit; the label
-# after it decides (``_loose_dot``)
+_BRACKETED_DOT = re.compile(rf"(?:{_SPACES})?[(\[{{<【「]\s*+(?:\.|dot)\s*+[)\]}}>】」]\s*+")
+# a dot with spaces before it (and maybe after), the word "dot", or a middle dot, between a label
+# and a top-level domain; the label decides (``_loose_dot``)
 _LOOSE_DOT = re.compile(
-    r"(?<=[a-z0-9])(\s++dot\s++|\s++\.\s*+|\.\s++|\s*+[·•‧∙⋅]\s*+)([a-z]{2,24})(?![a-z0-9\-])"
+    r"(?<![a-z0-9\-])([a-z0-9\-]{2,63}+)(\s++dot\s++|\s++\.\s*+|\s*+[·•‧∙⋅・]\s*+)([a-z]{2,24})"
+    r"(?![a-z0-9\-])"
 )
-_LOOSE_DOT_GATE = re.compile(r"\s\.|\.\s|dot|[·•‧∙⋅]")
-_BRACKET = re.compile(r"[(\[{<]")
+_LOOSE_DOT_GATE = re.compile(r"\s\.|dot|[·•‧∙⋅・]")
+_BRACKET = re.compile(r"[(\[{<【「]")
 _INNER_BANG = re.compile(r"(?<=[a-z])!(?=[a-z])")  # "ev!l-pay.top"
 # three or more single letters, digits, dots or hyphens split by one space each
 _SPACED_OUT = re.compile(r"(?<![^\W_])[a-z0-9.\-](?: [a-z0-9.\-](?![^\W_])){2,}")
@@ -75,17 +78,28 @@ _DIGIT_LIKE = re.compile(r"(?<![a-z0-9])(?=[oli]*+\d)[0-9oli]++(?![a-z0-9])")
 _AS_DIGITS = str.maketrans({"o": "0", "l": "1", "i": "1"})
 
 
+@cache
+def _english_words() -> frozenset[str]:
+    """The common English words of ``models/english_words.txt``."""
+    lines = ENGLISH_WORDS.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.split()[0] for line in lines if line and not line.startswith("#"))
+
+
 def _loose_dot(match: re.Match[str]) -> str:
-    separator, label = match[1], match[2]
-    if label not in (CODE_TLDS if separator.startswith(".") else TLDS):
-        return match[0]  # "ok. my bus", "polka dot dress": sentences, not "ok.my", "polka.dress"
-    return f".{label}"
+    label, tld = match[1], match[3]
+    if (
+        tld not in TLDS
+        or not any(c.isalpha() for c in label)
+        or label.strip("-") in _english_words()
+    ):
+        return match[0]  # "the dot com bubble", "3.11 . io", "polka dot dress": not hosts
+    return f"{label}.{tld}"
 
 
 def reveal(folded: str) -> str:
     """``folded`` (NFKC, case-folded, no invisible characters, "点" and "。" as dots) with its
-    contacts written back the plain way; the rest of the text may change too, so only contacts
-    are searched in it."""
+    contacts written back the plain way where nothing else could be meant; the rest of the text
+    may change too, so only contacts are searched in it."""
     text = folded
     if not text.isascii():
         text = _CJK_GAP.sub("", text.translate(_LOOK_ALIKES))
@@ -97,9 +111,15 @@ def reveal(folded: str) -> str:
         text = _BRACKETED_DOT.sub(".", text)
     if " " in text:
         text = _SPACED_OUT.sub(lambda m: m[0].replace(" ", ""), text)
-    if _LOOSE_DOT_GATE.search(text):
-        text = _LOOSE_DOT.sub(_loose_dot, text)
     return text
+
+
+def loosened(revealed: str) -> str:
+    """``revealed`` with dots spelled out or spaced read as a domain's ("evil-pay dot top",
+    "evil-pay . top", "evil-pay·top"), where a sentence could also mean them: only after a
+    label that is no common English word and has a letter, and before a TLD spam uses. Hosts
+    found only so are matched, never learned (``models.rules.Contacts.loose_hosts``)."""
+    return _LOOSE_DOT.sub(_loose_dot, revealed) if _LOOSE_DOT_GATE.search(revealed) else revealed
 
 
 def digits_view(revealed: str) -> str:

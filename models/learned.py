@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from models.contact_folding import is_public_suffix, phone_key
-from models.rules import Contacts
+from models.rules import MAX_HOST_LABELS, Contacts
 from models.taxonomy import TAXONOMY
 
 # the kinds of contact token that are learned; URLs are covered by their host
@@ -121,8 +121,8 @@ def candidates(contacts: Contacts) -> set[str]:
     for ``co.uk`` blocks ``bbc.co.uk``), phones (as written, for entries learned before phone
     keys, and as keys), WeChat and QQ IDs."""
     found: set[str] = set()
-    for host in contacts.hosts:
-        labels = host.split(".")
+    for host in contacts.hosts | contacts.loose_hosts:
+        labels = host.split(".")[-MAX_HOST_LABELS:]
         for i in range(len(labels) - 1):
             parent = ".".join(labels[i:])
             if is_public_suffix(parent):

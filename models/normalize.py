@@ -165,8 +165,6 @@ _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CODE_TLDS = "com|cn|net|org|vip|xyz|cc|io|tk|ml|ga|ly|hk|tw|uk|ru|biz|icu|pw|ws|jp|kr|sg"
 _WORD_TLDS = "top|info|me|co|app|shop|site|online|club|live|link|us|win|bet|fun|so|tv|in|de|my"
 _TLDS = f"{_CODE_TLDS}|{_WORD_TLDS}"
-# top-level domains that are not English words: "ok. com" is a link, "ok. my bus" is not
-CODE_TLDS = frozenset(_CODE_TLDS.split("|"))
 TLDS = frozenset(_TLDS.split("|"))  # the top-level domains spam hides its links behind
 # spaced-out letters or digits: three or more single characters split by one separator each
 _SPACED = re.compile(r"(?<![^\W_])[a-z0-9](?:[ .\-_*·•|/\\~+][a-z0-9](?![^\W_])){2,}")

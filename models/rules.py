@@ -51,7 +51,7 @@ import ahocorasick
 import re2
 import yaml
 
-from models.contact_folding import digits_view, reveal
+from models.contact_folding import digits_view, loosened, reveal
 from models.errors import ModelError
 from models.normalize import SIGNAL_NAMES, Analysis, normalize
 
@@ -98,12 +98,12 @@ _URL = re.compile(r"(?:https?|hxxps?)://[^\s<>\"'，。]+|www\.[^\s<>\"'，。]+
 _HOST = re.compile(
     r"(?<![a-z0-9@_\-.])((?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,24})(?![a-z0-9\-])"
 )
-_PHONE = re.compile(r"(?<![\w+])\+?\d[\d\-\s().]{5,20}\d(?!\d)")
+_PHONE = re.compile(r"(?<![\w+])\+?\d[\d\-\s().~·|–—]{5,20}\d(?!\d)")
 # Each run of spaces is taken whole (``\s*+``) and ends at a mandatory word or sign: with three
 # optional runs side by side, "微信" + 20,000 spaces + "1" was split between them every way
 # there is, hours of CPU for one message (tests/unit/test_hostile_input.py)
 _WECHAT = re.compile(
-    r"(?:微信|威信|薇信|徽信|v信|vx|wx|weixin|wechat)\s*+(?:(?:号|id)\s*+)?(?:[:：]\s*+)?"
+    r"(?:微信|威信|薇信|徽信|v信|加v|vx|wx|weixin|wechat)\s*+(?:(?:号|id)\s*+)?(?:[:：\-(（]\s*+)?"
     r"([a-z][a-z0-9_\-]{5,19})(?![a-z0-9_\-])"
 )
 _QQ = re.compile(r"(?:扣扣|qq|企鹅)\s*+(?:(?:号|群)\s*+)?(?:[:：]\s*+)?(\d{5,12})(?!\d)")
@@ -114,6 +114,9 @@ class Contacts:
     """Contact tokens found in a text, in the forms the lists are compared in."""
 
     hosts: frozenset[str] = frozenset()  # lower-case host names, "www." removed
+    # hosts read only through a dot a sentence could mean too ("evil-pay dot top"): matched
+    # against lists, never taught (``models.contact_folding.loosened``)
+    loose_hosts: frozenset[str] = frozenset()
     urls: frozenset[str] = frozenset()  # lower-case, scheme and "www." removed
     phones: frozenset[str] = frozenset()  # digits only
     wechat: frozenset[str] = frozenset()
@@ -129,7 +132,7 @@ def _fold(text: str) -> str:
     # square of the run's length (a 20,000-character run of two alternating marks: 70x a plain
     # text); after it as well, for the marks NFKC's decompositions bring in
     text = unicodedata.normalize("NFKC", text.translate(invisible)).casefold().translate(invisible)
-    return text.replace("点", ".").replace("。", ".")
+    return text.replace("点", ".").replace("點", ".").replace("。", ".")
 
 
 def _strip_url(url: str) -> str:
@@ -141,6 +144,11 @@ def _strip_url(url: str) -> str:
 # is looked up (``_matches_contacts``, ``models.learned.candidates``), which for a "host" of
 # 10,000 labels meant 10,000 joins of up to 20,000 characters per message
 MAX_HOST_CHARS = 253
+
+
+# parent domains looked up per host: a registered domain and a few subdomains sit in the last
+# labels; a message of 78 hosts of 126 labels each made every look-up walk them all (175 ms)
+MAX_HOST_LABELS = 10
 
 
 def _dns_suffix(host: str) -> str:
@@ -194,8 +202,15 @@ def extract_contacts(text: str) -> Contacts:
         digits = "".join(c for c in candidate if c.isdigit())
         if len(digits) >= 7 and not _not_a_phone(candidate):
             phones.add(digits)
+    loose = loosened(folded)
+    loose_hosts = (
+        {h.removeprefix("www.") for h in _HOST.findall(loose)} - hosts
+        if loose is not folded
+        else set()
+    )
     return Contacts(
         hosts=frozenset(filter(None, map(_dns_suffix, hosts))),
+        loose_hosts=frozenset(filter(None, map(_dns_suffix, loose_hosts))),
         urls=frozenset(urls),
         phones=frozenset(phones),
         wechat=frozenset(_WECHAT.findall(folded)),
@@ -204,20 +219,26 @@ def extract_contacts(text: str) -> Contacts:
 
 
 # a dot, a digit, or a dot spelled out ("evil-pay dot top", "evil-pay·top": models.contact_folding)
-_DOT_OR_DIGIT = re.compile(r"[.点。\d·•‧∙⋅]|dot")
+_DOT_OR_DIGIT = re.compile(r"[.点。\d·•‧・]|dot")
+# dots the normalizer turns into spaces: looked for in the text itself
+_SYMBOL_DOTS = re.compile(r"[∙⋅]")
 _CONTACT_SIGNALS = tuple(
     SIGNAL_NAMES.index(name)
     for name in ("url_count", "phone_count", "handle_count", "contact_count", "email_count")
 )
 
 
-def may_carry_contacts(analysis: tuple[str, tuple[float, ...]]) -> bool:
+def may_carry_contacts(analysis: tuple[str, tuple[float, ...]], text: str = "") -> bool:
     """False when the normalizer's analysis of a text (``models.normalize.analyse``) shows it
     cannot hold a contact token: no URL, phone, handle, contact or e-mail placeholder, and no
     dot or digit left. Then ``extract_contacts`` (which folds and searches the text again) is
     skipped; most chat has no contact, and that search was half of what the rules cost."""
     normalized, signals = analysis
-    return any(signals[i] for i in _CONTACT_SIGNALS) or _DOT_OR_DIGIT.search(normalized) is not None
+    return (
+        any(signals[i] for i in _CONTACT_SIGNALS)
+        or _DOT_OR_DIGIT.search(normalized) is not None
+        or _SYMBOL_DOTS.search(text) is not None
+    )
 
 
 def contacts_of(texts: Sequence[str], memo: Mapping[str, Analysis]) -> dict[str, Contacts]:
@@ -227,7 +248,7 @@ def contacts_of(texts: Sequence[str], memo: Mapping[str, Analysis]) -> dict[str,
     found: dict[str, Contacts] = {}
     for text in texts:
         analysis = memo.get(text)
-        if analysis is not None and text not in found and may_carry_contacts(analysis):
+        if analysis is not None and text not in found and may_carry_contacts(analysis, text):
             found[text] = extract_contacts(text)
     return found
 
@@ -255,7 +276,12 @@ def merged(a: Contacts, b: Contacts) -> Contacts:
     if a is NO_CONTACTS:
         return b
     return Contacts(
-        a.hosts | b.hosts, a.urls | b.urls, a.phones | b.phones, a.wechat | b.wechat, a.qq | b.qq
+        a.hosts | b.hosts,
+        a.loose_hosts | b.loose_hosts,
+        a.urls | b.urls,
+        a.phones | b.phones,
+        a.wechat | b.wechat,
+        a.qq | b.qq,
     )
 
 
@@ -265,7 +291,7 @@ def known_contacts(
     """``text``'s contacts without searching it twice: none where scoring's analysis of it
     shows it cannot hold one, else what scoring found (``found``, from :func:`contacts_of`),
     else searched here (a text scoring did not analyse or search)."""
-    if analysis is not None and not may_carry_contacts(analysis):
+    if analysis is not None and not may_carry_contacts(analysis, text):
         return NO_CONTACTS
     known = found.get(text) if found is not None else None
     return known if known is not None else extract_contacts(text)
@@ -285,8 +311,8 @@ def _canonical(kind: str, value: str) -> str:
 
 def _matches_contacts(kind: str, entries: frozenset[str], contacts: Contacts) -> bool:
     if kind == "domains":  # a listed domain matches itself and its subdomains
-        for host in contacts.hosts:
-            labels = host.split(".")
+        for host in contacts.hosts | contacts.loose_hosts:
+            labels = host.split(".")[-MAX_HOST_LABELS:]
             if any(".".join(labels[i:]) in entries for i in range(len(labels) - 1)):
                 return True
         return False

@@ -7,15 +7,19 @@ import pytest
 
 from models.contact_folding import phone_key
 from models.learned import LearnedEntry, LearnedList, tokens_of
-from models.rules import extract_contacts
+from models.normalize import analyse
+from models.rules import extract_contacts, may_carry_contacts
 
 DOMAIN_FORMS = (
-    "evil-pay . top",
+    "evil-pay ⋅ top",
+    "evil-pay・top",
     "evil-pay .top",
     "evil-pay[.]top",
     "evil-pay(.)top",
     "evil-pay (.) top",
     "evil-pay{.}top",
+    "evil-pay【.】top",
+    "evil-pay 點 top",
     "evil-pay<.>top",
     "evil-pay dot top",
     "evil-pay DOT top",
@@ -41,8 +45,19 @@ PHONE_FORMS = (
     "O77OO 9OO 123",
     "077 00 90 01 23",
     "0 7 7 0 0 9 0 0 1 2 3",
+    "07700~900~123",
+    "07700 — 900 — 123",
+    "07700·900·123",
 )
-WECHAT_FORMS = ("加 微 信 abc123x", "薇❤信 abc123x", "V信 a b c 1 2 3 x", "wx：abc123x")
+WECHAT_FORMS = (
+    "加 微 信 abc123x",
+    "薇❤信 abc123x",
+    "V信 a b c 1 2 3 x",
+    "wx：abc123x",
+    "加V abc123x",
+    "wechat - abc123x",
+    "微信 (abc123x)",
+)
 # the same words and signs in ordinary sentences: no host may come out of them
 SENTENCES = (
     "ok. my bus is late",
@@ -54,12 +69,48 @@ SENTENCES = (
     "(.) lol",
     "Mr. Li is here",
     "lol!!! ok",
+    "remember the dot com bubble?",
+    "I love you. Com back soon",
+    "meet at the mall. com on guys",
+    "use python 3.11 . io is faster now",
+    "I am a .net dev",
+    "ate at joe's . info desk said hi",
+    "coffee · shop",
+    "price: 3.50 · top up 10",
+    "That . So dont rush",
+    "Ok enjoy . R u there",
+    "wait...what",
+    "I got 10/10 10/10 10/10",
+    "my wx is broken lol",
 )
+# forms read through a dot a sentence could mean too: matched, never taught
+LOOSE_FORMS = ("evil-pay . top", "evil-pay dot top", "evil-pay·top", "evil-pay ∙ top")
 
 
 @pytest.mark.parametrize("text", DOMAIN_FORMS)
 def test_an_obfuscated_domain_is_found_as_the_domain(text: str) -> None:
-    assert "evil-pay.top" in extract_contacts(f"cheap loans {text} today").hosts
+    found = extract_contacts(f"cheap loans {text} today")
+    assert "evil-pay.top" in found.hosts | found.loose_hosts
+
+
+@pytest.mark.parametrize("text", LOOSE_FORMS)
+def test_a_domain_read_through_a_dot_a_sentence_could_mean_is_matched_not_taught(
+    text: str,
+) -> None:
+    """Three accounts writing "polka dot top" taught polka.top, and innocent messages about a
+    polka dot top were blocked; a host read only so is never evidence."""
+    found = extract_contacts(f"cheap loans {text} today")
+    assert found.loose_hosts == {"evil-pay.top"} and not found.hosts
+    assert tokens_of(found) == []
+    learned = LearnedList([LearnedEntry("evil-pay.top", "domains", "fraud", 0.0, 100.0)])
+    assert learned.match(found, now=1.0)
+    assert extract_contacts("I bought a polka dot top").loose_hosts <= {"polka.top"}
+    assert tokens_of(extract_contacts("I bought a polka dot top")) == []
+
+
+def test_the_contact_search_sees_dots_the_normalizer_turns_into_spaces() -> None:
+    text = "cheap loans evil-pay ∙ top today"
+    assert may_carry_contacts(analyse(text), text)
 
 
 @pytest.mark.parametrize("text", PHONE_FORMS)
@@ -83,7 +134,8 @@ def test_a_split_wechat_cue_still_finds_the_id(text: str) -> None:
 
 @pytest.mark.parametrize("text", SENTENCES)
 def test_sentences_with_dots_and_the_word_dot_name_no_host(text: str) -> None:
-    assert not extract_contacts(text).hosts
+    found = extract_contacts(text)
+    assert not found.hosts and not found.loose_hosts and not found.phones and not found.wechat
 
 
 def test_plain_hosts_and_hosts_with_digits_are_unchanged() -> None:

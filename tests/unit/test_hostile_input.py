@@ -95,6 +95,10 @@ RUNS: dict[str, str] = {
     "letters_for_digits": "o1l",
     "look_alike_letters": "е",
     "chinese_symbol_pairs": "加❤",
+    "digit_tilde_pairs": "1~",
+    "digit_dash_pairs_long": "1—",
+    "lenticular_dots": "【.",
+    "spelled_dot_labels": "ab dot ",
 }
 
 # one word or sign that starts (or sits inside) each bait pattern: contact cues Chinese and Latin,
