@@ -29,7 +29,7 @@ from functools import cache, lru_cache
 
 from publicsuffixlist import PublicSuffixList
 
-from models.normalize import ENGLISH_WORDS, HOMOGLYPHS, TLDS
+from models.normalize import ENCLOSED_LETTERS, ENGLISH_WORDS, HOMOGLYPHS, TLDS
 
 
 @cache
@@ -44,9 +44,10 @@ def is_public_suffix(host: str) -> bool:
 
 
 def _look_alikes() -> dict[int, str]:
-    """Other scripts' look-alike letters and accented Latin letters → the bare Latin letter:
-    ``еvil-pay.top`` with a Cyrillic е was read as the host ``vil-pay.top``."""
-    table = {ord(k): v for k, v in HOMOGLYPHS.items()}
+    """Other scripts' look-alike letters, letters in boxes and circles ("🅴🆅🅸🅻") and accented
+    Latin letters → the bare Latin letter: ``еvil-pay.top`` with a Cyrillic е was read as the
+    host ``vil-pay.top``."""
+    table = {ord(k): v for k, v in HOMOGLYPHS.items()} | ENCLOSED_LETTERS
     for cp in (*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00)):
         base = unicodedata.normalize("NFD", chr(cp))[0]
         if base != chr(cp) and base.isascii() and base.isalpha():
@@ -76,6 +77,10 @@ _CJK_GAP = re.compile(rf"(?<=[{_CJK}])[^\w{_CJK}]++(?=[{_CJK}])")
 # a word of digits and the letters that stand for them ("9OO", "O77OO"), with one digit at least
 _DIGIT_LIKE = re.compile(r"(?<![a-z0-9])(?=[oli]*+\d)[0-9oli]++(?![a-z0-9])")
 _AS_DIGITS = str.maketrans({"o": "0", "l": "1", "i": "1"})
+# a phone number's length of Chinese numerals ("七七零零九零零一二三")
+_CHINESE_NUMERALS = re.compile(r"[零〇一二三四五六七八九]{7,}+")
+_CHINESE_DIGITS = str.maketrans("零〇一二三四五六七八九", "00123456789")
+_COUNTING = "一二三四五六七八九"  # counting, not a number
 
 
 @cache
@@ -123,9 +128,18 @@ def loosened(revealed: str) -> str:
 
 
 def digits_view(revealed: str) -> str:
-    """``revealed`` with letters written for digits inside digit words read as digits:
-    "07700 9OO 123" → "07700 900 123". For phone numbers only: a host may hold those letters."""
-    return _DIGIT_LIKE.sub(lambda m: m[0].translate(_AS_DIGITS), revealed)
+    """``revealed`` with letters written for digits inside digit words read as digits
+    ("07700 9OO 123" → "07700 900 123"), and runs of seven Chinese numerals or more as digits.
+    For phone numbers only: a host may hold those letters."""
+    text = _DIGIT_LIKE.sub(lambda m: m[0].translate(_AS_DIGITS), revealed)
+    if not text.isascii():
+        text = _CHINESE_NUMERALS.sub(_numerals_as_digits, text)
+    return text
+
+
+def _numerals_as_digits(match: re.Match[str]) -> str:
+    run = match[0]
+    return run if run in _COUNTING else run.translate(_CHINESE_DIGITS)  # "一二三四五六七八九"
 
 
 PHONE_KEY_DIGITS = 10

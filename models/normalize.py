@@ -129,7 +129,7 @@ _ACCENTED: dict[str, str] = {
 # Letters in boxes and circles that NFKC does not unbox (it does ⓐ and 🄰), and the regional
 # indicators that spell flags: "🅵🆁🅴🅴", "🅕🅡🅔🅔", "🇫🇷🇪🇪". Parenthesized letters too, which
 # NFKC would turn into "(f)(r)(e)(e)". Applied before NFKC; the symbol ranges would make them spaces.
-_ENCLOSED_LETTERS: dict[int, str] = {
+ENCLOSED_LETTERS: dict[int, str] = {
     first + i: chr(ord("a") + i)
     for first in (0x249C, 0x1F110, 0x1F150, 0x1F170, 0x1F1E6)
     for i in range(26)
@@ -376,7 +376,7 @@ def _fold_unicode(text: str) -> str:
         marks = _MARK_RUN_ANY_PLANE if _BEYOND_PLANE_0.search(text) else _MARK_RUN
         text = marks.sub(_canonical_order, text)
     if _ENCLOSED_GATE.search(text):
-        text = text.translate(_ENCLOSED_LETTERS)
+        text = text.translate(ENCLOSED_LETTERS)
     if _RIGHT_TO_LEFT_OVERRIDE in text:
         text = _OVERRIDDEN.sub(_as_displayed, text)
     # no gate: the table's traditional characters are scattered over thousands of ranges, and a

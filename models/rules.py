@@ -193,7 +193,8 @@ def extract_contacts(text: str) -> Contacts:
     folded = reveal(_fold(text))
     # most chat has no dot and no digit: then it has no domain, URL, phone or QQ number
     has_dot, has_digit = "." in folded, _DIGIT.search(folded) is not None
-    numbers = digits_view(folded) if has_digit else folded  # "07700 9OO 123"
+    numbers = digits_view(folded) if has_digit or not folded.isascii() else folded
+    has_digit = has_digit or (numbers is not folded and _DIGIT.search(numbers) is not None)
     urls = {_strip_url(u) for u in _URL.findall(folded)} if has_dot else set()
     hosts = {h.removeprefix("www.") for h in _HOST.findall(folded)} if has_dot else set()
     hosts.update(u.split("/", 1)[0].split(":", 1)[0] for u in urls)
@@ -218,8 +219,9 @@ def extract_contacts(text: str) -> Contacts:
     )
 
 
-# a dot, a digit, or a dot spelled out ("evil-pay dot top", "evil-pay·top": models.contact_folding)
-_DOT_OR_DIGIT = re.compile(r"[.点。\d·•‧・]|dot")
+# a dot, a digit, a dot spelled out ("evil-pay dot top", "evil-pay·top": models.contact_folding)
+# or a phone number in Chinese numerals
+_DOT_OR_DIGIT = re.compile(r"[.点。\d·•‧・]|dot|[零〇一二三四五六七八九]{7}")
 # dots the normalizer turns into spaces: looked for in the text itself
 _SYMBOL_DOTS = re.compile(r"[∙⋅]")
 _CONTACT_SIGNALS = tuple(

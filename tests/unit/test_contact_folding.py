@@ -19,6 +19,7 @@ DOMAIN_FORMS = (
     "evil-pay (.) top",
     "evil-pay{.}top",
     "evil-pay【.】top",
+    "🅴🆅🅸🅻-🅿🅰🆈.🆃🅾🅿",
     "evil-pay 點 top",
     "evil-pay<.>top",
     "evil-pay dot top",
@@ -48,6 +49,7 @@ PHONE_FORMS = (
     "07700~900~123",
     "07700 — 900 — 123",
     "07700·900·123",
+    "零七七零零 九零零 一二三",
 )
 WECHAT_FORMS = (
     "加 微 信 abc123x",
@@ -82,6 +84,7 @@ SENTENCES = (
     "wait...what",
     "I got 10/10 10/10 10/10",
     "my wx is broken lol",
+    "宝宝会数数了：一二三四五六七八九十",
 )
 # forms read through a dot a sentence could mean too: matched, never taught
 LOOSE_FORMS = ("evil-pay . top", "evil-pay dot top", "evil-pay·top", "evil-pay ∙ top")

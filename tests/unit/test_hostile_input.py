@@ -99,6 +99,8 @@ RUNS: dict[str, str] = {
     "digit_dash_pairs_long": "1—",
     "lenticular_dots": "【.",
     "spelled_dot_labels": "ab dot ",
+    "chinese_numerals": "零一二",
+    "enclosed_letters": "🅴",
 }
 
 # one word or sign that starts (or sits inside) each bait pattern: contact cues Chinese and Latin,

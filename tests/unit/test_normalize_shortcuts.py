@@ -33,7 +33,7 @@ def _every_step(text: str) -> tuple[str, tuple[float, ...]]:
     if len(text) > n._MARK_SORT_FROM_CHARS and not text.isascii():
         marks = n._MARK_RUN_ANY_PLANE if n._BEYOND_PLANE_0.search(text) else n._MARK_RUN
         text = marks.sub(n._canonical_order, text)
-    text = text.translate(n._ENCLOSED_LETTERS)
+    text = text.translate(n.ENCLOSED_LETTERS)
     text = n._OVERRIDDEN.sub(n._as_displayed, text)
     folded = unicodedata.normalize("NFKC", text)
     folded = folded.translate(n._FOLD_TABLE).casefold()
