@@ -211,6 +211,17 @@ def test_a_block_the_learned_list_alone_made_is_marked_as_no_strike(
     assert learned_only == {0}  # the second was the rule's block before the learned list's
 
 
+def _domain_record(token: str) -> dict[str, Any]:
+    """A ``learned_contact`` record of the topic for the domain ``token``."""
+    return {
+        "kind": "learned_contact",
+        "token": token,
+        "token_kind": "domains",
+        "learned_at": 1.0,
+        "expires_at": 2.0,
+    }
+
+
 def test_a_public_suffix_is_never_learned_nor_matched() -> None:
     """``co.uk`` learned from spam naming ``evil.co.uk`` and ``bbc.co.uk`` blocked every
     ``.co.uk`` site; ``github.io`` would block every GitHub page."""
@@ -222,15 +233,8 @@ def test_a_public_suffix_is_never_learned_nor_matched() -> None:
     assert {t for _, t in tokens_of(extract_contacts("spam at co.uk and x.co.uk"))} == {"x.co.uk"}
     listed = LearnedList([_entry("co.uk", time.time() + 60)])
     assert listed.match(extract_contacts("news at bbc.co.uk"), time.time()) == []
-    record = {
-        "kind": "learned_contact",
-        "token": "com.cn",
-        "token_kind": "domains",
-        "learned_at": 1.0,
-        "expires_at": 2.0,
-    }
     with pytest.raises(ValueError, match="bad token"):
-        entry_from_record(record, 10.0, 86_400.0)
+        entry_from_record(_domain_record("com.cn"), 10.0, 86_400.0)
 
 
 def test_the_contacts_scoring_found_are_used_not_searched_again(serving: ServingModel) -> None:
@@ -340,12 +344,5 @@ def test_a_banks_or_platforms_domain_is_never_learned_but_a_host_borrowing_its_n
     taught = {token for _, token in tokens_of(spam)}
     assert taught == {"hsbc.co.uk.secure-verify.top"}
     assert not learnable("domains", "hsbc.co.uk") and not learnable("domains", "pay.alipay.com")
-    record = {
-        "kind": "learned_contact",
-        "token": "icbc.com.cn",
-        "token_kind": "domains",
-        "learned_at": 1.0,
-        "expires_at": 2.0,
-    }
     with pytest.raises(ValueError, match="bad token"):
-        entry_from_record(record, 10.0, 86_400.0)
+        entry_from_record(_domain_record("icbc.com.cn"), 10.0, 86_400.0)

@@ -215,6 +215,15 @@ async def test_the_pipeline_dead_letters_a_slow_event_and_decides_the_rest(
         )
     ]
     await pipeline.moderate(batch)
+    decided, dead = _outcome(sink, settings)
+    assert sorted(decided) == ["a", "c"]
+    assert [(d["event_id"], d["error_kind"], d["source_offset"]) for d in dead] == [
+        ("b", TIMEOUT_KIND, 1)
+    ]
+
+
+def _outcome(sink: RecordingSink, settings: Settings) -> tuple[list[str], list[dict[str, Any]]]:
+    """The event ids ``sink`` got decisions for, and the dead letters it got."""
     decided = [
         orjson.loads(r.value)["event_id"]
         for r in sink.sent
@@ -223,10 +232,7 @@ async def test_the_pipeline_dead_letters_a_slow_event_and_decides_the_rest(
     dead = [
         orjson.loads(r.value) for r in sink.sent if r.topic == settings.topic(topics.DEAD_LETTER)
     ]
-    assert sorted(decided) == ["a", "c"]
-    assert [(d["event_id"], d["error_kind"], d["source_offset"]) for d in dead] == [
-        ("b", TIMEOUT_KIND, 1)
-    ]
+    return decided, dead
 
 
 class ShortOfDescriptors:
@@ -265,14 +271,7 @@ async def _moderated(
     await pipeline.moderate(batch)
     took = time.monotonic() - started
     await pipeline.close()
-    decided = [
-        orjson.loads(r.value)["event_id"]
-        for r in sink.sent
-        if r.topic == settings.topic(topics.DECISIONS)
-    ]
-    dead = [
-        orjson.loads(r.value) for r in sink.sent if r.topic == settings.topic(topics.DEAD_LETTER)
-    ]
+    decided, dead = _outcome(sink, settings)
     return decided, dead, took
 
 
