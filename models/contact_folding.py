@@ -43,11 +43,17 @@ def is_public_suffix(host: str) -> bool:
     return bool(_suffixes().is_public(host))
 
 
+@lru_cache(maxsize=65_536)
+def has_known_suffix(host: str) -> bool:
+    """``host`` ends in a suffix of the Public Suffix List: ``index.html``, ``i.ll`` ("i.ll be
+    late") and ``x.xx`` are no domains, though they look like one."""
+    return _suffixes().publicsuffix(host, accept_unknown=False) is not None
+
+
 def _look_alikes() -> dict[int, str]:
-    """Other scripts' look-alike letters, letters in boxes and circles ("🅴🆅🅸🅻") and accented
-    Latin letters → the bare Latin letter: ``еvil-pay.top`` with a Cyrillic е was read as the
-    host ``vil-pay.top``."""
-    table = {ord(k): v for k, v in HOMOGLYPHS.items()} | ENCLOSED_LETTERS
+    """Other scripts' look-alike letters and accented Latin letters → the bare Latin letter:
+    ``еvil-pay.top`` with a Cyrillic е was read as the host ``vil-pay.top``."""
+    table = {ord(k): v for k, v in HOMOGLYPHS.items()}
     for cp in (*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00)):
         base = unicodedata.normalize("NFD", chr(cp))[0]
         if base != chr(cp) and base.isascii() and base.isalpha():
@@ -70,8 +76,12 @@ _LOOSE_DOT = re.compile(
 _LOOSE_DOT_GATE = re.compile(r"\s\.|dot|[·•‧∙⋅・]")
 _BRACKET = re.compile(r"[(\[{<【「]")
 _INNER_BANG = re.compile(r"(?<=[a-z])!(?=[a-z])")  # "ev!l-pay.top"
-# three or more single letters, digits, dots or hyphens split by one space each
-_SPACED_OUT = re.compile(r"(?<![^\W_])[a-z0-9.\-](?: [a-z0-9.\-](?![^\W_])){2,}")
+# three or more single letters, digits or hyphens split by one space each; a dot between them
+# stays spaced, for ``loosened`` to judge ("t h e . e n d" is no host)
+_SPACED_OUT = re.compile(r"(?<![^\W_])[a-z0-9\-](?: [a-z0-9\-](?![^\W_])){2,}")
+# a run of text without spaces that has an ASCII letter, or a lone letter (spaced out): where
+# look-alikes hide
+_MIXED_RUN = re.compile(r"(?<!\S)(?:[^\sa-z]*+[a-z]\S*+|\S(?!\S))")
 # spaces and symbols between two Chinese characters ("加 微 信", "薇❤信")
 _CJK_GAP = re.compile(rf"(?<=[{_CJK}])[^\w{_CJK}]++(?=[{_CJK}])")
 # a word of digits and the letters that stand for them ("9OO", "O77OO"), with one digit at least
@@ -84,7 +94,7 @@ _COUNTING = "一二三四五六七八九"  # counting, not a number
 
 
 @cache
-def _english_words() -> frozenset[str]:
+def english_words() -> frozenset[str]:
     """The common English words of ``models/english_words.txt``."""
     lines = ENGLISH_WORDS.read_text(encoding="utf-8").splitlines()
     return frozenset(line.split()[0] for line in lines if line and not line.startswith("#"))
@@ -95,7 +105,7 @@ def _loose_dot(match: re.Match[str]) -> str:
     if (
         tld not in TLDS
         or not any(c.isalpha() for c in label)
-        or label.strip("-") in _english_words()
+        or label.strip("-") in english_words()
     ):
         return match[0]  # "the dot com bubble", "3.11 . io", "polka dot dress": not hosts
     return f"{label}.{tld}"
@@ -107,7 +117,10 @@ def reveal(folded: str) -> str:
     may change too, so only contacts are searched in it."""
     text = folded
     if not text.isascii():
-        text = _CJK_GAP.sub("", text.translate(_LOOK_ALIKES))
+        # look-alikes only where they hide among Latin letters: a word all in Cyrillic or Greek
+        # ("СТО.КОМ") is no host spelled in disguise
+        text = _MIXED_RUN.sub(lambda m: m[0].translate(_LOOK_ALIKES), text)
+        text = _CJK_GAP.sub("", text.translate(ENCLOSED_LETTERS))
     if "%2e" in text:
         text = text.replace("%2e", ".")
     if "!" in text:

@@ -36,7 +36,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from models.contact_folding import is_public_suffix, phone_key
+from models.contact_folding import has_known_suffix, is_public_suffix, phone_key
 from models.rules import MAX_HOST_LABELS, Contacts
 from models.taxonomy import TAXONOMY
 
@@ -92,11 +92,15 @@ def well_known(host: str) -> bool:
 
 
 def learnable(kind: str, token: object) -> bool:
-    """A well-formed token that may stand for one party, and not for everyone: not a public
-    suffix, nor a bank's, courier's or platform's domain that scams name beside their own."""
+    """A well-formed token that may stand for one party, and not for everyone: a domain under a
+    real public suffix (655 of 80,644 innocent texts named a "domain" like ``i.ll`` or
+    ``index.html``), not a public suffix itself, nor a bank's, courier's or platform's domain
+    that scams name beside their own."""
     if not valid_token(token):
         return False
-    return kind != "domains" or not (is_public_suffix(token) or well_known(token))
+    return kind != "domains" or (
+        has_known_suffix(token) and not is_public_suffix(token) and not well_known(token)
+    )
 
 
 # contact tokens one event is evidence for: a scam names a few; a 20,000-character message can

@@ -51,7 +51,7 @@ import ahocorasick
 import re2
 import yaml
 
-from models.contact_folding import digits_view, loosened, reveal
+from models.contact_folding import digits_view, english_words, loosened, reveal
 from models.errors import ModelError
 from models.normalize import SIGNAL_NAMES, Analysis, normalize
 
@@ -98,14 +98,21 @@ _URL = re.compile(r"(?:https?|hxxps?)://[^\s<>\"'，。]+|www\.[^\s<>\"'，。]+
 _HOST = re.compile(
     r"(?<![a-z0-9@_\-.])((?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,24})(?![a-z0-9\-])"
 )
-_PHONE = re.compile(r"(?<![\w+])\+?\d[\d\-\s().~·|–—]{5,20}\d(?!\d)")
+# not after a Latin letter, digit or "+": after a Chinese character it is ("电话13812345678";
+# a Unicode \w took every number written right after Chinese for part of a word)
+_PHONE = re.compile(r"(?<![a-z0-9_+])\+?\d[\d\-\s().~·|–—]{5,20}\d(?!\d)")
 # Each run of spaces is taken whole (``\s*+``) and ends at a mandatory word or sign: with three
 # optional runs side by side, "微信" + 20,000 spaces + "1" was split between them every way
 # there is, hours of CPU for one message (tests/unit/test_hostile_input.py)
-_WECHAT = re.compile(
-    r"(?:微信|威信|薇信|徽信|v信|加v|vx|wx|weixin|wechat)\s*+(?:(?:号|id)\s*+)?(?:[:：\-(（]\s*+)?"
-    r"([a-z][a-z0-9_\-]{5,19})(?![a-z0-9_\-])"
+# "加V" (not inside 参加, 更加, 增加, 追加, 附加: "参加volunteer" is no ID), and a bare "V" only
+# with a colon after it ("V：mm_8866"); an ID in brackets only with both brackets
+_WECHAT_CUE = (
+    r"(?:微信|威信|薇信|徽信|v信|绿泡泡|(?<![参更增追附])加[v威薇徽]|(?<![a-z])v(?=\s*+[:：])|vx|wx"
+    r"|weixin|wechat)\s*+(?:(?:号|id)\s*+)?"
 )
+_WECHAT_ID = r"([a-z][a-z0-9_\-]{5,19})(?![a-z0-9_\-])"
+_WECHAT = re.compile(rf"{_WECHAT_CUE}(?:[:：]\s*+)?{_WECHAT_ID}")
+_WECHAT_BRACKETED = re.compile(rf"{_WECHAT_CUE}[(（]\s*+{_WECHAT_ID}\s*+[)）]")
 _QQ = re.compile(r"(?:扣扣|qq|企鹅)\s*+(?:(?:号|群)\s*+)?(?:[:：]\s*+)?(\d{5,12})(?!\d)")
 
 
@@ -165,18 +172,37 @@ _GROUPS = re.compile(r"\d+")
 _TIME_AFTER = re.compile(r"(?:\s\d{1,2}){0,3}")  # "2026-12-04 10 30": hours, minutes, seconds
 
 
-def _not_a_phone(candidate: str) -> bool:
-    """Digit runs that the phone pattern takes but that are not phone numbers: a date (and a
-    time after it), an amount grouped in thousands, a version or an IP address. Spam names its
-    deadline ("offer ends 24.12.2026"); learned as the phone 24122026, it blocked every
-    innocent message that named the same day."""
-    candidate = candidate.strip().removeprefix("+")
+_CHINESE_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# a mobile number, a 400/800 hotline, a landline with its area code (with or without +86)
+_CHINESE_PHONE = re.compile(r"(?:86)?(?:1[3-9]\d{9}|[48]00\d{7}|0\d{9,11})")
+_RANGE = re.compile(r"[–—~|·]+")
+_DIGIT_RUN = re.compile(r"\D+")  # what is not a digit
+
+
+def _is_date(candidate: str) -> bool:
+    """A day and a month and a year, in either order, maybe a time after them."""
     for pattern, year_first in ((_DATE_FIRST, True), (_DATE_LAST, False)):
         date = pattern.match(candidate)
         if date and _TIME_AFTER.fullmatch(candidate[date.end() :]):
             a, b = int(date[2 if year_first else 1]), int(date[3 if year_first else 2])
             if 1 <= min(a, b) <= 12 and max(a, b) <= 31:  # a day and a month, in either order
                 return True
+    return False
+
+
+def _not_a_phone(candidate: str) -> bool:
+    """Digit runs that the phone pattern takes but that are not phone numbers: a date (and a
+    time after it), an amount grouped in thousands, a version or an IP address. Spam names its
+    deadline ("offer ends 24.12.2026"); learned as the phone 24122026, it blocked every
+    innocent message that named the same day."""
+    candidate = candidate.strip().removeprefix("+")
+    if _is_date(candidate):
+        return True
+    parts = _RANGE.split(candidate)
+    if len(parts) > 1 and all(
+        _is_date(part.strip()) or len(_DIGIT_RUN.sub("", part)) <= 4 for part in parts
+    ):
+        return True  # 1939–1945, 5000~8000, 2019|2020|2021, 2010.6.1——2013.6.1: a range or list
     groups = _GROUPS.findall(candidate)
     separators = set(re.sub(r"\d+", "|", candidate).strip("|").split("|")) - {""}
     if len(groups) >= 3 and len(separators) == 1 and separators <= {".", " "}:
@@ -186,6 +212,16 @@ def _not_a_phone(candidate: str) -> bool:
         if separators == {"."} and any(len(g) == 1 or len(g) >= 5 for g in rest):
             return True  # 10.0.19045.3803, 192.168.1.100: a version or an address
     return False
+
+
+def _wechat_ids(folded: str) -> frozenset[str]:
+    """The WeChat IDs after a cue, but not the cue words or common English words an ID is
+    never made of ("微信(wechat)公众号", "WeChat (official) account")."""
+    found = {*_WECHAT.findall(folded), *_WECHAT_BRACKETED.findall(folded)}
+    return frozenset(i for i in found if i not in _NOT_IDS and i not in english_words())
+
+
+_NOT_IDS = frozenset({"wechat", "weixin", "number", "account", "official"})
 
 
 def extract_contacts(text: str) -> Contacts:
@@ -199,9 +235,15 @@ def extract_contacts(text: str) -> Contacts:
     hosts = {h.removeprefix("www.") for h in _HOST.findall(folded)} if has_dot else set()
     hosts.update(u.split("/", 1)[0].split(":", 1)[0] for u in urls)
     phones = set()
-    for candidate in _PHONE.findall(numbers) if has_digit else ():
+    for match in _PHONE.finditer(numbers) if has_digit else ():
+        candidate = match[0]
         digits = "".join(c for c in candidate if c.isdigit())
-        if len(digits) >= 7 and not _not_a_phone(candidate):
+        if len(digits) < 7 or _not_a_phone(candidate):
+            continue
+        # right after Chinese, a number is an order, an issue or an amount as often as a phone:
+        # there only what is shaped like a Chinese phone number is one
+        after_chinese = match.start() > 0 and _CHINESE_CHAR.match(numbers[match.start() - 1])
+        if not after_chinese or _CHINESE_PHONE.fullmatch(digits):
             phones.add(digits)
     loose = loosened(folded)
     loose_hosts = (
@@ -214,7 +256,7 @@ def extract_contacts(text: str) -> Contacts:
         loose_hosts=frozenset(filter(None, map(_dns_suffix, loose_hosts))),
         urls=frozenset(urls),
         phones=frozenset(phones),
-        wechat=frozenset(_WECHAT.findall(folded)),
+        wechat=_wechat_ids(folded),
         qq=frozenset(_QQ.findall(folded)) if has_digit else frozenset(),
     )
 
