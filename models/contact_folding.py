@@ -62,6 +62,7 @@ def _look_alikes() -> dict[int, str]:
 
 
 _LOOK_ALIKES = _look_alikes()
+_ANY_LOOK_ALIKE = re.compile("[" + re.escape("".join(map(chr, _LOOK_ALIKES))) + "]")
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # a run of spaces, entered only at its first one
 _SPACES = r"\s(?<!\s\s)\s*+"
@@ -119,7 +120,8 @@ def reveal(folded: str) -> str:
     if not text.isascii():
         # look-alikes only where they hide among Latin letters: a word all in Cyrillic or Greek
         # ("СТО.КОМ") is no host spelled in disguise
-        text = _MIXED_RUN.sub(lambda m: m[0].translate(_LOOK_ALIKES), text)
+        if _ANY_LOOK_ALIKE.search(text):
+            text = _MIXED_RUN.sub(lambda m: m[0].translate(_LOOK_ALIKES), text)
         text = _CJK_GAP.sub("", text.translate(ENCLOSED_LETTERS))
     if "%2e" in text:
         text = text.replace("%2e", ".")
