@@ -176,7 +176,7 @@ _CHINESE_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # a mobile number, a 400/800 hotline, a landline with its area code (with or without +86)
 _CHINESE_PHONE = re.compile(r"(?:86)?(?:1[3-9]\d{9}|[48]00\d{7}|0\d{9,11})")
 _RANGE = re.compile(r"[–—~|·]+")
-_DIGIT_RUN = re.compile(r"\D+")  # what is not a digit
+_NOT_DIGITS = re.compile(r"\D+")
 
 
 def _is_date(candidate: str) -> bool:
@@ -200,7 +200,7 @@ def _not_a_phone(candidate: str) -> bool:
         return True
     parts = _RANGE.split(candidate)
     if len(parts) > 1 and all(
-        _is_date(part.strip()) or len(_DIGIT_RUN.sub("", part)) <= 4 for part in parts
+        _is_date(part.strip()) or len(_NOT_DIGITS.sub("", part)) <= 4 for part in parts
     ):
         return True  # 1939–1945, 5000~8000, 2019|2020|2021, 2010.6.1——2013.6.1: a range or list
     groups = _GROUPS.findall(candidate)
@@ -214,14 +214,14 @@ def _not_a_phone(candidate: str) -> bool:
     return False
 
 
+_NOT_IDS = frozenset({"wechat", "weixin", "number", "account", "official"})
+
+
 def _wechat_ids(folded: str) -> frozenset[str]:
     """The WeChat IDs after a cue, but not the cue words or common English words an ID is
     never made of ("微信(wechat)公众号", "WeChat (official) account")."""
     found = {*_WECHAT.findall(folded), *_WECHAT_BRACKETED.findall(folded)}
     return frozenset(i for i in found if i not in _NOT_IDS and i not in english_words())
-
-
-_NOT_IDS = frozenset({"wechat", "weixin", "number", "account", "official"})
 
 
 def extract_contacts(text: str) -> Contacts:
