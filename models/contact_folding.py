@@ -5,7 +5,7 @@
 A spammer's contact is what he is paid for, so he writes it in a form a reader still follows and a
 pattern does not. ``models.rules.extract_contacts`` searches the text :func:`reveal` returns
 (after NFKC, case folding and invisible characters; ``models.rules``), and phone numbers in the
-text :func:`digits_view` returns. Of the 42 forms of a domain, a phone number and a WeChat ID in
+text :func:`digits_view` returns. Of the 46 forms of a domain, a phone number and a WeChat ID in
 ``tests/unit/test_contact_folding.py``, the search before this module found 7; it finds all.
 Every pattern here is linear: each whitespace run is entered only from its first character (a
 20,000-space run is scanned once, not 20,000 times).
