@@ -30,7 +30,7 @@ from functools import cache, lru_cache
 
 from publicsuffixlist import PublicSuffixList
 
-from models.normalize import ENCLOSED_LETTERS, ENGLISH_WORDS, HOMOGLYPHS, TLDS
+from models.normalize import CJK, ENCLOSED_LETTERS, HOMOGLYPHS, TLDS, is_english_word
 
 
 @cache
@@ -64,7 +64,6 @@ def _look_alikes() -> dict[int, str]:
 
 _LOOK_ALIKES = _look_alikes()
 _ANY_LOOK_ALIKE = re.compile("[" + re.escape("".join(map(chr, _LOOK_ALIKES))) + "]")
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # a run of spaces, entered only at its first one
 _SPACES = r"\s(?<!\s\s)\s*+"
 # "[.]", "(.)", "{dot}", "<.>": a dot no sentence writes
@@ -85,7 +84,7 @@ _SPACED_OUT = re.compile(r"(?<![^\W_])[a-z0-9\-](?: [a-z0-9\-](?![^\W_])){2,}")
 # look-alikes hide
 _MIXED_RUN = re.compile(r"(?<!\S)(?:[^\sa-z]*+[a-z]\S*+|\S(?!\S))")
 # spaces and symbols between two Chinese characters ("加 微 信", "薇❤信")
-_CJK_GAP = re.compile(rf"(?<=[{_CJK}])[^\w{_CJK}]++(?=[{_CJK}])")
+_CJK_GAP = re.compile(rf"(?<=[{CJK}])[^\w{CJK}]++(?=[{CJK}])")
 # a word of digits and the letters that stand for them ("9OO", "O77OO"), with one digit at least
 _DIGIT_LIKE = re.compile(r"(?<![a-z0-9])(?=[oli]*+\d)[0-9oli]++(?![a-z0-9])")
 _AS_DIGITS = str.maketrans({"o": "0", "l": "1", "i": "1"})
@@ -95,20 +94,9 @@ _CHINESE_DIGITS = str.maketrans("零〇一二三四五六七八九", "0012345678
 _COUNTING = "一二三四五六七八九"  # counting, not a number
 
 
-@cache
-def english_words() -> frozenset[str]:
-    """The common English words of ``models/english_words.txt``."""
-    lines = ENGLISH_WORDS.read_text(encoding="utf-8").splitlines()
-    return frozenset(line.split()[0] for line in lines if line and not line.startswith("#"))
-
-
 def _loose_dot(match: re.Match[str]) -> str:
     label, tld = match[1], match[3]
-    if (
-        tld not in TLDS
-        or not any(c.isalpha() for c in label)
-        or label.strip("-") in english_words()
-    ):
+    if tld not in TLDS or not any(c.isalpha() for c in label) or is_english_word(label.strip("-")):
         return match[0]  # "the dot com bubble", "3.11 . io", "polka dot dress": not hosts
     return f"{label}.{tld}"
 

@@ -158,7 +158,8 @@ _FOLD_TABLE.update({ord(k): v for k, v in _ACCENTED.items()})
 _LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "$": "s"})
 
 # -- patterns (each linear: no nested quantifiers, tokens anchored at their start) --------------
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# the ranges of Chinese characters, for the patterns here and in the contact search
+CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Top-level domains a link hides behind. Those that are also English words start sentences:
 # "paid the rent. So…" or "ok. My bus…" is not a link, so a word domain needs its dot unspaced
 # ("pay.so"), spaced on both sides ("pay . so", an obfuscation) or a path after it ("pay. so/x").
@@ -171,28 +172,28 @@ _SPACED = re.compile(r"(?<![^\W_])[a-z0-9](?:[ .\-_*·•|/\\~+][a-z0-9](?![^\W_
 _SPACED_SEPARATORS = re.compile(r"[ .\-_*·•|/\\~+]")
 # separators between two Chinese characters ("加 微 信", "加-微-信", "加・微・信"): Chinese needs
 # no spaces, and commas between characters go too
-_CJK_GAP = re.compile(rf"(?<=[{_CJK}])[\s.\-_*·•|/\\~+,，、・]++(?=[{_CJK}])")
+_CJK_GAP = re.compile(rf"(?<=[{CJK}])[\s.\-_*·•|/\\~+,，、・]++(?=[{CJK}])")
 # a full stop after every character ("加。微。信"), not between sentences ("好的。明天见")
-_CJK_STOPPED = re.compile(rf"(?<![{_CJK}])[{_CJK}](?:。[{_CJK}](?![{_CJK}]))" + "{2,}。?")
+_CJK_STOPPED = re.compile(rf"(?<![{CJK}])[{CJK}](?:。[{CJK}](?![{CJK}]))" + "{2,}。?")
 # the same digit or letter between each of five Chinese characters or more ("加1微1信1领1红"):
 # filler, which dates and counts do not repeat so ("3月5日8点", "2021年1月1日1点" stay)
 # (the filler first: most positions fail on it at once), and the same filler after the last one
 _CJK_FILLED = re.compile(
-    rf"([a-z0-9])(?<=[{_CJK}][a-z0-9])(?:[{_CJK}]\1){{3,}}[{_CJK}](?:\1(?![a-z0-9]))?"
+    rf"([a-z0-9])(?<=[{CJK}][a-z0-9])(?:[{CJK}]\1){{3,}}[{CJK}](?:\1(?![a-z0-9]))?"
 )
 # spaces Chinese does not use: between a Chinese character and a digit or punctuation, and
 # before punctuation anywhere ("送 100 % ，" and "送100%，" must read the same). Each alternative
 # takes a whole run of spaces or nothing, and only from the run's first space: started inside a run
 # of n spaces, ``\s+(?=…)`` would rescan the rest of the run n times.
 _LOOSE_SPACE = re.compile(
-    rf"(?<=[{_CJK}])\s++(?=[0-9%,.!?;:])|(?<=[0-9%,.!?;:])\s++(?=[{_CJK}])|\s(?<!\s\s)\s*+(?=[%,.!?;:])"
+    rf"(?<=[{CJK}])\s++(?=[0-9%,.!?;:])|(?<=[0-9%,.!?;:])\s++(?=[{CJK}])|\s(?<!\s\s)\s*+(?=[%,.!?;:])"
 )
 _EMAIL = re.compile(r"(?<![a-z0-9_.+\-])[a-z0-9_.+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+")
 _URL = re.compile(
-    rf"(?:(?:https?|hxxps?)\s*+:\s*+/\s*+/\s*+|www\.)[^\s{_CJK}]+"
+    rf"(?:(?:https?|hxxps?)\s*+:\s*+/\s*+/\s*+|www\.)[^\s{CJK}]+"
     rf"|(?<![a-z0-9_.\-@])[a-z0-9\-]+(?:\.[a-z0-9\-]+)*"
     rf"(?:\s*+\.\s*+(?:{_CODE_TLDS})|(?:\.|\s++\.\s*+|\.\s++(?=(?:{_WORD_TLDS})/))(?:{_WORD_TLDS}))"
-    rf"(?![a-z0-9])(?:/[^\s{_CJK}]*)?"
+    rf"(?![a-z0-9])(?:/[^\s{CJK}]*)?"
 )
 _URL_HOST = re.compile(r"^(?:(?:https?|hxxps?)\s*:\s*/\s*/\s*)?(?:www\.)?([^/?#:\s]+)")
 # cue, then spaces, an optional 号/群/colon, spaces, an optional colon, spaces, then the ID. Three
@@ -413,7 +414,7 @@ def _replace_bait(folded: str) -> str:
 # -- helpers -----------------------------------------------------------------------------------------
 _ENGLISH_WORD_CUES = frozenset({"line", "tg", "telegram"})
 _TOKENS = (URL_TOKEN, PHONE_TOKEN, MONEY_TOKEN, HANDLE_TOKEN, CONTACT_TOKEN, EMAIL_TOKEN)
-_CJK_CHARS = re.compile(f"[{_CJK}]")
+_CJK_CHARS = re.compile(f"[{CJK}]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -423,11 +424,11 @@ _NO_TOKENS = [0] * len(_TOKENS)
 # with a character class of characters rare in chat, which ``re`` scans for in C; the steps' own
 # patterns start with look-behinds or alternatives, tried at every position.
 _ENCLOSED_GATE = re.compile("[\u249c-\u24b5\U0001f110-\U0001f1ff]")
-_CJK_GAP_GATE = re.compile(rf"[\s.\-_*·•|/\\~+,，、・](?<=[{_CJK}].)")
+_CJK_GAP_GATE = re.compile(rf"[\s.\-_*·•|/\\~+,，、・](?<=[{CJK}].)")
 _SPACED_GATE = re.compile(
     r"[ .\-_*·•|/\\~+](?<=[a-z0-9].)[a-z0-9](?![^\W_])[ .\-_*·•|/\\~+][a-z0-9]"
 )
-_LOOSE_SPACE_GATE = re.compile(rf"\s(?:(?<=[{_CJK}]\s)|[%,.!?;:{_CJK}])")
+_LOOSE_SPACE_GATE = re.compile(rf"\s(?:(?<=[{CJK}]\s)|[%,.!?;:{CJK}])")
 _LEET_GATE = re.compile(r"[0-9$]")
 # contact IDs may be letters only ("vx abcdef"), so the gate is "a digit, or a contact cue"
 _ANY_DIGIT_OR_ID = re.compile(
@@ -496,6 +497,11 @@ def _word_costs() -> dict[str, float]:
             counts[word] = int(count)
     total = sum(counts.values())
     return {word: math.log(total / count) for word, count in counts.items()}
+
+
+def is_english_word(word: str) -> bool:
+    """``word`` is one of the common English words of ``english_words.txt``."""
+    return word in _word_costs()
 
 
 def preload() -> None:

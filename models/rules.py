@@ -51,9 +51,9 @@ import ahocorasick
 import re2
 import yaml
 
-from models.contact_folding import digits_view, english_words, loosened, reveal
+from models.contact_folding import digits_view, loosened, reveal
 from models.errors import ModelError
-from models.normalize import SIGNAL_NAMES, Analysis, normalize
+from models.normalize import CJK, SIGNAL_NAMES, Analysis, is_english_word, normalize
 
 RuleAction = Literal["block", "review", "allow", "score"]
 CONTACT_KINDS = ("domains", "urls", "phones", "wechat", "qq")
@@ -172,7 +172,7 @@ _GROUPS = re.compile(r"\d+")
 _TIME_AFTER = re.compile(r"(?:\s\d{1,2}){0,3}")  # "2026-12-04 10 30": hours, minutes, seconds
 
 
-_CHINESE_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CHINESE_CHAR = re.compile(f"[{CJK}]")
 # a mobile number, a 400/800 hotline, a landline with its area code (with or without +86)
 _CHINESE_PHONE = re.compile(r"(?:86)?(?:1[3-9]\d{9}|[48]00\d{7}|0\d{9,11})")
 _RANGE = re.compile(r"[–—~|·]+")
@@ -221,7 +221,7 @@ def _wechat_ids(folded: str) -> frozenset[str]:
     """The WeChat IDs after a cue, but not the cue words or common English words an ID is
     never made of ("微信(wechat)公众号", "WeChat (official) account")."""
     found = {*_WECHAT.findall(folded), *_WECHAT_BRACKETED.findall(folded)}
-    return frozenset(i for i in found if i not in _NOT_IDS and i not in english_words())
+    return frozenset(i for i in found if i not in _NOT_IDS and not is_english_word(i))
 
 
 def extract_contacts(text: str) -> Contacts:

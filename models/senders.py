@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.fingerprint import is_common, phrase_key
+from models.normalize import CJK
 
 TEXTS_KEPT = 16  # distinct texts an account's state remembers (the most recent)
 CONVERSATIONS_KEPT = 64  # distinct conversations it counts; more reads as "64 or more"
@@ -46,7 +47,7 @@ SAME_SKETCH = 5  # words two sketches share for their texts to count as one
 SKETCH_PREFIX = "~"  # 1 + 2 * SKETCH_TOKENS characters: a sketch key, not a digest
 _NO_DIGITS = str.maketrans("", "", "0123456789")  # full-width digits are these after NFKC
 _WORDS = re.compile(r"[^\W\d_]+")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK = re.compile(f"[{CJK}]+")
 
 
 @dataclass(frozen=True, slots=True)
