@@ -53,7 +53,7 @@ import yaml
 
 from models.contact_folding import digits_view, loosened, reveal
 from models.errors import ModelError
-from models.normalize import CJK, SIGNAL_NAMES, Analysis, is_english_word, normalize
+from models.normalize import CJK, SIGNAL_NAMES, Analysis, is_english_word, nfkc, normalize
 
 RuleAction = Literal["block", "review", "allow", "score"]
 CONTACT_KINDS = ("domains", "urls", "phones", "wechat", "qq")
@@ -138,7 +138,7 @@ def _fold(text: str) -> str:
     # marks go before NFKC too: it sorts a run of combining marks by class, which costs the
     # square of the run's length (a 20,000-character run of two alternating marks: 70x a plain
     # text); after it as well, for the marks NFKC's decompositions bring in
-    text = unicodedata.normalize("NFKC", text.translate(invisible)).casefold().translate(invisible)
+    text = nfkc(text.translate(invisible)).casefold().translate(invisible)
     return text.replace("点", ".").replace("點", ".").replace("。", ".")
 
 

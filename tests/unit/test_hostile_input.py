@@ -101,6 +101,10 @@ RUNS: dict[str, str] = {
     "spelled_dot_labels": "ab dot ",
     "chinese_numerals": "零一二",
     "enclosed_letters": "🅴",
+    # characters NFKC writes as many (U+FDFA: eighteen; models.normalize.nfkc)
+    "long_nfkc_forms": "\ufdfa",
+    "long_nfkc_digit_pairs": "\ufdfa1",
+    "squared_words": "\u3300\u33ff",
 }
 
 # one word or sign that starts (or sits inside) each bait pattern: contact cues Chinese and Latin,

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
-from models.normalize import SIGNAL_NAMES, analyse, content_length, normalize, signals
+from models.normalize import (
+    MAX_NFKC_GROWTH,
+    SIGNAL_NAMES,
+    analyse,
+    content_length,
+    nfkc,
+    normalize,
+    signals,
+)
+from models.rules import extract_contacts
 
 # (case id, input, expected normalized form)
 EXPECTED = [
@@ -247,3 +258,21 @@ def test_the_fingerprint_follows_what_the_normalizer_does(monkeypatch: pytest.Mo
     assert n.fingerprint.__wrapped__() == now  # deterministic, not per process
     monkeypatch.setitem(n._TEXTSPEAK, "ur", "you are")
     assert n.fingerprint.__wrapped__() != now
+
+
+def test_no_character_makes_the_text_grow_more_than_threefold() -> None:
+    """U+FDFA is eighteen characters under NFKC: a 20,000-character message of it became 360,000
+    and cost every later step eighteen times as much. Now at most three each, and what follows
+    them is still read."""
+    hostile = "\ufdfa" * 10_000
+    assert len(nfkc(hostile)) <= MAX_NFKC_GROWTH * len(hostile)
+    assert len(unicodedata.normalize("NFKC", hostile)) == 18 * len(hostile)  # what it was
+    assert len(normalize(hostile)) <= MAX_NFKC_GROWTH * len(hostile)
+    assert normalize(hostile + " 加微信 abc123").endswith("微信 contacttoken")
+    assert "evil-pay.top" in extract_contacts(hostile + " evil-pay.top").hosts
+    # a text without such characters is normalized as NFKC alone would
+    assert nfkc("ﬁnd ①２ ㍻ ⑽") == unicodedata.normalize("NFKC", "ﬁnd ①２ ㍻ ⑽")
+    # one such character in ordinary text keeps its whole form
+    assert nfkc("peace be upon him \ufdfa") == unicodedata.normalize(
+        "NFKC", "peace be upon him \ufdfa"
+    )
