@@ -412,6 +412,7 @@ class Worker:
             self.label_store_problem = None
             metrics.LABEL_STORE_OK.set(1)
             metrics.LABELS_STORED.inc(stored)
+            metrics.LABELS_REPEATED.inc(len(labels) - stored)
             return
 
     async def _enforce_accounts(self, stream: StreamT) -> None:

@@ -94,6 +94,11 @@ LABELS_STORED = Counter(
     "Moderator labels appended to the label store.",
     registry=REGISTRY,
 )
+LABELS_REPEATED = Counter(
+    "chatguard_labels_repeated_total",
+    "Moderator labels not stored because the store holds them already (a signed record sent again).",
+    registry=REGISTRY,
+)
 LABEL_STORE_OK = Gauge(
     "chatguard_label_store_ok",
     "1 while the last append to the label store succeeded, 0 while labels wait in Kafka.",

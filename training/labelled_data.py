@@ -17,7 +17,7 @@ import csv
 import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,10 @@ class LabelledRow:
     # the text this row was made from (``training.augment``): it joins that text's group, so the
     # two never fall in different folds; None for a row a person wrote or labelled
     copy_of: str | None = None
+    # the event a moderator label is of and when it was given (label store rows): a label sent
+    # again, by a replay of its signed record, is that event's label once (``read_many``)
+    event_id: str | None = None
+    labelled_at: float | None = None
 
     def value(self, label: str) -> int:
         """1, 0, or -1 when this row says nothing about ``label``."""
@@ -99,7 +103,26 @@ def read_many(
         rows.extend(read_labelled(path, taxonomy))
     if exclude_moderators:
         rows = [row for row in rows if row.moderator not in exclude_moderators]
-    return rows
+    return latest_label_per_event(rows)
+
+
+def latest_label_per_event(rows: Sequence[LabelledRow]) -> list[LabelledRow]:
+    """``rows`` with one moderator label per event: the latest given, the first of a tie.
+
+    A signed label is valid however often it is sent, so anyone who can read the labels topic
+    can send one again; 500 copies of one label were 500 training rows, and ten copies of a
+    clean label on a quoted scam turned the next model's block of that scam into an allow. The
+    latest label wins, so a moderator's correction stands against a replay of the label it
+    corrected. Rows without an event (corpus and public sets) are all kept."""
+    latest: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        if row.event_id is None:
+            continue
+        kept = latest.get(row.event_id)
+        if kept is None or (row.labelled_at or 0.0) > (rows[kept].labelled_at or 0.0):
+            latest[row.event_id] = i
+    chosen = set(latest.values())
+    return [row for i, row in enumerate(rows) if row.event_id is None or i in chosen]
 
 
 def label_set(rows: Iterable[LabelledRow]) -> tuple[str, ...]:
@@ -182,8 +205,21 @@ def _row_from_json(data: object, where: str, taxonomy: Sequence[str] | None) -> 
     lang = lang if isinstance(lang, str) else None
     moderator = data.get("moderator_id")
     moderator = moderator if isinstance(moderator, str) else None
+    event_id = data.get("event_id") if moderator is not None else None
+    event_id = event_id if isinstance(event_id, str) else None
+    at = data.get("labelled_at")
+    labelled_at = float(at) if isinstance(at, int | float) and not isinstance(at, bool) else None
     kind = data.get("kind")
     kind = kind if isinstance(kind, str) else None
+    provenance = LabelledRow(
+        text,
+        lang=lang,
+        origin=where,
+        moderator=moderator,
+        kind=kind,
+        event_id=event_id,
+        labelled_at=labelled_at,
+    )
     has_categories, has_labels = "categories" in data, "labels" in data
     if has_categories == has_labels:
         msg = f"{where}: a row needs exactly one of 'categories' (list) or 'labels' (object)"
@@ -196,9 +232,7 @@ def _row_from_json(data: object, where: str, taxonomy: Sequence[str] | None) -> 
             raise LabelledDataError(msg)
         for name in categories:
             labels[_label_name(name, where, taxonomy)] = POSITIVE
-        return LabelledRow(
-            text, labels, complete=True, lang=lang, origin=where, moderator=moderator, kind=kind
-        )
+        return replace(provenance, labels=labels, complete=True)
     raw = data["labels"]
     if not isinstance(raw, dict):
         msg = f"{where}: 'labels' must be an object of category → 1, 0 or null"
@@ -211,9 +245,7 @@ def _row_from_json(data: object, where: str, taxonomy: Sequence[str] | None) -> 
             msg = f"{where}: label {name!r} has value {value!r}; use 1, 0 or null"
             raise LabelledDataError(msg)
         labels[label] = int(value)
-    return LabelledRow(
-        text, labels, complete=False, lang=lang, origin=where, moderator=moderator, kind=kind
-    )
+    return replace(provenance, labels=labels, complete=False)
 
 
 def _label_name(name: str, where: str, taxonomy: Sequence[str] | None) -> str:

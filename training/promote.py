@@ -26,7 +26,7 @@ from models.registry import ModelRegistry
 from models.version_folder import VersionFolder
 from training.errors import PromotionRefused
 from training.evaluate import evaluate_rows
-from training.labelled_data import LabelledRow, read_labelled, text_hashes
+from training.labelled_data import LabelledRow, latest_label_per_event, read_labelled, text_hashes
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -152,7 +152,7 @@ def promote(
     candidate = registry.load(version)
     current_name = registry.current_version()
     current = registry.load(current_name) if current_name else None
-    rows = read_labelled(data) if data is not None else None
+    rows = latest_label_per_event(read_labelled(data)) if data is not None else None
     result = gate(candidate, current, rows=rows, tolerance=tolerance)
     if not result.passed and not force:
         msg = f"refusing to promote {version}:\n{result.summary()}"

@@ -95,3 +95,23 @@ def test_a_batch_cut_short_by_the_kernel_is_cut_back_off_the_file(
     store.append(_labels(4, start=3))  # the same batch, written again later
     assert _event_ids(store.path) == [f"l{i}" for i in range(7)]
     assert len(read_labelled(store.path)) == 7
+
+
+def test_a_label_sent_again_is_stored_once_across_workers_and_restarts(tmp_path: Path) -> None:
+    """A signed label stays valid, so anyone reading the labels topic can send it again: each
+    copy was a row before. Another worker's store, or a restarted one, sees what is in the file."""
+    path = tmp_path / "labels.jsonl"
+    first, second = LabelStore(path), LabelStore(path)
+    assert first.append(_labels(3)) == 3
+    assert first.append(_labels(3)) == 0
+    assert second.append(_labels(4)) == 1  # the fourth is new; the first three another wrote
+    assert LabelStore(path).append(_labels(4) + _labels(4)) == 0
+    assert _event_ids(path) == ["l0", "l1", "l2", "l3"]
+    # a moderator's correction (same event, later) is another label
+    corrected = [{**_labels(1)[0], "categories": ["fraud"], "labelled_at": 1_800_000_000.0}]
+    assert second.append(corrected) == 1
+    assert _event_ids(path) == ["l0", "l1", "l2", "l3", "l0"]
+    # a new file at the path (rotated, or the disk re-pointed) holds none of them
+    path.rename(tmp_path / "labels-old.jsonl")
+    assert first.append(_labels(2)) == 2
+    assert _event_ids(path) == ["l0", "l1"]

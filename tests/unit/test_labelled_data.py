@@ -135,3 +135,43 @@ def test_rows_keep_their_moderator_and_one_can_be_left_out(tmp_path: Path) -> No
     assert [row.moderator for row in read_many([store])] == ["m1", "m2", None]
     kept = read_many([store], exclude_moderators=["m1"])
     assert [row.text for row in kept] == ["b", "c"]
+
+
+def _store_row(event_id: str, categories: list[str], at: float, moderator: str = "m1") -> dict:
+    return {
+        "text": f"text of {event_id}",
+        "categories": categories,
+        "source": "moderator",
+        "event_id": event_id,
+        "moderator_id": moderator,
+        "labelled_at": at,
+    }
+
+
+def test_a_replayed_label_is_one_row_and_the_latest_label_of_an_event_wins(tmp_path: Path) -> None:
+    """Ten replays of one signed clean label on a quoted scam turned the next model's block of
+    that scam into an allow: each copy was a training row. A replay of a label a moderator has
+    since corrected does not undo the correction, whatever its place in the file."""
+    path = tmp_path / "labels.jsonl"
+    corpus = {"text": "see you at lunch", "categories": []}
+    rows = [
+        corpus,
+        corpus,
+        *[_store_row("e1", [], 100.0)] * 50,
+        _store_row("e2", ["spam"], 100.0),
+        _store_row("e2", [], 200.0),  # corrected
+        _store_row("e2", ["spam"], 100.0),  # the old label sent again
+        _store_row("e3", ["fraud"], 100.0, moderator="m1"),
+        _store_row("e3", [], 300.0, moderator="careless"),
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    read = read_many([path])
+    assert [r.text for r in read].count("see you at lunch") == 2  # rows with no event all stay
+    assert [r.text for r in read].count("text of e1") == 1
+    (e2,) = [r for r in read if r.event_id == "e2"]
+    assert e2.labelled_at == 200.0 and e2.value("spam") == 0
+    (e3,) = [r for r in read if r.event_id == "e3"]
+    assert e3.moderator == "careless"
+    # leaving a moderator out leaves the other's label of the same event
+    (e3,) = [r for r in read_many([path], exclude_moderators={"careless"}) if r.event_id == "e3"]
+    assert e3.moderator == "m1" and e3.value("fraud") == 1
