@@ -42,14 +42,15 @@ def add_commands(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="FILE",
-        help="labelled data file (repeatable; default: the bundled seed and clean chat corpus)",
+        help="labelled data file (repeatable; default: the bundled seed and clean chat corpus); "
+        "with --recipe, trained on beside the recipe's rows (e.g. the moderator label store)",
     )
     p.add_argument(
         "--recipe",
         choices=("default", "seed"),
         default=None,
-        help="train on a named recipe instead of --data: default = seed + clean corpus + every "
-        "available catalogued public set; seed = the seed corpus alone",
+        help="train on a named recipe (and any --data files): default = seed + clean corpus + "
+        "every available catalogued public set; seed = the seed corpus alone",
     )
     p.add_argument(
         "--datasets",
@@ -261,9 +262,6 @@ def _train(args: argparse.Namespace) -> int:
     # promotion signs: without a key, fail before spending minutes on training
     signing_key = _signing_key() if args.promote else None
     progress = Progress(quiet=args.quiet)
-    if args.recipe and args.data:
-        msg = "use either --recipe or --data, not both"
-        raise TrainingError(msg)
     try:
         if args.recipe:
             version, result = _train_recipe(args, registry, config, progress)
@@ -307,6 +305,7 @@ def _train(args: argparse.Namespace) -> int:
 def _train_recipe(args: argparse.Namespace, registry: Any, config: Any, progress: Any) -> Any:
     from dataclasses import replace
 
+    from training.labelled_data import data_snapshot, read_many
     from training.public_datasets import DEFAULT_ROOT
     from training.recipes import recipe_rows
     from training.train import save_result, train_model
@@ -317,6 +316,15 @@ def _train_recipe(args: argparse.Namespace, registry: Any, config: Any, progress
     data = recipe_rows(
         args.recipe, mirror=mirror, commercial_only=args.commercial_only, progress=progress
     )
+    if args.data:
+        # the label store beside the recipe: a model that learned the moderators' labels is
+        # gated against the served one trained on the same public sets, not on fewer rows
+        extra = read_many(args.data, exclude_moderators=args.exclude_moderator)
+        progress(f"{len(extra)} rows from {', '.join(str(p) for p in args.data)}")
+        data.rows.extend(extra)
+        data.snapshot["data_files"] = data_snapshot(args.data)
+        if args.exclude_moderator:
+            data.snapshot["excluded_moderators"] = sorted(args.exclude_moderator)
     config = replace(config, params={**data.params, **config.params})
     result = train_model(data.rows, config, progress=progress)
     version = save_result(registry, result, config, data=data.snapshot, progress=progress)

@@ -214,3 +214,46 @@ def test_train_can_leave_a_moderators_labels_out(
     assert meta["data"]["excluded_moderators"] == ["mallory"]
     seed_meta = registry.metadata(seed_version)
     assert meta["data"]["label_counts"] == seed_meta["data"]["label_counts"]
+
+
+def test_a_recipe_trains_with_the_label_store_beside_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Moderators' labels go into a model trained on the recipe's rows as well: a model from the
+    labels alone lacks the public sets and loses every gate against the served one."""
+    root = tmp_path / "registry"
+    store = tmp_path / "labels.jsonl"
+    rows = [
+        {
+            "text": f"limited offer number {i}, join the vip group for free gifts",
+            "categories": ["spam"],
+            "source": "moderator",
+            "event_id": f"e{i}",
+            "moderator_id": "m1" if i < 30 else "mallory",
+            "labelled_at": 1_700_000_000.0,
+        }
+        for i in range(40)
+    ]
+    rows += [{**rows[0]} for _ in range(100)]  # one label sent again: one row
+    store.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    argv = ["train", "--registry", str(root), "--recipe", "seed", "--quiet"]
+    assert _run(capsys, *argv)[0] == 0
+    code, _, err = _run(capsys, *argv, f"--data={store}", "--exclude-moderator", "mallory")
+    assert code == 0, err
+    registry = ModelRegistry(root)
+    seed_only, with_labels = (registry.metadata(v)["data"] for v in registry.versions())
+    assert with_labels["recipe"] == "seed"
+    assert with_labels["data_files"]["files"] == [{"name": "labels.jsonl", **_sha(store)}]
+    assert with_labels["excluded_moderators"] == ["mallory"]
+    spam = ("spam", "positive")
+    assert _count(with_labels, *spam) == _count(seed_only, *spam) + 30
+
+
+def _sha(path: Path) -> dict[str, str]:
+    import hashlib
+
+    return {"sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def _count(data: dict, label: str, kind: str) -> int:
+    return int(data["label_counts"][label][kind])
