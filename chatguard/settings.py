@@ -51,6 +51,9 @@ class Settings:
     batch_size: int = 256
     batch_window_s: float = 0.05
     max_event_bytes: int = 1_048_576
+    # what a record batch may decompress to (streams.decompression): a compression bomb costs
+    # this much memory, and a batch over it is an unreadable_batch dead letter
+    max_decompressed_mb: int = 64
     max_text_chars: int = 20_000
     # ids (and other short string fields such as a report's reason) and Kafka keys: longer ones
     # are dead letters, so no decision, strike or dead letter outgrows a Kafka record
@@ -218,6 +221,9 @@ class Settings:
             raise SettingsError(msg)
         if self.campaign_fold not in ("worker", "separate"):
             msg = f"CHATGUARD_CAMPAIGN_FOLD={self.campaign_fold!r}: use worker or separate"
+            raise SettingsError(msg)
+        if not 1 <= self.max_decompressed_mb <= 2_000:
+            msg = f"CHATGUARD_MAX_DECOMPRESSED_MB={self.max_decompressed_mb}: use 1 to 2000"
             raise SettingsError(msg)
         if self.data_min_free_mb < 0:
             msg = f"CHATGUARD_DATA_MIN_FREE_MB={self.data_min_free_mb} must not be negative"

@@ -9,7 +9,7 @@ from typing import Any
 import faust
 
 from chatguard.settings import Settings
-from streams import kafka_options
+from streams import decompression, kafka_options
 from streams.transport import ProducerStuck, Transport
 
 # How long a stop or a rebalance waits for the agents to finish the events they have taken
@@ -62,6 +62,7 @@ class App(faust.App):
 
 def create_app(settings: Settings) -> faust.App:
     """A Faust app for these settings, with no agents yet."""
+    decompression.set_limit(settings.max_decompressed_mb * 1024 * 1024)
     app = App(
         settings.app_id,
         **kafka_options.faust_app(settings),

@@ -1,4 +1,5 @@
-"""Record batches decompress to at most ``MAX_DECOMPRESSED_BYTES``, or are unreadable.
+"""Record batches decompress to at most :func:`limit` bytes (64 MB unless
+``CHATGUARD_MAX_DECOMPRESSED_MB`` says otherwise), or are unreadable.
 
 The broker checks its size limits against a batch as it came, compressed, and zstd turns 100 MB
 of spaces into about 3 KB. aiokafka decompresses a fetched batch whole, with no limit: one 900 MB
@@ -22,8 +23,10 @@ from typing import Any
 import cramjam
 
 # a batch holds at most what a producer put in one request (1 MB by default, compressed); text
-# and JSON compress 3-10 times, so a legitimate batch stays well under this
+# and JSON compress 3-10 times, so a legitimate batch stays well under this. A platform whose
+# producers send larger requests raises it (``Settings.max_decompressed_mb``, :func:`set_limit`)
 MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
+_limit = MAX_DECOMPRESSED_BYTES
 # the first buffer tried, as a multiple of the compressed size (text and JSON fit), then one of
 # the bound: buffers in between (4 MB, 32 MB) come from the heap, which glibc keeps once freed,
 # and a worker fed bombs grew 70 MB with each
@@ -37,12 +40,25 @@ _XERIAL_MAGIC = b"\x82SNAPPY\x00"  # the Java client's framed snappy (aiokafka's
 
 
 class DecompressedTooLarge(Exception):
-    """A record batch decompresses to more than ``MAX_DECOMPRESSED_BYTES``."""
+    """A record batch decompresses to more than :func:`limit` bytes."""
+
+
+def limit() -> int:
+    """The most bytes a record batch may decompress to in this process."""
+    return _limit
+
+
+def set_limit(size: int) -> None:
+    """Let batches decompress to ``size`` bytes (at least 1 MB) from now on, in every reader."""
+    global _limit
+    if size < 1024 * 1024:
+        msg = f"a decompression limit of {size} bytes: use at least 1 MB"
+        raise ValueError(msg)
+    _limit = size
 
 
 def _too_large(codec: str) -> DecompressedTooLarge:
-    limit = MAX_DECOMPRESSED_BYTES // (1024 * 1024)
-    msg = f"a {codec} batch that decompresses to more than {limit} MB"
+    msg = f"a {codec} batch that decompresses to more than {_limit // (1024 * 1024)} MB"
     return DecompressedTooLarge(msg)
 
 
@@ -52,9 +68,10 @@ def _into(codec: str, decompress_into: Callable[[bytes, bytearray], int]) -> Cal
 
     def decode(payload: Any) -> bytes:
         data = bytes(payload)
-        first = min(max(MIN_BUFFER_BYTES, FIRST_RATIO * len(data)), MAX_DECOMPRESSED_BYTES)
+        bound = _limit
+        first = min(max(MIN_BUFFER_BYTES, FIRST_RATIO * len(data)), bound)
         with _ONE_AT_A_TIME:
-            for size in dict.fromkeys((first, MAX_DECOMPRESSED_BYTES)):
+            for size in dict.fromkeys((first, bound)):
                 out = bytearray(size)
                 try:
                     written = decompress_into(data, out)
@@ -70,15 +87,16 @@ def _into(codec: str, decompress_into: Callable[[bytes, bytearray], int]) -> Cal
 
 
 def gzip_decode(payload: Any) -> bytes:
-    """Every gzip member of ``payload``, at most ``MAX_DECOMPRESSED_BYTES`` in all."""
+    """Every gzip member of ``payload``, at most :func:`limit` bytes in all."""
     data = bytes(payload)
+    bound = _limit
     parts: list[bytes] = []
     total = 0
     while data:
         member = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        part = member.decompress(data, MAX_DECOMPRESSED_BYTES - total + 1)
+        part = member.decompress(data, bound - total + 1)
         total += len(part)
-        if total > MAX_DECOMPRESSED_BYTES or member.unconsumed_tail:
+        if total > bound or member.unconsumed_tail:
             raise _too_large("gzip")
         if not member.eof:
             msg = "a gzip batch that ends before its last member does"
@@ -101,7 +119,7 @@ def snappy_decode(payload: Any) -> bytes:
             blocks.append(data[cursor + 4 : cursor + 4 + length])
             cursor += 4 + length
     total = sum(cramjam.snappy.decompress_raw_len(block) for block in blocks)
-    if total > MAX_DECOMPRESSED_BYTES:
+    if total > _limit:
         raise _too_large("snappy")
     return b"".join(bytes(cramjam.snappy.decompress_raw(block)) for block in blocks)
 

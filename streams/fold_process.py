@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from chatguard.settings import Settings
-from streams import metrics, web_server
+from streams import decompression, metrics, web_server
 from streams.campaign_fold import CampaignFold
 from streams.campaigns import CampaignHolder
 from streams.model_holder import ModelHolder
@@ -35,6 +35,7 @@ def main() -> int:
     from streams.topics import ensure_topics
 
     settings = Settings.from_env()
+    decompression.set_limit(settings.max_decompressed_mb * 1024 * 1024)
     try:
         FleetSigner.for_settings(settings)  # a key it cannot use is a line, like the worker's
     except FleetKeyError as exc:

@@ -12,7 +12,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from chatguard.settings import Settings
-from streams.decompression import MAX_DECOMPRESSED_BYTES
 
 if TYPE_CHECKING:
     from faust.types.auth import CredentialsT
@@ -220,5 +219,5 @@ def rdkafka_group_consumer(settings: Settings, group_id: str, role: str) -> dict
         "check.crcs": True,
         # what librdkafka decompresses a batch to at most (and its largest response): the
         # bound the aiokafka readers keep too (``streams.decompression``), not 100 MB
-        "receive.message.max.bytes": MAX_DECOMPRESSED_BYTES + 1024 * 1024,
+        "receive.message.max.bytes": (settings.max_decompressed_mb + 1) * 1024 * 1024,
     }

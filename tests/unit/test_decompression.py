@@ -10,7 +10,9 @@ import sys
 import cramjam
 import pytest
 
-from streams import decompression
+from chatguard.settings import Settings, SettingsError
+from streams import decompression, kafka_options
+from streams.app import create_app
 from streams.decompression import DecompressedTooLarge
 
 TEXT = b'{"type": "chat.message", "text": "see you at lunch"}' * 2_000
@@ -42,10 +44,10 @@ def test_a_batch_under_the_bound_decompresses_as_it_was(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(ENCODERS))
 def test_a_batch_over_the_bound_is_refused(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(decompression, "MAX_DECOMPRESSED_BYTES", len(TEXT) - 1)
+    monkeypatch.setattr(decompression, "_limit", len(TEXT) - 1)
     with pytest.raises(DecompressedTooLarge, match="decompresses to more than"):
         decompression.DECODERS[name](ENCODERS[name](TEXT))
-    monkeypatch.setattr(decompression, "MAX_DECOMPRESSED_BYTES", len(TEXT))
+    monkeypatch.setattr(decompression, "_limit", len(TEXT))
     assert decompression.DECODERS[name](ENCODERS[name](TEXT)) == TEXT
 
 
@@ -93,3 +95,36 @@ def test_installed_in_every_aiokafka_module_that_binds_a_decoder() -> None:
     decompression.install()
     for module in (aiokafka.codec, aiokafka.record.default_records, default_records):
         assert module.zstd_decode is decompression.zstd_decode
+
+
+@pytest.mark.parametrize("decoder", ENCODERS)
+def test_the_bound_is_a_setting_every_codec_keeps(decoder: str) -> None:
+    """A platform whose producers send larger requests raises the bound, one that is short of
+    memory lowers it: ``CHATGUARD_MAX_DECOMPRESSED_MB`` reaches every decoder through the app.
+    It was a constant: a legitimate 80 MB batch was a dead letter whatever the operator set."""
+    two_mb = b"x" * (2 << 20)
+    packed = ENCODERS[decoder](two_mb)
+    decode = decompression.DECODERS[decoder]
+    try:
+        create_app(Settings.from_env({"CHATGUARD_MAX_DECOMPRESSED_MB": "1"}))
+        assert decompression.limit() == 1 << 20
+        with pytest.raises(DecompressedTooLarge, match="more than 1 MB"):
+            decode(packed)
+        create_app(Settings.from_env({"CHATGUARD_MAX_DECOMPRESSED_MB": "3"}))
+        assert decode(packed) == two_mb
+    finally:
+        decompression.set_limit(decompression.MAX_DECOMPRESSED_BYTES)
+    assert Settings().max_decompressed_mb << 20 == decompression.MAX_DECOMPRESSED_BYTES
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "2001"])
+def test_a_bound_no_reader_could_keep_is_refused_at_start(value: str) -> None:
+    with pytest.raises(SettingsError, match="CHATGUARD_MAX_DECOMPRESSED_MB"):
+        Settings.from_env({"CHATGUARD_MAX_DECOMPRESSED_MB": value})
+
+
+def test_librdkafka_is_given_the_same_bound() -> None:
+    options = kafka_options.rdkafka_group_consumer(
+        Settings(max_decompressed_mb=200), "chatguard", "test"
+    )
+    assert options["receive.message.max.bytes"] == 201 << 20
