@@ -40,6 +40,7 @@ CONTACT_TOKEN = "contacttoken"
 EMAIL_TOKEN = "emailtoken"
 
 ENGLISH_WORDS = Path(__file__).with_name("english_words.txt")
+STARRED_WORDS = Path(__file__).with_name("starred_words.txt")
 
 SIGNAL_NAMES: tuple[str, ...] = (
     "url_count",
@@ -227,9 +228,10 @@ _SYMBOL_LETTERS = str.maketrans({"@": "a", "!": "i", "€": "e"})
 # the square of the run's length (".com" * 5,000 + "1": 35x a plain text)
 _CUT_WORD = re.compile(r"(?<![a-z0-9])[a-z]++(?:[.\-_*]++[a-z]++)++")
 _ALNUM_NEXT = re.compile(r"[a-z0-9]")
-_CUT_WORD_GATE = re.compile(r"[.\-_*](?<=[a-z].)[a-z]")
+_CUT_WORD_GATE = re.compile(r"[.\-_*](?<=[a-z].)\**+[a-z]")  # "f**k": stars may be two
 _CUTS = re.compile(r"[.\-_*]+")
-_MOST_STARS = 1
+_MOST_STARS = 2  # letters starred out of a word of ``starred_words.txt``; one of any other word
+_TWO_STARS_FROM_LETTERS = 4  # "f**k": a word shows at least two of its letters
 # RIGHT-TO-LEFT OVERRIDE shows the characters after it in reverse order, up to POP DIRECTIONAL
 # FORMATTING (or another override or embedding, or the end of the line): "\u202eyenom eerf" reads
 # "free money". The model reads what is shown.
@@ -269,7 +271,7 @@ _FINGERPRINT_PROBES = (
     "evri - u k, h r _ amy, u盘 r18", "🅵🆁🅴🅴 ⓜⓞⓝⓔⓨ", "\u202eyenom eerf", "賭場 發財",
     "加 微 信。领。红。包", "加★微★信 abc123", "vx: abc123 qq 12345678", "www.evil.top/x pay.so ok. so",
     "call +1 336 555 6110 or 13912345678", "win $500 ￥88 500元", "@tom a@b.com", "哈哈哈哈哈 !!!!",
-    "paid the rent. So tired", "black people are a plague",
+    "paid the rent. So tired", "black people are a plague", "sh*t n*gg*rs f**k g*eat",
 )  # fmt: skip
 
 
@@ -280,6 +282,7 @@ def fingerprint() -> str:
     serving a model trained under another says so (``streams.model_holder``), since the model
     then reads texts otherwise than it learned them. A change the probes miss goes unseen."""
     digest = hashlib.sha256(ENGLISH_WORDS.read_bytes())
+    digest.update(STARRED_WORDS.read_bytes())
     for text in _FINGERPRINT_PROBES:
         normalized, signal_values = _analyse(text)
         digest.update(f"{normalized}\x00{signal_values}\x00".encode())
@@ -558,12 +561,13 @@ def preload() -> None:
     """Read the word list now rather than at first use (a worker starting up: at first use, with
     its file descriptors taken, the read failed a whole batch)."""
     _word_costs()
+    _starred_words()
 
 
 def reload_words() -> None:
     """Read ``english_words.txt`` again on next use (after ``python -m training.lexicon``)."""
     _word_costs.cache_clear()
-    _one_letter_starred.cache_clear()
+    _starred.cache_clear()
     _word_pieces.cache_clear()
 
 
@@ -663,13 +667,14 @@ def _letter_for_symbol(match: re.Match[str]) -> str:
 
 def _rejoin(match: re.Match[str]) -> str:
     """A cut word put back together when the corpus's list says so: "mon.ey" → money (its pieces
-    are no words), but "night.see" stays two words. One star stands for a letter: "b*tch" becomes
-    the one word of the list it can spell; "sh*t" (shit, shot, shut) and "b**ch" stay as they are."""
+    are no words), but "night.see" stays two words. A star stands for a letter
+    (:func:`_spell_stars`): "b*tch" and "sh*t" become the words people star out, "gr*at" the one
+    word of the list it can spell; "c*t" (cat, cut, cot) stays as it is."""
     token = match.group(0)
     if _ALNUM_NEXT.match(match.string, match.end()):  # "v1.2.3a": not a cut word
         return token
     costs = _word_costs()
-    if "*" in token and set(_CUTS.findall(token)) == {"*"}:
+    if "*" in token and all(set(cut) == {"*"} for cut in _CUTS.findall(token)):
         spelled = _spell_stars(token)
         if spelled is not None:
             return spelled
@@ -800,22 +805,46 @@ def _word_pieces() -> tuple[frozenset[str], frozenset[bytes]]:
 
 
 def _spell_stars(token: str) -> str | None:
-    """The only word of the list that ``token``'s one star can spell, else None."""
+    """The word ``token``'s stars spell, else None: a word of ``starred_words.txt`` with one or
+    two letters starred (two in a word of four letters or more), else the only word of the corpus
+    list with one letter starred."""
     if token.count("*") > _MOST_STARS:
         return None
-    return _one_letter_starred().get(token)
+    return _starred().get(token)
 
 
 @functools.cache
-def _one_letter_starred() -> dict[str, str | None]:
-    """Each word of the list with one letter starred → the word; None where two words share it
-    ("sh*t": shit, shot, shut). A lookup, so a message of starred words costs no more than any."""
+def _starred_words() -> tuple[str, ...]:
+    """The words of ``starred_words.txt``."""
+    lines = STARRED_WORDS.read_text(encoding="utf-8").splitlines()
+    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+@functools.cache
+def _starred() -> dict[str, str | None]:
+    """Each starred spelling → its word; None where two words share it. People star out
+    profanity and slurs, not "shot" or "chunk": a spelling of a word of ``starred_words.txt``
+    is that word whatever else it could spell ("sh*t", "ch*nk", "b*tch" were left as they were,
+    and the model, which learned the words unstarred, read little of them). Otherwise one star
+    spells the only word of the corpus list it fits. A lookup, so a message of starred words
+    costs no more than any."""
     spelled: dict[str, str | None] = {}
     for word in _word_costs():
         for i in range(len(word)):
             template = word[:i] + "*" + word[i + 1 :]
             spelled[template] = word if spelled.get(template, word) == word else None
-    return spelled
+    listed: dict[str, str | None] = {}
+    for word in _starred_words():
+        templates = {word[:i] + "*" + word[i + 1 :] for i in range(len(word))}
+        if len(word) >= _TWO_STARS_FROM_LETTERS:
+            templates.update(
+                word[:i] + "*" + word[i + 1 : j] + "*" + word[j + 1 :]
+                for i in range(len(word))
+                for j in range(i + 1, len(word))
+            )
+        for template in templates:
+            listed[template] = word if listed.get(template, word) == word else None
+    return spelled | listed
 
 
 def _as_displayed(match: re.Match[str]) -> str:

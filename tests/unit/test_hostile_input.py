@@ -70,6 +70,8 @@ RUNS: dict[str, str] = {
     "letter_bang_pairs": "a!",
     "letter_star_pairs": "ab*",
     "starred_words": "ab*c ",
+    "double_starred_words": "f**k ",
+    "star_runs_in_words": "a**b",
     "stretched_words": "aaabbbccc ",
     "much_stretched_words": "aaabbbcccdddeeefff ",
     "word_dot_pairs": "abc.",

@@ -11,6 +11,7 @@ from models.normalize import (
     MARKS_WHEN_DECOMPOSED,
     MAX_NFKC_GROWTH,
     SIGNAL_NAMES,
+    STARRED_WORDS,
     analyse,
     content_length,
     nfkc,
@@ -51,7 +52,14 @@ EXPECTED = [
     ("digits_that_make_no_word_stay", "5g b4 42 x11", "5g b4 42 x11"),
     ("model_numbers_stay", "i5处理器 4s店 a4纸", "i5处理器4s店 a4纸"),
     ("cut_words_rejoined", "mon.ey cl-ick h_ere k*ll", "money click here kill"),
-    ("cut_words_that_are_words_stay", "night.see well-known sh*t", "night.see well-known sh*t"),
+    ("cut_words_that_are_words_stay", "night.see well-known c*t", "night.see well-known c*t"),
+    # people star out profanity and slurs, not "shot" or "chunk": those spellings are the words
+    (
+        "starred_words",
+        "sh*t ch*nk n*gg*rs f**k b**ch a**hole",
+        "shit chink niggers fuck bitch asshole",
+    ),
+    ("starred_ordinary_word", "gr*at job, rate 5** hotel", "great job, rate 5** hotel"),
     (
         "space_inside_words",
         "send me mon ey. fr ee gift, wor thless lo ser",
@@ -308,3 +316,27 @@ def test_long_runs_of_marks_are_put_in_order_as_nfkc_would() -> None:
             for _ in range(rng.randint(300, 1_500))
         )
         assert nfkc(text) == unicodedata.normalize("NFKC", text)
+
+
+def test_every_word_people_star_out_is_read_whichever_letters_are_starred() -> None:
+    """Each word of ``starred_words.txt`` with one inner letter starred, and with two in a word of
+    four letters or more, is read as itself, unless two of the list's words share the spelling."""
+    words = [
+        line
+        for line in STARRED_WORDS.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert len(words) == len(set(words)) and all(w.isascii() and w.isalpha() for w in words)
+    spellings: dict[str, set[str]] = {}
+    for word in words:
+        for i in range(1, len(word) - 1):
+            spellings.setdefault(word[:i] + "*" + word[i + 1 :], set()).add(word)
+        if len(word) >= 4:
+            spellings.setdefault(word[0] + "**" + word[3:], set()).add(word)
+    read = {spelling: normalize(f"you {spelling} now") for spelling in spellings}
+    wrong = {
+        spelling: got
+        for spelling, got in read.items()
+        if len(spellings[spelling]) == 1 and got != f"you {next(iter(spellings[spelling]))} now"
+    }
+    assert not wrong, wrong
