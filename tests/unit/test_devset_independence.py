@@ -20,6 +20,7 @@ BLIND_3 = sorted((ROOT / "benchmarks" / "devset_blind_3").glob("*.jsonl"))
 BLIND_4 = sorted((ROOT / "benchmarks" / "devset_blind_4").glob("*.jsonl"))
 BLIND_5 = sorted((ROOT / "benchmarks" / "devset_blind_5").glob("*.jsonl"))
 BLIND_6 = sorted((ROOT / "benchmarks" / "devset_blind_6").glob("*.jsonl"))
+BLIND_7 = sorted((ROOT / "benchmarks" / "devset_blind_7").glob("*.jsonl"))
 CHAT_STYLE = sorted((ROOT / "benchmarks" / "devset_chat_style").glob("*.jsonl"))
 CORPUS = sorted((ROOT / "training" / "corpus").glob("*.jsonl"))
 TRAINING = [ROOT / "training" / "seed" / "seed_corpus.jsonl", *CORPUS]
@@ -52,6 +53,7 @@ def _trigrams(text: str) -> frozenset[str]:
         ("fourth blind set", BLIND_4),
         ("fifth blind set", BLIND_5),
         ("sixth blind set", BLIND_6),
+        ("seventh blind set", BLIND_7),
         ("chat-style set", CHAT_STYLE),
     ],
 )
