@@ -201,24 +201,17 @@ def _row_from_json(data: object, where: str, taxonomy: Sequence[str] | None) -> 
     if not isinstance(text, str):
         msg = f"{where}: 'text' must be a string, got {type(text).__name__}"
         raise LabelledDataError(msg)
-    lang = data.get("lang")
-    lang = lang if isinstance(lang, str) else None
-    moderator = data.get("moderator_id")
-    moderator = moderator if isinstance(moderator, str) else None
-    event_id = data.get("event_id") if moderator is not None else None
-    event_id = event_id if isinstance(event_id, str) else None
+    moderator = _optional_text(data, "moderator_id")
     at = data.get("labelled_at")
-    labelled_at = float(at) if isinstance(at, int | float) and not isinstance(at, bool) else None
-    kind = data.get("kind")
-    kind = kind if isinstance(kind, str) else None
     provenance = LabelledRow(
         text,
-        lang=lang,
+        lang=_optional_text(data, "lang"),
         origin=where,
         moderator=moderator,
-        kind=kind,
-        event_id=event_id,
-        labelled_at=labelled_at,
+        kind=_optional_text(data, "kind"),
+        # the event of a moderator's label; a corpus row's event_id, if any, names nothing
+        event_id=_optional_text(data, "event_id") if moderator is not None else None,
+        labelled_at=float(at) if isinstance(at, int | float) and not isinstance(at, bool) else None,
     )
     has_categories, has_labels = "categories" in data, "labels" in data
     if has_categories == has_labels:
@@ -246,6 +239,12 @@ def _row_from_json(data: object, where: str, taxonomy: Sequence[str] | None) -> 
             raise LabelledDataError(msg)
         labels[label] = int(value)
     return replace(provenance, labels=labels, complete=False)
+
+
+def _optional_text(data: Mapping[str, Any], name: str) -> str | None:
+    """``data[name]`` if it is a string, else None: provenance, never a reason to refuse a row."""
+    value = data.get(name)
+    return value if isinstance(value, str) else None
 
 
 def _label_name(name: str, where: str, taxonomy: Sequence[str] | None) -> str:
