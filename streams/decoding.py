@@ -82,8 +82,7 @@ def decode(
         if "surrogate" not in str(exc):
             return Rejected("malformed_json", f"not valid JSON: {exc}")
         try:
-            replaced, unreadable = lone_surrogates_replaced(text)
-            data = orjson.loads(replaced)
+            data, unreadable = lone_surrogates_replaced(text)
         except ValueError as again:  # orjson's error is a ValueError
             return Rejected("malformed_json", f"not valid JSON: {again}")
     if not isinstance(data, dict):
@@ -139,16 +138,15 @@ _SURROGATE_ESCAPE = re.compile(
     r"\\(?<!\\\\)((?:\\\\)*+)u(?:([dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
     r"|([dD][c-fC-F][0-9a-fA-F]{2}))"
 )
-# A lone surrogate stands in as a private-use character until the fields that held one are known
+# A lone surrogate stands in as a private-use character where the caller is told what it was
 _STAND_IN = 0xF0000 - 0xD800
-_STOOD_IN = re.compile("[\U000f0000-\U000f07ff]")
-_SURROGATE_FROM_STAND_IN = {cp: cp - _STAND_IN for cp in range(0xF0000, 0xF0800)}
+_REPLACEMENT = re.compile("\ufffd")
 
 
-def lone_surrogates_replaced(text: str) -> tuple[str, dict[str, str]]:
-    """``text`` (JSON) with each lone UTF-16 surrogate it escapes (``"\\ud83d"``) replaced by
-    the replacement character, as a browser shows it, and the top-level string fields that held
-    one, as they were; raises ``ValueError`` for what is not JSON.
+def lone_surrogates_replaced(text: str) -> tuple[Any, dict[str, str]]:
+    """``text`` (JSON) parsed with each lone UTF-16 surrogate it escapes (``"\\ud83d"``)
+    replaced by the replacement character, as a browser shows it, and the top-level string fields
+    that held one, as they were; raises ``ValueError`` for what is not JSON.
 
     Such an escape is valid JSON syntax, and it is what JavaScript's ``JSON.stringify`` writes
     for a text cut inside an emoji; but it is no Unicode character, so orjson refuses the whole
@@ -160,20 +158,38 @@ def lone_surrogates_replaced(text: str) -> tuple[str, dict[str, str]]:
 
     Replacing is right for text, which is scored, not for an id, which names something: ids
     that differ only in their lone surrogates would become one. The fields returned let the
-    caller refuse those (:func:`decode` does). A private-use character of U+F0000-U+F07FF sent
-    in the same event reads as a lone surrogate too (those stand in for them on the way)."""
-    marked = _SURROGATE_ESCAPE.sub(_stand_in, text)
-    data = orjson.loads(marked)
-    unreadable = (
-        {
-            name: value.translate(_SURROGATE_FROM_STAND_IN)
-            for name, value in data.items()
-            if isinstance(value, str) and _STOOD_IN.search(value)
-        }
-        if isinstance(data, dict)
-        else {}
-    )
-    return _STOOD_IN.sub("\ufffd", marked), unreadable
+    caller refuse those (:func:`decode` does). They are found by reading the text a second time
+    with another character in each lone surrogate's place: the two readings differ in exactly
+    the fields that held one, whatever characters the sender put beside them."""
+    data = orjson.loads(_SURROGATE_ESCAPE.sub(_replacement_escape, text))
+    if not isinstance(data, dict):
+        return data, {}
+    marked = orjson.loads(_SURROGATE_ESCAPE.sub(_stand_in, text))
+    unreadable = {
+        name: _as_sent(value, marked[name])
+        for name, value in data.items()
+        if isinstance(value, str) and value != marked[name]
+    }
+    return data, unreadable
+
+
+def _as_sent(replaced: str, marked: str) -> str:
+    """The field with its lone surrogates back: where the two readings differ (``replaced`` has
+    U+FFFD, ``marked`` a stand-in)."""
+    pieces, start = [], 0
+    for found in _REPLACEMENT.finditer(replaced):
+        at = found.start()
+        if marked[at] != "\ufffd":
+            pieces += [replaced[start:at], chr(ord(marked[at]) - _STAND_IN)]
+            start = at + 1
+    return "".join(pieces) + replaced[start:]
+
+
+def _replacement_escape(match: re.Match[str]) -> str:
+    escaped_backslashes, _, low_after_high, _ = match.groups()
+    if low_after_high is not None:  # a pair: one character
+        return match.group(0)
+    return escaped_backslashes + "\\ufffd"
 
 
 def _stand_in(match: re.Match[str]) -> str:
