@@ -82,7 +82,11 @@ def add_commands(subparsers: Any) -> None:
         help="hold no test split out: fit the served model on every row (out-of-fold figures)",
     )
     p.add_argument(
-        "--folds", type=int, default=3, help="cross-validation folds for out-of-fold scores"
+        "--folds",
+        type=int,
+        default=None,
+        help="cross-validation folds for out-of-fold scores (default: the recipe's, 5 for "
+        "--recipe default; else 3)",
     )
     p.add_argument(
         "--target-precision",
@@ -243,7 +247,7 @@ def _train(args: argparse.Namespace) -> int:
     try:
         config = TrainConfig(
             seed=args.seed,
-            folds=args.folds,
+            folds=3 if args.folds is None else args.folds,
             target_precision=args.target_precision,
             target_recall=args.target_recall,
             block_clean_rate=args.block_clean_rate,
@@ -307,7 +311,7 @@ def _train_recipe(args: argparse.Namespace, registry: Any, config: Any, progress
 
     from training.labelled_data import data_snapshot, read_many
     from training.public_datasets import DEFAULT_ROOT
-    from training.recipes import recipe_rows
+    from training.recipes import RECIPE_FOLDS, recipe_rows
     from training.train import save_result, train_model
 
     mirror = args.datasets
@@ -326,6 +330,8 @@ def _train_recipe(args: argparse.Namespace, registry: Any, config: Any, progress
         if args.exclude_moderator:
             data.snapshot["excluded_moderators"] = sorted(args.exclude_moderator)
     config = replace(config, params={**data.params, **config.params})
+    if args.folds is None:
+        config = replace(config, folds=RECIPE_FOLDS[args.recipe])
     result = train_model(data.rows, config, progress=progress)
     version = save_result(registry, result, config, data=data.snapshot, progress=progress)
     progress(f"saved version {version}")

@@ -45,6 +45,10 @@ class LabelledRow:
     # what sort of clean row this is ("everyday", "hard_negative"): hard negatives have a
     # false-positive budget of their own (``training.thresholds``); None counts as everyday
     kind: str | None = None
+    # what its writer was asked to write about ("family_money", "parcel_refund"): the lines of one
+    # file on one topic came from one brief and are alike, so cross-validation keeps them in one
+    # fold (``training.split.writing_batches``); None for a row without one
+    topic: str | None = None
     # the text this row was made from (``training.augment``): it joins that text's group, so the
     # two never fall in different folds; None for a row a person wrote or labelled
     copy_of: str | None = None
@@ -209,6 +213,7 @@ def _row_from_json(data: object, where: str, taxonomy: Sequence[str] | None) -> 
         origin=where,
         moderator=moderator,
         kind=_optional_text(data, "kind"),
+        topic=_optional_text(data, "topic"),
         # the event of a moderator's label; a corpus row's event_id, if any, names nothing
         event_id=_optional_text(data, "event_id") if moderator is not None else None,
         labelled_at=float(at) if isinstance(at, int | float) and not isinstance(at, bool) else None,

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 
 def stratified_split(
@@ -73,6 +75,40 @@ def group_ids(texts: Sequence[str]) -> np.ndarray:
         dtype=np.int64,
         count=len(texts),
     )
+
+
+def writing_batches(origins: Sequence[str], topics: Sequence[str | None]) -> np.ndarray:
+    """One integer per row; rows of one file on one topic share it, every other row is alone.
+
+    ``origins`` are ``"path:line"`` (``training.labelled_data``). A writer's lines on one topic
+    are alike: with some in training, the others score as if seen, and out-of-fold scores, and
+    the thresholds chosen on them, are as optimistic as a test split with near-twins in training.
+    """
+    index: dict[tuple[str, str], int] = {}
+    batches = np.empty(len(origins), dtype=np.int64)
+    for i, (origin, topic) in enumerate(zip(origins, topics, strict=True)):
+        key = (origin.rpartition(":")[0], topic) if topic else (origin, f"row {i}")
+        batches[i] = index.setdefault(key, len(index))
+    return batches
+
+
+def joined_groups(*partitions: np.ndarray) -> np.ndarray:
+    """One integer per row such that rows sharing a value in any of ``partitions`` share it
+    (connected components: a near-duplicate of a batch's line joins the whole batch)."""
+    n = len(partitions[0])
+    columns, width = [], 0
+    for partition in partitions:
+        ids = np.unique(partition, return_inverse=True)[1].ravel()
+        columns.append(ids + n + width)
+        width += int(ids.max()) + 1 if n else 0
+    links = sp.coo_matrix(
+        (
+            np.ones(n * len(partitions)),
+            (np.tile(np.arange(n), len(partitions)), np.concatenate(columns)),
+        ),
+        shape=(n + width, n + width),
+    )
+    return connected_components(links, directed=False)[1][:n].astype(np.int64)
 
 
 def grouped_split(

@@ -2,7 +2,8 @@
 grouped held-out test split, saved as a new version in the registry.
 
 Rows are grouped first: identical and near-identical texts (``training.split.group_ids``) share a
-group, and a group is never split. A stratified share of the groups is held out as the test split
+group, and so do the lines of one corpus file on one topic (``writing_batches``: one writer's
+brief, alike without being twins); a group is never split. A stratified share of the groups is held out as the test split
 (none with ``final_fit``); the rest are the training rows. The classifier is cross-validated over
 *all* training rows by group, so every training row has an out-of-fold score; its sigmoid and each
 category's thresholds are chosen on those scores from a false-positive budget
@@ -37,7 +38,7 @@ from training.labelled_data import (
     text_hashes,
 )
 from training.recipes import SEED_CORPUS, clean_corpus_files
-from training.split import group_ids, grouped_split
+from training.split import group_ids, grouped_split, joined_groups, writing_batches
 from training.thresholds import Budget, traffic_thresholds
 
 ProgressFn = Callable[[str], None]
@@ -144,11 +145,14 @@ def train_model(
         raise ValueError(msg)
     Y = label_matrix(rows, labels)
     texts = [r.text for r in rows]
-    say(f"grouping {len(rows)} rows by near-duplicate text")
+    say(f"grouping {len(rows)} rows by near-duplicate text and by file and topic")
     # a made-up copy (``training.augment``) goes wherever the row it was made from goes, and only
     # trains: it is never tested and never counts in the clean-traffic budget
     made_up = np.array([r.copy_of is not None for r in rows], dtype=bool)
-    groups = group_ids([r.copy_of if r.copy_of is not None else r.text for r in rows])
+    groups = joined_groups(
+        group_ids([r.copy_of if r.copy_of is not None else r.text for r in rows]),
+        writing_batches([r.origin for r in rows], [r.topic for r in rows]),
+    )
     if config.final_fit:
         train, test = np.arange(len(rows)), np.arange(0)
     else:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from models.classifier import grouped_folds
-from training.split import group_ids, grouped_split, near_duplicate_key
+from training.split import (
+    group_ids,
+    grouped_split,
+    joined_groups,
+    near_duplicate_key,
+    writing_batches,
+)
 
 
 def test_near_identical_texts_share_a_group() -> None:
@@ -20,6 +26,19 @@ def test_near_identical_texts_share_a_group() -> None:
     assert ids[0] != ids[2]
     assert len(set(ids.tolist())) == 4
     assert near_duplicate_key("...") != ""  # punctuation-only text still gets a key
+
+
+def test_a_files_lines_on_one_topic_form_one_group_with_their_near_twins() -> None:
+    origins = ["a.jsonl:1", "a.jsonl:2", "a.jsonl:3", "b.jsonl:1", "seed.jsonl:1", "seed.jsonl:2"]
+    topics = ["bills", "bills", "pets", "bills", None, None]
+    batches = writing_batches(origins, topics)
+    # one file on one topic; another file's "bills" and rows without a topic stand alone
+    assert batches[0] == batches[1] and len(set(batches.tolist())) == 5
+    # row 2 is a near-twin of row 4: their batches join, and every row of them
+    twins = np.array([0, 1, 2, 3, 2, 4])
+    joined = joined_groups(twins, batches)
+    assert joined[0] == joined[1] and joined[2] == joined[4]
+    assert len({joined[0], joined[2], joined[3], joined[5]}) == 4
 
 
 def test_grouped_split_keeps_groups_whole_and_is_stratified() -> None:

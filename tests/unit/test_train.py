@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import string
+
 import pytest
 
 from chatguard.cli import main
+from tests.unit.toy_corpus import _CLEAN as CLEAN
+from tests.unit.toy_corpus import _SPAM as SPAM
 from tests.unit.toy_corpus import LABELS, toy_data
 from training.labelled_data import LabelledRow
 from training.split import near_duplicate_key
@@ -26,6 +31,29 @@ def test_no_test_row_has_a_twin_in_training() -> None:
     train_keys = {near_duplicate_key(t) for t in result.seen_texts}
     assert result.test_rows
     assert not train_keys & {near_duplicate_key(r.text) for r in result.test_rows}
+
+
+def test_a_files_lines_on_one_topic_are_never_split_between_train_and_test() -> None:
+    """A writer's lines on one topic are alike without being near-twins: with some of them in
+    training the rest would score as if seen, in the test split and out of fold alike."""
+    rng = random.Random(5)
+    rows = []
+    for file, pool, labels in (("spam", SPAM, {"spam": 1}), ("clean", CLEAN, {})):
+        for topic, template in enumerate(pool):
+            for line in range(25):
+                suffix = "".join(rng.choices(string.ascii_lowercase, k=8))  # no near-twins
+                rows.append(
+                    LabelledRow(
+                        template.format(suffix),
+                        labels,
+                        origin=f"corpus/{file}.jsonl:{topic * 25 + line + 1}",
+                        topic=f"topic {topic}",
+                    )
+                )
+    result = train_model(rows, TrainConfig(test_fraction=0.3, folds=3), labels=["spam"])
+    batch = {r.text: (r.origin.rpartition(":")[0], r.topic) for r in rows}
+    tested = {batch[r.text] for r in result.test_rows}
+    assert tested and not tested & {batch[t] for t in result.seen_texts}
 
 
 def test_final_fit_fits_every_row_and_reports_out_of_fold() -> None:

@@ -44,10 +44,13 @@ def test_train_writes_a_complete_version(trained: tuple[Path, str]) -> None:
     assert meta["model_params"]["base"] == "svm" and meta["signal_names"] == []
     for name in ("report/report.md", "report/report.json", "report/pr_fraud.png", "holdout.jsonl"):
         assert (folder / name).is_file(), name
-    # a model that learned each category, on the bundled data's held-out 15% (spam is the
-    # lowest: 0.84 since the corpus holds @-mentions in everyday chat as well as in spam)
+    # a model that learned each category, on the bundled data's held-out 15%. The split holds
+    # out a corpus file's topics whole, so most test rows are of topics training never saw: 0.63
+    # (extremism) to 0.93 (gambling) on 2026-12-05, against positive shares of 4-11%; with
+    # topic-mates in training it was 0.84 and up
     for label, m in meta["metrics"]["test"].items():
-        assert m["pr_auc"] > 0.8, (label, m)
+        share = m["positives"] / (m["positives"] + m["negatives"])
+        assert m["pr_auc"] > max(0.5, 5 * share), (label, m)
 
 
 def test_classify_english_and_chinese(
@@ -257,3 +260,20 @@ def _sha(path: Path) -> dict[str, str]:
 
 def _count(data: dict, label: str, kind: str) -> int:
     return int(data["label_counts"][label][kind])
+
+
+def test_a_recipe_names_its_folds_and_folds_on_the_command_line_win(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default recipe cross-validates in 5 folds (its corpus topics are held out whole, so
+    each fold's model should still see most of the rest), the seed recipe in 3; ``--folds`` wins."""
+    from training.recipes import RECIPE_FOLDS
+
+    assert RECIPE_FOLDS == {"default": 5, "seed": 3}
+    root = tmp_path / "registry"
+    argv = ["train", "--registry", str(root), "--recipe", "seed", "--quiet"]
+    assert _run(capsys, *argv)[0] == 0
+    assert _run(capsys, *argv, "--folds", "4")[0] == 0
+    registry = ModelRegistry(root)
+    folds = [registry.metadata(v)["training"]["folds"] for v in registry.versions()]
+    assert folds == [3, 4]
