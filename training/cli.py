@@ -91,8 +91,9 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument(
         "--target-precision",
         type=float,
-        default=budget.block_precision,
-        help="precision a block threshold needs, out of fold (0.5-1, default %(default)s)",
+        default=None,
+        help="precision a block threshold needs, out of fold (0.5-1; default: the recipe's, "
+        f"0.995 for --recipe default; else {budget.block_precision})",
     )
     p.add_argument(
         "--target-recall",
@@ -247,8 +248,15 @@ def _train(args: argparse.Namespace) -> int:
     try:
         config = TrainConfig(
             seed=args.seed,
-            folds=3 if args.folds is None else args.folds,
-            target_precision=args.target_precision,
+            # None: TrainConfig's own (the recipe's, below, for --recipe)
+            **{
+                name: value
+                for name, value in (
+                    ("folds", args.folds),
+                    ("target_precision", args.target_precision),
+                )
+                if value is not None
+            },
             target_recall=args.target_recall,
             block_clean_rate=args.block_clean_rate,
             review_clean_rate=args.review_clean_rate,
@@ -311,7 +319,7 @@ def _train_recipe(args: argparse.Namespace, registry: Any, config: Any, progress
 
     from training.labelled_data import data_snapshot, read_many
     from training.public_datasets import DEFAULT_ROOT
-    from training.recipes import RECIPE_FOLDS, recipe_rows
+    from training.recipes import RECIPE_TRAINING, recipe_rows
     from training.train import save_result, train_model
 
     mirror = args.datasets
@@ -330,8 +338,10 @@ def _train_recipe(args: argparse.Namespace, registry: Any, config: Any, progress
         if args.exclude_moderator:
             data.snapshot["excluded_moderators"] = sorted(args.exclude_moderator)
     config = replace(config, params={**data.params, **config.params})
-    if args.folds is None:
-        config = replace(config, folds=RECIPE_FOLDS[args.recipe])
+    # the recipe's training settings, where the command line named none
+    named = {"folds": args.folds, "target_precision": args.target_precision}
+    settings = {k: v for k, v in RECIPE_TRAINING[args.recipe].items() if named[k] is None}
+    config = replace(config, **settings)
     result = train_model(data.rows, config, progress=progress)
     version = save_result(registry, result, config, data=data.snapshot, progress=progress)
     progress(f"saved version {version}")

@@ -262,18 +262,23 @@ def _count(data: dict, label: str, kind: str) -> int:
     return int(data["label_counts"][label][kind])
 
 
-def test_a_recipe_names_its_folds_and_folds_on_the_command_line_win(
+def test_a_recipe_names_its_folds_and_block_precision_and_the_command_line_wins(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The default recipe cross-validates in 5 folds (its corpus topics are held out whole, so
-    each fold's model should still see most of the rest), the seed recipe in 3; ``--folds`` wins."""
-    from training.recipes import RECIPE_FOLDS
+    each fold's model should still see most of the rest) and blocks at 99.5% precision out of
+    fold; the seed recipe uses TrainConfig's 3 and 98%. ``--folds`` and ``--target-precision``
+    win over either."""
+    from training.recipes import RECIPE_TRAINING
 
-    assert RECIPE_FOLDS == {"default": 5, "seed": 3}
+    assert RECIPE_TRAINING["default"] == {"folds": 5, "target_precision": 0.995}
     root = tmp_path / "registry"
     argv = ["train", "--registry", str(root), "--recipe", "seed", "--quiet"]
     assert _run(capsys, *argv)[0] == 0
-    assert _run(capsys, *argv, "--folds", "4")[0] == 0
+    assert _run(capsys, *argv, "--folds", "4", "--target-precision", "0.97")[0] == 0
     registry = ModelRegistry(root)
-    folds = [registry.metadata(v)["training"]["folds"] for v in registry.versions()]
-    assert folds == [3, 4]
+    chosen = [
+        (meta["training"]["folds"], meta["training"]["target_precision"])
+        for meta in map(registry.metadata, registry.versions())
+    ]
+    assert chosen == [(3, 0.98), (4, 0.97)]
