@@ -67,9 +67,11 @@ from streams.recent_events import RecentEvents, Replay, catch_up
 from streams.records import (
     AccountAction,
     AccountActionKind,
+    InvalidRecord,
     LearnedContact,
     ModelUpdate,
     WeighedReport,
+    check_report_fields,
 )
 from streams.report_retry import due_in, retry_or_refuse, sent_back
 from streams.reporters import apply_outcome, count_report, reliability, stats_record
@@ -345,7 +347,9 @@ class Worker:
                     result = handle(raw, record) if isinstance(record, dict) else record
                 except StateTooLarge as exc:  # the table keeps what it had
                     result = exc.rejected()
-                except Exception as exc:  # a forged record with the wrong shape, or a bug
+                except InvalidRecord as exc:  # a forged record with the wrong shape
+                    result = Rejected("invalid_field", str(exc))
+                except Exception as exc:  # a bug
                     result = internal_error(exc)
                 out.extend(self._outputs(raw, result))
             await self.pipeline.send(out)
@@ -423,7 +427,12 @@ class Worker:
             for event in events:
                 _handling(event)  # the strikes table's window follows the event's time
                 raw = _raw(event)
-                outcome = self._enforce(raw, event.message.timestamp)
+                try:
+                    outcome = self._enforce(raw, event.message.timestamp)
+                except Exception as exc:  # a forged signal with the wrong shape, or a bug
+                    # (a strike whose "at" was null crashed the agent, which Faust restarted
+                    # but never fed again: enforcement stopped, /health stayed 200)
+                    outcome = internal_error(exc)
                 if isinstance(outcome, Outgoing):
                     action = orjson.loads(outcome.value)["action"]
                     metrics.ACCOUNT_ACTIONS.labels(action=action).inc()
@@ -555,7 +564,9 @@ class Worker:
                 try:
                     record = internal_record(raw, self.pipeline.signer)
                     result = self._verify(raw, record) if isinstance(record, dict) else record
-                except Exception as exc:  # a forged record with the wrong shape, or a bug
+                except InvalidRecord as exc:  # a forged record with the wrong shape
+                    result = Rejected("invalid_field", str(exc))
+                except Exception as exc:  # a bug
                     result = internal_error(exc)
                 self.recent_events.folded(raw.partition, raw.offset)
                 out.extend(self._outputs(raw, result))
@@ -574,9 +585,8 @@ class Worker:
                 return Rejected("oversize_field", str(exc))
             self.recent_events.add(entries, float(record["at"]), raw.partition, raw.offset)
             return []
-        claimed = record.get("account_id")
-        claimed = claimed if isinstance(claimed, str) else None
-        seen = self.recent_events.account(record["event_id"], claimed=claimed)
+        check_report_fields(record, record.get("weight"))
+        seen = self.recent_events.account(record["event_id"], claimed=record["account_id"])
         rejected = check_report(record, seen)
         if rejected is not None and rejected.kind == "unknown_event":
             # the report may have overtaken its event: check it again later

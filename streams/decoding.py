@@ -108,6 +108,7 @@ def decode(
     problem = _check_fields(data, kind.specs, max_id_chars, kind.text_fields, unreadable)
     if problem is not None:
         return Rejected(problem[0], problem[1], event_id)
+    data = without_nulls(data)
     assert event_id is not None  # a required str field, checked above
     # an event with text is empty only when all of it is blank: a post whose body is " " is
     # scored on its title (a dead letter for it let a spam title through unscored)
@@ -232,6 +233,7 @@ def decode_strike(
     problem = _check_fields(data, STRIKE_SPECS, max_id_chars)
     if problem is not None:
         return Rejected(problem[0], problem[1], event_id)
+    data = without_nulls(data)
     weight = float(data["weight"])
     if not 0.0 <= weight <= MAX_STRIKE_WEIGHT:  # also refuses NaN
         return Rejected(
@@ -291,6 +293,13 @@ def _shown(value: object) -> str:
     """``repr`` of an offending value, cut so that an error message stays small."""
     text = repr(value)
     return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}… ({len(text)} chars)"
+
+
+def without_nulls(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without its top-level nulls. The checks read an optional field that is null as
+    absent; what reads the record afterwards must too (``"at" in strike`` then
+    ``float(strike["at"])`` stopped account enforcement on ``"at": null``)."""
+    return {name: value for name, value in data.items() if value is not None}
 
 
 def _check_fields(

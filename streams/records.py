@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -338,6 +339,33 @@ class ReportRecord:
     reported_at: float
 
 
+class InvalidRecord(ValueError):
+    """A record on an internal topic without the fields its kind needs, or with fields of the
+    wrong type: forged (anyone with access can write the topic), or a bug."""
+
+
+def _time(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_report_fields(fields: dict[str, Any], weight: Any) -> None:
+    """Raise :class:`InvalidRecord` unless ``fields`` are a report's, typed, and ``weight`` a
+    finite number. A report read back from ``events.by_id`` with ``"reported_at": null`` made
+    a strike signal with ``"at": null``, which stopped account enforcement."""
+    for name in ("report_id", "reporter_id", "event_id", "account_id", "reason", "category"):
+        if not isinstance(fields.get(name), str):
+            msg = f"a report's {name} must be a string, not {type(fields.get(name)).__name__}"
+            raise InvalidRecord(msg)
+    if not _time(fields.get("reported_at")):
+        msg = (
+            f"a report's reported_at must be a finite number, not {fields.get('reported_at')!r:.40}"
+        )
+        raise InvalidRecord(msg)
+    if not _time(weight) or weight < 0:
+        msg = f"a report's weight must be a finite number >= 0, not {weight!r:.40}"
+        raise InvalidRecord(msg)
+
+
 @dataclass(frozen=True)
 class WeighedReport(ReportRecord):
     """A report weighed by its reporter's reliability (``events.by_id``, keyed by event), to be
@@ -354,6 +382,7 @@ class WeighedReport(ReportRecord):
         """``report`` (the record, or as read back from its topic) with ``weight``; fields
         that are not a report's are left behind."""
         fields = report if isinstance(report, dict) else dataclasses.asdict(report)
+        check_report_fields(fields, weight)
         names = [f.name for f in dataclasses.fields(ReportRecord)]
         return cls(**{name: fields[name] for name in names}, weight=weight, attempt=attempt)
 

@@ -52,7 +52,7 @@ def retry_or_refuse(
         return Rejected(
             refusal.kind, f"{refusal.error} (checked {attempt + 1} times)", refusal.event_id
         )
-    weighed = WeighedReport.of(record, record["weight"], attempt + 1)
+    weighed = WeighedReport.of(record, record.get("weight"), attempt + 1)
     retry = RetriedReport(**vars(weighed), not_before=now + settings.report_retry_s)
     topic = settings.topic(topics.REPORTS_RETRY)
     return [Outgoing(topic, raw.key, orjson.dumps(retry), raw)]
@@ -87,6 +87,6 @@ def due_in(
 def sent_back(raw: RawMessage, record: dict[str, Any], settings: Settings) -> Outgoing:
     """A due ``reports.retry`` record (checked by :func:`due_in`), back on ``events.by_id``
     keyed by the event it names, so it lands beside that event's ``seen`` record."""
-    report = WeighedReport.of(record, record["weight"], record["attempt"])
+    report = WeighedReport.of(record, record.get("weight"), record["attempt"])
     key = report.event_id.encode()
     return Outgoing(settings.topic(topics.EVENTS_BY_ID), key, orjson.dumps(report), raw)

@@ -497,9 +497,75 @@ async def test_forged_retried_reports_are_dead_letters_and_a_real_one_goes_back(
         lambda: bool(sink.on("events.by_id")),
     )
     dead = sink.on("moderation.deadletter")
-    assert [d["error_kind"] for d in dead] == ["internal_error", "internal_error"]
+    assert [d["error_kind"] for d in dead] == ["invalid_field", "invalid_field"]
+    assert "weight" in dead[0]["error"] and "reason" in dead[1]["error"]
     [back] = sink.on("events.by_id")
     assert back["report_id"] == "rep-1" and back["attempt"] == 1
+
+
+async def test_a_strike_signal_with_a_null_time_does_not_stop_enforcement(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """An optional field that is null passed the checks as absent, but ``"at": null`` then
+    reached ``float(None)``: the agent crashed, Faust restarted it and never fed it again, and
+    no account was restricted after it, while /health said 200. Null reads as absent now, and
+    whatever else one signal raises is its dead letter."""
+
+    def strike(i: int, **fields: Any) -> tuple[bytes, bytes]:
+        signal = {
+            "signal_id": f"block:acct-{i}",
+            "kind": "block",
+            "event_id": f"acct-{i}",
+            "account_id": "acct",
+            "categories": ["fraud"],
+            "weight": 1.0,
+            "at": time.time() - 60,
+            **fields,
+        }
+        return b"acct", orjson.dumps(signal)
+
+    records = [strike(0, at=None, kind=None), strike(1), strike(2)]
+    await put_to(
+        worker.enforce_accounts,
+        worker.settings.topic("account.strikes"),
+        records,
+        lambda: bool(sink.on("account.actions")),
+    )
+    actions = sink.on("account.actions")
+    assert [(a["account_id"], a["action"]) for a in actions] == [("acct", "restrict")]
+    assert sink.on("moderation.deadletter") == []
+
+
+async def test_a_report_with_a_null_time_is_refused_before_it_becomes_a_strike(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """A report read back from ``reports.retry`` or ``events.by_id`` with ``reported_at``
+    null (or a string) was sent on, and became a strike signal with ``"at": null``."""
+    retried = {
+        "kind": "report",
+        "report_id": "rep-1",
+        "reporter_id": "r1",
+        "event_id": "evt-1",
+        "account_id": "acct-1",
+        "reason": "fraud",
+        "category": "fraud",
+        "reported_at": None,
+        "weight": 0.5,
+        "attempt": 1,
+        "not_before": 0.0,
+    }
+    records = [retried, retried | {"reported_at": "yesterday"}, retried | {"reported_at": 1.0}]
+    await put_to(
+        worker.retry_reports,
+        worker.settings.topic("reports.retry"),
+        [(b"evt-1", orjson.dumps(record)) for record in records],
+        lambda: bool(sink.on("events.by_id")),
+    )
+    dead = sink.on("moderation.deadletter")
+    assert [d["error_kind"] for d in dead] == ["invalid_field", "invalid_field"]
+    assert all("reported_at" in d["error"] for d in dead)
+    [back] = sink.on("events.by_id")
+    assert back["reported_at"] == 1.0
 
 
 def _nested_json(record: dict[str, Any], depth: int) -> bytes:

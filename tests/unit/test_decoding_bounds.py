@@ -169,6 +169,13 @@ def test_a_valid_strike_signal_is_returned() -> None:
     assert decode_strike(orjson.dumps(reported), b"a1", max_id_chars=256) == reported
 
 
+def test_an_optional_field_that_is_null_is_read_as_absent() -> None:
+    """The checks let a null optional field through as absent; what reads the signal next
+    tested ``"at" in strike`` and called ``float(None)``, which stopped enforcement."""
+    read = decode_strike(orjson.dumps(_strike(at=None, kind=None)), b"a1", max_id_chars=256)
+    assert isinstance(read, dict) and "at" not in read and "kind" not in read
+
+
 @pytest.mark.parametrize(
     ("raw", "key", "kind"),
     [
