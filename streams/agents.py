@@ -271,10 +271,11 @@ class Worker:
     def _agent(self, channel: TopicT, name: str, body: AgentBody) -> AgentT:
         """Declare ``body`` as the agent ``name``, noting in :attr:`crashed` an exception that
         stops it (a crashed agent leaves its partitions unprocessed while the process looks
-        alive, faust-streaming #175)."""
+        alive, faust-streaming #175). The note stays until the process ends: Faust starts the
+        agent again but does not feed it, and the restart used to clear the note, so /health
+        said 200 while account enforcement had stopped."""
 
         async def run(stream: StreamT) -> None:
-            self.crashed.pop(name, None)
             try:
                 await body(stream)
             except Exception as exc:

@@ -184,6 +184,21 @@ async def test_an_agent_that_stops_is_reported_by_health(
     assert status == 503 and body["status"] == "crashed"
     assert "the producer is gone" in body["crashed_agents"]["moderate_events"]
     assert worker.health()[1] == 200  # another worker in the same process is not affected
+    # Faust starts a crashed agent again, but does not feed it (faust-streaming #175): the
+    # restart must not clear the crash from /health
+    await broken.moderate_events.fun(_EndedStream())
+    assert broken.health()[1] == 503
+
+
+class _EndedStream:
+    """A stream with nothing more in it: what a restarted agent that is never fed sees."""
+
+    def noack_take(self, *_: Any, **__: Any) -> Any:
+        async def nothing() -> Any:
+            return
+            yield
+
+        return nothing()
 
 
 def test_workers_are_built_from_their_settings_alone(agent_settings: Settings) -> None:
