@@ -535,6 +535,8 @@ class Worker:
             by_event = settings.topic(topics.EVENTS_BY_ID)
             return [Outgoing(by_event, record["event_id"].encode(), orjson.dumps(weighed), raw)]
         if kind == "outcome":
+            if not isinstance(record.get("outcome"), str):
+                return Rejected("invalid_field", "an outcome record names its outcome")
             new_stats = apply_outcome(stats, record["report_id"], record["outcome"])
             if new_stats is stats:
                 return []
@@ -582,6 +584,8 @@ class Worker:
         if record["kind"] == "seen":
             try:
                 entries = seen_entries(record, most_seen(self.settings.batch_size))
+            except InvalidRecord as exc:
+                return Rejected("invalid_field", str(exc))
             except ValueError as exc:
                 return Rejected("oversize_field", str(exc))
             self.recent_events.add(entries, float(record["at"]), raw.partition, raw.offset)

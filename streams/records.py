@@ -377,10 +377,11 @@ class WeighedReport(ReportRecord):
 
     @classmethod
     def of(
-        cls, report: ReportRecord | dict[str, Any], weight: float, attempt: int = 0
+        cls, report: ReportRecord | dict[str, Any], weight: Any, attempt: int = 0
     ) -> WeighedReport:
         """``report`` (the record, or as read back from its topic) with ``weight``; fields
-        that are not a report's are left behind."""
+        that are not a report's are left behind. Raises :class:`InvalidRecord` for a report
+        or weight of the wrong shape (both may come from a topic anyone can write)."""
         fields = report if isinstance(report, dict) else dataclasses.asdict(report)
         check_report_fields(fields, weight)
         names = [f.name for f in dataclasses.fields(ReportRecord)]

@@ -12,6 +12,7 @@ taxonomy does not know only ever counts toward review.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -22,6 +23,7 @@ from models.taxonomy import TAXONOMY
 from streams.decoding import Rejected
 from streams.partitioning import partitions_for
 from streams.records import (
+    InvalidRecord,
     ReportOutcome,
     ReportRecord,
     SeenEvents,
@@ -160,11 +162,20 @@ def seen_entries(record: dict[str, Any], most: int = 1_024) -> Sequence[tuple[st
     """The ``(event_id, account)`` pairs of a ``seen`` record; ``ValueError`` past ``most`` of
     them (a worker writes one batch's events of one partition: a forged record of 80,000 held
     the agent 242 ms)."""
-    events = record["events"]
+    events, at = record.get("events"), record.get("at")
+    if not isinstance(events, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
+        for pair in events
+    ):
+        msg = "a seen record's events must be a list of [event_id, account_id] strings"
+        raise InvalidRecord(msg)
+    if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
+        msg = f"a seen record's at must be a finite number, not {at!r:.40}"
+        raise InvalidRecord(msg)
     if len(events) > most:
         msg = f"{len(events)} events in a seen record; the limit is {most}"
         raise ValueError(msg)
-    return [(str(event_id), str(account)) for event_id, account in events]
+    return [(event_id, account) for event_id, account in events]
 
 
 def most_seen(batch_size: int) -> int:

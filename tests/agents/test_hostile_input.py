@@ -609,3 +609,31 @@ async def test_re_sent_blocked_contact_evidence_teaches_nothing(
     )
     assert sink.on("moderation.learned") == []
     assert [d["error_kind"] for d in sink.on("moderation.deadletter")] == ["stale_signal"]
+
+
+async def test_internal_records_of_the_wrong_shape_are_dead_letters_that_name_the_field(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """A ``seen`` record whose events or time are of the wrong type, and an outcome without its
+    outcome, were ``internal_error`` dead letters (a TypeError, a KeyError): a reason an
+    operator could not act on. A good ``seen`` record after them is still folded."""
+    seen = {"kind": "seen", "events": [["evt-1", "acct-1"]], "at": time.time()}
+    forged = [seen | {"events": 5}, seen | {"events": [["evt-1", 7]]}, seen | {"at": None}]
+    await put_to(
+        worker.verify_reports,
+        worker.settings.topic("events.by_id"),
+        [(b"evt-1", orjson.dumps(record)) for record in [*forged, seen]],
+        lambda: len(sink.on("moderation.deadletter")) >= 3,
+    )
+    dead = sink.on("moderation.deadletter")
+    assert [d["error_kind"] for d in dead] == ["invalid_field"] * 3
+    assert "events" in dead[0]["error"] and "at" in dead[2]["error"]
+    assert worker.recent_events.account("evt-1", claimed="acct-1") == "acct-1"
+    no_outcome = {"kind": "outcome", "reporter_id": "r1", "report_id": "rep-1"}
+    await put_to(
+        worker.weigh_reports,
+        worker.settings.topic("reports.by_reporter"),
+        [(b"r1", orjson.dumps(no_outcome))],
+        lambda: len(sink.on("moderation.deadletter")) >= 4,
+    )
+    assert sink.on("moderation.deadletter")[3]["error_kind"] == "invalid_field"
