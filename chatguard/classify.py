@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -102,33 +103,65 @@ def _classify(args: argparse.Namespace) -> int:
 
 
 def _messages(args: argparse.Namespace) -> Iterator[tuple[str, str | None]]:
+    """Each message to score with its source; :class:`UnreadableMessages` naming the file and
+    line (or the message's number) for what cannot be read or is longer than a worker scores:
+    a 21 MB line took 3.5 GB before it failed."""
+    from chatguard.settings import Settings
+
+    limit = Settings.from_env().max_text_chars
+    for where, text, source in _read(args):
+        if len(text) > limit:
+            msg = f"{where}: {len(text)} characters; a worker scores at most {limit}"
+            raise UnreadableMessages(msg)
+        # a lone surrogate (JSON may escape one) is no character: shown and written as U+FFFD,
+        # as the worker reads it
+        yield _LONE_SURROGATE.sub("\ufffd", text), source
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _read(args: argparse.Namespace) -> Iterator[tuple[str, str, str | None]]:
+    """``(where, text, source)`` of each message, ``where`` as an error names it."""
     if args.text:
-        for text in args.text:
-            yield text, None
+        for number, text in enumerate(args.text, start=1):
+            yield f"message {number}", text, None
         return
     if args.file is not None:
         if not args.file.is_file():
             msg = f"{args.file}: file does not exist"
             raise UnreadableMessages(msg)
-        with args.file.open(encoding="utf-8") as handle:
-            for line_no, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    msg = f"{args.file}:{line_no}: malformed JSON: {exc.msg}"
-                    raise UnreadableMessages(msg) from exc
-                if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                    msg = f"{args.file}:{line_no}: each row needs a string 'text'"
-                    raise UnreadableMessages(msg)
-                source = row.get("source")
-                yield row["text"], source if isinstance(source, str) else None
+        with args.file.open("rb") as handle:
+            for line_no, raw in enumerate(handle, start=1):
+                yield from _row(args.file, line_no, raw)
         return
-    for line in sys.stdin:
+    for line_no, line in enumerate(sys.stdin, start=1):
         text = line.rstrip("\n")
         if text.strip():
-            yield text, None
+            yield f"stdin line {line_no}", text, None
+
+
+def _row(path: Path, line_no: int, raw: bytes) -> Iterator[tuple[str, str, str | None]]:
+    """One JSONL line's message, or :class:`UnreadableMessages` naming the file and line."""
+    try:
+        line = raw.decode("utf-8")
+        if not line.strip():
+            return
+        row = json.loads(line)
+    except UnicodeDecodeError as exc:
+        msg = f"{path}:{line_no}: not valid UTF-8 ({exc.reason} at byte {exc.start})"
+        raise UnreadableMessages(msg) from exc
+    except json.JSONDecodeError as exc:
+        msg = f"{path}:{line_no}: malformed JSON: {exc.msg}"
+        raise UnreadableMessages(msg) from exc
+    except (ValueError, RecursionError) as exc:  # a number of 5,000 digits, 100,000 nested lists
+        msg = f"{path}:{line_no}: unreadable JSON: {type(exc).__name__}"
+        raise UnreadableMessages(msg) from exc
+    if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+        msg = f"{path}:{line_no}: each row needs a string 'text'"
+        raise UnreadableMessages(msg)
+    source = row.get("source")
+    yield f"{path}:{line_no}", row["text"], source if isinstance(source, str) else None
 
 
 def _batches(items: Iterator[tuple[str, str | None]]) -> Iterator[list[tuple[str, str | None]]]:

@@ -97,6 +97,44 @@ def test_classify_reads_a_jsonl_file_and_reports_its_errors(
     assert f"{messages}:2: malformed JSON" in err
 
 
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        (b'{"text": "caf\xe9"}', "not valid UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "unreadable JSON"),
+        (b'{"text": "a", "n": ' + b"9" * 5_000 + b"}", "unreadable JSON"),
+        (b'{"text": "' + b"a" * 20_001 + b'"}', "a worker scores at most 20000"),
+    ],
+)
+def test_classify_names_the_line_of_what_it_cannot_read(
+    trained: tuple[Path, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    line: bytes,
+    error: str,
+) -> None:
+    """Invalid UTF-8, JSON nested 100,000 deep and a number of 5,000 digits were tracebacks; a
+    line longer than a worker scores took 3.5 GB (21 MB) before it failed."""
+    root, _ = trained
+    messages = tmp_path / "messages.jsonl"
+    messages.write_bytes(b'{"text": "ok"}\n\n' + line + b"\n")
+    code, _, err = _run(capsys, "classify", "--registry", str(root), "--file", str(messages))
+    assert code == 1 and f"{messages}:3: " in err and error in err, err
+
+
+def test_classify_reads_a_lone_surrogate_as_the_worker_does(
+    trained: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, _ = trained
+    messages = tmp_path / "messages.jsonl"
+    messages.write_text('{"text": "free gift \\ud83c"}\n')
+    code, out, err = _run(
+        capsys, "classify", "--registry", str(root), "--file", str(messages), "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["text"] == "free gift \ufffd"
+
+
 def test_bad_training_file_names_file_and_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
