@@ -12,45 +12,127 @@ from typing import Any, TextIO
 import orjson
 
 from chatguard.settings import Settings
+from chatguard.terminal import printable
 from streams.kafka_options import connection
 from streams.topics import DEAD_LETTER, TAIL_NAMES
 
+TEXT_KEPT = 80  # characters of one field a line shows
 
-def format_record(topic: str, record: dict[str, Any]) -> str:
-    """One readable line for a decision, a dead letter or an account action."""
+
+class Unreadable(ValueError):
+    """A record tail cannot show: not JSON, or a field it prints is missing or of another type."""
+
+
+def describe(topic: str, partition: int, offset: int, value: bytes | None) -> str:
+    """The line for one record as read: the record (:func:`format_record`), or a note saying
+    where it is and why it cannot be shown. Anything may be on a topic, and one bad record must
+    not end the tail (with --from-beginning it would end every run at the same record)."""
+    try:
+        if value is None:
+            raise Unreadable("a tombstone (no value)")
+        try:
+            record = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise Unreadable(f"not JSON ({exc})") from exc
+        return format_record(topic, record)
+    except Unreadable as exc:
+        return printable(f"??      {topic}[{partition}]@{offset}: cannot show it: {exc}")
+
+
+def format_record(topic: str, record: object) -> str:
+    """One readable line for a decision, a dead letter or an account action, control characters
+    escaped; :class:`Unreadable` if ``record`` is none of them."""
+    if not isinstance(record, dict):
+        raise Unreadable(f"not a JSON object but {type(record).__name__}")
+    return printable(_line(record))
+
+
+def _line(record: dict[str, Any]) -> str:
     if "error_kind" in record:
-        raw = base64.b64decode(record.get("raw") or "")[:60]
-        return f"DEAD    {record['error_kind']:<15} {record['error'][:70]}  raw={raw!r}"
+        raw = _text(record, "raw", default="", most=80)  # base64: 60 bytes
+        try:
+            head = base64.b64decode(raw)
+        except ValueError as exc:
+            raise Unreadable(f"raw is not base64 ({exc})") from exc
+        kind, error = _text(record, "error_kind"), _text(record, "error", most=70)
+        return f"DEAD    {kind:<15} {error}  raw={head!r}"
     if record.get("action") == "review_account":
         return (
-            f"ACCOUNT REVIEW   {record['account_id']}  reports={len(record['reports'])}"
-            f"  reporters={len(record['reporters'])}  weight={record['report_score']:.2f}"
-            f"  evidence={len(record['evidence'])} events"
+            f"ACCOUNT REVIEW   {_text(record, 'account_id')}  reports={len(_list(record, 'reports'))}"
+            f"  reporters={len(_list(record, 'reporters'))}  weight={_number(record, 'report_score'):.2f}"
+            f"  evidence={len(_list(record, 'evidence'))} events"
         )
     if "action_id" in record:
         return (
-            f"ACCOUNT {record['action'].upper():<8} {record['account_id']}  strikes={record['strikes']:.1f}"
-            f"  evidence={len(record['evidence'])} events"
+            f"ACCOUNT {_text(record, 'action').upper():<8} {_text(record, 'account_id')}"
+            f"  strikes={_number(record, 'strikes'):.1f}"
+            f"  evidence={len(_list(record, 'evidence'))} events"
         )
     if "reliability" in record:
         return (
-            f"REPORTER {record['reporter_id']}  reports={record['reports']}"
-            f"  confirmed={record['confirmed']}  rejected={record['rejected']}"
-            f"  reliability={record['reliability']:.2f}"
+            f"REPORTER {_text(record, 'reporter_id')}  reports={_whole(record, 'reports')}"
+            f"  confirmed={_whole(record, 'confirmed')}  rejected={_whole(record, 'rejected')}"
+            f"  reliability={_number(record, 'reliability'):.2f}"
         )
     if "worker" in record and record.get("version"):  # a ModelUpdate names one of the two
-        return f"MODEL   {record['worker']} now serves {record['version']}"
+        return f"MODEL   {_text(record, 'worker')} now serves {_text(record, 'version')}"
     if "worker" in record and record.get("rules_version"):
-        return f"RULES   {record['worker']} now serves {record['rules_version']}"
+        return f"RULES   {_text(record, 'worker')} now serves {_text(record, 'rules_version')}"
     scores = record.get("scores", {})
-    top = sorted(scores.items(), key=lambda item: -item[1])[:2]
+    if not isinstance(scores, dict):
+        raise Unreadable(f"scores is not an object: {_shown(scores)}")
+    named = [(name[:TEXT_KEPT], _number(scores, name)) for name in scores]
+    top = sorted(named, key=lambda item: -item[1])[:2]
     top_text = " ".join(f"{name}={value:.2f}" for name, value in top)
-    triggered = ",".join(record.get("triggered", [])) or "-"
-    excerpt = record.get("excerpt", "").replace("\n", " ")[:60]
+    triggered = ",".join(_strings(record, "triggered"))[:TEXT_KEPT] or "-"
+    excerpt = _text(record, "excerpt", default="", most=60).replace("\n", " ")
     return (
-        f"{record['action'].upper():<7} {triggered:<16} {top_text:<28} "
-        f'acct={record["account_id"]:<12} model={record["model_version"]}  "{excerpt}"'
+        f"{_text(record, 'action').upper():<7} {triggered:<16} {top_text:<28} "
+        f"acct={_text(record, 'account_id'):<12} model={_text(record, 'model_version')}"
+        f'  "{excerpt}"'
     )
+
+
+def _text(
+    record: dict[str, Any], key: str, *, default: str | None = None, most: int = TEXT_KEPT
+) -> str:
+    value = record.get(key, default)
+    if not isinstance(value, str):
+        raise Unreadable(f"{key} is not text: {_shown(value)}")
+    return value[:most]
+
+
+def _number(record: dict[str, Any], key: str) -> float:
+    value = record.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Unreadable(f"{key} is not a number: {_shown(value)}")
+    return float(value)  # orjson reads no NaN or infinity, and big integers as floats
+
+
+def _whole(record: dict[str, Any], key: str) -> int:
+    value = record.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Unreadable(f"{key} is not a whole number: {_shown(value)}")
+    return value
+
+
+def _list(record: dict[str, Any], key: str) -> list[Any]:
+    value = record.get(key, [])
+    if not isinstance(value, list):
+        raise Unreadable(f"{key} is not a list: {_shown(value)}")
+    return value
+
+
+def _strings(record: dict[str, Any], key: str) -> list[str]:
+    value = _list(record, key)
+    if not all(isinstance(item, str) for item in value):
+        raise Unreadable(f"{key} is not a list of text: {_shown(value)}")
+    return value
+
+
+def _shown(value: object) -> str:
+    """A short sample of a bad value for a note (escaped with the note)."""
+    return repr(value)[:40] if not isinstance(value, dict | list) else f"a {type(value).__name__}"
 
 
 async def tail(
@@ -94,11 +176,7 @@ async def tail(
             batches = await consumer.getmany(timeout_ms=int(min(remaining, 1.0) * 1000))
             for tp, messages in batches.items():
                 for message in messages:
-                    try:
-                        record = orjson.loads(message.value)
-                        line = format_record(tp.topic, record)
-                    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                        line = f"??      {tp.topic}: {message.value[:80]!r}"
+                    line = describe(tp.topic, tp.partition, message.offset, message.value)
                     print(line, file=out, flush=True)
                     seen += 1
     finally:
