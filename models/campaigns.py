@@ -478,7 +478,9 @@ class CampaignBook:
             ids = {self.by_band[b] for b in bands if b in self.by_band} & self.campaigns.keys()
             # the first started of them
             known = self.campaigns[min(ids, key=self._started.__getitem__)] if ids else None
-        last_seen = min(float(record["last_seen"]), now)
+        last_seen = float(record["last_seen"])
+        if not last_seen <= now:  # later than now, or NaN: a NaN expiry would never lapse
+            last_seen = now if last_seen > now else -math.inf
         if known is None:
             campaign = Campaign(
                 record["campaign_id"],
@@ -526,7 +528,9 @@ class CampaignBook:
         are touched: rebuilding the key index whenever one lapsed cost 0.5 s an offer with
         20,000 campaigns live, lapsing one by one."""
         expiries = self._expiries
-        while expiries and expiries[0][0] <= now:
+        # "not later than now" rather than "by now": an expiry that compares false either way
+        # (NaN) lapses at once instead of holding up every campaign behind it for ever
+        while expiries and not expiries[0][0] > now:
             _, cid = heapq.heappop(expiries)
             campaign = self.campaigns.get(cid)
             if campaign is None or campaign.expires_at > now:
@@ -619,7 +623,36 @@ def parse_record(data: object) -> dict[str, Any]:
         "member_action": "restrict"
         if data.get("member_action") == "restrict"
         else "review_account",
-        "events": int(data["events"]),
-        "accounts": int(data["accounts"]),
-        "last_seen": float(data["last_seen"]),
+        "events": count_field(data, "events"),
+        "accounts": count_field(data, "accounts"),
+        "last_seen": time_field(data, "last_seen"),
     }
+
+
+# the times a campaign record may carry: from the epoch to the year 3000 (a bound, not a check of
+# the writer's clock: readers cap a later last_seen at their now)
+EARLIEST_TIME, LATEST_TIME = 0.0, 32_503_680_000.0
+
+
+def time_field(data: Mapping[str, Any], key: str) -> float:
+    """``data[key]`` as a time: a finite number from ``EARLIEST_TIME`` to ``LATEST_TIME``, else
+    ``ValueError``. ``float("NaN")`` took "NaN", and a NaN expiry never lapsed and kept every
+    campaign after it from lapsing too."""
+    value = data.get(key)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not EARLIEST_TIME <= value <= LATEST_TIME  # false for NaN
+    ):
+        msg = f"bad {key} {str(value)[:80]!r}"
+        raise ValueError(msg)
+    return float(value)
+
+
+def count_field(data: Mapping[str, Any], key: str) -> int:
+    """``data[key]`` as a count: a non-negative whole number, else ``ValueError``."""
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        msg = f"bad {key} {str(value)[:80]!r}"
+        raise ValueError(msg)
+    return value

@@ -43,6 +43,7 @@ from models.campaigns import (
     parse_record,
     proposed_id,
     shared_tokens,
+    time_field,
 )
 from models.fingerprint import band_keys
 from models.learned import tokens_of
@@ -338,19 +339,29 @@ async def read_campaigns(settings: Settings) -> list[dict[str, Any]]:
 
 
 def live_campaigns(
-    records: Sequence[dict[str, Any]], window_s: float, now: float
+    records: Sequence[dict[str, Any]],
+    window_s: float,
+    now: float,
+    refused: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The live campaigns ``records`` (the topic's, oldest first) make, as workers join them:
     per campaign its status, size, when it was first and last seen, shared contacts and a
-    sample, largest first (for ``chatguard campaigns``)."""
+    sample, largest first (for ``chatguard campaigns``). A record that is not a campaign
+    announcement, or has a listed field of another type, is left out, and ``refused`` (if
+    given) gets a line saying which and why: one bad record must not hide the others."""
     book = CampaignBook(window_s)
-    joined: dict[str, list[dict[str, Any]]] = {}
+    # per campaign, the listed fields of the records that joined it
+    joined: dict[str, list[tuple[float, list[str], str]]] = {}
     for record in records:
         try:
-            campaign = book.offer(parse_record(record), now)
-        except (KeyError, TypeError, ValueError):
+            parsed, fields = parse_record(record), listed_fields(record)  # both before joining
+            campaign = book.offer(parsed, now)
+        except (KeyError, TypeError, ValueError) as exc:
+            if refused is not None:
+                cid, band = (str(record.get(key, "?"))[:40] for key in ("campaign_id", "band"))
+                refused.append(f"campaign record {cid!r} (band {band!r}): {exc}")
             continue
-        joined.setdefault(campaign.campaign_id, []).append(record)
+        joined.setdefault(campaign.campaign_id, []).append(fields)
     out = []
     for campaign_id, campaign in book.campaigns.items():
         parts = joined[campaign_id]
@@ -361,13 +372,28 @@ def live_campaigns(
                 "events": campaign.events,
                 "accounts": campaign.accounts,
                 "bands": len(campaign.bands),
-                "first_seen": min(float(r.get("first_seen", 0.0)) for r in parts),
+                "first_seen": min(first for first, _, _ in parts),
                 "last_seen": campaign.last_seen,
-                "contacts": sorted({c for r in parts for c in r.get("contacts", [])}),
-                "sample_event_id": parts[0].get("sample_event_id", ""),
+                "contacts": sorted({c for _, contacts, _ in parts for c in contacts}),
+                "sample_event_id": parts[0][2],
             }
         )
     return sorted(out, key=lambda c: c["events"], reverse=True)
+
+
+def listed_fields(record: Mapping[str, Any]) -> tuple[float, list[str], str]:
+    """The fields only the listing reads (first seen, contacts, sample event), checked:
+    ``ValueError`` if one is of another type. The worker's own are :func:`parse_record`'s."""
+    first_seen = time_field(record, "first_seen") if "first_seen" in record else 0.0
+    contacts = record.get("contacts", [])
+    if not isinstance(contacts, list) or not all(isinstance(c, str) for c in contacts):
+        msg = f"bad contacts {str(contacts)[:80]!r}"
+        raise ValueError(msg)
+    sample = record.get("sample_event_id", "")
+    if not isinstance(sample, str):
+        msg = f"bad sample_event_id {str(sample)[:80]!r}"
+        raise ValueError(msg)
+    return first_seen, contacts, sample
 
 
 async def read_from_beginning(settings: Settings) -> tuple[Any, list[Any]]:

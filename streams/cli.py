@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import Any
 
 from chatguard.settings import Settings
 
@@ -58,27 +59,43 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _campaigns(args: argparse.Namespace) -> int:
+    from streams.campaigns import read_campaigns
+
+    settings = Settings.from_env()
+    records = asyncio.run(read_campaigns(settings))
+    return print_campaigns(records, settings.campaign_window_s, as_json=args.json)
+
+
+def print_campaigns(
+    records: list[dict[str, Any]], window_s: float, *, as_json: bool, now: float | None = None
+) -> int:
+    """Print the live campaigns ``records`` make, and a note on stderr for each record left out.
+    Records come from anyone who may write to the topic, so what is printed has its control
+    characters escaped (``chatguard.terminal.printable``)."""
     import time
 
     import orjson
 
-    from streams.campaigns import live_campaigns, read_campaigns
+    from chatguard.terminal import printable
+    from streams.campaigns import live_campaigns
 
-    settings = Settings.from_env()
-    now = time.time()
-    found = live_campaigns(asyncio.run(read_campaigns(settings)), settings.campaign_window_s, now)
+    refused: list[str] = []
+    found = live_campaigns(records, window_s, time.time() if now is None else now, refused)
+    for note in refused:
+        print(printable(f"skipped {note}"), file=sys.stderr)
     for campaign in found:
-        if args.json:
-            print(orjson.dumps(campaign).decode())
+        if as_json:
+            print(printable(orjson.dumps(campaign).decode(), json=True))
             continue
         seen = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(campaign["last_seen"]))
         contacts = ",".join(campaign["contacts"]) or "-"
-        print(
+        line = (
             f"{campaign['campaign_id']}  {campaign['status']:<7}  events={campaign['events']}  "
             f"accounts={campaign['accounts']}  last_seen={seen}  contacts={contacts}  "
             f"sample={campaign['sample_event_id']}"
         )
-    if not found and not args.json:
+        print(printable(line))
+    if not found and not as_json:
         print("no live campaigns")
     return 0
 
