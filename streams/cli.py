@@ -130,6 +130,9 @@ def _moderate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if any(isinstance(v, str) and not v.isascii() and _not_utf8(v) for v in _strings(args)):
+        print("chatguard moderate: an argument is not valid UTF-8", file=sys.stderr)
+        return 2
     if args.kind == "label":
         record = moderators.label_record(
             key,
@@ -158,6 +161,10 @@ def _moderate(args: argparse.Namespace) -> int:
         )
         topic, record_key = topics.MODERATOR_DECISIONS, args.report_id
     value = orjson.dumps(record)
+    refused = _refused(settings, topic, value)
+    if refused is not None:
+        print(f"chatguard moderate: the workers would refuse it: {refused}", file=sys.stderr)
+        return 2
     if args.print:
         print(value.decode())
         return 0
@@ -165,3 +172,38 @@ def _moderate(args: argparse.Namespace) -> int:
     asyncio.run(send_events(settings, [event]))
     print(f"sent a signed {record['type']} to {settings.topic(topic)}", file=sys.stderr)
     return 0
+
+
+def _refused(settings: Settings, topic: str, value: bytes) -> str | None:
+    """Why a worker would dead-letter this record, as the worker decodes it (ids, text length,
+    the taxonomy's categories), or None: "sent" should mean it can count."""
+    from models.taxonomy import TAXONOMY
+    from streams.decoding import Event, check_categories, decode
+
+    read = decode(
+        value,
+        topic,
+        max_event_bytes=settings.max_event_bytes,
+        max_text_chars=settings.max_text_chars,
+        max_id_chars=settings.max_id_chars,
+    )
+    if isinstance(read, Event) and read.event_type == "moderator.label":
+        read = check_categories(read, TAXONOMY) or read
+    return None if isinstance(read, Event) else f"{read.kind}: {read.error}"
+
+
+def _strings(args: argparse.Namespace) -> list[str]:
+    """Every text argument, also inside lists (``--category`` may repeat)."""
+    found: list[str] = []
+    for value in vars(args).values():
+        found += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
+    return found
+
+
+def _not_utf8(text: str) -> bool:
+    """A command-line argument that was not UTF-8 reaches Python with lone surrogates in it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
