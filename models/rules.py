@@ -41,6 +41,7 @@ import functools
 import hashlib
 import math
 import re
+import reprlib
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -574,7 +575,7 @@ def load_rules(text: str, *, name: str = "rules file") -> RuleSet:
     unknown = set(data) - {"version", "lists", "rules", "learned"}
     if unknown:
         errors.append(
-            f"unknown top-level keys {sorted(unknown)} (allowed: version, lists, rules, learned)"
+            f"unknown top-level keys {short_repr(sorted(map(str, unknown)))} (allowed: version, lists, rules, learned)"
         )
     pinned, removed = _parse_learned(data.get("learned"), errors.append)
     lists = data.get("lists") or {}
@@ -595,7 +596,8 @@ def load_rules(text: str, *, name: str = "rules file") -> RuleSet:
         rule_errors: list[str] = []
         rule = _parse_rule(raw, line, lists, rule_errors.append)
         label = raw.get("id") if isinstance(raw, dict) else None
-        where = f"rule {label!r} (line {line})" if label else f"rule #{index + 1} (line {line})"
+        name_it = short_repr(label) if label else f"#{index + 1}"
+        where = f"rule {name_it} (line {line})"
         if rule is not None and rule.id in seen:
             rule_errors.append(f"duplicate id {rule.id!r}")
         errors.extend(f"{where}: {error}" for error in rule_errors)
@@ -640,20 +642,72 @@ def _parse_learned(
         tokens = [canonical_token(x) for x in raw]
         bad = [str(x) for x, t in zip(raw, tokens, strict=True) if not valid_token(t)]
         if bad:
-            error(f"'learned.{key}' has entries that are not contact tokens: {bad}")
+            error(f"'learned.{key}' has entries that are not contact tokens: {short_repr(bad)}")
         out.append(tuple(dict.fromkeys(t for t in tokens if valid_token(t))))
     return out[0], out[1]
 
 
 def _parse_yaml(text: str) -> tuple[yaml.Node | None, Any]:
     """The node tree (for line numbers) and the data, in one parse; libyaml's C parser when
-    present (a 100,000-term file takes seconds instead of a minute)."""
+    present (a 100,000-term file takes seconds instead of a minute). Aliases and repeated keys
+    are refused before anything is built (``_check_nodes``)."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         root = loader.get_single_node()
-        return root, (loader.construct_document(root) if root is not None else None)
+        if root is None:
+            return None, None
+        _check_nodes(root)
+        return root, loader.construct_document(root)
     finally:
         loader.dispose()
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _check_nodes(root: yaml.Node) -> None:
+    """Raise a YAML error at the first alias, merge key or key repeated in one mapping.
+
+    An alias lets a 600-byte file stand for billions of entries (the "billion laughs": the CLI
+    grew to 3 GB on one), and a repeated key (or a merge key) silently replaces a value the
+    author wrote; a rules file needs neither (shared entries go under ``lists``). The walk visits
+    each node once, so it stops at the first alias however far that alias would expand."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:  # the composer hands an alias the very node of its anchor
+            problem = (
+                "a YAML alias (*name) repeats the value anchored here; aliases are not "
+                "allowed in a rules file: write the value out, or put shared entries under 'lists'"
+            )
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys: set[tuple[str, str]] = set()
+            for key, value in node.value:
+                if key.tag == _MERGE_TAG:
+                    problem = "merge keys (<<) are not allowed in a rules file"
+                    raise yaml.constructor.ConstructorError(None, None, problem, key.start_mark)
+                if isinstance(key, yaml.ScalarNode):
+                    if (key.tag, key.value) in keys:
+                        problem = f"key {short_repr(key.value)} appears twice in one mapping"
+                        raise yaml.constructor.ConstructorError(None, None, problem, key.start_mark)
+                    keys.add((key.tag, key.value))
+                stack += (value, key)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 80, 80
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxset = _SHORT.maxfrozenset = _SHORT.maxdict = 10
+
+
+def short_repr(value: object) -> str:
+    """``repr(value)`` cut to a few lines: an error message quotes what it refuses, never a
+    whole list of a hundred thousand terms."""
+    return _SHORT.repr(value)
 
 
 def _rule_lines(root: yaml.Node | None, count: int) -> list[int]:
@@ -675,10 +729,11 @@ def _parse_rule(
         return None
     unknown = set(raw) - RULE_KEYS
     if unknown:
-        error(f"unknown keys {sorted(unknown)} (allowed: {sorted(RULE_KEYS)})")
+        keys = short_repr(sorted(map(str, unknown)))
+        error(f"unknown keys {keys} (allowed: {sorted(RULE_KEYS)})")
     rule_id = raw.get("id")
     if not isinstance(rule_id, str) or not _ID.match(rule_id):
-        error(f"id {rule_id!r} must be lower-case letters, digits, '-', '_' or '.'")
+        error(f"id {short_repr(rule_id)} must be lower-case letters, digits, '-', '_' or '.'")
         return None
     category = raw.get("category")
     if not isinstance(category, str) or not category:
@@ -690,7 +745,8 @@ def _parse_rule(
         match = {}
     bad_keys = set(match) - MATCH_KEYS
     if bad_keys:
-        error(f"unknown match keys {sorted(bad_keys)} (allowed: {sorted(MATCH_KEYS)})")
+        keys = short_repr(sorted(map(str, bad_keys)))
+        error(f"unknown match keys {keys} (allowed: {sorted(MATCH_KEYS)})")
     raw_terms = _entries("terms", match, lists, error)
     terms = tuple(dict.fromkeys(t for t in (normalize(str(x)) for x in raw_terms) if t))
     if "terms" in match and not terms and not isinstance(match["terms"], str):
@@ -707,7 +763,7 @@ def _parse_rule(
                 reason = (
                     exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
                 )
-                error(f"regex {regex!r} does not compile under RE2: {reason}")
+                error(f"regex {short_repr(regex)} does not compile under RE2: {reason}")
                 regex = None
     contacts: dict[str, frozenset[str]] = {}
     for kind in CONTACT_KINDS:
@@ -757,7 +813,7 @@ def _entries(
         return []
     if isinstance(value, str):
         if value not in lists:
-            error(f"'{kind}' names list {value!r}, which 'lists' does not define")
+            error(f"'{kind}' names list {short_repr(value)}, which 'lists' does not define")
             return []
         return list(lists[value])
     if isinstance(value, list) and all(isinstance(x, str | int) for x in value):
@@ -775,7 +831,8 @@ def _parse_effect(
         deltas = _scores("effect.score", effect["score"], error, lo=-1.0)
         if deltas:
             return "score", deltas
-    error(f"effect {effect!r} must be block, review, allow or {{score: {{category: ±delta}}}}")
+    allowed = "block, review, allow or {score: {category: ±delta}}"
+    error(f"effect {short_repr(effect)} must be {allowed}")
     return "score", {}
 
 
@@ -793,7 +850,7 @@ def _scores(
     out = {c: float(v) for c, v in value.items()}
     bad = {c: v for c, v in out.items() if not lo <= v <= 1.0}
     if bad:
-        error(f"'{key}' values must be between {lo:g} and 1: {bad}")
+        error(f"'{key}' values must be between {lo:g} and 1: {short_repr(bad)}")
     return out
 
 
@@ -810,7 +867,7 @@ def _expiry(value: object, error: Callable[[str], None]) -> float | None:
             return _expiry(datetime.fromisoformat(value), error)
         except ValueError:
             pass
-    error(f"'expires' {value!r} is not a date or an ISO 8601 time")
+    error(f"'expires' {short_repr(value)} is not a date or an ISO 8601 time")
     return None
 
 

@@ -7,9 +7,12 @@ import asyncio
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatguard.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.rules_holder import PublishedRules, RulesHolder
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -44,9 +47,16 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _load(path: Path) -> Any:
-    from models.rules import load_rules
+    """The validated rules file at ``path``; ``RulesError`` naming the file if it is not UTF-8
+    (a decoding error was a traceback)."""
+    from models.rules import RulesError, load_rules
 
-    return load_rules(path.read_text(encoding="utf-8"), name=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        msg = f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8"
+        raise RulesError(msg) from exc
+    return load_rules(text, name=str(path))
 
 
 def _signing_key(settings: Settings) -> Any:
@@ -59,17 +69,67 @@ def _signing_key(settings: Settings) -> Any:
     return load_private_key(settings.model_signing_key)
 
 
-def _verifier(settings: Settings) -> Any:
-    """A holder that checks signatures as the workers do, or None if no public key is here."""
+def _verifier(settings: Settings, key: Any = None) -> RulesHolder | None:
+    """A holder that checks signatures as the workers do, or None when nothing here can.
+
+    Given the signing ``key``, its own public half verifies: what this machine signs is what it
+    trusts, wherever the public key file is (without it, a rollback once signed a forger's
+    unsigned record). Else the model public key, else the signing key's public half; under the
+    development override (``CHATGUARD_ALLOW_UNSIGNED_RULES``) nothing is checked, as on workers."""
     from models.errors import ModelError
+    from models.signing import load_private_key, load_public_key
     from streams.rules_holder import RulesHolder
 
-    holder = RulesHolder()
-    try:
-        holder.trust(settings)
-    except ModelError:
+    if key is not None:
+        return RulesHolder(key.public_key())
+    if settings.allow_unsigned_rules:
+        return RulesHolder(allow_unsigned=True)
+    for load in (
+        lambda: load_public_key(settings.model_public_key),
+        lambda: load_private_key(settings.model_signing_key).public_key(),
+    ):
+        try:
+            return RulesHolder(load())
+        except ModelError:
+            continue
+    return None
+
+
+def _verified(history: list[PublishedRules], holder: RulesHolder) -> list[PublishedRules]:
+    """The records of ``history`` signed by the key ``holder`` trusts: the only history a
+    command may read versions from or republish (an unsigned record is anyone's)."""
+    from models.errors import SignatureInvalid, SignatureMissing
+
+    verified = []
+    for record in history:
+        try:
+            holder.check_signature(record)
+        except (SignatureMissing, SignatureInvalid):
+            continue
+        verified.append(record)
+    return verified
+
+
+def _trusted_history(
+    command: str, settings: Settings, key: Any, history: list[PublishedRules]
+) -> tuple[RulesHolder, list[PublishedRules]] | None:
+    """The verifier of a command that signs and the verified part of ``history``; None (after
+    saying why) when nothing here can verify, so the command acts on nothing unverified."""
+    holder = _verifier(settings, key)
+    if holder is None:
+        print(
+            f"chatguard rules {command}: cannot verify the rules topic's records (no public key "
+            f"at {settings.model_public_key}); refusing to act on unverified history",
+            file=sys.stderr,
+        )
         return None
-    return holder
+    if holder.allow_unsigned:
+        print(
+            f"chatguard rules {command}: CHATGUARD_ALLOW_UNSIGNED_RULES is on: signatures are "
+            "not checked",
+            file=sys.stderr,
+        )
+    return holder, _verified(history, holder)
 
 
 def _publish(args: argparse.Namespace) -> int:
@@ -87,7 +147,12 @@ def _publish(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         history, _ = await read_history(settings)
-        clash = [r for r in history if r.version == ruleset.version and r.sha256 != ruleset.sha256]
+        trusted = _trusted_history("publish", settings, key, history)
+        if trusted is None:
+            return 1
+        holder, verified = trusted
+        # only verified records can clash: an unsigned one under the version is anyone's junk
+        clash = [r for r in verified if r.version == ruleset.version and r.sha256 != ruleset.sha256]
         if clash:
             print(
                 f"chatguard rules publish: version {ruleset.version!r} was published with other "
@@ -95,7 +160,7 @@ def _publish(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-        current, _ = newest_valid(history, _verifier(settings))
+        current, _ = newest_valid(verified, holder)
         await publish(settings, ruleset.source_text, key, history)
         before = current.version if current else "none"
         print(f"published rules {ruleset.version} ({len(ruleset)} rules), replacing {before}")
@@ -106,7 +171,7 @@ def _publish(args: argparse.Namespace) -> int:
 
 def _rollback(args: argparse.Namespace) -> int:
     from models.errors import ModelError
-    from streams.rules_holder import newest_valid, publish, read_history
+    from streams.rules_holder import newest_valid, publication_order, publish, read_history
 
     settings = Settings.from_env()
     try:
@@ -117,11 +182,21 @@ def _rollback(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         history, _ = await read_history(settings)
-        current, before = newest_valid(history, _verifier(settings))
+        trusted = _trusted_history("rollback", settings, key, history)
+        if trusted is None:
+            return 1
+        holder, verified = trusted
+        current, before = newest_valid(verified, holder)
         if current is None or not before:
             print("chatguard rules rollback: no earlier version to return to", file=sys.stderr)
             return 1
-        previous = next(r for r in reversed(history) if r.version == before[0])
+        # the newest verified record of that version that validates: never a look-alike
+        # unsigned record under the same version, which is what would be signed here
+        previous = next(
+            r
+            for r in publication_order(verified, holder, newest_first=True)
+            if r.version == before[0] and newest_valid([r])[0] is not None
+        )
         await publish(settings, previous.text, key, history)
         print(f"rolled back rules from {current.version} to {previous.version}")
         return 0
@@ -151,7 +226,10 @@ def _edit_learned(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         history, _ = await read_history(settings)
-        current, _ = newest_valid(history, _verifier(settings))
+        trusted = _trusted_history(command, settings, key, history)
+        if trusted is None:
+            return 1
+        current, _ = newest_valid(trusted[1], trusted[0])
         text = edit_learned(current.text if current else None, token, pin=args.pin)
         try:
             ruleset = await publish(settings, text, key)
@@ -197,19 +275,39 @@ def _show(args: argparse.Namespace) -> int:
         return 0
     settings = Settings.from_env()
     history, _ = asyncio.run(read_history(settings))
-    current, before = newest_valid(history, _verifier(settings))
+    holder = _verifier(settings)
+    if holder is None:
+        # workers refuse every record not signed by the model key: what follows may be a forgery
+        print(
+            f"UNVERIFIED: no public key at {settings.model_public_key} nor signing key at "
+            f"{settings.model_signing_key}, so no signature is checked here; workers serve only "
+            "signed records (set CHATGUARD_MODEL_PUBLIC_KEY)"
+        )
+        current, before = newest_valid(history)
+        serving, earlier = "newest record (UNVERIFIED, maybe not served):", "(UNVERIFIED) "
+    else:
+        if holder.allow_unsigned:
+            print("CHATGUARD_ALLOW_UNSIGNED_RULES is on: signatures are not checked")
+        verified = _verified(history, holder)
+        if len(verified) < len(history):
+            print(
+                f"ignored {len(history) - len(verified)} record(s) that are unsigned or not "
+                "signed by the model key (workers refuse them)"
+            )
+        current, before = newest_valid(verified, holder)
+        serving, earlier = "serving", ""
     if current is None:
         print("no rules published: workers serve rules version none")
         _print_learned(EMPTY, asyncio.run(read_learned(settings)))
         return 0
     when = datetime.fromtimestamp(current.published_at, UTC).isoformat(timespec="seconds")
-    print(f"serving rules {current.version}, published {when} by {current.published_by}")
+    print(f"{serving} rules {current.version}, published {when} by {current.published_by}")
     from models.rules import load_rules
 
     served = load_rules(current.text)
     _print_rules(served)
     if before:
-        print(f"earlier versions (newest first): {', '.join(before)}")
+        print(f"earlier versions {earlier}(newest first): {', '.join(before)}")
     _print_learned(served, asyncio.run(read_learned(settings)))
     return 0
 

@@ -52,15 +52,27 @@ class DryRunReport:
 def read_rows(path: Path) -> list[Row]:
     """Labelled JSONL: ``{"text", "categories": [...]}`` or ``{"text", "labels": {c: 0|1}}``,
     optionally ``"source"``. A row that cannot be read is an error naming its line."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        msg = f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        raise ValueError(msg) from exc
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             data = orjson.loads(line)
             text = data["text"]
             if "categories" in data:
-                positives = frozenset(data["categories"])
+                categories = data["categories"]
+                # a bare string is iterable too: "spam" became the categories s, p, a and m
+                if not isinstance(categories, list) or not all(
+                    isinstance(c, str) for c in categories
+                ):
+                    msg = f"'categories' must be a list of strings, not {categories!r:.80}"
+                    raise TypeError(msg)
+                positives = frozenset(categories)
             else:
                 positives = frozenset(c for c, v in data["labels"].items() if v == 1)
             rows.append(Row(str(text), positives, str(data.get("source", "chat"))))
