@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 import orjson
+from aiokafka.errors import KafkaError
 from faust import Stream
 from faust.streams import _current_event as faust_current_event  # what tables read
 from faust.streams import current_event
@@ -561,9 +562,7 @@ class Worker:
                 raw = _raw(event)
                 # records of this partition folded elsewhere (another worker, another data dir)
                 # first, so the report in hand is checked against every event before it
-                await catch_up(
-                    self.recent_events, self.settings, raw.partition, raw.offset, self._replay
-                )
+                await self._caught_up(raw.partition, raw.offset)
                 try:
                     record = internal_record(raw, self.pipeline.signer)
                     result = self._verify(raw, record) if isinstance(record, dict) else record
@@ -579,6 +578,21 @@ class Worker:
             await self._each_batch(stream, verify, writes_state=True)
         finally:
             await self._replay.stop()
+
+    async def _caught_up(self, partition: int, offset: int) -> None:
+        """:func:`catch_up`, again until it succeeds: while the broker is away its reads time
+        out (40 s), and the error crashed the agent, which Faust restarts but does not feed
+        again (a two-minute outage stopped report verification for good)."""
+        while True:
+            try:
+                await catch_up(self.recent_events, self.settings, partition, offset, self._replay)
+                return
+            except (KafkaError, OSError, TimeoutError) as exc:
+                if self.app.should_stop:
+                    raise
+                log.warning("recent events: catching up partition %d failed: %r", partition, exc)
+                await self._replay.stop()  # a fresh reader for the next try
+                await asyncio.sleep(1.0)
 
     def _verify(self, raw: RawMessage, record: dict[str, Any]) -> list[Outgoing] | Rejected:
         if record["kind"] == "seen":

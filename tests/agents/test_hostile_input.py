@@ -637,3 +637,35 @@ async def test_internal_records_of_the_wrong_shape_are_dead_letters_that_name_th
         lambda: len(sink.on("moderation.deadletter")) >= 4,
     )
     assert sink.on("moderation.deadletter")[3]["error_kind"] == "invalid_field"
+
+
+async def test_report_verification_waits_out_a_broker_that_is_away(
+    worker: Worker, sink: RecordingSink, monkeypatch: Any
+) -> None:
+    """Before a report is checked, the agent reads back what other workers folded; with the
+    broker away that read timed out after 40 s and crashed the agent, which Faust restarted but
+    never fed again (CI's two-minute outage test saw it once the crash stayed on /health). It
+    waits and reads again now."""
+    from aiokafka.errors import KafkaTimeoutError
+
+    from streams import agents
+
+    tries: list[int] = []
+    real = agents.catch_up
+
+    async def away_once(*args: Any, **kwargs: Any) -> int:
+        tries.append(1)
+        if len(tries) == 1:
+            raise KafkaTimeoutError("Failed to get offsets by times in 40000 ms")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(agents, "catch_up", away_once)
+    seen = {"kind": "seen", "events": [["evt-9", "acct-9"]], "at": time.time()}
+    await put_to(
+        worker.verify_reports,
+        worker.settings.topic("events.by_id"),
+        [(b"evt-9", orjson.dumps(seen))],
+        lambda: worker.recent_events.account("evt-9", claimed="acct-9") == "acct-9",
+    )
+    assert len(tries) == 2
+    assert worker.health()[1] == 200

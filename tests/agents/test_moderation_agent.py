@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -186,7 +186,8 @@ async def test_an_agent_that_stops_is_reported_by_health(
     assert worker.health()[1] == 200  # another worker in the same process is not affected
     # Faust starts a crashed agent again, but does not feed it (faust-streaming #175): the
     # restart must not clear the crash from /health
-    await broken.moderate_events.fun(_EndedStream())
+    restarted = cast(Any, broken.moderate_events).fun
+    await restarted(_EndedStream())
     assert broken.health()[1] == 503
 
 
