@@ -475,19 +475,7 @@ async def test_forged_retried_reports_are_dead_letters_and_a_real_one_goes_back(
     """``reports.retry`` is read by its own loop, which caught only ValueError: a record
     without a weight (KeyError), or with a reason nested 500 deep (orjson refuses to write
     it), stopped the agent, and again on every restart since it was never acked."""
-    retried = {
-        "kind": "report",
-        "report_id": "rep-1",
-        "reporter_id": "r1",
-        "event_id": "evt-1",
-        "account_id": "acct-1",
-        "reason": "fraud",
-        "category": "fraud",
-        "reported_at": 1.0,
-        "weight": 0.5,
-        "attempt": 1,
-        "not_before": 0.0,
-    }
+    retried = _retried_report()
     no_weight = {k: v for k, v in retried.items() if k != "weight"}
     records = [orjson.dumps(no_weight), _nested_json(retried, 500), orjson.dumps(retried)]
     await put_to(
@@ -541,19 +529,7 @@ async def test_a_report_with_a_null_time_is_refused_before_it_becomes_a_strike(
 ) -> None:
     """A report read back from ``reports.retry`` or ``events.by_id`` with ``reported_at``
     null (or a string) was sent on, and became a strike signal with ``"at": null``."""
-    retried = {
-        "kind": "report",
-        "report_id": "rep-1",
-        "reporter_id": "r1",
-        "event_id": "evt-1",
-        "account_id": "acct-1",
-        "reason": "fraud",
-        "category": "fraud",
-        "reported_at": None,
-        "weight": 0.5,
-        "attempt": 1,
-        "not_before": 0.0,
-    }
+    retried = _retried_report(reported_at=None)
     records = [retried, retried | {"reported_at": "yesterday"}, retried | {"reported_at": 1.0}]
     await put_to(
         worker.retry_reports,
@@ -669,3 +645,21 @@ async def test_report_verification_waits_out_a_broker_that_is_away(
     )
     assert len(tries) == 2
     assert worker.health()[1] == 200
+
+
+def _retried_report(**fields: Any) -> dict[str, Any]:
+    """A report as a worker sends it back on ``reports.retry``, with ``fields`` changed."""
+    return {
+        "kind": "report",
+        "report_id": "rep-1",
+        "reporter_id": "r1",
+        "event_id": "evt-1",
+        "account_id": "acct-1",
+        "reason": "fraud",
+        "category": "fraud",
+        "reported_at": 1.0,
+        "weight": 0.5,
+        "attempt": 1,
+        "not_before": 0.0,
+        **fields,
+    }
