@@ -17,8 +17,12 @@ from chatguard.settings import Settings
 from devtools import tail as tail_module
 from devtools.tail import describe, format_record, printable
 
-# what no printed line may contain raw: C0, DEL, C1, bidi controls, line/paragraph separators
-UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+# what no printed line may contain raw: C0, DEL, C1, bidi controls, line/paragraph separators,
+# and characters that print as nothing
+UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xad\u061c\u200b\u200c\u200e\u200f\u2028-\u202e\u2060-\u2064"
+    "\u2066-\u2069\ufeff\U000e0000-\U000e007f]"
+)
 
 
 def decision(**fields: Any) -> bytes:
@@ -127,6 +131,18 @@ def test_printable_escapes_for_text_and_for_json() -> None:
     escaped = printable(text, json=True)
     assert not UNSAFE.search(escaped)
     assert orjson.loads(escaped) == {"a": "x\x7f\x9b\u202e"}
+
+
+def test_printable_shows_the_characters_that_print_as_nothing() -> None:
+    """What an abuser hides from the model, a moderator sees; emoji keep their joiners."""
+    assert printable("s\u200bupport\ufeff\xad") == "s\\u200bupport\\ufeff\\xad"
+    assert printable("tag\U000e0041") == "tag\\U000e0041"
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467 \u2764\ufe0f"
+    assert printable(family) == family
+    hidden = {"t": "a\u200bb\u2060c\U000e0041\u3164"}
+    escaped = printable(orjson.dumps(hidden).decode(), json=True)
+    assert "\\ud" in escaped and not UNSAFE.search(escaped)
+    assert orjson.loads(escaped) == hidden
 
 
 JSON = st.recursive(
