@@ -17,6 +17,7 @@ from streams.kafka_options import connection
 from streams.topics import DEAD_LETTER, TAIL_NAMES
 
 TEXT_KEPT = 80  # characters of one field a line shows
+REASONS_KEPT = 100  # characters of the joined reasons a decision line shows
 
 
 class Unreadable(ValueError):
@@ -86,10 +87,12 @@ def _line(record: dict[str, Any]) -> str:
     top_text = " ".join(f"{name}={value:.2f}" for name, value in top)
     triggered = ",".join(_strings(record, "triggered"))[:TEXT_KEPT] or "-"
     excerpt = _text(record, "excerpt", default="", most=60).replace("\n", " ")
+    # why it was flagged: a score over a cut, a rule, a campaign, a sender's behaviour
+    why = "; ".join(_strings(record, "reasons"))[:REASONS_KEPT]
     return (
         f"{_text(record, 'action').upper():<7} {triggered:<16} {top_text:<28} "
         f"acct={_text(record, 'account_id'):<12} model={_text(record, 'model_version')}"
-        f'  "{excerpt}"'
+        f'  "{excerpt}"' + (f"  why: {why}" if why else "")
     )
 
 

@@ -74,9 +74,19 @@ def test_a_record_tail_cannot_show_gets_a_note_with_its_offset_and_why(
     assert why in line
 
 
-def test_the_records_tail_shows_read_as_before() -> None:
+def test_the_records_tail_shows_read_as_before_and_why_a_message_was_flagged() -> None:
     assert describe("d", 0, 0, decision(scores={"spam": 0.1, "fraud": 0.7})) == (
         'ALLOW   -                fraud=0.70 spam=0.10         acct=x            model=v  "fine"'
+    )
+    blocked = decision(
+        action="block",
+        triggered=["fraud"],
+        scores={"fraud": 0.97},
+        reasons=["fraud 0.970 >= block 0.948", "campaign:c-1 harmful"],
+    )
+    assert describe("d", 0, 0, blocked) == (
+        "BLOCK   fraud            fraud=0.97                   acct=x            model=v  "
+        '"fine"  why: fraud 0.970 >= block 0.948; campaign:c-1 harmful'
     )
     dead = {"error_kind": "invalid_utf8", "error": "not UTF-8", "raw": "/w=="}
     assert describe("d", 0, 0, orjson.dumps(dead)) == (
