@@ -315,8 +315,12 @@ class CampaignHolder:
         )
 
 
-async def read_campaigns(settings: Settings) -> list[dict[str, Any]]:
-    """The latest record of each band on the topic now (for ``chatguard campaigns``)."""
+async def read_campaigns(
+    settings: Settings, skipped: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """The latest record of each band on the topic now (for ``chatguard campaigns``). A record
+    the fleet did not sign, or that is not JSON, is left out and ``skipped`` (if given) gets a
+    line saying where and why: anyone who can write to the topic can put one there."""
     consumer, partitions = await read_from_beginning(settings)
     latest: dict[bytes | None, dict[str, Any]] = {}
     signer, name = FleetSigner.for_settings(settings), settings.topic(topics.CAMPAIGNS)
@@ -327,15 +331,23 @@ async def read_campaigns(settings: Settings) -> list[dict[str, Any]]:
             fetched, _ = await unreadable.fetch_from(consumer, partitions, positions, 1000)
             for records in fetched.values():
                 for message in records:
-                    if signer.problem(name, message.key, message.value, message.headers):
-                        continue  # not the fleet's: workers do not follow it either
+                    where = f"{name}[{message.partition}]@{message.offset}"
+                    problem = signer.problem(name, message.key, message.value, message.headers)
+                    if problem:  # not the fleet's: workers do not follow it either
+                        _note(skipped, f"{where}: {problem}")
+                        continue
                     try:
                         latest[message.key] = orjson.loads(message.value or b"null")
-                    except orjson.JSONDecodeError:
-                        continue
+                    except orjson.JSONDecodeError as exc:
+                        _note(skipped, f"{where}: not JSON ({exc})")
     finally:
         await consumer.stop()
     return [r for r in latest.values() if isinstance(r, dict) and r.get("kind") == "campaign"]
+
+
+def _note(notes: list[str] | None, note: str) -> None:
+    if notes is not None:
+        notes.append(note)
 
 
 def live_campaigns(

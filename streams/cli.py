@@ -62,14 +62,21 @@ def _campaigns(args: argparse.Namespace) -> int:
     from streams.campaigns import read_campaigns
 
     settings = Settings.from_env()
-    records = asyncio.run(read_campaigns(settings))
-    return print_campaigns(records, settings.campaign_window_s, as_json=args.json)
+    skipped: list[str] = []
+    records = asyncio.run(read_campaigns(settings, skipped))
+    return print_campaigns(records, settings.campaign_window_s, as_json=args.json, skipped=skipped)
 
 
 def print_campaigns(
-    records: list[dict[str, Any]], window_s: float, *, as_json: bool, now: float | None = None
+    records: list[dict[str, Any]],
+    window_s: float,
+    *,
+    as_json: bool,
+    now: float | None = None,
+    skipped: list[str] | None = None,
 ) -> int:
-    """Print the live campaigns ``records`` make, and a note on stderr for each record left out.
+    """Print the live campaigns ``records`` make, and a note on stderr for each record left out
+    (``skipped``: those reading left out already, unsigned or not JSON).
     Records come from anyone who may write to the topic, so what is printed has its control
     characters escaped (``chatguard.terminal.printable``)."""
     import time
@@ -79,7 +86,7 @@ def print_campaigns(
     from chatguard.terminal import printable
     from streams.campaigns import live_campaigns
 
-    refused: list[str] = []
+    refused: list[str] = list(skipped or ())
     found = live_campaigns(records, window_s, time.time() if now is None else now, refused)
     for note in refused:
         print(printable(f"skipped {note}"), file=sys.stderr)

@@ -35,6 +35,7 @@ from tests.e2e.kafka_helpers import (
     end_offsets_total,
     free_port,
     produce,
+    produce_bytes,
     produce_signed,
     wait_committed,
     window_start,
@@ -207,12 +208,21 @@ def test_a_scam_campaign_is_caught_once_and_its_later_members_are_blocked(
         decision = decided[event.event_id]
         assert decision["action"] == baseline[event.event_id], decision
         assert not any(r.startswith("campaign:") for r in decision["reasons"]), decision
-    # the operator's view: one live harmful campaign of them
+    # the operator's view: one live harmful campaign of them, and a note for each record on the
+    # topic that is not the fleet's (anyone who may write to it can put one there)
+    produce_bytes(
+        settings.bootstrap_servers,
+        settings.topic(topics.CAMPAIGNS),
+        [(b"forged-band", b"\xff not json"), (b"forged-band-2", orjson.dumps(campaign))],
+    )
     _use_env(monkeypatch, stream_env)
     capsys.readouterr()
     assert chatguard_main(["campaigns"]) == 0
-    listed = [line for line in capsys.readouterr().out.splitlines() if "harmful" in line]
+    shown = capsys.readouterr()
+    listed = [line for line in shown.out.splitlines() if "harmful" in line]
     assert len(listed) == 1 and listed[0].startswith(campaign_id), listed
+    notes = [line for line in shown.err.splitlines() if "no fleet signature" in line]
+    assert len(notes) == 2 and all(line.startswith("skipped ") for line in notes), shown.err
     print(
         f"\ncampaign {campaign_id} announced {detected_after:.1f} s after the first 60 variants "
         f"were sent ({campaign['accounts']} accounts then); "
