@@ -565,6 +565,9 @@ def load_rules(text: str, *, name: str = "rules file") -> RuleSet:
     except yaml.YAMLError as exc:
         msg = f"{name}: not valid YAML: {exc}"
         raise RulesError(msg) from exc
+    except (ValueError, OverflowError) as exc:  # a scalar YAML reads but Python cannot hold
+        msg = f"{name}: not valid YAML: a value cannot be loaded ({short_repr(str(exc))})"
+        raise RulesError(msg) from exc
     if not isinstance(data, dict):
         msg = f"{name}: expected a mapping with 'version' and 'rules' at the top"
         raise RulesError(msg)
@@ -663,6 +666,9 @@ def _parse_yaml(text: str) -> tuple[yaml.Node | None, Any]:
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_KEYS = (
+    yaml.constructor.SafeConstructor()
+)  # loads a scalar key the way the rules file's loader does
 
 
 def _check_nodes(root: yaml.Node) -> None:
@@ -684,16 +690,22 @@ def _check_nodes(root: yaml.Node) -> None:
             raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
         seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            keys: set[tuple[str, str]] = set()
+            # by the value a key loads as, as the mapping will hold it: `true`, `True` and `1`
+            # (or `0x1`, `1.0`) are one key, and the later would replace the earlier silently
+            keys: dict[object, yaml.ScalarNode] = {}
             for key, value in node.value:
                 if key.tag == _MERGE_TAG:
                     problem = "merge keys (<<) are not allowed in a rules file"
                     raise yaml.constructor.ConstructorError(None, None, problem, key.start_mark)
                 if isinstance(key, yaml.ScalarNode):
-                    if (key.tag, key.value) in keys:
+                    loaded = _KEYS.construct_object(key)
+                    first = keys.setdefault(loaded, key)
+                    if first is not key:
                         problem = f"key {short_repr(key.value)} appears twice in one mapping"
+                        if first.value != key.value:
+                            line = first.start_mark.line + 1
+                            problem += f" (written {short_repr(first.value)} on line {line})"
                         raise yaml.constructor.ConstructorError(None, None, problem, key.start_mark)
-                    keys.add((key.tag, key.value))
                 stack += (value, key)
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(reversed(node.value))

@@ -206,6 +206,11 @@ def test_an_error_quotes_a_refused_value_in_a_few_lines_never_whole() -> None:
             4,
         ),
         ("version: v\nrules: []\nlearned: {pin: [a.com], pin: [b.com]}\n", "pin", 3),
+        # written differently, loaded as one key: the later would replace the earlier
+        ("version: v\nrules: []\nx:\n  true: 1\n  True: 2\n", "True", 5),
+        ("version: v\nrules: []\nx: {1: a, 0x1: b}\n", "0x1", 3),
+        ("version: v\nrules: []\nx: {1: a, 1.0: b}\n", "1.0", 3),
+        ("version: v\nrules: []\nx: {~: a, null: b}\n", "null", 3),
     ],
 )
 def test_a_key_given_twice_is_refused_naming_it(text: str, key: str, line: int) -> None:
@@ -214,6 +219,22 @@ def test_a_key_given_twice_is_refused_naming_it(text: str, key: str, line: int) 
     message = str(refused.value)
     assert f"key '{key}' appears twice" in message and f"line {line}," in message
     assert message.startswith("dup.yaml: ")
+
+
+@pytest.mark.parametrize(
+    "scalar",
+    ["9" * 5_000, "2001-13-45", "2026-02-30"],
+)
+@pytest.mark.parametrize("place", ["value", "key"])
+def test_a_scalar_python_cannot_hold_is_a_rules_error(scalar: str, place: str) -> None:
+    """YAML reads these, Python refuses them with a ValueError: still an error naming the file."""
+    text = (
+        f"version: v\nrules: []\nx: {scalar}\n"
+        if place == "value"
+        else f"version: v\nrules: []\nx:\n  ? {scalar}\n  : 1\n"  # a key of any length
+    )
+    with pytest.raises(RulesError, match=r"^big\.yaml: not valid YAML: a value cannot be loaded"):
+        load_rules(text, name="big.yaml")
 
 
 def test_a_rules_file_that_is_not_utf8_is_an_error_naming_it(
