@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatguard.settings import Settings
+from chatguard.terminal import printable
 
 if TYPE_CHECKING:
     from streams.rules_holder import PublishedRules, RulesHolder
@@ -301,7 +302,10 @@ def _show(args: argparse.Namespace) -> int:
         _print_learned(EMPTY, asyncio.run(read_learned(settings)))
         return 0
     when = datetime.fromtimestamp(current.published_at, UTC).isoformat(timespec="seconds")
-    print(f"{serving} rules {current.version}, published {when} by {current.published_by}")
+    by = current.published_by
+    if holder is not None and not holder.allow_unsigned and not holder.publisher_signed(current):
+        by += " (a name its signature does not cover: anyone could have written it)"
+    print(f"{serving} rules {current.version}, published {when} by {printable(by)}")
     from models.rules import load_rules
 
     served = load_rules(current.text)

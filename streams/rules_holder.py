@@ -88,12 +88,17 @@ class PublishedRules:
     signature: dict[str, str] | None = None
 
 
-def signed_payload(version: str, sha256: str, published_at: float | None = None) -> bytes:
-    """What a rules signature covers: the version, the sha256 of the file's text and the time
-    it was published (``None``: the earlier form, which did not cover a time)."""
+def signed_payload(
+    version: str, sha256: str, published_at: float | None = None, published_by: str | None = None
+) -> bytes:
+    """What a rules signature covers: the version, the sha256 of the file's text, the time it
+    was published and who published it (``None``: the earlier forms, which did not cover a
+    time, or a publisher)."""
     covered: dict[str, Any] = {"kind": "chatguard.rules", "sha256": sha256, "version": version}
     if published_at is not None:
         covered["published_at"] = published_at
+        if published_by is not None:
+            covered["published_by"] = published_by
     return orjson.dumps(covered)
 
 
@@ -146,6 +151,8 @@ class RulesHolder:
             msg = f"{what}: no public key to verify rules with; refusing it"
             raise SignatureMissing(msg)
         sha256 = _sha256(published.text)
+        if self.publisher_signed(published):
+            return published.published_at
         timed = signed_payload(published.version, sha256, published.published_at)
         try:
             verify_payload(what, published.signature, timed, self.public_key)
@@ -158,6 +165,23 @@ class RulesHolder:
             )
             return None
         return published.published_at
+
+    def publisher_signed(self, published: PublishedRules) -> bool:
+        """Whether a trusted signature covers the record's publisher name too (records
+        published before it did show the name as unsigned: anyone could rewrite it)."""
+        if self.public_key is None:
+            return False
+        full = signed_payload(
+            published.version,
+            _sha256(published.text),
+            published.published_at,
+            published.published_by,
+        )
+        try:
+            verify_payload("", published.signature, full, self.public_key)
+        except (SignatureMissing, SignatureInvalid):
+            return False
+        return True
 
     def signed_time(self, published: PublishedRules) -> float | None:
         """:meth:`check_signature`'s publish time, or None for a record it refuses."""
@@ -531,10 +555,12 @@ async def publish(
         own = RulesHolder(private_key.public_key())
         newest = max((t for r in history if (t := own.signed_time(r)) is not None), default=0.0)
         published_at = max(published_at, newest + 0.001)
-        payload = signed_payload(ruleset.version, ruleset.sha256, published_at)
+    publisher = _publisher()
+    if private_key is not None:
+        payload = signed_payload(ruleset.version, ruleset.sha256, published_at, publisher)
         signature = sign_payload(payload, private_key)
     record = PublishedRules(
-        -1, ruleset.version, text, ruleset.sha256, published_at, _publisher(), signature
+        -1, ruleset.version, text, ruleset.sha256, published_at, publisher, signature
     )
     value = encode_record(record)
     if len(value) > RULES_MAX_BYTES:

@@ -3,6 +3,7 @@ verified records are history, and a file that could blow up or hide an edit is r
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from pathlib import Path
@@ -31,12 +32,15 @@ def _legit(version: str) -> str:
     )
 
 
-def _signed(offset: int, text: str, at: float, key: Ed25519PrivateKey) -> PublishedRules:
-    """A record as ``chatguard rules publish`` writes it, signed at ``at``."""
+def _signed(
+    offset: int, text: str, at: float, key: Ed25519PrivateKey, *, by: str | None = "admin@ops"
+) -> PublishedRules:
+    """A record as ``chatguard rules publish`` writes it, signed at ``at`` by ``by`` (None:
+    the earlier form, whose signature did not cover the publisher's name)."""
     version = load_rules(text).version
     sha = hashlib.sha256(text.encode()).hexdigest()
-    signature = sign_payload(signed_payload(version, sha, at), key)
-    return PublishedRules(offset, version, text, sha, at, "admin@ops", signature)
+    signature = sign_payload(signed_payload(version, sha, at, by), key)
+    return PublishedRules(offset, version, text, sha, at, by or "admin@ops", signature)
 
 
 def _forged(offset: int, version: str, text: str) -> PublishedRules:
@@ -121,6 +125,31 @@ def test_show_says_plainly_when_it_cannot_verify(
     assert out.startswith("UNVERIFIED: no public key at")
     assert "serving rules" not in out
     assert "newest record (UNVERIFIED, maybe not served): rules forged-allow-1" in out
+
+
+def test_the_publishers_name_is_signed_and_a_rewritten_one_is_refused(
+    topic: tuple[list[PublishedRules], list[str]],
+    model_keys: ModelKeys,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The name was outside the signature: a genuine record re-sent under another publisher's
+    name showed that name. Now a rewritten name breaks the signature; a record signed in the
+    earlier form still verifies, its name marked as unsigned."""
+    history, _ = topic
+    key = model_keys.private_key
+    genuine = _signed(0, _legit("legit-1"), 100.0, key)
+    history += [genuine, dataclasses.replace(genuine, offset=1, published_at=300.0)]
+    history.append(dataclasses.replace(genuine, offset=2, published_by="\x1b[31mceo@corp"))
+    assert chatguard_main(["rules", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "ignored 2 record(s) that are unsigned" in out
+    assert "serving rules legit-1, published 1970-01-01T00:01:40+00:00 by admin@ops\n" in out
+    history.append(_signed(3, _legit("legit-2"), 200.0, key, by=None))
+    history.append(dataclasses.replace(history[-1], offset=4, published_by="\x1b[31mceo@corp"))
+    assert chatguard_main(["rules", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "serving rules legit-2" in out and "\x1b" not in out
+    assert "by \\x1b[31mceo@corp (a name its signature does not cover" in out
 
 
 def test_an_unsigned_record_cannot_squat_the_version_about_to_be_published(
