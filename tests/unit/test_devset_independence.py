@@ -24,6 +24,7 @@ BLIND_7 = sorted((ROOT / "benchmarks" / "devset_blind_7").glob("*.jsonl"))
 BLIND_8 = sorted((ROOT / "benchmarks" / "devset_blind_8").glob("*.jsonl"))
 BLIND_9 = sorted((ROOT / "benchmarks" / "devset_blind_9").glob("*.jsonl"))
 BLIND_10 = sorted((ROOT / "benchmarks" / "devset_blind_10").glob("*.jsonl"))
+BLIND_11 = sorted((ROOT / "benchmarks" / "devset_blind_11").glob("*.jsonl"))
 CHAT_STYLE = sorted((ROOT / "benchmarks" / "devset_chat_style").glob("*.jsonl"))
 CORPUS = sorted((ROOT / "training" / "corpus").glob("*.jsonl"))
 TRAINING = [ROOT / "training" / "seed" / "seed_corpus.jsonl", *CORPUS]
@@ -60,6 +61,7 @@ def _trigrams(text: str) -> frozenset[str]:
         ("eighth blind set", BLIND_8),
         ("ninth blind set", BLIND_9),
         ("tenth blind set", BLIND_10),
+        ("eleventh blind set", BLIND_11),
         ("chat-style set", CHAT_STYLE),
     ],
 )
