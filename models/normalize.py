@@ -576,7 +576,8 @@ _SPLIT_UP_TO = 64
 
 
 def _split_words(joined: str) -> list[str] | None:
-    """The likeliest way to cut ``joined`` into known words ("youarealoser" → you are a loser),
+    """The likeliest way to cut ``joined`` into known words ("youaresuchaloser" → you are such
+    a loser; "youarealoser" may come back as "you area loser": letters alone do not say which),
     or None when some piece is no known word: then the letters stay joined, as "v i a g r a"
     must. Dynamic programming over cut points, linear in the length (words are at most 20
     letters), and only for runs a reader could have typed letter by letter."""

@@ -1,7 +1,7 @@
 """The English word list that splits spaced-out messages back into words (``models/english_words.txt``).
 
-``y o u a r e a l o s e r`` joins to ``youarealoser``; the normalizer splits that into the words a
-reader sees only when every piece is a word of this list. The list is the words of the project's
+``y o u a r e s u c h a l o s e r`` joins to ``youaresuchaloser``; the normalizer splits that
+into the words a reader sees only when every piece is a word of this list. The list is the words of the project's
 own seed and chat corpus with how often each occurs, so it is reviewed with the corpus and holds
 no public set's text. Regenerate after changing the corpus:
 
