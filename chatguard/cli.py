@@ -11,6 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from chatguard.settings import SettingsError
+
 # modules that define ``add_commands(subparsers)``; a missing one is skipped so the CLI still works
 COMMAND_MODULES = (
     "devtools.broker",
@@ -44,8 +46,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "passthrough", None) is None:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.passthrough = [*extra, *args.passthrough]  # e.g. `chatguard worker -l info` → Faust
-    result = args.handler(args)
+    try:
+        result = args.handler(args)
+    except SettingsError as exc:  # a CHATGUARD_* variable: one line saying which, not a traceback
+        print(f"chatguard {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if not _broker_unreachable(exc):
+            raise
+        print(f"chatguard {args.command}: cannot reach the Kafka broker: {exc}", file=sys.stderr)
+        return 1
     return int(result or 0)
+
+
+def _broker_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` is aiokafka's "no broker answered" (looked up only if aiokafka is loaded,
+    so ``chatguard --help`` stays fast)."""
+    errors = sys.modules.get("aiokafka.errors")
+    return errors is not None and isinstance(exc, errors.KafkaConnectionError)
 
 
 if __name__ == "__main__":

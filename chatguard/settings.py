@@ -6,6 +6,7 @@ Nothing else in the code base looks at ``os.environ``: the worker, the CLI and t
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -182,7 +183,31 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        """Refuse combinations that would fail later in a less readable way."""
+        """Refuse values and combinations that would fail later in a less readable way, or not
+        at all: a strike window of 0 started a worker that dead-lettered every strike and could
+        verify no report, with /health green."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                msg = f"{ENV_PREFIX}{f.name.upper()}={value} must be a finite number"
+                raise SettingsError(msg)
+        for name in _POSITIVE:
+            if not getattr(self, name) > 0:
+                msg = f"{ENV_PREFIX}{name.upper()}={getattr(self, name)} must be positive"
+                raise SettingsError(msg)
+        if self.confirmed_report_weight < 0:
+            msg = f"CHATGUARD_CONFIRMED_REPORT_WEIGHT={self.confirmed_report_weight} must not be negative"
+            raise SettingsError(msg)
+        if self.suspend_strikes < self.restrict_strikes:
+            msg = (
+                f"CHATGUARD_SUSPEND_STRIKES={self.suspend_strikes} must be at least "
+                f"CHATGUARD_RESTRICT_STRIKES={self.restrict_strikes}"
+            )
+            raise SettingsError(msg)
+        for name in ("web_port", "fold_web_port"):
+            if not 0 <= getattr(self, name) <= 65_535:
+                msg = f"{ENV_PREFIX}{name.upper()}={getattr(self, name)} is not a port"
+                raise SettingsError(msg)
         if self.processing_guarantee not in ("at_least_once", "exactly_once"):
             msg = f"CHATGUARD_PROCESSING_GUARANTEE={self.processing_guarantee!r}: use at_least_once or exactly_once"
             raise SettingsError(msg)
@@ -270,6 +295,24 @@ class Settings:
     def bootstrap_servers(self) -> str:
         """``host:port[,host:port]`` for plain Kafka clients (aiokafka), from the Faust URL."""
         return ",".join(part.split("://", 1)[-1] for part in self.broker.split(";") if part)
+
+
+# settings that mean nothing at zero or below (a window, a count, a threshold, a size)
+_POSITIVE = (
+    "topic_partitions",
+    "max_event_bytes",
+    "max_text_chars",
+    "model_poll_s",
+    "learn_min_events",
+    "learn_min_accounts",
+    "learn_window_s",
+    "learn_ttl_s",
+    "learn_max_tokens",
+    "strike_window_s",
+    "restrict_strikes",
+    "suspend_strikes",
+    "review_reports",
+)
 
 
 def env_names() -> list[str]:

@@ -157,9 +157,9 @@ async def tail(
         isolation_level="read_committed",
         **connection(settings),
     )
-    await consumer.start()
     seen = 0
     try:
+        await consumer.start()  # inside: a broker that is away still closes the consumer
         partitions = []
         for name in names:
             for p in consumer.partitions_for_topic(settings.topic(name)) or await _partitions(

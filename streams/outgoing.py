@@ -36,9 +36,9 @@ async def send_events(
 
     # events go to several topics: a plain producer could strand a batch (streams.producers)
     producer = TrackingProducer(**kafka_options.producer(settings, "outgoing"))
-    await producer.start()
     started = time.perf_counter()
     try:
+        await producer.start()  # inside: a broker that is away still closes the producer
         pending = []
         for i, event in enumerate(events):
             pending.append(
