@@ -9,8 +9,10 @@ strike signals of the internal ``account.strikes`` topic are checked here too.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, cast
@@ -104,6 +106,9 @@ def decode(
             event_id,
         )
     kind = BY_TYPE[event_type]
+    repeated = repeated_field(raw, kind.specs)
+    if repeated is not None:
+        return Rejected("duplicate_field", repeated, event_id)
     # free-text fields are bounded by max_text_chars below; every other string by max_id_chars
     problem = _check_fields(data, kind.specs, max_id_chars, kind.text_fields, unreadable)
     if problem is not None:
@@ -198,6 +203,38 @@ def _stand_in(match: re.Match[str]) -> str:
     if low_after_high is not None:  # a pair: one character
         return match.group(0)
     return escaped_backslashes + chr(int(high or low, 16) + _STAND_IN)
+
+
+# a key where a JSON object starts or goes on (a key inside a string has its quotes escaped),
+# and one written with a \u escape ("t\u0065xt" is "text")
+_KEY = re.compile(rb'[{,]\s*"([A-Za-z_]{1,64})"\s*:')
+_KEY_WITH_ESCAPE = re.compile(rb'[{,]\s*"[^"\\]*\\u')
+
+
+def repeated_field(raw: bytes, names: Iterable[str]) -> str | None:
+    """Which field ``raw`` gives twice at its top level, if any. JSON parsers differ on which
+    copy wins (orjson and Python take the last, others the first), so ``{"text": "<scam>",
+    "text": "see you at 7"}`` was moderated as the greeting while a first-wins reader showed
+    the scam. One pass over the bytes finds candidates (a field's key seen twice at any depth,
+    or a key written with an escape); only then is the event parsed again, by Python's parser,
+    which shows every pair."""
+    wanted = {name.encode() for name in names} | {b"type", b"event_id"}
+    seen = Counter(key for key in _KEY.findall(raw) if key in wanted)
+    if not any(n > 1 for n in seen.values()) and _KEY_WITH_ESCAPE.search(raw) is None:
+        return None
+    try:  # objects kept as their pairs: the outermost's are the top-level fields, in order
+        parsed = json.loads(raw, object_pairs_hook=_as_pairs)
+    except (ValueError, RecursionError):
+        return None  # orjson read it; what Python cannot read shows no field given twice
+    counts = Counter(key for key, _ in parsed) if isinstance(parsed, list) else Counter()
+    twice = sorted(key for key, n in counts.items() if n > 1)
+    if not twice:
+        return None
+    return f"field {_shown(twice[0])} is given {counts[twice[0]]} times; parsers differ on which counts"
+
+
+def _as_pairs(items: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    return items
 
 
 def too_many_containers(raw: bytes) -> Rejected | None:
