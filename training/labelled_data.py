@@ -81,13 +81,17 @@ def read_labelled(path: Path | str, taxonomy: Sequence[str] | None = None) -> li
     if not path.is_file():
         msg = f"{path}: labelled data file does not exist"
         raise LabelledDataError(msg)
-    if path.suffix.lower() == ".csv":
-        rows = _read_csv(path, taxonomy)
-    elif path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        rows = _read_jsonl(path, taxonomy)
-    else:
-        msg = f"{path}: unknown format {path.suffix!r}; use .jsonl or .csv"
-        raise LabelledDataError(msg)
+    try:
+        if path.suffix.lower() == ".csv":
+            rows = _read_csv(path, taxonomy)
+        elif path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+            rows = _read_jsonl(path, taxonomy)
+        else:
+            msg = f"{path}: unknown format {path.suffix!r}; use .jsonl or .csv"
+            raise LabelledDataError(msg)
+    except UnicodeDecodeError as exc:  # a CSV read in text mode: the line is not known here
+        msg = f"{path}: not UTF-8 ({exc.reason}); save the file as UTF-8"
+        raise LabelledDataError(msg) from exc
     if not rows:
         msg = f"{path}: no labelled rows"
         raise LabelledDataError(msg)
@@ -183,15 +187,23 @@ def text_hashes(texts: Iterable[str]) -> np.ndarray:
 
 def _read_jsonl(path: Path, taxonomy: Sequence[str] | None) -> list[LabelledRow]:
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            where = f"{path}:{line_no}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                msg = f"{where}: not UTF-8 ({exc.reason} at byte {exc.start} of the line)"
+                raise LabelledDataError(msg) from exc
             if not line.strip():
                 continue
-            where = f"{path}:{line_no}"
             try:
                 data = json.loads(line)
             except json.JSONDecodeError as exc:
                 msg = f"{where}: malformed JSON: {exc.msg} (column {exc.colno})"
+                raise LabelledDataError(msg) from exc
+            except RecursionError as exc:
+                msg = f"{where}: malformed JSON: nested too deep"
                 raise LabelledDataError(msg) from exc
             rows.append(_row_from_json(data, where, taxonomy))
     return rows

@@ -92,6 +92,26 @@ def test_csv_errors_name_file_and_line(
     assert message in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        # each was a traceback from `chatguard evaluate --data` (UnicodeDecodeError,
+        # RecursionError) instead of an error naming the file
+        ("bad.jsonl", b'{"text": "a", "categories": []}\n{"text": "\xff"}\n', ":2: not UTF-8"),
+        ("deep.jsonl", b"[" * 100_000 + b"]" * 100_000 + b"\n", ":1: malformed JSON: nested"),
+        ("latin1.csv", "text,spam\ncaf\u00e9,1\n".encode("latin-1"), ": not UTF-8"),
+    ],
+)
+def test_a_file_that_cannot_be_read_is_an_error_naming_it(
+    tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(LabelledDataError) as caught:
+        read_labelled(path, TAXONOMY)
+    assert str(caught.value).startswith(str(path)) and message in str(caught.value)
+
+
 def test_missing_and_unknown_files(tmp_path: Path) -> None:
     with pytest.raises(
         LabelledDataError, match=r"missing\.jsonl: labelled data file does not exist"
