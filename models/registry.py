@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from models.artifact import LoadedModel, load_artifact, read_metadata, save_artifact
 from models.bounded_read import read_bounded
-from models.errors import NoCurrentModel, NothingToRollBack, UnknownVersion
+from models.errors import MalformedArtifact, NoCurrentModel, NothingToRollBack, UnknownVersion
 from models.policy import Thresholds
 from models.scorer import Scorer
 from models.signing import sign
@@ -158,16 +158,33 @@ class ModelRegistry:
         if not previous:
             msg = f"{current} was not promoted over an earlier version; nothing to roll back to"
             raise NothingToRollBack(msg)
+        if not isinstance(previous, str):
+            msg = f"{self.root / HISTORY_FILE} names {previous!r} as the version before {current}"
+            raise MalformedArtifact(msg)
         self.path(previous)
         self._set_current(previous, event="rollback")
         return str(previous)
 
     def history(self) -> list[dict[str, Any]]:
-        """Promotions and rollbacks, oldest first."""
+        """Promotions and rollbacks, oldest first; :class:`MalformedArtifact` naming the line
+        when the file was damaged (a rollback must not guess from it)."""
         path = self.root / HISTORY_FILE
         if not path.is_file():
             return []
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        entries = []
+        for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
+            if not raw.strip():
+                continue
+            try:
+                entry = json.loads(raw.decode("utf-8"))
+            except (ValueError, RecursionError) as exc:  # not UTF-8, or not JSON
+                msg = f"{path} line {number} cannot be read ({exc}); fix or remove that line"
+                raise MalformedArtifact(msg) from exc
+            if not isinstance(entry, dict):
+                msg = f"{path} line {number} is not a JSON object; fix or remove that line"
+                raise MalformedArtifact(msg)
+            entries.append(entry)
+        return entries
 
     def _set_current(self, version: str, *, event: str) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -59,6 +59,30 @@ def test_promote_and_roll_back(registry: ModelRegistry, fitted: ModerationClassi
     assert events[-2:] == [("rollback", b), ("rollback", a)]
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        b"not json\n",
+        b"[1, 2]\n",
+        b"\xff\n",
+        b'{"event": "promote", "version": "%b", "previous": 123}\n',
+    ],
+)
+def test_a_damaged_history_is_an_error_naming_it_not_a_guess(
+    registry: ModelRegistry, fitted: ModerationClassifier, damage: bytes
+) -> None:
+    """Each of these was a traceback from `chatguard rollback` (JSONDecodeError, AttributeError,
+    UnicodeDecodeError, TypeError)."""
+    a, b = _save(registry, fitted), _save(registry, fitted)
+    registry.promote(a)
+    registry.promote(b)
+    with (registry.root / "history.jsonl").open("ab") as history:
+        history.write(damage.replace(b"%b", b.encode()))
+    with pytest.raises(ModelError, match=r"history\.jsonl"):
+        registry.rollback()
+    assert registry.current_version() == b
+
+
 def test_loaded_current_scores(registry: ModelRegistry, fitted: ModerationClassifier) -> None:
     version = _save(registry, fitted)
     registry.promote(version)
