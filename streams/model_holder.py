@@ -146,6 +146,8 @@ class ModelHolder:
             self._failed("cannot read the registry's current version (the worker log says why)")
             return None
         if wanted is None or (self._serving is not None and wanted == self._serving.version):
+            if wanted is not None:
+                self._settled()
             return None
         try:
             loop = asyncio.get_running_loop()
@@ -209,6 +211,19 @@ class ModelHolder:
         )
         metrics.MODEL_RELOADS.labels(result="refused").inc()
         metrics.set_refused(refusal.version, refusal.reason)
+
+    def _settled(self) -> None:
+        """CURRENT names the serving version again (an operator put it back after a refusal, or
+        the registry is readable again): the alert is over, on ``/ready`` and in the metrics.
+        It stayed up for good before, so dashboards kept firing after the fix."""
+        if self.refused is None and self.last_error is None:
+            return
+        log.warning(
+            "CURRENT names the serving model %s again: %s is over", self._version(), self.last_error
+        )
+        self.refused = None
+        self.last_error = None
+        metrics.set_refused(None)
 
     def _failed(self, message: str) -> None:
         if message != self.last_error:  # say it once, not every poll

@@ -95,6 +95,13 @@ def test_a_crafted_model_promoted_under_a_running_worker_is_refused(
     assert not marker.exists(), "the crafted pickle ran in the worker"
     assert worker.returncode is None
 
+    # the operator puts CURRENT back: the alert is over (it stayed on /ready and in the metrics)
+    registry.promote(good)
+    worker.wait_for_log(f"CURRENT names the serving model {good} again", timeout=60)
+    ready = json.loads(worker.get("/ready")[1])
+    assert ready["refused_model"] is None and ready.get("last_model_error") is None, ready
+    assert "chatguard_model_refused{" not in worker.get("/metrics")[1].decode()
+
 
 def test_a_worker_without_a_public_key_refuses_to_start_and_says_how_to_make_one(
     start_worker: Callable[..., WorkerProcess], tmp_path: Path
