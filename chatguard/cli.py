@@ -52,11 +52,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chatguard {args.command}: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
+        if _unusable_key(exc):  # a moderator or fleet key file that is missing, empty, not a file
+            print(f"chatguard {args.command}: {exc}", file=sys.stderr)
+            return 2
         if not _broker_unreachable(exc):
             raise
         print(f"chatguard {args.command}: cannot reach the Kafka broker: {exc}", file=sys.stderr)
         return 1
     return int(result or 0)
+
+
+def _unusable_key(exc: BaseException) -> bool:
+    keys = sys.modules.get("streams.shared_keys")
+    return keys is not None and isinstance(exc, keys.SharedKeyError)
 
 
 def _broker_unreachable(exc: BaseException) -> bool:

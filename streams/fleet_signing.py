@@ -37,7 +37,7 @@ import orjson
 from chatguard.settings import Settings
 from streams import topics
 from streams.decoding import Rejected, too_many_containers
-from streams.shared_keys import read_accepted_key, read_shared_key
+from streams.shared_keys import SharedKeyError, read_accepted_key, read_shared_key
 
 if TYPE_CHECKING:
     from streams.pipeline import Outgoing, RawMessage  # the pipeline signs with this: no cycle
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 HEADER = "chatguard-fleet-mac"
 
 
-class FleetKeyError(ValueError):
+class FleetKeyError(SharedKeyError):
     """The fleet key is configured but cannot be used."""
 
 

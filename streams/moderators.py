@@ -22,12 +22,12 @@ from typing import Any
 import orjson
 
 from chatguard.settings import Settings
-from streams.shared_keys import read_accepted_key, read_shared_key
+from streams.shared_keys import SharedKeyError, read_accepted_key, read_shared_key
 
 SIGNATURE_FIELD = "signature"
 
 
-class ModeratorKeyError(ValueError):
+class ModeratorKeyError(SharedKeyError):
     """The moderator key is configured but cannot be used."""
 
 

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from models.bounded_read import read_bounded
+
+# a key file is a few dozen bytes; anything larger (or a FIFO, a device) is not one
+MAX_KEY_FILE_BYTES = 64 * 1024
+
+
+class SharedKeyError(ValueError):
+    """A shared key is configured but cannot be used (each key's own error subclasses this)."""
+
 
 def read_shared_key(value: str, path: str, name: str, error: type[ValueError]) -> bytes | None:
     """The key ``value``, or the stripped contents of the file at ``path``; None when neither is
@@ -13,10 +22,10 @@ def read_shared_key(value: str, path: str, name: str, error: type[ValueError]) -
         return value.encode()
     if not path:
         return None
-    try:
-        key = Path(path).read_bytes().strip()
+    try:  # bounded: a FIFO named by mistake blocked forever, a directory raised a traceback
+        key = read_bounded(Path(path), MAX_KEY_FILE_BYTES).strip()
     except OSError as exc:
-        msg = f"cannot read {name}_FILE={path}: {exc}"
+        msg = f"cannot read {name}_FILE={path}: {exc.strerror or exc}"
         raise error(msg) from exc
     if not key:
         msg = f"{name}_FILE={path} is empty"

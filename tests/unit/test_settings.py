@@ -4,6 +4,8 @@ so in one line instead of a traceback."""
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
 
 import pytest
 
@@ -37,7 +39,7 @@ def test_a_value_a_worker_cannot_run_on_is_refused_naming_it(variable: str, valu
 
 def test_suspending_needs_at_least_the_strikes_of_restricting() -> None:
     env = {"CHATGUARD_RESTRICT_STRIKES": "5", "CHATGUARD_SUSPEND_STRIKES": "3"}
-    with pytest.raises(SettingsError, match="SUSPEND_STRIKES=3.0 must be at least"):
+    with pytest.raises(SettingsError, match=r"SUSPEND_STRIKES=3\.0 must be at least"):
         Settings.from_env(env)
     assert Settings.from_env({**env, "CHATGUARD_SUSPEND_STRIKES": "5"}).suspend_strikes == 5
 
@@ -68,3 +70,28 @@ def test_a_command_says_when_the_broker_cannot_be_reached(
     err = capsys.readouterr().err
     assert err.startswith("chatguard tail: cannot reach the Kafka broker")
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "fifo", "empty"])
+def test_a_key_file_that_is_no_key_is_one_line_and_never_hangs(
+    kind: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A FIFO named as the moderator key blocked `chatguard moderate` forever; a missing file
+    or a directory was a ModeratorKeyError traceback."""
+    path = tmp_path / "moderator.key"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "empty":
+        path.write_bytes(b"\n")
+    monkeypatch.setenv("CHATGUARD_MODERATOR_HMAC_KEY_FILE", str(path))
+    command = ["moderate", "confirm", "r1", "--reporter", "u1", "--event", "e1"]
+    command += ["--account", "a1", "--reason", "fraud", "--moderator", "m1"]
+    assert chatguard_main(command) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("chatguard moderate: ") and "CHATGUARD_MODERATOR_HMAC_KEY_FILE" in err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
