@@ -590,6 +590,14 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"ACLs on; principals and passwords in {broker.principals_file}")
             print(f"bootstrap {broker.bootstrap}")
         elif args.broker_action == "stop":
+            if broker.pid() is None and broker.answers(timeout=2.0):
+                # started with another --data-dir: its pid file is there, not here
+                print(
+                    f"chatguard broker: no broker of {broker.data_dir} runs, but one answers on "
+                    f"port {broker.port}; stop it with the --data-dir it was started with",
+                    file=sys.stderr,
+                )
+                return 1
             broker.stop()
         elif args.broker_action == "status":
             return _status(broker)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from chatguard.cli import main as chatguard_main
 from devtools.broker import (
     BrokerError,
     LocalBroker,
@@ -91,7 +92,7 @@ def test_broker_lists_topics_and_round_trips_records(broker: str) -> None:
 
 @pytest.mark.slow
 def test_second_broker_starts_answers_and_stops_leaving_no_process(
-    tmp_path: Path, broker: str
+    tmp_path: Path, broker: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     second = _second_broker(tmp_path)
     second.start(timeout=120, quiet=True)
@@ -103,6 +104,10 @@ def test_second_broker_starts_answers_and_stops_leaving_no_process(
         second.start(quiet=True)  # already running: a no-op
         assert second.pid() == pid
         assert _processes_using(second.config_file) == [pid]
+        # stop without the --data-dir it was started with: said plainly, and nothing stopped
+        assert chatguard_main(["broker", "stop", "--port", str(second.port)]) == 1
+        assert "stop it with the --data-dir it was started with" in capsys.readouterr().err
+        assert _alive(pid) and second.answers()
     finally:
         second.stop(quiet=True)
     assert second.pid() is None
