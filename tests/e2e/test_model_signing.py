@@ -60,6 +60,7 @@ def test_a_crafted_model_promoted_under_a_running_worker_is_refused(
 ) -> None:
     registry = ModelRegistry(Path(stream_env["CHATGUARD_REGISTRY"]))
     good = registry.current_version()
+    assert good is not None
     worker = start_worker()
     worker.wait_ready()
     marker = tmp_path / "marker"
