@@ -195,9 +195,10 @@ class Settings:
             if not getattr(self, name) > 0:
                 msg = f"{ENV_PREFIX}{name.upper()}={getattr(self, name)} must be positive"
                 raise SettingsError(msg)
-        if self.confirmed_report_weight < 0:
-            msg = f"CHATGUARD_CONFIRMED_REPORT_WEIGHT={self.confirmed_report_weight} must not be negative"
-            raise SettingsError(msg)
+        for name in _NOT_NEGATIVE:
+            if getattr(self, name) < 0:
+                msg = f"{ENV_PREFIX}{name.upper()}={getattr(self, name)} must not be negative"
+                raise SettingsError(msg)
         if self.suspend_strikes < self.restrict_strikes:
             msg = (
                 f"CHATGUARD_SUSPEND_STRIKES={self.suspend_strikes} must be at least "
@@ -238,20 +239,11 @@ class Settings:
                 f"and max_id_chars={self.max_id_chars} at most a 64th"
             )
             raise SettingsError(msg)
-        if self.scoring_budget_s <= 0:
-            msg = f"CHATGUARD_SCORING_BUDGET_S={self.scoring_budget_s} must be positive"
-            raise SettingsError(msg)
-        if self.producer_stall_s <= 0:
-            msg = f"CHATGUARD_PRODUCER_STALL_S={self.producer_stall_s} must be positive"
-            raise SettingsError(msg)
         if self.campaign_fold not in ("worker", "separate"):
             msg = f"CHATGUARD_CAMPAIGN_FOLD={self.campaign_fold!r}: use worker or separate"
             raise SettingsError(msg)
         if not 1 <= self.max_decompressed_mb <= 2_000:
             msg = f"CHATGUARD_MAX_DECOMPRESSED_MB={self.max_decompressed_mb}: use 1 to 2000"
-            raise SettingsError(msg)
-        if self.data_min_free_mb < 0:
-            msg = f"CHATGUARD_DATA_MIN_FREE_MB={self.data_min_free_mb} must not be negative"
             raise SettingsError(msg)
         if not 0 <= self.campaign_own_score <= 1:
             msg = f"CHATGUARD_CAMPAIGN_OWN_SCORE={self.campaign_own_score} must be in [0, 1]"
@@ -312,7 +304,11 @@ _POSITIVE = (
     "restrict_strikes",
     "suspend_strikes",
     "review_reports",
+    "scoring_budget_s",
+    "producer_stall_s",
 )
+# and those where zero means none (no free-space floor, confirmed reports that weigh nothing)
+_NOT_NEGATIVE = ("data_min_free_mb", "confirmed_report_weight")
 
 
 def env_names() -> list[str]:
