@@ -207,7 +207,6 @@ def _stand_in(match: re.Match[str]) -> str:
 
 # a key where a JSON object starts or goes on (a key inside a string has its quotes escaped),
 # and one written with a \u escape ("t\u0065xt" is "text")
-_KEY = re.compile(rb'[{,]\s*"([A-Za-z_]{1,64})"\s*:')
 _KEY_WITH_ESCAPE = re.compile(rb'[{,]\s*"[^"\\]*\\u')
 
 
@@ -215,12 +214,14 @@ def repeated_field(raw: bytes, names: Iterable[str]) -> str | None:
     """Which field ``raw`` gives twice at its top level, if any. JSON parsers differ on which
     copy wins (orjson and Python take the last, others the first), so ``{"text": "<scam>",
     "text": "see you at 7"}`` was moderated as the greeting while a first-wins reader showed
-    the scam. One pass over the bytes finds candidates (a field's key seen twice at any depth,
-    or a key written with an escape); only then is the event parsed again, by Python's parser,
-    which shows every pair."""
-    wanted = {name.encode() for name in names} | {b"type", b"event_id"}
-    seen = Counter(key for key in _KEY.findall(raw) if key in wanted)
-    if not any(n > 1 for n in seen.values()) and _KEY_WITH_ESCAPE.search(raw) is None:
+    the scam. A byte count per field finds candidates (a field's name in quotes twice, at any
+    depth or as a value: inside a string its quotes are escaped), and a search for a key written
+    with an escape runs only when the event holds one; only then is the event parsed again, by
+    Python's parser, which shows every pair."""
+    wanted = {*names, "type", "event_id"}
+    if all(raw.count(f'"{name}"'.encode()) <= 1 for name in wanted) and (
+        b"\\u" not in raw or _KEY_WITH_ESCAPE.search(raw) is None
+    ):
         return None
     try:  # objects kept as their pairs: the outermost's are the top-level fields, in order
         parsed = json.loads(raw, object_pairs_hook=_as_pairs)
