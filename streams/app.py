@@ -11,6 +11,7 @@ import faust
 from chatguard.settings import Settings
 from streams import decompression, kafka_options
 from streams.transport import ProducerStuck, Transport
+from streams.window_index import WindowIndexTable
 
 # How long a stop or a rebalance waits for the agents to finish the events they have taken
 DRAIN_TIMEOUT_S = 30.0
@@ -80,6 +81,8 @@ def create_app(settings: Settings) -> faust.App:
         web_tables_enabled=False,
         stream_buffer_maxsize=4096,
         autodiscover=False,
+        # windowed tables index their keys for expiry without one heap entry per write
+        Table=WindowIndexTable,
     )
     # every consumer reads committed records only: an aborted transaction's reports never count
     app.transport = Transport(app.conf.broker_consumer, app)
