@@ -78,6 +78,7 @@ from streams.report_retry import due_in, retry_or_refuse, sent_back
 from streams.reporters import apply_outcome, count_report, reliability, stats_record
 from streams.reports import (
     check_report,
+    confirmed_strike_of,
     most_seen,
     report_strike,
     seen_entries,
@@ -170,8 +171,8 @@ class Worker:
         )
         self._replay = Replay(settings, self.pipeline.signer)
         # contact token → its recent blocked events (models.learned.observe), for the learned
-        # list: on disk, and at most learn_max_tokens new tokens per window (Faust still keeps
-        # each key of a windowed table in memory until its window expires)
+        # list: on disk, and at most learn_max_tokens new tokens per window (each one a changelog
+        # record and a key on disk for two windows)
         self._new_tokens = TokenBudget(settings.learn_max_tokens, settings.learn_window_s)
         self.contact_evidence = app.Table(
             "contact-evidence",
@@ -553,8 +554,9 @@ class Worker:
         return out
 
     async def _verify_reports(self, stream: StreamT) -> None:
-        """Moderated events fill the recent-events store; a report counts only for an event in
-        it, from the account it names, and goes on as review evidence keyed by that account."""
+        """Moderated events fill the recent-events store; a report, or a moderator's confirmation
+        of one, counts only for an event in it, from the account it names, and goes on as
+        evidence keyed by that account."""
 
         async def verify(events: Sequence[EventT]) -> None:
             out: list[Outgoing] = []
@@ -604,6 +606,8 @@ class Worker:
                 return Rejected("oversize_field", str(exc))
             self.recent_events.add(entries, float(record["at"]), raw.partition, raw.offset)
             return []
+        if record["kind"] == "confirmation":
+            return self._verify_confirmation(raw, record)
         check_report_fields(record, record.get("weight"))
         seen = self.recent_events.account(record["event_id"], claimed=record["account_id"])
         rejected = check_report(record, seen)
@@ -621,6 +625,22 @@ class Worker:
             Outgoing(strikes_topic, account, orjson.dumps(strike), raw),
             Outgoing(by_reporter, record["reporter_id"].encode(), verified, raw),
         ]
+
+    def _verify_confirmation(
+        self, raw: RawMessage, record: dict[str, Any]
+    ) -> list[Outgoing] | Rejected:
+        """A moderator's confirmation strikes the account it names only if the event came from
+        that account (``streams.reports.confirmation``)."""
+        event_id, account_id = record.get("event_id"), record.get("account_id")
+        seen = None
+        if isinstance(event_id, str) and isinstance(account_id, str):
+            seen = self.recent_events.account(event_id, claimed=account_id)
+        strike = confirmed_strike_of(record, seen)
+        if isinstance(strike, Rejected):
+            return strike
+        account = str(account_id).encode()
+        strikes_topic = self.settings.topic(topics.ACCOUNT_STRIKES)
+        return [Outgoing(strikes_topic, account, orjson.dumps(strike), raw)]
 
     async def _retry_reports(self, stream: StreamT) -> None:
         """Reports that arrived before their event was moderated → back on ``events.by_id``

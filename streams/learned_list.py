@@ -198,10 +198,12 @@ SHARED = LearnedHolder()  # the worker's learned list: the pipeline and the foll
 
 class TokenBudget:
     """How many contact tokens new to the learned list's count a worker may start counting in
-    one window (of ``window_s``, by the clock). Faust keeps every key of a windowed table in
+    one window (of ``window_s``, by the clock). Faust kept every key of a windowed table in
     memory until its window expires, so blocked messages naming made-up numbers grew a worker
-    by about 0.5 KB per number for hours; past the budget, a new token's evidence is dropped
-    (the tokens already counted go on), and the first drop of a window is logged."""
+    by about 0.5 KB per number for hours; expiry no longer holds keys in memory
+    (``streams.window_index``), and the budget still bounds the changelog records and keys on
+    disk a flood of made-up numbers costs. Past it, a new token's evidence is dropped (the tokens
+    already counted go on), and the first drop of a window is logged."""
 
     def __init__(self, per_window: int, window_s: float) -> None:
         self.per_window = per_window

@@ -650,8 +650,8 @@ class ModerationPipeline:
         )
 
     async def moderator_decisions(self, batch: Sequence[RawMessage], keys: Sequence[bytes]) -> None:
-        """Signed confirm or reject decisions: the reporters' records, and a strike for each
-        confirmed report; anything else a dead letter."""
+        """Signed confirm or reject decisions: the reporters' records, and for each confirmed
+        report a confirmation to its event's partition; anything else a dead letter."""
         out: list[Outgoing] = []
         for message in batch:
             try:
@@ -674,10 +674,15 @@ class ModerationPipeline:
             )
         ]
         if decision["outcome"] == "confirm":
-            strike = reports.confirmed_strike(decision, self.settings.confirmed_report_weight)
+            # to the event's partition first: the strike goes on only if the recent-events store
+            # saw the event from the account the decision names (streams.agents._verify)
+            confirmation = reports.confirmation(decision, self.settings.confirmed_report_weight)
             out.append(
                 Outgoing(
-                    self._strikes, decision["account_id"].encode(), orjson.dumps(strike), message
+                    self._events_by_id,
+                    decision["event_id"].encode(),
+                    orjson.dumps(confirmation),
+                    message,
                 )
             )
         return out

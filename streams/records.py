@@ -420,6 +420,19 @@ class VerifiedReport:
 
 
 @dataclass(frozen=True)
+class ConfirmedReport:
+    """A report a moderator confirmed, on its way to its event's partition of ``events.by_id``:
+    its strike goes on to ``account.strikes`` only if the recent-events store has the event from
+    the account it names. Built by ``streams.reports.confirmation``."""
+
+    kind: Literal["confirmation"]
+    report_id: str
+    event_id: str
+    account_id: str
+    strike: StrikeSignal
+
+
+@dataclass(frozen=True)
 class BlockedContact:
     """A contact token in a blocked event (``contacts.blocked``, keyed by the token): evidence
     for the learned list. Built by ``streams.learned_list.evidence_records``."""
@@ -554,6 +567,7 @@ OUTPUT_RECORDS: dict[str, type] = {
     "report_record": ReportRecord,
     "report_outcome": ReportOutcome,
     "verified_report": VerifiedReport,
+    "confirmed_report": ConfirmedReport,
     "blocked_contact": BlockedContact,
     "weighed_report": WeighedReport,
     "retried_report": RetriedReport,

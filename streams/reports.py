@@ -23,6 +23,7 @@ from models.taxonomy import TAXONOMY
 from streams.decoding import Rejected
 from streams.partitioning import partitions_for
 from streams.records import (
+    ConfirmedReport,
     InvalidRecord,
     ReportOutcome,
     ReportRecord,
@@ -144,6 +145,38 @@ def confirmed_strike(decision: dict[str, Any], weight: float) -> StrikeSignal:
         decision["moderator_id"],
         decision["decided_at"],
     )
+
+
+def confirmation(decision: dict[str, Any], weight: float) -> ConfirmedReport:
+    """A confirmed report on its way to its event's partition. A moderator's signature says the
+    report is right, not that it names the event's sender: a confirmation of a report that had
+    been refused as ``account_mismatch`` restricted the account it named, which sent nothing. So
+    the strike goes on only once the recent-events store has the event from that account
+    (:func:`confirmed_strike_of`)."""
+    return ConfirmedReport(
+        "confirmation",
+        decision["report_id"],
+        decision["event_id"],
+        decision["account_id"],
+        confirmed_strike(decision, weight),
+    )
+
+
+def confirmed_strike_of(
+    record: dict[str, Any], seen_account: str | None
+) -> dict[str, Any] | Rejected:
+    """The strike a :func:`confirmation` carries, if its event came from the account it names
+    (``seen_account``: what the recent-events store has for the event), or why not."""
+    names = ("report_id", "event_id", "account_id")
+    if not all(isinstance(record.get(name), str) and record[name] for name in names):
+        return Rejected("invalid_field", "a confirmation names its report, event and account")
+    strike = record.get("strike")
+    if not isinstance(strike, dict):
+        return Rejected("invalid_field", "a confirmation carries its strike", record["event_id"])
+    refused = check_report(record, seen_account)
+    if refused is not None:
+        return Rejected(refused.kind, f"confirmed {refused.error}", refused.event_id)
+    return strike
 
 
 def outcome_record(decision: dict[str, Any]) -> ReportOutcome:

@@ -84,6 +84,11 @@ def _type_schema(hint: Any) -> dict[str, Any]:
         return {"type": "array", "items": _type_schema(args[0])}
     if origin is dict:
         return {"type": "object", "additionalProperties": _type_schema(args[1])}
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):  # a record inside a record
+        nested = output_schema(hint)
+        return {
+            key: nested[key] for key in ("type", "properties", "required", "additionalProperties")
+        }
     return {"type": JSON_TYPES[hint]}
 
 

@@ -28,6 +28,7 @@ from tests.e2e.kafka_helpers import (
     strike_signal,
     window_start,
 )
+from tests.e2e.test_report_trust import _moderated, _post
 from tests.e2e.test_rules import RULES_V1, TERM, _use_env
 from training.labelled_data import read_labelled, read_many
 
@@ -56,6 +57,12 @@ def test_an_account_crossing_the_threshold_gets_exactly_one_action(
 ) -> None:
     worker = start_worker(env={"CHATGUARD_RESTRICT_STRIKES": "3", "CHATGUARD_SUSPEND_STRIKES": "6"})
     worker.wait_ready()
+    # a confirmation counts only for a message the account sent (test_report_trust.py)
+    sent = {"acct-a": 5, "acct-b": 7, "acct-c": 2}
+    _moderated(
+        stream_settings,
+        [_post(f"evt-{a[-1]}{i}", a) for a, count in sent.items() for i in range(count)],
+    )
     # acct-a: 5 confirmed reports (+ one replayed) = 5 strikes: restrict once, at the third,
     # and no suspend
     confirmations = [_confirmation(stream_settings, "acct-a", f"a{i}") for i in range(5)]

@@ -226,6 +226,42 @@ def test_honest_reports_confirmed_by_a_signed_moderator_restrict_once(
     assert latest["witness-3"]["reliability"] == pytest.approx(1 / 3, abs=1e-4)
 
 
+def test_a_signed_confirmation_of_a_report_naming_the_wrong_account_strikes_nobody(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """A moderator's signature says a report is right, not that it names the event's sender.
+    Reports naming a bystander for the abuser's messages, and one of a message that never
+    existed, confirmed by a signed decision each, restricted the bystander (who sent nothing;
+    found by an outside probe). The confirmations are dead letters now, and confirmations of the
+    same messages naming the abuser still restrict the abuser."""
+    worker = start_worker(env={"CHATGUARD_RESTRICT_STRIKES": "3", "CHATGUARD_SUSPEND_STRIKES": "6"})
+    worker.wait_ready()
+    _moderated(stream_settings, [_post(f"abuse-{i}", "abuser") for i in range(3)])
+    pointed = [_report(f"pointed-{i}", f"pointer-{i}", f"abuse-{i}", "bystander") for i in range(2)]
+    pointed.append(_report("pointed-ghost", "pointer-9", "never-sent", "bystander"))
+    honest = [_report(f"true-{i}", f"witness-{i}", f"abuse-{i}", "abuser") for i in range(3)]
+    key = moderator_key(stream_settings)
+    assert key is not None
+    decisions = [
+        decision_record(key, r, outcome="confirm", moderator_id="mod-1", at=time.time())
+        for r in [*pointed, *honest]
+    ]
+    produce(stream_settings, _outgoing("moderator.decisions", decisions, "report_id"))
+
+    records = _until_acted_on(stream_settings, "abuser")
+    actions = _of(records, stream_settings, "account.actions")
+    assert [(a["account_id"], a["action"]) for a in actions] == [("abuser", "restrict")]
+    dead = sorted(
+        (d["event_id"], d["error_kind"])
+        for d in _of(records, stream_settings, "moderation.deadletter")
+    )
+    assert dead == [
+        ("abuse-0", "account_mismatch"),
+        ("abuse-1", "account_mismatch"),
+        ("never-sent", "unknown_event"),
+    ]
+
+
 def test_a_worker_that_never_saw_the_events_checks_reports_against_them(
     start_worker: Callable[..., WorkerProcess], stream_settings: Settings
 ) -> None:

@@ -47,11 +47,16 @@ TOPIC_SCHEMAS = {
     topics.ACCOUNT_ACTIONS: "account_action",
     topics.MODEL_UPDATES: "model_update",
     topics.REPORTER_STATS: "reporter_stats",
-    topics.EVENTS_BY_ID: "seen_events",
     topics.CONTACTS_BLOCKED: "blocked_contact",
     topics.CAMPAIGN_FINGERPRINTS: "campaign_fingerprints",
     topics.CAMPAIGN_MEMBERS: "campaign_member",
     topics.CAMPAIGNS: "campaign",
+}
+# events.by_id: moderated events, reports and confirmations, by the record's kind
+BY_EVENT_KINDS = {
+    "seen": "seen_events",
+    "report": "weighed_report",
+    "confirmation": "confirmed_report",
 }
 BY_REPORTER_KINDS = {
     "report": "report_record",
@@ -187,20 +192,26 @@ async def test_every_output_of_a_real_batch_validates_against_its_schema(
         value = orjson.loads(record.value)
         if topic == topics.REPORTS_BY_REPORTER:
             assert_valid(BY_REPORTER_KINDS[value["kind"]], value)
+        elif topic == topics.EVENTS_BY_ID:
+            assert_valid(BY_EVENT_KINDS[value["kind"]], value)
         else:
             assert_valid(TOPIC_SCHEMAS[topic], value)
         checked[topic] = checked.get(topic, 0) + 1
     # nothing vacuous: every output the pipeline writes was there to check
     assert checked[topics.DECISIONS] == 3
     assert checked[topics.ENFORCEMENT] == 2  # the scam chat and the scam profile
-    # two blocks, one confirmed report
-    assert checked[topics.ACCOUNT_STRIKES] == 3
+    # two blocks; the confirmed report goes to its event's partition first
+    assert checked[topics.ACCOUNT_STRIKES] == 2
     assert checked[topics.DEAD_LETTER] == 4  # malformed, invalid UTF-8, forged, unreadable
     assert checked[topics.REPORTS_BY_REPORTER] == 2  # the report and the confirmation's outcome
-    assert checked[topics.EVENTS_BY_ID] >= 1 and checked[topics.CONTACTS_BLOCKED] >= 1
+    assert checked[topics.EVENTS_BY_ID] >= 2 and checked[topics.CONTACTS_BLOCKED] >= 1
     assert checked[topics.CAMPAIGN_FINGERPRINTS] >= 8  # the scam, once per band
     kinds_struck = sorted(s["kind"] for s in sink.on(settings.topic(topics.ACCOUNT_STRIKES)))
-    assert kinds_struck == ["block", "block", "confirmed"]
+    assert kinds_struck == ["block", "block"]
+    [confirmation] = [
+        r for r in sink.on(settings.topic(topics.EVENTS_BY_ID)) if r["kind"] == "confirmation"
+    ]
+    assert confirmation["strike"]["kind"] == "confirmed"
 
 
 def test_outputs_built_outside_the_pipeline_validate_against_their_schemas() -> None:
