@@ -665,6 +665,17 @@ class ModerationPipeline:
         if isinstance(result, Rejected):
             return [self.dead_letter_record(message, result)]
         decision = result.data
+        age = time.time() - float(decision["decided_at"])
+        if age > self.settings.strike_window_s:
+            # a replay: the reporter remembers only its last 1,000 decided reports, so re-sent
+            # old decisions moved a prolific reporter's reliability again (an outside probe)
+            stale = Rejected(
+                "stale_signal",
+                f"decided {age:.0f} s ago, beyond the strike window of "
+                f"{self.settings.strike_window_s:g} s: a replay, or too late to count",
+                decision.get("event_id"),
+            )
+            return [self.dead_letter_record(message, stale)]
         out = [
             Outgoing(
                 self._reports_by_reporter,

@@ -17,8 +17,10 @@ from models.policy import Policy, Verdict
 from streams import metrics, table_values
 from streams.agents import MAX_SENDER_MESSAGES, Worker
 from streams.model_holder import ServingModel
+from streams.moderators import decision_record
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage
 from tests.agents.harness import (
+    MODERATOR_KEY,
     RecordingSink,
     chat,
     put_all,
@@ -663,3 +665,38 @@ def _retried_report(**fields: Any) -> dict[str, Any]:
         "not_before": 0.0,
         **fields,
     }
+
+
+async def test_a_signed_decision_older_than_the_strike_window_is_a_replay_and_counts_nowhere(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """The reporters' records remember their last 1,000 decided reports, so an old signed
+    decision re-sent moved a prolific reporter's reliability again (1,001 rejections replayed
+    twice counted 3,003; found by an outside probe). A decision older than the strike window is
+    a ``stale_signal`` dead letter; a fresh one still counts."""
+    report = {
+        "report_id": "rep-old",
+        "reporter_id": "prolific",
+        "event_id": "evt-1",
+        "account_id": "acct-1",
+        "reason": "spam",
+    }
+    window = worker.settings.strike_window_s
+    old = decision_record(
+        MODERATOR_KEY, report, outcome="reject", moderator_id="m1", at=time.time() - 2 * window
+    )
+    fresh = decision_record(
+        MODERATOR_KEY,
+        report | {"report_id": "rep-new"},
+        outcome="reject",
+        moderator_id="m1",
+        at=time.time(),
+    )
+    await put_to(
+        worker.collect_moderator_decisions,
+        worker.settings.topic("moderator.decisions"),
+        [(b"rep-old", orjson.dumps(old)), (b"rep-new", orjson.dumps(fresh))],
+        lambda: len(sink.on("moderation.deadletter") + sink.on("reports.by_reporter")) >= 2,
+    )
+    assert [d["error_kind"] for d in sink.on("moderation.deadletter")] == ["stale_signal"]
+    assert [r["report_id"] for r in sink.on("reports.by_reporter")] == ["rep-new"]

@@ -5,6 +5,7 @@ topics and ACLs (shown with ``profile.update``, a kind added by one row and its 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -172,7 +173,7 @@ async def test_every_output_of_a_real_batch_validates_against_its_schema(
     }
     await pipeline.reports([raw(topics.USER_REPORTS, 0, orjson.dumps(report))])
     confirmed = moderators.decision_record(
-        HMAC_KEY, report, outcome="confirm", moderator_id="mod-1", at=1_700_000_002.0
+        HMAC_KEY, report, outcome="confirm", moderator_id="mod-1", at=time.time()
     )
     forged = {**confirmed, "outcome": "reject"}  # the signature no longer matches
     await pipeline.moderator_decisions(
