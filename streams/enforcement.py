@@ -108,11 +108,23 @@ def apply_strike(
     struck_events = _newest([*struck_events, event], MAX_EVIDENCE, _event_chars)
     strikes = float(state.get("strikes", 0.0)) + weight
     struck = None
+    level = state.get("level", "")
     if at is not None:
         recent = [[t, w] for t, w in state.get("struck", ()) if at - float(t) <= window_s]
+        # a level the strikes still within the window no longer reach is given again when they
+        # do: a restricted account whose strikes aged out and that offended again in the same
+        # calendar window got no second restrict until the next one began (an outside probe)
+        report_score = sum(w for _, _, w in _recent_reports(state, at, window_s))
+        level = level_held(
+            level,
+            sum(float(w) for _, w in recent),
+            report_score,
+            restrict_at=restrict_at,
+            suspend_at=suspend_at,
+            review_at=review_at,
+        )
         struck = [*recent, [float(at), weight]][-MAX_SIGNALS:]
         strikes = sum(float(w) for _, w in struck)
-    level = state.get("level", "")
     action = None
     if strikes >= suspend_at and level != "suspend":
         action = "suspend"
@@ -155,14 +167,14 @@ def carried_over(
         return {}
     strikes = sum(w for _, w in struck)
     report_score = sum(w for _, _, w in reported_at)
-    level = previous.get("level", "")
-    if level == "suspend" and strikes < suspend_at:
-        level = "restrict"
-    if level not in ("restrict", "suspend") or strikes < restrict_at:
-        # reports that put the account into review, still enough, keep it there (no second
-        # review_account for them)
-        acted_on = previous.get("level", "") != ""
-        level = "review" if acted_on and report_score >= review_at else ""
+    level = level_held(
+        previous.get("level", ""),
+        strikes,
+        report_score,
+        restrict_at=restrict_at,
+        suspend_at=suspend_at,
+        review_at=review_at,
+    )
     state = {
         "strikes": strikes,
         "struck": struck,
@@ -182,6 +194,27 @@ def carried_over(
             "reported_events": list(previous.get("reported_events", ())),
         }
     return state
+
+
+def level_held(
+    level: str,
+    strikes: float,
+    report_score: float,
+    *,
+    restrict_at: float,
+    suspend_at: float,
+    review_at: float,
+) -> str:
+    """The part of ``level`` that ``strikes`` and ``report_score`` (those within the window)
+    still reach: a suspended account under ``suspend_at`` is restricted, one under
+    ``restrict_at`` goes back to review if its reports still reach it (no second
+    ``review_account`` for them), else to no level, so a level is emitted again when reached."""
+    acted_on = level != ""
+    if level == "suspend" and strikes < suspend_at:
+        level = "restrict"
+    if level not in ("restrict", "suspend") or strikes < restrict_at:
+        level = "review" if acted_on and report_score >= review_at else ""
+    return level
 
 
 def timed(state: dict[str, Any], at: float) -> dict[str, Any]:

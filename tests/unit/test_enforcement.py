@@ -116,6 +116,30 @@ def test_only_strikes_within_the_window_carry_over_with_the_level_they_still_hol
     assert later["strikes"] == 4 and later["level"] == "restrict"
 
 
+def test_an_account_offending_again_after_its_strikes_aged_out_is_restricted_again() -> None:
+    """Three strikes restrict; a day later they have aged out, and three new ones in the same
+    calendar window restrict again (the level dropped only when a new window began: an outside
+    probe's account re-offended within the window and got no second restrict)."""
+    start = 100 * DAY
+    actions = []
+    state: dict[str, Any] = {}
+    for i, at in enumerate([start + 1, start + 2, start + 3, start + DAY + 10, start + DAY + 20]):
+        state, action = apply_strike(
+            state, strike(f"s{i}"), restrict_at=3, suspend_at=6, at=at, window_s=DAY
+        )
+        actions.append(action)
+    assert actions == [None, None, "restrict", None, None] and state["strikes"] == 2
+    state, action = apply_strike(
+        state, strike("s5"), restrict_at=3, suspend_at=6, at=start + DAY + 30, window_s=DAY
+    )
+    assert action == "restrict" and state["strikes"] == 3
+    # within the window, the level holds: no second restrict while the strikes still reach it
+    state, action = apply_strike(
+        state, strike("s6"), restrict_at=3, suspend_at=6, at=start + DAY + 40, window_s=DAY
+    )
+    assert action is None and state["level"] == "restrict"
+
+
 def report(reporter: str, weight: float = 0.5, n: int = 1) -> dict[str, Any]:
     return {
         "kind": "report",
