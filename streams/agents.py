@@ -636,6 +636,9 @@ class Worker:
         if isinstance(event_id, str) and isinstance(account_id, str):
             seen = self.recent_events.account(event_id, claimed=account_id)
         strike = confirmed_strike_of(record, seen)
+        if isinstance(strike, Rejected) and strike.kind == "unknown_event":
+            # confirmed before its event was moderated (a backlog): checked again later
+            return retry_or_refuse(raw, record, strike, self.settings, time.time())
         if isinstance(strike, Rejected):
             return strike
         account = str(account_id).encode()

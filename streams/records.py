@@ -430,6 +430,16 @@ class ConfirmedReport:
     event_id: str
     account_id: str
     strike: StrikeSignal
+    # times ``streams.report_retry`` sent it back because its event was not moderated yet
+    attempt: int = 0
+
+
+@dataclass(frozen=True)
+class RetriedConfirmation(ConfirmedReport):
+    """A confirmation whose event was not moderated yet, waiting on ``reports.retry`` like a
+    report. Built by ``streams.report_retry.retry_or_refuse``."""
+
+    not_before: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -568,6 +578,7 @@ OUTPUT_RECORDS: dict[str, type] = {
     "report_outcome": ReportOutcome,
     "verified_report": VerifiedReport,
     "confirmed_report": ConfirmedReport,
+    "retried_confirmation": RetriedConfirmation,
     "blocked_contact": BlockedContact,
     "weighed_report": WeighedReport,
     "retried_report": RetriedReport,

@@ -21,7 +21,7 @@ not one interval each, in front of the real reports behind it.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -29,7 +29,15 @@ from chatguard.settings import Settings
 from streams import topics
 from streams.decoding import Rejected
 from streams.pipeline import Outgoing, RawMessage
-from streams.records import RetriedReport, WeighedReport
+from streams.records import (
+    ConfirmedReport,
+    RetriedConfirmation,
+    RetriedReport,
+    WeighedReport,
+)
+
+# what waits on reports.retry: a user's report, or a moderator's confirmation of one
+RETRIED_KINDS = ("report", "confirmation")
 
 
 def attempt_of(record: dict[str, Any]) -> int:
@@ -52,8 +60,15 @@ def retry_or_refuse(
         return Rejected(
             refusal.kind, f"{refusal.error} (checked {attempt + 1} times)", refusal.event_id
         )
-    weighed = WeighedReport.of(record, record.get("weight"), attempt + 1)
-    retry = RetriedReport(**vars(weighed), not_before=now + settings.report_retry_s)
+    not_before = now + settings.report_retry_s
+    retry: RetriedReport | RetriedConfirmation
+    if record.get("kind") == "confirmation":
+        retry = RetriedConfirmation(
+            **vars(_confirmation(record, attempt + 1)), not_before=not_before
+        )
+    else:
+        weighed = WeighedReport.of(record, record.get("weight"), attempt + 1)
+        retry = RetriedReport(**vars(weighed), not_before=not_before)
     topic = settings.topic(topics.REPORTS_RETRY)
     return [Outgoing(topic, raw.key, orjson.dumps(retry), raw)]
 
@@ -65,8 +80,8 @@ def due_in(
     whatever time a forged record names, and never later than one interval after
     ``appended_at``, the broker's append time when the topic keeps it. Raises ``ValueError``
     for a record that is not a report sent back by a worker."""
-    if record.get("kind") != "report":
-        msg = f"kind={record.get('kind')!r}: only reports are retried"
+    if record.get("kind") not in RETRIED_KINDS:
+        msg = f"kind={record.get('kind')!r}: only reports and confirmations are retried"
         raise ValueError(msg)
     if not 1 <= attempt_of(record) <= settings.report_retries:
         msg = f"attempt={record.get('attempt')!r} outside [1, {settings.report_retries}]"
@@ -87,6 +102,31 @@ def due_in(
 def sent_back(raw: RawMessage, record: dict[str, Any], settings: Settings) -> Outgoing:
     """A due ``reports.retry`` record (checked by :func:`due_in`), back on ``events.by_id``
     keyed by the event it names, so it lands beside that event's ``seen`` record."""
-    report = WeighedReport.of(record, record.get("weight"), record["attempt"])
+    report: WeighedReport | ConfirmedReport
+    if record.get("kind") == "confirmation":
+        report = _confirmation(record, record["attempt"])
+    else:
+        report = WeighedReport.of(record, record.get("weight"), record["attempt"])
     key = report.event_id.encode()
     return Outgoing(settings.topic(topics.EVENTS_BY_ID), key, orjson.dumps(report), raw)
+
+
+def _confirmation(record: dict[str, Any], attempt: int) -> ConfirmedReport:
+    """A confirmation (as read back from a topic) with ``attempt``; fields that are not a
+    confirmation's are left behind. Raises ``ValueError`` for one of the wrong shape."""
+    names = ("report_id", "event_id", "account_id")
+    if not all(isinstance(record.get(name), str) and record[name] for name in names):
+        msg = "a confirmation names its report, event and account"
+        raise ValueError(msg)
+    strike = record.get("strike")
+    if not isinstance(strike, dict):
+        msg = "a confirmation carries its strike"
+        raise ValueError(msg)
+    return ConfirmedReport(
+        "confirmation",
+        record["report_id"],
+        record["event_id"],
+        record["account_id"],
+        cast(Any, strike),  # as read back: the strike's fields, checked where it counts
+        attempt,
+    )

@@ -262,6 +262,40 @@ def test_a_signed_confirmation_of_a_report_naming_the_wrong_account_strikes_nobo
     ]
 
 
+def test_a_confirmation_that_overtakes_its_event_waits_for_it_and_strikes(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """Under a backlog a moderator's confirmation can reach the recent-events check before the
+    event's ``seen`` record: it waits on ``reports.retry`` like a report, then strikes."""
+    worker = start_worker(env={"CHATGUARD_REPORT_RETRY_S": "1", "CHATGUARD_REPORT_RETRIES": "60"})
+    worker.wait_ready()
+    report = _report("early-confirmed", "witness-1", "late-scam", "late-scammer")
+    key = moderator_key(stream_settings)
+    assert key is not None
+    decision = decision_record(key, report, outcome="confirm", moderator_id="m1", at=time.time())
+    produce(stream_settings, _outgoing("moderator.decisions", [decision], "report_id"))
+    consume(
+        stream_settings,
+        ["reports.retry"],
+        until=lambda rs: any(r.json()["kind"] == "confirmation" for r in rs),
+        timeout=120,
+    )
+    _moderated(stream_settings, [_post("late-scam", "late-scammer")])
+
+    def struck(records: list[Record]) -> bool:
+        strikes = _of(records, stream_settings, "account.strikes")
+        return any(s["kind"] == "confirmed" for s in strikes)
+
+    records = consume(
+        stream_settings, ["account.strikes", "moderation.deadletter"], until=struck, timeout=120
+    )
+    [confirmed] = [
+        s for s in _of(records, stream_settings, "account.strikes") if s["kind"] == "confirmed"
+    ]
+    assert confirmed["account_id"] == "late-scammer" and confirmed["event_id"] == "late-scam"
+    assert _of(records, stream_settings, "moderation.deadletter") == []
+
+
 def test_a_worker_that_never_saw_the_events_checks_reports_against_them(
     start_worker: Callable[..., WorkerProcess], stream_settings: Settings
 ) -> None:

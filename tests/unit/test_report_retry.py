@@ -119,3 +119,35 @@ def test_settings_refuse_retry_values_outside_their_range() -> None:
         Settings.from_env({"CHATGUARD_REPORT_RETRY_S": "0"})
     with pytest.raises(Exception, match="report_retries"):
         Settings.from_env({"CHATGUARD_REPORT_RETRIES": "-1"})
+
+
+def test_a_confirmation_before_its_event_waits_like_a_report_and_comes_back_whole() -> None:
+    """A moderator's confirmation is checked against the recent-events store too; one that
+    reaches it before its event's ``seen`` record waits instead of being refused."""
+    strike = {"signal_id": "confirmed:evt-1", "kind": "confirmed", "weight": 1.0}
+    confirmation = {
+        "kind": "confirmation",
+        "report_id": "r1",
+        "event_id": "evt-1",
+        "account_id": "acct-1",
+        "strike": strike,
+        "attempt": 0,
+        "extra": "left behind",
+    }
+    for attempt in range(SETTINGS.report_retries):
+        [retry] = retry_or_refuse(  # type: ignore[misc]
+            raw(confirmation), confirmation, REFUSAL, SETTINGS, NOW
+        )
+        value = orjson.loads(retry.value)
+        kept = {k: v for k, v in confirmation.items() if k != "extra"}
+        assert value == kept | {"attempt": attempt + 1, "not_before": NOW + 10.0}
+        assert due_in(value, SETTINGS, NOW) == 10.0
+        back = sent_back(raw(value, topics.REPORTS_RETRY), value, SETTINGS)
+        confirmation = orjson.loads(back.value)
+        assert confirmation["kind"] == "confirmation" and confirmation["strike"] == strike
+        assert confirmation["attempt"] == attempt + 1
+    refused = retry_or_refuse(raw(confirmation), confirmation, REFUSAL, SETTINGS, NOW)
+    assert isinstance(refused, Rejected) and refused.kind == "unknown_event"
+    with pytest.raises(ValueError, match="strike"):
+        malformed = {**confirmation, "strike": "x", "attempt": 0}
+        retry_or_refuse(raw(malformed), malformed, REFUSAL, SETTINGS, NOW)
