@@ -121,14 +121,17 @@ def latest_label_per_event(rows: Sequence[LabelledRow]) -> list[LabelledRow]:
     can send one again; 500 copies of one label were 500 training rows, and ten copies of a
     clean label on a quoted scam turned the next model's block of that scam into an allow. The
     latest label wins, so a moderator's correction stands against a replay of the label it
-    corrected. Rows without an event (corpus and public sets) are all kept."""
-    latest: dict[str, int] = {}
+    corrected. An event is its id and its text: ids come from clients, and a clean label of a
+    greeting sent under a scam's id dropped the scam's fraud label (an outside probe). Rows
+    without an event (corpus and public sets) are all kept."""
+    latest: dict[tuple[str, str], int] = {}
     for i, row in enumerate(rows):
         if row.event_id is None:
             continue
-        kept = latest.get(row.event_id)
+        event = (row.event_id, row.text)
+        kept = latest.get(event)
         if kept is None or (row.labelled_at or 0.0) > (rows[kept].labelled_at or 0.0):
-            latest[row.event_id] = i
+            latest[event] = i
     chosen = set(latest.values())
     return [row for i, row in enumerate(rows) if row.event_id is None or i in chosen]
 

@@ -195,3 +195,19 @@ def test_a_replayed_label_is_one_row_and_the_latest_label_of_an_event_wins(tmp_p
     # leaving a moderator out leaves the other's label of the same event
     (e3,) = [r for r in read_many([path], exclude_moderators={"careless"}) if r.event_id == "e3"]
     assert e3.moderator == "m1" and e3.value("fraud") == 1
+
+
+def test_two_messages_sent_under_one_event_id_keep_a_label_each(tmp_path: Path) -> None:
+    """Event ids come from clients: a scam labelled fraud and a greeting later labelled clean
+    under the same id were one event, and training kept only the greeting's label (an outside
+    probe). An event is its id and its text; a correction of the same text still wins."""
+    path = tmp_path / "labels.jsonl"
+    scam = _store_row("shared", ["fraud"], 100.0) | {"text": "转账到安全账户 8812"}
+    greeting = _store_row("shared", [], 200.0, moderator="m2") | {"text": "see you at 7"}
+    corrected = greeting | {"categories": ["spam"], "labelled_at": 300.0}
+    rows = [scam, greeting, corrected]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    read = {r.text: r for r in read_many([path])}
+    assert set(read) == {"转账到安全账户 8812", "see you at 7"}
+    assert read["转账到安全账户 8812"].value("fraud") == 1
+    assert read["see you at 7"].labelled_at == 300.0
