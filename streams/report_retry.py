@@ -35,6 +35,7 @@ from streams.records import (
     RetriedReport,
     WeighedReport,
 )
+from streams.reports import confirmation_problem
 
 # what waits on reports.retry: a user's report, or a moderator's confirmation of one
 RETRIED_KINDS = ("report", "confirmation")
@@ -114,19 +115,14 @@ def sent_back(raw: RawMessage, record: dict[str, Any], settings: Settings) -> Ou
 def _confirmation(record: dict[str, Any], attempt: int) -> ConfirmedReport:
     """A confirmation (as read back from a topic) with ``attempt``; fields that are not a
     confirmation's are left behind. Raises ``ValueError`` for one of the wrong shape."""
-    names = ("report_id", "event_id", "account_id")
-    if not all(isinstance(record.get(name), str) and record[name] for name in names):
-        msg = "a confirmation names its report, event and account"
-        raise ValueError(msg)
-    strike = record.get("strike")
-    if not isinstance(strike, dict):
-        msg = "a confirmation carries its strike"
-        raise ValueError(msg)
+    problem = confirmation_problem(record)
+    if problem is not None:
+        raise ValueError(problem)
     return ConfirmedReport(
         "confirmation",
         record["report_id"],
         record["event_id"],
         record["account_id"],
-        cast(Any, strike),  # as read back: the strike's fields, checked where it counts
+        cast(Any, record["strike"]),  # as read back: its fields are checked where it counts
         attempt,
     )

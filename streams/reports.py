@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -167,16 +167,29 @@ def confirmed_strike_of(
 ) -> dict[str, Any] | Rejected:
     """The strike a :func:`confirmation` carries, if its event came from the account it names
     (``seen_account``: what the recent-events store has for the event), or why not."""
-    names = ("report_id", "event_id", "account_id")
-    if not all(isinstance(record.get(name), str) and record[name] for name in names):
-        return Rejected("invalid_field", "a confirmation names its report, event and account")
-    strike = record.get("strike")
-    if not isinstance(strike, dict):
-        return Rejected("invalid_field", "a confirmation carries its strike", record["event_id"])
+    problem = confirmation_problem(record)
+    if problem is not None:
+        event_id = record["event_id"] if problem == NO_STRIKE else None
+        return Rejected("invalid_field", problem, event_id)
     refused = check_report(record, seen_account)
     if refused is not None:
         return Rejected(refused.kind, f"confirmed {refused.error}", refused.event_id)
-    return strike
+    return cast(dict[str, Any], record["strike"])
+
+
+NO_IDS = "a confirmation names its report, event and account"
+NO_STRIKE = "a confirmation carries its strike"
+
+
+def confirmation_problem(record: dict[str, Any]) -> str | None:
+    """What makes ``record`` (a confirmation read back from a topic anyone may write) not one,
+    or None."""
+    names = ("report_id", "event_id", "account_id")
+    if not all(isinstance(record.get(name), str) and record[name] for name in names):
+        return NO_IDS
+    if not isinstance(record.get("strike"), dict):
+        return NO_STRIKE
+    return None
 
 
 def outcome_record(decision: dict[str, Any]) -> ReportOutcome:
