@@ -159,6 +159,20 @@ def committed_reader(settings: Settings, role: str) -> dict[str, Any]:
     }
 
 
+def progress_reader(settings: Settings) -> dict[str, Any]:
+    """A group-less consumer that reads one record per partition to learn its append time
+    (``streams.moderation_progress``): uncommitted records too, so a record in an open
+    transaction counts as not moderated yet rather than hiding the ones behind it."""
+    return {
+        **connection(settings),
+        "client_id": f"{settings.app_id}.moderation-progress",
+        "group_id": None,
+        "enable_auto_commit": False,
+        "isolation_level": "read_uncommitted",
+        "max_partition_fetch_bytes": 64 * 1024,
+    }
+
+
 def rdkafka_connection(settings: Settings) -> dict[str, Any]:
     """:func:`connection` in librdkafka's terms (confluent-kafka clients)."""
     options: dict[str, Any] = {

@@ -126,6 +126,13 @@ REGISTRY_PROBLEMS = Counter(
     "Registry polls that found the registry folder, CURRENT or the current version missing.",
     registry=REGISTRY,
 )
+MODERATION_BEHIND = Gauge(
+    "chatguard_moderation_behind_seconds",
+    "How far the fleet's moderation was behind when last measured: the age of the oldest scored "
+    "event not yet committed (0 when caught up). Measured only while a report waits for its "
+    "event (streams.moderation_progress).",
+    registry=REGISTRY,
+)
 LABEL_STORE_OK.set(1)
 DATA_DISK_OK.set(1)
 REGISTRY_OK.set(1)
