@@ -130,9 +130,12 @@ class Settings:
     # reporters of an account's seen events add up to this within the strike window
     review_reports: float = 1.0
     # a report that reaches its check before its event was moderated (it overtook the event
-    # under lag) is checked again this many times, this many seconds apart, before it is refused
+    # under lag) is checked again this many times, this many seconds apart, before it is refused;
+    # the tries count only once the fleet's moderation has passed the time the report was first
+    # checked, and while it has not, a report waits up to report_backlog_wait_s
     report_retries: int = 20
     report_retry_s: float = 15.0
+    report_backlog_wait_s: float = 7_200.0
 
     # Moderator identity: the HMAC-SHA256 key shared with the moderation tool (or a file holding
     # it); without one, no label or report decision is accepted
@@ -265,6 +268,9 @@ class Settings:
                 f"report_retries={self.report_retries} must be in [0, 1000] and "
                 f"report_retry_s={self.report_retry_s} in (0, 3600]"
             )
+            raise SettingsError(msg)
+        if not 0 <= self.report_backlog_wait_s <= 7 * 86_400:
+            msg = f"report_backlog_wait_s={self.report_backlog_wait_s} must be in [0, 604800]"
             raise SettingsError(msg)
         if self.batch_size < 1 or self.batch_window_s <= 0:
             msg = f"batch_size={self.batch_size} and batch_window_s={self.batch_window_s} must be positive"

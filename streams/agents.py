@@ -60,6 +60,7 @@ from streams.labels import LabelStore, LabelStoreError
 from streams.learned_list import LearnedHolder, TokenBudget
 from streams.logs import limit_repeated_warnings, use_json_logs
 from streams.model_holder import ModelHolder
+from streams.moderation_progress import ModerationProgress
 from streams.moderators import moderator_keys
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage, internal_error
 from streams.producer_watch import CHECK_EVERY_S, ProducerWatch
@@ -170,6 +171,8 @@ class Worker:
             settings.data_dir / f"{settings.app_id}-recent-events", settings.strike_window_s
         )
         self._replay = Replay(settings, self.pipeline.signer)
+        # whether a report's event may still be in the moderation backlog
+        self.moderation = ModerationProgress(settings)
         # contact token → its recent blocked events (models.learned.observe), for the learned
         # list: on disk, and at most learn_max_tokens new tokens per window (each one a changelog
         # record and a key on disk for two windows)
@@ -247,6 +250,9 @@ class Worker:
         )
         self.retry_reports = self._agent(
             raw_topic(topics.REPORTS_RETRY), "retry_reports", self._retry_reports
+        )
+        app.timer(interval=settings.report_retry_s, name="measure_moderation")(
+            self.moderation.refresh
         )
         app.task(self.configure_logs)
         app.timer(interval=settings.model_poll_s, name="follow_registry")(self.follow_registry)
@@ -613,7 +619,9 @@ class Worker:
         rejected = check_report(record, seen)
         if rejected is not None and rejected.kind == "unknown_event":
             # the report may have overtaken its event: check it again later
-            return retry_or_refuse(raw, record, rejected, self.settings, time.time())
+            return retry_or_refuse(
+                raw, record, rejected, self.settings, time.time(), self.moderation.passed
+            )
         if rejected is not None:
             return rejected
         strike = report_strike(record, record["weight"])
@@ -638,7 +646,9 @@ class Worker:
         strike = confirmed_strike_of(record, seen)
         if isinstance(strike, Rejected) and strike.kind == "unknown_event":
             # confirmed before its event was moderated (a backlog): checked again later
-            return retry_or_refuse(raw, record, strike, self.settings, time.time())
+            return retry_or_refuse(
+                raw, record, strike, self.settings, time.time(), self.moderation.passed
+            )
         if isinstance(strike, Rejected):
             return strike
         account = str(account_id).encode()
@@ -671,7 +681,7 @@ class Worker:
         try:
             wait = due_in(record, self.settings, time.time(), _appended_at(event))
             # built before the wait, so a malformed record is refused at once
-            back = sent_back(raw, record, self.settings)
+            back = sent_back(raw, record, self.settings, time.time())
         except ValueError as exc:  # a forged record: not one a worker sent back
             return Rejected("invalid_field", str(exc))
         except Exception as exc:  # a field missing, or a bug: never the agent's end

@@ -372,12 +372,15 @@ class WeighedReport(ReportRecord):
     checked against the recent-events table. Built by :meth:`of`."""
 
     weight: float  # the reporter's reliability when the report arrived
-    # times ``streams.report_retry`` sent it back because its event was not moderated yet
+    # times ``streams.report_retry`` sent it back because its event was not moderated yet: after
+    # the fleet's moderation passed ``waiting_since`` (attempt), and before (waited)
     attempt: int = 0
+    waited: int = 0
+    waiting_since: float = 0.0  # when it was first checked (0: not yet)
 
     @classmethod
     def of(
-        cls, report: ReportRecord | dict[str, Any], weight: Any, attempt: int = 0
+        cls, report: ReportRecord | dict[str, Any], weight: Any, waiting: Waiting | None = None
     ) -> WeighedReport:
         """``report`` (the record, or as read back from its topic) with ``weight``; fields
         that are not a report's are left behind. Raises :class:`InvalidRecord` for a report
@@ -385,7 +388,19 @@ class WeighedReport(ReportRecord):
         fields = report if isinstance(report, dict) else dataclasses.asdict(report)
         check_report_fields(fields, weight)
         names = [f.name for f in dataclasses.fields(ReportRecord)]
-        return cls(**{name: fields[name] for name in names}, weight=weight, attempt=attempt)
+        return cls(
+            **{name: fields[name] for name in names}, weight=weight, **vars(waiting or Waiting())
+        )
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """How long a report or confirmation has waited for its event
+    (``streams.report_retry``)."""
+
+    attempt: int = 0
+    waited: int = 0
+    waiting_since: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -430,8 +445,10 @@ class ConfirmedReport:
     event_id: str
     account_id: str
     strike: StrikeSignal
-    # times ``streams.report_retry`` sent it back because its event was not moderated yet
+    # how long it has waited for its event, as a report's (``WeighedReport``)
     attempt: int = 0
+    waited: int = 0
+    waiting_since: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,12 @@ reports it, before chatguard has decided it, so the report can arrive before its
 ``CHATGUARD_REPORT_RETRIES`` attempts, ``CHATGUARD_REPORT_RETRY_S`` apart, it is refused as
 before. The waiting reports are in Kafka, so a worker that stops or dies loses none.
 
+The attempts count only once the fleet's moderation has passed the time the report was first
+checked (``streams.moderation_progress``): until then its event may be in the backlog, not
+missing, and the report waits, up to ``CHATGUARD_REPORT_BACKLOG_WAIT_S``. An attempt counted so
+was sent back after every event before that time had its ``seen`` record delivered, so the
+record is ahead of it in the partition: a refusal then means the event was never moderated.
+
 ``reports.retry`` can be written by whoever can write the broker's topics, like every internal
 topic: a forged record waits at most one retry interval whatever time it names, and an attempt
 count outside ``[1, CHATGUARD_REPORT_RETRIES]`` is refused, so no record circulates for ever.
@@ -21,6 +27,7 @@ not one interval each, in front of the real reports behind it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, cast
 
 import orjson
@@ -33,6 +40,7 @@ from streams.records import (
     ConfirmedReport,
     RetriedConfirmation,
     RetriedReport,
+    Waiting,
     WeighedReport,
 )
 from streams.reports import confirmation_problem
@@ -41,37 +49,69 @@ from streams.reports import confirmation_problem
 RETRIED_KINDS = ("report", "confirmation")
 
 
-def attempt_of(record: dict[str, Any]) -> int:
-    """How many times ``record`` (a weighed report on ``events.by_id``) was already sent back;
-    0 for a report on its first pass. Raises ``ValueError`` for a value no worker writes."""
-    attempt = record.get("attempt", 0)
-    if type(attempt) is not int or attempt < 0:
-        msg = f"attempt={attempt!r} is not a retry count"
+def waiting_of(record: dict[str, Any], now: float) -> Waiting:
+    """How long ``record`` has waited: its counts, and when it was first checked (``now`` for a
+    report on its first pass, never later than ``now``). Raises ``ValueError`` for values no
+    worker writes."""
+    since = record.get("waiting_since", 0.0)
+    if isinstance(since, bool) or not isinstance(since, int | float) or not math.isfinite(since):
+        msg = f"waiting_since={since!r:.40} is not a time"
         raise ValueError(msg)
-    return attempt
+    first_check = now if since <= 0 else min(float(since), now)
+    return Waiting(_count(record, "attempt"), _count(record, "waited"), first_check)
+
+
+def most_waits(settings: Settings) -> int:
+    """How many times a report is sent back while moderation is behind, at most: for
+    ``report_backlog_wait_s``, and never past the strike window (its event would be gone)."""
+    wait_s = min(settings.report_backlog_wait_s, settings.strike_window_s)
+    return math.ceil(wait_s / settings.report_retry_s)
 
 
 def retry_or_refuse(
-    raw: RawMessage, record: dict[str, Any], refusal: Rejected, settings: Settings, now: float
+    raw: RawMessage,
+    record: dict[str, Any],
+    refusal: Rejected,
+    settings: Settings,
+    now: float,
+    moderation_passed: Callable[[float], bool],
 ) -> list[Outgoing] | Rejected:
     """A report whose event is not known yet, sent to ``reports.retry`` to be checked again
-    after ``report_retry_s``; ``refusal`` once it has had its ``report_retries``."""
-    attempt = attempt_of(record)
-    if attempt >= settings.report_retries:
-        return Rejected(
-            refusal.kind, f"{refusal.error} (checked {attempt + 1} times)", refusal.event_id
-        )
+    after ``report_retry_s``; ``refusal`` once it has had its ``report_retries`` since the
+    fleet's moderation passed its first check (``moderation_passed(time)``), or once it has
+    waited ``report_backlog_wait_s`` for moderation to get there."""
+    waiting = waiting_of(record, now)
+    attempt, waited = waiting.attempt, waiting.waited
+    if settings.report_retries == 0:
+        return refusal
+    if moderation_passed(waiting.waiting_since):
+        if attempt >= settings.report_retries:
+            checks = f"checked {attempt + waited + 1} times"
+            return Rejected(refusal.kind, f"{refusal.error} ({checks})", refusal.event_id)
+        attempt += 1
+    elif waited >= most_waits(settings):
+        behind = f"moderation still behind after {waited * settings.report_retry_s:.0f} s"
+        return Rejected(refusal.kind, f"{refusal.error} ({behind})", refusal.event_id)
+    else:
+        waited += 1
+    waiting = Waiting(attempt, waited, waiting.waiting_since)
     not_before = now + settings.report_retry_s
     retry: RetriedReport | RetriedConfirmation
     if record.get("kind") == "confirmation":
-        retry = RetriedConfirmation(
-            **vars(_confirmation(record, attempt + 1)), not_before=not_before
-        )
+        retry = RetriedConfirmation(**vars(_confirmation(record, waiting)), not_before=not_before)
     else:
-        weighed = WeighedReport.of(record, record.get("weight"), attempt + 1)
+        weighed = WeighedReport.of(record, record.get("weight"), waiting)
         retry = RetriedReport(**vars(weighed), not_before=not_before)
     topic = settings.topic(topics.REPORTS_RETRY)
     return [Outgoing(topic, raw.key, orjson.dumps(retry), raw)]
+
+
+def _count(record: dict[str, Any], name: str) -> int:
+    value = record.get(name, 0)
+    if type(value) is not int or value < 0:
+        msg = f"{name}={value!r:.40} is not a retry count"
+        raise ValueError(msg)
+    return value
 
 
 def due_in(
@@ -84,8 +124,16 @@ def due_in(
     if record.get("kind") not in RETRIED_KINDS:
         msg = f"kind={record.get('kind')!r}: only reports and confirmations are retried"
         raise ValueError(msg)
-    if not 1 <= attempt_of(record) <= settings.report_retries:
-        msg = f"attempt={record.get('attempt')!r} outside [1, {settings.report_retries}]"
+    waiting = waiting_of(record, now)
+    if (
+        waiting.attempt > settings.report_retries
+        or waiting.waited > most_waits(settings)
+        or waiting.attempt + waiting.waited == 0
+    ):
+        msg = (
+            f"attempt={waiting.attempt} outside [0, {settings.report_retries}] or "
+            f"waited={waiting.waited} outside [0, {most_waits(settings)}], or neither sent back"
+        )
         raise ValueError(msg)
     if not isinstance(record.get("event_id"), str):
         msg = "a report names its event_id"
@@ -100,20 +148,21 @@ def due_in(
     return max(due - now, 0.0)
 
 
-def sent_back(raw: RawMessage, record: dict[str, Any], settings: Settings) -> Outgoing:
+def sent_back(raw: RawMessage, record: dict[str, Any], settings: Settings, now: float) -> Outgoing:
     """A due ``reports.retry`` record (checked by :func:`due_in`), back on ``events.by_id``
     keyed by the event it names, so it lands beside that event's ``seen`` record."""
     report: WeighedReport | ConfirmedReport
+    waiting = waiting_of(record, now)
     if record.get("kind") == "confirmation":
-        report = _confirmation(record, record["attempt"])
+        report = _confirmation(record, waiting)
     else:
-        report = WeighedReport.of(record, record.get("weight"), record["attempt"])
+        report = WeighedReport.of(record, record.get("weight"), waiting)
     key = report.event_id.encode()
     return Outgoing(settings.topic(topics.EVENTS_BY_ID), key, orjson.dumps(report), raw)
 
 
-def _confirmation(record: dict[str, Any], attempt: int) -> ConfirmedReport:
-    """A confirmation (as read back from a topic) with ``attempt``; fields that are not a
+def _confirmation(record: dict[str, Any], waiting: Waiting) -> ConfirmedReport:
+    """A confirmation (as read back from a topic) with how long it waited; fields that are not a
     confirmation's are left behind. Raises ``ValueError`` for one of the wrong shape."""
     problem = confirmation_problem(record)
     if problem is not None:
@@ -124,5 +173,5 @@ def _confirmation(record: dict[str, Any], attempt: int) -> ConfirmedReport:
         record["event_id"],
         record["account_id"],
         cast(Any, record["strike"]),  # as read back: its fields are checked where it counts
-        attempt,
+        **vars(waiting),
     )

@@ -248,7 +248,19 @@ def test_a_signed_confirmation_of_a_report_naming_the_wrong_account_strikes_nobo
     ]
     produce(stream_settings, _outgoing("moderator.decisions", decisions, "report_id"))
 
-    records = _until_acted_on(stream_settings, "abuser")
+    def settled(records: list[Record]) -> bool:
+        # the ghost's confirmation is refused last: after its retries, once moderation is
+        # known to have passed the time it was first checked
+        dead = _of(records, stream_settings, "moderation.deadletter")
+        return bool(_of(records, stream_settings, "account.actions")) and len(dead) >= 3
+
+    records = consume(
+        stream_settings,
+        ["account.actions", "moderation.deadletter"],
+        until=settled,
+        timeout=120,
+        quiet_for=3,
+    )
     actions = _of(records, stream_settings, "account.actions")
     assert [(a["account_id"], a["action"]) for a in actions] == [("abuser", "restrict")]
     dead = sorted(
@@ -434,3 +446,64 @@ def test_a_flood_of_reports_of_unknown_events_neither_loses_nor_buries_an_honest
         ("honest-0", 1),
         ("honest-1", 1),
     ]
+
+
+def test_a_report_of_a_message_stuck_in_the_moderation_backlog_waits_for_it_and_counts(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """A fleet member holds a partition and moderates nothing (stuck, or far behind): a report
+    of a message on it waits as long as moderation has not passed the time it was first
+    checked, well beyond its retries (2 × 0.5 s here), and counts once the message is decided.
+    Before, it was refused after its retries: an outside probe's honest reports of a scam behind
+    800 MB of chat were dead letters after 5 minutes, the scam decided after 21."""
+    from confluent_kafka import Consumer
+
+    from streams.kinds import SCORED_TOPICS
+    from streams.moderation_progress import moderation_group
+    from streams.partitioning import partitions_for
+
+    settings = stream_settings
+    worker = start_worker()
+    worker.wait_ready()
+    held: list[int] = []
+    stuck = Consumer(
+        {
+            "bootstrap.servers": settings.bootstrap_servers,
+            "group.id": moderation_group(settings),
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "partition.assignment.strategy": "roundrobin",
+        }
+    )
+    chat = settings.topic("chat.messages")
+
+    def on_assign(consumer: Any, partitions: list[Any]) -> None:
+        held.extend(p.partition for p in partitions if p.topic == chat)
+
+    stuck.subscribe([settings.topic(name) for name in SCORED_TOPICS], on_assign=on_assign)
+    try:
+        deadline = time.monotonic() + 120
+        while not held and time.monotonic() < deadline:
+            stuck.poll(0.5)  # joins the group; never polled again once it holds partitions
+        assert held, "the stuck member got no partition of chat.messages"
+        candidates = [f"behind-{i}" for i in range(200)]
+        where = partitions_for([c.encode() for c in candidates], settings.topic_partitions)
+        event_id = next(c for c, p in zip(candidates, where, strict=True) if p in held)
+        produce(settings, [_post(event_id, "backlogged-scammer", "send me money now")])
+        reports = [
+            _report(f"early-{i}", f"witness-{i}", event_id, "backlogged-scammer") for i in range(2)
+        ]
+        produce(settings, _outgoing("user.reports", reports, "report_id"))
+
+        def waited_past_its_retries(records: list[Record]) -> bool:
+            return any(r.json().get("waited", 0) >= 6 for r in records)
+
+        consume(settings, ["reports.retry"], until=waited_past_its_retries, timeout=120)
+    finally:
+        stuck.close()  # leaves the group: the worker takes the partition and moderates it
+
+    records = _until_acted_on(settings, "backlogged-scammer")
+    [review] = _of(records, settings, "account.actions")
+    assert review["action"] == "review_account"
+    assert sorted(review["reporters"]) == ["witness-0", "witness-1"]
+    assert _of(records, settings, "moderation.deadletter") == []

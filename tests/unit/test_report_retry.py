@@ -1,5 +1,6 @@
 """A report that overtook its event is checked again a bounded number of times, a bounded time
-apart, whatever a forged ``reports.retry`` record says."""
+apart, whatever a forged ``reports.retry`` record says; its tries count only once the fleet's
+moderation has passed the time it was first checked."""
 
 from __future__ import annotations
 
@@ -12,10 +13,21 @@ from chatguard.settings import Settings
 from streams import topics
 from streams.decoding import Rejected
 from streams.pipeline import RawMessage
-from streams.report_retry import due_in, retry_or_refuse, sent_back
+from streams.report_retry import due_in, most_waits, retry_or_refuse, sent_back
 
-SETTINGS = Settings(report_retries=3, report_retry_s=10.0)
+SETTINGS = Settings(report_retries=3, report_retry_s=10.0, report_backlog_wait_s=60.0)
 NOW = 1_000.0
+
+
+def caught_up(since: float) -> bool:
+    """Moderation has passed every time a test asks about."""
+    return True
+
+
+def behind(since: float) -> bool:
+    return False
+
+
 REFUSAL = Rejected(
     "unknown_event", "report r1 names event 'evt-1', which was not moderated", "evt-1"
 )
@@ -42,35 +54,84 @@ def raw(record: dict[str, Any], topic: str = topics.EVENTS_BY_ID) -> RawMessage:
 
 def test_an_unknown_report_waits_one_interval_and_keeps_everything_it_said() -> None:
     report = weighed()
-    [retry] = retry_or_refuse(raw(report), report, REFUSAL, SETTINGS, NOW)  # type: ignore[misc]
+    [retry] = retry_or_refuse(  # type: ignore[misc]
+        raw(report), report, REFUSAL, SETTINGS, NOW, caught_up
+    )
     assert retry.topic == SETTINGS.topic(topics.REPORTS_RETRY)
     assert retry.key == b"evt-1"
     value = orjson.loads(retry.value)
-    assert value == {**report, "attempt": 1, "not_before": NOW + 10.0}
+    waiting = {"attempt": 1, "waited": 0, "waiting_since": NOW}
+    assert value == {**report, **waiting, "not_before": NOW + 10.0}
     assert due_in(value, SETTINGS, NOW) == 10.0
     assert due_in(value, SETTINGS, NOW + 4.0) == 6.0
     assert due_in(value, SETTINGS, NOW + 60.0) == 0.0
-    back = sent_back(raw(value, topics.REPORTS_RETRY), value, SETTINGS)
+    back = sent_back(raw(value, topics.REPORTS_RETRY), value, SETTINGS, NOW + 10.0)
     assert back.topic == SETTINGS.topic(topics.EVENTS_BY_ID) and back.key == b"evt-1"
-    assert orjson.loads(back.value) == {**report, "attempt": 1}
+    assert orjson.loads(back.value) == {**report, **waiting}
 
 
 def test_after_its_retries_a_report_is_refused_and_says_how_often_it_was_checked() -> None:
     report = weighed()
     for attempt in range(SETTINGS.report_retries):
-        result = retry_or_refuse(raw(report), report, REFUSAL, SETTINGS, NOW)
+        result = retry_or_refuse(raw(report), report, REFUSAL, SETTINGS, NOW, caught_up)
         assert isinstance(result, list)
         report = {k: v for k, v in orjson.loads(result[0].value).items() if k != "not_before"}
         assert report["attempt"] == attempt + 1
-    refused = retry_or_refuse(raw(report), report, REFUSAL, SETTINGS, NOW)
+    refused = retry_or_refuse(raw(report), report, REFUSAL, SETTINGS, NOW, caught_up)
     assert isinstance(refused, Rejected)
     assert refused.kind == "unknown_event" and refused.event_id == "evt-1"
     assert "checked 4 times" in refused.error
 
 
+def test_while_moderation_is_behind_a_report_waits_without_spending_its_retries() -> None:
+    """Under a moderation backlog the event may be waiting to be decided: an outside probe's
+    honest reports of a scam were refused after 5 minutes, the scam decided after 21. The
+    report waits (``waited``) while moderation has not passed its first check, then has all
+    its retries; its first check stays the time it was first seen."""
+    report, now = weighed(), NOW
+    asked: list[float] = []
+
+    def behind_until_the_fifth_check(since: float) -> bool:
+        asked.append(since)
+        return len(asked) > 5
+
+    for _ in range(5 + SETTINGS.report_retries):
+        result = retry_or_refuse(
+            raw(report), report, REFUSAL, SETTINGS, now, behind_until_the_fifth_check
+        )
+        assert isinstance(result, list)
+        report = {k: v for k, v in orjson.loads(result[0].value).items() if k != "not_before"}
+        now += SETTINGS.report_retry_s
+    assert (report["waited"], report["attempt"]) == (5, SETTINGS.report_retries)
+    assert set(asked) == {NOW}
+    refused = retry_or_refuse(
+        raw(report), report, REFUSAL, SETTINGS, now, behind_until_the_fifth_check
+    )
+    assert isinstance(refused, Rejected) and "checked 9 times" in refused.error
+
+
+def test_a_report_waits_for_a_backlog_no_longer_than_its_setting() -> None:
+    report = weighed()
+    for _ in range(most_waits(SETTINGS)):
+        result = retry_or_refuse(raw(report), report, REFUSAL, SETTINGS, NOW, behind)
+        assert isinstance(result, list)
+        report = {k: v for k, v in orjson.loads(result[0].value).items() if k != "not_before"}
+    assert most_waits(SETTINGS) == 6  # 60 s of waiting, 10 s apart
+    refused = retry_or_refuse(raw(report), report, REFUSAL, SETTINGS, NOW, behind)
+    assert isinstance(refused, Rejected) and refused.kind == "unknown_event"
+    assert "moderation still behind after 60 s" in refused.error
+
+
+def test_a_backlog_wait_never_outlasts_the_strike_window() -> None:
+    """After a strike window the recent-events store has dropped the event: waiting longer
+    could only end in a refusal."""
+    short = Settings(report_retry_s=10.0, report_backlog_wait_s=7_200.0, strike_window_s=120.0)
+    assert most_waits(short) == 12
+
+
 def test_with_no_retries_an_unknown_report_is_refused_at_once() -> None:
     report = weighed()
-    refused = retry_or_refuse(raw(report), report, REFUSAL, Settings(report_retries=0), NOW)
+    refused = retry_or_refuse(raw(report), report, REFUSAL, Settings(report_retries=0), NOW, behind)
     assert isinstance(refused, Rejected) and refused.kind == "unknown_event"
 
 
@@ -92,7 +153,12 @@ def test_a_record_is_due_one_interval_after_the_broker_took_it_whatever_it_names
     "forged",
     [
         weighed(attempt=0, not_before=NOW),  # never sent back by a worker
+        weighed(attempt=0, waited=0, not_before=NOW),
         weighed(attempt=4, not_before=NOW),  # more than the retries
+        weighed(waited=7, not_before=NOW),  # waited more than the setting allows
+        weighed(waited=-1, attempt=1, not_before=NOW),
+        weighed(waited=1, waiting_since=float("nan"), not_before=NOW),
+        weighed(waited=1, waiting_since="then", not_before=NOW),
         weighed(attempt=-1, not_before=NOW),
         weighed(attempt=1.5, not_before=NOW),
         weighed(attempt=True, not_before=NOW),
@@ -111,7 +177,19 @@ def test_a_forged_retry_record_is_refused(forged: dict[str, Any]) -> None:
 
 def test_a_forged_attempt_count_on_events_by_id_is_refused() -> None:
     with pytest.raises(ValueError):
-        retry_or_refuse(raw({}), weighed(attempt="many"), REFUSAL, SETTINGS, NOW)
+        retry_or_refuse(raw({}), weighed(attempt="many"), REFUSAL, SETTINGS, NOW, caught_up)
+    with pytest.raises(ValueError):
+        retry_or_refuse(raw({}), weighed(waiting_since=True), REFUSAL, SETTINGS, NOW, behind)
+
+
+def test_a_forged_first_check_in_the_future_is_read_as_now() -> None:
+    """A time ahead would have a report wait for moderation to pass it: bounded by the
+    setting anyway, but read as the time of the check."""
+    report = weighed(waiting_since=1e300)
+    [retry] = retry_or_refuse(  # type: ignore[misc]
+        raw(report), report, REFUSAL, SETTINGS, NOW, behind
+    )
+    assert orjson.loads(retry.value)["waiting_since"] == NOW
 
 
 def test_settings_refuse_retry_values_outside_their_range() -> None:
@@ -119,6 +197,8 @@ def test_settings_refuse_retry_values_outside_their_range() -> None:
         Settings.from_env({"CHATGUARD_REPORT_RETRY_S": "0"})
     with pytest.raises(Exception, match="report_retries"):
         Settings.from_env({"CHATGUARD_REPORT_RETRIES": "-1"})
+    with pytest.raises(Exception, match="report_backlog_wait_s"):
+        Settings.from_env({"CHATGUARD_REPORT_BACKLOG_WAIT_S": "-5"})
 
 
 def test_a_confirmation_before_its_event_waits_like_a_report_and_comes_back_whole() -> None:
@@ -136,18 +216,19 @@ def test_a_confirmation_before_its_event_waits_like_a_report_and_comes_back_whol
     }
     for attempt in range(SETTINGS.report_retries):
         [retry] = retry_or_refuse(  # type: ignore[misc]
-            raw(confirmation), confirmation, REFUSAL, SETTINGS, NOW
+            raw(confirmation), confirmation, REFUSAL, SETTINGS, NOW, caught_up
         )
         value = orjson.loads(retry.value)
         kept = {k: v for k, v in confirmation.items() if k != "extra"}
-        assert value == kept | {"attempt": attempt + 1, "not_before": NOW + 10.0}
+        waiting = {"attempt": attempt + 1, "waited": 0, "waiting_since": NOW}
+        assert value == kept | waiting | {"not_before": NOW + 10.0}
         assert due_in(value, SETTINGS, NOW) == 10.0
-        back = sent_back(raw(value, topics.REPORTS_RETRY), value, SETTINGS)
+        back = sent_back(raw(value, topics.REPORTS_RETRY), value, SETTINGS, NOW)
         confirmation = orjson.loads(back.value)
         assert confirmation["kind"] == "confirmation" and confirmation["strike"] == strike
         assert confirmation["attempt"] == attempt + 1
-    refused = retry_or_refuse(raw(confirmation), confirmation, REFUSAL, SETTINGS, NOW)
+    refused = retry_or_refuse(raw(confirmation), confirmation, REFUSAL, SETTINGS, NOW, caught_up)
     assert isinstance(refused, Rejected) and refused.kind == "unknown_event"
     with pytest.raises(ValueError, match="strike"):
         malformed = {**confirmation, "strike": "x", "attempt": 0}
-        retry_or_refuse(raw(malformed), malformed, REFUSAL, SETTINGS, NOW)
+        retry_or_refuse(raw(malformed), malformed, REFUSAL, SETTINGS, NOW, caught_up)
