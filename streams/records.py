@@ -372,8 +372,8 @@ class WeighedReport(ReportRecord):
     checked against the recent-events table. Built by :meth:`of`."""
 
     weight: float  # the reporter's reliability when the report arrived
-    # times ``streams.report_retry`` sent it back because its event was not moderated yet: after
-    # the fleet's moderation passed ``waiting_since`` (attempt), and before (waited)
+    # times ``streams.report_retry`` sent it back because its event was not moderated yet, and
+    # how many of those were before the fleet's moderation passed ``waiting_since``
     attempt: int = 0
     waited: int = 0
     waiting_since: float = 0.0  # when it was first checked (0: not yet)

@@ -85,15 +85,15 @@ def retry_or_refuse(
     if settings.report_retries == 0:
         return refusal
     if moderation_passed(waiting.waiting_since):
-        if attempt >= settings.report_retries:
-            checks = f"checked {attempt + waited + 1} times"
+        if attempt - waited >= settings.report_retries:
+            checks = f"checked {attempt + 1} times"
             return Rejected(refusal.kind, f"{refusal.error} ({checks})", refusal.event_id)
-        attempt += 1
     elif waited >= most_waits(settings):
         behind = f"moderation still behind after {waited * settings.report_retry_s:.0f} s"
         return Rejected(refusal.kind, f"{refusal.error} ({behind})", refusal.event_id)
     else:
         waited += 1
+    attempt += 1
     waiting = Waiting(attempt, waited, waiting.waiting_since)
     not_before = now + settings.report_retry_s
     retry: RetriedReport | RetriedConfirmation
@@ -125,14 +125,16 @@ def due_in(
         msg = f"kind={record.get('kind')!r}: only reports and confirmations are retried"
         raise ValueError(msg)
     waiting = waiting_of(record, now)
-    if (
-        waiting.attempt > settings.report_retries
-        or waiting.waited > most_waits(settings)
-        or waiting.attempt + waiting.waited == 0
+    attempt, waited = waiting.attempt, waiting.waited
+    if not (
+        attempt >= 1
+        and waited <= min(attempt, most_waits(settings))
+        and attempt - waited <= settings.report_retries
     ):
         msg = (
-            f"attempt={waiting.attempt} outside [0, {settings.report_retries}] or "
-            f"waited={waiting.waited} outside [0, {most_waits(settings)}], or neither sent back"
+            f"attempt={attempt}, waited={waited}: not a report sent back at most "
+            f"{settings.report_retries} times after moderation caught up and "
+            f"{most_waits(settings)} times before"
         )
         raise ValueError(msg)
     if not isinstance(record.get("event_id"), str):

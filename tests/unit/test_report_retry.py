@@ -102,7 +102,7 @@ def test_while_moderation_is_behind_a_report_waits_without_spending_its_retries(
         assert isinstance(result, list)
         report = {k: v for k, v in orjson.loads(result[0].value).items() if k != "not_before"}
         now += SETTINGS.report_retry_s
-    assert (report["waited"], report["attempt"]) == (5, SETTINGS.report_retries)
+    assert (report["waited"], report["attempt"]) == (5, 5 + SETTINGS.report_retries)
     assert set(asked) == {NOW}
     refused = retry_or_refuse(
         raw(report), report, REFUSAL, SETTINGS, now, behind_until_the_fifth_check
@@ -155,7 +155,9 @@ def test_a_record_is_due_one_interval_after_the_broker_took_it_whatever_it_names
         weighed(attempt=0, not_before=NOW),  # never sent back by a worker
         weighed(attempt=0, waited=0, not_before=NOW),
         weighed(attempt=4, not_before=NOW),  # more than the retries
-        weighed(waited=7, not_before=NOW),  # waited more than the setting allows
+        weighed(attempt=7, waited=7, not_before=NOW),  # waited longer than the setting allows
+        weighed(attempt=2, waited=3, not_before=NOW),  # waited more often than sent back
+        weighed(attempt=9, waited=5, not_before=NOW),  # 4 retries after catching up
         weighed(waited=-1, attempt=1, not_before=NOW),
         weighed(waited=1, waiting_since=float("nan"), not_before=NOW),
         weighed(waited=1, waiting_since="then", not_before=NOW),
