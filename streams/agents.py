@@ -627,12 +627,14 @@ class Worker:
         strike = report_strike(record, record["weight"])
         account = record["account_id"].encode()
         strikes_topic = self.settings.topic(topics.ACCOUNT_STRIKES)
-        by_reporter = self.settings.topic(topics.REPORTS_BY_REPORTER)
-        verified = orjson.dumps(verified_record(record))
-        return [
-            Outgoing(strikes_topic, account, orjson.dumps(strike), raw),
-            Outgoing(by_reporter, record["reporter_id"].encode(), verified, raw),
-        ]
+        out = [Outgoing(strikes_topic, account, orjson.dumps(strike), raw)]
+        reporter = record["reporter_id"]
+        if self.recent_events.first_report(record["event_id"], reporter, record["report_id"]):
+            # counted in the reporter's record once per event, whatever its report ids
+            by_reporter = self.settings.topic(topics.REPORTS_BY_REPORTER)
+            verified = orjson.dumps(verified_record(record))
+            out.append(Outgoing(by_reporter, reporter.encode(), verified, raw))
+        return out
 
     def _verify_confirmation(
         self, raw: RawMessage, record: dict[str, Any]

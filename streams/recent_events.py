@@ -49,6 +49,12 @@ def _sent_by(event_key: bytes, account: str) -> bytes:
     return b"\xff" + len(event_key).to_bytes(4, "big") + event_key + account.encode()
 
 
+def _reported_by(event_key: bytes, reporter: str) -> bytes:
+    """The key saying ``reporter`` reported the event of this id: 0xFE, which no UTF-8 text
+    holds either, keeps it apart from ids and from :func:`_sent_by` keys."""
+    return b"\xfe" + len(event_key).to_bytes(4, "big") + event_key + reporter.encode()
+
+
 class RecentEvents:
     """event id → account, for events moderated in the current or the previous window."""
 
@@ -118,6 +124,23 @@ class RecentEvents:
             if value is not None:
                 return bytes(value).decode()
         return None
+
+    def first_report(
+        self, event_id: str, reporter: str, report_id: str, now: float | None = None
+    ) -> bool:
+        """Whether ``report_id`` is ``reporter``'s first report of ``event_id`` in this window or
+        the last (the same report read again is still the first); remembered. A reporter's
+        count of reports is what a platform pays for: one reporter filed 10,000 report ids
+        against one message and its count said 10,000."""
+        window = int((time.time() if now is None else now) // self.window_s)
+        key = _reported_by(event_id.encode(), reporter)
+        for generation in (window, window - 1):
+            db = self._existing(generation)
+            first = None if db is None else db.get(key)
+            if first is not None:
+                return bytes(first).decode() == report_id
+        self._generation(window)[key] = report_id.encode()
+        return True
 
     def databases(self, now: float | None = None) -> list[Rdict]:
         """The generations a lookup at ``now`` reads (for the state gauges,

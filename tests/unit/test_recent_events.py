@@ -76,3 +76,22 @@ def test_an_event_id_another_account_reused_still_names_its_first_sender(tmp_pat
     store.add([("e1x", "y")], now, partition=0, offset=2)
     assert store.account("e1", now, claimed="xy") == "sock-puppet"
     assert store.account("e1", now + WINDOW, claimed="abuser") == "abuser"  # the next window too
+
+
+def test_a_reporter_counts_once_per_event_whatever_its_report_ids(tmp_path: Path) -> None:
+    """One reporter filed 10,000 report ids against one message and its record counted
+    10,000 reports (an outside probe); a report read again is still counted (at least once)."""
+    store = RecentEvents(tmp_path, WINDOW)
+    now = 10 * WINDOW + 1
+    assert store.first_report("evt-1", "reporter-1", "r1", now)
+    assert store.first_report("evt-1", "reporter-1", "r1", now)  # the same report again
+    assert not store.first_report("evt-1", "reporter-1", "r2", now)
+    assert store.first_report("evt-1", "reporter-2", "r3", now)
+    assert store.first_report("evt-2", "reporter-1", "r4", now)
+    # an event id that ends like a reporter's name is another key
+    assert store.first_report("evt-1r", "eporter-1", "r5", now)
+    # a window later it is still remembered; two windows later it is gone with its generation
+    assert not store.first_report("evt-1", "reporter-1", "r6", now + WINDOW)
+    assert store.first_report("evt-1", "reporter-1", "r7", now + 2 * WINDOW)
+    # no report marker passes for an event seen from an account
+    assert store.account("evt-1", now + 2 * WINDOW) is None
