@@ -26,9 +26,12 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, cast
 
+import aiokafka
+from aiokafka import AIOKafkaClient
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from streams import kafka_options, kinds
+from streams.batch_bounds import batch_end
 from streams.decoding import Rejected
 from streams.ingest import BatchIngest
 from streams.pipeline import Outgoing, RawMessage
@@ -120,6 +123,8 @@ class RdkafkaReader(BatchIngest):
         self._loop: asyncio.AbstractEventLoop | None = None
         # per partition, the offset an unreadable record batch was last stepped over to
         self._stepped_to: dict[tuple[str, int], int] = {}
+        # reads the header of a batch librdkafka cannot read: where it ends (opened when needed)
+        self._headers: AIOKafkaClient | None = None
 
     def assignment(self) -> set[tuple[str, int]]:
         return set(self._assigned)
@@ -158,6 +163,8 @@ class RdkafkaReader(BatchIngest):
             self._sink.close()
         if self._pipeline is not None:
             await self._pipeline.close()
+        if self._headers is not None:
+            await self._headers.close()
         self._io.shutdown(wait=False)
 
     async def _in_thread(self, call: Any, *args: Any) -> Any:
@@ -222,12 +229,23 @@ class RdkafkaReader(BatchIngest):
                 await pipeline.dead_letter(raw, Rejected("unreadable_batch", why))
                 self._since_commit += 1
                 target = raw.offset + 1
+            # past the whole batch, as its header says: one offset at a time, a batch of 1,001
+            # records held its partition for 562 s (streams.batch_bounds)
+            tp = aiokafka.TopicPartition(*part)
+            end = await batch_end(await self._header_reader(), tp, target - 1)
+            target = max(target, end or target)
             # librdkafka does not step over a batch it refuses to decompress (past
             # ``receive.message.max.bytes``): it fetched the same offset again every 0.55 s, a
             # new dead letter each time, and the partition stalled behind it
             await self._in_thread(self._consumer.seek, TopicPartition(*part, target))
             self._stepped_to[part] = target
             self._moderated(part, target - 1)
+
+    async def _header_reader(self) -> AIOKafkaClient:
+        if self._headers is None:
+            self._headers = AIOKafkaClient(**kafka_options.connection(self.settings))
+            await self._headers.bootstrap()
+        return self._headers
 
     def _client_error(self, error: KafkaError) -> None:
         """librdkafka's own reports (a broker away, reconnecting): it retries by itself."""

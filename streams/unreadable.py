@@ -11,9 +11,10 @@ and the partition goes on after it.
 aiokafka's error does not say which partition failed, and records of other partitions that were
 drained in the failing call are dropped. :func:`probe_partition` rewinds a partition to its
 committed offset (:func:`committed_starts`) and reads it on its own; on the failing one,
-:func:`step_over` reads one record at a time up to the batch, then moves one offset at a time
-until a fetch succeeds again (a fetch from any offset inside a compressed batch returns the
-whole batch). Readers without a group (the followers of control topics, the recent-events
+:func:`step_over` reads one record at a time up to the batch, then seeks past the batch its
+header says it covers (``streams.batch_bounds``; one offset at a time where the header cannot
+be read), until a fetch succeeds again (a fetch from any offset inside a compressed batch returns
+the whole batch). Readers without a group (the followers of control topics, the recent-events
 replay) keep their own positions and fetch through :func:`fetch_from`, which does the same from
 those positions.
 """
@@ -37,6 +38,7 @@ from aiokafka.errors import (
 )
 
 from streams import decompression
+from streams.batch_bounds import batch_end
 from streams.decoding import Rejected
 
 if TYPE_CHECKING:
@@ -166,7 +168,14 @@ async def step_over(
             return good, None  # it read after all (a transient checksum error)
     first = await consumer.position(tp)
     offset = first + 1
+    client = getattr(consumer, "_client", None)  # aiokafka's, for the batch's header
     while offset < end:
+        if client is not None:
+            # past the whole batch that holds the last offset found unreadable, at once
+            after = await batch_end(client, tp, offset - 1)
+            offset = min(max(offset, after or offset), end)
+            if offset >= end:
+                continue  # the batch was the partition's last: placed at its end below
         consumer.seek(tp, offset)
         try:
             fetched = await consumer.getmany(tp, timeout_ms=PROBE_TIMEOUT_MS, max_records=1)

@@ -564,6 +564,71 @@ def test_a_compression_bomb_is_dead_lettered_at_the_cost_of_the_bound(
     assert worker.returncode is None and worker.get("/health")[0] == 200
 
 
+TINY_IN_BOMB = 5_000
+
+
+@pytest.mark.parametrize("ingest", ["batch", "rdkafka"])
+def test_a_bomb_batch_of_thousands_of_records_is_stepped_over_at_once(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings, ingest: str
+) -> None:
+    """One zstd batch of a few KB: a 70 MB record and 5,000 tiny ones. Stepped over one offset
+    per fetch, an outside probe's batch of 1,001 held its partition 562 s on librdkafka and
+    every partition of the worker 70 s on aiokafka (2,000 took 115 s here); the reader now
+    seeks past the batch its header describes, so it is one dead letter and the message after
+    it is decided."""
+    import confluent_kafka
+
+    settings = stream_settings
+    worker = start_worker(env={"CHATGUARD_INGEST": ingest})
+    worker.wait_ready()
+    topic = settings.topic("chat.messages")
+    producer = confluent_kafka.Producer(
+        {
+            "bootstrap.servers": settings.bootstrap_servers,
+            "compression.type": "zstd",
+            "message.max.bytes": 1_000_000_000,
+            "batch.size": 1_000_000_000,
+            "batch.num.messages": 100_000,
+            "linger.ms": 5_000,
+        }
+    )
+    delivered: list[int] = []
+
+    def on_delivery(err: object, message: confluent_kafka.Message) -> None:
+        assert err is None, err
+        delivered.append(int(message.offset() or 0))
+
+    bomb = orjson.dumps(_chat("bomb"))[:-1] + b', "pad": "' + b" " * 70_000_000 + b'"}'
+    producer.produce(topic, bomb, b"bomb", 0, on_delivery)
+    for i in range(TINY_IN_BOMB):
+        producer.produce(topic, orjson.dumps(_chat(f"tiny-{i}")), b"tiny", 0, on_delivery)
+    producer.flush(120)  # one batch: linger holds them all
+    del bomb
+    assert len(delivered) == TINY_IN_BOMB + 1
+    assert max(delivered) - min(delivered) == TINY_IN_BOMB
+    after = orjson.dumps(_chat("after-the-bomb"))
+    produce(settings, [OutgoingEvent("chat.messages", b"after", after, "after-the-bomb", "valid")])
+
+    def complete(records: list[Record]) -> bool:
+        decided, _, _ = _outcomes(records, settings)
+        return "after-the-bomb" in decided and bool(_unreadable_letters(records, settings))
+
+    records = consume(
+        settings,
+        ["moderation.decisions", "moderation.deadletter"],
+        until=complete,
+        timeout=120,
+        quiet_for=2.0,
+    )
+    decided, _, _ = _outcomes(records, settings)
+    assert "after-the-bomb" in decided
+    # the tiny records were in the bomb's batch: none of them was read
+    assert not [event_id for event_id in decided if event_id.startswith("tiny-")]
+    [dead] = _unreadable_letters(records, settings)
+    assert dead["source_offset"] == min(delivered)
+    assert worker.returncode is None and worker.get("/health")[0] == 200
+
+
 def _encoded(make: Callable[[str], dict], key: str) -> bytes:
     return orjson.dumps(make(key))
 

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from chatguard.settings import Settings
 from streams import unreadable
+from streams.batch_bounds import batch_end
 from streams.following import follow_records, start_positions
 from streams.rules_holder import ensure_compacted_topic
 from tests.e2e.conftest import UniqueNames
@@ -182,3 +183,67 @@ def test_probing_a_partition_whose_last_offset_is_a_marker_does_not_wait_for_a_r
     good, bad, position, end = asyncio.run(write_then_probe())
     assert good == [] and bad is None
     assert position == end == len(_keys("m")) + 1
+
+
+def test_an_unreadable_batch_of_hundreds_of_records_is_stepped_over_in_a_few_fetches(
+    broker: str, unique_names: UniqueNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fetch from inside a compressed batch returns the whole batch, so stepping one offset
+    at a time cost a fetch (and a decompression) per record: an outside probe's 1,001-record
+    batch stopped a worker for 70 s. The batch's header says where it ends; the readable
+    batches between and after two unreadable ones are all read."""
+    topic = unique_names.topic("control")
+    create_topics(broker, [topic], partitions=1)
+    many = [f"b{i}" for i in range(400)]
+    offsets = produce_batches(
+        broker,
+        topic,
+        0,
+        [
+            ("gzip", _keys("a")),
+            ("snappy", many),
+            ("gzip", _keys("c")),
+            ("snappy", _keys("d")),
+            ("gzip", _keys("e")),
+        ],
+    )
+    monkeypatch.setattr(aiokafka.codec, "cramjam", None)  # snappy is now unreadable here
+
+    async def read_all() -> tuple[list[str], list[unreadable.UnreadableBatch], int, int | None]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
+        await consumer.start()
+        fetches = 0
+        getmany = consumer.getmany
+
+        async def counted(*args: object, **kwargs: object) -> object:
+            nonlocal fetches
+            fetches += 1
+            return await getmany(*args, **kwargs)
+
+        monkeypatch.setattr(consumer, "getmany", counted)
+        try:
+            tp = TopicPartition(topic, 0)
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            end = (await consumer.end_offsets([tp]))[tp]
+            positions = await start_positions(consumer, [tp])
+            keys, skipped = [], []
+            deadline = time.monotonic() + WAIT_S
+            while positions[tp] < end:
+                assert time.monotonic() < deadline, f"stuck at {positions} of {end}"
+                fetched, batches = await unreadable.fetch_from(consumer, [tp], positions, 500)
+                keys += [m.key.decode() for records in fetched.values() for m in records]
+                skipped += batches
+            header = await batch_end(consumer._client, tp, offsets[1] + 123)
+            return keys, skipped, fetches, header
+        finally:
+            await consumer.stop()
+
+    keys, skipped, fetches, header = asyncio.run(read_all())
+    assert keys == [*_keys("a"), *_keys("c"), *_keys("e")]
+    assert [(b.first, b.last) for b in skipped] == [
+        (offsets[1], offsets[2] - 1),
+        (offsets[3], offsets[4] - 1),
+    ]
+    assert header == offsets[2]  # from inside the batch, its end
+    assert fetches < 40, f"{fetches} fetches to step over {len(many)} + 3 records"
