@@ -44,6 +44,12 @@ EXPECTED = [
     ("dotted_words_keep_their_spaces", "y.o.u a.r.e a l.o.s.e.r", "you are a loser"),
     ("spaced_sentence_back_into_words", "k i l l y o u r s e l f", "kill yourself"),
     ("spaced_unknown_word_stays_joined", "v i a g r a", "viagra"),
+    # an outside probe's separators, which let 9 of 9 flagged scams through (2026-12-05)
+    ("apostrophe_between_letters", "c'l'a'i'm y'o'u'r p'r'i'z'e", "claim your prize"),
+    ("degree_sign_between_letters", "f°r°e°e m°o°n°e°y", "free money"),
+    ("any_one_symbol_between_letters", "y%o%u%r b<a<n<k a^c^c^o^u^n^t", "your bank account"),
+    ("digits_split_by_commas_stay_a_list", "pick 1,2,3 or 4", "pick 1,2,3 or 4"),
+    ("two_letters_and_a_symbol_stay", "a:b x<y", "a:b x<y"),
     ("repeated_letters", "soooooo gooood", "so good"),
     ("stretched_letters_to_a_word", "yooouuu aaarrreee freeeee heeelllooo", "you are free hello"),
     ("stretched_unknown_word_capped", "zzzzzorp", "zzorp"),
