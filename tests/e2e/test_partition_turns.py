@@ -1,0 +1,61 @@
+"""A backlog on one partition does not hold up the worker's other partitions: each partition
+takes its turn in a batch (``streams.batch_reader``). aiokafka hands out a partition's fetched
+records before the next partition's, and one fetch of compressed records holds thousands, so an
+outside probe's flood of one partition delayed decisions on the others by up to 315 s."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import orjson
+import pytest
+
+from chatguard.settings import Settings
+from tests.e2e.conftest import WorkerProcess
+from tests.e2e.kafka_helpers import Record, consume, produce_batches
+
+pytestmark = pytest.mark.e2e
+
+BACKLOG = 4_000
+PER_BATCH = 6  # records per zstd batch: each fits the producer's 16 KB batch
+# long and alike: a 1 MB fetch of such compressed batches holds the whole backlog
+TEXT = "see you at the station at seven, bring the tickets and the snacks " * 30
+
+
+def _chat(event_id: str) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "chat.message",
+            "event_id": event_id,
+            "conversation_id": "conv-1",
+            "sender_id": "busy-sender",
+            "text": TEXT,
+            "sent_at": time.time(),
+        }
+    )
+
+
+def test_a_backlog_on_one_partition_waits_its_turn_behind_a_message_on_another(
+    broker: str, start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    settings = stream_settings
+    worker = start_worker()
+    worker.wait_ready()
+    topic = settings.topic("chat.messages")
+    backlog = [f"backlog-{i}" for i in range(BACKLOG)]
+    chunks = [backlog[i : i + PER_BATCH] for i in range(0, BACKLOG, PER_BATCH)]
+    produce_batches(broker, topic, 0, [("zstd", chunk) for chunk in chunks], value=_chat)
+    # once the worker is working through the backlog, a message on another partition
+    consume(settings, ["moderation.decisions"], until=bool, timeout=120)
+    produce_batches(broker, topic, settings.topic_partitions - 1, [("zstd", ["other"])], _chat)
+
+    def all_decided(records: list[Record]) -> bool:
+        return len({r.json()["event_id"] for r in records}) >= BACKLOG + 1
+
+    records = consume(settings, ["moderation.decisions"], until=all_decided, timeout=300)
+    decided_at = {r.json()["event_id"]: r.json()["decided_at"] for r in records}
+    assert len(decided_at) == BACKLOG + 1
+    after = sum(1 for event_id in backlog if decided_at[event_id] > decided_at["other"])
+    print(f"{after} of {BACKLOG} backlog events were decided after the other partition's event")
+    assert after > BACKLOG // 2
