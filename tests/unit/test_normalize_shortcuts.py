@@ -13,7 +13,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import models.normalize as n
@@ -41,6 +41,7 @@ def _every_step(text: str) -> tuple[str, tuple[float, ...]]:
     folded = n._CJK_FILLED.sub(n._without_filler, folded)
     folded = n._CJK_GAP.sub("", folded)
     folded = n._SPACED.sub(n._join_spaced, folded)
+    folded = n._SYMBOL_SPACED.sub(n._join_symbol_spaced, folded)
     folded = n._EMAIL.sub(f" {n.EMAIL_TOKEN} ", folded)
     folded = n._CHINESE_DOT.sub(".", folded)
     folded = n._URL.sub(n._url_token, folded)
@@ -101,6 +102,7 @@ _BAIT = st.sampled_from(
 
 
 @given(_TEXT)
+@example("A)A)A")  # letters split by one symbol: a step the reference once lacked
 def test_any_text_normalizes_as_without_shortcuts(text: str) -> None:
     assert n.analyse(text) == _every_step(text)
 
