@@ -137,6 +137,82 @@ ENCLOSED_LETTERS: dict[int, str] = {
 }
 
 
+# Upside-down text ("ʎǝuoɯ ǝǝɹɟ" is "free money"): turned letters, written last letter first so that
+# it reads upright on a phone turned over. Ordinary letters stand for their turned twins there.
+_TURNED_LETTERS = {
+    "ɐ": "a", "q": "b", "ɔ": "c", "p": "d", "ǝ": "e", "ɟ": "f", "ƃ": "g", "ɥ": "h", "ᴉ": "i",
+    "ɾ": "j", "ʞ": "k", "ꞁ": "l", "ɯ": "m", "u": "n", "d": "p", "b": "q", "ɹ": "r", "ʇ": "t",
+    "n": "u", "ʌ": "v", "ʍ": "w", "ʎ": "y", "∀": "a", "Ɔ": "c", "Ǝ": "e", "Ⅎ": "f", "⅁": "g",
+    "˥": "l", "W": "m", "Ԁ": "p", "ᴚ": "r", "⊥": "t", "∩": "u", "Λ": "v", "M": "w", "⅄": "y",
+    "¡": "!", "¿": "?", "˙": ".", "'": ",", ",": "'", "6": "9", "9": "6",
+}  # fmt: skip
+_TURNED_TABLE = str.maketrans(_TURNED_LETTERS)
+# letters only turned text writes (not ``ɯ``, which the "hooks" style writes for w)
+_TURNED_ONLY = re.compile("[ɐɔǝɟƃɥᴉʞɹʇʌʍʎ∀ƆƎℲ⅁ᴚ⊥⅄]")
+_FEWEST_TURNED = 3
+_LATIN_RUN = re.compile("[a-z]+")
+
+LOOKALIKE_ALPHABETS = Path(__file__).with_name("lookalike_alphabets.txt")
+
+
+def _lookalike_letters() -> dict[str, str]:
+    """Each character of ``lookalike_alphabets.txt``, as NFKC leaves it → the Latin letter it
+    stands for; the first listed wins, and the fold table's own folds stay. Only the case listed:
+    "Д" imitates an A, but "д" is no a (in "д k 不看" it stands for the d of 贷款)."""
+    folded_already = HOMOGLYPHS.keys() | _ACCENTED.keys()
+    letters: dict[str, str] = {}
+    for line in LOOKALIKE_ALPHABETS.read_text(encoding="utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        _style, _, alphabet = line.partition("\t")
+        for latin, written in zip(string.ascii_lowercase, alphabet, strict=True):
+            form = unicodedata.normalize("NFKC", written)
+            if len(form) == 1 and not form.isascii() and form not in folded_already:
+                letters.setdefault(form, latin)
+    return letters
+
+
+_LOOKALIKES = _lookalike_letters()
+_LOOKALIKE_TABLE = str.maketrans(_LOOKALIKES)
+_LOOKALIKE_GATE = re.compile(f"[{re.escape(''.join(_LOOKALIKES))}]")
+
+
+def _decorated_latin_letters() -> dict[str, str]:
+    """Latin letters with a hook, stroke, bar, tail or belt ("ɓƈɗ", "ƀȼđ"), which NFD does not
+    take apart as it does accents, → the letter Unicode names them after ("LATIN SMALL LETTER
+    B WITH HOOK"), unless a look-alike alphabet lists them for another letter (ɬ writes a t)."""
+    named = re.compile(
+        r"LATIN (?:SMALL |CAPITAL )?LETTER (?:SMALL CAPITAL |DOTLESS )?([A-Z])(?: WITH .+)?"
+    )
+    folded_already = HOMOGLYPHS.keys() | _ACCENTED.keys() | _LOOKALIKES.keys()
+    blocks = (
+        (0x00C0, 0x02AF),
+        (0x1D00, 0x1DBF),
+        (0x2C60, 0x2C7F),
+        (0xA720, 0xA7FF),
+        (0xAB30, 0xAB6F),
+    )
+    letters = {}
+    for ch in map(chr, _code_ranges(*blocks)):
+        letter = named.fullmatch(unicodedata.name(ch, ""))
+        if letter and ch not in folded_already and unicodedata.normalize("NFKC", ch) == ch:
+            letters[ch] = letter.group(1).lower()
+    return letters
+
+
+_DECORATED = _decorated_latin_letters()
+# a run of look-alikes, other letters the fold table folds and Latin letters, between non-letters
+_LOOKALIKE_WORD = re.compile(
+    r"(?<![^\W\d_])["
+    + re.escape(
+        "".join(
+            sorted(_LOOKALIKES.keys() | HOMOGLYPHS.keys() | _ACCENTED.keys() | _DECORATED.keys())
+        )
+    )
+    + r"a-zA-Z]++(?![^\W\d_])"
+)
+
+
 def _traditional_to_simplified() -> dict[int, int | str | None]:
     """Each traditional character of OpenCC's ``TSCharacters.txt`` → its first simplified form."""
     table = importlib.resources.files("opencc") / "dictionary" / "TSCharacters.txt"
@@ -154,6 +230,7 @@ _FOLD_TABLE.update({cp: " " for cp in _CONTROLS})
 _FOLD_TABLE.update({cp: " " for cp in _SYMBOLS})
 _FOLD_TABLE.update({ord(k): v for k, v in HOMOGLYPHS.items()})
 _FOLD_TABLE.update({ord(k): v for k, v in _ACCENTED.items()})
+_FOLD_TABLE.update({ord(k): v for k, v in _DECORATED.items()})
 
 # Leetspeak, applied only inside words that mix letters with these characters.
 _LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "$": "s"})
@@ -174,9 +251,10 @@ _SPACED_SEPARATORS = re.compile(r"[ .\-_*·•|/\\~+'`#°‹›‧丶ー]")
 # the same with any one symbol, repeated ("y%o%u%r"): three or more single letters (digits
 # split by commas are a list or an amount)
 _SYMBOL_SPACED = re.compile(r"(?<![^\W_])[a-z]([^\w\s])[a-z](?![^\W_])(?:\1[a-z](?![^\W_]))+")
-# separators between two Chinese characters ("加 微 信", "加-微-信", "加・微・信"): Chinese needs
-# no spaces, and commas between characters go too
-_CJK_GAP = re.compile(rf"(?<=[{CJK}])[\s.\-_*·•|/\\~+,，、・]++(?=[{CJK}])")
+# separators between two Chinese characters ("加 微 信", "加-微-信", "加・微・信", "加'微'信"): Chinese
+# needs no spaces, and commas between characters go too
+_CJK_SEPARATORS = r"""\s.\-_*·•|/\\~+,，、・'"`#°^‧丶ー"""
+_CJK_GAP = re.compile(rf"(?<=[{CJK}])[{_CJK_SEPARATORS}]++(?=[{CJK}])")
 # a full stop after every character ("加。微。信"), not between sentences ("好的。明天见")
 _CJK_STOPPED = re.compile(rf"(?<![{CJK}])[{CJK}](?:。[{CJK}](?![{CJK}]))" + "{2,}。?")
 # the same digit or letter between each of five Chinese characters or more ("加1微1信1领1红"):
@@ -275,6 +353,7 @@ _FINGERPRINT_PROBES = (
     "加 微 信。领。红。包", "加★微★信 abc123", "vx: abc123 qq 12345678", "www.evil.top/x pay.so ok. so",
     "call +1 336 555 6110 or 13912345678", "win $500 ￥88 500元", "@tom a@b.com", "哈哈哈哈哈 !!!!",
     "paid the rent. So tired", "black people are a plague", "sh*t n*gg*rs f**k g*eat",
+    "ᑭᗩYᑭᗩᒪ ค๒ς ₳฿₵ ₦500 ครับ", "ʎǝuoɯ ǝǝɹɟ",
 )  # fmt: skip
 
 
@@ -286,6 +365,7 @@ def fingerprint() -> str:
     then reads texts otherwise than it learned them. A change the probes miss goes unseen."""
     digest = hashlib.sha256(ENGLISH_WORDS.read_bytes())
     digest.update(STARRED_WORDS.read_bytes())
+    digest.update(LOOKALIKE_ALPHABETS.read_bytes())
     for text in _FINGERPRINT_PROBES:
         normalized, signal_values = _analyse(text)
         digest.update(f"{normalized}\x00{signal_values}\x00".encode())
@@ -418,13 +498,61 @@ def _fold_unicode(text: str) -> str:
         text = _OVERRIDDEN.sub(_as_displayed, text)
     # no gate: the table's traditional characters are scattered over thousands of ranges, and a
     # character class that large costs several times the translation it would skip
-    folded = nfkc(text).translate(_FOLD_TABLE).casefold()
+    folded = nfkc(text)
+    if _TURNED_ONLY.search(folded):
+        folded = _turned_upright(folded)
+    if _LOOKALIKE_GATE.search(folded):
+        folded = _LOOKALIKE_WORD.sub(_fold_lookalike_word, folded)
+    folded = folded.translate(_FOLD_TABLE).casefold()
     if "。" in folded:
         folded = _CJK_STOPPED.sub(_without_full_stops, folded)
     folded = _CJK_FILLED.sub(_without_filler, folded)
     if _CJK_GAP_GATE.search(folded):
         folded = _CJK_GAP.sub("", folded)
     return _unspaced(folded)
+
+
+def _turned_upright(text: str) -> str:
+    """Upside-down text turned upright: the stretch from the first word with turned letters to the
+    last, read as written or back to front, whichever gives more words of the corpus's list
+    (font sites do both). Fewer than three turned letters are left to the look-alike fold."""
+    turned = [match.start() for match in _TURNED_ONLY.finditer(text)]
+    if len(turned) < _FEWEST_TURNED:
+        return text
+    start = max(text.rfind(space, 0, turned[0]) for space in " \n\t") + 1
+    ends = [end for end in (text.find(space, turned[-1]) for space in " \n\t") if end >= 0]
+    end = min(ends, default=len(text))
+    as_written = text[start:end].translate(_TURNED_TABLE)
+    back_to_front = as_written[::-1]
+    if _known_words(_unspaced(back_to_front.lower())) > _known_words(_unspaced(as_written.lower())):
+        as_written = back_to_front
+    return text[:start] + as_written + text[end:]
+
+
+def _known_words(text: str) -> int:
+    costs = _word_costs()
+    return sum(word in costs for word in _LATIN_RUN.findall(text.lower()))
+
+
+def _fold_lookalike_word(match: re.Match[str]) -> str:
+    """A word written in look-alike letters ("ᑭᗩYᑭᗩᒪ", "ค๒ς") → the Latin word it imitates. A
+    word of real text in those scripts has letters not listed or marks (Thai vowels) next to
+    it, and stays; currency signs with no letter ("₦", "₩₩") are money, not a word."""
+    word, text = match.group(0), match.string
+    start, end = match.span()
+    if _is_visible_mark(text, start - 1) or _is_visible_mark(text, end):
+        return word
+    if not any(ch.isalpha() for ch in word):
+        return word
+    return word.translate(_LOOKALIKE_TABLE)
+
+
+def _is_visible_mark(text: str, index: int) -> bool:
+    """``text[index]`` is a combining mark the fold table keeps (not Zalgo decoration it drops)."""
+    if not 0 <= index < len(text):
+        return False
+    ch = text[index]
+    return unicodedata.category(ch)[0] == "M" and _FOLD_TABLE.get(ord(ch), 0) is not None
 
 
 def _unspaced(folded: str) -> str:
@@ -469,7 +597,7 @@ _NO_TOKENS = [0] * len(_TOKENS)
 # with a character class of characters rare in chat, which ``re`` scans for in C; the steps' own
 # patterns start with look-behinds or alternatives, tried at every position.
 _ENCLOSED_GATE = re.compile("[\u249c-\u24b5\U0001f110-\U0001f1ff]")
-_CJK_GAP_GATE = re.compile(rf"[\s.\-_*·•|/\\~+,，、・](?<=[{CJK}].)")
+_CJK_GAP_GATE = re.compile(rf"[{_CJK_SEPARATORS}](?<=[{CJK}].)")
 _SPACED_GATE = re.compile(
     r"[ .\-_*·•|/\\~+'`#°‹›‧丶ー](?<=[a-z0-9].)[a-z0-9](?![^\W_])[ .\-_*·•|/\\~+'`#°‹›‧丶ー][a-z0-9]"
 )
@@ -543,13 +671,15 @@ def _join_spaced(match: re.Match[str]) -> str:
     if " " in spaced and _SPACED_SEPARATORS.search(spaced.replace(" ", "")):
         # "f.r.e.e m.o.n.e.y": the letters are split by dots, so a space is a word boundary
         return " ".join(_SPACED_SEPARATORS.sub("", word) for word in spaced.split(" "))
-    joined = _SPACED_SEPARATORS.sub("", spaced)
-    words = _split_words(joined)
-    return " ".join(words) if words else joined
+    return _as_words(_SPACED_SEPARATORS.sub("", spaced))
 
 
 def _join_symbol_spaced(match: re.Match[str]) -> str:
-    joined = match.group(0).replace(match.group(1), "")
+    return _as_words(match.group(0).replace(match.group(1), ""))
+
+
+def _as_words(joined: str) -> str:
+    """Letters joined from a spaced-out run, cut into known words where they make some."""
     words = _split_words(joined)
     return " ".join(words) if words else joined
 

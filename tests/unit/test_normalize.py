@@ -163,6 +163,16 @@ EXPECTED = [
         "evri - u k - help, h r _ amy",
     ),
     ("textspeak_in_chinese", "我手机坏了 thx 明天 cu tmr", "我手机坏了 thanks 明天 cu tomorrow"),
+    (
+        "lookalike_alphabets",
+        "ᑭᗩYᑭᗩᒪ ᖇᗴᖴᑌᑎᗪ ๏ภɭเภє ςครเภ๏ 加微信 ᑕᗩᔕᕼ",
+        "paypal refund online casino 加微信 cash",
+    ),
+    ("decorated_latin_letters", "ƒɾęę ɱǫɲęƴ ƀȼđ Ⱨ", "free money bcd h"),
+    ("turned_text_read_upright", "ʎǝuoɯ ǝǝɹɟ ɹnoʎ ɯᴉɐlɔ", "claim your free money"),
+    ("turned_letters_in_place", "hi ɟɹǝǝ ɯouǝʎ", "hi free money"),
+    ("real_thai_and_hebrew_stay", "ครับ ขอบคุณ ค่ะ שלום", "ครับ ขอบคุณ ค่ะ שלום"),
+    ("currency_signs_stay_money", "₦500 ฿100 ₱89", "₦500 ฿100 ₱89"),
 ]
 
 
@@ -199,6 +209,12 @@ SAME_AS_PLAIN = [
             "f\u0301r\u0301e\u0301e\u0301 iphone prize",
             "f.r.e.e i.p.h.o.n.e p.r.i.z.e",
             "\u202eezirp enohpi eerf",
+            "ǝzᴉɹd ǝuoɥdᴉ ǝǝɹɟ",
+            "ᖴᖇᗴᗴ ᓰᑭᕼᝪᑎᗴ ᑭᖇᓰᘔᗴ",
+            "ꓝꓣꓰꓰ ꓲꓑꓧꓳꓠꓰ ꓑꓣꓲꓜꓰ",
+            "Ŧгєє เקђ๏ภє קгเչє",
+            "ቻዪቿቿ ጎየዘዐክቿ የዪጎጊቿ",
+            "ƒɾęę ıƥɦǫɲę ƥɾıȥę",
         ],
     ),
     (
@@ -210,6 +226,9 @@ SAME_AS_PLAIN = [
             "澳\u200b门\u200d赌场首充送彩金",
             "澳-门-赌-场首充送彩金",
             "澳門賭場首充送彩金",
+            "澳'门'赌'场'首'充'送'彩'金",
+            '澳"门"赌"场首充送彩金',
+            "澳丶门丶赌丶场首充送彩金",
         ],
     ),
     (

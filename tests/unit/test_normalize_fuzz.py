@@ -74,6 +74,9 @@ ADVERSARIAL: dict[str, str] = {
     "email_like": "a.b+c-" * 17_000,
     "domain_like": "abc.abc." * 12_500,
     "repeats": "aaab" * 25_000,
+    "lookalike_words": "ᗩᗷ " * 33_000,
+    "lookalike_run_then_other_letter": "ᗩ" * 99_999 + "ы",
+    "turned_letters": "ɐ " * 50_000,
 }
 
 
