@@ -5,7 +5,7 @@
 Every row of ``benchmarks/devset/`` is rewritten by one obfuscation at a time (the whole
 message: full-width, look-alikes, zero-width characters, every letter spaced or dotted, longer
 words cut or starred, boxed or accented letters, leetspeak, stretched vowels, traditional Chinese,
-text stored reversed behind a right-to-left override, ...) and decided
+text stored reversed behind a right-to-left override, upside down, "fancy text" alphabets, ...) and decided
 by each model (its own thresholds). Per obfuscation: harmful rows flagged (review or block),
 English and Chinese apart, and clean rows flagged and blocked. A robust normalizer keeps every
 row near ``plain``. Markdown on stdout.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 from collections.abc import Callable, Sequence
 
 import compare_models
@@ -26,6 +27,15 @@ _HOMOGLYPHS = str.maketrans(
 _LEET = str.maketrans({"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"})
 _SMALL_CAPS = dict(zip("abcdefghijklmnopqrstuvwxyz", "ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘǫʀꜱᴛᴜᴠᴡxʏᴢ", strict=True))
 _ZERO_WIDTH = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "")
+# "fancy text" alphabets of font-generator sites, a to z
+_FANCY = {
+    "Canadian syllabics look-alikes": "ᗩᗷᑕᗪᗴᖴᘜᕼᓰᒍᛕᒪᗰᑎᝪᑭᑫᖇᔕᖶᑌᐯᗯ᙭Ꭹᘔ",
+    "Thai-style look-alikes": "ค๒ς๔єŦﻮђเןкɭ๓ภ๏קợгรՇยשฬאץչ",
+    "Lisu look-alikes": "ꓮꓐꓚꓓꓰꓝꓖꓧꓲꓙꓗꓡꓟꓠꓳꓑQꓣꓢꓔꓴꓦꓪꓫꓬꓜ",
+    "hooked letters": "ąɓƈɗęƒɠɦįʝƙɭɱɲǫƥʠɽʂƭųʋɯҳƴȥ",
+}
+_BETWEEN_LETTERS = re.compile(r"(?<=[^\W\d_])(?=[^\W\d_])")
+_TURNED = str.maketrans("abcdefghijkmnpqrtuvwy',", "ɐqɔpǝɟƃɥᴉɾʞɯudbɹʇnʌʍʎ,'")
 
 
 def _letters(text: str, letter: Callable[[str], str]) -> str:
@@ -103,7 +113,15 @@ def obfuscations(seed: int = 1) -> dict[str, Callable[[str], str]]:
         "Chinese with a digit between": lambda t: _between_chinese(t, "1"),
         "Chinese in traditional script": OpenCC("s2t").convert,
         "vowels tripled": lambda t: "".join(c * 3 if c in "aeiou" else c for c in t),
+        "apostrophe between letters": lambda t: _BETWEEN_LETTERS.sub("'", t),
+        "upside down": lambda t: t.lower()[::-1].translate(_TURNED),
+        **{name: _in_alphabet(alphabet) for name, alphabet in _FANCY.items()},
     }
+
+
+def _in_alphabet(alphabet: str) -> Callable[[str], str]:
+    letters = dict(zip("abcdefghijklmnopqrstuvwxyz", alphabet, strict=True))
+    return lambda t: "".join(letters.get(c, c) for c in t.lower())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
