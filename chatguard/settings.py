@@ -167,6 +167,11 @@ class Settings:
     # /health answers 503 once a producer has not delivered a batch for this long
     # (streams.producer_watch): the orchestrator restarts a worker whose partitions stalled
     producer_stall_s: float = 300.0
+    # /health says "degraded" (still 200) and names a partition whose records have waited this
+    # long without its position moving (streams.partition_progress): an open transaction, say,
+    # which a restart would not end. A batch moves it every second or so; a broker capped at
+    # transaction.max.timeout.ms=60000 ends an open transaction within about 70 s
+    partition_stall_s: float = 60.0
     log_level: str = "info"
     log_json: bool = False
 
@@ -271,6 +276,9 @@ class Settings:
             raise SettingsError(msg)
         if not 0 <= self.report_backlog_wait_s <= 7 * 86_400:
             msg = f"report_backlog_wait_s={self.report_backlog_wait_s} must be in [0, 604800]"
+            raise SettingsError(msg)
+        if not 1 <= self.partition_stall_s <= 86_400:
+            msg = f"CHATGUARD_PARTITION_STALL_S={self.partition_stall_s}: use 1 to 86400"
             raise SettingsError(msg)
         if self.batch_size < 1 or self.batch_window_s <= 0:
             msg = f"batch_size={self.batch_size} and batch_window_s={self.batch_window_s} must be positive"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -131,6 +133,22 @@ MODERATION_BEHIND = Gauge(
     "How far the fleet's moderation was behind when last measured: the age of the oldest scored "
     "event not yet committed (0 when caught up). Measured only while a report waits for its "
     "event (streams.moderation_progress).",
+    registry=REGISTRY,
+)
+PARTITION_LAG = Gauge(
+    "chatguard_partition_lag",
+    "Records of an assigned input partition beyond this worker's position in it (to the high "
+    "watermark, so records held behind an open transaction count), as its client last saw "
+    "them, read every second (streams.partition_progress).",
+    ["topic", "partition"],
+    registry=REGISTRY,
+)
+PARTITION_STALLED = Gauge(
+    "chatguard_partition_stalled_seconds",
+    "Seconds records of an assigned input partition have waited beyond a position that has not "
+    "moved (0 while it moves or nothing waits); past CHATGUARD_PARTITION_STALL_S /health says "
+    "degraded and names the partition.",
+    ["topic", "partition"],
     registry=REGISTRY,
 )
 LABEL_STORE_OK.set(1)
@@ -268,3 +286,15 @@ def set_rules(version: str, list_sizes: dict[str, int]) -> None:
     RULE_LIST_SIZE.clear()
     for rule, size in list_sizes.items():
         RULE_LIST_SIZE.labels(rule=rule).set(size)
+
+
+def set_partition(topic: str, partition: int, lag: int, stalled_s: float) -> None:
+    PARTITION_LAG.labels(topic=topic, partition=str(partition)).set(lag)
+    PARTITION_STALLED.labels(topic=topic, partition=str(partition)).set(stalled_s)
+
+
+def forget_partition(topic: str, partition: int) -> None:
+    """Drop a partition no longer assigned (its last values would stand still otherwise)."""
+    for gauge in (PARTITION_LAG, PARTITION_STALLED):
+        with contextlib.suppress(KeyError):  # never set
+            gauge.remove(topic, str(partition))

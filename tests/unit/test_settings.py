@@ -30,6 +30,8 @@ from chatguard.settings import _POSITIVE, Settings, SettingsError
         ("CHATGUARD_MAX_TEXT_CHARS", "0"),
         ("CHATGUARD_BATCH_WINDOW_S", "nan"),
         ("CHATGUARD_WEB_PORT", "70000"),
+        ("CHATGUARD_PARTITION_STALL_S", "0"),  # every partition behind would be "stalled"
+        ("CHATGUARD_PARTITION_STALL_S", "1e9"),
     ],
 )
 def test_a_value_a_worker_cannot_run_on_is_refused_naming_it(variable: str, value: str) -> None:
