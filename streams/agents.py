@@ -41,7 +41,7 @@ from models.learned import KINDS as LEARNED_KINDS
 from models.learned import evidence, learnable, observe
 from models.senders import Activity, behaviour, burst, review_due
 from models.senders import observe as observe_sender
-from streams import kinds, metrics, topics
+from streams import kinds, metrics, partition_progress, topics
 from streams.app import create_app
 from streams.batch_reader import BatchReader
 from streams.campaign_fold import CampaignFold
@@ -62,6 +62,7 @@ from streams.logs import limit_repeated_warnings, use_json_logs
 from streams.model_holder import ModelHolder
 from streams.moderation_progress import ModerationProgress
 from streams.moderators import moderator_keys
+from streams.partition_progress import PartitionProgress
 from streams.pipeline import ModerationPipeline, Outgoing, RawMessage, internal_error
 from streams.producer_watch import CHECK_EVERY_S, ProducerWatch
 from streams.rdkafka_reader import RdkafkaReader
@@ -131,6 +132,8 @@ class Worker:
         # agent name → why it stopped, for /health; cleared when Faust starts the agent again
         self.crashed: dict[str, str] = {}
         self.producer_watch = ProducerWatch(settings.producer_stall_s)
+        # input partitions whose records wait behind a position that stands still, for /health
+        self.partition_progress = PartitionProgress(settings.partition_stall_s)
         self.disk = DiskRoom(settings.data_dir, settings.data_min_free_mb)
         cast(Transport, app.transport).on_unreadable = self._dead_letter_unreadable
 
@@ -257,6 +260,9 @@ class Worker:
         app.task(self.configure_logs)
         app.timer(interval=settings.model_poll_s, name="follow_registry")(self.follow_registry)
         app.timer(interval=CHECK_EVERY_S, name="watch_producers")(self.watch_producers)
+        app.timer(interval=partition_progress.CHECK_EVERY_S, name="watch_partitions")(
+            self.watch_partitions
+        )
         self.learn_contacts = self._agent(
             raw_topic(topics.CONTACTS_BLOCKED), "learn_contacts", self._learn_contacts
         )
@@ -942,20 +948,37 @@ class Worker:
         ``/health`` (``streams.producer_watch``)."""
         self.producer_watch.check(self.producers(), time.monotonic())
 
+    async def watch_partitions(self) -> None:
+        """Read where the worker is in each input partition it moderates and where each ends,
+        for ``/health`` and the metrics (``streams.partition_progress``)."""
+        if self.batch_reader is not None:
+            offsets = self.batch_reader.partition_offsets()
+        else:  # Faust's consumer, in its own thread: only the scored topics' partitions
+            faust_consumer = cast(Any, self.app)._consumer  # not app.consumer: that makes one
+            consumer = getattr(getattr(faust_consumer, "_thread", None), "_consumer", None)
+            scored = [self.settings.topic(name) for name in kinds.SCORED_TOPICS]
+            offsets = partition_progress.aiokafka_offsets(consumer, scored)
+        self.partition_progress.observe(offsets, time.monotonic())
+
     def health(self) -> tuple[dict[str, Any], int]:
         """Liveness (``/health``'s body and status): the event loop answers, no agent nor the
-        batch reader has crashed, and every producer delivers."""
+        batch reader has crashed, and every producer delivers (else 503). An input partition
+        whose records wait behind a position that stands still makes it ``degraded``, still 200:
+        a restart would not end the transaction that holds it."""
         crashed = dict(self.crashed)
         if self.batch_reader is not None and self.batch_reader.crashed:
             crashed["batch_reader"] = repr(self.batch_reader.crash_reason)
         if self.campaign_fold is not None and self.campaign_fold.crashed:
             crashed["campaign_fold"] = repr(self.campaign_fold.crash_reason)
         stalled = dict(self.producer_watch.stalled)
+        held = self.partition_progress.stalled(time.monotonic())
+        status = "crashed" if crashed else "stalled" if stalled else "degraded" if held else "ok"
         body = {
-            "status": "crashed" if crashed else "stalled" if stalled else "ok",
+            "status": status,
             "worker": WORKER_ID,
             "crashed_agents": crashed,
             "stalled_producers": stalled,
+            "stalled_partitions": held,
         }
         if crashed or stalled:
             log.warning("unhealthy: %s", {**crashed, **stalled})

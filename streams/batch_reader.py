@@ -30,6 +30,7 @@ from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
 
 from streams import kafka_options, kinds, unreadable
 from streams.ingest import BatchIngest
+from streams.partition_progress import Offsets, Partition, aiokafka_offsets
 from streams.pipeline import RawMessage
 from streams.producers import TrackingProducer
 from streams.sinks import BatchSink
@@ -48,6 +49,9 @@ class BatchReader(BatchIngest):
 
     def assignment(self) -> set[TopicPartition]:
         return set(self._consumer.assignment()) if self._consumer is not None else set()
+
+    def partition_offsets(self) -> dict[Partition, Offsets]:
+        return aiokafka_offsets(self._consumer) if self._consumer is not None else {}
 
     async def on_start(self) -> None:
         settings = self.settings

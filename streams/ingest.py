@@ -26,6 +26,7 @@ from streams import campaigns
 from streams.campaigns import CampaignHolder
 from streams.learned_list import LearnedHolder
 from streams.model_holder import ModelHolder
+from streams.partition_progress import Offsets, Partition
 from streams.pipeline import InFlight, ModerationPipeline, RawMessage
 from streams.retry import Outage
 from streams.rules_holder import RulesHolder
@@ -148,6 +149,11 @@ class BatchIngest(Service):
 
     def assignment(self) -> set[Any]:
         """The partitions this reader holds (the keys of ``_done``)."""
+        raise NotImplementedError
+
+    def partition_offsets(self) -> dict[Partition, Offsets]:
+        """Per partition held, its position and end as the client last saw them (read by a
+        timer, ``streams.partition_progress``; nothing per record)."""
         raise NotImplementedError
 
     async def _commit_offsets(self, offsets: dict[Any, int]) -> None:

@@ -27,6 +27,7 @@ from functools import partial
 from typing import Any, cast
 
 import aiokafka
+import orjson
 from aiokafka import AIOKafkaClient
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -34,6 +35,7 @@ from streams import kafka_options, kinds
 from streams.batch_bounds import batch_end
 from streams.decoding import Rejected
 from streams.ingest import BatchIngest
+from streams.partition_progress import CHECK_EVERY_S, Offsets, Partition, rdkafka_offsets
 from streams.pipeline import Outgoing, RawMessage
 
 log = logging.getLogger(__name__)
@@ -125,9 +127,24 @@ class RdkafkaReader(BatchIngest):
         self._stepped_to: dict[tuple[str, int], int] = {}
         # reads the header of a batch librdkafka cannot read: where it ends (opened when needed)
         self._headers: AIOKafkaClient | None = None
+        # per partition, its offsets in librdkafka's last statistics (``_on_statistics``)
+        self._offsets: dict[Partition, Offsets] = {}
 
     def assignment(self) -> set[tuple[str, int]]:
         return set(self._assigned)
+
+    def partition_offsets(self) -> dict[Partition, Offsets]:
+        held = self._assigned
+        return {part: offsets for part, offsets in self._offsets.items() if part in held}
+
+    def _on_statistics(self, text: str) -> None:
+        """librdkafka's statistics, every :data:`CHECK_EVERY_S` (in the consume thread, from
+        ``poll``): keep each partition's offsets. Never raises: ``poll`` would raise it."""
+        try:
+            self._offsets = rdkafka_offsets(orjson.loads(text))
+        except Exception as exc:  # a shape this librdkafka does not write: no offsets then
+            log.warning("librdkafka statistics not read: %r", exc)
+            self._offsets = {}
 
     async def on_start(self) -> None:
         settings = self.settings
@@ -139,6 +156,9 @@ class RdkafkaReader(BatchIngest):
             {
                 **kafka_options.rdkafka_group_consumer(settings, self.group_id, "batch-reader"),
                 "error_cb": self._client_error,
+                # each partition's position and end, for streams.partition_progress
+                "statistics.interval.ms": int(CHECK_EVERY_S * 1000),
+                "stats_cb": self._on_statistics,
             }
         )
         self._consumer.subscribe(

@@ -169,6 +169,7 @@ async def test_an_agent_that_stops_is_reported_by_health(
             "worker": worker.health()[0]["worker"],
             "crashed_agents": {},
             "stalled_producers": {},
+            "stalled_partitions": [],
         },
         200,
     )
