@@ -251,10 +251,13 @@ _SPACED_SEPARATORS = re.compile(r"[ .\-_*·•|/\\~+'`#°‹›‧丶ー]")
 # the same with any one symbol, repeated ("y%o%u%r"): three or more single letters (digits
 # split by commas are a list or an amount)
 _SYMBOL_SPACED = re.compile(r"(?<![^\W_])[a-z]([^\w\s])[a-z](?![^\W_])(?:\1[a-z](?![^\W_]))+")
-# separators between two Chinese characters ("加 微 信", "加-微-信", "加・微・信", "加'微'信"): Chinese
-# needs no spaces, and commas between characters go too
-_CJK_SEPARATORS = r"""\s.\-_*·•|/\\~+,，、・'"`#°^‧丶ー"""
+# separators between two Chinese characters ("加 微 信", "加-微-信", "加・微・信", "加丶微丶信"):
+# Chinese needs no spaces, and commas between characters go too
+_CJK_SEPARATORS = r"\s.\-_*·•|/\\~+,，、・‧丶ー"
 _CJK_GAP = re.compile(rf"(?<=[{CJK}])[{_CJK_SEPARATORS}]++(?=[{CJK}])")
+# any one symbol repeated between single Chinese characters ("加'微'信'领", "加"微"信"领"), as for
+# letters; a word in quotes ("开"偷井盖"的玩笑", quoted to say it is not meant) keeps its quotes
+_CJK_SYMBOL_SPACED = re.compile(rf"[{CJK}]([^\w\s])[{CJK}](?:\1[{CJK}]){{2,}}")
 # a full stop after every character ("加。微。信"), not between sentences ("好的。明天见")
 _CJK_STOPPED = re.compile(rf"(?<![{CJK}])[{CJK}](?:。[{CJK}](?![{CJK}]))" + "{2,}。?")
 # the same digit or letter between each of five Chinese characters or more ("加1微1信1领1红"):
@@ -509,6 +512,8 @@ def _fold_unicode(text: str) -> str:
     folded = _CJK_FILLED.sub(_without_filler, folded)
     if _CJK_GAP_GATE.search(folded):
         folded = _CJK_GAP.sub("", folded)
+    if _CJK_SYMBOL_SPACED_GATE.search(folded):
+        folded = _CJK_SYMBOL_SPACED.sub(_join_symbol_spaced, folded)
     return _unspaced(folded)
 
 
@@ -598,6 +603,7 @@ _NO_TOKENS = [0] * len(_TOKENS)
 # patterns start with look-behinds or alternatives, tried at every position.
 _ENCLOSED_GATE = re.compile("[\u249c-\u24b5\U0001f110-\U0001f1ff]")
 _CJK_GAP_GATE = re.compile(rf"[{_CJK_SEPARATORS}](?<=[{CJK}].)")
+_CJK_SYMBOL_SPACED_GATE = re.compile(rf"[^\w\s](?<=[{CJK}].)[{CJK}][^\w\s]")
 _SPACED_GATE = re.compile(
     r"[ .\-_*·•|/\\~+'`#°‹›‧丶ー](?<=[a-z0-9].)[a-z0-9](?![^\W_])[ .\-_*·•|/\\~+'`#°‹›‧丶ー][a-z0-9]"
 )

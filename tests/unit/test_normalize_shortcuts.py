@@ -42,6 +42,7 @@ def _every_step(text: str) -> tuple[str, tuple[float, ...]]:
     folded = n._CJK_STOPPED.sub(n._without_full_stops, folded)
     folded = n._CJK_FILLED.sub(n._without_filler, folded)
     folded = n._CJK_GAP.sub("", folded)
+    folded = n._CJK_SYMBOL_SPACED.sub(n._join_symbol_spaced, folded)
     folded = n._SPACED.sub(n._join_spaced, folded)
     folded = n._SYMBOL_SPACED.sub(n._join_symbol_spaced, folded)
     folded = n._EMAIL.sub(f" {n.EMAIL_TOKEN} ", folded)
