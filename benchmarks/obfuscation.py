@@ -34,6 +34,7 @@ _FANCY = {
     "Lisu look-alikes": "ꓮꓐꓚꓓꓰꓝꓖꓧꓲꓙꓗꓡꓟꓠꓳꓑQꓣꓢꓔꓴꓦꓪꓫꓬꓜ",
     "hooked letters": "ąɓƈɗęƒɠɦįʝƙɭɱɲǫƥʠɽʂƭųʋɯҳƴȥ",
 }
+_CJK = re.compile("[\u4e00-\u9fff]")
 _BETWEEN_LETTERS = re.compile(r"(?<=[^\W\d_])(?=[^\W\d_])")
 _TURNED = str.maketrans("abcdefghijkmnpqrtuvwy',", "ɐqɔpǝɟƃɥᴉɾʞɯudbɹʇnʌʍʎ,'")
 
@@ -114,7 +115,8 @@ def obfuscations(seed: int = 1) -> dict[str, Callable[[str], str]]:
         "Chinese in traditional script": OpenCC("s2t").convert,
         "vowels tripled": lambda t: "".join(c * 3 if c in "aeiou" else c for c in t),
         "apostrophe between letters": lambda t: _BETWEEN_LETTERS.sub("'", t),
-        "upside down": lambda t: t.lower()[::-1].translate(_TURNED),
+        # font sites turn the letters and reverse the whole text; Chinese they would only reverse
+        "upside down": lambda t: t if _CJK.search(t) else t.lower()[::-1].translate(_TURNED),
         **{name: _in_alphabet(alphabet) for name, alphabet in _FANCY.items()},
     }
 
