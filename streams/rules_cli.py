@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,26 +97,26 @@ def _verifier(settings: Settings, key: Any = None) -> RulesHolder | None:
     return None
 
 
-def _verified(history: list[PublishedRules], holder: RulesHolder) -> list[PublishedRules]:
-    """The records of ``history`` signed by the key ``holder`` trusts: the only history a
-    command may read versions from or republish (an unsigned record is anyone's)."""
+def _is_verified(holder: RulesHolder, record: PublishedRules) -> bool:
+    """Whether the key ``holder`` trusts signed ``record``: the only history a command may read
+    versions from or republish (an unsigned record is anyone's)."""
     from models.errors import SignatureInvalid, SignatureMissing
 
-    verified = []
-    for record in history:
-        try:
-            holder.check_signature(record)
-        except (SignatureMissing, SignatureInvalid):
-            continue
-        verified.append(record)
-    return verified
+    try:
+        holder.check_signature(record)
+    except (SignatureMissing, SignatureInvalid):
+        return False
+    return True
 
 
-def _trusted_history(
-    command: str, settings: Settings, key: Any, history: list[PublishedRules]
+async def _trusted_history(
+    command: str, settings: Settings, key: Any
 ) -> tuple[RulesHolder, list[PublishedRules]] | None:
-    """The verifier of a command that signs and the verified part of ``history``; None (after
-    saying why) when nothing here can verify, so the command acts on nothing unverified."""
+    """The verifier of a command that signs and the verified records of the rules topic (others
+    dropped as they are read: unsigned records may be many and large); None (after saying why)
+    when nothing here can verify, so the command acts on nothing unverified."""
+    from streams.rules_holder import read_history
+
     holder = _verifier(settings, key)
     if holder is None:
         print(
@@ -130,13 +131,14 @@ def _trusted_history(
             "not checked",
             file=sys.stderr,
         )
-    return holder, _verified(history, holder)
+    verified, _ = await read_history(settings, keep=partial(_is_verified, holder))
+    return holder, verified
 
 
 def _publish(args: argparse.Namespace) -> int:
     from models.errors import ModelError
     from models.rules import RulesError
-    from streams.rules_holder import newest_valid, publish, read_history
+    from streams.rules_holder import newest_valid, publish
 
     settings = Settings.from_env()
     try:
@@ -147,8 +149,7 @@ def _publish(args: argparse.Namespace) -> int:
         return 1
 
     async def run() -> int:
-        history, _ = await read_history(settings)
-        trusted = _trusted_history("publish", settings, key, history)
+        trusted = await _trusted_history("publish", settings, key)
         if trusted is None:
             return 1
         holder, verified = trusted
@@ -162,7 +163,7 @@ def _publish(args: argparse.Namespace) -> int:
             )
             return 1
         current, _ = newest_valid(verified, holder)
-        await publish(settings, ruleset.source_text, key, history)
+        await publish(settings, ruleset.source_text, key, verified)
         before = current.version if current else "none"
         print(f"published rules {ruleset.version} ({len(ruleset)} rules), replacing {before}")
         return 0
@@ -172,7 +173,7 @@ def _publish(args: argparse.Namespace) -> int:
 
 def _rollback(args: argparse.Namespace) -> int:
     from models.errors import ModelError
-    from streams.rules_holder import newest_valid, publication_order, publish, read_history
+    from streams.rules_holder import newest_valid, publication_order, publish
 
     settings = Settings.from_env()
     try:
@@ -182,8 +183,7 @@ def _rollback(args: argparse.Namespace) -> int:
         return 1
 
     async def run() -> int:
-        history, _ = await read_history(settings)
-        trusted = _trusted_history("rollback", settings, key, history)
+        trusted = await _trusted_history("rollback", settings, key)
         if trusted is None:
             return 1
         holder, verified = trusted
@@ -198,7 +198,7 @@ def _rollback(args: argparse.Namespace) -> int:
             for r in publication_order(verified, holder, newest_first=True)
             if r.version == before[0] and newest_valid([r])[0] is not None
         )
-        await publish(settings, previous.text, key, history)
+        await publish(settings, previous.text, key, verified)
         print(f"rolled back rules from {current.version} to {previous.version}")
         return 0
 
@@ -211,7 +211,7 @@ def _edit_learned(args: argparse.Namespace) -> int:
     from models.errors import ModelError
     from models.learned import valid_token
     from models.rules import RulesError, canonical_token
-    from streams.rules_holder import newest_valid, publish, read_history
+    from streams.rules_holder import newest_valid, publish
 
     command = "pin" if args.pin else "unpin"
     token = canonical_token(args.token)
@@ -226,8 +226,7 @@ def _edit_learned(args: argparse.Namespace) -> int:
         return 1
 
     async def run() -> int:
-        history, _ = await read_history(settings)
-        trusted = _trusted_history(command, settings, key, history)
+        trusted = await _trusted_history(command, settings, key)
         if trusted is None:
             return 1
         current, _ = newest_valid(trusted[1], trusted[0])
@@ -275,8 +274,16 @@ def _show(args: argparse.Namespace) -> int:
         _print_rules(ruleset)
         return 0
     settings = Settings.from_env()
-    history, _ = asyncio.run(read_history(settings))
     holder = _verifier(settings)
+    ignored = 0
+
+    def kept(record: PublishedRules) -> bool:
+        nonlocal ignored
+        verified = holder is None or _is_verified(holder, record)
+        ignored += not verified
+        return verified
+
+    history, _ = asyncio.run(read_history(settings, keep=kept))
     if holder is None:
         # workers refuse every record not signed by the model key: what follows may be a forgery
         print(
@@ -289,13 +296,12 @@ def _show(args: argparse.Namespace) -> int:
     else:
         if holder.allow_unsigned:
             print("CHATGUARD_ALLOW_UNSIGNED_RULES is on: signatures are not checked")
-        verified = _verified(history, holder)
-        if len(verified) < len(history):
+        if ignored:
             print(
-                f"ignored {len(history) - len(verified)} record(s) that are unsigned or not "
-                "signed by the model key (workers refuse them)"
+                f"ignored {ignored} record(s) that are unsigned or not signed by the model key "
+                "(workers refuse them)"
             )
-        current, before = newest_valid(verified, holder)
+        current, before = newest_valid(history, holder)
         serving, earlier = "serving", ""
     if current is None:
         print("no rules published: workers serve rules version none")

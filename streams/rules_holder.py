@@ -1,8 +1,8 @@
 """The rules a worker serves, their fleet-wide hot reload, and their effect on decisions.
 
-Rules travel on the compacted, single-partition ``moderation.rules`` topic, one record per
-published version (key: the version; value: the file's text, its sha256, who published it
-when). Every worker reads the topic from the beginning with its own group-less consumer (a
+Rules travel on the single-partition ``moderation.rules`` topic, one record per published
+version (key: the version; value: the file's text, its sha256, who published it when), kept for
+ever (:func:`ensure_rules_topic`). Every worker reads the topic from the beginning with its own group-less consumer (a
 consumer group would hand the partition to one member only, but every worker must switch),
 validates each record and serves the newest valid one. The swap is one attribute assignment and
 the pipeline reads it once per batch, so a batch is decided under one rules version. A record
@@ -25,10 +25,20 @@ their signed publish times, not by offset: a record published before the one ser
 republishes the earlier text under a new time. Records signed before times were signed (without
 one) count as older than any timed record, so once a version is published with a time, none of
 them can be re-served.
+
+Deleting the newest version rolled the fleet back as well: the topic was compacted by version, and
+the log cleaner keeps the last record of each key, signed or not, so a tombstone or any record
+written under the served version's key (keys are public) replaced it; every worker started after
+the next compaction served the version before (an outside probe: workers of one fleet served two
+versions). The topic now deletes nothing (``cleanup.policy=delete``, no retention limit): a
+forged record is refused and the signed one stays. A starting worker checks each record's
+signature as it reads it and keeps only those that verify: 40 unsigned records of 60 MB of text
+(60 KB each on the broker) held together before any was checked took it to 3.6 GB.
 """
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import hashlib
 import logging
@@ -36,6 +46,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -288,13 +299,29 @@ class RulesHolder:
         Without a public key (a worker allowed unsigned models) it still starts, refusing every
         rules record with that reason."""
         self._try_trust(settings)
-        history, end = await read_history(settings)
+        refusals: list[str] = []
+        history, end = await read_history(settings, keep=partial(self._verifies, refusals))
         for record in publication_order(history, self, newest_first=True):
             self.offer(encode_record(record), RULES_MAX_BYTES)
             if self.last_error is None:
                 break
+        if not history and refusals:
+            self.last_error = refusals[-1]
         self.next_offset = end
         return self.current.version
+
+    def _verifies(self, refusals: list[str], published: PublishedRules) -> bool:
+        """Whether a trusted key signed ``published``; a refusal is counted and its reason kept
+        in ``refusals`` (the record itself is dropped: unsigned records may be many and large)."""
+        try:
+            self.check_signature(published)
+        except (SignatureMissing, SignatureInvalid) as exc:
+            refusals[:] = [str(exc)]
+            log.error("refused rules record at offset %d: %s", published.offset, exc)
+            result = "unsigned" if isinstance(exc, SignatureMissing) else "bad_signature"
+            metrics.RULE_RELOADS.labels(result=result).inc()
+            return False
+        return True
 
 
 def apply_rules(
@@ -466,41 +493,52 @@ RULES_MAX_BYTES = 64 * 1024 * 1024
 
 
 async def ensure_rules_topic(settings: Settings, publisher: bool = False) -> None:
-    """Create ``moderation.rules``: compacted (one record per version survives), one partition
-    (publication order is the order every worker applies), records up to ``RULES_MAX_BYTES``.
-    The publisher (the admin) also raises the limit of a topic made before it existed; a
-    worker may not alter topics, and a worker only reads."""
-    await ensure_compacted_topic(
-        settings, settings.topic(topics.RULES), RULES_MAX_BYTES, raise_existing=publisher
+    """Create ``moderation.rules``: one partition (publication order is the order every worker
+    applies), records up to ``RULES_MAX_BYTES``, none ever deleted (see the module docstring:
+    compaction let any writer delete a signed version). The publisher (the admin) also sets
+    that on a topic made before; a worker may not alter topics, and a worker only reads."""
+    await ensure_control_topic(
+        settings, settings.topic(topics.RULES), KEPT_FOR_EVER, RULES_MAX_BYTES, publisher
     )
+
+
+KEPT_FOR_EVER = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
+COMPACTED = {"cleanup.policy": "compact"}
 
 
 async def ensure_compacted_topic(
     settings: Settings, name: str, max_bytes: int = 0, raise_existing: bool = False
 ) -> None:
-    """Create the compacted, single-partition topic ``name`` unless it exists, accepting records
-    up to ``max_bytes`` if given; with ``raise_existing``, set that on an existing topic too."""
+    """Create the compacted, single-partition topic ``name`` unless it exists (the learned list,
+    campaigns: one live record per key), accepting records up to ``max_bytes`` if given."""
+    await ensure_control_topic(settings, name, COMPACTED, max_bytes, raise_existing)
+
+
+async def ensure_control_topic(
+    settings: Settings,
+    name: str,
+    configs: Mapping[str, str],
+    max_bytes: int = 0,
+    alter_existing: bool = False,
+) -> None:
+    """Create the single-partition topic ``name`` with ``configs`` unless it exists, accepting
+    records up to ``max_bytes`` if given; with ``alter_existing``, set those on an existing topic
+    too, leaving its other settings as they are."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
     from aiokafka.errors import TopicAlreadyExistsError
 
-    configs = {"cleanup.policy": "compact"}
+    wanted = dict(configs)
     if max_bytes:
-        configs["max.message.bytes"] = str(max_bytes)
+        wanted["max.message.bytes"] = str(max_bytes)
     admin = AIOKafkaAdminClient(**kafka_options.admin(settings))
     await admin.start()
     try:
         if name in set(await admin.list_topics()):
-            if max_bytes and raise_existing:  # AlterConfigs replaces the whole set: name all
-                resource = ConfigResource(ConfigResourceType.TOPIC, name, configs)
-                for response in await admin.alter_configs([resource]):
-                    for error_code, error_message, *_ in response.resources:
-                        if error_code:
-                            msg = f"cannot configure {name}: {error_message} ({error_code})"
-                            raise RuntimeError(msg)
+            if alter_existing:
+                await asyncio.to_thread(_set_topic_configs, settings, name, wanted)
             return
         try:
-            await admin.create_topics([NewTopic(name, 1, 1, topic_configs=configs)])
+            await admin.create_topics([NewTopic(name, 1, 1, topic_configs=wanted)])
         except TopicAlreadyExistsError:
             return  # another worker created it a moment ago
         await topics._wait_for_leaders(admin, [name])
@@ -508,9 +546,36 @@ async def ensure_compacted_topic(
         await admin.close()
 
 
-async def read_history(settings: Settings) -> tuple[list[PublishedRules], int]:
-    """Every readable record of the rules topic, oldest first (compaction keeps the newest
-    record of each version), and the offset after the last."""
+def _set_topic_configs(settings: Settings, name: str, configs: Mapping[str, str]) -> None:
+    """Set ``configs`` on topic ``name`` with IncrementalAlterConfigs: AlterConfigs (aiokafka's
+    only call) replaces a topic's whole set, so each publish reset what operators had set."""
+    from confluent_kafka.admin import (
+        AdminClient,
+        AlterConfigOpType,
+        ConfigEntry,
+        ConfigResource,
+        ResourceType,
+    )
+
+    entries = [
+        ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+        for key, value in configs.items()
+    ]
+    resource = ConfigResource(ResourceType.TOPIC, name, incremental_configs=entries)
+    admin = AdminClient(kafka_options.rdkafka_connection(settings))
+    for future in admin.incremental_alter_configs([resource]).values():
+        try:
+            future.result(timeout=30)
+        except Exception as exc:
+            msg = f"cannot configure {name}: {exc}"
+            raise RuntimeError(msg) from exc
+
+
+async def read_history(
+    settings: Settings, keep: Callable[[PublishedRules], bool] | None = None
+) -> tuple[list[PublishedRules], int]:
+    """Every readable record of the rules topic that ``keep`` keeps (all without it), oldest
+    first, and the offset after the last. A record ``keep`` refuses is dropped as it is read."""
     from aiokafka import TopicPartition
 
     await ensure_rules_topic(settings)
@@ -525,9 +590,12 @@ async def read_history(settings: Settings) -> tuple[list[PublishedRules], int]:
         while await consumer.position(partition) < end:
             for message in await _fetch(consumer, partition, end):
                 try:
-                    records.append(decode_record(message.offset, message.value))
+                    record = decode_record(message.offset, message.value)
                 except RulesError as exc:
                     log.warning("skipping rules record at offset %d: %s", message.offset, exc)
+                    continue
+                if keep is None or keep(record):
+                    records.append(record)
     finally:
         await consumer.stop()
     return records, end

@@ -18,11 +18,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from chatguard.cli import main as chatguard_main
 from chatguard.settings import Settings
 from models.signing import sign_payload
+from streams.metrics import REGISTRY
 from streams.outgoing import OutgoingEvent
 from streams.rules_holder import (
+    RULES_MAX_BYTES,
     PublishedRules,
+    RulesHolder,
     encode_record,
     ensure_compacted_topic,
+    ensure_control_topic,
     read_history,
     signed_payload,
 )
@@ -351,3 +355,74 @@ def test_a_rules_file_above_kafkas_default_record_limit_is_published_and_served(
     (decision,) = _decisions(records, stream_settings)
     assert decision["rules_version"] == "big-1"
     assert decision["action"] == "block" and "rule:big-list" in decision["reasons"]
+
+
+def _topic_configs(settings: Settings, name: str) -> dict[str, str]:
+    from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
+
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    resource = ConfigResource(ResourceType.TOPIC, name)
+    (future,) = admin.describe_configs([resource]).values()
+    return {key: entry.value for key, entry in future.result(timeout=30).items()}
+
+
+def test_the_rules_topic_deletes_no_record_and_publish_keeps_the_operators_settings(
+    stream_settings: Settings,
+    stream_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Compacted by version, the topic let anyone delete a signed version: the log cleaner keeps
+    the last record of a key, and a forged one written under the served version's key became it
+    (an outside probe's workers then served the version before). A publish makes a topic created
+    compacted keep every record, and leaves what an operator set on it alone."""
+    _use_env(monkeypatch, stream_env)
+    name = stream_settings.topic("moderation.rules")
+    asyncio.run(ensure_compacted_topic(stream_settings, name))  # an older deployment's topic
+    asyncio.run(ensure_control_topic(stream_settings, name, {"segment.ms": "3600000"}, 0, True))
+    (tmp_path / "v1.yaml").write_text(RULES_V1)
+    assert chatguard_main(["rules", "publish", str(tmp_path / "v1.yaml")]) == 0
+    configs = _topic_configs(stream_settings, name)
+    assert configs["cleanup.policy"] == "delete"
+    assert configs["retention.ms"] == "-1" and configs["retention.bytes"] == "-1"
+    assert configs["max.message.bytes"] == str(RULES_MAX_BYTES)
+    assert configs["segment.ms"] == "3600000"  # an AlterConfigs call reset it to the default
+
+
+def test_a_starting_worker_checks_each_rules_record_as_it_reads_it(
+    stream_settings: Settings,
+    stream_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Unsigned records were all decoded and held before any signature was checked (40 records
+    of 60 MB of text, 60 KB each on the broker, took a starting worker to 3.6 GB): each is now
+    checked as it is read and dropped if it does not verify."""
+    _use_env(monkeypatch, stream_env)
+    (tmp_path / "v1.yaml").write_text(RULES_V1)
+    assert chatguard_main(["rules", "publish", str(tmp_path / "v1.yaml")]) == 0
+    junk = ALLOW_ALL + "#" + "x" * 600_000
+    for i in range(3):
+        _produce_rules(stream_settings, f"junk-{i}", junk.replace("forged", f"junk-{i}"), None)
+    _produce_tombstone(stream_settings, b"fleet-1")
+
+    def refused() -> float:
+        return (
+            REGISTRY.get_sample_value("chatguard_rule_reloads_total", {"result": "unsigned"}) or 0
+        )
+
+    before = refused()
+    holder = RulesHolder()
+    # the worker's settings: the environment's, keys included
+    assert asyncio.run(holder.catch_up(Settings.from_env())) == "fleet-1", holder.last_error
+    # each refused as it was read (before, the signed version was found first and the unsigned
+    # ones were held unchecked: none was counted, all were in memory)
+    assert refused() - before == 3
+
+
+def _produce_tombstone(settings: Settings, key: bytes) -> None:
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": settings.bootstrap_servers})
+    producer.produce(settings.topic("moderation.rules"), None, key)
+    assert producer.flush(30) == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -54,8 +55,10 @@ def topic(monkeypatch: pytest.MonkeyPatch) -> tuple[list[PublishedRules], list[s
     history: list[PublishedRules] = []
     published: list[str] = []
 
-    async def read_history(settings: object) -> tuple[list[PublishedRules], int]:
-        return list(history), len(history)
+    async def read_history(
+        settings: object, keep: Callable[[PublishedRules], bool] | None = None
+    ) -> tuple[list[PublishedRules], int]:
+        return [r for r in history if keep is None or keep(r)], len(history)
 
     async def publish(settings: object, text: str, key: object = None, *_: object) -> object:
         published.append(text)
