@@ -16,6 +16,13 @@ that fails rewinds every partition to its last commit. A record batch librdkafka
 (a corrupt or undecompressable batch, which it steps over) becomes a dead letter naming its
 partition and offset, and the reader seeks past it: librdkafka steps over a corrupt batch, but
 not one it refuses to decompress.
+
+Each assigned partition takes its turn: librdkafka hands out records in the order it fetched
+them ahead, so a partition that has supplied a batch's worth in a row is paused and resumed at
+once, which drops what librdkafka had queued of it and fetches it again from after the last
+record handed out, behind the other partitions' records (``streams.partition_turns``). The
+position is librdkafka's own, so nothing is skipped and nothing handed out is fetched again; and
+nothing stays paused.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from streams.batch_bounds import batch_end
 from streams.decoding import Rejected
 from streams.ingest import BatchIngest
 from streams.partition_progress import CHECK_EVERY_S, Offsets, Partition, rdkafka_offsets
+from streams.partition_turns import PartitionTurns
 from streams.pipeline import Outgoing, RawMessage
 
 log = logging.getLogger(__name__)
@@ -129,6 +137,8 @@ class RdkafkaReader(BatchIngest):
         self._headers: AIOKafkaClient | None = None
         # per partition, its offsets in librdkafka's last statistics (``_on_statistics``)
         self._offsets: dict[Partition, Offsets] = {}
+        # a partition that has supplied a batch in a row goes to the back of the fetch queue
+        self._turns: PartitionTurns[tuple[str, int]] = PartitionTurns(self.settings.batch_size)
 
     def assignment(self) -> set[tuple[str, int]]:
         return set(self._assigned)
@@ -212,7 +222,27 @@ class RdkafkaReader(BatchIngest):
         first = self._consumer.poll(window_s)
         if first is None:
             return []
-        return [first, *self._consumer.consume(self.settings.batch_size - 1, 0)]
+        fetched = [first, *self._consumer.consume(self.settings.batch_size - 1, 0)]
+        over = self._turns.served(
+            (cast(str, m.topic()), cast(int, m.partition()))
+            for m in fetched
+            if m.topic() is not None
+        )
+        if over is not None and len(self._assigned) > 1:
+            self._to_the_back(over)
+        return fetched
+
+    def _to_the_back(self, part: tuple[str, int]) -> None:
+        """Send a partition whose turn is over to the back of librdkafka's queue: pausing it
+        drops what is queued of it and keeps its position after the last record handed out
+        (``pause`` waits for both); resumed, it is fetched again from there, behind what the
+        other partitions have queued (``streams.partition_turns``)."""
+        assert self._consumer is not None
+        partitions = [TopicPartition(*part)]
+        try:
+            self._consumer.pause(partitions)
+        finally:  # never left paused: nothing else resumes it, not even a new assignment
+            self._consumer.resume(partitions)
 
     async def _moderate(self, fetched: list[Message]) -> None:
         batch: list[RawMessage] = []
