@@ -32,6 +32,15 @@ MAX_BATCH_BYTES = 262_144
 ISOLATION_LEVEL = "read_committed"
 # a new consumer group starts at the oldest record, so nothing produced before it is skipped
 AUTO_OFFSET_RESET = "earliest"
+# the rdkafka reader sends a partition that has had its turn to the back of librdkafka's queue
+# (``streams.partition_turns``), and librdkafka fetches it again only once the fetch in flight is
+# back and, had its queue been full, the back-off for a full queue is over. With the defaults a
+# partition alone in its backlog waited out the broker's 500 ms hold of a fetch with nothing new
+# at every turn (854 events/s instead of 5,045 on 30,000 events); with only that shortened, it
+# waited out the 1 s back-off once its queue had filled (1,518 instead of 6,643 on 150,000).
+# Shorter, an idle worker fetches more often: at 10 ms its broker spent 4% of a core more on it,
+# at 25 ms under 2%.
+RDKAFKA_REFETCH_WAIT_MS = 25
 
 
 def connection(settings: Settings) -> dict[str, Any]:
@@ -234,4 +243,6 @@ def rdkafka_group_consumer(settings: Settings, group_id: str, role: str) -> dict
         # what librdkafka decompresses a batch to at most (and its largest response): the
         # bound the aiokafka readers keep too (``streams.decompression``), not 100 MB
         "receive.message.max.bytes": (settings.max_decompressed_mb + 1) * 1024 * 1024,
+        "fetch.wait.max.ms": RDKAFKA_REFETCH_WAIT_MS,
+        "fetch.queue.backoff.ms": RDKAFKA_REFETCH_WAIT_MS,
     }
