@@ -16,6 +16,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
+import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,6 +30,8 @@ from training.errors import LabelledDataError
 
 DEFAULT_TAXONOMY = TAXONOMY
 CSV_RESERVED = ("text", "lang", "id", "source")
+# how far ahead of the reader's clock a label's time may be (the workers' FUTURE_SLACK_S)
+CLOCK_SLACK_S = 300.0
 POSITIVE, NEGATIVE, UNKNOWN = 1, 0, -1
 
 
@@ -114,7 +118,9 @@ def read_many(
     return latest_label_per_event(rows)
 
 
-def latest_label_per_event(rows: Sequence[LabelledRow]) -> list[LabelledRow]:
+def latest_label_per_event(
+    rows: Sequence[LabelledRow], now: float | None = None
+) -> list[LabelledRow]:
     """``rows`` with one moderator label per event: the latest given, the first of a tie.
 
     A signed label is valid however often it is sent, so anyone who can read the labels topic
@@ -123,17 +129,28 @@ def latest_label_per_event(rows: Sequence[LabelledRow]) -> list[LabelledRow]:
     latest label wins, so a moderator's correction stands against a replay of the label it
     corrected. An event is its id and its text: ids come from clients, and a clean label of a
     greeting sent under a scam's id dropped the scam's fraud label (an outside probe). Rows
-    without an event (corpus and public sets) are all kept."""
+    without an event (corpus and public sets) are all kept.
+
+    A label dated more than ``CLOCK_SLACK_S`` after ``now`` (the time of reading) comes from a
+    clock that ran ahead and loses to every other label of its event: by its date it would
+    beat every later correction for good. Workers refuse such labels; a store written before
+    they did may still hold one."""
+    ahead = (time.time() if now is None else now) + CLOCK_SLACK_S
     latest: dict[tuple[str, str], int] = {}
     for i, row in enumerate(rows):
         if row.event_id is None:
             continue
         event = (row.event_id, row.text)
         kept = latest.get(event)
-        if kept is None or (row.labelled_at or 0.0) > (rows[kept].labelled_at or 0.0):
+        if kept is None or _rank(row, ahead) > _rank(rows[kept], ahead):
             latest[event] = i
     chosen = set(latest.values())
     return [row for i, row in enumerate(rows) if row.event_id is None or i in chosen]
+
+
+def _rank(row: LabelledRow, ahead: float) -> float:
+    at = row.labelled_at or 0.0
+    return at if at <= ahead else -math.inf
 
 
 def label_set(rows: Iterable[LabelledRow]) -> tuple[str, ...]:

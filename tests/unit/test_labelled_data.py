@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from training.errors import LabelledDataError
-from training.labelled_data import label_matrix, label_set, read_labelled, read_many
+from training.labelled_data import (
+    label_matrix,
+    label_set,
+    latest_label_per_event,
+    read_labelled,
+    read_many,
+)
 from training.split import stratified_split
 
 TAXONOMY = ("spam", "fraud", "hate")
@@ -195,6 +201,26 @@ def test_a_replayed_label_is_one_row_and_the_latest_label_of_an_event_wins(tmp_p
     # leaving a moderator out leaves the other's label of the same event
     (e3,) = [r for r in read_many([path], exclude_moderators={"careless"}) if r.event_id == "e3"]
     assert e3.moderator == "m1" and e3.value("fraud") == 1
+
+
+def test_a_label_dated_in_the_future_never_beats_a_later_correction(tmp_path: Path) -> None:
+    """By its date, a label from a clock that ran ten years ahead beat every correction of its
+    event for good (an outside probe stored one). Dated ahead of the reading, it loses to any
+    other label of its event; alone it is still the event's label."""
+    path = tmp_path / "labels.jsonl"
+    now = 1_800_000_000.0
+    rows = [
+        _store_row("e1", ["spam"], now + 10 * 365 * 86_400.0),  # a clock far ahead
+        _store_row("e1", [], now - 60.0, moderator="m2"),  # the correction, an hour later
+        _store_row("e2", ["spam"], now + 10 * 365 * 86_400.0),
+        _store_row("e3", [], now + 60.0),  # a minute ahead: within the slack
+        _store_row("e3", ["spam"], now - 60.0),
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    read = {r.event_id: r for r in latest_label_per_event(read_labelled(path), now=now)}
+    assert read["e1"].moderator == "m2" and read["e1"].value("spam") == 0
+    assert read["e2"].value("spam") == 1
+    assert read["e3"].value("spam") == 0
 
 
 def test_two_messages_sent_under_one_event_id_keep_a_label_each(tmp_path: Path) -> None:
