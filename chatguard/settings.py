@@ -155,6 +155,9 @@ class Settings:
 
     # Labels flowing back to training
     label_store: Path = Path("labels/moderator-labels.jsonl")
+    # a signed label older than this is refused: a signature does not expire, so without a bound
+    # anyone who can write the labels topic could replay any label ever signed into a new store
+    label_max_age_s: float = 7 * 86_400.0
 
     # Operations
     web_port: int = 6066
@@ -315,6 +318,7 @@ _POSITIVE = (
     "learn_ttl_s",
     "learn_max_tokens",
     "strike_window_s",
+    "label_max_age_s",
     "restrict_strikes",
     "suspend_strikes",
     "review_reports",

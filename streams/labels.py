@@ -11,8 +11,10 @@ A label already in the file (the same event, moderator and time: its signed reco
 is not written twice. A signed record stays valid, so anyone who can read the labels topic can
 send it again: 20,000 copies of one label in 15 s were 20,000 rows (4 MB) before. The store
 reads what other workers appended since its last look under the same lock, so the check holds
-across the fleet and across restarts. Training keeps one label per event as well
-(``training.labelled_data.latest_label_per_event``).
+across the fleet and across restarts, for workers that share the file. A new or cut-back file
+holds no record of what was sent before, so labels reach it only within
+``CHATGUARD_LABEL_MAX_AGE_S`` of their signed time (``streams.pipeline``). Training keeps one
+label per event as well (``training.labelled_data.latest_label_per_event``).
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ open broker cannot be used to confirm reports or to poison training.
 A rotation accepts a second key (``CHATGUARD_MODERATOR_HMAC_KEY_ACCEPTED`` or ``_FILE``) whose
 signatures verify too: the workers accept both, the moderation tool switches to the new key, and
 the old one goes once nothing it signed is left unread.
+
+A signature says who wrote a record, not when it was sent, so a record re-sent years later
+verifies as well: its signed time bounds a replay (:func:`out_of_time`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import Any
 import orjson
 
 from chatguard.settings import Settings
+from streams.decoding import Rejected
+from streams.enforcement import FUTURE_SLACK_S
 from streams.shared_keys import SharedKeyError, read_accepted_key, read_shared_key
 
 SIGNATURE_FIELD = "signature"
@@ -81,6 +86,38 @@ def verified(record: dict[str, Any], keys: bytes | Sequence[bytes] | None) -> bo
         hmac.compare_digest(claimed, signature(record, key))
         for key in ((keys,) if isinstance(keys, bytes) else keys)
     )
+
+
+def out_of_time(
+    at: float, now: float, max_age_s: float, *, verb: str, limit: str, event_id: str | None
+) -> Rejected | None:
+    """Why a signed record of time ``at`` cannot count at ``now``, or None.
+
+    Older than ``max_age_s`` it is a replay or too late (``stale_signal``): without a bound, a
+    new or cut-back label store accepted any label ever signed, such as the wrong one a
+    moderator later corrected. More than ``FUTURE_SLACK_S`` ahead it is refused too
+    (``invalid_value``): it would never grow old, and a label from a clock that ran ahead
+    outranked every later correction of its event for good.
+
+    Args:
+        verb: what the time says happened (``labelled``, ``decided``), for the message.
+        limit: what ``max_age_s`` is called (``the strike window``), for the message.
+    """
+    if at - now > FUTURE_SLACK_S:
+        return Rejected(
+            "invalid_value",
+            f"{verb} {at - now:.0f} s in the future, more than the {FUTURE_SLACK_S:g} s a "
+            "clock may run ahead",
+            event_id,
+        )
+    if now - at > max_age_s:
+        return Rejected(
+            "stale_signal",
+            f"{verb} {now - at:.0f} s ago, beyond {limit} of {max_age_s:g} s: a replay, or too "
+            "late to count",
+            event_id,
+        )
+    return None
 
 
 def label_record(

@@ -618,14 +618,26 @@ class ModerationPipeline:
         self, batch: Sequence[RawMessage], keys: Sequence[bytes]
     ) -> list[dict[str, Any]]:
         """The valid, moderator-signed labels of ``batch``; the others become dead letters (sent
-        here). A label must name only categories the serving model knows."""
+        here). A label must be signed within ``label_max_age_s`` of now, not ahead of it
+        (``moderators.out_of_time``), and name only categories the serving model knows."""
         valid: list[dict[str, Any]] = []
         dead: list[Outgoing] = []
         for message in batch:
             try:
                 result = self.moderator_record(message, keys)
                 if isinstance(result, Event):
-                    result = check_categories(result, self.holder.current.model.labels) or result
+                    result = (
+                        moderators.out_of_time(
+                            float(result.data["labelled_at"]),
+                            time.time(),
+                            self.settings.label_max_age_s,
+                            verb="labelled",
+                            limit="CHATGUARD_LABEL_MAX_AGE_S",
+                            event_id=result.event_id,
+                        )
+                        or check_categories(result, self.holder.current.model.labels)
+                        or result
+                    )
             except Exception as exc:  # one label must not take the batch down
                 result = internal_error(exc)
             if isinstance(result, Rejected):
@@ -665,16 +677,17 @@ class ModerationPipeline:
         if isinstance(result, Rejected):
             return [self.dead_letter_record(message, result)]
         decision = result.data
-        age = time.time() - float(decision["decided_at"])
-        if age > self.settings.strike_window_s:
-            # a replay: the reporter remembers only its last 1,000 decided reports, so re-sent
-            # old decisions moved a prolific reporter's reliability again (an outside probe)
-            stale = Rejected(
-                "stale_signal",
-                f"decided {age:.0f} s ago, beyond the strike window of "
-                f"{self.settings.strike_window_s:g} s: a replay, or too late to count",
-                decision.get("event_id"),
-            )
+        # a replay: the reporter remembers only its last 1,000 decided reports, so re-sent
+        # old decisions moved a prolific reporter's reliability again (an outside probe)
+        stale = moderators.out_of_time(
+            float(decision["decided_at"]),
+            time.time(),
+            self.settings.strike_window_s,
+            verb="decided",
+            limit="the strike window",
+            event_id=decision.get("event_id"),
+        )
+        if stale is not None:
             return [self.dead_letter_record(message, stale)]
         out = [
             Outgoing(

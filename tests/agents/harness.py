@@ -102,8 +102,11 @@ async def put_all(
     await put_to(worker.moderate_events, topic, records, decided, timeout)
 
 
-def signed_label(event_id: str, categories: Any, key: bytes = MODERATOR_KEY) -> bytes:
-    """A label as the moderation tool sends it: signed with ``key`` (``streams.moderators``)."""
+def signed_label(
+    event_id: str, categories: Any, key: bytes = MODERATOR_KEY, at: float | None = None
+) -> bytes:
+    """A label as the moderation tool sends it: signed with ``key`` (``streams.moderators``),
+    at ``at`` (now unless given: an old label is refused as a replay)."""
     from streams import moderators
 
     data = {
@@ -112,7 +115,7 @@ def signed_label(event_id: str, categories: Any, key: bytes = MODERATOR_KEY) -> 
         "text": f"text of {event_id}",
         "categories": categories,
         "moderator_id": "m1",
-        "labelled_at": 1_700_000_000.0,
+        "labelled_at": time.time() if at is None else at,
     }
     return orjson.dumps(moderators.sign(data, key))
 

@@ -142,6 +142,30 @@ async def test_labels_outside_the_taxonomy_are_dead_letters(
     assert dead == {b"l2": "unknown_category", b"l3": "wrong_type"}
 
 
+async def test_a_label_signed_long_ago_or_in_the_future_is_a_dead_letter(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """A signature does not expire: an outside probe stored signed labels dated 90 days ago
+    and 10 years ahead, so a new label store took any label ever signed (the wrong one a
+    moderator later corrected, say), and the future one would outrank every correction."""
+    settings = worker.settings
+    known = worker.holder.current.model.labels[0]
+    now = time.time()
+    records = [
+        (b"old", signed_label("old", [known], at=now - 90 * 86_400)),
+        (b"ahead", signed_label("ahead", [known], at=now + 10 * 365 * 86_400)),
+        (b"slack", signed_label("slack", [known], at=now + 60)),  # a clock a little ahead
+        (b"week", signed_label("week", [known], at=now - settings.label_max_age_s + 600)),
+    ]
+    rows = await store_labels(worker, sink, records, stored=2, sent=2)
+    assert sorted(r["event_id"] for r in rows) == ["slack", "week"]
+    dead = {d["event_id"]: d for d in sink.on("moderation.deadletter")}
+    assert dead["old"]["error_kind"] == "stale_signal"
+    assert "CHATGUARD_LABEL_MAX_AGE_S" in dead["old"]["error"]
+    assert dead["ahead"]["error_kind"] == "invalid_value"
+    assert "in the future" in dead["ahead"]["error"]
+
+
 async def test_labels_wait_while_the_disk_is_full_and_land_once_it_has_room(
     worker: Worker, sink: RecordingSink, tmp_path: Path
 ) -> None:
@@ -700,3 +724,29 @@ async def test_a_signed_decision_older_than_the_strike_window_is_a_replay_and_co
     )
     assert [d["error_kind"] for d in sink.on("moderation.deadletter")] == ["stale_signal"]
     assert [r["report_id"] for r in sink.on("reports.by_reporter")] == ["rep-new"]
+
+
+async def test_a_signed_decision_dated_in_the_future_counts_nowhere(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """Only an age past the strike window was refused, so a decision from a clock that ran
+    ahead never grew stale: replayable for as long as the topic kept it."""
+    report = {
+        "report_id": "rep-ahead",
+        "reporter_id": "prolific",
+        "event_id": "evt-1",
+        "account_id": "acct-1",
+        "reason": "spam",
+    }
+    ahead = decision_record(
+        MODERATOR_KEY, report, outcome="reject", moderator_id="m1", at=time.time() + 86_400
+    )
+    await put_to(
+        worker.collect_moderator_decisions,
+        worker.settings.topic("moderator.decisions"),
+        [(b"rep-ahead", orjson.dumps(ahead))],
+        lambda: len(sink.on("moderation.deadletter") + sink.on("reports.by_reporter")) >= 1,
+    )
+    [dead] = sink.on("moderation.deadletter")
+    assert dead["error_kind"] == "invalid_value" and "in the future" in dead["error"]
+    assert sink.on("reports.by_reporter") == []

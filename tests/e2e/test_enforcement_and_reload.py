@@ -364,13 +364,40 @@ def test_moderator_labels_reach_the_store_that_training_reads(
         "l4",
         "missing_field",
     )
-    produce(stream_settings, [*events, broken, forged])
+    # signed, but a replay from 90 days ago, and from a clock 10 years ahead (an outside probe
+    # had both stored): refused by their signed time
+    untimely = [
+        OutgoingEvent(
+            "moderator.labels",
+            event_id.encode(),
+            orjson.dumps(
+                sign(
+                    {
+                        "type": "moderator.label",
+                        **labels[0],
+                        "event_id": event_id,
+                        "labelled_at": at,
+                    },
+                    key,
+                )
+            ),
+            event_id,
+            "valid",
+        )
+        for event_id, at in (
+            ("l6", time.time() - 90 * 86_400),
+            ("l7", time.time() + 10 * 365 * 86_400),
+        )
+    ]
+    produce(stream_settings, [*events, broken, forged, *untimely])
     dead = consume(
-        stream_settings, ["moderation.deadletter"], until=lambda rs: len(rs) >= 2, timeout=60
+        stream_settings, ["moderation.deadletter"], until=lambda rs: len(rs) >= 4, timeout=60
     )
     assert sorted((r.key, r.json()["error_kind"]) for r in dead) == [
         (b"l4", "missing_field"),
         (b"l5", "bad_signature"),
+        (b"l6", "stale_signal"),
+        (b"l7", "invalid_value"),
     ]
 
     store = Path(stream_env["CHATGUARD_LABEL_STORE"])

@@ -13,6 +13,7 @@ from streams.moderators import (
     label_record,
     moderator_key,
     moderator_keys,
+    out_of_time,
     sign,
     verified,
 )
@@ -58,6 +59,30 @@ def test_a_decision_signs_the_report_it_decides() -> None:
     assert not verified({**record, "outcome": "reject"}, KEY)
     assert not verified({**record, "account_id": "a2"}, KEY)
     assert sign(record, KEY)["signature"] == record["signature"]
+
+
+@pytest.mark.parametrize(
+    ("offset", "kind"),
+    [
+        (0.0, None),
+        (-604_800.0 + 1, None),  # just within the limit
+        (-604_800.0 - 1, "stale_signal"),  # a replay, or too late to count
+        (-90 * 86_400.0, "stale_signal"),
+        (299.0, None),  # a clock a little ahead
+        (301.0, "invalid_value"),  # past the slack: would never grow old
+        (10 * 365 * 86_400.0, "invalid_value"),
+    ],
+)
+def test_a_signed_time_counts_within_its_age_limit_and_never_ahead(
+    offset: float, kind: str | None
+) -> None:
+    now = 1_800_000_000.0
+    refused = out_of_time(
+        now + offset, now, 604_800.0, verb="labelled", limit="the limit", event_id="e1"
+    )
+    assert (refused.kind if refused is not None else None) == kind
+    if refused is not None:
+        assert refused.event_id == "e1" and refused.error.startswith("labelled ")
 
 
 def test_the_key_comes_from_the_setting_or_a_file(tmp_path: Path) -> None:

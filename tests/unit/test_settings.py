@@ -20,6 +20,8 @@ from chatguard.settings import _POSITIVE, Settings, SettingsError
         # (ZeroDivisionError): no account was ever acted on, no report verified, /health green
         ("CHATGUARD_STRIKE_WINDOW_S", "0"),
         ("CHATGUARD_STRIKE_WINDOW_S", "-5"),
+        ("CHATGUARD_LABEL_MAX_AGE_S", "0"),  # every label would be refused as too old
+        ("CHATGUARD_LABEL_MAX_AGE_S", "nan"),  # no label would ever be too old
         ("CHATGUARD_RESTRICT_STRIKES", "nan"),  # never restricts: nothing compares above NaN
         ("CHATGUARD_SUSPEND_STRIKES", "inf"),
         ("CHATGUARD_CONFIRMED_REPORT_WEIGHT", "nan"),
