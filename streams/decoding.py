@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import orjson
 
+from streams.ids import id_problem, refused
 from streams.kinds import BY_TYPE, TOPIC_EVENT_TYPES
 from streams.records import FieldSpec
 
@@ -89,13 +90,7 @@ def decode(
             return Rejected("malformed_json", f"not valid JSON: {again}")
     if not isinstance(data, dict):
         return Rejected("not_an_object", f"expected a JSON object, got {type(data).__name__}")
-    # an over-long id is itself the problem: a dead letter quotes only its start; one with a
-    # lone surrogate is not quoted at all (replaced, it would name another event)
-    event_id = (
-        data["event_id"][:max_id_chars]
-        if isinstance(data.get("event_id"), str) and "event_id" not in unreadable
-        else None
-    )
+    event_id = _quotable_id(data, max_id_chars, unreadable)
     allowed = TOPIC_EVENT_TYPES.get(topic, ())
     event_type = data.get("type", allowed[0] if allowed else None)
     if not isinstance(event_type, str) or event_type not in allowed:
@@ -267,7 +262,7 @@ def decode_strike(
         return Rejected("malformed_json", f"not valid JSON: {exc}")
     if not isinstance(data, dict):
         return Rejected("not_an_object", f"expected a JSON object, got {type(data).__name__}")
-    event_id = data["event_id"][:max_id_chars] if isinstance(data.get("event_id"), str) else None
+    event_id = _quotable_id(data, max_id_chars)
     problem = _check_fields(data, STRIKE_SPECS, max_id_chars)
     if problem is not None:
         return Rejected(problem[0], problem[1], event_id)
@@ -327,6 +322,20 @@ def check_categories(label: Event, known: Sequence[str]) -> Rejected | None:
     )
 
 
+def _quotable_id(
+    data: dict[str, Any], max_id_chars: int, unreadable: Mapping[str, str] = MappingProxyType({})
+) -> str | None:
+    """The event id a dead letter may carry: an over-long one cut (it is itself the problem),
+    none where it held a lone surrogate (replaced, it would name another event) or a character
+    that does not show (it would reach logs and terminals as it is; the error quotes it
+    escaped)."""
+    value = data.get("event_id")
+    if not isinstance(value, str) or "event_id" in unreadable:
+        return None
+    cut = value[:max_id_chars]
+    return cut if not cut or cut.isprintable() or not any(map(refused, cut)) else None
+
+
 def _shown(value: object) -> str:
     """``repr`` of an offending value, cut so that an error message stays small."""
     text = repr(value)
@@ -378,9 +387,12 @@ def _check_fields(
                 f"field {name!r} is {_shown(unreadable[name])}: a lone UTF-16 surrogate is no "
                 "character (replaced, this id could equal another)",
             )
-        if spec.types == (str,) and name.endswith("_id") and not value:
-            return "invalid_value", f"field {name!r} is empty"
         if isinstance(value, str) and name not in free_text and len(value) > max_id_chars:
             kind = "oversize_id" if name.endswith("_id") else "oversize_field"
             return kind, f"field {name!r} has {len(value)} characters; the limit is {max_id_chars}"
+        if isinstance(value, str) and name.endswith("_id"):
+            problem = id_problem(value)
+            if problem is not None:
+                shown = f": {_shown(value)}" if value else ""  # repr escapes what does not show
+                return "invalid_value", f"field {name!r} {problem}{shown}"
     return None

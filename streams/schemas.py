@@ -15,10 +15,18 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from streams.ids import schema_pattern
 from streams.kinds import BY_TYPE, FIELD_SPECS, KINDS
 from streams.records import OUTPUT_RECORDS
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
+ID_PATTERN = schema_pattern()
+ID_DESCRIPTION = (
+    "An id: not empty or only whitespace, and without control characters, format characters "
+    "(bidi controls, zero-width characters, tags) or line and paragraph separators (Unicode "
+    "categories Cc, Cf, Zl, Zp). The pattern lists those up to U+FFFF; the few format "
+    "characters above it are refused as well."
+)
 JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array"}
 
 
@@ -39,6 +47,9 @@ def event_schema(event_type: str) -> dict[str, Any]:
             prop["enum"] = list(spec.choices)
         if name in kind.text_fields and spec.required:
             prop["minLength"] = 1
+        if spec.types == (str,) and name.endswith("_id"):  # streams.ids
+            prop["pattern"] = ID_PATTERN
+            prop["description"] = ID_DESCRIPTION
         properties[name] = prop
         if spec.required:
             required.append(name)
