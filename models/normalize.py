@@ -150,7 +150,6 @@ _TURNED_TABLE = str.maketrans(_TURNED_LETTERS)
 # letters only turned text writes (not ``ɯ``, which the "hooks" style writes for w)
 _TURNED_ONLY = re.compile("[ɐɔǝɟƃɥᴉʞɹʇʌʍʎ∀ƆƎℲ⅁ᴚ⊥⅄]")
 _FEWEST_TURNED = 3
-_LATIN_RUN = re.compile("[a-z]+")
 
 LOOKALIKE_ALPHABETS = Path(__file__).with_name("lookalike_alphabets.txt")
 
@@ -536,7 +535,7 @@ def _turned_upright(text: str) -> str:
 
 def _known_words(text: str) -> int:
     costs = _word_costs()
-    return sum(word in costs for word in _LATIN_RUN.findall(text.lower()))
+    return sum(word in costs for word in _LETTER_WORD.findall(text.lower()))
 
 
 def _fold_lookalike_word(match: re.Match[str]) -> str:

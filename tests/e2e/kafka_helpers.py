@@ -504,3 +504,17 @@ def produce_acknowledged(
         }
 
     return asyncio.run(run())
+
+
+def chat_message(event_id: str, text: str, conversation: str, sender: str) -> bytes:
+    """The value of an ordinary ``chat.message`` event, sent now."""
+    return orjson.dumps(
+        {
+            "type": "chat.message",
+            "event_id": event_id,
+            "conversation_id": conversation,
+            "sender_id": sender,
+            "text": text,
+            "sent_at": time.time(),
+        }
+    )

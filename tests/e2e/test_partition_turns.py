@@ -6,15 +6,13 @@ partition delayed decisions on the others by up to 315 s (aiokafka) and 236 s (l
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
-import orjson
 import pytest
 
 from chatguard.settings import Settings
 from tests.e2e.conftest import WorkerProcess
-from tests.e2e.kafka_helpers import Record, consume, produce_batches
+from tests.e2e.kafka_helpers import Record, chat_message, consume, produce_batches
 
 pytestmark = pytest.mark.e2e
 
@@ -25,16 +23,7 @@ TEXT = "see you at the station at seven, bring the tickets and the snacks " * 30
 
 
 def _chat(event_id: str) -> bytes:
-    return orjson.dumps(
-        {
-            "type": "chat.message",
-            "event_id": event_id,
-            "conversation_id": "conv-1",
-            "sender_id": "busy-sender",
-            "text": TEXT,
-            "sent_at": time.time(),
-        }
-    )
+    return chat_message(event_id, TEXT, "conv-1", "busy-sender")
 
 
 @pytest.mark.parametrize("ingest", ["batch", "rdkafka"])

@@ -15,14 +15,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 import pytest
 from confluent_kafka import Producer
 
 from chatguard.settings import Settings
 from streams.partition_progress import CHECK_EVERY_S
 from tests.e2e.conftest import WorkerProcess
-from tests.e2e.kafka_helpers import Record, consume
+from tests.e2e.kafka_helpers import Record, chat_message, consume
 
 pytestmark = pytest.mark.e2e
 
@@ -32,16 +31,7 @@ DEADLINE_S = 40.0  # well inside the 60 s the broker lets a transaction stay ope
 
 
 def _chat(event_id: str) -> bytes:
-    return orjson.dumps(
-        {
-            "type": "chat.message",
-            "event_id": event_id,
-            "conversation_id": "conv-stall",
-            "sender_id": "someone",
-            "text": "see you at the station at seven",
-            "sent_at": time.time(),
-        }
-    )
+    return chat_message(event_id, "see you at the station at seven", "conv-stall", "someone")
 
 
 def _health(worker: WorkerProcess) -> dict[str, Any]:
