@@ -31,6 +31,8 @@ MODERATION_TOPICS = kinds.MODERATION_TOPICS
 WORKER_READS = tuple(dict.fromkeys((*topics.INPUTS, *MODERATION_TOPICS)))
 # the learned list: only ever blocks by contact token, taught by workers (streams.rules_holder)
 WORKER_WRITES = (*topics.OUTPUTS, *topics.INTERNAL, topics.LEARNED, topics.CAMPAIGNS)
+# written by workers, followed by every worker from the beginning, kept by time
+FOLLOWED = (topics.LEARNED, topics.CAMPAIGNS)
 # rules files: published by the admin (`chatguard rules publish`), read by every worker
 ADMIN_WRITES = (topics.RULES,)
 
@@ -61,6 +63,9 @@ def grants(topic_prefix: str, app_id: str) -> list[Grant]:
         # Create: the worker (and Faust) declare every topic they use at start-up
         Grant("worker", "topic", full(WORKER_READS), ("Read", "Describe", "Create")),
         Grant("worker", "topic", full(WORKER_WRITES), ("Write", "Read", "Describe", "Create")),
+        # a worker converts a learned or campaigns topic an older version made compacted
+        # (streams.control_topics): it reads and sets those two topics' configs
+        Grant("worker", "topic", full(FOLLOWED), ("DescribeConfigs", "AlterConfigs")),
         # no Write: a worker's credentials cannot publish rules (the admin is a super user)
         Grant("worker", "topic", full(ADMIN_WRITES), ("Read", "Describe", "Create")),
         # Faust's changelog and leader topics: <app_id>-...

@@ -1,4 +1,4 @@
-"""Following a compacted control topic (rules, the learned list, campaigns) from its beginning,
+"""Following a control topic (rules, the learned list, campaigns) from its beginning,
 for ever: what the holders of ``streams.rules_holder``, ``streams.learned_list`` and
 ``streams.campaigns`` share."""
 
@@ -31,13 +31,16 @@ async def retrying(what: str, follow: Callable[[], Awaitable[None]]) -> None:
 
 
 async def read_from_beginning(settings: Settings, name: str, role: str) -> tuple[Any, list[Any]]:
-    """A started committed-only reader of the compacted topic ``name`` (created if missing),
-    on every partition from offset 0 (the caller stops it)."""
+    """A started committed-only reader of the learned or campaigns topic ``name`` (created, or
+    converted from compacted, if need be: ``streams.control_topics``), on every partition from
+    offset 0 (the caller stops it)."""
     from aiokafka import TopicPartition
 
-    from streams.rules_holder import committed_reader, ensure_compacted_topic
+    from streams import topics
+    from streams.control_topics import ensure_followed_topic
+    from streams.rules_holder import committed_reader
 
-    await ensure_compacted_topic(settings, name)
+    await ensure_followed_topic(settings, topics.logical_name(settings, name))
     consumer = committed_reader(settings, role)
     await consumer.start()
     try:

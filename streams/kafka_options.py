@@ -157,7 +157,7 @@ def group_consumer(settings: Settings, group_id: str, role: str) -> dict[str, An
 
 
 def committed_reader(settings: Settings, role: str) -> dict[str, Any]:
-    """A group-less consumer of a compacted control topic (rules, learned list) that assigns
+    """A group-less consumer of a control topic (rules, learned list, campaigns) that assigns
     its partitions itself and sees only committed records."""
     return {
         **connection(settings),

@@ -6,7 +6,8 @@ worker (``models.learned`` says what is learned and why).
    partition and is counted by the one worker that owns it, fleet-wide.
 2. The ``learn_contacts`` agent (``streams.agents``) keeps each token's recent evidence in a
    windowed table and, when a token has enough events from enough accounts, writes a
-   ``learned_contact`` record to the compacted ``moderation.learned`` topic, keyed by the token.
+   ``learned_contact`` record to the ``moderation.learned`` topic, keyed by the token (kept for
+   twice ``learn_ttl_s``, never compacted: ``streams.control_topics``).
 3. Every worker reads that topic with its own group-less consumer (``LearnedHolder.follow``) and
    blocks messages carrying a learned token until it expires; the signed rules file's
    ``learned: {pin, remove}`` overrides it.

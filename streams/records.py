@@ -476,7 +476,7 @@ class BlockedContact:
 @dataclass(frozen=True)
 class LearnedContact:
     """A contact token every worker blocks until ``expires_at`` (``moderation.learned``,
-    compacted, keyed by the token), learned from blocked events. Built by :meth:`teach`."""
+    keyed by the token), learned from blocked events. Built by :meth:`teach`."""
 
     kind: Literal["learned_contact"]
     token: str
@@ -527,7 +527,7 @@ class CampaignFingerprints:
 
 @dataclass(frozen=True)
 class CampaignRecord:
-    """A campaign as one of its bands saw it (``moderation.campaigns``, compacted, keyed by the
+    """A campaign as one of its bands saw it (``moderation.campaigns``, keyed by the
     band): announced when the band reaches ``CHATGUARD_CAMPAIGN_ACCOUNTS`` accounts, then at
     each doubling, on turning harmful and every half window. Built by
     ``streams.campaigns.campaign_record``."""

@@ -38,7 +38,6 @@ signature as it reads it and keeps only those that verify: 40 unsigned records o
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import hashlib
 import logging
@@ -71,6 +70,7 @@ from models.rules import (
 )
 from models.signing import load_public_key, sign_payload, verify_payload
 from streams import kafka_options, metrics, topics
+from streams.control_topics import KEPT_FOR_EVER, ensure_control_topic
 from streams.decoding import Event
 from streams.following import retrying
 from streams.learned_list import evidence_records
@@ -502,75 +502,6 @@ async def ensure_rules_topic(settings: Settings, publisher: bool = False) -> Non
     )
 
 
-KEPT_FOR_EVER = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
-COMPACTED = {"cleanup.policy": "compact"}
-
-
-async def ensure_compacted_topic(
-    settings: Settings, name: str, max_bytes: int = 0, raise_existing: bool = False
-) -> None:
-    """Create the compacted, single-partition topic ``name`` unless it exists (the learned list,
-    campaigns: one live record per key), accepting records up to ``max_bytes`` if given."""
-    await ensure_control_topic(settings, name, COMPACTED, max_bytes, raise_existing)
-
-
-async def ensure_control_topic(
-    settings: Settings,
-    name: str,
-    configs: Mapping[str, str],
-    max_bytes: int = 0,
-    alter_existing: bool = False,
-) -> None:
-    """Create the single-partition topic ``name`` with ``configs`` unless it exists, accepting
-    records up to ``max_bytes`` if given; with ``alter_existing``, set those on an existing topic
-    too, leaving its other settings as they are."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    from aiokafka.errors import TopicAlreadyExistsError
-
-    wanted = dict(configs)
-    if max_bytes:
-        wanted["max.message.bytes"] = str(max_bytes)
-    admin = AIOKafkaAdminClient(**kafka_options.admin(settings))
-    await admin.start()
-    try:
-        if name in set(await admin.list_topics()):
-            if alter_existing:
-                await asyncio.to_thread(_set_topic_configs, settings, name, wanted)
-            return
-        try:
-            await admin.create_topics([NewTopic(name, 1, 1, topic_configs=wanted)])
-        except TopicAlreadyExistsError:
-            return  # another worker created it a moment ago
-        await topics._wait_for_leaders(admin, [name])
-    finally:
-        await admin.close()
-
-
-def _set_topic_configs(settings: Settings, name: str, configs: Mapping[str, str]) -> None:
-    """Set ``configs`` on topic ``name`` with IncrementalAlterConfigs: AlterConfigs (aiokafka's
-    only call) replaces a topic's whole set, so each publish reset what operators had set."""
-    from confluent_kafka.admin import (
-        AdminClient,
-        AlterConfigOpType,
-        ConfigEntry,
-        ConfigResource,
-        ResourceType,
-    )
-
-    entries = [
-        ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
-        for key, value in configs.items()
-    ]
-    resource = ConfigResource(ResourceType.TOPIC, name, incremental_configs=entries)
-    admin = AdminClient(kafka_options.rdkafka_connection(settings))
-    for future in admin.incremental_alter_configs([resource]).values():
-        try:
-            future.result(timeout=30)
-        except Exception as exc:
-            msg = f"cannot configure {name}: {exc}"
-            raise RuntimeError(msg) from exc
-
-
 async def read_history(
     settings: Settings, keep: Callable[[PublishedRules], bool] | None = None
 ) -> tuple[list[PublishedRules], int]:
@@ -650,7 +581,7 @@ async def publish(
 
 
 def committed_reader(settings: Settings, role: str = "rules-reader") -> Any:
-    """A group-less consumer of a compacted control topic (rules, learned list) that sees only
+    """A group-less consumer of a control topic (rules, learned list, campaigns) that sees only
     committed records: a publisher's aborted transaction never switches the fleet."""
     from aiokafka import AIOKafkaConsumer
 

@@ -32,9 +32,9 @@ EVENTS_BY_ID = "events.by_id"
 # internal: reports that arrived before their event was moderated, waiting to be checked again
 # (streams.report_retry), keyed by event id
 REPORTS_RETRY = "reports.retry"
-# rules files, one record per version: compacted, one partition (created by streams.rules_holder)
+# rules files, one record per version: kept for ever, one partition (streams.control_topics)
 RULES = "moderation.rules"
-# learned contact tokens, one record per token: compacted (created by streams.rules_holder)
+# learned contact tokens, keyed by token: kept by time, one partition (streams.control_topics)
 LEARNED = "moderation.learned"
 # internal: contact tokens of blocked events keyed by token, the learned list's evidence
 CONTACTS_BLOCKED = "contacts.blocked"
@@ -45,7 +45,7 @@ CAMPAIGN_MEMBERS = "campaign.members"
 # internal: chat messages' senders, conversations and text keys, keyed by account
 # (streams.senders)
 SENDER_ACTIVITY = "sender.activity"
-# campaigns, one record per crossing band: compacted, one partition (created by streams.campaigns)
+# campaigns, keyed by crossing band: kept by time, one partition (streams.control_topics)
 CAMPAIGNS = "moderation.campaigns"
 
 INPUTS = kinds.INPUT_TOPICS

@@ -329,10 +329,11 @@ def produce(
 
 
 def produce_with_headers(
-    settings: Settings, topic: str, records: Sequence[tuple[bytes, bytes, list[Any]]]
+    settings: Settings, topic: str, records: Sequence[tuple[bytes, bytes | None, list[Any]]]
 ) -> None:
     """Write ``(key, value, headers)`` records to ``topic`` (its full name), each acknowledged:
-    a record as a forger writes it, or with a signature header a test computed."""
+    a record as a forger writes it (a tombstone if ``value`` is None), or with a signature
+    header a test computed."""
     from streams.kafka_options import connection as client_options
 
     async def run() -> None:

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from chatguard.cli import main as chatguard_main
 from chatguard.settings import Settings
 from models.signing import sign_payload
+from streams.control_topics import COMPACTED, ensure_control_topic, topic_configs
 from streams.metrics import REGISTRY
 from streams.outgoing import OutgoingEvent
 from streams.rules_holder import (
@@ -25,8 +26,6 @@ from streams.rules_holder import (
     PublishedRules,
     RulesHolder,
     encode_record,
-    ensure_compacted_topic,
-    ensure_control_topic,
     read_history,
     signed_payload,
 )
@@ -324,7 +323,9 @@ def test_a_rules_file_above_kafkas_default_record_limit_is_published_and_served(
     """100,000 terms make a 2.6 MB record: the rules topic and the publisher must take it."""
     _use_env(monkeypatch, stream_env)
     # a rules topic made before the limit was raised (an older deployment): publish raises it
-    asyncio.run(ensure_compacted_topic(stream_settings, stream_settings.topic("moderation.rules")))
+    asyncio.run(
+        ensure_control_topic(stream_settings, stream_settings.topic("moderation.rules"), COMPACTED)
+    )
     text = _big_rules("big-1", 100_000)
     assert len(text.encode()) > 2 * 1024 * 1024
     (tmp_path / "big.yaml").write_text(text)
@@ -357,15 +358,6 @@ def test_a_rules_file_above_kafkas_default_record_limit_is_published_and_served(
     assert decision["action"] == "block" and "rule:big-list" in decision["reasons"]
 
 
-def _topic_configs(settings: Settings, name: str) -> dict[str, str]:
-    from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
-
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
-    resource = ConfigResource(ResourceType.TOPIC, name)
-    (future,) = admin.describe_configs([resource]).values()
-    return {key: entry.value for key, entry in future.result(timeout=30).items()}
-
-
 def test_the_rules_topic_deletes_no_record_and_publish_keeps_the_operators_settings(
     stream_settings: Settings,
     stream_env: dict[str, str],
@@ -378,11 +370,11 @@ def test_the_rules_topic_deletes_no_record_and_publish_keeps_the_operators_setti
     compacted keep every record, and leaves what an operator set on it alone."""
     _use_env(monkeypatch, stream_env)
     name = stream_settings.topic("moderation.rules")
-    asyncio.run(ensure_compacted_topic(stream_settings, name))  # an older deployment's topic
+    asyncio.run(ensure_control_topic(stream_settings, name, COMPACTED))  # an older deployment's
     asyncio.run(ensure_control_topic(stream_settings, name, {"segment.ms": "3600000"}, 0, True))
     (tmp_path / "v1.yaml").write_text(RULES_V1)
     assert chatguard_main(["rules", "publish", str(tmp_path / "v1.yaml")]) == 0
-    configs = _topic_configs(stream_settings, name)
+    configs = topic_configs(stream_settings, name)
     assert configs["cleanup.policy"] == "delete"
     assert configs["retention.ms"] == "-1" and configs["retention.bytes"] == "-1"
     assert configs["max.message.bytes"] == str(RULES_MAX_BYTES)

@@ -16,8 +16,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from chatguard.settings import Settings
 from streams import unreadable
 from streams.batch_bounds import batch_end
+from streams.control_topics import COMPACTED, ensure_control_topic
 from streams.following import follow_records, start_positions
-from streams.rules_holder import ensure_compacted_topic
 from tests.e2e.conftest import UniqueNames
 from tests.e2e.kafka_helpers import create_topics, produce_batches
 
@@ -71,7 +71,7 @@ def test_a_control_topic_follower_goes_on_after_a_batch_it_cannot_read(
 ) -> None:
     settings = Settings(broker=f"kafka://{broker}", topic_prefix=unique_names.prefix)
     name = settings.topic("moderation.campaigns")
-    asyncio.run(ensure_compacted_topic(settings, name))
+    asyncio.run(ensure_control_topic(settings, name, COMPACTED))
     produce_batches(
         broker, name, 0, [("gzip", _keys("a")), ("snappy", _keys("b")), ("gzip", _keys("c"))]
     )
