@@ -77,6 +77,11 @@ ADVERSARIAL: dict[str, str] = {
     "lookalike_words": "ᗩᗷ " * 33_000,
     "lookalike_run_then_other_letter": "ᗩ" * 99_999 + "ы",
     "turned_letters": "ɐ " * 50_000,
+    # "丶" is a Chinese character and a separator between them: a gap started after each one
+    "chinese_dot_run": "丶" * 50_000,
+    "commas_and_chinese_dots": ",丶" * 25_000,
+    # "๒" (a Thai two) writes a b, and a digit is no letter to stop the look-alike word before it
+    "lookalike_digits_between_chinese": "加" + "๒" * 50_000 + "信",
 }
 
 
