@@ -12,7 +12,7 @@ from models.policy import Policy, Thresholds
 from models.registry import ModelRegistry
 from streams.agents import Worker, build_worker
 from streams.model_holder import ServingModel
-from tests.agents.harness import MODERATOR_KEY, RecordingSink
+from tests.agents.harness import MODERATOR_KEY, NothingToReplay, RecordingSink
 
 
 @pytest.fixture
@@ -40,6 +40,7 @@ def worker(
     agent_settings: Settings, sink: RecordingSink, default_model_registry: ModelRegistry
 ) -> Worker:
     worker = build_worker(agent_settings, sink)
+    worker._replay = NothingToReplay()  # type: ignore[assignment]
     model = default_model_registry.load_current()
     # fixed thresholds make routing independent of the seed model's tuning: only fraud blocks
     thresholds = {label: Thresholds(review=0.5, block=None) for label in model.labels}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -35,6 +35,22 @@ class RecordingSink:
 
     def on(self, logical: str) -> list[dict[str, Any]]:
         return [value for topic, _, value in self.sent if topic == self.settings.topic(logical)]
+
+
+class NothingToReplay:
+    """The worker's reader of ``events.by_id`` (``streams.recent_events.Replay``) with no broker
+    behind it: in ``test_context`` no other worker folded anything to read back. The real one
+    connected to a broker on port 9092, so these tests passed only where one ran there."""
+
+    async def records(
+        self, partition: int, start: int | None, until: int
+    ) -> AsyncIterator[tuple[int, dict[str, Any]]]:
+        folded: tuple[tuple[int, dict[str, Any]], ...] = ()
+        for record in folded:
+            yield record
+
+    async def stop(self) -> None:
+        pass
 
 
 def chat(event_id: str, text: Any, **extra: Any) -> bytes:
