@@ -225,11 +225,12 @@ def test_escapes_are_read_as_pythons_parser_reads_them(pieces: list[str]) -> Non
 
 
 def _best_of_three(raw: bytes) -> float:
+    # CPU time of this process: other processes on a busy machine don't count
     best = float("inf")
     for _ in range(3):
-        started = time.perf_counter()
+        started = time.process_time()
         decode(raw, "chat.messages", **LIMITS)
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.process_time() - started)
     return best
 
 
