@@ -9,8 +9,9 @@ marks and escalates their later members (``models.campaigns`` says what a campai
    a campaign meet on each band key's partition (:func:`fingerprint_records`).
 2. The campaign fold (``streams.campaign_fold``) counts each band's members in RocksDB, with
    the topic as its changelog, and announces a band that reaches ``campaign_accounts`` accounts
-   to the single-partition ``moderation.campaigns`` (kept for three windows, ``streams.control_topics``) (:func:`campaign_record`), again
-   at each doubling, on turning harmful and every half window.
+   to the single-partition ``moderation.campaigns`` (:func:`campaign_record`; kept for three
+   windows, ``streams.control_topics``), again at each doubling, on turning harmful and every
+   half window.
 3. Every worker follows that topic (:meth:`CampaignHolder.follow`); the pipeline stamps
    ``campaign_id`` on the decisions of events whose bands hit a live campaign and, for a harmful
    one, blocks them and sends their account to ``campaign.members`` (:func:`escalate`), where
