@@ -5,7 +5,7 @@ blockd"). The normalizer undoes what a reader undoes at a glance (spacing, look-
 stretched letters), but a misspelling changes the character n-grams the model scores, and only
 training text that holds misspellings teaches it to read through them: on the dev set, swapping
 two letters of every longer English word took a model trained without copies from 89% to 57% of
-the harmful English rows flagged (README, Quality).
+the harmful English rows flagged (docs/measurements.md, Quality).
 
 Each row that a person labelled completely (the seed and the chat corpus, not the public sets) gets
 one copy in which every English word of four letters or more is changed, with probability

@@ -31,7 +31,7 @@ RECIPES = ("default", "seed")
 # The any-harm head (``models.classifier``) needs many rows: on the seed corpus alone it learns
 # accidents, on the default recipe's it raised harmful chat flagged at the same clean budget.
 # The chat copy of the features (``chat_domain``) stays off: it raised the dev set's recall by
-# flagging other sources' ordinary text twice as often (README, Quality). Quoted text is read
+# flagging other sources' ordinary text twice as often (docs/measurements.md, Quality). Quoted text is read
 # apart (``models.features.split_quotes``): people who report or warn about abuse quote it, and on
 # the blind dev set that halved the hard negatives flagged.
 RECIPE_PARAMS: dict[str, dict[str, Any]] = {
@@ -44,7 +44,7 @@ RECIPE_PARAMS: dict[str, dict[str, Any]] = {
 # 5 folds each fold's model still sees 80% of the rest, closer to the served model than 3 folds'
 # 67%, and its block cuts moved less. Its block precision is 99.5%, not 98%: precision out of
 # fold is counted on a mix whose harmful share is how many harmful lines the corpus holds, so
-# each batch of them lowered the cuts that precision binds (README, Quality: "Folds by file and
+# each batch of them lowered the cuts that precision binds (docs/measurements.md, Quality: "Folds by file and
 # topic" and "Block precision").
 RECIPE_TRAINING: dict[str, dict[str, Any]] = {
     "default": {"folds": 5, "target_precision": 0.995},

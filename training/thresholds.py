@@ -45,7 +45,7 @@ class Budget:
     block_precision: float = 0.98
     review_clean_rate: float = 0.01
     # 4.5%, under the 5% a platform may allow: the served model's rate on unseen hard negatives
-    # scatters around the out-of-fold one (README, "Where the default model stands")
+    # scatters around the out-of-fold one (docs/measurements.md, "Where the default model stands")
     review_hard_negative_rate: float = 0.045
     # partly labelled rows positive nowhere (a public set's ham, tweets that are not hate): other
     # sources' ordinary text, which the chat corpus cannot stand for
@@ -54,7 +54,7 @@ class Budget:
     min_block: float = 0.5
     # nor review far below it: out of fold the review budget could take a category's cut to 0.24
     # on a handful of clean rows, and the served model's scores on unseen short chat ("saved":
-    # sexual 0.41) scatter down there (README, "Chain letters, textspeak, a review floor")
+    # sexual 0.41) scatter down there (docs/measurements.md, "Chain letters, textspeak, a review floor")
     min_review: float = 0.45
 
     def __post_init__(self) -> None:

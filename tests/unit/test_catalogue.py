@@ -116,7 +116,7 @@ def test_only_the_large_recipe_turns_the_harm_head_and_quotes_apart_on(tmp_path:
     params = recipe_rows("default", mirror=tmp_path / "none").params
     assert params["harm_blend"] == 0.5
     assert params["quoted_apart"] is True
-    assert "chat_domain" not in params  # off: see README, Quality
+    assert "chat_domain" not in params  # off: see docs/measurements.md, Quality
     assert "harm_blend" not in recipe_rows("seed").params
     assert "quoted_apart" not in recipe_rows("seed").params
 
