@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
 
 from streams import kafka_options, kinds, unreadable
+from streams.batch_budget import BatchBudget, record_bytes
 from streams.ingest import BatchIngest
 from streams.partition_progress import Offsets, Partition, aiokafka_offsets
 from streams.pipeline import RawMessage
@@ -107,34 +108,51 @@ class BatchReader(BatchIngest):
                 return
 
     async def _fetch_in_turn(self) -> dict[TopicPartition, list[Any]]:
-        """Up to a batch of records, each assigned partition taking its turn. aiokafka hands
-        out a partition's fetched records before the next partition's, in the order they were
-        fetched, so one fetch of thousands of compressed records on one partition held every
-        other partition of the worker until it was drained (an outside probe: decisions on the
-        other partitions up to 315 s late). Each partition first gets an equal share of what is
-        already fetched, starting one partition further each time; what room is left is filled
-        as before."""
+        """Up to a batch of records (``streams.batch_budget``: records and bytes), each assigned
+        partition taking its turn. aiokafka hands out a partition's fetched records before the
+        next partition's, in the order they were fetched, so one fetch of thousands of
+        compressed records on one partition held every other partition of the worker until it
+        was drained (an outside probe: decisions on the other partitions up to 315 s late). Each
+        partition first gets an equal share of what is already fetched, at least one record,
+        starting one partition further each time; what room is left is filled as before."""
         consumer = self._consumer
         assert consumer is not None
-        room = self.settings.batch_size
+        budget = BatchBudget(self.settings.batch_size, self.settings.batch_max_bytes)
         fetched: dict[TopicPartition, list[Any]] = {}
         assigned = sorted(consumer.assignment())
         if len(assigned) > 1:
-            share = max(1, room // len(assigned))
+            share = max(1, budget.records // len(assigned))
+            share_bytes = budget.bytes // len(assigned)
             self._turn = (self._turn + 1) % len(assigned)
             # a partition revoked meanwhile gives nothing (getmany skips it)
             for tp in assigned[self._turn :] + assigned[: self._turn]:
-                got = await consumer.getmany(tp, timeout_ms=0, max_records=min(share, room))
-                for part, records in got.items():
-                    fetched.setdefault(part, []).extend(records)
-                    room -= len(records)
-                if room <= 0:
+                got = await consumer.getmany(
+                    tp, timeout_ms=0, max_records=min(share, budget.records)
+                )
+                self._take(got, budget, fetched, limit=share_bytes, at_least_one=True)
+                if budget.full:
                     return fetched
         window_ms = 0 if fetched else int(self._fetch_window_s() * 1000)
-        more = await consumer.getmany(timeout_ms=window_ms, max_records=room)
-        for part, records in more.items():
-            fetched.setdefault(part, []).extend(records)
+        more = await consumer.getmany(timeout_ms=window_ms, max_records=budget.records)
+        self._take(more, budget, fetched)
         return fetched
+
+    def _take(
+        self,
+        got: dict[TopicPartition, list[Any]],
+        budget: BatchBudget,
+        fetched: dict[TopicPartition, list[Any]],
+        **share: Any,
+    ) -> None:
+        """Add to ``fetched`` what ``budget`` has room for of ``got``; a partition whose records
+        did not all fit is sought back to the first left out, which it fetches again."""
+        assert self._consumer is not None
+        for tp, records in got.items():
+            count = budget.take((record_bytes(r.key, r.value) for r in records), **share)
+            if count:
+                fetched.setdefault(tp, []).extend(records[:count])
+            if count < len(records):
+                self._consumer.seek(tp, records[count].offset)
 
     async def _rewind(self) -> None:
         """Forget what was moderated since the last commit and re-read it from there."""

@@ -40,6 +40,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from streams import kafka_options, kinds
 from streams.batch_bounds import batch_end
+from streams.batch_budget import BatchBudget, record_bytes
 from streams.decoding import Rejected
 from streams.ingest import BatchIngest
 from streams.partition_progress import CHECK_EVERY_S, Offsets, Partition, rdkafka_offsets
@@ -222,15 +223,40 @@ class RdkafkaReader(BatchIngest):
         first = self._consumer.poll(window_s)
         if first is None:
             return []
-        fetched = [first, *self._consumer.consume(self.settings.batch_size - 1, 0)]
+        consumed = [first, *self._consumer.consume(self.settings.batch_size - 1, 0)]
+        fetched, sought = self._within_budget(consumed)
         over = self._turns.served(
             (cast(str, m.topic()), cast(int, m.partition()))
             for m in fetched
             if m.topic() is not None
         )
-        if over is not None and len(self._assigned) > 1:
+        if over is not None and over not in sought and len(self._assigned) > 1:
             self._to_the_back(over)
         return fetched
+
+    def _within_budget(self, consumed: list[Message]) -> tuple[list[Message], set[Any]]:
+        """What a batch's budget (``streams.batch_budget``) has room for of ``consumed``, in
+        order, and the partitions sought back to their first record left out: librdkafka drops
+        what it had queued of them and fetches them again from there, behind the others."""
+        assert self._consumer is not None
+        budget = BatchBudget(self.settings.batch_size, self.settings.batch_max_bytes)
+        kept: list[Message] = []
+        left_out: dict[tuple[str, int], int] = {}
+        for message in consumed:
+            part = (cast(str, message.topic()), cast(int, message.partition()))
+            if part in left_out:
+                continue
+            # an error (an unreadable batch) has no record to count: the pipeline reports it
+            size = (
+                0 if message.error() is not None else record_bytes(message.key(), message.value())
+            )
+            if budget.take([size]):
+                kept.append(message)
+            else:
+                left_out[part] = cast(int, message.offset())
+        for part, offset in left_out.items():
+            self._consumer.seek(TopicPartition(*part, offset))
+        return kept, set(left_out)
 
     def _to_the_back(self, part: tuple[str, int]) -> None:
         """Send a partition whose turn is over to the back of librdkafka's queue: pausing it

@@ -6,6 +6,8 @@ partition delayed decisions on the others by up to 315 s (aiokafka) and 236 s (l
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from collections.abc import Callable
 
 import pytest
@@ -55,3 +57,53 @@ def test_a_backlog_on_one_partition_waits_its_turn_behind_a_message_on_another(
     after = sum(1 for event_id in backlog if decided_at[event_id] > decided_at["other"])
     print(f"{after} of {BACKLOG} backlog events were decided after the other partition's event")
     assert after > BACKLOG // 2
+
+
+LONG_BACKLOG = 600
+# a long text of its own per event (nothing is scored once for many), 20,000 characters as the
+# limit allows: a compressed record batch of them is small, so one fetch holds hundreds
+LONG_TEXT = "the minutes of the meeting, item by item, with every figure read out " * 290
+
+
+def _long_chat(event_id: str) -> bytes:
+    return chat_message(event_id, f"{event_id} {LONG_TEXT}"[:20_000], "conv-1", "busy-sender")
+
+
+@pytest.mark.parametrize("ingest", ["batch", "rdkafka"])
+def test_a_flood_of_long_texts_is_read_in_batches_of_bytes_not_of_records(
+    broker: str,
+    start_worker: Callable[..., WorkerProcess],
+    stream_settings: Settings,
+    ingest: str,
+) -> None:
+    """A batch of 256 texts of 20,000 characters took 6.5 s to score, and a message on another
+    partition waited behind one or two of them. A batch ends at ``CHATGUARD_BATCH_MAX_BYTES``
+    too (1 MiB: about fifty such texts). The events of one batch share their ``decided_at``,
+    so the batches are counted from the decisions, which a busy machine does not change."""
+    settings = stream_settings
+    worker = start_worker(env={"CHATGUARD_INGEST": ingest})
+    worker.wait_ready()
+    topic = settings.topic("chat.messages")
+    backlog = [f"long-{i}" for i in range(LONG_BACKLOG)]
+    produce_batches(broker, topic, 0, [("zstd", [key]) for key in backlog], value=_long_chat)
+    consume(settings, ["moderation.decisions"], until=bool, timeout=120)
+    produce_batches(broker, topic, settings.topic_partitions - 1, [("zstd", ["other"])], _chat)
+    sent_at = time.time()
+
+    def all_decided(records: list[Record]) -> bool:
+        return len({r.json()["event_id"] for r in records}) >= LONG_BACKLOG + 1
+
+    records = consume(settings, ["moderation.decisions"], until=all_decided, timeout=600)
+    decided_at = {r.json()["event_id"]: r.json()["decided_at"] for r in records}
+    assert len(decided_at) == LONG_BACKLOG + 1
+    assert len(records) == len(decided_at), "an event was decided twice"
+    batches = Counter(decided_at[event_id] for event_id in backlog)
+    per_batch = settings.batch_max_bytes // len(_long_chat(backlog[0])) + 1
+    other = decided_at["other"]
+    ahead = sum(1 for event_id in backlog if sent_at <= decided_at[event_id] <= other)
+    print(
+        f"{ingest}: batches of up to {max(batches.values())} long events; the other partition's "
+        f"event waited {other - sent_at:.1f} s, behind {ahead} of them"
+    )
+    assert max(batches.values()) <= per_batch
+    assert any(decided_at[event_id] > other for event_id in backlog), "it waited for them all"
