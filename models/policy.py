@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -214,9 +215,10 @@ class Policy:
         normalized: Sequence[str | None] | None = None,
     ) -> list[Verdict]:
         """The verdicts on the messages ``texts`` scored as ``scores``: :meth:`decide_batch`,
-        then :func:`review_thin_blocks` (``normalized`` as there). What every caller that has
-        the texts uses."""
-        return review_thin_blocks(self.decide_batch(scores, sources), texts, normalized)
+        then :func:`review_thin_blocks` (``normalized`` as there) and
+        :func:`review_quoting_blocks`. What every caller that has the texts uses."""
+        verdicts = review_thin_blocks(self.decide_batch(scores, sources), texts, normalized)
+        return review_quoting_blocks(verdicts, texts)
 
     def decide_batch(
         self, scores: np.ndarray, sources: Sequence[str | None] | None = None
@@ -319,6 +321,53 @@ def review_thin_blocks(
         if v.action == "block" and content_length(text, done) < MIN_BLOCK_CONTENT
         else v
         for v, text, done in zip(verdicts, texts, known, strict=True)
+    ]
+
+
+# A quoted message: the text inside one pair of quote marks, at least this many word characters
+# (a sentence, not a quoted word such as "insurance deposit"), with at least MIN_FRAME_CHARS
+# word characters of the sender's own outside the quotes
+MIN_QUOTED_CHARS = 20
+MIN_FRAME_CHARS = 4
+QUOTING_REASON = "quotes another message: reviewed, not blocked"
+# Quote marks around a span (as ``models.features`` reads them), where a single quote also
+# holds apostrophes between letters ("You've"). Possessive: an apostrophe inside a quote cannot
+# also close it, so no span is tried twice and the search stays linear on hostile text.
+_QUOTED_SPAN = re.compile(
+    r"“[^“”]{2,}+”|「[^「」]{2,}+」|『[^『』]{2,}+』|\"[^\"]{2,}+\""
+    r"|‘(?:[^‘’]|(?<=\w)’(?=\w)){2,}+’|(?<!\w)'(?:[^']|(?<=\w)'(?=\w)){2,}+'(?!\w)"
+)
+_WORD = re.compile(r"\w")
+
+
+def quotes_a_message(text: str) -> bool:
+    """True when ``text`` quotes another message and says something of its own around it:
+    "Mum forwarded me 'You have won $1,000,000, send your bank details' 😂 delete it"."""
+    spans = [m.span() for m in _QUOTED_SPAN.finditer(text)]
+    if not any(len(_WORD.findall(text, start, end)) >= MIN_QUOTED_CHARS for start, end in spans):
+        return False
+    frame, at = 0, 0
+    for start, end in spans:
+        frame += len(_WORD.findall(text, at, start))
+        at = end
+    frame += len(_WORD.findall(text, at))
+    return frame >= MIN_FRAME_CHARS
+
+
+def review_quoting_blocks(verdicts: Sequence[Verdict], texts: Sequence[str]) -> list[Verdict]:
+    """The model's blocks on messages that quote another message made reviews. Warnings,
+    complaints and "is this real?" questions quote the scam or the insult they are about, in
+    the very words the model blocks on: two of the three clean messages the default model
+    blocked on eleven blind sets were such. A sender can frame abuse as a quote too, so it is
+    reviewed, not allowed; rules and campaigns still block it."""
+    if len(verdicts) != len(texts):
+        msg = f"{len(texts)} texts for {len(verdicts)} verdicts"
+        raise PolicyError(msg)
+    return [
+        replace(v, action="review", reasons=(*v.reasons, QUOTING_REASON))
+        if v.action == "block" and quotes_a_message(text)
+        else v
+        for v, text in zip(verdicts, texts, strict=True)
     ]
 
 

@@ -19,6 +19,7 @@ import pytest
 from chatguard.settings import Settings
 from models.learned import LearnedEntry, LearnedList
 from models.normalize import normalize
+from models.policy import quotes_a_message
 from models.registry import ModelRegistry
 from models.rules import extract_contacts, load_rules
 
@@ -278,6 +279,23 @@ def test_marks_in_blocks_cost_a_constant_factor_of_plain_text() -> None:
     marks in two blocks cost the contact search 0.6 s, 100 times a plain text."""
     _assert_linear(normalize, BLOCKS)
     _assert_linear(extract_contacts, BLOCKS)
+
+
+# runs of quote marks, apostrophes and letters: where a quoted span may start, go on or close
+QUOTE_RUNS = ("'a", "a'", " 'a", "a' ", "'", " '", "“a", "a”", "「a", "‘a", "a’", '"a', "a'a ")
+
+
+def test_looking_for_a_quoted_message_costs_a_constant_factor_of_plain_text() -> None:
+    """Every model block is checked for a quoted message (``models.policy``); a quote may hold
+    apostrophes between letters, which must not let a search try each start to the end."""
+    cases = {}
+    for run in QUOTE_RUNS:
+        cases[f"{run!r} alone"] = (run * (LENGTH // len(run)))[:LENGTH]
+        cases[f"{run!r} interleaved"] = _interleaved(run)
+        cases[f"{run!r} after a quote"] = ("'" + run * LENGTH)[: LENGTH - 1] + "x"
+    cases |= {name: _interleaved(run) for name, run in RUNS.items()}
+    assert all(len(text) <= LENGTH for text in cases.values())
+    _assert_linear(quotes_a_message, cases)
 
 
 def test_scoring_hostile_runs_costs_a_constant_factor_of_plain_text(

@@ -10,7 +10,15 @@ import pytest
 
 from models.errors import PolicyError
 from models.normalize import normalize
-from models.policy import THIN_REASON, Policy, Thresholds, Verdict, review_thin_blocks
+from models.policy import (
+    QUOTING_REASON,
+    THIN_REASON,
+    Policy,
+    Thresholds,
+    Verdict,
+    review_quoting_blocks,
+    review_thin_blocks,
+)
 
 LABELS = ("spam", "fraud", "hate")
 BASE = {
@@ -147,3 +155,42 @@ def test_only_blocks_are_held_back() -> None:
     assert review_thin_blocks([review, allow], ["ok", "ok"]) == [review, allow]
     with pytest.raises(PolicyError, match="texts"):
         review_thin_blocks([review], [])
+
+
+def test_a_model_block_on_a_message_that_quotes_another_is_a_review() -> None:
+    block = Verdict("block", ("fraud",), ("fraud 0.990 >= block 0.951",))
+    quoting = [
+        "Mum forwarded me 'Congratulations! You have won $1,000,000 in the WhatsApp lottery, "
+        "send your bank details to claim' 😂 Mum NO. delete and block pls",
+        # an apostrophe inside a single-quoted message does not end the quote
+        "lol I got this today: 'Congratulations! You've been selected for a remote job earning "
+        "$300/day. Reply YES to start' — nice try",
+        "收到一条短信：“您的账户涉嫌违规，即将被公安机关冻结，请配合转账到监管账户”，这是诈骗吧？",
+        "he keeps posting 「你们这些外地人都滚回去，别来我们这里抢饭碗」 in the group, report him",
+    ]
+    not_quoting = [
+        # a quoted word or phrase, not a message
+        'Loan approved! To release funds bank in RM800 "insurance deposit" to the account below',
+        # a message wrapped whole in quotes: nothing of the sender's own
+        '"Congratulations! You have won a prize, call now to claim it today"',
+        # no quote marks: an apostrophe is not a quote
+        "you've won, it's true, send your bank details to claim the prize today",
+        "Is this link legit? https://hdfcbank-kyc-update.xyz/login seems dodgy to me",
+    ]
+    texts = quoting + not_quoting
+    verdicts = review_quoting_blocks([block] * len(texts), texts)
+    assert [v.action for v in verdicts] == ["review"] * 4 + ["block"] * 4
+    assert verdicts[0].reasons == (*block.reasons, QUOTING_REASON)
+    assert verdicts[0].triggered == ("fraud",)
+    # decide_messages applies it: what the stream, classify and the benchmarks use
+    policy = Policy(["fraud"], {"fraud": Thresholds(0.5, 0.9)})
+    decided = policy.decide_messages(np.full((2, 1), 0.99), [quoting[0], not_quoting[0]])
+    assert [v.action for v in decided] == ["review", "block"]
+
+
+def test_a_quoting_message_is_only_held_back_from_a_block() -> None:
+    review, allow = Verdict("review", ("spam",), ("spam",)), Verdict("allow", (), ())
+    text = "my boss said 'the quarterly numbers are due on friday, no excuses this time' ugh"
+    assert review_quoting_blocks([review, allow], [text, text]) == [review, allow]
+    with pytest.raises(PolicyError, match="texts"):
+        review_quoting_blocks([review], [])
