@@ -26,7 +26,12 @@ import logging
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
+from aiokafka.errors import (
+    CommitFailedError,
+    ConsumerStoppedError,
+    IllegalStateError,
+    KafkaError,
+)
 
 from streams import kafka_options, kinds, unreadable
 from streams.batch_budget import BatchBudget, record_bytes
@@ -145,14 +150,21 @@ class BatchReader(BatchIngest):
         **share: Any,
     ) -> None:
         """Add to ``fetched`` what ``budget`` has room for of ``got``; a partition whose records
-        did not all fit is sought back to the first left out, which it fetches again."""
+        did not all fit is sought back to the first left out, which it fetches again. One that
+        cannot be sought (no longer assigned) keeps them all: its position is past them."""
         assert self._consumer is not None
         for tp, records in got.items():
             count = budget.take((record_bytes(r.key, r.value) for r in records), **share)
+            if count < len(records):
+                try:
+                    self._consumer.seek(tp, records[count].offset)
+                except IllegalStateError as exc:
+                    log.warning(
+                        "could not seek %s back (%s): its records stay in the batch", tp, exc
+                    )
+                    count = len(records)
             if count:
                 fetched.setdefault(tp, []).extend(records[:count])
-            if count < len(records):
-                self._consumer.seek(tp, records[count].offset)
 
     async def _rewind(self) -> None:
         """Forget what was moderated since the last commit and re-read it from there."""

@@ -237,14 +237,17 @@ class RdkafkaReader(BatchIngest):
     def _within_budget(self, consumed: list[Message]) -> tuple[list[Message], set[Any]]:
         """What a batch's budget (``streams.batch_budget``) has room for of ``consumed``, in
         order, and the partitions sought back to their first record left out: librdkafka drops
-        what it had queued of them and fetches them again from there, behind the others."""
+        what it had queued of them and fetches them again from there, behind the others. A
+        partition that cannot be sought keeps its records in the batch: its position is past
+        them, so leaving them out would skip them."""
         assert self._consumer is not None
         budget = BatchBudget(self.settings.batch_size, self.settings.batch_max_bytes)
         kept: list[Message] = []
-        left_out: dict[tuple[str, int], int] = {}
+        left_out: dict[tuple[str, int], list[Message]] = {}
         for message in consumed:
             part = (cast(str, message.topic()), cast(int, message.partition()))
             if part in left_out:
+                left_out[part].append(message)
                 continue
             # an error (an unreadable batch) has no record to count: the pipeline reports it
             size = (
@@ -253,10 +256,16 @@ class RdkafkaReader(BatchIngest):
             if budget.take([size]):
                 kept.append(message)
             else:
-                left_out[part] = cast(int, message.offset())
-        for part, offset in left_out.items():
-            self._consumer.seek(TopicPartition(*part, offset))
-        return kept, set(left_out)
+                left_out[part] = [message]
+        sought = set()
+        for part, messages in left_out.items():
+            try:
+                self._consumer.seek(TopicPartition(*part, cast(int, messages[0].offset())))
+                sought.add(part)
+            except KafkaException as exc:
+                log.warning("could not seek %s back (%s): its records stay in the batch", part, exc)
+                kept.extend(messages)
+        return kept, sought
 
     def _to_the_back(self, part: tuple[str, int]) -> None:
         """Send a partition whose turn is over to the back of librdkafka's queue: pausing it

@@ -87,8 +87,8 @@ def test_a_flood_of_long_texts_is_read_in_batches_of_bytes_not_of_records(
     backlog = [f"long-{i}" for i in range(LONG_BACKLOG)]
     produce_batches(broker, topic, 0, [("zstd", [key]) for key in backlog], value=_long_chat)
     consume(settings, ["moderation.decisions"], until=bool, timeout=120)
-    produce_batches(broker, topic, settings.topic_partitions - 1, [("zstd", ["other"])], _chat)
     sent_at = time.time()
+    produce_batches(broker, topic, settings.topic_partitions - 1, [("zstd", ["other"])], _chat)
 
     def all_decided(records: list[Record]) -> bool:
         return len({r.json()["event_id"] for r in records}) >= LONG_BACKLOG + 1

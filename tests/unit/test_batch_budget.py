@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+from aiokafka.errors import IllegalStateError
+from confluent_kafka import KafkaError, KafkaException
+
+from chatguard.settings import Settings
 from streams.batch_budget import BatchBudget, record_bytes
+from streams.batch_reader import BatchReader
+from streams.rdkafka_reader import RdkafkaReader
 
 
 def test_short_records_fill_a_batch_by_count() -> None:
@@ -41,3 +50,92 @@ def test_a_share_limits_a_partition_within_the_batch() -> None:
 def test_a_record_costs_its_key_and_value() -> None:
     assert record_bytes(b"key", b"value") == 8
     assert record_bytes(None, None) == 0
+
+
+# -- the readers' use of it, with a consumer that records seeks (no broker needed)
+
+
+@dataclass
+class _Record:  # what aiokafka hands out
+    partition: int
+    offset: int
+    value: bytes
+    key: bytes | None = None
+
+
+@dataclass
+class _Message:  # what confluent-kafka hands out
+    partition_: int
+    offset_: int
+    value_: bytes
+
+    def topic(self) -> str:
+        return "chat.messages"
+
+    def partition(self) -> int:
+        return self.partition_
+
+    def offset(self) -> int:
+        return self.offset_
+
+    def key(self) -> None:
+        return None
+
+    def value(self) -> bytes:
+        return self.value_
+
+    def error(self) -> None:
+        return None
+
+
+class _Consumer:
+    def __init__(self, refuse: Exception | None = None) -> None:
+        self.sought: list[tuple[object, int]] = []
+        self.refuse = refuse
+
+    def seek(self, tp: object, offset: int | None = None) -> None:
+        if self.refuse is not None:
+            raise self.refuse
+        if offset is None:  # confluent-kafka: a TopicPartition with its offset
+            tp, offset = (tp.topic, tp.partition), tp.offset  # type: ignore[attr-defined]
+        self.sought.append((tp, offset))
+
+
+LONG = b"x" * 600_000  # two do not fit in 1 MiB
+
+
+def test_the_batch_reader_seeks_back_to_the_first_record_left_out() -> None:
+    reader = SimpleNamespace(_consumer=_Consumer())
+    got = {"p0": [_Record(0, i, LONG) for i in range(3)], "p1": [_Record(1, 7, b"short")]}
+    fetched: dict[object, list[_Record]] = {}
+    BatchReader._take(reader, got, BatchBudget(256, 1_048_576), fetched)  # type: ignore[arg-type]
+    assert [r.offset for r in fetched["p0"]] == [0]
+    assert [r.offset for r in fetched["p1"]] == [7]
+    assert reader._consumer.sought == [("p0", 1)]
+
+
+def test_the_batch_reader_keeps_what_it_cannot_seek_back_to() -> None:
+    reader = SimpleNamespace(_consumer=_Consumer(refuse=IllegalStateError("not assigned")))
+    got = {"p0": [_Record(0, i, LONG) for i in range(3)]}
+    fetched: dict[object, list[_Record]] = {}
+    BatchReader._take(reader, got, BatchBudget(256, 1_048_576), fetched)  # type: ignore[arg-type]
+    assert [r.offset for r in fetched["p0"]] == [0, 1, 2]  # skipped, they would be lost
+
+
+def test_the_rdkafka_reader_seeks_back_and_keeps_the_order_of_what_fits() -> None:
+    reader = SimpleNamespace(_consumer=_Consumer(), settings=Settings())
+    consumed = [_Message(0, 0, LONG), _Message(1, 5, b"a"), _Message(0, 1, LONG)]
+    consumed += [_Message(1, 6, b"b"), _Message(0, 2, b"c")]
+    kept, sought = RdkafkaReader._within_budget(reader, consumed)  # type: ignore[arg-type]
+    assert [(m.partition(), m.offset()) for m in kept] == [(0, 0), (1, 5), (1, 6)]
+    assert sought == {("chat.messages", 0)}
+    assert reader._consumer.sought == [(("chat.messages", 0), 1)]
+
+
+def test_the_rdkafka_reader_keeps_what_it_cannot_seek_back_to() -> None:
+    refuse = KafkaException(KafkaError(KafkaError._UNKNOWN_PARTITION))
+    reader = SimpleNamespace(_consumer=_Consumer(refuse=refuse), settings=Settings())
+    consumed = [_Message(0, 0, LONG), _Message(1, 5, b"a"), _Message(0, 1, LONG)]
+    kept, sought = RdkafkaReader._within_budget(reader, consumed)  # type: ignore[arg-type]
+    assert [(m.partition(), m.offset()) for m in kept] == [(0, 0), (1, 5), (0, 1)]
+    assert sought == set()
