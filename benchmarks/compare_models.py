@@ -5,7 +5,7 @@
 Each model (its own thresholds, no policy overrides) decides every row of
 ``devtools/samples/traffic.jsonl``, of ``benchmarks/devset/`` and of the blind dev set
 ``benchmarks/devset_blind/`` (English, Chinese, both; written without sight of the training text
-or of the other dev set), of the second to eleventh blind sets ``benchmarks/devset_blind_2/`` … ``_11/`` (written
+or of the other dev set), of the second to twelfth blind sets ``benchmarks/devset_blind_2/`` … ``_12/`` (written
 the same way on 2026-12-04 and -05, each after the ones before had been read) and of the chat-style set
 ``benchmarks/devset_chat_style/`` (clean chat in textspeak and internet slang). Per
 split and model: harmful rows flagged (review or block) and blocked; everyday clean rows flagged;
@@ -42,6 +42,7 @@ BLIND_8 = ROOT / "benchmarks" / "devset_blind_8"
 BLIND_9 = ROOT / "benchmarks" / "devset_blind_9"
 BLIND_10 = ROOT / "benchmarks" / "devset_blind_10"
 BLIND_11 = ROOT / "benchmarks" / "devset_blind_11"
+BLIND_12 = ROOT / "benchmarks" / "devset_blind_12"
 CHAT_STYLE = ROOT / "benchmarks" / "devset_chat_style"
 
 # (figure, target on the sample traffic, target on the dev set)
@@ -83,6 +84,7 @@ def splits() -> dict[str, list[dict[str, Any]]]:
         ("ninth blind set", BLIND_9, "blind9_"),
         ("tenth blind set", BLIND_10, "blind10_"),
         ("eleventh blind set", BLIND_11, "blind11_"),
+        ("twelfth blind set", BLIND_12, "blind12_"),
     ):
         by_lang = {
             p.stem.removeprefix(prefix): read_jsonl(p) for p in sorted(folder.glob("*.jsonl"))

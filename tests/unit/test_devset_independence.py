@@ -28,6 +28,7 @@ BLIND_8 = sorted((ROOT / "benchmarks" / "devset_blind_8").glob("*.jsonl"))
 BLIND_9 = sorted((ROOT / "benchmarks" / "devset_blind_9").glob("*.jsonl"))
 BLIND_10 = sorted((ROOT / "benchmarks" / "devset_blind_10").glob("*.jsonl"))
 BLIND_11 = sorted((ROOT / "benchmarks" / "devset_blind_11").glob("*.jsonl"))
+BLIND_12 = sorted((ROOT / "benchmarks" / "devset_blind_12").glob("*.jsonl"))
 CHAT_STYLE = sorted((ROOT / "benchmarks" / "devset_chat_style").glob("*.jsonl"))
 CORPUS = sorted((ROOT / "training" / "corpus").glob("*.jsonl"))
 TRAINING = [ROOT / "training" / "seed" / "seed_corpus.jsonl", *CORPUS]
@@ -98,6 +99,7 @@ def near_copies(dev: Sequence[str]) -> list[tuple[str, str]]:
         ("ninth blind set", BLIND_9),
         ("tenth blind set", BLIND_10),
         ("eleventh blind set", BLIND_11),
+        ("twelfth blind set", BLIND_12),
         ("chat-style set", CHAT_STYLE),
     ],
 )
