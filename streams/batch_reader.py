@@ -34,7 +34,7 @@ from aiokafka.errors import (
 )
 
 from streams import kafka_options, kinds, unreadable
-from streams.batch_budget import BatchBudget, record_bytes
+from streams.batch_budget import BatchBudget, RecordSizes, record_bytes
 from streams.ingest import BatchIngest
 from streams.partition_progress import Offsets, Partition, aiokafka_offsets
 from streams.pipeline import RawMessage
@@ -52,6 +52,7 @@ class BatchReader(BatchIngest):
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._turn = 0  # the partition that takes the first share of the next batch
+        self._sizes = RecordSizes()
 
     def assignment(self) -> set[TopicPartition]:
         return set(self._consumer.assignment()) if self._consumer is not None else set()
@@ -131,14 +132,14 @@ class BatchReader(BatchIngest):
             self._turn = (self._turn + 1) % len(assigned)
             # a partition revoked meanwhile gives nothing (getmany skips it)
             for tp in assigned[self._turn :] + assigned[: self._turn]:
-                got = await consumer.getmany(
-                    tp, timeout_ms=0, max_records=min(share, budget.records)
-                )
+                asked = self._sizes.fit(budget, share, tp, limit=share_bytes)
+                got = await consumer.getmany(tp, timeout_ms=0, max_records=asked)
                 self._take(got, budget, fetched, limit=share_bytes, at_least_one=True)
                 if budget.full:
                     return fetched
         window_ms = 0 if fetched else int(self._fetch_window_s() * 1000)
-        more = await consumer.getmany(timeout_ms=window_ms, max_records=budget.records)
+        asked = self._sizes.fit(budget, budget.records)
+        more = await consumer.getmany(timeout_ms=window_ms, max_records=asked)
         self._take(more, budget, fetched)
         return fetched
 
@@ -154,7 +155,9 @@ class BatchReader(BatchIngest):
         cannot be sought (no longer assigned) keeps them all: its position is past them."""
         assert self._consumer is not None
         for tp, records in got.items():
-            count = budget.take((record_bytes(r.key, r.value) for r in records), **share)
+            sizes = [record_bytes(r.key, r.value) for r in records]
+            self._sizes.saw(tp, sizes)
+            count = budget.take(sizes, **share)
             if count < len(records):
                 try:
                     self._consumer.seek(tp, records[count].offset)

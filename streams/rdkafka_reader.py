@@ -40,7 +40,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from streams import kafka_options, kinds
 from streams.batch_bounds import batch_end
-from streams.batch_budget import BatchBudget, record_bytes
+from streams.batch_budget import BatchBudget, RecordSizes, record_bytes
 from streams.decoding import Rejected
 from streams.ingest import BatchIngest
 from streams.partition_progress import CHECK_EVERY_S, Offsets, Partition, rdkafka_offsets
@@ -140,6 +140,7 @@ class RdkafkaReader(BatchIngest):
         self._offsets: dict[Partition, Offsets] = {}
         # a partition that has supplied a batch in a row goes to the back of the fetch queue
         self._turns: PartitionTurns[tuple[str, int]] = PartitionTurns(self.settings.batch_size)
+        self._sizes = RecordSizes()
 
     def assignment(self) -> set[tuple[str, int]]:
         return set(self._assigned)
@@ -223,8 +224,10 @@ class RdkafkaReader(BatchIngest):
         first = self._consumer.poll(window_s)
         if first is None:
             return []
-        consumed = [first, *self._consumer.consume(self.settings.batch_size - 1, 0)]
-        fetched, sought = self._within_budget(consumed)
+        budget = BatchBudget(self.settings.batch_size, self.settings.batch_max_bytes)
+        asked = self._sizes.fit(budget, self.settings.batch_size) - 1
+        consumed = [first, *(self._consumer.consume(asked, 0) if asked else ())]
+        fetched, sought = self._within_budget(consumed, budget)
         over = self._turns.served(
             (cast(str, m.topic()), cast(int, m.partition()))
             for m in fetched
@@ -234,14 +237,15 @@ class RdkafkaReader(BatchIngest):
             self._to_the_back(over)
         return fetched
 
-    def _within_budget(self, consumed: list[Message]) -> tuple[list[Message], set[Any]]:
+    def _within_budget(
+        self, consumed: list[Message], budget: BatchBudget
+    ) -> tuple[list[Message], set[Any]]:
         """What a batch's budget (``streams.batch_budget``) has room for of ``consumed``, in
         order, and the partitions sought back to their first record left out: librdkafka drops
         what it had queued of them and fetches them again from there, behind the others. A
         partition that cannot be sought keeps its records in the batch: its position is past
         them, so leaving them out would skip them."""
         assert self._consumer is not None
-        budget = BatchBudget(self.settings.batch_size, self.settings.batch_max_bytes)
         kept: list[Message] = []
         left_out: dict[tuple[str, int], list[Message]] = {}
         for message in consumed:
@@ -253,6 +257,8 @@ class RdkafkaReader(BatchIngest):
             size = (
                 0 if message.error() is not None else record_bytes(message.key(), message.value())
             )
+            if size:
+                self._sizes.saw(part, [size])
             if budget.take([size]):
                 kept.append(message)
             else:

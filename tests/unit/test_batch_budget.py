@@ -8,8 +8,7 @@ from types import SimpleNamespace
 from aiokafka.errors import IllegalStateError
 from confluent_kafka import KafkaError, KafkaException
 
-from chatguard.settings import Settings
-from streams.batch_budget import BatchBudget, record_bytes
+from streams.batch_budget import BatchBudget, RecordSizes, record_bytes
 from streams.batch_reader import BatchReader
 from streams.rdkafka_reader import RdkafkaReader
 
@@ -50,6 +49,28 @@ def test_a_share_limits_a_partition_within_the_batch() -> None:
 def test_a_record_costs_its_key_and_value() -> None:
     assert record_bytes(b"key", b"value") == 8
     assert record_bytes(None, None) == 0
+
+
+def test_a_reader_asks_for_about_as_many_records_as_fit() -> None:
+    """A seek back refetches and decompresses a whole compressed batch: an outside probe's
+    900-record batches were decompressed once per record taken. Asked for what fits, a reader
+    seeks back only where the sizes changed."""
+    sizes = RecordSizes()
+    budget = _budget()
+    assert sizes.fit(budget, 256, "p0") == 256  # nothing seen yet: the count alone
+    sizes.saw("p0", [60_000] * 20)
+    sizes.saw("p1", [300] * 20)
+    assert sizes.fit(budget, 256, "p0") == 17  # 17 x 60 KB fit in 1 MiB
+    assert sizes.fit(budget, 256, "p1") == 256
+    assert sizes.fit(budget, 32, "p0", limit=131_072) == 2  # a partition's share of the bytes
+    assert sizes.fit(budget, 32, "p0", limit=10_000) == 1  # a turn always asks for one
+    assert sizes.fit(budget, 256) == 17  # no partition named: the largest records seen
+    budget.take([60_000] * 17)
+    assert sizes.fit(budget, 256, "p1") == 95  # the 28,576 bytes left hold 95 short ones
+    budget.take([60_000], at_least_one=True)
+    assert sizes.fit(budget, 256, "p1") == 1  # the budget is spent: one, for a partition's turn
+    sizes.saw("p0", [300] * 40)  # the flood is over: the mean follows the newest records
+    assert sizes.fit(_budget(), 256, "p0") == 256
 
 
 # -- the readers' use of it, with a consumer that records seeks (no broker needed)
@@ -104,8 +125,12 @@ class _Consumer:
 LONG = b"x" * 600_000  # two do not fit in 1 MiB
 
 
+def _budget() -> BatchBudget:
+    return BatchBudget(256, 1_048_576)
+
+
 def test_the_batch_reader_seeks_back_to_the_first_record_left_out() -> None:
-    reader = SimpleNamespace(_consumer=_Consumer())
+    reader = SimpleNamespace(_consumer=_Consumer(), _sizes=RecordSizes())
     got = {"p0": [_Record(0, i, LONG) for i in range(3)], "p1": [_Record(1, 7, b"short")]}
     fetched: dict[object, list[_Record]] = {}
     BatchReader._take(reader, got, BatchBudget(256, 1_048_576), fetched)  # type: ignore[arg-type]
@@ -115,7 +140,9 @@ def test_the_batch_reader_seeks_back_to_the_first_record_left_out() -> None:
 
 
 def test_the_batch_reader_keeps_what_it_cannot_seek_back_to() -> None:
-    reader = SimpleNamespace(_consumer=_Consumer(refuse=IllegalStateError("not assigned")))
+    reader = SimpleNamespace(
+        _consumer=_Consumer(refuse=IllegalStateError("not assigned")), _sizes=RecordSizes()
+    )
     got = {"p0": [_Record(0, i, LONG) for i in range(3)]}
     fetched: dict[object, list[_Record]] = {}
     BatchReader._take(reader, got, BatchBudget(256, 1_048_576), fetched)  # type: ignore[arg-type]
@@ -123,10 +150,10 @@ def test_the_batch_reader_keeps_what_it_cannot_seek_back_to() -> None:
 
 
 def test_the_rdkafka_reader_seeks_back_and_keeps_the_order_of_what_fits() -> None:
-    reader = SimpleNamespace(_consumer=_Consumer(), settings=Settings())
+    reader = SimpleNamespace(_consumer=_Consumer(), _sizes=RecordSizes())
     consumed = [_Message(0, 0, LONG), _Message(1, 5, b"a"), _Message(0, 1, LONG)]
     consumed += [_Message(1, 6, b"b"), _Message(0, 2, b"c")]
-    kept, sought = RdkafkaReader._within_budget(reader, consumed)  # type: ignore[arg-type]
+    kept, sought = RdkafkaReader._within_budget(reader, consumed, _budget())  # type: ignore[arg-type]
     assert [(m.partition(), m.offset()) for m in kept] == [(0, 0), (1, 5), (1, 6)]
     assert sought == {("chat.messages", 0)}
     assert reader._consumer.sought == [(("chat.messages", 0), 1)]
@@ -134,8 +161,8 @@ def test_the_rdkafka_reader_seeks_back_and_keeps_the_order_of_what_fits() -> Non
 
 def test_the_rdkafka_reader_keeps_what_it_cannot_seek_back_to() -> None:
     refuse = KafkaException(KafkaError(KafkaError._UNKNOWN_PARTITION))
-    reader = SimpleNamespace(_consumer=_Consumer(refuse=refuse), settings=Settings())
+    reader = SimpleNamespace(_consumer=_Consumer(refuse=refuse), _sizes=RecordSizes())
     consumed = [_Message(0, 0, LONG), _Message(1, 5, b"a"), _Message(0, 1, LONG)]
-    kept, sought = RdkafkaReader._within_budget(reader, consumed)  # type: ignore[arg-type]
+    kept, sought = RdkafkaReader._within_budget(reader, consumed, _budget())  # type: ignore[arg-type]
     assert [(m.partition(), m.offset()) for m in kept] == [(0, 0), (1, 5), (0, 1)]
     assert sought == set()
