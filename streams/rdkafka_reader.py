@@ -139,7 +139,9 @@ class RdkafkaReader(BatchIngest):
         # per partition, its offsets in librdkafka's last statistics (``_on_statistics``)
         self._offsets: dict[Partition, Offsets] = {}
         # a partition that has supplied a batch in a row goes to the back of the fetch queue
-        self._turns: PartitionTurns[tuple[str, int]] = PartitionTurns(self.settings.batch_size)
+        self._turns: PartitionTurns[tuple[str, int]] = PartitionTurns(
+            self.settings.batch_size, self.settings.batch_max_bytes
+        )
         self._sizes = RecordSizes()
 
     def assignment(self) -> set[tuple[str, int]]:
@@ -229,7 +231,7 @@ class RdkafkaReader(BatchIngest):
         consumed = [first, *(self._consumer.consume(asked, 0) if asked else ())]
         fetched, sought = self._within_budget(consumed, budget)
         over = self._turns.served(
-            (cast(str, m.topic()), cast(int, m.partition()))
+            ((cast(str, m.topic()), cast(int, m.partition())), record_bytes(m.key(), m.value()))
             for m in fetched
             if m.topic() is not None
         )
