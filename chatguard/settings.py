@@ -52,10 +52,11 @@ class Settings:
     batch_size: int = 256
     batch_window_s: float = 0.05
     # the raw bytes (values and keys) a batch may hold: a batch ends at this many even short of
-    # batch_size events, so a flood of long texts on one partition holds the others for about a
-    # second of scoring, not a full batch of them (256 x 20,000 characters took 6.5 s); each
-    # assigned partition still gives at least one record to every batch it has records for
-    batch_max_bytes: int = 1_048_576
+    # batch_size events, so a flood of long texts on one partition holds the others for a
+    # fraction of a second of scoring, not a full batch of them (256 x 20,000 characters took
+    # 6.5 s); each assigned partition still gives at least one record to every batch it has
+    # records for. 256 short chat messages stay well under it
+    batch_max_bytes: int = 262_144
     max_event_bytes: int = 1_048_576
     # what a record batch may decompress to (streams.decompression): a compression bomb costs
     # this much memory, and a batch over it is an unreadable_batch dead letter

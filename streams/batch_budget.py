@@ -5,7 +5,7 @@ A batch is scored whole before the next starts, and a record on another partitio
 batch in hand (and the one started beside it). Counted in records alone, a batch of the longest
 texts allowed (256 x 20,000 characters) took 6.5 s to score, so a flood of long texts on one
 partition held every other partition of the worker for seconds at each batch. Counted in bytes
-as well, a batch of such texts holds about fifty. Both readers take records through a budget;
+as well (256 KiB), a batch of such texts holds about thirteen. Both readers take records through a budget;
 records fetched past it are fetched again for the next batch (the reader seeks back to the
 first one left), so none is skipped.
 

@@ -78,7 +78,7 @@ def test_a_flood_of_long_texts_is_read_in_batches_of_bytes_not_of_records(
 ) -> None:
     """A batch of 256 texts of 20,000 characters took 6.5 s to score, and a message on another
     partition waited behind one or two of them. A batch ends at ``CHATGUARD_BATCH_MAX_BYTES``
-    too (1 MiB: about fifty such texts). The events of one batch share their ``decided_at``,
+    too (256 KiB: about thirteen such texts). The events of one batch share their ``decided_at``,
     so the batches are counted from the decisions, which a busy machine does not change."""
     settings = stream_settings
     worker = start_worker(env={"CHATGUARD_INGEST": ingest})
