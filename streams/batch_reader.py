@@ -155,7 +155,7 @@ class BatchReader(BatchIngest):
         cannot be sought (no longer assigned) keeps them all: its position is past them."""
         assert self._consumer is not None
         for tp, records in got.items():
-            sizes = [record_bytes(r.key, r.value) for r in records]
+            sizes = [record_bytes(r.key, r.value, r.headers) for r in records]
             self._sizes.saw(tp, sizes)
             count = budget.take(sizes, **share)
             if count < len(records):

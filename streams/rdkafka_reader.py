@@ -231,7 +231,10 @@ class RdkafkaReader(BatchIngest):
         consumed = [first, *(self._consumer.consume(asked, 0) if asked else ())]
         fetched, sought = self._within_budget(consumed, budget)
         over = self._turns.served(
-            ((cast(str, m.topic()), cast(int, m.partition())), record_bytes(m.key(), m.value()))
+            (
+                (cast(str, m.topic()), cast(int, m.partition())),
+                record_bytes(m.key(), m.value(), m.headers()),
+            )
             for m in fetched
             if m.topic() is not None
         )
@@ -257,7 +260,9 @@ class RdkafkaReader(BatchIngest):
                 continue
             # an error (an unreadable batch) has no record to count: the pipeline reports it
             size = (
-                0 if message.error() is not None else record_bytes(message.key(), message.value())
+                0
+                if message.error() is not None
+                else record_bytes(message.key(), message.value(), message.headers())
             )
             if size:
                 self._sizes.saw(part, [size])

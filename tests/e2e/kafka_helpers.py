@@ -157,9 +157,11 @@ def produce_batches(
     partition: int,
     batches: Sequence[tuple[str, Sequence[str]]],
     value: Callable[[str], bytes] = str.encode,
+    headers: Callable[[str], list[tuple[str, bytes]]] | None = None,
 ) -> list[int]:
     """Each ``(codec, keys)`` as one record batch on ``topic``'s ``partition``, in order, each
-    record's value ``value(key)`` (by default the key); the base offset of each batch."""
+    record's value ``value(key)`` (by default the key) and its headers ``headers(key)`` (by
+    default none); the base offset of each batch."""
 
     async def run() -> list[int]:
         producers: dict[str, AIOKafkaProducer] = {}
@@ -173,7 +175,12 @@ def produce_batches(
                     await producers[codec].start()
                 batch = producers[codec].create_batch()
                 for key in keys:
-                    assert batch.append(key=key.encode(), value=value(key), timestamp=None)
+                    assert batch.append(
+                        key=key.encode(),
+                        value=value(key),
+                        timestamp=None,
+                        headers=headers(key) if headers else None,
+                    )
                 sent = await producers[codec].send_batch(batch, topic, partition=partition)
                 offsets.append((await sent).offset)
         finally:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from chatguard.settings import Settings
+from streams.topics import ensure_topics_sync
 from tests.e2e.conftest import WorkerProcess
 from tests.e2e.kafka_helpers import Record, chat_message, consume, produce_batches
 
@@ -107,3 +108,42 @@ def test_a_flood_of_long_texts_is_read_in_batches_of_bytes_not_of_records(
     )
     assert max(batches.values()) <= per_batch
     assert any(decided_at[event_id] > other for event_id in backlog), "it waited for them all"
+
+
+HEAVY_BACKLOG = 300
+# what a producer may attach to a record and chatguard never reads, but a batch holds
+HEAVY_HEADERS = [("trace", b"0123456789abcdef" * 3_750)]  # 60 KB
+
+
+def test_a_flood_of_short_texts_under_heavy_headers_is_read_in_batches_of_bytes(
+    broker: str,
+    start_worker: Callable[..., WorkerProcess],
+    stream_settings: Settings,
+) -> None:
+    """Headers count towards a batch's bytes: short texts under 60 KB of headers each came in
+    batches of 256 records (15 MB) when only keys and values were counted."""
+    settings = stream_settings
+    ensure_topics_sync(settings)  # the backlog is there before the worker starts
+    topic = settings.topic("chat.messages")
+    backlog = [f"heavy-{i}" for i in range(HEAVY_BACKLOG)]
+    produce_batches(
+        broker,
+        topic,
+        0,
+        [("zstd", [key]) for key in backlog],
+        value=_chat,
+        headers=lambda _: HEAVY_HEADERS,
+    )
+    start_worker().wait_ready()
+
+    def all_decided(records: list[Record]) -> bool:
+        return len({r.json()["event_id"] for r in records}) >= HEAVY_BACKLOG
+
+    records = consume(settings, ["moderation.decisions"], until=all_decided, timeout=300)
+    decided_at = {r.json()["event_id"]: r.json()["decided_at"] for r in records}
+    assert set(decided_at) == set(backlog)
+    assert len(records) == len(decided_at), "an event was decided twice"
+    batches = Counter(decided_at.values())
+    heavy = len(_chat(backlog[0])) + len(HEAVY_HEADERS[0][0]) + len(HEAVY_HEADERS[0][1])
+    print(f"batches of up to {max(batches.values())} records under heavy headers")
+    assert max(batches.values()) <= settings.batch_max_bytes // heavy + 1

@@ -46,9 +46,12 @@ def test_a_share_limits_a_partition_within_the_batch() -> None:
     assert budget.take([10_000] * 10) == 8  # the rest of the batch's bytes
 
 
-def test_a_record_costs_its_key_and_value() -> None:
+def test_a_record_costs_its_key_value_and_headers() -> None:
     assert record_bytes(b"key", b"value") == 8
     assert record_bytes(None, None) == 0
+    # chatguard reads no header of an input record, but a batch holds them
+    assert record_bytes(b"key", b"value", [("trace", b"x" * 100), ("empty", None)]) == 118
+    assert record_bytes(None, b"v", ()) == 1
 
 
 def test_a_reader_asks_for_about_as_many_records_as_fit() -> None:
@@ -82,6 +85,7 @@ class _Record:  # what aiokafka hands out
     offset: int
     value: bytes
     key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass
@@ -89,6 +93,7 @@ class _Message:  # what confluent-kafka hands out
     partition_: int
     offset_: int
     value_: bytes
+    headers_: list[tuple[str, bytes]] | None = None
 
     def topic(self) -> str:
         return "chat.messages"
@@ -104,6 +109,9 @@ class _Message:  # what confluent-kafka hands out
 
     def value(self) -> bytes:
         return self.value_
+
+    def headers(self) -> list[tuple[str, bytes]] | None:
+        return self.headers_
 
     def error(self) -> None:
         return None
@@ -137,6 +145,23 @@ def test_the_batch_reader_seeks_back_to_the_first_record_left_out() -> None:
     assert [r.offset for r in fetched["p0"]] == [0]
     assert [r.offset for r in fetched["p1"]] == [7]
     assert reader._consumer.sought == [("p0", 1)]
+
+
+def test_the_readers_count_a_record_by_its_headers_too() -> None:
+    """Short values under 600 KB of headers each: two do not fit in 1 MiB, on either reader."""
+    heavy = (("padding", LONG),)
+    reader = SimpleNamespace(_consumer=_Consumer(), _sizes=RecordSizes())
+    got = {"p0": [_Record(0, i, b"short", headers=heavy) for i in range(3)]}
+    fetched: dict[object, list[_Record]] = {}
+    BatchReader._take(reader, got, _budget(), fetched)  # type: ignore[arg-type]
+    assert [r.offset for r in fetched["p0"]] == [0]
+    assert reader._consumer.sought == [("p0", 1)]
+
+    reader = SimpleNamespace(_consumer=_Consumer(), _sizes=RecordSizes())
+    consumed = [_Message(0, i, b"short", list(heavy)) for i in range(3)]
+    kept, sought = RdkafkaReader._within_budget(reader, consumed, _budget())  # type: ignore[arg-type]
+    assert [m.offset() for m in kept] == [0]
+    assert sought == {("chat.messages", 0)}
 
 
 def test_the_batch_reader_keeps_what_it_cannot_seek_back_to() -> None:
