@@ -348,6 +348,13 @@ class ModerationClassifier(BaseEstimator):
             decision += block @ weights
         return decision
 
+    def drop_caches(self) -> None:
+        """Forget what scoring built (dense weights, lookup tables: 120 MB of the default
+        model); the next ``score`` builds them again. A worker whose model scores in a child
+        process keeps its own copy cold (``streams.model_holder``)."""
+        self.__dict__.pop(_DENSE_WEIGHTS, None)
+        self.features_.drop_caches()
+
     def _dense_weights(self) -> list[np.ndarray]:
         """``coef_`` as one dense array per feature block, made on first use and not pickled.
 

@@ -261,6 +261,10 @@ class HashVocabulary:
     def __setstate__(self, state: dict[str, np.ndarray]) -> None:
         self.hashes = state["hashes"]
 
+    def drop_caches(self) -> None:
+        """Forget the lookup table; the next lookup builds it again."""
+        self.__dict__.pop("_lookup", None)
+
     def columns(self, hashes: np.ndarray) -> np.ndarray:
         """Each hash's column, or -1 where it is not in the vocabulary."""
         table, column = self._table()
@@ -429,6 +433,13 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         normalized, signals = analyse_batch(list(texts))
         word_counts, char_counts = self._counts(normalized)
         return self._blocks(signals, word_counts, char_counts)
+
+    def drop_caches(self) -> None:
+        """Forget what scoring built (the vocabularies' lookup tables)."""
+        for name in ("word_vocabulary_", "char_vocabulary_"):
+            vocabulary = self.__dict__.get(name)
+            if vocabulary is not None:
+                vocabulary.drop_caches()
 
     def block_widths(self) -> tuple[int, ...]:
         """Number of columns of each block of ``transform_blocks``."""

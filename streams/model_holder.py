@@ -30,6 +30,8 @@ from streams import metrics
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+    from models.artifact import LoadedModel
+
 log = logging.getLogger(__name__)
 REGISTRY_LOG_EVERY_S = 60.0
 
@@ -89,6 +91,8 @@ class ModelHolder:
         self.registry_problem: str | None = None  # see watch_registry
         self._registry_logged_at = 0.0
         self.refused: Refusal | None = None
+        # the model scores in a child process that holds a copy of its own (streams.scoring)
+        self.scores_in_child = settings.scoring == "process"
 
     @property
     def current(self) -> ServingModel:
@@ -131,9 +135,15 @@ class ModelHolder:
 
     def load_current(self) -> ServingModel:
         """Load the registry's current version (raises ``ModelError`` with a clear message)."""
-        model = self.registry.load_current(self.verification_key())
-        serving = ServingModel(model, Policy.from_model(model, self.policy_file))
+        serving = self._serving_of(self.registry.load_current(self.verification_key()))
         self.use(serving)
+        return serving
+
+    def _serving_of(self, model: LoadedModel) -> ServingModel:
+        """``model`` with its policy; cold if it scores in a child (:func:`_drop_caches`)."""
+        serving = ServingModel(model, Policy.from_model(model, self.policy_file))
+        if self.scores_in_child:
+            _drop_caches(model)
         return serving
 
     async def refresh(self) -> str | None:
@@ -154,7 +164,7 @@ class ModelHolder:
             model = await loop.run_in_executor(
                 None, self.registry.load, wanted, self.verification_key()
             )
-            serving = ServingModel(model, Policy.from_model(model, self.policy_file))
+            serving = self._serving_of(model)
         except Exception as exc:  # any failure keeps the old model serving
             self._refuse(Refusal.of(wanted, exc), exc)
             return None
@@ -233,3 +243,14 @@ class ModelHolder:
 
     def _version(self) -> str:
         return self._serving.version if self._serving is not None else "none"
+
+
+def _drop_caches(model: object) -> None:
+    """Forget what scoring built in a model this process does not score with: the child it is
+    sent to builds its own, and a version scored in this process after all builds them again.
+    Loading scored a probe to check the model (``models.artifact``): the default model's
+    lookup tables and dense weights held about 130 MB of the worker's memory, for nothing."""
+    scorer = getattr(model, "scorer", model)
+    drop = getattr(scorer, "drop_caches", None)
+    if callable(drop):
+        drop()

@@ -11,13 +11,15 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import orjson
 import pytest
 
 from chatguard.settings import Settings
+from models.artifact import LoadedModel
+from models.classifier import ModerationClassifier
 from models.normalize import Analysis
 from models.policy import Policy
 from models.registry import ModelRegistry
@@ -31,6 +33,7 @@ from streams.scoring import MODEL_LOAD_BUDGET_S, TIMEOUT_KIND, Scorer
 from streams.scoring_child import WARM_UP_TEXT
 from streams.scoring_process import _PRELOAD
 from tests.agents.harness import chat
+from tests.conftest import ModelKeys
 
 SLEEP_PILL = "SLEEP-PILL"
 DEATH_PILL = "DEATH-PILL"
@@ -276,3 +279,30 @@ def test_the_fork_server_and_its_children_import_none_of_the_workers_kafka_and_w
     ).stdout.split()
     assert "sklearn" in imported  # what unpickling a model needs is there
     assert not {"faust", "mode", "aiohttp", "aiokafka", "prometheus_client"} & set(imported)
+
+
+@pytest.mark.parametrize("scoring", ["process", "thread"])
+def test_a_worker_keeps_its_copy_of_a_model_that_scores_in_a_child_cold(
+    default_model_registry: ModelRegistry, model_keys: ModelKeys, scoring: str
+) -> None:
+    """Loading scores a probe, which builds the model's lookup tables and dense weights (about
+    130 MB of the default model). A worker whose model scores in a child drops them from its
+    own copy; one that scores in its own thread keeps them."""
+    settings = Settings.from_env(
+        {
+            "CHATGUARD_SCORING": scoring,
+            "CHATGUARD_REGISTRY": str(default_model_registry.root),
+            "CHATGUARD_MODEL_PUBLIC_KEY": str(model_keys.public),
+        }
+    )
+    serving = ModelHolder(settings).load_current()
+    classifier = cast(LoadedModel, serving.model).scorer
+    assert isinstance(classifier, ModerationClassifier)
+    cached = [
+        "_dense_weights_cache" in vars(classifier),
+        "_lookup" in vars(classifier.features_.char_vocabulary_),
+    ]
+    assert cached == [scoring == "thread"] * 2
+    texts = ["see you soon", "加我微信 a8k9 领红包"]
+    warm = default_model_registry.load_current().score(texts)
+    assert np.array_equal(serving.model.score(texts), warm)  # built again when needed
