@@ -33,7 +33,7 @@ from aiokafka.errors import KafkaError
 from faust import Stream
 from faust.streams import _current_event as faust_current_event  # what tables read
 from faust.streams import current_event
-from faust.types import AgentT, EventT, StreamT, TopicT
+from faust.types import AgentT, AppT, EventT, StreamT, TopicT
 
 from chatguard.settings import Settings
 from models.campaigns import valid_campaign_id
@@ -150,24 +150,12 @@ class Worker:
         # account → its strikes, reports and level in the window (streams.enforcement): an
         # entry per account struck or reported in the last two windows, so on disk: in memory,
         # 100,000 blocked messages from made-up accounts held 419 MB of a worker for two days
-        self.strikes_table = app.Table(
-            "account-strikes",
-            default=dict,
-            partitions=settings.topic_partitions,
-            store=f"rocksdb:{settings.app_id}-account-strikes",
-            options=table_store_options(),
-        ).tumbling(settings.strike_window_s, expires=2 * settings.strike_window_s)
+        self.strikes_table = disk_table(app, settings, "account-strikes", settings.strike_window_s)
         # reporter id → verified reports, outcomes, decided report ids (streams.reporters):
         # kept for good, one entry per user with a verified report (about 0.5 KB each; a report
         # of an event that never existed writes none), so on disk, where a restarted worker
         # also finds it without reading the whole changelog again
-        self.reporters_table = app.Table(
-            "reporters",
-            default=dict,
-            partitions=settings.topic_partitions,
-            store=f"rocksdb:{settings.app_id}-reporters",
-            options=table_store_options(),
-        )
+        self.reporters_table = disk_table(app, settings, "reporters")
         # event id → its account, for every event moderated in the last one or two strike
         # windows: on disk, with events.by_id as its changelog (streams.recent_events)
         self.recent_events = RecentEvents(
@@ -180,32 +168,20 @@ class Worker:
         # list: on disk, and at most learn_max_tokens new tokens per window (each one a changelog
         # record and a key on disk for two windows)
         self._new_tokens = TokenBudget(settings.learn_max_tokens, settings.learn_window_s)
-        self.contact_evidence = app.Table(
-            "contact-evidence",
-            default=dict,
-            partitions=settings.topic_partitions,
-            store=f"rocksdb:{settings.app_id}-contact-evidence",
-            options=table_store_options(),
-        ).tumbling(settings.learn_window_s, expires=2 * settings.learn_window_s)
+        self.contact_evidence = disk_table(
+            app, settings, "contact-evidence", settings.learn_window_s
+        )
         # account → the campaigns it was acted on for (one account action per campaign): an
         # entry per escalated account, on disk like the strikes
-        self.campaign_accounts = app.Table(
-            "campaign-accounts",
-            default=dict,
-            partitions=settings.topic_partitions,
-            store=f"rocksdb:{settings.app_id}-campaign-accounts",
-            options=table_store_options(),
-        ).tumbling(settings.strike_window_s, expires=2 * settings.strike_window_s)
+        self.campaign_accounts = disk_table(
+            app, settings, "campaign-accounts", settings.strike_window_s
+        )
         # account → its recent messages, conversations and texts (models.senders.observe): an
         # entry per account that sent a chat message in the window, so on disk, recovered from
         # its changelog
-        self.sender_activity = app.Table(
-            "sender-activity",
-            default=dict,
-            partitions=settings.topic_partitions,
-            store=f"rocksdb:{settings.app_id}-sender-activity",
-            options=table_store_options(),
-        ).tumbling(settings.sender_window_s, expires=2 * settings.sender_window_s)
+        self.sender_activity = disk_table(
+            app, settings, "sender-activity", settings.sender_window_s
+        )
 
         self.moderate_events: AgentT | None = None
         self.batch_reader: BatchReader | RdkafkaReader | None = None
@@ -1062,6 +1038,19 @@ class Worker:
                 return _unauthorized(web)
             self.report_state()
             return web.bytes(metrics.render(), content_type="text/plain")
+
+
+def disk_table(app: AppT, settings: Settings, name: str, window_s: float | None = None) -> Any:
+    """A table of dicts on disk (RocksDB, recovered from its changelog), one partition per
+    input partition; with ``window_s``, tumbling windows of that length kept for two."""
+    table = app.Table(
+        name,
+        default=dict,
+        partitions=settings.topic_partitions,
+        store=f"rocksdb:{settings.app_id}-{name}",
+        options=table_store_options(),
+    )
+    return table if window_s is None else table.tumbling(window_s, expires=2 * window_s)
 
 
 def table_store_options() -> dict[str, Any]:
