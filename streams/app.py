@@ -9,7 +9,7 @@ from typing import Any
 import faust
 
 from chatguard.settings import Settings
-from streams import decompression, kafka_options
+from streams import decompression, kafka_options, oversize
 from streams.transport import ProducerStuck, Transport
 from streams.window_index import WindowIndexTable
 
@@ -64,6 +64,7 @@ class App(faust.App):
 def create_app(settings: Settings) -> faust.App:
     """A Faust app for these settings, with no agents yet."""
     decompression.set_limit(settings.max_decompressed_mb * 1024 * 1024)
+    oversize.install(settings)
     app = App(
         settings.app_id,
         **kafka_options.faust_app(settings),

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from chatguard.settings import Settings
-from streams import decompression, metrics, web_server
+from streams import decompression, metrics, oversize, web_server
 from streams.campaign_fold import CampaignFold
 from streams.campaigns import CampaignHolder
 from streams.model_holder import ModelHolder
@@ -36,6 +36,7 @@ def main() -> int:
 
     settings = Settings.from_env()
     decompression.set_limit(settings.max_decompressed_mb * 1024 * 1024)
+    oversize.install(settings)
     try:
         FleetSigner.for_settings(settings)  # a key it cannot use is a line, like the worker's
     except FleetKeyError as exc:

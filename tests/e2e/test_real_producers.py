@@ -694,3 +694,65 @@ def test_a_record_whose_header_key_is_not_utf8_is_dead_lettered_and_the_partitio
     assert all("UnicodeDecodeError" in d["error"] for d in dead)
     assert worker.returncode is None
     assert worker.get("/health")[0] == 200
+
+
+OVERSIZE_MB = 60
+OVERSIZE_REPORTS = 40
+OVERSIZE_RULES = 10
+
+
+def test_a_backlog_of_records_far_over_every_limit_costs_the_limit_not_their_size(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """An outside probe's records of 60 MB of padding, one per 2 KB zstd batch (under the
+    64 MB decompression bound), were each refused, but only after aiokafka had unpacked them
+    all: Faust's consumer unpacks every record of a fetched partition, and a starting worker
+    reads the rules topic whole. 60 on the reports topic took a worker to 3.9 GB, 50 on the
+    rules topic a starting one to 3.2 GB. Cut as they are unpacked (``streams.oversize``),
+    they cost one byte over the largest record a reader takes."""
+    import confluent_kafka
+
+    settings = stream_settings
+    asyncio.run(ensure_topics(settings))
+    producer = confluent_kafka.Producer(
+        {
+            "bootstrap.servers": settings.bootstrap_servers,
+            "compression.type": "zstd",
+            "message.max.bytes": 1_000_000_000,
+            "batch.size": 1_000_000_000,
+        }
+    )
+    pad = b" " * (OVERSIZE_MB * 1_000_000)
+    offsets: list[int] = []
+
+    def on_delivery(err: object, message: confluent_kafka.Message) -> None:
+        assert err is None, err
+        if message.topic() == settings.topic("user.reports"):
+            offsets.append(int(message.offset() or 0))
+
+    for topic, count, make in (
+        ("user.reports", OVERSIZE_REPORTS, _report),
+        ("moderation.rules", OVERSIZE_RULES, lambda name: {"version": name}),
+    ):
+        for i in range(count):
+            value = orjson.dumps(make(f"oversize-{i}"))[:-1] + b', "pad": "' + pad + b'"}'
+            producer.produce(settings.topic(topic), value, f"oversize-{i}".encode(), 0, on_delivery)
+            producer.flush(60)  # each record in a batch of its own
+    del pad
+    assert len(offsets) == OVERSIZE_REPORTS
+    worker = start_worker()  # the backlog is there before it starts
+    worker.wait_ready()
+
+    def all_dead_lettered(records: list[Record]) -> bool:
+        return len({r.json()["source_offset"] for r in records}) >= OVERSIZE_REPORTS
+
+    records = consume(settings, ["moderation.deadletter"], until=all_dead_lettered, timeout=300)
+    reports = settings.topic("user.reports")
+    dead = {r.json()["source_offset"] for r in records if r.json()["source_topic"] == reports}
+    assert dead == set(offsets)
+    peak = _peak_rss_mb(worker.pid)
+    print(
+        f"{OVERSIZE_REPORTS + OVERSIZE_RULES} records of {OVERSIZE_MB} MB: worker peak RSS {peak:.0f} MB"
+    )
+    assert peak < 1_200, f"peak RSS {peak:.0f} MB for {OVERSIZE_REPORTS} + {OVERSIZE_RULES} records"
+    assert worker.returncode is None and worker.get("/health")[0] == 200

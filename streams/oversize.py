@@ -1,0 +1,79 @@
+"""Records larger than any reader takes are cut as aiokafka unpacks them, before anyone holds them.
+
+A record batch decompresses to at most 64 MB (``streams.decompression``), and one fetch holds as
+many batches as its compressed bytes allow. An outside probe put one 60 MB record of padding in
+each 2 KB zstd batch. Every such record was refused (too large, or a signature that does not
+verify), but only after aiokafka had unpacked it, and Faust's consumer unpacks every record of a
+fetched partition: 60 of them on the reports topic took a worker to 3.9 GB (kept after), 50 on
+the rules topic, which every worker reads whole as it starts, took a starting worker to 3.2 GB.
+
+Nothing chatguard reads is longer than ``max_event_bytes`` or ``max_record_bytes`` (events,
+rules files, table values). So :func:`install` has aiokafka cut, as it unpacks a record, a value
+longer than that to one byte over it (every reader's size check refuses it as before, and a
+signed record's signature no longer verifies), a key to one byte over ``max_key_bytes``, and drop
+headers over the value limit in all. ``serialized_value_size`` and ``serialized_key_size`` keep
+the sizes the record came with. A record then costs at most about the limit, for as long as it
+is held, whatever it came as.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatguard.settings import Settings
+
+_limits = {"value": 0, "key": 0}  # 0: not installed
+
+
+def limits_of(settings: Settings) -> tuple[int, int]:
+    """The longest value and key any reader of these settings takes."""
+    return max(settings.max_event_bytes, settings.max_record_bytes), settings.max_key_bytes
+
+
+def install(settings: Settings) -> None:
+    """Cut oversized records in every aiokafka consumer of this process from now on."""
+    from aiokafka.consumer.fetcher import PartitionRecords
+
+    _limits["value"], _limits["key"] = limits_of(settings)
+    if getattr(PartitionRecords._consumer_record, "cuts_oversize", False):
+        return
+    unpack = PartitionRecords._consumer_record
+
+    def consumer_record(self: Any, tp: Any, record: Any) -> Any:
+        if not _oversized(record):
+            return unpack(self, tp, record)
+        cut = _Cut(record)
+        unpacked = unpack(self, tp, cut)
+        unpacked.serialized_value_size, unpacked.serialized_key_size = cut.sizes
+        return unpacked
+
+    consumer_record.cuts_oversize = True  # type: ignore[attr-defined]
+    PartitionRecords._consumer_record = consumer_record
+
+
+def _oversized(record: Any) -> bool:
+    value, key = record.value, record.key
+    return (
+        (value is not None and len(value) > _limits["value"])
+        or (key is not None and len(key) > _limits["key"])
+        or _header_bytes(record.headers) > _limits["value"]
+    )
+
+
+def _header_bytes(headers: Any) -> int:
+    return sum(len(name) + len(value or b"") for name, value in headers or ())
+
+
+class _Cut:
+    """``record`` with its value and key cut one byte over their limits, and its headers
+    dropped if they are over the value limit; the sizes it came with stay readable."""
+
+    def __init__(self, record: Any) -> None:
+        value, key = record.value, record.key
+        self.offset, self.timestamp = record.offset, record.timestamp
+        self.timestamp_type, self.checksum = record.timestamp_type, record.checksum
+        self.value = value if value is None else bytes(value[: _limits["value"] + 1])
+        self.key = key if key is None else bytes(key[: _limits["key"] + 1])
+        headers = record.headers
+        self.headers = () if _header_bytes(headers) > _limits["value"] else headers
+        self.sizes = (-1 if value is None else len(value), -1 if key is None else len(key))

@@ -1,0 +1,58 @@
+"""Records longer than any reader takes are cut as aiokafka unpacks them (``streams.oversize``)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from aiokafka.consumer.fetcher import PartitionRecords
+from aiokafka.structs import TopicPartition
+
+from chatguard.settings import Settings
+from streams import oversize
+
+SETTINGS = Settings.from_env({})
+VALUE_LIMIT, KEY_LIMIT = oversize.limits_of(SETTINGS)
+
+
+def _unpack(
+    key: bytes | None, value: bytes | None, headers: tuple[tuple[str, bytes], ...] = ()
+) -> Any:
+    """What aiokafka's fetcher makes of a record as it unpacks it."""
+    oversize.install(SETTINGS)
+    partition = PartitionRecords.__new__(PartitionRecords)
+    partition._key_deserializer = partition._value_deserializer = None
+    record = SimpleNamespace(
+        offset=7,
+        timestamp=1,
+        timestamp_type=0,
+        checksum=None,
+        key=key,
+        value=value,
+        headers=headers,
+    )
+    return partition._consumer_record(TopicPartition("t", 0), record)
+
+
+def test_a_value_over_every_readers_limit_is_cut_one_byte_over_it() -> None:
+    """An outside probe's 60 MB records were each held whole until refused: 60 of them took a
+    worker to 3.9 GB. Cut one byte over the limit, every reader still refuses them as too large."""
+    unpacked = _unpack(b"k", b" " * 60_000_000)
+    assert len(unpacked.value) == VALUE_LIMIT + 1
+    assert unpacked.serialized_value_size == 60_000_000
+    assert unpacked.key == b"k" and unpacked.offset == 7
+
+
+def test_a_key_over_its_limit_is_cut_and_huge_headers_are_dropped() -> None:
+    unpacked = _unpack(b"k" * 5_000_000, b"{}", (("pad", b"x" * (VALUE_LIMIT + 1)),))
+    assert len(unpacked.key) == KEY_LIMIT + 1
+    assert unpacked.serialized_key_size == 5_000_000
+    assert unpacked.headers == () and unpacked.value == b"{}"
+
+
+def test_records_within_the_limits_are_untouched() -> None:
+    headers = (("trace", b"abc"),)
+    value = b"x" * VALUE_LIMIT
+    unpacked = _unpack(b"k" * KEY_LIMIT, value, headers)
+    assert unpacked.value is value and unpacked.headers == headers
+    assert _unpack(None, None).value is None
