@@ -149,7 +149,13 @@ def _config(settings: Settings, name: str) -> dict[str, str]:
     (``streams.report_retry``). So do the input topics, which anyone may write: a record that
     names a time in the year 9999 kept its partition's log from ever rolling or being
     deleted (retention goes by the newest timestamp in a segment), and nothing of chatguard reads
-    an input record's timestamp."""
+    an input record's timestamp.
+
+    Dead letters are stored zstd-compressed whatever codec the worker sent them with: each one
+    carries up to 512 KB of its input, and an outside probe's 1 MB reports of padding, 85 bytes
+    each on the wire, came back as 700 KB dead letters, 839 MB of the broker's disk in 21 s."""
+    if name == DEAD_LETTER:
+        return {"compression.type": "zstd"}
     if name == REPORTS_RETRY or name in INPUTS:
         return {"message.timestamp.type": "LogAppendTime"}
     windows = {

@@ -18,6 +18,7 @@ from chatguard.settings import Settings
 from devtools.broker import LocalBroker
 from devtools.produce import build_events
 from models.registry import ModelRegistry
+from streams.control_topics import topic_configs
 from streams.outgoing import OutgoingEvent
 from tests.conftest import ModelKeys
 from tests.e2e.conftest import WorkerProcess
@@ -290,6 +291,11 @@ def test_an_event_near_kafkas_record_limit_becomes_a_dead_letter_that_fits(
     assert dead["raw_size"] == len(huge_value) and dead["raw_truncated"] is True
     assert len(base64.b64decode(dead["raw"])) < len(huge_value)
     assert worker.get("/health")[0] == 200
+    # stored zstd-compressed by the broker, whatever codec the worker sent it with: a dead
+    # letter copies up to 512 KB of its input, which an attacker sends as a few bytes of zstd
+    # (30 such dead letters: 20.5 MB on disk stored as sent, 28 KB stored as zstd)
+    dead_letters = stream_settings.topic("moderation.deadletter")
+    assert topic_configs(stream_settings, dead_letters)["compression.type"] == "zstd"
 
 
 def test_partitions_added_to_an_input_topic_are_read_within_a_metadata_refresh(
