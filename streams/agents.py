@@ -83,6 +83,7 @@ from streams.reports import (
     confirmed_strike_of,
     most_seen,
     report_strike,
+    report_time_problem,
     seen_entries,
     verified_record,
 )
@@ -597,6 +598,9 @@ class Worker:
         if record["kind"] == "confirmation":
             return self._verify_confirmation(raw, record)
         check_report_fields(record, record.get("weight"))
+        dated = report_time_problem(record, time.time(), self.settings.strike_window_s)
+        if dated is not None:
+            return dated
         seen = self.recent_events.account(record["event_id"], claimed=record["account_id"])
         rejected = check_report(record, seen)
         if rejected is not None and rejected.kind == "unknown_event":

@@ -116,6 +116,23 @@ def check_report(report: dict[str, Any], seen_account: str | None) -> Rejected |
     return None
 
 
+def report_time_problem(report: dict[str, Any], now: float, window_s: float) -> Rejected | None:
+    """Why a report's ``reported_at`` cannot count now, or None: more than a strike window from
+    now, either way. Enforcement refused the strike of a report dated in the year 9999 or at
+    -1e300, but only after the report had counted for its reporter as verified; refused here,
+    it is a dead letter before anything counts it. A reporter's clock may be off by minutes or
+    hours, so a time ahead of now counts as far as one behind."""
+    off = float(report["reported_at"]) - now
+    if abs(off) <= window_s:
+        return None
+    when = f"{off:.3g} s in the future" if off > 0 else f"{-off:.3g} s ago"
+    return Rejected(
+        "stale_report",
+        f"report {report['report_id']} is dated {when}, beyond the strike window of {window_s:g} s",
+        report["event_id"],
+    )
+
+
 def report_strike(report: dict[str, Any], weight: float) -> StrikeSignal:
     """The strike signal of a verified, unconfirmed report: review evidence, weighed by its
     reporter's reliability."""

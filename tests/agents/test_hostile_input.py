@@ -750,3 +750,34 @@ async def test_a_signed_decision_dated_in_the_future_counts_nowhere(
     [dead] = sink.on("moderation.deadletter")
     assert dead["error_kind"] == "invalid_value" and "in the future" in dead["error"]
     assert sink.on("reports.by_reporter") == []
+
+
+async def test_a_report_dated_far_from_now_is_refused_before_it_counts_for_its_reporter(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """An outside probe's reports dated 1e300, -1e300 and the year 9999 were verified and
+    counted for their reporters; only their strikes were refused, later, at enforcement. A
+    report more than a strike window from now, either way, is a dead letter before that (a
+    reporter's clock an hour off still counts)."""
+    seen = {"kind": "seen", "events": [["evt-1", "acct-1"]], "at": time.time()}
+    now = time.time()
+    dates = {"far-future": 1e300, "far-past": -1e300, "year-9999": 253_402_300_799.0}
+    dates |= {"an-hour-ahead": now + 3_600, "now": now}
+    reports = [
+        _retried_report(report_id=name, reporter_id=name, reported_at=at)
+        for name, at in dates.items()
+    ]
+    records = [(b"evt-1", orjson.dumps(seen))]
+    records += [(b"evt-1", orjson.dumps(report)) for report in reports]
+    await put_to(
+        worker.verify_reports,
+        worker.settings.topic("events.by_id"),
+        records,
+        lambda: len(sink.on("account.strikes")) >= 2,
+    )
+    dead = sink.on("moderation.deadletter")
+    assert sorted(d["error_kind"] for d in dead) == ["stale_report"] * 3
+    assert all(len(d["error"]) < 200 for d in dead)  # no 300-digit number
+    counted = {r["reporter_id"] for r in sink.on("reports.by_reporter")}
+    assert counted == {"an-hour-ahead", "now"}
+    assert {s["report_id"] for s in sink.on("account.strikes")} == {"an-hour-ahead", "now"}
