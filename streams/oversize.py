@@ -8,8 +8,9 @@ fetched partition: 60 of them on the reports topic took a worker to 3.9 GB (kept
 the rules topic, which every worker reads whole as it starts, took a starting worker to 3.2 GB.
 
 Nothing chatguard reads is longer than ``max_event_bytes`` or ``max_record_bytes`` (events,
-rules files, table values). So :func:`install` has aiokafka cut, as it unpacks a record, a value
-longer than that to one byte over it (every reader's size check refuses it as before, and a
+table values), except a rules file (up to 64 MB, whose reader takes one record at a time). So
+:func:`install` has aiokafka cut, as it unpacks a record, a value longer than that to one byte
+over it (every reader's size check refuses it as before, and a
 signed record's signature no longer verifies), a key to one byte over ``max_key_bytes``, and drop
 headers over the value limit in all. ``serialized_value_size`` and ``serialized_key_size`` keep
 the sizes the record came with. A record then costs at most about the limit, for as long as it
@@ -23,10 +24,13 @@ from typing import Any
 from chatguard.settings import Settings
 
 _limits = {"value": 0, "key": 0}  # 0: not installed
+# topics whose records may be longer: the rules topic's (a rules file, up to 64 MB), which its
+# reader takes one record at a time (``streams.rules_holder``)
+_larger: dict[str, int] = {}
 
 
 def limits_of(settings: Settings) -> tuple[int, int]:
-    """The longest value and key any reader of these settings takes."""
+    """The longest value and key any reader of these settings takes, but the rules topic's."""
     return max(settings.max_event_bytes, settings.max_record_bytes), settings.max_key_bytes
 
 
@@ -34,15 +38,21 @@ def install(settings: Settings) -> None:
     """Cut oversized records in every aiokafka consumer of this process from now on."""
     from aiokafka.consumer.fetcher import PartitionRecords
 
+    from streams import topics
+    from streams.rules_holder import RULES_MAX_BYTES
+
     _limits["value"], _limits["key"] = limits_of(settings)
+    _larger.clear()
+    _larger[settings.topic(topics.RULES)] = RULES_MAX_BYTES
     if getattr(PartitionRecords._consumer_record, "cuts_oversize", False):
         return
     unpack = PartitionRecords._consumer_record
 
     def consumer_record(self: Any, tp: Any, record: Any) -> Any:
-        if not _oversized(record):
+        value_limit = _larger.get(tp.topic, _limits["value"])
+        if not _oversized(record, value_limit):
             return unpack(self, tp, record)
-        cut = _Cut(record)
+        cut = _Cut(record, value_limit)
         unpacked = unpack(self, tp, cut)
         unpacked.serialized_value_size, unpacked.serialized_key_size = cut.sizes
         return unpacked
@@ -51,12 +61,12 @@ def install(settings: Settings) -> None:
     PartitionRecords._consumer_record = consumer_record
 
 
-def _oversized(record: Any) -> bool:
+def _oversized(record: Any, value_limit: int) -> bool:
     value, key = record.value, record.key
     return (
-        (value is not None and len(value) > _limits["value"])
+        (value is not None and len(value) > value_limit)
         or (key is not None and len(key) > _limits["key"])
-        or _header_bytes(record.headers) > _limits["value"]
+        or _header_bytes(record.headers) > value_limit
     )
 
 
@@ -68,12 +78,12 @@ class _Cut:
     """``record`` with its value and key cut one byte over their limits, and its headers
     dropped if they are over the value limit; the sizes it came with stay readable."""
 
-    def __init__(self, record: Any) -> None:
+    def __init__(self, record: Any, value_limit: int) -> None:
         value, key = record.value, record.key
         self.offset, self.timestamp = record.offset, record.timestamp
         self.timestamp_type, self.checksum = record.timestamp_type, record.checksum
-        self.value = value if value is None else bytes(value[: _limits["value"] + 1])
+        self.value = value if value is None else bytes(value[: value_limit + 1])
         self.key = key if key is None else bytes(key[: _limits["key"] + 1])
         headers = record.headers
-        self.headers = () if _header_bytes(headers) > _limits["value"] else headers
+        self.headers = () if _header_bytes(headers) > value_limit else headers
         self.sizes = (-1 if value is None else len(value), -1 if key is None else len(key))

@@ -594,7 +594,10 @@ async def _fetch(consumer: Any, partition: Any, end: int | None = None) -> list[
     from streams import unreadable
 
     try:
-        fetched = await consumer.getmany(partition, timeout_ms=500)
+        # one record at a time: a rules record may be 64 MB, and aiokafka unpacks only the
+        # records it hands out, so 50 records of 60 MB of padding (refused, unsigned) no
+        # longer take a starting worker to 3.2 GB
+        fetched = await consumer.getmany(partition, timeout_ms=500, max_records=1)
     except unreadable.UNREADABLE:
         if end is None:
             end = (await consumer.end_offsets([partition]))[partition]

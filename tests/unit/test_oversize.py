@@ -10,15 +10,19 @@ from aiokafka.structs import TopicPartition
 
 from chatguard.settings import Settings
 from streams import oversize
+from streams.rules_holder import RULES_MAX_BYTES
 
 SETTINGS = Settings.from_env({})
 VALUE_LIMIT, KEY_LIMIT = oversize.limits_of(SETTINGS)
 
 
 def _unpack(
-    key: bytes | None, value: bytes | None, headers: tuple[tuple[str, bytes], ...] = ()
+    key: bytes | None,
+    value: bytes | None,
+    headers: tuple[tuple[str, bytes], ...] = (),
+    topic: str = "user.reports",
 ) -> Any:
-    """What aiokafka's fetcher makes of a record as it unpacks it."""
+    """What aiokafka's fetcher makes of a record of ``topic`` as it unpacks it."""
     oversize.install(SETTINGS)
     partition = PartitionRecords.__new__(PartitionRecords)
     partition._key_deserializer = partition._value_deserializer = None
@@ -31,7 +35,7 @@ def _unpack(
         value=value,
         headers=headers,
     )
-    return partition._consumer_record(TopicPartition("t", 0), record)
+    return partition._consumer_record(TopicPartition(SETTINGS.topic(topic), 0), record)
 
 
 def test_a_value_over_every_readers_limit_is_cut_one_byte_over_it() -> None:
@@ -56,3 +60,13 @@ def test_records_within_the_limits_are_untouched() -> None:
     unpacked = _unpack(b"k" * KEY_LIMIT, value, headers)
     assert unpacked.value is value and unpacked.headers == headers
     assert _unpack(None, None).value is None
+
+
+def test_a_rules_file_is_cut_only_over_the_rules_topics_own_limit() -> None:
+    """A rules file of 100,000 terms is 2.6 MB, and the rules topic takes up to 64 MB: cut at
+    the other topics' limit, it no longer parsed and the fleet served no rules."""
+    rules = b"x" * 2_600_000
+    assert _unpack(b"k", rules, topic="moderation.rules").value is rules
+    unpacked = _unpack(b"k", b" " * (RULES_MAX_BYTES + 10), topic="moderation.rules")
+    assert len(unpacked.value) == RULES_MAX_BYTES + 1
+    assert len(_unpack(b"k", rules, topic="moderator.labels").value) == VALUE_LIMIT + 1
