@@ -10,8 +10,8 @@ the rules topic, which every worker reads whole as it starts, took a starting wo
 Nothing chatguard reads is longer than ``max_event_bytes`` or ``max_record_bytes`` (events,
 table values), except a rules file (up to 64 MB, whose reader takes one record at a time). So
 :func:`install` has aiokafka cut, as it unpacks a record, a value longer than that to one byte
-over it (every reader's size check refuses it as before, and a
-signed record's signature no longer verifies), a key to one byte over ``max_key_bytes``, and drop
+over it (every reader's size check refuses it as before, and a signed record's signature no
+longer verifies), a key to one byte over ``max_key_bytes`` (64 KB at the least), and drop
 headers over the value limit in all. ``serialized_value_size`` and ``serialized_key_size`` keep
 the sizes the record came with. A record then costs at most about the limit, for as long as it
 is held, whatever it came as.
@@ -29,9 +29,16 @@ _limits = {"value": 0, "key": 0}  # 0: not installed
 _larger: dict[str, int] = {}
 
 
+# a key is cut past this at the least, whatever ``max_key_bytes`` says: the input topics' check
+# reads that setting, but Faust's tables key their changelogs with keys of their own (a
+# windowed key is the account id and the window, longer than the id)
+MIN_KEY_CUT_BYTES = 65_536
+
+
 def limits_of(settings: Settings) -> tuple[int, int]:
     """The longest value and key any reader of these settings takes, but the rules topic's."""
-    return max(settings.max_event_bytes, settings.max_record_bytes), settings.max_key_bytes
+    value = max(settings.max_event_bytes, settings.max_record_bytes)
+    return value, max(settings.max_key_bytes, MIN_KEY_CUT_BYTES)
 
 
 def install(settings: Settings) -> None:

@@ -70,3 +70,21 @@ def test_a_rules_file_is_cut_only_over_the_rules_topics_own_limit() -> None:
     unpacked = _unpack(b"k", b" " * (RULES_MAX_BYTES + 10), topic="moderation.rules")
     assert len(unpacked.value) == RULES_MAX_BYTES + 1
     assert len(_unpack(b"k", rules, topic="moderator.labels").value) == VALUE_LIMIT + 1
+
+
+def test_a_small_key_limit_does_not_cut_the_keys_of_fausts_tables() -> None:
+    """``max_key_bytes`` is the input topics' check; a table's changelog key (an account id and
+    its window) is longer than the id, so keys are cut past 64 KB at the least."""
+    small = Settings.from_env({"CHATGUARD_MAX_KEY_BYTES": "64"})
+    assert oversize.limits_of(small)[1] == oversize.MIN_KEY_CUT_BYTES
+    key = b'["' + b"a" * 256 + b'", [1700000000.0, 1700086400.0]]'
+    try:
+        oversize.install(small)
+        partition = PartitionRecords.__new__(PartitionRecords)
+        partition._key_deserializer = partition._value_deserializer = None
+        record = SimpleNamespace(
+            offset=1, timestamp=1, timestamp_type=0, checksum=None, key=key, value=b"{}", headers=()
+        )
+        assert partition._consumer_record(TopicPartition("t", 0), record).key is key
+    finally:
+        oversize.install(SETTINGS)
