@@ -1131,7 +1131,14 @@ def _raw(event: EventT) -> RawMessage:
     headers = message.headers or ()
     pairs = tuple(headers.items() if isinstance(headers, Mapping) else headers)
     return RawMessage(
-        message.topic, message.partition, message.offset, message.key, message.value, pairs
+        message.topic,
+        message.partition,
+        message.offset,
+        message.key,
+        message.value,
+        pairs,
+        key_size=message.serialized_key_size,
+        value_size=message.serialized_value_size,
     )
 
 

@@ -183,7 +183,15 @@ class BatchReader(BatchIngest):
 
     async def _moderate(self, fetched: dict[TopicPartition, list[Any]]) -> None:
         batch = [
-            RawMessage(m.topic, m.partition, m.offset, m.key, m.value)
+            RawMessage(
+                m.topic,
+                m.partition,
+                m.offset,
+                m.key,
+                m.value,
+                key_size=m.serialized_key_size,
+                value_size=m.serialized_value_size,
+            )
             for records in fetched.values()
             for m in records
         ]

@@ -73,6 +73,14 @@ class RawMessage:
     key: bytes | None
     value: bytes | None
     headers: Headers = ()  # checked on internal topics only: the fleet signature
+    # the sizes key and value arrived with, where aiokafka cut them (streams.oversize)
+    key_size: int | None = None
+    value_size: int | None = None
+
+    def sizes(self) -> tuple[int, int]:
+        """The key's and the value's sizes as they arrived."""
+        key, value = len(self.key or b""), len(self.value or b"")
+        return max(key, self.key_size or 0), max(value, self.value_size or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,10 +176,14 @@ class ModerationPipeline:
             max_text_chars=self.settings.max_text_chars,
             max_id_chars=self.settings.max_id_chars,
         )
-        key_bytes = self.settings.max_key_bytes
-        if message.key is not None and len(message.key) > key_bytes:
-            error = f"key is {len(message.key)} bytes; the limit is {key_bytes}"
+        key_bytes, event_bytes = self.settings.max_key_bytes, self.settings.max_event_bytes
+        key_size, value_size = message.sizes()  # as they arrived, not as aiokafka cut them
+        if message.key is not None and key_size > key_bytes:
+            error = f"key is {key_size} bytes; the limit is {key_bytes}"
             return Rejected("oversize_key", error, result.event_id)
+        if value_size > event_bytes:
+            error = f"event is {value_size} bytes; the limit is {event_bytes}"
+            return Rejected("oversize_event", error, result.event_id)
         return result
 
     async def moderate(self, batch: Sequence[RawMessage]) -> None:
@@ -565,6 +577,7 @@ class ModerationPipeline:
         """The dead letter for ``message`` (the one place a :class:`DeadLetter` is built): compact whatever the input, so it always fits in a
         record. Its key and raw value are cut (their sizes recorded), and so are its id and error."""
         raw = message.value or b""
+        key_size, raw_size = message.sizes()
         key = message.key[: self.settings.max_key_bytes] if message.key is not None else None
         error = rejected.error
         if len(error) > ERROR_CHARS:
@@ -583,10 +596,10 @@ class ModerationPipeline:
                 if rejected.event_id is not None
                 else None
             ),
-            raw_size=len(raw),
-            raw_truncated=len(raw) > self._raw_cut,
-            key_size=len(message.key) if message.key is not None else 0,
-            key_truncated=key is not None and len(key) < len(message.key or b""),
+            raw_size=raw_size,
+            raw_truncated=raw_size > self._raw_cut,
+            key_size=key_size,
+            key_truncated=key is not None and len(key) < key_size,
         )
         metrics.DEAD_LETTERS.labels(kind=rejected.kind).inc()
         return Outgoing(self._dead_letter, key, orjson.dumps(record), message)
