@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from chatguard.settings import Settings
+from streams.batch_budget import record_bytes
 
 _limits = {"value": 0, "key": 0}  # 0: not installed
 # topics whose records may be longer: the rules topic's (a rules file, up to 64 MB), which its
@@ -78,7 +79,7 @@ def _oversized(record: Any, value_limit: int) -> bool:
 
 
 def _header_bytes(headers: Any) -> int:
-    return sum(len(name) + len(value or b"") for name, value in headers or ())
+    return record_bytes(None, None, headers)
 
 
 class _Cut:
