@@ -186,11 +186,13 @@ def _refused(settings: Settings, topic: str, value: bytes) -> str | None:
     the taxonomy's categories), or None: "sent" should mean it can count."""
     from models.taxonomy import TAXONOMY
     from streams.decoding import Event, check_categories, decode
+    from streams.kinds import most_bytes_by_topic
 
+    limits = most_bytes_by_topic(settings.max_event_bytes, settings.max_id_chars)
     read = decode(
         value,
         topic,
-        max_event_bytes=settings.max_event_bytes,
+        max_event_bytes=limits.get(topic, settings.max_event_bytes),
         max_text_chars=settings.max_text_chars,
         max_id_chars=settings.max_id_chars,
     )

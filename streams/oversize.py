@@ -8,11 +8,14 @@ fetched partition: 60 of them on the reports topic took a worker to 3.9 GB (kept
 the rules topic, which every worker reads whole as it starts, took a starting worker to 3.2 GB.
 
 Nothing chatguard reads is longer than ``max_event_bytes`` or ``max_record_bytes`` (events,
-table values), except a rules file (up to 64 MB, whose reader takes one record at a time). So
+table values), except a rules file (up to 64 MB, whose reader takes one record at a time), and
+records without free text (reports, moderators' decisions) are far shorter
+(``streams.kinds.most_bytes``): a live flood of 1 MB reports, each refused, held a worker at
+1.5 GB while Faust buffered them. So
 :func:`install` has aiokafka cut, as it unpacks a record, a value longer than that to one byte
 over it (every reader's size check refuses it as before, and a signed record's signature no
 longer verifies), a key to one byte over ``max_key_bytes`` (64 KB at the least), and drop
-headers over the value limit in all. ``serialized_value_size`` and ``serialized_key_size`` keep
+headers over the value limit in all, each topic at its own limit. ``serialized_value_size`` and ``serialized_key_size`` keep
 the sizes the record came with. A record then costs at most about the limit, for as long as it
 is held, whatever it came as.
 """
@@ -25,9 +28,10 @@ from chatguard.settings import Settings
 from streams.batch_budget import record_bytes
 
 _limits = {"value": 0, "key": 0}  # 0: not installed
-# topics whose records may be longer: the rules topic's (a rules file, up to 64 MB), which its
-# reader takes one record at a time (``streams.rules_holder``)
-_larger: dict[str, int] = {}
+# topics with a limit of their own: the rules topic's is larger (a rules file, up to 64 MB,
+# whose reader takes one record at a time, ``streams.rules_holder``); the reports' and
+# moderators' decisions' smaller (``streams.kinds.most_bytes``)
+_by_topic: dict[str, int] = {}
 
 
 # a key is cut past this at the least, whatever ``max_key_bytes`` says: the input topics' check
@@ -42,22 +46,40 @@ def limits_of(settings: Settings) -> tuple[int, int]:
     return value, max(settings.max_key_bytes, MIN_KEY_CUT_BYTES)
 
 
+def limits_by_topic(settings: Settings) -> dict[str, int]:
+    """The topics (full names) whose longest value is not :func:`limits_of`'s: the input
+    topics of records without free text, the internal topics that carry reports on, and the
+    rules topic."""
+    from streams import kinds, topics
+    from streams.rules_holder import RULES_MAX_BYTES
+
+    value, _ = limits_of(settings)
+    by_topic = {
+        settings.topic(name): most
+        for name, most in kinds.most_bytes_by_topic(value, settings.max_id_chars).items()
+        if most < value
+    }
+    # a report, sent on as a worker writes it: its fields but fewer of them
+    report = by_topic[settings.topic(topics.USER_REPORTS)]
+    for name in (topics.REPORTS_BY_REPORTER, topics.REPORTS_RETRY):
+        by_topic[settings.topic(name)] = report
+    by_topic[settings.topic(topics.RULES)] = RULES_MAX_BYTES
+    return by_topic
+
+
 def install(settings: Settings) -> None:
     """Cut oversized records in every aiokafka consumer of this process from now on."""
     from aiokafka.consumer.fetcher import PartitionRecords
 
-    from streams import topics
-    from streams.rules_holder import RULES_MAX_BYTES
-
     _limits["value"], _limits["key"] = limits_of(settings)
-    _larger.clear()
-    _larger[settings.topic(topics.RULES)] = RULES_MAX_BYTES
+    _by_topic.clear()
+    _by_topic.update(limits_by_topic(settings))
     if getattr(PartitionRecords._consumer_record, "cuts_oversize", False):
         return
     unpack = PartitionRecords._consumer_record
 
     def consumer_record(self: Any, tp: Any, record: Any) -> Any:
-        value_limit = _larger.get(tp.topic, _limits["value"])
+        value_limit = _by_topic.get(tp.topic, _limits["value"])
         if not _oversized(record, value_limit):
             return unpack(self, tp, record)
         cut = _Cut(record, value_limit)

@@ -28,7 +28,7 @@ from models import fingerprint, normalize
 from models.learned import preload as preload_learned_lists
 from models.normalize import Analysis
 from models.rules import Contacts, RuleSet
-from streams import campaigns, learned_list, metrics, moderators, reports, senders, topics
+from streams import campaigns, kinds, learned_list, metrics, moderators, reports, senders, topics
 from streams.campaigns import CampaignHolder
 from streams.decide import Position, build_decisions
 from streams.decoding import Event, Rejected, check_categories, decode
@@ -151,6 +151,10 @@ class ModerationPipeline:
             0, min(DEAD_LETTER_RAW_BYTES, (settings.max_record_bytes - fixed) * 3 // 4)
         )
         self._events_by_id = settings.topic(topics.EVENTS_BY_ID)
+        # a report or a moderator's decision is bounded by its ids, not by max_event_bytes
+        self._most_bytes = kinds.most_bytes_by_topic(
+            settings.max_event_bytes, settings.max_id_chars
+        )
         self._reports_by_reporter = settings.topic(topics.REPORTS_BY_REPORTER)
 
     async def warm(self) -> None:
@@ -169,14 +173,15 @@ class ModerationPipeline:
         return self._decode(message, logical)
 
     def _decode(self, message: RawMessage, logical_topic: str) -> Event | Rejected:
+        event_bytes = self._most_bytes.get(logical_topic, self.settings.max_event_bytes)
         result = decode(
             message.value,
             logical_topic,
-            max_event_bytes=self.settings.max_event_bytes,
+            max_event_bytes=event_bytes,
             max_text_chars=self.settings.max_text_chars,
             max_id_chars=self.settings.max_id_chars,
         )
-        key_bytes, event_bytes = self.settings.max_key_bytes, self.settings.max_event_bytes
+        key_bytes = self.settings.max_key_bytes
         key_size, value_size = message.sizes()  # as they arrived, not as aiokafka cut them
         if message.key is not None and key_size > key_bytes:
             error = f"key is {key_size} bytes; the limit is {key_bytes}"

@@ -102,7 +102,7 @@ async def test_bad_reports_are_dead_letters_and_the_valid_ones_in_their_batch_co
         (b"r2", _report("r2", text=123)),  # a stray field of the wrong type: ignored
         (b"r3", _report("r3", reported_at="yesterday")),
         (b"r4", b'{"type": "user.report", '),
-        (b"r5", _report("r" * 10_000)),
+        (b"r5", _report("r" * 1_000)),
         (b"r6", _report("r6")),
     ]
     reports = settings.topic("user.reports")
@@ -120,6 +120,37 @@ async def test_bad_reports_are_dead_letters_and_the_valid_ones_in_their_batch_co
         d["source_topic"] == settings.topic("user.reports")
         for d in sink.on("moderation.deadletter")
     )
+
+
+async def test_a_report_longer_than_its_ids_allow_is_a_dead_letter_and_the_longest_real_one_counts(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """A report has no free text: its limit is what its ids can take (64 bytes per id
+    character), not the 1 MiB of a message. Every id and the reason at their longest, in
+    JSON escapes, still pass."""
+    settings = worker.settings
+    longest = "\\u00e9" * settings.max_id_chars  # é, written the longest way JSON allows
+    escaped = (
+        b'{"type": "user.report", "report_id": "%s", "reporter_id": "%s", "event_id": "%s", '
+        b'"account_id": "%s", "reason": "%s", "reported_at": 1700000000.0}'
+        % ((longest.encode(),) * 5)
+    )
+    limit = 64 * settings.max_id_chars
+    assert 5 * 6 * settings.max_id_chars < len(escaped) <= limit
+    records = [
+        (b"long", escaped),
+        (b"padded", _report("padded", evidence=" " * limit)),
+        (b"flood", _report("flood", evidence=" " * 1_000_000)),
+    ]
+    reports = settings.topic("user.reports")
+    await put_to(worker.collect_reports, reports, records, lambda: len(sink.sent) >= 3)
+    assert [r["report_id"] for r in sink.on("reports.by_reporter")] == ["\u00e9" * 256]
+    dead = {key: value for topic, key, value in sink.sent if topic.endswith("deadletter")}
+    assert {key: d["error_kind"] for key, d in dead.items()} == {
+        b"padded": "oversize_event",
+        b"flood": "oversize_event",
+    }
+    assert f"the limit is {limit}" in dead[b"flood"]["error"]
 
 
 async def test_labels_outside_the_taxonomy_are_dead_letters(
@@ -781,3 +812,4 @@ async def test_a_report_dated_far_from_now_is_refused_before_it_counts_for_its_r
     counted = {r["reporter_id"] for r in sink.on("reports.by_reporter")}
     assert counted == {"an-hour-ahead", "now"}
     assert {s["report_id"] for s in sink.on("account.strikes")} == {"an-hour-ahead", "now"}
+

@@ -758,3 +758,62 @@ def test_a_backlog_of_records_far_over_every_limit_costs_the_limit_not_their_siz
     )
     assert peak < 1_200, f"peak RSS {peak:.0f} MB for {OVERSIZE_REPORTS} + {OVERSIZE_RULES} records"
     assert worker.returncode is None and worker.get("/health")[0] == 200
+
+
+FLOOD_REPORTS = 1_000
+FLOOD_REPORT_BYTES = 1_000_000
+FLOOD_PER_BATCH = 50
+
+
+def test_a_backlog_of_reports_as_large_as_a_message_costs_what_a_report_can_be(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """An outside probe's 1,200 reports of 1 MB each (under the 1 MiB event limit), 60 per
+    zstd batch, held a worker at 1.5 GB: Faust's consumer unpacked every record of each fetch
+    and buffered thousands of them, each refused only then. A report has no free text, so it
+    is cut where its ids end (``streams.kinds.most_bytes``), and Faust hands out at most
+    ``MAX_POLL_RECORDS`` at a time: the backlog costs a few MB, and each report is still a
+    dead letter that says the size it came with."""
+    import confluent_kafka
+
+    settings = stream_settings
+    asyncio.run(ensure_topics(settings))
+    producer = confluent_kafka.Producer(
+        {
+            "bootstrap.servers": settings.bootstrap_servers,
+            "compression.type": "zstd",
+            "message.max.bytes": 1_000_000_000,
+            "batch.size": 1_000_000_000,
+            "linger.ms": 60_000,
+        }
+    )
+    pad = b" " * FLOOD_REPORT_BYTES
+    delivered: list[int] = []
+
+    def on_delivery(err: object, message: confluent_kafka.Message) -> None:
+        assert err is None, err
+        delivered.append(int(message.offset() or 0))
+
+    for i in range(FLOOD_REPORTS):
+        value = orjson.dumps(_report(f"flood-{i}"))[:-1] + b', "evidence": "' + pad + b'"}'
+        producer.produce(settings.topic("user.reports"), value, b"flood", 0, on_delivery)
+        if (i + 1) % FLOOD_PER_BATCH == 0:
+            producer.flush(60)  # FLOOD_PER_BATCH reports in each batch
+    producer.flush(60)
+    del pad
+    assert len(delivered) == FLOOD_REPORTS
+    worker = start_worker()  # the backlog is there before it starts
+    worker.wait_ready()
+
+    def all_dead_lettered(records: list[Record]) -> bool:
+        return len({r.json()["source_offset"] for r in records}) >= FLOOD_REPORTS
+
+    records = consume(settings, ["moderation.deadletter"], until=all_dead_lettered, timeout=300)
+    letters = [r.json() for r in records]
+    assert {d["source_offset"] for d in letters} == set(delivered)
+    assert {d["error_kind"] for d in letters} == {"oversize_event"}
+    assert all(d["raw_size"] > FLOOD_REPORT_BYTES for d in letters), letters[0]["raw_size"]
+    peak = _peak_rss_mb(worker.pid)
+    print(f"{FLOOD_REPORTS} reports of {FLOOD_REPORT_BYTES:,} bytes: worker peak RSS {peak:.0f} MB")
+    assert peak < 700, f"peak RSS {peak:.0f} MB for {FLOOD_REPORTS} reports of 1 MB"
+    assert worker.returncode is None and worker.get("/health")[0] == 200
