@@ -142,6 +142,10 @@ class Settings:
     report_retries: int = 20
     report_retry_s: float = 15.0
     report_backlog_wait_s: float = 7_200.0
+    # reports checked again after moderation passed them, per partition of events.by_id, at
+    # most; past that an unknown event's report is refused at once (a flood of reports of
+    # events that never existed was checked 21 times each)
+    report_waiting_max: int = 200
 
     # Moderator identity: the HMAC-SHA256 key shared with the moderation tool (or a file holding
     # it); without one, no label or report decision is accepted
@@ -282,6 +286,9 @@ class Settings:
                 f"report_retries={self.report_retries} must be in [0, 1000] and "
                 f"report_retry_s={self.report_retry_s} in (0, 3600]"
             )
+            raise SettingsError(msg)
+        if not 1 <= self.report_waiting_max <= 1_000_000:
+            msg = f"report_waiting_max={self.report_waiting_max} must be in [1, 1000000]"
             raise SettingsError(msg)
         if not 0 <= self.report_backlog_wait_s <= 7 * 86_400:
             msg = f"report_backlog_wait_s={self.report_backlog_wait_s} must be in [0, 604800]"

@@ -76,7 +76,14 @@ from streams.records import (
     WeighedReport,
     check_report_fields,
 )
-from streams.report_retry import due_in, retry_or_refuse, sent_back
+from streams.report_retry import (
+    WaitingRoom,
+    due_in,
+    longest_wait,
+    retry_or_refuse,
+    sent_back,
+    waiting_of,
+)
 from streams.reporters import apply_outcome, count_report, reliability, stats_record
 from streams.reports import (
     check_report,
@@ -165,6 +172,7 @@ class Worker:
         self._replay = Replay(settings, self.pipeline.signer)
         # whether a report's event may still be in the moderation backlog
         self.moderation = ModerationProgress(settings)
+        self.waiting_room = WaitingRoom(settings)
         # contact token → its recent blocked events (models.learned.observe), for the learned
         # list: on disk, and at most learn_max_tokens new tokens per window (each one a changelog
         # record and a key on disk for two windows)
@@ -605,9 +613,8 @@ class Worker:
         rejected = check_report(record, seen)
         if rejected is not None and rejected.kind == "unknown_event":
             # the report may have overtaken its event: check it again later
-            return retry_or_refuse(
-                raw, record, rejected, self.settings, time.time(), self.moderation.passed
-            )
+            return self._retry_or_refuse(raw, record, rejected)
+        self.waiting_room.leave(raw.partition, record)
         if rejected is not None:
             return rejected
         strike = report_strike(record, record["weight"])
@@ -634,14 +641,29 @@ class Worker:
         strike = confirmed_strike_of(record, seen)
         if isinstance(strike, Rejected) and strike.kind == "unknown_event":
             # confirmed before its event was moderated (a backlog): checked again later
-            return retry_or_refuse(
-                raw, record, strike, self.settings, time.time(), self.moderation.passed
-            )
+            return self._retry_or_refuse(raw, record, strike)
+        self.waiting_room.leave(raw.partition, record)
         if isinstance(strike, Rejected):
             return strike
         account = str(account_id).encode()
         strikes_topic = self.settings.topic(topics.ACCOUNT_STRIKES)
         return [Outgoing(strikes_topic, account, orjson.dumps(strike), raw)]
+
+    def _retry_or_refuse(
+        self, raw: RawMessage, record: dict[str, Any], refusal: Rejected
+    ) -> list[Outgoing] | Rejected:
+        """``streams.report_retry.retry_or_refuse``, with this worker's rooms."""
+        result = retry_or_refuse(
+            raw,
+            record,
+            refusal,
+            self.settings,
+            time.time(),
+            self.moderation.passed,
+            self.waiting_room,
+        )
+        metrics.REPORTS_WAITING.set(self.waiting_room.waiting())
+        return result
 
     async def _retry_reports(self, stream: StreamT) -> None:
         """Reports that arrived before their event was moderated → back on ``events.by_id``
@@ -675,7 +697,25 @@ class Worker:
         except Exception as exc:  # a field missing, or a bug: never the agent's end
             return internal_error(exc)
         await self._wait_unless_leaving(wait)
+        await self._hold_while_behind(record)
         return [back]
+
+    async def _hold_while_behind(self, record: dict[str, Any]) -> None:
+        """Hold a due report while the fleet's moderation has not passed its first check, up to
+        ``report_backlog_wait_s`` after it (or until the worker stops or its partitions move).
+        Sent back every ``report_retry_s`` instead, each waiting report went round once per
+        interval for as long as moderation was behind: 480 checks in a two-hour backlog."""
+        if not record.get("waiting_since"):  # every worker writes it: a forged record
+            return
+        since = waiting_of(record, time.time()).waiting_since
+        until = since + longest_wait(self.settings)
+        while not (
+            self.moderation.passed(since)
+            or time.time() >= until
+            or self.app.should_stop
+            or self.app.rebalancing
+        ):
+            await asyncio.sleep(0.5)
 
     async def _wait_unless_leaving(self, seconds: float) -> None:
         """Sleep ``seconds``, or less if the worker stops or its partitions are being

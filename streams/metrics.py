@@ -135,6 +135,13 @@ MODERATION_BEHIND = Gauge(
     "event (streams.moderation_progress).",
     registry=REGISTRY,
 )
+REPORTS_WAITING = Gauge(
+    "chatguard_reports_waiting",
+    "Reports and confirmations this worker checks again after moderation passed them, waiting "
+    "for an event sent late; at CHATGUARD_REPORT_WAITING_MAX per partition, more are refused "
+    "at once (streams.report_retry.WaitingRoom).",
+    registry=REGISTRY,
+)
 PARTITION_LAG = Gauge(
     "chatguard_partition_lag",
     "Records of an assigned input partition beyond this worker's position in it (to the high "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -532,6 +533,7 @@ async def test_forged_retried_reports_are_dead_letters_and_a_real_one_goes_back(
     """``reports.retry`` is read by its own loop, which caught only ValueError: a record
     without a weight (KeyError), or with a reason nested 500 deep (orjson refuses to write
     it), stopped the agent, and again on every restart since it was never acked."""
+    worker.moderation.until = math.inf  # caught up: a due report is not held
     retried = _retried_report()
     no_weight = {k: v for k, v in retried.items() if k != "weight"}
     records = [orjson.dumps(no_weight), _nested_json(retried, 500), orjson.dumps(retried)]
@@ -586,6 +588,7 @@ async def test_a_report_with_a_null_time_is_refused_before_it_becomes_a_strike(
 ) -> None:
     """A report read back from ``reports.retry`` or ``events.by_id`` with ``reported_at``
     null (or a string) was sent on, and became a strike signal with ``"at": null``."""
+    worker.moderation.until = math.inf  # caught up: a due report is not held
     retried = _retried_report(reported_at=None)
     records = [retried, retried | {"reported_at": "yesterday"}, retried | {"reported_at": 1.0}]
     await put_to(
@@ -813,3 +816,65 @@ async def test_a_report_dated_far_from_now_is_refused_before_it_counts_for_its_r
     assert counted == {"an-hour-ahead", "now"}
     assert {s["report_id"] for s in sink.on("account.strikes")} == {"an-hour-ahead", "now"}
 
+
+async def test_a_flood_of_reports_of_events_that_never_existed_is_checked_about_once_each(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """An outside probe's 200,000 reports of made-up events were each sent back 20 times after
+    moderation had passed them, 21 checks a report, and an honest report waited 72 s behind
+    them. Each partition seats ``report_waiting_max`` of them; past that they are refused at
+    their first check, and a report of a moderated event counts as before."""
+    worker.moderation.until = math.inf  # moderation has passed every report's first check
+    capacity = worker.settings.report_waiting_max
+    flood = 3 * capacity
+    now = time.time()
+    seen = {"kind": "seen", "events": [["evt-real", "acct-1"]], "at": now}
+    records = [(b"evt-real", orjson.dumps(seen))]
+    for i in range(flood):
+        ghost = _retried_report(
+            report_id=f"ghost-{i}", event_id=f"ghost-{i}", reported_at=now, attempt=0
+        )
+        records.append((b"ghost", orjson.dumps(ghost)))
+    honest = _retried_report(report_id="honest", event_id="evt-real", reported_at=now, attempt=0)
+    records.append((b"evt-real", orjson.dumps(honest)))
+    await put_to(
+        worker.verify_reports,
+        worker.settings.topic("events.by_id"),
+        records,
+        lambda: len(sink.sent) >= flood + 2,
+    )
+    assert len(sink.on("reports.retry")) == capacity
+    dead = sink.on("moderation.deadletter")
+    assert len(dead) == flood - capacity
+    assert {d["error_kind"] for d in dead} == {"unknown_event"}
+    assert f"{capacity} reports already wait" in dead[0]["error"]
+    assert [s["report_id"] for s in sink.on("account.strikes")] == ["honest"]
+    assert metrics.REPORTS_WAITING._value.get() == capacity
+
+
+async def test_a_report_waiting_for_a_backlog_is_held_until_moderation_passes_it(
+    worker: Worker, sink: RecordingSink
+) -> None:
+    """While the fleet's moderation is behind, a due report is held rather than sent back
+    every ``report_retry_s``: going round once per interval, each waiting report of a two-hour
+    backlog was checked 480 times. Once moderation passes its first check it goes back once."""
+    worker.moderation.until = -math.inf  # behind
+    waiting = _retried_report(waiting_since=time.time(), waited=1)
+    while_behind: list[list[dict[str, Any]]] = []
+
+    async def moderation_catches_up() -> None:
+        await asyncio.sleep(1.0)
+        while_behind.append(sink.on("events.by_id"))
+        worker.moderation.until = math.inf
+
+    catching_up = asyncio.create_task(moderation_catches_up())
+    await put_to(
+        worker.retry_reports,
+        worker.settings.topic("reports.retry"),
+        [(b"evt-1", orjson.dumps(waiting))],
+        lambda: bool(sink.on("events.by_id")),
+    )
+    await catching_up
+    assert while_behind == [[]]
+    [back] = sink.on("events.by_id")
+    assert back["report_id"] == "rep-1" and back["waited"] == 1

@@ -531,3 +531,56 @@ def test_a_reporter_filing_one_message_under_many_report_ids_counts_one_report(
     )
     counts = [s["reports"] for s in _of(records, stream_settings, "reporter.stats")]
     assert counts == [1, 2]
+
+
+GHOSTS = 3_000
+RETRIES = 5
+SEATS = 20
+
+
+def test_a_flood_of_reports_of_events_that_never_existed_is_checked_about_once_each(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings
+) -> None:
+    """An outside probe's 200,000 reports of made-up events were each sent back on
+    ``reports.retry`` 20 times once moderation had passed them: 21 checks a report, and an
+    honest report waited 72 s behind them. Each partition now seats ``report_waiting_max``
+    such reports; the rest are refused at the check that finds moderation past them, so the
+    flood costs a few checks a report, and an honest report in the middle of it still counts."""
+    env = {
+        "CHATGUARD_REPORT_RETRY_S": "1",
+        "CHATGUARD_REPORT_RETRIES": str(RETRIES),
+        "CHATGUARD_REPORT_WAITING_MAX": str(SEATS),
+    }
+    worker = start_worker(env=env)
+    worker.wait_ready()
+    _moderated(stream_settings, [_post("real-scam", "scammer")])
+    ghosts = [
+        _report(f"ghost-{i}", f"sybil-{i % 500}", f"ghost-{i}", "victim") for i in range(GHOSTS)
+    ]
+    honest = _report("honest", "witness", "real-scam", "scammer")
+    flood = ghosts[: GHOSTS // 2] + [honest] + ghosts[GHOSTS // 2 :]
+    produce(stream_settings, _outgoing("user.reports", flood, "report_id"))
+
+    def settled(records: list[Record]) -> bool:
+        dead = _of(records, stream_settings, "moderation.deadletter")
+        return len(dead) >= GHOSTS and any(
+            s["report_id"] == "honest" for s in _of(records, stream_settings, "account.strikes")
+        )
+
+    records = consume(
+        stream_settings,
+        ["moderation.deadletter", "account.strikes", "reports.retry"],
+        until=settled,
+        timeout=300,
+    )
+    dead = _of(records, stream_settings, "moderation.deadletter")
+    assert {d["error_kind"] for d in dead} == {"unknown_event"}
+    assert len({d["event_id"] for d in dead}) == GHOSTS
+    retried = _of(records, stream_settings, "reports.retry")
+    partitions = stream_settings.topic_partitions
+    # a trip each while moderation is first measured (two for a few), and RETRIES for those
+    # that found a seat; without the seats it was GHOSTS * (RETRIES + 1)
+    most = GHOSTS * 3 // 2 + SEATS * partitions * RETRIES
+    print(f"{GHOSTS} reports of made-up events: {len(retried)} sent back (at most {most})")
+    assert len(retried) <= most
+    assert worker.returncode is None

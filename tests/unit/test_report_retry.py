@@ -13,7 +13,7 @@ from chatguard.settings import Settings
 from streams import topics
 from streams.decoding import Rejected
 from streams.pipeline import RawMessage
-from streams.report_retry import due_in, most_waits, retry_or_refuse, sent_back
+from streams.report_retry import WaitingRoom, due_in, most_waits, retry_or_refuse, sent_back
 
 SETTINGS = Settings(report_retries=3, report_retry_s=10.0, report_backlog_wait_s=60.0)
 NOW = 1_000.0
@@ -119,6 +119,21 @@ def test_a_report_waits_for_a_backlog_no_longer_than_its_setting() -> None:
     assert most_waits(SETTINGS) == 6  # 60 s of waiting, 10 s apart
     refused = retry_or_refuse(raw(report), report, REFUSAL, SETTINGS, NOW, behind)
     assert isinstance(refused, Rejected) and refused.kind == "unknown_event"
+    assert "moderation still behind" in refused.error
+
+
+def test_a_report_held_through_the_whole_backlog_wait_is_refused_at_its_next_check() -> None:
+    """The retry agent holds a report while moderation is behind (``Worker._hold_while_behind``)
+    rather than sending it round every interval, so it comes back once, not 480 times: its
+    wait is measured from its first check, not counted in trips."""
+    report = weighed()
+    [first] = retry_or_refuse(raw(report), report, REFUSAL, SETTINGS, NOW, behind)  # type: ignore[misc]
+    report = orjson.loads(first.value)
+    assert report["waited"] == 1
+    later = NOW + SETTINGS.report_backlog_wait_s - 1
+    assert isinstance(retry_or_refuse(raw(report), report, REFUSAL, SETTINGS, later, behind), list)
+    refused = retry_or_refuse(raw(report), report, REFUSAL, SETTINGS, later + 1, behind)
+    assert isinstance(refused, Rejected)
     assert "moderation still behind after 60 s" in refused.error
 
 
@@ -234,3 +249,61 @@ def test_a_confirmation_before_its_event_waits_like_a_report_and_comes_back_whol
     with pytest.raises(ValueError, match="strike"):
         malformed = {**confirmation, "strike": "x", "attempt": 0}
         retry_or_refuse(raw(malformed), malformed, REFUSAL, SETTINGS, NOW, caught_up)
+
+
+def test_past_the_rooms_capacity_an_unknown_events_report_is_refused_at_its_first_check() -> None:
+    """200,000 reports of events that never existed were each checked 21 times, and an honest
+    report waited 72 s behind them. A partition seats ``report_waiting_max`` reports checked
+    again after moderation passed them; the others are refused at once, and a seat is free
+    again when its report is refused or verified."""
+    settings = Settings(report_retries=3, report_retry_s=10.0, report_waiting_max=2)
+    room = WaitingRoom(settings)
+    reports = [weighed(report_id=f"r{i}", event_id=f"ghost-{i}") for i in range(3)]
+    outcomes = [
+        retry_or_refuse(raw(r), r, REFUSAL, settings, NOW, caught_up, room) for r in reports
+    ]
+    assert [isinstance(o, list) for o in outcomes] == [True, True, False]
+    refused = outcomes[2]
+    assert isinstance(refused, Rejected) and refused.kind == "unknown_event"
+    assert "2 reports already wait" in refused.error
+    assert room.waiting() == 2
+    # another partition has a room of its own
+    other = RawMessage(SETTINGS.topic(topics.EVENTS_BY_ID), 1, 7, b"evt-1", b"{}")
+    assert isinstance(
+        retry_or_refuse(other, reports[2], REFUSAL, settings, NOW, caught_up, room), list
+    )
+    # a seat stays with its report through its checks, and is free once it is refused
+    again = orjson.loads(outcomes[0][0].value)  # type: ignore[index]
+    for _ in range(settings.report_retries - 1):
+        [back] = retry_or_refuse(raw(again), again, REFUSAL, settings, NOW, caught_up, room)  # type: ignore[misc]
+        again = orjson.loads(back.value)
+    assert isinstance(
+        retry_or_refuse(raw(again), again, REFUSAL, settings, NOW, caught_up, room), Rejected
+    )
+    assert isinstance(
+        retry_or_refuse(raw(reports[2]), reports[2], REFUSAL, settings, NOW, caught_up, room), list
+    )
+    # while moderation is behind, reports wait without a seat (they may not be late at all)
+    assert isinstance(
+        retry_or_refuse(
+            raw(weighed(report_id="r9")),
+            weighed(report_id="r9"),
+            REFUSAL,
+            settings,
+            NOW,
+            behind,
+            room,
+        ),
+        list,
+    )
+    assert room.waiting() == 3
+
+
+def test_a_seat_whose_report_went_to_another_worker_is_free_once_its_retries_would_have_ended() -> (
+    None
+):
+    settings = Settings(report_retries=3, report_retry_s=10.0, report_waiting_max=1)
+    room = WaitingRoom(settings)
+    assert room.enter(0, weighed(report_id="moved"), NOW)
+    assert not room.enter(0, weighed(report_id="next"), NOW + 1)
+    assert room.enter(0, weighed(report_id="next"), NOW + room.stay_s + 1)
