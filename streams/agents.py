@@ -142,6 +142,7 @@ class Worker:
         self.producer_watch = ProducerWatch(settings.producer_stall_s)
         # input partitions whose records wait behind a position that stands still, for /health
         self.partition_progress = PartitionProgress(settings.partition_stall_s)
+        self.agent_lag = partition_progress.AgentLag()
         self.disk = DiskRoom(settings.data_dir, settings.data_min_free_mb)
         cast(Transport, app.transport).on_unreadable = self._dead_letter_unreadable
 
@@ -971,14 +972,16 @@ class Worker:
     async def watch_partitions(self) -> None:
         """Read where the worker is in each input partition it moderates and where each ends,
         for ``/health`` and the metrics (``streams.partition_progress``)."""
+        faust_consumer = cast(Any, self.app)._consumer  # not app.consumer: that makes one
+        consumer = getattr(getattr(faust_consumer, "_thread", None), "_consumer", None)
+        everything = partition_progress.aiokafka_offsets(consumer)  # Faust's, in its thread
+        scored = {self.settings.topic(name) for name in kinds.SCORED_TOPICS}
         if self.batch_reader is not None:
             offsets = self.batch_reader.partition_offsets()
-        else:  # Faust's consumer, in its own thread: only the scored topics' partitions
-            faust_consumer = cast(Any, self.app)._consumer  # not app.consumer: that makes one
-            consumer = getattr(getattr(faust_consumer, "_thread", None), "_consumer", None)
-            scored = [self.settings.topic(name) for name in kinds.SCORED_TOPICS]
-            offsets = partition_progress.aiokafka_offsets(consumer, scored)
+        else:  # the scored topics' partitions are Faust's consumer's too
+            offsets = {tp: at for tp, at in everything.items() if tp[0] in scored}
         self.partition_progress.observe(offsets, time.monotonic())
+        self.agent_lag.observe({tp: at for tp, at in everything.items() if tp[0] not in scored})
 
     def health(self) -> tuple[dict[str, Any], int]:
         """Liveness (``/health``'s body and status): the event loop answers, no agent nor the

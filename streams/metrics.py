@@ -135,6 +135,14 @@ MODERATION_BEHIND = Gauge(
     "event (streams.moderation_progress).",
     registry=REGISTRY,
 )
+AGENT_LAG = Gauge(
+    "chatguard_agent_lag",
+    "Records of a partition the worker's Faust agents read (reports, labels, strikes, internal "
+    "topics) beyond what its consumer has fetched, read every second: a flood of reports "
+    "showed nowhere but in the consumer group's lag (streams.partition_progress.AgentLag).",
+    ["topic", "partition"],
+    registry=REGISTRY,
+)
 REPORTS_WAITING = Gauge(
     "chatguard_reports_waiting",
     "Reports and confirmations this worker checks again after moderation passed them, waiting "

@@ -18,6 +18,7 @@ transaction, and would make the fleet flap.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -119,6 +120,24 @@ class PartitionProgress:
         elif waited < self.stall_after_s and partition in self._reported:
             self._reported.discard(partition)
             log.warning("partition %s moves again (position %d)", name, offsets.position)
+
+
+class AgentLag:
+    """``chatguard_agent_lag`` for each partition the Faust agents hold: a gauge, not a stall
+    check, because an agent may rightly hold a partition (the retry agent waits for a
+    report's due time, or for moderation to pass it)."""
+
+    def __init__(self) -> None:
+        self._shown: set[Partition] = set()
+
+    def observe(self, offsets: Mapping[Partition, Offsets]) -> None:
+        for gone in self._shown - offsets.keys():
+            with contextlib.suppress(KeyError):
+                metrics.AGENT_LAG.remove(gone[0], str(gone[1]))
+        self._shown = set(offsets)
+        for (topic, partition), at in offsets.items():
+            lag = max(at.end - at.position, 0)
+            metrics.AGENT_LAG.labels(topic=topic, partition=str(partition)).set(lag)
 
 
 def aiokafka_offsets(

@@ -10,6 +10,7 @@ restrict once, and the reporters' reliability follows the outcomes on ``reporter
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -558,7 +559,7 @@ def test_a_flood_of_reports_of_events_that_never_existed_is_checked_about_once_e
         _report(f"ghost-{i}", f"sybil-{i % 500}", f"ghost-{i}", "victim") for i in range(GHOSTS)
     ]
     honest = _report("honest", "witness", "real-scam", "scammer")
-    flood = ghosts[: GHOSTS // 2] + [honest] + ghosts[GHOSTS // 2 :]
+    flood = [*ghosts[: GHOSTS // 2], honest, *ghosts[GHOSTS // 2 :]]
     produce(stream_settings, _outgoing("user.reports", flood, "report_id"))
 
     def settled(records: list[Record]) -> bool:
@@ -584,3 +585,10 @@ def test_a_flood_of_reports_of_events_that_never_existed_is_checked_about_once_e
     print(f"{GHOSTS} reports of made-up events: {len(retried)} sent back (at most {most})")
     assert len(retried) <= most
     assert worker.returncode is None
+    # the agents' partitions show their lag, the reports' among them
+    metrics_text = worker.get("/metrics")[1].decode()
+    shown = re.findall(
+        r'^chatguard_agent_lag\{partition="\d+",topic="([^"]+)"\}', metrics_text, re.M
+    )
+    assert stream_settings.topic("user.reports") in shown, sorted(set(shown))
+    assert stream_settings.topic("reports.retry") in shown

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import metrics
 from streams.partition_progress import (
+    AgentLag,
     Offsets,
     PartitionProgress,
     aiokafka_offsets,
@@ -93,6 +94,20 @@ def test_a_partition_no_longer_assigned_is_forgotten_with_its_metrics() -> None:
     # assigned back later, it starts counting again
     progress.observe({HELD: Offsets(3, 9), BUSY: Offsets(1, 2)}, now=11.0)
     assert [s["partition"] for s in progress.stalled(now=12.0)] == [1]
+
+
+def test_the_agents_lag_is_shown_per_partition_and_forgotten_when_it_moves_away() -> None:
+    """A flood of 200,000 reports showed nowhere but in the consumer group's lag: the lag
+    gauge covered the scored topics only. The agents' partitions have a gauge of their own,
+    without a stall check (the retry agent rightly holds its partitions)."""
+    reports, retry = ("user.reports", 0), ("reports.retry", 3)
+    lag = AgentLag()
+    lag.observe({reports: Offsets(10, 91_736), retry: Offsets(5, 5)})
+    assert gauge("chatguard_agent_lag", reports) == 91_726
+    assert gauge("chatguard_agent_lag", retry) == 0
+    lag.observe({retry: Offsets(5, 8)})
+    assert gauge("chatguard_agent_lag", reports) is None
+    assert gauge("chatguard_agent_lag", retry) == 3
 
 
 async def test_aiokafka_offsets_are_the_position_taken_and_the_last_fetch_s_ends() -> None:
