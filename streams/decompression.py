@@ -9,7 +9,9 @@ at the bound in place of aiokafka's (in its Python and its compiled record modul
 bind their own names); past it they raise :class:`DecompressedTooLarge`, which every reader treats
 as a batch it cannot read (``streams.unreadable``): a dead letter naming the offsets, and the
 partition goes on. Each codec writes into a buffer of a fixed size and stops where it is full, so
-a bomb costs the bound, not its size.
+a bomb costs the bound, not its size. A record batch whose records carry more than
+:data:`MAX_HEADERS` headers each is unreadable the same way (:func:`check_headers`): aiokafka
+parses a record's headers all at once, 32 bytes of Python objects for each byte of them.
 """
 
 from __future__ import annotations
@@ -134,6 +136,72 @@ DECODERS: dict[str, Callable[[Any], bytes]] = {
     "zstd_decode": zstd_decode,
 }
 
+# headers one record may carry. An empty header is 2 bytes of a batch and about 64 bytes once
+# aiokafka has parsed it, all of a record's at once: 64 MB of zstd-compressed empty headers (a
+# few KB on the wire) were 32 million tuples, 2 GB, before any reader could look at them.
+# Producers set a few (tracing, schema ids); chatguard reads one, the fleet's signature
+MAX_HEADERS = 1_000
+
+
+class TooManyHeaders(DecompressedTooLarge):
+    """A record of a batch carries more than :data:`MAX_HEADERS` headers."""
+
+
+def check_headers(records: bytes, most: int = MAX_HEADERS) -> None:
+    """Raise :class:`TooManyHeaders` if a record of ``records`` (a v2 batch's records, as
+    decompressed) carries more than ``most`` headers. Reads each record's lengths, not its
+    bytes: one varint a record, and a few for a record long enough to hold that many (an
+    empty header is 2 bytes). A batch it cannot walk is left to aiokafka's own checks."""
+    end, cursor = len(records), 0
+    try:
+        while cursor < end:
+            length, cursor = _varint(records, cursor)
+            start = cursor
+            if 0 < length < 2 * most:
+                cursor = start + length
+                continue
+            cursor += 1  # attributes
+            for _ in range(2):  # timestamp delta, offset delta
+                _, cursor = _varint(records, cursor)
+            for _ in range(2):  # key, value
+                size, cursor = _varint(records, cursor)
+                cursor += max(size, 0)
+            count, _ = _varint(records, cursor)
+            if count > most:
+                msg = f"a record with {count} headers (at most {most})"
+                raise TooManyHeaders(msg)
+            if length <= 0:
+                return
+            cursor = start + length
+    except IndexError:
+        return
+
+
+def _varint(data: bytes, cursor: int) -> tuple[int, int]:
+    """The zigzag varint at ``cursor`` and the position after it."""
+    value = shift = 0
+    while True:
+        byte = data[cursor]
+        cursor += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return (value >> 1) ^ -(value & 1), cursor
+        shift += 7
+        if shift > 63:
+            raise IndexError("a varint longer than 10 bytes")
+
+
+def _checked(decode: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
+    """``decode``, then :func:`check_headers` on what it returns (v2 batches only)."""
+
+    def decode_and_check(payload: Any) -> bytes:
+        records = decode(payload)
+        check_headers(records)
+        return records
+
+    decode_and_check.__wrapped__ = decode  # type: ignore[attr-defined]
+    return decode_and_check
+
 
 def install() -> None:
     """Put the bounded decoders in every aiokafka module that binds a decoder's name."""
@@ -146,13 +214,15 @@ def install() -> None:
         aiokafka.record.default_records,
         aiokafka.record.legacy_records,
     ]
+    v2: list[Any] = [aiokafka.record.default_records]  # record batches with headers
     try:
         from aiokafka.record._crecords import default_records, legacy_records
 
         modules += [default_records, legacy_records]
+        v2.append(default_records)
     except ImportError:  # aiokafka without its compiled extensions
         pass
     for module in modules:
         for name, decoder in DECODERS.items():
             if hasattr(module, name):
-                setattr(module, name, decoder)
+                setattr(module, name, _checked(decoder) if module in v2 else decoder)

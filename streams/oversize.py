@@ -26,6 +26,7 @@ from typing import Any
 
 from chatguard.settings import Settings
 from streams.batch_budget import record_bytes
+from streams.decompression import MAX_HEADERS
 
 _limits = {"value": 0, "key": 0}  # 0: not installed
 # topics with a limit of their own: the rules topic's is larger (a rules file, up to 64 MB,
@@ -101,6 +102,10 @@ def _oversized(record: Any, value_limit: int) -> bool:
 
 
 def _header_bytes(headers: Any) -> int:
+    """The bytes of ``headers``, or more than any limit if there are more than
+    ``MAX_HEADERS`` of them (an uncompressed batch is not checked as it is decompressed)."""
+    if headers and len(headers) > MAX_HEADERS:
+        return 1 << 62
     return record_bytes(None, None, headers)
 
 

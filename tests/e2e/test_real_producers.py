@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
@@ -816,4 +817,93 @@ def test_a_backlog_of_reports_as_large_as_a_message_costs_what_a_report_can_be(
     peak = _peak_rss_mb(worker.pid)
     print(f"{FLOOD_REPORTS} reports of {FLOOD_REPORT_BYTES:,} bytes: worker peak RSS {peak:.0f} MB")
     assert peak < 700, f"peak RSS {peak:.0f} MB for {FLOOD_REPORTS} reports of 1 MB"
+    assert worker.returncode is None and worker.get("/health")[0] == 200
+
+
+BOMB_HEADERS = 4_000_000  # 8 MB of empty headers in one record, a few KB once compressed
+BOMBS_PER_TOPIC = 3
+
+
+@pytest.mark.parametrize("ingest", ["batch", "rdkafka"])
+def test_a_record_with_millions_of_empty_headers_is_an_unreadable_batch_not_gigabytes(
+    start_worker: Callable[..., WorkerProcess], stream_settings: Settings, ingest: str
+) -> None:
+    """An empty header is 2 bytes of a batch and about 64 bytes once aiokafka has parsed it,
+    all of a record's headers at once, before any reader sees the record: 64 MB of them (the
+    decompression bound) compress to a few KB and parse to 2 GB, and neither the batch budget
+    nor the oversize cut counted them (they have no bytes). A record with more than
+    ``MAX_HEADERS`` headers now makes its batch unreadable as it is decompressed: a dead letter
+    naming its offsets, on the batch reader (chat messages) and on Faust's consumer (user
+    reports), and the records around it count."""
+    settings = stream_settings
+    worker = start_worker(env={"CHATGUARD_INGEST": ingest})
+    asyncio.run(ensure_topics(settings))
+    worker.wait_ready()
+    bomb = [("", None)] * BOMB_HEADERS
+    bombs: dict[str, list[int]] = {}
+    good: dict[str, list[str]] = {}
+    for topic in ("chat.messages", "user.reports"):
+        make = BUILDERS[topic]
+        before, after = f"{topic}-hb-before", f"{topic}-hb-after"
+        produce_batches(
+            settings.bootstrap_servers, settings.topic(topic), 0, [("zstd", [before])],
+            partial(_encoded, make),
+        )  # fmt: skip
+        bombs[topic] = produce_batches(
+            settings.bootstrap_servers,
+            settings.topic(topic),
+            0,
+            [("zstd", [f"{topic}-hb-{i}"]) for i in range(BOMBS_PER_TOPIC)],
+            partial(_encoded, make),
+            headers=lambda _: bomb,  # type: ignore[arg-type,return-value]
+        )
+        produce_batches(
+            settings.bootstrap_servers, settings.topic(topic), 0, [("zstd", [after])],
+            partial(_encoded, make),
+        )  # fmt: skip
+        good[topic] = [before, after]
+
+    def skipped(records: list[Record]) -> set[tuple[str, int]]:
+        """The offsets the unreadable-batch dead letters cover (one may cover several)."""
+        found = set()
+        for letter in _unreadable_letters(records, settings):
+            first, last = map(int, re.findall(r"offsets (\d+)-(\d+)", letter["error"])[0])
+            found |= {(letter["source_topic"], offset) for offset in range(first, last + 1)}
+        return found
+
+    def unreadable(topic: str) -> bool:
+        """aiokafka's readers refuse such a batch; librdkafka (chat on the rdkafka path) reads
+        it without making an object of each header."""
+        return ingest != "rdkafka" or topic != "chat.messages"
+
+    def complete(records: list[Record]) -> bool:
+        decided, reported, _ = _outcomes(records, settings)
+        return (
+            set(good["chat.messages"]) <= set(decided)
+            and set(good["user.reports"]) <= set(reported)
+            and len(skipped(records)) >= sum(map(unreadable, bombs)) * BOMBS_PER_TOPIC
+        )
+
+    records = consume(
+        settings,
+        ["moderation.decisions", "reports.by_reporter", "moderation.deadletter"],
+        until=complete,
+        timeout=180,
+    )
+    assert skipped(records) == {
+        (settings.topic(topic), offset)
+        for topic, offsets in bombs.items()
+        for offset in offsets
+        if unreadable(topic)
+    }
+    if not unreadable("chat.messages"):  # librdkafka read them: decided, headers unread
+        decided = set(_outcomes(records, settings)[0])
+        assert {f"chat.messages-hb-{i}" for i in range(BOMBS_PER_TOPIC)} <= decided
+    dead = _unreadable_letters(records, settings)
+    assert all(f"{BOMB_HEADERS} headers" in d["error"] for d in dead), dead[0]["error"]
+    peak = _peak_rss_mb(worker.pid)
+    print(
+        f"{2 * BOMBS_PER_TOPIC} records of {BOMB_HEADERS:,} empty headers ({ingest}): peak {peak:.0f} MB"
+    )
+    assert peak < 700, f"peak RSS {peak:.0f} MB"
     assert worker.returncode is None and worker.get("/health")[0] == 200

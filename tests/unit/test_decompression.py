@@ -93,8 +93,9 @@ def test_installed_in_every_aiokafka_module_that_binds_a_decoder() -> None:
     from aiokafka.record._crecords import default_records
 
     decompression.install()
-    for module in (aiokafka.codec, aiokafka.record.default_records, default_records):
-        assert module.zstd_decode is decompression.zstd_decode
+    assert aiokafka.codec.zstd_decode is decompression.zstd_decode
+    for module in (aiokafka.record.default_records, default_records):  # v2: headers checked
+        assert module.zstd_decode.__wrapped__ is decompression.zstd_decode
 
 
 @pytest.mark.parametrize("decoder", ENCODERS)
@@ -128,3 +129,37 @@ def test_librdkafka_is_given_the_same_bound() -> None:
         Settings(max_decompressed_mb=200), "chatguard", "test"
     )
     assert options["receive.message.max.bytes"] == 201 << 20
+
+
+def _records(*records: tuple[bytes | None, bytes, list[tuple[str, bytes | None]]]) -> bytes:
+    """The records of a v2 batch as a codec gives them back (the batch without its header)."""
+    from aiokafka.record.default_records import DefaultRecordBatchBuilder
+
+    builder = DefaultRecordBatchBuilder(2, 0, 0, -1, -1, -1, 1 << 30)
+    for offset, (key, value, headers) in enumerate(records):
+        builder.append(offset, timestamp=None, key=key, value=value, headers=headers)
+    return bytes(builder.build())[61:]  # a v2 batch's header is 61 bytes
+
+
+def test_a_record_with_more_headers_than_any_producer_sets_makes_its_batch_unreadable() -> None:
+    """An empty header is 2 bytes of a batch and about 64 once aiokafka has parsed it, all of
+    a record's at once: 64 MB of them compress to a few KB and parsed to 2 GB before any reader
+    saw the record. The check reads each record's lengths, not its bytes."""
+    most = decompression.MAX_HEADERS
+    fine = _records(
+        (b"k", TEXT, [("trace", b"abc")]),
+        (None, b"{}", [(f"h{i}", b"") for i in range(most)]),
+    )
+    decompression.check_headers(fine)
+    bomb = _records((b"k", b"{}", []), (b"k", b"{}", [("", None)] * (most + 1)))
+    with pytest.raises(decompression.TooManyHeaders, match=f"{most + 1} headers"):
+        decompression.check_headers(bomb)
+    # through the codec, as aiokafka's v2 batches call it: an unreadable batch
+    packed = bytes(cramjam.zstd.compress(bomb))
+    decompression.install()
+    from aiokafka.record import default_records
+
+    with pytest.raises(DecompressedTooLarge):
+        default_records.zstd_decode(packed)
+    # a truncated batch is left to aiokafka's own checks
+    decompression.check_headers(bomb[:5])

@@ -101,3 +101,13 @@ def test_a_small_key_limit_does_not_cut_the_keys_of_fausts_tables() -> None:
         assert partition._consumer_record(TopicPartition("t", 0), record).key is key
     finally:
         oversize.install(SETTINGS)
+
+
+def test_more_headers_than_any_producer_sets_are_dropped_even_if_they_are_empty() -> None:
+    """Empty headers have no bytes to count, but each is an object once parsed."""
+    from streams.decompression import MAX_HEADERS
+
+    unpacked = _unpack(b"k", b"{}", (("", b""),) * (MAX_HEADERS + 1))
+    assert unpacked.headers == () and unpacked.value == b"{}"
+    kept = (("", b""),) * MAX_HEADERS
+    assert _unpack(b"k", b"{}", kept).headers == kept
