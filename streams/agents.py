@@ -110,6 +110,10 @@ WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 # most once a minute
 RETRY_MAX_S = 10.0
 LOG_EVERY_S = 60.0
+# the longest the retry agent holds a batch of reports while moderation is behind: under
+# Faust's stream_processing_timeout and broker_commit_livelock_soft_timeout (300 s), past
+# which it logs the partition as stuck
+MOST_HOLD_S = 240.0
 # messages a sender_activity record may hold (at least four batches of the worker's size)
 MAX_SENDER_MESSAGES = 1_024
 
@@ -675,17 +679,21 @@ class Worker:
 
         async def wait_until_due(events: Sequence[EventT]) -> None:
             out.clear()
+            hold_until = time.time() + MOST_HOLD_S  # for the whole batch
             for event in events:
                 raw = _raw(event)
-                out.extend(self._outputs(raw, await self._retried(event, raw)))
+                out.extend(self._outputs(raw, await self._retried(event, raw, hold_until)))
 
         async def send_back(events: Sequence[EventT]) -> None:
             await self.pipeline.send(out)
 
         await self._each_batch(stream, send_back, before=wait_until_due)
 
-    async def _retried(self, event: EventT, raw: RawMessage) -> list[Outgoing] | Rejected:
-        """A waiting report sent back once due, or why the record is refused."""
+    async def _retried(
+        self, event: EventT, raw: RawMessage, hold_until: float
+    ) -> list[Outgoing] | Rejected:
+        """A waiting report sent back once due (held while moderation is behind, up to
+        ``hold_until``), or why the record is refused."""
         record = internal_record(raw, self.pipeline.signer)
         if isinstance(record, Rejected):
             return record
@@ -698,18 +706,20 @@ class Worker:
         except Exception as exc:  # a field missing, or a bug: never the agent's end
             return internal_error(exc)
         await self._wait_unless_leaving(wait)
-        await self._hold_while_behind(record)
+        await self._hold_while_behind(record, hold_until)
         return [back]
 
-    async def _hold_while_behind(self, record: dict[str, Any]) -> None:
+    async def _hold_while_behind(self, record: dict[str, Any], hold_until: float) -> None:
         """Hold a due report while the fleet's moderation has not passed its first check, up to
-        ``report_backlog_wait_s`` after it (or until the worker stops or its partitions move).
-        Sent back every ``report_retry_s`` instead, each waiting report went round once per
-        interval for as long as moderation was behind: 480 checks in a two-hour backlog."""
+        ``report_backlog_wait_s`` after it and ``hold_until`` (or until the worker stops or its
+        partitions move). Sent back every ``report_retry_s`` instead, each waiting report went
+        round once per interval for as long as moderation was behind: 480 checks in a two-hour
+        backlog, 30 now (a batch is held at most :data:`MOST_HOLD_S`, under Faust's 300 s
+        before it logs a partition's stream or commits as stuck)."""
         if not record.get("waiting_since"):  # every worker writes it: a forged record
             return
         since = waiting_of(record, time.time()).waiting_since
-        until = since + longest_wait(self.settings)
+        until = min(since + longest_wait(self.settings), hold_until)
         while not (
             self.moderation.passed(since)
             or time.time() >= until

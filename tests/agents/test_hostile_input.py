@@ -878,3 +878,17 @@ async def test_a_report_waiting_for_a_backlog_is_held_until_moderation_passes_it
     assert while_behind == [[]]
     [back] = sink.on("events.by_id")
     assert back["report_id"] == "rep-1" and back["waited"] == 1
+
+
+async def test_a_held_batch_goes_back_before_faust_would_call_its_partition_stuck(
+    worker: Worker,
+) -> None:
+    """Faust logs a partition whose stream took nothing, or committed nothing, for 300 s as
+    stuck: a batch is held at most ``MOST_HOLD_S`` (then sent back, and held again on its
+    next trip), whatever the backlog wait allows."""
+    from streams.agents import MOST_HOLD_S
+
+    assert MOST_HOLD_S < 300
+    worker.moderation.until = -math.inf  # behind, and stays behind
+    waiting = _retried_report(waiting_since=time.time(), waited=1)
+    await asyncio.wait_for(worker._hold_while_behind(waiting, time.time() + 0.5), timeout=60)
