@@ -702,6 +702,26 @@ OVERSIZE_REPORTS = 40
 OVERSIZE_RULES = 10
 
 
+def _padded(record: dict, field: str, pad: bytes) -> bytes:
+    """``record`` as JSON with one more string field, ``pad``."""
+    return orjson.dumps(record)[:-1] + b', "' + field.encode() + b'": "' + pad + b'"}'
+
+
+def _dead_letters_of_a_backlog(
+    start_worker: Callable[..., WorkerProcess], settings: Settings, count: int
+) -> tuple[WorkerProcess, list[dict]]:
+    """A worker started on a backlog already there, and the dead letters until ``count``
+    positions have one."""
+    worker = start_worker()
+    worker.wait_ready()
+
+    def all_dead_lettered(records: list[Record]) -> bool:
+        return len({r.json()["source_offset"] for r in records}) >= count
+
+    records = consume(settings, ["moderation.deadletter"], until=all_dead_lettered, timeout=300)
+    return worker, [r.json() for r in records]
+
+
 def test_a_backlog_of_records_far_over_every_limit_costs_the_limit_not_their_size(
     start_worker: Callable[..., WorkerProcess], stream_settings: Settings
 ) -> None:
@@ -736,20 +756,14 @@ def test_a_backlog_of_records_far_over_every_limit_costs_the_limit_not_their_siz
         ("moderation.rules", OVERSIZE_RULES, lambda name: {"version": name}),
     ):
         for i in range(count):
-            value = orjson.dumps(make(f"oversize-{i}"))[:-1] + b', "pad": "' + pad + b'"}'
+            value = _padded(make(f"oversize-{i}"), "pad", pad)
             producer.produce(settings.topic(topic), value, f"oversize-{i}".encode(), 0, on_delivery)
             producer.flush(60)  # each record in a batch of its own
     del pad
     assert len(offsets) == OVERSIZE_REPORTS
-    worker = start_worker()  # the backlog is there before it starts
-    worker.wait_ready()
-
-    def all_dead_lettered(records: list[Record]) -> bool:
-        return len({r.json()["source_offset"] for r in records}) >= OVERSIZE_REPORTS
-
-    records = consume(settings, ["moderation.deadletter"], until=all_dead_lettered, timeout=300)
+    worker, letters = _dead_letters_of_a_backlog(start_worker, settings, OVERSIZE_REPORTS)
     reports = settings.topic("user.reports")
-    letters = [r.json() for r in records if r.json()["source_topic"] == reports]
+    letters = [d for d in letters if d["source_topic"] == reports]
     assert {d["source_offset"] for d in letters} == set(offsets)
     # each says the size it arrived with, not the size it was cut to
     assert all(d["raw_size"] > OVERSIZE_MB * 1_000_000 for d in letters), letters[0]["raw_size"]
@@ -796,21 +810,14 @@ def test_a_backlog_of_reports_as_large_as_a_message_costs_what_a_report_can_be(
         delivered.append(int(message.offset() or 0))
 
     for i in range(FLOOD_REPORTS):
-        value = orjson.dumps(_report(f"flood-{i}"))[:-1] + b', "evidence": "' + pad + b'"}'
+        value = _padded(_report(f"flood-{i}"), "evidence", pad)
         producer.produce(settings.topic("user.reports"), value, b"flood", 0, on_delivery)
         if (i + 1) % FLOOD_PER_BATCH == 0:
             producer.flush(60)  # FLOOD_PER_BATCH reports in each batch
     producer.flush(60)
     del pad
     assert len(delivered) == FLOOD_REPORTS
-    worker = start_worker()  # the backlog is there before it starts
-    worker.wait_ready()
-
-    def all_dead_lettered(records: list[Record]) -> bool:
-        return len({r.json()["source_offset"] for r in records}) >= FLOOD_REPORTS
-
-    records = consume(settings, ["moderation.deadletter"], until=all_dead_lettered, timeout=300)
-    letters = [r.json() for r in records]
+    worker, letters = _dead_letters_of_a_backlog(start_worker, settings, FLOOD_REPORTS)
     assert {d["source_offset"] for d in letters} == set(delivered)
     assert {d["error_kind"] for d in letters} == {"oversize_event"}
     assert all(d["raw_size"] > FLOOD_REPORT_BYTES for d in letters), letters[0]["raw_size"]
