@@ -44,6 +44,7 @@ from models.senders import observe as observe_sender
 from streams import kinds, metrics, partition_progress, topics
 from streams.app import create_app
 from streams.batch_reader import BatchReader
+from streams.batch_writes import BatchWrites
 from streams.campaign_fold import CampaignFold
 from streams.campaigns import CampaignHolder
 from streams.decoding import Rejected, decode_strike
@@ -429,11 +430,12 @@ class Worker:
 
         async def enforce(events: Sequence[EventT]) -> None:
             out: list[Outgoing] = []
+            states = BatchWrites(self.strikes_table, "account-strikes")
             for event in events:
                 _handling(event)  # the strikes table's window follows the event's time
                 raw = _raw(event)
                 try:
-                    outcome = self._enforce(raw, event.message.timestamp)
+                    outcome = self._enforce(raw, event, states)
                 except Exception as exc:  # a forged signal with the wrong shape, or a bug
                     # (a strike whose "at" was null crashed the agent, which Faust restarted
                     # but never fed again: enforcement stopped, /health stayed 200)
@@ -444,15 +446,19 @@ class Worker:
                     out.append(outcome)
                 elif outcome is not None:
                     out.extend(self._outputs(raw, outcome))
+            states.write(_handling)
             await self.pipeline.send(out)
 
         await self._each_batch(stream, enforce, writes_state=True)
 
-    def _enforce(self, raw: RawMessage, timestamp: float) -> Outgoing | Rejected | None:
-        """One strike signal → the account's new state; the account action if it crossed a
-        level, or why the signal is refused (the strikes topic is writable by anyone with
-        access)."""
+    def _enforce(
+        self, raw: RawMessage, event: EventT, states: BatchWrites
+    ) -> Outgoing | Rejected | None:
+        """One strike signal → the account's new state, held in ``states`` until the batch is
+        done; the account action if it crossed a level, or why the signal is refused (the
+        strikes topic is writable by anyone with access)."""
         settings = self.settings
+        timestamp = event.message.timestamp
         unsigned = self.pipeline.signer.check(raw)
         if unsigned is not None:
             return unsigned
@@ -468,16 +474,21 @@ class Worker:
         stale = stale_signal(strike, timestamp, time.time(), window)
         if stale is not None:
             return stale
+        slot = (account, timestamp // window)  # the window the table files it under
         windows = self.strikes_table[account]
         try:
             # the previous window's recent strikes carry over, so the count slides
-            state = windows.current() or carried_over(
-                windows.delta(window),
-                timestamp,
-                window,
-                restrict_at=restrict_at,
-                suspend_at=suspend_at,
-                review_at=settings.review_reports,
+            state = (
+                states.get(slot)
+                or windows.current()
+                or carried_over(
+                    states.get((account, slot[1] - 1)) or windows.delta(window),
+                    timestamp,
+                    window,
+                    restrict_at=restrict_at,
+                    suspend_at=suspend_at,
+                    review_at=settings.review_reports,
+                )
             )
             new_state, action = apply_strike(
                 state,
@@ -498,7 +509,7 @@ class Worker:
         if new_state is state:
             return None
         try:
-            put(self.strikes_table, "account-strikes", account, new_state)
+            states.hold(slot, account, new_state, event)
         except StateTooLarge as exc:
             return exc.rejected(strike["event_id"])
         if value is None:

@@ -203,3 +203,65 @@ async def test_a_campaign_sends_an_account_to_review_once_and_may_then_restrict_
     )
     actions = [(a["action"], a["evidence"][1]) for a in sink.on("account.actions")]
     assert actions == [("review_account", "e1"), ("restrict", "e3"), ("restrict", "e6")]
+
+
+async def test_a_burst_of_one_accounts_strikes_writes_its_state_once_a_batch(
+    worker: Worker, sink: RecordingSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spammer blocked again and again sends a burst of strike signals, and each one rewrote
+    the account's whole state (up to about 80 KB) to the strikes changelog: 100 bytes of
+    changelog per byte of strikes in the stream benchmark. A batch now writes each account's
+    state once, with the same counts and the same actions as one write per signal."""
+    accounts, per_account = 3, 120
+    table = worker.strikes_table.table  # the windowed wrapper's table, which writes the log
+    sent = table.send_changelog
+    changelog: list[tuple[int | None, Any]] = []
+
+    def recording(partition: int | None, key: Any, value: Any, *args: Any, **kw: Any) -> Any:
+        changelog.append((partition, key))
+        return sent(partition, key, value, *args, **kw)
+
+    monkeypatch.setattr(table, "send_changelog", recording)
+    now = time.time()
+    records = [
+        (
+            f"acct-{a}".encode(),
+            orjson.dumps(
+                {
+                    "signal_id": f"block:{a}-{i}",
+                    "kind": "block",
+                    "event_id": f"evt-{a}-{i}",
+                    "account_id": f"acct-{a}",
+                    "categories": ["spam"],
+                    "weight": 1.0,
+                    "at": now,
+                }
+            ),
+        )
+        for i in range(per_account)
+        for a in range(accounts)
+    ]
+
+    def counted() -> bool:
+        states = [worker.strikes_table[f"acct-{a}"].now() or {} for a in range(accounts)]
+        return all(state.get("strikes") == per_account for state in states)
+
+    await put_to(
+        worker.enforce_accounts,
+        worker.settings.topic("account.strikes"),
+        records,
+        counted,
+        partitions=[n % accounts for n in range(len(records))],
+    )
+    # a batch is up to batch_size records: far fewer writes than signals
+    assert len(changelog) <= accounts * (len(records) // worker.settings.batch_size + 2)
+    # each account's state went to the partition its signals came from
+    assert {key[0] if isinstance(key, tuple) else key: p for p, key in changelog} == {
+        f"acct-{a}": a for a in range(accounts)
+    }
+    actions = sorted((a["account_id"], a["action"]) for a in sink.on("account.actions"))
+    assert actions == sorted(
+        (f"acct-{a}", action) for a in range(accounts) for action in ("restrict", "suspend")
+    )
+    for a in range(accounts):
+        assert len(worker.strikes_table[f"acct-{a}"].now()["signals"]) == per_account
