@@ -5,7 +5,8 @@ that is blocked again and again (a spammer) arrive close together, and each one 
 account's whole state: up to about 80 KB, its last thousand signal ids and strike times. The
 strikes changelog grew by about 100 bytes for each byte of strikes read (395 MB in 35 s at
 3,000 events/s in the stream benchmark, whose abusive samples come from twelve accounts), and
-the worker spent a third of its time encoding and sending it. Held here, a batch reads a key's
+enforcement took 29% of the worker's main process, as much as reading and deciding the events
+did. Held here, a batch reads a key's
 state once, changes it in memory record by record, and writes it once at the end: the same
 states and the same actions, one changelog record per key and batch.
 """
