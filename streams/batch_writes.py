@@ -6,9 +6,9 @@ account's whole state: up to about 80 KB, its last thousand signal ids and strik
 strikes changelog grew by about 100 bytes for each byte of strikes read (395 MB in 35 s at
 3,000 events/s in the stream benchmark, whose abusive samples come from twelve accounts), and
 enforcement took 29% of the worker's main process, as much as reading and deciding the events
-did. Held here, a batch reads a key's
-state once, changes it in memory record by record, and writes it once at the end: the same
-states and the same actions, one changelog record per key and batch.
+did. Held here, a batch reads a key's state once, changes it in memory record by record, and
+writes it once at the end: the same states and the same actions, one changelog record per key
+and batch.
 """
 
 from __future__ import annotations
@@ -41,10 +41,9 @@ class BatchWrites:
         checked_size(self._name, key, value)
         self._held[slot] = (key, value, event)
 
-    def write(self, handling: Callable[[Any], None]) -> int:
-        """Write every held state, each with its event made current by ``handling``; how many."""
+    def write(self, handling: Callable[[Any], None]) -> None:
+        """Write every held state, each with its event made current by ``handling``."""
         held, self._held = self._held, {}
         for key, value, event in held.values():
             handling(event)
             self._table[key] = value
-        return len(held)
