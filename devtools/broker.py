@@ -178,7 +178,7 @@ class LocalBroker:
         pid = self.pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
-            say(f"no broker running for port {self.port}")
+            say(f"no broker running with its data in {self.data_dir}")
             return
         _signal_group(pid, signal.SIGTERM)
         if not _wait_gone(pid, timeout):
@@ -187,7 +187,7 @@ class LocalBroker:
                 msg = f"Kafka (pid {pid}) survived SIGKILL"
                 raise BrokerError(msg)
         self.pid_file.unlink(missing_ok=True)
-        say(f"broker on port {self.port} stopped")
+        say(f"broker (pid {pid}, data in {self.data_dir}) stopped")
 
     def pid(self) -> int | None:
         """The broker's pid if its process is alive and is really our Kafka, else None."""
