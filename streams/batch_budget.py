@@ -5,16 +5,16 @@ A batch is scored whole before the next starts, and a record on another partitio
 batch in hand (and the one started beside it). Counted in records alone, a batch of the longest
 texts allowed (256 x 20,000 characters) took 6.5 s to score, so a flood of long texts on one
 partition held every other partition of the worker for seconds at each batch. Counted in bytes
-as well (256 KiB), a batch of such texts holds about thirteen. Both readers take records through a budget;
-records fetched past it are fetched again for the next batch (the reader seeks back to the
-first one left), so none is skipped.
+as well (256 KiB), a batch of such texts holds about thirteen. Both readers take records through
+a budget; records fetched past it are kept for the next batch (``streams.carried_records``), so
+none is skipped.
 
-A seek back is dear when the records came compressed: a fetch from inside a record batch
-returns the whole batch, decompressed again. An outside probe's batches of 900 texts (34 KB on
-the wire, 54 MB decompressed) were decompressed once for each record a partition's turn took,
-and a worker's memory swung up to 2 GB. So a reader asks its client for about as many records
-as the budget has room for, at each partition's recent record size (:class:`RecordSizes`), and
-a seek back is left for the batch where the sizes changed.
+A reader asks its client for about as many records as the budget has room for, at each
+partition's recent record size (:class:`RecordSizes`), so that little is carried. Records left
+out used to be fetched again, and a fetch from inside a compressed record batch returns the whole
+batch, decompressed again: an outside probe's batches of 900 texts (34 KB on the wire, 54 MB
+decompressed) were decompressed once for each record a partition's turn took, and a worker's
+memory swung up to 2 GB.
 """
 
 from __future__ import annotations

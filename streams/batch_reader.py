@@ -26,15 +26,11 @@ import logging
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import (
-    CommitFailedError,
-    ConsumerStoppedError,
-    IllegalStateError,
-    KafkaError,
-)
+from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
 
 from streams import kafka_options, kinds, unreadable
 from streams.batch_budget import BatchBudget, RecordSizes, record_bytes
+from streams.carried_records import CarriedRecords
 from streams.ingest import BatchIngest
 from streams.partition_progress import Offsets, Partition, aiokafka_offsets
 from streams.pipeline import RawMessage
@@ -53,6 +49,12 @@ class BatchReader(BatchIngest):
         self._producer: AIOKafkaProducer | None = None
         self._turn = 0  # the partition that takes the first share of the next batch
         self._sizes = RecordSizes()
+        # records fetched past a batch's budget, handed out first in the next batch
+        self._carried: CarriedRecords[TopicPartition, Any] = CarriedRecords(
+            lambda r: r.offset, lambda r: record_bytes(r.key, r.value, r.headers)
+        )
+        # partitions revoked while a batch is being fetched (``_CommitBeforeRevoke``)
+        self._revoked: set[TopicPartition] = set()
 
     def assignment(self) -> set[TopicPartition]:
         return set(self._consumer.assignment()) if self._consumer is not None else set()
@@ -120,28 +122,61 @@ class BatchReader(BatchIngest):
         compressed records on one partition held every other partition of the worker until it
         was drained (an outside probe: decisions on the other partitions up to 315 s late). Each
         partition first gets an equal share of what is already fetched, at least one record,
-        starting one partition further each time; what room is left is filled as before."""
+        starting one partition further each time; what room is left is filled as before. A
+        partition's records carried from the last batch come before any it fetches."""
+        fetched: dict[TopicPartition, list[Any]] = {}
+        self._revoked.clear()
+        try:
+            await self._fill(fetched)
+        except BaseException:
+            # the client's position is past what was taken: it waits for the next batch
+            self._forget_revoked(fetched)
+            for tp, records in fetched.items():
+                self._carried.put_back(tp, records)
+            raise
+        return fetched
+
+    def _forget_revoked(self, fetched: dict[TopicPartition, list[Any]]) -> None:
+        """Leave out what was taken of partitions revoked since the last call: whoever holds
+        them now (this worker too, if they came back) reads them from the last commit."""
+        revoked, self._revoked = self._revoked, set()
+        for tp in revoked & fetched.keys():
+            del fetched[tp]
+
+    async def _fill(self, fetched: dict[TopicPartition, list[Any]]) -> None:
         consumer = self._consumer
         assert consumer is not None
         budget = BatchBudget(self.settings.batch_size, self.settings.batch_max_bytes)
-        fetched: dict[TopicPartition, list[Any]] = {}
         assigned = sorted(consumer.assignment())
+        # records of a partition given away since (its next owner reads them from the commit)
+        self._carried.drop(set(self._carried.partitions()) - set(assigned))
         if len(assigned) > 1:
             share = max(1, budget.records // len(assigned))
             share_bytes = budget.bytes // len(assigned)
             self._turn = (self._turn + 1) % len(assigned)
             # a partition revoked meanwhile gives nothing (getmany skips it)
             for tp in assigned[self._turn :] + assigned[: self._turn]:
-                asked = self._sizes.fit(budget, share, tp, limit=share_bytes)
-                got = await consumer.getmany(tp, timeout_ms=0, max_records=asked)
-                self._take(got, budget, fetched, limit=share_bytes, at_least_one=True)
+                if self._carried.holds(tp):
+                    taken = self._carried.take(
+                        tp, budget, share, limit=share_bytes, at_least_one=True
+                    )
+                    _add(fetched, tp, taken)
+                else:
+                    asked = self._sizes.fit(budget, share, tp, limit=share_bytes)
+                    got = await consumer.getmany(tp, timeout_ms=0, max_records=asked)
+                    self._forget_revoked(fetched)
+                    self._take(got, budget, fetched, limit=share_bytes, at_least_one=True)
                 if budget.full:
-                    return fetched
+                    return
+        for tp in self._carried.partitions():
+            _add(fetched, tp, self._carried.take(tp, budget))
+        if self._carried or budget.full:  # a fetch now would hand out records after them
+            return
         window_ms = 0 if fetched else int(self._fetch_window_s() * 1000)
         asked = self._sizes.fit(budget, budget.records)
         more = await consumer.getmany(timeout_ms=window_ms, max_records=asked)
+        self._forget_revoked(fetched)
         self._take(more, budget, fetched)
-        return fetched
 
     def _take(
         self,
@@ -150,30 +185,22 @@ class BatchReader(BatchIngest):
         fetched: dict[TopicPartition, list[Any]],
         **share: Any,
     ) -> None:
-        """Add to ``fetched`` what ``budget`` has room for of ``got``; a partition whose records
-        did not all fit is sought back to the first left out, which it fetches again. One that
-        cannot be sought (no longer assigned) keeps them all: its position is past them."""
-        assert self._consumer is not None
+        """Add to ``fetched`` what ``budget`` has room for of ``got``; what did not fit is
+        carried to the next batch (``streams.carried_records``)."""
         for tp, records in got.items():
             sizes = [record_bytes(r.key, r.value, r.headers) for r in records]
             self._sizes.saw(tp, sizes)
             count = budget.take(sizes, **share)
-            if count < len(records):
-                try:
-                    self._consumer.seek(tp, records[count].offset)
-                except IllegalStateError as exc:
-                    log.warning(
-                        "could not seek %s back (%s): its records stay in the batch", tp, exc
-                    )
-                    count = len(records)
-            if count:
-                fetched.setdefault(tp, []).extend(records[:count])
+            self._carried.carry(tp, records[count:])
+            _add(fetched, tp, records[:count])
 
     async def _rewind(self) -> None:
         """Forget what was moderated since the last commit and re-read it from there."""
         assert self._consumer is not None
         assigned = self._consumer.assignment()
-        for tp, offset in self._rewind_to.items():
+        # a partition with nothing moderated since its commit may still have records carried
+        targets = {**self._carried.drop(), **self._rewind_to}
+        for tp, offset in targets.items():
             if tp in assigned:
                 self._consumer.seek(tp, offset)
         self._rewind_to.clear()
@@ -203,6 +230,9 @@ class BatchReader(BatchIngest):
         (partition and offsets), and go on after it (``streams.unreadable`` says how)."""
         assert self._consumer is not None and self._pipeline is not None
         await self._settle()  # each partition is re-read from its commit: moderate nothing twice
+        for tp, first in self._carried.drop().items():  # read again, should the probe stop short
+            if tp in self._consumer.assignment():
+                self._consumer.seek(tp, first)
         assigned = sorted(self._consumer.assignment())
         try:
             async with asyncio.timeout(120):
@@ -234,6 +264,12 @@ class BatchReader(BatchIngest):
             log.warning("commit of %d partitions failed, will be re-read: %s", len(offsets), exc)
 
 
+def _add(fetched: dict[TopicPartition, list[Any]], tp: TopicPartition, records: list[Any]) -> None:
+    """Append a partition's records to a batch (a partition in a batch has at least one)."""
+    if records:
+        fetched.setdefault(tp, []).extend(records)
+
+
 class _CommitBeforeRevoke(ConsumerRebalanceListener):
     """Finish the batch in hand and commit it before this worker gives partitions away."""
 
@@ -252,6 +288,8 @@ class _CommitBeforeRevoke(ConsumerRebalanceListener):
             reader._done.clear()
             reader._rewind_to.clear()
             reader._in_flight = None
+            reader._carried.drop()
+            reader._revoked.update(revoked)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("moderating %d partitions: %s", len(assigned), sorted(map(str, assigned)))

@@ -41,6 +41,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from streams import kafka_options, kinds
 from streams.batch_bounds import batch_end
 from streams.batch_budget import BatchBudget, RecordSizes, record_bytes
+from streams.carried_records import CarriedRecords
 from streams.decoding import Rejected
 from streams.ingest import BatchIngest
 from streams.partition_progress import CHECK_EVERY_S, Offsets, Partition, rdkafka_offsets
@@ -143,6 +144,12 @@ class RdkafkaReader(BatchIngest):
             self.settings.batch_size, self.settings.batch_max_bytes
         )
         self._sizes = RecordSizes()
+        # records consumed past a batch's budget, handed out first in the next batch
+        self._carried: CarriedRecords[tuple[str, int], Message] = CarriedRecords(
+            lambda m: cast(int, m.offset()), _size
+        )
+        # partitions revoked or lost while a batch is being fetched (the rebalance callbacks)
+        self._revoked: set[tuple[str, int]] = set()
 
     def assignment(self) -> set[tuple[str, int]]:
         return set(self._assigned)
@@ -221,64 +228,76 @@ class RdkafkaReader(BatchIngest):
     def _fetch(self, window_s: float) -> list[Message]:
         """Up to ``batch_size`` messages, as soon as there is one (``consume`` alone would wait
         out the whole window for a full batch, adding its length to every decision's latency
-        when traffic is light): the first within ``window_s``, then what is queued."""
-        assert self._consumer is not None
-        first = self._consumer.poll(window_s)
-        if first is None:
-            return []
-        budget = BatchBudget(self.settings.batch_size, self.settings.batch_max_bytes)
-        asked = self._sizes.fit(budget, self.settings.batch_size) - 1
-        consumed = [first, *(self._consumer.consume(asked, 0) if asked else ())]
-        fetched, sought = self._within_budget(consumed, budget)
+        when traffic is light): the first within ``window_s``, then what is queued. Records
+        carried from the last batch come first."""
+        fetched: list[Message] = []
+        self._revoked.clear()
+        try:
+            self._fill(fetched, window_s)
+        except BaseException:
+            # the client's position is past what was taken: it waits for the next batch
+            self._forget_revoked(fetched)
+            taken: dict[tuple[str, int], list[Message]] = {}
+            for message in fetched:
+                taken.setdefault(_partition(message), []).append(message)
+            for part, messages in taken.items():
+                self._carried.put_back(part, messages)
+            raise
         over = self._turns.served(
-            (
-                (cast(str, m.topic()), cast(int, m.partition())),
-                record_bytes(m.key(), m.value(), m.headers()),
-            )
+            ((cast(str, m.topic()), cast(int, m.partition())), _size(m))
             for m in fetched
             if m.topic() is not None
         )
-        if over is not None and over not in sought and len(self._assigned) > 1:
+        if over is not None and not self._carried.holds(over) and len(self._assigned) > 1:
             self._to_the_back(over)
         return fetched
 
-    def _within_budget(
-        self, consumed: list[Message], budget: BatchBudget
-    ) -> tuple[list[Message], set[Any]]:
-        """What a batch's budget (``streams.batch_budget``) has room for of ``consumed``, in
-        order, and the partitions sought back to their first record left out: librdkafka drops
-        what it had queued of them and fetches them again from there, behind the others. A
-        partition that cannot be sought keeps its records in the batch: its position is past
-        them, so leaving them out would skip them."""
+    def _fill(self, fetched: list[Message], window_s: float) -> None:
         assert self._consumer is not None
+        budget = BatchBudget(self.settings.batch_size, self.settings.batch_max_bytes)
+        for part in self._carried.partitions():
+            fetched.extend(self._carried.take(part, budget))
+        if self._carried or budget.full:  # a fetch now would hand out records after them
+            return
+        # librdkafka runs the rebalance callbacks inside poll and consume
+        first = self._consumer.poll(0 if fetched else window_s)
+        self._forget_revoked(fetched)
+        if first is None:
+            return
+        consumed = [first]
+        asked = self._sizes.fit(budget, budget.records) - 1
+        if asked:
+            try:
+                more = self._consumer.consume(asked, 0)
+            except BaseException:
+                fetched.extend(consumed)  # past the client's position too: kept with the rest
+                raise
+            self._forget_revoked(fetched, consumed)
+            consumed.extend(more)
+        fetched.extend(self._within_budget(consumed, budget))
+
+    def _forget_revoked(self, *taken: list[Message]) -> None:
+        """Leave out what was taken of partitions revoked or lost since the last call: whoever
+        holds them now (this worker too, if they came back) reads them from the last commit."""
+        revoked, self._revoked = self._revoked, set()
+        if revoked:
+            for messages in taken:
+                messages[:] = [m for m in messages if _partition(m) not in revoked]
+
+    def _within_budget(self, consumed: list[Message], budget: BatchBudget) -> list[Message]:
+        """What a batch's budget (``streams.batch_budget``) has room for of ``consumed``, in
+        order; a partition's records from the first left out are carried to the next batch."""
         kept: list[Message] = []
-        left_out: dict[tuple[str, int], list[Message]] = {}
         for message in consumed:
-            part = (cast(str, message.topic()), cast(int, message.partition()))
-            if part in left_out:
-                left_out[part].append(message)
-                continue
-            # an error (an unreadable batch) has no record to count: the pipeline reports it
-            size = (
-                0
-                if message.error() is not None
-                else record_bytes(message.key(), message.value(), message.headers())
-            )
+            part = _partition(message)
+            size = _size(message)
             if size:
                 self._sizes.saw(part, [size])
-            if budget.take([size]):
-                kept.append(message)
+            if self._carried.holds(part) or not budget.take([size]):
+                self._carried.carry(part, [message])
             else:
-                left_out[part] = [message]
-        sought = set()
-        for part, messages in left_out.items():
-            try:
-                self._consumer.seek(TopicPartition(*part, cast(int, messages[0].offset())))
-                sought.add(part)
-            except KafkaException as exc:
-                log.warning("could not seek %s back (%s): its records stay in the batch", part, exc)
-                kept.extend(messages)
-        return kept, sought
+                kept.append(message)
+        return kept
 
     def _to_the_back(self, part: tuple[str, int]) -> None:
         """Send a partition whose turn is over to the back of librdkafka's queue: pausing it
@@ -336,6 +355,7 @@ class RdkafkaReader(BatchIngest):
             # ``receive.message.max.bytes``): it fetched the same offset again every 0.55 s, a
             # new dead letter each time, and the partition stalled behind it
             await self._in_thread(self._consumer.seek, TopicPartition(*part, target))
+            self._carried.drop([part])  # fetched again after the seek
             self._stepped_to[part] = target
             self._moderated(part, target - 1)
 
@@ -369,8 +389,10 @@ class RdkafkaReader(BatchIngest):
         """Forget what was moderated since the last commit and re-read it from there."""
         assert self._consumer is not None
         consumer = self._consumer
-        for (topic, partition), offset in self._rewind_to.items():
-            if (topic, partition) in self._assigned:
+        # a partition with nothing moderated since its commit may still have records carried
+        targets = {**self._carried.drop(), **self._rewind_to}
+        for (topic, partition), offset in targets.items():
+            if (topic, partition) in self._assigned and offset >= 0:
                 await self._in_thread(consumer.seek, TopicPartition(topic, partition, offset))
         self._rewind_to.clear()
         self._done.clear()
@@ -405,7 +427,10 @@ class RdkafkaReader(BatchIngest):
                 consumer.commit(offsets=offsets, asynchronous=False)
         except (KafkaException, DeliveryFailed) as exc:
             log.warning("could not commit before a rebalance, will be re-read: %s", exc)
-        self._assigned.difference_update((tp.topic, tp.partition) for tp in partitions)
+        revoked = [(tp.topic, tp.partition) for tp in partitions]
+        self._assigned.difference_update(revoked)
+        self._carried.drop(revoked)  # their next owner reads them from the commit
+        self._revoked.update(revoked)
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Partitions taken away without a chance to commit: their new owner re-reads them."""
@@ -413,6 +438,8 @@ class RdkafkaReader(BatchIngest):
         self._finish_from_callback()
         lost = {(tp.topic, tp.partition) for tp in partitions}
         self._assigned.difference_update(lost)
+        self._carried.drop(lost)
+        self._revoked.update(lost)
         for tp in lost:
             self._done.pop(tp, None)
             self._rewind_to.pop(tp, None)
@@ -428,6 +455,18 @@ class RdkafkaReader(BatchIngest):
         except Exception as exc:  # its events are re-read from the last commit
             log.warning("could not finish the batch in flight before a rebalance: %r", exc)
             self._in_flight = None
+
+
+def _partition(message: Message) -> tuple[str, int]:
+    return (cast(str, message.topic()), cast(int, message.partition()))
+
+
+def _size(message: Message) -> int:
+    """What a message costs a batch; an error (an unreadable batch) has no record to count: the
+    pipeline reports it."""
+    if message.error() is not None:
+        return 0
+    return record_bytes(message.key(), message.value(), message.headers())
 
 
 def _raw(message: Message) -> RawMessage:

@@ -158,10 +158,12 @@ def produce_batches(
     batches: Sequence[tuple[str, Sequence[str]]],
     value: Callable[[str], bytes] = str.encode,
     headers: Callable[[str], list[tuple[str, bytes]]] | None = None,
+    batch_bytes: int = 16_384,
 ) -> list[int]:
     """Each ``(codec, keys)`` as one record batch on ``topic``'s ``partition``, in order, each
     record's value ``value(key)`` (by default the key) and its headers ``headers(key)`` (by
-    default none); the base offset of each batch."""
+    default none), up to ``batch_bytes`` a batch before compression (the producer's default
+    16 KB unless said); the base offset of each batch."""
 
     async def run() -> list[int]:
         producers: dict[str, AIOKafkaProducer] = {}
@@ -170,7 +172,11 @@ def produce_batches(
             for codec, keys in batches:
                 if codec not in producers:
                     producers[codec] = AIOKafkaProducer(
-                        bootstrap_servers=bootstrap, compression_type=codec, acks="all"
+                        bootstrap_servers=bootstrap,
+                        compression_type=codec,
+                        acks="all",
+                        max_batch_size=batch_bytes,
+                        max_request_size=max(batch_bytes, 1_048_576),
                     )
                     await producers[codec].start()
                 batch = producers[codec].create_batch()

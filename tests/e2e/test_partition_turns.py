@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from itertools import pairwise
 
 import pytest
 
@@ -108,6 +109,71 @@ def test_a_flood_of_long_texts_is_read_in_batches_of_bytes_not_of_records(
     )
     assert max(batches.values()) <= per_batch
     assert any(decided_at[event_id] > other for event_id in backlog), "it waited for them all"
+
+
+MIXED = 2_000
+BIG_EVERY = 100  # one record in a hundred is far over a batch's bytes
+BIG_TEXT = "spam " * 60_000  # 300 KB: over the event size limit, a dead letter of its own
+
+
+def _mixed(key: str) -> bytes:
+    index = int(key.rsplit("-", 1)[1])
+    text = BIG_TEXT if index % BIG_EVERY == BIG_EVERY - 1 else "see you at the station at seven"
+    return chat_message(key, text, "conv-1", "mixed-sender")
+
+
+@pytest.mark.parametrize("ingest", ["batch", "rdkafka"])
+def test_a_batch_whose_record_sizes_jump_is_read_once_in_order(
+    broker: str,
+    start_worker: Callable[..., WorkerProcess],
+    stream_settings: Settings,
+    ingest: str,
+) -> None:
+    """Short records with one of 300 KB every hundred, in one zstd record batch: a reader asks
+    for a batch's worth of short ones and gets a long one among them, which the batch's 256 KiB
+    have no room for. What is left out waits for the next batch (``streams.carried_records``):
+    fetched again instead, the whole record batch came back decompressed each time, and an
+    outside probe's 154 KB batch of this shape held its partition 103–113 s. Every record gets
+    one outcome, a decision or a dead letter, and none two."""
+    settings = stream_settings
+    worker = start_worker(env={"CHATGUARD_INGEST": ingest})
+    worker.wait_ready()
+    topic = settings.topic("chat.messages")
+    keys = [f"mixed-{i}" for i in range(MIXED)]
+    [base] = produce_batches(
+        broker, topic, 0, [("zstd", keys)], value=_mixed, batch_bytes=16_000_000
+    )
+
+    def outcomes(records: list[Record]) -> list[int]:
+        return [
+            r.json()["source_offset"]
+            for r in records
+            if r.json().get("source_topic") == topic and r.json().get("source_partition") == 0
+        ]
+
+    records = consume(
+        settings,
+        ["moderation.decisions", "moderation.deadletter"],
+        until=lambda records: len(set(outcomes(records))) >= MIXED,
+        timeout=300,
+        quiet_for=2.0,
+    )
+    offsets = outcomes(records)
+    assert sorted(set(offsets)) == list(range(base, base + MIXED))
+    assert len(offsets) == MIXED, "a record got two outcomes"
+    dead = [r.json() for r in records if r.topic == settings.topic("moderation.deadletter")]
+    assert len(dead) == MIXED // BIG_EVERY  # the long ones, as oversize events
+    assert {d["source_offset"] - base for d in dead} == set(range(BIG_EVERY - 1, MIXED, BIG_EVERY))
+    # batches are decided in the order they were read: a record carried to the next batch is
+    # never decided after a later one
+    decided = sorted(
+        (r.json()["source_offset"], r.json()["decided_at"])
+        for r in records
+        if r.topic == settings.topic("moderation.decisions")
+    )
+    assert len(decided) == MIXED - len(dead)
+    late = [(a, b) for a, b in pairwise(decided) if b[1] < a[1]]
+    assert not late, f"decided out of offset order: {late[:3]}"
 
 
 HEAVY_BACKLOG = 300

@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from aiokafka.errors import IllegalStateError
-from confluent_kafka import KafkaError, KafkaException
-
 from streams.batch_budget import BatchBudget, RecordSizes, record_bytes
 from streams.batch_reader import BatchReader
+from streams.carried_records import CarriedRecords
 from streams.rdkafka_reader import RdkafkaReader
 
 
@@ -118,16 +116,11 @@ class _Message:  # what confluent-kafka hands out
 
 
 class _Consumer:
-    def __init__(self, refuse: Exception | None = None) -> None:
+    def __init__(self) -> None:
         self.sought: list[tuple[object, int]] = []
-        self.refuse = refuse
 
     def seek(self, tp: object, offset: int | None = None) -> None:
-        if self.refuse is not None:
-            raise self.refuse
-        if offset is None:  # confluent-kafka: a TopicPartition with its offset
-            tp, offset = (tp.topic, tp.partition), tp.offset  # type: ignore[attr-defined]
-        self.sought.append((tp, offset))
+        self.sought.append((tp, offset or 0))
 
 
 LONG = b"x" * 600_000  # two do not fit in 1 MiB
@@ -137,57 +130,62 @@ def _budget() -> BatchBudget:
     return BatchBudget(256, 1_048_576)
 
 
-def test_the_batch_reader_seeks_back_to_the_first_record_left_out() -> None:
-    reader = SimpleNamespace(_consumer=_Consumer(), _sizes=RecordSizes())
+def _batch_reader() -> SimpleNamespace:
+    return SimpleNamespace(
+        _consumer=_Consumer(),
+        _sizes=RecordSizes(),
+        _carried=CarriedRecords(lambda r: r.offset, lambda r: record_bytes(r.key, r.value)),
+    )
+
+
+def _rdkafka_reader() -> SimpleNamespace:
+    return SimpleNamespace(
+        _consumer=_Consumer(),
+        _sizes=RecordSizes(),
+        _carried=CarriedRecords(lambda m: m.offset(), lambda m: record_bytes(None, m.value())),
+    )
+
+
+def test_the_batch_reader_carries_what_did_not_fit_instead_of_fetching_it_again() -> None:
+    """A seek back fetched a compressed record batch again, decompressed whole: an outside
+    probe's batch of 100,000 empty records with a 300 KB one every 500 held its partition 113 s
+    (7 s when nothing was left out)."""
+    reader = _batch_reader()
     got = {"p0": [_Record(0, i, LONG) for i in range(3)], "p1": [_Record(1, 7, b"short")]}
     fetched: dict[object, list[_Record]] = {}
     BatchReader._take(reader, got, BatchBudget(256, 1_048_576), fetched)  # type: ignore[arg-type]
     assert [r.offset for r in fetched["p0"]] == [0]
     assert [r.offset for r in fetched["p1"]] == [7]
-    assert reader._consumer.sought == [("p0", 1)]
+    assert reader._consumer.sought == []
+    assert [r.offset for r in reader._carried.take("p0", _budget())] == [1]
+    assert [r.offset for r in reader._carried.take("p0", _budget())] == [2]
 
 
 def test_the_readers_count_a_record_by_its_headers_too() -> None:
     """Short values under 600 KB of headers each: two do not fit in 1 MiB, on either reader."""
     heavy = (("padding", LONG),)
-    reader = SimpleNamespace(_consumer=_Consumer(), _sizes=RecordSizes())
+    reader = _batch_reader()
     got = {"p0": [_Record(0, i, b"short", headers=heavy) for i in range(3)]}
     fetched: dict[object, list[_Record]] = {}
     BatchReader._take(reader, got, _budget(), fetched)  # type: ignore[arg-type]
     assert [r.offset for r in fetched["p0"]] == [0]
-    assert reader._consumer.sought == [("p0", 1)]
+    assert reader._carried.drop() == {"p0": 1}
 
-    reader = SimpleNamespace(_consumer=_Consumer(), _sizes=RecordSizes())
+    reader = _rdkafka_reader()
     consumed = [_Message(0, i, b"short", list(heavy)) for i in range(3)]
-    kept, sought = RdkafkaReader._within_budget(reader, consumed, _budget())  # type: ignore[arg-type]
+    kept = RdkafkaReader._within_budget(reader, consumed, _budget())  # type: ignore[arg-type]
     assert [m.offset() for m in kept] == [0]
-    assert sought == {("chat.messages", 0)}
+    assert reader._carried.drop() == {("chat.messages", 0): 1}
 
 
-def test_the_batch_reader_keeps_what_it_cannot_seek_back_to() -> None:
-    reader = SimpleNamespace(
-        _consumer=_Consumer(refuse=IllegalStateError("not assigned")), _sizes=RecordSizes()
-    )
-    got = {"p0": [_Record(0, i, LONG) for i in range(3)]}
-    fetched: dict[object, list[_Record]] = {}
-    BatchReader._take(reader, got, BatchBudget(256, 1_048_576), fetched)  # type: ignore[arg-type]
-    assert [r.offset for r in fetched["p0"]] == [0, 1, 2]  # skipped, they would be lost
-
-
-def test_the_rdkafka_reader_seeks_back_and_keeps_the_order_of_what_fits() -> None:
-    reader = SimpleNamespace(_consumer=_Consumer(), _sizes=RecordSizes())
+def test_the_rdkafka_reader_carries_a_partition_from_its_first_record_left_out() -> None:
+    """What fits keeps its order; a partition's records after one left out wait with it, even
+    those that would fit, so none is handed out before an earlier one."""
+    reader = _rdkafka_reader()
     consumed = [_Message(0, 0, LONG), _Message(1, 5, b"a"), _Message(0, 1, LONG)]
     consumed += [_Message(1, 6, b"b"), _Message(0, 2, b"c")]
-    kept, sought = RdkafkaReader._within_budget(reader, consumed, _budget())  # type: ignore[arg-type]
+    kept = RdkafkaReader._within_budget(reader, consumed, _budget())  # type: ignore[arg-type]
     assert [(m.partition(), m.offset()) for m in kept] == [(0, 0), (1, 5), (1, 6)]
-    assert sought == {("chat.messages", 0)}
-    assert reader._consumer.sought == [(("chat.messages", 0), 1)]
-
-
-def test_the_rdkafka_reader_keeps_what_it_cannot_seek_back_to() -> None:
-    refuse = KafkaException(KafkaError(KafkaError._UNKNOWN_PARTITION))
-    reader = SimpleNamespace(_consumer=_Consumer(refuse=refuse), _sizes=RecordSizes())
-    consumed = [_Message(0, 0, LONG), _Message(1, 5, b"a"), _Message(0, 1, LONG)]
-    kept, sought = RdkafkaReader._within_budget(reader, consumed, _budget())  # type: ignore[arg-type]
-    assert [(m.partition(), m.offset()) for m in kept] == [(0, 0), (1, 5), (0, 1)]
-    assert sought == set()
+    assert reader._consumer.sought == []
+    carried = reader._carried.take(("chat.messages", 0), _budget())
+    assert [m.offset() for m in carried] == [1, 2]
