@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 from streams.batch_budget import BatchBudget, RecordSizes, record_bytes
 from streams.batch_reader import BatchReader
 from streams.carried_records import CarriedRecords
 from streams.rdkafka_reader import RdkafkaReader
+from tests.unit.client_records import AiokafkaRecord, RdkafkaMessage
 
 
 def test_short_records_fill_a_batch_by_count() -> None:
@@ -77,44 +77,6 @@ def test_a_reader_asks_for_about_as_many_records_as_fit() -> None:
 # -- the readers' use of it, with a consumer that records seeks (no broker needed)
 
 
-@dataclass
-class _Record:  # what aiokafka hands out
-    partition: int
-    offset: int
-    value: bytes
-    key: bytes | None = None
-    headers: tuple[tuple[str, bytes], ...] = ()
-
-
-@dataclass
-class _Message:  # what confluent-kafka hands out
-    partition_: int
-    offset_: int
-    value_: bytes
-    headers_: list[tuple[str, bytes]] | None = None
-
-    def topic(self) -> str:
-        return "chat.messages"
-
-    def partition(self) -> int:
-        return self.partition_
-
-    def offset(self) -> int:
-        return self.offset_
-
-    def key(self) -> None:
-        return None
-
-    def value(self) -> bytes:
-        return self.value_
-
-    def headers(self) -> list[tuple[str, bytes]] | None:
-        return self.headers_
-
-    def error(self) -> None:
-        return None
-
-
 class _Consumer:
     def __init__(self) -> None:
         self.sought: list[tuple[object, int]] = []
@@ -151,8 +113,11 @@ def test_the_batch_reader_carries_what_did_not_fit_instead_of_fetching_it_again(
     probe's batch of 100,000 empty records with a 300 KB one every 500 held its partition 113 s
     (7 s when nothing was left out)."""
     reader = _batch_reader()
-    got = {"p0": [_Record(0, i, LONG) for i in range(3)], "p1": [_Record(1, 7, b"short")]}
-    fetched: dict[object, list[_Record]] = {}
+    got = {
+        "p0": [AiokafkaRecord(0, i, LONG) for i in range(3)],
+        "p1": [AiokafkaRecord(1, 7, b"short")],
+    }
+    fetched: dict[object, list[AiokafkaRecord]] = {}
     BatchReader._take(reader, got, BatchBudget(256, 1_048_576), fetched)  # type: ignore[arg-type]
     assert [r.offset for r in fetched["p0"]] == [0]
     assert [r.offset for r in fetched["p1"]] == [7]
@@ -165,14 +130,14 @@ def test_the_readers_count_a_record_by_its_headers_too() -> None:
     """Short values under 600 KB of headers each: two do not fit in 1 MiB, on either reader."""
     heavy = (("padding", LONG),)
     reader = _batch_reader()
-    got = {"p0": [_Record(0, i, b"short", headers=heavy) for i in range(3)]}
-    fetched: dict[object, list[_Record]] = {}
+    got = {"p0": [AiokafkaRecord(0, i, b"short", headers=heavy) for i in range(3)]}
+    fetched: dict[object, list[AiokafkaRecord]] = {}
     BatchReader._take(reader, got, _budget(), fetched)  # type: ignore[arg-type]
     assert [r.offset for r in fetched["p0"]] == [0]
     assert reader._carried.drop() == {"p0": 1}
 
     reader = _rdkafka_reader()
-    consumed = [_Message(0, i, b"short", list(heavy)) for i in range(3)]
+    consumed = [RdkafkaMessage(0, i, b"short", list(heavy)) for i in range(3)]
     kept = RdkafkaReader._within_budget(reader, consumed, _budget())  # type: ignore[arg-type]
     assert [m.offset() for m in kept] == [0]
     assert reader._carried.drop() == {("chat.messages", 0): 1}
@@ -182,8 +147,8 @@ def test_the_rdkafka_reader_carries_a_partition_from_its_first_record_left_out()
     """What fits keeps its order; a partition's records after one left out wait with it, even
     those that would fit, so none is handed out before an earlier one."""
     reader = _rdkafka_reader()
-    consumed = [_Message(0, 0, LONG), _Message(1, 5, b"a"), _Message(0, 1, LONG)]
-    consumed += [_Message(1, 6, b"b"), _Message(0, 2, b"c")]
+    consumed = [RdkafkaMessage(0, 0, LONG), RdkafkaMessage(1, 5, b"a"), RdkafkaMessage(0, 1, LONG)]
+    consumed += [RdkafkaMessage(1, 6, b"b"), RdkafkaMessage(0, 2, b"c")]
     kept = RdkafkaReader._within_budget(reader, consumed, _budget())  # type: ignore[arg-type]
     assert [(m.partition(), m.offset()) for m in kept] == [(0, 0), (1, 5), (1, 6)]
     assert reader._consumer.sought == []

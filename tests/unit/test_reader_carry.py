@@ -4,7 +4,6 @@ fail or rebalance on cue; the readers' logic around them is the real one."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,17 +15,9 @@ from streams.batch_budget import BatchBudget, RecordSizes, record_bytes
 from streams.batch_reader import BatchReader
 from streams.carried_records import CarriedRecords
 from streams.rdkafka_reader import RdkafkaReader
+from tests.unit.client_records import AiokafkaRecord, RdkafkaMessage
 
 SETTINGS = SimpleNamespace(batch_size=256, batch_max_bytes=262_144, batch_window_s=0.05)
-
-
-@dataclass
-class _Record:  # what aiokafka hands out
-    partition: str
-    offset: int
-    value: bytes = b"x"
-    key: bytes | None = None
-    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class _AiokafkaConsumer:
@@ -37,12 +28,12 @@ class _AiokafkaConsumer:
         self.reader = reader
         self.fails = fails
         self.rebalances = rebalances
-        self.after: list[_Record] = []
+        self.after: list[AiokafkaRecord] = []
 
     def assignment(self) -> set[str]:
         return {"p0", "p1"}
 
-    async def getmany(self, *partitions: str, **_: Any) -> dict[str, list[_Record]]:
+    async def getmany(self, *partitions: str, **_: Any) -> dict[str, list[AiokafkaRecord]]:
         asked = partitions[0] if partitions else "all"
         if asked == self.fails:
             raise KafkaConnectionError("broker away")
@@ -67,7 +58,7 @@ def _batch_reader() -> BatchReader:
 async def test_a_fetch_that_fails_partway_keeps_what_it_took_for_the_next() -> None:
     reader = _batch_reader()
     reader._consumer = _AiokafkaConsumer(reader, fails="p1")
-    reader._carried.carry("p0", [_Record("p0", 10), _Record("p0", 11)])
+    reader._carried.carry("p0", [AiokafkaRecord("p0", 10), AiokafkaRecord("p0", 11)])
     with pytest.raises(KafkaConnectionError):
         await reader._fetch_in_turn()
     assert reader._carried.drop() == {"p0": 10}  # where the position must go back to
@@ -78,37 +69,11 @@ async def test_what_was_taken_of_a_partition_revoked_meanwhile_is_not_handed_out
     was taken before would decide it twice, and out of order."""
     reader = _batch_reader()
     consumer = _AiokafkaConsumer(reader, rebalances="p1")
-    consumer.after = [_Record("p0", 5), _Record("p0", 6)]  # p0 again, from its commit
+    consumer.after = [AiokafkaRecord("p0", 5), AiokafkaRecord("p0", 6)]  # p0 again, from its commit
     reader._consumer = consumer
-    reader._carried.carry("p0", [_Record("p0", 10), _Record("p0", 11)])
+    reader._carried.carry("p0", [AiokafkaRecord("p0", 10), AiokafkaRecord("p0", 11)])
     fetched = await reader._fetch_in_turn()
     assert {tp: [r.offset for r in records] for tp, records in fetched.items()} == {"p0": [5, 6]}
-
-
-class _Message:  # what confluent-kafka hands out
-    def __init__(self, partition: int, offset: int) -> None:
-        self.partition_, self.offset_ = partition, offset
-
-    def topic(self) -> str:
-        return "chat.messages"
-
-    def partition(self) -> int:
-        return self.partition_
-
-    def offset(self) -> int:
-        return self.offset_
-
-    def key(self) -> None:
-        return None
-
-    def value(self) -> bytes:
-        return b"x"
-
-    def headers(self) -> None:
-        return None
-
-    def error(self) -> None:
-        return None
 
 
 class _RdkafkaConsumer:
@@ -116,14 +81,14 @@ class _RdkafkaConsumer:
         self.reader = reader
         self.revoke_in_consume = revoke_in_consume
 
-    def poll(self, _timeout: float) -> _Message:
-        return _Message(0, 7)
+    def poll(self, _timeout: float) -> RdkafkaMessage:
+        return RdkafkaMessage(0, 7)
 
-    def consume(self, _count: int, _timeout: float) -> list[_Message]:
+    def consume(self, _count: int, _timeout: float) -> list[RdkafkaMessage]:
         if not self.revoke_in_consume:
             raise KafkaException(KafkaError(KafkaError._TRANSPORT))
         self.reader._revoked.add(("chat.messages", 0))  # as _on_revoke does
-        return [_Message(0, 3), _Message(1, 9)]
+        return [RdkafkaMessage(0, 3), RdkafkaMessage(1, 9)]
 
 
 def _rdkafka_reader() -> RdkafkaReader:
@@ -140,7 +105,7 @@ def _rdkafka_reader() -> RdkafkaReader:
 def test_an_rdkafka_fetch_that_fails_partway_keeps_what_it_took_for_the_next() -> None:
     reader = _rdkafka_reader()
     reader._consumer = _RdkafkaConsumer(reader)  # type: ignore[assignment]
-    reader._carried.carry(("chat.messages", 0), [_Message(0, 5), _Message(0, 6)])  # type: ignore[list-item]
+    reader._carried.carry(("chat.messages", 0), [RdkafkaMessage(0, 5), RdkafkaMessage(0, 6)])  # type: ignore[list-item]
     with pytest.raises(KafkaException):
         reader._fetch(0.0)
     # the carried records and the polled one, all past the client's position
