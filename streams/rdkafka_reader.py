@@ -244,9 +244,7 @@ class RdkafkaReader(BatchIngest):
                 self._carried.put_back(part, messages)
             raise
         over = self._turns.served(
-            ((cast(str, m.topic()), cast(int, m.partition())), _size(m))
-            for m in fetched
-            if m.topic() is not None
+            (_partition(m), _size(m)) for m in fetched if m.topic() is not None
         )
         if over is not None and not self._carried.holds(over) and len(self._assigned) > 1:
             self._to_the_back(over)
