@@ -455,7 +455,8 @@ def test_a_report_of_a_message_stuck_in_the_moderation_backlog_waits_for_it_and_
 ) -> None:
     """A fleet member holds a partition and moderates nothing (stuck, or far behind): a report
     of a message on it waits as long as moderation has not passed the time it was first
-    checked, well beyond its retries (2 × 0.5 s here), and counts once the message is decided.
+    checked, well beyond its retries (2 × 0.5 s here; it is held 10 s), and counts once the
+    message is decided.
     Before, it was refused after its retries: an outside probe's honest reports of a scam behind
     800 MB of chat were dead letters after 5 minutes, the scam decided after 21."""
     from confluent_kafka import Consumer
@@ -497,10 +498,15 @@ def test_a_report_of_a_message_stuck_in_the_moderation_backlog_waits_for_it_and_
         ]
         produce(settings, _outgoing("user.reports", reports, "report_id"))
 
-        def waited_past_its_retries(records: list[Record]) -> bool:
-            return any(r.json().get("waited", 0) >= 6 for r in records)
+        def both_waiting(records: list[Record]) -> bool:
+            return {r.json()["report_id"] for r in records} == {"early-0", "early-1"}
 
-        consume(settings, ["reports.retry"], until=waited_past_its_retries, timeout=120)
+        # held there for 10 s, ten times its retries: a refusal meanwhile is a dead letter,
+        # which the check at the end sees
+        waiting = consume(
+            settings, ["reports.retry"], until=both_waiting, timeout=120, quiet_for=10
+        )
+        assert both_waiting(waiting), "the reports never waited on reports.retry"
     finally:
         stuck.close()  # leaves the group: the worker takes the partition and moderates it
 
