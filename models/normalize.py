@@ -61,30 +61,39 @@ def _code_ranges(*ranges: tuple[int, int]) -> list[int]:
 
 
 # Invisible characters: zero-width, bidi controls, soft hyphen, variation selectors, tags, and the
-# combining marks used for "Zalgo" text. They carry no meaning a reader sees, so they go.
+# combining marks used for "Zalgo" text. They carry no meaning a reader sees, so they go. With
+# the blanks below, these are Unicode's default-ignorable code points, which a renderer draws as
+# nothing even where it has no font for them (and even before they are assigned): one of the
+# shorthand or musical format controls after every letter took 72% of harmful sample and blind
+# dev-set rows from flagged to allow, against 92.5%, while the reader saw the same text.
+# Egyptian hieroglyphs' format controls (not default-ignorable, but drawn as nothing between
+# letters by a font that has them) did the same.
 _INVISIBLE = _code_ranges(
     (0x00AD, 0x00AD),
     (0x034F, 0x034F),
     (0x061C, 0x061C),
-    (0x115F, 0x1160),
     (0x17B4, 0x17B5),
     (0x180B, 0x180F),
     (0x200B, 0x200F),
     (0x202A, 0x202E),
     (0x2060, 0x206F),
-    (0x3164, 0x3164),
     (0xFE00, 0xFE0F),
     (0xFEFF, 0xFEFF),
-    (0xFFA0, 0xFFA0),
     (0xFFF0, 0xFFFB),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
     (0x0300, 0x036F),
     (0x1AB0, 0x1AFF),
     (0x1DC0, 0x1DFF),
     (0x20D0, 0x20FF),
     (0xFE20, 0xFE2F),
-    (0xE0000, 0xE007F),
-    (0xE0100, 0xE01EF),
+    (0xE0000, 0xE0FFF),
 )
+# Hangul fillers are default-ignorable too, but drawn as a blank as wide as a letter: written
+# for the spaces of a message, they joined its words into one, and half of the harmful rows
+# above written so were allowed (50%, against 92%). They are spaces here.
+BLANKS = _code_ranges((0x115F, 0x1160), (0x3164, 0x3164), (0xFFA0, 0xFFA0))
 # Controls become spaces (a newline separates words); DEL and C1 controls likewise.
 _CONTROLS = _code_ranges((0x00, 0x1F), (0x7F, 0x9F))
 # Symbols, arrows, shapes, dingbats and emoji are used as separators ("加★微★信", "free💰money").
@@ -231,6 +240,7 @@ def _traditional_to_simplified() -> dict[int, int | str | None]:
 _FOLD_TABLE = _traditional_to_simplified()
 _FOLD_TABLE.update({cp: None for cp in _INVISIBLE})
 _FOLD_TABLE.update({cp: " " for cp in _CONTROLS})
+_FOLD_TABLE.update({cp: " " for cp in BLANKS})
 _FOLD_TABLE.update({cp: " " for cp in _SYMBOLS})
 _FOLD_TABLE.update({ord(k): v for k, v in HOMOGLYPHS.items()})
 _FOLD_TABLE.update({ord(k): v for k, v in _ACCENTED.items()})
@@ -362,7 +372,7 @@ _FINGERPRINT_PROBES = (
     "加 微 信。领。红。包", "加★微★信 abc123", "vx: abc123 qq 12345678", "www.evil.top/x pay.so ok. so",
     "call +1 336 555 6110 or 13912345678", "win $500 ￥88 500元", "@tom a@b.com", "哈哈哈哈哈 !!!!",
     "paid the rent. So tired", "black people are a plague", "sh*t n*gg*rs f**k g*eat",
-    "ᑭᗩYᑭᗩᒪ ค๒ς ₳฿₵ ₦500 ครับ", "ʎǝuoɯ ǝǝɹɟ",
+    "ᑭᗩYᑭᗩᒪ ค๒ς ₳฿₵ ₦500 ครับ", "ʎǝuoɯ ǝǝɹɟ", "free\u3164mo\U0001d173ney",
 )  # fmt: skip
 
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import math
 import re
 import reprlib
@@ -54,7 +55,7 @@ import yaml
 
 from models.contact_folding import digits_view, loosened, reveal
 from models.errors import ModelError
-from models.normalize import CJK, SIGNAL_NAMES, Analysis, is_english_word, nfkc, normalize
+from models.normalize import BLANKS, CJK, SIGNAL_NAMES, Analysis, is_english_word, nfkc, normalize
 
 RuleAction = Literal["block", "review", "allow", "score"]
 CONTACT_KINDS = ("domains", "urls", "phones", "wechat", "qq")
@@ -84,14 +85,18 @@ _INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
 
 
 # format characters and combining marks, deleted in one str.translate (the Basic Multilingual
-# Plane, plus the tag and variation-selector blocks abusers use from the supplementary planes)
+# Plane, plus the supplementary planes' default-ignorable characters: tags, variation selectors,
+# hieroglyph, shorthand and musical format controls); Hangul fillers, drawn as blanks, are spaces
 @functools.cache
-def _drop_invisible() -> dict[int, None]:
-    return {
-        cp: None
-        for cp in (*range(0x10000), *range(0xE0000, 0xE0080), *range(0xE0100, 0xE01F0))
-        if unicodedata.category(chr(cp)) in _INVISIBLE_CATEGORIES
+def _drop_invisible() -> dict[int, str | None]:
+    table: dict[int, str | None] = {
+        cp: None for cp in range(0x10000) if unicodedata.category(chr(cp)) in _INVISIBLE_CATEGORIES
     }
+    supplementary = (range(0x13430, 0x13440), range(0x1BCA0, 0x1BCA4), range(0x1D173, 0x1D17B))
+    table.update(dict.fromkeys(itertools.chain(*supplementary), None))
+    table.update(dict.fromkeys(range(0xE0000, 0xE1000), None))
+    table.update(dict.fromkeys(BLANKS, " "))
+    return table
 
 
 _DIGIT = re.compile(r"\d")

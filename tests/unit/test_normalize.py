@@ -25,6 +25,9 @@ EXPECTED = [
     ("fullwidth_latin", "Ｆｒｅｅ ｍｏｎｅｙ", "free money"),
     ("fullwidth_digits_phone", "电话：１３８００１３８０００", "电话: phonetoken"),
     ("zero_width_inside_word", "fr\u200bee mo\u200dney", "free money"),
+    ("format_controls_outside_the_bmp", "fr\U0001d173ee mo\U0001bca0n\U000e0080ey", "free money"),
+    # drawn as a blank as wide as a letter: a space to the reader
+    ("hangul_fillers_for_spaces", "add\u3164my\uffa0wechat\u115fnow", "add my wechat now"),
     ("bom_and_bidi", "\ufeffcl\u202aick", "click"),
     # what a reader sees: right-to-left override shows "yenom eerf" reversed
     ("right_to_left_override", "\u202eyenom eerf\u202c now", "free money now"),
@@ -365,3 +368,32 @@ def test_every_word_people_star_out_is_read_whichever_letters_are_starred() -> N
         if len(spellings[spelling]) == 1 and got != f"you {next(iter(spellings[spelling]))} now"
     }
     assert not wrong, wrong
+
+
+# drawn as signs before the digits they go with ("prepended concatenation marks"), not invisible
+_VISIBLE_FORMAT = {0x600, 0x601, 0x602, 0x603, 0x604, 0x605, 0x6DD, 0x70F, 0x890, 0x891, 0x8E2}
+_VISIBLE_FORMAT |= {0x110BD, 0x110CD}
+
+
+def test_no_format_character_splits_a_word() -> None:
+    """A format character is drawn as nothing: inside a word the reader sees the word, so must
+    the model and the contact search. An outside probe put shorthand and musical format controls
+    (outside the characters listed then) after every letter: 28% fewer harmful rows flagged."""
+    format_characters = [
+        chr(cp)
+        for cp in range(0x110000)
+        if unicodedata.category(chr(cp)) == "Cf" and cp not in _VISIBLE_FORMAT
+    ]
+    format_characters += [chr(0xE0080), chr(0xE0FFF)]  # default-ignorable, not assigned yet
+    split = [f"U+{ord(c):04X}" for c in format_characters if normalize(f"fr{c}ee") != "free"]
+    assert split == []
+    hidden = [
+        f"U+{ord(c):04X}"
+        for c in format_characters
+        if "evil.top" not in extract_contacts(f"go to ev{c}il.top").hosts
+    ]
+    assert hidden == []
+
+
+def test_a_phone_number_split_by_hangul_fillers_is_still_a_contact() -> None:
+    assert extract_contacts("call 138\u31641234\u31645678").phones == {"13812345678"}
