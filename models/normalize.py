@@ -339,6 +339,9 @@ _RIGHT_TO_LEFT_OVERRIDE = "\u202e"
 _OVERRIDDEN = re.compile("\u202e([^\u202a-\u202e\n]*+)")
 _WORD = re.compile(r"(?<![a-z0-9$])[a-z0-9$]+")
 _REPEAT = re.compile(r"(.)\1{2,}")
+# every letter written twice ("ffrreeee mmoonneeyy"): a word of three pairs or more and nothing
+# else (two pairs are left alone: "xxoo" is slang of its own)
+_DOUBLED_WORD = re.compile(r"(?<![a-z0-9])(?:([a-z])\1){3,}+(?![a-z0-9])")
 # a Latin letter three times or more in a row ("freeeee", "yooouuu"), and the words holding one
 _LETTER_RUN = re.compile(r"([a-z])\1{2,}")
 _LETTER_WORD = re.compile(r"[a-z]+")
@@ -373,6 +376,7 @@ _FINGERPRINT_PROBES = (
     "call +1 336 555 6110 or 13912345678", "win $500 ￥88 500元", "@tom a@b.com", "哈哈哈哈哈 !!!!",
     "paid the rent. So tired", "black people are a plague", "sh*t n*gg*rs f**k g*eat",
     "ᑭᗩYᑭᗩᒪ ค๒ς ₳฿₵ ₦500 ครับ", "ʎǝuoɯ ǝǝɹɟ", "free\u3164mo\U0001d173ney",
+    "ffrreeee_mmoonneeyy xxoo",
 )  # fmt: skip
 
 
@@ -446,6 +450,8 @@ def _analyse(text: str) -> tuple[str, tuple[float, ...]]:
         folded = _CUT_WORD.sub(_rejoin, folded)
     if _LEET_GATE.search(folded) and _LEET_CANDIDATE.search(folded):
         folded = _WORD.sub(_unleet, folded)
+    if _DOUBLED_WORD.search(folded):
+        folded = _DOUBLED_WORD.sub(_halved, folded)
     if _REPEAT.search(folded):  # most texts repeat nothing three times: skip both steps
         if _LETTER_RUN.search(folded):
             folded = _LETTER_WORD.sub(_unstretch, folded)
@@ -854,7 +860,15 @@ def _rejoin(match: re.Match[str]) -> str:
     joined = "".join(pieces)
     if joined in costs and not all(piece in costs for piece in pieces):
         return joined
-    return token
+    # words joined by underscores are words: to the model an underscore is part of a word, so
+    # "add_my_wechat_for_free_money" was one unknown word (59% of harmful rows written so were
+    # flagged, against 92%); a dot or a hyphen already separates words for it
+    return token.replace("_", " ")
+
+
+def _halved(match: re.Match[str]) -> str:
+    """A word with every letter written twice, written once."""
+    return match.group(0)[::2]
 
 
 def _join_split_words(text: str) -> str:

@@ -79,6 +79,11 @@ RUNS: dict[str, str] = {
     # words cut by a separator, ending on a letter ("mon.ey" ... ".com")
     "dotted_words": ".com",
     "dashed_words": "-ab",
+    "underscored_words": "_ab",
+    # letters written twice: one word of pairs, and pairs that end on a single letter
+    "doubled_letters": "aabbcc",
+    "doubled_letters_spaced": "aabbccdd ",
+    "hangul_fillers": "\u3164",
     "starred_words_run": "*ab",
     # halves of listed words ("mon ey"), each pair to be tried as one word
     "split_word_pairs": "mon ey fr ee lo ser ",

@@ -26,6 +26,9 @@ EXPECTED = [
     ("fullwidth_digits_phone", "电话：１３８００１３８０００", "电话: phonetoken"),
     ("zero_width_inside_word", "fr\u200bee mo\u200dney", "free money"),
     ("format_controls_outside_the_bmp", "fr\U0001d173ee mo\U0001bca0n\U000e0080ey", "free money"),
+    ("underscores_between_words", "add_my_wechat_for_free_money", "add my wechat for free money"),
+    ("every_letter_written_twice", "ffrreeee mmoonneeyy", "free money"),
+    ("two_pairs_are_a_word_of_their_own", "xxoo", "xxoo"),
     # drawn as a blank as wide as a letter: a space to the reader
     ("hangul_fillers_for_spaces", "add\u3164my\uffa0wechat\u115fnow", "add my wechat now"),
     ("bom_and_bidi", "\ufeffcl\u202aick", "click"),
@@ -159,7 +162,8 @@ EXPECTED = [
         "hows ur throat now? r u ok pls",
         "hows your throat now? are you ok please",
     ),
-    ("textspeak_only_whole_words", "u盘 r18 u're ur_name", "u盘 r18 u're ur_name"),
+    # (an underscore separates words: "ur_name" reads "your name")
+    ("textspeak_only_whole_words", "u盘 r18 u're ur_name", "u盘 r18 u're your name"),
     (
         "textspeak_not_a_spaced_out_letter",
         "evri - u k - help, h r _ amy",
