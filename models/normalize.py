@@ -338,6 +338,8 @@ _TWO_STARS_FROM_LETTERS = 4  # "f**k": a word shows at least two of its letters
 _RIGHT_TO_LEFT_OVERRIDE = "\u202e"
 _OVERRIDDEN = re.compile("\u202e([^\u202a-\u202e\n]*+)")
 _WORD = re.compile(r"(?<![a-z0-9$])[a-z0-9$]+")
+# an underscore not between two letters or digits ("hi,_need_help" has two, "mm_8866" none)
+_LOOSE_UNDERSCORE = re.compile(r"(?<![a-z0-9])_|_(?![a-z0-9])")
 _REPEAT = re.compile(r"(.)\1{2,}")
 # every letter written twice ("ffrreeee mmoonneeyy"): a word of three pairs or more and nothing
 # else (two pairs are left alone: "xxoo" is slang of its own)
@@ -376,7 +378,7 @@ _FINGERPRINT_PROBES = (
     "call +1 336 555 6110 or 13912345678", "win $500 ￥88 500元", "@tom a@b.com", "哈哈哈哈哈 !!!!",
     "paid the rent. So tired", "black people are a plague", "sh*t n*gg*rs f**k g*eat",
     "ᑭᗩYᑭᗩᒪ ค๒ς ₳฿₵ ₦500 ครับ", "ʎǝuoɯ ǝǝɹɟ", "free\u3164mo\U0001d173ney",
-    "ffrreeee_mmoonneeyy xxoo",
+    "ffrreeee_mmoonneeyy xxoo hi,_ping_@tom",
 )  # fmt: skip
 
 
@@ -443,6 +445,8 @@ def _analyse(text: str) -> tuple[str, tuple[float, ...]]:
         folded = _unspaced(folded)
     else:
         folded = _fold_unicode(text)
+    if "_" in folded:  # an underscore beside a space, a sign or the text's end separates words
+        folded = _LOOSE_UNDERSCORE.sub(" ", folded)
     folded = _replace_bait(folded)
     if _INNER_SYMBOL_GATE.search(folded):
         folded = _INNER_SYMBOL.sub(_letter_for_symbol, folded)

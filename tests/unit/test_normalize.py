@@ -27,6 +27,11 @@ EXPECTED = [
     ("zero_width_inside_word", "fr\u200bee mo\u200dney", "free money"),
     ("format_controls_outside_the_bmp", "fr\U0001d173ee mo\U0001bca0n\U000e0080ey", "free money"),
     ("underscores_between_words", "add_my_wechat_for_free_money", "add my wechat for free money"),
+    (
+        "underscores_beside_signs",
+        "hi,_need_help!_ping_@tom mm_8866",
+        "hi, need help! ping handletoken mm_8866",
+    ),
     ("every_letter_written_twice", "ffrreeee mmoonneeyy", "free money"),
     ("two_pairs_are_a_word_of_their_own", "xxoo", "xxoo"),
     # drawn as a blank as wide as a letter: a space to the reader
@@ -167,7 +172,7 @@ EXPECTED = [
     (
         "textspeak_not_a_spaced_out_letter",
         "evri - u k - help, h r _ amy",
-        "evri - u k - help, h r _ amy",
+        "evri - u k - help, h r amy",  # a lone underscore separates
     ),
     ("textspeak_in_chinese", "我手机坏了 thx 明天 cu tmr", "我手机坏了 thanks 明天 cu tomorrow"),
     (
