@@ -351,6 +351,13 @@ _SAME_LETTERS = re.compile(r"([a-z])\1*")
 _MOST_STRETCHES = 3
 _LETTERS_ONLY = re.compile(r"(?<![a-z0-9'])[a-z]++(?![a-z0-9'])")
 _SHORTEST_JOINED = 4
+# a run of letters long enough to be words written without spaces ("addmywechatforfreemoney");
+# longer runs are left alone (the split costs the run's length times the longest word's)
+_RUN_TOGETHER = re.compile(r"(?<![a-z0-9'])[a-z]{8,64}+(?![a-z0-9'])")
+# a split that reads as words: pieces of 3 letters on average, never two short ones in a row
+# ("combination" is no "com bin at i on")
+_RUN_PIECE_LETTERS = 3.0
+_RUN_PIECE_COST = 2.0  # added per piece: fewer, longer words win over many short ones
 # punctuation other than the apostrophe ("don't" is one word) is a word boundary: "mon ey." splits
 _PUNCTUATION = string.punctuation.replace("'", "")
 _LATIN_WORDS = re.compile(r"[a-z']+")
@@ -378,7 +385,7 @@ _FINGERPRINT_PROBES = (
     "call +1 336 555 6110 or 13912345678", "win $500 ￥88 500元", "@tom a@b.com", "哈哈哈哈哈 !!!!",
     "paid the rent. So tired", "black people are a plague", "sh*t n*gg*rs f**k g*eat",
     "ᑭᗩYᑭᗩᒪ ค๒ς ₳฿₵ ₦500 ครับ", "ʎǝuoɯ ǝǝɹɟ", "free\u3164mo\U0001d173ney",
-    "ffrreeee_mmoonneeyy xxoo hi,_ping_@tom",
+    "ffrreeee_mmoonneeyy xxoo hi,_ping_@tom", "addmywechatforfreemoney",
 )  # fmt: skip
 
 
@@ -461,6 +468,8 @@ def _analyse(text: str) -> tuple[str, tuple[float, ...]]:
             folded = _LETTER_WORD.sub(_unstretch, folded)
         folded = _REPEAT.sub(r"\1\1", folded)
     folded = _join_split_words(folded)
+    if _RUN_TOGETHER.search(folded):  # most texts have no long word the list lacks: one search
+        folded = _RUN_TOGETHER.sub(_split_run_together, folded)
     folded = _spell_out_textspeak(folded)
     if _LOOSE_SPACE_GATE.search(folded):
         folded = _LOOSE_SPACE.sub("", folded)
@@ -748,6 +757,8 @@ def preload() -> None:
 def reload_words() -> None:
     """Read ``english_words.txt`` again on next use (after ``python -m training.lexicon``)."""
     _word_costs.cache_clear()
+    _longest_word.cache_clear()
+    _starred_word_set.cache_clear()
     _starred.cache_clear()
     _word_pieces.cache_clear()
 
@@ -934,6 +945,50 @@ _TEXTSPEAK_BYTES = frozenset(word.encode() for word in _TEXTSPEAK)
 _TEXTSPEAK_WORD = re.compile(
     "(?<![\\w'])(?:" + "|".join(sorted(_TEXTSPEAK, key=len, reverse=True)) + ")(?![\\w'])"
 )
+
+
+def _split_run_together(match: re.Match[str]) -> str:
+    """Words written without spaces, split where the corpus's list reads them as words, the
+    likeliest reading (fewest, commonest words): "addmywechatforfreemoney" is "add my wechat
+    for free money". A run with no such reading, or one listed itself, stays as it is. Written
+    without spaces, 39% of the English harmful rows of the sample traffic and the dev sets were
+    flagged, against 94% as written."""
+    run = match.group(0)
+    costs = _word_costs()
+    if run in costs or run in _TOKENS or run in _starred_word_set():  # "bitching" is no "bit ching"
+        return run
+    longest = _longest_word()
+    best = [0.0] + [math.inf] * len(run)  # cost of the best split of run[:end]
+    starts = [0] * (len(run) + 1)
+    for end in range(1, len(run) + 1):
+        for start in range(max(0, end - longest), end):
+            cost = costs.get(run[start:end]) if best[start] < math.inf else None
+            if cost is not None and best[start] + cost + _RUN_PIECE_COST < best[end]:
+                best[end] = best[start] + cost + _RUN_PIECE_COST
+                starts[end] = start
+    if best[-1] == math.inf:
+        return run
+    pieces: list[str] = []
+    end = len(run)
+    while end > 0:
+        pieces.append(run[starts[end] : end])
+        end = starts[end]
+    pieces.reverse()
+    if len(run) / len(pieces) < _RUN_PIECE_LETTERS or any(
+        len(a) <= 2 and len(b) <= 2 for a, b in itertools.pairwise(pieces)
+    ):
+        return run
+    return " ".join(pieces)
+
+
+@functools.cache
+def _longest_word() -> int:
+    return max(map(len, _word_costs()))
+
+
+@functools.cache
+def _starred_word_set() -> frozenset[str]:
+    return frozenset(_starred_words())
 
 
 def _spell_out_textspeak(text: str) -> str:

@@ -82,6 +82,9 @@ RUNS: dict[str, str] = {
     "underscored_words": "_ab",
     # letters written twice: one word of pairs, and pairs that end on a single letter
     "doubled_letters": "aabbcc",
+    # runs of letters the word list splits into words, each as long as a split is tried
+    "run_together_words": "addmywechatforfreemoneynowplease ",
+    "run_together_short_words": "atatatatatatatatatatatatatatatatatatatatatatatatatatatatatatatat ",
     "doubled_letters_spaced": "aabbccdd ",
     "hangul_fillers": "\u3164",
     "starred_words_run": "*ab",

@@ -32,6 +32,8 @@ EXPECTED = [
         "hi,_need_help!_ping_@tom mm_8866",
         "hi, need help! ping handletoken mm_8866",
     ),
+    ("words_without_spaces", "addmywechatforfreemoney now", "add my wechat for free money now"),
+    ("a_long_word_is_not_split", "combination thanksgiving", "combination thanksgiving"),
     ("every_letter_written_twice", "ffrreeee mmoonneeyy", "free money"),
     ("two_pairs_are_a_word_of_their_own", "xxoo", "xxoo"),
     # drawn as a blank as wide as a letter: a space to the reader

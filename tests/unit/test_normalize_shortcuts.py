@@ -60,6 +60,7 @@ def _every_step(text: str) -> tuple[str, tuple[float, ...]]:
     folded = n._LETTER_WORD.sub(n._unstretch, folded)
     folded = n._REPEAT.sub(r"\1\1", folded)
     folded = n._join_split_words(folded)
+    folded = n._RUN_TOGETHER.sub(n._split_run_together, folded)
     folded = n._TEXTSPEAK_WORD.sub(n._written_out, folded)
     folded = n._LOOSE_SPACE.sub("", folded)
     folded = re.sub(r"\s+", " ", folded).strip()
