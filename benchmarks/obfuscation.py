@@ -118,7 +118,25 @@ def obfuscations(seed: int = 1) -> dict[str, Callable[[str], str]]:
         # font sites turn the letters and reverse the whole text; Chinese they would only reverse
         "upside down": lambda t: t if _CJK.search(t) else t.lower()[::-1].translate(_TURNED),
         **{name: _in_alphabet(alphabet) for name, alphabet in _FANCY.items()},
+        # probed on 2026-12-07: blanks and format controls outside the usual invisibles, words
+        # joined, doubled letters, and a friendly sentence before the message
+        "Hangul fillers for spaces": lambda t: t.replace(" ", "\u3164"),
+        "musical format control between all": "\U0001d173".join,
+        "underscores for spaces": lambda t: t.replace(" ", "_"),
+        "no spaces": lambda t: t.replace(" ", ""),
+        "every letter doubled": lambda t: "".join(
+            c * 2 if c.isalpha() and c.isascii() else c for c in t
+        ),
+        "friendly sentence before": lambda t: (
+            (_FRIENDLY_ZH if _CJK.search(t) else _FRIENDLY_EN) + t
+        ),
     }
+
+
+_FRIENDLY_EN = (
+    "hey how was your weekend? we went to the park with the kids, lovely weather. anyway, "
+)
+_FRIENDLY_ZH = "周末过得怎么样？我们带孩子去公园野餐了，天气特别好。对了，"
 
 
 def _in_alphabet(alphabet: str) -> Callable[[str], str]:

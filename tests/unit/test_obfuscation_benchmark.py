@@ -20,6 +20,10 @@ PARTLY = {
     "leetspeak",
     "two middle letters swapped",
     "vowels dropped",
+    # one or two letters doubled ("aa", "xxoo") may be words of their own: they stay
+    "every letter doubled",
+    # the friendly sentence stays: it is text, and the model weighs the message whole
+    "friendly sentence before",
 }
 
 
@@ -41,10 +45,10 @@ def test_every_rewrite_changes_text_it_applies_to(bench: ModuleType) -> None:
         assert rewrite(text) != text, name
 
 
-# Letters spaced one by one lose where the words ended: "y o u a r e a" is "you are a" or "you
+# Letters spaced one by one, or words run together, lose where the words ended: "y o u a r e a" is "you are a" or "you
 # area", and the splitter takes the cut whose words are likelier one by one in the corpus, which
 # a few more lines with "area" can tip. Undone means the same letters cut into known words.
-CUT_AGAIN = {"every letter spaced"}
+CUT_AGAIN = {"every letter spaced", "no spaces"}
 
 
 def test_the_normalizer_undoes_every_rewrite_it_claims_to(bench: ModuleType) -> None:
