@@ -68,7 +68,7 @@ def _code_ranges(*ranges: tuple[int, int]) -> list[int]:
 # dev-set rows from flagged to allow, against 92.5%, while the reader saw the same text.
 # Egyptian hieroglyphs' format controls (not default-ignorable, but drawn as nothing between
 # letters by a font that has them) did the same.
-_INVISIBLE = _code_ranges(
+INVISIBLE = _code_ranges(
     (0x00AD, 0x00AD),
     (0x034F, 0x034F),
     (0x061C, 0x061C),
@@ -238,7 +238,7 @@ def _traditional_to_simplified() -> dict[int, int | str | None]:
 
 
 _FOLD_TABLE = _traditional_to_simplified()
-_FOLD_TABLE.update({cp: None for cp in _INVISIBLE})
+_FOLD_TABLE.update({cp: None for cp in INVISIBLE})
 _FOLD_TABLE.update({cp: " " for cp in _CONTROLS})
 _FOLD_TABLE.update({cp: " " for cp in BLANKS})
 _FOLD_TABLE.update({cp: " " for cp in _SYMBOLS})

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
 import math
 import re
 import reprlib
@@ -55,7 +54,16 @@ import yaml
 
 from models.contact_folding import digits_view, loosened, reveal
 from models.errors import ModelError
-from models.normalize import BLANKS, CJK, SIGNAL_NAMES, Analysis, is_english_word, nfkc, normalize
+from models.normalize import (
+    BLANKS,
+    CJK,
+    INVISIBLE,
+    SIGNAL_NAMES,
+    Analysis,
+    is_english_word,
+    nfkc,
+    normalize,
+)
 
 RuleAction = Literal["block", "review", "allow", "score"]
 CONTACT_KINDS = ("domains", "urls", "phones", "wechat", "qq")
@@ -85,16 +93,14 @@ _INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
 
 
 # format characters and combining marks, deleted in one str.translate (the Basic Multilingual
-# Plane, plus the supplementary planes' default-ignorable characters: tags, variation selectors,
-# hieroglyph, shorthand and musical format controls); Hangul fillers, drawn as blanks, are spaces
+# Plane, plus the characters the normalizer drops from the supplementary planes: tags, variation
+# selectors, hieroglyph, shorthand and musical format controls); Hangul fillers are spaces
 @functools.cache
 def _drop_invisible() -> dict[int, str | None]:
     table: dict[int, str | None] = {
         cp: None for cp in range(0x10000) if unicodedata.category(chr(cp)) in _INVISIBLE_CATEGORIES
     }
-    supplementary = (range(0x13430, 0x13440), range(0x1BCA0, 0x1BCA4), range(0x1D173, 0x1D17B))
-    table.update(dict.fromkeys(itertools.chain(*supplementary), None))
-    table.update(dict.fromkeys(range(0xE0000, 0xE1000), None))
+    table.update(dict.fromkeys((cp for cp in INVISIBLE if cp > 0xFFFF), None))  # the normalizer's
     table.update(dict.fromkeys(BLANKS, " "))
     return table
 
