@@ -23,12 +23,19 @@ once, which drops what librdkafka had queued of it and fetches it again from aft
 record handed out, behind the other partitions' records (``streams.partition_turns``). The
 position is librdkafka's own, so nothing is skipped and nothing handed out is fetched again; and
 nothing stays paused.
+
+A client that has forgotten every broker (a librdkafka defect, ``streams.broker_list_watch``)
+would wait forever: the reader replaces it. A new consumer joins the group and reads from the
+last commit; records a replaced producer held are failed, so their batch is rewound and sent
+again, as after any failed delivery.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, cast
@@ -41,6 +48,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from streams import kafka_options, kinds
 from streams.batch_bounds import batch_end
 from streams.batch_budget import BatchBudget, RecordSizes, record_bytes
+from streams.broker_list_watch import BrokerListWatch
 from streams.carried_records import CarriedRecords
 from streams.decoding import Rejected
 from streams.ingest import BatchIngest
@@ -150,6 +158,15 @@ class RdkafkaReader(BatchIngest):
         )
         # partitions revoked or lost while a batch is being fetched (the rebalance callbacks)
         self._revoked: set[tuple[str, int]] = set()
+        # a client that knows no broker is replaced (``streams.broker_list_watch``)
+        self._consumer_brokers = BrokerListWatch()
+        self._producer_brokers = BrokerListWatch()
+        self._replace_consumer = threading.Event()
+        self._consumers_made = 0
+        self._replace_producer = threading.Event()
+        # replaced clients, kept so that the event loop's thread never destroys one (it may
+        # block): each is closed in a thread of its own
+        self._replaced: list[Consumer | Producer] = []
 
     def assignment(self) -> set[tuple[str, int]]:
         return set(self._assigned)
@@ -158,36 +175,71 @@ class RdkafkaReader(BatchIngest):
         held = self._assigned
         return {part: offsets for part, offsets in self._offsets.items() if part in held}
 
-    def _on_statistics(self, text: str) -> None:
+    def _on_statistics(self, generation: int, text: str) -> None:
         """librdkafka's statistics, every :data:`CHECK_EVERY_S` (in the consume thread, from
-        ``poll``): keep each partition's offsets. Never raises: ``poll`` would raise it."""
+        ``poll``): keep each partition's offsets, and notice a consumer that knows no broker.
+        Never raises: ``poll`` would raise it."""
+        if generation != self._consumers_made:  # a replaced consumer's last words
+            return
         try:
-            self._offsets = rdkafka_offsets(orjson.loads(text))
+            statistics = orjson.loads(text)
+            self._offsets = rdkafka_offsets(statistics)
         except Exception as exc:  # a shape this librdkafka does not write: no offsets then
             log.warning("librdkafka statistics not read: %r", exc)
             self._offsets = {}
+            return
+        if self._consumer_brokers.saw(statistics, time.monotonic()):
+            self._replace_consumer.set()
 
-    async def on_start(self) -> None:
-        settings = self.settings
-        self._loop = asyncio.get_running_loop()
-        self._producer = Producer(kafka_options.rdkafka_producer(settings, "batch-reader"))
-        self._sink = RdkafkaSink(self._producer, lambda: self.should_stop)
-        await self._feed(self._sink).warm()
-        self._consumer = Consumer(
+    def _on_producer_statistics(self, text: str) -> None:
+        """The producer's statistics (from ``poll`` and ``flush``): notice one that knows no
+        broker. Never raises."""
+        try:
+            forgot = self._producer_brokers.saw(orjson.loads(text), time.monotonic())
+        except Exception as exc:
+            log.warning("librdkafka statistics not read: %r", exc)
+            return
+        if forgot:
+            self._replace_producer.set()
+
+    def _new_producer(self) -> Producer:
+        return Producer(
             {
-                **kafka_options.rdkafka_group_consumer(settings, self.group_id, "batch-reader"),
+                **kafka_options.rdkafka_producer(self.settings, "batch-reader"),
+                "statistics.interval.ms": int(CHECK_EVERY_S * 1000),
+                "stats_cb": self._on_producer_statistics,
+            }
+        )
+
+    def _new_consumer(self) -> Consumer:
+        """A consumer of the input topics in the moderation group; its callbacks ignore it
+        once it has been replaced."""
+        self._consumers_made += 1
+        consumer = Consumer(
+            {
+                **kafka_options.rdkafka_group_consumer(
+                    self.settings, self.group_id, "batch-reader"
+                ),
                 "error_cb": self._client_error,
                 # each partition's position and end, for streams.partition_progress
                 "statistics.interval.ms": int(CHECK_EVERY_S * 1000),
-                "stats_cb": self._on_statistics,
+                "stats_cb": partial(self._on_statistics, self._consumers_made),
             }
         )
-        self._consumer.subscribe(
-            [settings.topic(name) for name in kinds.SCORED_TOPICS],
+        consumer.subscribe(
+            [self.settings.topic(name) for name in kinds.SCORED_TOPICS],
             on_assign=self._on_assign,
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
+        return consumer
+
+    async def on_start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._producer = self._new_producer()
+        self._sink = RdkafkaSink(self._producer, lambda: self.should_stop)
+        await self._feed(self._sink).warm()
+        self._consumer = self._new_consumer()
 
     async def on_stop(self) -> None:
         if self._consumer is not None:
@@ -215,6 +267,10 @@ class RdkafkaReader(BatchIngest):
     async def _read(self) -> None:
         assert self._consumer is not None
         while not self.should_stop:
+            if self._replace_producer.is_set():
+                await self._new_producer_for_lost_one()
+            if self._replace_consumer.is_set():
+                await self._new_consumer_for_lost_one()
             try:
                 fetched = await self._in_thread(self._fetch, self._fetch_window_s())
             except RuntimeError:  # the consumer is closed: the worker is stopping
@@ -224,6 +280,65 @@ class RdkafkaReader(BatchIngest):
                 continue
             if not await self._handle(fetched, (KafkaException, DeliveryFailed)):
                 return
+
+    async def _new_consumer_for_lost_one(self) -> None:
+        """Replace a consumer that knows no broker. Its partitions are lost to it: what was
+        moderated since the last commit is read again from there by whoever gets them (this
+        worker's new consumer, most likely), as after a lost assignment."""
+        async with self._in_hand:
+            log.warning(
+                "the Kafka consumer has known no broker for %.0f s (librdkafka does not "
+                "bootstrap again after a broker left every broker out of a metadata response): "
+                "replacing it; what was moderated since the last commit is read again",
+                self._consumer_brokers.limit_s,
+            )
+            try:
+                await self._finish_in_flight()  # its decisions go out; re-read all the same
+            except (KafkaException, DeliveryFailed) as exc:
+                log.warning("the batch in flight is dropped and read again: %s", exc)
+                self._in_flight = None
+            lost, self._consumer = self._consumer, None
+            self._assigned.clear()
+            self._revoked.clear()
+            self._carried.drop()
+            self._done.clear()
+            self._rewind_to.clear()
+            self._stepped_to.clear()
+            self._offsets = {}
+            self._since_commit = 0
+            self._consumer_brokers = BrokerListWatch(self._consumer_brokers.limit_s)
+            self._replace_consumer.clear()
+            self._consumer = await self._in_thread(self._new_consumer)
+            if lost is not None:
+                self._put_away(lost, lost.close)
+
+    async def _new_producer_for_lost_one(self) -> None:
+        """Replace a producer that knows no broker. The records it holds are failed (purged),
+        so the next delivery check rewinds their batch and sends it again through the new one."""
+        async with self._in_hand:
+            log.warning(
+                "the Kafka producer has known no broker for %.0f s: replacing it; the records "
+                "it held are sent again",
+                self._producer_brokers.limit_s,
+            )
+            lost = self._producer
+            self._producer = self._new_producer()
+            self._producer_brokers = BrokerListWatch(self._producer_brokers.limit_s)
+            self._replace_producer.clear()
+            if self._sink is not None:
+                self._sink.producer = self._producer
+            if lost is not None:
+                # every record it held fails, in its delivery callback, before any commit
+                await self._in_thread(_fail_every_record, lost)
+                self._put_away(lost, partial(lost.flush, 1.0))
+
+    def _put_away(self, client: Consumer | Producer, close: Any) -> None:
+        """Close a replaced client in a thread of its own (it knows no broker, so closing may
+        wait), and keep a reference, so that it is never destroyed on the event loop's thread."""
+        self._replaced.append(client)
+        threading.Thread(
+            target=_quietly, args=(close,), name="chatguard-close-replaced", daemon=True
+        ).start()
 
     def _fetch(self, window_s: float) -> list[Message]:
         """Up to ``batch_size`` messages, as soon as there is one (``consume`` alone would wait
@@ -400,7 +515,9 @@ class RdkafkaReader(BatchIngest):
     # Rebalance callbacks: librdkafka runs them in the consume thread, inside ``consume``, when
     # no batch is in hand (the event loop is waiting for that consume call).
 
-    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if consumer is not self._consumer:  # replaced: its assignment is nothing to this reader
+            return
         self._assigned.update((tp.topic, tp.partition) for tp in partitions)
         log.info(
             "moderating %d partitions: %s",
@@ -411,6 +528,8 @@ class RdkafkaReader(BatchIngest):
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Deliver and commit what was moderated before giving partitions away."""
         assert self._producer is not None
+        if consumer is not self._consumer:  # a replaced consumer, closing
+            return
         self._finish_from_callback()
         done, self._done = self._done, {}
         self._rewind_to.clear()
@@ -430,8 +549,10 @@ class RdkafkaReader(BatchIngest):
         self._carried.drop(revoked)  # their next owner reads them from the commit
         self._revoked.update(revoked)
 
-    def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Partitions taken away without a chance to commit: their new owner re-reads them."""
+        if consumer is not self._consumer:  # a replaced consumer, closing
+            return
         # the batch in flight may hold partitions still ours, past their consumer position
         self._finish_from_callback()
         lost = {(tp.topic, tp.partition) for tp in partitions}
@@ -453,6 +574,20 @@ class RdkafkaReader(BatchIngest):
         except Exception as exc:  # its events are re-read from the last commit
             log.warning("could not finish the batch in flight before a rebalance: %r", exc)
             self._in_flight = None
+
+
+def _fail_every_record(producer: Producer) -> None:
+    """Fail the records a producer holds: the sink counts each failure in its delivery
+    callback, so the batch they belong to is rewound and sent again, never committed."""
+    producer.purge()
+    producer.poll(0)
+
+
+def _quietly(close: Any) -> None:
+    try:
+        close()
+    except Exception as exc:  # it knew no broker: there is nothing left to lose
+        log.info("a replaced Kafka client closed with: %r", exc)
 
 
 def _partition(message: Message) -> tuple[str, int]:
