@@ -115,3 +115,7 @@ def test_exactly_once_has_no_duplicates(
     decided, dead = _read_outcomes(stream_settings, ids, read_committed=True)
     assert set(decided) | set(dead) == ids
     assert len(decided) + len(dead) == len(ids), "a duplicate under exactly-once"
+    # a clean stop commits every open transaction: one error there left the rest uncommitted
+    assert worker.stop(timeout=90) == 0
+    log = worker.log_path.read_text(errors="replace")
+    assert "Error while stopping" not in log, worker.log_tail()
