@@ -296,16 +296,12 @@ class RdkafkaReader(BatchIngest):
                 await self._finish_in_flight()  # its decisions go out; re-read all the same
             except (KafkaException, DeliveryFailed) as exc:
                 log.warning("the batch in flight is dropped and read again: %s", exc)
-                self._in_flight = None
-            lost, self._consumer = self._consumer, None
-            self._assigned.clear()
+            self._assigned.clear()  # so the rewind seeks nothing on the lost consumer
             self._revoked.clear()
-            self._carried.drop()
-            self._done.clear()
-            self._rewind_to.clear()
+            await self._rewind()
             self._stepped_to.clear()
             self._offsets = {}
-            self._since_commit = 0
+            lost, self._consumer = self._consumer, None
             self._consumer_brokers = BrokerListWatch(self._consumer_brokers.limit_s)
             self._replace_consumer.clear()
             self._consumer = await self._in_thread(self._new_consumer)
