@@ -338,8 +338,9 @@ _TWO_STARS_FROM_LETTERS = 4  # "f**k": a word shows at least two of its letters
 _RIGHT_TO_LEFT_OVERRIDE = "\u202e"
 _OVERRIDDEN = re.compile("\u202e([^\u202a-\u202e\n]*+)")
 _WORD = re.compile(r"(?<![a-z0-9$])[a-z0-9$]+")
-# an underscore not between two letters or digits ("hi,_need_help" has two, "mm_8866" none)
-_LOOSE_UNDERSCORE = re.compile(r"(?<![a-z0-9])_|_(?![a-z0-9])")
+# an underscore not between two letters or digits ("hi,_need_help" has two, "mm_8866" none), or
+# before a phone-length run of digits that ends the word ("call_13812345678" hid the number)
+_LOOSE_UNDERSCORE = re.compile(r"(?<![a-z0-9])_|_(?![a-z0-9])|_(?=\d{7,}(?![a-z0-9_]))")
 _REPEAT = re.compile(r"(.)\1{2,}")
 # every letter written twice ("ffrreeee mmoonneeyy"): a word of three pairs or more and nothing
 # else (two pairs are left alone: "xxoo" is slang of its own)

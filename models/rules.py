@@ -111,8 +111,9 @@ _HOST = re.compile(
     r"(?<![a-z0-9@_\-.])((?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,24})(?![a-z0-9\-])"
 )
 # not after a Latin letter, digit or "+": after a Chinese character it is ("电话13812345678";
-# a Unicode \w took every number written right after Chinese for part of a word)
-_PHONE = re.compile(r"(?<![a-z0-9_+])\+?\d[\d\-\s().~·|–—]{5,20}\d(?!\d)")
+# a Unicode \w took every number written right after Chinese for part of a word); after an
+# underscore it is ("call_13812345678": the normalizer reads that as a phone number too)
+_PHONE = re.compile(r"(?<![a-z0-9+])\+?\d[\d\-\s().~·|–—]{5,20}\d(?!\d)")
 # Each run of spaces is taken whole (``\s*+``) and ends at a mandatory word or sign: with three
 # optional runs side by side, "微信" + 20,000 spaces + "1" was split between them every way
 # there is, hours of CPU for one message (tests/unit/test_hostile_input.py)

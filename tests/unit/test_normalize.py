@@ -32,6 +32,11 @@ EXPECTED = [
         "hi,_need_help!_ping_@tom mm_8866",
         "hi, need help! ping handletoken mm_8866",
     ),
+    (
+        "underscore_before_a_phone_number",
+        "call_13812345678 or wx_13812345678 mm_8866 u_1234567x",
+        "call phonetoken or wx contacttoken mm_8866 u_1234567x",
+    ),
     ("words_without_spaces", "addmywechatforfreemoney now", "add my wechat for free money now"),
     ("a_long_word_is_not_split", "combination thanksgiving", "combination thanksgiving"),
     ("every_letter_written_twice", "ffrreeee mmoonneeyy", "free money"),

@@ -714,6 +714,8 @@ def test_without_rules_a_blocked_texts_contacts_are_searched_only_if_it_may_hold
         ("555.123.4567", {"5551234567"}),
         ("612 345 678", {"612345678"}),
         ("+44 7911 123456", {"447911123456"}),
+        ("call_13812345678", {"13812345678"}),
+        ("mm_8866", set()),
     ],
 )
 def test_dates_amounts_and_versions_are_not_phone_numbers(text: str, phones: set[str]) -> None:
