@@ -5,8 +5,8 @@
 Each model (its own thresholds, no policy overrides) decides every row of
 ``devtools/samples/traffic.jsonl``, of ``benchmarks/devset/`` and of the blind dev set
 ``benchmarks/devset_blind/`` (English, Chinese, both; written without sight of the training text
-or of the other dev set), of the second to twelfth blind sets ``benchmarks/devset_blind_2/`` … ``_12/`` (written
-the same way on 2026-12-04 and -05, each after the ones before had been read) and of the chat-style set
+or of the other dev set), of the second to thirteenth blind sets ``benchmarks/devset_blind_2/`` … ``_13/`` (written
+the same way from 2026-12-04 on, each after the ones before had been read), every blind set pooled and of the chat-style set
 ``benchmarks/devset_chat_style/`` (clean chat in textspeak and internet slang). Per
 split and model: harmful rows flagged (review or block) and blocked; everyday clean rows flagged;
 hard negatives flagged; clean rows reviewed and blocked. A clean row without a ``kind`` of
@@ -43,6 +43,7 @@ BLIND_9 = ROOT / "benchmarks" / "devset_blind_9"
 BLIND_10 = ROOT / "benchmarks" / "devset_blind_10"
 BLIND_11 = ROOT / "benchmarks" / "devset_blind_11"
 BLIND_12 = ROOT / "benchmarks" / "devset_blind_12"
+BLIND_13 = ROOT / "benchmarks" / "devset_blind_13"
 CHAT_STYLE = ROOT / "benchmarks" / "devset_chat_style"
 
 # (figure, target on the sample traffic, target on the dev set)
@@ -85,6 +86,7 @@ def splits() -> dict[str, list[dict[str, Any]]]:
         ("tenth blind set", BLIND_10, "blind10_"),
         ("eleventh blind set", BLIND_11, "blind11_"),
         ("twelfth blind set", BLIND_12, "blind12_"),
+        ("thirteenth blind set", BLIND_13, "blind13_"),
     ):
         by_lang = {
             p.stem.removeprefix(prefix): read_jsonl(p) for p in sorted(folder.glob("*.jsonl"))
@@ -93,6 +95,14 @@ def splits() -> dict[str, list[dict[str, Any]]]:
             out[f"{title} {lang}"] = rows
         if by_lang:
             out[f"{title}, all"] = [r for rows in by_lang.values() for r in rows]
+    pooled = [
+        r
+        for split, rows in out.items()
+        if "blind" in split and split.endswith(", all")
+        for r in rows
+    ]
+    if pooled:
+        out["every blind set pooled"] = pooled
     style = {
         p.stem.removeprefix("chat_style_"): read_jsonl(p)
         for p in sorted(CHAT_STYLE.glob("*.jsonl"))

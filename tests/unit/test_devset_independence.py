@@ -29,6 +29,7 @@ BLIND_9 = sorted((ROOT / "benchmarks" / "devset_blind_9").glob("*.jsonl"))
 BLIND_10 = sorted((ROOT / "benchmarks" / "devset_blind_10").glob("*.jsonl"))
 BLIND_11 = sorted((ROOT / "benchmarks" / "devset_blind_11").glob("*.jsonl"))
 BLIND_12 = sorted((ROOT / "benchmarks" / "devset_blind_12").glob("*.jsonl"))
+BLIND_13 = sorted((ROOT / "benchmarks" / "devset_blind_13").glob("*.jsonl"))
 CHAT_STYLE = sorted((ROOT / "benchmarks" / "devset_chat_style").glob("*.jsonl"))
 CORPUS = sorted((ROOT / "training" / "corpus").glob("*.jsonl"))
 TRAINING = [ROOT / "training" / "seed" / "seed_corpus.jsonl", *CORPUS]
@@ -100,6 +101,7 @@ def near_copies(dev: Sequence[str]) -> list[tuple[str, str]]:
         ("tenth blind set", BLIND_10),
         ("eleventh blind set", BLIND_11),
         ("twelfth blind set", BLIND_12),
+        ("thirteenth blind set", BLIND_13),
         ("chat-style set", CHAT_STYLE),
     ],
 )
