@@ -6,7 +6,8 @@ A platform states what it can afford, not a precision target on an arbitrary val
 - ``block`` (acts alone): the lowest score at which at most ``block_clean_rate`` of clean rows
   (0.1%), as few of the hard negatives among them, and as few of the partly labelled rows
   positive nowhere (``harmless``: a public set's ham), are blocked *and* precision among the
-  rows that decide the category is at least ``block_precision`` (98%);
+  rows that decide the category is at least ``block_precision`` (98%), counting one false
+  positive more than the rows show (``block_margin``), so few rows cannot certify it by luck;
 - ``review`` (a moderator looks): the lowest score at which at most ``review_clean_rate`` of
   everyday clean rows (1%) *and* at most ``review_hard_negative_rate`` of hard-negative rows (4.5%:
   anti-fraud notices, news about extremism, jokes that look harmful) are flagged: as much recall
@@ -50,6 +51,10 @@ class Budget:
     # partly labelled rows positive nowhere (a public set's ham, tweets that are not hate): other
     # sources' ordinary text, which the chat corpus cannot stand for
     review_public_rate: float = 0.03
+    # a block cut must keep ``block_precision`` with this many more false positives above it
+    # than the out-of-fold rows show: a category with few positives (extremism: 724) otherwise
+    # set its cut on one lucky fold, and the served model blocked a memorial of an attack
+    block_margin: int = 1
     # never block where the calibrated model itself says "more likely clean"
     min_block: float = 0.5
     # nor review far below it: out of fold the review budget could take a category's cut to 0.24
@@ -72,6 +77,9 @@ class Budget:
                 f"review_clean_rate={self.review_clean_rate!r} is below "
                 f"block_clean_rate={self.block_clean_rate!r}: reviewing flags more than blocking"
             )
+            raise ValueError(msg)
+        if self.block_margin < 0:
+            msg = f"block_margin={self.block_margin!r}: a count of false positives, >= 0"
             raise ValueError(msg)
         if not 0.0 <= self.min_block <= 1.0:
             msg = f"min_block={self.min_block!r}: must be in [0, 1]"
@@ -166,10 +174,12 @@ def budget_thresholds(
         lowest_within(budget.block_clean_rate, hard),
         lowest_within(budget.block_clean_rate, harmless),
     )
-    block = _precise_cut(y, scores, block_floor, budget.block_precision)
+    block = _precise_cut(y, scores, block_floor, budget.block_precision, budget.block_margin)
     if block is not None and block < budget.min_block:
         warnings.append(f"block {block:.3f} raised to the floor {budget.min_block} (clamped)")
-        block = _precise_cut(y, scores, budget.min_block, budget.block_precision)
+        block = _precise_cut(
+            y, scores, budget.min_block, budget.block_precision, budget.block_margin
+        )
     if block is None:
         warnings.append(
             f"no score reaches precision {budget.block_precision:.0%} within the block budget: "
@@ -208,13 +218,17 @@ def clean_rows(Y: np.ndarray) -> np.ndarray:
     return known_clean if known_clean.any() else ~(Y == 1).any(axis=1)
 
 
-def _precise_cut(y: np.ndarray, scores: np.ndarray, floor: float, precision: float) -> float | None:
-    """The lowest score ``>= floor`` at which flagging reaches ``precision``, or None."""
+def _precise_cut(
+    y: np.ndarray, scores: np.ndarray, floor: float, precision: float, margin: int = 0
+) -> float | None:
+    """The lowest score ``>= floor`` at which flagging reaches ``precision``, or None; with
+    ``margin`` more false positives than the rows show, when it is given."""
     order = np.argsort(-scores, kind="stable")
     ranked, hits = scores[order], np.cumsum(y[order] == 1)
     # flagging at a cut takes every row scoring >= it: look at the last of each run of ties
     last = np.flatnonzero(np.append(ranked[1:] != ranked[:-1], True))
-    reach = (ranked[last] >= floor) & (hits[last] > 0) & (hits[last] >= precision * (last + 1))
+    flagged = last + 1 + margin
+    reach = (ranked[last] >= floor) & (hits[last] > 0) & (hits[last] >= precision * flagged)
     candidates = last[reach]
     return float(ranked[candidates[-1]]) if len(candidates) else None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -62,6 +64,24 @@ def test_block_needs_precision_not_only_a_clean_budget() -> None:
     assert t.block is None
     assert any("never blocks" in w for w in note["warnings"])
     assert t.review is not None and t.review <= 0.9  # review may still flag them
+
+
+def test_a_block_cut_holds_its_precision_with_one_false_positive_more() -> None:
+    """A precision measured on few rows is luck: 120 positives above a cut and nothing else
+    reads 100%, and one more clean row up there would make it 99.2%."""
+    budget = Budget(block_precision=0.995)
+
+    def block_of(n_pos: int) -> float | None:
+        y = np.array([1] * n_pos + [0] * 10_000, dtype=np.int8)
+        s = np.concatenate([np.full(n_pos, 0.97), np.linspace(0.0, 0.5, 10_000)])
+        return budget_thresholds(y, s, y == 0, budget)[0].block
+
+    assert block_of(120) is None  # 120 / 121 < 99.5%
+    assert block_of(300) == pytest.approx(0.97)  # 300 / 301 >= 99.5%
+    unguarded = Budget(block_precision=0.995, block_margin=0)
+    y = np.array([1] * 120 + [0] * 10_000, dtype=np.int8)
+    s = np.concatenate([np.full(120, 0.97), np.linspace(0.0, 0.5, 10_000)])
+    assert budget_thresholds(y, s, y == 0, unguarded)[0].block == pytest.approx(0.97)
 
 
 def test_block_is_as_rare_on_a_public_sets_harmless_rows_as_on_clean_chat() -> None:
@@ -197,9 +217,10 @@ def test_block_budget_holds_for_the_union_on_the_public_sets_harmless_rows() -> 
         {"block_precision": 0.3},
         {"min_review": 0.6},
         {"block_clean_rate": 0.02, "review_clean_rate": 0.01},
+        {"block_margin": -1},
     ],
 )
-def test_budget_ranges_are_validated(kwargs: dict[str, float]) -> None:
+def test_budget_ranges_are_validated(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         Budget(**kwargs)
 
