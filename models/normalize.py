@@ -332,6 +332,9 @@ _CUT_WORD_GATE = re.compile(r"[.\-_*](?<=[a-z].)\**+[a-z]")  # "f**k": stars may
 _CUTS = re.compile(r"[.\-_*]+")
 _MOST_STARS = 2  # letters starred out of a word of ``starred_words.txt``; one of any other word
 _TWO_STARS_FROM_LETTERS = 4  # "f**k": a word shows at least two of its letters
+# a listed word with every letter but its first and last starred ("n*****s", "b***h"): one run
+# of stars, as long as the letters it hides
+_MASKED = re.compile(r"[a-z]\*{3,}[a-z]")
 # RIGHT-TO-LEFT OVERRIDE shows the characters after it in reverse order, up to POP DIRECTIONAL
 # FORMATTING (or another override or embedding, or the end of the line): "\u202eyenom eerf" reads
 # "free money". The model reads what is shown.
@@ -1052,9 +1055,9 @@ def _word_pieces() -> tuple[frozenset[str], frozenset[bytes]]:
 
 def _spell_stars(token: str) -> str | None:
     """The word ``token``'s stars spell, else None: a word of ``starred_words.txt`` with one or
-    two letters starred (two in a word of four letters or more), else the only word of the corpus
-    list with one letter starred."""
-    if token.count("*") > _MOST_STARS:
+    two letters starred (two in a word of four letters or more) or all but its first and last,
+    else the only word of the corpus list with one letter starred."""
+    if token.count("*") > _MOST_STARS and not _MASKED.fullmatch(token):
         return None
     return _starred().get(token)
 
@@ -1088,6 +1091,8 @@ def _starred() -> dict[str, str | None]:
                 for i in range(len(word))
                 for j in range(i + 1, len(word))
             )
+        if len(word) > _TWO_STARS_FROM_LETTERS:  # "n*****s": the stars keep the length
+            templates.add(word[0] + "*" * (len(word) - 2) + word[-1])
         for template in templates:
             listed[template] = word if listed.get(template, word) == word else None
     return spelled | listed

@@ -37,6 +37,8 @@ EXPECTED = [
         "call_13812345678 or wx_13812345678 mm_8866 u_1234567x",
         "call phonetoken or wx contacttoken mm_8866 u_1234567x",
     ),
+    # every letter but the first and last starred: the stars' count picks the listed word
+    ("masked_word_of_the_starred_list", "no n*****s here, a b***h", "no niggers here, a bitch"),
     ("words_without_spaces", "addmywechatforfreemoney now", "add my wechat for free money now"),
     ("a_long_word_is_not_split", "combination thanksgiving", "combination thanksgiving"),
     ("every_letter_written_twice", "ffrreeee mmoonneeyy", "free money"),
