@@ -174,12 +174,10 @@ def budget_thresholds(
         lowest_within(budget.block_clean_rate, hard),
         lowest_within(budget.block_clean_rate, harmless),
     )
-    block = _precise_cut(y, scores, block_floor, budget.block_precision, budget.block_margin)
+    block = _precise_cut(y, scores, block_floor, budget)
     if block is not None and block < budget.min_block:
         warnings.append(f"block {block:.3f} raised to the floor {budget.min_block} (clamped)")
-        block = _precise_cut(
-            y, scores, budget.min_block, budget.block_precision, budget.block_margin
-        )
+        block = _precise_cut(y, scores, budget.min_block, budget)
     if block is None:
         warnings.append(
             f"no score reaches precision {budget.block_precision:.0%} within the block budget: "
@@ -218,17 +216,19 @@ def clean_rows(Y: np.ndarray) -> np.ndarray:
     return known_clean if known_clean.any() else ~(Y == 1).any(axis=1)
 
 
-def _precise_cut(
-    y: np.ndarray, scores: np.ndarray, floor: float, precision: float, margin: int = 0
-) -> float | None:
-    """The lowest score ``>= floor`` at which flagging reaches ``precision``, or None; with
-    ``margin`` more false positives than the rows show, when it is given."""
+def _precise_cut(y: np.ndarray, scores: np.ndarray, floor: float, budget: Budget) -> float | None:
+    """The lowest score ``>= floor`` at which flagging reaches the budget's block precision with
+    ``block_margin`` more false positives than the rows show, or None."""
     order = np.argsort(-scores, kind="stable")
     ranked, hits = scores[order], np.cumsum(y[order] == 1)
     # flagging at a cut takes every row scoring >= it: look at the last of each run of ties
     last = np.flatnonzero(np.append(ranked[1:] != ranked[:-1], True))
-    flagged = last + 1 + margin
-    reach = (ranked[last] >= floor) & (hits[last] > 0) & (hits[last] >= precision * flagged)
+    flagged = last + 1 + budget.block_margin
+    reach = (
+        (ranked[last] >= floor)
+        & (hits[last] > 0)
+        & (hits[last] >= budget.block_precision * flagged)
+    )
     candidates = last[reach]
     return float(ranked[candidates[-1]]) if len(candidates) else None
 

@@ -69,19 +69,16 @@ def test_block_needs_precision_not_only_a_clean_budget() -> None:
 def test_a_block_cut_holds_its_precision_with_one_false_positive_more() -> None:
     """A precision measured on few rows is luck: 120 positives above a cut and nothing else
     reads 100%, and one more clean row up there would make it 99.2%."""
-    budget = Budget(block_precision=0.995)
 
-    def block_of(n_pos: int) -> float | None:
+    def block_of(n_pos: int, margin: int = 1) -> float | None:
         y = np.array([1] * n_pos + [0] * 10_000, dtype=np.int8)
         s = np.concatenate([np.full(n_pos, 0.97), np.linspace(0.0, 0.5, 10_000)])
+        budget = Budget(block_precision=0.995, block_margin=margin)
         return budget_thresholds(y, s, y == 0, budget)[0].block
 
     assert block_of(120) is None  # 120 / 121 < 99.5%
     assert block_of(300) == pytest.approx(0.97)  # 300 / 301 >= 99.5%
-    unguarded = Budget(block_precision=0.995, block_margin=0)
-    y = np.array([1] * 120 + [0] * 10_000, dtype=np.int8)
-    s = np.concatenate([np.full(120, 0.97), np.linspace(0.0, 0.5, 10_000)])
-    assert budget_thresholds(y, s, y == 0, unguarded)[0].block == pytest.approx(0.97)
+    assert block_of(120, margin=0) == pytest.approx(0.97)
 
 
 def test_block_is_as_rare_on_a_public_sets_harmless_rows_as_on_clean_chat() -> None:
