@@ -30,6 +30,7 @@ BLIND_10 = sorted((ROOT / "benchmarks" / "devset_blind_10").glob("*.jsonl"))
 BLIND_11 = sorted((ROOT / "benchmarks" / "devset_blind_11").glob("*.jsonl"))
 BLIND_12 = sorted((ROOT / "benchmarks" / "devset_blind_12").glob("*.jsonl"))
 BLIND_13 = sorted((ROOT / "benchmarks" / "devset_blind_13").glob("*.jsonl"))
+BLIND_14 = sorted((ROOT / "benchmarks" / "devset_blind_14").glob("*.jsonl"))
 CHAT_STYLE = sorted((ROOT / "benchmarks" / "devset_chat_style").glob("*.jsonl"))
 CORPUS = sorted((ROOT / "training" / "corpus").glob("*.jsonl"))
 TRAINING = [ROOT / "training" / "seed" / "seed_corpus.jsonl", *CORPUS]
@@ -102,6 +103,7 @@ def near_copies(dev: Sequence[str]) -> list[tuple[str, str]]:
         ("eleventh blind set", BLIND_11),
         ("twelfth blind set", BLIND_12),
         ("thirteenth blind set", BLIND_13),
+        ("fourteenth blind set", BLIND_14),
         ("chat-style set", CHAT_STYLE),
     ],
 )
