@@ -54,6 +54,7 @@ from streams.enforcement import (
     action_record,
     apply_strike,
     carried_over,
+    growth_bound,
     stale_signal,
 )
 from streams.fleet_signing import internal_record
@@ -476,10 +477,11 @@ class Worker:
             return stale
         slot = (account, timestamp // window)  # the window the table files it under
         windows = self.strikes_table[account]
+        held = states.get(slot)
         try:
             # the previous window's recent strikes carry over, so the count slides
             state = (
-                states.get(slot)
+                held
                 or windows.current()
                 or carried_over(
                     states.get((account, slot[1] - 1)) or windows.delta(window),
@@ -508,8 +510,12 @@ class Worker:
             return internal_error(exc, strike["event_id"])
         if new_state is state:
             return None
+        grown_by = None
+        if held:  # the batch measured its size already: bound what this signal added
+            record_bytes = len(raw.value or b"")
+            grown_by = growth_bound(state, new_state, record_bytes, len(strike["categories"]))
         try:
-            states.hold(slot, account, new_state, event)
+            states.hold(slot, account, new_state, event, grown_by)
         except StateTooLarge as exc:
             return exc.rejected(strike["event_id"])
         if value is None:

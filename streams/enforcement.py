@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any, cast
 
 from streams.decoding import Rejected
@@ -38,6 +39,9 @@ MAX_REPORTERS = 1_000  # per account and window; beyond it a reporter could coun
 # lists of them at their counts alone came to 0.9 MB, near what a changelog record may hold.
 # Ids of UUID length keep their full counts under it.
 MAX_LIST_CHARS = 48_000
+# the time and the weight of a [time, weight] strike: a state's strikes are floats, as
+# ``apply_strike``, ``carried_over`` and ``timed`` write them
+_TIME, _WEIGHT = itemgetter(0), itemgetter(1)
 
 
 def stale_signal(
@@ -90,7 +94,7 @@ def apply_strike(
     """The account's new state after ``strike``, and the action to emit now (or None). With
     its record's time ``at``, the strike is kept with its weight and the account's strikes are
     those within ``window_s`` of it (the ones a new window carried over age out)."""
-    signals: list[str] = list(state.get("signals", ()))
+    signals = state.get("signals", ())
     if strike["signal_id"] in signals:
         return state, None
     if at is not None:
@@ -110,21 +114,21 @@ def apply_strike(
     struck = None
     level = state.get("level", "")
     if at is not None:
-        recent = [[t, w] for t, w in state.get("struck", ()) if at - float(t) <= window_s]
+        recent = _within(state.get("struck", ()), at, window_s)
         # a level the strikes still within the window no longer reach is given again when they
         # do: a restricted account whose strikes aged out and that offended again in the same
         # calendar window got no second restrict until the next one began (an outside probe)
         report_score = sum(w for _, _, w in _recent_reports(state, at, window_s))
         level = level_held(
             level,
-            sum(float(w) for _, w in recent),
+            sum(map(_WEIGHT, recent)),
             report_score,
             restrict_at=restrict_at,
             suspend_at=suspend_at,
             review_at=review_at,
         )
         struck = [*recent, [float(at), weight]][-MAX_SIGNALS:]
-        strikes = sum(float(w) for _, w in struck)
+        strikes = sum(map(_WEIGHT, struck))
     action = None
     if strikes >= suspend_at and level != "suspend":
         action = "suspend"
@@ -142,6 +146,23 @@ def apply_strike(
     if struck is not None:
         new_state["struck"] = struck
     return new_state, action
+
+
+def growth_bound(
+    state: dict[str, Any], new_state: dict[str, Any], record_bytes: int, categories: int
+) -> int | None:
+    """At most how many bytes of JSON ``new_state`` has more than ``state``, which
+    :func:`apply_strike` made it from with a signal of ``record_bytes`` naming ``categories``;
+    None if the signal added a list whole (the first report, or a state in an older shape
+    converted: ``timed``, ``_struck_events``), whose size only measuring tells.
+
+    Otherwise a signal adds its ids to the lists, each at most twice (an event id to the
+    evidence and the struck events, a reporter to the reporters and the report times), no
+    longer than in the record; and numbers, each at most 24 characters of JSON: a strike's
+    time and weight, the new totals, the weight of each category named."""
+    if not new_state.keys() <= state.keys():
+        return None
+    return 3 * record_bytes + 64 * (categories + 8)
 
 
 def carried_over(
@@ -231,6 +252,19 @@ def timed(state: dict[str, Any], at: float) -> dict[str, Any]:
         share = float(state.get("report_score", 0.0)) / len(reporters)
         added["reported_at"] = [[float(at), str(r), share] for r in reporters]
     return {**state, **added} if added else state
+
+
+def _within(struck: Any, at: float, window_s: float) -> list[list[float]]:
+    """The [time, weight] strikes of ``struck`` within ``window_s`` of ``at``. A spammer's
+    state holds its last thousand strikes, and filtering them one by one for each new strike
+    took a fifth of a worker's event loop in the stream benchmark's flood; when the oldest is
+    within the window, so is every other (``at - t`` only shrinks as ``t`` grows), and the list
+    is copied whole."""
+    if not struck:
+        return []
+    if at - min(map(_TIME, struck)) <= window_s:
+        return list(struck)
+    return [[t, w] for t, w in struck if at - float(t) <= window_s]
 
 
 def _recent_reports(state: dict[str, Any], at: float, window_s: float) -> list[list[Any]]:
@@ -326,9 +360,9 @@ def _newest(items: list[Any], count: int, chars: Callable[[Any], int] = len) -> 
     ids together (``chars`` of an item), so a state stays far below a record's limit whatever
     ids its signals carry."""
     items = items[-count:]
-    sizes = list(map(chars, items))
-    if sum(sizes) <= MAX_LIST_CHARS:
+    if sum(map(chars, items)) <= MAX_LIST_CHARS:
         return items
+    sizes = list(map(chars, items))
     total, start = 0, len(items)
     while start > 0 and total + sizes[start - 1] <= MAX_LIST_CHARS:
         start -= 1

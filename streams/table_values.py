@@ -35,11 +35,12 @@ class StateTooLarge(Exception):
         return Rejected("state_too_large", str(self), event_id)
 
 
-def checked_size(name: str, key: str, value: Any) -> None:
-    """:class:`StateTooLarge` if ``value`` is over ``MAX_STATE_BYTES`` as JSON."""
+def checked_size(name: str, key: str, value: Any) -> int:
+    """``value``'s size in bytes as JSON; :class:`StateTooLarge` if over ``MAX_STATE_BYTES``."""
     size = len(orjson.dumps(value))
     if size > MAX_STATE_BYTES:
         raise StateTooLarge(name, key, size)
+    return size
 
 
 def put(table: Any, name: str, key: str, value: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 import types
 import uuid
 from typing import Any
@@ -10,7 +11,14 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.enforcement import MAX_CATEGORIES, apply_strike, carried_over, stale_signal
+from streams.enforcement import (
+    MAX_CATEGORIES,
+    _within,
+    apply_strike,
+    carried_over,
+    growth_bound,
+    stale_signal,
+)
 from streams.records import StrikeSignal
 
 
@@ -315,3 +323,76 @@ def test_a_signal_counts_only_within_a_strike_window_of_its_own_time() -> None:
     for timestamp in (now + 365 * day, now - 60 - day - 1):
         refused = stale_signal(fresh, timestamp, now, day)
         assert refused is not None and refused.kind == "invalid_value"
+
+
+def _one_by_one(struck: list[list[float]], at: float, window_s: float) -> list[list[float]]:
+    """The window as every strike was once filtered, one at a time."""
+    return [[t, w] for t, w in struck if at - float(t) <= window_s]
+
+
+def test_the_strikes_within_the_window_are_those_filtered_one_by_one() -> None:
+    """A state's strikes copied whole when its oldest is within the window: the same strikes,
+    and so the same counts and levels, as filtering each, whatever their order in the list."""
+    rng = random.Random(7)
+    for _ in range(300):
+        at = rng.uniform(0, 3 * DAY)
+        struck = [[rng.uniform(at - 2 * DAY, at), rng.choice((0.5, 1.0, 0.1))] for _ in range(50)]
+        rng.shuffle(struck)
+        window = rng.choice((DAY, 0.5 * DAY, 3 * DAY, at - min(t for t, _ in struck)))
+        assert _within(struck, at, window) == _one_by_one(struck, at, window)
+    assert _within([], 1.0, DAY) == []
+
+
+def test_a_flood_of_strikes_keeps_its_count_at_a_thousand_strikes_a_state() -> None:
+    """An account blocked 1,500 times in a day, out of order by up to a minute: its state
+    counts its newest thousand strikes, all within the window, as filtering each did."""
+    rng = random.Random(3)
+    state: dict[str, Any] = {}
+    times = [10_000.0 + i + rng.uniform(-60, 60) for i in range(1_500)]
+    for i, at in enumerate(times):
+        state, _ = apply_strike(
+            state, strike(f"f{i}", 0.1), restrict_at=3, suspend_at=6, at=at, window_s=DAY
+        )
+    expected = [[at, 0.1] for at in times][-1_000:]
+    assert state["struck"] == expected
+    assert state["strikes"] == sum(w for _, w in expected)
+    assert state["level"] == "suspend"
+
+
+def test_what_a_signal_adds_to_a_state_is_within_its_growth_bound() -> None:
+    """Blocks, confirmed reports and reports with ids of every length and up to 64 categories,
+    on states old and new: the bound a worker uses instead of measuring each state is never
+    below what the signal added, and is None where a signal adds a list whole."""
+    rng = random.Random(11)
+    checked = unbounded = 0
+    for run_ in range(40):
+        state: dict[str, Any] = {}
+        if run_ % 4 == 0:  # a state from before times and digests were kept
+            state = {"strikes": 2.0, "evidence": ["e1", "e2"], "reporters": ["r1"], "level": ""}
+        for i in range(60):
+            size = rng.choice((1, 8, 36, 256))
+            ident = f"{run_}-{i}-" + "x" * size
+            categories = [
+                f"c{rng.randrange(80)}-" + "y" * rng.choice((0, 40))
+                for _ in range(rng.choice((1, 3, 64)))
+            ]
+            if rng.random() < 0.3:
+                signal = report("r" + ident, rng.choice((0.25, 0.3333333, 1.0)), i)
+            else:
+                signal = strike("s" + ident, rng.choice((1.0, 0.1, 0.7))) | {
+                    "content": "d" * rng.choice((0, 16, 64))
+                }
+            signal["categories"] = categories
+            record = orjson.dumps(signal)
+            new_state, _ = apply_strike(
+                state, signal, restrict_at=3, suspend_at=6, at=1_000.0 + i * 7.3, window_s=DAY
+            )
+            bound = growth_bound(state, new_state, len(record), len(categories))
+            if bound is None:
+                unbounded += 1
+            else:
+                grown = len(orjson.dumps(new_state)) - len(orjson.dumps(state))
+                assert grown <= bound, (signal, grown, bound)
+                checked += 1
+            state = new_state
+    assert checked > 1_500 and unbounded < 200
