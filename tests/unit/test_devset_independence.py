@@ -31,6 +31,7 @@ BLIND_11 = sorted((ROOT / "benchmarks" / "devset_blind_11").glob("*.jsonl"))
 BLIND_12 = sorted((ROOT / "benchmarks" / "devset_blind_12").glob("*.jsonl"))
 BLIND_13 = sorted((ROOT / "benchmarks" / "devset_blind_13").glob("*.jsonl"))
 BLIND_14 = sorted((ROOT / "benchmarks" / "devset_blind_14").glob("*.jsonl"))
+BLIND_15 = sorted((ROOT / "benchmarks" / "devset_blind_15").glob("*.jsonl"))
 CHAT_STYLE = sorted((ROOT / "benchmarks" / "devset_chat_style").glob("*.jsonl"))
 CORPUS = sorted((ROOT / "training" / "corpus").glob("*.jsonl"))
 TRAINING = [ROOT / "training" / "seed" / "seed_corpus.jsonl", *CORPUS]
@@ -104,6 +105,7 @@ def near_copies(dev: Sequence[str]) -> list[tuple[str, str]]:
         ("twelfth blind set", BLIND_12),
         ("thirteenth blind set", BLIND_13),
         ("fourteenth blind set", BLIND_14),
+        ("fifteenth blind set", BLIND_15),
         ("chat-style set", CHAT_STYLE),
     ],
 )
