@@ -45,9 +45,9 @@ class BatchWrites:
 
         ``grown_by``: at most how many bytes of JSON ``value`` has more than the state this
         batch held in ``slot`` before it, if it was made from that one. Encoding a spammer's
-        80 KB state to measure it took as long as the strike that changed it; with a bound,
-        the state is measured again only when the bounds added since it last was could take
-        it over the limit."""
+        70 KB state to measure it cost about 60 µs a strike, half of what rebuilding it costs
+        (``benchmarks/strike_cost.py``); with a bound, the state is measured again only when
+        the bounds added since it last was could take it over the limit."""
         bound = self._size_bounds.get(slot)
         if grown_by is None or bound is None or bound + grown_by > table_values.MAX_STATE_BYTES:
             bound = table_values.checked_size(self._name, key, value)

@@ -257,9 +257,9 @@ def timed(state: dict[str, Any], at: float) -> dict[str, Any]:
 def _within(struck: Any, at: float, window_s: float) -> list[list[float]]:
     """The [time, weight] strikes of ``struck`` within ``window_s`` of ``at``. A spammer's
     state holds its last thousand strikes, and filtering them one by one for each new strike
-    took a fifth of a worker's event loop in the stream benchmark's flood; when the oldest is
-    within the window, so is every other (``at - t`` only shrinks as ``t`` grows), and the list
-    is copied whole."""
+    was the largest cost of the enforcement agent, which took a fifth of a worker's event loop
+    in the stream benchmark's flood. When the oldest is within the window, so is every other
+    (``at - t`` only shrinks as ``t`` grows), and the list is copied whole."""
     if not struck:
         return []
     if at - min(map(_TIME, struck)) <= window_s:
