@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import pytest
 from aiokafka import TopicPartition
+from aiokafka.errors import IllegalOperation
 
 from chatguard.settings import Settings
 from streams import app as app_module
@@ -197,3 +198,52 @@ def test_a_producer_whose_stop_hangs_is_left_after_the_bound(
     with caplog.at_level(logging.WARNING):
         asyncio.run(stop())
     assert "the producer did not stop within" in caplog.text
+
+
+class _TransactionState:
+    def __init__(self) -> None:
+        self.open = True
+
+    def is_in_transaction(self) -> bool:
+        return self.open
+
+
+class _TransactionProducer:
+    """An aiokafka transaction producer's commit path: offsets only inside a transaction, and a
+    commit that takes a round trip to the coordinator."""
+
+    def __init__(self) -> None:
+        self._txn_manager = _TransactionState()
+        self.offsets_sent: list[Any] = []
+
+    async def send_offsets_to_transaction(self, offsets: Any, group_id: str) -> None:
+        if not self._txn_manager.is_in_transaction():
+            raise IllegalOperation("Not in the middle of a transaction")  # as aiokafka does
+        self.offsets_sent.append(offsets)
+
+    async def commit_transaction(self) -> None:
+        await asyncio.sleep(0.01)
+        self._txn_manager.open = False
+
+
+def test_two_last_commits_of_a_stopping_worker_commit_each_transaction_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = create_app(Settings())
+    producer = cast(transport.BoundedStopProducer, app.producer)
+    tids = ("chatguard-0-0", "chatguard-0-1")
+    held = {tid: _TransactionProducer() for tid in tids}
+    producer._transaction_producers = cast(Any, dict(held))
+    producer._trn_locks = {tid: asyncio.Lock() for tid in tids}
+    offsets = {tid: {TopicPartition("events", i): 10 + i} for i, tid in enumerate(tids)}
+
+    async def stop() -> None:
+        await asyncio.gather(
+            producer.commit_transactions(offsets, "chatguard", start_new_transaction=False),
+            producer.commit_transactions(offsets, "chatguard", start_new_transaction=False),
+        )
+
+    with caplog.at_level(logging.INFO, logger=transport.__name__):
+        asyncio.run(asyncio.wait_for(stop(), timeout=30))
+    assert [held[tid].offsets_sent for tid in tids] == [[offsets[tid]] for tid in tids]
+    assert "2 transactional producers had no transaction open" in caplog.text
