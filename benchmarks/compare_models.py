@@ -5,7 +5,7 @@
 Each model (its own thresholds, no policy overrides) decides every row of
 ``devtools/samples/traffic.jsonl``, of ``benchmarks/devset/`` and of the blind dev set
 ``benchmarks/devset_blind/`` (English, Chinese, both; written without sight of the training text
-or of the other dev set), of the second to fifteenth blind sets ``benchmarks/devset_blind_2/`` … ``_15/`` (written
+or of the other dev set), of the second to sixteenth blind sets ``benchmarks/devset_blind_2/`` … ``_16/`` (written
 the same way from 2026-12-04 on, each after the ones before had been read), every blind set pooled and of the chat-style set
 ``benchmarks/devset_chat_style/`` (clean chat in textspeak and internet slang). Per
 split and model: harmful rows flagged (review or block) and blocked; everyday clean rows flagged;
@@ -46,6 +46,7 @@ BLIND_12 = ROOT / "benchmarks" / "devset_blind_12"
 BLIND_13 = ROOT / "benchmarks" / "devset_blind_13"
 BLIND_14 = ROOT / "benchmarks" / "devset_blind_14"
 BLIND_15 = ROOT / "benchmarks" / "devset_blind_15"
+BLIND_16 = ROOT / "benchmarks" / "devset_blind_16"
 CHAT_STYLE = ROOT / "benchmarks" / "devset_chat_style"
 
 # (figure, target on the sample traffic, target on the dev set)
@@ -91,6 +92,7 @@ def splits() -> dict[str, list[dict[str, Any]]]:
         ("thirteenth blind set", BLIND_13, "blind13_"),
         ("fourteenth blind set", BLIND_14, "blind14_"),
         ("fifteenth blind set", BLIND_15, "blind15_"),
+        ("sixteenth blind set", BLIND_16, "blind16_"),
     ):
         by_lang = {
             p.stem.removeprefix(prefix): read_jsonl(p) for p in sorted(folder.glob("*.jsonl"))

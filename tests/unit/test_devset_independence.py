@@ -32,6 +32,7 @@ BLIND_12 = sorted((ROOT / "benchmarks" / "devset_blind_12").glob("*.jsonl"))
 BLIND_13 = sorted((ROOT / "benchmarks" / "devset_blind_13").glob("*.jsonl"))
 BLIND_14 = sorted((ROOT / "benchmarks" / "devset_blind_14").glob("*.jsonl"))
 BLIND_15 = sorted((ROOT / "benchmarks" / "devset_blind_15").glob("*.jsonl"))
+BLIND_16 = sorted((ROOT / "benchmarks" / "devset_blind_16").glob("*.jsonl"))
 CHAT_STYLE = sorted((ROOT / "benchmarks" / "devset_chat_style").glob("*.jsonl"))
 CORPUS = sorted((ROOT / "training" / "corpus").glob("*.jsonl"))
 TRAINING = [ROOT / "training" / "seed" / "seed_corpus.jsonl", *CORPUS]
@@ -106,6 +107,7 @@ def near_copies(dev: Sequence[str]) -> list[tuple[str, str]]:
         ("thirteenth blind set", BLIND_13),
         ("fourteenth blind set", BLIND_14),
         ("fifteenth blind set", BLIND_15),
+        ("sixteenth blind set", BLIND_16),
         ("chat-style set", CHAT_STYLE),
     ],
 )
