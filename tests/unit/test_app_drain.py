@@ -215,6 +215,7 @@ class _TransactionProducer:
     def __init__(self) -> None:
         self._txn_manager = _TransactionState()
         self.offsets_sent: list[Any] = []
+        self.begun = 0
 
     async def send_offsets_to_transaction(self, offsets: Any, group_id: str) -> None:
         if not self._txn_manager.is_in_transaction():
@@ -224,6 +225,10 @@ class _TransactionProducer:
     async def commit_transaction(self) -> None:
         await asyncio.sleep(0.01)
         self._txn_manager.open = False
+
+    async def begin_transaction(self) -> None:
+        self._txn_manager.open = True
+        self.begun += 1
 
 
 def test_two_last_commits_of_a_stopping_worker_commit_each_transaction_once(
@@ -247,3 +252,46 @@ def test_two_last_commits_of_a_stopping_worker_commit_each_transaction_once(
         asyncio.run(asyncio.wait_for(stop(), timeout=30))
     assert [held[tid].offsets_sent for tid in tids] == [[offsets[tid]] for tid in tids]
     assert "2 transactional producers had no transaction open" in caplog.text
+
+
+def _held_producers(
+    app: Any, tids: tuple[str, ...]
+) -> tuple[transport.BoundedStopProducer, dict[str, _TransactionProducer]]:
+    producer = cast(transport.BoundedStopProducer, app.producer)
+    held = {tid: _TransactionProducer() for tid in tids}
+    producer._transaction_producers = cast(Any, dict(held))
+    producer._trn_locks = {tid: asyncio.Lock() for tid in tids}
+    return producer, held
+
+
+def test_a_periodic_commit_beside_the_last_one_of_a_stopping_worker_does_not_crash_it() -> None:
+    """The periodic commit (which begins new transactions) waited for a producer's lock while
+    the stopping worker's last commit closed its transaction; aiokafka raised and the consumer
+    crashed (2 of 7 exactly-once stops under load, 2026-12-07). It leaves the producer out, and
+    begins no transaction in a worker that is stopping."""
+    app = create_app(Settings())
+    tids = ("chatguard-0-0", "chatguard-0-1")
+    producer, held = _held_producers(app, tids)
+    offsets = {tid: {TopicPartition("events", i): 10 + i} for i, tid in enumerate(tids)}
+
+    async def stop() -> None:
+        app._stopped.set()  # the app is stopping
+        await asyncio.gather(
+            producer.commit_transactions(offsets, "chatguard", start_new_transaction=False),
+            producer.commit_transactions(offsets, "chatguard", start_new_transaction=True),
+        )
+
+    asyncio.run(asyncio.wait_for(stop(), timeout=30))
+    assert [held[tid].offsets_sent for tid in tids] == [[offsets[tid]] for tid in tids]
+    assert [held[tid].begun for tid in tids] == [0, 0]
+
+
+def test_a_running_worker_begins_a_transaction_where_none_is_open() -> None:
+    app = create_app(Settings())
+    producer, held = _held_producers(app, ("chatguard-0-0",))
+    held["chatguard-0-0"]._txn_manager.open = False
+    offsets = {"chatguard-0-0": {TopicPartition("events", 0): 10}}
+    asyncio.run(asyncio.wait_for(producer.commit_transactions(offsets, "chatguard"), timeout=30))
+    assert held["chatguard-0-0"].offsets_sent == [] and held["chatguard-0-0"].begun == 1
+    asyncio.run(asyncio.wait_for(producer.commit_transactions(offsets, "chatguard"), timeout=30))
+    assert held["chatguard-0-0"].offsets_sent == [offsets["chatguard-0-0"]]
