@@ -391,7 +391,7 @@ async def test_a_state_too_large_for_its_changelog_is_a_dead_letter_and_the_agen
     the producer's limit crashed the worker (and again after each restart). A state over the
     limit is not written: the signal that would make it is a dead letter, and the next
     account's strikes still make a restrict. The limit is lowered so that a few strikes pass it."""
-    monkeypatch.setattr(table_values, "MAX_STATE_BYTES", 2_000)
+    monkeypatch.setattr(table_values, "MAX_STATE_BYTES", 1_500)
 
     def strike(account: str, i: int) -> tuple[bytes, bytes]:
         signal = {

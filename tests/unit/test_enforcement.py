@@ -13,10 +13,13 @@ import pytest
 
 from streams.enforcement import (
     MAX_CATEGORIES,
+    MAX_SIGNALS,
+    STRIKE_GRAIN_S,
     _within,
     apply_strike,
     carried_over,
     growth_bound,
+    signal_key,
     stale_signal,
 )
 from streams.records import StrikeSignal
@@ -98,7 +101,9 @@ def test_strikes_on_both_sides_of_a_windows_end_add_up() -> None:
     _, action = apply_strike(state, strike("after"), restrict_at=3, suspend_at=6, at=end)
     assert action == "restrict"
     # a replayed signal of the previous window still counts once
-    again, action = apply_strike(state, strike(before["signals"][0]), restrict_at=3, suspend_at=6)
+    first = f"t{end - 20}-0"
+    assert before["signals"][0] == signal_key(first)
+    again, action = apply_strike(state, strike(first), restrict_at=3, suspend_at=6)
     assert again is state and action is None
 
 
@@ -242,8 +247,9 @@ def test_a_state_without_times_keeps_counting_after_an_upgrade() -> None:
 def test_a_flood_of_forged_signals_keeps_an_accounts_state_far_below_a_record() -> None:
     """Signals with 256-character ids and 64 made-up categories each, from 1,200 reporters and
     1,200 blocks: the state grew to 21 MB (a changelog record holds 1 MB). The newest of each
-    list stay, and ids of UUID length keep the full counts (a replay of any of the last 1,000
-    signals still counts once)."""
+    list stay, and signals are kept as keys of one size, so a replay of any of the last 1,000
+    still counts once whatever the length of their ids (with ids kept whole, only the newest
+    187 of 256 characters fitted)."""
     long_id = "x" * 256
     state: dict[str, Any] = {}
     for i in range(1_200):
@@ -257,15 +263,45 @@ def test_a_flood_of_forged_signals_keeps_an_accounts_state_far_below_a_record() 
         )
     assert len(orjson.dumps(state)) < 300_000
     assert len(state["reported"]) <= MAX_CATEGORIES and len(state["categories"]) <= MAX_CATEGORIES
-    assert state["signals"][-1] == f"b1199{long_id}"[:256]  # the newest stay
+    assert state["signals"][-1] == signal_key(f"b1199{long_id}"[:256])  # the newest stay
+    assert len(state["signals"]) == MAX_SIGNALS
+    oldest_kept = f"{1_200 - MAX_SIGNALS // 2}{long_id}"[:256]  # a report's, 1,000 signals ago
+    # from a reporter not seen before: only the signal's key can tell it is a replay
+    replayed = report("a-new-reporter") | {"signal_id": oldest_kept}
+    again, _ = _reported(state, replayed, 3_000.0)
+    assert again is state
 
     uuids = [str(uuid.UUID(int=i)) for i in range(1_000)]
     state = {}
     for signal_id in uuids:
         state, _ = apply_strike(state, strike(signal_id, 0.0), restrict_at=3, suspend_at=6, at=1.0)
-    assert state["signals"] == uuids
+    assert state["signals"] == [signal_key(u) for u in uuids]
     again, _ = apply_strike(state, strike(uuids[0], 0.0), restrict_at=3, suspend_at=6, at=2.0)
     assert again is state
+
+
+def test_a_state_from_before_signal_keys_still_knows_its_whole_ids() -> None:
+    """Written by a version that kept signal ids whole: a replay of one counts once, and the
+    signals after it are kept as keys beside them."""
+    old = {"strikes": 1.0, "evidence": ["e1"], "signals": ["block:e1"], "level": ""}
+    again, _ = apply_strike(
+        old, strike("block:e1") | {"event_id": "e9"}, restrict_at=3, suspend_at=6
+    )
+    assert again is old
+    state, _ = apply_strike(
+        old, strike("block:e2") | {"event_id": "e2"}, restrict_at=3, suspend_at=6
+    )
+    assert state["signals"] == ["block:e1", signal_key("block:e2")]
+    again, _ = apply_strike(
+        state, strike("block:e2") | {"event_id": "e7"}, restrict_at=3, suspend_at=6
+    )
+    assert again is state
+
+
+def test_signal_keys_are_short_and_distinct() -> None:
+    ids = [f"block:{uuid.UUID(int=i)}" for i in range(20_000)] + ["x" * 256, "\udcff", ""]
+    keys = {signal_key(i) for i in ids}
+    assert len(keys) == len(ids) and {len(k) for k in keys} == {12}
 
 
 def _block(event_id: str, text: str) -> dict[str, Any]:
@@ -343,20 +379,45 @@ def test_the_strikes_within_the_window_are_those_filtered_one_by_one() -> None:
     assert _within([], 1.0, DAY) == []
 
 
-def test_a_flood_of_strikes_keeps_its_count_at_a_thousand_strikes_a_state() -> None:
+def test_a_flood_of_strikes_keeps_its_newest_thousand_entries_a_state() -> None:
     """An account blocked 1,500 times in a day, out of order by up to a minute: its state
-    counts its newest thousand strikes, all within the window, as filtering each did."""
+    keeps its newest thousand entries, a strike less than a second after the one before added
+    to that one's weight, all within the window, as filtering each did."""
     rng = random.Random(3)
     state: dict[str, Any] = {}
     times = [10_000.0 + i + rng.uniform(-60, 60) for i in range(1_500)]
+    expected: list[list[float]] = []
     for i, at in enumerate(times):
         state, _ = apply_strike(
             state, strike(f"f{i}", 0.1), restrict_at=3, suspend_at=6, at=at, window_s=DAY
         )
-    expected = [[at, 0.1] for at in times][-1_000:]
+        if expected and 0.0 <= at - expected[-1][0] < STRIKE_GRAIN_S:
+            expected[-1] = [expected[-1][0], expected[-1][1] + 0.1]
+        else:
+            expected.append([at, 0.1])
+        expected = expected[-1_000:]
     assert state["struck"] == expected
     assert state["strikes"] == sum(w for _, w in expected)
     assert state["level"] == "suspend"
+
+
+def test_a_flood_of_forty_strikes_a_second_counts_every_strike_in_one_entry_a_second() -> None:
+    """A spammer blocked forty times a second for a minute: 2,400 strikes counted, in 60 entries
+    (one a second) instead of the newest thousand, so its state, rewritten to the changelog once
+    a batch, stays small."""
+    state: dict[str, Any] = {}
+    for i in range(2_400):
+        state, _ = apply_strike(
+            state, strike(f"s{i}"), restrict_at=3, suspend_at=6, at=50_000.0 + i / 40, window_s=DAY
+        )
+    assert state["strikes"] == 2_400.0 and len(state["struck"]) == 60
+    assert [t for t, _ in state["struck"]] == [50_000.0 + s for s in range(60)]
+    later = 50_000.0 + DAY + 30.5  # the first thirty seconds' strikes are out of the window
+    state, _ = apply_strike(
+        state, strike("late"), restrict_at=3, suspend_at=6, at=later, window_s=DAY
+    )
+    assert state["strikes"] == 2_400.0 - 31 * 40 + 1
+    assert len(orjson.dumps(state)) < 30_000
 
 
 def test_what_a_signal_adds_to_a_state_is_within_its_growth_bound() -> None:
