@@ -102,12 +102,13 @@ def apply_strike(
     its record's time ``at``, the strike is kept with its weight and the account's strikes are
     those within ``window_s`` of it (the ones a new window carried over age out)."""
     signals = state.get("signals", ())
-    if _seen(signals, strike["signal_id"]):
+    key = signal_key(strike["signal_id"])
+    if _seen(signals, strike["signal_id"], key):
         return state, None
     if at is not None:
         state = timed(state, at)
     if strike.get("kind") == "report":
-        return _apply_report(state, strike, review_at, at, window_s)
+        return _apply_report(state, strike, key, review_at, at, window_s)
     evidence = list(state.get("evidence", ()))
     struck_events = _struck_events(state)
     event = [strike["event_id"], str(strike.get("content", ""))]
@@ -147,7 +148,7 @@ def apply_strike(
         "categories": categories,
         "evidence": evidence,
         "struck_events": struck_events,
-        "signals": _newest([*signals, signal_key(strike["signal_id"])], MAX_SIGNALS),
+        "signals": _newest([*signals, key], MAX_SIGNALS),
         "level": action or level,
     }
     if struck is not None:
@@ -298,12 +299,13 @@ def _recent_reports(state: dict[str, Any], at: float, window_s: float) -> list[l
 def _apply_report(
     state: dict[str, Any],
     report: dict[str, Any],
+    key: str,
     review_at: float,
     at: float | None,
     window_s: float,
 ) -> tuple[dict[str, Any], str | None]:
     """An unconfirmed report: once per reporter (within ``window_s`` of ``at``, with its
-    record's time); enough of them put the account into review."""
+    record's time); enough of them put the account into review. ``key``: its signal's key."""
     reporter, weight = report["reporter_id"], float(report["weight"])
     reporters: list[str] = list(state.get("reporters", ()))
     reported_at = None
@@ -329,9 +331,7 @@ def _apply_report(
         "reporters": _newest([*reporters, reporter], MAX_REPORTERS),
         "reports": _newest([*state.get("reports", ()), report["report_id"]], MAX_EVIDENCE),
         "reported_events": _added(state.get("reported_events", ()), report["event_id"]),
-        "signals": _newest(
-            [*state.get("signals", ()), signal_key(report["signal_id"])], MAX_SIGNALS
-        ),
+        "signals": _newest([*state.get("signals", ()), key], MAX_SIGNALS),
         "level": "review" if action else level,
     }
     if reported_at is not None:
@@ -350,12 +350,12 @@ def signal_key(signal_id: str) -> str:
     return base64.urlsafe_b64encode(digest.digest()).decode("ascii")
 
 
-def _seen(signals: Any, signal_id: str) -> bool:
+def _seen(signals: Any, signal_id: str, key: str) -> bool:
     """Whether the state's ``signals`` hold ``signal_id``: as a key, or whole in a state
     written before keys. Whole ids come first in such a state (keys are appended after them)
     and the fleet's have a colon ("block:…"), which a key never has: the list is searched a
     second time only while its oldest entry is a whole id."""
-    if signal_key(signal_id) in signals:
+    if key in signals:
         return True
     return bool(signals) and ":" in signals[0] and signal_id in signals
 

@@ -226,11 +226,8 @@ class BoundedStopProducer(faust_aiokafka.Producer):
             sender.sender_task.cancel()  # not awaited: it waits for what never came
 
 
-def _transaction_open(producer: aiokafka.AIOKafkaProducer | None) -> bool:
-    """True for a producer Faust does not know (Faust warns about it itself) and for one in
-    the middle of a transaction."""
-    if producer is None:
-        return True
+def _transaction_open(producer: aiokafka.AIOKafkaProducer) -> bool:
+    """True for a producer in the middle of a transaction."""
     manager = getattr(producer, "_txn_manager", None)
     return manager is not None and bool(manager.is_in_transaction())
 
