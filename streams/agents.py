@@ -250,6 +250,7 @@ class Worker:
             self.moderation.refresh
         )
         app.task(self.configure_logs)
+        app.task(metrics.measure_event_loop_lag)
         app.timer(interval=settings.model_poll_s, name="follow_registry")(self.follow_registry)
         app.timer(interval=CHECK_EVERY_S, name="watch_producers")(self.watch_producers)
         app.timer(interval=partition_progress.CHECK_EVERY_S, name="watch_partitions")(

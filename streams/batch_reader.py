@@ -28,7 +28,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, ConsumerStoppedError, KafkaError
 
-from streams import kafka_options, kinds, unreadable
+from streams import kafka_options, kinds, metrics, unreadable
 from streams.batch_budget import BatchBudget, RecordSizes, record_bytes
 from streams.carried_records import CarriedRecords
 from streams.ingest import BatchIngest
@@ -95,7 +95,8 @@ class BatchReader(BatchIngest):
         assert self._consumer is not None and self._pipeline is not None
         while not self.should_stop:
             try:
-                fetched = await self._fetch_in_turn()
+                with metrics.batch_stage("fetch"):
+                    fetched = await self._fetch_in_turn()
             except ConsumerStoppedError:
                 return  # the worker is stopping: on_stop committed what was done
             except unreadable.UNREADABLE as exc:

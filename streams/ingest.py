@@ -22,7 +22,7 @@ from typing import Any
 from mode import Service
 
 from chatguard.settings import Settings
-from streams import campaigns
+from streams import campaigns, metrics
 from streams.campaigns import CampaignHolder
 from streams.learned_list import LearnedHolder
 from streams.model_holder import ModelHolder
@@ -87,7 +87,8 @@ class BatchIngest(Service):
         batch started before it: the model scores this one meanwhile."""
         for partition, (first, _) in spans.items():
             self._reading(partition, first)
-        started = await self._pipeline_now().start(batch)
+        with metrics.batch_stage("start"):
+            started = await self._pipeline_now().start(batch)
         await self._finish_in_flight()
         self._in_flight = (started, spans)
 
@@ -170,6 +171,12 @@ class BatchIngest(Service):
         self._since_commit, self._committed_at = 0, time.monotonic()
         if not self._done:
             return
+        assert self._pipeline is not None
+        with metrics.batch_stage("commit"):
+            await self._deliver_and_commit()
+
+    async def _deliver_and_commit(self) -> None:
+        """The part of :meth:`_commit` after there is something to commit."""
         assert self._pipeline is not None
         await self._pipeline.sink.delivered()
         done, self._done = self._done, {}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -60,6 +63,43 @@ BATCH_SIZE = Histogram(
     buckets=(1, 8, 32, 64, 128, 256, 512, 1024),
     registry=REGISTRY,
 )
+BATCH_STAGE_SECONDS = Histogram(
+    "chatguard_batch_stage_seconds",
+    "Time a batch spends in each stage of the ingest path, by stage: fetch (waiting for and "
+    "taking records), start (decoding, handing the events to the model), scores (waiting for "
+    "the model), decide, send (queueing the records), commit (waiting for delivery, committing "
+    "offsets). A stage's time adds to the latency of every event of the batch and of the "
+    "events waiting behind it.",
+    ["stage"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    registry=REGISTRY,
+)
+EVENT_LOOP_LAG = Histogram(
+    "chatguard_event_loop_lag_seconds",
+    "How late the worker's event loop woke a task due every 0.1 s: the time it spent on work "
+    "that did not let others run (every batch and agent waits that long).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    registry=REGISTRY,
+)
+
+# how often the event loop's lag is sampled (a sleep of this long, and how much later it ended)
+LOOP_LAG_EVERY_S = 0.1
+
+
+async def measure_event_loop_lag() -> None:
+    """Observe :data:`EVENT_LOOP_LAG` every :data:`LOOP_LAG_EVERY_S`, until cancelled."""
+    while True:
+        began = time.monotonic()
+        await asyncio.sleep(LOOP_LAG_EVERY_S)
+        EVENT_LOOP_LAG.observe(max(0.0, time.monotonic() - began - LOOP_LAG_EVERY_S))
+
+
+def batch_stage(stage: str) -> Any:
+    """A context manager that adds the time spent inside it to ``stage`` of
+    :data:`BATCH_STAGE_SECONDS`."""
+    return BATCH_STAGE_SECONDS.labels(stage=stage).time()
+
+
 MODEL_INFO = Gauge(
     "chatguard_model_info",
     "The model version serving decisions (value 1).",

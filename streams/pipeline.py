@@ -193,7 +193,9 @@ class ModerationPipeline:
 
     async def moderate(self, batch: Sequence[RawMessage]) -> None:
         """Every message of ``batch`` ends as one decision or one dead letter."""
-        await self.finish(await self.start(batch))
+        with metrics.batch_stage("start"):
+            started = await self.start(batch)
+        await self.finish(started)
 
     async def start(self, batch: Sequence[RawMessage]) -> InFlight:
         """Decode ``batch`` and hand its events to scoring, without waiting for the scores.
@@ -245,7 +247,8 @@ class ModerationPipeline:
         out = batch.out
         if batch.events:
             out.extend(await self._decide_isolated(batch.events, batch.sources, batch.scoring))
-        await self.send(out)
+        with metrics.batch_stage("send"):
+            await self.send(out)
 
     def _seen(self, events: Sequence[Event], sources: Sequence[RawMessage]) -> list[Outgoing]:
         """Tell the recent-events table which account each event is from (reports need it).
@@ -350,8 +353,20 @@ class ModerationPipeline:
         """Decisions for ``events`` (dead letters for poison and slow events), on the scores of
         ``scoring`` (their batch handed to the scorer by :meth:`start`), or scored now; as in
         :meth:`_scored` with ``shortage_delays_s``."""
-        out: list[Outgoing] = []
         scoring, scores, failures = await self._scored(events, scoring, shortage_delays_s)
+        with metrics.batch_stage("decide"):
+            return await self._decided(events, sources, scoring, scores, failures)
+
+    async def _decided(
+        self,
+        events: list[Event],
+        sources: list[RawMessage],
+        scoring: Scoring,
+        scores: np.ndarray,
+        failures: list[ScoringFailure],
+    ) -> list[Outgoing]:
+        """:meth:`_decide` once the scores are in."""
+        out: list[Outgoing] = []
         serving = scoring.serving
         ruleset = self.rules.current  # likewise one rules version
         memo = scoring.memo  # the normalized texts scoring computed, for the rules
@@ -447,7 +462,8 @@ class ModerationPipeline:
             try:
                 if scoring is None:
                     scoring = await self._hand_to_scorer(events)
-                scores, failures = await self._scorer.scored(scoring)
+                with metrics.batch_stage("scores"):
+                    scores, failures = await self._scorer.scored(scoring)
                 return scoring, scores, failures
             except OSError as exc:
                 delay = next(delays, None) if short_of_resources(exc) else None

@@ -45,7 +45,7 @@ import orjson
 from aiokafka import AIOKafkaClient
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from streams import kafka_options, kinds
+from streams import kafka_options, kinds, metrics
 from streams.batch_bounds import batch_end
 from streams.batch_budget import BatchBudget, RecordSizes, record_bytes
 from streams.broker_list_watch import BrokerListWatch
@@ -272,7 +272,8 @@ class RdkafkaReader(BatchIngest):
             if self._replace_consumer.is_set():
                 await self._new_consumer_for_lost_one()
             try:
-                fetched = await self._in_thread(self._fetch, self._fetch_window_s())
+                with metrics.batch_stage("fetch"):
+                    fetched = await self._in_thread(self._fetch, self._fetch_window_s())
             except RuntimeError:  # the consumer is closed: the worker is stopping
                 return
             except KafkaException as exc:
