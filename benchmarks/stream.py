@@ -148,6 +148,13 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def machine_busy_jiffies() -> tuple[int, int]:
+    """(busy, all) clock ticks of every CPU since boot, from ``/proc/stat``."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def tree_memory_mb(pid: int) -> dict[str, float]:
     """Memory of a worker with its processes: peak RSS summed (pages the scoring child shares
     with its fork server counted in each) and PSS now (a shared page split between its users)."""
@@ -507,7 +514,13 @@ def latency(
         else:
             wait_for_file(ready, process, log)
         events = build_events(int(rate * (warmup + seconds)), malformed_share=0.03, seed=2)
+        # how busy the whole machine is while the load is offered: the load generator, the
+        # broker and the worker share its cores, and near all of them busy the p99 is a queue's
+        busy_before, all_before = machine_busy_jiffies()
         asyncio.run(send_events(settings, events, rate=rate))
+        busy_after, all_after = machine_busy_jiffies()
+        cores = os.cpu_count() or 1
+        busy_cores = cores * (busy_after - busy_before) / max(1, all_after - all_before)
         inputs = [settings.topic("chat.messages"), settings.topic("posts")]
         produced = asyncio.run(read_all(settings, inputs, len(events), timeout=120))
         decided = asyncio.run(read_all(settings, outputs, len(events), timeout=120))
@@ -536,6 +549,8 @@ def latency(
             "p99_ms": float(np.percentile(arr, 99)),
             "max_ms": float(arr.max()),
             "p99_by_tenth_ms": tenths,
+            "machine_busy_cores": busy_cores,
+            "machine_cores": cores,
             "peak_rss_mb": peak_rss_mb(process.pid),
         }
     finally:
@@ -1123,14 +1138,16 @@ def run(args: argparse.Namespace) -> None:
         f"\nlatency at {lat['offered_events_per_s']:,.0f} events/s (half of max), {lat['measured_events']} events "
         f"after {lat['warmup_s']:.0f} s of warm-up (warm-up p99 {lat['warmup_p99_ms']:.0f} ms): "
         f"p50 {lat['p50_ms']:.0f} ms, p95 {lat['p95_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms, max {lat['max_ms']:.0f} ms; "
-        f"worker peak RSS {lat['peak_rss_mb']:.0f} MB"
+        f"worker peak RSS {lat['peak_rss_mb']:.0f} MB; the machine busy "
+        f"{lat['machine_busy_cores']:.2f} of its {lat['machine_cores']} cores while the load was offered"
     )
     print("p99 by tenth of the run (ms): " + ", ".join(f"{v:.0f}" for v in lat["p99_by_tenth_ms"]))
     for client in ("aiokafka", "confluent"):
         loop = results[f"latency_baseline_{client}"]
         print(
             f"the hand-written {client} loop at the same rate: p50 {loop['p50_ms']:.0f} ms, "
-            f"p95 {loop['p95_ms']:.0f} ms, p99 {loop['p99_ms']:.0f} ms, max {loop['max_ms']:.0f} ms "
+            f"p95 {loop['p95_ms']:.0f} ms, p99 {loop['p99_ms']:.0f} ms, max {loop['max_ms']:.0f} ms, "
+            f"machine busy {loop['machine_busy_cores']:.2f} cores "
             f"(chatguard's p99 is {lat['p99_ms'] / loop['p99_ms']:.2f}x it)"
         )
     print_cpu(results, args)
@@ -1200,7 +1217,8 @@ def print_campaigns(results: dict[str, Any]) -> None:
         f"\nlatency with campaigns on at {lat['offered_events_per_s']:,.0f} events/s: "
         f"p50 {lat['p50_ms']:.0f} ms, p95 {lat['p95_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms, "
         f"max {lat['max_ms']:.0f} ms (warm-up p99 {lat['warmup_p99_ms']:.0f} ms); "
-        f"worker peak RSS {lat['peak_rss_mb']:.0f} MB"
+        f"worker peak RSS {lat['peak_rss_mb']:.0f} MB; the machine busy "
+        f"{lat['machine_busy_cores']:.2f} of its {lat['machine_cores']} cores while the load was offered"
     )
     sep = results["latency_campaigns_separate"]
     print(
@@ -1217,7 +1235,8 @@ def print_campaigns(results: dict[str, Any]) -> None:
             f"latency with {what} at half its own maximum, {own['offered_events_per_s']:,.0f} "
             f"events/s: p50 {own['p50_ms']:.0f} ms, p95 {own['p95_ms']:.0f} ms, "
             f"p99 {own['p99_ms']:.0f} ms, max {own['max_ms']:.0f} ms "
-            f"(warm-up p99 {own['warmup_p99_ms']:.0f} ms)"
+            f"(warm-up p99 {own['warmup_p99_ms']:.0f} ms; machine busy "
+            f"{own['machine_busy_cores']:.2f} cores)"
         )
     state = results["campaign_state_per_million_events"]
     print(
