@@ -1,21 +1,24 @@
 """Scoring off the event loop, under a time budget per batch.
 
 The model is pure CPU work. Run in the event loop, a slow batch stops everything else the worker
-does there: consumer heartbeats, ``/health``, the SIGTERM handler. :class:`Scorer` runs each batch
-in a worker thread while the loop goes on. A batch that outlasts the budget is scored again one
-event at a time, each with the same budget, so the slow event is found: an event over its budget
-becomes a ``scoring_timeout`` failure and the rest of the batch is decided as usual.
+does there: consumer heartbeats, ``/health``, the SIGTERM handler. :class:`Scorer` sends each
+batch to a scoring process (``streams.scoring_process``), or runs it in a worker thread, while
+the loop goes on. A batch that outlasts the budget is scored again one event at a time, each with
+the same budget, so the slow event is found: an event over its budget becomes a
+``scoring_timeout`` failure and the rest of the batch is decided as usual.
 
-A Python thread cannot be stopped. The thread left running a call over budget is retired: it
-finishes that call, drops the result and exits, and a fresh thread takes the next calls. At most
-``MAX_RETIRED`` retired threads may still be running; past that the scorer waits (in the event
-loop, which meanwhile serves everything else) for the oldest to finish, so a flood of slow events
-cannot pile up threads. The threads are daemons: one still busy cannot keep a stopping worker alive.
+A scoring process over budget is killed; the calls queued behind the one that overran fail with
+it and are scored again event by event. A Python thread cannot be stopped: the thread left
+running a call over budget is retired. It finishes that call, drops the result and exits, and a
+fresh thread takes the next calls. At most ``MAX_RETIRED`` retired threads may still be running;
+past that the scorer waits (in the event loop, which meanwhile serves everything else) for the
+oldest to finish, so a flood of slow events cannot pile up threads. The threads are daemons: one
+still busy cannot keep a stopping worker alive.
 
-The budget of a call counts from when the thread starts it, not from when it was queued: a reader
-hands the next batch to the scorer while it decides the previous one (``streams.pipeline``), so
-a call can wait behind another. When a thread is retired, the calls queued behind the one that
-overran move to the fresh thread.
+The budget of a call counts from when the thread or the process starts it, not from when it was
+queued: a reader hands the next batch to the scorer while it decides the previous one
+(``streams.pipeline``), so a call can wait behind another. When a thread is retired, the calls
+queued behind the one that overran move to the fresh thread.
 
 A thread frees the event loop only because Python switches threads between bytecodes; one C call
 that holds the interpreter lock for long (a backtracking regular expression) would still stall
@@ -33,7 +36,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import numpy as np
 
@@ -44,7 +47,7 @@ from streams.campaigns import Fingerprint, fingerprints_or_empty
 from streams.decide import ScoringFailure, score_events
 from streams.decoding import Event
 from streams.model_holder import ServingModel
-from streams.scoring_process import ScoringProcess
+from streams.scoring_process import Call, ScoringProcess
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +126,7 @@ class Scoring:
     serving: ServingModel
     events: Sequence[Event]
     memo: dict[str, Analysis] | None
-    job: _Job[tuple[np.ndarray, list[ScoringFailure]]]
+    job: _Job[tuple[np.ndarray, list[ScoringFailure]]] | Call  # a thread's or the child's
     # the texts' campaign fingerprints, computed with the scores (None: not asked for)
     fingerprints: dict[str, Fingerprint] | None = None
     # the contact tokens of the texts that may carry one, computed with the scores (None: not
@@ -131,7 +134,7 @@ class Scoring:
     contacts: dict[str, Contacts] | None = None
 
     def seconds(self) -> float | None:
-        """How long the thread took for the batch (None if it was not scored in one call)."""
+        """How long the thread or the child took for the batch (None if it was not scored in one call)."""
         job = self.job
         return None if job.started is None or job.ended is None else job.ended - job.started
 
@@ -139,8 +142,8 @@ class Scoring:
 class Scorer:
     """``score_events`` in a worker thread; events over ``budget_s`` become timeout failures.
 
-    With ``in_process=False`` the thread hands each batch to a :class:`ScoringProcess` and waits
-    with the interpreter lock released; a batch over budget kills that process.
+    With ``in_process=False`` each batch goes to a :class:`ScoringProcess` instead, straight
+    from the event loop; a batch over budget kills that process.
 
     A process that cannot take a model version within ``load_budget_s`` (it hangs or dies
     while loading it) is killed, and that version is scored in the thread instead, in the
@@ -193,14 +196,14 @@ class Scorer:
         if self._fingerprint_partitions is not None:
             found = {}
         contacts: dict[str, Contacts] | None = {} if self._find_contacts else None
-        job = self._thread_now().submit(self._scoring(serving, events, memo, found, contacts))
+        job = self._submit(serving, events, memo, found, contacts)
         return Scoring(serving, events, memo, job, found, contacts)
 
     async def scored(self, scoring: Scoring) -> tuple[np.ndarray, list[ScoringFailure]]:
         """The outcome of :meth:`begin`: a batch over budget is scored again event by event."""
         serving, events, memo = scoring.serving, scoring.events, scoring.memo
         budget = self.budget_for(events)
-        done = await self._outcome(scoring.job, in_child=True, budget=budget)
+        done = await self._outcome(scoring.job, budget)
         if done is not None:
             return done
         log.warning(
@@ -212,7 +215,7 @@ class Scorer:
         failures: list[ScoringFailure] = []
         for i, event in enumerate(events):
             await self.ready(serving)
-            one = await self._within_budget(self._scoring(serving, [event], memo), in_child=True)
+            one = await self._outcome(self._submit(serving, [event], memo))
             if one is None:
                 failures.append(self._timeout(i))
                 log.warning("event %s not scored within %.1f s", event.event_id, self.budget_s)
@@ -239,16 +242,10 @@ class Scorer:
         process, model = self._process, serving.model
         if process is None or process.holds(model) or model.version in self._in_thread:
             return
-        job = self._thread_now().submit(partial(process.ensure, model))
-        loading = asyncio.wrap_future(job.future)
         try:
-            await asyncio.wait_for(asyncio.shield(loading), self.load_budget_s)
+            await asyncio.wait_for(process.ensure(model), self.load_budget_s)
         except Exception as exc:  # a hang (timeout) or a child that died or refused the model
-            loading.add_done_callback(_drop_outcome)
-            if not job.future.done():
-                self._retire_thread()  # calls queued behind the load go on without it
-                self._retired.append(job.future)
-            process.stop("load")  # a hung child is killed; the retired thread's wait ends
+            process.stop("load")  # a hung child is killed
             self._in_thread.add(model.version)
             metrics.SCORING_IN_THREAD.inc()
             log.error(
@@ -264,22 +261,23 @@ class Scorer:
             self._thread = _ScoringThread()
         return self._thread
 
-    def _scoring(
+    def _submit(
         self,
         serving: ServingModel,
         events: Sequence[Event],
         memo: dict[str, Analysis] | None,
         fingerprints: dict[str, Fingerprint] | None = None,
         contacts: dict[str, Contacts] | None = None,
-    ) -> Callable[[], tuple[np.ndarray, list[ScoringFailure]]]:
+    ) -> _Job[tuple[np.ndarray, list[ScoringFailure]]] | Call:
+        """``events`` sent to the scoring process, or else queued for the scoring thread."""
         texts = [event.text for event in events]
         partitions = self._fingerprint_partitions or 1
         if self._process is not None and serving.model.version not in self._in_thread:
-            return partial(
-                self._process.score, serving.model, texts, memo, fingerprints, partitions, contacts
+            return self._process.score(
+                serving.model, texts, memo, fingerprints, partitions, contacts
             )
         if fingerprints is None and contacts is None:
-            return partial(score_events, serving, events, memo)
+            return self._thread_now().submit(partial(score_events, serving, events, memo))
 
         def score_and_search() -> tuple[np.ndarray, list[ScoringFailure]]:
             seen: dict[str, Analysis] = {} if memo is None else memo
@@ -290,7 +288,7 @@ class Scorer:
                 fingerprints.update(fingerprints_or_empty(texts, seen, partitions, contacts))
             return outcome
 
-        return score_and_search
+        return self._thread_now().submit(score_and_search)
 
     async def close(self) -> None:
         """Stop the scoring process, if any (the thread is a daemon and holds nothing)."""
@@ -305,13 +303,13 @@ class Scorer:
     def _timeout(self, index: int) -> ScoringFailure:
         return ScoringFailure(index, f"not scored within {self.budget_s:g} s", TIMEOUT_KIND)
 
-    async def _within_budget(self, call: Callable[[], T], in_child: bool = False) -> T | None:
+    async def _within_budget(self, call: Callable[[], T]) -> T | None:
         """``call()`` run in the scoring thread, or None if it outlasted the budget."""
-        return await self._outcome(self._thread_now().submit(call), in_child)
+        return await self._outcome(self._thread_now().submit(call))
 
-    async def _outcome(self, job: _Job[T], in_child: bool, budget: float | None = None) -> T | None:
+    async def _outcome(self, job: _Job[T] | Call, budget: float | None = None) -> T | None:
         """``job``'s result, or None if it ran longer than ``budget`` (the scorer's, unless
-        given; a call ``in_child``, waiting for the scoring process, kills that process then).
+        given): a call to the scoring process kills that process then, a thread is retired.
         Time spent queued behind another call does not count."""
         budget = self.budget_s if budget is None else budget
         waiter = asyncio.wrap_future(job.future)
@@ -320,13 +318,15 @@ class Scorer:
             wait = budget if started is None else started + budget - time.monotonic()
             done, _ = await asyncio.wait({waiter}, timeout=max(wait, 0.0))
             if done:
-                return waiter.result()
+                return cast(T, waiter.result())
             if job.started is not None and time.monotonic() - job.started >= budget:
                 break
         waiter.add_done_callback(_drop_outcome)  # nobody waits for it any more
+        if isinstance(job, Call):
+            if self._process is not None:
+                self._process.stop("budget")  # frees the core; the calls it held fail
+            return None
         self._retire_thread()
-        if in_child and self._process is not None:
-            self._process.stop("budget")  # frees the core; the retired thread's wait ends
         self._retired.append(job.future)
         await self._bound_retired()
         return None

@@ -149,6 +149,39 @@ async def test_the_process_scores_what_the_worker_would(
     assert scorer._process is not None and scorer._process._process.pid != os.getpid()
 
 
+async def test_batches_sent_back_to_back_each_get_their_own_answer(
+    serving: ServingModel, scorer: Scorer
+) -> None:
+    """A reader hands the next batch over before it waits for the last: the child answers in
+    the order the batches went, and each answer reaches its own batch."""
+    batches = [[_event(f"{n}{i}", f"{text} {n}") for i, text in enumerate(TEXTS)] for n in "abc"]
+    await scorer.ready(serving)
+    scorings = [scorer.begin(serving, events, {}) for events in batches]
+    for scoring, events in reversed(list(zip(scorings, batches, strict=True))):
+        expected, _ = score_events(serving, events, {})
+        scores, failures = await scorer.scored(scoring)
+        assert failures == []
+        np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-12)
+        assert set(scoring.memo or {}) == {event.text for event in events}
+
+
+async def test_a_batch_bigger_than_the_socket_buffers_goes_and_comes_back_whole(
+    serving: ServingModel, scorer: Scorer
+) -> None:
+    """Over half a megabyte each way (the texts, then their normalized forms: more than a
+    socket pair buffers), read in many pieces by the event loop."""
+    long_texts = [f"{i} " + "加我微信 a8k9 领红包 see you at dinner " * 600 for i in range(32)]
+    events = [_event(f"e{i}", text) for i, text in enumerate(long_texts)]
+    assert sum(len(text.encode()) for text in long_texts) > 500_000
+    here: dict[str, Analysis] = {}
+    expected, _ = score_events(serving, events, here)
+    there: dict[str, Analysis] = {}
+    scores, failures = await scorer.score(serving, events, there)
+    assert failures == []
+    np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-12)
+    assert there == here
+
+
 async def test_an_event_over_budget_kills_the_child_and_fails_alone(
     serving: ServingModel, scorer: Scorer
 ) -> None:
