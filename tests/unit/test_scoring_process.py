@@ -135,10 +135,16 @@ async def test_the_process_finds_the_contacts_the_worker_would(serving: ServingM
         assert {t: c for t, c in scoring.contacts.items() if c != Contacts()} == expected
 
 
+# over half a megabyte each way (the texts, then their normalized forms): more than a socket
+# pair buffers, so the event loop reads each answer in many pieces
+LONG_TEXTS = [f"{i} " + "加我微信 a8k9 领红包 see you at dinner " * 600 for i in range(32)]
+
+
+@pytest.mark.parametrize("texts", [TEXTS, LONG_TEXTS], ids=["short", "over-half-a-megabyte"])
 async def test_the_process_scores_what_the_worker_would(
-    serving: ServingModel, scorer: Scorer
+    serving: ServingModel, scorer: Scorer, texts: list[str]
 ) -> None:
-    events = [_event(f"e{i}", text) for i, text in enumerate(TEXTS)]
+    events = [_event(f"e{i}", text) for i, text in enumerate(texts)]
     here: dict[str, Analysis] = {}
     expected, _ = score_events(serving, events, here)
     there: dict[str, Analysis] = {}
@@ -163,23 +169,6 @@ async def test_batches_sent_back_to_back_each_get_their_own_answer(
         assert failures == []
         np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-12)
         assert set(scoring.memo or {}) == {event.text for event in events}
-
-
-async def test_a_batch_bigger_than_the_socket_buffers_goes_and_comes_back_whole(
-    serving: ServingModel, scorer: Scorer
-) -> None:
-    """Over half a megabyte each way (the texts, then their normalized forms: more than a
-    socket pair buffers), read in many pieces by the event loop."""
-    long_texts = [f"{i} " + "加我微信 a8k9 领红包 see you at dinner " * 600 for i in range(32)]
-    events = [_event(f"e{i}", text) for i, text in enumerate(long_texts)]
-    assert sum(len(text.encode()) for text in long_texts) > 500_000
-    here: dict[str, Analysis] = {}
-    expected, _ = score_events(serving, events, here)
-    there: dict[str, Analysis] = {}
-    scores, failures = await scorer.score(serving, events, there)
-    assert failures == []
-    np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-12)
-    assert there == here
 
 
 async def test_an_event_over_budget_kills_the_child_and_fails_alone(
