@@ -134,7 +134,8 @@ class Scoring:
     contacts: dict[str, Contacts] | None = None
 
     def seconds(self) -> float | None:
-        """How long the thread or the child took for the batch (None if it was not scored in one call)."""
+        """How long the thread or the child took for the batch (None if it was not scored in
+        one call)."""
         job = self.job
         return None if job.started is None or job.ended is None else job.ended - job.started
 
