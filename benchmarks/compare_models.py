@@ -5,9 +5,10 @@
 Each model (its own thresholds, no policy overrides) decides every row of
 ``devtools/samples/traffic.jsonl``, of ``benchmarks/devset/`` and of the blind dev set
 ``benchmarks/devset_blind/`` (English, Chinese, both; written without sight of the training text
-or of the other dev set), of the second to sixteenth blind sets ``benchmarks/devset_blind_2/`` … ``_16/`` (written
-the same way from 2026-12-04 on, each after the ones before had been read), every blind set pooled and of the chat-style set
-``benchmarks/devset_chat_style/`` (clean chat in textspeak and internet slang). Per
+or of the other dev set), of each later blind set ``benchmarks/devset_blind_2/``, ``_3/``, …
+(written the same way from 2026-12-04 on, each after the ones before had been read), of every
+blind set pooled and of the chat-style set ``benchmarks/devset_chat_style/`` (clean chat in
+textspeak and internet slang). Per
 split and model: harmful rows flagged (review or block) and blocked; everyday clean rows flagged;
 hard negatives flagged; clean rows reviewed and blocked. A clean row without a ``kind`` of
 ``everyday`` or ``hard_negative`` (the sample traffic's rows) counts as everyday. The targets
@@ -32,21 +33,6 @@ ROOT = Path(__file__).resolve().parent.parent
 TRAFFIC = ROOT / "devtools" / "samples" / "traffic.jsonl"
 DEVSET = ROOT / "benchmarks" / "devset"
 BLIND = ROOT / "benchmarks" / "devset_blind"
-BLIND_2 = ROOT / "benchmarks" / "devset_blind_2"
-BLIND_3 = ROOT / "benchmarks" / "devset_blind_3"
-BLIND_4 = ROOT / "benchmarks" / "devset_blind_4"
-BLIND_5 = ROOT / "benchmarks" / "devset_blind_5"
-BLIND_6 = ROOT / "benchmarks" / "devset_blind_6"
-BLIND_7 = ROOT / "benchmarks" / "devset_blind_7"
-BLIND_8 = ROOT / "benchmarks" / "devset_blind_8"
-BLIND_9 = ROOT / "benchmarks" / "devset_blind_9"
-BLIND_10 = ROOT / "benchmarks" / "devset_blind_10"
-BLIND_11 = ROOT / "benchmarks" / "devset_blind_11"
-BLIND_12 = ROOT / "benchmarks" / "devset_blind_12"
-BLIND_13 = ROOT / "benchmarks" / "devset_blind_13"
-BLIND_14 = ROOT / "benchmarks" / "devset_blind_14"
-BLIND_15 = ROOT / "benchmarks" / "devset_blind_15"
-BLIND_16 = ROOT / "benchmarks" / "devset_blind_16"
 CHAT_STYLE = ROOT / "benchmarks" / "devset_chat_style"
 
 # (figure, target on the sample traffic, target on the dev set)
@@ -59,6 +45,40 @@ FIGURES = (
     ("clean blocked (rows)", "0", "0"),
     ("public sets' harmless rows flagged", "", ""),
 )
+
+
+ORDINALS = [
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+    "twentieth",
+]
+
+
+def numbered_blind_sets() -> list[tuple[str, Path, str]]:
+    """(title, folder, file prefix) of each blind set after the first, in the order written:
+    ``benchmarks/devset_blind_N/blindN_LANG.jsonl`` is the "Nth blind set"."""
+    found = []
+    for folder in (ROOT / "benchmarks").glob("devset_blind_*"):
+        number = int(folder.name.removeprefix("devset_blind_"))
+        ordinal = ORDINALS[number - 2] if 2 <= number < len(ORDINALS) + 2 else f"no. {number}"
+        found.append((number, f"{ordinal} blind set", folder, f"blind{number}_"))
+    return [(title, folder, prefix) for _, title, folder, prefix in sorted(found)]
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -77,23 +97,7 @@ def splits() -> dict[str, list[dict[str, Any]]]:
         out[f"blind dev set {lang}"] = rows
     if blind:
         out["blind dev set, all"] = [r for rows in blind.values() for r in rows]
-    for title, folder, prefix in (
-        ("second blind set", BLIND_2, "blind2_"),
-        ("third blind set", BLIND_3, "blind3_"),
-        ("fourth blind set", BLIND_4, "blind4_"),
-        ("fifth blind set", BLIND_5, "blind5_"),
-        ("sixth blind set", BLIND_6, "blind6_"),
-        ("seventh blind set", BLIND_7, "blind7_"),
-        ("eighth blind set", BLIND_8, "blind8_"),
-        ("ninth blind set", BLIND_9, "blind9_"),
-        ("tenth blind set", BLIND_10, "blind10_"),
-        ("eleventh blind set", BLIND_11, "blind11_"),
-        ("twelfth blind set", BLIND_12, "blind12_"),
-        ("thirteenth blind set", BLIND_13, "blind13_"),
-        ("fourteenth blind set", BLIND_14, "blind14_"),
-        ("fifteenth blind set", BLIND_15, "blind15_"),
-        ("sixteenth blind set", BLIND_16, "blind16_"),
-    ):
+    for title, folder, prefix in numbered_blind_sets():
         by_lang = {
             p.stem.removeprefix(prefix): read_jsonl(p) for p in sorted(folder.glob("*.jsonl"))
         }

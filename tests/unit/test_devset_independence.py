@@ -18,21 +18,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DEVSET = sorted((ROOT / "benchmarks" / "devset").glob("*.jsonl"))
 BLIND = sorted((ROOT / "benchmarks" / "devset_blind").glob("*.jsonl"))
-BLIND_2 = sorted((ROOT / "benchmarks" / "devset_blind_2").glob("*.jsonl"))
-BLIND_3 = sorted((ROOT / "benchmarks" / "devset_blind_3").glob("*.jsonl"))
-BLIND_4 = sorted((ROOT / "benchmarks" / "devset_blind_4").glob("*.jsonl"))
-BLIND_5 = sorted((ROOT / "benchmarks" / "devset_blind_5").glob("*.jsonl"))
-BLIND_6 = sorted((ROOT / "benchmarks" / "devset_blind_6").glob("*.jsonl"))
-BLIND_7 = sorted((ROOT / "benchmarks" / "devset_blind_7").glob("*.jsonl"))
-BLIND_8 = sorted((ROOT / "benchmarks" / "devset_blind_8").glob("*.jsonl"))
-BLIND_9 = sorted((ROOT / "benchmarks" / "devset_blind_9").glob("*.jsonl"))
-BLIND_10 = sorted((ROOT / "benchmarks" / "devset_blind_10").glob("*.jsonl"))
-BLIND_11 = sorted((ROOT / "benchmarks" / "devset_blind_11").glob("*.jsonl"))
-BLIND_12 = sorted((ROOT / "benchmarks" / "devset_blind_12").glob("*.jsonl"))
-BLIND_13 = sorted((ROOT / "benchmarks" / "devset_blind_13").glob("*.jsonl"))
-BLIND_14 = sorted((ROOT / "benchmarks" / "devset_blind_14").glob("*.jsonl"))
-BLIND_15 = sorted((ROOT / "benchmarks" / "devset_blind_15").glob("*.jsonl"))
-BLIND_16 = sorted((ROOT / "benchmarks" / "devset_blind_16").glob("*.jsonl"))
+# the later blind sets, each in its folder ``devset_blind_N``, in the order they were written
+NUMBERED_BLIND = sorted(
+    (ROOT / "benchmarks").glob("devset_blind_*"),
+    key=lambda folder: int(folder.name.removeprefix("devset_blind_")),
+)
 CHAT_STYLE = sorted((ROOT / "benchmarks" / "devset_chat_style").glob("*.jsonl"))
 CORPUS = sorted((ROOT / "training" / "corpus").glob("*.jsonl"))
 TRAINING = [ROOT / "training" / "seed" / "seed_corpus.jsonl", *CORPUS]
@@ -93,21 +83,10 @@ def near_copies(dev: Sequence[str]) -> list[tuple[str, str]]:
     [
         ("dev set", DEVSET),
         ("blind dev set", BLIND),
-        ("second blind set", BLIND_2),
-        ("third blind set", BLIND_3),
-        ("fourth blind set", BLIND_4),
-        ("fifth blind set", BLIND_5),
-        ("sixth blind set", BLIND_6),
-        ("seventh blind set", BLIND_7),
-        ("eighth blind set", BLIND_8),
-        ("ninth blind set", BLIND_9),
-        ("tenth blind set", BLIND_10),
-        ("eleventh blind set", BLIND_11),
-        ("twelfth blind set", BLIND_12),
-        ("thirteenth blind set", BLIND_13),
-        ("fourteenth blind set", BLIND_14),
-        ("fifteenth blind set", BLIND_15),
-        ("sixteenth blind set", BLIND_16),
+        *(
+            (f"blind set {f.name.removeprefix('devset_blind_')}", sorted(f.glob("*.jsonl")))
+            for f in NUMBERED_BLIND
+        ),
         ("chat-style set", CHAT_STYLE),
     ],
 )
