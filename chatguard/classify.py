@@ -39,6 +39,12 @@ def add_commands(subparsers: Any) -> None:
     )
     p.add_argument("--model", default=None, help="version to use instead of the current one")
     p.add_argument("--json", action="store_true", help="one JSON object per message")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="also the words that raised each message's top category most (each left out in "
+        "turn and the message scored again)",
+    )
     p.set_defaults(handler=_guarded(_classify))
 
 
@@ -90,6 +96,8 @@ def _classify(args: argparse.Namespace) -> int:
                     "model_version": loaded.version,
                     "policy_version": policy.version,
                 }
+                if args.explain:
+                    record["explanation"] = _explanation(loaded, text, row)
                 print(json.dumps(record, ensure_ascii=False))
             else:
                 shown = "  ".join(
@@ -99,7 +107,23 @@ def _classify(args: argparse.Namespace) -> int:
                 print(f"{verdict.action:<6}  {shown}  | {preview}")
                 for reason in verdict.reasons:
                     print(f"        {reason}")
+                if args.explain:
+                    explained = _explanation(loaded, text, row)
+                    words = ", ".join(f"{w['word']} {w['effect']:+.2f}" for w in explained["words"])
+                    print(f"        words raising {explained['category']}: {words or 'none'}")
     return 0
+
+
+def _explanation(loaded: Any, text: str, row: Any) -> dict[str, Any]:
+    """The top category and the words that raised its score most (``models.explain``)."""
+    from models.explain import strongest, word_effects
+
+    top = int(row.argmax())
+    effects = strongest(word_effects(loaded, text, top))
+    return {
+        "category": loaded.labels[top],
+        "words": [{"word": e.word, "effect": round(e.effect, 4)} for e in effects],
+    }
 
 
 def _messages(args: argparse.Namespace) -> Iterator[tuple[str, str | None]]:

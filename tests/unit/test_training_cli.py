@@ -73,6 +73,23 @@ def test_classify_english_and_chinese(
     assert "fraud" in out and out.split()[0] in ("review", "block")
 
 
+def test_classify_explains_which_words_raised_the_top_category(
+    trained: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, _ = trained
+    texts = [PHISHING_EN, GAMBLING_ZH]
+    code, out, _ = _run(capsys, "classify", "--registry", str(root), "--json", "--explain", *texts)
+    assert code == 0
+    for text, record in zip(texts, map(json.loads, out.splitlines()), strict=True):
+        explained = record["explanation"]
+        assert explained["category"] == max(record["scores"], key=record["scores"].get)
+        effects = [w["effect"] for w in explained["words"]]
+        assert effects and effects == sorted(effects, reverse=True) and effects[-1] > 0
+        assert all(w["word"] in text for w in explained["words"])
+    code, out, _ = _run(capsys, "classify", "--registry", str(root), "--explain", PHISHING_EN)
+    assert code == 0 and "words raising fraud: " in out
+
+
 def test_classify_reads_a_jsonl_file_and_reports_its_errors(
     trained: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
