@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 
@@ -49,7 +50,7 @@ def word_effects(
 ) -> list[WordEffect]:
     """The effect of each of the first ``max_words`` words of ``text`` on column ``category``
     of ``scorer``'s scores, in the order the words appear."""
-    spans = [match.span() for match in _WORDS.finditer(text)][:max_words]
+    spans = [match.span() for match in islice(_WORDS.finditer(text), max_words)]
     if not spans:
         return []
     scores = scorer.score([text, *(text[:start] + text[end:] for start, end in spans)])
