@@ -24,11 +24,8 @@ from models.scorer import Scorer
 # a Chinese, Japanese or Korean character is a word of its own; a run of letters (with
 # apostrophes inside: "don't") or of digits is one; any other visible character (an emoji, a
 # punctuation mark, a symbol standing in for a letter) is one too
-_WORDS = re.compile(
-    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
-    r"|[^\W\d_\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+(?:'[^\W\d_]+)*"
-    r"|\d+|\S"
-)
+_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_WORDS = re.compile(rf"[{_CJK}]|[^\W\d_{_CJK}]+(?:'[^\W\d_]+)*|\d+|\S")
 # words explained per message: a long post is scored this many times more, not once per word
 MAX_WORDS = 128
 # a smaller change shows as +0.00: not worth naming
