@@ -96,6 +96,13 @@ def add_commands(subparsers: Any) -> None:
         f"0.995 for --recipe default; else {budget.block_precision})",
     )
     p.add_argument(
+        "--block-support",
+        type=int,
+        default=None,
+        help="positives a block threshold needs above it, out of fold (default: the recipe's, "
+        f"300 for --recipe default; else {budget.block_support}: fewer, the category only reviews)",
+    )
+    p.add_argument(
         "--target-recall",
         type=float,
         default=0.80,
@@ -254,6 +261,7 @@ def _train(args: argparse.Namespace) -> int:
                 for name, value in (
                     ("folds", args.folds),
                     ("target_precision", args.target_precision),
+                    ("block_support", args.block_support),
                 )
                 if value is not None
             },
@@ -339,7 +347,11 @@ def _train_recipe(args: argparse.Namespace, registry: Any, config: Any, progress
             data.snapshot["excluded_moderators"] = sorted(args.exclude_moderator)
     config = replace(config, params={**data.params, **config.params})
     # the recipe's training settings, where the command line named none
-    named = {"folds": args.folds, "target_precision": args.target_precision}
+    named = {
+        "folds": args.folds,
+        "target_precision": args.target_precision,
+        "block_support": args.block_support,
+    }
     settings = {k: v for k, v in RECIPE_TRAINING[args.recipe].items() if named[k] is None}
     config = replace(config, **settings)
     result = train_model(data.rows, config, progress=progress)

@@ -7,7 +7,8 @@ A platform states what it can afford, not a precision target on an arbitrary val
   (0.1%), as few of the hard negatives among them, and as few of the partly labelled rows
   positive nowhere (``harmless``: a public set's ham), are blocked *and* precision among the
   rows that decide the category is at least ``block_precision`` (98%), counting one false
-  positive more than the rows show (``block_margin``), so few rows cannot certify it by luck;
+  positive more than the rows show (``block_margin``), so few rows cannot certify it by luck,
+  and with at least ``block_support`` positives above the cut;
 - ``review`` (a moderator looks): the lowest score at which at most ``review_clean_rate`` of
   everyday clean rows (1%) *and* at most ``review_hard_negative_rate`` of hard-negative rows (4.5%:
   anti-fraud notices, news about extremism, jokes that look harmful) are flagged: as much recall
@@ -55,6 +56,10 @@ class Budget:
     # than the out-of-fold rows show: a category with few positives (extremism: 724) otherwise
     # set its cut on one lucky fold, and the served model blocked a memorial of an attack
     block_margin: int = 1
+    # and at least this many positives above it out of fold: a category the labels know from few
+    # rows reviews until the labels back a block (the default recipe's extremism, 771 rows, cut
+    # a block on 228 of them and blocked a memorial of an attack again; docs/measurements.md)
+    block_support: int = 0
     # never block where the calibrated model itself says "more likely clean"
     min_block: float = 0.5
     # nor review far below it: out of fold the review budget could take a category's cut to 0.24
@@ -80,6 +85,9 @@ class Budget:
             raise ValueError(msg)
         if self.block_margin < 0:
             msg = f"block_margin={self.block_margin!r}: a count of false positives, >= 0"
+            raise ValueError(msg)
+        if self.block_support < 0:
+            msg = f"block_support={self.block_support!r}: a count of positive rows, >= 0"
             raise ValueError(msg)
         if not 0.0 <= self.min_block <= 1.0:
             msg = f"min_block={self.min_block!r}: must be in [0, 1]"
@@ -179,9 +187,10 @@ def budget_thresholds(
         warnings.append(f"block {block:.3f} raised to the floor {budget.min_block} (clamped)")
         block = _precise_cut(y, scores, budget.min_block, budget)
     if block is None:
+        backed = f" on {budget.block_support} positives" if budget.block_support else ""
         warnings.append(
-            f"no score reaches precision {budget.block_precision:.0%} within the block budget: "
-            "this category never blocks on its own"
+            f"no score reaches precision {budget.block_precision:.0%}{backed} within the block "
+            "budget: this category never blocks on its own"
         )
     if block is not None and review >= block:
         review = block
@@ -218,7 +227,8 @@ def clean_rows(Y: np.ndarray) -> np.ndarray:
 
 def _precise_cut(y: np.ndarray, scores: np.ndarray, floor: float, budget: Budget) -> float | None:
     """The lowest score ``>= floor`` at which flagging reaches the budget's block precision with
-    ``block_margin`` more false positives than the rows show, or None."""
+    ``block_margin`` more false positives than the rows show and ``block_support`` positives, or
+    None."""
     order = np.argsort(-scores, kind="stable")
     ranked, hits = scores[order], np.cumsum(y[order] == 1)
     # flagging at a cut takes every row scoring >= it: look at the last of each run of ties
@@ -226,7 +236,7 @@ def _precise_cut(y: np.ndarray, scores: np.ndarray, floor: float, budget: Budget
     flagged = last + 1 + budget.block_margin
     reach = (
         (ranked[last] >= floor)
-        & (hits[last] > 0)
+        & (hits[last] >= max(1, budget.block_support))
         & (hits[last] >= budget.block_precision * flagged)
     )
     candidates = last[reach]

@@ -63,6 +63,7 @@ class TrainConfig:
     review_clean_rate: float = 0.01
     review_hard_negative_rate: float = Budget.review_hard_negative_rate
     review_public_rate: float = 0.03
+    block_support: int = Budget.block_support
     # weight of fully labelled rows (the seed and clean chat corpus) against partly labelled
     # public-set rows, which outnumber them about twenty to one and are SMS and tweets, not chat;
     # only with both kinds of row (on the seed corpus alone every row weighs 1)
@@ -95,6 +96,7 @@ class TrainConfig:
             review_clean_rate=self.review_clean_rate,
             review_hard_negative_rate=self.review_hard_negative_rate,
             review_public_rate=self.review_public_rate,
+            block_support=self.block_support,
         )
 
 
@@ -270,6 +272,7 @@ def save_result(
             "folds": config.folds,
             "final_fit": config.final_fit,
             "target_precision": config.target_precision,
+            "block_support": config.block_support,
             "target_recall": config.target_recall,
             "block_clean_rate": config.block_clean_rate,
             "review_clean_rate": config.review_clean_rate,

@@ -81,6 +81,25 @@ def test_a_block_cut_holds_its_precision_with_one_false_positive_more() -> None:
     assert block_of(120, margin=0) == pytest.approx(0.97)
 
 
+def test_a_block_cut_needs_its_support_in_positives_above_it() -> None:
+    """A category the labels know from a few hundred rows reviews until more labels back a
+    block: 250 positives alone above a cut certify 99.5% with the margin, not a support of 300."""
+
+    def block_of(n_pos: int, support: int) -> float | None:
+        y = np.array([1] * n_pos + [0] * 10_000, dtype=np.int8)
+        s = np.concatenate([np.full(n_pos, 0.97), np.linspace(0.0, 0.5, 10_000)])
+        budget = Budget(block_precision=0.995, block_support=support)
+        return budget_thresholds(y, s, y == 0, budget)[0].block
+
+    assert block_of(250, support=0) == pytest.approx(0.97)
+    assert block_of(250, support=300) is None
+    assert block_of(300, support=300) == pytest.approx(0.97)
+    y = np.array([1] * 250 + [0] * 10_000, dtype=np.int8)
+    s = np.concatenate([np.full(250, 0.97), np.linspace(0.0, 0.5, 10_000)])
+    _, note = budget_thresholds(y, s, y == 0, Budget(block_precision=0.995, block_support=300))
+    assert any("on 300 positives" in w and "never blocks" in w for w in note["warnings"])
+
+
 def test_block_is_as_rare_on_a_public_sets_harmless_rows_as_on_clean_chat() -> None:
     # 2,000 rows known not to be this category but not known clean (a ham SMS, an anti-bias
     # comment) score like positives in their top 1%: precision alone would still block them
@@ -215,6 +234,7 @@ def test_block_budget_holds_for_the_union_on_the_public_sets_harmless_rows() -> 
         {"min_review": 0.6},
         {"block_clean_rate": 0.02, "review_clean_rate": 0.01},
         {"block_margin": -1},
+        {"block_support": -1},
     ],
 )
 def test_budget_ranges_are_validated(kwargs: dict[str, Any]) -> None:

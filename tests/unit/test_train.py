@@ -95,6 +95,7 @@ def test_chat_weight_weighs_fully_labelled_rows_against_public_ones() -> None:
         ("--target-recall", "-0.1"),
         ("--review-clean-rate", "0.0001"),  # below the block rate
         ("--folds", "1"),
+        ("--block-support", "-1"),
     ],
 )
 def test_out_of_range_targets_are_refused_before_training(

@@ -322,18 +322,23 @@ def test_a_recipe_names_its_folds_and_block_precision_and_the_command_line_wins(
 ) -> None:
     """The default recipe cross-validates in 5 folds (its corpus topics are held out whole, so
     each fold's model should still see most of the rest) and blocks at 99.5% precision out of
-    fold; the seed recipe uses TrainConfig's 3 and 98%. ``--folds`` and ``--target-precision``
-    win over either."""
+    fold on at least 300 positives; the seed recipe uses TrainConfig's 3, 98% and no minimum.
+    ``--folds``, ``--target-precision`` and ``--block-support`` win over either."""
     from training.recipes import RECIPE_TRAINING
 
-    assert RECIPE_TRAINING["default"] == {"folds": 5, "target_precision": 0.995}
+    assert RECIPE_TRAINING["default"] == {
+        "folds": 5,
+        "target_precision": 0.995,
+        "block_support": 300,
+    }
     root = tmp_path / "registry"
     argv = ["train", "--registry", str(root), "--recipe", "seed", "--quiet"]
     assert _run(capsys, *argv)[0] == 0
-    assert _run(capsys, *argv, "--folds", "4", "--target-precision", "0.97")[0] == 0
+    overrides = ("--folds", "4", "--target-precision", "0.97", "--block-support", "5")
+    assert _run(capsys, *argv, *overrides)[0] == 0
     registry = ModelRegistry(root)
     chosen = [
-        (meta["training"]["folds"], meta["training"]["target_precision"])
-        for meta in map(registry.metadata, registry.versions())
+        (t["folds"], t["target_precision"], t["block_support"])
+        for t in (registry.metadata(v)["training"] for v in registry.versions())
     ]
-    assert chosen == [(3, 0.98), (4, 0.97)]
+    assert chosen == [(3, 0.98, 0), (4, 0.97, 5)]
