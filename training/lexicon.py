@@ -33,11 +33,15 @@ SHORT_WORDS = frozenset((
     "me", "my", "no", "of", "oh", "ok", "on", "or", "so", "to", "up", "us", "we", "ur", "ya",
 ))  # fmt: skip
 MIN_COUNT = 2
+# a three-letter run seen twice is as often an abbreviation or a place (GRA in Lagos addresses) as
+# a word, and a rare short word cuts spaced-out bait in two: "v i a g r a" read "via gra"
+MIN_COUNT_THREE_LETTERS = 3
 
 
 def word_counts(root: Path = ROOT) -> Counter[str]:
     """Every lower-case letter run of the normalized corpus texts seen at least ``MIN_COUNT``
-    times (a typo is no word), placeholders left out, and of the short ones only ``SHORT_WORDS``."""
+    times (a typo is no word; three letters ``MIN_COUNT_THREE_LETTERS``), placeholders left out,
+    and of the shorter ones only ``SHORT_WORDS``."""
     counts: Counter[str] = Counter()
     skip = set(placeholder_words())
     for pattern in SOURCES:
@@ -49,7 +53,9 @@ def word_counts(root: Path = ROOT) -> Counter[str]:
         {
             w: n
             for w, n in counts.items()
-            if w not in skip and n >= MIN_COUNT and (len(w) > 2 or w in SHORT_WORDS)
+            if w not in skip
+            and n >= (MIN_COUNT_THREE_LETTERS if len(w) == 3 else MIN_COUNT)
+            and (len(w) > 2 or w in SHORT_WORDS)
         }
     )
 
