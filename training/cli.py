@@ -256,15 +256,7 @@ def _train(args: argparse.Namespace) -> int:
         config = TrainConfig(
             seed=args.seed,
             # None: TrainConfig's own (the recipe's, below, for --recipe)
-            **{
-                name: value
-                for name, value in (
-                    ("folds", args.folds),
-                    ("target_precision", args.target_precision),
-                    ("block_support", args.block_support),
-                )
-                if value is not None
-            },
+            **{name: value for name, value in _recipe_settings(args).items() if value is not None},
             target_recall=args.target_recall,
             block_clean_rate=args.block_clean_rate,
             review_clean_rate=args.review_clean_rate,
@@ -322,6 +314,16 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recipe_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The training settings a recipe chooses unless the command line names them (None: not
+    named)."""
+    return {
+        "folds": args.folds,
+        "target_precision": args.target_precision,
+        "block_support": args.block_support,
+    }
+
+
 def _train_recipe(args: argparse.Namespace, registry: Any, config: Any, progress: Any) -> Any:
     from dataclasses import replace
 
@@ -347,11 +349,7 @@ def _train_recipe(args: argparse.Namespace, registry: Any, config: Any, progress
             data.snapshot["excluded_moderators"] = sorted(args.exclude_moderator)
     config = replace(config, params={**data.params, **config.params})
     # the recipe's training settings, where the command line named none
-    named = {
-        "folds": args.folds,
-        "target_precision": args.target_precision,
-        "block_support": args.block_support,
-    }
+    named = _recipe_settings(args)
     settings = {k: v for k, v in RECIPE_TRAINING[args.recipe].items() if named[k] is None}
     config = replace(config, **settings)
     result = train_model(data.rows, config, progress=progress)

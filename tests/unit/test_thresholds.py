@@ -85,19 +85,18 @@ def test_a_block_cut_needs_its_support_in_positives_above_it() -> None:
     """A category the labels know from a few hundred rows reviews until more labels back a
     block: 250 positives alone above a cut certify 99.5% with the margin, not a support of 300."""
 
-    def block_of(n_pos: int, support: int) -> float | None:
+    def block_of(n_pos: int, support: int) -> tuple[float | None, list[str]]:
         y = np.array([1] * n_pos + [0] * 10_000, dtype=np.int8)
         s = np.concatenate([np.full(n_pos, 0.97), np.linspace(0.0, 0.5, 10_000)])
         budget = Budget(block_precision=0.995, block_support=support)
-        return budget_thresholds(y, s, y == 0, budget)[0].block
+        chosen, note = budget_thresholds(y, s, y == 0, budget)
+        return chosen.block, note["warnings"]
 
-    assert block_of(250, support=0) == pytest.approx(0.97)
-    assert block_of(250, support=300) is None
-    assert block_of(300, support=300) == pytest.approx(0.97)
-    y = np.array([1] * 250 + [0] * 10_000, dtype=np.int8)
-    s = np.concatenate([np.full(250, 0.97), np.linspace(0.0, 0.5, 10_000)])
-    _, note = budget_thresholds(y, s, y == 0, Budget(block_precision=0.995, block_support=300))
-    assert any("on 300 positives" in w and "never blocks" in w for w in note["warnings"])
+    assert block_of(250, support=0)[0] == pytest.approx(0.97)
+    block, warnings = block_of(250, support=300)
+    assert block is None
+    assert any("on 300 positives" in w and "never blocks" in w for w in warnings)
+    assert block_of(300, support=300)[0] == pytest.approx(0.97)
 
 
 def test_block_is_as_rare_on_a_public_sets_harmless_rows_as_on_clean_chat() -> None:
